@@ -1,0 +1,52 @@
+/* config.h: every setting, read once from the environment into `cfg`. */
+#ifndef SETTLE_CONFIG_H
+#define SETTLE_CONFIG_H
+
+#include <stdio.h>
+
+#include "util.h"
+
+struct settle_config {
+	char *database_url;
+	char *amqp_url;
+	char *queue; /* "rabbitmq" or "inline" */
+	bool inline_mode;
+	char *listen; /* host:port */
+	char *listen_host;
+	int listen_port;
+	char *public_url; /* scheme://host:port, no trailing slash */
+	char *storage_dir;
+	char *secret;
+	int64_t threads;
+	int64_t max_connections;
+	int64_t connection_timeout;
+	int64_t worker_prefetch;
+	char *workers_except; /* comma separated job kinds */
+	int64_t max_attempts;
+	int64_t retry_base_ms;
+	int64_t reconcile_after; /* seconds a resource may stay pending before reconcile */
+	int64_t token_ttl;
+	int64_t url_ttl;
+	int64_t max_wait;
+	int64_t max_upload_size;
+	int64_t min_chunk_size;
+	int64_t max_chunk_size;
+	double fault_rate;
+	bool relay;
+	char *log_level;
+};
+
+extern struct settle_config cfg;
+
+/* Reads every variable from the environment, applies defaults and validates.
+ * Returns 0, or -1 with *err set to a message the caller frees. */
+int config_load(char **err) MUSTCHECK;
+/* Prints the table of variables, defaults and help to out. */
+void config_usage(FILE *out, const char *program);
+/* Handles the common argv of every binary: --help prints usage and exits 0;
+ * then loads config and exits 2 with a message on a bad value. */
+void config_init(int argc, char **argv, const char *program);
+/* True if the job kind is listed in SETTLE_WORKERS_EXCEPT. */
+bool config_kind_excluded(const char *kind);
+
+#endif

@@ -1,0 +1,41 @@
+/* db.h: libpq helpers: connect with retry, parameterised queries, transactions. */
+#ifndef SETTLE_DB_H
+#define SETTLE_DB_H
+
+#include <libpq-fe.h>
+
+#include "util.h"
+
+/* Connects to url, retrying up to `tries` times one second apart. Returns the
+ * connection (caller PQfinish-es) or NULL with a message logged. */
+PGconn *db_connect(const char *url, int tries);
+
+/* The calling thread's connection to cfg.database_url, opened on first use and
+ * re-opened when it went bad. NULL if the database cannot be reached. */
+PGconn *db_thread_conn(void);
+/* Closes the calling thread's connection, if any. */
+void db_thread_close(void);
+
+/* Runs sql with n text parameters (NULL = SQL NULL). Returns the result when its
+ * status is COMMAND_OK or TUPLES_OK, otherwise logs, PQclear-s and returns NULL.
+ * The caller PQclear-s the result. */
+PGresult *db_exec(PGconn *c, const char *sql, int n, const char *const *params) MUSTCHECK;
+/* db_exec that discards the result: 0 on success, -1 on error. */
+int db_cmd(PGconn *c, const char *sql, int n, const char *const *params) MUSTCHECK;
+
+/* SQLSTATE of the last failed db_exec on this thread ("" if none). */
+const char *db_last_sqlstate(void);
+/* True if the last failure was a connection problem (worth retrying elsewhere). */
+bool db_last_was_connection(void);
+
+int db_begin(PGconn *c) MUSTCHECK;
+int db_commit(PGconn *c) MUSTCHECK;
+/* Rolls back, ignoring errors (used on failure paths). */
+void db_rollback(PGconn *c);
+
+/* Cell accessors: the value of (row, col), or NULL for SQL NULL. */
+const char *db_get(const PGresult *r, int row, int col);
+int64_t db_get_i64(const PGresult *r, int row, int col);
+bool db_get_bool(const PGresult *r, int row, int col);
+
+#endif

@@ -1,0 +1,31 @@
+/* sign.h: HMAC-SHA256 signatures for storage URLs and API tokens (key: SETTLE_SECRET). */
+#ifndef SETTLE_SIGN_H
+#define SETTLE_SIGN_H
+
+#include <stdint.h>
+
+#include "util.h"
+
+/* Sets the key used by every other call. Copies it. */
+void sign_set_key(const char *key);
+
+/* Returns "path?expires=E&signature=HEX" for method+path valid until epoch second E.
+ * path must not contain '?'. Caller frees. */
+char *sign_url(const char *method, const char *path, int64_t expires);
+/* Checks a signature from a URL: true when HMAC(method, path, expires) == sig and
+ * expires >= now. Constant-time compare. */
+bool sign_url_verify(const char *method, const char *path, const char *expires,
+		     const char *sig, int64_t now) MUSTCHECK;
+
+/* Returns a stateless token for user_id (uuid) valid until expires. Caller frees. */
+char *sign_token(const char *user_id, int64_t expires);
+/* Verifies a token; on success copies the user id into user_id (37 bytes) and returns true.
+ * False when forged, malformed or expired at `now`. */
+bool sign_token_verify(const char *token, int64_t now, char user_id[37]) MUSTCHECK;
+
+/* Hex SHA-256 of an api key, as stored in api_keys.key_hash. out: 65 bytes. */
+void sign_key_hash(const char *key, char out[65]);
+/* A new random key: 32 bytes of randomness, hex. out: 65 bytes. */
+void sign_random_key(char out[65]);
+
+#endif

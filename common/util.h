@@ -1,0 +1,37 @@
+/* util.h: memory wrappers that abort on exhaustion, and small string helpers. */
+#ifndef SETTLE_UTIL_H
+#define SETTLE_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MUSTCHECK __attribute__((warn_unused_result))
+#define PRINTFLIKE(f, a) __attribute__((format(printf, f, a)))
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Allocation wrappers: never return NULL; print a message and abort instead. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* Formats into a new string the caller frees. */
+char *xasprintf(const char *fmt, ...) PRINTFLIKE(1, 2);
+
+/* Milliseconds of CLOCK_MONOTONIC and of the wall clock. */
+int64_t util_now_ms(void);
+int64_t util_wall_ms(void);
+/* Sleeps ms milliseconds (restarts on EINTR unless *stop becomes true). */
+void util_sleep_ms(int64_t ms, volatile const int *stop);
+
+/* Parses a whole decimal integer; false on junk, overflow or empty input. */
+bool util_parse_i64(const char *s, int64_t *out) MUSTCHECK;
+
+/* Lower-case hex of n bytes into out (2n+1 bytes). */
+void util_hex(const unsigned char *in, size_t n, char *out);
+
+/* Uniform random double in [0,1) from OpenSSL's RAND_bytes. */
+double util_random(void);
+
+#endif
