@@ -6,19 +6,8 @@
 #include <libpq-fe.h>
 #include <stdint.h>
 
+#include "job.h"
 #include "util.h"
-
-#define JOB_PROJECT_INITIALIZE "project.initialize"
-#define JOB_UPLOAD_COMPLETE "upload.complete"
-#define JOB_RESOURCE_DELETE "resource.delete"
-
-struct job {
-	char id[37];
-	char kind[48];
-	char resource_id[37];
-	int attempt;
-	int64_t enqueued_at; /* epoch ms */
-};
 
 enum job_result {
 	JOB_DONE = 0,  /* committed (including a permanent failure recorded on the resource) */
@@ -26,11 +15,6 @@ enum job_result {
 	JOB_RETRY,     /* transient failure: nothing committed, try again later */
 	JOB_INVALID    /* malformed or unknown job: drop it (dead-letter) */
 };
-
-/* Parses a message body {"id","kind","resource_id","attempt","enqueued_at"}. 0 or -1. */
-int job_parse(const char *body, size_t len, struct job *j, char **err) MUSTCHECK;
-/* Serialises j into a new string the caller frees. */
-char *job_serialize(const struct job *j);
 
 /* Runs j on connection c in one transaction that also records j->id in job_runs.
  * *err gets a message (caller frees) on JOB_RETRY / JOB_INVALID. */
