@@ -1,0 +1,41 @@
+/* relay.h: the outbox relay: claims unsent outbox rows and hands them to a sink
+ * (RabbitMQ publisher with confirms, or the inline job runner). */
+#ifndef SETTLE_RELAY_H
+#define SETTLE_RELAY_H
+
+#include <stdint.h>
+
+#include "job.h"
+#include "util.h"
+
+/* Where claimed jobs go. deliver() returns 0 when the job is handed over for good (the row is
+ * marked sent), 1 to try this job again later (the relay bumps attempt and sets available_at
+ * to now + *retry_delay_ms), -1 when the sink is broken (the batch is rolled back, reset()
+ * is called with backoff until it returns 0). */
+struct relay_sink {
+	int (*deliver)(void *arg, const struct job *j, int64_t *retry_delay_ms);
+	int (*reset)(void *arg);
+	void (*free)(void *arg);
+	void *arg;
+};
+
+/* A sink that publishes to RabbitMQ at url (exchange settle.jobs, routing key = kind,
+ * publisher confirms, mandatory), declaring the topology on every (re)connect. */
+struct relay_sink relay_mq_sink(const char *url);
+
+struct relay;
+
+/* Starts the relay thread on its own Postgres connection to database_url. It wakes on
+ * LISTEN settle_outbox and on a periodic sweep (every sweep_ms), claims rows with
+ * FOR UPDATE SKIP LOCKED in batches, and deletes sent rows after a while.
+ * Takes ownership of sink. NULL if the thread cannot start. */
+struct relay *relay_start(const char *database_url, struct relay_sink sink, int64_t sweep_ms);
+/* Asks the relay to stop, joins it and frees everything. */
+void relay_stop(struct relay *r);
+/* Runs the relay loop in the calling thread until *stop becomes non-zero (for `settle relay`). */
+void relay_run(const char *database_url, struct relay_sink sink, int64_t sweep_ms,
+	       volatile int *stop);
+/* Number of unsent outbox rows last seen by any relay in this process (for metrics). */
+int64_t relay_backlog(void);
+
+#endif
