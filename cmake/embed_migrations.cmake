@@ -1,5 +1,5 @@
 # Writes OUT, a C file with every migration in FILES as {name, sql}.
-set(body "/* Generated from migrations/*.sql by cmake/embed_migrations.cmake. */\n#include <stddef.h>\n#include \"migrate.h\"\n")
+set(body "/* Generated from the files in migrations/ by cmake/embed_migrations.cmake. */\n#include <stddef.h>\n#include \"migrate.h\"\n")
 set(entries "")
 set(i 0)
 foreach(f ${FILES})

@@ -1,4 +1,27 @@
-/* mq.h: AMQP 0-9-1 over rabbitmq-c: connect, topology, confirmed publish, consume. */
+/* mq.h: AMQP 0-9-1 over rabbitmq-c: connect, topology, confirmed publish, consume.
+ *
+ * Topology (mq_declare_topology, idempotent):
+ *   exchange settle.jobs (topic, durable)
+ *     ─<kind>──▶ settle.<kind>          durable quorum queue, one per job kind
+ *     ─"#"─────▶ settle.message_log     durable classic queue, x-max-length 1000000 (audit)
+ *   settle.retry.<kind>.<level>         durable classic delay queues, level 1..MQ_RETRY_LEVELS,
+ *                                       dead-lettered to settle.jobs with routing key <kind>
+ *   exchange settle.dead (fanout, durable) ──▶ settle.dead   durable quorum queue
+ *
+ * A retry is published to the default exchange ("") with routing key
+ * mq_retry_queue(kind, attempt) and a per-message expiration (the delay); when it expires
+ * it goes back to settle.jobs and so to settle.<kind>. A classic queue only expires the
+ * message at its head, so each level should only hold messages with similar delays: the
+ * level is the number of failed attempts, capped (see mq_retry_queue).
+ * A dead letter is published to exchange settle.dead with routing key <kind> (kept, so
+ * `settle dead-letters requeue` can tell where it came from); any key reaches settle.dead.
+ *
+ * A struct mq is one connection with one channel (1), in publisher-confirm mode; it is not
+ * thread safe: use one per thread. rabbitmq-c does nothing in the background, so a user
+ * must call mq_next or mq_keepalive at least every heartbeat/2 seconds or the broker
+ * closes the connection. Any function returning -1 because the connection broke leaves the
+ * struct usable only for mq_close: the caller reconnects.
+ */
 #ifndef SETTLE_MQ_H
 #define SETTLE_MQ_H
 
@@ -6,11 +29,12 @@
 
 #include "util.h"
 
-#define MQ_EXCHANGE "settle.jobs"
-#define MQ_DEAD_QUEUE "settle.dead"
-#define MQ_LOG_QUEUE "settle.message_log"
-#define MQ_RETRY_EXCHANGE "settle.retry"
+#define MQ_EXCHANGE      "settle.jobs"
 #define MQ_DEAD_EXCHANGE "settle.dead"
+#define MQ_DEAD_QUEUE    "settle.dead"
+#define MQ_LOG_QUEUE     "settle.message_log"
+#define MQ_RETRY_PREFIX  "settle.retry."
+#define MQ_RETRY_LEVELS  6
 
 /* The job kinds; each has the durable quorum queue "settle.<kind>". */
 extern const char *const mq_kinds[];
@@ -25,44 +49,65 @@ struct mq *mq_connect(const char *url, int heartbeat, char **err) MUSTCHECK;
 /* Closes channel and connection and frees. NULL is fine. */
 void mq_close(struct mq *mq);
 
-/* Declares exchange settle.jobs (topic, durable), one quorum queue per kind bound with its
- * kind as routing key, the retry exchange and delay queue (messages published there with a
- * per-message expiration are dead-lettered back to settle.jobs with their routing key),
- * settle.dead, and settle.message_log bound to "#". Idempotent. 0 or -1. */
+/* Declares the topology drawn at the top of this file. Idempotent. 0 or -1 with *err. */
 int mq_declare_topology(struct mq *mq, char **err) MUSTCHECK;
 
-/* Publishes body to exchange with routing key: persistent, content_type application/json,
- * message_id msg_id, mandatory; expiration_ms > 0 sets the per-message TTL.
- * Waits for the broker's confirm (ack). 0 when confirmed; -1 on nack, return or
- * connection error (then the connection must be re-made). */
+/* The delay queue for a job about to be published with attempt number `attempt` (>= 2,
+ * the first retry): "settle.retry.<kind>.<level>" with level = attempt - 1 capped to
+ * 1..MQ_RETRY_LEVELS (attempt 2 → level 1, attempt 3 → level 2, …, attempt >= 7 → level 6).
+ * New string, caller frees. */
+char *mq_retry_queue(const char *kind, int attempt);
+
+/* Publishes body to exchange ("" = default exchange) with routing key: persistent,
+ * content_type application/json, message_id msg_id, mandatory; expiration_ms > 0 sets the
+ * per-message TTL. Waits for the broker's confirm of this and every earlier unconfirmed
+ * publish. 0 when confirmed; -1 with *err on nack or return (the connection stays usable)
+ * or on a connection error (then it must be re-made). */
 int mq_publish(struct mq *mq, const char *exchange, const char *routing_key, const char *msg_id,
 	       const char *body, size_t len, int64_t expiration_ms, char **err) MUSTCHECK;
+/* mq_publish without waiting: the confirm is collected by mq_wait_confirms. 0 or -1
+ * (connection error) with *err. */
+int mq_publish_nowait(struct mq *mq, const char *exchange, const char *routing_key,
+		      const char *msg_id, const char *body, size_t len, int64_t expiration_ms,
+		      char **err) MUSTCHECK;
+/* Waits up to timeout_ms until every publish since the last wait is confirmed. 0 if all
+ * were acked; -1 with *err if any was nacked or returned, on timeout or on a connection
+ * error. Either way the set of outstanding publishes is cleared. */
+int mq_wait_confirms(struct mq *mq, int timeout_ms, char **err) MUSTCHECK;
 
-/* Starts consuming queue with manual acks and prefetch count. 0 or -1. */
+/* Starts consuming queue with manual acks and prefetch count. 0 or -1 with *err. */
 int mq_consume(struct mq *mq, const char *queue, int prefetch, char **err) MUSTCHECK;
 
 struct mq_delivery {
 	uint64_t tag;
 	char *routing_key;
-	char *message_id;
-	char *body; /* NUL-terminated copy */
+	char *message_id; /* "" when the message had none */
+	char *body;       /* NUL-terminated copy */
 	size_t len;
 	bool redelivered;
 };
 
-/* Waits up to timeout_ms for one delivery on any consumed queue. Returns 1 with *d filled
- * (free with mq_delivery_free), 0 on timeout, -1 on connection error. Sends heartbeats. */
+/* Waits up to timeout_ms (0 = just look) for one delivery on any consumed queue. Returns
+ * 1 with *d filled (free with mq_delivery_free), 0 on timeout, -1 with *err on connection
+ * error. Sends heartbeats while waiting. */
 int mq_next(struct mq *mq, int timeout_ms, struct mq_delivery *d, char **err) MUSTCHECK;
+/* Frees the strings of d (not d itself). */
 void mq_delivery_free(struct mq_delivery *d);
+/* Processes pending input and sends a heartbeat if one is due, without blocking; for
+ * connections that only publish. 0 or -1 with *err if the connection is gone. */
+int mq_keepalive(struct mq *mq, char **err) MUSTCHECK;
 
-/* Acks (multiple = also all earlier tags) or rejects (requeue or not) a delivery. */
+/* Acks (multiple = also all earlier tags) or rejects (requeue or not) a delivery.
+ * 0 or -1 (logged) when the connection is gone. */
 int mq_ack(struct mq *mq, uint64_t tag, bool multiple) MUSTCHECK;
 int mq_reject(struct mq *mq, uint64_t tag, bool requeue) MUSTCHECK;
 
-/* Fetches one message from queue without consuming (basic.get), ack mode manual.
- * 1 got one, 0 empty, -1 error. */
+/* Fetches one message from queue (basic.get, manual ack: settle it with mq_ack or
+ * mq_reject). Do not mix with mq_consume on one connection.
+ * 1 got one (free with mq_delivery_free), 0 empty, -1 error with *err. */
 int mq_get(struct mq *mq, const char *queue, struct mq_delivery *d, char **err) MUSTCHECK;
-/* Number of messages ready in queue (passive declare), or -1. */
-int64_t mq_queue_depth(struct mq *mq, const char *queue);
+/* Number of messages ready in queue (passive declare), or -1 with *err (a missing queue
+ * is an error, after which the channel is reopened). */
+int64_t mq_queue_depth(struct mq *mq, const char *queue, char **err) MUSTCHECK;
 
 #endif

@@ -28,4 +28,38 @@ int jobs_give_up(PGconn *c, const struct job *j, const char *reason) MUSTCHECK;
  * full jitter, capped. */
 int64_t jobs_backoff_ms(int next_attempt);
 
+/* Runs jobs reconciliation on c: in one transaction, re-enqueues through the outbox every
+ * project not consistent (no error, not deleted) created more than older_than_s seconds ago
+ * and every completed, unpurged upload not consistent (no error) completed more than
+ * older_than_s seconds ago, skipping resources that already have an unsent outbox row.
+ * *enqueued gets the number of jobs written. 0 or -1 (error logged). */
+int jobs_reconcile(PGconn *c, int64_t older_than_s, int *enqueued) MUSTCHECK;
+
+struct relay_sink;
+/* The sink of settle-api's inline mode: runs each job with jobs_run on its own Postgres
+ * connection to cfg.database_url (opened on first use). The caller owns the returned sink
+ * and releases it with its free(). */
+struct relay_sink jobs_inline_sink(void);
+
+/* The job handlers, one file each; called by jobs_run only. run() executes inside the
+ * transaction of jobs_run and sets *outcome to a static word recorded in job_runs. */
+enum job_result project_initialize_run(PGconn *c, const struct job *j, const char **outcome,
+                                       char **err);
+enum job_result resource_delete_run(PGconn *c, const struct job *j, const char **outcome,
+                                    char **err);
+
+/* upload.complete runs in two steps: check() reads and hashes the stored bytes before the
+ * transaction (no row locks held) and fills *v; apply() writes the verdict inside it. */
+struct upload_verdict {
+	bool noop;   /* nothing to do (already consistent or purged) */
+	char *error; /* integrity mismatch message, or NULL when the upload is sound */
+};
+enum job_result upload_complete_check(PGconn *c, const struct job *j, struct upload_verdict *v,
+                                      char **err);
+enum job_result upload_complete_apply(PGconn *c, const struct job *j,
+                                      const struct upload_verdict *v, const char **outcome,
+                                      char **err);
+/* Frees what check() stored in v. */
+void upload_complete_verdict_clear(struct upload_verdict *v);
+
 #endif

@@ -1,0 +1,30 @@
+# Thin wrapper: the work is in scripts/.
+.PHONY: all build run test bench deps clean format check-format
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSETTLE_TESTS=OFF >/dev/null
+	@cmake --build build -j$$(nproc)
+
+run: build
+	@scripts/run.sh
+
+test: deps
+	@scripts/test.sh
+
+bench:
+	@scripts/deps.sh --bench
+	@bench/run.sh
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+check-format:
+	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-test

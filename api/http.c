@@ -1,0 +1,414 @@
+/* http.c: response builders, body parsing and field readers for settle-api handlers. */
+#include "http.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "json.h"
+#include "log.h"
+#include "sign.h"
+#include "config.h"
+#include "stats.h"
+
+static void
+http_set(struct req *r, int status, struct MHD_Response *resp)
+{
+	if (r->response != NULL)
+		MHD_destroy_response(r->response);
+	r->status = status;
+	r->response = resp;
+}
+
+/* Drops the fields named in exclude_response_fields ("a b", '+' decoded) from obj. */
+static void
+http_exclude(struct req *r, json_t *body)
+{
+	const char *ex = http_query(r, "exclude_response_fields");
+	json_t *results;
+	char *copy, *save = NULL;
+
+	if (ex == NULL || *ex == '\0' || !json_is_object(body))
+		return;
+	results = json_object_get(body, "results");
+	copy = xstrdup(ex);
+	for (char *f = strtok_r(copy, " +,", &save); f; f = strtok_r(NULL, " +,", &save)) {
+		if (json_is_array(results)) {
+			size_t i;
+			json_t *item;
+			json_array_foreach(results, i, item) json_object_del(item, f);
+		} else {
+			json_object_del(body, f);
+		}
+	}
+	free(copy);
+}
+
+void
+http_json(struct req *r, int status, json_t *body)
+{
+	char *text;
+	struct MHD_Response *resp;
+
+	http_exclude(r, body);
+	text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	http_set(r, status, resp);
+}
+
+void
+http_error(struct req *r, int status, const char *code, const char *reason,
+	   const char *suggestion)
+{
+	http_json(r, status, json_error_body(status, code, reason, suggestion));
+}
+
+void
+http_invalid(struct req *r, const char *field, const char *message)
+{
+	json_t *body = json_error_body(400, "validation_failed", "validation failed",
+				       "Fix the following invalid fields and resubmit");
+	json_object_set_new(body, "errors",
+			    json_pack("[{s:s,s:s}]", "field", field, "message", message));
+	http_json(r, 400, body);
+}
+
+void
+http_not_found(struct req *r, const char *what)
+{
+	char *reason = xasprintf("%s not found", what);
+	http_error(r, 404, "not_found", reason, "you may have used an incorrect id");
+	free(reason);
+}
+
+void
+http_not_consistent(struct req *r)
+{
+	char secs[24];
+
+	http_error(r, 404, "resource_not_consistent",
+		   "resource changes are still being processed by system",
+		   "this is a temporary state that will eventually be resolved by the system; "
+		   "please retry request");
+	snprintf(secs, sizeof(secs), "%lld", (long long)stats_retry_after());
+	http_header(r, "Retry-After", secs);
+}
+
+void
+http_forbidden(struct req *r)
+{
+	http_error(r, 403, "forbidden", "you are not a member of this project",
+		   "ask a project administrator for access");
+}
+
+void
+http_db_error(struct req *r)
+{
+	if (db_last_was_connection()) {
+		db_thread_close();
+		http_error(r, 503, "service_unavailable", "the database is not reachable",
+			   "retry later");
+		http_header(r, "Retry-After", "1");
+		return;
+	}
+	http_error(r, 500, "not_provided", "internal error",
+		   "the request may or may not have taken effect; read the resource again");
+}
+
+void
+http_raw(struct req *r, int status, struct MHD_Response *resp)
+{
+	http_set(r, status, resp);
+}
+
+void
+http_header(struct req *r, const char *name, const char *value)
+{
+	if (r->nheaders >= HTTP_MAX_HEADERS)
+		return;
+	r->headers[r->nheaders][0] = xstrdup(name);
+	r->headers[r->nheaders][1] = xstrdup(value);
+	r->nheaders++;
+}
+
+const char *
+http_req_header(struct req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *
+http_query(struct req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+
+/* Decodes %XX and '+' of s[0..n) into a new string. */
+static char *
+http_urldecode(const char *s, size_t n)
+{
+	char *out = xmalloc(n + 1), *o = out;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '+') {
+			*o++ = ' ';
+		} else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
+			   hexval(s[i + 2]) >= 0) {
+			*o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+			i += 2;
+		} else {
+			*o++ = s[i];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static bool
+http_utf8(const char *s)
+{
+	json_t *t = json_string(s);
+	bool ok = t != NULL;
+	json_decref(t);
+	return ok;
+}
+
+/* Sets obj[key] or obj[a][b] for a key "a[b]" to the string value. */
+static void
+http_form_set(json_t *obj, char *key, const char *value)
+{
+	char *open = strchr(key, '[');
+	char *close = open ? strchr(open, ']') : NULL;
+
+	if (open == NULL || close == NULL || close[1] != '\0' || open == key) {
+		json_object_set_new(obj, key, json_string(value));
+		return;
+	}
+	*open = '\0';
+	*close = '\0';
+	json_t *inner = json_object_get(obj, key);
+	if (!json_is_object(inner)) {
+		inner = json_object();
+		json_object_set_new(obj, key, inner);
+	}
+	json_object_set_new(inner, open + 1, json_string(value));
+}
+
+static json_t *
+http_parse_form(const char *body, size_t len)
+{
+	json_t *obj = json_object();
+	const char *p = body, *end = body + len;
+
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *stop = amp ? amp : end;
+		const char *eq = memchr(p, '=', (size_t)(stop - p));
+		if (stop > p) {
+			char *key = http_urldecode(p, (size_t)((eq ? eq : stop) - p));
+			char *val = eq ? http_urldecode(eq + 1, (size_t)(stop - eq - 1)) : xstrdup("");
+			/* Keys and values that are not UTF-8 are dropped, like unknown fields. */
+			if (*key != '\0' && http_utf8(key) && http_utf8(val))
+				http_form_set(obj, key, val);
+			free(key);
+			free(val);
+		}
+		p = stop + 1;
+	}
+	return obj;
+}
+
+json_t *
+http_body_object(struct req *r)
+{
+	const char *ctype = http_req_header(r, "Content-Type");
+	json_error_t jerr;
+	json_t *obj;
+
+	if (r->body_len == 0)
+		return json_object();
+	if (ctype != NULL && strncasecmp(ctype, "application/x-www-form-urlencoded", 33) == 0) {
+		r->body_is_form = true;
+		return http_parse_form(r->body, r->body_len);
+	}
+	obj = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (obj == NULL) {
+		char *msg = xasprintf("malformed JSON: %s (line %d, column %d)", jerr.text,
+				      jerr.line, jerr.column);
+		http_invalid(r, "body", msg);
+		free(msg);
+		return NULL;
+	}
+	if (!json_is_object(obj)) {
+		json_decref(obj);
+		http_invalid(r, "body", "must be a JSON object");
+		return NULL;
+	}
+	return obj;
+}
+
+int
+http_field_str(struct req *r, json_t *obj, const char *field, const char **out)
+{
+	json_t *v = json_object_get(obj, field);
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v)) {
+		http_invalid(r, field, "must be a string");
+		return -1;
+	}
+	*out = json_string_value(v);
+	return 1;
+}
+
+int
+http_field_i64(struct req *r, json_t *obj, const char *field, int64_t *out)
+{
+	json_t *v = json_object_get(obj, field);
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (json_is_integer(v)) {
+		*out = json_integer_value(v);
+		return 1;
+	}
+	if (r->body_is_form && json_is_string(v) && util_parse_i64(json_string_value(v), out))
+		return 1;
+	http_invalid(r, field, "must be an integer");
+	return -1;
+}
+
+int
+http_field_bool(struct req *r, json_t *obj, const char *field, bool *out)
+{
+	json_t *v = json_object_get(obj, field);
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (json_is_boolean(v)) {
+		*out = json_is_true(v);
+		return 1;
+	}
+	if (r->body_is_form && json_is_string(v)) {
+		const char *s = json_string_value(v);
+		if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0) {
+			*out = s[0] == 't';
+			return 1;
+		}
+	}
+	http_invalid(r, field, "must be true or false");
+	return -1;
+}
+
+int
+http_field_obj(struct req *r, json_t *obj, const char *field, json_t **out)
+{
+	json_t *v = json_object_get(obj, field);
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_object(v)) {
+		http_invalid(r, field, "must be an object");
+		return -1;
+	}
+	*out = v;
+	return 1;
+}
+
+/* Reads a positive integer query argument, default def. */
+static int
+http_query_pos(struct req *r, const char *name, int64_t def, int64_t max, int64_t *out)
+{
+	const char *v = http_query(r, name);
+	if (v == NULL || *v == '\0') {
+		*out = def;
+		return 0;
+	}
+	if (!util_parse_i64(v, out) || *out < 1) {
+		http_invalid(r, name, "must be a whole number of at least 1");
+		return -1;
+	}
+	if (*out > max)
+		*out = max;
+	return 0;
+}
+
+int
+http_paging_args(struct req *r, int64_t *page, int64_t *per_page)
+{
+	if (http_query_pos(r, "page", 1, INT32_MAX, page) < 0 ||
+	    http_query_pos(r, "per_page", 100, 1000, per_page) < 0)
+		return -1;
+	return 0;
+}
+
+void
+http_paging_headers(struct req *r, int64_t page, int64_t per_page, int64_t total)
+{
+	int64_t pages = total == 0 ? 1 : (total + per_page - 1) / per_page;
+	char buf[32];
+	char *link, *tmp;
+
+	snprintf(buf, sizeof(buf), "%lld", (long long)total);
+	http_header(r, "X-Total", buf);
+	snprintf(buf, sizeof(buf), "%lld", (long long)pages);
+	http_header(r, "X-Total-Pages", buf);
+	snprintf(buf, sizeof(buf), "%lld", (long long)page);
+	http_header(r, "X-Page", buf);
+	snprintf(buf, sizeof(buf), "%lld", (long long)per_page);
+	http_header(r, "X-Per-Page", buf);
+	if (page < pages)
+		snprintf(buf, sizeof(buf), "%lld", (long long)page + 1);
+	else
+		buf[0] = '\0';
+	http_header(r, "X-Next-Page", buf);
+	if (page > 1)
+		snprintf(buf, sizeof(buf), "%lld", (long long)(page - 1 < pages ? page - 1 : pages));
+	else
+		buf[0] = '\0';
+	http_header(r, "X-Prev-Page", buf);
+
+	link = xasprintf("<%s%s?page=1&per_page=%lld>; rel=\"first\", <%s%s?page=%lld&per_page=%lld>; "
+			 "rel=\"last\"",
+			 cfg.public_url, r->path, (long long)per_page, cfg.public_url, r->path,
+			 (long long)pages, (long long)per_page);
+	if (page < pages) {
+		tmp = xasprintf("%s, <%s%s?page=%lld&per_page=%lld>; rel=\"next\"", link,
+				cfg.public_url, r->path, (long long)page + 1, (long long)per_page);
+		free(link);
+		link = tmp;
+	}
+	if (page > 1 && page - 1 <= pages) {
+		tmp = xasprintf("%s, <%s%s?page=%lld&per_page=%lld>; rel=\"prev\"", link,
+				cfg.public_url, r->path, (long long)page - 1, (long long)per_page);
+		free(link);
+		link = tmp;
+	}
+	http_header(r, "Link", link);
+	free(link);
+}
+
+json_t *
+http_jstr(const char *s)
+{
+	return s != NULL ? json_string(s) : json_null();
+}
+
+json_t *
+http_signed_url(const char *method, const char *path)
+{
+	int64_t expires = util_wall_ms() / 1000 + cfg.url_ttl;
+	char *url = sign_url(method, path, expires);
+	json_t *o = json_pack("{s:s,s:s,s:s,s:[]}", "http_verb", method, "host", cfg.public_url,
+			      "url", url, "http_headers");
+	free(url);
+	return o;
+}

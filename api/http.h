@@ -1,0 +1,119 @@
+/* http.h: the request of settle-api and the helpers every resource handler uses. */
+#ifndef SETTLE_HTTP_H
+#define SETTLE_HTTP_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <microhttpd.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#define HTTP_MAX_BODY (1024 * 1024)
+#define HTTP_MAX_PARAMS 4
+#define HTTP_MAX_HEADERS 16
+
+struct req;
+
+/* A route: method + pattern ("/api/v1/projects/:id/children"; ":x" captures one segment,
+ * available as r->params[i] in order). Plain handlers get the whole body (≤ 1 MiB) in
+ * r->body; streaming handlers (ROUTE_STREAM) get it piece by piece. */
+enum route_flags {
+	ROUTE_AUTH = 1,   /* needs a valid token: sets r->user_id, else 401 */
+	ROUTE_STREAM = 2, /* body handed over through stream_data, no size limit */
+	ROUTE_NODB = 4,   /* does not need Postgres */
+};
+
+struct route {
+	const char *method;
+	const char *pattern;
+	int flags;
+	const char *name; /* for metrics, e.g. "projects.get" */
+	/* Plain: called once, after the whole body arrived. Streaming: called after the
+	 * last piece. Must set a response (http_json, http_error, …). */
+	void (*handle)(struct req *r);
+	/* Streaming only: called once before the first piece; return -1 after setting an
+	 * error response to refuse the body. */
+	int (*stream_begin)(struct req *r);
+	/* Streaming only: each piece of the body; return -1 after setting an error response
+	 * to stop. */
+	int (*stream_data)(struct req *r, const char *data, size_t n);
+	/* Streaming only: called when the request ends in any way, to free stream state. */
+	void (*stream_free)(struct req *r);
+};
+
+struct req {
+	struct MHD_Connection *conn;
+	const struct route *route;
+	const char *method;
+	const char *path;
+	char id[37];	  /* request id, for logs */
+	char user_id[37]; /* set for ROUTE_AUTH routes */
+	const char *params[HTTP_MAX_PARAMS];
+	int nparams;
+	char *body;
+	size_t body_len;
+	bool body_is_form; /* x-www-form-urlencoded, parsed into the same JSON shape */
+	PGconn *db;	   /* this thread's connection (NULL for ROUTE_NODB) */
+	void *stream;	   /* streaming handler's state */
+	int64_t started_ms;
+	/* The response, set by one of the http_* helpers. */
+	int status;
+	struct MHD_Response *response;
+	char *headers[HTTP_MAX_HEADERS][2];
+	int nheaders;
+	bool failed_after; /* fault injection: replace the answer with a 500 */
+};
+
+/* Answers status with a JSON body; steals the reference to body. exclude_response_fields
+ * is applied here (to each object of "results", or to the object itself). */
+void http_json(struct req *r, int status, json_t *body);
+/* Answers the JSON error body of API.md. */
+void http_error(struct req *r, int status, const char *code, const char *reason,
+		const char *suggestion);
+/* 400 validation_failed with errors [{field, message}]. */
+void http_invalid(struct req *r, const char *field, const char *message);
+/* 404 not_found for a resource kind ("project", "upload", …). */
+void http_not_found(struct req *r, const char *what);
+/* 404 resource_not_consistent with Retry-After. */
+void http_not_consistent(struct req *r);
+/* 403 forbidden. */
+void http_forbidden(struct req *r);
+/* 500 for a database failure (or 503 service_unavailable if the database is gone). */
+void http_db_error(struct req *r);
+/* Answers with a response built by the handler (e.g. a streaming download). Takes it. */
+void http_raw(struct req *r, int status, struct MHD_Response *resp);
+/* Adds a header to the answer (copied). */
+void http_header(struct req *r, const char *name, const char *value);
+
+/* The request header or query argument, or NULL. Borrowed. */
+const char *http_req_header(struct req *r, const char *name);
+const char *http_query(struct req *r, const char *name);
+
+/* Parses the body as a JSON object (or form-urlencoded with bracketed keys into the same
+ * shape). On failure answers 400 and returns NULL. New reference. An empty body is {}. */
+json_t *http_body_object(struct req *r);
+
+/* Field readers for handler input. Each returns 1 when present and valid, 0 when absent
+ * (or JSON null), and -1 after answering 400 validation_failed for field when present but
+ * wrong (form bodies give numbers and booleans as strings; these accept that). */
+int http_field_str(struct req *r, json_t *obj, const char *field, const char **out) MUSTCHECK;
+int http_field_i64(struct req *r, json_t *obj, const char *field, int64_t *out) MUSTCHECK;
+int http_field_bool(struct req *r, json_t *obj, const char *field, bool *out) MUSTCHECK;
+int http_field_obj(struct req *r, json_t *obj, const char *field, json_t **out) MUSTCHECK;
+
+/* Paging: reads page/per_page (answers 400 and returns -1 if bad), gives LIMIT/OFFSET. */
+int http_paging_args(struct req *r, int64_t *page, int64_t *per_page) MUSTCHECK;
+/* Sets X-Total, X-Total-Pages, X-Page, X-Per-Page, X-Next-Page, X-Prev-Page and Link. */
+void http_paging_headers(struct req *r, int64_t page, int64_t per_page, int64_t total);
+
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ" from a Postgres timestamptz text, as a new JSON string;
+ * JSON null for NULL. Queries should select timestamps with
+ * to_char(x AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') instead, then use
+ * http_jstr. */
+json_t *http_jstr(const char *s_or_null);
+
+/* The signed-URL object {http_verb, host, url, http_headers: []} for method and path. */
+json_t *http_signed_url(const char *method, const char *path);
+
+#endif

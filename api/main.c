@@ -1,0 +1,124 @@
+/* main.c: settle-api: the HTTP server, and the outbox relay thread. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "db.h"
+#include "jobs.h"
+#include "log.h"
+#include "relay.h"
+#include "router.h"
+#include "sign.h"
+#include "storage.h"
+
+static volatile sig_atomic_t stop_signals;
+
+static void
+main_on_signal(int sig)
+{
+	(void)sig;
+	if (++stop_signals > 1)
+		_exit(1); /* a second SIGTERM: exit at once */
+}
+
+static void
+main_block(int how)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(how, &set, NULL);
+}
+
+static void
+main_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = main_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	/* Threads started from here on inherit a mask without them: only main gets them. */
+	main_block(SIG_BLOCK);
+}
+
+static struct MHD_Daemon *
+main_start_http(void)
+{
+	struct sockaddr_in addr;
+
+	memset(&addr, 0, sizeof(addr));
+	addr.sin_family = AF_INET;
+	addr.sin_port = htons((uint16_t)cfg.listen_port);
+	if (inet_pton(AF_INET, cfg.listen_host, &addr.sin_addr) != 1) {
+		log_error("listen_bad_host host=%s", cfg.listen_host);
+		return NULL;
+	}
+	return MHD_start_daemon(
+		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, (uint16_t)cfg.listen_port, NULL,
+		NULL, router_access, NULL, MHD_OPTION_SOCK_ADDR, &addr,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg.threads,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg.connection_timeout,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg.max_connections,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg.max_connections,
+		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED,
+		router_completed, NULL, MHD_OPTION_END);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct MHD_Daemon *d;
+	struct relay *relay = NULL;
+	char *err = NULL;
+
+	config_init(argc, argv, "settle-api");
+	if (strlen(cfg.secret) < 16) {
+		fprintf(stderr, "settle-api: configuration error: SETTLE_SECRET must be set to at "
+				"least 16 characters\n");
+		return 2;
+	}
+	main_signals();
+	sign_set_key(cfg.secret);
+	if (storage_init(cfg.storage_dir, &err) < 0) {
+		fprintf(stderr, "settle-api: storage: %s\n", err);
+		free(err);
+		return 1;
+	}
+	d = main_start_http();
+	if (d == NULL) {
+		log_error("listen_failed listen=%s error=\"%s\"", cfg.listen, strerror(errno));
+		return 1;
+	}
+	if (cfg.relay || cfg.inline_mode) {
+		struct relay_sink sink =
+			cfg.inline_mode ? jobs_inline_sink() : relay_mq_sink(cfg.amqp_url);
+		relay = relay_start(cfg.database_url, sink, cfg.inline_mode ? 1000 : 5000);
+		if (relay == NULL)
+			log_error("relay_start_failed");
+	}
+	log_info("listening url=%s/api/v1 queue=%s threads=%lld relay=%s", cfg.public_url,
+		 cfg.queue, (long long)cfg.threads, relay ? "on" : "off");
+	sigset_t none;
+	sigemptyset(&none);
+	while (stop_signals == 0)
+		sigsuspend(&none);
+	main_block(SIG_UNBLOCK); /* a second signal now exits at once */
+	log_info("stopping");
+	MHD_quiesce_daemon(d);
+	MHD_stop_daemon(d);
+	relay_stop(relay);
+	log_info("stopped");
+	return 0;
+}

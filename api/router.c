@@ -1,0 +1,314 @@
+/* router.c: matches requests to routes, reads bodies, authenticates, answers. */
+#include "router.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "sign.h"
+#include "stats.h"
+#include "uuid.h"
+
+static const struct route *const tables[] = {
+	auth_routes, projects_routes, folders_routes,	   uploads_routes,
+	files_routes, storage_http_routes, ops_routes,
+};
+
+/* Compares one pattern with path segment by segment; ":name" takes any one segment. */
+static bool
+router_pattern(const char *pat, const char *path, struct req *r, const char **names)
+{
+	int n = 0;
+
+	while (*pat == '/' && *path == '/') {
+		pat++;
+		path++;
+		size_t plen = strcspn(pat, "/"), slen = strcspn(path, "/");
+		if (*pat == ':') {
+			if (slen == 0 || n >= HTTP_MAX_PARAMS)
+				return false;
+			names[n] = pat + 1;
+			r->params[n++] = path; /* terminated below, once matched */
+		} else if (plen != slen || strncmp(pat, path, plen) != 0) {
+			return false;
+		}
+		pat += plen;
+		path += slen;
+	}
+	/* A trailing slash is optional. */
+	if (path[0] == '/' && path[1] == '\0')
+		path++;
+	if (*pat != '\0' || *path != '\0')
+		return false;
+	r->nparams = n;
+	return true;
+}
+
+const struct route *
+router_match(const char *method, const char *path, struct req *r, bool *path_known)
+{
+	const char *names[HTTP_MAX_PARAMS];
+
+	*path_known = false;
+	for (size_t t = 0; t < ARRAY_LEN(tables); t++) {
+		for (const struct route *rt = tables[t]; rt->method != NULL; rt++) {
+			if (!router_pattern(rt->pattern, path, r, names))
+				continue;
+			if (strcmp(rt->method, method) != 0) {
+				*path_known = true;
+				continue;
+			}
+			return rt;
+		}
+	}
+	return NULL;
+}
+
+/* Splits the captured segments into separate strings (owned by r->body-like buffer). */
+static char *
+router_split_params(struct req *r)
+{
+	char *copy = xstrdup(r->path);
+	for (int i = 0; i < r->nparams; i++) {
+		size_t off = (size_t)(r->params[i] - r->path);
+		copy[off + strcspn(copy + off, "/")] = '\0';
+		r->params[i] = copy + off;
+	}
+	return copy;
+}
+
+/* Checks the token of an authenticated route; answers 401 when it fails. */
+static bool
+router_auth(struct req *r)
+{
+	const char *h = http_req_header(r, "Authorization");
+
+	if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0)
+		h += 7;
+	while (h != NULL && *h == ' ')
+		h++;
+	if (h == NULL || *h == '\0') {
+		http_error(r, 401, "unauthorized", "no api token given",
+			   "send the token of POST /software_agents/api_token in Authorization");
+		return false;
+	}
+	if (!sign_token_verify(h, util_wall_ms() / 1000, r->user_id)) {
+		http_error(r, 401, "unauthorized", "api token is invalid or expired",
+			   "get a new token from POST /software_agents/api_token");
+		return false;
+	}
+	return true;
+}
+
+struct req_state {
+	struct req r;
+	char *param_buf;
+	size_t body_cap;
+	bool began, queued, too_large;
+};
+
+static void
+router_too_large(struct req *r)
+{
+	http_error(r, 413, "payload_too_large", "the request body is over the limit of 1 MiB",
+		   "send a smaller body");
+}
+
+/* Every ":…id" segment must be a UUID: anything else names nothing that exists. */
+static bool
+router_ids_valid(struct req *r)
+{
+	const char *p = r->route->pattern;
+	int i = 0;
+
+	while ((p = strchr(p, ':')) != NULL && i < r->nparams) {
+		size_t len = strcspn(p, "/");
+		if (len >= 3 && strncmp(p + len - 2, "id", 2) == 0 && !uuid_valid(r->params[i]))
+			return false;
+		p += len;
+		i++;
+	}
+	return true;
+}
+
+/* First call for a request: match the route, check what can be checked from headers. */
+static struct req_state *
+router_begin(struct MHD_Connection *conn, const char *url, const char *method)
+{
+	struct req_state *st = xcalloc(1, sizeof(*st));
+	struct req *r = &st->r;
+	bool known;
+	const char *clen;
+	int64_t len;
+
+	r->conn = conn;
+	r->method = method;
+	r->path = url;
+	r->started_ms = util_now_ms();
+	uuid_generate(r->id);
+	r->route = router_match(method, url, r, &known);
+	if (r->route == NULL) {
+		if (known)
+			http_error(r, 405, "not_provided", "method not allowed on this path",
+				   "see API.md for the methods of each path");
+		else
+			http_not_found(r, "path");
+		return st;
+	}
+	st->param_buf = router_split_params(r);
+	if (!router_ids_valid(r))
+		http_not_found(r, "resource");
+	clen = http_req_header(r, "Content-Length");
+	if (!(r->route->flags & ROUTE_STREAM) && clen != NULL && util_parse_i64(clen, &len) &&
+	    len > HTTP_MAX_BODY)
+		router_too_large(r);
+	return st;
+}
+
+/* Appends a piece of a plain body, answering 413 beyond the limit. */
+static void
+router_body(struct req_state *st, const char *data, size_t n)
+{
+	struct req *r = &st->r;
+
+	if (r->body_len + n > HTTP_MAX_BODY) {
+		router_too_large(r);
+		return;
+	}
+	if (r->body_len + n + 1 > st->body_cap) {
+		st->body_cap = (r->body_len + n + 1) * 2;
+		if (st->body_cap > HTTP_MAX_BODY + 1)
+			st->body_cap = HTTP_MAX_BODY + 1;
+		r->body = xrealloc(r->body, st->body_cap);
+	}
+	memcpy(r->body + r->body_len, data, n);
+	r->body_len += n;
+	r->body[r->body_len] = '\0';
+}
+
+/* Auth, database and stream_begin: what runs before a handler sees any body. */
+static bool
+router_prepare(struct req_state *st)
+{
+	struct req *r = &st->r;
+
+	st->began = true;
+	log_set_id(r->id);
+	if ((r->route->flags & ROUTE_AUTH) && !router_auth(r))
+		return false;
+	if (!(r->route->flags & ROUTE_NODB)) {
+		r->db = db_thread_conn();
+		if (r->db == NULL) {
+			http_error(r, 503, "service_unavailable", "the database is not reachable",
+				   "retry later");
+			http_header(r, "Retry-After", "1");
+			return false;
+		}
+	}
+	if ((r->route->flags & ROUTE_STREAM) && r->route->stream_begin(r) < 0)
+		return false;
+	return true;
+}
+
+static bool
+router_fault(struct req *r)
+{
+	return cfg.fault_rate > 0 && (r->route->flags & ROUTE_AUTH) &&
+	       strcmp(r->method, "GET") != 0;
+}
+
+/* Runs the handler (with fault injection when configured). */
+static void
+router_run(struct req *r)
+{
+	double roll = router_fault(r) ? util_random() : 1.0;
+
+	if (roll < cfg.fault_rate / 2) {
+		http_error(r, 500, "not_provided", "injected fault before commit",
+			   "retry the request");
+		return;
+	}
+	r->route->handle(r);
+	if (roll < cfg.fault_rate && r->status < 300) {
+		http_error(r, 500, "not_provided", "injected fault after commit",
+			   "the request may have taken effect; read the resource or retry");
+	}
+}
+
+static enum MHD_Result
+router_queue(struct req_state *st)
+{
+	struct req *r = &st->r;
+	enum MHD_Result ret;
+
+	if (r->response == NULL)
+		http_error(r, 500, "not_provided", "handler gave no answer", "report this bug");
+	for (int i = 0; i < r->nheaders; i++)
+		MHD_add_response_header(r->response, r->headers[i][0], r->headers[i][1]);
+	ret = MHD_queue_response(r->conn, (unsigned)r->status, r->response);
+	st->queued = true;
+	return ret;
+}
+
+enum MHD_Result
+router_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+	      const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
+{
+	struct req_state *st = *con_cls;
+	struct req *r;
+
+	if (st == NULL) {
+		*con_cls = router_begin(conn, url, method);
+		return MHD_YES;
+	}
+	r = &st->r;
+	if (st->queued)
+		return MHD_YES;
+	if (*upload_size > 0) {
+		size_t n = *upload_size;
+		*upload_size = 0;
+		if (r->response != NULL) /* answered already: stop reading, answer now */
+			return router_queue(st);
+		if (!(r->route->flags & ROUTE_STREAM)) {
+			router_body(st, upload_data, n);
+		} else if ((st->began || router_prepare(st)) &&
+			   r->route->stream_data(r, upload_data, n) == 0) {
+			return MHD_YES;
+		}
+		return r->response != NULL ? router_queue(st) : MHD_YES;
+	}
+	if (r->response == NULL && (st->began || router_prepare(st)))
+		router_run(r);
+	return router_queue(st);
+}
+
+void
+router_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+		 enum MHD_RequestTerminationCode toe)
+{
+	struct req_state *st = *con_cls;
+	struct req *r;
+
+	if (st == NULL)
+		return;
+	r = &st->r;
+	if (r->route != NULL && (r->route->flags & ROUTE_STREAM) && r->route->stream_free)
+		r->route->stream_free(r);
+	stats_request(r->route ? r->route->name : "unknown", r->status,
+		      util_now_ms() - r->started_ms);
+	log_debug("request method=%s path=%s status=%d ms=%lld", r->method, r->path, r->status,
+		  (long long)(util_now_ms() - r->started_ms));
+	log_set_id(NULL);
+	if (r->response != NULL)
+		MHD_destroy_response(r->response);
+	for (int i = 0; i < r->nheaders; i++) {
+		free(r->headers[i][0]);
+		free(r->headers[i][1]);
+	}
+	free(r->body);
+	free(st->param_buf);
+	free(st);
+	*con_cls = NULL;
+}

@@ -1,0 +1,235 @@
+/* config.c: the table of every setting, read from the environment once at start. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+struct settle_config cfg;
+
+enum config_type { CFG_STRING, CFG_INT, CFG_DOUBLE, CFG_BOOL };
+
+struct config_key {
+	const char *name;
+	enum config_type type;
+	void *var;
+	const char *def;
+	int64_t min, max; /* for CFG_INT */
+	const char *help;
+};
+
+#define MIB "1048576"
+
+static char *relay_str;
+
+static const struct config_key keys[] = {
+	{"SETTLE_DATABASE_URL", CFG_STRING, &cfg.database_url,
+	 "postgresql://postgres@127.0.0.1:5432/settle", 0, 0, "libpq connection URL"},
+	{"SETTLE_AMQP_URL", CFG_STRING, &cfg.amqp_url, "amqp://guest:guest@127.0.0.1:5672", 0, 0,
+	 "RabbitMQ URL (no trailing slash)"},
+	{"SETTLE_QUEUE", CFG_STRING, &cfg.queue, "rabbitmq", 0, 0,
+	 "rabbitmq, or inline to run jobs inside settle-api without RabbitMQ"},
+	{"SETTLE_LISTEN", CFG_STRING, &cfg.listen, "127.0.0.1:8080", 0, 0,
+	 "host:port settle-api listens on"},
+	{"SETTLE_PUBLIC_URL", CFG_STRING, &cfg.public_url, "", 0, 0,
+	 "scheme://host:port clients reach the API at (default http://SETTLE_LISTEN)"},
+	{"SETTLE_STORAGE_DIR", CFG_STRING, &cfg.storage_dir, ".settle/storage", 0, 0,
+	 "root directory of the local storage provider"},
+	{"SETTLE_SECRET", CFG_STRING, &cfg.secret, "", 0, 0,
+	 "key that signs tokens and storage URLs; settle-api requires 16+ characters"},
+	{"SETTLE_THREADS", CFG_INT, &cfg.threads, "4", 1, 256, "HTTP worker threads of settle-api"},
+	{"SETTLE_MAX_CONNECTIONS", CFG_INT, &cfg.max_connections, "1024", 1, 100000,
+	 "most HTTP connections settle-api holds at once"},
+	{"SETTLE_CONNECTION_TIMEOUT", CFG_INT, &cfg.connection_timeout, "60", 1, 3600,
+	 "seconds an idle HTTP connection is kept"},
+	{"SETTLE_WORKER_PREFETCH", CFG_INT, &cfg.worker_prefetch, "16", 1, 65535,
+	 "unacked messages a worker holds at once"},
+	{"SETTLE_WORKERS_EXCEPT", CFG_STRING, &cfg.workers_except, "", 0, 0,
+	 "comma-separated job kinds this worker does not run"},
+	{"SETTLE_MAX_ATTEMPTS", CFG_INT, &cfg.max_attempts, "5", 1, 100,
+	 "attempts of a job before it goes to settle.dead"},
+	{"SETTLE_RETRY_BASE_MS", CFG_INT, &cfg.retry_base_ms, "1000", 1, 3600000,
+	 "first retry delay; doubles with each attempt (with jitter)"},
+	{"SETTLE_RECONCILE_AFTER", CFG_INT, &cfg.reconcile_after, "300", 1, 86400 * 30,
+	 "seconds a resource may stay pending before reconcile re-enqueues it"},
+	{"SETTLE_TOKEN_TTL", CFG_INT, &cfg.token_ttl, "7200", 60, 86400 * 30,
+	 "seconds an API token lives"},
+	{"SETTLE_URL_TTL", CFG_INT, &cfg.url_ttl, "3600", 10, 86400 * 7,
+	 "seconds a signed storage URL lives"},
+	{"SETTLE_MAX_WAIT", CFG_INT, &cfg.max_wait, "30", 0, 600,
+	 "cap in seconds of the Prefer: wait=N header"},
+	{"SETTLE_MAX_UPLOAD_SIZE", CFG_INT, &cfg.max_upload_size, "1099511627776", 0,
+	 INT64_MAX, "largest upload in bytes"},
+	{"SETTLE_MIN_CHUNK_SIZE", CFG_INT, &cfg.min_chunk_size, "1", 0, INT64_MAX,
+	 "smallest chunk clients are told to send (X-MIN-CHUNK-UPLOAD-SIZE)"},
+	{"SETTLE_MAX_CHUNK_SIZE", CFG_INT, &cfg.max_chunk_size, "5368709120", 1, INT64_MAX,
+	 "largest chunk in bytes (X-MAX-CHUNK-UPLOAD-SIZE)"},
+	{"SETTLE_FAULT_RATE", CFG_DOUBLE, &cfg.fault_rate, "0", 0, 0,
+	 "test only: share (0..1) of requests and jobs that fail on purpose"},
+	{"SETTLE_RELAY", CFG_STRING, &relay_str, "on", 0, 0,
+	 "on: settle-api runs the outbox relay; off: run `settle relay` instead"},
+	{"SETTLE_LOG_LEVEL", CFG_STRING, &cfg.log_level, "info", 0, 0, "debug, info, warn or error"},
+};
+
+static int
+config_set(const struct config_key *k, const char *v, char **err)
+{
+	char *end;
+
+	switch (k->type) {
+	case CFG_STRING:
+		free(*(char **)k->var);
+		*(char **)k->var = xstrdup(v);
+		return 0;
+	case CFG_INT: {
+		int64_t n;
+		if (!util_parse_i64(v, &n) || n < k->min || n > k->max) {
+			*err = xasprintf("%s=\"%s\": want a whole number from %lld to %lld", k->name,
+					 v, (long long)k->min, (long long)k->max);
+			return -1;
+		}
+		*(int64_t *)k->var = n;
+		return 0;
+	}
+	case CFG_DOUBLE: {
+		double d = strtod(v, &end);
+		if (*v == '\0' || *end != '\0' || !(d >= 0.0 && d <= 1.0)) {
+			*err = xasprintf("%s=\"%s\": want a number from 0 to 1", k->name, v);
+			return -1;
+		}
+		*(double *)k->var = d;
+		return 0;
+	}
+	case CFG_BOOL:
+		break;
+	}
+	*err = xasprintf("%s: unknown type", k->name);
+	return -1;
+}
+
+/* Splits cfg.listen into host and port. */
+static int
+config_check_listen(char **err)
+{
+	const char *colon = strrchr(cfg.listen, ':');
+	int64_t port;
+
+	if (colon == NULL || colon == cfg.listen || !util_parse_i64(colon + 1, &port) ||
+	    port < 0 || port > 65535) {
+		*err = xasprintf("SETTLE_LISTEN=\"%s\": want host:port, e.g. 127.0.0.1:8080",
+				 cfg.listen);
+		return -1;
+	}
+	free(cfg.listen_host);
+	cfg.listen_host = xstrndup(cfg.listen, (size_t)(colon - cfg.listen));
+	cfg.listen_port = (int)port;
+	return 0;
+}
+
+static int
+config_check(char **err)
+{
+	enum log_level lvl;
+
+	if (strcmp(cfg.queue, "rabbitmq") != 0 && strcmp(cfg.queue, "inline") != 0) {
+		*err = xasprintf("SETTLE_QUEUE=\"%s\": want rabbitmq or inline", cfg.queue);
+		return -1;
+	}
+	cfg.inline_mode = strcmp(cfg.queue, "inline") == 0;
+	if (strcmp(relay_str, "on") != 0 && strcmp(relay_str, "off") != 0) {
+		*err = xasprintf("SETTLE_RELAY=\"%s\": want on or off", relay_str);
+		return -1;
+	}
+	cfg.relay = strcmp(relay_str, "on") == 0;
+	if (!log_parse_level(cfg.log_level, &lvl)) {
+		*err = xasprintf("SETTLE_LOG_LEVEL=\"%s\": want debug, info, warn or error",
+				 cfg.log_level);
+		return -1;
+	}
+	log_min_level = lvl;
+	if (config_check_listen(err) < 0)
+		return -1;
+	if (cfg.public_url[0] == '\0') {
+		free(cfg.public_url);
+		cfg.public_url = xasprintf("http://%s", cfg.listen);
+	} else if (strncmp(cfg.public_url, "http://", 7) != 0 &&
+		   strncmp(cfg.public_url, "https://", 8) != 0) {
+		*err = xasprintf("SETTLE_PUBLIC_URL=\"%s\": want http://host:port or https://…",
+				 cfg.public_url);
+		return -1;
+	}
+	size_t n = strlen(cfg.public_url);
+	while (n > 0 && cfg.public_url[n - 1] == '/')
+		cfg.public_url[--n] = '\0';
+	if (cfg.min_chunk_size > cfg.max_chunk_size) {
+		*err = xasprintf("SETTLE_MIN_CHUNK_SIZE is larger than SETTLE_MAX_CHUNK_SIZE");
+		return -1;
+	}
+	if (cfg.database_url[0] == '\0') {
+		*err = xasprintf("SETTLE_DATABASE_URL is empty");
+		return -1;
+	}
+	return 0;
+}
+
+int
+config_load(char **err)
+{
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+		const char *v = getenv(keys[i].name);
+		if (config_set(&keys[i], v != NULL ? v : keys[i].def, err) < 0)
+			return -1;
+	}
+	return config_check(err);
+}
+
+void
+config_usage(FILE *out, const char *program)
+{
+	fprintf(out, "usage: %s\n\nConfiguration comes from the environment:\n\n", program);
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+		fprintf(out, "  %-26s %s\n  %-26s default: %s\n", keys[i].name, keys[i].help, "",
+			keys[i].def[0] ? keys[i].def : "(empty)");
+}
+
+void
+config_init(int argc, char **argv, const char *program)
+{
+	char *err = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			config_usage(stdout, program);
+			exit(0);
+		}
+	}
+	log_set_program(program);
+	if (config_load(&err) < 0) {
+		fprintf(stderr, "%s: configuration error: %s\n", program, err);
+		free(err);
+		exit(2);
+	}
+}
+
+bool
+config_kind_excluded(const char *kind)
+{
+	size_t n = strlen(kind);
+	const char *p = cfg.workers_except;
+
+	while (*p != '\0') {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		while (len > 0 && *p == ' ')
+			p++, len--;
+		while (len > 0 && p[len - 1] == ' ')
+			len--;
+		if (len == n && strncmp(p, kind, n) == 0)
+			return true;
+		if (end == NULL)
+			break;
+		p = end + 1;
+	}
+	return false;
+}

@@ -1,0 +1,182 @@
+/* db.c: libpq helpers: connect with retry, per-thread connections, parameterised queries. */
+#include "db.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+
+static _Thread_local PGconn *thread_conn;
+static pthread_key_t conn_key;
+static pthread_once_t conn_key_once = PTHREAD_ONCE_INIT;
+static _Thread_local char last_sqlstate[6];
+static _Thread_local bool last_connection_error;
+
+static void
+db_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg; /* NOTICEs (e.g. "already exists, skipping") are not worth a log line. */
+}
+
+/* Length of the first line of msg, for one-line log entries. */
+static int
+first_line(const char *msg)
+{
+	return (int)strcspn(msg, "\n");
+}
+
+PGconn *
+db_connect(const char *url, int tries)
+{
+	for (int i = 0; i < tries || tries <= 0; i++) {
+		PGconn *c = PQconnectdb(url);
+		if (PQstatus(c) == CONNECTION_OK) {
+			PQsetNoticeProcessor(c, db_notice, NULL);
+			return c;
+		}
+		if (i + 1 >= tries && tries > 0) {
+			log_error("db_connect_failed tries=%d error=\"%.*s\"", tries,
+				  first_line(PQerrorMessage(c)), PQerrorMessage(c));
+			PQfinish(c);
+			break;
+		}
+		log_warn("db_connect_retry error=\"%.*s\"", first_line(PQerrorMessage(c)),
+			 PQerrorMessage(c));
+		PQfinish(c);
+		sleep(1);
+	}
+	return NULL;
+}
+
+/* Closes a thread's connection when the thread exits. */
+static void
+db_thread_exit(void *conn)
+{
+	PQfinish(conn);
+	thread_conn = NULL;
+}
+
+static void
+db_key_init(void)
+{
+	pthread_key_create(&conn_key, db_thread_exit);
+}
+
+PGconn *
+db_thread_conn(void)
+{
+	if (thread_conn != NULL && PQstatus(thread_conn) != CONNECTION_OK) {
+		PQreset(thread_conn);
+		if (PQstatus(thread_conn) != CONNECTION_OK)
+			db_thread_close();
+	}
+	if (thread_conn == NULL) {
+		thread_conn = db_connect(cfg.database_url, 1);
+		pthread_once(&conn_key_once, db_key_init);
+		pthread_setspecific(conn_key, thread_conn);
+	}
+	return thread_conn;
+}
+
+void
+db_thread_close(void)
+{
+	if (thread_conn != NULL)
+		PQfinish(thread_conn);
+	thread_conn = NULL;
+	pthread_once(&conn_key_once, db_key_init);
+	pthread_setspecific(conn_key, NULL);
+}
+
+PGresult *
+db_exec(PGconn *c, const char *sql, int n, const char *const *params)
+{
+	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(r);
+
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+		last_sqlstate[0] = '\0';
+		last_connection_error = false;
+		return r;
+	}
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	snprintf(last_sqlstate, sizeof(last_sqlstate), "%s", state ? state : "");
+	last_connection_error = PQstatus(c) != CONNECTION_OK || state == NULL ||
+				strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0;
+	/* Unique violations and serialization failures are expected; callers handle them. */
+	if (strcmp(last_sqlstate, "23505") != 0 && strcmp(last_sqlstate, "40001") != 0) {
+		const char *msg = PQerrorMessage(c);
+		size_t len = strcspn(msg, "\n");
+		log_error("db_error sqlstate=%s error=\"%.*s\" sql=\"%.80s\"", last_sqlstate,
+			  (int)len, msg, sql);
+	}
+	PQclear(r);
+	return NULL;
+}
+
+int
+db_cmd(PGconn *c, const char *sql, int n, const char *const *params)
+{
+	PGresult *r = db_exec(c, sql, n, params);
+	if (r == NULL)
+		return -1;
+	PQclear(r);
+	return 0;
+}
+
+const char *
+db_last_sqlstate(void)
+{
+	return last_sqlstate;
+}
+
+bool
+db_last_was_connection(void)
+{
+	return last_connection_error;
+}
+
+int
+db_begin(PGconn *c)
+{
+	return db_cmd(c, "BEGIN", 0, NULL);
+}
+
+int
+db_commit(PGconn *c)
+{
+	return db_cmd(c, "COMMIT", 0, NULL);
+}
+
+void
+db_rollback(PGconn *c)
+{
+	PGresult *r = PQexec(c, "ROLLBACK");
+	PQclear(r);
+}
+
+const char *
+db_get(const PGresult *r, int row, int col)
+{
+	if (PQgetisnull(r, row, col))
+		return NULL;
+	return PQgetvalue(r, row, col);
+}
+
+int64_t
+db_get_i64(const PGresult *r, int row, int col)
+{
+	const char *v = db_get(r, row, col);
+	return v ? strtoll(v, NULL, 10) : 0;
+}
+
+bool
+db_get_bool(const PGresult *r, int row, int col)
+{
+	const char *v = db_get(r, row, col);
+	return v != NULL && v[0] == 't';
+}

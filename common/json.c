@@ -1,0 +1,85 @@
+/* json.c: jansson helpers and the error body of API.md. */
+#include "json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* jansson returns NULL only when out of memory here: abort like xmalloc does. */
+static json_t *
+json_check(json_t *v)
+{
+	if (v == NULL) {
+		fprintf(stderr, "settle: out of memory in jansson\n");
+		abort();
+	}
+	return v;
+}
+
+/* A JSON string for s: null for NULL, and s with every byte outside printable ASCII replaced
+ * by '?' when s is not valid UTF-8. New reference. */
+static json_t *
+json_text(const char *s)
+{
+	json_t *v;
+	char *copy;
+
+	if (s == NULL)
+		return json_check(json_null());
+	v = json_string(s);
+	if (v != NULL)
+		return v;
+	copy = xstrdup(s);
+	for (char *p = copy; *p != '\0'; p++) {
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	}
+	v = json_check(json_string(copy));
+	free(copy);
+	return v;
+}
+
+/*
+ * Builds the error body of API.md: {"error": status, "code", "reason", "suggestion"}.
+ * A NULL string becomes null; invalid UTF-8 is made safe. Returns a new reference the caller
+ * releases with json_decref (or hands to a stealing `_new` call).
+ */
+json_t *
+json_error_body(int status, const char *code, const char *reason, const char *suggestion)
+{
+	json_t *body = json_check(json_object());
+
+	json_object_set_new(body, "error", json_check(json_integer(status)));
+	json_object_set_new(body, "code", json_text(code));
+	json_object_set_new(body, "reason", json_text(reason));
+	json_object_set_new(body, "suggestion", json_text(suggestion));
+	return body;
+}
+
+/* The string member key of obj, borrowed from obj (valid while obj lives and the member is
+ * not replaced); NULL when obj is NULL or not an object, or the member is absent or not a
+ * string. */
+const char *
+json_str(const json_t *obj, const char *key)
+{
+	if (obj == NULL || key == NULL || !json_is_object(obj))
+		return NULL;
+	return json_string_value(json_object_get(obj, key));
+}
+
+/* Compact UTF-8 text of any JSON value (v is only read; NULL gives "null"), keys in insertion
+ * order. The caller frees the result with free(). */
+char *
+json_dump(const json_t *v)
+{
+	char *s;
+
+	if (v == NULL)
+		return xstrdup("null");
+	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+	if (s == NULL) {
+		fprintf(stderr, "settle: json_dumps failed (out of memory)\n");
+		abort();
+	}
+	return s;
+}

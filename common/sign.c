@@ -1,0 +1,213 @@
+/* sign.c: HMAC-SHA256 signatures for storage URLs and stateless API tokens.
+ *
+ * Every MAC is HMAC-SHA256 with the key of sign_set_key over fields joined by NUL bytes, the
+ * first field naming the purpose, so no two different inputs (and no URL and token) share a
+ * message:
+ *   URL:   "url" NUL method NUL expires NUL path
+ *   token: "token" NUL user_id NUL expires
+ * A token is "<user_uuid>.<expires>.<hexmac>": URL-safe, 36 + 1 + digits + 1 + 64 characters.
+ * Signatures and MACs travel as 64 lower-case hex digits and are compared in constant time.
+ */
+#include "sign.h"
+
+#include <inttypes.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "uuid.h"
+
+#define SIGN_MAC_LEN    32
+#define SIGN_HEX_LEN    (2 * SIGN_MAC_LEN)
+#define SIGN_MAX_DIGITS 19 /* INT64_MAX has 19 digits */
+
+static char *sign_key;
+static size_t sign_key_len;
+
+static void
+sign_fatal(const char *what)
+{
+	fprintf(stderr, "settle: sign: %s\n", what);
+	abort();
+}
+
+/*
+ * Sets the key used by every other call; copies it. Call it once at start, before other
+ * threads sign or verify. Signing without a key aborts rather than sign with no secret.
+ */
+void
+sign_set_key(const char *key)
+{
+	free(sign_key);
+	sign_key = xstrdup(key);
+	sign_key_len = strlen(key);
+}
+
+/* Lower-case hex HMAC-SHA256 of the n fields joined by NUL bytes into out (65 bytes). */
+static void
+sign_mac_hex(const char *const *fields, size_t n, char out[SIGN_HEX_LEN + 1])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+	size_t total = 0, off = 0;
+	char *msg;
+
+	if (sign_key == NULL)
+		sign_fatal("no key set (sign_set_key was not called)");
+	for (size_t i = 0; i < n; i++)
+		total += strlen(fields[i]) + 1;
+	msg = xmalloc(total);
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(fields[i]);
+		memcpy(msg + off, fields[i], len);
+		off += len;
+		msg[off++] = '\0';
+	}
+	if (HMAC(EVP_sha256(), sign_key, (int)sign_key_len, (unsigned char *)msg, total - 1, md,
+	         &md_len) == NULL ||
+	    md_len != SIGN_MAC_LEN)
+		sign_fatal("HMAC-SHA256 failed");
+	util_hex(md, md_len, out);
+	free(msg);
+}
+
+/* True when s is 1 to 19 decimal digits forming an int64; stores the value in *out. */
+static bool
+sign_parse_expires(const char *s, size_t len, int64_t *out)
+{
+	char buf[SIGN_MAX_DIGITS + 1];
+
+	if (len == 0 || len > SIGN_MAX_DIGITS)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	}
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	return util_parse_i64(buf, out);
+}
+
+/* Constant-time equality of a computed hex MAC and a received one of any length. */
+static bool
+sign_hex_equal(const char *want, const char *got)
+{
+	if (strnlen(got, SIGN_HEX_LEN + 1) != SIGN_HEX_LEN)
+		return false;
+	return CRYPTO_memcmp(want, got, SIGN_HEX_LEN) == 0;
+}
+
+static void
+sign_url_mac(const char *method, const char *path, const char *expires, char out[SIGN_HEX_LEN + 1])
+{
+	const char *fields[] = {"url", method, expires, path};
+	sign_mac_hex(fields, ARRAY_LEN(fields), out);
+}
+
+/*
+ * Returns "path?expires=E&signature=HEX" that lets its holder call method on path until epoch
+ * second `expires` (inclusive). path must not contain '?'. The caller frees the result.
+ */
+char *
+sign_url(const char *method, const char *path, int64_t expires)
+{
+	char exp[32], mac[SIGN_HEX_LEN + 1];
+
+	snprintf(exp, sizeof(exp), "%" PRId64, expires);
+	sign_url_mac(method, path, exp, mac);
+	return xasprintf("%s?expires=%s&signature=%s", path, exp, mac);
+}
+
+/*
+ * Checks the expires and signature query values of a signed URL for method and path: true
+ * when the signature is the MAC sign_url made for exactly these three and expires >= now.
+ * Any argument may be NULL or garbage (false then). The MAC compare is constant-time.
+ */
+bool
+sign_url_verify(const char *method, const char *path, const char *expires, const char *sig,
+                int64_t now)
+{
+	char mac[SIGN_HEX_LEN + 1];
+	int64_t exp;
+
+	if (method == NULL || path == NULL || expires == NULL || sig == NULL)
+		return false;
+	if (!sign_parse_expires(expires, strnlen(expires, SIGN_MAX_DIGITS + 1), &exp))
+		return false;
+	sign_url_mac(method, path, expires, mac);
+	if (!sign_hex_equal(mac, sig))
+		return false;
+	return exp >= now;
+}
+
+/*
+ * Returns a stateless token "<user_id>.<expires>.<hexmac>" for user_id (a uuid) valid until
+ * epoch second `expires` (inclusive). A token made for a user_id that is not a uuid never
+ * verifies. The caller frees the result.
+ */
+char *
+sign_token(const char *user_id, int64_t expires)
+{
+	char exp[32], mac[SIGN_HEX_LEN + 1];
+
+	snprintf(exp, sizeof(exp), "%" PRId64, expires);
+	const char *fields[] = {"token", user_id, exp};
+	sign_mac_hex(fields, ARRAY_LEN(fields), mac);
+	return xasprintf("%s.%s.%s", user_id, exp, mac);
+}
+
+/*
+ * Verifies a token made by sign_token: on success copies its user id (36 characters + NUL)
+ * into user_id and returns true. False, with user_id untouched, when the token is NULL,
+ * malformed, forged or expired at `now`. Garbage of any length is fine.
+ */
+bool
+sign_token_verify(const char *token, int64_t now, char user_id[37])
+{
+	char user[UUID_STR_LEN], exp_str[SIGN_MAX_DIGITS + 1], mac[SIGN_HEX_LEN + 1];
+	const char *p, *dot;
+	int64_t exp;
+
+	if (token == NULL || strnlen(token, UUID_STR_LEN) < UUID_STR_LEN - 1)
+		return false;
+	memcpy(user, token, UUID_STR_LEN - 1);
+	user[UUID_STR_LEN - 1] = '\0';
+	if (!uuid_valid(user) || token[UUID_STR_LEN - 1] != '.')
+		return false;
+	p = token + UUID_STR_LEN;
+	dot = memchr(p, '.', strnlen(p, SIGN_MAX_DIGITS + 1));
+	if (dot == NULL || !sign_parse_expires(p, (size_t)(dot - p), &exp))
+		return false;
+	memcpy(exp_str, p, (size_t)(dot - p));
+	exp_str[dot - p] = '\0';
+	const char *fields[] = {"token", user, exp_str};
+	sign_mac_hex(fields, ARRAY_LEN(fields), mac);
+	if (!sign_hex_equal(mac, dot + 1) || exp < now)
+		return false;
+	memcpy(user_id, user, UUID_STR_LEN);
+	return true;
+}
+
+/* Lower-case hex SHA-256 of an api key, as stored in api_keys.key_hash. out: 65 bytes. */
+void
+sign_key_hash(const char *key, char out[65])
+{
+	hash_hex(HASH_SHA256, key, strlen(key), out);
+}
+
+/* Writes a new random key, 32 bytes from RAND_bytes as 64 hex digits, into out (65 bytes).
+ * Aborts if the random generator fails. */
+void
+sign_random_key(char out[65])
+{
+	unsigned char b[32];
+
+	if (RAND_bytes(b, sizeof(b)) != 1)
+		sign_fatal("RAND_bytes failed");
+	util_hex(b, sizeof(b), out);
+}
