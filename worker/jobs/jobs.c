@@ -1,0 +1,364 @@
+/* jobs.c: runs one job in one transaction recorded in job_runs, gives up, backs off,
+ * reconciles pending resources, and the inline sink of settle-api. */
+#include "jobs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "outbox.h"
+#include "relay.h"
+
+#define JOBS_BACKOFF_CAP_MS 60000
+
+/* Returns true if message id j->id already has a row in job_runs (a cheap pre-check that
+ * spares the work of a duplicate; the INSERT in jobs_run stays the authority). */
+static bool
+jobs_seen(PGconn *c, const struct job *j)
+{
+	const char *p[] = {j->id};
+	PGresult *r = db_exec(c, "SELECT 1 FROM job_runs WHERE message_id = $1", 1, p);
+	bool seen = r != NULL && PQntuples(r) > 0;
+
+	PQclear(r);
+	return seen;
+}
+
+/* Inserts the job_runs row of j inside the open transaction: 1 inserted, 0 already there,
+ * -1 on error. */
+static int
+jobs_record(PGconn *c, const struct job *j)
+{
+	char attempt[16];
+	snprintf(attempt, sizeof(attempt), "%d", j->attempt);
+	const char *p[] = {j->id, j->kind, j->resource_id, attempt};
+	PGresult *r =
+	    db_exec(c,
+	            "INSERT INTO job_runs (message_id, kind, resource_id, attempt, outcome)"
+	            " VALUES ($1, $2, $3, $4, 'running')"
+	            " ON CONFLICT (message_id) DO NOTHING RETURNING 1",
+	            4, p);
+	int rc = -1;
+
+	if (r == NULL)
+		goto out;
+	rc = PQntuples(r) > 0 ? 1 : 0;
+out:
+	PQclear(r);
+	return rc;
+}
+
+/* Dispatches j to its handler inside the transaction. */
+static enum job_result
+jobs_dispatch(PGconn *c, const struct job *j, const struct upload_verdict *v, const char **outcome,
+              char **err)
+{
+	if (strcmp(j->kind, JOB_PROJECT_INITIALIZE) == 0)
+		return project_initialize_run(c, j, outcome, err);
+	if (strcmp(j->kind, JOB_UPLOAD_COMPLETE) == 0)
+		return upload_complete_apply(c, j, v, outcome, err);
+	if (strcmp(j->kind, JOB_RESOURCE_DELETE) == 0)
+		return resource_delete_run(c, j, outcome, err);
+	*err = xasprintf("unknown job kind %s", j->kind);
+	return JOB_INVALID;
+}
+
+/* The transaction of jobs_run: BEGIN, record, dispatch, outcome, fault injection, COMMIT. */
+static enum job_result
+jobs_transaction(PGconn *c, const struct job *j, const struct upload_verdict *v, char **err)
+{
+	const char *outcome = "done";
+	enum job_result res = JOB_RETRY;
+	int rec;
+
+	if (db_begin(c) < 0) {
+		*err = xstrdup("database: BEGIN failed");
+		return JOB_RETRY;
+	}
+	rec = jobs_record(c, j);
+	if (rec < 0) {
+		*err = xstrdup("database: recording the job failed");
+		goto fail;
+	}
+	if (rec == 0) {
+		res = JOB_DUPLICATE;
+		goto fail;
+	}
+	res = jobs_dispatch(c, j, v, &outcome, err);
+	if (res != JOB_DONE)
+		goto fail;
+	const char *p[] = {j->id, outcome};
+	if (db_cmd(c, "UPDATE job_runs SET outcome = $2, finished_at = now() WHERE message_id = $1",
+	           2, p) < 0) {
+		*err = xstrdup("database: updating job_runs failed");
+		res = JOB_RETRY;
+		goto fail;
+	}
+	if (cfg.fault_rate > 0 && util_random() < cfg.fault_rate) {
+		*err = xstrdup("injected fault");
+		res = JOB_RETRY;
+		goto fail;
+	}
+	if (db_commit(c) < 0) {
+		*err = xstrdup("database: COMMIT failed");
+		return JOB_RETRY;
+	}
+	return JOB_DONE;
+fail:
+	db_rollback(c);
+	return res;
+}
+
+/* Runs j on c in one transaction that also records j->id in job_runs (see jobs.h). An
+ * upload.complete job reads and hashes its bytes before the transaction begins. */
+enum job_result
+jobs_run(PGconn *c, const struct job *j, char **err)
+{
+	struct upload_verdict v = {0};
+	enum job_result res;
+
+	*err = NULL;
+	if (!job_kind_valid(j->kind)) {
+		*err = xasprintf("unknown job kind %s", j->kind);
+		return JOB_INVALID;
+	}
+	if (jobs_seen(c, j))
+		return JOB_DUPLICATE;
+	if (strcmp(j->kind, JOB_UPLOAD_COMPLETE) == 0) {
+		res = upload_complete_check(c, j, &v, err);
+		if (res != JOB_DONE)
+			goto out;
+	}
+	res = jobs_transaction(c, j, &v, err);
+out:
+	upload_complete_verdict_clear(&v);
+	return res;
+}
+
+/* Records that j gave up after its last attempt: error_at / error_message on the upload
+ * (upload.complete) or the project (project.initialize, resource.delete of a project),
+ * guarded so that a resource already consistent or already failed is left alone; and a
+ * job_runs row with outcome "gave_up". 0 or -1. */
+int
+jobs_give_up(PGconn *c, const struct job *j, const char *reason)
+{
+	const char *sql = NULL;
+	char attempt[16];
+	int rc = -1;
+
+	if (strcmp(j->kind, JOB_UPLOAD_COMPLETE) == 0)
+		sql = "UPDATE uploads SET error_at = now(), error_message = $2"
+		      " WHERE id = $1 AND NOT is_consistent AND error_at IS NULL";
+	else if (strcmp(j->kind, JOB_PROJECT_INITIALIZE) == 0)
+		sql = "UPDATE projects SET error_at = now(), error_message = $2"
+		      " WHERE id = $1 AND NOT is_consistent AND error_at IS NULL";
+	else if (strcmp(j->kind, JOB_RESOURCE_DELETE) == 0)
+		sql = "UPDATE projects SET error_at = now(), error_message = $2"
+		      " WHERE id = $1 AND error_at IS NULL";
+	if (sql == NULL)
+		return 0;
+	snprintf(attempt, sizeof(attempt), "%d", j->attempt);
+	char *msg = xasprintf("gave up after %d attempts: %s", j->attempt,
+	                      reason != NULL ? reason : "unknown error");
+	const char *p[] = {j->resource_id, msg};
+	const char *pr[] = {j->id, j->kind, j->resource_id, attempt};
+
+	if (db_begin(c) < 0)
+		goto out;
+	if (db_cmd(c, sql, 2, p) < 0 ||
+	    db_cmd(c,
+	           "INSERT INTO job_runs (message_id, kind, resource_id, attempt, outcome)"
+	           " VALUES ($1, $2, $3, $4, 'gave_up') ON CONFLICT (message_id) DO NOTHING",
+	           4, pr) < 0) {
+		db_rollback(c);
+		goto out;
+	}
+	if (db_commit(c) < 0)
+		goto out;
+	rc = 0;
+out:
+	free(msg);
+	return rc;
+}
+
+/* Delay in ms before attempt next_attempt (>= 2): a uniform random value in
+ * [1, min(cap, cfg.retry_base_ms * 2^(next_attempt-2))] (full jitter), cap 60 s. */
+int64_t
+jobs_backoff_ms(int next_attempt)
+{
+	int64_t ceiling = cfg.retry_base_ms > 0 ? cfg.retry_base_ms : 1;
+	int shift = next_attempt - 2;
+
+	for (int i = 0; i < shift && ceiling < JOBS_BACKOFF_CAP_MS; i++)
+		ceiling *= 2;
+	if (ceiling > JOBS_BACKOFF_CAP_MS)
+		ceiling = JOBS_BACKOFF_CAP_MS;
+	int64_t d = (int64_t)(util_random() * (double)ceiling);
+	return d < 1 ? 1 : d;
+}
+
+/* Enqueues kind for every id in the first column of r; adds to *n. 0 or -1. */
+static int
+jobs_enqueue_all(PGconn *c, PGresult *r, const char *kind, int *n)
+{
+	for (int i = 0; i < PQntuples(r); i++) {
+		if (outbox_insert(c, kind, db_get(r, i, 0)) < 0)
+			return -1;
+		log_info("reconcile kind=%s resource=%s", kind, db_get(r, i, 0));
+		(*n)++;
+	}
+	return 0;
+}
+
+/* Re-enqueues pending resources (see jobs.h). A transaction-scoped advisory lock keeps two
+ * workers from reconciling at the same moment; the loser enqueues nothing. */
+int
+jobs_reconcile(PGconn *c, int64_t older_than_s, int *enqueued)
+{
+	char secs[32];
+	PGresult *r = NULL;
+	int rc = -1;
+
+	*enqueued = 0;
+	snprintf(secs, sizeof(secs), "%lld", (long long)older_than_s);
+	const char *p[] = {secs};
+	if (db_begin(c) < 0)
+		return -1;
+	r = db_exec(c, "SELECT pg_try_advisory_xact_lock(7450213)", 0, NULL);
+	if (r == NULL)
+		goto fail;
+	if (!db_get_bool(r, 0, 0)) {
+		rc = 0;
+		goto fail;
+	}
+	PQclear(r);
+	r = db_exec(c,
+	            "SELECT p.id FROM projects p WHERE NOT p.is_consistent AND p.error_at IS NULL"
+	            " AND NOT p.is_deleted AND p.created_at < now() - make_interval(secs => $1)"
+	            " AND NOT EXISTS (SELECT 1 FROM outbox o"
+	            " WHERE o.resource_id = p.id AND o.sent_at IS NULL)",
+	            1, p);
+	if (r == NULL || jobs_enqueue_all(c, r, JOB_PROJECT_INITIALIZE, enqueued) < 0)
+		goto fail;
+	PQclear(r);
+	r = db_exec(c,
+	            "SELECT u.id FROM uploads u WHERE u.completed_at IS NOT NULL"
+	            " AND NOT u.is_consistent AND u.error_at IS NULL AND u.purged_at IS NULL"
+	            " AND u.completed_at < now() - make_interval(secs => $1)"
+	            " AND NOT EXISTS (SELECT 1 FROM outbox o"
+	            " WHERE o.resource_id = u.id AND o.sent_at IS NULL)",
+	            1, p);
+	if (r == NULL || jobs_enqueue_all(c, r, JOB_UPLOAD_COMPLETE, enqueued) < 0)
+		goto fail;
+	if (db_commit(c) < 0)
+		goto out;
+	rc = 0;
+	goto out;
+fail:
+	db_rollback(c);
+	if (rc < 0)
+		*enqueued = 0;
+out:
+	PQclear(r);
+	return rc;
+}
+
+/* The inline sink's state: a lazily opened connection. */
+struct jobs_inline {
+	PGconn *conn;
+};
+
+/* Returns the sink's connection, (re)opening it when missing or broken; NULL if down. */
+static PGconn *
+jobs_inline_conn(struct jobs_inline *s)
+{
+	if (s->conn != NULL && PQstatus(s->conn) != CONNECTION_OK) {
+		PQfinish(s->conn);
+		s->conn = NULL;
+	}
+	if (s->conn == NULL)
+		s->conn = db_connect(cfg.database_url, 1);
+	return s->conn;
+}
+
+/* relay_sink.deliver: runs j now. 0 handed over for good, 1 retry after *retry_delay_ms,
+ * -1 when the database is unreachable. */
+static int
+jobs_inline_deliver(void *arg, const struct job *j, int64_t *retry_delay_ms)
+{
+	struct jobs_inline *s = arg;
+	PGconn *c = jobs_inline_conn(s);
+	char *err = NULL;
+	int64_t t0 = util_now_ms();
+	int rc = 0;
+
+	if (c == NULL)
+		return -1;
+	log_set_id(j->id);
+	enum job_result res = jobs_run(c, j, &err);
+	static const char *const names[] = {"done", "duplicate", "retry", "invalid"};
+	log_info("job kind=%s resource=%s attempt=%d outcome=%s ms=%lld%s%s", j->kind,
+	         j->resource_id, j->attempt, names[res], (long long)(util_now_ms() - t0),
+	         err != NULL ? " error=" : "", err != NULL ? err : "");
+	if (res != JOB_RETRY)
+		goto out;
+	if (PQstatus(c) != CONNECTION_OK) {
+		rc = -1; /* the database went away: not the job's fault, keep its attempt */
+		goto out;
+	}
+	if (j->attempt < cfg.max_attempts) {
+		*retry_delay_ms = jobs_backoff_ms(j->attempt + 1);
+		rc = 1;
+		goto out;
+	}
+	if (jobs_give_up(c, j, err) < 0) {
+		rc = -1;
+		goto out;
+	}
+	log_warn("job_gave_up kind=%s resource=%s attempt=%d", j->kind, j->resource_id, j->attempt);
+out:
+	free(err);
+	log_set_id(NULL);
+	return rc;
+}
+
+/* relay_sink.reset: drops and re-opens the connection. 0 when connected, else -1. */
+static int
+jobs_inline_reset(void *arg)
+{
+	struct jobs_inline *s = arg;
+
+	if (s->conn != NULL)
+		PQfinish(s->conn);
+	s->conn = db_connect(cfg.database_url, 1);
+	return s->conn != NULL ? 0 : -1;
+}
+
+/* relay_sink.free: closes the connection and frees the state. */
+static void
+jobs_inline_free(void *arg)
+{
+	struct jobs_inline *s = arg;
+
+	if (s == NULL)
+		return;
+	if (s->conn != NULL)
+		PQfinish(s->conn);
+	free(s);
+}
+
+/* The inline sink (see jobs.h). The sink owns its state; call its free() when done. */
+struct relay_sink
+jobs_inline_sink(void)
+{
+	struct relay_sink sink = {
+	    .deliver = jobs_inline_deliver,
+	    .reset = jobs_inline_reset,
+	    .free = jobs_inline_free,
+	    .arg = xcalloc(1, sizeof(struct jobs_inline)),
+	};
+	return sink;
+}

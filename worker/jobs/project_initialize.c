@@ -1,0 +1,58 @@
+/* project_initialize.c: the project.initialize job: creates the project's storage container
+ * and makes the project consistent. */
+#include <stdlib.h>
+
+#include "db.h"
+#include "jobs.h"
+#include "log.h"
+#include "storage.h"
+
+/* Runs project.initialize for j->resource_id inside the caller's transaction. Creating the
+ * container is idempotent, so a retry after a rollback is harmless. JOB_DONE, JOB_INVALID
+ * when the project does not exist, JOB_RETRY on a database or storage failure (*err set,
+ * caller frees). */
+enum job_result
+project_initialize_run(PGconn *c, const struct job *j, const char **outcome, char **err)
+{
+	const char *p[] = {j->resource_id};
+	enum job_result res = JOB_RETRY;
+	char *serr = NULL;
+	PGresult *r = db_exec(c,
+	                      "SELECT storage_container, is_consistent, is_deleted FROM projects"
+	                      " WHERE id = $1 FOR UPDATE",
+	                      1, p);
+
+	if (r == NULL) {
+		*err = xstrdup("database: loading the project failed");
+		goto out;
+	}
+	if (PQntuples(r) == 0) {
+		*err = xasprintf("project %s does not exist", j->resource_id);
+		res = JOB_INVALID;
+		goto out;
+	}
+	if (db_get_bool(r, 0, 1) || db_get_bool(r, 0, 2)) {
+		/* Already consistent, or deleted before it was initialised: nothing to create. */
+		*outcome = db_get_bool(r, 0, 1) ? "noop" : "deleted";
+		res = JOB_DONE;
+		goto out;
+	}
+	if (storage_container_create(db_get(r, 0, 0), &serr) < 0) {
+		*err = xasprintf("storage: creating container %s: %s", db_get(r, 0, 0),
+		                 serr != NULL ? serr : "failed");
+		goto out;
+	}
+	if (db_cmd(c,
+	           "UPDATE projects SET is_consistent = true WHERE id = $1 AND NOT is_consistent",
+	           1, p) < 0) {
+		*err = xstrdup("database: updating the project failed");
+		goto out;
+	}
+	log_debug("project_initialized project=%s container=%s", j->resource_id, db_get(r, 0, 0));
+	*outcome = "consistent";
+	res = JOB_DONE;
+out:
+	free(serr);
+	PQclear(r);
+	return res;
+}

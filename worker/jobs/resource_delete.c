@@ -1,0 +1,204 @@
+/* resource_delete.c: the resource.delete job: soft-deletes what lies under a deleted
+ * project, folder or file and purges the stored bytes of its uploads. */
+#include <stdlib.h>
+
+#include "db.h"
+#include "jobs.h"
+#include "log.h"
+#include "storage.h"
+
+/* The folder $1 and all its descendants, as a CTE named sub(id). UNION (not ALL) stops on
+ * a cycle. */
+#define RD_SUBTREE                                                                                 \
+	"WITH RECURSIVE sub(id) AS (SELECT id FROM folders WHERE id = $1"                          \
+	" UNION SELECT f.id FROM folders f JOIN sub ON f.parent_id = sub.id) "
+
+/* Runs the statements of sqls (each taking $1 = id) in order. 0 or -1 with *err. */
+static int
+rd_run_all(PGconn *c, const char *id, const char *const *sqls, int n, char **err)
+{
+	const char *p[] = {id};
+
+	for (int i = 0; i < n; i++) {
+		if (db_cmd(c, sqls[i], 1, p) < 0) {
+			*err = xstrdup("database: soft-deleting children failed");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Deletes the stored bytes of every upload that sql ($1 = id) selects as (id, container)
+ * and sets its purged_at. Missing bytes are fine, so a second run succeeds. 0 or -1. */
+static int
+rd_purge(PGconn *c, const char *sql, const char *id, int *purged, char **err)
+{
+	const char *p[] = {id};
+	PGresult *r = db_exec(c, sql, 1, p);
+	char *serr = NULL;
+	int rc = -1;
+
+	if (r == NULL) {
+		*err = xstrdup("database: listing uploads to purge failed");
+		goto out;
+	}
+	for (int i = 0; i < PQntuples(r); i++) {
+		const char *q[] = {db_get(r, i, 0)};
+		if (storage_upload_delete(db_get(r, i, 1), db_get(r, i, 0), &serr) < 0) {
+			*err = xasprintf("storage: purging upload %s: %s", db_get(r, i, 0),
+			                 serr != NULL ? serr : "failed");
+			goto out;
+		}
+		if (db_cmd(
+		        c,
+		        "UPDATE uploads SET purged_at = now() WHERE id = $1 AND purged_at IS NULL",
+		        1, q) < 0) {
+			*err = xstrdup("database: marking an upload purged failed");
+			goto out;
+		}
+		(*purged)++;
+	}
+	rc = 0;
+out:
+	free(serr);
+	PQclear(r);
+	return rc;
+}
+
+/* Deletes everything of project id and its storage container. 0 or -1 with *err. */
+static int
+rd_project(PGconn *c, const char *id, const char *container, int *purged, char **err)
+{
+	static const char *const sqls[] = {
+	    "UPDATE folders SET is_deleted = true, deleted_at = now()"
+	    " WHERE project_id = $1 AND NOT is_deleted",
+	    "UPDATE files SET is_deleted = true, deleted_at = now()"
+	    " WHERE project_id = $1 AND NOT is_deleted",
+	    "UPDATE file_versions SET is_deleted = true WHERE NOT is_deleted"
+	    " AND file_id IN (SELECT id FROM files WHERE project_id = $1)",
+	};
+	char *serr = NULL;
+	int rc = -1;
+
+	if (rd_run_all(c, id, sqls, (int)ARRAY_LEN(sqls), err) < 0 ||
+	    rd_purge(c,
+	             "SELECT id::text, storage_container FROM uploads"
+	             " WHERE project_id = $1 AND purged_at IS NULL ORDER BY id",
+	             id, purged, err) < 0)
+		goto out;
+	if (storage_container_delete(container, &serr) < 0) {
+		*err = xasprintf("storage: deleting container %s: %s", container,
+		                 serr != NULL ? serr : "failed");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(serr);
+	return rc;
+}
+
+/* Deletes the subtree of folder id: its folders, their files and versions, and purges the
+ * uploads behind those versions. 0 or -1 with *err. */
+static int
+rd_folder(PGconn *c, const char *id, int *purged, char **err)
+{
+	static const char *const sqls[] = {
+	    RD_SUBTREE "UPDATE folders SET is_deleted = true, deleted_at = now()"
+	               " WHERE id IN (SELECT id FROM sub) AND NOT is_deleted",
+	    RD_SUBTREE "UPDATE files SET is_deleted = true, deleted_at = now()"
+	               " WHERE parent_id IN (SELECT id FROM sub) AND NOT is_deleted",
+	    RD_SUBTREE "UPDATE file_versions SET is_deleted = true WHERE NOT is_deleted AND"
+	               " file_id IN (SELECT f.id FROM files f JOIN sub ON f.parent_id = sub.id)",
+	};
+
+	if (rd_run_all(c, id, sqls, (int)ARRAY_LEN(sqls), err) < 0)
+		return -1;
+	return rd_purge(c,
+	                RD_SUBTREE
+	                "SELECT u.id::text, u.storage_container FROM uploads u"
+	                " JOIN file_versions v ON v.upload_id = u.id"
+	                " JOIN files f ON f.id = v.file_id JOIN sub ON f.parent_id = sub.id"
+	                " WHERE u.purged_at IS NULL ORDER BY u.id",
+	                id, purged, err);
+}
+
+/* Deletes the versions of file id and purges their uploads. 0 or -1 with *err. */
+static int
+rd_file(PGconn *c, const char *id, int *purged, char **err)
+{
+	static const char *const sqls[] = {
+	    "UPDATE file_versions SET is_deleted = true WHERE file_id = $1 AND NOT is_deleted",
+	};
+
+	if (rd_run_all(c, id, sqls, (int)ARRAY_LEN(sqls), err) < 0)
+		return -1;
+	return rd_purge(c,
+	                "SELECT u.id::text, u.storage_container FROM uploads u"
+	                " JOIN file_versions v ON v.upload_id = u.id"
+	                " WHERE v.file_id = $1 AND u.purged_at IS NULL ORDER BY u.id",
+	                id, purged, err);
+}
+
+/* Finds what j->resource_id is: 'p' project (with *container, caller frees), 'd' folder,
+ * 'f' file, 0 none, -1 database error. */
+static int
+rd_lookup(PGconn *c, const char *id, char **container)
+{
+	const char *p[] = {id};
+	PGresult *r = db_exec(c,
+	                      "SELECT 'p', storage_container FROM projects WHERE id = $1"
+	                      " UNION ALL SELECT 'd', NULL FROM folders WHERE id = $1"
+	                      " UNION ALL SELECT 'f', NULL FROM files WHERE id = $1 LIMIT 1",
+	                      1, p);
+	int type = -1;
+
+	if (r == NULL)
+		goto out;
+	type = 0;
+	if (PQntuples(r) == 0)
+		goto out;
+	type = db_get(r, 0, 0)[0];
+	if (type == 'p')
+		*container = xstrdup(db_get(r, 0, 1));
+out:
+	PQclear(r);
+	return type;
+}
+
+/* Runs resource.delete for j->resource_id (a project, folder or file, looked up in that
+ * order) inside the caller's transaction. Idempotent. JOB_DONE, JOB_INVALID when the id is
+ * none of those, JOB_RETRY on a database or storage failure (*err set, caller frees). */
+enum job_result
+resource_delete_run(PGconn *c, const struct job *j, const char **outcome, char **err)
+{
+	char *container = NULL;
+	int purged = 0, rc = -1;
+	int type = rd_lookup(c, j->resource_id, &container);
+	enum job_result res = JOB_RETRY;
+
+	if (type < 0) {
+		*err = xstrdup("database: looking up the resource failed");
+		goto out;
+	}
+	if (type == 0) {
+		*err = xasprintf("resource %s is no project, folder or file", j->resource_id);
+		res = JOB_INVALID;
+		goto out;
+	}
+	if (type == 'p')
+		rc = rd_project(c, j->resource_id, container, &purged, err);
+	else if (type == 'd')
+		rc = rd_folder(c, j->resource_id, &purged, err);
+	else
+		rc = rd_file(c, j->resource_id, &purged, err);
+	if (rc < 0)
+		goto out;
+	log_debug("resource_deleted resource=%s type=%c purged=%d", j->resource_id, type, purged);
+	*outcome = type == 'p'   ? "project_deleted"
+	           : type == 'd' ? "folder_deleted"
+	                         : "file_deleted";
+	res = JOB_DONE;
+out:
+	free(container);
+	return res;
+}
