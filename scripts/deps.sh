@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# deps.sh: installs the Debian packages Settle needs to build, run and test, and only the
+# ones that are missing. Silent when nothing is missing.
+#
+#   scripts/deps.sh            build, run and test dependencies
+#   scripts/deps.sh --bench    also wrk and postgresql-contrib (pgbench)
+#
+# Installing postgresql or rabbitmq-server may start their system services on a machine
+# with an init system; Settle never uses them: scripts/stack.sh and the tests run private
+# servers on free loopback ports under their own node names.
+set -euo pipefail
+
+packages=(build-essential cmake pkg-config libmicrohttpd-dev librabbitmq-dev libpq-dev
+	libjansson-dev libssl-dev libcmocka-dev postgresql rabbitmq-server
+	python3-pytest python3-requests python3-psycopg2 python3-pika)
+
+for arg in "$@"; do
+	case "$arg" in
+	--bench) packages+=(wrk postgresql-contrib) ;;
+	-h | --help)
+		sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+		exit 0
+		;;
+	*)
+		echo "deps.sh: unknown argument '$arg' (try --help)" >&2
+		exit 2
+		;;
+	esac
+done
+
+missing=()
+for p in "${packages[@]}"; do
+	status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$status" = "installed" ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then
+		sudo=(sudo)
+	else
+		echo "deps.sh: missing packages (${missing[*]}) and not root; install them as root" >&2
+		exit 1
+	fi
+fi
+
+echo "deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	"${missing[@]}"

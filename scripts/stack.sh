@@ -1,0 +1,374 @@
+#!/usr/bin/env bash
+# stack.sh: a private PostgreSQL (and RabbitMQ unless SETTLE_QUEUE=inline) for development,
+# on free loopback ports, with all state under one directory. No docker, no systemd.
+#
+#   scripts/stack.sh start  [DIR]   start (or reuse) the servers; writes DIR/stack.env
+#   scripts/stack.sh stop   [DIR]   stop what `start` started (pids recorded in DIR)
+#   scripts/stack.sh status [DIR]   show what runs; exit 0 if everything runs, else 1
+#
+# DIR defaults to .settle/ at the top of the checkout. `start` reuses the existing data and
+# the same ports when they are still free, and creates the `settle` database if missing.
+# DIR/stack.env gets SETTLE_DATABASE_URL=… and (with RabbitMQ) SETTLE_AMQP_URL=… lines.
+#
+# PostgreSQL refuses to run as root: as root, its data directory belongs to `postgres`, and
+# when DIR cannot be reached by that user (a checkout under /root), the data lives in
+# /var/tmp/settle-pg-<id> with a symlink DIR/pg pointing to it.
+set -euo pipefail
+
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+RABBIT_SBIN=${RABBIT_SBIN:-/usr/lib/rabbitmq/lib/rabbitmq_server-3.10.8/sbin}
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+START_TIMEOUT=${SETTLE_STACK_TIMEOUT:-90}
+
+die() {
+	echo "stack.sh: $*" >&2
+	exit 1
+}
+say() { echo "stack.sh: $*" >&2; }
+
+usage() {
+	sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+}
+
+# ---- helpers ---------------------------------------------------------------------------
+
+# Prints a free loopback TCP port (bound to port 0 by the kernel, then released).
+free_port() {
+	"$PY" -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# True if port can be bound on 127.0.0.1 right now (with SO_REUSEADDR, like the servers).
+port_free() {
+	[ -n "${1:-}" ] || return 1
+	"$PY" -c 'import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)' "$1"
+}
+
+# True if something accepts TCP connections on 127.0.0.1:port.
+port_open() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+pid_alive() {
+	[ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null
+}
+
+# True if pid is alive and its command line contains pattern.
+pid_is() {
+	pid_alive "$1" && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$2"
+}
+
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# Runs a command as the user that owns the Postgres data (postgres when we are root).
+as_pg() {
+	if is_root; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# Reads DIR/state (KEY=VALUE lines written by save_state) into shell variables.
+load_state() {
+	PG_PORT="" AMQP_PORT="" DIST_PORT="" EPMD_PORT="" RABBIT_NODE="" PG_PID="" RABBIT_PID=""
+	if [ -f "$DIR/state" ]; then
+		while IFS='=' read -r k v; do
+			case "$k" in
+			PG_PORT | AMQP_PORT | DIST_PORT | EPMD_PORT | RABBIT_NODE | PG_PID | RABBIT_PID)
+				printf -v "$k" '%s' "$v"
+				;;
+			esac
+		done <"$DIR/state"
+	fi
+	return 0
+}
+
+save_state() {
+	local tmp="$DIR/state.tmp"
+	{
+		echo "PG_PORT=$PG_PORT"
+		echo "PG_PID=$PG_PID"
+		echo "AMQP_PORT=$AMQP_PORT"
+		echo "DIST_PORT=$DIST_PORT"
+		echo "EPMD_PORT=$EPMD_PORT"
+		echo "RABBIT_NODE=$RABBIT_NODE"
+		echo "RABBIT_PID=$RABBIT_PID"
+	} >"$tmp"
+	mv -f "$tmp" "$DIR/state"
+}
+
+# Sets PGROOT: a directory the Postgres user can write (DIR/pg or its symlinked target).
+pg_root() {
+	local link="$DIR/pg" target id
+	if [ -L "$link" ]; then
+		target=$(readlink "$link")
+		mkdir -p "$target"
+		is_root && chown postgres:postgres "$target"
+		chmod 700 "$target"
+		PGROOT=$target
+		return 0
+	fi
+	mkdir -p "$link"
+	if ! is_root; then
+		PGROOT=$(cd "$link" && pwd -P)
+		return 0
+	fi
+	chown postgres:postgres "$link"
+	chmod 700 "$link"
+	if runuser -u postgres -- test -w "$link" -a -x "$link"; then
+		PGROOT=$(cd "$link" && pwd -P)
+		return 0
+	fi
+	# The postgres user cannot reach DIR (e.g. under /root): keep the data elsewhere.
+	rmdir "$link" 2>/dev/null || die "$link exists but user postgres cannot reach it"
+	id=$(printf '%s' "$DIR" | cksum | cut -d' ' -f1)
+	target="/var/tmp/settle-pg-$id"
+	mkdir -p "$target"
+	chown postgres:postgres "$target"
+	chmod 700 "$target"
+	ln -s "$target" "$link"
+	PGROOT=$target
+	say "postgres cannot reach $DIR; its data is in $target (symlink $link)"
+}
+
+# ---- PostgreSQL ------------------------------------------------------------------------
+
+pg_running() {
+	[ -n "$PG_PID" ] && pid_is "$PG_PID" "postgres" && [ -f "$PGROOT/data/postmaster.pid" ] &&
+		[ "$(head -n1 "$PGROOT/data/postmaster.pid" 2>/dev/null)" = "$PG_PID" ]
+}
+
+pg_start() {
+	pg_root
+	if pg_running; then
+		say "postgres already running (pid $PG_PID, port $PG_PORT)"
+		return 0
+	fi
+	if [ ! -f "$PGROOT/data/PG_VERSION" ]; then
+		rm -rf "$PGROOT/data"
+		as_pg "$PG_BIN/initdb" -D "$PGROOT/data" -A trust --nosync -U postgres -E UTF8 \
+			>"$PGROOT/initdb.log" 2>&1 || {
+			cat "$PGROOT/initdb.log" >&2
+			die "initdb failed"
+		}
+	fi
+	if ! port_free "$PG_PORT"; then
+		[ -n "$PG_PORT" ] && say "port $PG_PORT is taken; postgres moves to a new port"
+		PG_PORT=$(free_port)
+	fi
+	local sock="$PGROOT/sock"
+	mkdir -p "$sock"
+	is_root && chown postgres:postgres "$sock"
+	# A Unix socket path is limited to 107 bytes; without room, TCP only.
+	[ ${#sock} -le 80 ] || sock=""
+	as_pg "$PG_BIN/pg_ctl" -D "$PGROOT/data" -l "$PGROOT/postgres.log" -w -t "$START_TIMEOUT" \
+		-o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories='$sock' -c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_connections=200" \
+		start >/dev/null 9>&- || {
+		tail -n 20 "$PGROOT/postgres.log" >&2 || true
+		die "postgres did not start (log: $PGROOT/postgres.log)"
+	}
+	PG_PID=$(head -n1 "$PGROOT/data/postmaster.pid")
+	save_state
+	say "postgres started (pid $PG_PID, port $PG_PORT)"
+}
+
+pg_create_db() {
+	local exists
+	exists=$("$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc \
+		"SELECT 1 FROM pg_database WHERE datname = 'settle'")
+	if [ "$exists" != "1" ]; then
+		"$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres settle
+	fi
+}
+
+pg_stop() {
+	pg_root
+	if ! pg_running; then
+		PG_PID=""
+		return 0
+	fi
+	as_pg "$PG_BIN/pg_ctl" -D "$PGROOT/data" -m fast -w -t 30 stop >/dev/null 2>&1 || true
+	if pid_alive "$PG_PID"; then
+		kill -TERM "$PG_PID" 2>/dev/null || true
+		sleep 2
+		pid_alive "$PG_PID" && kill -KILL "$PG_PID" 2>/dev/null || true
+	fi
+	say "postgres stopped (pid $PG_PID)"
+	PG_PID=""
+}
+
+# ---- RabbitMQ --------------------------------------------------------------------------
+
+rabbit_env() {
+	local r="$DIR/rabbitmq"
+	export RABBITMQ_NODENAME="$RABBIT_NODE"
+	export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+	export RABBITMQ_NODE_PORT="$AMQP_PORT"
+	export RABBITMQ_DIST_PORT="$DIST_PORT"
+	export RABBITMQ_MNESIA_BASE="$r/mnesia"
+	export RABBITMQ_LOG_BASE="$r/log"
+	export RABBITMQ_CONFIG_FILE="$r/rabbitmq"
+	export RABBITMQ_ENABLED_PLUGINS_FILE="$r/enabled_plugins"
+	export RABBITMQ_CONF_ENV_FILE="$r/rabbitmq-env.conf"
+	export RABBITMQ_PID_FILE="$r/rabbit.pid"
+	export HOME="$r/home"
+	export ERL_EPMD_ADDRESS=127.0.0.1
+	export ERL_EPMD_PORT="$EPMD_PORT"
+}
+
+rabbit_running() {
+	[ -n "$RABBIT_PID" ] && pid_is "$RABBIT_PID" "beam" &&
+		pid_is "$RABBIT_PID" "-home $DIR/rabbitmq/home "
+}
+
+rabbit_start() {
+	local r="$DIR/rabbitmq" i
+	if rabbit_running; then
+		say "rabbitmq already running (pid $RABBIT_PID, port $AMQP_PORT)"
+		return 0
+	fi
+	if [ -z "$RABBIT_NODE" ]; then
+		RABBIT_NODE="settle$(printf '%s' "$DIR" | cksum | cut -d' ' -f1)-$$@localhost"
+	fi
+	port_free "$AMQP_PORT" || AMQP_PORT=$(free_port)
+	port_free "$DIST_PORT" && [ "$DIST_PORT" != "$AMQP_PORT" ] || DIST_PORT=$(free_port)
+	port_free "$EPMD_PORT" && [ "$EPMD_PORT" != "$AMQP_PORT" ] &&
+		[ "$EPMD_PORT" != "$DIST_PORT" ] || EPMD_PORT=$(free_port)
+	mkdir -p "$r/mnesia" "$r/log" "$r/home"
+	chmod 700 "$r/home"
+	printf 'loopback_users = none\nlisteners.tcp.default = 127.0.0.1:%s\n' "$AMQP_PORT" \
+		>"$r/rabbitmq.conf"
+	echo '[].' >"$r/enabled_plugins"
+	: >"$r/rabbitmq-env.conf"
+	rm -f "$r/rabbit.pid"
+	save_state
+	(
+		rabbit_env
+		cd "$r"
+		exec setsid "$RABBIT_SBIN/rabbitmq-server" >>"$r/server.log" 2>&1 </dev/null 9>&-
+	) &
+	local launcher=$!
+	for ((i = 0; i < START_TIMEOUT * 4; i++)); do
+		port_open "$AMQP_PORT" && break
+		if ! pid_alive "$launcher"; then
+			tail -n 30 "$r/server.log" >&2 || true
+			die "rabbitmq exited during start (log: $r/server.log, $r/log)"
+		fi
+		sleep 0.25
+	done
+	port_open "$AMQP_PORT" || die "rabbitmq did not open port $AMQP_PORT in ${START_TIMEOUT}s"
+	(rabbit_env && timeout "$START_TIMEOUT" "$RABBIT_SBIN/rabbitmqctl" -q -n "$RABBIT_NODE" \
+		await_startup >/dev/null) || die "rabbitmq did not finish booting (log: $r/log)"
+	RABBIT_PID=$(cat "$r/rabbit.pid" 2>/dev/null || true)
+	pid_alive "$RABBIT_PID" || die "rabbitmq pid file $r/rabbit.pid is missing"
+	save_state
+	say "rabbitmq started (pid $RABBIT_PID, port $AMQP_PORT, node $RABBIT_NODE)"
+}
+
+rabbit_stop() {
+	local i
+	if ! rabbit_running; then
+		RABBIT_PID=""
+		return 0
+	fi
+	(rabbit_env && timeout 60 "$RABBIT_SBIN/rabbitmqctl" -q -n "$RABBIT_NODE" stop \
+		"$DIR/rabbitmq/rabbit.pid" >/dev/null 2>&1) || true
+	if pid_alive "$RABBIT_PID"; then
+		kill -TERM "$RABBIT_PID" 2>/dev/null || true
+		for ((i = 0; i < 40; i++)); do
+			pid_alive "$RABBIT_PID" || break
+			sleep 0.25
+		done
+		pid_alive "$RABBIT_PID" && kill -KILL "$RABBIT_PID" 2>/dev/null || true
+	fi
+	# The epmd on our private port was started by our node; nobody else uses that port.
+	(rabbit_env && epmd -kill >/dev/null 2>&1) || true
+	say "rabbitmq stopped (pid $RABBIT_PID)"
+	RABBIT_PID=""
+}
+
+# ---- commands --------------------------------------------------------------------------
+
+write_env() {
+	{
+		echo "SETTLE_DATABASE_URL=postgresql://postgres@127.0.0.1:$PG_PORT/settle"
+		if rabbit_running; then
+			echo "SETTLE_AMQP_URL=amqp://guest:guest@127.0.0.1:$AMQP_PORT"
+		fi
+	} >"$DIR/stack.env.tmp"
+	mv -f "$DIR/stack.env.tmp" "$DIR/stack.env"
+}
+
+cmd_start() {
+	pg_start
+	pg_create_db
+	if [ "${SETTLE_QUEUE:-rabbitmq}" != "inline" ]; then
+		rabbit_start
+	fi
+	write_env
+	cat "$DIR/stack.env"
+}
+
+cmd_stop() {
+	rabbit_stop
+	pg_stop
+	save_state
+	rm -f "$DIR/stack.env"
+}
+
+cmd_status() {
+	local ok=0
+	pg_root
+	if pg_running; then
+		echo "postgres: running (pid $PG_PID, port $PG_PORT, data $PGROOT/data)"
+	else
+		echo "postgres: stopped"
+		ok=1
+	fi
+	if rabbit_running; then
+		echo "rabbitmq: running (pid $RABBIT_PID, port $AMQP_PORT, node $RABBIT_NODE)"
+	elif [ "${SETTLE_QUEUE:-rabbitmq}" = "inline" ]; then
+		echo "rabbitmq: stopped (not needed: SETTLE_QUEUE=inline)"
+	else
+		echo "rabbitmq: stopped"
+		ok=1
+	fi
+	return $ok
+}
+
+main() {
+	local cmd=${1:-}
+	case "$cmd" in
+	start | stop | status) ;;
+	-h | --help | help)
+		usage
+		exit 0
+		;;
+	*)
+		usage >&2
+		exit 2
+		;;
+	esac
+	local top
+	top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+	DIR=${2:-$top/.settle}
+	mkdir -p "$DIR"
+	DIR=$(cd "$DIR" && pwd)
+	# One stack.sh at a time per DIR.
+	exec 9>"$DIR/stack.lock"
+	flock -w 120 9 || die "another stack.sh holds $DIR/stack.lock"
+	load_state
+	"cmd_$cmd"
+}
+
+main "$@"
