@@ -1,0 +1,297 @@
+/* test_sign.c: signed storage URLs, stateless tokens, key hashes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sign.h"
+#include "util.h"
+
+#define TEST_KEY  "test-secret-key"
+#define TEST_USER "123e4567-e89b-42d3-a456-426614174000"
+#define TEST_NOW  INT64_C(1700000000)
+
+/* Splits "path?expires=E&signature=S" into its three parts (copies into the buffers). */
+static void
+test_sign_split(const char *url, char *path, char *expires, char *sig)
+{
+	const char *q = strchr(url, '?');
+	const char *amp;
+
+	assert_non_null(q);
+	memcpy(path, url, (size_t)(q - url));
+	path[q - url] = '\0';
+	assert_int_equal(strncmp(q, "?expires=", 9), 0);
+	amp = strchr(q, '&');
+	assert_non_null(amp);
+	memcpy(expires, q + 9, (size_t)(amp - q - 9));
+	expires[amp - q - 9] = '\0';
+	assert_int_equal(strncmp(amp, "&signature=", 11), 0);
+	strcpy(sig, amp + 11);
+}
+
+static int
+test_sign_setup(void **state)
+{
+	sign_set_key(TEST_KEY);
+	return 0;
+}
+
+static void
+test_sign_url_format(void **state)
+{
+	const char msg[] = "url\0PUT\0"
+	                   "1700000060\0/storage/c/u/1";
+	unsigned char md[32];
+	unsigned int len = 0;
+	char want[65], path[256], exp[32], sig[256];
+	char *url = sign_url("PUT", "/storage/c/u/1", TEST_NOW + 60);
+
+	/* The MAC is HMAC-SHA256 over "url" NUL method NUL expires NUL path. */
+	assert_non_null(HMAC(EVP_sha256(), TEST_KEY, (int)strlen(TEST_KEY),
+	                     (const unsigned char *)msg, sizeof(msg) - 1, md, &len));
+	util_hex(md, len, want);
+	test_sign_split(url, path, exp, sig);
+	assert_string_equal(path, "/storage/c/u/1");
+	assert_string_equal(exp, "1700000060");
+	assert_string_equal(sig, want);
+	free(url);
+}
+
+static void
+test_sign_url_round_trip(void **state)
+{
+	char path[256], exp[32], sig[256];
+	char *url = sign_url("GET", "/storage/a/b/3", TEST_NOW + 300);
+
+	test_sign_split(url, path, exp, sig);
+	assert_true(sign_url_verify("GET", path, exp, sig, TEST_NOW));
+	assert_true(sign_url_verify("GET", path, exp, sig, TEST_NOW + 300)); /* last second */
+	free(url);
+}
+
+static void
+test_sign_url_tampered(void **state)
+{
+	char path[256], exp[32], sig[256], bad[256];
+	char *url = sign_url("PUT", "/storage/a/b/3", TEST_NOW + 300);
+
+	test_sign_split(url, path, exp, sig);
+	/* method, path and expiry are all covered */
+	assert_false(sign_url_verify("GET", path, exp, sig, TEST_NOW));
+	assert_false(sign_url_verify("put", path, exp, sig, TEST_NOW));
+	assert_false(sign_url_verify("PUT", "/storage/a/b/4", exp, sig, TEST_NOW));
+	assert_false(sign_url_verify("PUT", "/storage/a/b/3/", exp, sig, TEST_NOW));
+	assert_false(sign_url_verify("PUT", path, "1700000301", sig, TEST_NOW));
+	assert_false(sign_url_verify("PUT", path, "01700000300", sig, TEST_NOW));
+	/* each single hex digit of the signature */
+	for (size_t i = 0; i < strlen(sig); i++) {
+		strcpy(bad, sig);
+		bad[i] = bad[i] == '0' ? '1' : '0';
+		assert_false(sign_url_verify("PUT", path, exp, bad, TEST_NOW));
+	}
+	/* truncated, extended, upper case, empty */
+	strcpy(bad, sig);
+	bad[63] = '\0';
+	assert_false(sign_url_verify("PUT", path, exp, bad, TEST_NOW));
+	strcpy(bad, sig);
+	strcat(bad, "0");
+	assert_false(sign_url_verify("PUT", path, exp, bad, TEST_NOW));
+	for (size_t i = 0; i < strlen(bad); i++)
+		bad[i] = (char)(bad[i] >= 'a' ? bad[i] - 32 : bad[i]);
+	bad[64] = '\0';
+	if (strcmp(bad, sig) != 0)
+		assert_false(sign_url_verify("PUT", path, exp, bad, TEST_NOW));
+	assert_false(sign_url_verify("PUT", path, exp, "", TEST_NOW));
+	/* another key */
+	sign_set_key("another key");
+	assert_false(sign_url_verify("PUT", path, exp, sig, TEST_NOW));
+	sign_set_key(TEST_KEY);
+	assert_true(sign_url_verify("PUT", path, exp, sig, TEST_NOW));
+	free(url);
+}
+
+static void
+test_sign_url_expired(void **state)
+{
+	char path[256], exp[32], sig[256];
+	char *url = sign_url("GET", "/storage/a/b/1", TEST_NOW - 1);
+
+	test_sign_split(url, path, exp, sig);
+	assert_false(sign_url_verify("GET", path, exp, sig, TEST_NOW));
+	assert_true(sign_url_verify("GET", path, exp, sig, TEST_NOW - 1));
+	free(url);
+}
+
+static void
+test_sign_url_garbage(void **state)
+{
+	char sig[65];
+
+	memset(sig, 'a', 64);
+	sig[64] = '\0';
+	assert_false(sign_url_verify(NULL, "/p", "1", sig, 0));
+	assert_false(sign_url_verify("GET", NULL, "1", sig, 0));
+	assert_false(sign_url_verify("GET", "/p", NULL, sig, 0));
+	assert_false(sign_url_verify("GET", "/p", "1", NULL, 0));
+	assert_false(sign_url_verify("GET", "/p", "", sig, 0));
+	assert_false(sign_url_verify("GET", "/p", "-5", sig, 0));
+	assert_false(sign_url_verify("GET", "/p", " 5", sig, 0));
+	assert_false(sign_url_verify("GET", "/p", "5x", sig, 0));
+	assert_false(sign_url_verify("GET", "/p", "99999999999999999999999", sig, 0));
+	assert_false(sign_url_verify("GET", "/p", "9999999999999999999", sig, 0)); /* > INT64 */
+	assert_false(sign_url_verify("GET", "/p", "1", sig, 0));
+}
+
+static void
+test_sign_token_round_trip(void **state)
+{
+	char user[37] = "";
+	char *tok = sign_token(TEST_USER, TEST_NOW + 3600);
+
+	assert_int_equal(strspn(tok, "0123456789abcdefABCDEF-."), strlen(tok)); /* URL-safe */
+	assert_true(sign_token_verify(tok, TEST_NOW, user));
+	assert_string_equal(user, TEST_USER);
+	assert_true(sign_token_verify(tok, TEST_NOW + 3600, user));
+	free(tok);
+}
+
+static void
+test_sign_token_expired(void **state)
+{
+	char user[37] = "untouched";
+	char *tok = sign_token(TEST_USER, TEST_NOW - 1);
+
+	assert_false(sign_token_verify(tok, TEST_NOW, user));
+	assert_string_equal(user, "untouched");
+	free(tok);
+}
+
+static void
+test_sign_token_forged(void **state)
+{
+	char user[37] = "untouched";
+	char *tok = sign_token(TEST_USER, TEST_NOW + 3600);
+	char *other = sign_token("00000000-0000-4000-8000-000000000000", TEST_NOW + 3600);
+	char *mixed;
+	size_t len = strlen(tok);
+
+	/* every single-character change */
+	for (size_t i = 0; i < len; i++) {
+		char *bad = strdup(tok);
+		assert_non_null(bad);
+		bad[i] = bad[i] == '0' ? '1' : '0';
+		assert_false(sign_token_verify(bad, TEST_NOW, user));
+		free(bad);
+	}
+	/* another user's mac, a longer expiry, another key */
+	mixed = xasprintf("%.*s%s", 37, other, tok + 37);
+	assert_false(sign_token_verify(mixed, TEST_NOW, user));
+	free(mixed);
+	mixed = xasprintf("%.37s1800000000%s", tok, strrchr(tok, '.'));
+	assert_false(sign_token_verify(mixed, TEST_NOW, user));
+	free(mixed);
+	mixed = xasprintf("%.37s9%s", tok, tok + 37);
+	assert_false(sign_token_verify(mixed, TEST_NOW, user));
+	free(mixed);
+	sign_set_key("another key");
+	assert_false(sign_token_verify(tok, TEST_NOW, user));
+	sign_set_key(TEST_KEY);
+	assert_string_equal(user, "untouched");
+	/* a token is no URL signature and the other way round */
+	assert_false(
+	    sign_url_verify("GET", TEST_USER, "1700003600", strrchr(tok, '.') + 1, TEST_NOW));
+	free(tok);
+	free(other);
+}
+
+static void
+test_sign_token_garbage(void **state)
+{
+	char user[37] = "untouched";
+	char *tok = sign_token(TEST_USER, TEST_NOW + 3600);
+	static const char *const junk[] = {
+	    "",
+	    ".",
+	    "..",
+	    "abc",
+	    TEST_USER,
+	    TEST_USER ".",
+	    TEST_USER "..",
+	    TEST_USER ".1700003600",
+	    TEST_USER ".1700003600.",
+	    TEST_USER "..aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	    TEST_USER ".99999999999999999999999999.aaaa",
+	    TEST_USER ".-1.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	    "Bearer " TEST_USER ".1.aaaa",
+	};
+	char *big;
+
+	assert_false(sign_token_verify(NULL, TEST_NOW, user));
+	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
+		assert_false(sign_token_verify(junk[i], TEST_NOW, user));
+	/* a valid token with trailing bytes, truncated at every length */
+	big = xasprintf("%sX", tok);
+	assert_false(sign_token_verify(big, TEST_NOW, user));
+	for (size_t n = 0; n < strlen(tok); n++) {
+		big[n] = '\0';
+		assert_false(sign_token_verify(big, TEST_NOW, user));
+		memcpy(big, tok, strlen(tok));
+	}
+	free(big);
+	/* very long input */
+	big = malloc(1 << 20);
+	assert_non_null(big);
+	memset(big, '.', (1 << 20) - 1);
+	big[(1 << 20) - 1] = '\0';
+	assert_false(sign_token_verify(big, TEST_NOW, user));
+	memcpy(big, tok, strlen(tok));
+	assert_false(sign_token_verify(big, TEST_NOW, user));
+	free(big);
+	/* random bytes of random lengths */
+	for (int i = 0; i < 2000; i++) {
+		unsigned char len, buf[257];
+		assert_int_equal(RAND_bytes(&len, 1), 1);
+		assert_int_equal(RAND_bytes(buf, len), 1);
+		buf[len] = '\0';
+		assert_false(sign_token_verify((char *)buf, TEST_NOW, user));
+	}
+	assert_string_equal(user, "untouched");
+	free(tok);
+}
+
+static void
+test_sign_key_hash(void **state)
+{
+	char out[65], a[65], b[65];
+
+	sign_key_hash("abc", out);
+	assert_string_equal(out,
+	                    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	sign_random_key(a);
+	sign_random_key(b);
+	assert_int_equal(strlen(a), 64);
+	assert_int_equal(strspn(a, "0123456789abcdef"), 64);
+	assert_string_not_equal(a, b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_sign_url_format),    cmocka_unit_test(test_sign_url_round_trip),
+	    cmocka_unit_test(test_sign_url_tampered),  cmocka_unit_test(test_sign_url_expired),
+	    cmocka_unit_test(test_sign_url_garbage),   cmocka_unit_test(test_sign_token_round_trip),
+	    cmocka_unit_test(test_sign_token_expired), cmocka_unit_test(test_sign_token_forged),
+	    cmocka_unit_test(test_sign_token_garbage), cmocka_unit_test(test_sign_key_hash),
+	};
+	return cmocka_run_group_tests(tests, test_sign_setup, NULL);
+}
