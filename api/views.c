@@ -1,0 +1,95 @@
+/* views.c: DDS JSON objects from the rows selected with the VIEWS_SQL_* column lists. */
+#include "views.h"
+
+#include <string.h>
+
+#include "db.h"
+
+json_t *
+views_json_col(const PGresult *res, int row, int col)
+{
+	const char *s = db_get(res, row, col);
+	json_t *v;
+
+	if (s == NULL)
+		return json_null();
+	v = json_loads(s, JSON_DECODE_ANY, NULL);
+	return v != NULL ? v : json_null();
+}
+
+/* A JSON string, or null for NULL. New reference. */
+static json_t *
+views_str(const char *s)
+{
+	return s != NULL ? json_string(s) : json_null();
+}
+
+json_t *
+views_parent(const char *project_id, const char *parent_id)
+{
+	if (parent_id != NULL && *parent_id != '\0')
+		return json_pack("{s:s,s:s}", "kind", "dds-folder", "id", parent_id);
+	return json_pack("{s:s,s:s}", "kind", "dds-project", "id", project_id);
+}
+
+json_t *
+views_storage_provider(void)
+{
+	return json_pack("{s:s,s:s,s:s}", "id", VIEWS_PROVIDER_ID, "name", VIEWS_PROVIDER_NAME,
+	                 "description", VIEWS_PROVIDER_DESC);
+}
+
+json_t *
+views_project(const PGresult *res, int row, int col)
+{
+	return json_pack("{s:s,s:s,s:o,s:o,s:b,s:b,s:o}", "kind", "dds-project", "id",
+	                 db_get(res, row, col), "name", views_str(db_get(res, row, col + 1)),
+	                 "description", views_str(db_get(res, row, col + 2)), "is_deleted",
+	                 db_get_bool(res, row, col + 3), "is_consistent",
+	                 db_get_bool(res, row, col + 4), "audit",
+	                 views_json_col(res, row, col + 5));
+}
+
+/* The members folders and files share, with kind. */
+static json_t *
+views_node(const PGresult *res, int row, int col, const char *kind)
+{
+	const char *project_id = db_get(res, row, col + 2);
+	json_t *ancestors = views_json_col(res, row, col + 6);
+
+	if (!json_is_array(ancestors)) {
+		json_decref(ancestors);
+		ancestors = json_array();
+	}
+	return json_pack("{s:s,s:s,s:o,s:o,s:b,s:o,s:{s:s},s:o}", "kind", kind, "id",
+	                 db_get(res, row, col), "name", views_str(db_get(res, row, col + 1)),
+	                 "parent", views_parent(project_id, db_get(res, row, col + 3)),
+	                 "is_deleted", db_get_bool(res, row, col + 4), "audit",
+	                 views_json_col(res, row, col + 5), "project", "id", project_id,
+	                 "ancestors", ancestors);
+}
+
+json_t *
+views_folder(const PGresult *res, int row, int col)
+{
+	return views_node(res, row, col, "dds-folder");
+}
+
+json_t *
+views_file(const PGresult *res, int row, int col)
+{
+	json_t *file = views_node(res, row, col, "dds-file");
+
+	json_object_set_new(file, "current_version", views_json_col(res, row, col + 7));
+	return file;
+}
+
+json_t *
+views_file_version(const PGresult *res, int row, int col)
+{
+	return json_pack(
+	    "{s:s,s:s,s:I,s:o,s:b,s:o,s:{s:s}}", "kind", "dds-file-version", "id",
+	    db_get(res, row, col), "version", (json_int_t)db_get_i64(res, row, col + 1), "label",
+	    views_str(db_get(res, row, col + 2)), "is_deleted", db_get_bool(res, row, col + 3),
+	    "upload", views_json_col(res, row, col + 4), "file", "id", db_get(res, row, col + 5));
+}

@@ -1,0 +1,111 @@
+/* views.h: the DDS JSON of projects, folders, files and file versions, shared by the
+ * resource handlers. The nested parts (audit, ancestors, current version, hashes) are built
+ * by Postgres in the same query (the VIEWS_SQL_* column lists below, each selecting a fixed
+ * number of columns), and the views_* functions turn one result row into the object. */
+#ifndef SETTLE_VIEWS_H
+#define SETTLE_VIEWS_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+/* The one storage provider: {"id","name","description"}. */
+#define VIEWS_PROVIDER_ID   "00000000-0000-4000-8000-000000000001"
+#define VIEWS_PROVIDER_NAME "local"
+#define VIEWS_PROVIDER_DESC "local directory storage"
+
+/* SQL: a timestamptz expression as the API's "YYYY-MM-DDTHH:MM:SS.mmmZ" text. */
+#define VIEWS_SQL_TS(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/* SQL: {"id","username","full_name","agent":null} of a users.id expression, or null. */
+#define VIEWS_SQL_USER(u)                                                                          \
+	"(SELECT json_build_object('id', vu.id, 'username', vu.username, 'full_name',"             \
+	" vu.full_name, 'agent', NULL) FROM users vu WHERE vu.id = (" u "))"
+
+/* SQL, one column: the audit object as JSON text, from six expressions (any may be NULL
+ * typed, e.g. "NULL::timestamptz", "NULL::uuid"). */
+#define VIEWS_SQL_AUDIT6(cat, cby, uat, uby, dat, dby)                                                                                    \
+	"json_build_object('created_on', " VIEWS_SQL_TS(cat) ", 'created_by', " VIEWS_SQL_USER(cby) ", 'last_updated_on', " VIEWS_SQL_TS( \
+	    uat) ", 'last_updated_by', " VIEWS_SQL_USER(uby) ", 'deleted_on', " VIEWS_SQL_TS(dat) ", 'deleted_by', " VIEWS_SQL_USER(dby) ")::text"
+
+/* SQL, one column: the audit of a row of projects, folders or files (alias t), from its
+ * created_at/by, updated_at/by, deleted_at/by columns (deleted_by: migration 0002). */
+#define VIEWS_SQL_AUDIT(t)                                                                         \
+	VIEWS_SQL_AUDIT6(t ".created_at", t ".created_by", t ".updated_at", t ".updated_by",       \
+	                 t ".deleted_at", t ".deleted_by")
+
+/* SQL, one column: the ancestors [{kind,id,name}] as JSON text: the project, then the
+ * folders from the top down to folder (a folders.id expression; NULL: only the project). */
+#define VIEWS_SQL_ANCESTORS(project, folder)                                                       \
+	"(WITH RECURSIVE va(id, parent_id, name, depth) AS (SELECT vf.id, vf.parent_id, vf.name, " \
+	"0"                                                                                        \
+	" FROM folders vf WHERE vf.id = (" folder ") UNION ALL SELECT vf.id, vf.parent_id,"        \
+	" vf.name, va.depth + 1 FROM folders vf JOIN va ON vf.id = va.parent_id"                   \
+	" WHERE va.depth < 1000) SELECT json_agg(vx.o ORDER BY vx.ord) FROM ("                     \
+	"SELECT json_build_object('kind', 'dds-project', 'id', vp.id, 'name', vp.name) AS o,"      \
+	" -1000000 AS ord FROM projects vp WHERE vp.id = (" project ") UNION ALL"                  \
+	" SELECT json_build_object('kind', 'dds-folder', 'id', va.id, 'name', va.name), -va.depth" \
+	" FROM va) vx)::text"
+
+/* SQL, one JSON expression: the hashes [{algorithm,value}] of an uploads.id expression. */
+#define VIEWS_SQL_HASHES(upload)                                                                   \
+	"COALESCE((SELECT json_agg(json_build_object('algorithm', vh.algorithm, 'value',"          \
+	" vh.value) ORDER BY vh.algorithm) FROM fingerprints vh WHERE vh.upload_id = (" upload     \
+	")), '[]'::json)"
+
+/* SQL, one JSON expression: {id, size, hashes, storage_provider} of an uploads row alias. */
+#define VIEWS_SQL_UPLOAD_BRIEF(u)                                                                  \
+	"json_build_object('id', " u ".id, 'size', " u ".size, 'hashes', " VIEWS_SQL_HASHES(       \
+	    u ".id") ", 'storage_provider', json_build_object('id', '" VIEWS_PROVIDER_ID           \
+	             "', 'name', '" VIEWS_PROVIDER_NAME "', 'description', '" VIEWS_PROVIDER_DESC  \
+	             "'))"
+
+/* SQL, one column: the current version {id, version, label, upload {…}} of a files.id
+ * expression (its highest live version) as JSON text, or NULL. */
+#define VIEWS_SQL_CURRENT_VERSION(file)                                                            \
+	"(SELECT json_build_object('id', vv.id, 'version', vv.version, 'label', vv.label,"         \
+	" 'upload', " VIEWS_SQL_UPLOAD_BRIEF(                                                      \
+	    "vu2") ")::text FROM file_versions vv JOIN uploads"                                    \
+	           " vu2 ON vu2.id = vv.upload_id WHERE vv.file_id = (" file                       \
+	           ") AND NOT vv.is_deleted"                                                       \
+	           " ORDER BY vv.version DESC LIMIT 1)"
+
+/* Column lists for SELECT, with the number of columns each selects. */
+#define VIEWS_PROJECT_NCOLS 6
+#define VIEWS_SQL_PROJECT(p)                                                                       \
+	p ".id, " p ".name, " p ".description, " p ".is_deleted, " p                               \
+	  ".is_consistent, " VIEWS_SQL_AUDIT(p)
+
+#define VIEWS_FOLDER_NCOLS 7
+#define VIEWS_SQL_FOLDER(f)                                                                        \
+	f ".id, " f ".name, " f ".project_id, " f ".parent_id, " f                                 \
+	  ".is_deleted, " VIEWS_SQL_AUDIT(f) ", " VIEWS_SQL_ANCESTORS(f ".project_id",             \
+	                                                              f ".parent_id")
+
+/* Same first 7 columns as a folder, then the current version. */
+#define VIEWS_FILE_NCOLS  8
+#define VIEWS_SQL_FILE(f) VIEWS_SQL_FOLDER(f) ", " VIEWS_SQL_CURRENT_VERSION(f ".id")
+
+/* A file_versions row alias v joined with its uploads row alias u. */
+#define VIEWS_FILE_VERSION_NCOLS 6
+#define VIEWS_SQL_FILE_VERSION(v, u)                                                               \
+	v ".id, " v ".version, " v ".label, " v                                                    \
+	  ".is_deleted, " VIEWS_SQL_UPLOAD_BRIEF(u) "::text, " v ".file_id"
+
+/* Parses a JSON-text column: new reference, JSON null for SQL NULL or bad text. */
+json_t *views_json_col(const PGresult *res, int row, int col);
+
+/* {"kind": "dds-project"|"dds-folder", "id"}: the folder when parent_id is not NULL,
+ * else the project. New reference. */
+json_t *views_parent(const char *project_id, const char *parent_id);
+
+/* {"id","name","description"} of the storage provider. New reference. */
+json_t *views_storage_provider(void);
+
+/* The objects of one row, reading the columns of the matching VIEWS_SQL_* list starting
+ * at col. New references. */
+json_t *views_project(const PGresult *res, int row, int col);
+json_t *views_folder(const PGresult *res, int row, int col);
+json_t *views_file(const PGresult *res, int row, int col);
+json_t *views_file_version(const PGresult *res, int row, int col);
+
+#endif
