@@ -1,39 +1,280 @@
-/* ops.c: settle stats, reconcile, dead-letters, message-log and relay. */
+/* ops.c: settle stats, reconcile, dead-letters, message-log drain and relay. */
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
+#include "config.h"
+#include "db.h"
+#include "job.h"
+#include "jobs.h"
+#include "log.h"
+#include "mq.h"
+#include "relay.h"
 
+static volatile int cli_stop;
+
+static void
+cli_on_signal(int sig)
+{
+	(void)sig;
+	cli_stop = 1;
+}
+
+static struct mq *
+cli_mq(void)
+{
+	char *err = NULL;
+	struct mq *mq = mq_connect(cfg.amqp_url, 30, &err);
+
+	if (mq == NULL) {
+		fprintf(stderr, "settle: cannot reach RabbitMQ: %s\n", err);
+		free(err);
+		return NULL;
+	}
+	if (mq_declare_topology(mq, &err) < 0) {
+		fprintf(stderr, "settle: cannot declare topology: %s\n", err);
+		free(err);
+		mq_close(mq);
+		return NULL;
+	}
+	return mq;
+}
+
+static const char stats_sql[] =
+	"SELECT "
+	" (SELECT count(*) FROM projects WHERE NOT is_deleted AND NOT is_consistent "
+	"   AND error_at IS NULL),"
+	" (SELECT count(*) FROM projects WHERE NOT is_deleted AND is_consistent),"
+	" (SELECT count(*) FROM projects WHERE error_at IS NOT NULL),"
+	" (SELECT count(*) FROM uploads WHERE completed_at IS NOT NULL AND NOT is_consistent "
+	"   AND error_at IS NULL),"
+	" (SELECT count(*) FROM uploads WHERE is_consistent AND error_at IS NULL),"
+	" (SELECT count(*) FROM uploads WHERE error_at IS NOT NULL),"
+	" (SELECT coalesce(extract(epoch FROM now() - min(t))::bigint, 0) FROM ("
+	"   SELECT min(created_at) t FROM projects WHERE NOT is_consistent AND NOT is_deleted "
+	"     AND error_at IS NULL"
+	"   UNION ALL SELECT min(completed_at) FROM uploads WHERE completed_at IS NOT NULL "
+	"     AND NOT is_consistent AND error_at IS NULL) s),"
+	" (SELECT count(*) FROM outbox WHERE sent_at IS NULL),"
+	" (SELECT count(*) FROM job_runs)";
+
+static const char *const stats_names[] = {
+	"projects_pending", "projects_consistent", "projects_failed",
+	"uploads_pending",  "uploads_consistent",  "uploads_failed",
+	"oldest_pending_seconds", "outbox_backlog", "jobs_run",
+};
+
+/* Prints "name value" lines: resource states from Postgres, queue depths from RabbitMQ. */
 int
 cli_stats(PGconn *c)
 {
-	fprintf(stderr, "settle stats: not built yet\n");
-	return 1;
+	PGresult *r = db_exec(c, stats_sql, 0, NULL);
+	struct mq *mq;
+	char *err = NULL;
+
+	if (r == NULL)
+		return 1;
+	for (int i = 0; i < (int)ARRAY_LEN(stats_names); i++)
+		printf("%s %s\n", stats_names[i], PQgetvalue(r, 0, i));
+	PQclear(r);
+	if (cfg.inline_mode)
+		return 0;
+	mq = cli_mq();
+	if (mq == NULL) {
+		printf("queues unreachable\n");
+		return 1;
+	}
+	for (int i = 0; i < mq_kind_count; i++) {
+		char *q = xasprintf("settle.%s", mq_kinds[i]);
+		printf("queue_depth{%s} %lld\n", q, (long long)mq_queue_depth(mq, q, &err));
+		free(err);
+		err = NULL;
+		free(q);
+	}
+	printf("queue_depth{%s} %lld\n", MQ_DEAD_QUEUE,
+	       (long long)mq_queue_depth(mq, MQ_DEAD_QUEUE, &err));
+	free(err);
+	err = NULL;
+	printf("queue_depth{%s} %lld\n", MQ_LOG_QUEUE,
+	       (long long)mq_queue_depth(mq, MQ_LOG_QUEUE, &err));
+	free(err);
+	mq_close(mq);
+	return 0;
 }
 
+/* settle reconcile [--older-than S] */
 int
 cli_reconcile(PGconn *c, int argc, char **argv)
 {
-	fprintf(stderr, "settle reconcile: not built yet\n");
-	return 1;
+	int64_t older = cfg.reconcile_after;
+	int n = 0;
+
+	if (argc == 4 && strcmp(argv[2], "--older-than") == 0) {
+		if (!util_parse_i64(argv[3], &older) || older < 0) {
+			fprintf(stderr, "settle reconcile: --older-than wants seconds\n");
+			return 2;
+		}
+	} else if (argc != 2) {
+		fprintf(stderr, "usage: settle reconcile [--older-than SECONDS]\n");
+		return 2;
+	}
+	if (jobs_reconcile(c, older, &n) < 0) {
+		fprintf(stderr, "settle reconcile: failed (see log)\n");
+		return 1;
+	}
+	printf("re-enqueued %d\n", n);
+	return 0;
 }
 
+/* Re-publishes one dead letter to settle.jobs as a fresh first attempt. */
+static int
+cli_requeue_one(struct mq *mq, const struct mq_delivery *d)
+{
+	struct job j;
+	char *err = NULL, *body;
+	int rc;
+
+	if (job_parse(d->body, d->len, &j, &err) < 0) {
+		fprintf(stderr, "skipping unreadable message %s: %s\n", d->message_id, err);
+		free(err);
+		return -1;
+	}
+	j.attempt = 1;
+	body = job_serialize(&j);
+	rc = mq_publish(mq, MQ_EXCHANGE, j.kind, j.id, body, strlen(body), 0, &err);
+	free(body);
+	if (rc < 0) {
+		fprintf(stderr, "requeue of %s failed: %s\n", j.id, err);
+		free(err);
+		return -1;
+	}
+	printf("requeued %s %s %s\n", j.id, j.kind, j.resource_id);
+	return 0;
+}
+
+/* settle dead-letters list|requeue: list leaves the messages where they are (they return
+ * to the queue when the connection closes); requeue publishes each again, then acks it. */
 int
 cli_dead_letters(PGconn *c, int argc, char **argv)
 {
-	fprintf(stderr, "settle dead-letters: not built yet\n");
-	return 1;
+	bool requeue = argc == 3 && strcmp(argv[2], "requeue") == 0;
+	struct mq_delivery d;
+	struct mq *mq;
+	char *err = NULL;
+	int64_t depth;
+	int n = 0, failed = 0;
+
+	if (argc != 3 || (!requeue && strcmp(argv[2], "list") != 0)) {
+		fprintf(stderr, "usage: settle dead-letters list|requeue\n");
+		return 2;
+	}
+	if ((mq = cli_mq()) == NULL)
+		return 1;
+	depth = mq_queue_depth(mq, MQ_DEAD_QUEUE, &err);
+	free(err);
+	err = NULL;
+	for (int64_t i = 0; i < depth && mq_get(mq, MQ_DEAD_QUEUE, &d, &err) == 1; i++) {
+		if (!requeue) {
+			printf("%s %s %s\n", d.message_id, d.routing_key, d.body);
+		} else if (cli_requeue_one(mq, &d) == 0) {
+			if (mq_ack(mq, d.tag, false) < 0)
+				failed++;
+		} else {
+			failed++;
+		}
+		n++;
+		mq_delivery_free(&d);
+	}
+	free(err);
+	mq_close(mq);
+	printf("%s %d dead letter%s\n", requeue ? "requeued" : "listed", n - failed,
+	       n - failed == 1 ? "" : "s");
+	return failed ? 1 : 0;
 }
 
+/* Stores one logged message; the caller commits. */
+static int
+cli_log_insert(PGconn *c, const struct mq_delivery *d)
+{
+	const char *params[3] = {d->message_id, d->routing_key, d->body};
+	return db_cmd(c,
+		      "INSERT INTO message_log(message_id, routing_key, payload) "
+		      "VALUES (nullif($1, ''), $2, $3::jsonb)",
+		      3, params);
+}
+
+/* settle message-log drain --duration S: moves settle.message_log into the message_log
+ * table, a batch per transaction, acking a batch only after its COMMIT. */
 int
 cli_message_log(PGconn *c, int argc, char **argv)
 {
-	fprintf(stderr, "settle message-log: not built yet\n");
-	return 1;
+	int64_t duration, end, n = 0;
+	struct mq_delivery d;
+	struct mq *mq;
+	char *err = NULL;
+	int got = 0, batch = 0, rc = 1;
+	uint64_t last_tag = 0;
+
+	if (argc != 5 || strcmp(argv[2], "drain") != 0 || strcmp(argv[3], "--duration") != 0 ||
+	    !util_parse_i64(argv[4], &duration) || duration < 0) {
+		fprintf(stderr, "usage: settle message-log drain --duration SECONDS\n");
+		return 2;
+	}
+	if ((mq = cli_mq()) == NULL)
+		return 1;
+	signal(SIGINT, cli_on_signal);
+	signal(SIGTERM, cli_on_signal);
+	if (mq_consume(mq, MQ_LOG_QUEUE, 500, &err) < 0 || db_begin(c) < 0)
+		goto out;
+	end = util_now_ms() + duration * 1000;
+	while (!cli_stop && util_now_ms() < end) {
+		got = mq_next(mq, 200, &d, &err);
+		if (got < 0)
+			goto out;
+		if (got == 1) {
+			if (cli_log_insert(c, &d) < 0) {
+				mq_delivery_free(&d);
+				goto out;
+			}
+			last_tag = d.tag;
+			mq_delivery_free(&d);
+			batch++;
+		}
+		if (batch > 0 && (batch >= 500 || got == 0)) {
+			if (db_commit(c) < 0 || mq_ack(mq, last_tag, true) < 0 || db_begin(c) < 0)
+				goto out;
+			n += batch;
+			batch = 0;
+		}
+	}
+	if (batch > 0 && (db_commit(c) < 0 || mq_ack(mq, last_tag, true) < 0))
+		goto out;
+	n += batch;
+	batch = 0;
+	rc = 0;
+out:
+	if (batch > 0 || rc != 0)
+		db_rollback(c);
+	if (err != NULL)
+		fprintf(stderr, "settle message-log: %s\n", err);
+	free(err);
+	mq_close(mq);
+	printf("drained %lld message%s\n", (long long)n, n == 1 ? "" : "s");
+	return rc;
 }
 
+/* settle relay: the outbox relay alone, until SIGTERM/SIGINT. */
 int
 cli_relay(void)
 {
-	fprintf(stderr, "settle relay: not built yet\n");
-	return 1;
+	struct relay_sink sink = cfg.inline_mode ? jobs_inline_sink() : relay_mq_sink(cfg.amqp_url);
+
+	signal(SIGINT, cli_on_signal);
+	signal(SIGTERM, cli_on_signal);
+	log_info("relay_start queue=%s", cfg.queue);
+	relay_run(cfg.database_url, sink, cfg.inline_mode ? 1000 : 5000, &cli_stop);
+	log_info("relay_stop");
+	return 0;
 }

@@ -2,6 +2,7 @@
 set(body "/* Generated from the files in migrations/ by cmake/embed_migrations.cmake. */\n#include <stddef.h>\n#include \"migrate.h\"\n")
 set(entries "")
 set(i 0)
+string(REPLACE "," ";" FILES "${FILES}")
 foreach(f ${FILES})
   get_filename_component(name ${f} NAME)
   file(READ ${f} hex HEX)
