@@ -252,6 +252,23 @@ router_queue(struct req_state *st)
 	return ret;
 }
 
+/* True if the request announced a body (Content-Length > 0 or chunked). */
+static bool
+router_has_body(struct req *r)
+{
+	const char *clen = http_req_header(r, "Content-Length");
+	int64_t len;
+
+	if (http_req_header(r, "Transfer-Encoding") != NULL)
+		return true;
+	return clen != NULL && util_parse_i64(clen, &len) && len > 0;
+}
+
+/* libmicrohttpd calls this once with the headers, once per piece of body, and once at the
+ * end. A response is queued at the end, so that the connection stays open; an error known
+ * from the headers alone is queued at once when a body follows, so that it is not read
+ * (libmicrohttpd then closes the connection). An error found in the middle of a body is
+ * answered at the end, the rest of the body being read and dropped. */
 enum MHD_Result
 router_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 	      const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
@@ -260,24 +277,30 @@ router_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 	struct req *r;
 
 	if (st == NULL) {
-		*con_cls = router_begin(conn, url, method);
+		st = router_begin(conn, url, method);
+		*con_cls = st;
+		r = &st->r;
+		if (r->response == NULL && (r->route->flags & ROUTE_STREAM))
+			(void)router_prepare(st);
+		if (r->response != NULL && router_has_body(r))
+			return router_queue(st);
 		return MHD_YES;
 	}
 	r = &st->r;
-	if (st->queued)
+	if (st->queued) {
+		*upload_size = 0;
 		return MHD_YES;
+	}
 	if (*upload_size > 0) {
 		size_t n = *upload_size;
 		*upload_size = 0;
-		if (r->response != NULL) /* answered already: stop reading, answer now */
-			return router_queue(st);
-		if (!(r->route->flags & ROUTE_STREAM)) {
+		if (r->response != NULL)
+			return MHD_YES; /* answered already: drop the rest of the body */
+		if (!(r->route->flags & ROUTE_STREAM))
 			router_body(st, upload_data, n);
-		} else if ((st->began || router_prepare(st)) &&
-			   r->route->stream_data(r, upload_data, n) == 0) {
-			return MHD_YES;
-		}
-		return r->response != NULL ? router_queue(st) : MHD_YES;
+		else
+			(void)r->route->stream_data(r, upload_data, n);
+		return MHD_YES;
 	}
 	if (r->response == NULL && (st->began || router_prepare(st)))
 		router_run(r);
