@@ -65,14 +65,17 @@ out:
 	return rc;
 }
 
-/* Deletes everything of project id and its storage container. 0 or -1 with *err. */
+/* Deletes everything of project id and its storage container; children inherit the
+ * project's deleted_by. 0 or -1 with *err. */
 static int
 rd_project(PGconn *c, const char *id, const char *container, int *purged, char **err)
 {
 	static const char *const sqls[] = {
-	    "UPDATE folders SET is_deleted = true, deleted_at = now()"
+	    "UPDATE folders SET is_deleted = true, deleted_at = now(),"
+	    " deleted_by = (SELECT deleted_by FROM projects WHERE id = $1)"
 	    " WHERE project_id = $1 AND NOT is_deleted",
-	    "UPDATE files SET is_deleted = true, deleted_at = now()"
+	    "UPDATE files SET is_deleted = true, deleted_at = now(),"
+	    " deleted_by = (SELECT deleted_by FROM projects WHERE id = $1)"
 	    " WHERE project_id = $1 AND NOT is_deleted",
 	    "UPDATE file_versions SET is_deleted = true WHERE NOT is_deleted"
 	    " AND file_id IN (SELECT id FROM files WHERE project_id = $1)",
@@ -97,15 +100,18 @@ out:
 	return rc;
 }
 
-/* Deletes the subtree of folder id: its folders, their files and versions, and purges the
- * uploads behind those versions. 0 or -1 with *err. */
+/* Deletes the subtree of folder id: its folders, their files and versions (children inherit
+ * the folder's deleted_by), and purges the uploads behind those versions. 0 or -1 with
+ * *err. */
 static int
 rd_folder(PGconn *c, const char *id, int *purged, char **err)
 {
 	static const char *const sqls[] = {
-	    RD_SUBTREE "UPDATE folders SET is_deleted = true, deleted_at = now()"
+	    RD_SUBTREE "UPDATE folders SET is_deleted = true, deleted_at = now(),"
+	               " deleted_by = (SELECT deleted_by FROM folders WHERE id = $1)"
 	               " WHERE id IN (SELECT id FROM sub) AND NOT is_deleted",
-	    RD_SUBTREE "UPDATE files SET is_deleted = true, deleted_at = now()"
+	    RD_SUBTREE "UPDATE files SET is_deleted = true, deleted_at = now(),"
+	               " deleted_by = (SELECT deleted_by FROM folders WHERE id = $1)"
 	               " WHERE parent_id IN (SELECT id FROM sub) AND NOT is_deleted",
 	    RD_SUBTREE "UPDATE file_versions SET is_deleted = true WHERE NOT is_deleted AND"
 	               " file_id IN (SELECT f.id FROM files f JOIN sub ON f.parent_id = sub.id)",
