@@ -300,9 +300,9 @@ jobs_inline_deliver(void *arg, const struct job *j, int64_t *retry_delay_ms)
 	log_set_id(j->id);
 	enum job_result res = jobs_run(c, j, &err);
 	static const char *const names[] = {"done", "duplicate", "retry", "invalid"};
-	log_info("job kind=%s resource=%s attempt=%d outcome=%s ms=%lld%s%s", j->kind,
+	log_info("job kind=%s resource=%s attempt=%d outcome=%s ms=%lld%s%s%s", j->kind,
 	         j->resource_id, j->attempt, names[res], (long long)(util_now_ms() - t0),
-	         err != NULL ? " error=" : "", err != NULL ? err : "");
+	         err != NULL ? " error=\"" : "", err != NULL ? err : "", err != NULL ? "\"" : "");
 	if (res != JOB_RETRY)
 		goto out;
 	if (PQstatus(c) != CONNECTION_OK) {
