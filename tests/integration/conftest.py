@@ -1,0 +1,167 @@
+"""Fixtures of the integration tests: a private PostgreSQL and RabbitMQ per session, the
+real Settle binaries started per test, and clients for the database and the broker.
+
+Binaries come from $SETTLE_BIN_DIR (default build/ at the top of the checkout). Test
+files are kept in a temp directory that is removed when every test passed (set
+SETTLE_KEEP_TMP=1 to keep it anyway); its path is printed otherwise.
+"""
+
+import os
+import secrets
+import shutil
+import signal
+import sys
+import uuid
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from settle_harness import (  # noqa: E402
+    Amqp, Postgres, RabbitMQ, Settle, make_workdir, sanitizer_env)
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def pytest_configure(config):
+    # SIGTERM ends the run like Ctrl-C does, so that every finalizer still runs.
+    def on_term(signum, frame):
+        raise KeyboardInterrupt("SIGTERM")
+
+    signal.signal(signal.SIGTERM, on_term)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, f"rep_{rep.when}", rep)
+
+
+def _failed(request):
+    node = request.node
+    return any(getattr(node, f"rep_{w}", None) is not None and getattr(node, f"rep_{w}").failed
+               for w in ("setup", "call"))
+
+
+@pytest.fixture(scope="session")
+def bin_dir():
+    d = os.environ.get("SETTLE_BIN_DIR") or "build"
+    if not os.path.isabs(d):
+        d = os.path.join(REPO, d)
+    return d
+
+
+@pytest.fixture(scope="session")
+def workdir(request):
+    d = make_workdir()
+    yield d
+    if request.session.testsfailed == 0 and not os.environ.get("SETTLE_KEEP_TMP"):
+        shutil.rmtree(d, ignore_errors=True)
+    else:
+        print(f"\nsettle: test files and logs kept in {d}", file=sys.stderr)
+
+
+@pytest.fixture(scope="session")
+def secret():
+    return secrets.token_hex(24)
+
+
+def _clean_env():
+    """The environment of this process without any SETTLE_* variable."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("SETTLE_")}
+
+
+@pytest.fixture(scope="session")
+def postgres(workdir, bin_dir, secret):
+    """A private PostgreSQL with the `settle` database, migrated."""
+    pg = Postgres(workdir)
+    try:
+        pg.start()
+        pg.create_database("settle")
+        s = Settle(bin_dir, workdir, dict(_clean_env(), **sanitizer_env(),
+                                          SETTLE_DATABASE_URL=pg.url(), SETTLE_SECRET=secret,
+                                          SETTLE_QUEUE="inline"))
+        s.cli("migrate")
+        yield pg
+    finally:
+        pg.stop()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq(workdir):
+    """A private RabbitMQ node. rabbitmq.restart() stops and starts it on the same ports."""
+    mq = RabbitMQ(workdir)
+    try:
+        mq.start()
+        yield mq
+    finally:
+        mq.stop()
+
+
+@pytest.fixture(scope="session")
+def base_env(workdir, postgres, rabbitmq, secret):
+    """The environment every binary gets unless a test overrides a variable."""
+    storage = os.path.join(workdir, "storage")
+    os.makedirs(storage, exist_ok=True)
+    env = _clean_env()
+    env.update(sanitizer_env())
+    env.update({
+        "SETTLE_DATABASE_URL": postgres.url(),
+        "SETTLE_AMQP_URL": rabbitmq.url,
+        "SETTLE_QUEUE": "rabbitmq",
+        "SETTLE_SECRET": secret,
+        "SETTLE_STORAGE_DIR": storage,
+        "SETTLE_RETRY_BASE_MS": "50",
+        "SETTLE_LOG_LEVEL": "info",
+    })
+    return env
+
+
+@pytest.fixture
+def settle(bin_dir, workdir, base_env, request):
+    """Factory of Settle processes: settle.api(**env), settle.worker(**env),
+    settle.cli(*args, **env), settle.login(api). Everything it started is stopped after
+    the test, and a sanitizer report in any log fails the test."""
+    s = Settle(bin_dir, workdir, base_env)
+    yield s
+    procs = list(s.procs)
+    problems = s.cleanup()
+    if _failed(request):
+        for p in procs:
+            print(f"\n----- {p.name} pid {p.pid} exit {p.returncode} log {p.log_path} -----\n"
+                  f"{p.log_text()[-5000:]}")
+    if problems:
+        pytest.fail("sanitizer findings:\n" + "\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def api(settle):
+    """A running settle-api (relay on) with default settings."""
+    return settle.api()
+
+
+@pytest.fixture
+def db(postgres):
+    """An autocommit psycopg2 connection to the settle database."""
+    import psycopg2
+    conn = psycopg2.connect(postgres.url())
+    conn.autocommit = True
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def amqp(rabbitmq):
+    """A pika helper connected to the session's RabbitMQ."""
+    a = Amqp(rabbitmq.url)
+    yield a
+    a.close()
+
+
+@pytest.fixture
+def fresh_database(postgres):
+    """Factory: creates a new empty database and returns its URL."""
+    def make(prefix="settle_fresh"):
+        return postgres.create_database(f"{prefix}_{uuid.uuid4().hex[:10]}")
+    return make
