@@ -1,6 +1,471 @@
-/* files.c: routes of this resource (see API.md). */
+/* files.c: files and their versions (API.md "Files and versions"): create from a completed
+ * upload, read, new versions, delete, and the signed download URLs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "access.h"
+#include "db.h"
+#include "outbox.h"
 #include "router.h"
+#include "uploads.h"
+#include "uuid.h"
+#include "views.h"
+
+static const char *const files_project_sql =
+    "SELECT project_id FROM files WHERE id = $1 AND NOT is_deleted";
+static const char *const files_version_project_sql =
+    "SELECT f.project_id FROM file_versions v JOIN files f ON f.id = v.file_id "
+    "WHERE v.id = $1 AND NOT f.is_deleted";
+
+#define FILES_VERSION_SELECT                                                                       \
+	"SELECT " VIEWS_SQL_FILE_VERSION("v", "u") ", count(*) OVER () FROM file_versions v "      \
+	                                           "JOIN uploads u ON u.id = v.upload_id "
+
+/* Checks the caller may act on the live file or version r->params[0] (sql maps it to the
+ * project); 1 allowed, else answered. */
+static int
+files_access(struct req *r, const char *sql, const char *what, struct access_project *p)
+{
+	int rc = access_check(r, sql, r->params[0], what, p);
+
+	if (rc == 1 && p->is_deleted) {
+		http_not_found(r, what);
+		return 0;
+	}
+	return rc;
+}
+
+/* Answers status with the file JSON of id. */
+static void
+files_answer(struct req *r, int status, const char *id)
+{
+	const char *params[1] = {id};
+	PGresult *res = db_exec(
+	    r->db, "SELECT " VIEWS_SQL_FILE("f") " FROM files f WHERE f.id = $1", 1, params);
+
+	if (res == NULL)
+		http_db_error(r);
+	else if (PQntuples(res) == 0)
+		http_not_found(r, "file");
+	else
+		http_json(r, status, views_file(res, 0, 0));
+	PQclear(res);
+}
+
+/* Reads {"upload": {"id"}} and the optional label of a create or update body. 0, or -1
+ * after answering 400. */
+static int
+files_read_upload(struct req *r, json_t *body, const char **upload_id, const char **label)
+{
+	json_t *u = NULL;
+	int rc;
+
+	if ((rc = http_field_obj(r, body, "upload", &u)) < 0)
+		return -1;
+	if (rc == 0) {
+		http_invalid(r, "upload", "is required");
+		return -1;
+	}
+	if ((rc = http_field_str(r, u, "id", upload_id)) < 0)
+		return -1;
+	if (rc == 0 || !uuid_valid(*upload_id)) {
+		http_invalid(r, "upload[id]", "must be the id of an upload");
+		return -1;
+	}
+	return http_field_str(r, body, "label", label) < 0 ? -1 : 0;
+}
+
+/* Checks that upload_id may back a new version in project_id: it exists there, is
+ * completed and backs no version yet. 1 with its name copied into *name (caller frees),
+ * 0 after answering, -1 on a database error (not answered). */
+static int
+files_check_upload(struct req *r, const char *upload_id, const char *project_id, char **name)
+{
+	const char *params[1] = {upload_id};
+	PGresult *res = db_exec(r->db,
+	                        "SELECT u.project_id, u.completed_at IS NOT NULL, u.name, "
+	                        "EXISTS (SELECT 1 FROM file_versions v WHERE v.upload_id = u.id) "
+	                        "FROM uploads u WHERE u.id = $1",
+	                        1, params);
+	int rc = 0;
+
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 0 || strcmp(db_get(res, 0, 0), project_id) != 0)
+		http_invalid(r, "upload[id]", "no such upload in this project");
+	else if (!db_get_bool(res, 0, 1))
+		http_invalid(r, "upload[id]", "the upload is not completed");
+	else if (db_get_bool(res, 0, 3))
+		http_invalid(r, "upload[id]", "the upload already backs a file version");
+	else
+		rc = 1;
+	if (rc == 1)
+		*name = xstrdup(db_get(res, 0, 2));
+	PQclear(res);
+	return rc;
+}
+
+/* Reads the parent {"kind", "id"}, checks access, fills p and *folder_id (NULL at the
+ * project root). 1, or 0 after answering. */
+static int
+files_parent(struct req *r, json_t *body, struct access_project *p, const char **folder_id)
+{
+	json_t *parent = NULL;
+	const char *kind = NULL, *id = NULL;
+	int rc;
+
+	if ((rc = http_field_obj(r, body, "parent", &parent)) < 0)
+		return 0;
+	if (rc == 0) {
+		http_invalid(r, "parent", "is required");
+		return 0;
+	}
+	if (http_field_str(r, parent, "kind", &kind) < 0 ||
+	    http_field_str(r, parent, "id", &id) < 0)
+		return 0;
+	if (kind == NULL || (strcmp(kind, "dds-project") != 0 && strcmp(kind, "dds-folder") != 0)) {
+		http_invalid(r, "parent[kind]", "must be dds-project or dds-folder");
+		return 0;
+	}
+	if (id == NULL || !uuid_valid(id)) {
+		http_invalid(r, "parent[id]", "must be the id of a project or folder");
+		return 0;
+	}
+	*folder_id = NULL;
+	if (strcmp(kind, "dds-project") == 0)
+		return access_project(r, id, p) == 1;
+	if (access_check(r, "SELECT project_id FROM folders WHERE id = $1 AND NOT is_deleted", id,
+	                 "folder", p) != 1)
+		return 0;
+	if (p->is_deleted) {
+		http_not_found(r, "folder");
+		return 0;
+	}
+	*folder_id = id;
+	return 1;
+}
+
+/* Inserts the file and its first version in one transaction. 0, -1 database error, or 1
+ * when the upload was taken meanwhile. */
+static int
+files_insert(struct req *r, const char *id, const char *project_id, const char *folder_id,
+             const char *name, const char *upload_id, const char *label)
+{
+	char vid[UUID_STR_LEN];
+	const char *f[5] = {id, project_id, folder_id, name, r->user_id};
+	const char *v[5] = {vid, id, label, upload_id, r->user_id};
+
+	uuid_generate(vid);
+	if (db_begin(r->db) < 0)
+		return -1;
+	if (db_cmd(r->db,
+	           "INSERT INTO files (id, project_id, parent_id, name, created_by) "
+	           "VALUES ($1, $2, $3, $4, $5)",
+	           5, f) < 0 ||
+	    db_cmd(r->db,
+	           "INSERT INTO file_versions (id, file_id, version, label, upload_id, created_by) "
+	           "VALUES ($1, $2, 1, $3, $4, $5)",
+	           5, v) < 0 ||
+	    db_commit(r->db) < 0) {
+		db_rollback(r->db);
+		return strcmp(db_last_sqlstate(), "23505") == 0 ? 1 : -1;
+	}
+	return 0;
+}
+
+/* POST /files {"parent", "upload", "label"?}: 201 with the file and its first version. */
+static void
+files_create(struct req *r)
+{
+	struct access_project p;
+	json_t *body = http_body_object(r);
+	const char *folder_id = NULL, *upload_id = NULL, *label = NULL;
+	char id[UUID_STR_LEN], *name = NULL;
+	int rc;
+
+	if (body == NULL || files_read_upload(r, body, &upload_id, &label) < 0 ||
+	    !files_parent(r, body, &p, &folder_id))
+		goto out;
+	rc = files_check_upload(r, upload_id, p.id, &name);
+	if (rc <= 0) {
+		if (rc < 0)
+			http_db_error(r);
+		goto out;
+	}
+	uuid_generate(id);
+	rc = files_insert(r, id, p.id, folder_id, name, upload_id, label);
+	if (rc < 0)
+		http_db_error(r);
+	else if (rc > 0)
+		http_invalid(r, "upload[id]", "the upload already backs a file version");
+	else
+		files_answer(r, 201, id);
+out:
+	free(name);
+	json_decref(body);
+}
+
+/* GET /files/{id}. */
+static void
+files_get(struct req *r)
+{
+	struct access_project p;
+
+	if (files_access(r, files_project_sql, "file", &p) == 1)
+		files_answer(r, 200, r->params[0]);
+}
+
+/* Adds the next version of file r->params[0] in one transaction (the file row locked).
+ * 0, -1 database error, 1 when the file is gone or the upload was taken meanwhile. */
+static int
+files_add_version(struct req *r, const char *name, const char *upload_id, const char *label)
+{
+	char vid[UUID_STR_LEN];
+	const char *v[5] = {vid, r->params[0], label, upload_id, r->user_id};
+	const char *f[3] = {r->params[0], r->user_id, name};
+	PGresult *res = NULL;
+	int rc = -1;
+
+	uuid_generate(vid);
+	if (db_begin(r->db) < 0)
+		return -1;
+	res = db_exec(r->db,
+	              "UPDATE files SET name = $3, updated_at = now(), updated_by = $2 "
+	              "WHERE id = $1 AND NOT is_deleted RETURNING id",
+	              3, f);
+	if (res == NULL)
+		goto fail;
+	if (PQntuples(res) == 0) {
+		rc = 1;
+		goto fail;
+	}
+	if (db_cmd(r->db,
+	           "INSERT INTO file_versions (id, file_id, version, label, upload_id, created_by) "
+	           "SELECT $1, $2, coalesce(max(version), 0) + 1, $3, $4, $5 FROM file_versions "
+	           "WHERE file_id = $2",
+	           5, v) < 0 ||
+	    db_commit(r->db) < 0) {
+		rc = strcmp(db_last_sqlstate(), "23505") == 0 ? 1 : -1;
+		goto fail;
+	}
+	PQclear(res);
+	return 0;
+fail:
+	PQclear(res);
+	db_rollback(r->db);
+	return rc;
+}
+
+/* PUT /files/{id} {"upload": {"id"}, "label"?}: a new current version, 200. */
+static void
+files_update(struct req *r)
+{
+	struct access_project p;
+	json_t *body = http_body_object(r);
+	const char *upload_id = NULL, *label = NULL;
+	char *name = NULL;
+	int rc;
+
+	if (body == NULL || files_read_upload(r, body, &upload_id, &label) < 0 ||
+	    files_access(r, files_project_sql, "file", &p) != 1)
+		goto out;
+	rc = files_check_upload(r, upload_id, p.id, &name);
+	if (rc <= 0) {
+		if (rc < 0)
+			http_db_error(r);
+		goto out;
+	}
+	rc = files_add_version(r, name, upload_id, label);
+	if (rc < 0)
+		http_db_error(r);
+	else if (rc > 0)
+		http_invalid(r, "upload[id]", "the upload already backs a file version");
+	else
+		files_answer(r, 200, r->params[0]);
+out:
+	free(name);
+	json_decref(body);
+}
+
+/* DELETE /files/{id}: marks it deleted and queues resource.delete in one transaction; 202. */
+static void
+files_delete(struct req *r)
+{
+	struct access_project p;
+	const char *params[2] = {r->params[0], r->user_id};
+	PGresult *res = NULL;
+
+	if (files_access(r, files_project_sql, "file", &p) != 1)
+		return;
+	if (db_begin(r->db) < 0)
+		goto fail;
+	res = db_exec(r->db,
+	              "UPDATE files SET is_deleted = true, deleted_at = now(), deleted_by = $2 "
+	              "WHERE id = $1 AND NOT is_deleted RETURNING id",
+	              2, params);
+	if (res == NULL)
+		goto fail;
+	if (PQntuples(res) == 0) { /* deleted meanwhile */
+		db_rollback(r->db);
+		http_not_found(r, "file");
+		goto out;
+	}
+	if (outbox_insert(r->db, "resource.delete", r->params[0]) < 0 || db_commit(r->db) < 0)
+		goto fail;
+	files_answer(r, 202, r->params[0]);
+	goto out;
+fail:
+	db_rollback(r->db);
+	http_db_error(r);
+out:
+	PQclear(res);
+}
+
+/* GET /files/{id}/versions: every version, oldest first, paged. */
+static void
+files_versions(struct req *r)
+{
+	struct access_project p;
+	int64_t page, per_page, total = 0;
+	char lim[24], off[24];
+	const char *params[3] = {r->params[0], lim, off};
+	PGresult *res;
+	json_t *results;
+
+	if (http_paging_args(r, &page, &per_page) < 0 ||
+	    files_access(r, files_project_sql, "file", &p) != 1)
+		return;
+	snprintf(lim, sizeof(lim), "%lld", (long long)per_page);
+	snprintf(off, sizeof(off), "%lld", (long long)((page - 1) * per_page));
+	res = db_exec(r->db,
+	              FILES_VERSION_SELECT "WHERE v.file_id = $1 ORDER BY v.version LIMIT $2 "
+	                                   "OFFSET $3",
+	              3, params);
+	if (res == NULL) {
+		http_db_error(r);
+		return;
+	}
+	results = json_array();
+	for (int i = 0; i < PQntuples(res); i++) {
+		json_array_append_new(results, views_file_version(res, i, 0));
+		total = db_get_i64(res, i, VIEWS_FILE_VERSION_NCOLS);
+	}
+	PQclear(res);
+	if (total == 0 && page > 1) {
+		res = db_exec(r->db, "SELECT count(*) FROM file_versions WHERE file_id = $1", 1,
+		              params);
+		if (res == NULL) {
+			json_decref(results);
+			http_db_error(r);
+			return;
+		}
+		total = db_get_i64(res, 0, 0);
+		PQclear(res);
+	}
+	http_paging_headers(r, page, per_page, total);
+	http_json(r, 200, json_pack("{s:o}", "results", results));
+}
+
+/* GET /file_versions/{id}. */
+static void
+files_version_get(struct req *r)
+{
+	struct access_project p;
+	const char *params[1] = {r->params[0]};
+	PGresult *res;
+
+	if (files_access(r, files_version_project_sql, "file version", &p) != 1)
+		return;
+	res = db_exec(r->db, FILES_VERSION_SELECT "WHERE v.id = $1", 1, params);
+	if (res == NULL)
+		http_db_error(r);
+	else if (PQntuples(res) == 0)
+		http_not_found(r, "file version");
+	else
+		http_json(r, 200, views_file_version(res, 0, 0));
+	PQclear(res);
+}
+
+/* Answers the download URL of the upload that sql ($1 = r->params[0]) selects: 200 when
+ * consistent, 400 integrity_exception after a failed check, 404 not consistent before. */
+static void
+files_url_answer(struct req *r, const char *sql)
+{
+	const char *params[1] = {r->params[0]};
+	PGresult *res = db_exec(r->db, sql, 1, params);
+	char upload_id[UUID_STR_LEN], *path;
+
+	if (res == NULL || PQntuples(res) == 0) {
+		if (res == NULL)
+			http_db_error(r);
+		else
+			http_not_found(r, "file version");
+		PQclear(res);
+		return;
+	}
+	snprintf(upload_id, sizeof(upload_id), "%s", db_get(res, 0, 0));
+	PQclear(res);
+	if (uploads_wait(r, upload_id) < 0) {
+		http_db_error(r);
+		return;
+	}
+	params[0] = upload_id;
+	res = db_exec(r->db,
+	              "SELECT is_consistent, error_at IS NOT NULL, error_message, "
+	              "purged_at IS NOT NULL FROM uploads WHERE id = $1",
+	              1, params);
+	if (res == NULL) {
+		http_db_error(r);
+	} else if (PQntuples(res) == 0 || db_get_bool(res, 0, 3)) {
+		http_not_found(r, "upload");
+	} else if (db_get_bool(res, 0, 1)) {
+		const char *msg = db_get(res, 0, 2);
+		http_error(r, 400, "integrity_exception",
+		           msg != NULL ? msg : "the upload failed its integrity check",
+		           "You must begin a new upload process");
+	} else if (!db_get_bool(res, 0, 0)) {
+		http_not_consistent(r);
+	} else {
+		path = xasprintf("/storage/%s", upload_id);
+		http_json(r, 200, http_signed_url("GET", path));
+		free(path);
+	}
+	PQclear(res);
+}
+
+/* GET /files/{id}/url: the download URL of the current version. */
+static void
+files_url(struct req *r)
+{
+	struct access_project p;
+
+	if (files_access(r, files_project_sql, "file", &p) == 1)
+		files_url_answer(r, "SELECT upload_id FROM file_versions WHERE file_id = $1 AND "
+		                    "NOT is_deleted ORDER BY version DESC LIMIT 1");
+}
+
+/* GET /file_versions/{id}/url: the download URL of that version. */
+static void
+files_version_url(struct req *r)
+{
+	struct access_project p;
+
+	if (files_access(r, files_version_project_sql, "file version", &p) == 1)
+		files_url_answer(r, "SELECT upload_id FROM file_versions WHERE id = $1");
+}
 
 const struct route files_routes[] = {
-	{NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
+    {"POST", "/api/v1/files", ROUTE_AUTH, "files.create", files_create, NULL, NULL, NULL},
+    {"GET", "/api/v1/files/:id", ROUTE_AUTH, "files.get", files_get, NULL, NULL, NULL},
+    {"PUT", "/api/v1/files/:id", ROUTE_AUTH, "files.update", files_update, NULL, NULL, NULL},
+    {"DELETE", "/api/v1/files/:id", ROUTE_AUTH, "files.delete", files_delete, NULL, NULL, NULL},
+    {"GET", "/api/v1/files/:id/versions", ROUTE_AUTH, "files.versions", files_versions, NULL, NULL,
+     NULL},
+    {"GET", "/api/v1/files/:id/url", ROUTE_AUTH, "files.url", files_url, NULL, NULL, NULL},
+    {"GET", "/api/v1/file_versions/:id", ROUTE_AUTH, "file_versions.get", files_version_get, NULL,
+     NULL, NULL},
+    {"GET", "/api/v1/file_versions/:id/url", ROUTE_AUTH, "file_versions.url", files_version_url,
+     NULL, NULL, NULL},
+    {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
 };

@@ -1,6 +1,446 @@
-/* storage_http.c: routes of this resource (see API.md). */
+/* storage_http.c: the signed storage URLs (outside /api/v1). PUT streams a chunk's bytes to
+ * the storage provider while hashing them; GET streams an upload's chunks back in order,
+ * honouring Range. Both use constant memory whatever the size. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "log.h"
 #include "router.h"
+#include "sign.h"
+#include "storage.h"
+
+#define STORAGE_HTTP_BLOCK (256 * 1024)
+
+/* State of a chunk PUT. */
+struct storage_put {
+	struct storage_writer *w;
+	int number;
+	unsigned algs;
+	int64_t declared, got;
+	char hash_value[HASH_HEX_MAX];
+};
+
+/* Checks the signature of the request URL for method; answers 403 when it fails. */
+static bool
+storage_http_signed(struct req *r, const char *method)
+{
+	if (sign_url_verify(method, r->path, http_query(r, "expires"), http_query(r, "signature"),
+	                    util_wall_ms() / 1000))
+		return true;
+	http_error(r, 403, "forbidden", "the signature of this URL is invalid or expired",
+	           "ask the API for a new URL");
+	return false;
+}
+
+/* The chunk number of the path, or -1 after answering 404. */
+static int
+storage_http_number(struct req *r)
+{
+	int64_t n;
+
+	if (!util_parse_i64(r->params[1], &n) || n < 1 || n > INT32_MAX) {
+		http_not_found(r, "chunk");
+		return -1;
+	}
+	return (int)n;
+}
+
+/* Looks the chunk up and opens its writer into s. 0, or -1 after answering. */
+static int
+storage_http_open(struct req *r, struct storage_put *s)
+{
+	char num[16], *err = NULL;
+	const char *params[2] = {r->params[0], num};
+	PGresult *res;
+	enum hash_alg alg = HASH_MD5;
+	int rc = -1;
+
+	snprintf(num, sizeof(num), "%d", s->number);
+	res = db_exec(r->db,
+	              "SELECT u.storage_container, u.completed_at IS NOT NULL, c.size, "
+	              "c.hash_algorithm, c.hash_value FROM chunks c JOIN uploads u ON u.id = "
+	              "c.upload_id WHERE c.upload_id = $1 AND c.number = $2",
+	              2, params);
+	if (res == NULL) {
+		http_db_error(r);
+		return -1;
+	}
+	if (PQntuples(res) == 0) {
+		http_not_found(r, "chunk");
+	} else if (db_get_bool(res, 0, 1)) {
+		http_error(r, 409, "conflict", "the upload is already completed",
+		           "begin a new upload process");
+	} else {
+		if (!hash_parse_alg(db_get(res, 0, 3), &alg))
+			alg = HASH_MD5;
+		s->algs = (1u << HASH_MD5) | (1u << alg);
+		s->declared = db_get_i64(res, 0, 2);
+		snprintf(s->hash_value, sizeof(s->hash_value), "%s", db_get(res, 0, 4));
+		s->w =
+		    storage_write_open(db_get(res, 0, 0), r->params[0], s->number, s->algs, &err);
+		if (s->w == NULL) {
+			log_error("storage_open_failed upload=%s chunk=%d error=\"%s\"",
+			          r->params[0], s->number, err);
+			http_error(r, 500, "not_provided", "the storage provider failed",
+			           "retry the upload of this chunk");
+		} else {
+			rc = 0;
+		}
+	}
+	free(err);
+	PQclear(res);
+	return rc;
+}
+
+/* Before the body of PUT /storage/{upload_id}/{number}: signature, chunk, writer. */
+static int
+storage_http_put_begin(struct req *r)
+{
+	struct storage_put *s = xcalloc(1, sizeof(*s));
+	const char *clen = http_req_header(r, "Content-Length");
+	int64_t len;
+
+	r->stream = s;
+	if (!storage_http_signed(r, "PUT") || (s->number = storage_http_number(r)) < 0)
+		return -1;
+	if (storage_http_open(r, s) < 0)
+		return -1;
+	if (clen != NULL && util_parse_i64(clen, &len) && len > s->declared) {
+		http_error(r, 413, "payload_too_large", "the body is larger than the chunk's size",
+		           "register the chunk with its real size");
+		return -1;
+	}
+	return 0;
+}
+
+/* One piece of the body: straight to the writer, 413 past the declared size. */
+static int
+storage_http_put_data(struct req *r, const char *data, size_t n)
+{
+	struct storage_put *s = r->stream;
+	char *err = NULL;
+
+	if (s->w == NULL)
+		return -1;
+	if ((int64_t)n > s->declared - s->got) {
+		storage_write_abort(s->w);
+		s->w = NULL;
+		http_error(r, 413, "payload_too_large", "the body is larger than the chunk's size",
+		           "register the chunk with its real size");
+		return -1;
+	}
+	if (storage_write(s->w, data, n, &err) < 0) {
+		log_error("storage_write_failed upload=%s chunk=%d error=\"%s\"", r->params[0],
+		          s->number, err);
+		free(err);
+		storage_write_abort(s->w);
+		s->w = NULL;
+		http_error(r, 500, "not_provided", "the storage provider failed",
+		           "retry the upload of this chunk");
+		return -1;
+	}
+	s->got += (int64_t)n;
+	return 0;
+}
+
+/* Records what storage computed, under a share lock of the upload so that complete cannot
+ * slip in between. 1 done, 0 conflict (completed or chunk re-registered), -1 failure with
+ * the writer already consumed or aborted. */
+static int
+storage_http_commit(struct req *r, struct storage_put *s)
+{
+	char num[16], size[24], declared[24], digests[HASH_ALG_COUNT][HASH_HEX_MAX], *err = NULL;
+	const char *params[8] = {r->params[0], num,  size,          NULL,
+	                         NULL,         NULL, s->hash_value, declared};
+	PGresult *res = NULL;
+	int rc = -1;
+	int64_t stored;
+
+	snprintf(num, sizeof(num), "%d", s->number);
+	snprintf(declared, sizeof(declared), "%lld", (long long)s->declared);
+	if (db_begin(r->db) < 0)
+		goto fail;
+	res = db_exec(r->db, "SELECT completed_at IS NULL FROM uploads WHERE id = $1 FOR SHARE", 1,
+	              params);
+	if (res == NULL || PQntuples(res) != 1 || !db_get_bool(res, 0, 0)) {
+		rc = res == NULL ? -1 : 0;
+		goto fail;
+	}
+	if (storage_write_commit(s->w, &stored, digests, &err) < 0) {
+		s->w = NULL;
+		log_error("storage_commit_failed upload=%s chunk=%d error=\"%s\"", r->params[0],
+		          s->number, err);
+		goto fail;
+	}
+	s->w = NULL;
+	snprintf(size, sizeof(size), "%lld", (long long)stored);
+	for (int a = 0; a < HASH_ALG_COUNT; a++)
+		params[3 + a] = (s->algs & (1u << a)) ? digests[a] : NULL;
+	PQclear(res);
+	res = db_exec(r->db,
+	              "UPDATE chunks SET stored_size = $3, stored_md5 = $4, stored_sha1 = $5, "
+	              "stored_sha256 = $6, stored_at = now() WHERE upload_id = $1 AND number = $2 "
+	              "AND hash_value = $7 AND size = $8 RETURNING number",
+	              8, params);
+	if (res == NULL || db_commit(r->db) < 0)
+		goto fail;
+	rc = PQntuples(res) == 1;
+	PQclear(res);
+	return rc;
+fail:
+	free(err);
+	PQclear(res);
+	db_rollback(r->db);
+	return rc;
+}
+
+/* After the last piece: commit the chunk file and record its size and digests: 201 {}. */
+static void
+storage_http_put(struct req *r)
+{
+	struct storage_put *s = r->stream;
+	int rc;
+
+	if (s == NULL || s->w == NULL) {
+		http_error(r, 500, "not_provided", "no storage writer", "retry the upload");
+		return;
+	}
+	rc = storage_http_commit(r, s);
+	if (rc < 0) {
+		if (r->response == NULL)
+			http_db_error(r);
+	} else if (rc == 0) {
+		http_error(r, 409, "conflict",
+		           "the upload was completed or the chunk registered again meanwhile",
+		           "register the chunk again");
+	} else {
+		http_json(r, 201, json_object());
+	}
+}
+
+/* Frees the PUT state, discarding a chunk file that was not committed. */
+static void
+storage_http_put_free(struct req *r)
+{
+	struct storage_put *s = r->stream;
+
+	if (s == NULL)
+		return;
+	if (s->w != NULL)
+		storage_write_abort(s->w);
+	free(s);
+	r->stream = NULL;
+}
+
+/* A download in progress: the chunks of one upload, read one after another. */
+struct storage_get {
+	char *container;
+	char upload_id[37];
+	int n;
+	int *numbers;
+	int64_t *sizes;
+	int64_t start, len; /* the byte range served */
+	int cur;            /* index of the open chunk, or -1 */
+	int64_t cur_base;   /* offset of chunk cur in the whole upload */
+	int fd;
+};
+
+static void
+storage_http_get_free(void *cls)
+{
+	struct storage_get *g = cls;
+
+	if (g->fd >= 0)
+		close(g->fd);
+	free(g->container);
+	free(g->numbers);
+	free(g->sizes);
+	free(g);
+}
+
+/* Makes chunk i (holding absolute offset off) the open one. 0 or -1. */
+static int
+storage_http_seek(struct storage_get *g, int64_t off)
+{
+	int64_t base = 0, size;
+	char *err = NULL;
+	int i = 0;
+
+	while (i < g->n && off >= base + g->sizes[i])
+		base += g->sizes[i++];
+	if (i >= g->n)
+		return -1;
+	if (i == g->cur)
+		return 0;
+	if (g->fd >= 0)
+		close(g->fd);
+	g->cur = -1;
+	g->fd = storage_read_open(g->container, g->upload_id, g->numbers[i], &size, &err);
+	if (g->fd < 0) {
+		log_error("storage_read_failed upload=%s chunk=%d error=\"%s\"", g->upload_id,
+		          g->numbers[i], err);
+		free(err);
+		return -1;
+	}
+	g->cur = i;
+	g->cur_base = base;
+	return 0;
+}
+
+/* libmicrohttpd content reader: bytes from pos of the served range. */
+static ssize_t
+storage_http_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct storage_get *g = cls;
+	int64_t off = g->start + (int64_t)pos, left = g->len - (int64_t)pos, in_chunk;
+	ssize_t k;
+
+	if (left <= 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (storage_http_seek(g, off) < 0)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	in_chunk = g->cur_base + g->sizes[g->cur] - off;
+	if ((int64_t)max > in_chunk)
+		max = (size_t)in_chunk;
+	if ((int64_t)max > left)
+		max = (size_t)left;
+	do
+		k = pread(g->fd, buf, max, off - g->cur_base);
+	while (k < 0 && errno == EINTR);
+	if (k <= 0) {
+		log_error("storage_read_failed upload=%s chunk=%d error=\"%s\"", g->upload_id,
+		          g->numbers[g->cur], k < 0 ? strerror(errno) : "short file");
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	return k;
+}
+
+/* Parses Range against total into *start and *len. 0: serve everything (no or unusable header),
+ * 1: a satisfiable range, -1: unsatisfiable. */
+static int
+storage_http_range(const char *h, int64_t total, int64_t *start, int64_t *len)
+{
+	int64_t a = -1, b = -1;
+	char *end;
+
+	if (h == NULL || strncmp(h, "bytes=", 6) != 0 || strchr(h, ',') != NULL)
+		return 0;
+	h += 6;
+	if (*h == '-') {
+		b = strtoll(h + 1, &end, 10);
+		if (end == h + 1 || *end != '\0' || b < 0)
+			return 0;
+		if (b == 0 || total == 0)
+			return -1;
+		*start = b > total ? 0 : total - b;
+		*len = total - *start;
+		return 1;
+	}
+	a = strtoll(h, &end, 10);
+	if (end == h || *end != '-' || a < 0)
+		return 0;
+	h = end + 1;
+	if (*h != '\0') {
+		b = strtoll(h, &end, 10);
+		if (end == h || *end != '\0' || b < a)
+			return 0;
+	}
+	if (a >= total)
+		return -1;
+	if (b < 0 || b >= total)
+		b = total - 1;
+	*start = a;
+	*len = b - a + 1;
+	return 1;
+}
+
+/* Loads the chunks of upload r->params[0] into a new g; 0, or -1 after answering. */
+static int
+storage_http_load(struct req *r, struct storage_get **out, char **etag, int64_t *total)
+{
+	const char *params[1] = {r->params[0]};
+	PGresult *res = db_exec(
+	    r->db,
+	    "SELECT u.storage_container, u.etag, c.number, c.stored_size, c.stored_at IS NULL "
+	    "FROM uploads u LEFT JOIN chunks c ON c.upload_id = u.id WHERE u.id = $1 "
+	    "AND u.purged_at IS NULL ORDER BY c.number",
+	    1, params);
+	struct storage_get *g;
+
+	if (res == NULL) {
+		http_db_error(r);
+		return -1;
+	}
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		http_not_found(r, "upload");
+		return -1;
+	}
+	g = xcalloc(1, sizeof(*g));
+	g->fd = -1;
+	g->cur = -1;
+	g->container = xstrdup(db_get(res, 0, 0));
+	snprintf(g->upload_id, sizeof(g->upload_id), "%s", r->params[0]);
+	*etag = xasprintf("\"%s\"", db_get(res, 0, 1));
+	g->numbers = xcalloc((size_t)PQntuples(res), sizeof(int));
+	g->sizes = xcalloc((size_t)PQntuples(res), sizeof(int64_t));
+	*total = 0;
+	for (int i = 0; i < PQntuples(res) && db_get(res, i, 2) != NULL; i++) {
+		if (db_get_bool(res, i, 4))
+			continue; /* never stored: nothing to serve */
+		g->numbers[g->n] = (int)db_get_i64(res, i, 2);
+		g->sizes[g->n] = db_get_i64(res, i, 3);
+		*total += g->sizes[g->n++];
+	}
+	PQclear(res);
+	*out = g;
+	return 0;
+}
+
+/* GET /storage/{upload_id}: the whole upload (or the asked Range), streamed. */
+static void
+storage_http_get(struct req *r)
+{
+	struct storage_get *g = NULL;
+	struct MHD_Response *resp;
+	char *etag = NULL, buf[96];
+	int64_t total;
+	int range;
+
+	if (!storage_http_signed(r, "GET") || storage_http_load(r, &g, &etag, &total) < 0)
+		return;
+	g->len = total;
+	range = storage_http_range(http_req_header(r, "Range"), total, &g->start, &g->len);
+	if (range < 0) {
+		storage_http_get_free(g);
+		http_error(r, 416, "not_provided", "the range is not satisfiable",
+		           "ask for bytes within the file");
+		snprintf(buf, sizeof(buf), "bytes */%lld", (long long)total);
+		http_header(r, "Content-Range", buf);
+		free(etag);
+		return;
+	}
+	resp = MHD_create_response_from_callback((uint64_t)g->len, STORAGE_HTTP_BLOCK,
+	                                         storage_http_read, g, storage_http_get_free);
+	MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
+	MHD_add_response_header(resp, "ETag", etag);
+	MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+	if (range > 0) {
+		snprintf(buf, sizeof(buf), "bytes %lld-%lld/%lld", (long long)g->start,
+		         (long long)(g->start + g->len - 1), (long long)total);
+		MHD_add_response_header(resp, "Content-Range", buf);
+	}
+	http_raw(r, range > 0 ? 206 : 200, resp);
+	free(etag);
+}
 
 const struct route storage_http_routes[] = {
-	{NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
+    {"PUT", "/storage/:upload_id/:number", ROUTE_STREAM, "storage.put", storage_http_put,
+     storage_http_put_begin, storage_http_put_data, storage_http_put_free},
+    {"GET", "/storage/:upload_id", 0, "storage.get", storage_http_get, NULL, NULL, NULL},
+    {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
 };
