@@ -1,6 +1,259 @@
-/* folders.c: routes of this resource (see API.md). */
+/* folders.c: create, read, move/rename and delete folders (see API.md). */
+#include "folders.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "children.h"
+#include "db.h"
+#include "outbox.h"
 #include "router.h"
+#include "uuid.h"
+#include "views.h"
+
+#define FOLDERS_SELECT "SELECT " VIEWS_SQL_FOLDER("f") " FROM folders f"
+
+int
+folders_access(struct req *r, const char *folder_id, struct access_project *p)
+{
+	int rc = access_check(r, FOLDERS_SQL_LIVE, folder_id, "folder", p);
+
+	if (rc == 1 && p->is_deleted) {
+		http_not_found(r, "folder");
+		return 0;
+	}
+	return rc;
+}
+
+int
+folders_parent(struct req *r, json_t *body, struct access_project *p, char parent_id[37])
+{
+	json_t *parent = NULL;
+	const char *kind, *id;
+	int rc = http_field_obj(r, body, "parent", &parent);
+
+	if (rc <= 0)
+		return rc;
+	if ((rc = http_field_str(r, parent, "kind", &kind)) <= 0 ||
+	    (rc = http_field_str(r, parent, "id", &id)) <= 0) {
+		if (rc == 0)
+			http_invalid(r, "parent", "needs kind and id");
+		return -1;
+	}
+	if (strcmp(kind, "dds-project") != 0 && strcmp(kind, "dds-folder") != 0) {
+		http_invalid(r, "parent.kind", "must be dds-project or dds-folder");
+		return -1;
+	}
+	if (!uuid_valid(id)) {
+		http_not_found(r, kind[4] == 'p' ? "project" : "folder");
+		return -1;
+	}
+	if (kind[4] == 'p') {
+		parent_id[0] = '\0';
+		rc = access_project(r, id, p);
+	} else {
+		snprintf(parent_id, 37, "%s", id);
+		rc = folders_access(r, id, p);
+	}
+	return rc == 1 ? 1 : -1;
+}
+
+/* Answers status with folder id as it is now. */
+static void
+folders_answer(struct req *r, int status, const char *id)
+{
+	const char *q[] = {id};
+	PGresult *res = db_exec(r->db, FOLDERS_SELECT " WHERE f.id = $1", 1, q);
+
+	if (res == NULL) {
+		http_db_error(r);
+		return;
+	}
+	if (PQntuples(res) == 0)
+		http_not_found(r, "folder");
+	else
+		http_json(r, status, views_folder(res, 0, 0));
+	PQclear(res);
+}
+
+/* Reads the optional "name": a non-empty string. -1 after a 400. */
+static int
+folders_name(struct req *r, json_t *body, const char **name)
+{
+	int rc = http_field_str(r, body, "name", name);
+
+	if (rc == 1 && (*name)[0] == '\0') {
+		http_invalid(r, "name", "must not be empty");
+		return -1;
+	}
+	return rc;
+}
+
+/* POST /folders {"name", "parent": {"kind", "id"}}: 201 with the folder. */
+static void
+folders_create(struct req *r)
+{
+	json_t *body = http_body_object(r);
+	const char *name = NULL;
+	struct access_project p;
+	char parent[37], id[UUID_STR_LEN];
+	int rc;
+
+	if (body == NULL || (rc = folders_name(r, body, &name)) < 0)
+		goto out;
+	if (rc == 0) {
+		http_invalid(r, "name", "is required");
+		goto out;
+	}
+	if ((rc = folders_parent(r, body, &p, parent)) <= 0) {
+		if (rc == 0)
+			http_invalid(r, "parent", "is required");
+		goto out;
+	}
+	uuid_generate(id);
+	const char *q[] = {id, p.id, parent[0] ? parent : NULL, name, r->user_id};
+	if (db_cmd(r->db,
+	           "INSERT INTO folders(id, project_id, parent_id, name, created_by)"
+	           " VALUES ($1, $2, $3, $4, $5)",
+	           5, q) < 0) {
+		http_db_error(r);
+		goto out;
+	}
+	folders_answer(r, 201, id);
+out:
+	json_decref(body);
+}
+
+/* GET /folders/{id} */
+static void
+folders_get(struct req *r)
+{
+	struct access_project p;
+
+	if (folders_access(r, r->params[0], &p) == 1)
+		folders_answer(r, 200, r->params[0]);
+}
+
+/* In the open transaction: 1 when moving folder id under parent (a folder id, or "" for
+ * the project root of project) is allowed, 0 after answering 400, -1 on a database error.
+ * Locks the project row so that concurrent moves cannot build a cycle together. */
+static int
+folders_move_ok(struct req *r, const char *id, const char *project, const char *target_project,
+                const char *parent)
+{
+	const char *lock[] = {project};
+	const char *q[] = {parent, id};
+	PGresult *res;
+	int rc;
+
+	if (strcmp(project, target_project) != 0) {
+		http_invalid(r, "parent", "must be in the folder's project");
+		return 0;
+	}
+	if (db_cmd(r->db, "SELECT 1 FROM projects WHERE id = $1 FOR UPDATE", 1, lock) < 0)
+		return -1;
+	if (parent[0] == '\0')
+		return 1;
+	res = db_exec(r->db,
+	              "WITH RECURSIVE up(id, parent_id, depth) AS (SELECT id, parent_id, 0"
+	              " FROM folders WHERE id = $1 UNION ALL SELECT f.id, f.parent_id, up.depth + 1"
+	              " FROM folders f JOIN up ON f.id = up.parent_id WHERE up.depth < 1000)"
+	              " SELECT 1 FROM up WHERE id = $2",
+	              2, q);
+	if (res == NULL)
+		return -1;
+	rc = PQntuples(res) == 0;
+	PQclear(res);
+	if (!rc)
+		http_invalid(r, "parent", "a folder cannot be moved into itself or its subfolders");
+	return rc;
+}
+
+/* PUT /folders/{id} {"name"?, "parent"?}: renames and/or moves; 200 with the folder. */
+static void
+folders_update(struct req *r)
+{
+	struct access_project p, target;
+	json_t *body = NULL;
+	const char *name = NULL;
+	char parent[37] = "";
+	int moving = 0, ok;
+
+	if (folders_access(r, r->params[0], &p) != 1)
+		return;
+	body = http_body_object(r);
+	if (body == NULL || folders_name(r, body, &name) < 0 ||
+	    (moving = folders_parent(r, body, &target, parent)) < 0)
+		goto out;
+	const char *q[] = {r->params[0], name, moving ? "true" : "false", parent[0] ? parent : NULL,
+	                   r->user_id};
+	if (db_begin(r->db) < 0)
+		goto fail;
+	ok = moving ? folders_move_ok(r, r->params[0], p.id, target.id, parent) : 1;
+	if (ok < 0)
+		goto fail;
+	if (ok == 0) {
+		db_rollback(r->db);
+		goto out;
+	}
+	if (db_cmd(r->db,
+	           "UPDATE folders SET name = COALESCE($2, name), parent_id = CASE WHEN"
+	           " $3::boolean THEN $4::uuid ELSE parent_id END, updated_at = now(),"
+	           " updated_by = $5 WHERE id = $1",
+	           5, q) < 0 ||
+	    db_commit(r->db) < 0)
+		goto fail;
+	folders_answer(r, 200, r->params[0]);
+	goto out;
+fail:
+	db_rollback(r->db);
+	http_db_error(r);
+out:
+	json_decref(body);
+}
+
+/* DELETE /folders/{id}: marks it deleted and queues resource.delete (its contents) in one
+ * transaction; 202 with the deleted folder. */
+static void
+folders_delete(struct req *r)
+{
+	struct access_project p;
+	PGresult *res = NULL;
+	const char *q[] = {r->params[0], r->user_id};
+
+	if (folders_access(r, r->params[0], &p) != 1)
+		return;
+	if (db_begin(r->db) < 0)
+		goto fail;
+	res = db_exec(r->db,
+	              "UPDATE folders SET is_deleted = true, deleted_at = now(), deleted_by = $2"
+	              " WHERE id = $1 AND NOT is_deleted RETURNING id",
+	              2, q);
+	if (res == NULL)
+		goto fail;
+	if (PQntuples(res) == 0) {
+		db_rollback(r->db);
+		http_not_found(r, "folder");
+		goto out;
+	}
+	if (outbox_insert(r->db, "resource.delete", r->params[0]) < 0 || db_commit(r->db) < 0)
+		goto fail;
+	folders_answer(r, 202, r->params[0]);
+	goto out;
+fail:
+	db_rollback(r->db);
+	http_db_error(r);
+out:
+	PQclear(res);
+}
 
 const struct route folders_routes[] = {
-	{NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
+    {"POST", "/api/v1/folders", ROUTE_AUTH, "folders.create", folders_create, NULL, NULL, NULL},
+    {"GET", "/api/v1/folders/:id", ROUTE_AUTH, "folders.get", folders_get, NULL, NULL, NULL},
+    {"PUT", "/api/v1/folders/:id", ROUTE_AUTH, "folders.update", folders_update, NULL, NULL, NULL},
+    {"DELETE", "/api/v1/folders/:id", ROUTE_AUTH, "folders.delete", folders_delete, NULL, NULL,
+     NULL},
+    {"GET", "/api/v1/folders/:id/children", ROUTE_AUTH, "folders.children", children_folder, NULL,
+     NULL, NULL},
+    {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
 };

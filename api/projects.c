@@ -1,6 +1,251 @@
-/* projects.c: routes of this resource (see API.md). */
+/* projects.c: create, list, read, update and delete projects (see API.md). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "access.h"
+#include "children.h"
+#include "config.h"
+#include "db.h"
+#include "outbox.h"
 #include "router.h"
+#include "uuid.h"
+#include "views.h"
+
+#define PROJECTS_SELECT "SELECT " VIEWS_SQL_PROJECT("p") " FROM projects p"
+
+/* Answers status with the project id as it is now, or 404 if it is gone. */
+static void
+projects_answer(struct req *r, int status, const char *id)
+{
+	const char *q[] = {id};
+	PGresult *res = db_exec(r->db, PROJECTS_SELECT " WHERE p.id = $1", 1, q);
+
+	if (res == NULL) {
+		http_db_error(r);
+		return;
+	}
+	if (PQntuples(res) == 0)
+		http_not_found(r, "project");
+	else
+		http_json(r, status, views_project(res, 0, 0));
+	PQclear(res);
+}
+
+/* Honours "Prefer: wait=N": polls until project id is consistent, at most N seconds (capped
+ * by cfg.max_wait), adding Preference-Applied. Returns 1 when consistent, 0 when not (or
+ * no wait asked), -1 on a database error (nothing answered). */
+static int
+projects_wait(struct req *r, const char *id)
+{
+	const char *prefer = http_req_header(r, "Prefer");
+	const char *w = prefer ? strstr(prefer, "wait=") : NULL;
+	const char *q[] = {id};
+	int64_t secs = w ? atoll(w + 5) : 0, deadline;
+	char buf[40];
+	bool done = false;
+
+	if (w == NULL || secs <= 0)
+		return 0;
+	if (secs > cfg.max_wait)
+		secs = cfg.max_wait;
+	deadline = util_now_ms() + secs * 1000;
+	for (;;) {
+		PGresult *res =
+		    db_exec(r->db, "SELECT is_consistent FROM projects WHERE id = $1", 1, q);
+		if (res == NULL)
+			return -1;
+		done = PQntuples(res) > 0 && db_get_bool(res, 0, 0);
+		PQclear(res);
+		if (done || util_now_ms() >= deadline)
+			break;
+		util_sleep_ms(100, NULL);
+	}
+	snprintf(buf, sizeof(buf), "wait=%lld", (long long)secs);
+	http_header(r, "Preference-Applied", buf);
+	return done ? 1 : 0;
+}
+
+/* Reads the optional "name" (non-empty) and "description" strings; -1 after a 400. */
+static int
+projects_fields(struct req *r, json_t *body, const char **name, const char **desc)
+{
+	int rc = http_field_str(r, body, "name", name);
+
+	if (rc < 0)
+		return -1;
+	if (rc == 1 && (*name)[0] == '\0') {
+		http_invalid(r, "name", "must not be empty");
+		return -1;
+	}
+	if (http_field_str(r, body, "description", desc) < 0)
+		return -1;
+	return 0;
+}
+
+/* POST /projects {"name", "description"?}: inserts the project, its first member and the
+ * project.initialize job in one transaction; 202 (or 201 once consistent under Prefer). */
+static void
+projects_create(struct req *r)
+{
+	json_t *body = http_body_object(r);
+	const char *name = NULL, *desc = NULL;
+	char id[UUID_STR_LEN];
+	int waited;
+
+	if (body == NULL || projects_fields(r, body, &name, &desc) < 0)
+		goto out;
+	if (name == NULL) {
+		http_invalid(r, "name", "is required");
+		goto out;
+	}
+	uuid_generate(id);
+	const char *q[] = {id, name, desc != NULL ? desc : "", id, r->user_id};
+	const char *m[] = {id, r->user_id};
+	if (db_begin(r->db) < 0 ||
+	    db_cmd(r->db,
+	           "INSERT INTO projects(id, name, description, storage_container, created_by)"
+	           " VALUES ($1, $2, $3, $4, $5)",
+	           5, q) < 0 ||
+	    db_cmd(r->db, "INSERT INTO project_members(project_id, user_id) VALUES ($1, $2)", 2,
+	           m) < 0 ||
+	    outbox_insert(r->db, "project.initialize", id) < 0 || db_commit(r->db) < 0) {
+		db_rollback(r->db);
+		http_db_error(r);
+		goto out;
+	}
+	waited = projects_wait(r, id);
+	if (waited < 0)
+		http_db_error(r);
+	else
+		projects_answer(r, waited == 1 ? 201 : 202, id);
+out:
+	json_decref(body);
+}
+
+/* GET /projects: the caller's live projects, oldest first, paged. */
+static void
+projects_list(struct req *r)
+{
+	int64_t page, per_page;
+	char lim[24], off[24];
+	PGresult *cnt = NULL, *res = NULL;
+	json_t *results;
+
+	if (http_paging_args(r, &page, &per_page) < 0)
+		return;
+	snprintf(lim, sizeof(lim), "%lld", (long long)per_page);
+	snprintf(off, sizeof(off), "%lld", (long long)((page - 1) * per_page));
+	const char *q[] = {r->user_id, lim, off};
+	cnt =
+	    db_exec(r->db,
+	            "SELECT count(*) FROM projects p JOIN project_members m ON m.project_id = p.id"
+	            " WHERE m.user_id = $1 AND NOT p.is_deleted",
+	            1, q);
+	if (cnt != NULL)
+		res = db_exec(r->db,
+		              PROJECTS_SELECT " JOIN project_members m ON m.project_id = p.id"
+		                              " WHERE m.user_id = $1 AND NOT p.is_deleted"
+		                              " ORDER BY p.created_at, p.id LIMIT $2 OFFSET $3",
+		              3, q);
+	if (res == NULL) {
+		http_db_error(r);
+		goto out;
+	}
+	results = json_array();
+	for (int i = 0; i < PQntuples(res); i++)
+		json_array_append_new(results, views_project(res, i, 0));
+	http_paging_headers(r, page, per_page, db_get_i64(cnt, 0, 0));
+	http_json(r, 200, json_pack("{s:o}", "results", results));
+out:
+	PQclear(cnt);
+	PQclear(res);
+}
+
+/* GET /projects/{id}: 404 when deleted or unknown, 403 for non-members. */
+static void
+projects_get(struct req *r)
+{
+	struct access_project p;
+
+	if (access_project(r, r->params[0], &p) != 1)
+		return;
+	projects_answer(r, 200, p.id);
+}
+
+/* PUT /projects/{id} {"name"?, "description"?}: 200 with the project. */
+static void
+projects_update(struct req *r)
+{
+	struct access_project p;
+	json_t *body = NULL;
+	const char *name = NULL, *desc = NULL;
+
+	if (access_project(r, r->params[0], &p) != 1)
+		return;
+	body = http_body_object(r);
+	if (body == NULL || projects_fields(r, body, &name, &desc) < 0)
+		goto out;
+	const char *q[] = {p.id, name, desc, r->user_id};
+	if (db_cmd(r->db,
+	           "UPDATE projects SET name = COALESCE($2, name),"
+	           " description = COALESCE($3, description), updated_at = now(), updated_by = $4"
+	           " WHERE id = $1 AND NOT is_deleted",
+	           4, q) < 0) {
+		http_db_error(r);
+		goto out;
+	}
+	projects_answer(r, 200, p.id);
+out:
+	json_decref(body);
+}
+
+/* DELETE /projects/{id}: marks it deleted and queues resource.delete in one transaction;
+ * 202 with the deleted project. */
+static void
+projects_delete(struct req *r)
+{
+	struct access_project p;
+	PGresult *res = NULL;
+
+	if (access_project(r, r->params[0], &p) != 1)
+		return;
+	const char *q[] = {p.id, r->user_id};
+	if (db_begin(r->db) < 0)
+		goto fail;
+	res = db_exec(r->db,
+	              "UPDATE projects SET is_deleted = true, deleted_at = now(), deleted_by = $2"
+	              " WHERE id = $1 AND NOT is_deleted RETURNING id",
+	              2, q);
+	if (res == NULL)
+		goto fail;
+	if (PQntuples(res) == 0) { /* deleted meanwhile */
+		db_rollback(r->db);
+		http_not_found(r, "project");
+		goto out;
+	}
+	if (outbox_insert(r->db, "resource.delete", p.id) < 0 || db_commit(r->db) < 0)
+		goto fail;
+	projects_answer(r, 202, p.id);
+	goto out;
+fail:
+	db_rollback(r->db);
+	http_db_error(r);
+out:
+	PQclear(res);
+}
 
 const struct route projects_routes[] = {
-	{NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
+    {"POST", "/api/v1/projects", ROUTE_AUTH, "projects.create", projects_create, NULL, NULL, NULL},
+    {"GET", "/api/v1/projects", ROUTE_AUTH, "projects.list", projects_list, NULL, NULL, NULL},
+    {"GET", "/api/v1/projects/:id", ROUTE_AUTH, "projects.get", projects_get, NULL, NULL, NULL},
+    {"PUT", "/api/v1/projects/:id", ROUTE_AUTH, "projects.update", projects_update, NULL, NULL,
+     NULL},
+    {"DELETE", "/api/v1/projects/:id", ROUTE_AUTH, "projects.delete", projects_delete, NULL, NULL,
+     NULL},
+    {"GET", "/api/v1/projects/:id/children", ROUTE_AUTH, "projects.children", children_project,
+     NULL, NULL, NULL},
+    {"GET", "/api/v1/projects/:id/files", ROUTE_AUTH, "projects.files", children_project_files,
+     NULL, NULL, NULL},
+    {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
 };

@@ -1,0 +1,245 @@
+/* children.c: what lies in a project or folder: children (direct, or every descendant whose
+ * name matches), and the project's files with their download URLs. */
+#include "children.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "access.h"
+#include "config.h"
+#include "db.h"
+#include "folders.h"
+#include "views.h"
+
+/* Where the listing starts, for a parameter $1: the project root or a folder. */
+#define CHILDREN_AT_PROJECT "project_id = $1 AND parent_id IS NULL"
+#define CHILDREN_AT_FOLDER  "parent_id = $1"
+
+/* The live folders of a project or folder subtree, as CTE tree(id) (UNION stops on a cycle). */
+#define CHILDREN_TREE(at)                                                                          \
+	"tree(id) AS (SELECT id FROM folders WHERE " at " AND NOT is_deleted UNION SELECT f.id"    \
+	" FROM folders f JOIN tree ON f.parent_id = tree.id WHERE NOT f.is_deleted)"
+
+/* The page of items(kind, id, name) with the columns of views_folder/views_file after the
+ * kind; lim and off are the parameters of LIMIT and OFFSET. */
+#define CHILDREN_PAGE(lim, off)                                                                    \
+	" SELECT pg.kind, x.* FROM (SELECT kind, id, name FROM items ORDER BY kind DESC, name, id" \
+	" LIMIT " lim " OFFSET " off ") pg CROSS JOIN LATERAL (SELECT " VIEWS_SQL_FOLDER(          \
+	    "f") ", NULL::text FROM folders f WHERE pg.kind = 'dds-folder' AND f.id = pg.id "      \
+	         "UNION ALL"                                                                       \
+	         " SELECT " VIEWS_SQL_FILE(                                                        \
+	             "f") " FROM files f WHERE pg.kind = 'dds-file' AND"                           \
+	                  " f.id = pg.id) x ORDER BY pg.kind DESC, pg.name, pg.id"
+
+/* The CTE items(kind, id, name): direct live children at `at`. */
+#define CHILDREN_DIRECT(at)                                                                        \
+	"WITH items(kind, id, name) AS (SELECT 'dds-folder', id, name FROM folders WHERE " at      \
+	" AND NOT is_deleted UNION ALL SELECT 'dds-file', id, name FROM files WHERE " at           \
+	" AND NOT is_deleted)"
+
+/* The CTE items(kind, id, name): every live descendant at `at` whose name matches $2. */
+#define CHILDREN_DEEP(at)                                                                          \
+	"WITH RECURSIVE " CHILDREN_TREE(at) ", items(kind, id, name) AS (SELECT 'dds-folder', id," \
+	                                    " name FROM folders WHERE id IN (SELECT id FROM "      \
+	                                    "tree) AND name ILIKE $2 ESCAPE '\\'"                  \
+	                                    " UNION ALL SELECT 'dds-file', id, name FROM files "   \
+	                                    "WHERE NOT is_deleted AND name ILIKE $2"               \
+	                                    " ESCAPE '\\' AND (" at                                \
+	                                    " OR parent_id IN (SELECT id FROM tree)))"
+
+/* Count and page statements for [at folder][recursive]. */
+static const char *const children_count_sql[2][2] = {
+    {CHILDREN_DIRECT(CHILDREN_AT_PROJECT) " SELECT count(*) FROM items",
+     CHILDREN_DEEP(CHILDREN_AT_PROJECT) " SELECT count(*) FROM items"},
+    {CHILDREN_DIRECT(CHILDREN_AT_FOLDER) " SELECT count(*) FROM items",
+     CHILDREN_DEEP(CHILDREN_AT_FOLDER) " SELECT count(*) FROM items"},
+};
+static const char *const children_page_sql[2][2] = {
+    {CHILDREN_DIRECT(CHILDREN_AT_PROJECT) CHILDREN_PAGE("$2", "$3"),
+     CHILDREN_DEEP(CHILDREN_AT_PROJECT) CHILDREN_PAGE("$3", "$4")},
+    {CHILDREN_DIRECT(CHILDREN_AT_FOLDER) CHILDREN_PAGE("$2", "$3"),
+     CHILDREN_DEEP(CHILDREN_AT_FOLDER) CHILDREN_PAGE("$3", "$4")},
+};
+
+/* "%text%" for ILIKE with \, % and _ escaped. Caller frees. */
+static char *
+children_pattern(const char *s)
+{
+	char *out = xmalloc(2 * strlen(s) + 3), *o = out;
+
+	*o++ = '%';
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '%' || *s == '_')
+			*o++ = '\\';
+		*o++ = *s;
+	}
+	*o++ = '%';
+	*o = '\0';
+	return out;
+}
+
+/* Lists the children of root (a project id, or a folder id when at_folder). */
+static void
+children_list(struct req *r, const char *root, int at_folder)
+{
+	const char *contains = http_query(r, "name_contains");
+	int deep = contains != NULL;
+	char *pattern = deep ? children_pattern(contains) : NULL;
+	char lim[24], off[24];
+	PGresult *cnt = NULL, *res = NULL;
+	int64_t page, per_page;
+	json_t *results;
+
+	if (http_paging_args(r, &page, &per_page) < 0)
+		goto out;
+	snprintf(lim, sizeof(lim), "%lld", (long long)per_page);
+	snprintf(off, sizeof(off), "%lld", (long long)((page - 1) * per_page));
+	const char *q[] = {root, deep ? pattern : lim, deep ? lim : off, off};
+	cnt = db_exec(r->db, children_count_sql[at_folder][deep], 1 + deep, q);
+	if (cnt != NULL)
+		res = db_exec(r->db, children_page_sql[at_folder][deep], 3 + deep, q);
+	if (res == NULL) {
+		http_db_error(r);
+		goto out;
+	}
+	results = json_array();
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *kind = db_get(res, i, 0);
+		json_array_append_new(results, strcmp(kind, "dds-file") == 0
+		                                   ? views_file(res, i, 1)
+		                                   : views_folder(res, i, 1));
+	}
+	http_paging_headers(r, page, per_page, db_get_i64(cnt, 0, 0));
+	http_json(r, 200, json_pack("{s:o}", "results", results));
+out:
+	free(pattern);
+	PQclear(cnt);
+	PQclear(res);
+}
+
+void
+children_project(struct req *r)
+{
+	struct access_project p;
+
+	if (access_project(r, r->params[0], &p) == 1)
+		children_list(r, p.id, 0);
+}
+
+void
+children_folder(struct req *r)
+{
+	struct access_project p;
+
+	if (folders_access(r, r->params[0], &p) == 1)
+		children_list(r, r->params[0], 1);
+}
+
+/* The live files of project $1 with their current upload, as CTE lf(id, name, project_id,
+ * parent_id, created_at, upload_id): files at the root or under live folders only. */
+#define CHILDREN_LIVE_FILES                                                                        \
+	"WITH RECURSIVE " CHILDREN_TREE(                                                           \
+	    CHILDREN_AT_PROJECT) ", lf AS (SELECT f.id, f.name,"                                   \
+	                         " f.project_id, f.parent_id, f.created_at, cv.upload_id FROM "    \
+	                         "files f CROSS JOIN LATERAL"                                      \
+	                         " (SELECT v.upload_id FROM file_versions v WHERE v.file_id = "    \
+	                         "f.id AND NOT v.is_deleted"                                       \
+	                         " ORDER BY v.version DESC LIMIT 1) cv WHERE f.project_id = $1 "   \
+	                         "AND NOT f.is_deleted AND"                                        \
+	                         " (f.parent_id IS NULL OR f.parent_id IN (SELECT id FROM tree)))"
+
+/* Counts the project's live files and those whose upload is not consistent yet, waiting
+ * for the latter to reach 0 as "Prefer: wait=N" asks. Returns 0 with *total and *pending
+ * set, -1 on a database error (nothing answered). */
+static int
+children_files_count(struct req *r, const char *project, int64_t *total, int64_t *pending)
+{
+	const char *prefer = http_req_header(r, "Prefer");
+	const char *w = prefer ? strstr(prefer, "wait=") : NULL;
+	int64_t secs = w ? atoll(w + 5) : 0, deadline;
+	const char *q[] = {project};
+	char buf[40];
+
+	if (secs > cfg.max_wait)
+		secs = cfg.max_wait;
+	deadline = util_now_ms() + (secs > 0 ? secs : 0) * 1000;
+	for (;;) {
+		PGresult *res =
+		    db_exec(r->db,
+		            CHILDREN_LIVE_FILES " SELECT count(*), count(*) FILTER"
+		                                " (WHERE NOT u.is_consistent) FROM lf"
+		                                " JOIN uploads u ON u.id = lf.upload_id",
+		            1, q);
+		if (res == NULL)
+			return -1;
+		*total = db_get_i64(res, 0, 0);
+		*pending = db_get_i64(res, 0, 1);
+		PQclear(res);
+		if (*pending == 0 || util_now_ms() >= deadline)
+			break;
+		util_sleep_ms(100, NULL);
+	}
+	if (secs > 0) {
+		snprintf(buf, sizeof(buf), "wait=%lld", (long long)secs);
+		http_header(r, "Preference-Applied", buf);
+	}
+	return 0;
+}
+
+/* One item of GET /projects/{id}/files from a row of the page query. New reference. */
+static json_t *
+children_file_item(const PGresult *res, int i)
+{
+	char *path = xasprintf("/storage/%s", db_get(res, i, 5));
+	json_t *item = json_pack(
+	    "{s:s,s:s,s:I,s:o,s:o,s:o}", "id", db_get(res, i, 0), "name", db_get(res, i, 1), "size",
+	    (json_int_t)db_get_i64(res, i, 2), "hashes", views_json_col(res, i, 3), "ancestors",
+	    views_json_col(res, i, 4), "file_url", http_signed_url("GET", path));
+
+	free(path);
+	return item;
+}
+
+void
+children_project_files(struct req *r)
+{
+	struct access_project p;
+	int64_t page, per_page, total, pending;
+	char lim[24], off[24];
+	PGresult *res = NULL;
+	json_t *results;
+
+	if (access_project(r, r->params[0], &p) != 1 || http_paging_args(r, &page, &per_page) < 0)
+		return;
+	if (children_files_count(r, p.id, &total, &pending) < 0)
+		goto fail;
+	if (pending > 0) {
+		http_not_consistent(r);
+		return;
+	}
+	snprintf(lim, sizeof(lim), "%lld", (long long)per_page);
+	snprintf(off, sizeof(off), "%lld", (long long)((page - 1) * per_page));
+	const char *q[] = {p.id, lim, off};
+	res = db_exec(
+	    r->db,
+	    CHILDREN_LIVE_FILES " SELECT lf.id, lf.name, u.size, " VIEWS_SQL_HASHES(
+	        "u.id") "::text, " VIEWS_SQL_ANCESTORS("lf.project_id",
+	                                               "lf.parent_id") ", u.id FROM lf"
+	                                                               " JOIN uploads u ON u.id = "
+	                                                               "lf.upload_id ORDER BY "
+	                                                               "lf.created_at, lf.id"
+	                                                               " LIMIT $2 OFFSET $3",
+	    3, q);
+	if (res == NULL)
+		goto fail;
+	results = json_array();
+	for (int i = 0; i < PQntuples(res); i++)
+		json_array_append_new(results, children_file_item(res, i));
+	PQclear(res);
+	http_paging_headers(r, page, per_page, total);
+	http_json(r, 200, json_pack("{s:o}", "results", results));
+	return;
+fail:
+	http_db_error(r);
+}
