@@ -21,11 +21,22 @@
 	"(SELECT json_build_object('id', vu.id, 'username', vu.username, 'full_name',"             \
 	" vu.full_name, 'agent', NULL) FROM users vu WHERE vu.id = (" u "))"
 
+/* SQL: one "'key', value" pair of the audit object: a timestamp or a user. */
+#define VIEWS_SQL_AUDIT_TS(key, x)   "'" key "', " VIEWS_SQL_TS(x)
+#define VIEWS_SQL_AUDIT_USER(key, u) "'" key "', " VIEWS_SQL_USER(u)
+
 /* SQL, one column: the audit object as JSON text, from six expressions (any may be NULL
  * typed, e.g. "NULL::timestamptz", "NULL::uuid"). */
-#define VIEWS_SQL_AUDIT6(cat, cby, uat, uby, dat, dby)                                                                                    \
-	"json_build_object('created_on', " VIEWS_SQL_TS(cat) ", 'created_by', " VIEWS_SQL_USER(cby) ", 'last_updated_on', " VIEWS_SQL_TS( \
-	    uat) ", 'last_updated_by', " VIEWS_SQL_USER(uby) ", 'deleted_on', " VIEWS_SQL_TS(dat) ", 'deleted_by', " VIEWS_SQL_USER(dby) ")::text"
+/* clang-format off */
+#define VIEWS_SQL_AUDIT6(cat, cby, uat, uby, dat, dby)                                             \
+	"json_build_object("                                                                       \
+	VIEWS_SQL_AUDIT_TS("created_on", cat) ", "                                                 \
+	VIEWS_SQL_AUDIT_USER("created_by", cby) ", "                                               \
+	VIEWS_SQL_AUDIT_TS("last_updated_on", uat) ", "                                            \
+	VIEWS_SQL_AUDIT_USER("last_updated_by", uby) ", "                                          \
+	VIEWS_SQL_AUDIT_TS("deleted_on", dat) ", "                                                 \
+	VIEWS_SQL_AUDIT_USER("deleted_by", dby) ")::text"
+/* clang-format on */
 
 /* SQL, one column: the audit of a row of projects, folders or files (alias t), from its
  * created_at/by, updated_at/by, deleted_at/by columns (deleted_by: migration 0002). */
