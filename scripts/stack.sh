@@ -224,6 +224,9 @@ rabbit_env() {
 	export HOME="$r/home"
 	export ERL_EPMD_ADDRESS=127.0.0.1
 	export ERL_EPMD_PORT="$EPMD_PORT"
+	# rabbitmqctl's own distribution port: a private one, not the shared 35672-35682.
+	RABBITMQ_CTL_DIST_PORT_MIN=$(free_port)
+	export RABBITMQ_CTL_DIST_PORT_MIN RABBITMQ_CTL_DIST_PORT_MAX=$RABBITMQ_CTL_DIST_PORT_MIN
 }
 
 rabbit_running() {

@@ -308,8 +308,12 @@ class RabbitMQ:
         self.wait_ready(timeout)
 
     def ctl(self, *args, timeout=60):
+        env = self.env()
+        # The CLI's own distribution port: a private one instead of the shared 35672-35682.
+        ctl_port = str(free_port())
+        env["RABBITMQ_CTL_DIST_PORT_MIN"] = env["RABBITMQ_CTL_DIST_PORT_MAX"] = ctl_port
         r = subprocess.run([f"{RABBIT_SBIN}/rabbitmqctl", "-q", "-n", self.node, *args],
-                           env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True, timeout=timeout)
         if r.returncode != 0:
             raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed ({r.returncode}):\n"

@@ -1,0 +1,279 @@
+#!/usr/bin/env bash
+# run.sh: runs Settle locally in the foreground (what `make run` calls after building).
+#
+# Starts the private stack in .settle/ (scripts/stack.sh), keeps a secret in .settle/secret,
+# migrates, creates a demo user and agent once (keys in .settle/keys), then runs settle-api
+# and SETTLE_WORKERS (default 1) supervised settle-worker processes. Once the API is ready
+# it writes .settle/env and .settle/ddsclient.yml and prints how to call it.
+# Ctrl-C or SIGTERM stops everything this script started. Logs: .settle/logs/.
+#
+#   SETTLE_LISTEN   default 127.0.0.1:8080, or a free port when 8080 is taken
+#   SETTLE_QUEUE    rabbitmq (default) or inline (no RabbitMQ, no worker)
+#   SETTLE_WORKERS  number of workers (default 1)
+#   SETTLE_BIN_DIR  where the binaries are (default build/)
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STATE=${SETTLE_RUN_DIR:-$TOP/.settle}
+BIN=${SETTLE_BIN_DIR:-$TOP/build}
+case "$BIN" in /*) ;; *) BIN=$TOP/$BIN ;; esac
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+LOGS=$STATE/logs
+QUEUE=${SETTLE_QUEUE:-rabbitmq}
+WORKERS=${SETTLE_WORKERS:-1}
+
+log() { echo "run.sh: $*" >&2; }
+die() {
+	log "$*"
+	exit 1
+}
+
+case "${1:-}" in
+-h | --help)
+	sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+	exit 0
+	;;
+esac
+case "$QUEUE" in rabbitmq | inline) ;; *) die "SETTLE_QUEUE must be rabbitmq or inline, not '$QUEUE'" ;; esac
+[[ "$WORKERS" =~ ^[0-9]+$ ]] || die "SETTLE_WORKERS must be a number, not '$WORKERS'"
+for b in settle settle-api settle-worker; do
+	[ -x "$BIN/$b" ] || die "$BIN/$b is missing: run 'make build' first"
+done
+
+mkdir -p "$STATE" "$LOGS"
+
+# ---- cleanup: everything we start is recorded here and stopped by pid -------------------
+
+API_PID=""
+SUPERVISOR_PIDS=()
+STACK_STARTED=0
+STOPPING=0
+
+# Waits up to $2 tenths of a second for pid $1 to exit; true if it did.
+wait_gone() {
+	local i
+	for ((i = 0; i < $2; i++)); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	! kill -0 "$1" 2>/dev/null
+}
+
+stop_pid() {
+	local pid=$1 name=$2
+	kill -0 "$pid" 2>/dev/null || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	if ! wait_gone "$pid" 150; then
+		log "$name (pid $pid) did not stop in 15s; killing it"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+	local pid
+	[ "$STOPPING" = 1 ] && return 0
+	STOPPING=1
+	trap '' INT TERM
+	log "stopping"
+	for pid in "${SUPERVISOR_PIDS[@]}"; do
+		stop_pid "$pid" "worker supervisor"
+	done
+	[ -n "$API_PID" ] && stop_pid "$API_PID" "settle-api"
+	if [ "$STACK_STARTED" = 1 ]; then
+		"$TOP/scripts/stack.sh" stop "$STATE" || true
+	fi
+	log "stopped"
+}
+
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
+trap 'cleanup' EXIT
+
+# ---- stack, secret, schema, keys -------------------------------------------------------
+
+if ! SETTLE_QUEUE=$QUEUE "$TOP/scripts/stack.sh" status "$STATE" >/dev/null 2>&1; then
+	STACK_STARTED=1
+fi
+SETTLE_QUEUE=$QUEUE "$TOP/scripts/stack.sh" start "$STATE" >/dev/null
+set -a
+# shellcheck disable=SC1091
+. "$STATE/stack.env"
+set +a
+
+if [ ! -s "$STATE/secret" ]; then
+	(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$STATE/secret")
+fi
+export SETTLE_SECRET
+SETTLE_SECRET=$(cat "$STATE/secret")
+export SETTLE_QUEUE=$QUEUE
+export SETTLE_STORAGE_DIR=${SETTLE_STORAGE_DIR:-$STATE/storage}
+mkdir -p "$SETTLE_STORAGE_DIR"
+
+port_free() {
+	"$PY" -c 'import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)' "$1"
+}
+if [ -z "${SETTLE_LISTEN:-}" ]; then
+	if port_free 8080; then
+		SETTLE_LISTEN=127.0.0.1:8080
+	else
+		port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+		log "port 8080 is taken; using $port"
+		SETTLE_LISTEN=127.0.0.1:$port
+	fi
+fi
+export SETTLE_LISTEN
+PORT=${SETTLE_LISTEN##*:}
+HOST=${SETTLE_LISTEN%:*}
+[ "$HOST" = "0.0.0.0" ] && HOST=127.0.0.1
+export SETTLE_PUBLIC_URL=${SETTLE_PUBLIC_URL:-http://$HOST:$PORT}
+BASE=http://$HOST:$PORT
+
+"$BIN/settle" migrate >>"$LOGS/migrate.log" 2>&1 || {
+	tail -n 20 "$LOGS/migrate.log" >&2
+	die "settle migrate failed (log: $LOGS/migrate.log)"
+}
+
+make_keys() {
+	local out
+	out=$("$BIN/settle" user create demo 2>>"$LOGS/cli.log") || die "settle user create failed"
+	out+=$'\n'$("$BIN/settle" agent create demo-agent 2>>"$LOGS/cli.log") ||
+		die "settle agent create failed"
+	(umask 077 && printf '%s\n' "$out" | grep -E '^SETTLE_(USER|AGENT)_(ID|KEY)=' >"$STATE/keys")
+}
+[ -s "$STATE/keys" ] || make_keys
+load_keys() {
+	SETTLE_USER_KEY=$(sed -n 's/^SETTLE_USER_KEY=//p' "$STATE/keys")
+	SETTLE_AGENT_KEY=$(sed -n 's/^SETTLE_AGENT_KEY=//p' "$STATE/keys")
+	[ -n "$SETTLE_USER_KEY" ] && [ -n "$SETTLE_AGENT_KEY" ]
+}
+load_keys || {
+	make_keys
+	load_keys || die "no keys in the output of settle user/agent create (see $STATE/keys)"
+}
+
+# ---- processes -------------------------------------------------------------------------
+
+# Runs settle-worker number $1 and restarts it when it dies (backoff 1 s doubling to 30 s,
+# back to 1 s after a minute of uptime), until this supervisor gets SIGTERM.
+supervise_worker() {
+	local n=$1 child="" stop=0 backoff=1 started rc
+	trap 'stop=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null' TERM
+	trap '' INT
+	while [ "$stop" = 0 ]; do
+		started=$SECONDS
+		"$BIN/settle-worker" >>"$LOGS/worker-$n.log" 2>&1 &
+		child=$!
+		rc=0
+		wait "$child" || rc=$?
+		# wait returns early when the trap runs; wait for the worker itself.
+		while kill -0 "$child" 2>/dev/null; do
+			rc=0
+			wait "$child" || rc=$?
+		done
+		child=""
+		[ "$stop" = 1 ] && break
+		((SECONDS - started > 60)) && backoff=1
+		echo "run.sh: settle-worker $n exited with $rc; restarting in ${backoff}s" >&2
+		sleep "$backoff" &
+		wait $! || true
+		backoff=$((backoff * 2 > 30 ? 30 : backoff * 2))
+	done
+	exit 0
+}
+
+"$BIN/settle-api" >>"$LOGS/api.log" 2>&1 &
+API_PID=$!
+
+if [ "$QUEUE" != "inline" ]; then
+	for ((i = 1; i <= WORKERS; i++)); do
+		supervise_worker "$i" &
+		SUPERVISOR_PIDS+=($!)
+	done
+fi
+
+http_status() {
+	"$PY" - "$@" <<'EOF'
+import json, sys, urllib.request, urllib.error
+url = sys.argv[1]
+data = sys.argv[2].encode() if len(sys.argv) > 2 else None
+req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+try:
+    with urllib.request.urlopen(req, timeout=5) as r:
+        print(r.status)
+except urllib.error.HTTPError as e:
+    print(e.code)
+except Exception:
+    print(0)
+EOF
+}
+
+ready=0
+for ((i = 0; i < 600; i++)); do
+	kill -0 "$API_PID" 2>/dev/null || {
+		tail -n 30 "$LOGS/api.log" >&2
+		die "settle-api exited during start (log: $LOGS/api.log)"
+	}
+	if [ "$(http_status "$BASE/readyz")" = 200 ]; then
+		ready=1
+		break
+	fi
+	sleep 0.1
+done
+[ "$ready" = 1 ] || die "settle-api did not become ready in 60s (log: $LOGS/api.log)"
+
+# Keys kept from an earlier database are useless: make new ones.
+token_body() { printf '{"agent_key":"%s","user_key":"%s"}' "$SETTLE_AGENT_KEY" "$SETTLE_USER_KEY"; }
+if [ "$(http_status "$BASE/api/v1/software_agents/api_token" "$(token_body)")" != 201 ]; then
+	log "the keys in $STATE/keys are not known to this database; creating new ones"
+	make_keys
+	load_keys || die "no keys in the output of settle user/agent create"
+fi
+
+umask 077
+cat >"$STATE/env" <<EOF
+SETTLE_URL=$BASE/api/v1
+SETTLE_AGENT_KEY=$SETTLE_AGENT_KEY
+SETTLE_USER_KEY=$SETTLE_USER_KEY
+EOF
+cat >"$STATE/ddsclient.yml" <<EOF
+url: $BASE/api/v1
+agent_key: $SETTLE_AGENT_KEY
+user_key: $SETTLE_USER_KEY
+EOF
+
+workers_note="$WORKERS worker(s)"
+[ "$QUEUE" = inline ] && workers_note="inline jobs, no RabbitMQ"
+cat <<EOF
+
+Settle is running at $BASE/api/v1 ($workers_note; logs in $LOGS)
+
+  SETTLE_AGENT_KEY=$SETTLE_AGENT_KEY
+  SETTLE_USER_KEY=$SETTLE_USER_KEY
+  (also in $STATE/env and, for ddsclient, $STATE/ddsclient.yml)
+
+  TOKEN=\$(curl -s -X POST $BASE/api/v1/software_agents/api_token \\
+      -H 'Content-Type: application/json' \\
+      -d '$(token_body)' | sed 's/.*"api_token": *"\\([^"]*\\)".*/\\1/')
+  curl -s -X POST -H "Authorization: \$TOKEN" -H 'Content-Type: application/json' \\
+      -d '{"name":"demo","description":"my first project"}' $BASE/api/v1/projects
+
+Press Ctrl-C to stop.
+EOF
+
+# Foreground: wait for the API; the traps stop everything on Ctrl-C / SIGTERM.
+rc=0
+while kill -0 "$API_PID" 2>/dev/null; do
+	wait "$API_PID" || rc=$?
+done
+if [ "$STOPPING" = 0 ]; then
+	log "settle-api exited with $rc (log: $LOGS/api.log)"
+	exit 1
+fi

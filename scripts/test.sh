@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# test.sh: builds with ASan+UBSan into build-test/ and runs every test (what `make test`
+# calls): the cmocka unit tests through ctest, then the pytest integration tests against
+# private Postgres and RabbitMQ servers, and `docker-compose config -q` when docker-compose
+# is installed. With CI=true warnings are errors. Exits non-zero if anything failed and
+# ends with one summary line.
+#
+#   scripts/test.sh [PYTEST ARGS...]    e.g. scripts/test.sh -k migrate -x
+set -uo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$TOP"
+BUILD=build-test
+
+case "${1:-}" in
+-h | --help)
+	sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+	exit 0
+	;;
+esac
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+summary=()
+failed=0
+
+# Runs a named step, recording "name ok" or "name FAILED".
+step() {
+	local name=$1 rc=0
+	shift
+	echo "== test.sh: $name" >&2
+	"$@" || rc=$?
+	if [ "$rc" -eq 0 ]; then
+		summary+=("$name ok")
+	else
+		summary+=("$name FAILED (exit $rc)")
+		failed=1
+	fi
+	return "$rc"
+}
+
+finish() {
+	local IFS=','
+	if [ "$failed" -eq 0 ]; then
+		echo "test.sh: PASS (${summary[*]})"
+		exit 0
+	fi
+	echo "test.sh: FAIL (${summary[*]})"
+	exit 1
+}
+
+cmake_args=(-DSETTLE_SANITIZE=ON -DSETTLE_TESTS=ON)
+[ "${CI:-}" = "true" ] && cmake_args+=(-DSETTLE_WERROR=ON)
+
+build() {
+	cmake -S "$TOP" -B "$TOP/$BUILD" "${cmake_args[@]}" >/dev/null &&
+		cmake --build "$TOP/$BUILD" -j"$(nproc)"
+}
+step build build || finish
+
+unit() {
+	(cd "$TOP/$BUILD" && ctest --output-on-failure -j"$(nproc)")
+}
+step unit unit
+
+integration() {
+	local rc=0
+	SETTLE_BIN_DIR="$TOP/$BUILD" /usr/bin/python3 -m pytest tests/integration -q "$@" || rc=$?
+	if [ "$rc" -eq 5 ]; then
+		echo "test.sh: pytest collected no tests" >&2
+	fi
+	return "$rc"
+}
+step integration integration "$@"
+
+if command -v docker-compose >/dev/null 2>&1 && [ -f "$TOP/docker-compose.yml" ]; then
+	step compose docker-compose -f "$TOP/docker-compose.yml" config -q
+else
+	summary+=("compose skipped")
+fi
+
+finish
