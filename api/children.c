@@ -79,6 +79,17 @@ children_pattern(const char *s)
 	return out;
 }
 
+/* True when s is valid UTF-8 (Postgres refuses anything else). */
+static bool
+children_utf8(const char *s)
+{
+	json_t *t = json_string(s);
+	bool ok = t != NULL;
+
+	json_decref(t);
+	return ok;
+}
+
 /* Lists the children of root (a project id, or a folder id when at_folder). */
 static void
 children_list(struct req *r, const char *root, int at_folder)
@@ -93,6 +104,10 @@ children_list(struct req *r, const char *root, int at_folder)
 
 	if (http_paging_args(r, &page, &per_page) < 0)
 		goto out;
+	if (deep && !children_utf8(contains)) {
+		http_invalid(r, "name_contains", "must be UTF-8 text");
+		goto out;
+	}
 	snprintf(lim, sizeof(lim), "%lld", (long long)per_page);
 	snprintf(off, sizeof(off), "%lld", (long long)((page - 1) * per_page));
 	const char *q[] = {root, deep ? pattern : lim, deep ? lim : off, off};

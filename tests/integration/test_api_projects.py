@@ -577,6 +577,11 @@ def test_bad_bodies(api, alice):
         assert r.json()["code"] == code, f"{method} {path} {body!r}: {r.text}"
         if code == "validation_failed":
             assert r.json()["errors"], r.text
+    # Query text that is not UTF-8 is bad input, not a database error.
+    for path in (f"/projects/{p['id']}/children", f"/folders/{f['id']}/children"):
+        r = requests.get(f"{api.base}{path}?name_contains=%FF", headers=alice["headers"],
+                         timeout=TIMEOUT)
+        expect(r, 400, "validation_failed")
     # Nothing was created by the bad calls, and unknown fields are ignored.
     kids = expect(c.get(f"/projects/{p['id']}/children"), 200)["results"]
     assert [x["id"] for x in kids] == [f["id"]]
