@@ -238,7 +238,10 @@ http_body_object(struct req *r)
 
 	if (r->body_len == 0)
 		return json_object();
-	if (ctype != NULL && strncasecmp(ctype, "application/x-www-form-urlencoded", 33) == 0) {
+	/* curl and some clients label JSON as a form by default: a body that opens like a JSON
+	 * object is read as JSON whatever the label says. */
+	if (ctype != NULL && strncasecmp(ctype, "application/x-www-form-urlencoded", 33) == 0 &&
+	    r->body[strspn(r->body, " \t\r\n")] != '{') {
 		r->body_is_form = true;
 		return http_parse_form(r->body, r->body_len);
 	}

@@ -66,7 +66,7 @@ main_start_http(void)
 		return NULL;
 	}
 	return MHD_start_daemon(
-		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, (uint16_t)cfg.listen_port, NULL,
+		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, (uint16_t)cfg.listen_port, NULL,
 		NULL, router_access, NULL, MHD_OPTION_SOCK_ADDR, &addr,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg.threads,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg.connection_timeout,
