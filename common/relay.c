@@ -1,0 +1,636 @@
+/* relay.c: the outbox relay: claims unsent outbox rows in batches and hands them to a sink. */
+#include "relay.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "log.h"
+#include "mq.h"
+
+#define RELAY_BATCH          200
+#define RELAY_BACKOFF_MIN_MS 100
+#define RELAY_BACKOFF_MAX_MS 5000
+#define RELAY_CLEANUP_MS     60000
+#define RELAY_CLEANUP_LIMIT  10000
+#define RELAY_COUNT_MS       1000
+#define RELAY_KEEPALIVE_MS   5000
+#define RELAY_STOP_POLL_MS   100
+#define RELAY_BAD_ROW_MS     3600000
+#define RELAY_HEARTBEAT_S    30
+#define RELAY_CONFIRM_MS     30000
+
+static const char relay_select_sql[] =
+    "SELECT id, kind, resource_id, attempt, (extract(epoch from created_at) * 1000)::bigint "
+    "FROM outbox WHERE sent_at IS NULL AND available_at <= now() "
+    "ORDER BY available_at LIMIT $1 FOR UPDATE SKIP LOCKED";
+static const char relay_sent_sql[] = "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::uuid[])";
+static const char relay_retry_sql[] =
+    "UPDATE outbox o SET attempt = o.attempt + 1, "
+    "available_at = now() + d.ms * interval '1 millisecond' "
+    "FROM unnest($1::uuid[], $2::bigint[]) AS d(id, ms) WHERE o.id = d.id";
+static const char relay_count_sql[] = "SELECT count(*) FROM outbox WHERE sent_at IS NULL";
+static const char relay_cleanup_sql[] = "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox "
+                                        "WHERE sent_at < now() - interval '1 hour' LIMIT $1)";
+
+static int64_t relay_backlog_rows; /* accessed with __atomic builtins */
+
+/* The state of one running relay loop. */
+struct relay_loop {
+	const char *url;
+	struct relay_sink sink;
+	int64_t sweep_ms;
+	volatile int *stop;
+	int wake_fd; /* read end of the self-pipe, or -1: then poll in short slices */
+	PGconn *conn;
+	bool sink_ok;
+	bool batch; /* mq sink: publish a whole batch, then wait for all confirms */
+	int64_t backoff_ms;
+	int64_t next_sweep, next_count, next_cleanup, next_keepalive;
+};
+
+struct relay {
+	pthread_t thread;
+	char *url;
+	struct relay_sink sink;
+	int64_t sweep_ms;
+	volatile int stop;
+	int pipe[2];
+};
+
+/* A growing "{a,b,c}" Postgres array literal, passed as one query parameter. */
+struct relay_array {
+	char *s;
+	size_t len, cap;
+	int n;
+};
+
+static void
+relay_array_put(struct relay_array *a, char sep, const char *item)
+{
+	size_t n = strlen(item);
+
+	if (a->len + n + 3 > a->cap) {
+		a->cap = (a->len + n + 3) * 2;
+		a->s = xrealloc(a->s, a->cap);
+	}
+	a->s[a->len++] = sep;
+	memcpy(a->s + a->len, item, n + 1);
+	a->len += n;
+}
+
+static void
+relay_array_add(struct relay_array *a, const char *item)
+{
+	relay_array_put(a, a->n++ == 0 ? '{' : ',', item);
+}
+
+/* Closes the literal and returns it (still owned by a). */
+static const char *
+relay_array_end(struct relay_array *a)
+{
+	if (a->n == 0)
+		relay_array_put(a, '{', "");
+	relay_array_put(a, '}', "");
+	return a->s;
+}
+
+/* ---- the RabbitMQ sink ---- */
+
+struct relay_mq {
+	char *url;
+	struct mq *mq;
+	bool batch; /* set by the loop: deliver does not wait, relay_mq_flush does */
+};
+
+static void
+relay_mq_drop(struct relay_mq *m)
+{
+	mq_close(m->mq);
+	m->mq = NULL;
+}
+
+static int
+relay_mq_deliver(void *arg, const struct job *j, int64_t *retry_delay_ms)
+{
+	struct relay_mq *m = arg;
+	char *body, *err = NULL;
+	int rc;
+
+	if (m->mq == NULL)
+		return -1;
+	body = job_serialize(j);
+	if (body == NULL) {
+		log_error("relay_unserializable_job kind=\"%.48s\"", j->kind);
+		*retry_delay_ms = RELAY_BAD_ROW_MS;
+		return 1;
+	}
+	if (m->batch)
+		rc = mq_publish_nowait(m->mq, MQ_EXCHANGE, j->kind, j->id, body, strlen(body), 0,
+		                       &err);
+	else
+		rc = mq_publish(m->mq, MQ_EXCHANGE, j->kind, j->id, body, strlen(body), 0, &err);
+	if (rc < 0) {
+		log_warn("relay_publish_failed kind=%s error=\"%s\"", j->kind, err);
+		relay_mq_drop(m);
+	}
+	free(body);
+	free(err);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Waits for the confirms of everything published since the last flush. 0 or -1. */
+static int
+relay_mq_flush(struct relay_mq *m)
+{
+	char *err = NULL;
+
+	if (m->mq == NULL)
+		return -1;
+	if (mq_wait_confirms(m->mq, RELAY_CONFIRM_MS, &err) == 0)
+		return 0;
+	log_warn("relay_confirm_failed error=\"%s\"", err);
+	free(err);
+	relay_mq_drop(m);
+	return -1;
+}
+
+static int
+relay_mq_keepalive(struct relay_mq *m)
+{
+	char *err = NULL;
+
+	if (m->mq == NULL || mq_keepalive(m->mq, &err) == 0)
+		return 0;
+	log_warn("relay_mq_lost error=\"%s\"", err);
+	free(err);
+	relay_mq_drop(m);
+	return -1;
+}
+
+static int
+relay_mq_reset(void *arg)
+{
+	struct relay_mq *m = arg;
+	char *err = NULL;
+
+	relay_mq_drop(m);
+	m->mq = mq_connect(m->url, RELAY_HEARTBEAT_S, &err);
+	if (m->mq == NULL || mq_declare_topology(m->mq, &err) < 0) {
+		log_warn("relay_mq_connect_failed error=\"%s\"", err);
+		relay_mq_drop(m);
+		free(err);
+		return -1;
+	}
+	log_info("relay_mq_connected");
+	return 0;
+}
+
+static void
+relay_mq_free(void *arg)
+{
+	struct relay_mq *m = arg;
+
+	relay_mq_drop(m);
+	free(m->url);
+	free(m);
+}
+
+/*
+ * A sink publishing each job to settle.jobs (routing key = kind, message id = job id) with
+ * publisher confirms. It starts disconnected: reset() connects and declares the topology,
+ * so RabbitMQ being down only delays delivery. The sink owns a copy of url.
+ */
+struct relay_sink
+relay_mq_sink(const char *url)
+{
+	struct relay_mq *m = xcalloc(1, sizeof(*m));
+
+	m->url = xstrdup(url);
+	return (struct relay_sink){
+	    .deliver = relay_mq_deliver, .reset = relay_mq_reset, .free = relay_mq_free, .arg = m};
+}
+
+/* ---- the loop ---- */
+
+static bool
+relay_stopping(const struct relay_loop *l)
+{
+	return __atomic_load_n(l->stop, __ATOMIC_ACQUIRE) != 0;
+}
+
+/* Sleeps up to ms or until stop, waking early (returns true) if fd becomes readable. */
+static bool
+relay_wait(struct relay_loop *l, int64_t ms, int fd)
+{
+	int64_t deadline = util_now_ms() + ms;
+
+	while (!relay_stopping(l)) {
+		struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
+		                      {.fd = l->wake_fd, .events = POLLIN}};
+		int64_t left = deadline - util_now_ms();
+		int rc;
+
+		if (left <= 0)
+			return false;
+		if (l->wake_fd < 0 && left > RELAY_STOP_POLL_MS)
+			left = RELAY_STOP_POLL_MS;
+		rc = poll(p, 2, (int)left);
+		if (rc < 0 && errno != EINTR)
+			return false;
+		if (rc > 0 && (p[0].revents & (POLLIN | POLLERR | POLLHUP)))
+			return true;
+	}
+	return false;
+}
+
+static void
+relay_backoff(struct relay_loop *l)
+{
+	relay_wait(l, l->backoff_ms, -1);
+	l->backoff_ms *= 2;
+	if (l->backoff_ms > RELAY_BACKOFF_MAX_MS)
+		l->backoff_ms = RELAY_BACKOFF_MAX_MS;
+}
+
+static int
+relay_connect(struct relay_loop *l)
+{
+	l->conn = db_connect(l->url, 1);
+	if (l->conn == NULL)
+		return -1;
+	if (db_cmd(l->conn, "LISTEN settle_outbox", 0, NULL) < 0) {
+		PQfinish(l->conn);
+		l->conn = NULL;
+		return -1;
+	}
+	log_info("relay_db_connected");
+	return 0;
+}
+
+/* After a failed statement: drops the connection if it is the connection that failed. */
+static void
+relay_db_failed(struct relay_loop *l)
+{
+	if (l->conn != NULL && PQstatus(l->conn) != CONNECTION_OK) {
+		log_warn("relay_db_lost");
+		PQfinish(l->conn);
+		l->conn = NULL;
+	}
+}
+
+/* Reads input and discards the notifications that arrived. Their count, or -1. */
+static int
+relay_take_notifies(struct relay_loop *l)
+{
+	PGnotify *n;
+	int count = 0;
+
+	if (!PQconsumeInput(l->conn))
+		return -1;
+	while ((n = PQnotifies(l->conn)) != NULL) {
+		PQfreemem(n);
+		count++;
+	}
+	return count;
+}
+
+/* Fills j from row i; false if the row cannot be a job (a column too long). */
+static bool
+relay_row_job(const PGresult *r, int i, struct job *j)
+{
+	const char *id = db_get(r, i, 0), *kind = db_get(r, i, 1), *res = db_get(r, i, 2);
+
+	memset(j, 0, sizeof(*j));
+	if (strlen(id) >= sizeof(j->id) || strlen(kind) >= sizeof(j->kind) ||
+	    strlen(res) >= sizeof(j->resource_id))
+		return false;
+	strcpy(j->id, id);
+	strcpy(j->kind, kind);
+	strcpy(j->resource_id, res);
+	j->attempt = (int)db_get_i64(r, i, 3);
+	j->enqueued_at = db_get_i64(r, i, 4);
+	return true;
+}
+
+/* Hands the claimed rows to the sink, collecting sent ids and retries. 0, or -2 when the
+ * sink broke. */
+static int
+relay_deliver_rows(struct relay_loop *l, const PGresult *r, struct relay_array *sent,
+                   struct relay_array *retry_ids, struct relay_array *retry_ms)
+{
+	for (int i = 0; i < PQntuples(r); i++) {
+		int64_t delay = 0;
+		char buf[24];
+		struct job j;
+		int rc;
+
+		log_set_id(db_get(r, i, 0));
+		if (relay_row_job(r, i, &j)) {
+			rc = l->sink.deliver(l->sink.arg, &j, &delay);
+		} else {
+			log_error("relay_bad_row kind=\"%.48s\"", db_get(r, i, 1));
+			rc = 1;
+			delay = RELAY_BAD_ROW_MS;
+		}
+		log_set_id(NULL);
+		if (rc < 0)
+			return -2;
+		if (rc == 0) {
+			relay_array_add(sent, db_get(r, i, 0));
+			continue;
+		}
+		snprintf(buf, sizeof(buf), "%" PRId64, delay > 0 ? delay : 0);
+		relay_array_add(retry_ids, db_get(r, i, 0));
+		relay_array_add(retry_ms, buf);
+	}
+	if (l->batch && PQntuples(r) > 0 && relay_mq_flush(l->sink.arg) < 0)
+		return -2;
+	return 0;
+}
+
+/*
+ * One transaction: claims up to RELAY_BATCH due rows, delivers them, marks them sent or
+ * schedules their retry, commits. Returns the number of rows claimed, -1 on a database
+ * error, -2 when the sink broke (the transaction is rolled back either way).
+ */
+static int
+relay_batch(struct relay_loop *l)
+{
+	struct relay_array sent = {0}, retry_ids = {0}, retry_ms = {0};
+	char limit[16];
+	const char *p[2] = {limit};
+	PGresult *r = NULL;
+	int rc = -1;
+
+	snprintf(limit, sizeof(limit), "%d", RELAY_BATCH);
+	if (db_begin(l->conn) < 0)
+		goto fail;
+	r = db_exec(l->conn, relay_select_sql, 1, p);
+	if (r == NULL)
+		goto fail;
+	rc = relay_deliver_rows(l, r, &sent, &retry_ids, &retry_ms);
+	if (rc < 0)
+		goto fail;
+	rc = -1;
+	p[0] = relay_array_end(&sent);
+	if (sent.n > 0 && db_cmd(l->conn, relay_sent_sql, 1, p) < 0)
+		goto fail;
+	p[0] = relay_array_end(&retry_ids);
+	p[1] = relay_array_end(&retry_ms);
+	if (retry_ids.n > 0 && db_cmd(l->conn, relay_retry_sql, 2, p) < 0)
+		goto fail;
+	if (db_commit(l->conn) < 0)
+		goto fail;
+	rc = PQntuples(r);
+	log_debug("relay_batch rows=%d sent=%d retried=%d", rc, sent.n, retry_ids.n);
+	goto out;
+fail:
+	db_rollback(l->conn);
+out:
+	PQclear(r);
+	free(sent.s);
+	free(retry_ids.s);
+	free(retry_ms.s);
+	return rc;
+}
+
+/* Runs batches until one comes back short. 0, -1 (database) or -2 (sink). */
+static int
+relay_drain(struct relay_loop *l)
+{
+	int n;
+
+	do {
+		n = relay_batch(l);
+		if (n < 0)
+			return n;
+	} while (n == RELAY_BATCH && !relay_stopping(l));
+	return 0;
+}
+
+static int
+relay_count(struct relay_loop *l)
+{
+	PGresult *r = db_exec(l->conn, relay_count_sql, 0, NULL);
+
+	if (r == NULL)
+		return -1;
+	__atomic_store_n(&relay_backlog_rows, db_get_i64(r, 0, 0), __ATOMIC_RELAXED);
+	PQclear(r);
+	return 0;
+}
+
+/* Deletes rows sent more than an hour ago, RELAY_CLEANUP_LIMIT per statement. 0 or -1. */
+static int
+relay_cleanup(struct relay_loop *l)
+{
+	char limit[16];
+	const char *p[1] = {limit};
+	int64_t deleted = 0, n;
+
+	snprintf(limit, sizeof(limit), "%d", RELAY_CLEANUP_LIMIT);
+	do {
+		PGresult *r = db_exec(l->conn, relay_cleanup_sql, 1, p);
+		if (r == NULL)
+			return -1;
+		n = atoll(PQcmdTuples(r));
+		deleted += n;
+		PQclear(r);
+	} while (n == RELAY_CLEANUP_LIMIT && !relay_stopping(l));
+	if (deleted > 0)
+		log_info("relay_cleanup deleted=%" PRId64, deleted);
+	return 0;
+}
+
+/* Brings the connection and the sink up. true when both are usable. */
+static bool
+relay_ready(struct relay_loop *l)
+{
+	if (l->conn == NULL && relay_connect(l) < 0) {
+		relay_backoff(l);
+		return false;
+	}
+	if (!l->sink_ok) {
+		if (l->sink.reset != NULL && l->sink.reset(l->sink.arg) < 0) {
+			relay_backoff(l);
+			return false;
+		}
+		l->sink_ok = true;
+	}
+	return true;
+}
+
+/* Does whatever is due: drain (on wake or sweep), backlog count, cleanup, keepalive.
+ * 0, -1 (database) or -2 (sink). */
+static int
+relay_tick(struct relay_loop *l, bool woke)
+{
+	int64_t now = util_now_ms();
+	int rc;
+
+	if (woke || now >= l->next_sweep) {
+		if ((rc = relay_drain(l)) < 0)
+			return rc;
+		if (now >= l->next_sweep)
+			l->next_sweep = now + l->sweep_ms;
+	}
+	if (now >= l->next_count) {
+		if (relay_count(l) < 0)
+			return -1;
+		l->next_count = now + (l->sweep_ms < RELAY_COUNT_MS ? l->sweep_ms : RELAY_COUNT_MS);
+	}
+	if (now >= l->next_cleanup) {
+		if (relay_cleanup(l) < 0)
+			return -1;
+		l->next_cleanup = now + RELAY_CLEANUP_MS;
+	}
+	if (l->batch && now >= l->next_keepalive) {
+		if (relay_mq_keepalive(l->sink.arg) < 0)
+			return -2;
+		l->next_keepalive = now + RELAY_KEEPALIVE_MS;
+	}
+	return 0;
+}
+
+static int64_t
+relay_min(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+static void
+relay_loop_run(struct relay_loop *l)
+{
+	bool woke = true;
+
+	l->backoff_ms = RELAY_BACKOFF_MIN_MS;
+	l->batch = l->sink.deliver == relay_mq_deliver;
+	if (l->batch)
+		((struct relay_mq *)l->sink.arg)->batch = true;
+	log_info("relay_started sweep_ms=%" PRId64 " batch=%d", l->sweep_ms, RELAY_BATCH);
+	while (!relay_stopping(l)) {
+		int rc, n = 0;
+
+		if (!relay_ready(l))
+			continue;
+		rc = relay_tick(l, woke);
+		if (rc == -2) {
+			/* Back off here too: a sink that resets fine but fails every delivery
+			 * (e.g. nacks) must not spin. */
+			l->sink_ok = false;
+			relay_backoff(l);
+			continue;
+		}
+		if (rc == 0)
+			n = relay_take_notifies(l);
+		if (rc < 0 || n < 0) {
+			relay_db_failed(l);
+			relay_backoff(l);
+			continue;
+		}
+		l->backoff_ms = RELAY_BACKOFF_MIN_MS;
+		woke = n > 0;
+		if (!woke) {
+			int64_t next = relay_min(l->next_sweep, l->next_cleanup);
+			if (l->batch)
+				next = relay_min(next, l->next_keepalive);
+			woke = relay_wait(l, next - util_now_ms(), PQsocket(l->conn)) &&
+			       relay_take_notifies(l) != 0;
+		}
+	}
+	log_info("relay_stopped");
+	PQfinish(l->conn);
+	l->conn = NULL;
+	if (l->sink.free != NULL)
+		l->sink.free(l->sink.arg);
+}
+
+/* Runs the relay in the calling thread until *stop is non-zero; frees the sink. */
+void
+relay_run(const char *database_url, struct relay_sink sink, int64_t sweep_ms, volatile int *stop)
+{
+	struct relay_loop l = {.url = database_url,
+	                       .sink = sink,
+	                       .sweep_ms = sweep_ms > 0 ? sweep_ms : 1000,
+	                       .stop = stop,
+	                       .wake_fd = -1};
+
+	relay_loop_run(&l);
+}
+
+static void *
+relay_thread(void *arg)
+{
+	struct relay *r = arg;
+	struct relay_loop l = {.url = r->url,
+	                       .sink = r->sink,
+	                       .sweep_ms = r->sweep_ms,
+	                       .stop = &r->stop,
+	                       .wake_fd = r->pipe[0]};
+
+	relay_loop_run(&l);
+	return NULL;
+}
+
+/* Starts the relay thread (see relay.h); the relay owns sink from here on, even on
+ * failure. NULL if the thread cannot start. Stop it with relay_stop. */
+struct relay *
+relay_start(const char *database_url, struct relay_sink sink, int64_t sweep_ms)
+{
+	struct relay *r = xcalloc(1, sizeof(*r));
+
+	r->url = xstrdup(database_url);
+	r->sink = sink;
+	r->sweep_ms = sweep_ms > 0 ? sweep_ms : 1000;
+	r->pipe[0] = r->pipe[1] = -1;
+	if (pipe2(r->pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		log_error("relay_start_failed error=\"pipe: %s\"", strerror(errno));
+		goto fail;
+	}
+	if (pthread_create(&r->thread, NULL, relay_thread, r) != 0) {
+		log_error("relay_start_failed error=\"pthread_create\"");
+		goto fail;
+	}
+	return r;
+fail:
+	if (sink.free != NULL)
+		sink.free(sink.arg);
+	if (r->pipe[0] >= 0) {
+		close(r->pipe[0]);
+		close(r->pipe[1]);
+	}
+	free(r->url);
+	free(r);
+	return NULL;
+}
+
+/* Stops the relay thread (it finishes its current batch), joins it and frees r. */
+void
+relay_stop(struct relay *r)
+{
+	if (r == NULL)
+		return;
+	__atomic_store_n(&r->stop, 1, __ATOMIC_RELEASE);
+	if (write(r->pipe[1], "x", 1) < 0 && errno != EAGAIN)
+		log_warn("relay_stop_wake_failed error=\"%s\"", strerror(errno));
+	pthread_join(r->thread, NULL);
+	close(r->pipe[0]);
+	close(r->pipe[1]);
+	free(r->url);
+	free(r);
+}
+
+/* Unsent outbox rows at the last count of any relay of this process. */
+int64_t
+relay_backlog(void)
+{
+	return __atomic_load_n(&relay_backlog_rows, __ATOMIC_RELAXED);
+}
