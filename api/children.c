@@ -11,6 +11,7 @@
 #include "db.h"
 #include "folders.h"
 #include "views.h"
+#include "wait.h"
 
 /* Where the listing starts, for a parameter $1: the project root or a folder. */
 #define CHILDREN_AT_PROJECT "project_id = $1 AND parent_id IS NULL"
@@ -164,41 +165,23 @@ children_folder(struct req *r)
 	                         "AND NOT f.is_deleted AND"                                        \
 	                         " (f.parent_id IS NULL OR f.parent_id IN (SELECT id FROM tree)))"
 
-/* Counts the project's live files and those whose upload is not consistent yet, waiting
- * for the latter to reach 0 as "Prefer: wait=N" asks. Returns 0 with *total and *pending
- * set, -1 on a database error (nothing answered). */
+/* Counts the project's live files and those whose upload is not consistent yet. Returns 0
+ * with *total and *pending set, -1 on a database error (nothing answered). */
 static int
 children_files_count(struct req *r, const char *project, int64_t *total, int64_t *pending)
 {
-	const char *prefer = http_req_header(r, "Prefer");
-	const char *w = prefer ? strstr(prefer, "wait=") : NULL;
-	int64_t secs = w ? atoll(w + 5) : 0, deadline;
 	const char *q[] = {project};
-	char buf[40];
+	PGresult *res = db_exec(r->db,
+				CHILDREN_LIVE_FILES " SELECT count(*), count(*) FILTER"
+						    " (WHERE NOT u.is_consistent) FROM lf"
+						    " JOIN uploads u ON u.id = lf.upload_id",
+				1, q);
 
-	if (secs > cfg.max_wait)
-		secs = cfg.max_wait;
-	deadline = util_now_ms() + (secs > 0 ? secs : 0) * 1000;
-	for (;;) {
-		PGresult *res =
-		    db_exec(r->db,
-		            CHILDREN_LIVE_FILES " SELECT count(*), count(*) FILTER"
-		                                " (WHERE NOT u.is_consistent) FROM lf"
-		                                " JOIN uploads u ON u.id = lf.upload_id",
-		            1, q);
-		if (res == NULL)
-			return -1;
-		*total = db_get_i64(res, 0, 0);
-		*pending = db_get_i64(res, 0, 1);
-		PQclear(res);
-		if (*pending == 0 || util_now_ms() >= deadline)
-			break;
-		util_sleep_ms(100, NULL);
-	}
-	if (secs > 0) {
-		snprintf(buf, sizeof(buf), "wait=%lld", (long long)secs);
-		http_header(r, "Preference-Applied", buf);
-	}
+	if (res == NULL)
+		return -1;
+	*total = db_get_i64(res, 0, 0);
+	*pending = db_get_i64(res, 0, 1);
+	PQclear(res);
 	return 0;
 }
 
@@ -230,7 +213,9 @@ children_project_files(struct req *r)
 	if (children_files_count(r, p.id, &total, &pending) < 0)
 		goto fail;
 	if (pending > 0) {
-		http_not_consistent(r);
+		/* Every job that makes an upload consistent also notifies its project's id. */
+		if (!wait_for(r, p.id, children_project_files))
+			http_not_consistent(r);
 		return;
 	}
 	snprintf(lim, sizeof(lim), "%lld", (long long)per_page);

@@ -63,6 +63,12 @@ struct req {
 	char *headers[HTTP_MAX_HEADERS][2];
 	int nheaders;
 	bool failed_after; /* fault injection: replace the answer with a 500 */
+	/* Prefer: wait (see wait.h). */
+	bool suspended, resumed, wait_applied;
+	int64_t wait_deadline_ms;
+	uint64_t wait_seq;
+	void (*wait_answer)(struct req *r);
+	char wait_id[37]; /* the resource waited for */
 };
 
 /* Answers status with a JSON body; steals the reference to body. exclude_response_fields

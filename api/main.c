@@ -16,6 +16,7 @@
 #include "router.h"
 #include "sign.h"
 #include "storage.h"
+#include "wait.h"
 
 static volatile sig_atomic_t stop_signals;
 
@@ -66,7 +67,8 @@ main_start_http(void)
 		return NULL;
 	}
 	return MHD_start_daemon(
-		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, (uint16_t)cfg.listen_port, NULL,
+		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME |
+			MHD_USE_ERROR_LOG, (uint16_t)cfg.listen_port, NULL,
 		NULL, router_access, NULL, MHD_OPTION_SOCK_ADDR, &addr,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg.threads,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg.connection_timeout,
@@ -101,6 +103,8 @@ main(int argc, char **argv)
 		log_error("listen_failed listen=%s error=\"%s\"", cfg.listen, strerror(errno));
 		return 1;
 	}
+	if (wait_start(cfg.database_url) < 0)
+		log_error("wait_start_failed");
 	if (cfg.relay || cfg.inline_mode) {
 		struct relay_sink sink =
 			cfg.inline_mode ? jobs_inline_sink() : relay_mq_sink(cfg.amqp_url);
@@ -117,6 +121,7 @@ main(int argc, char **argv)
 	main_block(SIG_UNBLOCK); /* a second signal now exits at once */
 	log_info("stopping");
 	MHD_quiesce_daemon(d);
+	wait_stop(); /* suspended requests answer now: libmicrohttpd cannot stop with them */
 	MHD_stop_daemon(d);
 	relay_stop(relay);
 	log_info("stopped");

@@ -11,6 +11,7 @@
 #include "router.h"
 #include "uuid.h"
 #include "views.h"
+#include "wait.h"
 
 #define PROJECTS_SELECT "SELECT " VIEWS_SQL_PROJECT("p") " FROM projects p"
 
@@ -32,38 +33,25 @@ projects_answer(struct req *r, int status, const char *id)
 	PQclear(res);
 }
 
-/* Honours "Prefer: wait=N": polls until project id is consistent, at most N seconds (capped
- * by cfg.max_wait), adding Preference-Applied. Returns 1 when consistent, 0 when not (or
- * no wait asked), -1 on a database error (nothing answered). */
-static int
-projects_wait(struct req *r, const char *id)
+/* Answers a created project: 201 once consistent; while not, waits as Prefer: wait asks
+ * (running again when it is), else 202. */
+static void
+projects_created(struct req *r)
 {
-	const char *prefer = http_req_header(r, "Prefer");
-	const char *w = prefer ? strstr(prefer, "wait=") : NULL;
-	const char *q[] = {id};
-	int64_t secs = w ? atoll(w + 5) : 0, deadline;
-	char buf[40];
-	bool done = false;
+	const char *q[] = {r->wait_id};
+	PGresult *res = db_exec(r->db, PROJECTS_SELECT " WHERE p.id = $1", 1, q);
 
-	if (w == NULL || secs <= 0)
-		return 0;
-	if (secs > cfg.max_wait)
-		secs = cfg.max_wait;
-	deadline = util_now_ms() + secs * 1000;
-	for (;;) {
-		PGresult *res =
-		    db_exec(r->db, "SELECT is_consistent FROM projects WHERE id = $1", 1, q);
-		if (res == NULL)
-			return -1;
-		done = PQntuples(res) > 0 && db_get_bool(res, 0, 0);
-		PQclear(res);
-		if (done || util_now_ms() >= deadline)
-			break;
-		util_sleep_ms(100, NULL);
+	if (res == NULL) {
+		http_db_error(r);
+		return;
 	}
-	snprintf(buf, sizeof(buf), "wait=%lld", (long long)secs);
-	http_header(r, "Preference-Applied", buf);
-	return done ? 1 : 0;
+	if (PQntuples(res) == 0)
+		http_not_found(r, "project");
+	else if (db_get_bool(res, 0, PQfnumber(res, "is_consistent")) ||
+		 !wait_for(r, r->wait_id, projects_created))
+		http_json(r, db_get_bool(res, 0, PQfnumber(res, "is_consistent")) ? 201 : 202,
+			  views_project(res, 0, 0));
+	PQclear(res);
 }
 
 /* Reads the optional "name" (non-empty) and "description" strings; -1 after a 400. */
@@ -91,7 +79,6 @@ projects_create(struct req *r)
 	json_t *body = http_body_object(r);
 	const char *name = NULL, *desc = NULL;
 	char id[UUID_STR_LEN];
-	int waited;
 
 	if (body == NULL || projects_fields(r, body, &name, &desc) < 0)
 		goto out;
@@ -114,11 +101,8 @@ projects_create(struct req *r)
 		http_db_error(r);
 		goto out;
 	}
-	waited = projects_wait(r, id);
-	if (waited < 0)
-		http_db_error(r);
-	else
-		projects_answer(r, waited == 1 ? 201 : 202, id);
+	snprintf(r->wait_id, sizeof(r->wait_id), "%s", id);
+	projects_created(r);
 out:
 	json_decref(body);
 }

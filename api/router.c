@@ -10,6 +10,7 @@
 #include "sign.h"
 #include "stats.h"
 #include "uuid.h"
+#include "wait.h"
 
 static const struct route *const tables[] = {
 	auth_routes, projects_routes, folders_routes,	   uploads_routes,
@@ -231,7 +232,7 @@ router_run(struct req *r)
 		return;
 	}
 	r->route->handle(r);
-	if (roll < cfg.fault_rate && r->status < 300) {
+	if (roll < cfg.fault_rate && !r->suspended && r->status < 300) {
 		http_error(r, 500, "not_provided", "injected fault after commit",
 			   "the request may have taken effect; read the resource or retry");
 	}
@@ -302,8 +303,18 @@ router_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 			(void)r->route->stream_data(r, upload_data, n);
 		return MHD_YES;
 	}
-	if (r->response == NULL && (st->began || router_prepare(st)))
+	if (r->resumed) {
+		/* Back from Prefer: wait: answer with the resource's state now. */
+		r->resumed = false;
+		r->suspended = false;
+		r->wait_seq = wait_seq();
+		r->wait_answer(r);
+	} else if (r->response == NULL && (st->began || router_prepare(st))) {
+		r->wait_seq = wait_seq();
 		router_run(r);
+	}
+	if (r->suspended)
+		return MHD_YES;
 	return router_queue(st);
 }
 

@@ -97,6 +97,16 @@ jobs_transaction(PGconn *c, const struct job *j, const struct upload_verdict *v,
 		res = JOB_RETRY;
 		goto fail;
 	}
+	/* Wakes API requests waiting (Prefer: wait) for this resource or, for an upload, its
+	 * project; delivered at COMMIT. */
+	if (db_cmd(c,
+		   "SELECT pg_notify('settle_consistent', $1), pg_notify('settle_consistent',"
+		   " coalesce((SELECT project_id::text FROM uploads WHERE id = $1::uuid), $1))",
+		   1, (const char *[]){j->resource_id}) < 0) {
+		*err = xstrdup("database: notify failed");
+		res = JOB_RETRY;
+		goto fail;
+	}
 	if (cfg.fault_rate > 0 && util_random() < cfg.fault_rate) {
 		*err = xstrdup("injected fault");
 		res = JOB_RETRY;

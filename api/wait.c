@@ -1,0 +1,213 @@
+/* wait.c: suspended requests waiting for a resource to become consistent. */
+#include "wait.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "db.h"
+#include "log.h"
+
+struct waiter {
+	struct req *r;
+	char id[37];
+	int64_t deadline_ms;
+	struct waiter *next;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct waiter *waiters;
+static atomic_uint_fast64_t seq;
+static pthread_t thread;
+static int wake_pipe[2] = {-1, -1};
+static atomic_int stopping;
+static bool started;
+static char *db_url;
+
+uint64_t
+wait_seq(void)
+{
+	return atomic_load(&seq);
+}
+
+int64_t
+wait_preferred(struct req *r)
+{
+	const char *prefer = http_req_header(r, "Prefer");
+	const char *w = prefer ? strstr(prefer, "wait=") : NULL;
+	int64_t secs = 0;
+
+	if (w == NULL)
+		return 0;
+	for (w += 5; *w >= '0' && *w <= '9' && secs < 1000000; w++)
+		secs = secs * 10 + (*w - '0');
+	return secs > cfg.max_wait ? cfg.max_wait : secs;
+}
+
+/* Resumes one waiter (already unlinked). The request runs its answer on resume. */
+static void
+wait_resume(struct waiter *w)
+{
+	w->r->resumed = true;
+	MHD_resume_connection(w->r->conn);
+	free(w);
+}
+
+/* Resumes the waiters for id (every waiter if id is NULL) and those whose time is up.
+ * Returns the milliseconds until the next deadline (at most 1000). */
+static int
+wait_sweep(const char *id)
+{
+	struct waiter **pp, *w, *ready = NULL;
+	int64_t now = util_now_ms(), next = now + 1000;
+
+	pthread_mutex_lock(&lock);
+	for (pp = &waiters; (w = *pp) != NULL;) {
+		if (id == NULL || strcmp(w->id, id) == 0 || w->deadline_ms <= now) {
+			*pp = w->next;
+			w->next = ready;
+			ready = w;
+			continue;
+		}
+		if (w->deadline_ms < next)
+			next = w->deadline_ms;
+		pp = &w->next;
+	}
+	pthread_mutex_unlock(&lock);
+	while ((w = ready) != NULL) {
+		ready = w->next;
+		wait_resume(w);
+	}
+	return (int)(next - now);
+}
+
+static PGconn *
+wait_listen(void)
+{
+	PGconn *c = db_connect(db_url, 1);
+
+	if (c != NULL && db_cmd(c, "LISTEN settle_consistent", 0, NULL) < 0) {
+		PQfinish(c);
+		c = NULL;
+	}
+	return c;
+}
+
+/* Handles the notifications pending on c; false when the connection broke. */
+static bool
+wait_drain(PGconn *c)
+{
+	PGnotify *n;
+
+	if (!PQconsumeInput(c))
+		return false;
+	while ((n = PQnotifies(c)) != NULL) {
+		atomic_fetch_add(&seq, 1);
+		wait_sweep(n->extra);
+		PQfreemem(n);
+	}
+	return true;
+}
+
+static void *
+wait_main(void *arg)
+{
+	PGconn *c = NULL;
+	int timeout = 1000;
+	char buf[64];
+
+	(void)arg;
+	while (!atomic_load(&stopping)) {
+		if (c == NULL && (c = wait_listen()) == NULL) {
+			/* No notifications: let every waiter look for itself now and then. */
+			atomic_fetch_add(&seq, 1);
+			wait_sweep(NULL);
+			util_sleep_ms(250, NULL);
+			continue;
+		}
+		struct pollfd fds[2] = {{PQsocket(c), POLLIN, 0}, {wake_pipe[0], POLLIN, 0}};
+		if (poll(fds, 2, timeout) < 0 && errno != EINTR)
+			break;
+		if (fds[1].revents & POLLIN)
+			while (read(wake_pipe[0], buf, sizeof(buf)) > 0)
+				;
+		if ((fds[0].revents & (POLLIN | POLLERR | POLLHUP)) && !wait_drain(c)) {
+			PQfinish(c);
+			c = NULL;
+		}
+		timeout = wait_sweep("");
+	}
+	if (c != NULL)
+		PQfinish(c);
+	return NULL;
+}
+
+int
+wait_start(const char *database_url)
+{
+	if (pipe2(wake_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+		return -1;
+	db_url = xstrdup(database_url);
+	if (pthread_create(&thread, NULL, wait_main, NULL) != 0)
+		return -1;
+	started = true;
+	return 0;
+}
+
+void
+wait_stop(void)
+{
+	if (!started)
+		return;
+	atomic_store(&stopping, 1);
+	if (write(wake_pipe[1], "x", 1) < 0)
+		log_warn("wait_wake_failed");
+	pthread_join(thread, NULL);
+	wait_sweep(NULL);
+	close(wake_pipe[0]);
+	close(wake_pipe[1]);
+	free(db_url);
+	started = false;
+}
+
+bool
+wait_for(struct req *r, const char *resource_id, void (*answer)(struct req *r))
+{
+	int64_t secs = wait_preferred(r), now = util_now_ms();
+	struct waiter *w;
+	char buf[32];
+
+	if (secs <= 0)
+		return false;
+	if (!r->wait_applied) {
+		snprintf(buf, sizeof(buf), "wait=%lld", (long long)secs);
+		http_header(r, "Preference-Applied", buf);
+		r->wait_applied = true;
+		r->wait_deadline_ms = now + secs * 1000;
+	}
+	if (now >= r->wait_deadline_ms || !started || atomic_load(&stopping))
+		return false;
+	w = xcalloc(1, sizeof(*w));
+	w->r = r;
+	snprintf(w->id, sizeof(w->id), "%s", resource_id);
+	w->deadline_ms = r->wait_deadline_ms;
+	r->wait_answer = answer;
+	snprintf(r->wait_id, sizeof(r->wait_id), "%s", resource_id);
+	r->suspended = true;
+	MHD_suspend_connection(r->conn);
+	pthread_mutex_lock(&lock);
+	w->next = waiters;
+	waiters = w;
+	pthread_mutex_unlock(&lock);
+	/* A notification that came in since the handler looked may have been for us. */
+	if (wait_seq() != r->wait_seq || write(wake_pipe[1], "x", 1) < 0)
+		wait_sweep(resource_id);
+	return true;
+}
