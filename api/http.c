@@ -54,6 +54,10 @@ http_json(struct req *r, int status, json_t *body)
 	http_exclude(r, body);
 	text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
+	if (r->idempotent) {
+		free(r->answer_body);
+		r->answer_body = xstrdup(text);
+	}
 	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
 	MHD_add_response_header(resp, "Content-Type", "application/json");
 	http_set(r, status, resp);
@@ -107,8 +111,8 @@ http_forbidden(struct req *r)
 void
 http_db_error(struct req *r)
 {
+	/* A broken connection is re-made by db_thread_conn on the next request. */
 	if (db_last_was_connection()) {
-		db_thread_close();
 		http_error(r, 503, "service_unavailable", "the database is not reachable",
 			   "retry later");
 		http_header(r, "Retry-After", "1");

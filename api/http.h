@@ -69,6 +69,9 @@ struct req {
 	uint64_t wait_seq;
 	void (*wait_answer)(struct req *r);
 	char wait_id[37]; /* the resource waited for */
+	/* Idempotency-Key (see idempotency.h): the JSON answer is kept to be stored. */
+	bool idempotent;
+	char *answer_body;
 };
 
 /* Answers status with a JSON body; steals the reference to body. exclude_response_fields

@@ -10,6 +10,7 @@
 #include "sign.h"
 #include "stats.h"
 #include "uuid.h"
+#include "idempotency.h"
 #include "wait.h"
 
 static const struct route *const tables[] = {
@@ -231,7 +232,15 @@ router_run(struct req *r)
 			   "retry the request");
 		return;
 	}
-	r->route->handle(r);
+	if (strcmp(r->method, "POST") == 0 && (r->route->flags & ROUTE_AUTH) &&
+	    http_req_header(r, "Idempotency-Key") != NULL) {
+		if (idempotency_begin(r) != 1)
+			return;
+		r->route->handle(r);
+		idempotency_end(r);
+	} else {
+		r->route->handle(r);
+	}
 	if (roll < cfg.fault_rate && !r->suspended && r->status < 300) {
 		http_error(r, 500, "not_provided", "injected fault after commit",
 			   "the request may have taken effect; read the resource or retry");
@@ -342,6 +351,7 @@ router_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		free(r->headers[i][1]);
 	}
 	free(r->body);
+	free(r->answer_body);
 	free(st->param_buf);
 	free(st);
 	*con_cls = NULL;

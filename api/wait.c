@@ -184,7 +184,8 @@ wait_for(struct req *r, const char *resource_id, void (*answer)(struct req *r))
 	struct waiter *w;
 	char buf[32];
 
-	if (secs <= 0)
+	/* An idempotent request answers at once: its answer is stored with its key. */
+	if (secs <= 0 || r->idempotent)
 		return false;
 	if (!r->wait_applied) {
 		snprintf(buf, sizeof(buf), "wait=%lld", (long long)secs);
@@ -199,7 +200,8 @@ wait_for(struct req *r, const char *resource_id, void (*answer)(struct req *r))
 	snprintf(w->id, sizeof(w->id), "%s", resource_id);
 	w->deadline_ms = r->wait_deadline_ms;
 	r->wait_answer = answer;
-	snprintf(r->wait_id, sizeof(r->wait_id), "%s", resource_id);
+	if (resource_id != r->wait_id)
+		snprintf(r->wait_id, sizeof(r->wait_id), "%s", resource_id);
 	r->suspended = true;
 	MHD_suspend_connection(r->conn);
 	pthread_mutex_lock(&lock);

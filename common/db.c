@@ -10,6 +10,8 @@
 #include "log.h"
 
 static _Thread_local PGconn *thread_conn;
+static _Thread_local int tx_depth; /* see db_begin */
+static _Thread_local bool tx_aborted;
 static pthread_key_t conn_key;
 static pthread_once_t conn_key_once = PTHREAD_ONCE_INIT;
 static _Thread_local char last_sqlstate[6];
@@ -88,6 +90,8 @@ db_thread_close(void)
 	if (thread_conn != NULL)
 		PQfinish(thread_conn);
 	thread_conn = NULL;
+	tx_depth = 0;
+	tx_aborted = false;
 	pthread_once(&conn_key_once, db_key_init);
 	pthread_setspecific(conn_key, NULL);
 }
@@ -140,23 +144,57 @@ db_last_was_connection(void)
 	return last_connection_error;
 }
 
+/* Transactions nest: only the outermost db_begin/db_commit reach Postgres, and a
+ * db_rollback inside marks the whole transaction to be rolled back. settle-api uses this
+ * to make a handler's transaction part of the one that records an Idempotency-Key. */
+
 int
 db_begin(PGconn *c)
 {
-	return db_cmd(c, "BEGIN", 0, NULL);
+	if (tx_depth > 0) {
+		tx_depth++;
+		return 0;
+	}
+	if (db_cmd(c, "BEGIN", 0, NULL) < 0)
+		return -1;
+	tx_depth = 1;
+	tx_aborted = false;
+	return 0;
 }
 
 int
 db_commit(PGconn *c)
 {
+	if (tx_depth > 1) {
+		tx_depth--;
+		return 0;
+	}
+	tx_depth = 0;
+	if (tx_aborted) {
+		db_rollback(c);
+		return -1;
+	}
 	return db_cmd(c, "COMMIT", 0, NULL);
 }
 
 void
 db_rollback(PGconn *c)
 {
+	if (tx_depth > 1) {
+		tx_depth--;
+		tx_aborted = true;
+		return;
+	}
+	tx_depth = 0;
+	tx_aborted = false;
 	PGresult *r = PQexec(c, "ROLLBACK");
 	PQclear(r);
+}
+
+bool
+db_in_transaction(void)
+{
+	return tx_depth > 0;
 }
 
 const char *

@@ -28,10 +28,14 @@ const char *db_last_sqlstate(void);
 /* True if the last failure was a connection problem (worth retrying elsewhere). */
 bool db_last_was_connection(void);
 
+/* Transactions nest on a thread: only the outermost begin/commit reach Postgres; a rollback
+ * inside makes the outermost commit roll back (and fail). */
 int db_begin(PGconn *c) MUSTCHECK;
 int db_commit(PGconn *c) MUSTCHECK;
 /* Rolls back, ignoring errors (used on failure paths). */
 void db_rollback(PGconn *c);
+/* True while a transaction is open on this thread. */
+bool db_in_transaction(void);
 
 /* Cell accessors: the value of (row, col), or NULL for SQL NULL. */
 const char *db_get(const PGresult *r, int row, int col);

@@ -1,0 +1,116 @@
+/* idempotency.c: Idempotency-Key claims and stored answers. */
+#include "idempotency.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "hash.h"
+#include "log.h"
+
+#define IDEMPOTENCY_KEY_MAX 255
+
+/* sha256 over method, path and body, NUL-separated. */
+static void
+idempotency_hash(struct req *r, char out[HASH_HEX_MAX])
+{
+	struct hash_set *h = hash_set_new(1u << HASH_SHA256);
+	char digests[HASH_ALG_COUNT][HASH_HEX_MAX];
+
+	hash_set_update(h, r->method, strlen(r->method) + 1);
+	hash_set_update(h, r->path, strlen(r->path) + 1);
+	if (r->body_len > 0)
+		hash_set_update(h, r->body, r->body_len);
+	hash_set_final(h, digests);
+	memcpy(out, digests[HASH_SHA256], HASH_HEX_MAX);
+}
+
+/* Answers with the stored answer of an earlier request, or 422 if its body differed. */
+static void
+idempotency_replay(struct req *r, const char *key, const char *hash)
+{
+	const char *q[] = {r->user_id, key};
+	PGresult *res = db_exec(r->db,
+				"SELECT request_hash, response_status, response_body FROM "
+				"idempotency_keys WHERE user_id = $1 AND key = $2",
+				2, q);
+
+	if (res == NULL || PQntuples(res) == 0 || db_get(res, 0, 1) == NULL) {
+		http_db_error(r);
+	} else if (strcmp(db_get(res, 0, 0), hash) != 0) {
+		http_error(r, 422, "idempotency_key_reused",
+			   "this Idempotency-Key was used with a different request",
+			   "use a new key for a new request");
+	} else {
+		const char *body = db_get(res, 0, 2) ? db_get(res, 0, 2) : "";
+		struct MHD_Response *resp = MHD_create_response_from_buffer(
+			strlen(body), xstrdup(body), MHD_RESPMEM_MUST_FREE);
+		MHD_add_response_header(resp, "Content-Type", "application/json");
+		http_raw(r, (int)db_get_i64(res, 0, 1), resp);
+		http_header(r, "Idempotent-Replayed", "true");
+	}
+	PQclear(res);
+}
+
+int
+idempotency_begin(struct req *r)
+{
+	const char *key = http_req_header(r, "Idempotency-Key");
+	char hash[HASH_HEX_MAX];
+	PGresult *res;
+
+	if (strlen(key) == 0 || strlen(key) > IDEMPOTENCY_KEY_MAX) {
+		http_invalid(r, "Idempotency-Key", "must be 1 to 255 characters");
+		return 0;
+	}
+	idempotency_hash(r, hash);
+	const char *q[] = {r->user_id, key, r->method, r->path, hash};
+	if (db_begin(r->db) < 0) {
+		http_db_error(r);
+		return 0;
+	}
+	/* Blocks while a concurrent request holds the same key, until it commits or not. */
+	res = db_exec(r->db,
+		      "INSERT INTO idempotency_keys(user_id, key, method, path, request_hash) "
+		      "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1",
+		      5, q);
+	if (res == NULL) {
+		db_rollback(r->db);
+		http_db_error(r);
+		return 0;
+	}
+	if (PQntuples(res) == 1) {
+		PQclear(res);
+		r->idempotent = true;
+		return 1;
+	}
+	PQclear(res);
+	idempotency_replay(r, key, hash);
+	db_rollback(r->db);
+	return 0;
+}
+
+void
+idempotency_end(struct req *r)
+{
+	const char *key = http_req_header(r, "Idempotency-Key");
+	char status[16];
+
+	r->idempotent = false;
+	snprintf(status, sizeof(status), "%d", r->status);
+	const char *q[] = {r->user_id, key, status, r->answer_body};
+	if (r->status >= 500 || r->response == NULL) {
+		db_rollback(r->db);
+		return;
+	}
+	if (db_cmd(r->db,
+		   "UPDATE idempotency_keys SET response_status = $3, response_body = $4 "
+		   "WHERE user_id = $1 AND key = $2",
+		   4, q) < 0) {
+		db_rollback(r->db);
+		http_db_error(r);
+		return;
+	}
+	if (db_commit(r->db) < 0)
+		http_db_error(r); /* nothing was kept: the answer the handler built is void */
+}
