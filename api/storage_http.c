@@ -63,7 +63,8 @@ storage_http_open(struct req *r, struct storage_put *s)
 	res = db_exec(r->db,
 	              "SELECT u.storage_container, u.completed_at IS NOT NULL, c.size, "
 	              "c.hash_algorithm, c.hash_value FROM chunks c JOIN uploads u ON u.id = "
-	              "c.upload_id WHERE c.upload_id = $1 AND c.number = $2",
+	              "c.upload_id JOIN projects p ON p.id = u.project_id WHERE c.upload_id = $1 "
+	              "AND c.number = $2 AND u.purged_at IS NULL AND NOT p.is_deleted",
 	              2, params);
 	if (res == NULL) {
 		http_db_error(r);
@@ -164,8 +165,12 @@ storage_http_commit(struct req *r, struct storage_put *s)
 	snprintf(declared, sizeof(declared), "%lld", (long long)s->declared);
 	if (db_begin(r->db) < 0)
 		goto fail;
-	res = db_exec(r->db, "SELECT completed_at IS NULL FROM uploads WHERE id = $1 FOR SHARE", 1,
-	              params);
+	/* The chunk row lock also orders two PUTs of the same chunk: rename and UPDATE of one
+	 * finish before the other's begin, so the stored digests are those of the file. */
+	res = db_exec(r->db,
+	              "SELECT u.completed_at IS NULL FROM uploads u JOIN chunks c ON c.upload_id = "
+	              "u.id WHERE u.id = $1 AND c.number = $2 FOR SHARE OF u FOR UPDATE OF c",
+	              2, params);
 	if (res == NULL || PQntuples(res) != 1 || !db_get_bool(res, 0, 0)) {
 		rc = res == NULL ? -1 : 0;
 		goto fail;

@@ -42,84 +42,17 @@ enum {
 	U_TOTAL,
 };
 
-#define UPLOADS_SELECT                                                                                                                                               \
-	"SELECT u.id, u.name, u.content_type, u.size, u.etag, u.project_id, " TS("u.created_at") ", u.completed_at IS NULL, " TS(                                    \
-	    "u.completed_at") ", u.is_consistent, " TS("u.purged_at") ", " TS("u.error_at") ", "                                                                     \
-	                                                                                    "u."                                                                     \
-	                                                                                    "erro"                                                                   \
-	                                                                                    "r_"                                                                     \
-	                                                                                    "mess"                                                                   \
-	                                                                                    "age,"                                                                   \
-	                                                                                    " "                                                                      \
-	                                                                                    "coal"                                                                   \
-	                                                                                    "esce"                                                                   \
-	                                                                                    "(("                                                                     \
-	                                                                                    "SELE"                                                                   \
-	                                                                                    "CT "                                                                    \
-	                                                                                    "json"                                                                   \
-	                                                                                    "_agg"                                                                   \
-	                                                                                    "(jso"                                                                   \
-	                                                                                    "n_"                                                                     \
-	                                                                                    "buil"                                                                   \
-	                                                                                    "d_"                                                                     \
-	                                                                                    "obje"                                                                   \
-	                                                                                    "ct('"                                                                   \
-	                                                                                    "numb"                                                                   \
-	                                                                                    "er',"                                                                   \
-	                                                                                    " c."                                                                    \
-	                                                                                    "numb"                                                                   \
-	                                                                                    "er, "                                                                   \
-	                                                                                    "'siz"                                                                   \
-	                                                                                    "e', "                                                                   \
-	                                                                                    "c."                                                                     \
-	                                                                                    "size"                                                                   \
-	                                                                                    ", "                                                                     \
-	                                                                                    "'has"                                                                   \
-	                                                                                    "h', "                                                                   \
-	                                                                                    "json"                                                                   \
-	                                                                                    "_bui"                                                                   \
-	                                                                                    "ld_"                                                                    \
-	                                                                                    "obje"                                                                   \
-	                                                                                    "ct('"                                                                   \
-	                                                                                    "valu"                                                                   \
-	                                                                                    "e', "                                                                   \
-	                                                                                    "c."                                                                     \
-	                                                                                    "hash"                                                                   \
-	                                                                                    "_val"                                                                   \
-	                                                                                    "ue, "                                                                   \
-	                                                                                    "'alg"                                                                   \
-	                                                                                    "orit"                                                                   \
-	                                                                                    "hm',"                                                                   \
-	                                                                                    " c."                                                                    \
-	                                                                                    "hash"                                                                   \
-	                                                                                    "_alg"                                                                   \
-	                                                                                    "orit"                                                                   \
-	                                                                                    "hm))"                                                                   \
-	                                                                                    " "                                                                      \
-	                                                                                    "ORDE"                                                                   \
-	                                                                                    "R "                                                                     \
-	                                                                                    "BY "                                                                    \
-	                                                                                    "c."                                                                     \
-	                                                                                    "numb"                                                                   \
-	                                                                                    "er) "                                                                   \
-	                                                                                    "FROM"                                                                   \
-	                                                                                    " chu"                                                                   \
-	                                                                                    "nks "                                                                   \
-	                                                                                    "c "                                                                     \
-	                                                                                    "WHER"                                                                   \
-	                                                                                    "E "                                                                     \
-	                                                                                    "c."                                                                     \
-	                                                                                    "uplo"                                                                   \
-	                                                                                    "ad_"                                                                    \
-	                                                                                    "id "                                                                    \
-	                                                                                    "= "                                                                     \
-	                                                                                    "u."                                                                     \
-	                                                                                    "id),"                                                                   \
-	                                                                                    " '[]"                                                                   \
-	                                                                                    "'),"                                                                    \
-	                                                                                    " " VIEWS_SQL_HASHES(                                                    \
-	                                                                                        "u.id") ", u.created_by, s.username, s.full_name, count(*) OVER () " \
-	                                                                                                "FROM uploads u JOIN users s ON s.id = u.created_by "
+/* clang-format off */
+#define UPLOADS_SELECT \
+	"SELECT u.id, u.name, u.content_type, u.size, u.etag, u.project_id, " \
+	TS("u.created_at") ", u.completed_at IS NULL, " TS("u.completed_at") ", " \
+	"u.is_consistent, " TS("u.purged_at") ", " TS("u.error_at") ", u.error_message, " \
+	"coalesce((SELECT json_agg(json_build_object('number', c.number, 'size', c.size, " \
+	"'hash', json_build_object('value', c.hash_value, 'algorithm', c.hash_algorithm)) " \
+	"ORDER BY c.number) FROM chunks c WHERE c.upload_id = u.id), '[]'), " \
+	VIEWS_SQL_HASHES("u.id") ", u.created_by, s.username, s.full_name, count(*) OVER () " \
+	"FROM uploads u JOIN users s ON s.id = u.created_by "
+/* clang-format on */
 
 static const char *const uploads_project_sql = "SELECT project_id FROM uploads WHERE id = $1";
 
@@ -227,12 +160,14 @@ fail:
 	return -1;
 }
 
-int
-uploads_wait(struct req *r, const char *upload_id)
+/* Waits as "Prefer: wait=N" asks until sql ($1 = id; one boolean column) says true or the
+ * row is gone, then adds Preference-Applied. 0, or -1 on a database error. */
+static int
+uploads_wait_for(struct req *r, const char *sql, const char *id)
 {
 	const char *prefer = http_req_header(r, "Prefer");
 	const char *w = prefer ? strstr(prefer, "wait=") : NULL;
-	const char *params[1] = {upload_id};
+	const char *params[1] = {id};
 	int64_t secs = w ? atoll(w + 5) : 0, deadline;
 	char buf[40];
 
@@ -242,8 +177,7 @@ uploads_wait(struct req *r, const char *upload_id)
 		secs = cfg.max_wait;
 	deadline = util_now_ms() + secs * 1000;
 	for (;;) {
-		PGresult *res =
-		    db_exec(r->db, "SELECT is_consistent FROM uploads WHERE id = $1", 1, params);
+		PGresult *res = db_exec(r->db, sql, 1, params);
 		bool done;
 		if (res == NULL)
 			return -1;
@@ -256,6 +190,12 @@ uploads_wait(struct req *r, const char *upload_id)
 	snprintf(buf, sizeof(buf), "wait=%lld", (long long)secs);
 	http_header(r, "Preference-Applied", buf);
 	return 0;
+}
+
+int
+uploads_wait(struct req *r, const char *upload_id)
+{
+	return uploads_wait_for(r, "SELECT is_consistent FROM uploads WHERE id = $1", upload_id);
 }
 
 /* Answers status with the upload JSON of id (or the matching error). */
@@ -382,9 +322,18 @@ uploads_create(struct req *r)
 		goto out;
 	if (access_project(r, r->params[0], &p) != 1)
 		goto out;
-	if (!p.is_consistent) {
-		http_not_consistent(r);
-		goto out;
+	if (!p.is_consistent) { /* under Prefer: wait, until it is */
+		if (uploads_wait_for(r, "SELECT is_consistent FROM projects WHERE id = $1", p.id) <
+		    0) {
+			http_db_error(r);
+			goto out;
+		}
+		if (access_project(r, p.id, &p) != 1)
+			goto out;
+		if (!p.is_consistent) {
+			http_not_consistent(r);
+			goto out;
+		}
 	}
 	uuid_generate(id);
 	if (uploads_insert(r, &p, &u, id) < 0 || uploads_json(r->db, id, &out) != 1) {
