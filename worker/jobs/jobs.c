@@ -14,21 +14,27 @@
 
 #define JOBS_BACKOFF_CAP_MS 60000
 
-/* Returns true if message id j->id already has a row in job_runs (a cheap pre-check that
- * spares the work of a duplicate; the INSERT in jobs_run stays the authority). */
+/* Returns true if message id j->id already has a row in job_runs that records an effect (a
+ * cheap pre-check that spares the work of a duplicate; the INSERT in jobs_run stays the
+ * authority). A "gave_up" row committed nothing but the error mark, so the same message,
+ * requeued from settle.dead by an operator, runs again. */
 static bool
 jobs_seen(PGconn *c, const struct job *j)
 {
 	const char *p[] = {j->id};
-	PGresult *r = db_exec(c, "SELECT 1 FROM job_runs WHERE message_id = $1", 1, p);
+	PGresult *r = db_exec(c,
+	                      "SELECT 1 FROM job_runs WHERE message_id = $1"
+	                      " AND outcome <> 'gave_up'",
+	                      1, p);
 	bool seen = r != NULL && PQntuples(r) > 0;
 
 	PQclear(r);
 	return seen;
 }
 
-/* Inserts the job_runs row of j inside the open transaction: 1 inserted, 0 already there,
- * -1 on error. */
+/* Inserts the job_runs row of j inside the open transaction, or takes over a "gave_up" row
+ * of the same message id (a requeued dead letter): 1 recorded, 0 already ran, -1 on
+ * error. */
 static int
 jobs_record(PGconn *c, const struct job *j)
 {
@@ -39,7 +45,9 @@ jobs_record(PGconn *c, const struct job *j)
 	    db_exec(c,
 	            "INSERT INTO job_runs (message_id, kind, resource_id, attempt, outcome)"
 	            " VALUES ($1, $2, $3, $4, 'running')"
-	            " ON CONFLICT (message_id) DO NOTHING RETURNING 1",
+	            " ON CONFLICT (message_id) DO UPDATE SET attempt = EXCLUDED.attempt,"
+	            " outcome = 'running', finished_at = now()"
+	            " WHERE job_runs.outcome = 'gave_up' RETURNING 1",
 	            4, p);
 	int rc = -1;
 
@@ -100,9 +108,9 @@ jobs_transaction(PGconn *c, const struct job *j, const struct upload_verdict *v,
 	/* Wakes API requests waiting (Prefer: wait) for this resource or, for an upload, its
 	 * project; delivered at COMMIT. */
 	if (db_cmd(c,
-		   "SELECT pg_notify('settle_consistent', $1), pg_notify('settle_consistent',"
-		   " coalesce((SELECT project_id::text FROM uploads WHERE id = $1::uuid), $1))",
-		   1, (const char *[]){j->resource_id}) < 0) {
+	           "SELECT pg_notify('settle_consistent', $1), pg_notify('settle_consistent',"
+	           " coalesce((SELECT project_id::text FROM uploads WHERE id = $1::uuid), $1))",
+	           1, (const char *[]){j->resource_id}) < 0) {
 		*err = xstrdup("database: notify failed");
 		res = JOB_RETRY;
 		goto fail;

@@ -8,7 +8,8 @@
 #include "storage.h"
 
 /* Runs project.initialize for j->resource_id inside the caller's transaction. Creating the
- * container is idempotent, so a retry after a rollback is harmless. JOB_DONE, JOB_INVALID
+ * container is idempotent, so a retry after a rollback is harmless; a success clears the
+ * error mark of an earlier give-up (a dead letter requeued). JOB_DONE, JOB_INVALID
  * when the project does not exist, JOB_RETRY on a database or storage failure (*err set,
  * caller frees). */
 enum job_result
@@ -43,7 +44,8 @@ project_initialize_run(PGconn *c, const struct job *j, const char **outcome, cha
 		goto out;
 	}
 	if (db_cmd(c,
-	           "UPDATE projects SET is_consistent = true WHERE id = $1 AND NOT is_consistent",
+	           "UPDATE projects SET is_consistent = true, error_at = NULL, error_message = NULL"
+	           " WHERE id = $1 AND NOT is_consistent",
 	           1, p) < 0) {
 		*err = xstrdup("database: updating the project failed");
 		goto out;
