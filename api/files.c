@@ -8,9 +8,9 @@
 #include "db.h"
 #include "outbox.h"
 #include "router.h"
-#include "uploads.h"
 #include "uuid.h"
 #include "views.h"
+#include "wait.h"
 
 static const char *const files_project_sql =
     "SELECT project_id FROM files WHERE id = $1 AND NOT is_deleted";
@@ -387,6 +387,21 @@ files_version_get(struct req *r)
 	PQclear(res);
 }
 
+/* Adds Preference-Applied when the request asked to wait but had no need to (API.md: the
+ * answer carries it). */
+static void
+files_prefer_applied(struct req *r)
+{
+	int64_t secs = wait_preferred(r);
+	char buf[32];
+
+	if (secs <= 0 || r->wait_applied)
+		return;
+	snprintf(buf, sizeof(buf), "wait=%lld", (long long)secs);
+	http_header(r, "Preference-Applied", buf);
+	r->wait_applied = true;
+}
+
 /* Answers the download URL of the upload that sql ($1 = r->params[0]) selects: 200 when
  * consistent, 400 integrity_exception after a failed check, 404 not consistent before. */
 static void
@@ -406,10 +421,6 @@ files_url_answer(struct req *r, const char *sql)
 	}
 	snprintf(upload_id, sizeof(upload_id), "%s", db_get(res, 0, 0));
 	PQclear(res);
-	if (uploads_wait(r, upload_id) < 0) {
-		http_db_error(r);
-		return;
-	}
 	params[0] = upload_id;
 	res = db_exec(r->db,
 	              "SELECT is_consistent, error_at IS NOT NULL, error_message, "
@@ -425,8 +436,11 @@ files_url_answer(struct req *r, const char *sql)
 		           msg != NULL ? msg : "the upload failed its integrity check",
 		           "You must begin a new upload process");
 	} else if (!db_get_bool(res, 0, 0)) {
-		http_not_consistent(r);
+		/* Under Prefer: wait the route's handler runs again once it is consistent. */
+		if (!wait_for(r, upload_id, r->route->handle))
+			http_not_consistent(r);
 	} else {
+		files_prefer_applied(r);
 		path = xasprintf("/storage/%s", upload_id);
 		http_json(r, 200, http_signed_url("GET", path));
 		free(path);

@@ -16,6 +16,7 @@
 #include "router.h"
 #include "uuid.h"
 #include "views.h"
+#include "wait.h"
 
 #define TS(x) "to_char(" x " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
@@ -160,44 +161,6 @@ fail:
 	return -1;
 }
 
-/* Waits as "Prefer: wait=N" asks until sql ($1 = id; one boolean column) says true or the
- * row is gone, then adds Preference-Applied. 0, or -1 on a database error. */
-static int
-uploads_wait_for(struct req *r, const char *sql, const char *id)
-{
-	const char *prefer = http_req_header(r, "Prefer");
-	const char *w = prefer ? strstr(prefer, "wait=") : NULL;
-	const char *params[1] = {id};
-	int64_t secs = w ? atoll(w + 5) : 0, deadline;
-	char buf[40];
-
-	if (w == NULL || secs <= 0)
-		return 0;
-	if (secs > cfg.max_wait)
-		secs = cfg.max_wait;
-	deadline = util_now_ms() + secs * 1000;
-	for (;;) {
-		PGresult *res = db_exec(r->db, sql, 1, params);
-		bool done;
-		if (res == NULL)
-			return -1;
-		done = PQntuples(res) == 0 || db_get_bool(res, 0, 0);
-		PQclear(res);
-		if (done || util_now_ms() >= deadline)
-			break;
-		util_sleep_ms(100, NULL);
-	}
-	snprintf(buf, sizeof(buf), "wait=%lld", (long long)secs);
-	http_header(r, "Preference-Applied", buf);
-	return 0;
-}
-
-int
-uploads_wait(struct req *r, const char *upload_id)
-{
-	return uploads_wait_for(r, "SELECT is_consistent FROM uploads WHERE id = $1", upload_id);
-}
-
 /* Answers status with the upload JSON of id (or the matching error). */
 static void
 uploads_answer(struct req *r, int status, const char *id)
@@ -322,18 +285,11 @@ uploads_create(struct req *r)
 		goto out;
 	if (access_project(r, r->params[0], &p) != 1)
 		goto out;
-	if (!p.is_consistent) { /* under Prefer: wait, until it is */
-		if (uploads_wait_for(r, "SELECT is_consistent FROM projects WHERE id = $1", p.id) <
-		    0) {
-			http_db_error(r);
-			goto out;
-		}
-		if (access_project(r, p.id, &p) != 1)
-			goto out;
-		if (!p.is_consistent) {
+	if (!p.is_consistent) {
+		/* Under Prefer: wait this handler runs again once the project is consistent. */
+		if (!wait_for(r, p.id, uploads_create))
 			http_not_consistent(r);
-			goto out;
-		}
+		goto out;
 	}
 	uuid_generate(id);
 	if (uploads_insert(r, &p, &u, id) < 0 || uploads_json(r->db, id, &out) != 1) {
@@ -409,13 +365,8 @@ uploads_list(struct req *r)
 static void
 uploads_get(struct req *r)
 {
-	if (uploads_access(r) != 1)
-		return;
-	if (uploads_wait(r, r->params[0]) < 0) {
-		http_db_error(r);
-		return;
-	}
-	uploads_answer(r, 200, r->params[0]);
+	if (uploads_access(r) == 1)
+		uploads_answer(r, 200, r->params[0]);
 }
 
 /* What PUT /uploads/{id}/chunks was given. */
@@ -565,6 +516,50 @@ fail:
 	return rc;
 }
 
+/* Adds Preference-Applied when the request asked to wait but had no need to (API.md: the
+ * answer carries it). */
+static void
+uploads_prefer_applied(struct req *r)
+{
+	int64_t secs = wait_preferred(r);
+	char buf[32];
+
+	if (secs <= 0 || r->wait_applied)
+		return;
+	snprintf(buf, sizeof(buf), "wait=%lld", (long long)secs);
+	http_header(r, "Preference-Applied", buf);
+	r->wait_applied = true;
+}
+
+/* Answers a completed upload: 202 while verification runs (after waiting as Prefer: wait
+ * asks, running again when the upload is consistent), 200 once a wait saw it finish. */
+static void
+uploads_completed(struct req *r)
+{
+	json_t *body = NULL;
+	int rc = uploads_json(r->db, r->params[0], &body);
+	bool done;
+
+	if (rc <= 0) {
+		if (rc < 0)
+			http_db_error(r);
+		else
+			http_not_found(r, "upload");
+		return;
+	}
+	done = json_is_true(json_object_get(json_object_get(body, "status"), "is_consistent"));
+	if (!done && wait_for(r, r->params[0], uploads_completed)) {
+		json_decref(body);
+		return;
+	}
+	if (done && wait_preferred(r) > 0) {
+		uploads_prefer_applied(r);
+		http_json(r, 200, body);
+		return;
+	}
+	http_json(r, 202, body);
+}
+
 /* PUT /uploads/{id}/complete {"hash": {"value", "algorithm"}}: 202, verification follows. */
 static void
 uploads_complete(struct req *r)
@@ -588,10 +583,8 @@ uploads_complete(struct req *r)
 	} else if (rc == 0) {
 		http_error(r, 409, "conflict", "the upload was completed with another hash",
 		           "begin a new upload process");
-	} else if (uploads_wait(r, r->params[0]) < 0) {
-		http_db_error(r);
 	} else {
-		uploads_answer(r, 202, r->params[0]);
+		uploads_completed(r);
 	}
 out:
 	json_decref(body);

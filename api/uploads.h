@@ -19,9 +19,4 @@ int uploads_json(PGconn *c, const char *upload_id, json_t **out) MUSTCHECK;
 int uploads_parse_hash(struct req *r, json_t *h, const char *field, enum hash_alg *alg,
                        char value[HASH_HEX_MAX]) MUSTCHECK;
 
-/* Honours "Prefer: wait=N": when the header asks for it, waits (up to N seconds, capped by
- * cfg.max_wait) until the upload is consistent, and adds Preference-Applied. Returns 0, or
- * -1 on a database error (nothing answered). */
-int uploads_wait(struct req *r, const char *upload_id) MUSTCHECK;
-
 #endif

@@ -347,6 +347,17 @@ def test_complete_twice_runs_one_job(client, project, db):
     assert outbox_count(db, "upload.complete", uid) == 1
 
 
+def test_complete_with_prefer_wait(client, project):
+    data = os.urandom(2000)
+    uid = client.upload(project, len(data)).json()["id"]
+    assert client.put_chunk(uid, 1, data).status_code == 201
+    r = client.req("PUT", f"/uploads/{uid}/complete", headers={"Prefer": "wait=20"},
+                   json={"hash": {"value": md5(data)}})
+    assert r.status_code == 200, r.text
+    assert r.headers["Preference-Applied"] == "wait=20"
+    assert r.json()["status"]["is_consistent"] is True
+
+
 def test_chunks_after_complete_conflict(client, project):
     data = os.urandom(1000)
     uid = client.upload(project, 2000).json()["id"]
@@ -406,6 +417,10 @@ def test_upload_needs_consistent_project(client, db):
     r = client.req("POST", f"/projects/{pid}/uploads", json={"name": "a", "size": 1})
     assert_error(r, 404, "resource_not_consistent")
     assert r.headers["Retry-After"].isdigit()
+    r = client.req("POST", f"/projects/{pid}/uploads", json={"name": "a", "size": 1},
+                   headers={"Prefer": "wait=1"})
+    assert_error(r, 404, "resource_not_consistent")
+    assert r.headers["Preference-Applied"] == "wait=1"
 
 
 # ---- storage URLs --------------------------------------------------------------------------
