@@ -24,13 +24,14 @@ class Client:
     """One user's HTTP client against one settle-api. retry: repeat calls on 5xx and on
     connection errors (up to `attempts` times, re-reading state before repeating a POST)."""
 
-    def __init__(self, api, token, retry=False, attempts=30, timeout=30):
+    def __init__(self, api, token, retry=False, attempts=30, timeout=30, idempotency=False):
         self.api = api
         self.base = api.base
         self.headers = {"Authorization": token}
         self.retry = retry
         self.attempts = attempts
         self.timeout = timeout
+        self.idempotency = idempotency  # send an Idempotency-Key with every POST
         self.session = requests.Session()
         self.faults = 0  # 5xx answers and connection errors seen
         self.calls = 0
@@ -54,6 +55,8 @@ class Client:
         a 5xx or connection error is followed by reread() (when given; a non-None result
         ends the call with that value) and a repeat. Anything else fails the test."""
         expect = (expect,) if isinstance(expect, int) else tuple(expect)
+        if method == "POST" and self.idempotency:
+            kw["headers"] = dict(kw.get("headers", {}), **{"Idempotency-Key": uuid.uuid4().hex})
         last = None
         for attempt in range(self.attempts if self.retry else 1):
             if attempt > 0:

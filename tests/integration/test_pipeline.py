@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from pipeline_helpers import (Client, Supervisor, assert_each_job_once, login, poll, q, q1,
-                              run_threads, stats, storage_chunk_path, stream_put)
+                              run_threads, stats, storage_chunk_path, streaming_body)
 from settle_harness import free_port, wait_until
 
 UPLOAD_QUEUE = "settle.upload.complete"
@@ -166,6 +166,48 @@ def test_worker_killed_while_hashing(settle, db, amqp):
     assert amqp.queue(UPLOAD_QUEUE)[0] == 0
 
 
+def proc_rchar(pid):
+    """Bytes the process has read through read() and friends (/proc/PID/io rchar)."""
+    with open(f"/proc/{pid}/io") as f:
+        for line in f:
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_worker_killed_while_hashing_large_upload(settle, db, amqp):
+    """A ~200 MB upload sent with a streaming body; the worker is killed once it has read
+    some tens of MB of it (watched through /proc/PID/io) and before it finished."""
+    size = 200 * 1024 * 1024
+    api = settle.api()
+    first = settle.worker(SETTLE_WORKER_PREFETCH=1)
+    wait_consuming(amqp, first)
+    client = login(settle, api)
+    project = client.create_project()
+    body, _, md5 = streaming_body(size)
+    uid = client.create_upload(project, "large.bin", size)
+    client.put_chunk(uid, 1, (body, size, md5))
+    base = proc_rchar(first.pid)
+    client.complete(uid, md5)
+    wait_until(lambda: proc_rchar(first.pid) - base > 20 * 1024 * 1024, 60, interval=0.002,
+               what="the worker to be reading the upload's bytes")
+    read = proc_rchar(first.pid) - base
+    first.stop(signal.SIGKILL)
+    assert job_runs_of(db, uid) == [], "the job finished before the kill"
+    assert "kind=upload.complete" not in first.log_text()
+    assert client.upload_status(uid)["is_consistent"] is False
+    second = settle.worker()
+    status = client.wait_upload(uid, timeout=120)
+    assert status["error_on"] is None, status
+    runs = job_runs_of(db, uid)
+    assert len(runs) == 1 and runs[0][1] == "consistent", runs
+    assert_each_job_once(db, [uid])
+    log = second.log_text()
+    assert log.count(f"job kind=upload.complete resource={uid}") == 1, log[-3000:]
+    ms = log.split(f"job kind=upload.complete resource={uid}", 1)[1].split(" ms=", 1)[1].split()[0]
+    print(f"\nkilled after reading {read >> 20} MiB of 200; the second worker's run took {ms} ms")
+
+
 def test_worker_killed_inside_transaction(settle, db, amqp, postgres):
     """The upload is completed while no worker runs; then the test takes the upload's row
     lock and starts a worker, whose job transaction (job_runs row already inserted) blocks
@@ -260,3 +302,248 @@ def test_poison_job_dead_lettered_then_requeued(settle, db, amqp):
     runs = job_runs_of(db, uid)
     assert len(runs) == 1 and runs[0][1] == "consistent", runs
     assert worker.log_text().count(f"job kind=upload.complete resource={uid}") == 4
+
+
+# ---- 3. RabbitMQ down while clients complete uploads -------------------------------------
+
+def test_rabbitmq_down_then_backlog_drains(settle, db, amqp, rabbitmq):
+    api = settle.api()
+    worker = settle.worker()
+    wait_consuming(amqp, worker)
+    client = login(settle, api)
+    project = client.create_project()
+    staged = {}
+    for i in range(10):
+        data = blob(50_000 + i)
+        staged[client.upload(project, data, name=f"staged-{i}.bin", complete=False)] = data
+    amqp.close()
+    rabbitmq.stop()
+    t_down = time.monotonic()
+    try:
+        during = []
+        for uid, data in staged.items():
+            body = client.complete(uid, hashlib.md5(data).hexdigest())  # asserts 202
+            assert body["status"]["is_consistent"] is False, body
+        for i in range(10):
+            during.append(client.upload(project, blob(30_000 + i), name=f"during-{i}.bin"))
+        ids = list(staged) + during
+        assert requests_ok(api.url + "/readyz")
+        backlog = q1(db, "SELECT count(*) FROM outbox WHERE resource_id = ANY(%s::uuid[])"
+                         " AND sent_at IS NULL", (ids,))
+        assert backlog == 20, f"outbox backlog {backlog}, want 20 while RabbitMQ is down"
+        assert all(not client.upload_status(u)["is_consistent"] for u in ids)
+        assert api.alive() and worker.alive()
+    finally:
+        rabbitmq.start()
+    down_s = time.monotonic() - t_down
+    t0 = time.monotonic()
+    wait_all_consistent(client, ids, timeout=120)
+    print(f"\nRabbitMQ down {down_s:.1f}s; backlog of 20 consistent "
+          f"{time.monotonic() - t0:.1f}s after its start")
+    assert_each_job_once(db, ids)
+    assert api.alive() and worker.alive()
+    assert "mq_connected" in worker.log_text().split("mq_connection_lost", 1)[-1], \
+        worker.log_text()[-3000:]
+
+
+def requests_ok(url):
+    import requests
+    return requests.get(url, timeout=5).status_code == 200
+
+
+# ---- 5. fault injection in API and worker ------------------------------------------------
+
+def test_fault_injection_retrying_clients(settle, db):
+    api = settle.api(SETTLE_FAULT_RATE=0.2, SETTLE_THREADS=8)
+    sup = Supervisor(settle, count=2, SETTLE_FAULT_RATE=0.2, SETTLE_MAX_ATTEMPTS=12,
+                     SETTLE_RETRY_BASE_MS=20)
+    who = settle.login(api)
+    setup = Client(api, who["token"], retry=True, idempotency=True)
+    project = setup.create_project(wait=60)
+    n_intents, n_threads = 48, 8
+    clients = []
+    lock = threading.Lock()
+    local = threading.local()
+
+    def intent(i):
+        if not hasattr(local, "c"):
+            local.c = Client(api, who["token"], retry=True, idempotency=True)
+            with lock:
+                clients.append(local.c)
+        c = local.c
+        name = f"fault-{i:02d}.bin"
+        data = blob(20_000 + 101 * i, seed=name)
+        uid = c.upload(project, data, name=name, chunk_size=8_000)
+        fid = c.create_file(project, uid, name)
+        signed = c.file_url(fid, timeout=120)
+        assert c.download(signed) == data
+        return name, uid, fid
+
+    try:
+        results = run_threads(n_threads, intent, list(range(n_intents)), timeout=240)
+    finally:
+        sup.stop()
+    faults = setup.faults + sum(c.faults for c in clients)
+    calls = setup.calls + sum(c.calls for c in clients)
+    crashes = sum(1 for rc in sup.exits if rc == 137)
+    uids = [u for _, u, _ in results]
+    # One upload and one file per intent, one version per file, one job run per upload.
+    dup_uploads = q(db, "SELECT name, count(*) FROM uploads WHERE project_id = %s"
+                        " GROUP BY name HAVING count(*) <> 1", (project,))
+    assert not dup_uploads, dup_uploads
+    assert q1(db, "SELECT count(*) FROM uploads WHERE project_id = %s", (project,)) == n_intents
+    assert q1(db, "SELECT count(*) FROM files WHERE project_id = %s", (project,)) == n_intents
+    multi = q(db, "SELECT f.name, count(v.id) FROM files f LEFT JOIN file_versions v"
+                  " ON v.file_id = f.id WHERE f.project_id = %s GROUP BY f.name"
+                  " HAVING count(v.id) <> 1", (project,))
+    assert not multi, multi
+    assert q1(db, "SELECT count(*) FROM job_runs WHERE resource_id = %s", (project,)) == 1
+    assert_each_job_once(db, uids)
+    attempts = q1(db, "SELECT max(attempt) FROM job_runs WHERE resource_id = ANY(%s::uuid[])",
+                  (uids,))
+    print(f"\nfault rate 0.2: {calls} client calls, {faults} faults seen by clients, "
+          f"{crashes} worker crashes after commit, max job attempt {attempts}")
+    assert faults > 0, "no injected fault reached the clients"
+
+
+# ---- 6. SIGTERM during load --------------------------------------------------------------
+
+def test_sigterm_during_load_loses_nothing(settle, db, amqp):
+    api = settle.api(SETTLE_THREADS=8)
+    w0 = settle.worker()
+    client = login(settle, api)
+    project = client.create_project()
+    assert w0.stop(signal.SIGTERM) == 0
+    token = client.headers["Authorization"]
+    local = threading.local()
+    n = 60
+
+    def one(i):
+        if not hasattr(local, "c"):
+            local.c = Client(api, token)
+        return local.c.upload(project, blob(3_000_000, seed=f"s{i}"), name=f"term-{i:02d}.bin")
+
+    ids = run_threads(8, one, list(range(n)), timeout=180)
+    wait_until(lambda: amqp.queue(UPLOAD_QUEUE)[0] >= n, 30, what="all jobs queued")
+
+    def done():
+        return q1(db, "SELECT count(*) FROM job_runs WHERE resource_id = ANY(%s::uuid[])", (ids,))
+
+    first = settle.worker(SETTLE_WORKER_PREFETCH=8)
+    wait_until(lambda: done() >= 5, 60, interval=0.02, what="the first jobs")
+    t0 = time.monotonic()
+    rc = first.stop(signal.SIGTERM, timeout=15)
+    stop_s = time.monotonic() - t0
+    assert rc == 0, first.log_text()[-3000:]
+    ran = done()
+    logged = first.log_text().count("job kind=upload.complete")
+    assert ran == logged, f"job_runs has {ran} rows, the stopped worker logged {logged} jobs"
+    assert ran < n, "the worker finished everything before SIGTERM: the test proved nothing"
+    # Nothing unacked or lost: every job not run is back in the queue, ready.
+    wait_until(lambda: amqp.queue(UPLOAD_QUEUE) == (n - ran, 0), 15,
+               what=f"{n - ran} messages ready and no consumer")
+    second = settle.worker()
+    wait_all_consistent(client, ids, timeout=120)
+    assert_each_job_once(db, ids)
+    assert second.log_text().count("job kind=upload.complete") == n - ran
+    st, text = stats(settle)
+    assert st[UPLOAD_QUEUE] == 0 and st["settle.project.initialize"] == 0, text
+    print(f"\nSIGTERM after {ran}/{n} jobs: exit 0 in {stop_s:.2f}s; "
+          f"{n - ran} requeued and run by a second worker")
+
+
+# ---- 8. operator commands ----------------------------------------------------------------
+
+def db_stats(db):
+    return dict(zip(
+        ["projects_pending", "projects_consistent", "projects_failed", "uploads_pending",
+         "uploads_consistent", "uploads_failed", "outbox_backlog", "jobs_run"],
+        q(db, "SELECT"
+              " (SELECT count(*) FROM projects WHERE NOT is_deleted AND NOT is_consistent"
+              "   AND error_at IS NULL),"
+              " (SELECT count(*) FROM projects WHERE NOT is_deleted AND is_consistent),"
+              " (SELECT count(*) FROM projects WHERE error_at IS NOT NULL),"
+              " (SELECT count(*) FROM uploads WHERE completed_at IS NOT NULL"
+              "   AND NOT is_consistent AND error_at IS NULL),"
+              " (SELECT count(*) FROM uploads WHERE is_consistent AND error_at IS NULL),"
+              " (SELECT count(*) FROM uploads WHERE error_at IS NOT NULL),"
+              " (SELECT count(*) FROM outbox WHERE sent_at IS NULL),"
+              " (SELECT count(*) FROM job_runs)")[0]))
+
+
+def test_stats_and_reconcile_lost_messages(settle, db, amqp):
+    api = settle.api()
+    w0 = settle.worker()
+    client = login(settle, api)
+    project = client.create_project()
+    assert w0.stop(signal.SIGTERM) == 0
+    lost = client.upload(project, blob(40_000), name="lost-in-queue.bin")
+    wait_until(lambda: q1(db, "SELECT count(*) FROM outbox WHERE resource_id = %s"
+                              " AND sent_at IS NOT NULL", (lost,)) == 1, 30, what="the relay")
+    assert api.stop() == 0
+    api = settle.api(SETTLE_RELAY="off")
+    client = Client(api, client.headers["Authorization"])
+    unsent = client.upload(project, blob(40_000), name="lost-in-outbox.bin")
+    assert api.stop() == 0
+    # Nothing runs now: `settle stats` must match the database and the broker.
+    st, text = stats(settle)
+    want = db_stats(db)
+    for k, v in want.items():
+        assert st[k] == v, f"stats {k}={st.get(k)}, database says {v}:\n{text}"
+    assert want["uploads_pending"] >= 2 and want["outbox_backlog"] >= 1, want
+    for queue in (UPLOAD_QUEUE, "settle.project.initialize", "settle.resource.delete",
+                  "settle.dead", "settle.message_log"):
+        assert st[queue] == amqp.queue(queue)[0], f"{queue}: {text}"
+    assert st[UPLOAD_QUEUE] >= 1, text
+    print(f"\nsettle stats:\n{text}")
+    # Lose both jobs: the outbox rows go, the queued message is purged.
+    with db.cursor() as cur:
+        cur.execute("DELETE FROM outbox WHERE resource_id = ANY(%s::uuid[])", ([lost, unsent],))
+        assert cur.rowcount == 2
+    amqp.channel().queue_purge(UPLOAD_QUEUE)
+    assert amqp.queue(UPLOAD_QUEUE)[0] == 0
+    r = settle.cli("reconcile", "--older-than", "0")
+    n = int(r.stdout.split("re-enqueued", 1)[1].split()[0])
+    assert n >= 2, r.stdout
+    assert q1(db, "SELECT count(*) FROM outbox WHERE resource_id = ANY(%s::uuid[])"
+                  " AND sent_at IS NULL", ([lost, unsent],)) == 2
+    r2 = settle.cli("reconcile", "--older-than", "0")
+    assert "re-enqueued 0" in r2.stdout, r2.stdout  # rows already waiting are not doubled
+    api = settle.api()
+    client = Client(api, client.headers["Authorization"])
+    settle.worker()
+    wait_all_consistent(client, [lost, unsent], timeout=60)
+    assert_each_job_once(db, [lost, unsent])
+    st, text = stats(settle)
+    assert st[UPLOAD_QUEUE] == 0 and st["outbox_backlog"] == db_stats(db)["outbox_backlog"], text
+
+
+def test_message_log_drain(settle, db, amqp):
+    settle.cli("message-log", "drain", "--duration", "1")  # empty what earlier tests left
+    assert amqp.queue("settle.message_log")[0] == 0
+    before = q1(db, "SELECT count(*) FROM message_log")
+    api = settle.api()
+    settle.worker()
+    client = login(settle, api)
+    project = client.create_project()
+    ids = [client.upload(project, blob(10_000 + i), name=f"log-{i}.bin") for i in range(5)]
+    wait_all_consistent(client, ids, timeout=60)
+    assert api.stop() == 0
+    published = [r[0] for r in q(db, "SELECT id::text FROM outbox WHERE sent_at IS NOT NULL"
+                                     " AND resource_id = ANY(%s::uuid[])", ([project] + ids,))]
+    assert len(published) == 6
+    wait_until(lambda: amqp.queue("settle.message_log")[0] == 6, 15,
+               what="6 messages in settle.message_log")
+    r = settle.cli("message-log", "drain", "--duration", "2")
+    assert "drained 6 messages" in r.stdout, r.stdout
+    assert amqp.queue("settle.message_log")[0] == 0
+    assert q1(db, "SELECT count(*) FROM message_log") == before + 6
+    rows = q(db, "SELECT message_id, routing_key, payload->>'resource_id', payload->>'kind'"
+                 " FROM message_log WHERE message_id = ANY(%s)", (published,))
+    assert len(rows) == 6, rows
+    assert sorted(r[1] for r in rows) == ["project.initialize"] + ["upload.complete"] * 5
+    assert all(r[1] == r[3] for r in rows), rows
+    assert {r[2] for r in rows} == {project, *ids}
+    # The GIN index serves containment searches on the payload.
+    assert q1(db, "SELECT count(*) FROM message_log WHERE payload @> %s::jsonb",
+              ('{"resource_id": "%s"}' % ids[0],)) == 1
