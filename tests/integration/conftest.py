@@ -24,6 +24,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: long tests (1 GiB bodies, load); run by default, deselect with -m 'not slow'")
     # SIGTERM ends the run like Ctrl-C does, so that every finalizer still runs.
     def on_term(signum, frame):
         raise KeyboardInterrupt("SIGTERM")
