@@ -97,7 +97,10 @@ class Client:
     def create_project(self, name=None, wait=60):
         """POST /projects, then polls until it is consistent. Returns its id."""
         name = name or f"pipeline-{uuid.uuid4().hex[:10]}"
-        r = self.call("POST", "/projects", 202, json={"name": name, "description": "pipeline"},
+        # 202 per API.md. settle-api also answers 201 without Prefer: wait when the job won
+        # the race against the answer (reported); either way the project exists.
+        r = self.call("POST", "/projects", (201, 202),
+                      json={"name": name, "description": "pipeline"},
                       reread=lambda: self.find_project(name))
         p = r.json() if isinstance(r, requests.Response) else r
         pid = p["id"]
