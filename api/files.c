@@ -387,21 +387,6 @@ files_version_get(struct req *r)
 	PQclear(res);
 }
 
-/* Adds Preference-Applied when the request asked to wait but had no need to (API.md: the
- * answer carries it). */
-static void
-files_prefer_applied(struct req *r)
-{
-	int64_t secs = wait_preferred(r);
-	char buf[32];
-
-	if (secs <= 0 || r->wait_applied)
-		return;
-	snprintf(buf, sizeof(buf), "wait=%lld", (long long)secs);
-	http_header(r, "Preference-Applied", buf);
-	r->wait_applied = true;
-}
-
 /* Answers the download URL of the upload that sql ($1 = r->params[0]) selects: 200 when
  * consistent, 400 integrity_exception after a failed check, 404 not consistent before. */
 static void
@@ -440,7 +425,7 @@ files_url_answer(struct req *r, const char *sql)
 		if (!wait_for(r, upload_id, r->route->handle))
 			http_not_consistent(r);
 	} else {
-		files_prefer_applied(r);
+		wait_applied(r);
 		path = xasprintf("/storage/%s", upload_id);
 		http_json(r, 200, http_signed_url("GET", path));
 		free(path);

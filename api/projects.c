@@ -45,12 +45,15 @@ projects_created(struct req *r)
 		http_db_error(r);
 		return;
 	}
+	bool consistent = PQntuples(res) > 0 && db_get_bool(res, 0, PQfnumber(res, "is_consistent"));
 	if (PQntuples(res) == 0)
 		http_not_found(r, "project");
-	else if (db_get_bool(res, 0, PQfnumber(res, "is_consistent")) ||
-		 !wait_for(r, r->wait_id, projects_created))
-		http_json(r, db_get_bool(res, 0, PQfnumber(res, "is_consistent")) ? 201 : 202,
-			  views_project(res, 0, 0));
+	else if (consistent || !wait_for(r, r->wait_id, projects_created)) {
+		/* 201 only for a client that asked to wait and got the final state. */
+		if (consistent)
+			wait_applied(r);
+		http_json(r, consistent && r->wait_applied ? 201 : 202, views_project(res, 0, 0));
+	}
 	PQclear(res);
 }
 

@@ -516,21 +516,6 @@ fail:
 	return rc;
 }
 
-/* Adds Preference-Applied when the request asked to wait but had no need to (API.md: the
- * answer carries it). */
-static void
-uploads_prefer_applied(struct req *r)
-{
-	int64_t secs = wait_preferred(r);
-	char buf[32];
-
-	if (secs <= 0 || r->wait_applied)
-		return;
-	snprintf(buf, sizeof(buf), "wait=%lld", (long long)secs);
-	http_header(r, "Preference-Applied", buf);
-	r->wait_applied = true;
-}
-
 /* Answers a completed upload: 202 while verification runs (after waiting as Prefer: wait
  * asks, running again when the upload is consistent), 200 once a wait saw it finish. */
 static void
@@ -553,7 +538,7 @@ uploads_completed(struct req *r)
 		return;
 	}
 	if (done && wait_preferred(r) > 0) {
-		uploads_prefer_applied(r);
+		wait_applied(r);
 		http_json(r, 200, body);
 		return;
 	}

@@ -177,20 +177,30 @@ wait_stop(void)
 	started = false;
 }
 
+void
+wait_applied(struct req *r)
+{
+	int64_t secs = wait_preferred(r);
+	char buf[32];
+
+	if (secs <= 0 || r->wait_applied || r->idempotent)
+		return;
+	snprintf(buf, sizeof(buf), "wait=%lld", (long long)secs);
+	http_header(r, "Preference-Applied", buf);
+	r->wait_applied = true;
+}
+
 bool
 wait_for(struct req *r, const char *resource_id, void (*answer)(struct req *r))
 {
 	int64_t secs = wait_preferred(r), now = util_now_ms();
 	struct waiter *w;
-	char buf[32];
 
 	/* An idempotent request answers at once: its answer is stored with its key. */
 	if (secs <= 0 || r->idempotent)
 		return false;
 	if (!r->wait_applied) {
-		snprintf(buf, sizeof(buf), "wait=%lld", (long long)secs);
-		http_header(r, "Preference-Applied", buf);
-		r->wait_applied = true;
+		wait_applied(r);
 		r->wait_deadline_ms = now + secs * 1000;
 	}
 	if (now >= r->wait_deadline_ms || !started || atomic_load(&stopping))

@@ -23,6 +23,10 @@ int64_t wait_preferred(struct req *r);
  * the request asked to wait. */
 bool wait_for(struct req *r, const char *resource_id, void (*answer)(struct req *r));
 
+/* Adds Preference-Applied once, when the request asked to wait: for answers that had no
+ * need to wait because the resource was consistent already. */
+void wait_applied(struct req *r);
+
 /* Taken by the router before a handler runs, to close the race between a handler's check
  * and its suspension. */
 uint64_t wait_seq(void);

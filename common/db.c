@@ -2,6 +2,8 @@
 #include "db.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -96,10 +98,115 @@ db_thread_close(void)
 	pthread_setspecific(conn_key, NULL);
 }
 
+/* Prepared statements: every SELECT/INSERT/UPDATE/DELETE/WITH that goes through db_exec is
+ * prepared once per connection and then executed by name, so Postgres parses and plans the
+ * handlers' queries once, not per request. A thread keeps the statements of the last few
+ * connections it used; names carry a generation number, so a connection seen again after
+ * its cache was dropped never gets a name twice. */
+#define DB_CACHE_CONNS 4
+#define DB_CACHE_STMTS 128
+
+struct db_stmt_cache {
+	PGconn *conn;
+	uint64_t gen, last_use;
+	int n;
+	uint64_t hash[DB_CACHE_STMTS];
+	size_t len[DB_CACHE_STMTS];
+};
+
+static _Thread_local struct db_stmt_cache db_caches[DB_CACHE_CONNS];
+static _Thread_local uint64_t db_cache_clock;
+static atomic_uint_fast64_t db_cache_gen;
+
+static uint64_t
+db_fnv(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static bool
+db_cacheable(const char *sql)
+{
+	static const char *const verbs[] = {"SELECT", "INSERT", "UPDATE", "DELETE", "WITH"};
+	sql += strspn(sql, " \t\n");
+	for (size_t i = 0; i < ARRAY_LEN(verbs); i++)
+		if (strncasecmp(sql, verbs[i], strlen(verbs[i])) == 0)
+			return true;
+	return false;
+}
+
+/* The cache of connection c, made (or taken over from the least recently used) if new. */
+static struct db_stmt_cache *
+db_cache_for(PGconn *c)
+{
+	struct db_stmt_cache *lru = &db_caches[0];
+
+	for (int i = 0; i < DB_CACHE_CONNS; i++) {
+		if (db_caches[i].conn == c) {
+			db_caches[i].last_use = ++db_cache_clock;
+			return &db_caches[i];
+		}
+		if (db_caches[i].last_use < lru->last_use)
+			lru = &db_caches[i];
+	}
+	memset(lru, 0, sizeof(*lru));
+	lru->conn = c;
+	lru->gen = atomic_fetch_add(&db_cache_gen, 1);
+	lru->last_use = ++db_cache_clock;
+	return lru;
+}
+
+/* Runs sql: by name when it is (or can now be) prepared on c, else unprepared. */
+static PGresult *
+db_run(PGconn *c, const char *sql, int n, const char *const *params)
+{
+	struct db_stmt_cache *cache;
+	uint64_t h;
+	size_t len;
+	char name[48];
+	int i;
+
+	if (!db_cacheable(sql))
+		return PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	cache = db_cache_for(c);
+	h = db_fnv(sql);
+	len = strlen(sql);
+	/* Texts are matched by 64-bit hash and length: callers' strings are not kept. */
+	for (i = 0; i < cache->n; i++)
+		if (cache->hash[i] == h && cache->len[i] == len)
+			break;
+	if (i == cache->n && cache->n == DB_CACHE_STMTS)
+		return PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	snprintf(name, sizeof(name), "s%llu_%d", (unsigned long long)cache->gen, i);
+	if (i == cache->n) {
+		PGresult *p = PQprepare(c, name, sql, n, NULL);
+		bool ok = PQresultStatus(p) == PGRES_COMMAND_OK;
+		PQclear(p);
+		if (!ok) /* let the unprepared run report the error */
+			return PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+		cache->hash[i] = h;
+		cache->len[i] = len;
+		cache->n++;
+	}
+	PGresult *r = PQexecPrepared(c, name, n, params, NULL, NULL, 0);
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	if (state != NULL && strcmp(state, "26000") == 0) {
+		/* The connection was reset and lost its statements: start its cache again. */
+		cache->conn = NULL;
+		cache->last_use = 0;
+		PQclear(r);
+		return PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	}
+	return r;
+}
+
 PGresult *
 db_exec(PGconn *c, const char *sql, int n, const char *const *params)
 {
-	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	PGresult *r = db_run(c, sql, n, params);
 	ExecStatusType st = PQresultStatus(r);
 
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
