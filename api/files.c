@@ -387,46 +387,55 @@ files_version_get(struct req *r)
 	PQclear(res);
 }
 
-/* Answers the download URL of the upload that sql ($1 = r->params[0]) selects: 200 when
- * consistent, 400 integrity_exception after a failed check, 404 not consistent before. */
-static void
-files_url_answer(struct req *r, const char *sql)
-{
-	const char *params[1] = {r->params[0]};
-	PGresult *res = db_exec(r->db, sql, 1, params);
-	char upload_id[UUID_STR_LEN], *path;
+/* The state of a version's upload and the caller's right to it, in one round trip (the
+ * read path clients poll). $1 is the file or version id, $2 the user. Columns: member,
+ * upload id, is_consistent, has error, error_message, purged. */
+#define FILES_URL_SQL(from, where)                                                         \
+	"SELECT m.user_id IS NOT NULL, u.id, u.is_consistent, u.error_at IS NOT NULL, "    \
+	"u.error_message, u.purged_at IS NOT NULL FROM " from                              \
+	" JOIN projects p ON p.id = f.project_id AND NOT p.is_deleted"                      \
+	" JOIN uploads u ON u.id = v.upload_id"                                            \
+	" LEFT JOIN project_members m ON m.project_id = p.id AND m.user_id = $2"           \
+	" WHERE " where
 
-	if (res == NULL || PQntuples(res) == 0) {
-		if (res == NULL)
-			http_db_error(r);
-		else
-			http_not_found(r, "file version");
-		PQclear(res);
-		return;
-	}
-	snprintf(upload_id, sizeof(upload_id), "%s", db_get(res, 0, 0));
-	PQclear(res);
-	params[0] = upload_id;
-	res = db_exec(r->db,
-	              "SELECT is_consistent, error_at IS NOT NULL, error_message, "
-	              "purged_at IS NOT NULL FROM uploads WHERE id = $1",
-	              1, params);
+static const char files_url_sql[] =
+	FILES_URL_SQL("files f JOIN LATERAL (SELECT upload_id FROM file_versions WHERE file_id = "
+		      "f.id AND NOT is_deleted ORDER BY version DESC LIMIT 1) v ON true",
+		      "f.id = $1 AND NOT f.is_deleted");
+static const char files_version_url_sql[] =
+	FILES_URL_SQL("file_versions v JOIN files f ON f.id = v.file_id",
+		      "v.id = $1 AND NOT f.is_deleted");
+
+/* Answers the download URL of the upload that sql selects for r->params[0]: 200 when
+ * consistent, 400 integrity_exception after a failed check, 404 not consistent before
+ * (waiting first under Prefer: wait), 403 for a non-member, 404 when there is none. */
+static void
+files_url_answer(struct req *r, const char *sql, const char *what)
+{
+	const char *params[2] = {r->params[0], r->user_id};
+	PGresult *res = db_exec(r->db, sql, 2, params);
+	char *path;
+
 	if (res == NULL) {
 		http_db_error(r);
-	} else if (PQntuples(res) == 0 || db_get_bool(res, 0, 3)) {
-		http_not_found(r, "upload");
-	} else if (db_get_bool(res, 0, 1)) {
-		const char *msg = db_get(res, 0, 2);
-		http_error(r, 400, "integrity_exception",
-		           msg != NULL ? msg : "the upload failed its integrity check",
-		           "You must begin a new upload process");
+		return;
+	}
+	if (PQntuples(res) == 0 || db_get_bool(res, 0, 5)) {
+		http_not_found(r, what);
 	} else if (!db_get_bool(res, 0, 0)) {
+		http_forbidden(r);
+	} else if (db_get_bool(res, 0, 3)) {
+		const char *msg = db_get(res, 0, 4);
+		http_error(r, 400, "integrity_exception",
+			   msg != NULL ? msg : "the upload failed its integrity check",
+			   "You must begin a new upload process");
+	} else if (!db_get_bool(res, 0, 2)) {
 		/* Under Prefer: wait the route's handler runs again once it is consistent. */
-		if (!wait_for(r, upload_id, r->route->handle))
+		if (!wait_for(r, db_get(res, 0, 1), r->route->handle))
 			http_not_consistent(r);
 	} else {
 		wait_applied(r);
-		path = xasprintf("/storage/%s", upload_id);
+		path = xasprintf("/storage/%s", db_get(res, 0, 1));
 		http_json(r, 200, http_signed_url("GET", path));
 		free(path);
 	}
@@ -437,21 +446,14 @@ files_url_answer(struct req *r, const char *sql)
 static void
 files_url(struct req *r)
 {
-	struct access_project p;
-
-	if (files_access(r, files_project_sql, "file", &p) == 1)
-		files_url_answer(r, "SELECT upload_id FROM file_versions WHERE file_id = $1 AND "
-		                    "NOT is_deleted ORDER BY version DESC LIMIT 1");
+	files_url_answer(r, files_url_sql, "file");
 }
 
 /* GET /file_versions/{id}/url: the download URL of that version. */
 static void
 files_version_url(struct req *r)
 {
-	struct access_project p;
-
-	if (files_access(r, files_version_project_sql, "file version", &p) == 1)
-		files_url_answer(r, "SELECT upload_id FROM file_versions WHERE id = $1");
+	files_url_answer(r, files_version_url_sql, "file version");
 }
 
 const struct route files_routes[] = {

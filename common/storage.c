@@ -34,8 +34,14 @@ struct storage_writer {
 	char *where;           /* "container/upload_id/number", for messages */
 	struct hash_set *hash; /* digests of what was written */
 	int64_t size;
-	bool failed; /* a write failed: commit refuses */
+	bool failed;	     /* a write failed: commit refuses */
+	unsigned char *buf; /* bytes not yet written: writes and hashing go in big blocks */
+	size_t buf_len;
 };
+
+/* Bytes a writer gathers before one write() and one hash update: libmicrohttpd hands a body
+ * over in pieces of a few KiB, and a syscall per piece costs more than the hashing. */
+#define STORAGE_WRITE_BLOCK (1024 * 1024)
 
 static void storage_err(char **err, const char *fmt, ...) PRINTFLIKE(2, 3);
 
@@ -377,19 +383,13 @@ fail:
 	return NULL;
 }
 
-/* Appends n bytes to the chunk and its digests. 0, or -1 with *err set; after a failure the
- * writer can only be aborted (commit refuses). */
-int
-storage_write(struct storage_writer *w, const void *data, size_t n, char **err)
+/* Writes and hashes the gathered bytes. 0, or -1 with *err set (the writer is failed). */
+static int
+storage_flush(struct storage_writer *w, char **err)
 {
-	const char *p = data;
-	size_t left = n;
-	int rc = -1;
+	const unsigned char *p = w->buf;
+	size_t left = w->buf_len;
 
-	if (w->failed) {
-		storage_err(err, "write %s: an earlier write failed", w->where);
-		goto out;
-	}
 	while (left > 0) {
 		ssize_t k = write(w->fd, p, left);
 		if (k < 0 && errno == EINTR)
@@ -397,17 +397,44 @@ storage_write(struct storage_writer *w, const void *data, size_t n, char **err)
 		if (k <= 0) {
 			w->failed = true;
 			storage_err(err, "write %s: %s", w->where,
-			            k < 0 ? strerror(errno) : "short write");
-			goto out;
+				    k < 0 ? strerror(errno) : "short write");
+			return -1;
 		}
 		p += k;
 		left -= (size_t)k;
 	}
-	hash_set_update(w->hash, data, n);
-	w->size += (int64_t)n;
-	rc = 0;
-out:
-	return rc;
+	hash_set_update(w->hash, w->buf, w->buf_len);
+	w->buf_len = 0;
+	return 0;
+}
+
+/* Appends n bytes to the chunk and its digests (gathered into blocks of
+ * STORAGE_WRITE_BLOCK). 0, or -1 with *err set; after a failure the writer can only be
+ * aborted (commit refuses). */
+int
+storage_write(struct storage_writer *w, const void *data, size_t n, char **err)
+{
+	const unsigned char *p = data;
+
+	if (w->failed) {
+		storage_err(err, "write %s: an earlier write failed", w->where);
+		return -1;
+	}
+	if (w->buf == NULL)
+		w->buf = xmalloc(STORAGE_WRITE_BLOCK);
+	while (n > 0) {
+		size_t take = STORAGE_WRITE_BLOCK - w->buf_len;
+		if (take > n)
+			take = n;
+		memcpy(w->buf + w->buf_len, p, take);
+		w->buf_len += take;
+		w->size += (int64_t)take;
+		p += take;
+		n -= take;
+		if (w->buf_len == STORAGE_WRITE_BLOCK && storage_flush(w, err) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 /*
@@ -425,6 +452,8 @@ storage_write_commit(struct storage_writer *w, int64_t *size,
 		storage_err(err, "commit %s: an earlier write failed", w->where);
 		goto out;
 	}
+	if (w->buf_len > 0 && storage_flush(w, err) < 0)
+		goto out;
 	if (fsync(w->fd) < 0) {
 		storage_err(err, "fsync %s: %s", w->where, strerror(errno));
 		goto out;
@@ -465,6 +494,7 @@ storage_write_abort(struct storage_writer *w)
 		unlinkat(w->dirfd, w->tmp, 0);
 	close(w->dirfd);
 	hash_set_free(w->hash);
+	free(w->buf);
 	free(w->where);
 	free(w);
 }
