@@ -75,9 +75,9 @@ main_start_http(void)
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg.max_connections,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg.max_connections,
 		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-		/* Bigger reads of storage bodies: a few syscalls per MiB instead of dozens. */
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
-		MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
+		/* The default 32 KiB of connection memory: libmicrohttpd clears it for every
+		 * request, so more costs the read path more than it saves storage bodies. */
+		MHD_OPTION_NOTIFY_COMPLETED,
 		router_completed, NULL, MHD_OPTION_END);
 }
 
