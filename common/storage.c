@@ -37,7 +37,13 @@ struct storage_writer {
 	bool failed;	     /* a write failed: commit refuses */
 	unsigned char *buf; /* bytes not yet written: writes and hashing go in big blocks */
 	size_t buf_len;
+	int64_t written;	/* bytes handed to the kernel */
+	int64_t flushing;	/* bytes whose write-back was started */
 };
+
+/* Every this many bytes the writer asks the kernel to start writing back, so that the
+ * fsync at commit finds little left to do. */
+#define STORAGE_WRITEBACK_STEP (8 * 1024 * 1024)
 
 /* Bytes a writer gathers before one write() and one hash update: libmicrohttpd hands a body
  * over in pieces of a few KiB, and a syscall per piece costs more than the hashing. */
@@ -404,7 +410,14 @@ storage_flush(struct storage_writer *w, char **err)
 		left -= (size_t)k;
 	}
 	hash_set_update(w->hash, w->buf, w->buf_len);
+	w->written += (int64_t)w->buf_len;
 	w->buf_len = 0;
+	if (w->written - w->flushing >= STORAGE_WRITEBACK_STEP) {
+		/* Advisory: an error here shows up again, and is handled, at fsync. */
+		(void)sync_file_range(w->fd, w->flushing, w->written - w->flushing,
+				      SYNC_FILE_RANGE_WRITE);
+		w->flushing = w->written;
+	}
 	return 0;
 }
 
