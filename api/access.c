@@ -8,7 +8,7 @@
 
 int
 access_check(struct req *r, const char *sql, const char *id, const char *what,
-	     struct access_project *p)
+             struct access_project *p)
 {
 	const char *params[2] = {id, r->user_id};
 	PGresult *res;
@@ -28,11 +28,11 @@ access_check(struct req *r, const char *sql, const char *id, const char *what,
 	PQclear(res);
 	params[0] = p->id;
 	res = db_exec(r->db,
-		      "SELECT p.storage_container, p.is_consistent, p.is_deleted, "
-		      "p.error_at IS NOT NULL, m.user_id IS NOT NULL FROM projects p "
-		      "LEFT JOIN project_members m ON m.project_id = p.id AND m.user_id = $2 "
-		      "WHERE p.id = $1",
-		      2, params);
+	              "SELECT p.storage_container, p.is_consistent, p.is_deleted, "
+	              "p.error_at IS NOT NULL, m.user_id IS NOT NULL FROM projects p "
+	              "LEFT JOIN project_members m ON m.project_id = p.id AND m.user_id = $2 "
+	              "WHERE p.id = $1",
+	              2, params);
 	if (res == NULL) {
 		http_db_error(r);
 		return -1;
@@ -46,7 +46,7 @@ access_check(struct req *r, const char *sql, const char *id, const char *what,
 		rc = 0;
 	} else {
 		snprintf(p->storage_container, sizeof(p->storage_container), "%s",
-			 PQgetvalue(res, 0, 0));
+		         PQgetvalue(res, 0, 0));
 		p->is_consistent = db_get_bool(res, 0, 1);
 		p->is_deleted = db_get_bool(res, 0, 2);
 		p->has_error = db_get_bool(res, 0, 3);

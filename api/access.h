@@ -17,7 +17,7 @@ struct access_project {
  * the resource for a 404. Returns 1 with *p filled when allowed; 0 after answering 404
  * (no such resource) or 403 (not a member); -1 after answering a database error. */
 int access_check(struct req *r, const char *sql, const char *id, const char *what,
-		 struct access_project *p) MUSTCHECK;
+                 struct access_project *p) MUSTCHECK;
 
 /* access_check for a project id itself. Deleted projects answer 404. */
 int access_project(struct req *r, const char *project_id, struct access_project *p) MUSTCHECK;

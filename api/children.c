@@ -172,10 +172,10 @@ children_files_count(struct req *r, const char *project, int64_t *total, int64_t
 {
 	const char *q[] = {project};
 	PGresult *res = db_exec(r->db,
-				CHILDREN_LIVE_FILES " SELECT count(*), count(*) FILTER"
-						    " (WHERE NOT u.is_consistent) FROM lf"
-						    " JOIN uploads u ON u.id = lf.upload_id",
-				1, q);
+	                        CHILDREN_LIVE_FILES " SELECT count(*), count(*) FILTER"
+	                                            " (WHERE NOT u.is_consistent) FROM lf"
+	                                            " JOIN uploads u ON u.id = lf.upload_id",
+	                        1, q);
 
 	if (res == NULL)
 		return -1;

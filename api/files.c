@@ -390,21 +390,20 @@ files_version_get(struct req *r)
 /* The state of a version's upload and the caller's right to it, in one round trip (the
  * read path clients poll). $1 is the file or version id, $2 the user. Columns: member,
  * upload id, is_consistent, has error, error_message, purged. */
-#define FILES_URL_SQL(from, where)                                                         \
-	"SELECT m.user_id IS NOT NULL, u.id, u.is_consistent, u.error_at IS NOT NULL, "    \
-	"u.error_message, u.purged_at IS NOT NULL FROM " from                              \
-	" JOIN projects p ON p.id = f.project_id AND NOT p.is_deleted"                      \
-	" JOIN uploads u ON u.id = v.upload_id"                                            \
-	" LEFT JOIN project_members m ON m.project_id = p.id AND m.user_id = $2"           \
+#define FILES_URL_SQL(from, where)                                                                 \
+	"SELECT m.user_id IS NOT NULL, u.id, u.is_consistent, u.error_at IS NOT NULL, "            \
+	"u.error_message, u.purged_at IS NOT NULL FROM " from                                      \
+	" JOIN projects p ON p.id = f.project_id AND NOT p.is_deleted"                             \
+	" JOIN uploads u ON u.id = v.upload_id"                                                    \
+	" LEFT JOIN project_members m ON m.project_id = p.id AND m.user_id = $2"                   \
 	" WHERE " where
 
 static const char files_url_sql[] =
-	FILES_URL_SQL("files f JOIN LATERAL (SELECT upload_id FROM file_versions WHERE file_id = "
-		      "f.id AND NOT is_deleted ORDER BY version DESC LIMIT 1) v ON true",
-		      "f.id = $1 AND NOT f.is_deleted");
-static const char files_version_url_sql[] =
-	FILES_URL_SQL("file_versions v JOIN files f ON f.id = v.file_id",
-		      "v.id = $1 AND NOT f.is_deleted");
+    FILES_URL_SQL("files f JOIN LATERAL (SELECT upload_id FROM file_versions WHERE file_id = "
+                  "f.id AND NOT is_deleted ORDER BY version DESC LIMIT 1) v ON true",
+                  "f.id = $1 AND NOT f.is_deleted");
+static const char files_version_url_sql[] = FILES_URL_SQL(
+    "file_versions v JOIN files f ON f.id = v.file_id", "v.id = $1 AND NOT f.is_deleted");
 
 /* Answers the download URL of the upload that sql selects for r->params[0]: 200 when
  * consistent, 400 integrity_exception after a failed check, 404 not consistent before
@@ -427,8 +426,8 @@ files_url_answer(struct req *r, const char *sql, const char *what)
 	} else if (db_get_bool(res, 0, 3)) {
 		const char *msg = db_get(res, 0, 4);
 		http_error(r, 400, "integrity_exception",
-			   msg != NULL ? msg : "the upload failed its integrity check",
-			   "You must begin a new upload process");
+		           msg != NULL ? msg : "the upload failed its integrity check",
+		           "You must begin a new upload process");
 	} else if (!db_get_bool(res, 0, 2)) {
 		/* Under Prefer: wait the route's handler runs again once it is consistent. */
 		if (!wait_for(r, db_get(res, 0, 1), r->route->handle))

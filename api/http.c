@@ -64,8 +64,7 @@ http_json(struct req *r, int status, json_t *body)
 }
 
 void
-http_error(struct req *r, int status, const char *code, const char *reason,
-	   const char *suggestion)
+http_error(struct req *r, int status, const char *code, const char *reason, const char *suggestion)
 {
 	http_json(r, status, json_error_body(status, code, reason, suggestion));
 }
@@ -74,9 +73,9 @@ void
 http_invalid(struct req *r, const char *field, const char *message)
 {
 	json_t *body = json_error_body(400, "validation_failed", "validation failed",
-				       "Fix the following invalid fields and resubmit");
+	                               "Fix the following invalid fields and resubmit");
 	json_object_set_new(body, "errors",
-			    json_pack("[{s:s,s:s}]", "field", field, "message", message));
+	                    json_pack("[{s:s,s:s}]", "field", field, "message", message));
 	http_json(r, 400, body);
 }
 
@@ -94,9 +93,9 @@ http_not_consistent(struct req *r)
 	char secs[24];
 
 	http_error(r, 404, "resource_not_consistent",
-		   "resource changes are still being processed by system",
-		   "this is a temporary state that will eventually be resolved by the system; "
-		   "please retry request");
+	           "resource changes are still being processed by system",
+	           "this is a temporary state that will eventually be resolved by the system; "
+	           "please retry request");
 	snprintf(secs, sizeof(secs), "%lld", (long long)stats_retry_after());
 	http_header(r, "Retry-After", secs);
 }
@@ -105,7 +104,7 @@ void
 http_forbidden(struct req *r)
 {
 	http_error(r, 403, "forbidden", "you are not a member of this project",
-		   "ask a project administrator for access");
+	           "ask a project administrator for access");
 }
 
 void
@@ -114,12 +113,12 @@ http_db_error(struct req *r)
 	/* A broken connection is re-made by db_thread_conn on the next request. */
 	if (db_last_was_connection()) {
 		http_error(r, 503, "service_unavailable", "the database is not reachable",
-			   "retry later");
+		           "retry later");
 		http_header(r, "Retry-After", "1");
 		return;
 	}
 	http_error(r, 500, "not_provided", "internal error",
-		   "the request may or may not have taken effect; read the resource again");
+	           "the request may or may not have taken effect; read the resource again");
 }
 
 void
@@ -168,7 +167,7 @@ http_urldecode(const char *s, size_t n)
 		if (s[i] == '+') {
 			*o++ = ' ';
 		} else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
-			   hexval(s[i + 2]) >= 0) {
+		           hexval(s[i + 2]) >= 0) {
 			*o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
 			i += 2;
 		} else {
@@ -221,7 +220,8 @@ http_parse_form(const char *body, size_t len)
 		const char *eq = memchr(p, '=', (size_t)(stop - p));
 		if (stop > p) {
 			char *key = http_urldecode(p, (size_t)((eq ? eq : stop) - p));
-			char *val = eq ? http_urldecode(eq + 1, (size_t)(stop - eq - 1)) : xstrdup("");
+			char *val =
+			    eq ? http_urldecode(eq + 1, (size_t)(stop - eq - 1)) : xstrdup("");
 			/* Keys and values that are not UTF-8 are dropped, like unknown fields. */
 			if (*key != '\0' && http_utf8(key) && http_utf8(val))
 				http_form_set(obj, key, val);
@@ -252,7 +252,7 @@ http_body_object(struct req *r)
 	obj = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (obj == NULL) {
 		char *msg = xasprintf("malformed JSON: %s (line %d, column %d)", jerr.text,
-				      jerr.line, jerr.column);
+		                      jerr.line, jerr.column);
 		http_invalid(r, "body", msg);
 		free(msg);
 		return NULL;
@@ -378,24 +378,26 @@ http_paging_headers(struct req *r, int64_t page, int64_t per_page, int64_t total
 		buf[0] = '\0';
 	http_header(r, "X-Next-Page", buf);
 	if (page > 1)
-		snprintf(buf, sizeof(buf), "%lld", (long long)(page - 1 < pages ? page - 1 : pages));
+		snprintf(buf, sizeof(buf), "%lld",
+		         (long long)(page - 1 < pages ? page - 1 : pages));
 	else
 		buf[0] = '\0';
 	http_header(r, "X-Prev-Page", buf);
 
-	link = xasprintf("<%s%s?page=1&per_page=%lld>; rel=\"first\", <%s%s?page=%lld&per_page=%lld>; "
-			 "rel=\"last\"",
-			 cfg.public_url, r->path, (long long)per_page, cfg.public_url, r->path,
-			 (long long)pages, (long long)per_page);
+	link =
+	    xasprintf("<%s%s?page=1&per_page=%lld>; rel=\"first\", <%s%s?page=%lld&per_page=%lld>; "
+	              "rel=\"last\"",
+	              cfg.public_url, r->path, (long long)per_page, cfg.public_url, r->path,
+	              (long long)pages, (long long)per_page);
 	if (page < pages) {
 		tmp = xasprintf("%s, <%s%s?page=%lld&per_page=%lld>; rel=\"next\"", link,
-				cfg.public_url, r->path, (long long)page + 1, (long long)per_page);
+		                cfg.public_url, r->path, (long long)page + 1, (long long)per_page);
 		free(link);
 		link = tmp;
 	}
 	if (page > 1 && page - 1 <= pages) {
 		tmp = xasprintf("%s, <%s%s?page=%lld&per_page=%lld>; rel=\"prev\"", link,
-				cfg.public_url, r->path, (long long)page - 1, (long long)per_page);
+		                cfg.public_url, r->path, (long long)page - 1, (long long)per_page);
 		free(link);
 		link = tmp;
 	}
@@ -415,7 +417,7 @@ http_signed_url(const char *method, const char *path)
 	int64_t expires = util_wall_ms() / 1000 + cfg.url_ttl;
 	char *url = sign_url(method, path, expires);
 	json_t *o = json_pack("{s:s,s:s,s:s,s:[]}", "http_verb", method, "host", cfg.public_url,
-			      "url", url, "http_headers");
+	                      "url", url, "http_headers");
 	free(url);
 	return o;
 }

@@ -9,8 +9,8 @@
 
 #include "util.h"
 
-#define HTTP_MAX_BODY (1024 * 1024)
-#define HTTP_MAX_PARAMS 4
+#define HTTP_MAX_BODY    (1024 * 1024)
+#define HTTP_MAX_PARAMS  4
 #define HTTP_MAX_HEADERS 16
 
 struct req;
@@ -47,15 +47,15 @@ struct req {
 	const struct route *route;
 	const char *method;
 	const char *path;
-	char id[37];	  /* request id, for logs */
+	char id[37];      /* request id, for logs */
 	char user_id[37]; /* set for ROUTE_AUTH routes */
 	const char *params[HTTP_MAX_PARAMS];
 	int nparams;
 	char *body;
 	size_t body_len;
 	bool body_is_form; /* x-www-form-urlencoded, parsed into the same JSON shape */
-	PGconn *db;	   /* this thread's connection (NULL for ROUTE_NODB) */
-	void *stream;	   /* streaming handler's state */
+	PGconn *db;        /* this thread's connection (NULL for ROUTE_NODB) */
+	void *stream;      /* streaming handler's state */
 	int64_t started_ms;
 	/* The response, set by one of the http_* helpers. */
 	int status;
@@ -79,7 +79,7 @@ struct req {
 void http_json(struct req *r, int status, json_t *body);
 /* Answers the JSON error body of API.md. */
 void http_error(struct req *r, int status, const char *code, const char *reason,
-		const char *suggestion);
+                const char *suggestion);
 /* 400 validation_failed with errors [{field, message}]. */
 void http_invalid(struct req *r, const char *field, const char *message);
 /* 404 not_found for a resource kind ("project", "upload", …). */

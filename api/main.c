@@ -67,18 +67,16 @@ main_start_http(void)
 		return NULL;
 	}
 	return MHD_start_daemon(
-		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME |
-			MHD_USE_ERROR_LOG, (uint16_t)cfg.listen_port, NULL,
-		NULL, router_access, NULL, MHD_OPTION_SOCK_ADDR, &addr,
-		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg.threads,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg.connection_timeout,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg.max_connections,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg.max_connections,
-		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-		/* The default 32 KiB of connection memory: libmicrohttpd clears it for every
-		 * request, so more costs the read path more than it saves storage bodies. */
-		MHD_OPTION_NOTIFY_COMPLETED,
-		router_completed, NULL, MHD_OPTION_END);
+	    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME |
+	        MHD_USE_ERROR_LOG,
+	    (uint16_t)cfg.listen_port, NULL, NULL, router_access, NULL, MHD_OPTION_SOCK_ADDR, &addr,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg.threads, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)cfg.connection_timeout, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)cfg.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)cfg.max_connections, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+	    /* The default 32 KiB of connection memory: libmicrohttpd clears it for every
+	     * request, so more costs the read path more than it saves storage bodies. */
+	    MHD_OPTION_NOTIFY_COMPLETED, router_completed, NULL, MHD_OPTION_END);
 }
 
 int
@@ -91,7 +89,7 @@ main(int argc, char **argv)
 	config_init(argc, argv, "settle-api");
 	if (strlen(cfg.secret) < 16) {
 		fprintf(stderr, "settle-api: configuration error: SETTLE_SECRET must be set to at "
-				"least 16 characters\n");
+		                "least 16 characters\n");
 		return 2;
 	}
 	main_signals();
@@ -110,13 +108,13 @@ main(int argc, char **argv)
 		log_error("wait_start_failed");
 	if (cfg.relay || cfg.inline_mode) {
 		struct relay_sink sink =
-			cfg.inline_mode ? jobs_inline_sink() : relay_mq_sink(cfg.amqp_url);
+		    cfg.inline_mode ? jobs_inline_sink() : relay_mq_sink(cfg.amqp_url);
 		relay = relay_start(cfg.database_url, sink, cfg.inline_mode ? 1000 : 5000);
 		if (relay == NULL)
 			log_error("relay_start_failed");
 	}
 	log_info("listening url=%s/api/v1 queue=%s threads=%lld relay=%s", cfg.public_url,
-		 cfg.queue, (long long)cfg.threads, relay ? "on" : "off");
+	         cfg.queue, (long long)cfg.threads, relay ? "on" : "off");
 	sigset_t none;
 	sigemptyset(&none);
 	while (stop_signals == 0)

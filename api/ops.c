@@ -22,7 +22,7 @@ ops_readyz(struct req *r)
 		if (c != NULL)
 			db_thread_close();
 		http_error(r, 503, "service_unavailable", "the database is not reachable",
-			   "retry later");
+		           "retry later");
 		http_header(r, "Retry-After", "1");
 		return;
 	}
@@ -46,8 +46,8 @@ ops_metrics(struct req *r)
 }
 
 const struct route ops_routes[] = {
-	{"GET", "/healthz", ROUTE_NODB, "healthz", ops_healthz, NULL, NULL, NULL},
-	{"GET", "/readyz", ROUTE_NODB, "readyz", ops_readyz, NULL, NULL, NULL},
-	{"GET", "/metrics", ROUTE_NODB, "metrics", ops_metrics, NULL, NULL, NULL},
-	{NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
+    {"GET", "/healthz", ROUTE_NODB, "healthz", ops_healthz, NULL, NULL, NULL},
+    {"GET", "/readyz", ROUTE_NODB, "readyz", ops_readyz, NULL, NULL, NULL},
+    {"GET", "/metrics", ROUTE_NODB, "metrics", ops_metrics, NULL, NULL, NULL},
+    {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
 };

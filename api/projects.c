@@ -45,7 +45,8 @@ projects_created(struct req *r)
 		http_db_error(r);
 		return;
 	}
-	bool consistent = PQntuples(res) > 0 && db_get_bool(res, 0, PQfnumber(res, "is_consistent"));
+	bool consistent =
+	    PQntuples(res) > 0 && db_get_bool(res, 0, PQfnumber(res, "is_consistent"));
 	if (PQntuples(res) == 0)
 		http_not_found(r, "project");
 	else if (consistent || !wait_for(r, r->wait_id, projects_created)) {

@@ -14,8 +14,8 @@
 #include "wait.h"
 
 static const struct route *const tables[] = {
-	auth_routes, projects_routes, folders_routes,	   uploads_routes,
-	files_routes, storage_http_routes, ops_routes,
+    auth_routes,  projects_routes,     folders_routes, uploads_routes,
+    files_routes, storage_http_routes, ops_routes,
 };
 
 /* Compares one pattern with path segment by segment; ":name" takes any one segment. */
@@ -93,12 +93,12 @@ router_auth(struct req *r)
 		h++;
 	if (h == NULL || *h == '\0') {
 		http_error(r, 401, "unauthorized", "no api token given",
-			   "send the token of POST /software_agents/api_token in Authorization");
+		           "send the token of POST /software_agents/api_token in Authorization");
 		return false;
 	}
 	if (!sign_token_verify(h, util_wall_ms() / 1000, r->user_id)) {
 		http_error(r, 401, "unauthorized", "api token is invalid or expired",
-			   "get a new token from POST /software_agents/api_token");
+		           "get a new token from POST /software_agents/api_token");
 		return false;
 	}
 	return true;
@@ -115,7 +115,7 @@ static void
 router_too_large(struct req *r)
 {
 	http_error(r, 413, "payload_too_large", "the request body is over the limit of 1 MiB",
-		   "send a smaller body");
+	           "send a smaller body");
 }
 
 /* Every ":…id" segment must be a UUID: anything else names nothing that exists. */
@@ -154,7 +154,7 @@ router_begin(struct MHD_Connection *conn, const char *url, const char *method)
 	if (r->route == NULL) {
 		if (known)
 			http_error(r, 405, "not_provided", "method not allowed on this path",
-				   "see API.md for the methods of each path");
+			           "see API.md for the methods of each path");
 		else
 			http_not_found(r, "path");
 		return st;
@@ -204,7 +204,7 @@ router_prepare(struct req_state *st)
 		r->db = db_thread_conn();
 		if (r->db == NULL) {
 			http_error(r, 503, "service_unavailable", "the database is not reachable",
-				   "retry later");
+			           "retry later");
 			http_header(r, "Retry-After", "1");
 			return false;
 		}
@@ -229,7 +229,7 @@ router_run(struct req *r)
 
 	if (roll < cfg.fault_rate / 2) {
 		http_error(r, 500, "not_provided", "injected fault before commit",
-			   "retry the request");
+		           "retry the request");
 		return;
 	}
 	if (strcmp(r->method, "POST") == 0 && (r->route->flags & ROUTE_AUTH) &&
@@ -243,7 +243,7 @@ router_run(struct req *r)
 	}
 	if (roll < cfg.fault_rate && !r->suspended && r->status < 300) {
 		http_error(r, 500, "not_provided", "injected fault after commit",
-			   "the request may have taken effect; read the resource or retry");
+		           "the request may have taken effect; read the resource or retry");
 	}
 }
 
@@ -281,7 +281,7 @@ router_has_body(struct req *r)
  * answered at the end, the rest of the body being read and dropped. */
 enum MHD_Result
 router_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-	      const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
+              const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
 {
 	struct req_state *st = *con_cls;
 	struct req *r;
@@ -329,7 +329,7 @@ router_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 
 void
 router_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-		 enum MHD_RequestTerminationCode toe)
+                 enum MHD_RequestTerminationCode toe)
 {
 	struct req_state *st = *con_cls;
 	struct req *r;
@@ -340,9 +340,9 @@ router_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r->route != NULL && (r->route->flags & ROUTE_STREAM) && r->route->stream_free)
 		r->route->stream_free(r);
 	stats_request(r->route ? r->route->name : "unknown", r->status,
-		      util_now_ms() - r->started_ms);
+	              util_now_ms() - r->started_ms);
 	log_debug("request method=%s path=%s status=%d ms=%lld", r->method, r->path, r->status,
-		  (long long)(util_now_ms() - r->started_ms));
+	          (long long)(util_now_ms() - r->started_ms));
 	log_set_id(NULL);
 	if (r->response != NULL)
 		MHD_destroy_response(r->response);

@@ -18,14 +18,14 @@ extern const struct route ops_routes[];
 /* Finds the route for method and path, filling r->params. NULL if none; *path_known is
  * set when the path exists for another method. */
 const struct route *router_match(const char *method, const char *path, struct req *r,
-				 bool *path_known);
+                                 bool *path_known);
 
 /* libmicrohttpd access handler (cls unused). */
 enum MHD_Result router_access(void *cls, struct MHD_Connection *conn, const char *url,
-			      const char *method, const char *version, const char *upload_data,
-			      size_t *upload_size, void **con_cls);
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_size, void **con_cls);
 /* libmicrohttpd completion callback: frees the request. */
 void router_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-		      enum MHD_RequestTerminationCode toe);
+                      enum MHD_RequestTerminationCode toe);
 
 #endif

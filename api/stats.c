@@ -56,33 +56,35 @@ stats_write(FILE *out)
 {
 	pthread_mutex_lock(&lock);
 	fprintf(out, "# HELP settle_http_requests_total HTTP requests by route and status.\n"
-		     "# TYPE settle_http_requests_total counter\n");
+	             "# TYPE settle_http_requests_total counter\n");
 	for (int i = 0; i < nrows; i++)
 		fprintf(out, "settle_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
-			rows[i].name, rows[i].status, (unsigned long long)rows[i].count);
+		        rows[i].name, rows[i].status, (unsigned long long)rows[i].count);
 	fprintf(out, "# HELP settle_http_request_duration_seconds Latency by route and status.\n"
-		     "# TYPE settle_http_request_duration_seconds histogram\n");
+	             "# TYPE settle_http_request_duration_seconds histogram\n");
 	for (int i = 0; i < nrows; i++) {
 		for (size_t b = 0; b < NBUCKETS; b++)
 			fprintf(out,
-				"settle_http_request_duration_seconds_bucket{route=\"%s\",status=\"%d\","
-				"le=\"%g\"} %llu\n",
-				rows[i].name, rows[i].status, buckets_ms[b] / 1000.0,
-				(unsigned long long)rows[i].hist[b]);
-		fprintf(out,
-			"settle_http_request_duration_seconds_bucket{route=\"%s\",status=\"%d\","
-			"le=\"+Inf\"} %llu\n"
-			"settle_http_request_duration_seconds_sum{route=\"%s\",status=\"%d\"} %g\n"
-			"settle_http_request_duration_seconds_count{route=\"%s\",status=\"%d\"} %llu\n",
-			rows[i].name, rows[i].status, (unsigned long long)rows[i].count,
-			rows[i].name, rows[i].status, rows[i].sum_ms / 1000.0, rows[i].name,
-			rows[i].status, (unsigned long long)rows[i].count);
+			        "settle_http_request_duration_seconds_bucket{route=\"%s\",status="
+			        "\"%d\","
+			        "le=\"%g\"} %llu\n",
+			        rows[i].name, rows[i].status, buckets_ms[b] / 1000.0,
+			        (unsigned long long)rows[i].hist[b]);
+		fprintf(
+		    out,
+		    "settle_http_request_duration_seconds_bucket{route=\"%s\",status=\"%d\","
+		    "le=\"+Inf\"} %llu\n"
+		    "settle_http_request_duration_seconds_sum{route=\"%s\",status=\"%d\"} %g\n"
+		    "settle_http_request_duration_seconds_count{route=\"%s\",status=\"%d\"} %llu\n",
+		    rows[i].name, rows[i].status, (unsigned long long)rows[i].count, rows[i].name,
+		    rows[i].status, rows[i].sum_ms / 1000.0, rows[i].name, rows[i].status,
+		    (unsigned long long)rows[i].count);
 	}
 	pthread_mutex_unlock(&lock);
 	fprintf(out,
-		"# HELP settle_outbox_backlog Outbox rows not yet published.\n"
-		"# TYPE settle_outbox_backlog gauge\nsettle_outbox_backlog %lld\n",
-		(long long)relay_backlog());
+	        "# HELP settle_outbox_backlog Outbox rows not yet published.\n"
+	        "# TYPE settle_outbox_backlog gauge\nsettle_outbox_backlog %lld\n",
+	        (long long)relay_backlog());
 }
 
 int64_t

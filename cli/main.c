@@ -13,16 +13,16 @@
 #include "uuid.h"
 
 static const char usage[] =
-	"usage: settle COMMAND\n\n"
-	"  migrate                          apply pending database migrations\n"
-	"  user create NAME                 create a user (or a new key for it); prints its key\n"
-	"  agent create NAME                create a software agent; prints its key\n"
-	"  stats                            pending/consistent/failed resources, backlog, queues\n"
-	"  reconcile [--older-than S]       re-enqueue resources pending longer than S seconds\n"
-	"  dead-letters list|requeue        show or re-run jobs in settle.dead\n"
-	"  message-log drain --duration S   move settle.message_log into the message_log table\n"
-	"  relay                            run the outbox relay alone (SETTLE_RELAY=off on APIs)\n"
-	"\nConfiguration comes from the environment; `settle --help` lists it.\n";
+    "usage: settle COMMAND\n\n"
+    "  migrate                          apply pending database migrations\n"
+    "  user create NAME                 create a user (or a new key for it); prints its key\n"
+    "  agent create NAME                create a software agent; prints its key\n"
+    "  stats                            pending/consistent/failed resources, backlog, queues\n"
+    "  reconcile [--older-than S]       re-enqueue resources pending longer than S seconds\n"
+    "  dead-letters list|requeue        show or re-run jobs in settle.dead\n"
+    "  message-log drain --duration S   move settle.message_log into the message_log table\n"
+    "  relay                            run the outbox relay alone (SETTLE_RELAY=off on APIs)\n"
+    "\nConfiguration comes from the environment; `settle --help` lists it.\n";
 
 static int
 cli_migrate(PGconn *c)
@@ -69,10 +69,11 @@ cli_user_create(PGconn *c, const char *name)
 	int rc = 1;
 
 	uuid_generate(id);
-	r = db_exec(c,
-		    "INSERT INTO users(id, username, full_name) VALUES ($1, $2, $2) "
-		    "ON CONFLICT (username) DO UPDATE SET username = EXCLUDED.username RETURNING id",
-		    2, params);
+	r = db_exec(
+	    c,
+	    "INSERT INTO users(id, username, full_name) VALUES ($1, $2, $2) "
+	    "ON CONFLICT (username) DO UPDATE SET username = EXCLUDED.username RETURNING id",
+	    2, params);
 	if (r == NULL)
 		return 1;
 	rc = cli_add_key(c, "user_id", PQgetvalue(r, 0, 0), "SETTLE_USER");

@@ -43,27 +43,27 @@ cli_mq(void)
 }
 
 static const char stats_sql[] =
-	"SELECT "
-	" (SELECT count(*) FROM projects WHERE NOT is_deleted AND NOT is_consistent "
-	"   AND error_at IS NULL),"
-	" (SELECT count(*) FROM projects WHERE NOT is_deleted AND is_consistent),"
-	" (SELECT count(*) FROM projects WHERE error_at IS NOT NULL),"
-	" (SELECT count(*) FROM uploads WHERE completed_at IS NOT NULL AND NOT is_consistent "
-	"   AND error_at IS NULL),"
-	" (SELECT count(*) FROM uploads WHERE is_consistent AND error_at IS NULL),"
-	" (SELECT count(*) FROM uploads WHERE error_at IS NOT NULL),"
-	" (SELECT coalesce(extract(epoch FROM now() - min(t))::bigint, 0) FROM ("
-	"   SELECT min(created_at) t FROM projects WHERE NOT is_consistent AND NOT is_deleted "
-	"     AND error_at IS NULL"
-	"   UNION ALL SELECT min(completed_at) FROM uploads WHERE completed_at IS NOT NULL "
-	"     AND NOT is_consistent AND error_at IS NULL) s),"
-	" (SELECT count(*) FROM outbox WHERE sent_at IS NULL),"
-	" (SELECT count(*) FROM job_runs)";
+    "SELECT "
+    " (SELECT count(*) FROM projects WHERE NOT is_deleted AND NOT is_consistent "
+    "   AND error_at IS NULL),"
+    " (SELECT count(*) FROM projects WHERE NOT is_deleted AND is_consistent),"
+    " (SELECT count(*) FROM projects WHERE error_at IS NOT NULL),"
+    " (SELECT count(*) FROM uploads WHERE completed_at IS NOT NULL AND NOT is_consistent "
+    "   AND error_at IS NULL),"
+    " (SELECT count(*) FROM uploads WHERE is_consistent AND error_at IS NULL),"
+    " (SELECT count(*) FROM uploads WHERE error_at IS NOT NULL),"
+    " (SELECT coalesce(extract(epoch FROM now() - min(t))::bigint, 0) FROM ("
+    "   SELECT min(created_at) t FROM projects WHERE NOT is_consistent AND NOT is_deleted "
+    "     AND error_at IS NULL"
+    "   UNION ALL SELECT min(completed_at) FROM uploads WHERE completed_at IS NOT NULL "
+    "     AND NOT is_consistent AND error_at IS NULL) s),"
+    " (SELECT count(*) FROM outbox WHERE sent_at IS NULL),"
+    " (SELECT count(*) FROM job_runs)";
 
 static const char *const stats_names[] = {
-	"projects_pending", "projects_consistent", "projects_failed",
-	"uploads_pending",  "uploads_consistent",  "uploads_failed",
-	"oldest_pending_seconds", "outbox_backlog", "jobs_run",
+    "projects_pending",       "projects_consistent", "projects_failed",
+    "uploads_pending",        "uploads_consistent",  "uploads_failed",
+    "oldest_pending_seconds", "outbox_backlog",      "jobs_run",
 };
 
 /* Prints "name value" lines: resource states from Postgres, queue depths from RabbitMQ. */
@@ -200,9 +200,9 @@ cli_log_insert(PGconn *c, const struct mq_delivery *d)
 {
 	const char *params[3] = {d->message_id, d->routing_key, d->body};
 	return db_cmd(c,
-		      "INSERT INTO message_log(message_id, routing_key, payload) "
-		      "VALUES (nullif($1, ''), $2, $3::jsonb)",
-		      3, params);
+	              "INSERT INTO message_log(message_id, routing_key, payload) "
+	              "VALUES (nullif($1, ''), $2, $3::jsonb)",
+	              3, params);
 }
 
 /* settle message-log drain --duration S: moves settle.message_log into the message_log

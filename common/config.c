@@ -24,52 +24,52 @@ struct config_key {
 static char *relay_str;
 
 static const struct config_key keys[] = {
-	{"SETTLE_DATABASE_URL", CFG_STRING, &cfg.database_url,
-	 "postgresql://postgres@127.0.0.1:5432/settle", 0, 0, "libpq connection URL"},
-	{"SETTLE_AMQP_URL", CFG_STRING, &cfg.amqp_url, "amqp://guest:guest@127.0.0.1:5672", 0, 0,
-	 "RabbitMQ URL (no trailing slash)"},
-	{"SETTLE_QUEUE", CFG_STRING, &cfg.queue, "rabbitmq", 0, 0,
-	 "rabbitmq, or inline to run jobs inside settle-api without RabbitMQ"},
-	{"SETTLE_LISTEN", CFG_STRING, &cfg.listen, "127.0.0.1:8080", 0, 0,
-	 "host:port settle-api listens on"},
-	{"SETTLE_PUBLIC_URL", CFG_STRING, &cfg.public_url, "", 0, 0,
-	 "scheme://host:port clients reach the API at (default http://SETTLE_LISTEN)"},
-	{"SETTLE_STORAGE_DIR", CFG_STRING, &cfg.storage_dir, ".settle/storage", 0, 0,
-	 "root directory of the local storage provider"},
-	{"SETTLE_SECRET", CFG_STRING, &cfg.secret, "", 0, 0,
-	 "key that signs tokens and storage URLs; settle-api requires 16+ characters"},
-	{"SETTLE_THREADS", CFG_INT, &cfg.threads, "4", 1, 256, "HTTP worker threads of settle-api"},
-	{"SETTLE_MAX_CONNECTIONS", CFG_INT, &cfg.max_connections, "1024", 1, 100000,
-	 "most HTTP connections settle-api holds at once"},
-	{"SETTLE_CONNECTION_TIMEOUT", CFG_INT, &cfg.connection_timeout, "60", 1, 3600,
-	 "seconds an idle HTTP connection is kept"},
-	{"SETTLE_WORKER_PREFETCH", CFG_INT, &cfg.worker_prefetch, "16", 1, 65535,
-	 "unacked messages a worker holds at once"},
-	{"SETTLE_WORKERS_EXCEPT", CFG_STRING, &cfg.workers_except, "", 0, 0,
-	 "comma-separated job kinds this worker does not run"},
-	{"SETTLE_MAX_ATTEMPTS", CFG_INT, &cfg.max_attempts, "5", 1, 100,
-	 "attempts of a job before it goes to settle.dead"},
-	{"SETTLE_RETRY_BASE_MS", CFG_INT, &cfg.retry_base_ms, "1000", 1, 3600000,
-	 "first retry delay; doubles with each attempt (with jitter)"},
-	{"SETTLE_RECONCILE_AFTER", CFG_INT, &cfg.reconcile_after, "300", 1, 86400 * 30,
-	 "seconds a resource may stay pending before reconcile re-enqueues it"},
-	{"SETTLE_TOKEN_TTL", CFG_INT, &cfg.token_ttl, "7200", 60, 86400 * 30,
-	 "seconds an API token lives"},
-	{"SETTLE_URL_TTL", CFG_INT, &cfg.url_ttl, "3600", 10, 86400 * 7,
-	 "seconds a signed storage URL lives"},
-	{"SETTLE_MAX_WAIT", CFG_INT, &cfg.max_wait, "30", 0, 600,
-	 "cap in seconds of the Prefer: wait=N header"},
-	{"SETTLE_MAX_UPLOAD_SIZE", CFG_INT, &cfg.max_upload_size, "1099511627776", 0,
-	 INT64_MAX, "largest upload in bytes"},
-	{"SETTLE_MIN_CHUNK_SIZE", CFG_INT, &cfg.min_chunk_size, "1", 0, INT64_MAX,
-	 "smallest chunk clients are told to send (X-MIN-CHUNK-UPLOAD-SIZE)"},
-	{"SETTLE_MAX_CHUNK_SIZE", CFG_INT, &cfg.max_chunk_size, "5368709120", 1, INT64_MAX,
-	 "largest chunk in bytes (X-MAX-CHUNK-UPLOAD-SIZE)"},
-	{"SETTLE_FAULT_RATE", CFG_DOUBLE, &cfg.fault_rate, "0", 0, 0,
-	 "test only: share (0..1) of requests and jobs that fail on purpose"},
-	{"SETTLE_RELAY", CFG_STRING, &relay_str, "on", 0, 0,
-	 "on: settle-api runs the outbox relay; off: run `settle relay` instead"},
-	{"SETTLE_LOG_LEVEL", CFG_STRING, &cfg.log_level, "info", 0, 0, "debug, info, warn or error"},
+    {"SETTLE_DATABASE_URL", CFG_STRING, &cfg.database_url,
+     "postgresql://postgres@127.0.0.1:5432/settle", 0, 0, "libpq connection URL"},
+    {"SETTLE_AMQP_URL", CFG_STRING, &cfg.amqp_url, "amqp://guest:guest@127.0.0.1:5672", 0, 0,
+     "RabbitMQ URL (no trailing slash)"},
+    {"SETTLE_QUEUE", CFG_STRING, &cfg.queue, "rabbitmq", 0, 0,
+     "rabbitmq, or inline to run jobs inside settle-api without RabbitMQ"},
+    {"SETTLE_LISTEN", CFG_STRING, &cfg.listen, "127.0.0.1:8080", 0, 0,
+     "host:port settle-api listens on"},
+    {"SETTLE_PUBLIC_URL", CFG_STRING, &cfg.public_url, "", 0, 0,
+     "scheme://host:port clients reach the API at (default http://SETTLE_LISTEN)"},
+    {"SETTLE_STORAGE_DIR", CFG_STRING, &cfg.storage_dir, ".settle/storage", 0, 0,
+     "root directory of the local storage provider"},
+    {"SETTLE_SECRET", CFG_STRING, &cfg.secret, "", 0, 0,
+     "key that signs tokens and storage URLs; settle-api requires 16+ characters"},
+    {"SETTLE_THREADS", CFG_INT, &cfg.threads, "4", 1, 256, "HTTP worker threads of settle-api"},
+    {"SETTLE_MAX_CONNECTIONS", CFG_INT, &cfg.max_connections, "1024", 1, 100000,
+     "most HTTP connections settle-api holds at once"},
+    {"SETTLE_CONNECTION_TIMEOUT", CFG_INT, &cfg.connection_timeout, "60", 1, 3600,
+     "seconds an idle HTTP connection is kept"},
+    {"SETTLE_WORKER_PREFETCH", CFG_INT, &cfg.worker_prefetch, "16", 1, 65535,
+     "unacked messages a worker holds at once"},
+    {"SETTLE_WORKERS_EXCEPT", CFG_STRING, &cfg.workers_except, "", 0, 0,
+     "comma-separated job kinds this worker does not run"},
+    {"SETTLE_MAX_ATTEMPTS", CFG_INT, &cfg.max_attempts, "5", 1, 100,
+     "attempts of a job before it goes to settle.dead"},
+    {"SETTLE_RETRY_BASE_MS", CFG_INT, &cfg.retry_base_ms, "1000", 1, 3600000,
+     "first retry delay; doubles with each attempt (with jitter)"},
+    {"SETTLE_RECONCILE_AFTER", CFG_INT, &cfg.reconcile_after, "300", 1, 86400 * 30,
+     "seconds a resource may stay pending before reconcile re-enqueues it"},
+    {"SETTLE_TOKEN_TTL", CFG_INT, &cfg.token_ttl, "7200", 60, 86400 * 30,
+     "seconds an API token lives"},
+    {"SETTLE_URL_TTL", CFG_INT, &cfg.url_ttl, "3600", 10, 86400 * 7,
+     "seconds a signed storage URL lives"},
+    {"SETTLE_MAX_WAIT", CFG_INT, &cfg.max_wait, "30", 0, 600,
+     "cap in seconds of the Prefer: wait=N header"},
+    {"SETTLE_MAX_UPLOAD_SIZE", CFG_INT, &cfg.max_upload_size, "1099511627776", 0, INT64_MAX,
+     "largest upload in bytes"},
+    {"SETTLE_MIN_CHUNK_SIZE", CFG_INT, &cfg.min_chunk_size, "1", 0, INT64_MAX,
+     "smallest chunk clients are told to send (X-MIN-CHUNK-UPLOAD-SIZE)"},
+    {"SETTLE_MAX_CHUNK_SIZE", CFG_INT, &cfg.max_chunk_size, "5368709120", 1, INT64_MAX,
+     "largest chunk in bytes (X-MAX-CHUNK-UPLOAD-SIZE)"},
+    {"SETTLE_FAULT_RATE", CFG_DOUBLE, &cfg.fault_rate, "0", 0, 0,
+     "test only: share (0..1) of requests and jobs that fail on purpose"},
+    {"SETTLE_RELAY", CFG_STRING, &relay_str, "on", 0, 0,
+     "on: settle-api runs the outbox relay; off: run `settle relay` instead"},
+    {"SETTLE_LOG_LEVEL", CFG_STRING, &cfg.log_level, "info", 0, 0, "debug, info, warn or error"},
 };
 
 static int
@@ -85,8 +85,8 @@ config_set(const struct config_key *k, const char *v, char **err)
 	case CFG_INT: {
 		int64_t n;
 		if (!util_parse_i64(v, &n) || n < k->min || n > k->max) {
-			*err = xasprintf("%s=\"%s\": want a whole number from %lld to %lld", k->name,
-					 v, (long long)k->min, (long long)k->max);
+			*err = xasprintf("%s=\"%s\": want a whole number from %lld to %lld",
+			                 k->name, v, (long long)k->min, (long long)k->max);
 			return -1;
 		}
 		*(int64_t *)k->var = n;
@@ -115,10 +115,10 @@ config_check_listen(char **err)
 	const char *colon = strrchr(cfg.listen, ':');
 	int64_t port;
 
-	if (colon == NULL || colon == cfg.listen || !util_parse_i64(colon + 1, &port) ||
-	    port < 0 || port > 65535) {
+	if (colon == NULL || colon == cfg.listen || !util_parse_i64(colon + 1, &port) || port < 0 ||
+	    port > 65535) {
 		*err = xasprintf("SETTLE_LISTEN=\"%s\": want host:port, e.g. 127.0.0.1:8080",
-				 cfg.listen);
+		                 cfg.listen);
 		return -1;
 	}
 	free(cfg.listen_host);
@@ -144,7 +144,7 @@ config_check(char **err)
 	cfg.relay = strcmp(relay_str, "on") == 0;
 	if (!log_parse_level(cfg.log_level, &lvl)) {
 		*err = xasprintf("SETTLE_LOG_LEVEL=\"%s\": want debug, info, warn or error",
-				 cfg.log_level);
+		                 cfg.log_level);
 		return -1;
 	}
 	log_min_level = lvl;
@@ -154,9 +154,9 @@ config_check(char **err)
 		free(cfg.public_url);
 		cfg.public_url = xasprintf("http://%s", cfg.listen);
 	} else if (strncmp(cfg.public_url, "http://", 7) != 0 &&
-		   strncmp(cfg.public_url, "https://", 8) != 0) {
+	           strncmp(cfg.public_url, "https://", 8) != 0) {
 		*err = xasprintf("SETTLE_PUBLIC_URL=\"%s\": want http://host:port or https://…",
-				 cfg.public_url);
+		                 cfg.public_url);
 		return -1;
 	}
 	size_t n = strlen(cfg.public_url);
@@ -190,7 +190,7 @@ config_usage(FILE *out, const char *program)
 	fprintf(out, "usage: %s\n\nConfiguration comes from the environment:\n\n", program);
 	for (size_t i = 0; i < ARRAY_LEN(keys); i++)
 		fprintf(out, "  %-26s %s\n  %-26s default: %s\n", keys[i].name, keys[i].help, "",
-			keys[i].def[0] ? keys[i].def : "(empty)");
+		        keys[i].def[0] ? keys[i].def : "(empty)");
 }
 
 void

@@ -44,12 +44,12 @@ db_connect(const char *url, int tries)
 		}
 		if (i + 1 >= tries && tries > 0) {
 			log_error("db_connect_failed tries=%d error=\"%.*s\"", tries,
-				  first_line(PQerrorMessage(c)), PQerrorMessage(c));
+			          first_line(PQerrorMessage(c)), PQerrorMessage(c));
 			PQfinish(c);
 			break;
 		}
 		log_warn("db_connect_retry error=\"%.*s\"", first_line(PQerrorMessage(c)),
-			 PQerrorMessage(c));
+		         PQerrorMessage(c));
 		PQfinish(c);
 		sleep(1);
 	}
@@ -217,13 +217,13 @@ db_exec(PGconn *c, const char *sql, int n, const char *const *params)
 	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 	snprintf(last_sqlstate, sizeof(last_sqlstate), "%s", state ? state : "");
 	last_connection_error = PQstatus(c) != CONNECTION_OK || state == NULL ||
-				strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0;
+	                        strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0;
 	/* Unique violations and serialization failures are expected; callers handle them. */
 	if (strcmp(last_sqlstate, "23505") != 0 && strcmp(last_sqlstate, "40001") != 0) {
 		const char *msg = PQerrorMessage(c);
 		size_t len = strcspn(msg, "\n");
 		log_error("db_error sqlstate=%s error=\"%.*s\" sql=\"%.80s\"", last_sqlstate,
-			  (int)len, msg, sql);
+		          (int)len, msg, sql);
 	}
 	PQclear(r);
 	return NULL;

@@ -8,8 +8,8 @@
 #include "util.h"
 
 #define JOB_PROJECT_INITIALIZE "project.initialize"
-#define JOB_UPLOAD_COMPLETE "upload.complete"
-#define JOB_RESOURCE_DELETE "resource.delete"
+#define JOB_UPLOAD_COMPLETE    "upload.complete"
+#define JOB_RESOURCE_DELETE    "resource.delete"
 
 struct job {
 	char id[37];

@@ -59,8 +59,8 @@ log_write(enum log_level lvl, const char *fmt, ...)
 	/* One fprintf call per line keeps lines whole between threads. */
 	if (thread_id[0] != '\0')
 		fprintf(stderr, "%s.%03ldZ level=%s prog=%s id=%s %s\n", stamp,
-			(long)tv.tv_usec / 1000, level_names[lvl], program, thread_id, msg);
+		        (long)tv.tv_usec / 1000, level_names[lvl], program, thread_id, msg);
 	else
 		fprintf(stderr, "%s.%03ldZ level=%s prog=%s %s\n", stamp, (long)tv.tv_usec / 1000,
-			level_names[lvl], program, msg);
+		        level_names[lvl], program, msg);
 }

@@ -51,9 +51,9 @@ migrate_run(PGconn *c, int *applied, char **err)
 		return -1;
 	}
 	if (db_cmd(c,
-		   "CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, "
-		   "applied_at timestamptz NOT NULL DEFAULT now())",
-		   0, NULL) < 0) {
+	           "CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, "
+	           "applied_at timestamptz NOT NULL DEFAULT now())",
+	           0, NULL) < 0) {
 		*err = xasprintf("cannot create schema_migrations: %s", PQerrorMessage(c));
 		goto out;
 	}

@@ -138,7 +138,7 @@ mq_reply_check(struct mq *mq, amqp_rpc_reply_t r, const char *what, char **err)
 	if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
 		amqp_channel_close_t *c = r.reply.decoded;
 		mq_set_err(err, "%s: channel closed by broker: %u %.*s", what, c->reply_code,
-			   (int)c->reply_text.len, (const char *)c->reply_text.bytes);
+		           (int)c->reply_text.len, (const char *)c->reply_text.bytes);
 		mq_send_close_ok(mq, MQ_CHANNEL, false);
 		mq_reopen_channel(mq);
 		return -1;
@@ -146,7 +146,7 @@ mq_reply_check(struct mq *mq, amqp_rpc_reply_t r, const char *what, char **err)
 	if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
 		amqp_connection_close_t *c = r.reply.decoded;
 		char *why = xasprintf("connection closed by broker: %u %.*s", c->reply_code,
-				      (int)c->reply_text.len, (const char *)c->reply_text.bytes);
+		                      (int)c->reply_text.len, (const char *)c->reply_text.bytes);
 		mq_send_close_ok(mq, 0, true);
 		(void)mq_break(mq, err, what, why);
 		free(why);
@@ -194,13 +194,13 @@ mq_connect(const char *url, int heartbeat, char **err)
 	rc = amqp_socket_open_noblock(sock, info.host, info.port, &connect_tv);
 	if (rc != AMQP_STATUS_OK) {
 		mq_set_err(err, "cannot connect to %s:%d: %s", info.host, info.port,
-			   amqp_error_string2(rc));
+		           amqp_error_string2(rc));
 		goto fail;
 	}
 	if (mq_reply_check(mq,
-			   amqp_login(mq->conn, info.vhost, 0, MQ_FRAME_MAX, heartbeat,
-				      AMQP_SASL_METHOD_PLAIN, info.user, info.password),
-			   "login", err) < 0)
+	                   amqp_login(mq->conn, info.vhost, 0, MQ_FRAME_MAX, heartbeat,
+	                              AMQP_SASL_METHOD_PLAIN, info.user, info.password),
+	                   "login", err) < 0)
 		goto fail;
 	mq->heartbeat = amqp_get_heartbeat(mq->conn);
 	amqp_channel_open(mq->conn, MQ_CHANNEL);
@@ -267,8 +267,7 @@ mq_arg_str(const char *key, const char *value)
 }
 
 static int
-mq_declare_queue(struct mq *mq, const char *queue, amqp_table_entry_t *args, int nargs,
-		 char **err)
+mq_declare_queue(struct mq *mq, const char *queue, amqp_table_entry_t *args, int nargs, char **err)
 {
 	amqp_table_t table = {nargs, args};
 
@@ -280,7 +279,7 @@ static int
 mq_bind(struct mq *mq, const char *queue, const char *exchange, const char *key, char **err)
 {
 	amqp_queue_bind(mq->conn, MQ_CHANNEL, amqp_cstring_bytes(queue),
-			amqp_cstring_bytes(exchange), amqp_cstring_bytes(key), amqp_empty_table);
+	                amqp_cstring_bytes(exchange), amqp_cstring_bytes(key), amqp_empty_table);
 	return mq_rpc_check(mq, "queue.bind", err);
 }
 
@@ -288,7 +287,7 @@ static int
 mq_declare_exchange(struct mq *mq, const char *name, const char *type, char **err)
 {
 	amqp_exchange_declare(mq->conn, MQ_CHANNEL, amqp_cstring_bytes(name),
-			      amqp_cstring_bytes(type), 0, 1, 0, 0, amqp_empty_table);
+	                      amqp_cstring_bytes(type), 0, 1, 0, 0, amqp_empty_table);
 	return mq_rpc_check(mq, name, err);
 }
 
@@ -298,7 +297,7 @@ mq_declare_kind(struct mq *mq, const char *kind, char **err)
 {
 	amqp_table_entry_t quorum[] = {mq_arg_str("x-queue-type", "quorum")};
 	amqp_table_entry_t retry[] = {mq_arg_str("x-dead-letter-exchange", MQ_EXCHANGE),
-				      mq_arg_str("x-dead-letter-routing-key", kind)};
+	                              mq_arg_str("x-dead-letter-routing-key", kind)};
 	char *name = xasprintf("settle.%s", kind);
 	int rc = -1;
 
@@ -444,18 +443,17 @@ mq_handle_method(struct mq *mq, amqp_frame_t *f, char **err)
 	case AMQP_BASIC_RETURN_METHOD: {
 		amqp_basic_return_t *m = f->payload.method.decoded;
 		if (mq->returned == NULL)
-			mq->returned = xasprintf("%u %.*s (exchange=%.*s routing_key=%.*s)",
-						 m->reply_code, (int)m->reply_text.len,
-						 (const char *)m->reply_text.bytes,
-						 (int)m->exchange.len, (const char *)m->exchange.bytes,
-						 (int)m->routing_key.len,
-						 (const char *)m->routing_key.bytes);
+			mq->returned =
+			    xasprintf("%u %.*s (exchange=%.*s routing_key=%.*s)", m->reply_code,
+			              (int)m->reply_text.len, (const char *)m->reply_text.bytes,
+			              (int)m->exchange.len, (const char *)m->exchange.bytes,
+			              (int)m->routing_key.len, (const char *)m->routing_key.bytes);
 		return mq_read_content(mq, NULL, err);
 	}
 	case AMQP_CHANNEL_CLOSE_METHOD: {
 		amqp_channel_close_t *m = f->payload.method.decoded;
 		char *why = xasprintf("channel closed by broker: %u %.*s", m->reply_code,
-				      (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+		                      (int)m->reply_text.len, (const char *)m->reply_text.bytes);
 		mq_send_close_ok(mq, f->channel, false);
 		(void)mq_break(mq, err, "broker", why);
 		free(why);
@@ -464,7 +462,7 @@ mq_handle_method(struct mq *mq, amqp_frame_t *f, char **err)
 	case AMQP_CONNECTION_CLOSE_METHOD: {
 		amqp_connection_close_t *m = f->payload.method.decoded;
 		char *why = xasprintf("connection closed by broker: %u %.*s", m->reply_code,
-				      (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+		                      (int)m->reply_text.len, (const char *)m->reply_text.bytes);
 		mq_send_close_ok(mq, 0, true);
 		(void)mq_break(mq, err, "broker", why);
 		free(why);
@@ -517,9 +515,8 @@ mq_slice_ms(const struct mq *mq, int64_t deadline)
  * mq_wait_confirms. 0, or -1 with *err when the connection failed.
  */
 int
-mq_publish_nowait(struct mq *mq, const char *exchange, const char *routing_key,
-		  const char *msg_id, const char *body, size_t len, int64_t expiration_ms,
-		  char **err)
+mq_publish_nowait(struct mq *mq, const char *exchange, const char *routing_key, const char *msg_id,
+                  const char *body, size_t len, int64_t expiration_ms, char **err)
 {
 	amqp_basic_properties_t props;
 	char expiration[24];
@@ -530,7 +527,7 @@ mq_publish_nowait(struct mq *mq, const char *exchange, const char *routing_key,
 		return -1;
 	memset(&props, 0, sizeof(props));
 	props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
-		       AMQP_BASIC_MESSAGE_ID_FLAG;
+	               AMQP_BASIC_MESSAGE_ID_FLAG;
 	props.content_type = amqp_cstring_bytes("application/json");
 	props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
 	props.message_id = amqp_cstring_bytes(msg_id);
@@ -540,7 +537,7 @@ mq_publish_nowait(struct mq *mq, const char *exchange, const char *routing_key,
 		props.expiration = amqp_cstring_bytes(expiration);
 	}
 	rc = amqp_basic_publish(mq->conn, MQ_CHANNEL, amqp_cstring_bytes(exchange),
-				amqp_cstring_bytes(routing_key), 1, 0, &props, bytes);
+	                        amqp_cstring_bytes(routing_key), 1, 0, &props, bytes);
 	if (rc != AMQP_STATUS_OK)
 		return mq_break(mq, err, "basic.publish", amqp_error_string2(rc));
 	if (mq->npending == mq->cap) {
@@ -571,7 +568,7 @@ mq_wait_confirms(struct mq *mq, int timeout_ms, char **err)
 			goto out;
 		if (mq->nconfirmed < mq->npending && util_now_ms() >= deadline) {
 			mq_set_err(err, "no publisher confirm within %d ms (%zu of %zu pending)",
-				   timeout_ms, mq->npending - mq->nconfirmed, mq->npending);
+			           timeout_ms, mq->npending - mq->nconfirmed, mq->npending);
 			goto out;
 		}
 	}
@@ -597,10 +594,9 @@ out:
 /* Publishes one message and waits (up to the rpc timeout) for its confirm. See mq.h. */
 int
 mq_publish(struct mq *mq, const char *exchange, const char *routing_key, const char *msg_id,
-	   const char *body, size_t len, int64_t expiration_ms, char **err)
+           const char *body, size_t len, int64_t expiration_ms, char **err)
 {
-	if (mq_publish_nowait(mq, exchange, routing_key, msg_id, body, len, expiration_ms, err) <
-	    0)
+	if (mq_publish_nowait(mq, exchange, routing_key, msg_id, body, len, expiration_ms, err) < 0)
 		return -1;
 	return mq_wait_confirms(mq, MQ_RPC_TIMEOUT_S * 1000, err);
 }
@@ -614,8 +610,8 @@ mq_consume(struct mq *mq, const char *queue, int prefetch, char **err)
 	amqp_basic_qos(mq->conn, MQ_CHANNEL, 0, (uint16_t)prefetch, 0);
 	if (mq_rpc_check(mq, "basic.qos", err) < 0)
 		return -1;
-	amqp_basic_consume(mq->conn, MQ_CHANNEL, amqp_cstring_bytes(queue), amqp_empty_bytes, 0,
-			   0, 0, amqp_empty_table);
+	amqp_basic_consume(mq->conn, MQ_CHANNEL, amqp_cstring_bytes(queue), amqp_empty_bytes, 0, 0,
+	                   0, amqp_empty_table);
 	if (mq_rpc_check(mq, queue, err) < 0)
 		return -1;
 	mq->consumers++;
@@ -751,7 +747,7 @@ mq_queue_depth(struct mq *mq, const char *queue, char **err)
 	if (mq_check_broken(mq, err) < 0)
 		return -1;
 	ok = amqp_queue_declare(mq->conn, MQ_CHANNEL, amqp_cstring_bytes(queue), 1, 0, 0, 0,
-				amqp_empty_table);
+	                        amqp_empty_table);
 	if (mq_rpc_check(mq, queue, err) < 0 || ok == NULL)
 		return -1;
 	return ok->message_count;

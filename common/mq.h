@@ -64,12 +64,12 @@ char *mq_retry_queue(const char *kind, int attempt);
  * publish. 0 when confirmed; -1 with *err on nack or return (the connection stays usable)
  * or on a connection error (then it must be re-made). */
 int mq_publish(struct mq *mq, const char *exchange, const char *routing_key, const char *msg_id,
-	       const char *body, size_t len, int64_t expiration_ms, char **err) MUSTCHECK;
+               const char *body, size_t len, int64_t expiration_ms, char **err) MUSTCHECK;
 /* mq_publish without waiting: the confirm is collected by mq_wait_confirms. 0 or -1
  * (connection error) with *err. */
 int mq_publish_nowait(struct mq *mq, const char *exchange, const char *routing_key,
-		      const char *msg_id, const char *body, size_t len, int64_t expiration_ms,
-		      char **err) MUSTCHECK;
+                      const char *msg_id, const char *body, size_t len, int64_t expiration_ms,
+                      char **err) MUSTCHECK;
 /* Waits up to timeout_ms until every publish since the last wait is confirmed. 0 if all
  * were acked; -1 with *err if any was nacked or returned, on timeout or on a connection
  * error. Either way the set of outstanding publishes is cleared. */

@@ -34,7 +34,7 @@ struct relay *relay_start(const char *database_url, struct relay_sink sink, int6
 void relay_stop(struct relay *r);
 /* Runs the relay loop in the calling thread until *stop becomes non-zero (for `settle relay`). */
 void relay_run(const char *database_url, struct relay_sink sink, int64_t sweep_ms,
-	       volatile int *stop);
+               volatile int *stop);
 /* Number of unsent outbox rows last seen by any relay in this process (for metrics). */
 int64_t relay_backlog(void);
 

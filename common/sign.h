@@ -14,8 +14,8 @@ void sign_set_key(const char *key);
 char *sign_url(const char *method, const char *path, int64_t expires);
 /* Checks a signature from a URL: true when HMAC(method, path, expires) == sig and
  * expires >= now. Constant-time compare. */
-bool sign_url_verify(const char *method, const char *path, const char *expires,
-		     const char *sig, int64_t now) MUSTCHECK;
+bool sign_url_verify(const char *method, const char *path, const char *expires, const char *sig,
+                     int64_t now) MUSTCHECK;
 
 /* Returns a stateless token for user_id (uuid) valid until expires. Caller frees. */
 char *sign_token(const char *user_id, int64_t expires);

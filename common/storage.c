@@ -34,11 +34,11 @@ struct storage_writer {
 	char *where;           /* "container/upload_id/number", for messages */
 	struct hash_set *hash; /* digests of what was written */
 	int64_t size;
-	bool failed;	     /* a write failed: commit refuses */
+	bool failed;        /* a write failed: commit refuses */
 	unsigned char *buf; /* bytes not yet written: writes and hashing go in big blocks */
 	size_t buf_len;
-	int64_t written;	/* bytes handed to the kernel */
-	int64_t flushing;	/* bytes whose write-back was started */
+	int64_t written;  /* bytes handed to the kernel */
+	int64_t flushing; /* bytes whose write-back was started */
 };
 
 /* Every this many bytes the writer asks the kernel to start writing back, so that the
@@ -403,7 +403,7 @@ storage_flush(struct storage_writer *w, char **err)
 		if (k <= 0) {
 			w->failed = true;
 			storage_err(err, "write %s: %s", w->where,
-				    k < 0 ? strerror(errno) : "short write");
+			            k < 0 ? strerror(errno) : "short write");
 			return -1;
 		}
 		p += k;
@@ -415,7 +415,7 @@ storage_flush(struct storage_writer *w, char **err)
 	if (w->written - w->flushing >= STORAGE_WRITEBACK_STEP) {
 		/* Advisory: an error here shows up again, and is handled, at fsync. */
 		(void)sync_file_range(w->fd, w->flushing, w->written - w->flushing,
-				      SYNC_FILE_RANGE_WRITE);
+		                      SYNC_FILE_RANGE_WRITE);
 		w->flushing = w->written;
 	}
 	return 0;

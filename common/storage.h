@@ -19,19 +19,19 @@ int storage_container_delete(const char *container, char **err) MUSTCHECK;
 /* A chunk being written: bytes go to a temporary file and through the hashes of `algs`
  * (bit mask of 1 << enum hash_alg; md5 is always included). */
 struct storage_writer;
-struct storage_writer *storage_write_open(const char *container, const char *upload_id,
-					  int number, unsigned algs, char **err) MUSTCHECK;
+struct storage_writer *storage_write_open(const char *container, const char *upload_id, int number,
+                                          unsigned algs, char **err) MUSTCHECK;
 int storage_write(struct storage_writer *w, const void *data, size_t n, char **err) MUSTCHECK;
 /* fsync, atomic rename into place; fills size and hex digests. Frees w. 0 or -1. */
 int storage_write_commit(struct storage_writer *w, int64_t *size,
-			 char digests[HASH_ALG_COUNT][HASH_HEX_MAX], char **err) MUSTCHECK;
+                         char digests[HASH_ALG_COUNT][HASH_HEX_MAX], char **err) MUSTCHECK;
 /* Discards the temporary file. Frees w. */
 void storage_write_abort(struct storage_writer *w);
 
 /* Opens a stored chunk for reading: a file descriptor (caller closes) or -1 + *err.
  * *size gets its length. errno ENOENT is reported as "missing". */
 int storage_read_open(const char *container, const char *upload_id, int number, int64_t *size,
-		      char **err) MUSTCHECK;
+                      char **err) MUSTCHECK;
 /* Deletes every chunk of an upload. 0 or -1. */
 int storage_upload_delete(const char *container, const char *upload_id, char **err) MUSTCHECK;
 

@@ -6,9 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MUSTCHECK __attribute__((warn_unused_result))
+#define MUSTCHECK        __attribute__((warn_unused_result))
 #define PRINTFLIKE(f, a) __attribute__((format(printf, f, a)))
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define ARRAY_LEN(a)     (sizeof(a) / sizeof((a)[0]))
 
 /* Allocation wrappers: never return NULL; print a message and abort instead. */
 void *xmalloc(size_t n);

@@ -10,9 +10,9 @@
 #include "config.h"
 
 static const char *const vars[] = {
-	"SETTLE_THREADS",	"SETTLE_QUEUE",	  "SETTLE_LISTEN",	 "SETTLE_FAULT_RATE",
-	"SETTLE_PUBLIC_URL",	"SETTLE_RELAY",	  "SETTLE_LOG_LEVEL",	 "SETTLE_WORKERS_EXCEPT",
-	"SETTLE_MIN_CHUNK_SIZE", "SETTLE_MAX_CHUNK_SIZE",
+    "SETTLE_THREADS",        "SETTLE_QUEUE",          "SETTLE_LISTEN",    "SETTLE_FAULT_RATE",
+    "SETTLE_PUBLIC_URL",     "SETTLE_RELAY",          "SETTLE_LOG_LEVEL", "SETTLE_WORKERS_EXCEPT",
+    "SETTLE_MIN_CHUNK_SIZE", "SETTLE_MAX_CHUNK_SIZE",
 };
 
 static int
@@ -46,13 +46,13 @@ static void
 test_bad_values(void **state)
 {
 	static const char *const bad[][2] = {
-		{"SETTLE_THREADS", "zero"},	 {"SETTLE_THREADS", "0"},
-		{"SETTLE_THREADS", "4x"},	 {"SETTLE_THREADS", "99999999999999999999"},
-		{"SETTLE_QUEUE", "kafka"},	 {"SETTLE_LISTEN", "8080"},
-		{"SETTLE_LISTEN", "host:99999"}, {"SETTLE_FAULT_RATE", "1.5"},
-		{"SETTLE_FAULT_RATE", "abc"},	 {"SETTLE_PUBLIC_URL", "ftp://x"},
-		{"SETTLE_RELAY", "maybe"},	 {"SETTLE_LOG_LEVEL", "loud"},
-		{"SETTLE_MIN_CHUNK_SIZE", "10"},
+	    {"SETTLE_THREADS", "zero"},      {"SETTLE_THREADS", "0"},
+	    {"SETTLE_THREADS", "4x"},        {"SETTLE_THREADS", "99999999999999999999"},
+	    {"SETTLE_QUEUE", "kafka"},       {"SETTLE_LISTEN", "8080"},
+	    {"SETTLE_LISTEN", "host:99999"}, {"SETTLE_FAULT_RATE", "1.5"},
+	    {"SETTLE_FAULT_RATE", "abc"},    {"SETTLE_PUBLIC_URL", "ftp://x"},
+	    {"SETTLE_RELAY", "maybe"},       {"SETTLE_LOG_LEVEL", "loud"},
+	    {"SETTLE_MIN_CHUNK_SIZE", "10"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -95,9 +95,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_defaults, clear_env),
-		cmocka_unit_test_setup(test_bad_values, clear_env),
-		cmocka_unit_test_setup(test_values, clear_env),
+	    cmocka_unit_test_setup(test_defaults, clear_env),
+	    cmocka_unit_test_setup(test_bad_values, clear_env),
+	    cmocka_unit_test_setup(test_values, clear_env),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

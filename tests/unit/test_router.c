@@ -65,9 +65,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_match_capture),
-		cmocka_unit_test(test_unknown),
-		cmocka_unit_test(test_api_params),
+	    cmocka_unit_test(test_match_capture),
+	    cmocka_unit_test(test_unknown),
+	    cmocka_unit_test(test_api_params),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
