@@ -4,8 +4,9 @@
  *
  *   loadgen flow  HOST PORT TOKEN PROJECT CLIENTS SECONDS RATE SIZE PREFIX
  *       Each client loops: POST /projects/{id}/uploads -> PUT /uploads/{id}/chunks ->
- *       storage PUT -> PUT /uploads/{id}/complete -> GET /uploads/{id} every POLL_US until
- *       is_consistent. RATE (uploads/s, all clients together; 0 = as fast as possible)
+ *       storage PUT -> PUT /uploads/{id}/complete with "Prefer: wait=30" (the server answers
+ *       once the upload is consistent; GET /uploads/{id} is polled only if that answer is
+ *       not final, or every POLL_US with LOADGEN_WAIT=poll). RATE (uploads/s, all clients together; 0 = as fast as possible)
  *       paces the clients. Upload names are PREFIX-<n>, so the database can be asked for
  *       its own completed_at -> consistent_at times afterwards.
  *   loadgen big   HOST PORT TOKEN PROJECT CHUNKS CHUNK_BYTES NAME
@@ -21,6 +22,7 @@
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +38,9 @@
 
 static const char *g_host, *g_token, *g_project, *g_prefix;
 static int g_port;
+/* 1: complete carries Prefer: wait=30 (the server answers once consistent); 0: poll. */
+static int g_wait = 1;
+static _Atomic int g_wait_fallbacks; /* waits that came back unfinished */
 
 static double
 now_s(void)
@@ -75,6 +80,7 @@ struct conn {
 	size_t len;
 	int status;
 	char *body;
+	const char *extra; /* an extra header line ("Name: value\r\n") for the next call, or NULL */
 	char err[1400];
 };
 
@@ -160,9 +166,9 @@ http_call(struct conn *c, const char *method, const char *path, const char *json
 			return -1;
 		size_t blen = json ? strlen(json) : total;
 		hl = snprintf(head, sizeof(head),
-		              "%s %s HTTP/1.1\r\nHost: %s:%d\r\n%s%s%s"
+		              "%s %s HTTP/1.1\r\nHost: %s:%d\r\n%s%s%s%s"
 		              "Content-Length: %zu\r\n%s\r\n",
-		              method, path, g_host, g_port,
+		              method, path, g_host, g_port, c->extra ? c->extra : "",
 		              strncmp(path, "/api/", 5) == 0 ? "Authorization: " : "",
 		              strncmp(path, "/api/", 5) == 0 ? g_token : "",
 		              strncmp(path, "/api/", 5) == 0 ? "\r\n" : "", blen,
@@ -287,19 +293,23 @@ upload_one(struct conn *c, const char *name, int chunks, size_t csize, const uns
 	snprintf(json, sizeof(json), "{\"hash\":{\"value\":\"%s\",\"algorithm\":\"md5\"}}",
 	         whole_md5);
 	t->complete_s = now_s();
-	if ((st = http_call(c, "PUT", path, json, NULL, 0, 0)) != 202)
+	c->extra = g_wait ? "Prefer: wait=30\r\n" : NULL;
+	st = http_call(c, "PUT", path, json, NULL, 0, 0);
+	c->extra = NULL;
+	if (st != 202 && !(g_wait && st == 200))
 		goto fail;
 	snprintf(path, sizeof(path), "/api/v1/uploads/%s", id);
-	for (;;) {
-		if ((st = http_call(c, "GET", path, NULL, NULL, 0, 0)) != 200)
-			goto fail;
-		if (json_consistent(c->body))
-			break;
+	/* With Prefer: wait the answer is final when it says consistent; else poll. */
+	while (!(st == 200 && json_consistent(c->body))) {
 		if (now_s() - t->complete_s > 120) {
 			snprintf(c->err, sizeof(c->err), "upload %s not consistent after 120 s", id);
 			return -1;
 		}
+		if (g_wait && st != 200)
+			g_wait_fallbacks++; /* counted once: the polls that follow answer 200 */
 		sleep_s(POLL_US / 1e6);
+		if ((st = http_call(c, "GET", path, NULL, NULL, 0, 0)) != 200)
+			goto fail;
 	}
 	t->ttc_s = now_s() - t->complete_s;
 	if (strstr(c->body, "\"error_on\":null") == NULL &&
@@ -449,6 +459,7 @@ flow_main(int clients, double seconds, double rate, size_t size)
 	       clients, seconds, rate, done, failed, done / seconds, 1e3 * pct(all, total, 0.50),
 	       1e3 * pct(all, total, 0.95), 1e3 * pct(all, total, 0.99),
 	       total ? 1e3 * all[total - 1] : 0);
+	printf("wait_mode=%s\nwait_fallbacks=%d\n", g_wait ? "prefer" : "poll", (int)g_wait_fallbacks);
 	free(all);
 	free(cl);
 	return failed == 0 && done > 0 ? 0 : 1;
@@ -495,6 +506,9 @@ big_main(int chunks, size_t csize, const char *name)
 int
 main(int argc, char **argv)
 {
+	const char *w = getenv("LOADGEN_WAIT");
+	if (w != NULL && strcmp(w, "poll") == 0)
+		g_wait = 0;
 	if (argc < 2)
 		die("usage: loadgen flow|big ... (see the top of loadgen.c)");
 	if (strcmp(argv[1], "flow") == 0 && argc == 11) {

@@ -190,6 +190,10 @@ put pgbench_b_clients "$CLIENTS"
 log "reference: openssl speed -evp md5 (16384-byte blocks)"
 openssl speed -evp md5 -bytes 16384 -seconds 3 >"$OUT/openssl.txt" 2>/dev/null || die "openssl speed"
 # Last line: "md5  123456.78k" (1000s of bytes per second).
+log "reference: dd 1 GiB into the storage directory with fsync"
+dd if=/dev/zero of="$STORAGE/dd.ref" bs=16M count=64 conv=fsync 2>"$OUT/dd.txt" || die "dd"
+rm -f "$STORAGE/dd.ref"
+put dd_mb_s "$(sed -n 's/.* s, \([0-9.]*\) \([MG]\)B\/s/\1 \2/p' "$OUT/dd.txt" | awk '{printf "%.0f", $2 == "G" ? $1 * 1000 : $1}')"
 put md5_mb_s "$(awk '/^md5/ {v=$NF} END {sub(/k$/, "", v); printf "%.0f", v / 1000}' "$OUT/openssl.txt")"
 
 # ---- 1, 2: read path and 404 path ------------------------------------------------------
@@ -225,6 +229,17 @@ flow_run() { # NAME RATE
 	cpu_stop
 	sed "s/^/$1_/" "$OUT/flow-$1.txt" >>"$RES"
 	ttc_db "$1" "$1"
+	# Where the time goes: complete's commit -> relay's publish (outbox.sent_at) -> worker's
+	# commit (consistent_at).
+	sql -F ' ' -c "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY r)::numeric, 1),
+	    round(percentile_cont(0.99) WITHIN GROUP (ORDER BY r)::numeric, 1),
+	    round(percentile_cont(0.5) WITHIN GROUP (ORDER BY w)::numeric, 1),
+	    round(percentile_cont(0.99) WITHIN GROUP (ORDER BY w)::numeric, 1)
+	  FROM (SELECT 1000 * extract(epoch FROM o.sent_at - o.created_at) AS r,
+	               1000 * extract(epoch FROM u.consistent_at - o.sent_at) AS w
+	        FROM uploads u JOIN outbox o ON o.resource_id = u.id AND o.kind = 'upload.complete'
+	        WHERE u.name LIKE '$1-%' AND u.consistent_at IS NOT NULL) t" |
+		awk -v n="$1" '{print n "_relay_p50_ms=" $1; print n "_relay_p99_ms=" $2; print n "_worker_p50_ms=" $3; print n "_worker_p99_ms=" $4}' >>"$RES"
 }
 flow_run peak 0
 PEAK=$(kv "$OUT/flow-peak.txt" uploads_per_s)
