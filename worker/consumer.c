@@ -213,6 +213,26 @@ consumer_on_retry(struct consumer *k, const struct mq_delivery *d, const struct 
 	return consumer_dead_ack(k, d, why);
 }
 
+/* The connection a long job keeps alive through consumer_tick, and when it last did. */
+static struct mq *consumer_tick_mq;
+static int64_t consumer_tick_ms;
+
+/* Called by long jobs (once per MiB hashed): every few seconds lets rabbitmq-c send its
+ * heartbeat and read what came in, so that a job of minutes does not lose the connection
+ * (and with it the delivery). A failure here shows up again at the ack. */
+static void
+consumer_tick(void)
+{
+	char *err = NULL;
+
+	if (consumer_tick_mq == NULL || util_now_ms() - consumer_tick_ms < 5000)
+		return;
+	consumer_tick_ms = util_now_ms();
+	if (mq_keepalive(consumer_tick_mq, &err) < 0)
+		log_warn("mq_keepalive_failed error=\"%s\"", err != NULL ? err : "unknown");
+	free(err);
+}
+
 /* Runs one delivery to its end: parse, run, then ack / retry / dead-letter. Sets the log id
  * to the message id meanwhile. 0, or -1 when the AMQP connection must be re-made. */
 static int
@@ -231,7 +251,10 @@ consumer_handle(struct consumer *k, const struct mq_delivery *d)
 	}
 	log_set_id(j.id);
 	int64_t t0 = util_now_ms();
+	consumer_tick_mq = k->mq;
+	consumer_tick_ms = t0;
 	enum job_result res = jobs_run(k->pg, &j, &err);
+	consumer_tick_mq = NULL;
 	log_info("job kind=%s resource=%s attempt=%d outcome=%s ms=%lld%s%s%s", j.kind,
 	         j.resource_id, j.attempt, consumer_outcomes[res], (long long)(util_now_ms() - t0),
 	         err != NULL ? " error=\"" : "", err != NULL ? err : "", err != NULL ? "\"" : "");
@@ -289,6 +312,7 @@ consumer_run(volatile int *stop)
 		log_error("no_job_kinds reason=\"SETTLE_WORKERS_EXCEPT excludes every kind\"");
 		return -1;
 	}
+	jobs_set_tick(consumer_tick);
 	while (!*stop) {
 		if (!consumer_pg_ready(&k) || !consumer_mq_ready(&k))
 			continue;
