@@ -45,6 +45,8 @@ static const struct config_key keys[] = {
      "seconds an idle HTTP connection is kept"},
     {"SETTLE_WORKER_PREFETCH", CFG_INT, &cfg.worker_prefetch, "16", 1, 65535,
      "unacked messages a worker holds at once"},
+    {"SETTLE_WORKER_THREADS", CFG_INT, &cfg.worker_threads, "4", 1, 64,
+     "jobs a worker runs at once (threads, each with its own Postgres connection)"},
     {"SETTLE_WORKERS_EXCEPT", CFG_STRING, &cfg.workers_except, "", 0, 0,
      "comma-separated job kinds this worker does not run"},
     {"SETTLE_MAX_ATTEMPTS", CFG_INT, &cfg.max_attempts, "5", 1, 100,

@@ -21,6 +21,7 @@ struct settle_config {
 	int64_t max_connections;
 	int64_t connection_timeout;
 	int64_t worker_prefetch;
+	int64_t worker_threads;
 	char *workers_except; /* comma separated job kinds */
 	int64_t max_attempts;
 	int64_t retry_base_ms;

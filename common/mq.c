@@ -673,6 +673,19 @@ mq_keepalive(struct mq *mq, char **err)
 	return rc;
 }
 
+int
+mq_fd(struct mq *mq)
+{
+	return amqp_get_sockfd(mq->conn);
+}
+
+bool
+mq_has_input(struct mq *mq)
+{
+	return mq->head != NULL || amqp_data_in_buffer(mq->conn) ||
+	       amqp_frames_enqueued(mq->conn);
+}
+
 /* Acks tag (and earlier ones when multiple). 0 or -1 (logged). */
 int
 mq_ack(struct mq *mq, uint64_t tag, bool multiple)

@@ -97,6 +97,11 @@ void mq_delivery_free(struct mq_delivery *d);
  * connections that only publish. 0 or -1 with *err if the connection is gone. */
 int mq_keepalive(struct mq *mq, char **err) MUSTCHECK;
 
+/* The socket to poll() for input, and whether input is already buffered (then poll()
+ * would not see it): for callers that wait on other things too. */
+int mq_fd(struct mq *mq);
+bool mq_has_input(struct mq *mq);
+
 /* Acks (multiple = also all earlier tags) or rejects (requeue or not) a delivery.
  * 0 or -1 (logged) when the connection is gone. */
 int mq_ack(struct mq *mq, uint64_t tag, bool multiple) MUSTCHECK;

@@ -380,18 +380,3 @@ jobs_inline_sink(void)
 	};
 	return sink;
 }
-
-static void (*jobs_tick_fn)(void);
-
-void
-jobs_set_tick(void (*tick)(void))
-{
-	jobs_tick_fn = tick;
-}
-
-void
-jobs_tick(void)
-{
-	if (jobs_tick_fn != NULL)
-		jobs_tick_fn();
-}

@@ -62,10 +62,4 @@ enum job_result upload_complete_apply(PGconn *c, const struct job *j,
 /* Frees what check() stored in v. */
 void upload_complete_verdict_clear(struct upload_verdict *v);
 
-/* Sets a function that long jobs call now and then (about once per MiB hashed), so that
- * the caller can keep its AMQP connection alive (heartbeats) meanwhile. NULL for none. */
-void jobs_set_tick(void (*tick)(void));
-/* Called by job functions in their long loops. */
-void jobs_tick(void);
-
 #endif

@@ -129,7 +129,6 @@ uc_stream_chunk(const struct uc_plan *plan, const PGresult *r, int i, struct has
 		}
 		if (n == 0)
 			break;
-		jobs_tick();
 		if (whole != NULL)
 			hash_set_update(whole, buf, (size_t)n);
 		if (h != NULL)
