@@ -255,7 +255,7 @@ consumer_reconcile(struct consumer *k)
 		return;
 	k->next_reconcile_ms = util_now_ms() + CONSUMER_RECONCILE_EVERY_MS;
 	if (!consumer_pg_ready(NULL, &k->pg, &backoff) ||
-	    jobs_reconcile(k->pg, cfg.reconcile_after, &n) < 0)
+	    jobs_reconcile(k->pg, cfg.reconcile_after, &n) < 0 || jobs_housekeep(k->pg) < 0)
 		log_warn("reconcile_failed");
 	else if (n > 0)
 		log_info("reconcile enqueued=%d", n);

@@ -380,3 +380,11 @@ jobs_inline_sink(void)
 	};
 	return sink;
 }
+
+int
+jobs_housekeep(PGconn *c)
+{
+	return db_cmd(c,
+	              "DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'",
+	              0, NULL);
+}

@@ -62,4 +62,7 @@ enum job_result upload_complete_apply(PGconn *c, const struct job *j,
 /* Frees what check() stored in v. */
 void upload_complete_verdict_clear(struct upload_verdict *v);
 
+/* Housekeeping run with reconcile: forgets Idempotency-Keys older than 24 hours. 0 or -1. */
+int jobs_housekeep(PGconn *c) MUSTCHECK;
+
 #endif
