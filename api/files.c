@@ -40,17 +40,8 @@ files_access(struct req *r, const char *sql, const char *what, struct access_pro
 static void
 files_answer(struct req *r, int status, const char *id)
 {
-	const char *params[1] = {id};
-	PGresult *res = db_exec(
-	    r->db, "SELECT " VIEWS_SQL_FILE("f") " FROM files f WHERE f.id = $1", 1, params);
-
-	if (res == NULL)
-		http_db_error(r);
-	else if (PQntuples(res) == 0)
-		http_not_found(r, "file");
-	else
-		http_json(r, status, views_file(res, 0, 0));
-	PQclear(res);
+	http_answer_row(r, status, "SELECT " VIEWS_SQL_FILE("f") " FROM files f WHERE f.id = $1",
+	                id, "file", views_file);
 }
 
 /* Reads {"upload": {"id"}} and the optional label of a create or update body. 0, or -1

@@ -62,18 +62,7 @@ folders_parent(struct req *r, json_t *body, struct access_project *p, char paren
 static void
 folders_answer(struct req *r, int status, const char *id)
 {
-	const char *q[] = {id};
-	PGresult *res = db_exec(r->db, FOLDERS_SELECT " WHERE f.id = $1", 1, q);
-
-	if (res == NULL) {
-		http_db_error(r);
-		return;
-	}
-	if (PQntuples(res) == 0)
-		http_not_found(r, "folder");
-	else
-		http_json(r, status, views_folder(res, 0, 0));
-	PQclear(res);
+	http_answer_row(r, status, FOLDERS_SELECT " WHERE f.id = $1", id, "folder", views_folder);
 }
 
 /* Reads the optional "name": a non-empty string. -1 after a 400. */

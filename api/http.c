@@ -122,6 +122,22 @@ http_db_error(struct req *r)
 }
 
 void
+http_answer_row(struct req *r, int status, const char *sql, const char *id, const char *what,
+                json_t *(*build)(const PGresult *res, int row, int col))
+{
+	const char *params[1] = {id};
+	PGresult *res = db_exec(r->db, sql, 1, params);
+
+	if (res == NULL)
+		http_db_error(r);
+	else if (PQntuples(res) == 0)
+		http_not_found(r, what);
+	else
+		http_json(r, status, build(res, 0, 0));
+	PQclear(res);
+}
+
+void
 http_raw(struct req *r, int status, struct MHD_Response *resp)
 {
 	http_set(r, status, resp);

@@ -90,6 +90,10 @@ void http_not_consistent(struct req *r);
 void http_forbidden(struct req *r);
 /* 500 for a database failure (or 503 service_unavailable if the database is gone). */
 void http_db_error(struct req *r);
+/* Answers status with the object build() makes of the one row sql ($1 = id) selects, or
+ * 404 not_found for `what` when there is none, or a database error. */
+void http_answer_row(struct req *r, int status, const char *sql, const char *id, const char *what,
+                     json_t *(*build)(const PGresult *res, int row, int col));
 /* Answers with a response built by the handler (e.g. a streaming download). Takes it. */
 void http_raw(struct req *r, int status, struct MHD_Response *resp);
 /* Adds a header to the answer (copied). */

@@ -19,18 +19,8 @@
 static void
 projects_answer(struct req *r, int status, const char *id)
 {
-	const char *q[] = {id};
-	PGresult *res = db_exec(r->db, PROJECTS_SELECT " WHERE p.id = $1", 1, q);
-
-	if (res == NULL) {
-		http_db_error(r);
-		return;
-	}
-	if (PQntuples(res) == 0)
-		http_not_found(r, "project");
-	else
-		http_json(r, status, views_project(res, 0, 0));
-	PQclear(res);
+	http_answer_row(r, status, PROJECTS_SELECT " WHERE p.id = $1", id, "project",
+	                views_project);
 }
 
 /* Answers a created project: 201 once consistent; while not, waits as Prefer: wait asks
