@@ -27,4 +27,4 @@ check-format:
 	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-test
+	rm -rf build build-test build-fuzz

@@ -224,7 +224,7 @@ http_form_set(json_t *obj, char *key, const char *value)
 	json_object_set_new(inner, open + 1, json_string(value));
 }
 
-static json_t *
+json_t *
 http_parse_form(const char *body, size_t len)
 {
 	json_t *obj = json_object();

@@ -107,6 +107,11 @@ const char *http_query(struct req *r, const char *name);
  * shape). On failure answers 400 and returns NULL. New reference. An empty body is {}. */
 json_t *http_body_object(struct req *r);
 
+/* Parses an application/x-www-form-urlencoded body into a JSON object: "a=1" gives
+ * {"a": "1"}, "a[b]=1" gives {"a": {"b": "1"}}; values stay strings; pairs that are not
+ * UTF-8 are dropped. New reference, never NULL. */
+json_t *http_parse_form(const char *body, size_t len);
+
 /* Field readers for handler input. Each returns 1 when present and valid, 0 when absent
  * (or JSON null), and -1 after answering 400 validation_failed for field when present but
  * wrong (form bodies give numbers and booleans as strings; these accept that). */

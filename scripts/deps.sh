@@ -12,7 +12,7 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config libmicrohttpd-dev librabbitmq-dev libpq-dev
 	libjansson-dev libssl-dev libcmocka-dev postgresql rabbitmq-server
-	python3-pytest python3-requests python3-psycopg2 python3-pika)
+	python3-pytest python3-requests python3-psycopg2 python3-pika clang clang-format)
 
 for arg in "$@"; do
 	case "$arg" in

@@ -74,6 +74,31 @@ integration() {
 }
 step integration integration "$@"
 
+# libFuzzer harnesses (fuzz/), a few seconds each, when clang is there to build them.
+fuzz() {
+	local t dir
+	CC=clang cmake -S "$TOP" -B "$TOP/build-fuzz" -DSETTLE_FUZZ=ON -DSETTLE_SANITIZE=ON \
+		-DSETTLE_TESTS=OFF >/dev/null &&
+		cmake --build "$TOP/build-fuzz" -j"$(nproc)" --target \
+			$(cd "$TOP/fuzz" && ls fuzz_*.c | sed 's/\.c$//') >/dev/null || return 1
+	for t in "$TOP"/fuzz/fuzz_*.c; do
+		t=$(basename "$t" .c)
+		dir=$(mktemp -d)
+		cp "$TOP/fuzz/corpus/${t#fuzz_}"/* "$dir"/ 2>/dev/null
+		if ! "$TOP/build-fuzz/$t" -max_total_time="${FUZZ_SECONDS:-10}" "$dir" \
+			>"$dir.log" 2>&1; then
+			cat "$dir.log" >&2
+			rm -rf "$dir" "$dir.log"
+			return 1
+		fi
+		echo "$t: $(grep -E '^Done' "$dir.log")"
+		rm -rf "$dir" "$dir.log"
+	done
+}
+if command -v clang >/dev/null 2>&1; then
+	step fuzz fuzz
+fi
+
 if command -v docker-compose >/dev/null 2>&1 && [ -f "$TOP/docker-compose.yml" ]; then
 	# The file demands SETTLE_SECRET at deploy time; any value validates the syntax.
 	step compose env SETTLE_SECRET="${SETTLE_SECRET:-compose-config-check-only}" \
