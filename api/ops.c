@@ -5,6 +5,7 @@
 #include "db.h"
 #include "router.h"
 #include "stats.h"
+#include "util.h"
 
 static void
 ops_healthz(struct req *r)
@@ -30,6 +31,58 @@ ops_readyz(struct req *r)
 	http_json(r, 200, json_pack("{s:s}", "status", "ready"));
 }
 
+/* Jobs by kind and outcome, from job_runs (every worker's, not only this process's). */
+static void
+ops_metrics_jobs(FILE *f, PGconn *c)
+{
+	PGresult *res = db_exec(c,
+	                        "SELECT kind, outcome, count(*) FROM job_runs GROUP BY 1, 2"
+	                        " ORDER BY 1, 2",
+	                        0, NULL);
+
+	if (res == NULL)
+		return;
+	fprintf(f, "# HELP settle_jobs_total Jobs run, by kind and outcome.\n"
+	           "# TYPE settle_jobs_total counter\n");
+	for (int i = 0; i < PQntuples(res); i++)
+		fprintf(f, "settle_jobs_total{kind=\"%s\",outcome=\"%s\"} %s\n",
+		        PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
+	PQclear(res);
+}
+
+/* The bounds, in seconds, of the time-to-consistency histogram. */
+static const char *const ops_ttc_bounds[] = {"0.01", "0.025", "0.05", "0.1",
+                                             "0.25", "0.5",   "1",    "5"};
+
+/* Time from complete to consistent of every verified upload, as a histogram. */
+static void
+ops_metrics_ttc(FILE *f, PGconn *c)
+{
+	PGresult *res = db_exec(
+	    c,
+	    "SELECT count(*) FILTER (WHERE d <= 0.01), count(*) FILTER (WHERE d <= 0.025),"
+	    " count(*) FILTER (WHERE d <= 0.05), count(*) FILTER (WHERE d <= 0.1),"
+	    " count(*) FILTER (WHERE d <= 0.25), count(*) FILTER (WHERE d <= 0.5),"
+	    " count(*) FILTER (WHERE d <= 1), count(*) FILTER (WHERE d <= 5), count(*),"
+	    " coalesce(sum(d), 0) FROM (SELECT extract(epoch FROM consistent_at - completed_at)"
+	    " AS d FROM uploads WHERE consistent_at IS NOT NULL) t",
+	    0, NULL);
+
+	if (res == NULL)
+		return;
+	fprintf(f, "# HELP settle_time_to_consistency_seconds Upload complete to consistent.\n"
+	           "# TYPE settle_time_to_consistency_seconds histogram\n");
+	for (size_t i = 0; i < ARRAY_LEN(ops_ttc_bounds); i++)
+		fprintf(f, "settle_time_to_consistency_seconds_bucket{le=\"%s\"} %s\n",
+		        ops_ttc_bounds[i], PQgetvalue(res, 0, (int)i));
+	fprintf(f,
+	        "settle_time_to_consistency_seconds_bucket{le=\"+Inf\"} %s\n"
+	        "settle_time_to_consistency_seconds_sum %s\n"
+	        "settle_time_to_consistency_seconds_count %s\n",
+	        PQgetvalue(res, 0, 8), PQgetvalue(res, 0, 9), PQgetvalue(res, 0, 8));
+	PQclear(res);
+}
+
 static void
 ops_metrics(struct req *r)
 {
@@ -37,8 +90,13 @@ ops_metrics(struct req *r)
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 	struct MHD_Response *resp;
+	PGconn *c = db_thread_conn();
 
 	stats_write(f);
+	if (c != NULL) {
+		ops_metrics_jobs(f, c);
+		ops_metrics_ttc(f, c);
+	}
 	fclose(f);
 	resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
 	MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4");

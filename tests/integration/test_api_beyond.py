@@ -141,3 +141,19 @@ def test_retry_after_on_not_consistent(settle):
     assert int(r.headers["Retry-After"]) >= 1
     assert r.headers.get("Preference-Applied") == "wait=1"
     assert 0.9 <= time.monotonic() - t0 < 5
+
+
+def test_metrics_show_requests_jobs_and_time_to_consistency(settle):
+    api = settle.api(SETTLE_QUEUE="inline")
+    c = Client(api, settle.login(api))
+    pid = c.project()
+    uid = c.send(pid, [os.urandom(1000)])
+    c.wait_upload(uid)
+    text = requests.get(api.url + "/metrics", timeout=10).text
+    lines = dict(line.rsplit(" ", 1) for line in text.splitlines()
+                 if line and not line.startswith("#"))
+    assert int(lines['settle_http_requests_total{route="uploads.complete",status="202"}']) >= 1
+    assert int(lines['settle_jobs_total{kind="upload.complete",outcome="consistent"}']) >= 1
+    assert int(lines['settle_time_to_consistency_seconds_count']) >= 1
+    assert int(lines['settle_time_to_consistency_seconds_bucket{le="+Inf"}']) >= 1
+    assert "settle_outbox_backlog" in lines
