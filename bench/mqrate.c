@@ -4,7 +4,11 @@
  * relay's batch), then consume them with prefetch 16 (the worker's default) and one ack per
  * message.
  *
- *   mqrate HOST PORT N
+ *   mqrate HOST PORT N [fanout]
+ *
+ * With `fanout` the messages go through a topic exchange bound to the queue and to a second
+ * quorum queue that nobody consumes, as settle.jobs feeds both a job queue and
+ * settle.message_log.
  *
  * Prints KEY=VALUE lines: publish_per_s, consume_per_s and combined_per_s = N / (publish
  * time + consume time). Exit 1 on any AMQP error. */
@@ -16,6 +20,8 @@
 #include <time.h>
 
 #define QUEUE "settle.bench.mqrate"
+#define LOGQ "settle.bench.mqrate.log"
+#define EXCHANGE "settle.bench.mqrate"
 #define BATCH 200
 #define PREFETCH 16
 
@@ -65,11 +71,12 @@ wait_confirms(amqp_connection_state_t c, uint64_t seq)
 int
 main(int argc, char **argv)
 {
-	if (argc != 4) {
-		fprintf(stderr, "usage: mqrate HOST PORT N\n");
+	if (argc != 4 && !(argc == 5 && strcmp(argv[4], "fanout") == 0)) {
+		fprintf(stderr, "usage: mqrate HOST PORT N [fanout]\n");
 		return 2;
 	}
 	int n = atoi(argv[3]);
+	int fanout = argc == 5;
 	amqp_connection_state_t c = amqp_new_connection();
 	amqp_socket_t *s = amqp_tcp_socket_new(c);
 	if (amqp_socket_open(s, argv[1], atoi(argv[2])) != AMQP_STATUS_OK) {
@@ -91,6 +98,21 @@ main(int argc, char **argv)
 	check_rpc(c, "queue.delete");
 	amqp_queue_declare(c, 1, amqp_cstring_bytes(QUEUE), 0, 1, 0, 0, args);
 	check_rpc(c, "queue.declare");
+	if (fanout) {
+		amqp_queue_delete(c, 1, amqp_cstring_bytes(LOGQ), 0, 0);
+		check_rpc(c, "queue.delete");
+		amqp_queue_declare(c, 1, amqp_cstring_bytes(LOGQ), 0, 1, 0, 0, args);
+		check_rpc(c, "queue.declare");
+		amqp_exchange_declare(c, 1, amqp_cstring_bytes(EXCHANGE), amqp_cstring_bytes("topic"), 0,
+		                      1, 0, 0, amqp_empty_table);
+		check_rpc(c, "exchange.declare");
+		amqp_queue_bind(c, 1, amqp_cstring_bytes(QUEUE), amqp_cstring_bytes(EXCHANGE),
+		                amqp_cstring_bytes(QUEUE), amqp_empty_table);
+		check_rpc(c, "queue.bind");
+		amqp_queue_bind(c, 1, amqp_cstring_bytes(LOGQ), amqp_cstring_bytes(EXCHANGE),
+		                amqp_cstring_bytes("#"), amqp_empty_table);
+		check_rpc(c, "queue.bind");
+	}
 	amqp_confirm_select(c, 1);
 	check_rpc(c, "confirm.select");
 
@@ -110,7 +132,8 @@ main(int argc, char **argv)
 		                   "\"%s\",\"attempt\":1,\"enqueued_at\":\"2026-01-01T00:00:00Z\"}",
 		                   id, id);
 		p.message_id = amqp_cstring_bytes(id);
-		if (amqp_basic_publish(c, 1, amqp_empty_bytes, amqp_cstring_bytes(QUEUE), 1, 0, &p,
+		if (amqp_basic_publish(c, 1, fanout ? amqp_cstring_bytes(EXCHANGE) : amqp_empty_bytes,
+		                       amqp_cstring_bytes(QUEUE), 1, 0, &p,
 		                       (amqp_bytes_t){(size_t)len, body}) != AMQP_STATUS_OK) {
 			fprintf(stderr, "mqrate: publish failed\n");
 			return 1;
@@ -142,6 +165,10 @@ main(int argc, char **argv)
 	double t2 = now_s();
 
 	amqp_queue_delete(c, 1, amqp_cstring_bytes(QUEUE), 0, 0);
+	if (fanout) {
+		amqp_queue_delete(c, 1, amqp_cstring_bytes(LOGQ), 0, 0);
+		amqp_exchange_delete(c, 1, amqp_cstring_bytes(EXCHANGE), 0);
+	}
 	amqp_channel_close(c, 1, AMQP_REPLY_SUCCESS);
 	amqp_connection_close(c, AMQP_REPLY_SUCCESS);
 	amqp_destroy_connection(c);

@@ -65,6 +65,13 @@ def report(results, notes):
         tgt = "–" if target is None else (f"≥ {target:g}" if higher else f"≤ {target:g}")
         rows.append(f"| {what} | {fig:,.1f} {unit} | {ref_name}: {ref:,.1f} | {ratio:.2f} | {tgt} | {met} |")
 
+    # Read, 404 and pgbench -S ran twice, interleaved: the best round of each is the figure.
+    for k, rate in (("pgbench_s", "tps"), ("read", "rps"), ("notfound", "rps")):
+        vals = {i: num(r, f"{k}{i}_{rate}") for i in (1, 2)}
+        best = max((i for i in vals if vals[i] == vals[i]), key=lambda i: vals[i], default=1)
+        for key in [x for x in r if x.startswith(f"{k}{best}_")]:
+            r[k + key[len(k) + 1:]] = r[key]
+        r[k + "_rounds"] = " / ".join(r.get(f"{k}{i}_{rate}", "?") for i in (1, 2))
     pgs, pgb, md5 = num(r, "pgbench_s_tps"), num(r, "pgbench_b_tps"), num(r, "md5_mb_s")
     row("1. read path `GET /files/{id}/url`, wrk -c64", num(r, "read_rps"), "req/s",
         "pgbench -S -c64 -j2 tps", pgs, 0.6)
@@ -83,15 +90,18 @@ def report(results, notes):
         num(r, "jobs_per_s"), "jobs/s", "pgbench TPC-B tps", pgb, 1.0)
     row("4. job throughput vs bare RabbitMQ", num(r, "jobs_per_s"), "jobs/s",
         "mqrate publish+consume msg/s", num(r, "mq_combined_per_s"), None)
-    row(f"5. integrity verification, {int(num(r, 'verify_job_ms') or 0)} ms for 1 GiB",
+    row("4. job throughput vs RabbitMQ with the message-log copy", num(r, "jobs_per_s"), "jobs/s",
+        "mqrate fanout publish+consume msg/s", num(r, "mqf_combined_per_s"), None)
+    row(f"5. integrity verification, {r.get('verify_job_ms', '?')} ms for {r.get('big_mb')} MiB in 16 MiB chunks",
         num(r, "verify_mb_s"), "MB/s", "openssl md5 16 KiB", md5, 0.9)
-    row("6. ingest: one storage PUT of 1 GiB", num(r, "ingest_mb_s"), "MB/s", "openssl md5 16 KiB", md5, 0.7)
+    row(f"6. ingest: one storage PUT of {r.get('big_mb')} MiB", num(r, "ingest_mb_s"), "MB/s", "openssl md5 16 KiB", md5, 0.7)
     row("6. ingest vs the disk", num(r, "ingest_mb_s"), "MB/s", "dd 16 MiB blocks + fsync", num(r, "dd_mb_s"), None)
     rss = num(r, "api_hwm_ingest_kb") / 1024
     rows.append(f"| 6. settle-api peak RSS during the PUT (VmHWM) | {rss:.1f} MiB | limit: 64 MiB | "
                 f"{rss / 64:.2f} | < 1 | {'yes' if rss < 64 else '**no**'} |")
 
     detail = [
+        ("rounds (best is taken)", f"pgbench -S {r.get('pgbench_s_rounds')} tps; read path {r.get('read_rounds')} req/s; 404 path {r.get('notfound_rounds')} req/s"),
         ("read path", f"{r.get('read_requests')} requests, p50 {r.get('read_p50_ms')} ms, p99 {r.get('read_p99_ms')} ms, non-2xx {r.get('read_non2xx')}, socket errors: {r.get('read_socket_errors')}"),
         ("404 path", f"{r.get('notfound_requests')} requests, p50 {r.get('notfound_p50_ms')} ms, p99 {r.get('notfound_p99_ms')} ms, non-2xx {r.get('notfound_non2xx')} (all should be), socket errors: {r.get('notfound_socket_errors')}"),
         ("pgbench -S", f"{r.get('pgbench_s_tps')} tps, latency average {r.get('pgbench_s_lat_ms')} ms"),
@@ -111,7 +121,9 @@ def report(results, notes):
         ("jobs", f"{r.get('jobs_n')} jobs ({r.get('jobs_errors')} integrity errors) consistent {r.get('jobs_total_s')} s after the outbox commit; "
                  f"relay published all in {num(r, 'jobs_n') / num(r, 'jobs_relay_per_s'):.1f} s ({r.get('jobs_relay_per_s')}/s); "
                  f"workers' first→last consistent_at: {r.get('jobs_worker_per_s')}/s"),
-        ("mqrate", f"{r.get('mq_messages')} messages: publish with confirms {r.get('mq_publish_per_s')}/s, consume+ack {r.get('mq_consume_per_s')}/s, both {r.get('mq_combined_per_s')}/s"),
+        ("mqrate", f"{r.get('mq_messages')} messages: publish with confirms {r.get('mq_publish_per_s')}/s, consume+ack {r.get('mq_consume_per_s')}/s, both {r.get('mq_combined_per_s')}/s; "
+                   f"through a topic exchange that also feeds a second quorum queue (Settle's topology: a job queue plus settle.message_log): "
+                   f"publish {r.get('mqf_publish_per_s')}/s, consume+ack {r.get('mqf_consume_per_s')}/s, both {r.get('mqf_combined_per_s')}/s"),
         ("integrity", f"worker job log ms={r.get('verify_job_ms')}, database completed_at→consistent_at {r.get('verify_db_ms')} ms; "
                       f"the 64 chunk PUTs ran at {r.get('chunked_put_mb_s')} MB/s"),
         ("ingest", f"settle-api VmHWM before this phase (whole run so far): {num(r, 'api_hwm_before_ingest_kb') / 1024:.1f} MiB; reset, then during the PUT: {rss:.1f} MiB"),
@@ -124,7 +136,8 @@ def report(results, notes):
                "reference measured in the same run on the same machine; ratio = figure / reference "
                "(for latency: figure / target). Timed phases last "
                f"{r.get('duration')} s each. MB = 10^6 bytes. Everything on loopback, release build, "
-               f"settle-api with SETTLE_THREADS={r.get('api_threads')}, 2 settle-workers, private Postgres and "
+               f"settle-api with SETTLE_THREADS={r.get('api_threads')}, 2 settle-workers with "
+               f"SETTLE_WORKER_THREADS={r.get('worker_threads')}, private Postgres and "
                "RabbitMQ from scripts/stack.sh.\n")
     out.append("| benchmark | figure | reference | ratio | target | met |")
     out.append("|---|---|---|---|---|---|")
