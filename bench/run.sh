@@ -82,6 +82,9 @@ cpu_stop() {
 # ---- build -----------------------------------------------------------------------------
 
 T_START=$(date +%s)
+# A previous run killed before its cleanup may have left its servers up: stop them (by the
+# pids stack.sh recorded) before the state goes.
+[ -f "$STACK/state" ] && "$TOP/scripts/stack.sh" stop "$STACK" >/dev/null 2>&1 || true
 rm -rf "$OUT/stack" "$STORAGE" "$LOGS" "$RES"
 mkdir -p "$OUT" "$BIN" "$LOGS" "$STORAGE"
 log "release build in $BUILD"

@@ -1,4 +1,4 @@
-\set b random(0, 2498)
+\set b random(0, :nbatches)
 \set mid random(1, 1000000000)
 SELECT u.id, u.size, u.is_consistent, u.storage_container, u.completed_hash_value, c.number, c.size, c.stored_md5, (j.message_id IS NOT NULL) FROM bench_ids b JOIN uploads u ON u.id = b.id JOIN chunks c ON c.upload_id = u.id LEFT JOIN job_runs j ON j.message_id = md5((:mid + b.n)::text)::uuid WHERE b.n > :b * 16 AND b.n <= :b * 16 + 16;
 WITH ids AS (SELECT b.n, b.id FROM bench_ids b WHERE b.n > :b * 16 AND b.n <= :b * 16 + 16), jr AS (INSERT INTO job_runs (message_id, kind, resource_id, attempt, outcome, finished_at) SELECT md5((:mid + n)::text)::uuid, 'upload.complete', id, 1, 'consistent', now() FROM ids ON CONFLICT (message_id) DO NOTHING RETURNING 1), u AS (UPDATE uploads SET consistent_at = now() WHERE id IN (SELECT id FROM ids) RETURNING id, project_id) SELECT count(*), (SELECT count(*) FROM jr), (SELECT pg_notify('settle_consistent', string_agg(id::text, ',')) FROM u);
