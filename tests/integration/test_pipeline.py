@@ -207,9 +207,9 @@ def test_worker_killed_while_hashing_large_upload(settle, db, amqp):
 
 def test_worker_killed_inside_transaction(settle, db, amqp, postgres):
     """The upload is completed while no worker runs; then the test takes the upload's row
-    lock and starts a worker, whose job transaction (job_runs row already inserted) blocks
-    on its UPDATE. The worker is killed there: its transaction never commits, and the
-    redelivered job runs exactly once on a second worker."""
+    lock and starts a worker, whose job statement (it records job_runs and updates the
+    upload, atomically) blocks on the lock. The worker is killed there: nothing of it
+    commits, and the redelivered job runs exactly once on a second worker."""
     import psycopg2
     api = settle.api()
     client = login(settle, api)
@@ -229,7 +229,7 @@ def test_worker_killed_inside_transaction(settle, db, amqp, postgres):
         def blocked():
             assert first.alive(), first.log_text()[-3000:]
             return q1(db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                          " AND query LIKE 'UPDATE uploads SET is_consistent%%'")
+                          " AND query LIKE '%%UPDATE uploads SET is_consistent%%'")
         wait_until(blocked, 30, interval=0.05, what="the worker's UPDATE to wait on the lock")
         first.stop(signal.SIGKILL)
         second = settle.worker()

@@ -149,6 +149,12 @@ jobs_run(PGconn *c, const struct job *j, char **err)
 		res = upload_complete_check(c, j, &v, err);
 		if (res != JOB_DONE)
 			goto out;
+		/* The common job takes one round trip to commit. Fault injection needs the
+		 * transaction, to fail after the work and before COMMIT. */
+		if (cfg.fault_rate <= 0) {
+			res = upload_complete_commit(c, j, &v, err);
+			goto out;
+		}
 	}
 	res = jobs_transaction(c, j, &v, err);
 out:

@@ -59,6 +59,10 @@ enum job_result upload_complete_check(PGconn *c, const struct job *j, struct upl
 enum job_result upload_complete_apply(PGconn *c, const struct job *j,
                                       const struct upload_verdict *v, const char **outcome,
                                       char **err);
+/* Commits the verdict of check() and records the job in one statement: JOB_DONE,
+ * JOB_DUPLICATE (the message already ran), or JOB_RETRY with *err. */
+enum job_result upload_complete_commit(PGconn *c, const struct job *j,
+                                       const struct upload_verdict *v, char **err);
 /* Frees what check() stored in v. */
 void upload_complete_verdict_clear(struct upload_verdict *v);
 

@@ -305,6 +305,47 @@ upload_complete_apply(PGconn *c, const struct job *j, const struct upload_verdic
 	return JOB_DONE;
 }
 
+/* The whole effect of an upload.complete job in one statement (so one round trip and no
+ * BEGIN/COMMIT): records the message in job_runs (or takes over a "gave_up" row), marks the
+ * upload consistent (with the error of a failed check) only if the message was recorded,
+ * and notifies the upload's and its project's waiters. */
+static const char upload_complete_sql[] =
+    "WITH rec AS (INSERT INTO job_runs (message_id, kind, resource_id, attempt, outcome)"
+    " VALUES ($1, 'upload.complete', $2, $3, $4)"
+    " ON CONFLICT (message_id) DO UPDATE SET attempt = EXCLUDED.attempt,"
+    " outcome = EXCLUDED.outcome, finished_at = now()"
+    " WHERE job_runs.outcome = 'gave_up' RETURNING 1),"
+    " upd AS (UPDATE uploads SET is_consistent = true, consistent_at = now(),"
+    " error_at = CASE WHEN $5::text IS NULL THEN NULL ELSE now() END, error_message = $5"
+    " WHERE id = $2 AND NOT is_consistent AND purged_at IS NULL AND $6::boolean"
+    " AND EXISTS (SELECT 1 FROM rec) RETURNING project_id)"
+    " SELECT (SELECT count(*) FROM rec),"
+    " (SELECT pg_notify('settle_consistent', $2::text) FROM rec),"
+    " (SELECT pg_notify('settle_consistent', project_id::text) FROM upd)";
+
+enum job_result
+upload_complete_commit(PGconn *c, const struct job *j, const struct upload_verdict *v, char **err)
+{
+	char attempt[16];
+	const char *outcome = v->noop            ? "noop"
+	                      : v->error != NULL ? "integrity_error"
+	                                         : "consistent";
+	PGresult *r;
+	enum job_result res;
+
+	snprintf(attempt, sizeof(attempt), "%d", j->attempt);
+	const char *p[] = {j->id,   j->resource_id, attempt,
+	                   outcome, v->error,       v->noop ? "false" : "true"};
+	r = db_exec(c, upload_complete_sql, 6, p);
+	if (r == NULL) {
+		*err = xstrdup("database: recording the upload's verdict failed");
+		return JOB_RETRY;
+	}
+	res = db_get_i64(r, 0, 0) > 0 ? JOB_DONE : JOB_DUPLICATE;
+	PQclear(r);
+	return res;
+}
+
 /* Frees the message held by v and resets it. */
 void
 upload_complete_verdict_clear(struct upload_verdict *v)
