@@ -6,12 +6,11 @@
  *       Each client loops: POST /projects/{id}/uploads -> PUT /uploads/{id}/chunks ->
  *       storage PUT -> PUT /uploads/{id}/complete with "Prefer: wait=30" (the server answers
  *       once the upload is consistent; GET /uploads/{id} is polled only if that answer is
- *       not final, or every POLL_US with LOADGEN_WAIT=poll). RATE (uploads/s, all clients together; 0 = as fast as possible)
- *       paces the clients. Upload names are PREFIX-<n>, so the database can be asked for
- *       its own completed_at -> consistent_at times afterwards.
- *   loadgen big   HOST PORT TOKEN PROJECT CHUNKS CHUNK_BYTES NAME
- *       One upload of CHUNKS chunks of CHUNK_BYTES (pseudo-random bytes): prints the storage
- *       PUT rate and the complete -> consistent time seen by the client.
+ *       not final, or every POLL_US with LOADGEN_WAIT=poll). RATE (uploads/s, all clients together;
+ * 0 = as fast as possible) paces the clients. Upload names are PREFIX-<n>, so the database can be
+ * asked for its own completed_at -> consistent_at times afterwards. loadgen big   HOST PORT TOKEN
+ * PROJECT CHUNKS CHUNK_BYTES NAME One upload of CHUNKS chunks of CHUNK_BYTES (pseudo-random bytes):
+ * prints the storage PUT rate and the complete -> consistent time seen by the client.
  *
  * Output: KEY=VALUE lines on stdout. Exit 0 when every upload went through, else 1. */
 #define _GNU_SOURCE
@@ -32,8 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define POLL_US 1000
-#define RESP_MAX (1 << 20)
+#define POLL_US   1000
+#define RESP_MAX  (1 << 20)
 #define BIG_PIECE (16 << 20) /* big mode sends this buffer over and over */
 
 static const char *g_host, *g_token, *g_project, *g_prefix;
@@ -154,8 +153,8 @@ conn_read(struct conn *c, bool *close_after)
 /* Sends method path with an optional JSON body (or raw body of n bytes repeated from raw
  * until total bytes) and reads the answer into c. Returns the status, or -1. */
 static int
-http_call(struct conn *c, const char *method, const char *path, const char *json,
-          const void *raw, size_t rawlen, size_t total)
+http_call(struct conn *c, const char *method, const char *path, const char *json, const void *raw,
+          size_t rawlen, size_t total)
 {
 	char head[4096];
 	bool close_after = false;
@@ -278,7 +277,8 @@ upload_one(struct conn *c, const char *name, int chunks, size_t csize, const uns
 	for (int n = 1; n <= chunks; n++) {
 		snprintf(path, sizeof(path), "/api/v1/uploads/%s/chunks", id);
 		snprintf(json, sizeof(json),
-		         "{\"number\":%d,\"size\":%zu,\"hash\":{\"value\":\"%s\",\"algorithm\":\"md5\"}}",
+		         "{\"number\":%d,\"size\":%zu,\"hash\":{\"value\":\"%s\",\"algorithm\":"
+		         "\"md5\"}}",
 		         n, csize, chunk_md5);
 		if ((st = http_call(c, "PUT", path, json, NULL, 0, 0)) != 200 ||
 		    !json_top_str(c->body, "url", url, sizeof(url)))
@@ -302,7 +302,8 @@ upload_one(struct conn *c, const char *name, int chunks, size_t csize, const uns
 	/* With Prefer: wait the answer is final when it says consistent; else poll. */
 	while (!(st == 200 && json_consistent(c->body))) {
 		if (now_s() - t->complete_s > 120) {
-			snprintf(c->err, sizeof(c->err), "upload %s not consistent after 120 s", id);
+			snprintf(c->err, sizeof(c->err), "upload %s not consistent after 120 s",
+			         id);
 			return -1;
 		}
 		if (g_wait && st != 200)
@@ -448,8 +449,8 @@ flow_main(int clients, double seconds, double rate, size_t size)
 		done += cl[i].done;
 		failed += cl[i].failed;
 		if (cl[i].failed)
-			fprintf(stderr, "loadgen: client %d: %d failed, last: %s\n", i, cl[i].failed,
-			        cl[i].err);
+			fprintf(stderr, "loadgen: client %d: %d failed, last: %s\n", i,
+			        cl[i].failed, cl[i].err);
 		free(cl[i].ttc);
 	}
 	qsort(all, total, sizeof(double), cmp_double);
@@ -459,7 +460,8 @@ flow_main(int clients, double seconds, double rate, size_t size)
 	       clients, seconds, rate, done, failed, done / seconds, 1e3 * pct(all, total, 0.50),
 	       1e3 * pct(all, total, 0.95), 1e3 * pct(all, total, 0.99),
 	       total ? 1e3 * all[total - 1] : 0);
-	printf("wait_mode=%s\nwait_fallbacks=%d\n", g_wait ? "prefer" : "poll", (int)g_wait_fallbacks);
+	printf("wait_mode=%s\nwait_fallbacks=%d\n", g_wait ? "prefer" : "poll",
+	       (int)g_wait_fallbacks);
 	free(all);
 	free(cl);
 	return failed == 0 && done > 0 ? 0 : 1;

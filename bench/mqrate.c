@@ -19,10 +19,10 @@
 #include <string.h>
 #include <time.h>
 
-#define QUEUE "settle.bench.mqrate"
-#define LOGQ "settle.bench.mqrate.log"
+#define QUEUE    "settle.bench.mqrate"
+#define LOGQ     "settle.bench.mqrate.log"
 #define EXCHANGE "settle.bench.mqrate"
-#define BATCH 200
+#define BATCH    200
 #define PREFETCH 16
 
 static double
@@ -83,8 +83,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "mqrate: cannot connect to %s:%s\n", argv[1], argv[2]);
 		return 1;
 	}
-	amqp_rpc_reply_t r = amqp_login(c, "/", 0, 131072, 60, AMQP_SASL_METHOD_PLAIN, "guest",
-	                                "guest");
+	amqp_rpc_reply_t r =
+	    amqp_login(c, "/", 0, 131072, 60, AMQP_SASL_METHOD_PLAIN, "guest", "guest");
 	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
 		fprintf(stderr, "mqrate: login failed\n");
 		return 1;
@@ -103,8 +103,8 @@ main(int argc, char **argv)
 		check_rpc(c, "queue.delete");
 		amqp_queue_declare(c, 1, amqp_cstring_bytes(LOGQ), 0, 1, 0, 0, args);
 		check_rpc(c, "queue.declare");
-		amqp_exchange_declare(c, 1, amqp_cstring_bytes(EXCHANGE), amqp_cstring_bytes("topic"), 0,
-		                      1, 0, 0, amqp_empty_table);
+		amqp_exchange_declare(c, 1, amqp_cstring_bytes(EXCHANGE),
+		                      amqp_cstring_bytes("topic"), 0, 1, 0, 0, amqp_empty_table);
 		check_rpc(c, "exchange.declare");
 		amqp_queue_bind(c, 1, amqp_cstring_bytes(QUEUE), amqp_cstring_bytes(EXCHANGE),
 		                amqp_cstring_bytes(QUEUE), amqp_empty_table);
@@ -132,7 +132,8 @@ main(int argc, char **argv)
 		                   "\"%s\",\"attempt\":1,\"enqueued_at\":\"2026-01-01T00:00:00Z\"}",
 		                   id, id);
 		p.message_id = amqp_cstring_bytes(id);
-		if (amqp_basic_publish(c, 1, fanout ? amqp_cstring_bytes(EXCHANGE) : amqp_empty_bytes,
+		if (amqp_basic_publish(c, 1,
+		                       fanout ? amqp_cstring_bytes(EXCHANGE) : amqp_empty_bytes,
 		                       amqp_cstring_bytes(QUEUE), 1, 0, &p,
 		                       (amqp_bytes_t){(size_t)len, body}) != AMQP_STATUS_OK) {
 			fprintf(stderr, "mqrate: publish failed\n");

@@ -682,8 +682,7 @@ mq_fd(struct mq *mq)
 bool
 mq_has_input(struct mq *mq)
 {
-	return mq->head != NULL || amqp_data_in_buffer(mq->conn) ||
-	       amqp_frames_enqueued(mq->conn);
+	return mq->head != NULL || amqp_data_in_buffer(mq->conn) || amqp_frames_enqueued(mq->conn);
 }
 
 /* Acks tag (and earlier ones when multiple). 0 or -1 (logged). */
