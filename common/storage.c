@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,17 @@ struct storage_writer {
 	size_t buf_len;
 	int64_t written;  /* bytes handed to the kernel */
 	int64_t flushing; /* bytes whose write-back was started */
+	/* The disk side of a body larger than one block: a thread writes one block while
+	 * the caller receives and hashes the next (md5 and write() then overlap). */
+	bool threaded;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	unsigned char *spare;   /* the other block */
+	unsigned char *pending; /* the block handed to the thread, until it is written */
+	size_t pending_len;
+	bool quit;
+	int write_errno; /* the thread's failure, 0 if none */
 };
 
 /* Every this many bytes the writer asks the kernel to start writing back, so that the
@@ -389,34 +401,126 @@ fail:
 	return NULL;
 }
 
-/* Writes and hashes the gathered bytes. 0, or -1 with *err set (the writer is failed). */
+/* Writes len bytes at the end of the file and starts their write-back now and then.
+ * Returns 0 or an errno. Called by one thread at a time (the writer thread or, with no
+ * thread, the caller). */
 static int
-storage_flush(struct storage_writer *w, char **err)
+storage_write_block(struct storage_writer *w, const unsigned char *p, size_t len)
 {
-	const unsigned char *p = w->buf;
-	size_t left = w->buf_len;
-
-	while (left > 0) {
-		ssize_t k = write(w->fd, p, left);
+	while (len > 0) {
+		ssize_t k = write(w->fd, p, len);
 		if (k < 0 && errno == EINTR)
 			continue;
-		if (k <= 0) {
-			w->failed = true;
-			storage_err(err, "write %s: %s", w->where,
-			            k < 0 ? strerror(errno) : "short write");
-			return -1;
-		}
+		if (k <= 0)
+			return k < 0 ? errno : EIO;
 		p += k;
-		left -= (size_t)k;
+		len -= (size_t)k;
+		w->written += k;
 	}
-	hash_set_update(w->hash, w->buf, w->buf_len);
-	w->written += (int64_t)w->buf_len;
-	w->buf_len = 0;
 	if (w->written - w->flushing >= STORAGE_WRITEBACK_STEP) {
 		/* Advisory: an error here shows up again, and is handled, at fsync. */
 		(void)sync_file_range(w->fd, w->flushing, w->written - w->flushing,
 		                      SYNC_FILE_RANGE_WRITE);
 		w->flushing = w->written;
+	}
+	return 0;
+}
+
+/* The writer thread: writes each block handed over until told to quit. */
+static void *
+storage_writer_main(void *arg)
+{
+	struct storage_writer *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (w->pending == NULL && !w->quit)
+			pthread_cond_wait(&w->cv, &w->lock);
+		if (w->pending == NULL)
+			break;
+		unsigned char *p = w->pending;
+		size_t len = w->pending_len;
+		pthread_mutex_unlock(&w->lock);
+		int e = w->write_errno == 0 ? storage_write_block(w, p, len) : 0;
+		pthread_mutex_lock(&w->lock);
+		if (e != 0)
+			w->write_errno = e;
+		w->pending = NULL;
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+/* Waits until the writer thread has written what it was given; its errno or 0. */
+static int
+storage_writer_idle(struct storage_writer *w)
+{
+	int e;
+
+	pthread_mutex_lock(&w->lock);
+	while (w->pending != NULL)
+		pthread_cond_wait(&w->cv, &w->lock);
+	e = w->write_errno;
+	pthread_mutex_unlock(&w->lock);
+	return e;
+}
+
+/* Stops and joins the writer thread, if any. */
+static void
+storage_writer_stop(struct storage_writer *w)
+{
+	if (!w->threaded)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->quit = true;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->lock);
+	w->threaded = false;
+}
+
+/* Hashes the gathered block and writes it: through the writer thread (started with the
+ * first full block of a body) or, for the last block of a small body, directly. 0, or -1
+ * with *err set (the writer is failed). */
+static int
+storage_flush(struct storage_writer *w, bool last, char **err)
+{
+	int e = 0;
+
+	hash_set_update(w->hash, w->buf, w->buf_len);
+	if (!w->threaded && !last) {
+		pthread_mutex_init(&w->lock, NULL);
+		pthread_cond_init(&w->cv, NULL);
+		if (pthread_create(&w->thread, NULL, storage_writer_main, w) != 0)
+			abort();
+		w->threaded = true;
+	}
+	if (w->threaded) {
+		if ((e = storage_writer_idle(w)) == 0) {
+			unsigned char *given = w->buf;
+			pthread_mutex_lock(&w->lock);
+			w->pending = given;
+			w->pending_len = w->buf_len;
+			pthread_cond_broadcast(&w->cv);
+			pthread_mutex_unlock(&w->lock);
+			if (w->spare == NULL)
+				w->spare = xmalloc(STORAGE_WRITE_BLOCK);
+			w->buf = w->spare; /* free: the thread finished with it */
+			w->spare = given;
+		}
+	} else {
+		e = storage_write_block(w, w->buf, w->buf_len);
+	}
+	w->buf_len = 0;
+	if (e == 0 && last && w->threaded)
+		e = storage_writer_idle(w);
+	if (e != 0) {
+		w->failed = true;
+		storage_err(err, "write %s: %s", w->where, strerror(e));
+		return -1;
 	}
 	return 0;
 }
@@ -444,7 +548,7 @@ storage_write(struct storage_writer *w, const void *data, size_t n, char **err)
 		w->size += (int64_t)take;
 		p += take;
 		n -= take;
-		if (w->buf_len == STORAGE_WRITE_BLOCK && storage_flush(w, err) < 0)
+		if (w->buf_len == STORAGE_WRITE_BLOCK && storage_flush(w, false, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -465,8 +569,9 @@ storage_write_commit(struct storage_writer *w, int64_t *size,
 		storage_err(err, "commit %s: an earlier write failed", w->where);
 		goto out;
 	}
-	if (w->buf_len > 0 && storage_flush(w, err) < 0)
+	if ((w->buf_len > 0 || w->threaded) && storage_flush(w, true, err) < 0)
 		goto out;
+	storage_writer_stop(w);
 	if (fsync(w->fd) < 0) {
 		storage_err(err, "fsync %s: %s", w->where, strerror(errno));
 		goto out;
@@ -506,8 +611,10 @@ storage_write_abort(struct storage_writer *w)
 	if (w->tmp[0] != '\0')
 		unlinkat(w->dirfd, w->tmp, 0);
 	close(w->dirfd);
+	storage_writer_stop(w);
 	hash_set_free(w->hash);
 	free(w->buf);
+	free(w->spare);
 	free(w->where);
 	free(w);
 }

@@ -183,7 +183,7 @@ test_storage_empty_and_replace(void **state)
 static void
 test_storage_large_chunk(void **state)
 {
-	enum { PIECE = 65536, COUNT = 40 };
+	enum { PIECE = 65536 + 17, COUNT = 70 }; /* over 4 blocks, not block-aligned */
 	char digests[HASH_ALG_COUNT][HASH_HEX_MAX], one[HASH_HEX_MAX];
 	char *buf = xmalloc(PIECE), *err = NULL;
 	struct hash_set *h = hash_set_new(1u << HASH_SHA256);
@@ -207,6 +207,14 @@ test_storage_large_chunk(void **state)
 	fd = storage_read_open(TEST_CONTAINER, "big", 1, &rsize, &err);
 	assert_true(fd >= 0);
 	assert_int_equal(rsize, size);
+	/* The bytes on disk, in order (blocks go through a writer thread). */
+	struct hash_set *disk = hash_set_new(1u << HASH_SHA256);
+	char ondisk[HASH_ALG_COUNT][HASH_HEX_MAX];
+	ssize_t n;
+	while ((n = read(fd, buf, PIECE)) > 0)
+		hash_set_update(disk, buf, (size_t)n);
+	hash_set_final(disk, ondisk);
+	assert_string_equal(ondisk[HASH_SHA256], all[HASH_SHA256]);
 	close(fd);
 	hash_hex(HASH_MD5, "", 0, one);
 	assert_string_not_equal(digests[HASH_MD5], one);
@@ -228,6 +236,15 @@ test_storage_abort_leaves_nothing(void **state)
 	assert_int_equal(test_storage_count(TEST_CONTAINER "/aborted"), 0);
 	assert_false(test_storage_exists(TEST_CONTAINER "/aborted/1"));
 	storage_write_abort(NULL);
+
+	/* aborted after several blocks (the writer thread is running): nothing left */
+	w = storage_write_open(TEST_CONTAINER, "aborted", 1, 7, &err);
+	assert_non_null(w);
+	char *block = xcalloc(1, 3 * 1024 * 1024 + 5);
+	assert_int_equal(storage_write(w, block, 3 * 1024 * 1024 + 5, &err), 0);
+	storage_write_abort(w);
+	free(block);
+	assert_int_equal(test_storage_count(TEST_CONTAINER "/aborted"), 0);
 
 	/* two writers of one chunk at once: distinct temporary files */
 	struct storage_writer *a = storage_write_open(TEST_CONTAINER, "aborted", 1, 0, &err);
