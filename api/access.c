@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "outbox.h"
 
 int
 access_check(struct req *r, const char *sql, const char *id, const char *what,
@@ -63,5 +64,32 @@ access_project(struct req *r, const char *project_id, struct access_project *p)
 		http_not_found(r, "project");
 		return 0;
 	}
+	return rc;
+}
+
+int
+access_soft_delete(struct req *r, const char *sql, const char *id, const char *what)
+{
+	const char *q[] = {id, r->user_id};
+	PGresult *res = NULL;
+	int rc = -1;
+
+	if (db_begin(r->db) < 0 || (res = db_exec(r->db, sql, 2, q)) == NULL)
+		goto fail;
+	if (PQntuples(res) == 0) {
+		db_rollback(r->db);
+		http_not_found(r, what);
+		rc = 0;
+		goto out;
+	}
+	if (outbox_insert(r->db, "resource.delete", id) < 0 || db_commit(r->db) < 0)
+		goto fail;
+	rc = 1;
+	goto out;
+fail:
+	db_rollback(r->db);
+	http_db_error(r);
+out:
+	PQclear(res);
 	return rc;
 }

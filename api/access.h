@@ -22,4 +22,10 @@ int access_check(struct req *r, const char *sql, const char *id, const char *wha
 /* access_check for a project id itself. Deleted projects answer 404. */
 int access_project(struct req *r, const char *project_id, struct access_project *p) MUSTCHECK;
 
+/* Marks a resource deleted with sql ($1 = id, $2 = the caller; an UPDATE guarded by NOT
+ * is_deleted, RETURNING id) and queues its resource.delete job, in one transaction.
+ * Returns 1 when done (the caller answers 202), 0 after answering 404 (deleted meanwhile),
+ * -1 after answering a database error. */
+int access_soft_delete(struct req *r, const char *sql, const char *id, const char *what) MUSTCHECK;
+
 #endif

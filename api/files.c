@@ -284,33 +284,14 @@ static void
 files_delete(struct req *r)
 {
 	struct access_project p;
-	const char *params[2] = {r->params[0], r->user_id};
-	PGresult *res = NULL;
 
 	if (files_access(r, files_project_sql, "file", &p) != 1)
 		return;
-	if (db_begin(r->db) < 0)
-		goto fail;
-	res = db_exec(r->db,
-	              "UPDATE files SET is_deleted = true, deleted_at = now(), deleted_by = $2 "
-	              "WHERE id = $1 AND NOT is_deleted RETURNING id",
-	              2, params);
-	if (res == NULL)
-		goto fail;
-	if (PQntuples(res) == 0) { /* deleted meanwhile */
-		db_rollback(r->db);
-		http_not_found(r, "file");
-		goto out;
-	}
-	if (outbox_insert(r->db, "resource.delete", r->params[0]) < 0 || db_commit(r->db) < 0)
-		goto fail;
-	files_answer(r, 202, r->params[0]);
-	goto out;
-fail:
-	db_rollback(r->db);
-	http_db_error(r);
-out:
-	PQclear(res);
+	if (access_soft_delete(r,
+	                       "UPDATE files SET is_deleted = true, deleted_at = now(), deleted_by "
+	                       "= $2 WHERE id = $1 AND NOT is_deleted RETURNING id",
+	                       r->params[0], "file") == 1)
+		files_answer(r, 202, r->params[0]);
 }
 
 /* GET /files/{id}/versions: every version, oldest first, paged. */

@@ -207,33 +207,14 @@ static void
 folders_delete(struct req *r)
 {
 	struct access_project p;
-	PGresult *res = NULL;
-	const char *q[] = {r->params[0], r->user_id};
 
 	if (folders_access(r, r->params[0], &p) != 1)
 		return;
-	if (db_begin(r->db) < 0)
-		goto fail;
-	res = db_exec(r->db,
-	              "UPDATE folders SET is_deleted = true, deleted_at = now(), deleted_by = $2"
-	              " WHERE id = $1 AND NOT is_deleted RETURNING id",
-	              2, q);
-	if (res == NULL)
-		goto fail;
-	if (PQntuples(res) == 0) {
-		db_rollback(r->db);
-		http_not_found(r, "folder");
-		goto out;
-	}
-	if (outbox_insert(r->db, "resource.delete", r->params[0]) < 0 || db_commit(r->db) < 0)
-		goto fail;
-	folders_answer(r, 202, r->params[0]);
-	goto out;
-fail:
-	db_rollback(r->db);
-	http_db_error(r);
-out:
-	PQclear(res);
+	if (access_soft_delete(r,
+	                       "UPDATE folders SET is_deleted = true, deleted_at = now(), "
+	                       "deleted_by = $2 WHERE id = $1 AND NOT is_deleted RETURNING id",
+	                       r->params[0], "folder") == 1)
+		folders_answer(r, 202, r->params[0]);
 }
 
 const struct route folders_routes[] = {

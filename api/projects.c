@@ -184,33 +184,14 @@ static void
 projects_delete(struct req *r)
 {
 	struct access_project p;
-	PGresult *res = NULL;
 
 	if (access_project(r, r->params[0], &p) != 1)
 		return;
-	const char *q[] = {p.id, r->user_id};
-	if (db_begin(r->db) < 0)
-		goto fail;
-	res = db_exec(r->db,
-	              "UPDATE projects SET is_deleted = true, deleted_at = now(), deleted_by = $2"
-	              " WHERE id = $1 AND NOT is_deleted RETURNING id",
-	              2, q);
-	if (res == NULL)
-		goto fail;
-	if (PQntuples(res) == 0) { /* deleted meanwhile */
-		db_rollback(r->db);
-		http_not_found(r, "project");
-		goto out;
-	}
-	if (outbox_insert(r->db, "resource.delete", p.id) < 0 || db_commit(r->db) < 0)
-		goto fail;
-	projects_answer(r, 202, p.id);
-	goto out;
-fail:
-	db_rollback(r->db);
-	http_db_error(r);
-out:
-	PQclear(res);
+	if (access_soft_delete(r,
+	                       "UPDATE projects SET is_deleted = true, deleted_at = now(), "
+	                       "deleted_by = $2 WHERE id = $1 AND NOT is_deleted RETURNING id",
+	                       p.id, "project") == 1)
+		projects_answer(r, 202, p.id);
 }
 
 const struct route projects_routes[] = {
