@@ -143,9 +143,9 @@ jobs_run(PGconn *c, const struct job *j, char **err)
 		*err = xasprintf("unknown job kind %s", j->kind);
 		return JOB_INVALID;
 	}
-	if (jobs_seen(c, j))
+	if (strcmp(j->kind, JOB_UPLOAD_COMPLETE) != 0 && jobs_seen(c, j))
 		return JOB_DUPLICATE;
-	if (strcmp(j->kind, JOB_UPLOAD_COMPLETE) == 0) {
+	if (strcmp(j->kind, JOB_UPLOAD_COMPLETE) == 0) { /* its load tells duplicates too */
 		res = upload_complete_check(c, j, &v, err);
 		if (res != JOB_DONE)
 			goto out;

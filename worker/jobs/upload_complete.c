@@ -16,7 +16,7 @@
 #define UC_BLOCK (1024 * 1024)
 
 /* Columns of the upload query. */
-enum { U_ID, U_SIZE, U_COMPLETED, U_CONSISTENT, U_PURGED, U_CONTAINER, U_ALG, U_VALUE };
+enum { U_ID, U_SIZE, U_COMPLETED, U_CONSISTENT, U_PURGED, U_CONTAINER, U_ALG, U_VALUE, U_SEEN };
 /* Columns of the chunk query. */
 enum { C_NUMBER, C_SIZE, C_HASH, C_ALG, C_STORED_SIZE, C_MD5, C_SHA1, C_SHA256, C_STORED };
 
@@ -190,22 +190,28 @@ out:
 	return res;
 }
 
-/* Loads the upload's row: JOB_DONE with *r set, JOB_INVALID if it does not exist or was never
+/* Loads the upload's row: JOB_DONE with *r set, JOB_DUPLICATE if this message ran already,
+ * JOB_INVALID if it does not exist or was never
  * completed, JOB_RETRY on a database error. */
 static enum job_result
 uc_load_upload(PGconn *c, const struct job *j, PGresult **r, char **err)
 {
-	const char *p[] = {j->resource_id};
+	const char *p[] = {j->resource_id, j->id};
 
+	/* U_SEEN: this message already ran (a redelivery): spares reading the bytes again. A
+	 * "gave_up" row does not count: a requeued dead letter runs again. */
 	*r = db_exec(c,
 	             "SELECT id::text, size, completed_at IS NOT NULL, is_consistent,"
 	             " purged_at IS NOT NULL, storage_container, completed_hash_algorithm,"
-	             " completed_hash_value FROM uploads WHERE id = $1",
-	             1, p);
+	             " completed_hash_value, EXISTS (SELECT 1 FROM job_runs WHERE message_id = $2"
+	             " AND outcome <> 'gave_up') FROM uploads WHERE id = $1",
+	             2, p);
 	if (*r == NULL) {
 		*err = xstrdup("database: loading the upload failed");
 		return JOB_RETRY;
 	}
+	if (PQntuples(*r) > 0 && db_get_bool(*r, 0, U_SEEN))
+		return JOB_DUPLICATE;
 	if (PQntuples(*r) == 0 || !db_get_bool(*r, 0, U_COMPLETED)) {
 		*err = xasprintf("upload %s %s", j->resource_id,
 		                 PQntuples(*r) == 0 ? "does not exist" : "is not completed");
@@ -233,7 +239,8 @@ uc_plan_init(struct uc_plan *plan, const PGresult *u, char **bad)
 
 /* Step one of upload.complete, before the transaction: loads the upload and its chunks and
  * verifies them, reading the stored bytes. Fills v (clear it with
- * upload_complete_verdict_clear). JOB_DONE, JOB_INVALID or JOB_RETRY with *err. */
+ * upload_complete_verdict_clear). JOB_DONE, JOB_DUPLICATE (the message ran
+ * already), JOB_INVALID or JOB_RETRY with *err. */
 enum job_result
 upload_complete_check(PGconn *c, const struct job *j, struct upload_verdict *v, char **err)
 {
