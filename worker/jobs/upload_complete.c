@@ -191,8 +191,7 @@ out:
 }
 
 /* Loads the upload's row: JOB_DONE with *r set, JOB_DUPLICATE if this message ran already,
- * JOB_INVALID if it does not exist or was never
- * completed, JOB_RETRY on a database error. */
+ * JOB_INVALID if it does not exist or was never completed, JOB_RETRY on a database error. */
 static enum job_result
 uc_load_upload(PGconn *c, const struct job *j, PGresult **r, char **err)
 {
