@@ -39,22 +39,18 @@ cli_migrate(PGconn *c)
 	return 0;
 }
 
-/* Inserts a new key for the user or agent; prints it as PREFIX_KEY=…. */
+/* Inserts a new key for the user or agent with sql ($1 key id, $2 key hash, $3 owner);
+ * prints it as PREFIX_ID=… and PREFIX_KEY=…. */
 static int
-cli_add_key(PGconn *c, const char *column, const char *owner, const char *prefix)
+cli_add_key(PGconn *c, const char *sql, const char *owner, const char *prefix)
 {
 	char key[65], hash[65], id[UUID_STR_LEN];
 	const char *params[3] = {id, hash, owner};
-	char *sql;
-	int rc;
 
 	sign_random_key(key);
 	sign_key_hash(key, hash);
 	uuid_generate(id);
-	sql = xasprintf("INSERT INTO api_keys(id, key_hash, %s) VALUES ($1, $2, $3)", column);
-	rc = db_cmd(c, sql, 3, params);
-	free(sql);
-	if (rc < 0)
+	if (db_cmd(c, sql, 3, params) < 0)
 		return 1;
 	printf("%s_ID=%s\n%s_KEY=%s\n", prefix, owner, prefix, key);
 	return 0;
@@ -76,7 +72,8 @@ cli_user_create(PGconn *c, const char *name)
 	    2, params);
 	if (r == NULL)
 		return 1;
-	rc = cli_add_key(c, "user_id", PQgetvalue(r, 0, 0), "SETTLE_USER");
+	rc = cli_add_key(c, "INSERT INTO api_keys(id, key_hash, user_id) VALUES ($1, $2, $3)",
+	                 PQgetvalue(r, 0, 0), "SETTLE_USER");
 	PQclear(r);
 	return rc;
 }
@@ -90,7 +87,9 @@ cli_agent_create(PGconn *c, const char *name)
 	uuid_generate(id);
 	if (db_cmd(c, "INSERT INTO software_agents(id, name) VALUES ($1, $2)", 2, params) < 0)
 		return 1;
-	return cli_add_key(c, "software_agent_id", id, "SETTLE_AGENT");
+	return cli_add_key(
+	    c, "INSERT INTO api_keys(id, key_hash, software_agent_id) VALUES ($1, $2, $3)", id,
+	    "SETTLE_AGENT");
 }
 
 static int
