@@ -26,23 +26,6 @@ job_kind_valid(const char *kind)
 	return false;
 }
 
-static void job_err(char **err, const char *fmt, ...) PRINTFLIKE(2, 3);
-
-static void
-job_err(char **err, const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	if (err == NULL)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	*err = s != NULL ? s : xstrdup("out of memory");
-}
-
 /* Reads n decimal digits at *p into *out and advances *p. False if any is not a digit. */
 static bool
 job_digits(const char **p, int n, int *out)
@@ -119,12 +102,12 @@ job_get_str(json_t *o, const char *key, char *buf, size_t n, char **err)
 	const char *s;
 
 	if (!json_is_string(v)) {
-		job_err(err, "job message: \"%s\" missing or not a string", key);
+		util_set_err(err, "job message: \"%s\" missing or not a string", key);
 		return -1;
 	}
 	s = json_string_value(v);
 	if (json_string_length(v) >= n || strlen(s) != json_string_length(v)) {
-		job_err(err, "job message: \"%s\" is too long or has a NUL byte", key);
+		util_set_err(err, "job message: \"%s\" is too long or has a NUL byte", key);
 		return -1;
 	}
 	memcpy(buf, s, json_string_length(v) + 1);
@@ -142,7 +125,7 @@ job_get_time(json_t *o, int64_t *out, char **err)
 	}
 	if (json_is_string(v) && job_parse_time(json_string_value(v), out))
 		return 0;
-	job_err(err, "job message: \"enqueued_at\" must be an ISO 8601 UTC time or epoch ms");
+	util_set_err(err, "job message: \"enqueued_at\" must be an ISO 8601 UTC time or epoch ms");
 	return -1;
 }
 
@@ -160,11 +143,11 @@ job_parse(const char *body, size_t len, struct job *j, char **err)
 
 	memset(j, 0, sizeof(*j));
 	if (o == NULL) {
-		job_err(err, "job message is not JSON: %s", jerr.text);
+		util_set_err(err, "job message is not JSON: %s", jerr.text);
 		goto out;
 	}
 	if (!json_is_object(o)) {
-		job_err(err, "job message is not a JSON object");
+		util_set_err(err, "job message is not a JSON object");
 		goto out;
 	}
 	if (job_get_str(o, "id", j->id, sizeof(j->id), err) < 0 ||
@@ -173,17 +156,17 @@ job_parse(const char *body, size_t len, struct job *j, char **err)
 	    job_get_time(o, &j->enqueued_at, err) < 0)
 		goto out;
 	if (!uuid_valid(j->id) || !uuid_valid(j->resource_id)) {
-		job_err(err, "job message: \"id\" and \"resource_id\" must be UUIDs");
+		util_set_err(err, "job message: \"id\" and \"resource_id\" must be UUIDs");
 		goto out;
 	}
 	if (!job_kind_valid(j->kind)) {
-		job_err(err, "job message: unknown kind \"%s\"", j->kind);
+		util_set_err(err, "job message: unknown kind \"%s\"", j->kind);
 		goto out;
 	}
 	attempt = json_object_get(o, "attempt");
 	if (!json_is_integer(attempt) || json_integer_value(attempt) < 1 ||
 	    json_integer_value(attempt) > INT_MAX) {
-		job_err(err, "job message: \"attempt\" must be an integer >= 1");
+		util_set_err(err, "job message: \"attempt\" must be an integer >= 1");
 		goto out;
 	}
 	j->attempt = (int)json_integer_value(attempt);

@@ -42,31 +42,13 @@ struct mq {
 	struct mq_queued *head, *tail;
 };
 
-static void mq_set_err(char **err, const char *fmt, ...) PRINTFLIKE(2, 3);
-
-static void
-mq_set_err(char **err, const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	if (err == NULL)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	free(*err);
-	*err = s != NULL ? s : xstrdup("out of memory");
-}
-
 /* Marks the connection unusable (first reason wins) and reports it through *err. */
 static int
 mq_break(struct mq *mq, char **err, const char *what, const char *why)
 {
 	if (mq->broken == NULL)
 		mq->broken = xasprintf("%s: %s", what, why);
-	mq_set_err(err, "amqp connection lost: %s", mq->broken);
+	util_set_err(err, "amqp connection lost: %s", mq->broken);
 	return -1;
 }
 
@@ -75,7 +57,7 @@ mq_check_broken(struct mq *mq, char **err)
 {
 	if (mq->broken == NULL)
 		return 0;
-	mq_set_err(err, "amqp connection lost: %s", mq->broken);
+	util_set_err(err, "amqp connection lost: %s", mq->broken);
 	return -1;
 }
 
@@ -137,8 +119,8 @@ mq_reply_check(struct mq *mq, amqp_rpc_reply_t r, const char *what, char **err)
 	}
 	if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
 		amqp_channel_close_t *c = r.reply.decoded;
-		mq_set_err(err, "%s: channel closed by broker: %u %.*s", what, c->reply_code,
-		           (int)c->reply_text.len, (const char *)c->reply_text.bytes);
+		util_set_err(err, "%s: channel closed by broker: %u %.*s", what, c->reply_code,
+		             (int)c->reply_text.len, (const char *)c->reply_text.bytes);
 		mq_send_close_ok(mq, MQ_CHANNEL, false);
 		mq_reopen_channel(mq);
 		return -1;
@@ -152,7 +134,7 @@ mq_reply_check(struct mq *mq, amqp_rpc_reply_t r, const char *what, char **err)
 		free(why);
 		return -1;
 	}
-	mq_set_err(err, "%s: unexpected server method 0x%08x", what, r.reply.id);
+	util_set_err(err, "%s: unexpected server method 0x%08x", what, r.reply.id);
 	return -1;
 }
 
@@ -181,20 +163,20 @@ mq_connect(const char *url, int heartbeat, char **err)
 	mq->next_seq = mq->base = 1;
 	amqp_default_connection_info(&info);
 	if (amqp_parse_url(copy, &info) != AMQP_STATUS_OK) {
-		mq_set_err(err, "bad amqp url (expected amqp://user:pass@host:port[/vhost])");
+		util_set_err(err, "bad amqp url (expected amqp://user:pass@host:port[/vhost])");
 		goto fail;
 	}
 	mq->conn = amqp_new_connection();
 	if (mq->conn == NULL || (sock = amqp_tcp_socket_new(mq->conn)) == NULL) {
-		mq_set_err(err, "cannot allocate an amqp connection");
+		util_set_err(err, "cannot allocate an amqp connection");
 		goto fail;
 	}
 	(void)amqp_set_handshake_timeout(mq->conn, &connect_tv);
 	(void)amqp_set_rpc_timeout(mq->conn, &rpc_tv);
 	rc = amqp_socket_open_noblock(sock, info.host, info.port, &connect_tv);
 	if (rc != AMQP_STATUS_OK) {
-		mq_set_err(err, "cannot connect to %s:%d: %s", info.host, info.port,
-		           amqp_error_string2(rc));
+		util_set_err(err, "cannot connect to %s:%d: %s", info.host, info.port,
+		             amqp_error_string2(rc));
 		goto fail;
 	}
 	if (mq_reply_check(mq,
@@ -567,19 +549,19 @@ mq_wait_confirms(struct mq *mq, int timeout_ms, char **err)
 		if (mq_pump(mq, mq_slice_ms(mq, deadline), err) < 0)
 			goto out;
 		if (mq->nconfirmed < mq->npending && util_now_ms() >= deadline) {
-			mq_set_err(err, "no publisher confirm within %d ms (%zu of %zu pending)",
-			           timeout_ms, mq->npending - mq->nconfirmed, mq->npending);
+			util_set_err(err, "no publisher confirm within %d ms (%zu of %zu pending)",
+			             timeout_ms, mq->npending - mq->nconfirmed, mq->npending);
 			goto out;
 		}
 	}
 	for (size_t i = 0; i < mq->npending; i++)
 		nacked += mq->state[i] < 0;
 	if (nacked > 0) {
-		mq_set_err(err, "broker nacked %zu of %zu messages", nacked, mq->npending);
+		util_set_err(err, "broker nacked %zu of %zu messages", nacked, mq->npending);
 		goto out;
 	}
 	if (mq->returned != NULL) {
-		mq_set_err(err, "message returned as unroutable: %s", mq->returned);
+		util_set_err(err, "message returned as unroutable: %s", mq->returned);
 		goto out;
 	}
 	rc = 0;

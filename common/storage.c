@@ -61,25 +61,6 @@ struct storage_writer {
  * over in pieces of a few KiB, and a syscall per piece costs more than the hashing. */
 #define STORAGE_WRITE_BLOCK (1024 * 1024)
 
-static void storage_err(char **err, const char *fmt, ...) PRINTFLIKE(2, 3);
-
-/* Sets *err (when err is not NULL) to a new formatted message the caller frees. Keeps errno. */
-static void
-storage_err(char **err, const char *fmt, ...)
-{
-	int saved = errno;
-	char buf[512];
-	va_list ap;
-
-	if (err == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	*err = xstrdup(buf);
-	errno = saved;
-}
-
 /* A container or upload name: 1..128 of [A-Za-z0-9_.-], not starting with '.' (which also
  * rules out "." and ".." and the temporary files). */
 static bool
@@ -105,11 +86,11 @@ static int
 storage_check_container(const char *container, char **err)
 {
 	if (storage_root == NULL) {
-		storage_err(err, "storage not initialised");
+		util_set_err(err, "storage not initialised");
 		return -1;
 	}
 	if (!storage_name_ok(container)) {
-		storage_err(err, "invalid storage container name");
+		util_set_err(err, "invalid storage container name");
 		return -1;
 	}
 	return 0;
@@ -122,11 +103,11 @@ storage_check_chunk(const char *container, const char *upload_id, int number, ch
 	if (storage_check_container(container, err) < 0)
 		return -1;
 	if (!storage_name_ok(upload_id)) {
-		storage_err(err, "invalid storage upload name");
+		util_set_err(err, "invalid storage upload name");
 		return -1;
 	}
 	if (number < 0) {
-		storage_err(err, "invalid chunk number %d", number);
+		util_set_err(err, "invalid chunk number %d", number);
 		return -1;
 	}
 	return 0;
@@ -171,7 +152,7 @@ storage_init(const char *root, char **err)
 	int rc = -1;
 
 	if (root == NULL || root[0] == '\0') {
-		storage_err(err, "storage root is empty");
+		util_set_err(err, "storage root is empty");
 		goto out;
 	}
 	path = xstrdup(root);
@@ -180,17 +161,17 @@ storage_init(const char *root, char **err)
 			continue;
 		*p = '\0';
 		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-			storage_err(err, "mkdir %s: %s", path, strerror(errno));
+			util_set_err(err, "mkdir %s: %s", path, strerror(errno));
 			goto out;
 		}
 		*p = '/';
 	}
 	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-		storage_err(err, "mkdir %s: %s", path, strerror(errno));
+		util_set_err(err, "mkdir %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		storage_err(err, "storage root %s is not a directory", path);
+		util_set_err(err, "storage root %s is not a directory", path);
 		goto out;
 	}
 	free(storage_root);
@@ -207,7 +188,7 @@ storage_open_root(char **err)
 {
 	int fd = open(storage_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		storage_err(err, "open storage root %s: %s", storage_root, strerror(errno));
+		util_set_err(err, "open storage root %s: %s", storage_root, strerror(errno));
 	return fd;
 }
 
@@ -222,7 +203,7 @@ storage_container_create(const char *container, char **err)
 	if ((root = storage_open_root(err)) < 0)
 		goto out;
 	if ((fd = storage_open_dir(root, container, true)) < 0) {
-		storage_err(err, "create container %s: %s", container, strerror(errno));
+		util_set_err(err, "create container %s: %s", container, strerror(errno));
 		goto out;
 	}
 	rc = 0;
@@ -297,7 +278,7 @@ storage_container_delete(const char *container, char **err)
 	if ((root = storage_open_root(err)) < 0)
 		goto out;
 	if (storage_remove_tree(root, container, 2) < 0) {
-		storage_err(err, "delete container %s: %s", container, strerror(errno));
+		util_set_err(err, "delete container %s: %s", container, strerror(errno));
 		goto out;
 	}
 	rc = 0;
@@ -320,13 +301,13 @@ storage_open_upload_dir(const char *container, const char *upload_id, bool creat
 		goto out;
 	if ((cfd = storage_open_dir(root, container, false)) < 0) {
 		if (errno == ENOENT)
-			storage_err(err, "storage container %s missing", container);
+			util_set_err(err, "storage container %s missing", container);
 		else
-			storage_err(err, "open container %s: %s", container, strerror(errno));
+			util_set_err(err, "open container %s: %s", container, strerror(errno));
 		goto out;
 	}
 	if ((fd = storage_open_dir(cfd, upload_id, create)) < 0)
-		storage_err(err, "open %s/%s: %s", container, upload_id, strerror(errno));
+		util_set_err(err, "open %s/%s: %s", container, upload_id, strerror(errno));
 out:
 	saved = errno;
 	if (cfd >= 0)
@@ -347,7 +328,7 @@ storage_create_temp(struct storage_writer *w, char **err)
 
 	for (int tries = 0; tries < 8; tries++) {
 		if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-			storage_err(err, "create %s: RAND_bytes failed", w->where);
+			util_set_err(err, "create %s: RAND_bytes failed", w->where);
 			return -1;
 		}
 		util_hex(rnd, sizeof(rnd), hex);
@@ -358,12 +339,12 @@ storage_create_temp(struct storage_writer *w, char **err)
 			return 0;
 		w->tmp[0] = '\0';
 		if (errno != EEXIST) {
-			storage_err(err, "create temporary file for %s: %s", w->where,
-			            strerror(errno));
+			util_set_err(err, "create temporary file for %s: %s", w->where,
+			             strerror(errno));
 			return -1;
 		}
 	}
-	storage_err(err, "create %s: no free temporary name", w->where);
+	util_set_err(err, "create %s: no free temporary name", w->where);
 	return -1;
 }
 
@@ -519,7 +500,7 @@ storage_flush(struct storage_writer *w, bool last, char **err)
 		e = storage_writer_idle(w);
 	if (e != 0) {
 		w->failed = true;
-		storage_err(err, "write %s: %s", w->where, strerror(e));
+		util_set_err(err, "write %s: %s", w->where, strerror(e));
 		return -1;
 	}
 	return 0;
@@ -534,7 +515,7 @@ storage_write(struct storage_writer *w, const void *data, size_t n, char **err)
 	const unsigned char *p = data;
 
 	if (w->failed) {
-		storage_err(err, "write %s: an earlier write failed", w->where);
+		util_set_err(err, "write %s: an earlier write failed", w->where);
 		return -1;
 	}
 	if (w->buf == NULL)
@@ -566,29 +547,29 @@ storage_write_commit(struct storage_writer *w, int64_t *size,
 	int rc = -1, fd;
 
 	if (w->failed) {
-		storage_err(err, "commit %s: an earlier write failed", w->where);
+		util_set_err(err, "commit %s: an earlier write failed", w->where);
 		goto out;
 	}
 	if ((w->buf_len > 0 || w->threaded) && storage_flush(w, true, err) < 0)
 		goto out;
 	storage_writer_stop(w);
 	if (fsync(w->fd) < 0) {
-		storage_err(err, "fsync %s: %s", w->where, strerror(errno));
+		util_set_err(err, "fsync %s: %s", w->where, strerror(errno));
 		goto out;
 	}
 	fd = w->fd;
 	w->fd = -1;
 	if (close(fd) < 0) {
-		storage_err(err, "close %s: %s", w->where, strerror(errno));
+		util_set_err(err, "close %s: %s", w->where, strerror(errno));
 		goto out;
 	}
 	if (renameat(w->dirfd, w->tmp, w->dirfd, w->final) < 0) {
-		storage_err(err, "rename %s: %s", w->where, strerror(errno));
+		util_set_err(err, "rename %s: %s", w->where, strerror(errno));
 		goto out;
 	}
 	w->tmp[0] = '\0'; /* nothing left to clean up */
 	if (storage_fsync_dir(w->dirfd) < 0) {
-		storage_err(err, "fsync directory of %s: %s", w->where, strerror(errno));
+		util_set_err(err, "fsync directory of %s: %s", w->where, strerror(errno));
 		goto out;
 	}
 	*size = w->size;
@@ -639,18 +620,18 @@ storage_read_open(const char *container, const char *upload_id, int number, int6
 		fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
-			storage_err(err, "chunk %s/%s/%d missing", container, upload_id, number);
+			util_set_err(err, "chunk %s/%s/%d missing", container, upload_id, number);
 		else
-			storage_err(err, "open chunk %s/%s/%d: %s", container, upload_id, number,
-			            strerror(errno));
+			util_set_err(err, "open chunk %s/%s/%d: %s", container, upload_id, number,
+			             strerror(errno));
 		goto out;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		fd = -1;
 		errno = EINVAL;
-		storage_err(err, "chunk %s/%s/%d is not a regular file", container, upload_id,
-		            number);
+		util_set_err(err, "chunk %s/%s/%d is not a regular file", container, upload_id,
+		             number);
 		goto out;
 	}
 	*size = (int64_t)st.st_size;
@@ -675,11 +656,11 @@ storage_upload_delete(const char *container, const char *upload_id, char **err)
 		if (errno == ENOENT)
 			rc = 0;
 		else
-			storage_err(err, "open container %s: %s", container, strerror(errno));
+			util_set_err(err, "open container %s: %s", container, strerror(errno));
 		goto out;
 	}
 	if (storage_remove_tree(cfd, upload_id, 1) < 0) {
-		storage_err(err, "delete %s/%s: %s", container, upload_id, strerror(errno));
+		util_set_err(err, "delete %s/%s: %s", container, upload_id, strerror(errno));
 		goto out;
 	}
 	rc = 0;

@@ -72,6 +72,24 @@ xasprintf(const char *fmt, ...)
 	return s;
 }
 
+void
+util_set_err(char **err, const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+	char *s;
+
+	if (err == NULL)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		oom(strlen(fmt));
+	va_end(ap);
+	free(*err);
+	*err = s;
+	errno = saved;
+}
+
 static int64_t
 clock_ms(clockid_t id)
 {

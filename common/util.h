@@ -19,6 +19,10 @@ char *xstrndup(const char *s, size_t n);
 /* Formats into a new string the caller frees. */
 char *xasprintf(const char *fmt, ...) PRINTFLIKE(1, 2);
 
+/* Sets *err (when err is not NULL) to a new formatted message the caller frees, freeing a
+ * message already there. Keeps errno. */
+void util_set_err(char **err, const char *fmt, ...) PRINTFLIKE(2, 3);
+
 /* Milliseconds of CLOCK_MONOTONIC and of the wall clock. */
 int64_t util_now_ms(void);
 int64_t util_wall_ms(void);
