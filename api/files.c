@@ -299,11 +299,10 @@ static void
 files_versions(struct req *r)
 {
 	struct access_project p;
-	int64_t page, per_page, total = 0;
+	int64_t page, per_page;
 	char lim[24], off[24];
 	const char *params[3] = {r->params[0], lim, off};
 	PGresult *res;
-	json_t *results;
 
 	if (http_paging_args(r, &page, &per_page) < 0 ||
 	    files_access(r, files_project_sql, "file", &p) != 1)
@@ -314,29 +313,12 @@ files_versions(struct req *r)
 	              FILES_VERSION_SELECT "WHERE v.file_id = $1 ORDER BY v.version LIMIT $2 "
 	                                   "OFFSET $3",
 	              3, params);
-	if (res == NULL) {
+	if (res == NULL)
 		http_db_error(r);
-		return;
-	}
-	results = json_array();
-	for (int i = 0; i < PQntuples(res); i++) {
-		json_array_append_new(results, views_file_version(res, i, 0));
-		total = db_get_i64(res, i, VIEWS_FILE_VERSION_NCOLS);
-	}
-	PQclear(res);
-	if (total == 0 && page > 1) {
-		res = db_exec(r->db, "SELECT count(*) FROM file_versions WHERE file_id = $1", 1,
-		              params);
-		if (res == NULL) {
-			json_decref(results);
-			http_db_error(r);
-			return;
-		}
-		total = db_get_i64(res, 0, 0);
-		PQclear(res);
-	}
-	http_paging_headers(r, page, per_page, total);
-	http_json(r, 200, json_pack("{s:o}", "results", results));
+	else
+		http_answer_page(r, res, VIEWS_FILE_VERSION_NCOLS, views_file_version,
+		                 "SELECT count(*) FROM file_versions WHERE file_id = $1",
+		                 r->params[0], page, per_page);
 }
 
 /* GET /file_versions/{id}. */

@@ -138,6 +138,34 @@ http_answer_row(struct req *r, int status, const char *sql, const char *id, cons
 }
 
 void
+http_answer_page(struct req *r, PGresult *res, int total_col,
+                 json_t *(*build)(const PGresult *res, int row, int col), const char *count_sql,
+                 const char *id, int64_t page, int64_t per_page)
+{
+	const char *params[1] = {id};
+	json_t *results = json_array();
+	int64_t total = 0;
+
+	for (int i = 0; i < PQntuples(res); i++) {
+		json_array_append_new(results, build(res, i, 0));
+		total = db_get_i64(res, i, total_col);
+	}
+	PQclear(res);
+	if (total == 0 && page > 1) {
+		res = db_exec(r->db, count_sql, 1, params);
+		if (res == NULL) {
+			json_decref(results);
+			http_db_error(r);
+			return;
+		}
+		total = db_get_i64(res, 0, 0);
+		PQclear(res);
+	}
+	http_paging_headers(r, page, per_page, total);
+	http_json(r, 200, json_pack("{s:o}", "results", results));
+}
+
+void
 http_raw(struct req *r, int status, struct MHD_Response *resp)
 {
 	http_set(r, status, resp);

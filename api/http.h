@@ -94,6 +94,12 @@ void http_db_error(struct req *r);
  * 404 not_found for `what` when there is none, or a database error. */
 void http_answer_row(struct req *r, int status, const char *sql, const char *id, const char *what,
                      json_t *(*build)(const PGresult *res, int row, int col));
+/* Answers one page of a collection and takes res (the page's rows, each with the
+ * collection's size from count(*) OVER () in column total_col): build() makes each item.
+ * A page past the end has no rows to carry the size: count_sql ($1 = id) gives it then. */
+void http_answer_page(struct req *r, PGresult *res, int total_col,
+                      json_t *(*build)(const PGresult *res, int row, int col),
+                      const char *count_sql, const char *id, int64_t page, int64_t per_page);
 /* Answers with a response built by the handler (e.g. a streaming download). Takes it. */
 void http_raw(struct req *r, int status, struct MHD_Response *resp);
 /* Adds a header to the answer (copied). */

@@ -316,16 +316,23 @@ out:
 	json_decref(body);
 }
 
+/* One item of an upload list, for http_answer_page. */
+static json_t *
+uploads_item(const PGresult *res, int row, int col)
+{
+	(void)col;
+	return uploads_row_json(res, row);
+}
+
 /* GET /projects/{id}/uploads: the project's uploads, paged. */
 static void
 uploads_list(struct req *r)
 {
 	struct access_project p;
-	int64_t page, per_page, total = 0;
+	int64_t page, per_page;
 	char lim[24], off[24];
 	const char *params[3] = {r->params[0], lim, off};
 	PGresult *res = NULL;
-	json_t *results;
 
 	if (http_paging_args(r, &page, &per_page) < 0 || access_project(r, r->params[0], &p) != 1)
 		return;
@@ -335,30 +342,12 @@ uploads_list(struct req *r)
 	              UPLOADS_SELECT "WHERE u.project_id = $1 ORDER BY u.created_at, u.id "
 	                             "LIMIT $2 OFFSET $3",
 	              3, params);
-	if (res == NULL) {
+	if (res == NULL)
 		http_db_error(r);
-		return;
-	}
-	results = json_array();
-	for (int i = 0; i < PQntuples(res); i++) {
-		json_array_append_new(results, uploads_row_json(res, i));
-		total = db_get_i64(res, i, U_TOTAL);
-	}
-	PQclear(res);
-	if (total == 0 && page > 1) {
-		/* past the end: the window is empty, count separately */
-		res =
-		    db_exec(r->db, "SELECT count(*) FROM uploads WHERE project_id = $1", 1, params);
-		if (res == NULL) {
-			json_decref(results);
-			http_db_error(r);
-			return;
-		}
-		total = db_get_i64(res, 0, 0);
-		PQclear(res);
-	}
-	http_paging_headers(r, page, per_page, total);
-	http_json(r, 200, json_pack("{s:o}", "results", results));
+	else
+		http_answer_page(r, res, U_TOTAL, uploads_item,
+		                 "SELECT count(*) FROM uploads WHERE project_id = $1", r->params[0],
+		                 page, per_page);
 }
 
 /* GET /uploads/{id}. */
