@@ -57,7 +57,7 @@ static const char stats_sql[] =
     "     AND error_at IS NULL"
     "   UNION ALL SELECT min(completed_at) FROM uploads WHERE completed_at IS NOT NULL "
     "     AND NOT is_consistent AND error_at IS NULL) s),"
-    " (SELECT count(*) FROM outbox WHERE sent_at IS NULL),"
+    " (SELECT count(*) FROM outbox),"
     " (SELECT count(*) FROM job_runs)";
 
 static const char *const stats_names[] = {
@@ -86,8 +86,8 @@ cli_stats(PGconn *c)
 		printf("queues unreachable\n");
 		return 1;
 	}
-	for (int i = 0; i < mq_kind_count; i++) {
-		char *q = xasprintf("settle.%s", mq_kinds[i]);
+	for (int i = 0; i < job_kind_count; i++) {
+		char *q = mq_kind_queue(job_kinds[i]);
 		printf("queue_depth{%s} %lld\n", q, (long long)mq_queue_depth(mq, q, &err));
 		free(err);
 		err = NULL;
@@ -143,7 +143,7 @@ cli_requeue_one(struct mq *mq, const struct mq_delivery *d)
 	}
 	j.attempt = 1;
 	body = job_serialize(&j);
-	rc = mq_publish(mq, MQ_EXCHANGE, j.kind, j.id, body, strlen(body), 0, &err);
+	rc = mq_publish_logged(mq, MQ_EXCHANGE, j.kind, j.id, body, strlen(body), 0, &err);
 	free(body);
 	if (rc < 0) {
 		fprintf(stderr, "requeue of %s failed: %s\n", j.id, err);

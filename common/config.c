@@ -43,7 +43,7 @@ static const struct config_key keys[] = {
      "most HTTP connections settle-api holds at once"},
     {"SETTLE_CONNECTION_TIMEOUT", CFG_INT, &cfg.connection_timeout, "60", 1, 3600,
      "seconds an idle HTTP connection is kept"},
-    {"SETTLE_WORKER_PREFETCH", CFG_INT, &cfg.worker_prefetch, "16", 1, 65535,
+    {"SETTLE_WORKER_PREFETCH", CFG_INT, &cfg.worker_prefetch, "64", 1, 65535,
      "unacked messages a worker holds at once"},
     {"SETTLE_WORKER_THREADS", CFG_INT, &cfg.worker_threads, "4", 1, 64,
      "jobs a worker runs at once (threads, each with its own Postgres connection)"},

@@ -11,16 +11,16 @@
 
 #include "uuid.h"
 
-static const char *const job_kinds[] = {JOB_PROJECT_INITIALIZE, JOB_UPLOAD_COMPLETE,
-                                        JOB_RESOURCE_DELETE};
+const char *const job_kinds[] = {JOB_PROJECT_INITIALIZE, JOB_UPLOAD_COMPLETE, JOB_RESOURCE_DELETE};
+const int job_kind_count = (int)ARRAY_LEN(job_kinds);
 
-/* True if kind is one of the three job kinds (NULL is not). */
+/* True if kind is one of job_kinds (NULL is not). */
 bool
 job_kind_valid(const char *kind)
 {
 	if (kind == NULL)
 		return false;
-	for (size_t i = 0; i < ARRAY_LEN(job_kinds); i++)
+	for (int i = 0; i < job_kind_count; i++)
 		if (strcmp(kind, job_kinds[i]) == 0)
 			return true;
 	return false;

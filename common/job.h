@@ -11,6 +11,10 @@
 #define JOB_UPLOAD_COMPLETE    "upload.complete"
 #define JOB_RESOURCE_DELETE    "resource.delete"
 
+/* Every job kind, once: the queues, the workers and the validation all iterate this. */
+extern const char *const job_kinds[];
+extern const int job_kind_count;
+
 struct job {
 	char id[37];
 	char kind[48];
@@ -25,7 +29,7 @@ struct job {
 int job_parse(const char *body, size_t len, struct job *j, char **err) MUSTCHECK;
 /* Serialises j into a new JSON string the caller frees. */
 char *job_serialize(const struct job *j);
-/* True if kind is one of the three job kinds. */
+/* True if kind is one of job_kinds. */
 bool job_kind_valid(const char *kind);
 
 #endif

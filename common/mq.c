@@ -18,9 +18,6 @@
 #define MQ_RPC_TIMEOUT_S  30
 #define MQ_LOG_MAX_LENGTH 1000000
 
-const char *const mq_kinds[] = {JOB_PROJECT_INITIALIZE, JOB_UPLOAD_COMPLETE, JOB_RESOURCE_DELETE};
-const int mq_kind_count = (int)ARRAY_LEN(mq_kinds);
-
 /* A delivery read while waiting for something else, kept for mq_next. */
 struct mq_queued {
 	struct mq_delivery d;
@@ -265,6 +262,15 @@ mq_bind(struct mq *mq, const char *queue, const char *exchange, const char *key,
 	return mq_rpc_check(mq, "queue.bind", err);
 }
 
+/* Removes a binding; RabbitMQ answers unbind-ok when there was none, so this is idempotent. */
+static int
+mq_unbind(struct mq *mq, const char *queue, const char *exchange, const char *key, char **err)
+{
+	amqp_queue_unbind(mq->conn, MQ_CHANNEL, amqp_cstring_bytes(queue),
+	                  amqp_cstring_bytes(exchange), amqp_cstring_bytes(key), amqp_empty_table);
+	return mq_rpc_check(mq, "queue.unbind", err);
+}
+
 static int
 mq_declare_exchange(struct mq *mq, const char *name, const char *type, char **err)
 {
@@ -280,7 +286,7 @@ mq_declare_kind(struct mq *mq, const char *kind, char **err)
 	amqp_table_entry_t quorum[] = {mq_arg_str("x-queue-type", "quorum")};
 	amqp_table_entry_t retry[] = {mq_arg_str("x-dead-letter-exchange", MQ_EXCHANGE),
 	                              mq_arg_str("x-dead-letter-routing-key", kind)};
-	char *name = xasprintf("settle.%s", kind);
+	char *name = mq_kind_queue(kind);
 	int rc = -1;
 
 	if (mq_declare_queue(mq, name, quorum, (int)ARRAY_LEN(quorum), err) < 0 ||
@@ -316,15 +322,22 @@ mq_declare_topology(struct mq *mq, char **err)
 	if (mq_declare_exchange(mq, MQ_EXCHANGE, "topic", err) < 0 ||
 	    mq_declare_exchange(mq, MQ_DEAD_EXCHANGE, "fanout", err) < 0)
 		return -1;
-	for (int i = 0; i < mq_kind_count; i++)
-		if (mq_declare_kind(mq, mq_kinds[i], err) < 0)
+	for (int i = 0; i < job_kind_count; i++)
+		if (mq_declare_kind(mq, job_kinds[i], err) < 0)
 			return -1;
 	if (mq_declare_queue(mq, MQ_DEAD_QUEUE, quorum, (int)ARRAY_LEN(quorum), err) < 0 ||
 	    mq_bind(mq, MQ_DEAD_QUEUE, MQ_DEAD_EXCHANGE, "", err) < 0 ||
 	    mq_declare_queue(mq, MQ_LOG_QUEUE, log_args, (int)ARRAY_LEN(log_args), err) < 0 ||
-	    mq_bind(mq, MQ_LOG_QUEUE, MQ_EXCHANGE, "#", err) < 0)
+	    mq_bind(mq, MQ_LOG_QUEUE, MQ_DEAD_EXCHANGE, "", err) < 0 ||
+	    mq_unbind(mq, MQ_LOG_QUEUE, MQ_EXCHANGE, "#", err) < 0)
 		return -1;
 	return 0;
+}
+
+char *
+mq_kind_queue(const char *kind)
+{
+	return xasprintf("settle.%s", kind);
 }
 
 /* Name of the delay queue for a publish with this attempt number (mapping in mq.h). */
@@ -490,6 +503,16 @@ mq_slice_ms(const struct mq *mq, int64_t deadline)
 	if (left < 0)
 		left = 0;
 	return (int)(left < cap ? left : cap);
+}
+
+/* See mq.h. */
+int
+mq_publish_logged(struct mq *mq, const char *exchange, const char *routing_key, const char *msg_id,
+                  const char *body, size_t len, int64_t expiration_ms, char **err)
+{
+	if (mq_publish_nowait(mq, "", MQ_LOG_QUEUE, msg_id, body, len, 0, err) < 0)
+		return -1;
+	return mq_publish(mq, exchange, routing_key, msg_id, body, len, expiration_ms, err);
 }
 
 /*

@@ -3,10 +3,18 @@
  * Topology (mq_declare_topology, idempotent):
  *   exchange settle.jobs (topic, durable)
  *     ─<kind>──▶ settle.<kind>          durable quorum queue, one per job kind
- *     ─"#"─────▶ settle.message_log     durable classic queue, x-max-length 1000000 (audit)
  *   settle.retry.<kind>.<level>         durable classic delay queues, level 1..MQ_RETRY_LEVELS,
  *                                       dead-lettered to settle.jobs with routing key <kind>
- *   exchange settle.dead (fanout, durable) ──▶ settle.dead   durable quorum queue
+ *   exchange settle.dead (fanout, durable)
+ *     ─────────▶ settle.dead            durable quorum queue
+ *     ─────────▶ settle.message_log     durable classic queue, x-max-length 1000000 (audit)
+ *
+ * The audit log of messages (table message_log) is written without the broker for the
+ * common case: the outbox relay moves each row it published into the table, in the
+ * statement that retires the row. The broker's settle.message_log queue carries only what
+ * the workers publish: dead letters (through settle.dead) and retries (the worker sends a
+ * copy), drained by `settle message-log drain`. The binding settle.jobs ─"#"─▶
+ * settle.message_log of older versions is removed.
  *
  * A retry is published to the default exchange ("") with routing key
  * mq_retry_queue(kind, attempt) and a per-message expiration (the delay); when it expires
@@ -36,10 +44,6 @@
 #define MQ_RETRY_PREFIX  "settle.retry."
 #define MQ_RETRY_LEVELS  6
 
-/* The job kinds; each has the durable quorum queue "settle.<kind>". */
-extern const char *const mq_kinds[];
-extern const int mq_kind_count;
-
 struct mq;
 
 /* Connects to url (amqp://user:pass@host:port[/vhost]), opens channel 1 with publisher
@@ -51,6 +55,9 @@ void mq_close(struct mq *mq);
 
 /* Declares the topology drawn at the top of this file. Idempotent. 0 or -1 with *err. */
 int mq_declare_topology(struct mq *mq, char **err) MUSTCHECK;
+
+/* The queue of a job kind (one of job_kinds): "settle.<kind>". New string, caller frees. */
+char *mq_kind_queue(const char *kind);
 
 /* The delay queue for a job about to be published with attempt number `attempt` (>= 2,
  * the first retry): "settle.retry.<kind>.<level>" with level = attempt - 1 capped to
@@ -65,6 +72,12 @@ char *mq_retry_queue(const char *kind, int attempt);
  * or on a connection error (then it must be re-made). */
 int mq_publish(struct mq *mq, const char *exchange, const char *routing_key, const char *msg_id,
                const char *body, size_t len, int64_t expiration_ms, char **err) MUSTCHECK;
+/* mq_publish, with a copy (no expiration) to settle.message_log first: for the messages a
+ * process publishes outside the outbox (retries, requeued dead letters), so that the audit
+ * log sees them. 0 when both are confirmed, else -1 with *err as mq_publish. */
+int mq_publish_logged(struct mq *mq, const char *exchange, const char *routing_key,
+                      const char *msg_id, const char *body, size_t len, int64_t expiration_ms,
+                      char **err) MUSTCHECK;
 /* mq_publish without waiting: the confirm is collected by mq_wait_confirms. 0 or -1
  * (connection error) with *err. */
 int mq_publish_nowait(struct mq *mq, const char *exchange, const char *routing_key,

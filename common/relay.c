@@ -15,30 +15,30 @@
 #include "log.h"
 #include "mq.h"
 
-#define RELAY_BATCH          200
-#define RELAY_BACKOFF_MIN_MS 100
-#define RELAY_BACKOFF_MAX_MS 5000
-#define RELAY_CLEANUP_MS     60000
-#define RELAY_CLEANUP_LIMIT  10000
-#define RELAY_COUNT_MS       1000
-#define RELAY_KEEPALIVE_MS   5000
-#define RELAY_STOP_POLL_MS   100
-#define RELAY_BAD_ROW_MS     3600000
-#define RELAY_HEARTBEAT_S    30
-#define RELAY_CONFIRM_MS     30000
+#define RELAY_BATCH        200
+#define RELAY_COUNT_MS     1000
+#define RELAY_KEEPALIVE_MS 5000
+#define RELAY_STOP_POLL_MS 100
+#define RELAY_BAD_ROW_MS   3600000
+#define RELAY_HEARTBEAT_S  30
+#define RELAY_CONFIRM_MS   30000
 
 static const char relay_select_sql[] =
     "SELECT id, kind, resource_id, attempt, (extract(epoch from created_at) * 1000)::bigint "
-    "FROM outbox WHERE sent_at IS NULL AND available_at <= now() "
+    "FROM outbox WHERE available_at <= now() "
     "ORDER BY available_at LIMIT $1 FOR UPDATE SKIP LOCKED";
-static const char relay_sent_sql[] = "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::uuid[])";
+/* Retires the delivered rows: $1 is a JSON array of their messages. Each row leaves the
+ * outbox and its message enters the audit log, in one statement. */
+static const char relay_sent_sql[] =
+    "WITH m AS (SELECT e FROM jsonb_array_elements($1::jsonb) AS e),"
+    " sent AS (DELETE FROM outbox o USING m WHERE o.id = (m.e->>'id')::uuid RETURNING o.id)"
+    " INSERT INTO message_log (message_id, routing_key, payload)"
+    " SELECT m.e->>'id', m.e->>'kind', m.e FROM m JOIN sent ON sent.id = (m.e->>'id')::uuid";
 static const char relay_retry_sql[] =
     "UPDATE outbox o SET attempt = o.attempt + 1, "
     "available_at = now() + d.ms * interval '1 millisecond' "
     "FROM unnest($1::uuid[], $2::bigint[]) AS d(id, ms) WHERE o.id = d.id";
-static const char relay_count_sql[] = "SELECT count(*) FROM outbox WHERE sent_at IS NULL";
-static const char relay_cleanup_sql[] = "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox "
-                                        "WHERE sent_at < now() - interval '1 hour' LIMIT $1)";
+static const char relay_count_sql[] = "SELECT count(*) FROM outbox";
 
 static int64_t relay_backlog_rows; /* accessed with __atomic builtins */
 
@@ -51,9 +51,8 @@ struct relay_loop {
 	int wake_fd; /* read end of the self-pipe, or -1: then poll in short slices */
 	PGconn *conn;
 	bool sink_ok;
-	bool batch; /* mq sink: publish a whole batch, then wait for all confirms */
-	int64_t backoff_ms;
-	int64_t next_sweep, next_count, next_cleanup, next_keepalive;
+	struct util_backoff backoff;
+	int64_t next_sweep, next_count, next_keepalive;
 };
 
 struct relay {
@@ -65,12 +64,23 @@ struct relay {
 	int pipe[2];
 };
 
-/* A growing "{a,b,c}" Postgres array literal, passed as one query parameter. */
+/* A growing list literal passed as one query parameter: a Postgres array "{a,b,c}" of
+ * plain items (uuids, numbers) or, with open '[', a JSON array of JSON texts. */
 struct relay_array {
+	char open, close;
 	char *s;
 	size_t len, cap;
 	int n;
 };
+
+#define RELAY_PG_ARRAY                                                                             \
+	{                                                                                          \
+		.open = '{', .close = '}'                                                          \
+	}
+#define RELAY_JSON_ARRAY                                                                           \
+	{                                                                                          \
+		.open = '[', .close = ']'                                                          \
+	}
 
 static void
 relay_array_put(struct relay_array *a, char sep, const char *item)
@@ -89,7 +99,7 @@ relay_array_put(struct relay_array *a, char sep, const char *item)
 static void
 relay_array_add(struct relay_array *a, const char *item)
 {
-	relay_array_put(a, a->n++ == 0 ? '{' : ',', item);
+	relay_array_put(a, a->n++ == 0 ? a->open : ',', item);
 }
 
 /* Closes the literal and returns it (still owned by a). */
@@ -97,8 +107,8 @@ static const char *
 relay_array_end(struct relay_array *a)
 {
 	if (a->n == 0)
-		relay_array_put(a, '{', "");
-	relay_array_put(a, '}', "");
+		relay_array_put(a, a->open, "");
+	relay_array_put(a, a->close, "");
 	return a->s;
 }
 
@@ -107,7 +117,6 @@ relay_array_end(struct relay_array *a)
 struct relay_mq {
 	char *url;
 	struct mq *mq;
-	bool batch; /* set by the loop: deliver does not wait, relay_mq_flush does */
 };
 
 static void
@@ -117,39 +126,31 @@ relay_mq_drop(struct relay_mq *m)
 	m->mq = NULL;
 }
 
+/* Publishes without waiting; relay_mq_flush collects the confirms of the whole batch. */
 static int
-relay_mq_deliver(void *arg, const struct job *j, int64_t *retry_delay_ms)
+relay_mq_deliver(void *arg, const struct job *j, const char *body, int64_t *retry_delay_ms)
 {
 	struct relay_mq *m = arg;
-	char *body, *err = NULL;
-	int rc;
+	char *err = NULL;
 
+	(void)retry_delay_ms;
 	if (m->mq == NULL)
 		return -1;
-	body = job_serialize(j);
-	if (body == NULL) {
-		log_error("relay_unserializable_job kind=\"%.48s\"", j->kind);
-		*retry_delay_ms = RELAY_BAD_ROW_MS;
-		return 1;
-	}
-	if (m->batch)
-		rc = mq_publish_nowait(m->mq, MQ_EXCHANGE, j->kind, j->id, body, strlen(body), 0,
-		                       &err);
-	else
-		rc = mq_publish(m->mq, MQ_EXCHANGE, j->kind, j->id, body, strlen(body), 0, &err);
-	if (rc < 0) {
+	if (mq_publish_nowait(m->mq, MQ_EXCHANGE, j->kind, j->id, body, strlen(body), 0, &err) <
+	    0) {
 		log_warn("relay_publish_failed kind=%s error=\"%s\"", j->kind, err);
 		relay_mq_drop(m);
+		free(err);
+		return -1;
 	}
-	free(body);
-	free(err);
-	return rc < 0 ? -1 : 0;
+	return 0;
 }
 
 /* Waits for the confirms of everything published since the last flush. 0 or -1. */
 static int
-relay_mq_flush(struct relay_mq *m)
+relay_mq_flush(void *arg)
 {
+	struct relay_mq *m = arg;
 	char *err = NULL;
 
 	if (m->mq == NULL)
@@ -163,8 +164,9 @@ relay_mq_flush(struct relay_mq *m)
 }
 
 static int
-relay_mq_keepalive(struct relay_mq *m)
+relay_mq_keepalive(void *arg)
 {
+	struct relay_mq *m = arg;
 	char *err = NULL;
 
 	if (m->mq == NULL || mq_keepalive(m->mq, &err) == 0)
@@ -204,9 +206,10 @@ relay_mq_free(void *arg)
 }
 
 /*
- * A sink publishing each job to settle.jobs (routing key = kind, message id = job id) with
- * publisher confirms. It starts disconnected: reset() connects and declares the topology,
- * so RabbitMQ being down only delays delivery. The sink owns a copy of url.
+ * A sink publishing each job to settle.jobs (routing key = kind, message id = job id),
+ * a batch at a time, with publisher confirms. It starts disconnected: reset() connects and
+ * declares the topology, so RabbitMQ being down only delays delivery. The sink owns a copy
+ * of url.
  */
 struct relay_sink
 relay_mq_sink(const char *url)
@@ -214,8 +217,12 @@ relay_mq_sink(const char *url)
 	struct relay_mq *m = xcalloc(1, sizeof(*m));
 
 	m->url = xstrdup(url);
-	return (struct relay_sink){
-	    .deliver = relay_mq_deliver, .reset = relay_mq_reset, .free = relay_mq_free, .arg = m};
+	return (struct relay_sink){.deliver = relay_mq_deliver,
+	                           .flush = relay_mq_flush,
+	                           .keepalive = relay_mq_keepalive,
+	                           .reset = relay_mq_reset,
+	                           .free = relay_mq_free,
+	                           .arg = m};
 }
 
 /* ---- the loop ---- */
@@ -254,19 +261,23 @@ relay_wait(struct relay_loop *l, int64_t ms, int fd)
 static void
 relay_backoff(struct relay_loop *l)
 {
-	relay_wait(l, l->backoff_ms, -1);
-	l->backoff_ms *= 2;
-	if (l->backoff_ms > RELAY_BACKOFF_MAX_MS)
-		l->backoff_ms = RELAY_BACKOFF_MAX_MS;
+	relay_wait(l, util_backoff_next(&l->backoff), -1);
 }
 
+/*
+ * Connects and listens for new rows. The relay's commits are asynchronous
+ * (synchronous_commit off for this session only): if one is lost in a crash, its rows are
+ * still in the outbox and get published again, and the workers skip the duplicate; so
+ * nothing is lost, and the relay does not wait for a WAL flush between batches.
+ */
 static int
 relay_connect(struct relay_loop *l)
 {
 	l->conn = db_connect(l->url, 1);
 	if (l->conn == NULL)
 		return -1;
-	if (db_cmd(l->conn, "LISTEN settle_outbox", 0, NULL) < 0) {
+	if (db_cmd(l->conn, "SET synchronous_commit = off", 0, NULL) < 0 ||
+	    db_cmd(l->conn, "LISTEN settle_outbox", 0, NULL) < 0) {
 		PQfinish(l->conn);
 		l->conn = NULL;
 		return -1;
@@ -320,53 +331,67 @@ relay_row_job(const PGresult *r, int i, struct job *j)
 	return true;
 }
 
-/* Hands the claimed rows to the sink, collecting sent ids and retries. 0, or -2 when the
- * sink broke. */
-static int
-relay_deliver_rows(struct relay_loop *l, const PGresult *r, struct relay_array *sent,
-                   struct relay_array *retry_ids, struct relay_array *retry_ms)
-{
-	for (int i = 0; i < PQntuples(r); i++) {
-		int64_t delay = 0;
-		char buf[24];
-		struct job j;
-		int rc;
+/* What one batch delivered (messages, a JSON array) and what it put off (ids and delays,
+ * Postgres arrays). */
+struct relay_outcome {
+	struct relay_array sent, retry_ids, retry_ms;
+};
 
-		log_set_id(db_get(r, i, 0));
-		if (relay_row_job(r, i, &j)) {
-			rc = l->sink.deliver(l->sink.arg, &j, &delay);
-		} else {
-			log_error("relay_bad_row kind=\"%.48s\"", db_get(r, i, 1));
-			rc = 1;
-			delay = RELAY_BAD_ROW_MS;
-		}
-		log_set_id(NULL);
-		if (rc < 0)
-			return -2;
-		if (rc == 0) {
-			relay_array_add(sent, db_get(r, i, 0));
-			continue;
-		}
+/* Hands row i to the sink. 0 delivered or put off, -1 when the sink broke. */
+static int
+relay_deliver_row(struct relay_loop *l, const PGresult *r, int i, struct relay_outcome *o)
+{
+	int64_t delay = RELAY_BAD_ROW_MS;
+	char *body = NULL, buf[24];
+	struct job j;
+	int rc = 1;
+
+	log_set_id(db_get(r, i, 0));
+	if (!relay_row_job(r, i, &j) || (body = job_serialize(&j)) == NULL)
+		log_error("relay_bad_row kind=\"%.48s\"", db_get(r, i, 1));
+	else
+		rc = l->sink.deliver(l->sink.arg, &j, body, &delay);
+	log_set_id(NULL);
+	if (rc == 0) {
+		relay_array_add(&o->sent, body);
+	} else if (rc > 0) {
 		snprintf(buf, sizeof(buf), "%" PRId64, delay > 0 ? delay : 0);
-		relay_array_add(retry_ids, db_get(r, i, 0));
-		relay_array_add(retry_ms, buf);
+		relay_array_add(&o->retry_ids, db_get(r, i, 0));
+		relay_array_add(&o->retry_ms, buf);
 	}
-	if (l->batch && PQntuples(r) > 0 && relay_mq_flush(l->sink.arg) < 0)
-		return -2;
+	free(body);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Retires the delivered rows and reschedules the put-off ones, in the open transaction.
+ * 0 or -1. */
+static int
+relay_record(struct relay_loop *l, struct relay_outcome *o)
+{
+	const char *p[2];
+
+	p[0] = relay_array_end(&o->sent);
+	if (o->sent.n > 0 && db_cmd(l->conn, relay_sent_sql, 1, p) < 0)
+		return -1;
+	p[0] = relay_array_end(&o->retry_ids);
+	p[1] = relay_array_end(&o->retry_ms);
+	if (o->retry_ids.n > 0 && db_cmd(l->conn, relay_retry_sql, 2, p) < 0)
+		return -1;
 	return 0;
 }
 
 /*
- * One transaction: claims up to RELAY_BATCH due rows, delivers them, marks them sent or
- * schedules their retry, commits. Returns the number of rows claimed, -1 on a database
- * error, -2 when the sink broke (the transaction is rolled back either way).
+ * One transaction: claims up to RELAY_BATCH due rows, delivers them, flushes the sink,
+ * retires the delivered rows (into message_log) or schedules their retry, commits. Returns
+ * the number of rows claimed, -1 on a database error, -2 when the sink broke (the
+ * transaction is rolled back either way, so every row is claimed again later).
  */
 static int
 relay_batch(struct relay_loop *l)
 {
-	struct relay_array sent = {0}, retry_ids = {0}, retry_ms = {0};
+	struct relay_outcome o = {RELAY_JSON_ARRAY, RELAY_PG_ARRAY, RELAY_PG_ARRAY};
 	char limit[16];
-	const char *p[2] = {limit};
+	const char *p[1] = {limit};
 	PGresult *r = NULL;
 	int rc = -1;
 
@@ -376,29 +401,27 @@ relay_batch(struct relay_loop *l)
 	r = db_exec(l->conn, relay_select_sql, 1, p);
 	if (r == NULL)
 		goto fail;
-	rc = relay_deliver_rows(l, r, &sent, &retry_ids, &retry_ms);
-	if (rc < 0)
+	for (int i = 0; i < PQntuples(r); i++)
+		if (relay_deliver_row(l, r, i, &o) < 0) {
+			rc = -2;
+			goto fail;
+		}
+	if (o.sent.n > 0 && l->sink.flush != NULL && l->sink.flush(l->sink.arg) < 0) {
+		rc = -2;
 		goto fail;
-	rc = -1;
-	p[0] = relay_array_end(&sent);
-	if (sent.n > 0 && db_cmd(l->conn, relay_sent_sql, 1, p) < 0)
-		goto fail;
-	p[0] = relay_array_end(&retry_ids);
-	p[1] = relay_array_end(&retry_ms);
-	if (retry_ids.n > 0 && db_cmd(l->conn, relay_retry_sql, 2, p) < 0)
-		goto fail;
-	if (db_commit(l->conn) < 0)
+	}
+	if (relay_record(l, &o) < 0 || db_commit(l->conn) < 0)
 		goto fail;
 	rc = PQntuples(r);
-	log_debug("relay_batch rows=%d sent=%d retried=%d", rc, sent.n, retry_ids.n);
+	log_debug("relay_batch rows=%d sent=%d retried=%d", rc, o.sent.n, o.retry_ids.n);
 	goto out;
 fail:
 	db_rollback(l->conn);
 out:
 	PQclear(r);
-	free(sent.s);
-	free(retry_ids.s);
-	free(retry_ms.s);
+	free(o.sent.s);
+	free(o.retry_ids.s);
+	free(o.retry_ms.s);
 	return rc;
 }
 
@@ -428,29 +451,8 @@ relay_count(struct relay_loop *l)
 	return 0;
 }
 
-/* Deletes rows sent more than an hour ago, RELAY_CLEANUP_LIMIT per statement. 0 or -1. */
-static int
-relay_cleanup(struct relay_loop *l)
-{
-	char limit[16];
-	const char *p[1] = {limit};
-	int64_t deleted = 0, n;
-
-	snprintf(limit, sizeof(limit), "%d", RELAY_CLEANUP_LIMIT);
-	do {
-		PGresult *r = db_exec(l->conn, relay_cleanup_sql, 1, p);
-		if (r == NULL)
-			return -1;
-		n = atoll(PQcmdTuples(r));
-		deleted += n;
-		PQclear(r);
-	} while (n == RELAY_CLEANUP_LIMIT && !relay_stopping(l));
-	if (deleted > 0)
-		log_info("relay_cleanup deleted=%" PRId64, deleted);
-	return 0;
-}
-
-/* Brings the connection and the sink up. true when both are usable. */
+/* Brings the connection and the sink up. true when both are usable. The backoff starts
+ * again from its minimum as soon as both work, so the next outage is probed quickly. */
 static bool
 relay_ready(struct relay_loop *l)
 {
@@ -465,10 +467,11 @@ relay_ready(struct relay_loop *l)
 		}
 		l->sink_ok = true;
 	}
+	util_backoff_reset(&l->backoff);
 	return true;
 }
 
-/* Does whatever is due: drain (on wake or sweep), backlog count, cleanup, keepalive.
+/* Does whatever is due: drain (on wake or sweep), backlog count, keepalive.
  * 0, -1 (database) or -2 (sink). */
 static int
 relay_tick(struct relay_loop *l, bool woke)
@@ -487,13 +490,8 @@ relay_tick(struct relay_loop *l, bool woke)
 			return -1;
 		l->next_count = now + (l->sweep_ms < RELAY_COUNT_MS ? l->sweep_ms : RELAY_COUNT_MS);
 	}
-	if (now >= l->next_cleanup) {
-		if (relay_cleanup(l) < 0)
-			return -1;
-		l->next_cleanup = now + RELAY_CLEANUP_MS;
-	}
-	if (l->batch && now >= l->next_keepalive) {
-		if (relay_mq_keepalive(l->sink.arg) < 0)
+	if (now >= l->next_keepalive) {
+		if (l->sink.keepalive != NULL && l->sink.keepalive(l->sink.arg) < 0)
 			return -2;
 		l->next_keepalive = now + RELAY_KEEPALIVE_MS;
 	}
@@ -511,10 +509,7 @@ relay_loop_run(struct relay_loop *l)
 {
 	bool woke = true;
 
-	l->backoff_ms = RELAY_BACKOFF_MIN_MS;
-	l->batch = l->sink.deliver == relay_mq_deliver;
-	if (l->batch)
-		((struct relay_mq *)l->sink.arg)->batch = true;
+	l->backoff = (struct util_backoff)UTIL_BACKOFF_INIT;
 	log_info("relay_started sweep_ms=%" PRId64 " batch=%d", l->sweep_ms, RELAY_BATCH);
 	while (!relay_stopping(l)) {
 		int rc, n = 0;
@@ -536,12 +531,10 @@ relay_loop_run(struct relay_loop *l)
 			relay_backoff(l);
 			continue;
 		}
-		l->backoff_ms = RELAY_BACKOFF_MIN_MS;
 		woke = n > 0;
 		if (!woke) {
-			int64_t next = relay_min(l->next_sweep, l->next_cleanup);
-			if (l->batch)
-				next = relay_min(next, l->next_keepalive);
+			int64_t next =
+			    relay_min(relay_min(l->next_sweep, l->next_keepalive), l->next_count);
 			woke = relay_wait(l, next - util_now_ms(), PQsocket(l->conn)) &&
 			       relay_take_notifies(l) != 0;
 		}

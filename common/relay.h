@@ -8,12 +8,23 @@
 #include "job.h"
 #include "util.h"
 
-/* Where claimed jobs go. deliver() returns 0 when the job is handed over for good (the row is
- * marked sent), 1 to try this job again later (the relay bumps attempt and sets available_at
- * to now + *retry_delay_ms), -1 when the sink is broken (the batch is rolled back, reset()
- * is called with backoff until it returns 0). */
+/* Where claimed jobs go. The relay calls, in one transaction holding the claimed rows:
+ * deliver() for each row, then flush(), then retires the delivered rows (deletes them from
+ * the outbox and records their messages in message_log) and commits.
+ * - deliver(j, body): body is j's serialised message. 0 when handed over (final once
+ *   flush() succeeds), 1 to try this job again later (the relay bumps attempt and sets
+ *   available_at to now + *retry_delay_ms), -1 when the sink is broken.
+ * - flush(): waits until everything delivered since the last flush is handed over for good
+ *   (publisher confirms). 0, or -1 when broken. NULL when deliver() is final by itself.
+ * - keepalive(): called at least every few seconds while the relay idles (heartbeats).
+ *   0, or -1 when broken. May be NULL.
+ * - reset(): (re)connects; called with backoff after -1 from any of the above, until it
+ *   returns 0. The batch of a failure is rolled back. May be NULL.
+ * - free(): releases arg. */
 struct relay_sink {
-	int (*deliver)(void *arg, const struct job *j, int64_t *retry_delay_ms);
+	int (*deliver)(void *arg, const struct job *j, const char *body, int64_t *retry_delay_ms);
+	int (*flush)(void *arg);
+	int (*keepalive)(void *arg);
 	int (*reset)(void *arg);
 	void (*free)(void *arg);
 	void *arg;
@@ -26,8 +37,8 @@ struct relay_sink relay_mq_sink(const char *url);
 struct relay;
 
 /* Starts the relay thread on its own Postgres connection to database_url. It wakes on
- * LISTEN settle_outbox and on a periodic sweep (every sweep_ms), claims rows with
- * FOR UPDATE SKIP LOCKED in batches, and deletes sent rows after a while.
+ * LISTEN settle_outbox and on a periodic sweep (every sweep_ms), claims due rows with
+ * FOR UPDATE SKIP LOCKED in batches and moves the delivered ones into message_log.
  * Takes ownership of sink. NULL if the thread cannot start. */
 struct relay *relay_start(const char *database_url, struct relay_sink sink, int64_t sweep_ms);
 /* Asks the relay to stop, joins it and frees everything. */

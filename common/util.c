@@ -124,6 +124,27 @@ util_sleep_ms(int64_t ms, volatile const int *stop)
 	}
 }
 
+int64_t
+util_backoff_next(struct util_backoff *b)
+{
+	int64_t ms = b->ms < b->min_ms ? b->min_ms : b->ms;
+
+	b->ms = ms * 2 > b->max_ms ? b->max_ms : ms * 2;
+	return ms - (int64_t)(util_random() * (double)ms / 4);
+}
+
+void
+util_backoff_reset(struct util_backoff *b)
+{
+	b->ms = b->min_ms;
+}
+
+void
+util_backoff_sleep(struct util_backoff *b, volatile const int *stop)
+{
+	util_sleep_ms(util_backoff_next(b), stop);
+}
+
 bool
 util_parse_i64(const char *s, int64_t *out)
 {

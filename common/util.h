@@ -29,6 +29,27 @@ int64_t util_wall_ms(void);
 /* Sleeps ms milliseconds (restarts on EINTR unless *stop becomes true). */
 void util_sleep_ms(int64_t ms, volatile const int *stop);
 
+/* Reconnect backoff: the one policy every loop that waits for a dependency uses. Waits
+ * start at min_ms and double up to max_ms; util_backoff_reset goes back to min_ms once the
+ * dependency works again. A small cap keeps a loop probing about every max_ms while a
+ * dependency is down, so it resumes soon after the dependency does. */
+struct util_backoff {
+	int64_t ms, min_ms, max_ms;
+};
+#define UTIL_BACKOFF_MIN_MS 50
+#define UTIL_BACKOFF_MAX_MS 1000
+#define UTIL_BACKOFF_INIT                                                                          \
+	{                                                                                          \
+		UTIL_BACKOFF_MIN_MS, UTIL_BACKOFF_MIN_MS, UTIL_BACKOFF_MAX_MS                      \
+	}
+/* Returns the wait due now (with up to 25% jitter, so many processes do not probe in step)
+ * and doubles the next one, up to max_ms. */
+int64_t util_backoff_next(struct util_backoff *b);
+/* The dependency works again: the next wait is min_ms. */
+void util_backoff_reset(struct util_backoff *b);
+/* Sleeps util_backoff_next(b) ms, returning early when *stop becomes true. */
+void util_backoff_sleep(struct util_backoff *b, volatile const int *stop);
+
 /* Parses a whole decimal integer; false on junk, overflow or empty input. */
 bool util_parse_i64(const char *s, int64_t *out) MUSTCHECK;
 

@@ -1,9 +1,13 @@
 /* consumer.c: settle-worker's loop. The main thread owns the AMQP connection: it takes
  * deliveries, hands them to SETTLE_WORKER_THREADS job threads (each with its own Postgres
- * connection, running each job in one transaction with jobs_run) and, when a job is
- * finished, acks it (after its COMMIT), re-publishes it through the delay queue, or
- * dead-letters it. It survives restarts of Postgres and RabbitMQ by reconnecting with
- * backoff. */
+ * connection) and, when a job is finished, acks it (after its COMMIT), re-publishes it
+ * through the delay queue, or dead-letters it. A job thread takes the next job and, when
+ * it is an upload.complete, every other upload.complete waiting in the prefetch window,
+ * and runs them as one batch (jobs_run_batch: one statement to load, one to commit); a job
+ * with many bytes to read comes back from the batch and runs alone. Acks go out after the
+ * COMMIT, one `multiple` ack for each run of consecutive delivery tags that are all
+ * committed, single acks for the others. It survives restarts of Postgres and RabbitMQ by
+ * reconnecting with backoff. */
 #include "consumer.h"
 
 #include <errno.h>
@@ -24,9 +28,9 @@
 
 #define CONSUMER_HEARTBEAT_S        30
 #define CONSUMER_POLL_MS            250
-#define CONSUMER_BACKOFF_MIN_MS     100
-#define CONSUMER_BACKOFF_MAX_MS     5000
 #define CONSUMER_RECONCILE_EVERY_MS 60000
+#define CONSUMER_BATCH_MAX          64
+#define CONSUMER_ACK_HOLD_MS        50
 
 /* One delivery on its way through a job thread and back. */
 struct item {
@@ -35,8 +39,18 @@ struct item {
 	struct job j;
 	enum job_result res;
 	bool parsed, gave_up, pg_broken;
+	bool solo; /* run alone: it came back from a batch with many bytes to read */
 	char *err;
 	struct item *next;
+};
+
+/* The delivery tags not settled yet, in delivery order (so ascending), and which of them
+ * are committed and only wait for their ack. */
+struct consumer_window {
+	uint64_t *tags;
+	bool *ready;
+	int64_t *since; /* when it was delivered */
+	int n, cap;
 };
 
 struct consumer {
@@ -44,7 +58,8 @@ struct consumer {
 	struct mq *mq;
 	uint64_t gen;
 	PGconn *pg; /* the main thread's, for reconcile */
-	int64_t mq_backoff_ms;
+	struct util_backoff mq_backoff;
+	struct consumer_window win; /* of the current connection */
 	int64_t next_reconcile_ms;
 	/* Between the main thread and the job threads. */
 	pthread_mutex_t lock;
@@ -59,21 +74,14 @@ struct consumer {
 
 static const char *const consumer_outcomes[] = {"done", "duplicate", "retry", "invalid"};
 
-/* Sleeps *backoff_ms (interruptible by stop) and doubles it up to the cap. */
-static void
-consumer_backoff(volatile int *stop, int64_t *backoff_ms)
-{
-	util_sleep_ms(*backoff_ms, stop);
-	*backoff_ms *= 2;
-	if (*backoff_ms > CONSUMER_BACKOFF_MAX_MS)
-		*backoff_ms = CONSUMER_BACKOFF_MAX_MS;
-}
-
-/* Makes sure *pg is a live connection, waiting one backoff step when it cannot be made. */
+/* Makes sure *pg is a live connection, waiting one backoff step when it cannot be made.
+ * A connection the server closed (Postgres restarted) is noticed here, before a job is
+ * given to it: PQconsumeInput reads the pending EOF without blocking. */
 static bool
-consumer_pg_ready(volatile int *stop, PGconn **pg, int64_t *backoff_ms)
+consumer_pg_ready(volatile int *stop, PGconn **pg, struct util_backoff *backoff)
 {
-	if (*pg != NULL && PQstatus(*pg) == CONNECTION_OK)
+	if (*pg != NULL && PQstatus(*pg) == CONNECTION_OK && PQconsumeInput(*pg) &&
+	    PQstatus(*pg) == CONNECTION_OK)
 		return true;
 	if (*pg != NULL) {
 		log_warn("db_reconnect reason=\"connection lost\"");
@@ -81,10 +89,10 @@ consumer_pg_ready(volatile int *stop, PGconn **pg, int64_t *backoff_ms)
 	}
 	*pg = db_connect(cfg.database_url, 1);
 	if (*pg == NULL) {
-		consumer_backoff(stop, backoff_ms);
+		util_backoff_sleep(backoff, stop);
 		return false;
 	}
-	*backoff_ms = CONSUMER_BACKOFF_MIN_MS;
+	util_backoff_reset(backoff);
 	return true;
 }
 
@@ -96,27 +104,15 @@ consumer_item_free(struct item *it)
 	free(it);
 }
 
-/* Runs one item in a job thread: parse, run, and give up after the last attempt. */
+/* Logs a finished item and, after its last attempt, gives it up (records the error on its
+ * resource). batch is the number of jobs it ran with, ms the time they took. */
 static void
-consumer_work(PGconn *pg, struct item *it)
+consumer_finished(PGconn *pg, struct item *it, int batch, int64_t ms)
 {
-	log_set_id(it->d.message_id);
-	if (job_parse(it->d.body, it->d.len, &it->j, &it->err) < 0) {
-		it->res = JOB_INVALID;
-		goto out;
-	}
-	it->parsed = true;
 	log_set_id(it->j.id);
-	int64_t t0 = util_now_ms();
-	it->res = jobs_run(pg, &it->j, &it->err);
-	log_info("job kind=%s resource=%s attempt=%d outcome=%s ms=%lld%s%s%s", it->j.kind,
-	         it->j.resource_id, it->j.attempt, consumer_outcomes[it->res],
-	         (long long)(util_now_ms() - t0), it->err ? " error=\"" : "",
-	         it->err ? it->err : "", it->err ? "\"" : "");
-	if (it->res == JOB_DONE && cfg.fault_rate > 0 && util_random() < cfg.fault_rate / 4) {
-		log_warn("injected_crash after=commit before=ack");
-		_exit(137);
-	}
+	log_info("job kind=%s resource=%s attempt=%d outcome=%s ms=%lld batch=%d%s%s%s", it->j.kind,
+	         it->j.resource_id, it->j.attempt, consumer_outcomes[it->res], (long long)ms, batch,
+	         it->err ? " error=\"" : "", it->err ? it->err : "", it->err ? "\"" : "");
 	it->pg_broken = PQstatus(pg) != CONNECTION_OK;
 	if (it->res == JOB_RETRY && !it->pg_broken && it->j.attempt >= cfg.max_attempts) {
 		if (jobs_give_up(pg, &it->j, it->err ? it->err : "failed") == 0) {
@@ -127,18 +123,156 @@ consumer_work(PGconn *pg, struct item *it)
 			it->pg_broken = true; /* try again later, from the queue */
 		}
 	}
-out:
 	log_set_id(NULL);
 }
 
-/* A job thread: takes items, runs them on its own Postgres connection, hands them back. */
+/* Fault injection (SETTLE_FAULT_RATE, tests only), in the production path: dies after a
+ * COMMIT and before its ack, so that the redelivered job must be recognised. */
+static void
+consumer_maybe_crash(bool committed)
+{
+	if (committed && cfg.fault_rate > 0 && util_random() < cfg.fault_rate / 4) {
+		log_warn("injected_crash after=commit before=ack");
+		_exit(137);
+	}
+}
+
+/* Runs one item alone in a job thread. */
+static void
+consumer_work(PGconn *pg, struct item *it)
+{
+	int64_t t0 = util_now_ms();
+
+	log_set_id(it->j.id);
+	it->res = jobs_run(pg, &it->j, &it->err);
+	log_set_id(NULL);
+	consumer_maybe_crash(it->res == JOB_DONE);
+	consumer_finished(pg, it, 1, util_now_ms() - t0);
+}
+
+/* Runs items (upload.complete jobs) as one batch. The ones that come back deferred are
+ * marked solo and left in *deferred (a list) for the caller to queue again. */
+static void
+consumer_work_batch(PGconn *pg, struct item **items, int n, struct item **deferred)
+{
+	struct jobs_item *ji = xcalloc((size_t)n, sizeof(*ji));
+	int64_t t0 = util_now_ms(), ms;
+	bool committed = false;
+
+	for (int i = 0; i < n; i++)
+		ji[i].j = &items[i]->j;
+	jobs_run_batch(pg, ji, n);
+	ms = util_now_ms() - t0;
+	for (int i = 0; i < n; i++)
+		committed |= ji[i].res == JOB_DONE && !ji[i].deferred;
+	consumer_maybe_crash(committed);
+	for (int i = 0; i < n; i++) {
+		struct item *it = items[i];
+
+		it->err = ji[i].err;
+		if (ji[i].deferred) {
+			it->solo = true;
+			it->next = *deferred;
+			*deferred = it;
+			items[i] = NULL;
+			continue;
+		}
+		it->res = ji[i].res;
+		consumer_finished(pg, it, n, ms);
+	}
+	free(ji);
+}
+
+/* True if it may join a batch. */
+static bool
+consumer_batchable(const struct item *it)
+{
+	return it->parsed && !it->solo && strcmp(it->j.kind, JOB_UPLOAD_COMPLETE) == 0;
+}
+
+/* Takes the next work off todo (lock held): the head item and, when it may batch, every
+ * other batchable item queued, up to CONSUMER_BATCH_MAX. Returns how many (>= 1). */
+static int
+consumer_take(struct consumer *k, struct item **out)
+{
+	struct item **pp = &k->todo, *last = NULL;
+	int n = 0;
+
+	while (*pp != NULL && n < CONSUMER_BATCH_MAX) {
+		struct item *it = *pp;
+		if (n == 0 || (consumer_batchable(out[0]) && consumer_batchable(it))) {
+			*pp = it->next;
+			it->next = NULL;
+			out[n++] = it;
+			if (n == 1 && !consumer_batchable(it))
+				break;
+		} else {
+			last = it;
+			pp = &it->next;
+		}
+	}
+	while (*pp != NULL) { /* find the tail again */
+		last = *pp;
+		pp = &last->next;
+	}
+	k->todo_tail = last;
+	return n;
+}
+
+/* Hands finished items back to the main thread and puts deferred ones at the head of todo
+ * (lock held). */
+static void
+consumer_give_back(struct consumer *k, struct item **items, int n, struct item *deferred)
+{
+	for (int i = 0; i < n; i++) {
+		if (items[i] == NULL)
+			continue;
+		if (k->done_tail != NULL)
+			k->done_tail->next = items[i];
+		else
+			k->done = items[i];
+		k->done_tail = items[i];
+	}
+	while (deferred != NULL) {
+		struct item *it = deferred;
+		deferred = it->next;
+		it->next = k->todo;
+		k->todo = it;
+		if (k->todo_tail == NULL)
+			k->todo_tail = it;
+		pthread_cond_signal(&k->cv);
+	}
+	if (write(k->wake[1], "x", 1) < 0 && errno != EAGAIN)
+		log_warn("consumer_wake_failed");
+}
+
+/* Runs what a job thread took: one job, or a batch. */
+static void
+consumer_run_items(PGconn *pg, struct item **items, int n, struct item **deferred)
+{
+	if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
+		for (int i = 0; i < n; i++) {
+			items[i]->res = JOB_RETRY;
+			items[i]->pg_broken = true;
+		}
+	} else if (!items[0]->parsed) {
+		items[0]->res = JOB_INVALID;
+	} else if (consumer_batchable(items[0])) {
+		consumer_work_batch(pg, items, n, deferred);
+	} else {
+		consumer_work(pg, items[0]);
+	}
+}
+
+/* A job thread: takes work, runs it on its own Postgres connection, hands it back. */
 static void *
 consumer_thread(void *arg)
 {
 	struct consumer *k = arg;
 	PGconn *pg = NULL;
-	int64_t backoff = CONSUMER_BACKOFF_MIN_MS;
-	struct item *it;
+	struct util_backoff backoff = UTIL_BACKOFF_INIT;
+	struct item *items[CONSUMER_BATCH_MAX], *deferred;
+	int n;
 
 	pthread_mutex_lock(&k->lock);
 	for (;;) {
@@ -146,30 +280,16 @@ consumer_thread(void *arg)
 			pthread_cond_wait(&k->cv, &k->lock);
 		if (k->quit)
 			break;
-		it = k->todo;
-		k->todo = it->next;
-		if (k->todo == NULL)
-			k->todo_tail = NULL;
+		n = consumer_take(k, items);
 		pthread_mutex_unlock(&k->lock);
 
-		it->next = NULL;
+		deferred = NULL;
 		while (!consumer_pg_ready(NULL, &pg, &backoff) && !*k->stop)
 			;
-		if (pg != NULL && PQstatus(pg) == CONNECTION_OK) {
-			consumer_work(pg, it);
-		} else {
-			it->res = JOB_RETRY;
-			it->pg_broken = true;
-		}
+		consumer_run_items(pg, items, n, &deferred);
 
 		pthread_mutex_lock(&k->lock);
-		if (k->done_tail != NULL)
-			k->done_tail->next = it;
-		else
-			k->done = it;
-		k->done_tail = it;
-		if (write(k->wake[1], "x", 1) < 0 && errno != EAGAIN)
-			log_warn("consumer_wake_failed");
+		consumer_give_back(k, items, n, deferred);
 	}
 	pthread_mutex_unlock(&k->lock);
 	if (pg != NULL)
@@ -187,10 +307,10 @@ consumer_mq_open(struct consumer *k, char **err)
 	k->mq = mq_connect(cfg.amqp_url, CONSUMER_HEARTBEAT_S, err);
 	if (k->mq == NULL || mq_declare_topology(k->mq, err) < 0)
 		return -1;
-	for (int i = 0; i < mq_kind_count; i++) {
-		if (config_kind_excluded(mq_kinds[i]))
+	for (int i = 0; i < job_kind_count; i++) {
+		if (config_kind_excluded(job_kinds[i]))
 			continue;
-		char *queue = xasprintf("settle.%s", mq_kinds[i]);
+		char *queue = mq_kind_queue(job_kinds[i]);
 		int rc = mq_consume(k->mq, queue, (int)cfg.worker_prefetch, err);
 		free(queue);
 		if (rc < 0)
@@ -212,15 +332,14 @@ consumer_mq_ready(struct consumer *k)
 	if (k->mq != NULL)
 		return true;
 	if (consumer_mq_open(k, &err) == 0) {
-		k->mq_backoff_ms = CONSUMER_BACKOFF_MIN_MS;
+		util_backoff_reset(&k->mq_backoff);
 		return true;
 	}
-	log_warn("mq_connect_failed error=\"%s\" retry_ms=%lld", err != NULL ? err : "unknown",
-	         (long long)k->mq_backoff_ms);
+	log_warn("mq_connect_failed error=\"%s\"", err != NULL ? err : "unknown");
 	free(err);
 	mq_close(k->mq);
 	k->mq = NULL;
-	consumer_backoff(k->stop, &k->mq_backoff_ms);
+	util_backoff_sleep(&k->mq_backoff, k->stop);
 	return false;
 }
 
@@ -234,6 +353,7 @@ consumer_mq_drop(struct consumer *k, const char *why)
 	log_warn("mq_connection_lost error=\"%s\"", why != NULL ? why : "unknown");
 	mq_close(k->mq);
 	k->mq = NULL;
+	k->win.n = 0;
 	pthread_mutex_lock(&k->lock);
 	while ((it = k->todo) != NULL) {
 		k->todo = it->next;
@@ -248,7 +368,7 @@ consumer_mq_drop(struct consumer *k, const char *why)
 static void
 consumer_reconcile(struct consumer *k)
 {
-	int64_t backoff = CONSUMER_BACKOFF_MIN_MS;
+	struct util_backoff backoff = UTIL_BACKOFF_INIT;
 	int n = 0;
 
 	if (util_now_ms() < k->next_reconcile_ms)
@@ -284,8 +404,9 @@ out:
 	return rc;
 }
 
-/* Publishes j with attempt+1 to its delay queue (expiration = backoff) and, once confirmed,
- * acks the delivery. The message id stays the same. 0, -1 on AMQP error. */
+/* Publishes j with attempt+1 to its delay queue (expiration = backoff) and a copy to the
+ * audit log queue and, once both are confirmed, acks the delivery. The message id stays
+ * the same. 0, -1 on AMQP error. */
 static int
 consumer_retry_ack(struct consumer *k, const struct mq_delivery *d, const struct job *j)
 {
@@ -298,7 +419,7 @@ consumer_retry_ack(struct consumer *k, const struct mq_delivery *d, const struct
 	body = job_serialize(&next);
 	delay = jobs_backoff_ms(next.attempt);
 	queue = mq_retry_queue(j->kind, next.attempt);
-	if (mq_publish(k->mq, "", queue, j->id, body, strlen(body), delay, &err) < 0) {
+	if (mq_publish_logged(k->mq, "", queue, j->id, body, strlen(body), delay, &err) < 0) {
 		log_warn("mq_publish_failed queue=%s error=\"%s\"", queue,
 		         err != NULL ? err : "unknown");
 		goto out;
@@ -315,18 +436,92 @@ out:
 	return rc;
 }
 
-/* Settles a finished item on the connection it came from: ack after COMMIT; requeue when
- * the database went away (not an attempt); retry later; dead-letter. 0, -1 on AMQP error. */
+/* Adds a delivered tag at the end of the window (tags arrive in ascending order). */
+static void
+consumer_window_add(struct consumer_window *w, uint64_t tag)
+{
+	if (w->n == w->cap) {
+		w->cap = w->cap > 0 ? w->cap * 2 : 64;
+		w->tags = xrealloc(w->tags, (size_t)w->cap * sizeof(*w->tags));
+		w->ready = xrealloc(w->ready, (size_t)w->cap * sizeof(*w->ready));
+		w->since = xrealloc(w->since, (size_t)w->cap * sizeof(*w->since));
+	}
+	w->tags[w->n] = tag;
+	w->ready[w->n] = false;
+	w->since[w->n] = util_now_ms();
+	w->n++;
+}
+
+/* Removes entries [i, i + count) of the window. */
+static void
+consumer_window_cut(struct consumer_window *w, int i, int count)
+{
+	size_t rest = (size_t)(w->n - i - count);
+
+	memmove(w->tags + i, w->tags + i + count, rest * sizeof(*w->tags));
+	memmove(w->ready + i, w->ready + i + count, rest * sizeof(*w->ready));
+	memmove(w->since + i, w->since + i + count, rest * sizeof(*w->since));
+	w->n -= count;
+}
+
+/* The index of tag in the window, or -1. */
+static int
+consumer_window_find(const struct consumer_window *w, uint64_t tag)
+{
+	for (int i = 0; i < w->n; i++)
+		if (w->tags[i] == tag)
+			return i;
+	return -1;
+}
+
+/* Acks the committed tags of the window: the run of committed tags at its front with one
+ * `multiple` ack (every tag up to the last of the run is committed: nothing unfinished is
+ * acked). Committed tags behind an unfinished one wait for it, up to CONSUMER_ACK_HOLD_MS,
+ * and are then acked one by one so that a long job does not hold the prefetch window.
+ * 0, -1 on AMQP error. */
+static int
+consumer_window_ack(struct consumer *k)
+{
+	struct consumer_window *w = &k->win;
+	int run = 0;
+
+	while (run < w->n && w->ready[run])
+		run++;
+	if (run > 0) {
+		if (mq_ack(k->mq, w->tags[run - 1], run > 1) < 0)
+			return -1;
+		consumer_window_cut(w, 0, run);
+	}
+	if (w->n == 0 || util_now_ms() - w->since[0] < CONSUMER_ACK_HOLD_MS)
+		return 0;
+	for (int i = w->n - 1; i > 0; i--) {
+		if (!w->ready[i])
+			continue;
+		if (mq_ack(k->mq, w->tags[i], false) < 0)
+			return -1;
+		consumer_window_cut(w, i, 1);
+	}
+	return 0;
+}
+
+/* Settles a finished item on the connection it came from: marked for the ack after COMMIT
+ * (consumer_window_ack sends it); requeue when the database went away (not an attempt);
+ * retry later; dead-letter. 0, -1 on AMQP error. */
 static int
 consumer_settle(struct consumer *k, struct item *it)
 {
-	if (it->gen != k->gen || k->mq == NULL)
-		return 0; /* its connection is gone: the broker has requeued it already */
-	log_set_id(it->parsed ? it->j.id : it->d.message_id);
+	int at = it->gen == k->gen && k->mq != NULL ? consumer_window_find(&k->win, it->d.tag) : -1;
 	int rc;
+
+	if (at < 0)
+		return 0; /* its connection is gone: the broker has requeued it already */
 	if (it->res == JOB_DONE || it->res == JOB_DUPLICATE) {
-		rc = mq_ack(k->mq, it->d.tag, false);
-	} else if (it->res == JOB_INVALID) {
+		k->win.ready[at] = true;
+		return 0;
+	}
+	consumer_window_cut(&k->win, at, 1);
+	log_set_id(it->parsed ? it->j.id : it->d.message_id);
+	if (it->res == JOB_INVALID) {
 		rc = consumer_dead_ack(k, &it->d, it->err);
 	} else if (it->pg_broken) {
 		log_warn("job_requeued reason=\"database connection lost\"");
@@ -362,9 +557,11 @@ consumer_collect(struct consumer *k)
 		pthread_mutex_unlock(&k->lock);
 		consumer_item_free(it);
 	}
+	if (k->mq != NULL && consumer_window_ack(k) < 0)
+		consumer_mq_drop(k, "ack failed");
 }
 
-/* Hands a delivery to the job threads. Takes d. */
+/* Parses a delivery and hands it to the job threads. Takes d. */
 static void
 consumer_give(struct consumer *k, struct mq_delivery *d)
 {
@@ -372,6 +569,8 @@ consumer_give(struct consumer *k, struct mq_delivery *d)
 
 	it->d = *d;
 	it->gen = k->gen;
+	it->parsed = job_parse(it->d.body, it->d.len, &it->j, &it->err) == 0;
+	consumer_window_add(&k->win, it->d.tag);
 	pthread_mutex_lock(&k->lock);
 	if (k->todo_tail != NULL)
 		k->todo_tail->next = it;
@@ -482,12 +681,12 @@ consumer_run(volatile int *stop)
 {
 	struct consumer k = {
 	    .stop = stop,
-	    .mq_backoff_ms = CONSUMER_BACKOFF_MIN_MS,
+	    .mq_backoff = UTIL_BACKOFF_INIT,
 	};
 	int kinds = 0;
 
-	for (int i = 0; i < mq_kind_count; i++)
-		kinds += config_kind_excluded(mq_kinds[i]) ? 0 : 1;
+	for (int i = 0; i < job_kind_count; i++)
+		kinds += config_kind_excluded(job_kinds[i]) ? 0 : 1;
 	if (kinds == 0) {
 		log_error("no_job_kinds reason=\"SETTLE_WORKERS_EXCEPT excludes every kind\"");
 		return -1;
@@ -505,5 +704,8 @@ consumer_run(volatile int *stop)
 	mq_close(k.mq);
 	if (k.pg != NULL)
 		PQfinish(k.pg);
+	free(k.win.tags);
+	free(k.win.ready);
+	free(k.win.since);
 	return 0;
 }

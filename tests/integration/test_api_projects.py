@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 import requests
+from pipeline_helpers import JOBS
 
 TIMEOUT = 10
 PROVIDER_ID = "00000000-0000-4000-8000-000000000001"
@@ -189,7 +190,7 @@ def test_project_create_then_consistent(api, alice, db):
         cur.execute("SELECT user_id::text FROM project_members WHERE project_id = %s",
                     (p["id"],))
         assert cur.fetchall() == [(alice["user_id"],)]
-        cur.execute("SELECT kind FROM outbox WHERE resource_id = %s", (p["id"],))
+        cur.execute("SELECT kind FROM " + JOBS + " WHERE resource_id = %s", (p["id"],))
         assert cur.fetchall() == [("project.initialize",)]
     got = wait_for(lambda: (lambda j: j if j["is_consistent"] else None)(
         expect(c.get(f"/projects/{p['id']}"), 200)), what="project consistent")
@@ -273,7 +274,7 @@ def test_project_delete(api, alice, db):
     assert got["is_deleted"] is True
     assert got["audit"]["deleted_by"]["id"] == alice["user_id"]
     with db.cursor() as cur:
-        cur.execute("SELECT kind FROM outbox WHERE resource_id = %s ORDER BY created_at",
+        cur.execute("SELECT kind FROM " + JOBS + " WHERE resource_id = %s ORDER BY created_at",
                     (p["id"],))
         assert [k for (k,) in cur.fetchall()] == ["project.initialize", "resource.delete"]
     expect(c.get(f"/projects/{p['id']}"), 404, "not_found")
@@ -419,7 +420,7 @@ def test_folder_delete(api, alice, db):
     got = expect(c.delete(f"/folders/{a['id']}"), 202)
     assert got["is_deleted"] is True and got["audit"]["deleted_by"]["id"] == alice["user_id"]
     with db.cursor() as cur:
-        cur.execute("SELECT kind FROM outbox WHERE resource_id = %s", (a["id"],))
+        cur.execute("SELECT kind FROM " + JOBS + " WHERE resource_id = %s", (a["id"],))
         assert cur.fetchall() == [("resource.delete",)]
         cur.execute("SELECT is_deleted, deleted_by::text FROM folders WHERE id = %s", (a["id"],))
         assert cur.fetchone() == (True, alice["user_id"])

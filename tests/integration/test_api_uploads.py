@@ -13,6 +13,7 @@ import uuid
 import pytest
 import requests
 
+from pipeline_helpers import JOBS
 from settle_harness import wait_until
 
 TIMEOUT = 30  # seconds any background step may take
@@ -116,7 +117,7 @@ def sign(secret, method, path, expires):
 
 def outbox_count(db, kind, rid):
     with db.cursor() as cur:
-        cur.execute("SELECT count(*) FROM outbox WHERE kind = %s AND resource_id = %s",
+        cur.execute("SELECT count(*) FROM " + JOBS + " WHERE kind = %s AND resource_id = %s",
                     (kind, rid))
         return cur.fetchone()[0]
 

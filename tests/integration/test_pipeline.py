@@ -116,13 +116,18 @@ def job_runs_of(db, upload_id):
                  " WHERE resource_id = %s", (str(upload_id),))
 
 
+def published(db, resource_id):
+    """How many job messages of resource_id the relay has published (and logged)."""
+    return q1(db, "SELECT count(*) FROM message_log WHERE payload->>'resource_id' = %s"
+                  " AND routing_key IN ('upload.complete', 'project.initialize',"
+                  " 'resource.delete')", (str(resource_id),))
+
+
 def wait_delivered(db, amqp, upload_id, timeout=30):
     """Waits until the upload's outbox row is sent and no message is ready in the upload
     queue: the (only) consumer holds it unacked."""
     def delivered():
-        sent = q1(db, "SELECT count(*) FROM outbox WHERE resource_id = %s"
-                      " AND sent_at IS NOT NULL", (str(upload_id),))
-        return sent == 1 and amqp.queue(UPLOAD_QUEUE)[0] == 0
+        return published(db, upload_id) == 1 and amqp.queue(UPLOAD_QUEUE)[0] == 0
     wait_until(delivered, timeout, interval=0.05, what="the job to be delivered")
 
 
@@ -173,17 +178,25 @@ def proc_rchar(pid):
 
 
 def test_worker_killed_while_hashing_large_upload(settle, db, amqp):
-    """A ~200 MB upload sent with a streaming body; the worker is killed once it has read
+    """A ~200 MB upload in two chunks (so the whole-file md5 must be computed from the
+    bytes), the first sent with a streaming body; the worker is killed once it has read
     some tens of MB of it (watched through /proc/PID/io) and before it finished."""
     size = 200 * 1024 * 1024
+    tail = blob(1000)
     api = settle.api()
     first = settle.worker(SETTLE_WORKER_PREFETCH=1)
     wait_consuming(amqp, first)
     client = login(settle, api)
     project = client.create_project()
-    body, _, md5 = streaming_body(size)
-    uid = client.create_upload(project, "large.bin", size)
-    client.put_chunk(uid, 1, (body, size, md5))
+    body, _, md5_1 = streaming_body(size)
+    whole = hashlib.md5()
+    for b in streaming_body(size)[0]:
+        whole.update(b)
+    whole.update(tail)
+    md5 = whole.hexdigest()
+    uid = client.create_upload(project, "large.bin", size + len(tail))
+    client.put_chunk(uid, 1, (body, size, md5_1))
+    client.put_chunk(uid, 2, tail)
     base = proc_rchar(first.pid)
     client.complete(uid, md5)
     wait_until(lambda: proc_rchar(first.pid) - base > 20 * 1024 * 1024, 60, interval=0.002,
@@ -218,8 +231,7 @@ def test_worker_killed_inside_transaction(settle, db, amqp, postgres):
     assert w0.stop(signal.SIGTERM) == 0
     data = blob(500_000)
     uid = client.upload(project, data)
-    wait_until(lambda: q1(db, "SELECT count(*) FROM outbox WHERE resource_id = %s"
-                              " AND sent_at IS NOT NULL", (uid,)) == 1, 30, what="the relay")
+    wait_until(lambda: published(db, uid) == 1, 30, what="the relay")
     locker = psycopg2.connect(postgres.url())
     try:
         cur = locker.cursor()
@@ -229,7 +241,7 @@ def test_worker_killed_inside_transaction(settle, db, amqp, postgres):
         def blocked():
             assert first.alive(), first.log_text()[-3000:]
             return q1(db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                          " AND query LIKE '%%UPDATE uploads SET is_consistent%%'")
+                          " AND query LIKE '%%UPDATE uploads u SET is_consistent%%'")
         wait_until(blocked, 30, interval=0.05, what="the worker's UPDATE to wait on the lock")
         first.stop(signal.SIGKILL)
         second = settle.worker()
@@ -245,11 +257,54 @@ def test_worker_killed_inside_transaction(settle, db, amqp, postgres):
     assert len(runs) == 1 and runs[0][1] == "consistent", runs
     assert_each_job_once(db, [uid])
     assert "kind=upload.complete" not in first.log_text()
-    assert second.log_text().count(f"job kind=upload.complete resource={uid}") == 1, \
-        second.log_text()[-3000:]
+    # The killed worker's statement was already sent: Postgres may still commit it once the
+    # lock is free (it notices the lost client only when it answers). Either way the effect
+    # is once: the second worker runs the job or recognises it as a duplicate.
+    line = f"job kind=upload.complete resource={uid}"
+    wait_until(lambda: line in second.log_text(), 30, what="the second worker's job line")
+    assert second.log_text().count(line) == 1, second.log_text()[-3000:]
 
 
 # ---- 4. a poison job ---------------------------------------------------------------------
+
+def test_worker_killed_in_the_middle_of_a_batch(settle, db, amqp, postgres):
+    """20 jobs wait in the queue; a worker with one job thread takes them in batches, and
+    the test holds a row lock on one upload so that the commit statement of its batch
+    blocks. The worker is killed there, with a batch in flight and nothing of it acked.
+    Nothing is lost or doubled: a second worker finishes every upload, each job once."""
+    import psycopg2
+    api = settle.api()
+    client = login(settle, api)
+    w0 = settle.worker()
+    project = client.create_project()
+    assert w0.stop(signal.SIGTERM) == 0
+    ids = [client.upload(project, blob(5_000 + i), name=f"batch-{i}.bin") for i in range(20)]
+    wait_until(lambda: amqp.queue(UPLOAD_QUEUE)[0] == 20, 30, what="20 jobs in the queue")
+    locker = psycopg2.connect(postgres.url())
+    try:
+        cur = locker.cursor()
+        cur.execute("SELECT 1 FROM uploads WHERE id = %s FOR UPDATE", (ids[7],))
+        first = settle.worker(SETTLE_WORKER_THREADS=1)
+
+        def blocked():
+            assert first.alive(), first.log_text()[-3000:]
+            return q1(db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                          " AND query LIKE '%%jsonb_to_recordset%%'")
+        wait_until(blocked, 30, interval=0.05, what="a batch's commit to wait on the lock")
+        first.stop(signal.SIGKILL)
+        locker.rollback()
+    finally:
+        locker.close()
+    second = settle.worker()
+    wait_all_consistent(client, ids, timeout=60)
+    assert_each_job_once(db, ids)
+    line = "job kind=upload.complete"
+    wait_until(lambda: second.log_text().count(line) + first.log_text().count(line) >= 20, 30,
+               what="every job line")
+    batches = [int(x.split()[0]) for x in second.log_text().split(" batch=")[1:]]
+    print(f"\nfirst worker logged {first.log_text().count(line)} jobs before the kill;"
+          f" second worker batch sizes {sorted(set(batches))}")
+
 
 def dead_letters_for(settle, resource_id):
     out = settle.cli("dead-letters", "list").stdout
@@ -260,6 +315,7 @@ def test_poison_job_dead_lettered_then_requeued(settle, db, amqp):
     api = settle.api()
     worker = settle.worker(SETTLE_MAX_ATTEMPTS=3, SETTLE_RETRY_BASE_MS=50)
     wait_consuming(amqp, worker)
+    logged = amqp.queue("settle.message_log")[0]
     client = login(settle, api)
     project = client.create_project()
     data = blob(100_000)
@@ -287,6 +343,9 @@ def test_poison_job_dead_lettered_then_requeued(settle, db, amqp):
         assert runs[0][0] in lines[0], out
         stat, text = stats(settle)
         assert stat["uploads_failed"] >= 1 and stat["settle.dead"] >= 1, text
+        # Two retries and the dead letter are logged through the broker.
+        wait_until(lambda: amqp.queue("settle.message_log")[0] == logged + 3, 15, interval=1,
+                   what="3 copies in settle.message_log")
     finally:
         os.rmdir(path)
         os.rename(path + ".aside", path)
@@ -325,8 +384,8 @@ def test_rabbitmq_down_then_backlog_drains(settle, db, amqp, rabbitmq):
             during.append(client.upload(project, blob(30_000 + i), name=f"during-{i}.bin"))
         ids = list(staged) + during
         assert requests_ok(api.url + "/readyz")
-        backlog = q1(db, "SELECT count(*) FROM outbox WHERE resource_id = ANY(%s::uuid[])"
-                         " AND sent_at IS NULL", (ids,))
+        backlog = q1(db, "SELECT count(*) FROM outbox WHERE resource_id = ANY(%s::uuid[])",
+                     (ids,))
         assert backlog == 20, f"outbox backlog {backlog}, want 20 while RabbitMQ is down"
         assert all(not client.upload_status(u)["is_consistent"] for u in ids)
         assert api.alive() and worker.alive()
@@ -464,7 +523,7 @@ def db_stats(db):
               "   AND NOT is_consistent AND error_at IS NULL),"
               " (SELECT count(*) FROM uploads WHERE is_consistent AND error_at IS NULL),"
               " (SELECT count(*) FROM uploads WHERE error_at IS NOT NULL),"
-              " (SELECT count(*) FROM outbox WHERE sent_at IS NULL),"
+              " (SELECT count(*) FROM outbox),"
               " (SELECT count(*) FROM job_runs)")[0]))
 
 
@@ -475,8 +534,7 @@ def test_stats_and_reconcile_lost_messages(settle, db, amqp):
     project = client.create_project()
     assert w0.stop(signal.SIGTERM) == 0
     lost = client.upload(project, blob(40_000), name="lost-in-queue.bin")
-    wait_until(lambda: q1(db, "SELECT count(*) FROM outbox WHERE resource_id = %s"
-                              " AND sent_at IS NOT NULL", (lost,)) == 1, 30, what="the relay")
+    wait_until(lambda: published(db, lost) == 1, 30, what="the relay")
     assert api.stop() == 0
     api = settle.api(SETTLE_RELAY="off")
     client = Client(api, client.headers["Authorization"])
@@ -493,17 +551,21 @@ def test_stats_and_reconcile_lost_messages(settle, db, amqp):
         assert st[queue] == amqp.queue(queue)[0], f"{queue}: {text}"
     assert st[UPLOAD_QUEUE] >= 1, text
     print(f"\nsettle stats:\n{text}")
-    # Lose both jobs: the outbox rows go, the queued message is purged.
+    # Lose both jobs: the unsent outbox row goes, the queued message is purged (the
+    # published one's row left the outbox when it was published).
     with db.cursor() as cur:
         cur.execute("DELETE FROM outbox WHERE resource_id = ANY(%s::uuid[])", ([lost, unsent],))
-        assert cur.rowcount == 2
+        assert cur.rowcount == 1
+        # and its log row, so that each upload keeps one job message to check below
+        cur.execute("DELETE FROM message_log WHERE payload->>'resource_id' = %s", (lost,))
+        assert cur.rowcount == 1
     amqp.channel().queue_purge(UPLOAD_QUEUE)
     assert amqp.queue(UPLOAD_QUEUE)[0] == 0
     r = settle.cli("reconcile", "--older-than", "0")
     n = int(r.stdout.split("re-enqueued", 1)[1].split()[0])
     assert n >= 2, r.stdout
-    assert q1(db, "SELECT count(*) FROM outbox WHERE resource_id = ANY(%s::uuid[])"
-                  " AND sent_at IS NULL", ([lost, unsent],)) == 2
+    assert q1(db, "SELECT count(*) FROM outbox WHERE resource_id = ANY(%s::uuid[])",
+              ([lost, unsent],)) == 2
     r2 = settle.cli("reconcile", "--older-than", "0")
     assert "re-enqueued 0" in r2.stdout, r2.stdout  # rows already waiting are not doubled
     api = settle.api()
@@ -515,32 +577,42 @@ def test_stats_and_reconcile_lost_messages(settle, db, amqp):
     assert st[UPLOAD_QUEUE] == 0 and st["outbox_backlog"] == db_stats(db)["outbox_backlog"], text
 
 
-def test_message_log_drain(settle, db, amqp):
+def test_message_log(settle, db, amqp):
+    """The relay logs every job it published into message_log as it retires the outbox row
+    (no copy through the broker); what the workers publish (retries, dead letters) reaches
+    the settle.message_log queue, and `settle message-log drain` stores it."""
     settle.cli("message-log", "drain", "--duration", "1")  # empty what earlier tests left
     assert amqp.queue("settle.message_log")[0] == 0
-    before = q1(db, "SELECT count(*) FROM message_log")
     api = settle.api()
-    settle.worker()
+    worker = settle.worker()
     client = login(settle, api)
     project = client.create_project()
     ids = [client.upload(project, blob(10_000 + i), name=f"log-{i}.bin") for i in range(5)]
     wait_all_consistent(client, ids, timeout=60)
-    assert api.stop() == 0
-    published = [r[0] for r in q(db, "SELECT id::text FROM outbox WHERE sent_at IS NOT NULL"
-                                     " AND resource_id = ANY(%s::uuid[])", ([project] + ids,))]
-    assert len(published) == 6
-    wait_until(lambda: amqp.queue("settle.message_log")[0] == 6, 15,
-               what="6 messages in settle.message_log")
-    r = settle.cli("message-log", "drain", "--duration", "2")
-    assert "drained 6 messages" in r.stdout, r.stdout
-    assert amqp.queue("settle.message_log")[0] == 0
-    assert q1(db, "SELECT count(*) FROM message_log") == before + 6
-    rows = q(db, "SELECT message_id, routing_key, payload->>'resource_id', payload->>'kind'"
-                 " FROM message_log WHERE message_id = ANY(%s)", (published,))
+    rows = q(db, "SELECT message_id, routing_key, payload->>'resource_id', payload->>'kind',"
+                 " (payload->>'attempt')::int FROM message_log"
+                 " WHERE payload->>'resource_id' = ANY(%s)", ([project] + ids,))
     assert len(rows) == 6, rows
     assert sorted(r[1] for r in rows) == ["project.initialize"] + ["upload.complete"] * 5
-    assert all(r[1] == r[3] for r in rows), rows
+    assert all(r[1] == r[3] and r[4] == 1 for r in rows), rows
     assert {r[2] for r in rows} == {project, *ids}
+    ran = {r[0] for r in q(db, "SELECT message_id::text FROM job_runs"
+                               " WHERE resource_id = ANY(%s::uuid[])", ([project] + ids,))}
+    assert ran == {r[0] for r in rows}, (ran, rows)
+    assert q1(db, "SELECT count(*) FROM outbox WHERE resource_id = ANY(%s::uuid[])",
+              ([project] + ids,)) == 0
+    assert amqp.queue("settle.message_log")[0] == 0  # no per-job copy through the broker
     # The GIN index serves containment searches on the payload.
     assert q1(db, "SELECT count(*) FROM message_log WHERE payload @> %s::jsonb",
               ('{"resource_id": "%s"}' % ids[0],)) == 1
+    # A job no worker can run is dead-lettered: that copy reaches the log queue.
+    bad = {"id": str(uuid.uuid4()), "kind": "no.such.kind", "resource_id": str(uuid.uuid4()),
+           "attempt": 1, "enqueued_at": "2026-01-01T00:00:00.000Z"}
+    amqp.publish("upload.complete", bad)
+    wait_until(lambda: amqp.queue("settle.message_log")[0] == 1, 15,
+               what="the dead letter's copy in settle.message_log")
+    wait_until(lambda: "dead_lettered" in worker.log_text(), 15, what="the worker's log line")
+    r = settle.cli("message-log", "drain", "--duration", "2")
+    assert "drained 1 message" in r.stdout, r.stdout
+    assert amqp.queue("settle.message_log")[0] == 0
+    assert q1(db, "SELECT count(*) FROM message_log WHERE message_id = %s", (bad["id"],)) == 1

@@ -2,6 +2,7 @@
  * reconciles pending resources, and the inline sink of settle-api. */
 #include "jobs.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,15 +60,23 @@ out:
 	return rc;
 }
 
+/* True when this run should fail on purpose (SETTLE_FAULT_RATE, tests only). */
+static bool
+jobs_fault(void)
+{
+	return cfg.fault_rate > 0 && util_random() < cfg.fault_rate;
+}
+
 /* Dispatches j to its handler inside the transaction. */
 static enum job_result
-jobs_dispatch(PGconn *c, const struct job *j, const struct upload_verdict *v, const char **outcome,
-              char **err)
+jobs_dispatch(PGconn *c, const struct jobs_item *it, const char **outcome, char **err)
 {
+	const struct job *j = it->j;
+
 	if (strcmp(j->kind, JOB_PROJECT_INITIALIZE) == 0)
 		return project_initialize_run(c, j, outcome, err);
 	if (strcmp(j->kind, JOB_UPLOAD_COMPLETE) == 0)
-		return upload_complete_apply(c, j, v, outcome, err);
+		return upload_complete_apply(c, it, outcome, err);
 	if (strcmp(j->kind, JOB_RESOURCE_DELETE) == 0)
 		return resource_delete_run(c, j, outcome, err);
 	*err = xasprintf("unknown job kind %s", j->kind);
@@ -76,8 +85,9 @@ jobs_dispatch(PGconn *c, const struct job *j, const struct upload_verdict *v, co
 
 /* The transaction of jobs_run: BEGIN, record, dispatch, outcome, fault injection, COMMIT. */
 static enum job_result
-jobs_transaction(PGconn *c, const struct job *j, const struct upload_verdict *v, char **err)
+jobs_transaction(PGconn *c, const struct jobs_item *it, char **err)
 {
+	const struct job *j = it->j;
 	const char *outcome = "done";
 	enum job_result res = JOB_RETRY;
 	int rec;
@@ -95,7 +105,7 @@ jobs_transaction(PGconn *c, const struct job *j, const struct upload_verdict *v,
 		res = JOB_DUPLICATE;
 		goto fail;
 	}
-	res = jobs_dispatch(c, j, v, &outcome, err);
+	res = jobs_dispatch(c, it, &outcome, err);
 	if (res != JOB_DONE)
 		goto fail;
 	const char *p[] = {j->id, outcome};
@@ -115,7 +125,7 @@ jobs_transaction(PGconn *c, const struct job *j, const struct upload_verdict *v,
 		res = JOB_RETRY;
 		goto fail;
 	}
-	if (cfg.fault_rate > 0 && util_random() < cfg.fault_rate) {
+	if (jobs_fault()) {
 		*err = xstrdup("injected fault");
 		res = JOB_RETRY;
 		goto fail;
@@ -131,35 +141,93 @@ fail:
 }
 
 /* Runs j on c in one transaction that also records j->id in job_runs (see jobs.h). An
- * upload.complete job reads and hashes its bytes before the transaction begins. */
+ * upload.complete job reads and hashes its bytes before that transaction. */
 enum job_result
 jobs_run(PGconn *c, const struct job *j, char **err)
 {
-	struct upload_verdict v = {0};
-	enum job_result res;
+	struct jobs_item it = {.j = j};
 
 	*err = NULL;
 	if (!job_kind_valid(j->kind)) {
 		*err = xasprintf("unknown job kind %s", j->kind);
 		return JOB_INVALID;
 	}
-	if (strcmp(j->kind, JOB_UPLOAD_COMPLETE) != 0 && jobs_seen(c, j))
-		return JOB_DUPLICATE;
-	if (strcmp(j->kind, JOB_UPLOAD_COMPLETE) == 0) { /* its load tells duplicates too */
-		res = upload_complete_check(c, j, &v, err);
-		if (res != JOB_DONE)
-			goto out;
-		/* The common job takes one round trip to commit. Fault injection needs the
-		 * transaction, to fail after the work and before COMMIT. */
-		if (cfg.fault_rate <= 0) {
-			res = upload_complete_commit(c, j, &v, err);
-			goto out;
+	if (strcmp(j->kind, JOB_UPLOAD_COMPLETE) != 0) {
+		if (jobs_seen(c, j))
+			return JOB_DUPLICATE;
+		return jobs_transaction(c, &it, err);
+	}
+	upload_complete_check(c, &it, 1, INT64_MAX); /* its load tells duplicates too */
+	/* The common job takes one statement to commit. Fault injection needs the transaction,
+	 * to fail after the work and before COMMIT. */
+	if (it.res == JOB_DONE && cfg.fault_rate <= 0 && upload_complete_commit(c, &it, 1) < 0) {
+		it.res = JOB_RETRY;
+		it.err = xstrdup("database: recording the upload's verdict failed");
+	} else if (it.res == JOB_DONE && cfg.fault_rate > 0) {
+		it.res = jobs_transaction(c, &it, &it.err);
+	}
+	upload_complete_verdict_clear(&it.v);
+	*err = it.err;
+	return it.res;
+}
+
+/* Marks items that repeat an earlier item's message id as duplicates (a re-published
+ * message can arrive twice in one window; one statement must not record it twice). */
+static void
+jobs_batch_dedupe(struct jobs_item *items, int n)
+{
+	for (int i = 1; i < n; i++)
+		for (int k = 0; k < i; k++)
+			if (items[k].res != JOB_DUPLICATE &&
+			    strcmp(items[i].j->id, items[k].j->id) == 0)
+				items[i].res = JOB_DUPLICATE;
+}
+
+/* The batch's common statement failed: commits each verdict on its own, so a job that
+ * breaks the statement fails alone. */
+static void
+jobs_batch_one_by_one(PGconn *c, struct jobs_item *items, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (items[i].res != JOB_DONE || items[i].deferred)
+			continue;
+		if (PQstatus(c) != CONNECTION_OK || upload_complete_commit(c, &items[i], 1) < 0) {
+			items[i].res = JOB_RETRY;
+			items[i].err = xstrdup("database: recording the upload's verdict failed");
 		}
 	}
-	res = jobs_transaction(c, j, &v, err);
-out:
-	upload_complete_verdict_clear(&v);
-	return res;
+}
+
+/* Runs a batch of upload.complete jobs (see jobs.h). */
+void
+jobs_run_batch(PGconn *c, struct jobs_item *items, int n)
+{
+	struct jobs_item **run = xcalloc((size_t)n, sizeof(*run));
+	struct jobs_item *todo = xcalloc((size_t)n, sizeof(*todo));
+	int m = 0;
+
+	for (int i = 0; i < n; i++)
+		items[i].res = JOB_DONE;
+	jobs_batch_dedupe(items, n);
+	for (int i = 0; i < n; i++)
+		if (items[i].res == JOB_DONE) {
+			run[m] = &items[i];
+			todo[m++] = items[i];
+		}
+	upload_complete_check(c, todo, m, JOBS_BATCH_READ_MAX);
+	for (int i = 0; i < m; i++)
+		if (todo[i].res == JOB_DONE && !todo[i].deferred && jobs_fault()) {
+			todo[i].res = JOB_RETRY;
+			todo[i].err = xstrdup("injected fault");
+		}
+	if (upload_complete_commit(c, todo, m) < 0)
+		jobs_batch_one_by_one(c, todo, m);
+	for (int i = 0; i < m; i++) {
+		upload_complete_verdict_clear(&todo[i].v);
+		*run[i] = todo[i];
+	}
+	free(todo);
+	free(run);
 }
 
 /* Records that j gave up after its last attempt: error_at / error_message on the upload
@@ -263,7 +331,7 @@ jobs_reconcile(PGconn *c, int64_t older_than_s, int *enqueued)
 	            "SELECT p.id FROM projects p WHERE NOT p.is_consistent AND p.error_at IS NULL"
 	            " AND NOT p.is_deleted AND p.created_at < now() - make_interval(secs => $1)"
 	            " AND NOT EXISTS (SELECT 1 FROM outbox o"
-	            " WHERE o.resource_id = p.id AND o.sent_at IS NULL)",
+	            " WHERE o.resource_id = p.id)",
 	            1, p);
 	if (r == NULL || jobs_enqueue_all(c, r, JOB_PROJECT_INITIALIZE, enqueued) < 0)
 		goto fail;
@@ -273,7 +341,7 @@ jobs_reconcile(PGconn *c, int64_t older_than_s, int *enqueued)
 	            " AND NOT u.is_consistent AND u.error_at IS NULL AND u.purged_at IS NULL"
 	            " AND u.completed_at < now() - make_interval(secs => $1)"
 	            " AND NOT EXISTS (SELECT 1 FROM outbox o"
-	            " WHERE o.resource_id = u.id AND o.sent_at IS NULL)",
+	            " WHERE o.resource_id = u.id)",
 	            1, p);
 	if (r == NULL || jobs_enqueue_all(c, r, JOB_UPLOAD_COMPLETE, enqueued) < 0)
 		goto fail;
@@ -311,7 +379,7 @@ jobs_inline_conn(struct jobs_inline *s)
 /* relay_sink.deliver: runs j now. 0 handed over for good, 1 retry after *retry_delay_ms,
  * -1 when the database is unreachable. */
 static int
-jobs_inline_deliver(void *arg, const struct job *j, int64_t *retry_delay_ms)
+jobs_inline_deliver(void *arg, const struct job *j, const char *body, int64_t *retry_delay_ms)
 {
 	struct jobs_inline *s = arg;
 	PGconn *c = jobs_inline_conn(s);
@@ -319,6 +387,7 @@ jobs_inline_deliver(void *arg, const struct job *j, int64_t *retry_delay_ms)
 	int64_t t0 = util_now_ms();
 	int rc = 0;
 
+	(void)body;
 	if (c == NULL)
 		return -1;
 	log_set_id(j->id);

@@ -48,21 +48,45 @@ enum job_result project_initialize_run(PGconn *c, const struct job *j, const cha
 enum job_result resource_delete_run(PGconn *c, const struct job *j, const char **outcome,
                                     char **err);
 
-/* upload.complete runs in two steps: check() reads and hashes the stored bytes before the
- * transaction (no row locks held) and fills *v; apply() writes the verdict inside it. */
+/* The verdict of an upload.complete check. */
 struct upload_verdict {
 	bool noop;   /* nothing to do (already consistent or purged) */
 	char *error; /* integrity mismatch message, or NULL when the upload is sound */
 };
-enum job_result upload_complete_check(PGconn *c, const struct job *j, struct upload_verdict *v,
+
+/* One job of a batch (jobs_run_batch, and upload.complete's two steps). */
+struct jobs_item {
+	const struct job *j;
+	enum job_result res; /* out */
+	char *err;           /* out: a message on JOB_RETRY / JOB_INVALID; caller frees */
+	bool deferred;       /* out: not run, it has too many bytes to read for a batch */
+	struct upload_verdict v;
+};
+
+/* Runs n upload.complete jobs (distinct or not) as one batch on c: one statement loads
+ * every upload with its chunks, the checks run in memory (reading the few stored bytes
+ * they need), one statement commits every verdict with its job_runs row and notifies. A
+ * job that would read more than JOBS_BATCH_READ_MAX stored bytes is not run: it comes
+ * back `deferred`, to be run alone with jobs_run so it never holds the others up. When
+ * the common statement fails, each job is committed on its own, so one bad job fails
+ * alone. Sets res (and err) of every item. */
+#define JOBS_BATCH_READ_MAX (4 * 1024 * 1024)
+void jobs_run_batch(PGconn *c, struct jobs_item *items, int n);
+
+/* upload.complete in two steps. check() loads the uploads and chunks of n jobs in one
+ * statement and verifies them, reading at most read_max stored bytes a job (more: the job
+ * is `deferred`); it sets res to JOB_DONE with a verdict in v, or JOB_DUPLICATE,
+ * JOB_INVALID, JOB_RETRY with err. No row locks are held while bytes are read. */
+void upload_complete_check(PGconn *c, struct jobs_item *items, int n, int64_t read_max);
+/* Commits, in one statement, the verdicts of the items with res JOB_DONE and not deferred,
+ * with their job_runs rows, and notifies waiters: each such item becomes JOB_DONE or
+ * JOB_DUPLICATE (the message already ran). consistent_at is the time of the statement.
+ * 0, or -1 if the statement failed (items unchanged). */
+int upload_complete_commit(PGconn *c, struct jobs_item *items, int n) MUSTCHECK;
+/* Writes the verdict of one item inside an open transaction (jobs_run's path with fault
+ * injection). JOB_DONE or JOB_RETRY with *err. */
+enum job_result upload_complete_apply(PGconn *c, const struct jobs_item *it, const char **outcome,
                                       char **err);
-enum job_result upload_complete_apply(PGconn *c, const struct job *j,
-                                      const struct upload_verdict *v, const char **outcome,
-                                      char **err);
-/* Commits the verdict of check() and records the job in one statement: JOB_DONE,
- * JOB_DUPLICATE (the message already ran), or JOB_RETRY with *err. */
-enum job_result upload_complete_commit(PGconn *c, const struct job *j,
-                                       const struct upload_verdict *v, char **err);
 /* Frees what check() stored in v. */
 void upload_complete_verdict_clear(struct upload_verdict *v);
 

@@ -2,6 +2,7 @@
  * sizes and hashes must equal what storage computed, chunk numbers must run 1..n, sizes
  * must add up to the upload's size and the whole-file hash must match the stored bytes. */
 #include <errno.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -15,18 +16,46 @@
 
 #define UC_BLOCK (1024 * 1024)
 
-/* Columns of the upload query. */
-enum { U_ID, U_SIZE, U_COMPLETED, U_CONSISTENT, U_PURGED, U_CONTAINER, U_ALG, U_VALUE, U_SEEN };
-/* Columns of the chunk query. */
-enum { C_NUMBER, C_SIZE, C_HASH, C_ALG, C_STORED_SIZE, C_MD5, C_SHA1, C_SHA256, C_STORED };
+/* Columns of the load query: the job's position (1..n), its upload, then one chunk per
+ * row. */
+enum {
+	L_ORD,
+	U_ID,
+	U_SIZE,
+	U_COMPLETED,
+	U_CONSISTENT,
+	U_PURGED,
+	U_CONTAINER,
+	U_ALG,
+	U_VALUE,
+	U_SEEN,
+	C_NUMBER,
+	C_SIZE,
+	C_HASH,
+	C_ALG,
+	C_STORED_SIZE,
+	C_MD5,
+	C_SHA1,
+	C_SHA256,
+	C_STORED
+};
+
+/* The rows of one job in the load result: row0 .. row0 + n - 1 are its chunks (n = 0: the
+ * upload has none; its one row then only has the upload's columns). */
+struct uc_rows {
+	const PGresult *r;
+	int row0, n;
+};
 
 /* What the byte pass needs to know about the upload. */
 struct uc_plan {
 	const char *upload_id;
 	const char *container;
-	bool whole;              /* a whole-file hash is to be checked */
-	enum hash_alg whole_alg; /* its algorithm */
-	const char *whole_value; /* and its reported value */
+	bool whole;               /* a whole-file hash is to be checked */
+	enum hash_alg whole_alg;  /* its algorithm */
+	const char *whole_value;  /* and its reported value */
+	const char *whole_stored; /* storage's digest of the whole file when it has one (a
+	                             single chunk), which spares reading the bytes */
 };
 
 /* The stored digest of chunk row i for alg, or NULL if storage did not compute it. */
@@ -57,19 +86,21 @@ uc_chunk_alg(const PGresult *r, int i, enum hash_alg *alg, char **bad)
 /* Checks the chunk rows against each other and the upload's size, without reading bytes.
  * Returns a mismatch message (caller frees) or NULL. */
 static char *
-uc_check_rows(const PGresult *r, int64_t upload_size)
+uc_check_rows(const struct uc_rows *rows, int64_t upload_size)
 {
+	const PGresult *r = rows->r;
 	int64_t sum = 0;
 	char *bad = NULL;
 
-	for (int i = 0; i < PQntuples(r); i++) {
+	for (int k = 0; k < rows->n; k++) {
+		int i = rows->row0 + k;
 		long long number = (long long)db_get_i64(r, i, C_NUMBER);
 		int64_t size = db_get_i64(r, i, C_SIZE);
 		enum hash_alg alg;
 
-		if (number != i + 1)
+		if (number != k + 1)
 			return xasprintf(
-			    "chunk %d is missing (chunk numbers must run 1..n, found %lld)", i + 1,
+			    "chunk %d is missing (chunk numbers must run 1..n, found %lld)", k + 1,
 			    number);
 		if (!db_get_bool(r, i, C_STORED))
 			return xasprintf("chunk %lld: never stored", number);
@@ -160,29 +191,32 @@ out:
 }
 
 /* Reads every chunk file once, in order, in 1 MiB blocks (constant memory): checks that each
- * exists with its stored size, computes missing per-chunk digests and the whole-file digest.
- * JOB_DONE (with *bad set on a mismatch) or JOB_RETRY with *err on a storage read error. */
+ * exists with its stored size, computes missing per-chunk digests and the whole-file digest
+ * (unless storage already knows it). JOB_DONE (with *bad set on a mismatch) or JOB_RETRY
+ * with *err on a storage read error. */
 static enum job_result
-uc_check_bytes(const struct uc_plan *plan, const PGresult *r, char **bad, char **err)
+uc_check_bytes(const struct uc_plan *plan, const struct uc_rows *rows, char **bad, char **err)
 {
-	struct hash_set *whole = plan->whole ? hash_set_new(1u << plan->whole_alg) : NULL;
+	bool hash_whole = plan->whole && plan->whole_stored == NULL;
+	struct hash_set *whole = hash_whole ? hash_set_new(1u << plan->whole_alg) : NULL;
 	unsigned char *buf = xmalloc(UC_BLOCK);
 	enum job_result res = JOB_DONE;
+	char out[HASH_ALG_COUNT][HASH_HEX_MAX];
+	const char *digest = plan->whole_stored;
 
-	for (int i = 0; i < PQntuples(r) && *bad == NULL; i++) {
-		res = uc_stream_chunk(plan, r, i, whole, buf, bad, err);
+	for (int k = 0; k < rows->n && *bad == NULL; k++) {
+		res = uc_stream_chunk(plan, rows->r, rows->row0 + k, whole, buf, bad, err);
 		if (res != JOB_DONE)
 			goto out;
 	}
 	if (*bad == NULL && whole != NULL) {
-		char out[HASH_ALG_COUNT][HASH_HEX_MAX];
 		hash_set_final(whole, out);
 		whole = NULL;
-		if (strcasecmp(out[plan->whole_alg], plan->whole_value) != 0)
-			*bad = xasprintf("whole-file %s %s does not match stored bytes %s",
-			                 hash_alg_name(plan->whole_alg), plan->whole_value,
-			                 out[plan->whole_alg]);
+		digest = out[plan->whole_alg];
 	}
+	if (*bad == NULL && plan->whole && strcasecmp(digest, plan->whole_value) != 0)
+		*bad = xasprintf("whole-file %s %s does not match stored bytes %s",
+		                 hash_alg_name(plan->whole_alg), plan->whole_value, digest);
 out:
 	if (whole != NULL)
 		hash_set_free(whole);
@@ -190,166 +224,237 @@ out:
 	return res;
 }
 
-/* Loads the upload's row: JOB_DONE with *r set, JOB_DUPLICATE if this message ran already,
- * JOB_INVALID if it does not exist or was never completed, JOB_RETRY on a database error. */
-static enum job_result
-uc_load_upload(PGconn *c, const struct job *j, PGresult **r, char **err)
+/* How many stored bytes uc_check_bytes will read for this plan. */
+static int64_t
+uc_read_bytes(const struct uc_plan *plan, const struct uc_rows *rows)
 {
-	const char *p[] = {j->resource_id, j->id};
+	int64_t total = 0;
 
-	/* U_SEEN: this message already ran (a redelivery): spares reading the bytes again. A
-	 * "gave_up" row does not count: a requeued dead letter runs again. */
-	*r = db_exec(c,
-	             "SELECT id::text, size, completed_at IS NOT NULL, is_consistent,"
-	             " purged_at IS NOT NULL, storage_container, completed_hash_algorithm,"
-	             " completed_hash_value, EXISTS (SELECT 1 FROM job_runs WHERE message_id = $2"
-	             " AND outcome <> 'gave_up') FROM uploads WHERE id = $1",
-	             2, p);
-	if (*r == NULL) {
-		*err = xstrdup("database: loading the upload failed");
-		return JOB_RETRY;
+	for (int k = 0; k < rows->n; k++) {
+		int i = rows->row0 + k;
+		enum hash_alg alg;
+		char *bad = NULL;
+		bool own = uc_chunk_alg(rows->r, i, &alg, &bad) &&
+		           uc_stored_digest(rows->r, i, alg) == NULL;
+
+		free(bad);
+		if (own || (plan->whole && plan->whole_stored == NULL))
+			total += db_get_i64(rows->r, i, C_STORED_SIZE);
 	}
-	if (PQntuples(*r) > 0 && db_get_bool(*r, 0, U_SEEN))
-		return JOB_DUPLICATE;
-	if (PQntuples(*r) == 0 || !db_get_bool(*r, 0, U_COMPLETED)) {
-		*err = xasprintf("upload %s %s", j->resource_id,
-		                 PQntuples(*r) == 0 ? "does not exist" : "is not completed");
-		return JOB_INVALID;
-	}
-	return JOB_DONE;
+	return total;
 }
 
-/* Fills plan from the upload row; *bad gets a message for an unsupported whole-file hash. */
+/* Fills plan from the job's upload columns; *bad gets a message for an unsupported
+ * whole-file hash. A single stored chunk's own digest is the whole file's. */
 static void
-uc_plan_init(struct uc_plan *plan, const PGresult *u, char **bad)
+uc_plan_init(struct uc_plan *plan, const struct uc_rows *rows, char **bad)
 {
-	const char *alg = db_get(u, 0, U_ALG), *value = db_get(u, 0, U_VALUE);
+	const PGresult *u = rows->r;
+	int row = rows->row0;
+	const char *alg = db_get(u, row, U_ALG), *value = db_get(u, row, U_VALUE);
 
-	plan->upload_id = db_get(u, 0, U_ID);
-	plan->container = db_get(u, 0, U_CONTAINER);
+	plan->upload_id = db_get(u, row, U_ID);
+	plan->container = db_get(u, row, U_CONTAINER);
 	plan->whole_value = value;
 	plan->whole = value != NULL && value[0] != '\0';
+	plan->whole_stored = NULL;
 	if (plan->whole &&
 	    !hash_parse_alg(alg != NULL && alg[0] != '\0' ? alg : "md5", &plan->whole_alg)) {
 		*bad = xasprintf("unsupported whole-file hash algorithm %s", alg);
 		plan->whole = false;
 	}
+	if (plan->whole && rows->n == 1)
+		plan->whole_stored = uc_stored_digest(u, row, plan->whole_alg);
 }
 
-/* Step one of upload.complete, before the transaction: loads the upload and its chunks and
- * verifies them, reading the stored bytes. Fills v (clear it with
- * upload_complete_verdict_clear). JOB_DONE, JOB_DUPLICATE (the message ran
- * already), JOB_INVALID or JOB_RETRY with *err. */
-enum job_result
-upload_complete_check(PGconn *c, const struct job *j, struct upload_verdict *v, char **err)
-{
-	struct uc_plan plan = {0};
-	PGresult *u = NULL, *r = NULL;
-	enum job_result res = uc_load_upload(c, j, &u, err);
+/* Every upload of the batch with its chunks, a row per chunk, in the order of the jobs;
+ * U_SEEN: this message already ran (a redelivery: spares reading the bytes again; a
+ * "gave_up" row does not count, so a requeued dead letter runs again). */
+static const char uc_load_sql[] =
+    "SELECT j.ord, u.id::text, u.size, u.completed_at IS NOT NULL, u.is_consistent,"
+    " u.purged_at IS NOT NULL, u.storage_container, u.completed_hash_algorithm,"
+    " u.completed_hash_value, EXISTS (SELECT 1 FROM job_runs r WHERE r.message_id = j.mid"
+    " AND r.outcome <> 'gave_up'), c.number, c.size, c.hash_value, c.hash_algorithm,"
+    " c.stored_size, c.stored_md5, c.stored_sha1, c.stored_sha256, c.stored_at IS NOT NULL"
+    " FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS j(mid, rid, ord)"
+    " LEFT JOIN uploads u ON u.id = j.rid LEFT JOIN chunks c ON c.upload_id = u.id"
+    " ORDER BY j.ord, c.number";
 
-	if (res != JOB_DONE)
-		goto out;
-	if (db_get_bool(u, 0, U_CONSISTENT) || db_get_bool(u, 0, U_PURGED)) {
-		v->noop = true;
-		goto out;
+/* Verifies one job from its rows (see upload_complete_check). */
+static void
+uc_check_one(struct jobs_item *it, const struct uc_rows *rows, int64_t read_max)
+{
+	const PGresult *r = rows->r;
+	struct uc_plan plan = {0};
+
+	it->res = JOB_DONE;
+	if (db_get(r, rows->row0, U_ID) == NULL || !db_get_bool(r, rows->row0, U_COMPLETED)) {
+		it->err = xasprintf("upload %s %s", it->j->resource_id,
+		                    db_get(r, rows->row0, U_ID) == NULL ? "does not exist"
+		                                                        : "is not completed");
+		it->res = JOB_INVALID;
+		return;
 	}
-	const char *p[] = {db_get(u, 0, U_ID)};
-	r = db_exec(c,
-	            "SELECT number, size, hash_value, hash_algorithm, stored_size, stored_md5,"
-	            " stored_sha1, stored_sha256, stored_at IS NOT NULL FROM chunks"
-	            " WHERE upload_id = $1 ORDER BY number",
-	            1, p);
-	if (r == NULL) {
-		*err = xstrdup("database: loading the chunks failed");
-		res = JOB_RETRY;
-		goto out;
+	if (db_get_bool(r, rows->row0, U_SEEN)) {
+		it->res = JOB_DUPLICATE;
+		return;
 	}
-	uc_plan_init(&plan, u, &v->error);
-	if (v->error == NULL)
-		v->error = uc_check_rows(r, db_get_i64(u, 0, U_SIZE));
-	if (v->error == NULL)
-		res = uc_check_bytes(&plan, r, &v->error, err);
-	if (v->error != NULL)
-		log_info("upload_integrity_error upload=%s reason=\"%s\"", j->resource_id,
-		         v->error);
-out:
+	if (db_get_bool(r, rows->row0, U_CONSISTENT) || db_get_bool(r, rows->row0, U_PURGED)) {
+		it->v.noop = true;
+		return;
+	}
+	uc_plan_init(&plan, rows, &it->v.error);
+	if (it->v.error == NULL)
+		it->v.error = uc_check_rows(rows, db_get_i64(r, rows->row0, U_SIZE));
+	if (it->v.error == NULL && uc_read_bytes(&plan, rows) > read_max) {
+		it->deferred = true;
+		return;
+	}
+	if (it->v.error == NULL)
+		it->res = uc_check_bytes(&plan, rows, &it->v.error, &it->err);
+	if (it->v.error != NULL)
+		log_info("upload_integrity_error upload=%s reason=\"%s\"", it->j->resource_id,
+		         it->v.error);
+}
+
+/* Builds the "{a,b,…}" array literal of one uuid field of the items. Caller frees. */
+static char *
+uc_uuid_array(const struct jobs_item *items, int n, bool resource)
+{
+	size_t cap = (size_t)n * 38 + 3, len = 0;
+	char *s = xmalloc(cap);
+
+	s[len++] = '{';
+	for (int i = 0; i < n; i++)
+		len += (size_t)snprintf(s + len, cap - len, "%s%s", i > 0 ? "," : "",
+		                        resource ? items[i].j->resource_id : items[i].j->id);
+	snprintf(s + len, cap - len, "}");
+	return s;
+}
+
+/* Step one of upload.complete, before any transaction (see jobs.h). */
+void
+upload_complete_check(PGconn *c, struct jobs_item *items, int n, int64_t read_max)
+{
+	char *mids = uc_uuid_array(items, n, false), *rids = uc_uuid_array(items, n, true);
+	const char *p[] = {mids, rids};
+	PGresult *r = db_exec(c, uc_load_sql, 2, p);
+	int row = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct uc_rows rows = {r, row, 0};
+
+		if (r == NULL) {
+			items[i].res = JOB_RETRY;
+			items[i].err = xstrdup("database: loading the upload failed");
+			continue;
+		}
+		while (row < PQntuples(r) && db_get_i64(r, row, L_ORD) == i + 1)
+			row++;
+		rows.n = db_get(r, rows.row0, C_NUMBER) != NULL ? row - rows.row0 : 0;
+		log_set_id(items[i].j->id);
+		uc_check_one(&items[i], &rows, read_max);
+		log_set_id(NULL);
+	}
 	PQclear(r);
-	PQclear(u);
-	return res;
+	free(mids);
+	free(rids);
 }
 
 /* Step two, inside the transaction: writes the verdict of check(), guarded by NOT
  * is_consistent so that a second run changes nothing. JOB_DONE or JOB_RETRY with *err. */
 enum job_result
-upload_complete_apply(PGconn *c, const struct job *j, const struct upload_verdict *v,
-                      const char **outcome, char **err)
+upload_complete_apply(PGconn *c, const struct jobs_item *it, const char **outcome, char **err)
 {
-	const char *p[] = {j->resource_id, v->error};
-	int rc;
+	const char *p[] = {it->j->resource_id, it->v.error};
 
-	if (v->noop) {
+	if (it->v.noop) {
 		*outcome = "noop";
 		return JOB_DONE;
 	}
-	if (v->error != NULL)
-		rc = db_cmd(c,
-		            "UPDATE uploads SET is_consistent = true, consistent_at = now(),"
-		            " error_at = now(), error_message = $2"
-		            " WHERE id = $1 AND NOT is_consistent AND purged_at IS NULL",
-		            2, p);
-	else
-		rc = db_cmd(c,
-		            "UPDATE uploads SET is_consistent = true, consistent_at = now(),"
-		            " error_at = NULL, error_message = NULL"
-		            " WHERE id = $1 AND NOT is_consistent AND purged_at IS NULL",
-		            1, p);
-	if (rc < 0) {
+	if (db_cmd(c,
+	           "UPDATE uploads SET is_consistent = true, consistent_at = clock_timestamp(),"
+	           " error_at = CASE WHEN $2::text IS NULL THEN NULL ELSE clock_timestamp() END,"
+	           " error_message = $2 WHERE id = $1 AND NOT is_consistent AND purged_at IS NULL",
+	           2, p) < 0) {
 		*err = xstrdup("database: updating the upload failed");
 		return JOB_RETRY;
 	}
-	*outcome = v->error != NULL ? "integrity_error" : "consistent";
+	*outcome = it->v.error != NULL ? "integrity_error" : "consistent";
 	return JOB_DONE;
 }
 
-/* The whole effect of an upload.complete job in one statement (so one round trip and no
- * BEGIN/COMMIT): records the message in job_runs (or takes over a "gave_up" row), marks the
- * upload consistent (with the error of a failed check) only if the message was recorded,
- * and notifies the upload's and its project's waiters. */
-static const char upload_complete_sql[] =
-    "WITH rec AS (INSERT INTO job_runs (message_id, kind, resource_id, attempt, outcome)"
-    " VALUES ($1, 'upload.complete', $2, $3, $4)"
+/* The whole effect of a batch of upload.complete jobs in one statement (one round trip, no
+ * BEGIN/COMMIT). $1 is a JSON array of {mid, rid, attempt, outcome, error, apply}, one per
+ * job with distinct message ids. It records each message in job_runs (or takes over a
+ * "gave_up" row), marks each upload whose message was recorded consistent (with the error
+ * of a failed check) at the moment of the statement, notifies the upload's and its
+ * project's waiters, and returns the message ids recorded. */
+static const char uc_commit_sql[] =
+    "WITH v AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(mid uuid, rid uuid,"
+    " attempt int, outcome text, error text, apply boolean)),"
+    " rec AS (INSERT INTO job_runs (message_id, kind, resource_id, attempt, outcome)"
+    " SELECT mid, 'upload.complete', rid, attempt, outcome FROM v"
     " ON CONFLICT (message_id) DO UPDATE SET attempt = EXCLUDED.attempt,"
     " outcome = EXCLUDED.outcome, finished_at = now()"
-    " WHERE job_runs.outcome = 'gave_up' RETURNING 1),"
-    " upd AS (UPDATE uploads SET is_consistent = true, consistent_at = now(),"
-    " error_at = CASE WHEN $5::text IS NULL THEN NULL ELSE now() END, error_message = $5"
-    " WHERE id = $2 AND NOT is_consistent AND purged_at IS NULL AND $6::boolean"
-    " AND EXISTS (SELECT 1 FROM rec) RETURNING project_id)"
-    " SELECT (SELECT count(*) FROM rec),"
-    " (SELECT pg_notify('settle_consistent', $2::text) FROM rec),"
-    " (SELECT pg_notify('settle_consistent', project_id::text) FROM upd)";
+    " WHERE job_runs.outcome = 'gave_up' RETURNING message_id, resource_id),"
+    " upd AS (UPDATE uploads u SET is_consistent = true, consistent_at = clock_timestamp(),"
+    " error_at = CASE WHEN v.error IS NULL THEN NULL ELSE clock_timestamp() END,"
+    " error_message = v.error FROM v JOIN rec ON rec.message_id = v.mid"
+    " WHERE u.id = v.rid AND v.apply AND NOT u.is_consistent AND u.purged_at IS NULL"
+    " RETURNING u.id, u.project_id)"
+    " SELECT rec.message_id::text, pg_notify('settle_consistent', rec.resource_id::text),"
+    " (SELECT pg_notify('settle_consistent', upd.project_id::text) FROM upd"
+    " WHERE upd.id = rec.resource_id LIMIT 1) FROM rec";
 
-enum job_result
-upload_complete_commit(PGconn *c, const struct job *j, const struct upload_verdict *v, char **err)
+static const char *
+uc_outcome(const struct upload_verdict *v)
 {
-	char attempt[16];
-	const char *outcome = v->noop            ? "noop"
-	                      : v->error != NULL ? "integrity_error"
-	                                         : "consistent";
-	PGresult *r;
-	enum job_result res;
+	return v->noop ? "noop" : v->error != NULL ? "integrity_error" : "consistent";
+}
 
-	snprintf(attempt, sizeof(attempt), "%d", j->attempt);
-	const char *p[] = {j->id,   j->resource_id, attempt,
-	                   outcome, v->error,       v->noop ? "false" : "true"};
-	r = db_exec(c, upload_complete_sql, 6, p);
-	if (r == NULL) {
-		*err = xstrdup("database: recording the upload's verdict failed");
-		return JOB_RETRY;
+/* True if item i takes part in the commit statement. */
+static bool
+uc_committable(const struct jobs_item *it)
+{
+	return it->res == JOB_DONE && !it->deferred;
+}
+
+/* Step two of the batch path (see jobs.h). */
+int
+upload_complete_commit(PGconn *c, struct jobs_item *items, int n)
+{
+	json_t *arr = json_array();
+	PGresult *r;
+	char *body;
+
+	for (int i = 0; i < n; i++)
+		if (uc_committable(&items[i]))
+			json_array_append_new(
+			    arr, json_pack("{s:s,s:s,s:i,s:s,s:s?,s:b}", "mid", items[i].j->id,
+			                   "rid", items[i].j->resource_id, "attempt",
+			                   items[i].j->attempt, "outcome", uc_outcome(&items[i].v),
+			                   "error", items[i].v.error, "apply", !items[i].v.noop));
+	if (json_array_size(arr) == 0) {
+		json_decref(arr);
+		return 0;
 	}
-	res = db_get_i64(r, 0, 0) > 0 ? JOB_DONE : JOB_DUPLICATE;
+	body = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	r = db_exec(c, uc_commit_sql, 1, (const char *[]){body});
+	free(body);
+	if (r == NULL)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		if (!uc_committable(&items[i]))
+			continue;
+		items[i].res = JOB_DUPLICATE;
+		for (int k = 0; k < PQntuples(r); k++)
+			if (strcmp(db_get(r, k, 0), items[i].j->id) == 0)
+				items[i].res = JOB_DONE;
+	}
 	PQclear(r);
-	return res;
+	return 0;
 }
 
 /* Frees the message held by v and resets it. */
