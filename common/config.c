@@ -44,7 +44,7 @@ static const struct config_key keys[] = {
     {"SETTLE_CONNECTION_TIMEOUT", CFG_INT, &cfg.connection_timeout, "60", 1, 3600,
      "seconds an idle HTTP connection is kept"},
     {"SETTLE_WORKER_PREFETCH", CFG_INT, &cfg.worker_prefetch, "64", 1, 65535,
-     "unacked messages a worker holds at once"},
+     "unacked messages a worker holds per queue (the most a batch can hold)"},
     {"SETTLE_WORKER_THREADS", CFG_INT, &cfg.worker_threads, "4", 1, 64,
      "jobs a worker runs at once (threads, each with its own Postgres connection)"},
     {"SETTLE_WORKERS_EXCEPT", CFG_STRING, &cfg.workers_except, "", 0, 0,
