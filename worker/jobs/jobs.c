@@ -69,14 +69,10 @@ jobs_fault(void)
 
 /* Dispatches j to its handler inside the transaction. */
 static enum job_result
-jobs_dispatch(PGconn *c, const struct jobs_item *it, const char **outcome, char **err)
+jobs_dispatch(PGconn *c, const struct job *j, const char **outcome, char **err)
 {
-	const struct job *j = it->j;
-
 	if (strcmp(j->kind, JOB_PROJECT_INITIALIZE) == 0)
 		return project_initialize_run(c, j, outcome, err);
-	if (strcmp(j->kind, JOB_UPLOAD_COMPLETE) == 0)
-		return upload_complete_apply(c, it, outcome, err);
 	if (strcmp(j->kind, JOB_RESOURCE_DELETE) == 0)
 		return resource_delete_run(c, j, outcome, err);
 	*err = xasprintf("unknown job kind %s", j->kind);
@@ -85,9 +81,8 @@ jobs_dispatch(PGconn *c, const struct jobs_item *it, const char **outcome, char 
 
 /* The transaction of jobs_run: BEGIN, record, dispatch, outcome, fault injection, COMMIT. */
 static enum job_result
-jobs_transaction(PGconn *c, const struct jobs_item *it, char **err)
+jobs_transaction(PGconn *c, const struct job *j, char **err)
 {
-	const struct job *j = it->j;
 	const char *outcome = "done";
 	enum job_result res = JOB_RETRY;
 	int rec;
@@ -105,7 +100,7 @@ jobs_transaction(PGconn *c, const struct jobs_item *it, char **err)
 		res = JOB_DUPLICATE;
 		goto fail;
 	}
-	res = jobs_dispatch(c, it, &outcome, err);
+	res = jobs_dispatch(c, j, &outcome, err);
 	if (res != JOB_DONE)
 		goto fail;
 	const char *p[] = {j->id, outcome};
@@ -141,7 +136,8 @@ fail:
 }
 
 /* Runs j on c in one transaction that also records j->id in job_runs (see jobs.h). An
- * upload.complete job reads and hashes its bytes before that transaction. */
+ * upload.complete job reads and hashes its bytes first, then commits its verdict and its
+ * job_runs row in one statement: the batch's path with a batch of one. */
 enum job_result
 jobs_run(PGconn *c, const struct job *j, char **err)
 {
@@ -155,16 +151,15 @@ jobs_run(PGconn *c, const struct job *j, char **err)
 	if (strcmp(j->kind, JOB_UPLOAD_COMPLETE) != 0) {
 		if (jobs_seen(c, j))
 			return JOB_DUPLICATE;
-		return jobs_transaction(c, &it, err);
+		return jobs_transaction(c, j, err);
 	}
 	upload_complete_check(c, &it, 1, INT64_MAX); /* its load tells duplicates too */
-	/* The common job takes one statement to commit. Fault injection needs the transaction,
-	 * to fail after the work and before COMMIT. */
-	if (it.res == JOB_DONE && cfg.fault_rate <= 0 && upload_complete_commit(c, &it, 1) < 0) {
+	if (it.res == JOB_DONE && jobs_fault()) {    /* fails before its only statement */
+		it.res = JOB_RETRY;
+		it.err = xstrdup("injected fault");
+	} else if (it.res == JOB_DONE && upload_complete_commit(c, &it, 1) < 0) {
 		it.res = JOB_RETRY;
 		it.err = xstrdup("database: recording the upload's verdict failed");
-	} else if (it.res == JOB_DONE && cfg.fault_rate > 0) {
-		it.res = jobs_transaction(c, &it, &it.err);
 	}
 	upload_complete_verdict_clear(&it.v);
 	*err = it.err;

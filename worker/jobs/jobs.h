@@ -83,10 +83,6 @@ void upload_complete_check(PGconn *c, struct jobs_item *items, int n, int64_t re
  * JOB_DUPLICATE (the message already ran). consistent_at is the time of the statement.
  * 0, or -1 if the statement failed (items unchanged). */
 int upload_complete_commit(PGconn *c, struct jobs_item *items, int n) MUSTCHECK;
-/* Writes the verdict of one item inside an open transaction (jobs_run's path with fault
- * injection). JOB_DONE or JOB_RETRY with *err. */
-enum job_result upload_complete_apply(PGconn *c, const struct jobs_item *it, const char **outcome,
-                                      char **err);
 /* Frees what check() stored in v. */
 void upload_complete_verdict_clear(struct upload_verdict *v);
 

@@ -361,29 +361,6 @@ upload_complete_check(PGconn *c, struct jobs_item *items, int n, int64_t read_ma
 	free(rids);
 }
 
-/* Step two, inside the transaction: writes the verdict of check(), guarded by NOT
- * is_consistent so that a second run changes nothing. JOB_DONE or JOB_RETRY with *err. */
-enum job_result
-upload_complete_apply(PGconn *c, const struct jobs_item *it, const char **outcome, char **err)
-{
-	const char *p[] = {it->j->resource_id, it->v.error};
-
-	if (it->v.noop) {
-		*outcome = "noop";
-		return JOB_DONE;
-	}
-	if (db_cmd(c,
-	           "UPDATE uploads SET is_consistent = true, consistent_at = clock_timestamp(),"
-	           " error_at = CASE WHEN $2::text IS NULL THEN NULL ELSE clock_timestamp() END,"
-	           " error_message = $2 WHERE id = $1 AND NOT is_consistent AND purged_at IS NULL",
-	           2, p) < 0) {
-		*err = xstrdup("database: updating the upload failed");
-		return JOB_RETRY;
-	}
-	*outcome = it->v.error != NULL ? "integrity_error" : "consistent";
-	return JOB_DONE;
-}
-
 /* The whole effect of a batch of upload.complete jobs in one statement (one round trip, no
  * BEGIN/COMMIT). $1 is a JSON array of {mid, rid, attempt, outcome, error, apply}, one per
  * job with distinct message ids. It records each message in job_runs (or takes over a
