@@ -439,7 +439,7 @@ struct client {
 	int idx, nclients;
 	double start, end, interval; /* interval 0: no pacing */
 	size_t size;
-	int done, failed;
+	int done, late, failed; /* late: flows run whose complete went after the end */
 	double *ttc;
 	size_t nttc, cap;
 	char err[1400];
@@ -477,8 +477,10 @@ client_run(void *arg)
 				break;
 			continue;
 		}
-		if (t.complete_s >= cl->end)
+		if (t.complete_s >= cl->end) {
+			cl->late++;
 			break;
+		}
 		cl->done++;
 		if (cl->nttc == cl->cap) {
 			cl->cap = cl->cap ? 2 * cl->cap : 256;
@@ -515,7 +517,7 @@ flow_main(int clients, double seconds, double rate, size_t size)
 	struct client *cl = calloc((size_t)clients, sizeof(*cl));
 	double start = now_s() + 0.2;
 	size_t total = 0, k = 0;
-	int done = 0, failed = 0;
+	int done = 0, late = 0, failed = 0;
 
 	for (int i = 0; i < clients; i++) {
 		cl[i].idx = i;
@@ -535,6 +537,7 @@ flow_main(int clients, double seconds, double rate, size_t size)
 		memcpy(all + k, cl[i].ttc, cl[i].nttc * sizeof(double));
 		k += cl[i].nttc;
 		done += cl[i].done;
+		late += cl[i].late;
 		failed += cl[i].failed;
 		if (cl[i].failed)
 			fprintf(stderr, "loadgen: client %d: %d failed, last: %s\n", i,
@@ -548,6 +551,7 @@ flow_main(int clients, double seconds, double rate, size_t size)
 	       clients, seconds, rate, done, failed, done / seconds, 1e3 * pct(all, total, 0.50),
 	       1e3 * pct(all, total, 0.95), 1e3 * pct(all, total, 0.99),
 	       total ? 1e3 * all[total - 1] : 0);
+	printf("flows_run=%d\n", done + late); /* every flow that reached complete */
 	if (g_poll)
 		printf("wait_mode=url-poll\nurl_polls=%ld\nurl_polls_per_flow=%.2f\n",
 		       (long)g_url_polls, done ? (double)g_url_polls / done : 0);
