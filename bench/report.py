@@ -175,7 +175,10 @@ def report(results, notes):
 
     out = []
     out.append("# Settle benchmark results\n")
-    out.append(f"Written by `make bench` (bench/run.sh) in {R.get('run_seconds')} s, Settle commit {R.get('git')}.\n")
+    out.append(f"Written by `make bench` (bench/run.sh) in {R.get('run_seconds')} s (build and setup "
+               f"{R.get('t_setup_s')} s, pgbench -i with read and 404 paths {R.get('t_read_s')} s, upload flows "
+               f"{R.get('t_flows_s')} s, jobs {R.get('t_jobs_s')} s, integrity and ingest {R.get('t_big_s')} s), "
+               f"Settle commit {R.get('git')}.\n")
     short = [f"{name}={R.get(key)}" for name, key, default in
              (("BENCH_DURATION", "duration", "10"), ("BENCH_ROUNDS", "rounds", "5"),
               ("BENCH_JOBS", "jobs1_n", "50000"), ("BENCH_JOB_ROUNDS", "job_rounds", "2"),

@@ -306,6 +306,7 @@ SQL
 # Each is taken several times, interleaved with the figures it is the reference of; the
 # report shows every run and takes the median.
 
+put t_setup_s $(($(date +%s) - T_START)); T_SECTION=$SECONDS # build, stack, setup
 log "pgbench -i (scale 10) on database pgbench"
 pg -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS pgbench" -c "CREATE DATABASE pgbench"
 pgbench -i -q -s 10 -h 127.0.0.1 -p "$PGPORT" -U postgres pgbench >"$LOGS/pgbench-init.log" 2>&1 || die "pgbench -i"
@@ -412,6 +413,7 @@ flow_ttc() { # NAME: the database's times of each round, after the phase's count
 	local k
 	for ((k = 1; k <= ROUNDS; k++)); do ttc_db "$1_r$k" "$1r$k"; done
 }
+put t_read_s $((SECONDS - T_SECTION)); T_SECTION=$SECONDS
 pgbench_b
 flow_phase prefer16 flow "$CLIENTS"
 pgbench_b
@@ -428,6 +430,7 @@ flow_ttc poll4
 
 # ---- 4: job throughput: mqrate, jobs, mqrate, jobs, …, mqrate, TPC-B ------------------------
 
+put t_flows_s $((SECONDS - T_SECTION)); T_SECTION=$SECONDS
 log "jobs: preloading $JOB_ROUNDS × $JOBS tiny completed uploads (rows, chunk files, files)"
 MD5=$(printf 'settle-bench-job' | md5sum | cut -d' ' -f1)
 sql -v pid="$PROJECT" -v uid="$USER_ID" -v c="$CONTAINER" -v md5="$MD5" -v n="$JOBS" -v rounds="$JOB_ROUNDS" <<'SQL'
@@ -522,6 +525,7 @@ big_round() { # K
 	put "ingest${k}_mb_s" "$(kv "$OUT/big-ingest$k.txt" put_mb_per_s)"
 	put "ingest${k}_api_hwm_kb" "$(awk '/VmHWM/ {print $2}' "/proc/$API_PID/status")"
 }
+put t_jobs_s $((SECONDS - T_SECTION)); T_SECTION=$SECONDS
 for ((k = 1; k <= BIG_ROUNDS; k++)); do
 	md5_ref
 	dd_ref
@@ -532,6 +536,7 @@ dd_ref
 
 # ---- report ------------------------------------------------------------------------------
 
+put t_big_s $((SECONDS - T_SECTION))
 put run_seconds $(($(date +%s) - T_START))
 "$PY" "$B/report.py" report "$RES" "$B/notes.md" >"$B/results.md"
 cat "$B/results.md"
