@@ -157,7 +157,7 @@ def report(results, notes):
     row_ratio("3c. polling client flow, 4 clients, flows/s", R.series("poll4_r{}_uploads_per_s", n), "",
               f"pgbench TPC-B -c{c16}", pgb, None)
     row_limit("3c. its complete→consistent p99 (server), ms", R.series("poll4_r{}_ttc_p99_ms", n), "", 20)
-    jr = int(R.num("job_rounds", 2))
+    jr = int(R.num("job_rounds", 1))
     row_ratio(f"4. job throughput, {R.get('jobs1_n')} upload.complete jobs a round, relay + 2 workers, jobs/s",
               R.series("jobs{}_per_s", jr), "", f"pgbench TPC-B -c{c16}", pgb, 1.0)
     row_ratio("4. job throughput vs bare RabbitMQ", R.series("jobs{}_per_s", jr), "",
@@ -181,7 +181,7 @@ def report(results, notes):
                f"Settle commit {R.get('git')}.\n")
     short = [f"{name}={R.get(key)}" for name, key, default in
              (("BENCH_DURATION", "duration", "10"), ("BENCH_ROUNDS", "rounds", "5"),
-              ("BENCH_JOBS", "jobs1_n", "50000"), ("BENCH_JOB_ROUNDS", "job_rounds", "2"),
+              ("BENCH_JOBS", "jobs1_n", "50000"), ("BENCH_JOB_ROUNDS", "job_rounds", "1"),
               ("BENCH_BIG_MB", "big_mb", "1024"), ("BENCH_CLIENTS", "clients", "16"))
              if R.get(key) != default]
     if short:

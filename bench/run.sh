@@ -17,7 +17,8 @@
 #   BENCH_DURATION  seconds of each round of a timed phase, and of each pgbench (default 10)
 #   BENCH_ROUNDS    rounds of each timed phase (default 5)
 #   BENCH_JOBS      upload.complete jobs of each job-throughput round (default 50000)
-#   BENCH_JOB_ROUNDS  rounds of the job-throughput phase (default 2)
+#   BENCH_JOB_ROUNDS  rounds of the job-throughput phase (default 1: a durable drain of 50,000
+#                   jobs takes minutes; 2 or more show its spread)
 #   BENCH_CLIENTS   clients of the Prefer: wait and the first polling flow phase (default 16)
 #   BENCH_BIG_MB    size of the integrity and ingest uploads and of dd in MiB (default 1024;
 #                   3 rounds)
@@ -38,7 +39,7 @@ JOBS=${BENCH_JOBS:-50000}
 CLIENTS=${BENCH_CLIENTS:-16}
 BIG_MB=${BENCH_BIG_MB:-1024}
 ROUNDS=${BENCH_ROUNDS:-5}
-JOB_ROUNDS=${BENCH_JOB_ROUNDS:-2}
+JOB_ROUNDS=${BENCH_JOB_ROUNDS:-1}
 BIG_ROUNDS=3
 MQ_N=$((JOBS < 20000 ? JOBS : 20000)) # messages of each mqrate reference run
 PG_BIN=/usr/lib/postgresql/15/bin
@@ -239,6 +240,8 @@ stats_end() { # FLOWS: waits for the flush, records the counts and the top state
 	put "${STATS_NAME}_flows" "$1"
 	put "${STATS_NAME}_xacts" "$x"
 	put "${STATS_NAME}_stmts" "$s"
+	log "$STATS_NAME: $1 flows, $(awk -v x="$x" -v s="$s" -v n="$1" \
+		'BEGIN {n = n > 0 ? n : 1; printf "%.2f transactions and %.2f statements per flow", x / n, s / n}')"
 	{
 		printf '# %s: %s flows, %s transactions, %s statements in the settle database\n' \
 			"$STATS_NAME" "$1" "$x" "$s"
@@ -392,7 +395,7 @@ flow_phase() { # NAME MODE CLIENTS: MODE flow (chunked, Prefer: wait) or poll (n
 	stats_begin "$1"
 	cpu_start "$1"
 	for ((k = 1; k <= ROUNDS; k++)); do
-		log "$1 round $k/$ROUNDS: $2 flow, $3 clients, ${D} s"
+		log "$1 round $k/$ROUNDS: loadgen $2, $3 clients, ${D} s"
 		if [ "$2" = flow ]; then
 			args=(flow 127.0.0.1 "$API_PORT" "$TOKEN" "$PROJECT" "$3" "$D" 0 1024 "$1r$k")
 		else
@@ -412,6 +415,10 @@ flow_phase() { # NAME MODE CLIENTS: MODE flow (chunked, Prefer: wait) or poll (n
 flow_ttc() { # NAME: the database's times of each round, after the phase's counts are read
 	local k
 	for ((k = 1; k <= ROUNDS; k++)); do ttc_db "$1_r$k" "$1r$k"; done
+	log "$1: flows/s $(for ((k = 1; k <= ROUNDS; k++)); do printf '%s ' "$(kv "$RES" "$1_r${k}_uploads_per_s")"; done)"
+	log "$1: server-side complete->consistent p99 ms $(for ((k = 1; k <= ROUNDS; k++)); do
+		printf '%s ' "$(kv "$RES" "$1_r${k}_ttc_p99_ms")"
+	done)"
 }
 put t_read_s $((SECONDS - T_SECTION)); T_SECTION=$SECONDS
 pgbench_b
@@ -428,7 +435,7 @@ pgbench_b
 stats_end "$PHASE_FLOWS"
 flow_ttc poll4
 
-# ---- 4: job throughput: mqrate, jobs, mqrate, jobs, …, mqrate, TPC-B ------------------------
+# ---- 4: job throughput: mqrate, jobs, mqrate, (jobs, mqrate, …), TPC-B ----------------------
 
 put t_flows_s $((SECONDS - T_SECTION)); T_SECTION=$SECONDS
 log "jobs: preloading $JOB_ROUNDS × $JOBS tiny completed uploads (rows, chunk files, files)"
@@ -496,6 +503,7 @@ SQL
 }
 mq_ref
 for ((k = 1; k <= JOB_ROUNDS; k++)); do jobs_round "$k"; done
+while ((N_MQ < 3)); do mq_ref; done # at least 3 runs of every reference
 pgbench_b
 
 # ---- 5, 6: integrity verification and ingest: md5, dd, verify, ingest, md5, dd, … ---------
