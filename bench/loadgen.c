@@ -8,9 +8,18 @@
  *       once the upload is consistent; GET /uploads/{id} is polled only if that answer is
  *       not final, or every POLL_US with LOADGEN_WAIT=poll). RATE (uploads/s, all clients together;
  * 0 = as fast as possible) paces the clients. Upload names are PREFIX-<n>, so the database can be
- * asked for its own completed_at -> consistent_at times afterwards. loadgen big   HOST PORT TOKEN
- * PROJECT CHUNKS CHUNK_BYTES NAME One upload of CHUNKS chunks of CHUNK_BYTES (pseudo-random bytes):
- * prints the storage PUT rate and the complete -> consistent time seen by the client.
+ * asked for its own completed_at -> consistent_at times afterwards.
+ *
+ *   loadgen poll  HOST PORT TOKEN PROJECT CLIENTS SECONDS PREFIX
+ *       A DDS client that polls. Each client loops the non-chunked flow:
+ *       POST /projects/{id}/uploads (chunked:false, size 4096, md5 hash) -> storage PUT of
+ *       4 KiB to the returned signed_url -> PUT /uploads/{id}/complete (no Prefer: wait) ->
+ *       POST /files -> GET /files/{id}/url, again every 10 ms while it answers 404
+ *       resource_not_consistent, until 200. As fast as each client can go.
+ *
+ *   loadgen big   HOST PORT TOKEN PROJECT CHUNKS CHUNK_BYTES NAME
+ *       One upload of CHUNKS chunks of CHUNK_BYTES (pseudo-random bytes): prints the storage
+ *       PUT rate and the complete -> consistent time seen by the client.
  *
  * Output: KEY=VALUE lines on stdout. Exit 0 when every upload went through, else 1. */
 #define _GNU_SOURCE
@@ -31,15 +40,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#define POLL_US   1000
-#define RESP_MAX  (1 << 20)
-#define BIG_PIECE (16 << 20) /* big mode sends this buffer over and over */
+#define POLL_US     1000
+#define URL_POLL_US 10000 /* poll mode: GET /files/{id}/url every 10 ms */
+#define POLL_SIZE   4096  /* poll mode: bytes of each upload */
+#define RESP_MAX    (1 << 20)
+#define BIG_PIECE   (16 << 20) /* big mode sends this buffer over and over */
 
 static const char *g_host, *g_token, *g_project, *g_prefix;
 static int g_port;
 /* 1: complete carries Prefer: wait=30 (the server answers once consistent); 0: poll. */
 static int g_wait = 1;
 static _Atomic int g_wait_fallbacks; /* waits that came back unfinished */
+static bool g_poll;                  /* poll mode: the non-chunked flow, url polled */
+static _Atomic long g_url_polls;     /* poll mode: GET /files/{id}/url calls */
 
 static double
 now_s(void)
@@ -199,9 +212,10 @@ http_call(struct conn *c, const char *method, const char *path, const char *json
 
 /* ---- tiny JSON lookups -------------------------------------------------------------- */
 
-/* Copies the string value of top-level key of the object in s into out. true if found. */
-static bool
-json_top_str(const char *s, const char *key, char *out, size_t outlen)
+/* Finds top-level key of the object that s starts with: a pointer to the first character of
+ * its value (in s), or NULL. */
+static const char *
+json_top_value(const char *s, const char *key)
 {
 	int depth = 0;
 	size_t klen = strlen(key);
@@ -210,13 +224,14 @@ json_top_str(const char *s, const char *key, char *out, size_t outlen)
 		if (*p == '{' || *p == '[') {
 			depth++;
 		} else if (*p == '}' || *p == ']') {
-			depth--;
+			if (--depth <= 0)
+				return NULL; /* the end of the object */
 		} else if (*p == '"') {
 			const char *start = ++p;
 			while (*p && *p != '"')
 				p += (*p == '\\' && p[1]) ? 2 : 1;
 			if (!*p)
-				return false;
+				return NULL;
 			const char *q = p + 1;
 			while (*q == ' ')
 				q++;
@@ -225,20 +240,29 @@ json_top_str(const char *s, const char *key, char *out, size_t outlen)
 				q++;
 				while (*q == ' ')
 					q++;
-				if (*q != '"')
-					return false;
-				size_t n = 0;
-				for (q++; *q && *q != '"' && n + 1 < outlen; q++) {
-					if (*q == '\\' && q[1] == '/')
-						q++;
-					out[n++] = *q;
-				}
-				out[n] = '\0';
-				return true;
+				return q;
 			}
 		}
 	}
-	return false;
+	return NULL;
+}
+
+/* Copies the string value of top-level key of the object in s into out. true if found. */
+static bool
+json_top_str(const char *s, const char *key, char *out, size_t outlen)
+{
+	const char *q = json_top_value(s, key);
+	size_t n = 0;
+
+	if (q == NULL || *q != '"')
+		return false;
+	for (q++; *q && *q != '"' && n + 1 < outlen; q++) {
+		if (*q == '\\' && q[1] == '/')
+			q++;
+		out[n++] = *q;
+	}
+	out[n] = '\0';
+	return true;
 }
 
 static bool
@@ -327,6 +351,68 @@ fail:
 	return -1;
 }
 
+/* The non-chunked flow of a polling DDS client, for POLL_SIZE bytes of data with md5 hex:
+ * create, storage PUT, complete, create the file, poll its download URL every URL_POLL_US
+ * until 200. 0 with *t filled (ttc_s: complete sent -> 200 seen), or -1. */
+static int
+poll_one(struct conn *c, const char *name, const unsigned char *data, const char *md5,
+         struct upload_times *t)
+{
+	char path[1024], json[1024], id[64], fid[64], url[1024];
+	const char *signed_url;
+	int st;
+
+	snprintf(path, sizeof(path), "/api/v1/projects/%s/uploads", g_project);
+	snprintf(json, sizeof(json),
+	         "{\"name\":\"%s\",\"content_type\":\"application/octet-stream\",\"size\":%d,"
+	         "\"chunked\":false,\"hash\":{\"value\":\"%s\",\"algorithm\":\"md5\"}}",
+	         name, POLL_SIZE, md5);
+	if ((st = http_call(c, "POST", path, json, NULL, 0, 0)) != 201 ||
+	    !json_top_str(c->body, "id", id, sizeof(id)) ||
+	    (signed_url = json_top_value(c->body, "signed_url")) == NULL ||
+	    !json_top_str(signed_url, "url", url, sizeof(url)))
+		goto fail;
+	snprintf(t->id, sizeof(t->id), "%s", id);
+	double t0 = now_s();
+	st = http_call(c, "PUT", url, NULL, data, POLL_SIZE, POLL_SIZE);
+	t->put_s = now_s() - t0;
+	if (st != 201 && st != 200)
+		goto fail;
+	snprintf(path, sizeof(path), "/api/v1/uploads/%s/complete", id);
+	snprintf(json, sizeof(json), "{\"hash\":{\"value\":\"%s\",\"algorithm\":\"md5\"}}", md5);
+	t->complete_s = now_s();
+	if ((st = http_call(c, "PUT", path, json, NULL, 0, 0)) != 202)
+		goto fail;
+	snprintf(path, sizeof(path), "/api/v1/files");
+	snprintf(json, sizeof(json),
+	         "{\"parent\":{\"kind\":\"dds-project\",\"id\":\"%s\"},\"upload\":{\"id\":\"%s\"}}",
+	         g_project, id);
+	if ((st = http_call(c, "POST", path, json, NULL, 0, 0)) != 201 ||
+	    !json_top_str(c->body, "id", fid, sizeof(fid)))
+		goto fail;
+	snprintf(path, sizeof(path), "/api/v1/files/%s/url", fid);
+	for (;;) {
+		st = http_call(c, "GET", path, NULL, NULL, 0, 0);
+		g_url_polls++;
+		if (st == 200)
+			break;
+		if (st != 404 || strstr(c->body, "resource_not_consistent") == NULL)
+			goto fail;
+		if (now_s() - t->complete_s > 120) {
+			snprintf(c->err, sizeof(c->err), "file %s not consistent after 120 s", fid);
+			return -1;
+		}
+		sleep_s(URL_POLL_US / 1e6);
+	}
+	t->ttc_s = now_s() - t->complete_s;
+	return 0;
+fail:
+	if (st >= 0)
+		snprintf(c->err, sizeof(c->err), "%s -> %d %.150s", path, st,
+		         c->body ? c->body : "");
+	return -1;
+}
+
 static void
 hex16(const unsigned char md[16], char out[33])
 {
@@ -353,7 +439,7 @@ struct client {
 	int idx, nclients;
 	double start, end, interval; /* interval 0: no pacing */
 	size_t size;
-	int done, failed;
+	int done, late, failed; /* late: flows run whose complete went after the end */
 	double *ttc;
 	size_t nttc, cap;
 	char err[1400];
@@ -382,15 +468,19 @@ client_run(void *arg)
 			break;
 		struct upload_times t;
 		snprintf(name, sizeof(name), "%s-%d-%d", g_prefix, cl->idx, n);
-		if (upload_one(&c, name, 1, cl->size, data, cl->size, hex, hex, &t) < 0) {
+		int rc = g_poll ? poll_one(&c, name, data, hex, &t)
+		                : upload_one(&c, name, 1, cl->size, data, cl->size, hex, hex, &t);
+		if (rc < 0) {
 			cl->failed++;
 			snprintf(cl->err, sizeof(cl->err), "%s", c.err);
 			if (cl->failed > 20)
 				break;
 			continue;
 		}
-		if (t.complete_s >= cl->end)
+		if (t.complete_s >= cl->end) {
+			cl->late++;
 			break;
+		}
 		cl->done++;
 		if (cl->nttc == cl->cap) {
 			cl->cap = cl->cap ? 2 * cl->cap : 256;
@@ -427,7 +517,7 @@ flow_main(int clients, double seconds, double rate, size_t size)
 	struct client *cl = calloc((size_t)clients, sizeof(*cl));
 	double start = now_s() + 0.2;
 	size_t total = 0, k = 0;
-	int done = 0, failed = 0;
+	int done = 0, late = 0, failed = 0;
 
 	for (int i = 0; i < clients; i++) {
 		cl[i].idx = i;
@@ -447,6 +537,7 @@ flow_main(int clients, double seconds, double rate, size_t size)
 		memcpy(all + k, cl[i].ttc, cl[i].nttc * sizeof(double));
 		k += cl[i].nttc;
 		done += cl[i].done;
+		late += cl[i].late;
 		failed += cl[i].failed;
 		if (cl[i].failed)
 			fprintf(stderr, "loadgen: client %d: %d failed, last: %s\n", i,
@@ -460,8 +551,13 @@ flow_main(int clients, double seconds, double rate, size_t size)
 	       clients, seconds, rate, done, failed, done / seconds, 1e3 * pct(all, total, 0.50),
 	       1e3 * pct(all, total, 0.95), 1e3 * pct(all, total, 0.99),
 	       total ? 1e3 * all[total - 1] : 0);
-	printf("wait_mode=%s\nwait_fallbacks=%d\n", g_wait ? "prefer" : "poll",
-	       (int)g_wait_fallbacks);
+	printf("flows_run=%d\n", done + late); /* every flow that reached complete */
+	if (g_poll)
+		printf("wait_mode=url-poll\nurl_polls=%ld\nurl_polls_per_flow=%.2f\n",
+		       (long)g_url_polls, done ? (double)g_url_polls / done : 0);
+	else
+		printf("wait_mode=%s\nwait_fallbacks=%d\n", g_wait ? "prefer" : "poll",
+		       (int)g_wait_fallbacks);
 	free(all);
 	free(cl);
 	return failed == 0 && done > 0 ? 0 : 1;
@@ -512,7 +608,7 @@ main(int argc, char **argv)
 	if (w != NULL && strcmp(w, "poll") == 0)
 		g_wait = 0;
 	if (argc < 2)
-		die("usage: loadgen flow|big ... (see the top of loadgen.c)");
+		die("usage: loadgen flow|poll|big ... (see the top of loadgen.c)");
 	if (strcmp(argv[1], "flow") == 0 && argc == 11) {
 		g_host = argv[2];
 		g_port = atoi(argv[3]);
@@ -521,6 +617,15 @@ main(int argc, char **argv)
 		g_prefix = argv[10];
 		return flow_main(atoi(argv[6]), atof(argv[7]), atof(argv[8]),
 		                 strtoul(argv[9], NULL, 10));
+	}
+	if (strcmp(argv[1], "poll") == 0 && argc == 9) {
+		g_poll = true;
+		g_host = argv[2];
+		g_port = atoi(argv[3]);
+		g_token = argv[4];
+		g_project = argv[5];
+		g_prefix = argv[8];
+		return flow_main(atoi(argv[6]), atof(argv[7]), 0, POLL_SIZE);
 	}
 	if (strcmp(argv[1], "big") == 0 && argc == 9) {
 		g_host = argv[2];

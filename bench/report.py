@@ -3,15 +3,21 @@
 
     report.py wrk FILE NAME          wrk --latency output -> NAME_rps=, NAME_p99_ms=, ... lines
     report.py report RESULTS NOTES   results.env (KEY=VALUE lines) -> results.md on stdout
+
+Every round of a timed phase is reported, with its median and its worst (the lowest rate,
+the highest latency); a reference is the median of its runs, shown with all of them.
 """
 import re
+import statistics
 import sys
+
+NAN = float("nan")
 
 
 def ms(v):
     m = re.match(r"([\d.]+)(us|ms|s|m)$", v)
     if not m:
-        return float("nan")
+        return NAN
     return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[m.group(2)]
 
 
@@ -42,127 +48,266 @@ def load(path):
     return r
 
 
-def num(r, k):
-    try:
-        return float(r[k])
-    except (KeyError, ValueError):
-        return float("nan")
+class Results:
+    def __init__(self, r):
+        self.r = r
+        self.rounds = int(self.num("rounds", 5))
+
+    def get(self, k, default="?"):
+        return self.r.get(k, default)
+
+    def num(self, k, default=NAN):
+        try:
+            return float(self.r[k])
+        except (KeyError, ValueError):
+            return default
+
+    def series(self, fmt, n=None):
+        """Values of fmt.format(i) for i = 1, 2, ... (n of them, or while present)."""
+        out, i = [], 1
+        while (n is None and fmt.format(i) in self.r) or (n is not None and i <= n):
+            out.append(self.num(fmt.format(i)))
+            i += 1
+        return out
+
+
+def ok(v):
+    return v == v
+
+
+def med(vals):
+    vals = [v for v in vals if ok(v)]
+    return statistics.median(vals) if vals else NAN
+
+
+def worst(vals, higher):
+    vals = [v for v in vals if ok(v)]
+    if not vals:
+        return NAN
+    return min(vals) if higher else max(vals)
+
+
+def f(v, digits=1):
+    if not ok(v):
+        return "?"
+    return f"{v:,.{digits}f}"
+
+
+def spread(vals):
+    """'a / b / c (median m, spread x%)': every run of a reference."""
+    good = [v for v in vals if ok(v)]
+    if not good:
+        return "?"
+    m = statistics.median(good)
+    sp = (max(good) - min(good)) / m * 100 if m else NAN
+    return f"{' / '.join(f(v, 0) for v in vals)} (median {f(m, 0)}, spread {f(sp, 0)}%)"
 
 
 def report(results, notes):
-    r = load(results)
+    R = Results(load(results))
+    n = R.rounds
     rows = []
 
-    def row(what, fig, unit, ref_name, ref, target, higher=True, ratio=None):
-        if ratio is None:
-            ratio = fig / ref if ref == ref and ref else float("nan")
+    def judge(value, target, higher):
         if target is None:
-            met = "–"
-        elif ratio != ratio:
-            met = "?"
-        else:
-            met = "yes" if (ratio >= target if higher else ratio <= target) else "**no**"
-        tgt = "–" if target is None else (f"≥ {target:g}" if higher else f"≤ {target:g}")
-        rows.append(f"| {what} | {fig:,.1f} {unit} | {ref_name}: {ref:,.1f} | {ratio:.2f} | {tgt} | {met} |")
+            return "–", "–"
+        tgt = f"≥ {target:g}" if higher else f"≤ {target:g}"
+        if not ok(value):
+            return tgt, "?"
+        return tgt, ("yes" if (value >= target if higher else value <= target) else "**no**")
 
-    # Read, 404 and pgbench -S ran twice, interleaved: the best round of each is the figure.
-    for k, rate in (("pgbench_s", "tps"), ("read", "rps"), ("notfound", "rps")):
-        vals = {i: num(r, f"{k}{i}_{rate}") for i in (1, 2)}
-        best = max((i for i in vals if vals[i] == vals[i]), key=lambda i: vals[i], default=1)
-        for key in [x for x in r if x.startswith(f"{k}{best}_")]:
-            r[k + key[len(k) + 1:]] = r[key]
-        r[k + "_rounds"] = " / ".join(r.get(f"{k}{i}_{rate}", "?") for i in (1, 2))
-    pgs, pgb, md5 = num(r, "pgbench_s_tps"), num(r, "pgbench_b_tps"), num(r, "md5_mb_s")
-    row("1. read path `GET /files/{id}/url`, wrk -c64", num(r, "read_rps"), "req/s",
-        "pgbench -S -c64 -j2 tps", pgs, 0.6)
-    row("1. read path p99 latency", num(r, "read_p99_ms"), "ms", "p50", num(r, "read_p50_ms"), None)
-    row("2. 404 path (not consistent), wrk -c64", num(r, "notfound_rps"), "req/s",
-        "pgbench -S -c64 -j2 tps", pgs, 0.6)
-    row("2. 404 path p99 latency", num(r, "notfound_p99_ms"), "ms", "p50", num(r, "notfound_p50_ms"), None)
-    row(f"3. upload flow at peak, {r.get('peak_clients')} clients", num(r, "peak_uploads_per_s"), "uploads/s",
-        f"pgbench TPC-B -c{r.get('pgbench_b_clients')} tps", pgb, None)
-    row("3. complete→consistent p99 at peak (db)", num(r, "peak_ttc_db_p99_ms"), "ms", "target ms", 50, None)
-    row(f"3. upload flow at half peak ({r.get('half_target_rate')}/s asked)", num(r, "half_uploads_per_s"),
-        "uploads/s", "peak", num(r, "peak_uploads_per_s"), None)
-    row("3. complete→consistent p99 at half peak (db)", num(r, "half_ttc_db_p99_ms"), "ms",
-        "target ms", 50, 1.0, higher=False)
-    row(f"4. job throughput, {r.get('jobs_n')} upload.complete jobs, relay + 2 workers",
-        num(r, "jobs_per_s"), "jobs/s", "pgbench TPC-B tps", pgb, 1.0)
-    row("4. job throughput vs bare RabbitMQ", num(r, "jobs_per_s"), "jobs/s",
-        "mqrate publish+consume msg/s", num(r, "mq_combined_per_s"), None)
-    row("4. job throughput vs RabbitMQ with the message-log copy", num(r, "jobs_per_s"), "jobs/s",
-        "mqrate fanout publish+consume msg/s", num(r, "mqf_combined_per_s"), None)
-    row(f"5. integrity verification, {r.get('verify_job_ms', '?')} ms for {r.get('big_mb')} MiB in 16 MiB chunks",
-        num(r, "verify_mb_s"), "MB/s", "openssl md5 16 KiB", md5, 0.9)
-    row(f"6. ingest: one storage PUT of {r.get('big_mb')} MiB", num(r, "ingest_mb_s"), "MB/s", "openssl md5 16 KiB", md5, 0.7)
-    row("6. ingest vs the disk", num(r, "ingest_mb_s"), "MB/s", "dd 16 MiB blocks + fsync", num(r, "dd_mb_s"), None)
-    rss = num(r, "api_hwm_ingest_kb") / 1024
-    rows.append(f"| 6. settle-api peak RSS during the PUT (VmHWM) | {rss:.1f} MiB | limit: 64 MiB | "
-                f"{rss / 64:.2f} | < 1 | {'yes' if rss < 64 else '**no**'} |")
+    def row_ratio(what, rounds, unit, ref_name, refs, target, digits=0):
+        """A rate against a reference: judged on median / median reference."""
+        m, w, rm = med(rounds), worst(rounds, True), med(refs)
+        ratio = m / rm if ok(rm) and rm else NAN
+        tgt, met = judge(ratio, target, True)
+        rows.append(f"| {what} | {' / '.join(f(v, digits) for v in rounds)}{unit} | {f(m, digits)} | "
+                    f"{f(w, digits)} | {ref_name}: {f(rm, 0)} ({len([x for x in refs if ok(x)])} runs) | "
+                    f"{f(ratio, 2)} (worst {f(w / rm if ok(rm) and rm else NAN, 2)}) | {tgt} | {met} |")
 
-    detail = [
-        ("rounds (best is taken)", f"pgbench -S {r.get('pgbench_s_rounds')} tps; read path {r.get('read_rounds')} req/s; 404 path {r.get('notfound_rounds')} req/s"),
-        ("read path", f"{r.get('read_requests')} requests, p50 {r.get('read_p50_ms')} ms, p99 {r.get('read_p99_ms')} ms, non-2xx {r.get('read_non2xx')}, socket errors: {r.get('read_socket_errors')}"),
-        ("404 path", f"{r.get('notfound_requests')} requests, p50 {r.get('notfound_p50_ms')} ms, p99 {r.get('notfound_p99_ms')} ms, non-2xx {r.get('notfound_non2xx')} (all should be), socket errors: {r.get('notfound_socket_errors')}"),
-        ("pgbench -S", f"{r.get('pgbench_s_tps')} tps, latency average {r.get('pgbench_s_lat_ms')} ms"),
-        ("pgbench TPC-B", f"{r.get('pgbench_b_tps')} tps with {r.get('pgbench_b_clients')} clients"),
-    ]
-    for ph in ("peak", "half"):
-        detail.append((f"upload flow {ph}",
-                       f"{r.get(ph + '_uploads')} uploads ({r.get(ph + '_failed')} failed) in {r.get(ph + '_seconds')} s; "
-                       f"complete→consistent in the database (completed_at→consistent_at, n={r.get(ph + '_ttc_db_n')}): "
-                       f"p50 {r.get(ph + '_ttc_db_p50_ms')} / p95 {r.get(ph + '_ttc_db_p95_ms')} / p99 {r.get(ph + '_ttc_db_p99_ms')} ms; "
-                       f"split: outbox commit→relay publish p50 {r.get(ph + '_relay_p50_ms')} / p99 {r.get(ph + '_relay_p99_ms')} ms, "
-                       f"publish→worker commit p50 {r.get(ph + '_worker_p50_ms')} / p99 {r.get(ph + '_worker_p99_ms')} ms; "
-                       f"seen by the client (complete sent → consistent answer, mode {r.get(ph + '_wait_mode')}, "
-                       f"{r.get(ph + '_wait_fallbacks')} waits fell back to polling): "
-                       f"p50 {r.get(ph + '_ttc_client_p50_ms')} / p95 {r.get(ph + '_ttc_client_p95_ms')} / p99 {r.get(ph + '_ttc_client_p99_ms')} ms"))
-    detail += [
-        ("jobs", f"{r.get('jobs_n')} jobs ({r.get('jobs_errors')} integrity errors) consistent {r.get('jobs_total_s')} s after the outbox commit; "
-                 f"relay published all in {num(r, 'jobs_n') / num(r, 'jobs_relay_per_s'):.1f} s ({r.get('jobs_relay_per_s')}/s); "
-                 f"workers' first→last consistent_at: {r.get('jobs_worker_per_s')}/s"),
-        ("mqrate", f"{r.get('mq_messages')} messages: publish with confirms {r.get('mq_publish_per_s')}/s, consume+ack {r.get('mq_consume_per_s')}/s, both {r.get('mq_combined_per_s')}/s; "
-                   f"through a topic exchange that also feeds a second quorum queue (Settle's topology: a job queue plus settle.message_log): "
-                   f"publish {r.get('mqf_publish_per_s')}/s, consume+ack {r.get('mqf_consume_per_s')}/s, both {r.get('mqf_combined_per_s')}/s"),
-        ("integrity", f"worker job log ms={r.get('verify_job_ms')}, database completed_at→consistent_at {r.get('verify_db_ms')} ms; "
-                      f"the 64 chunk PUTs ran at {r.get('chunked_put_mb_s')} MB/s"),
-        ("ingest", f"settle-api VmHWM before this phase (whole run so far): {num(r, 'api_hwm_before_ingest_kb') / 1024:.1f} MiB; reset, then during the PUT: {rss:.1f} MiB"),
-    ]
-    cpu = [(k[4:], v) for k, v in r.items() if k.startswith("cpu_")]
+    def row_limit(what, rounds, unit, limit, higher=False, digits=1, every=True):
+        """A figure against a fixed limit: judged on the worst round when every is set."""
+        m, w = med(rounds), worst(rounds, higher)
+        tgt, met = judge(w if every else m, limit, higher)
+        rows.append(f"| {what} | {' / '.join(f(v, digits) for v in rounds)}{unit} | {f(m, digits)} | "
+                    f"{f(w, digits)} | – | – | {tgt}{' every round' if every and limit is not None else ''} | {met} |")
+
+    refs = {k: R.series("ref_" + k + "_{}") for k in ("pgbench_s", "pgbench_b", "md5", "dd", "mq", "mqf")}
+    pgs, pgb = refs["pgbench_s"], refs["pgbench_b"]
+
+    def per(phase, what):
+        fl = R.num(f"{phase}_flows")
+        return R.num(f"{phase}_{what}") / fl if ok(fl) and fl else NAN
+
+    row_ratio("1. read path `GET /files/{id}/url`, wrk -c64, req/s", R.series("read_r{}_rps", n), "",
+              "pgbench -S -c64", pgs, 0.6)
+    row_limit("1. read path p99 latency, ms", R.series("read_r{}_p99_ms", n), "", None, digits=2)
+    row_ratio("2. 404 path (not consistent), wrk -c64, req/s", R.series("notfound_r{}_rps", n), "",
+              "pgbench -S -c64", pgs, 0.6)
+    row_limit("2. 404 path p99 latency, ms", R.series("notfound_r{}_p99_ms", n), "", None, digits=2)
+    c16 = R.get("clients")
+    row_ratio(f"3a. upload flow, chunked, `Prefer: wait`, {c16} clients, flows/s",
+              R.series("prefer16_r{}_uploads_per_s", n), "", f"pgbench TPC-B -c{c16}", pgb, None)
+    row_limit("3a. its complete→consistent p99 (server), ms", R.series("prefer16_r{}_ttc_p99_ms", n), "", None)
+    row_ratio(f"3b. polling client flow, {c16} clients, flows/s", R.series("poll16_r{}_uploads_per_s", n), "",
+              f"pgbench TPC-B -c{c16}", pgb, 0.3)
+    row_limit(f"3b. its complete→consistent p99 (server), ms", R.series("poll16_r{}_ttc_p99_ms", n), "", 50)
+    rows.append(f"| 3b. its Postgres transactions per flow | {f(per('poll16', 'xacts'), 2)} (whole phase) | – | – | "
+                f"– | – | ≤ 8 | {judge(per('poll16', 'xacts'), 8, False)[1]} |")
+    row_ratio("3c. polling client flow, 4 clients, flows/s", R.series("poll4_r{}_uploads_per_s", n), "",
+              f"pgbench TPC-B -c{c16}", pgb, None)
+    row_limit("3c. its complete→consistent p99 (server), ms", R.series("poll4_r{}_ttc_p99_ms", n), "", 20)
+    jr = int(R.num("job_rounds", 1))
+    row_ratio(f"4. job throughput, {R.get('jobs1_n')} upload.complete jobs a round, relay + 2 workers, jobs/s",
+              R.series("jobs{}_per_s", jr), "", f"pgbench TPC-B -c{c16}", pgb, 1.0)
+    row_ratio("4. job throughput vs bare RabbitMQ", R.series("jobs{}_per_s", jr), "",
+              "mqrate publish+consume msg/s", refs["mq"], None)
+    row_ratio("4. job throughput vs RabbitMQ with the message-log copy", R.series("jobs{}_per_s", jr), "",
+              "mqrate fanout msg/s", refs["mqf"], None)
+    br = int(R.num("big_rounds", 3))
+    row_ratio(f"5. integrity verification, {R.get('big_mb')} MiB in 16 MiB chunks, MB/s",
+              R.series("verify{}_mb_s", br), "", "openssl md5 MB/s", refs["md5"], 0.9)
+    row_ratio(f"6. ingest: one storage PUT of {R.get('big_mb')} MiB, MB/s", R.series("ingest{}_mb_s", br), "",
+              "openssl md5 MB/s", refs["md5"], 0.7)
+    row_ratio("6. ingest vs the disk", R.series("ingest{}_mb_s", br), "", "dd + fsync MB/s", refs["dd"], None)
+    row_limit("6. settle-api peak RSS during the PUT (VmHWM), MiB",
+              [v / 1024 for v in R.series("ingest{}_api_hwm_kb", br)], "", 64)
 
     out = []
     out.append("# Settle benchmark results\n")
-    out.append(f"Written by `make bench` (bench/run.sh) in {r.get('run_seconds')} s. Each figure is beside a "
-               "reference measured in the same run on the same machine; ratio = figure / reference "
-               "(for latency: figure / target). Timed phases last "
-               f"{r.get('duration')} s each. MB = 10^6 bytes. Everything on loopback, release build, "
-               f"settle-api with SETTLE_THREADS={r.get('api_threads')}, 2 settle-workers with "
-               f"SETTLE_WORKER_THREADS={r.get('worker_threads')}, private Postgres and "
-               "RabbitMQ from scripts/stack.sh.\n")
-    out.append("| benchmark | figure | reference | ratio | target | met |")
-    out.append("|---|---|---|---|---|---|")
+    out.append(f"Written by `make bench` (bench/run.sh) in {R.get('run_seconds')} s (build and setup "
+               f"{R.get('t_setup_s')} s, pgbench -i with read and 404 paths {R.get('t_read_s')} s, upload flows "
+               f"{R.get('t_flows_s')} s, jobs {R.get('t_jobs_s')} s, integrity and ingest {R.get('t_big_s')} s), "
+               f"Settle commit {R.get('git')}.\n")
+    short = [f"{name}={R.get(key)}" for name, key, default in
+             (("BENCH_DURATION", "duration", "10"), ("BENCH_ROUNDS", "rounds", "5"),
+              ("BENCH_JOBS", "jobs1_n", "50000"), ("BENCH_JOB_ROUNDS", "job_rounds", "1"),
+              ("BENCH_BIG_MB", "big_mb", "1024"), ("BENCH_CLIENTS", "clients", "16"))
+             if R.get(key) != default]
+    if short:
+        out.append(f"**Not a default run** ({', '.join(short)}): do not compare its figures with a default "
+                   "run's.\n")
+    out.append(f"**Settings of every benchmark and reference below** (one Postgres serves Settle and "
+               f"pgbench): Postgres {R.get('pg_settings')}; started by scripts/stack.sh. Release build, "
+               f"everything on loopback, settle-api with SETTLE_THREADS={R.get('api_threads')}, 2 "
+               f"settle-workers with SETTLE_WORKER_THREADS={R.get('worker_threads')}, RabbitMQ "
+               f"{R.get('rabbitmq')} (quorum queues, publisher confirms).\n")
+    out.append(f"Each timed phase ran {n} consecutive rounds of {R.get('duration')} s; every round is shown, "
+               "with the median and the worst (lowest rate, highest latency). References ran several times, "
+               "interleaved with their figures (reference, figure, reference, …); a ratio is the median "
+               "figure over the median reference, and the worst round's ratio is beside it. A rate target "
+               "is judged on the median ratio; a latency target on the worst round (it must hold in every "
+               "round). Transactions and statements per flow cover a whole phase. MB = 10^6 bytes. "
+               "Timings never fail the run.\n")
+    out.append("| benchmark | each round | median | worst | reference (median) | ratio | target | met |")
+    out.append("|---|---|---|---|---|---|---|---|")
     out += rows
-    out.append("\n## Details\n")
-    out += [f"- **{k}**: {v}" for k, v in detail]
+
+    # ---- transactions and statements per flow
+    out.append("\n## Postgres transactions and statements per flow\n")
+    out.append("In the `settle` database only, over all the rounds of a phase: transactions = "
+               "xact_commit + xact_rollback from pg_stat_database (read 12 s after the load stopped, "
+               "once every backend has flushed its counters), statements = the sum of `calls` in "
+               "pg_stat_statements (reset when the phase starts; BEGIN and COMMIT count). A flow is one "
+               "request for the read and 404 paths, one whole upload flow for 3a–3c (every call of it, "
+               "the relay and the worker included), one job for 4. The top statements by calls per flow "
+               "are in `bench/out/statements-<phase>.txt`.\n")
+    out.append("| phase | flows | transactions | per flow | statements | per flow |")
+    out.append("|---|---|---|---|---|---|")
+    phases = [("read", "read path"), ("notfound", "404 path"), ("prefer16", f"3a. Prefer: wait, {c16} clients"),
+              ("poll16", f"3b. polling, {c16} clients"), ("poll4", "3c. polling, 4 clients")]
+    phases += [(f"jobs{k}", f"4. jobs round {k}") for k in range(1, jr + 1)]
+    for key, name in phases:
+        out.append(f"| {name} | {R.get(key + '_flows')} | {R.get(key + '_xacts')} | {f(per(key, 'xacts'), 2)} | "
+                   f"{R.get(key + '_stmts')} | {f(per(key, 'stmts'), 2)} |")
+
+    # ---- time to consistency, per round
+    out.append("\n## Upload flows, every round\n")
+    out.append("Server-side time to consistency from the database's own timestamps: `uploads.completed_at` "
+               "(the transaction of `complete`, which also writes the outbox row) → published → "
+               f"`uploads.consistent_at`. Published is {R.get('published_from')}. Client-side: from sending "
+               "`complete` to seeing the consistent answer (Prefer: wait) or the first 200 of "
+               "`GET /files/{id}/url` (polling every 10 ms). All times in ms.\n")
+    for key, name in phases[2:5]:
+        out.append(f"**{name}** ({R.get(key + '_r1_wait_mode')}):\n")
+        out.append("| round | flows/s | flows | TTC p50 | p95 | p99 | max | outbox→published p50 | p95 | p99 | max "
+                   "| published→consistent p50 | p95 | p99 | max | client p50 | client p99 | polls/flow |")
+        out.append("|---" * 18 + "|")
+        cols = ["uploads_per_s", "n", "ttc_p50_ms", "ttc_p95_ms", "ttc_p99_ms", "ttc_max_ms", "relay_p50_ms",
+                "relay_p95_ms", "relay_p99_ms", "relay_max_ms", "work_p50_ms", "work_p95_ms", "work_p99_ms",
+                "work_max_ms", "ttc_client_p50_ms", "ttc_client_p99_ms", "url_polls_per_flow"]
+        table = [[R.num(f"{key}_r{k}_{c}") for c in cols] for k in range(1, n + 1)]
+        def cell(c, v):
+            if c == "url_polls_per_flow" and not ok(v):
+                return "–"  # Prefer: wait does not poll
+            return f(v, 0 if c == "n" else (2 if c == "url_polls_per_flow" else 1))
+
+        for k, vals in enumerate(table, 1):
+            out.append(f"| {k} | " + " | ".join(cell(c, v) for c, v in zip(cols, vals)) + " |")
+        for label, fn in (("median", lambda c, vs: med(vs)),
+                          ("worst", lambda c, vs: worst(vs, c in ("uploads_per_s", "n")))):
+            out.append(f"| {label} | " + " | ".join(
+                cell(c, fn(c, [t[i] for t in table])) for i, c in enumerate(cols)) + " |")
+        fails = sum(R.num(f"{key}_r{k}_failed", 0) for k in range(1, n + 1))
+        unpub = sum(R.num(f"{key}_r{k}_n", 0) - R.num(f"{key}_r{k}_n_published", 0) for k in range(1, n + 1))
+        out.append(f"\nFailed flows: {fails:.0f}. Uploads with no publish record: {unpub:.0f}.\n")
+
+    # ---- other details
+    out.append("## Other details\n")
+    for k in range(1, jr + 1):
+        out.append(f"- **jobs round {k}**: {R.get(f'jobs{k}_n')} jobs ({R.get(f'jobs{k}_errors')} integrity errors) "
+                   f"consistent {f(R.num(f'jobs{k}_total_s'), 1)} s after the outbox commit "
+                   f"({R.get(f'jobs{k}_per_s')}/s); relay published the last at "
+                   f"{R.get(f'jobs{k}_relay_per_s')}/s; workers' first→last consistent_at "
+                   f"{R.get(f'jobs{k}_worker_per_s')}/s")
+    for k in range(1, br + 1):
+        out.append(f"- **integrity round {k}**: worker job log ms={R.get(f'verify{k}_job_ms')}, database "
+                   f"completed_at→consistent_at {R.get(f'verify{k}_db_ms')} ms; its chunk PUTs ran at "
+                   f"{R.get(f'verify{k}_chunked_put_mb_s')} MB/s")
+        out.append(f"- **ingest round {k}**: {R.get(f'ingest{k}_mb_s')} MB/s; settle-api VmHWM before "
+                   f"{f(R.num(f'ingest{k}_api_hwm_before_kb') / 1024)} MiB, reset, during the PUT "
+                   f"{f(R.num(f'ingest{k}_api_hwm_kb') / 1024)} MiB")
+    for key, name in phases[:2]:
+        out.append(f"- **{name}** rounds: " + "; ".join(
+            f"{R.get(f'{key}_r{k}_requests')} requests, p50 {R.get(f'{key}_r{k}_p50_ms')} ms, "
+            f"p99 {R.get(f'{key}_r{k}_p99_ms')} ms, non-2xx {R.get(f'{key}_r{k}_non2xx')}, "
+            f"socket errors {R.get(f'{key}_r{k}_socket_errors')}" for k in range(1, n + 1)))
+
+    out.append("\n## References, every run\n")
+    out.append(f"- pgbench -S -c64 -j2, {R.get('duration')} s, scale 10 (tps): {spread(pgs)}")
+    out.append(f"- pgbench TPC-B -c{c16} -j2, {R.get('duration')} s, scale 10 (tps): {spread(pgb)}")
+    out.append(f"- openssl speed -evp md5, 16 KiB blocks, 3 s (MB/s): {spread(refs['md5'])}")
+    out.append(f"- dd {R.get('big_mb')} MiB in 16 MiB blocks with fsync, into the storage directory (MB/s): "
+               f"{spread(refs['dd'])}")
+    out.append(f"- mqrate, {R.get('mq_messages')} messages, publish with confirms + consume and ack (msg/s): "
+               f"{spread(refs['mq'])}")
+    out.append(f"- mqrate fanout (a second quorum queue gets a copy, like settle.message_log) (msg/s): "
+               f"{spread(refs['mqf'])}")
+
     out.append("\n## CPU during each phase\n")
-    out.append("Share of the whole machine (100% = both cores busy), from /proc, by process: "
+    out.append("Share of the whole machine (100% = every core busy), from /proc, by process: "
                "api = settle-api, worker = settle-workers, pg = Postgres, mq = RabbitMQ, "
-               "client = wrk/pgbench/loadgen.\n")
-    out += [f"- {k}: {v}" for k, v in cpu]
+               "client = wrk/pgbench/loadgen/mqrate, other = not ours. A load phase is sampled over all its "
+               "rounds.\n")
+    out += [f"- {k[4:]}: {v}" for k, v in R.r.items() if k.startswith("cpu_")]
+
     out.append("\n## Load generators\n")
-    out.append("- Read and 404 paths: wrk (2 threads, 64 keep-alive connections, `bench/auth.lua` sets "
-               "`Authorization`).\n- Upload flow, integrity and ingest: `bench/loadgen.c`, a C client on plain "
-               "sockets with HTTP/1.1 keep-alive, one thread and connection per client (chosen over Python "
-               "threads, which would spend a core on the client side of a 2-core machine). Each client "
-               "loops create upload → register chunk → storage PUT (1 KiB) → complete with "
-               "`Prefer: wait=30` (the API answers when the upload is consistent; should that answer "
-               "come back unfinished, GET /uploads/{id} is polled every 1 ms). Half-peak clients are "
-               "paced to half the measured peak rate. The time-to-consistency target is judged on the "
-               "database's own completed_at→consistent_at, which no client-side effect can blur.\n- Jobs: rows inserted straight into Postgres, chunk files written "
-               "to the storage directory, then all outbox rows in one transaction (with NOTIFY), the API's "
-               "relay on, 2 workers. Reference `bench/mqrate.c`: rabbitmq-c, persistent messages to a "
-               "quorum queue, confirms per batch of 200 (the relay's batch), consume with prefetch 16 and "
-               "one ack each (the worker's default).")
+    out.append(
+        "- Read and 404 paths: wrk (2 threads, 64 keep-alive connections, `bench/auth.lua` sets "
+        "`Authorization`).\n"
+        "- Upload flows, integrity and ingest: `bench/loadgen.c`, a C client on plain sockets with HTTP/1.1 "
+        "keep-alive, one thread and connection per client (no Python: it would spend a core of a 2-core "
+        "machine on the client side). 3a (`loadgen flow`): each client loops create upload → register "
+        "chunk → storage PUT (1 KiB) → complete with `Prefer: wait=30` (the API answers when the upload "
+        "is consistent). 3b and 3c (`loadgen poll`): each client loops the non-chunked DDS flow, "
+        "create upload (`chunked: false`, 4096 bytes, md5) → storage PUT of 4 KiB to its `signed_url` → "
+        "complete (no Prefer) → `POST /files` → `GET /files/{id}/url`, again every 10 ms while it "
+        "answers 404 `resource_not_consistent`, until 200. Clients go as fast as they can.\n"
+        "- Jobs: rows inserted straight into Postgres, chunk files written to the storage directory, then "
+        "all the outbox rows of a round in one transaction (with NOTIFY), the API's relay on, 2 workers. "
+        "Reference `bench/mqrate.c`: rabbitmq-c, persistent messages to a quorum queue, confirms per batch "
+        "of 200 (the relay's batch), consume with prefetch 16 and one ack each (the worker's default).")
+
     out.append("\n## Machine\n")
     facts = [("cores", "cores"), ("CPU", "machine_cpu"), ("memory", "mem"), ("kernel", "kernel"),
              ("PostgreSQL", "postgres"), ("Postgres settings", "pg_settings"), ("RabbitMQ", "rabbitmq"),
@@ -171,7 +316,7 @@ def report(results, notes):
              ("jansson", "pkg_libjansson-dev"), ("OpenSSL", "pkg_libssl-dev"), ("wrk", "pkg_wrk"),
              ("pgbench (postgresql-contrib)", "pkg_postgresql-contrib"), ("compiler", "compiler"),
              ("Settle commit", "git")]
-    out += [f"- {k}: {r.get(v, '?')}" for k, v in facts]
+    out += [f"- {k}: {R.get(v)}" for k, v in facts]
     try:
         text = open(notes).read().strip()
     except OSError:

@@ -1,16 +1,27 @@
 #!/usr/bin/env bash
 # run.sh: Settle's benchmarks (what `make bench` calls after `scripts/deps.sh --bench`).
 #
-# Builds a release build in build-bench/, starts a fresh private Postgres and RabbitMQ
-# (scripts/stack.sh, state in bench/out/stack), settle-api and 2 settle-workers on loopback,
-# runs every benchmark beside its reference measured in the same run, and writes
-# bench/results.md (also printed). Raw outputs and logs: bench/out/.
+# Builds a release build in build-bench/, starts a fresh private Postgres (durable: fsync,
+# full_page_writes, synchronous_commit on) and RabbitMQ (scripts/stack.sh, state in
+# bench/out/stack), settle-api and 2 settle-workers on loopback, runs every benchmark beside
+# its references measured in the same run, and writes bench/results.md (also printed). Raw
+# outputs and logs: bench/out/ (statements-<phase>.txt: the top statements per flow).
 # Timings never fail the run: the exit status is non-zero only when something broke.
 #
-#   BENCH_DURATION  seconds of each timed load phase (default 10)
-#   BENCH_JOBS      upload.complete jobs of the job-throughput phase (default 50000)
-#   BENCH_CLIENTS   concurrent clients of the upload-flow phase (default 16)
-#   BENCH_BIG_MB    size of the integrity and ingest uploads in MiB (default 1024)
+# Every timed load phase runs BENCH_ROUNDS consecutive rounds of BENCH_DURATION and the
+# report shows every round, the median and the worst. Each reference (pgbench -S, pgbench
+# TPC-B, openssl md5, dd with fsync, mqrate) runs at least 3 times, interleaved with the
+# figures it is the reference of; ratios use its median. For each load phase the report
+# gives Postgres transactions and statements per flow (pg_stat_database, pg_stat_statements).
+#
+#   BENCH_DURATION  seconds of each round of a timed phase, and of each pgbench (default 10)
+#   BENCH_ROUNDS    rounds of each timed phase (default 5)
+#   BENCH_JOBS      upload.complete jobs of each job-throughput round (default 50000)
+#   BENCH_JOB_ROUNDS  rounds of the job-throughput phase (default 1: a durable drain of 50,000
+#                   jobs takes minutes; 2 or more show its spread)
+#   BENCH_CLIENTS   clients of the Prefer: wait and the first polling flow phase (default 16)
+#   BENCH_BIG_MB    size of the integrity and ingest uploads and of dd in MiB (default 1024;
+#                   3 rounds)
 set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,6 +38,10 @@ D=${BENCH_DURATION:-10}
 JOBS=${BENCH_JOBS:-50000}
 CLIENTS=${BENCH_CLIENTS:-16}
 BIG_MB=${BENCH_BIG_MB:-1024}
+ROUNDS=${BENCH_ROUNDS:-5}
+JOB_ROUNDS=${BENCH_JOB_ROUNDS:-1}
+BIG_ROUNDS=3
+MQ_N=$((JOBS < 20000 ? JOBS : 20000)) # messages of each mqrate reference run
 PG_BIN=/usr/lib/postgresql/15/bin
 
 log() { echo "bench: $(date +%T) $*" >&2; }
@@ -158,7 +173,6 @@ put machine_cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head 
 put mem "$(free -m | awk '/^Mem:/ {print $2 " MiB"}')"
 put kernel "$(uname -r)"
 put postgres "$(sql -c 'SHOW server_version')"
-put pg_settings "fsync=$(sql -c 'SHOW fsync'), synchronous_commit=$(sql -c 'SHOW synchronous_commit') (scripts/stack.sh)"
 put rabbitmq "$(dpkg-query -W -f='${Version}' rabbitmq-server 2>/dev/null)"
 put erlang "$(dpkg-query -W -f='${Version}' erlang-base 2>/dev/null)"
 for p in libmicrohttpd-dev librabbitmq-dev libpq-dev libjansson-dev libssl-dev wrk postgresql-contrib; do
@@ -171,111 +185,276 @@ put big_mb "$BIG_MB"
 put api_threads "${SETTLE_THREADS:-4}"
 put worker_threads "${SETTLE_WORKER_THREADS:-4}"
 
-# ---- references: pgbench and openssl ---------------------------------------------------
+put rounds "$ROUNDS"
+put job_rounds "$JOB_ROUNDS"
+put big_rounds "$BIG_ROUNDS"
+put clients "$CLIENTS"
+put mq_messages "$MQ_N"
 
+# ---- what every benchmark ran with ------------------------------------------------------
+
+# shellcheck disable=SC2016
+put pg_settings "$(sql -F ' ' -c "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings
+  WHERE name IN ('fsync', 'full_page_writes', 'synchronous_commit', 'wal_sync_method', 'shared_buffers',
+                 'max_connections', 'shared_preload_libraries', 'wal_level')")"
+[ "$(sql -c 'SHOW fsync')" = on ] || log "warning: Postgres runs with fsync off"
+
+# ---- measuring helpers: transactions and statements per flow ----------------------------
+#
+# Counted in the settle database only: xact_commit + xact_rollback from pg_stat_database
+# and the calls of pg_stat_statements (reset when a phase starts). Both are read from the
+# postgres database, so reading them adds nothing to what they count. A backend flushes its
+# transaction counters to pg_stat_database at most once a second while busy and up to 10 s
+# after it goes idle (PGSTAT_IDLE_INTERVAL), so a phase's counts are read FLUSH_S after its
+# load stopped; the reference that follows a phase runs in that time.
+
+FLUSH_S=12
+pg() { "$PG_BIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -qtAX "$@"; }
+sql -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
+pg -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
+SETTLE_OID=$(pg -c "SELECT oid FROM pg_database WHERE datname = 'settle'")
+xacts() { pg -c "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'settle'"; }
+stmts() { pg -c "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE dbid = $SETTLE_OID"; }
+
+# What one `sql` call (a psql connection to settle) adds to the transaction count: the
+# job-drain phase polls the database and takes its own calls off.
+X0=$(xacts)
+for _ in 1 2 3 4 5; do sql -c "SELECT 1" >/dev/null; done
+sleep 1
+OWN_XACTS_PER_CALL=$(awk -v d="$(($(xacts) - X0))" 'BEGIN {printf "%.0f", d / 5}')
+put own_xacts_per_psql "$OWN_XACTS_PER_CALL"
+
+stats_begin() { # NAME
+	sleep 1 # the psql backends that ran just before flush their counters as they exit
+	STATS_NAME=$1
+	STATS_OWN=0 # sql calls made inside the window
+	STATS_X0=$(xacts)
+	pg -c "SELECT pg_stat_statements_reset()" >/dev/null
+}
+phase_end() { PHASE_END=$SECONDS; }
+stats_end() { # FLOWS: waits for the flush, records the counts and the top statements
+	local w=$((PHASE_END + FLUSH_S - SECONDS)) x s
+	if ((w > 0)); then sleep "$w"; fi
+	x=$(($(xacts) - STATS_X0 - STATS_OWN * OWN_XACTS_PER_CALL))
+	s=$(($(stmts) - STATS_OWN))
+	put "${STATS_NAME}_flows" "$1"
+	put "${STATS_NAME}_xacts" "$x"
+	put "${STATS_NAME}_stmts" "$s"
+	log "$STATS_NAME: $1 flows, $(awk -v x="$x" -v s="$s" -v n="$1" \
+		'BEGIN {n = n > 0 ? n : 1; printf "%.2f transactions and %.2f statements per flow", x / n, s / n}')"
+	{
+		printf '# %s: %s flows, %s transactions, %s statements in the settle database\n' \
+			"$STATS_NAME" "$1" "$x" "$s"
+		printf '# calls/flow\tcalls\tmean_ms\tquery\n'
+		pg -F $'\t' -c "SELECT round(calls::numeric / greatest($1, 1), 3), calls,
+		    round((total_exec_time / calls)::numeric, 3), regexp_replace(query, '\s+', ' ', 'g')
+		  FROM pg_stat_statements WHERE dbid = $SETTLE_OID ORDER BY calls DESC LIMIT 40"
+	} >"$OUT/statements-$STATS_NAME.txt"
+}
+
+# When a job was published: the relay's message_log row (logged_at, after the confirm) once
+# outbox rows are deleted on publish; outbox.sent_at (set in the relay's claiming
+# transaction, before the publish) while that column exists.
+HAS_SENT_AT=$(sql -c "SELECT count(*) FROM information_schema.columns
+  WHERE table_schema = 'public' AND table_name = 'outbox' AND column_name = 'sent_at'")
+if [ "$HAS_SENT_AT" = 1 ]; then
+	put published_from "outbox.sent_at (the relay's claiming transaction, before the publish and its confirm)"
+else
+	put published_from "message_log.logged_at (the relay's confirmed publish)"
+fi
+# SQL of (resource_id, published) for the upload.complete jobs of the uploads in CTE u.
+published_sql() {
+	if [ "$HAS_SENT_AT" = 1 ]; then
+		echo "SELECT o.resource_id, min(o.sent_at) AS at FROM outbox o JOIN u ON u.id = o.resource_id
+		      WHERE o.kind = 'upload.complete' AND o.sent_at IS NOT NULL GROUP BY 1"
+	else
+		echo "SELECT u.id AS resource_id, min(m.logged_at) AS at FROM message_log m
+		      JOIN u ON m.routing_key = 'upload.complete' AND m.payload->>'resource_id' = u.id::text
+		      GROUP BY 1"
+	fi
+}
+
+# Server-side time to consistency of the uploads named PREFIX-…: completed_at (the
+# transaction of complete, which also writes the outbox row) -> published -> consistent_at.
+ttc_db() { # KEY PREFIX
+	sql -F ' ' <<SQL | awk -v k="$1" '{
+		split("n n_published ttc_p50 ttc_p95 ttc_p99 ttc_max relay_p50 relay_p95 relay_p99 relay_max work_p50 work_p95 work_p99 work_max", f, " ")
+		for (i = 1; i <= 14; i++) print k "_" f[i] (i > 2 ? "_ms" : "") "=" $i }' >>"$RES"
+WITH u AS MATERIALIZED (SELECT id, completed_at, consistent_at FROM uploads
+                        WHERE name LIKE '$2-%' AND completed_at IS NOT NULL AND consistent_at IS NOT NULL),
+     p AS ($(published_sql)),
+     t AS (SELECT 1000 * extract(epoch FROM u.consistent_at - u.completed_at) AS ttc,
+                  1000 * extract(epoch FROM p.at - u.completed_at) AS relay,
+                  1000 * extract(epoch FROM u.consistent_at - p.at) AS work
+           FROM u LEFT JOIN p ON p.resource_id = u.id)
+SELECT count(*), count(relay),
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ttc)::numeric, 1),
+       round(percentile_cont(0.95) WITHIN GROUP (ORDER BY ttc)::numeric, 1),
+       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ttc)::numeric, 1),
+       round(max(ttc)::numeric, 1),
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY relay)::numeric, 1),
+       round(percentile_cont(0.95) WITHIN GROUP (ORDER BY relay)::numeric, 1),
+       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY relay)::numeric, 1),
+       round(max(relay)::numeric, 1),
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY work)::numeric, 1),
+       round(percentile_cont(0.95) WITHIN GROUP (ORDER BY work)::numeric, 1),
+       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY work)::numeric, 1),
+       round(max(work)::numeric, 1)
+FROM t
+SQL
+}
+
+# ---- references ------------------------------------------------------------------------
+#
+# Each is taken several times, interleaved with the figures it is the reference of; the
+# report shows every run and takes the median.
+
+put t_setup_s $(($(date +%s) - T_START)); T_SECTION=$SECONDS # build, stack, setup
 log "pgbench -i (scale 10) on database pgbench"
-"$PG_BIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -qtAX -c "DROP DATABASE IF EXISTS pgbench" -c "CREATE DATABASE pgbench"
+pg -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS pgbench" -c "CREATE DATABASE pgbench"
 pgbench -i -q -s 10 -h 127.0.0.1 -p "$PGPORT" -U postgres pgbench >"$LOGS/pgbench-init.log" 2>&1 || die "pgbench -i"
 pgb() { pgbench -n -h 127.0.0.1 -p "$PGPORT" -U postgres -T "$D" "$@" pgbench; }
+tps() { sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$1" | head -n1; }
 
-# pgbench -S runs twice, interleaved with the wrk runs it is the reference of (see below).
-pgbench_s() { # ROUND
-	log "reference: pgbench -S -c64 -j2 (round $1)"
-	cpu_start "pgbench_s$1"
-	pgb -S -c 64 -j 2 >"$OUT/pgbench-S$1.txt" 2>&1 || die "pgbench -S"
+N_S=0 N_B=0 N_MD5=0 N_DD=0 N_MQ=0
+pgbench_s() { # select-only, 64 clients: the reference of the read and 404 paths
+	N_S=$((N_S + 1))
+	log "reference: pgbench -S -c64 -j2 (run $N_S)"
+	cpu_start "pgbench_s$N_S"
+	pgb -S -c 64 -j 2 >"$OUT/pgbench-S$N_S.txt" 2>&1 || die "pgbench -S"
 	cpu_stop
-	put "pgbench_s$1_tps" "$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$OUT/pgbench-S$1.txt" | head -n1)"
-	put "pgbench_s$1_lat_ms" "$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$OUT/pgbench-S$1.txt")"
+	put "ref_pgbench_s_$N_S" "$(tps "$OUT/pgbench-S$N_S.txt")"
+}
+pgbench_b() { # TPC-B at CLIENTS clients: the reference of the upload flows and the jobs
+	N_B=$((N_B + 1))
+	log "reference: pgbench TPC-B -c$CLIENTS -j2 (run $N_B)"
+	cpu_start "pgbench_b$N_B"
+	pgb -c "$CLIENTS" -j 2 >"$OUT/pgbench-B$N_B.txt" 2>&1 || die "pgbench TPC-B"
+	cpu_stop
+	put "ref_pgbench_b_$N_B" "$(tps "$OUT/pgbench-B$N_B.txt")"
+}
+md5_ref() { # openssl speed: the reference of verification and ingest
+	N_MD5=$((N_MD5 + 1))
+	log "reference: openssl speed -evp md5, 16384-byte blocks, 3 s (run $N_MD5)"
+	openssl speed -evp md5 -bytes 16384 -seconds 3 >"$OUT/openssl$N_MD5.txt" 2>/dev/null || die "openssl speed"
+	# Last line: "md5  123456.78k" (1000s of bytes per second).
+	put "ref_md5_$N_MD5" "$(awk '/^md5/ {v=$NF} END {sub(/k$/, "", v); printf "%.0f", v / 1000}' "$OUT/openssl$N_MD5.txt")"
+}
+dd_ref() { # the disk with fsync: the reference of ingest
+	N_DD=$((N_DD + 1))
+	log "reference: dd ${BIG_MB} MiB into the storage directory with fsync (run $N_DD)"
+	dd if=/dev/zero of="$STORAGE/dd.ref" bs=16M count=$((BIG_MB / 16)) conv=fsync 2>"$OUT/dd$N_DD.txt" || die "dd"
+	rm -f "$STORAGE/dd.ref"
+	put "ref_dd_$N_DD" "$(sed -n 's/.* s, \([0-9.]*\) \([MG]\)B\/s/\1 \2/p' "$OUT/dd$N_DD.txt" |
+		awk '{printf "%.0f", $2 == "G" ? $1 * 1000 : $1}')"
+}
+mq_ref() { # bare rabbitmq-c, with and without the message-log copy: the reference of the jobs
+	N_MQ=$((N_MQ + 1))
+	log "reference: mqrate, $MQ_N messages, plain and fanout (run $N_MQ)"
+	cpu_start "mqrate$N_MQ"
+	"$BIN/mqrate" 127.0.0.1 "$AMQP_PORT" "$MQ_N" >"$OUT/mqrate$N_MQ.txt" 2>>"$LOGS/mqrate.log" || die "mqrate"
+	"$BIN/mqrate" 127.0.0.1 "$AMQP_PORT" "$MQ_N" fanout >"$OUT/mqrate-fanout$N_MQ.txt" 2>>"$LOGS/mqrate.log" ||
+		die "mqrate fanout"
+	cpu_stop
+	put "ref_mq_$N_MQ" "$(kv "$OUT/mqrate$N_MQ.txt" combined_per_s)"
+	put "ref_mqf_$N_MQ" "$(kv "$OUT/mqrate-fanout$N_MQ.txt" combined_per_s)"
+	sed "s/^/mq${N_MQ}_/" "$OUT/mqrate$N_MQ.txt" >>"$RES"
+	sed "s/^/mqf${N_MQ}_/" "$OUT/mqrate-fanout$N_MQ.txt" >>"$RES"
 }
 
-log "reference: pgbench TPC-B -c$CLIENTS -j2"
-cpu_start pgbench_b
-pgb -c "$CLIENTS" -j 2 >"$OUT/pgbench-B.txt" 2>&1 || die "pgbench TPC-B"
-cpu_stop
-put pgbench_b_tps "$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$OUT/pgbench-B.txt" | head -n1)"
-put pgbench_b_clients "$CLIENTS"
+# ---- 1, 2: read path and 404 path: pgbench -S, read ×ROUNDS, pgbench -S, 404 ×ROUNDS, pgbench -S
 
-log "reference: openssl speed -evp md5 (16384-byte blocks)"
-openssl speed -evp md5 -bytes 16384 -seconds 3 >"$OUT/openssl.txt" 2>/dev/null || die "openssl speed"
-# Last line: "md5  123456.78k" (1000s of bytes per second).
-log "reference: dd 1 GiB into the storage directory with fsync"
-dd if=/dev/zero of="$STORAGE/dd.ref" bs=16M count=64 conv=fsync 2>"$OUT/dd.txt" || die "dd"
-rm -f "$STORAGE/dd.ref"
-put dd_mb_s "$(sed -n 's/.* s, \([0-9.]*\) \([MG]\)B\/s/\1 \2/p' "$OUT/dd.txt" | awk '{printf "%.0f", $2 == "G" ? $1 * 1000 : $1}')"
-put md5_mb_s "$(awk '/^md5/ {v=$NF} END {sub(/k$/, "", v); printf "%.0f", v / 1000}' "$OUT/openssl.txt")"
-
-# ---- 1, 2: read path and 404 path ------------------------------------------------------
-
-wrk_run() { # NAME PATH EXPECTED_STATUS
-	local code
+wrk_phase() { # NAME PATH EXPECTED_STATUS
+	local code k n=0
 	code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: $TOKEN" "$API$2")
 	[ "$code" = "$3" ] || die "$2 answers $code, want $3"
-	log "wrk -c64 $2 (expect $3)"
+	stats_begin "$1"
 	cpu_start "$1"
-	wrk -t2 -c64 -d"${D}s" --latency -s "$B/auth.lua" "$API$2" >"$OUT/wrk-$1.txt" 2>&1 || die "wrk"
+	for ((k = 1; k <= ROUNDS; k++)); do
+		log "$1 round $k/$ROUNDS: wrk -c64 $2 (expect $3)"
+		wrk -t2 -c64 -d"${D}s" --latency -s "$B/auth.lua" "$API$2" >"$OUT/wrk-$1-r$k.txt" 2>&1 || die "wrk"
+		"$PY" "$B/report.py" wrk "$OUT/wrk-$1-r$k.txt" "$1_r$k" >>"$RES"
+		n=$((n + $(kv "$RES" "$1_r${k}_requests")))
+	done
+	phase_end
 	cpu_stop
-	"$PY" "$B/report.py" wrk "$OUT/wrk-$1.txt" "$1" >>"$RES"
+	PHASE_FLOWS=$n
 }
-# Two rounds of reference, read path and 404 path, interleaved: on a shared machine a burst of
-# someone else's load hits one run, not all; the report takes the best of each.
-for round in 1 2; do
-	pgbench_s "$round"
-	wrk_run "read$round" "/api/v1/files/$FILE_OK/url" 200
-	wrk_run "notfound$round" "/api/v1/files/$FILE_PENDING/url" 404
-done
+pgbench_s
+wrk_phase read "/api/v1/files/$FILE_OK/url" 200
+pgbench_s
+stats_end "$PHASE_FLOWS"
+wrk_phase notfound "/api/v1/files/$FILE_PENDING/url" 404
+pgbench_s
+stats_end "$PHASE_FLOWS"
 
-# ---- 3: full upload flow ---------------------------------------------------------------
+# ---- 3: upload flows: TPC-B, Prefer: wait ×ROUNDS, TPC-B, polling 16 ×ROUNDS, TPC-B, polling 4 ×ROUNDS
 
-ttc_db() { # NAME PREFIX: the database's own completed_at -> consistent_at percentiles
-	sql -F ' ' -c "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY x)::numeric, 1),
-	    round(percentile_cont(0.95) WITHIN GROUP (ORDER BY x)::numeric, 1),
-	    round(percentile_cont(0.99) WITHIN GROUP (ORDER BY x)::numeric, 1), count(*)
-	  FROM (SELECT 1000 * extract(epoch FROM consistent_at - completed_at) AS x FROM uploads
-	        WHERE name LIKE '$2-%' AND consistent_at IS NOT NULL) t" |
-		awk -v n="$1" '{print n "_ttc_db_p50_ms=" $1; print n "_ttc_db_p95_ms=" $2; print n "_ttc_db_p99_ms=" $3; print n "_ttc_db_n=" $4}' >>"$RES"
-}
-flow_run() { # NAME RATE
-	log "upload flow: $CLIENTS clients, rate ${2:-max}"
+flow_phase() { # NAME MODE CLIENTS: MODE flow (chunked, Prefer: wait) or poll (non-chunked, polling)
+	local k n=0 args
+	stats_begin "$1"
 	cpu_start "$1"
-	"$BIN/loadgen" flow 127.0.0.1 "$API_PORT" "$TOKEN" "$PROJECT" "$CLIENTS" "$D" "$2" 1024 "$1" \
-		>"$OUT/flow-$1.txt" 2>"$LOGS/loadgen-$1.log" || die "upload flow $1 (see $LOGS/loadgen-$1.log)"
+	for ((k = 1; k <= ROUNDS; k++)); do
+		log "$1 round $k/$ROUNDS: loadgen $2, $3 clients, ${D} s"
+		if [ "$2" = flow ]; then
+			args=(flow 127.0.0.1 "$API_PORT" "$TOKEN" "$PROJECT" "$3" "$D" 0 1024 "$1r$k")
+		else
+			args=(poll 127.0.0.1 "$API_PORT" "$TOKEN" "$PROJECT" "$3" "$D" "$1r$k")
+		fi
+		"$BIN/loadgen" "${args[@]}" >"$OUT/flow-$1-r$k.txt" 2>"$LOGS/loadgen-$1-r$k.log" ||
+			die "$1 round $k (see $LOGS/loadgen-$1-r$k.log)"
+		sed "s/^/$1_r${k}_/" "$OUT/flow-$1-r$k.txt" >>"$RES"
+		n=$((n + $(kv "$OUT/flow-$1-r$k.txt" flows_run)))
+	done
+	phase_end
 	cpu_stop
-	sed "s/^/$1_/" "$OUT/flow-$1.txt" >>"$RES"
-	ttc_db "$1" "$1"
-	# Where the time goes: complete's commit -> relay's publish (outbox.sent_at) -> worker's
-	# commit (consistent_at).
-	sql -F ' ' -c "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY r)::numeric, 1),
-	    round(percentile_cont(0.99) WITHIN GROUP (ORDER BY r)::numeric, 1),
-	    round(percentile_cont(0.5) WITHIN GROUP (ORDER BY w)::numeric, 1),
-	    round(percentile_cont(0.99) WITHIN GROUP (ORDER BY w)::numeric, 1)
-	  FROM (SELECT 1000 * extract(epoch FROM o.sent_at - o.created_at) AS r,
-	               1000 * extract(epoch FROM u.consistent_at - o.sent_at) AS w
-	        FROM uploads u JOIN outbox o ON o.resource_id = u.id AND o.kind = 'upload.complete'
-	        WHERE u.name LIKE '$1-%' AND u.consistent_at IS NOT NULL) t" |
-		awk -v n="$1" '{print n "_relay_p50_ms=" $1; print n "_relay_p99_ms=" $2; print n "_worker_p50_ms=" $3; print n "_worker_p99_ms=" $4}' >>"$RES"
+	PHASE_FLOWS=$n
+	put "$1_mode" "$2"
+	put "$1_clients" "$3"
 }
-flow_run peak 0
-PEAK=$(kv "$OUT/flow-peak.txt" uploads_per_s)
-flow_run half "$(awk -v p="$PEAK" 'BEGIN {printf "%.1f", p / 2}')"
+flow_ttc() { # NAME: the database's times of each round, after the phase's counts are read
+	local k
+	for ((k = 1; k <= ROUNDS; k++)); do ttc_db "$1_r$k" "$1r$k"; done
+	log "$1: flows/s $(for ((k = 1; k <= ROUNDS; k++)); do printf '%s ' "$(kv "$RES" "$1_r${k}_uploads_per_s")"; done)"
+	log "$1: server-side complete->consistent p99 ms $(for ((k = 1; k <= ROUNDS; k++)); do
+		printf '%s ' "$(kv "$RES" "$1_r${k}_ttc_p99_ms")"
+	done)"
+}
+put t_read_s $((SECONDS - T_SECTION)); T_SECTION=$SECONDS
+pgbench_b
+flow_phase prefer16 flow "$CLIENTS"
+pgbench_b
+stats_end "$PHASE_FLOWS"
+flow_ttc prefer16
+flow_phase poll16 poll "$CLIENTS"
+pgbench_b
+stats_end "$PHASE_FLOWS"
+flow_ttc poll16
+flow_phase poll4 poll 4
+pgbench_b
+stats_end "$PHASE_FLOWS"
+flow_ttc poll4
 
-# ---- 4: job throughput -----------------------------------------------------------------
+# ---- 4: job throughput: mqrate, jobs, mqrate, (jobs, mqrate, …), TPC-B ----------------------
 
-log "jobs: preloading $JOBS tiny completed uploads (rows, chunk files, files)"
+put t_flows_s $((SECONDS - T_SECTION)); T_SECTION=$SECONDS
+log "jobs: preloading $JOB_ROUNDS × $JOBS tiny completed uploads (rows, chunk files, files)"
 MD5=$(printf 'settle-bench-job' | md5sum | cut -d' ' -f1)
-sql -v pid="$PROJECT" -v uid="$USER_ID" -v c="$CONTAINER" -v md5="$MD5" -v n="$JOBS" <<'SQL'
+sql -v pid="$PROJECT" -v uid="$USER_ID" -v c="$CONTAINER" -v md5="$MD5" -v n="$JOBS" -v rounds="$JOB_ROUNDS" <<'SQL'
 BEGIN;
-CREATE TEMP TABLE j AS SELECT gen_random_uuid() AS id, gen_random_uuid() AS fid, g FROM generate_series(1, :n) g;
+CREATE TEMP TABLE j AS SELECT gen_random_uuid() AS id, gen_random_uuid() AS fid, r, g
+  FROM generate_series(1, :rounds) r, generate_series(1, :n) g;
 INSERT INTO uploads (id, project_id, name, size, chunked, etag, storage_container, completed_at,
                      completed_hash_value, completed_hash_algorithm, created_by)
-  SELECT id, :'pid', 'job-' || g, 16, true, md5(id::text), :'c', now(), :'md5', 'md5', :'uid' FROM j;
+  SELECT id, :'pid', 'job' || r || '-' || g, 16, true, md5(id::text), :'c', now(), :'md5', 'md5', :'uid' FROM j;
 INSERT INTO chunks (upload_id, number, size, hash_value, hash_algorithm, stored_size, stored_md5, stored_at)
   SELECT id, 1, 16, :'md5', 'md5', 16, :'md5', now() FROM j;
 INSERT INTO fingerprints (id, upload_id, algorithm, value) SELECT gen_random_uuid(), id, 'md5', :'md5' FROM j;
-INSERT INTO files (id, project_id, name, created_by) SELECT fid, :'pid', 'job-' || g, :'uid' FROM j;
+INSERT INTO files (id, project_id, name, created_by) SELECT fid, :'pid', 'job' || r || '-' || g, :'uid' FROM j;
 INSERT INTO file_versions (id, file_id, version, upload_id, created_by) SELECT gen_random_uuid(), fid, 1, id, :'uid' FROM j;
 COMMIT;
 SQL
-sql -c "SELECT id FROM uploads WHERE name LIKE 'job-%'" >"$OUT/job-ids"
+sql -c "SELECT id FROM uploads WHERE name LIKE 'job%'" >"$OUT/job-ids"
 "$PY" - "$STORAGE/$CONTAINER" "$OUT/job-ids" <<'PY' || die "writing chunk files"
 import os, sys
 root, ids = sys.argv[1], open(sys.argv[2]).read().split()
@@ -285,66 +464,87 @@ for i in ids:
         f.write(b"settle-bench-job")
 PY
 sql -c "VACUUM ANALYZE" 2>/dev/null || true
-log "jobs: $JOBS outbox rows in one transaction; relay on, 2 workers drain"
-cpu_start jobs
-T0=$(sql -c "BEGIN; INSERT INTO outbox (id, kind, resource_id) SELECT gen_random_uuid(), 'upload.complete', id FROM uploads WHERE name LIKE 'job-%'; NOTIFY settle_outbox; SELECT extract(epoch FROM now()); COMMIT;")
-DEADLINE=$(($(date +%s) + 300))
-while :; do
-	LEFT=$(sql -c "SELECT count(*) FROM uploads WHERE name LIKE 'job-%' AND NOT is_consistent")
-	[ "$LEFT" = 0 ] && break
-	[ "$(date +%s)" -gt "$DEADLINE" ] && die "jobs: $LEFT of $JOBS not consistent after 300 s"
-	sleep 0.2
+
+jobs_round() { # K: all outbox rows of round K in one transaction; relay on, 2 workers drain
+	local k=$1 t0 left deadline total span relay n err
+	log "jobs round $k/$JOB_ROUNDS: $JOBS outbox rows in one transaction; relay on, 2 workers drain"
+	stats_begin "jobs$k"
+	cpu_start "jobs$k"
+	t0=$(sql -c "BEGIN; INSERT INTO outbox (id, kind, resource_id) SELECT gen_random_uuid(), 'upload.complete', id
+	  FROM uploads WHERE name LIKE 'job$k-%'; NOTIFY settle_outbox; SELECT extract(epoch FROM now()); COMMIT;")
+	STATS_OWN=1 # that call's connection
+	deadline=$((SECONDS + 600))
+	while :; do
+		sleep 0.5
+		left=$(sql -c "SELECT count(*) FROM uploads WHERE name LIKE 'job$k-%' AND NOT is_consistent")
+		STATS_OWN=$((STATS_OWN + 1))
+		[ "$left" = 0 ] && break
+		[ "$SECONDS" -gt "$deadline" ] && die "jobs: $left of $JOBS not consistent after 600 s"
+	done
+	phase_end
+	cpu_stop
+	mq_ref # also the wait for the transaction counters
+	stats_end "$JOBS"
+	read -r n total span err < <(sql -F ' ' -c "SELECT count(*), extract(epoch FROM max(consistent_at)) - $t0,
+	    extract(epoch FROM max(consistent_at) - min(consistent_at)), count(*) FILTER (WHERE error_at IS NOT NULL)
+	  FROM uploads WHERE name LIKE 'job$k-%'") || die "jobs round $k: no result"
+	# When the relay had published the last job of the round.
+	relay=$(sql <<SQL
+WITH u AS MATERIALIZED (SELECT id FROM uploads WHERE name LIKE 'job$k-%'), p AS ($(published_sql))
+SELECT extract(epoch FROM max(at)) - $t0 FROM p
+SQL
+	)
+	put "jobs${k}_n" "$n"
+	put "jobs${k}_errors" "$err"
+	put "jobs${k}_total_s" "$total"
+	put "jobs${k}_per_s" "$(awk -v n="$n" -v t="$total" 'BEGIN {printf "%.0f", n / t}')"
+	put "jobs${k}_worker_per_s" "$(awk -v n="$n" -v t="$span" 'BEGIN {printf "%.0f", n / t}')"
+	put "jobs${k}_relay_per_s" "$(awk -v n="$n" -v t="$relay" 'BEGIN {printf "%.0f", (t > 0 ? n / t : 0)}')"
+}
+mq_ref
+for ((k = 1; k <= JOB_ROUNDS; k++)); do jobs_round "$k"; done
+while ((N_MQ < 3)); do mq_ref; done # at least 3 runs of every reference
+pgbench_b
+
+# ---- 5, 6: integrity verification and ingest: md5, dd, verify, ingest, md5, dd, … ---------
+
+big_round() { # K
+	local k=$1 id job_ms db_ms
+	log "integrity round $k/$BIG_ROUNDS: ${BIG_MB} MiB upload in 16 MiB chunks"
+	"$BIN/loadgen" big 127.0.0.1 "$API_PORT" "$TOKEN" "$PROJECT" $((BIG_MB / 16)) $((16 << 20)) "big-verify$k" \
+		>"$OUT/big-verify$k.txt" 2>>"$LOGS/loadgen-big.log" || die "big upload (see $LOGS/loadgen-big.log)"
+	id=$(kv "$OUT/big-verify$k.txt" upload_id)
+	job_ms=$(cat "$LOGS"/worker*.log | grep "kind=upload.complete resource=$id" | sed -n 's/.* ms=\([0-9]*\).*/\1/p' | tail -n1)
+	db_ms=$(sql -c "SELECT round(1000 * extract(epoch FROM consistent_at - completed_at)) FROM uploads WHERE id = '$id'")
+	rm -rf "${STORAGE:?}/$CONTAINER/$id"
+	put "verify${k}_job_ms" "$job_ms"
+	put "verify${k}_db_ms" "$db_ms"
+	put "verify${k}_mb_s" "$(awk -v b=$((BIG_MB << 20)) -v ms="${job_ms:-$db_ms}" 'BEGIN {printf "%.0f", b / 1e6 / (ms / 1000)}')"
+	put "verify${k}_chunked_put_mb_s" "$(kv "$OUT/big-verify$k.txt" put_mb_per_s)"
+
+	put "ingest${k}_api_hwm_before_kb" "$(awk '/VmHWM/ {print $2}' "/proc/$API_PID/status")"
+	echo 5 >"/proc/$API_PID/clear_refs" 2>/dev/null || true # resets VmHWM to the current RSS
+	log "ingest round $k/$BIG_ROUNDS: one storage PUT of ${BIG_MB} MiB"
+	cpu_start "ingest$k"
+	"$BIN/loadgen" big 127.0.0.1 "$API_PORT" "$TOKEN" "$PROJECT" 1 $((BIG_MB << 20)) "big-ingest$k" \
+		>"$OUT/big-ingest$k.txt" 2>>"$LOGS/loadgen-big.log" || die "ingest upload (see $LOGS/loadgen-big.log)"
+	cpu_stop
+	rm -rf "${STORAGE:?}/$CONTAINER/$(kv "$OUT/big-ingest$k.txt" upload_id)"
+	put "ingest${k}_mb_s" "$(kv "$OUT/big-ingest$k.txt" put_mb_per_s)"
+	put "ingest${k}_api_hwm_kb" "$(awk '/VmHWM/ {print $2}' "/proc/$API_PID/status")"
+}
+put t_jobs_s $((SECONDS - T_SECTION)); T_SECTION=$SECONDS
+for ((k = 1; k <= BIG_ROUNDS; k++)); do
+	md5_ref
+	dd_ref
+	big_round "$k"
 done
-cpu_stop
-sql -F ' ' -c "SELECT count(*), extract(epoch FROM max(consistent_at)) - $T0,
-    extract(epoch FROM max(consistent_at) - min(consistent_at)),
-    count(*) FILTER (WHERE error_at IS NOT NULL) FROM uploads WHERE name LIKE 'job-%'" >"$OUT/jobs.txt"
-sql -F ' ' -c "SELECT extract(epoch FROM max(sent_at)) - $T0 FROM outbox o JOIN uploads u ON u.id = o.resource_id WHERE u.name LIKE 'job-%'" >>"$OUT/jobs.txt"
-read -r JN JTOTAL JSPAN JERR JRELAY < <(tr '\n' ' ' <"$OUT/jobs.txt"; echo) || die "jobs.txt"
-put jobs_n "$JN"
-put jobs_errors "$JERR"
-put jobs_per_s "$(awk -v n="$JN" -v t="$JTOTAL" 'BEGIN {printf "%.0f", n / t}')"
-put jobs_worker_per_s "$(awk -v n="$JN" -v t="$JSPAN" 'BEGIN {printf "%.0f", n / t}')"
-put jobs_relay_per_s "$(awk -v n="$JN" -v t="$JRELAY" 'BEGIN {printf "%.0f", n / t}')"
-put jobs_total_s "$JTOTAL"
-log "reference: mqrate ($JOBS messages)"
-cpu_start mqrate
-"$BIN/mqrate" 127.0.0.1 "$AMQP_PORT" "$JOBS" >"$OUT/mqrate.txt" 2>"$LOGS/mqrate.log" || die "mqrate"
-cpu_stop
-sed 's/^/mq_/' "$OUT/mqrate.txt" >>"$RES"
-log "reference: mqrate fanout ($JOBS messages, each also to an unconsumed second quorum queue)"
-cpu_start mqrate_fanout
-"$BIN/mqrate" 127.0.0.1 "$AMQP_PORT" "$JOBS" fanout >"$OUT/mqrate-fanout.txt" 2>>"$LOGS/mqrate.log" || die "mqrate fanout"
-cpu_stop
-sed 's/^/mqf_/' "$OUT/mqrate-fanout.txt" >>"$RES"
-
-# ---- 5: integrity verification (BIG_MB in 16 MiB chunks) --------------------------------
-
-log "integrity: ${BIG_MB} MiB upload in 16 MiB chunks"
-"$BIN/loadgen" big 127.0.0.1 "$API_PORT" "$TOKEN" "$PROJECT" $((BIG_MB / 16)) $((16 << 20)) big-verify \
-	>"$OUT/big-verify.txt" 2>"$LOGS/loadgen-big.log" || die "big upload (see $LOGS/loadgen-big.log)"
-BIG_ID=$(kv "$OUT/big-verify.txt" upload_id)
-JOB_MS=$(cat "$LOGS"/worker*.log | grep "kind=upload.complete resource=$BIG_ID" | sed -n 's/.* ms=\([0-9]*\).*/\1/p' | tail -n1)
-DB_MS=$(sql -c "SELECT round(1000 * extract(epoch FROM consistent_at - completed_at)) FROM uploads WHERE id = '$BIG_ID'")
-put verify_job_ms "$JOB_MS"
-put verify_db_ms "$DB_MS"
-put verify_mb_s "$(awk -v b=$((BIG_MB << 20)) -v ms="${JOB_MS:-$DB_MS}" 'BEGIN {printf "%.0f", b / 1e6 / (ms / 1000)}')"
-put chunked_put_mb_s "$(kv "$OUT/big-verify.txt" put_mb_per_s)"
-
-# ---- 6: ingest (one storage PUT of BIG_MB) -----------------------------------------------
-
-put api_hwm_before_ingest_kb "$(awk '/VmHWM/ {print $2}' /proc/$API_PID/status)"
-echo 5 >"/proc/$API_PID/clear_refs" 2>/dev/null || true # resets VmHWM to the current RSS
-log "ingest: one storage PUT of ${BIG_MB} MiB"
-cpu_start ingest
-"$BIN/loadgen" big 127.0.0.1 "$API_PORT" "$TOKEN" "$PROJECT" 1 $((BIG_MB << 20)) big-ingest \
-	>"$OUT/big-ingest.txt" 2>>"$LOGS/loadgen-big.log" || die "ingest upload (see $LOGS/loadgen-big.log)"
-cpu_stop
-put ingest_mb_s "$(kv "$OUT/big-ingest.txt" put_mb_per_s)"
-put api_hwm_ingest_kb "$(awk '/VmHWM/ {print $2}' /proc/$API_PID/status)"
+md5_ref
+dd_ref
 
 # ---- report ------------------------------------------------------------------------------
 
+put t_big_s $((SECONDS - T_SECTION))
 put run_seconds $(($(date +%s) - T_START))
 "$PY" "$B/report.py" report "$RES" "$B/notes.md" >"$B/results.md"
 cat "$B/results.md"

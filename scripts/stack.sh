@@ -9,6 +9,8 @@
 # DIR defaults to .settle/ at the top of the checkout. `start` reuses the existing data and
 # the same ports when they are still free, and creates the `settle` database if missing.
 # DIR/stack.env gets SETTLE_DATABASE_URL=… and (with RabbitMQ) SETTLE_AMQP_URL=… lines.
+# Postgres runs durable (fsync, full_page_writes, synchronous_commit on) with
+# pg_stat_statements loaded.
 #
 # PostgreSQL refuses to run as root: as root, its data directory belongs to `postgres`, and
 # when DIR cannot be reached by that user (a checkout under /root), the data lives in
@@ -20,6 +22,7 @@ RABBIT_SBIN=${RABBIT_SBIN:-/usr/lib/rabbitmq/lib/rabbitmq_server-3.10.8/sbin}
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 START_TIMEOUT=${SETTLE_STACK_TIMEOUT:-90}
+PG_DURABLE="-c fsync=on -c full_page_writes=on -c synchronous_commit=on"
 
 die() {
 	echo "stack.sh: $*" >&2
@@ -152,6 +155,10 @@ pg_start() {
 	pg_root
 	if pg_running; then
 		say "postgres already running (pid $PG_PID, port $PG_PORT)"
+		if [ "$("$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAXc \
+			'SHOW fsync' 2>/dev/null || true)" != "on" ]; then
+			say "warning: it was started without fsync; 'stack.sh stop' and start again to run durable"
+		fi
 		return 0
 	fi
 	if [ ! -f "$PGROOT/data/PG_VERSION" ]; then
@@ -171,8 +178,10 @@ pg_start() {
 	is_root && chown postgres:postgres "$sock"
 	# A Unix socket path is limited to 107 bytes; without room, TCP only.
 	[ ${#sock} -le 80 ] || sock=""
+	# Durable, as in production: every commit reaches the disk before it is acknowledged.
+	# pg_stat_statements is loaded so that `make bench` can count statements per request.
 	as_pg "$PG_BIN/pg_ctl" -D "$PGROOT/data" -l "$PGROOT/postgres.log" -w -t "$START_TIMEOUT" \
-		-o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories='$sock' -c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_connections=200" \
+		-o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories='$sock' $PG_DURABLE -c shared_preload_libraries=pg_stat_statements -c max_connections=200" \
 		start >/dev/null 9>&- || {
 		tail -n 20 "$PGROOT/postgres.log" >&2 || true
 		die "postgres did not start (log: $PGROOT/postgres.log)"
