@@ -236,6 +236,11 @@ rabbit_env() {
 	# rabbitmqctl's own distribution port: a private one, not the shared 35672-35682.
 	RABBITMQ_CTL_DIST_PORT_MIN=$(free_port)
 	export RABBITMQ_CTL_DIST_PORT_MIN RABBITMQ_CTL_DIST_PORT_MAX=$RABBITMQ_CTL_DIST_PORT_MIN
+	# Erlang distribution on loopback only (the node's and rabbitmqctl's). Schedulers do not
+	# busy-wait when idle (RabbitMQ's runtime tuning guide: +sbwt none): on a small machine
+	# shared with Postgres and the workers, spinning schedulers take CPU they need.
+	export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1} +sbwt none +sbwtdcpu none +sbwtdio none"
+	export RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
 }
 
 rabbit_running() {
