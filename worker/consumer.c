@@ -127,12 +127,14 @@ consumer_finished(PGconn *pg, struct item *it, int batch, int64_t ms)
 }
 
 /* Fault injection (SETTLE_FAULT_RATE, tests only), in the production path: dies after a
- * COMMIT and before its ack, so that the redelivered job must be recognised. */
+ * COMMIT and before its ack, so that the redelivered jobs must be recognised. The log line
+ * names the first committed job (id) and how many committed with it. */
 static void
-consumer_maybe_crash(bool committed)
+consumer_maybe_crash(const char *id, int committed)
 {
-	if (committed && cfg.fault_rate > 0 && util_random() < cfg.fault_rate / 4) {
-		log_warn("injected_crash after=commit before=ack");
+	if (committed > 0 && cfg.fault_rate > 0 && util_random() < cfg.fault_rate / 4) {
+		log_set_id(id);
+		log_warn("injected_crash after=commit before=ack jobs=%d", committed);
 		_exit(137);
 	}
 }
@@ -146,7 +148,7 @@ consumer_work(PGconn *pg, struct item *it)
 	log_set_id(it->j.id);
 	it->res = jobs_run(pg, &it->j, &it->err);
 	log_set_id(NULL);
-	consumer_maybe_crash(it->res == JOB_DONE);
+	consumer_maybe_crash(it->j.id, it->res == JOB_DONE);
 	consumer_finished(pg, it, 1, util_now_ms() - t0);
 }
 
@@ -157,15 +159,17 @@ consumer_work_batch(PGconn *pg, struct item **items, int n, struct item **deferr
 {
 	struct jobs_item *ji = xcalloc((size_t)n, sizeof(*ji));
 	int64_t t0 = util_now_ms(), ms;
-	bool committed = false;
+	const char *first = NULL;
+	int committed = 0;
 
 	for (int i = 0; i < n; i++)
 		ji[i].j = &items[i]->j;
 	jobs_run_batch(pg, ji, n);
 	ms = util_now_ms() - t0;
 	for (int i = 0; i < n; i++)
-		committed |= ji[i].res == JOB_DONE && !ji[i].deferred;
-	consumer_maybe_crash(committed);
+		if (ji[i].res == JOB_DONE && !ji[i].deferred && committed++ == 0)
+			first = ji[i].j->id;
+	consumer_maybe_crash(first, committed);
 	for (int i = 0; i < n; i++) {
 		struct item *it = items[i];
 
