@@ -68,6 +68,24 @@ access_project(struct req *r, const char *project_id, struct access_project *p)
 }
 
 void
+access_get(struct req *r, const char *sql, const char *what,
+           json_t *(*build)(const PGresult *res, int row, int col))
+{
+	const char *q[] = {r->params[0], r->user_id};
+	PGresult *res;
+
+	if ((res = db_exec(r->db, sql, 2, q)) == NULL)
+		http_db_error(r);
+	else if (access_verdict(r, res, 0, what) != 1)
+		; /* answered */
+	else if (db_get(res, 0, ACCESS_VERDICT_NCOLS) == NULL)
+		http_not_found(r, what);
+	else
+		http_json(r, 200, build(res, 0, ACCESS_VERDICT_NCOLS));
+	PQclear(res);
+}
+
+void
 access_soft_delete(struct req *r, const char *sql, const char *what,
                    json_t *(*build)(const PGresult *res, int row, int col))
 {

@@ -53,6 +53,24 @@ int access_check(struct req *r, const char *sql, const char *id, const char *wha
 /* access_check for a project id itself. Deleted projects answer 404. */
 int access_project(struct req *r, const char *project_id, struct access_project *p) MUSTCHECK;
 
+/* SQL of access_get for a resource in `from` (a FROM item with the resource's alias x) that
+ * `lookup` maps to its project (as for ACCESS_SQL): in one statement, checks the caller ($2) and
+ * answers the verdict (ACCESS_VERDICT_NCOLS columns), then `cols`, the view's columns of the
+ * resource ($1), selected only when the caller may see it. */
+/* clang-format off */
+#define ACCESS_SQL_GET(lookup, from, cols) \
+	"WITH acc AS (" ACCESS_SQL(lookup) ")" \
+	" SELECT acc.id IS NOT NULL, acc.member, acc.is_deleted, true, " cols \
+	" FROM (VALUES (1)) one LEFT JOIN acc ON true LEFT JOIN " from " ON x.id = $1::uuid" \
+	" AND acc.member AND NOT acc.is_deleted"
+/* clang-format on */
+
+/* GET of the resource r->params[0] with sql, an ACCESS_SQL_GET: answers 200 with
+ * build(row, column) of the resource, or 404 for `what`, 403, or a database error, in one
+ * statement. */
+void access_get(struct req *r, const char *sql, const char *what,
+                json_t *(*build)(const PGresult *res, int row, int col));
+
 /* SQL of access_soft_delete for a resource of `table` (projects, folders or files) that
  * `lookup` maps to its project (as for ACCESS_SQL): in one statement, checks the caller
  * ($2), marks the resource ($1) deleted unless it is already, queues its resource.delete

@@ -14,9 +14,6 @@
 
 static const char files_project_sql[] =
     ACCESS_SQL("SELECT project_id FROM files WHERE id = $1 AND NOT is_deleted");
-static const char files_version_project_sql[] =
-    ACCESS_SQL("SELECT f.project_id FROM file_versions v JOIN files f ON f.id = v.file_id "
-               "WHERE v.id = $1 AND NOT f.is_deleted");
 
 #define FILES_VERSION_SELECT                                                                       \
 	"SELECT " VIEWS_SQL_FILE_VERSION("v", "u") ", count(*) OVER () FROM file_versions v "      \
@@ -220,14 +217,15 @@ out:
 	json_decref(body);
 }
 
-/* GET /files/{id}. */
+static const char files_get_sql[] =
+    ACCESS_SQL_GET("SELECT project_id FROM files WHERE id = $1 AND NOT is_deleted", "files x",
+                   VIEWS_SQL_FILE("x"));
+
+/* GET /files/{id}: one statement. */
 static void
 files_get(struct req *r)
 {
-	struct access_project p;
-
-	if (files_access(r, files_project_sql, "file", &p) == 1)
-		files_answer(r, 200, r->params[0]);
+	access_get(r, files_get_sql, "file", views_file);
 }
 
 /* Adds the next version of file r->params[0] in one transaction (the file row locked).
@@ -339,24 +337,16 @@ files_versions(struct req *r)
 		                 r->params[0], page, per_page);
 }
 
-/* GET /file_versions/{id}. */
+static const char files_version_get_sql[] = ACCESS_SQL_GET(
+    "SELECT f.project_id FROM file_versions v JOIN files f ON f.id = v.file_id WHERE v.id = $1 "
+    "AND NOT f.is_deleted",
+    "(file_versions x JOIN uploads u ON u.id = x.upload_id)", VIEWS_SQL_FILE_VERSION("x", "u"));
+
+/* GET /file_versions/{id}: one statement. */
 static void
 files_version_get(struct req *r)
 {
-	struct access_project p;
-	const char *params[1] = {r->params[0]};
-	PGresult *res;
-
-	if (files_access(r, files_version_project_sql, "file version", &p) != 1)
-		return;
-	res = db_exec(r->db, FILES_VERSION_SELECT "WHERE v.id = $1", 1, params);
-	if (res == NULL)
-		http_db_error(r);
-	else if (PQntuples(res) == 0)
-		http_not_found(r, "file version");
-	else
-		http_json(r, 200, views_file_version(res, 0, 0));
-	PQclear(res);
+	access_get(r, files_version_get_sql, "file version", views_file_version);
 }
 
 /* The state of a version's upload and the caller's right to it, in one round trip (the

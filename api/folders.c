@@ -154,14 +154,14 @@ out:
 	json_decref(body);
 }
 
-/* GET /folders/{id} */
+static const char folders_get_sql[] =
+    ACCESS_SQL_GET(FOLDERS_SQL_LIVE, "folders x", VIEWS_SQL_FOLDER("x"));
+
+/* GET /folders/{id}: one statement. */
 static void
 folders_get(struct req *r)
 {
-	struct access_project p;
-
-	if (folders_access(r, r->params[0], &p) == 1)
-		folders_answer(r, 200, r->params[0]);
+	access_get(r, folders_get_sql, "folder", views_folder);
 }
 
 /* In the open transaction: 1 when moving folder id under parent (a folder id, or "" for

@@ -151,15 +151,14 @@ out:
 	PQclear(res);
 }
 
-/* GET /projects/{id}: 404 when deleted or unknown, 403 for non-members. */
+static const char projects_get_sql[] =
+    ACCESS_SQL_GET("SELECT $1::uuid", "projects x", VIEWS_SQL_PROJECT("x"));
+
+/* GET /projects/{id}: 404 when deleted or unknown, 403 for non-members; one statement. */
 static void
 projects_get(struct req *r)
 {
-	struct access_project p;
-
-	if (access_project(r, r->params[0], &p) != 1)
-		return;
-	projects_answer(r, 200, p.id);
+	access_get(r, projects_get_sql, "project", views_project);
 }
 
 /* PUT /projects/{id} {"name"?, "description"?}: 200 with the project. */

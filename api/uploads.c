@@ -137,6 +137,15 @@ static const char uploads_chunk_sql[] =
 	"stored_sha256 = NULL, stored_at = NULL, created_at = now() RETURNING number) "
 	"SELECT acc.id IS NOT NULL, acc.member, acc.is_deleted, true, acc.completed, "
 	"EXISTS (SELECT 1 FROM ins) FROM (VALUES (1)) one LEFT JOIN acc ON true";
+
+/* GET /uploads/{id} in one statement: the upload ($1) when the caller ($2) may see it, then
+ * the verdict. */
+static const char uploads_get_sql[] =
+	"WITH acc AS (" ACCESS_SQL("SELECT project_id FROM uploads WHERE id = $1") ") "
+	"SELECT " UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("chunks c WHERE c.upload_id = u.id"),
+	VIEWS_SQL_HASHES("u.id")) UPLOADS_SQL_VERDICT
+	UPLOADS_SQL_FROM("(SELECT x.* FROM uploads x, acc WHERE x.id = $1::uuid AND acc.member "
+	"AND NOT acc.is_deleted)");
 /* clang-format on */
 
 static const char uploads_project_sql[] =
@@ -439,12 +448,22 @@ uploads_list(struct req *r)
 		                 page, per_page);
 }
 
-/* GET /uploads/{id}. */
+/* GET /uploads/{id}: one statement. */
 static void
 uploads_get(struct req *r)
 {
-	if (uploads_access(r) == 1)
-		uploads_answer(r, 200, r->params[0]);
+	const char *q[] = {r->params[0], r->user_id};
+	PGresult *res;
+
+	if ((res = db_exec(r->db, uploads_get_sql, 2, q)) == NULL)
+		http_db_error(r);
+	else if (access_verdict(r, res, U_VERDICT, "upload") != 1)
+		; /* answered */
+	else if (db_get(res, 0, U_ID) == NULL)
+		http_not_found(r, "upload");
+	else
+		http_json(r, 200, uploads_row_json(res, 0));
+	PQclear(res);
 }
 
 /* What PUT /uploads/{id}/chunks was given. */
