@@ -79,6 +79,14 @@ enum {
 	" FROM (VALUES (1)) one LEFT JOIN acc ON true LEFT JOIN " written " u ON true" \
 	" LEFT JOIN users s ON s.id = u.created_by"
 
+/* SQL, one JSON column: the hashes of the upload row alias u after a CTE fp wrote the
+ * fingerprint of algorithm alg (returning algorithm, value), which the statement's own
+ * snapshot of fingerprints does not show. */
+#define UPLOADS_SQL_HASHES_WITH_FP(alg) \
+	"coalesce((SELECT json_agg(json_build_object('algorithm', h.algorithm, 'value', h.value)" \
+	" ORDER BY h.algorithm) FROM (SELECT algorithm, value FROM fingerprints WHERE upload_id =" \
+	" u.id AND algorithm <> " alg " UNION ALL SELECT algorithm, value FROM fp) h), '[]'::json)"
+
 /* POST /projects/{id}/uploads in one statement: checks the project ($2) and the caller
  * ($8), inserts the upload and, when it is not chunked, its only chunk, and answers the
  * upload rendered from what was inserted (data-modifying CTEs are not seen by the final
@@ -115,9 +123,7 @@ static const char uploads_complete_sql[] =
 	"EXCLUDED.value RETURNING algorithm, value), "
 	OUTBOX_SQL_CTE("$6::uuid", "$7::text", "upd.id", "upd") " "
 	"SELECT " UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("chunks c WHERE c.upload_id = u.id"),
-	"coalesce((SELECT json_agg(json_build_object('algorithm', h.algorithm, 'value', h.value) "
-	"ORDER BY h.algorithm) FROM (SELECT algorithm, value FROM fingerprints WHERE upload_id = "
-	"u.id AND algorithm <> $3::text UNION ALL SELECT algorithm, value FROM fp) h), '[]'::json)")
+	UPLOADS_SQL_HASHES_WITH_FP("$3::text"))
 	UPLOADS_SQL_VERDICT ", acc.completed, acc.completed_hash_value, acc.completed_hash_algorithm"
 	UPLOADS_SQL_FROM("upd");
 
@@ -146,10 +152,21 @@ static const char uploads_get_sql[] =
 	VIEWS_SQL_HASHES("u.id")) UPLOADS_SQL_VERDICT
 	UPLOADS_SQL_FROM("(SELECT x.* FROM uploads x, acc WHERE x.id = $1::uuid AND acc.member "
 	"AND NOT acc.is_deleted)");
-/* clang-format on */
 
-static const char uploads_project_sql[] =
-    ACCESS_SQL("SELECT project_id FROM uploads WHERE id = $1");
+/* PUT /uploads/{id}/hashes in one statement: checks the caller ($2) and records the
+ * fingerprint ($5) of the upload ($1), algorithm $3, value $4; answers the upload with it,
+ * then the verdict. */
+static const char uploads_hashes_sql[] =
+	"WITH acc AS (" ACCESS_SQL("SELECT project_id FROM uploads WHERE id = $1") "), "
+	"fp AS (INSERT INTO fingerprints (id, upload_id, algorithm, value) SELECT $5::uuid, "
+	"$1::uuid, $3::text, $4::text FROM acc WHERE acc.member AND NOT acc.is_deleted "
+	"ON CONFLICT (upload_id, algorithm) DO UPDATE SET value = EXCLUDED.value "
+	"RETURNING algorithm, value) "
+	"SELECT " UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("chunks c WHERE c.upload_id = u.id"),
+	UPLOADS_SQL_HASHES_WITH_FP("$3::text")) UPLOADS_SQL_VERDICT
+	UPLOADS_SQL_FROM("(SELECT x.* FROM uploads x, acc WHERE x.id = $1::uuid AND acc.member "
+	"AND NOT acc.is_deleted)");
+/* clang-format on */
 
 /* Parses a JSON array column (text made by json_agg); [] when it does not parse. */
 static json_t *
@@ -253,35 +270,6 @@ uploads_parse_hash(struct req *r, json_t *h, const char *field, enum hash_alg *a
 fail:
 	free(name);
 	return -1;
-}
-
-/* Answers status with the upload JSON of id (or the matching error). */
-static void
-uploads_answer(struct req *r, int status, const char *id)
-{
-	json_t *body = NULL;
-	int rc = uploads_json(r->db, id, &body);
-
-	if (rc < 0)
-		http_db_error(r);
-	else if (rc == 0)
-		http_not_found(r, "upload");
-	else
-		http_json(r, status, body);
-}
-
-/* Checks the caller may act on upload r->params[0] (a member of a live project). */
-static int
-uploads_access(struct req *r)
-{
-	struct access_project p;
-	int rc = access_check(r, uploads_project_sql, r->params[0], "upload", &p);
-
-	if (rc == 1 && p.is_deleted) {
-		http_not_found(r, "upload");
-		return 0;
-	}
-	return rc;
 }
 
 /* What POST /projects/{id}/uploads was given. */
@@ -634,29 +622,31 @@ out:
 	json_decref(body);
 }
 
-/* PUT /uploads/{id}/hashes {"value", "algorithm"}: records a further whole-file hash. */
+/* PUT /uploads/{id}/hashes {"value", "algorithm"}: records a further whole-file hash;
+ * one statement checks, writes and answers the upload. */
 static void
 uploads_hashes(struct req *r)
 {
 	json_t *body = http_body_object(r);
 	enum hash_alg alg;
 	char value[HASH_HEX_MAX], fid[UUID_STR_LEN];
-	const char *params[4] = {fid, r->params[0], NULL, value};
+	const char *params[5] = {r->params[0], r->user_id, NULL, value, fid};
+	PGresult *res = NULL;
 
-	if (body == NULL || uploads_parse_hash(r, body, "", &alg, value) < 0 ||
-	    uploads_access(r) != 1)
+	if (body == NULL || uploads_parse_hash(r, body, "", &alg, value) < 0)
 		goto out;
 	uuid_generate(fid);
 	params[2] = hash_alg_name(alg);
-	if (db_cmd(r->db,
-	           "INSERT INTO fingerprints (id, upload_id, algorithm, value) VALUES ($1, $2, $3, "
-	           "$4) ON CONFLICT (upload_id, algorithm) DO UPDATE SET value = EXCLUDED.value",
-	           4, params) < 0) {
+	if ((res = db_exec(r->db, uploads_hashes_sql, 5, params)) == NULL)
 		http_db_error(r);
-		goto out;
-	}
-	uploads_answer(r, 200, r->params[0]);
+	else if (access_verdict(r, res, U_VERDICT, "upload") != 1)
+		; /* answered */
+	else if (db_get(res, 0, U_ID) == NULL)
+		http_not_found(r, "upload");
+	else
+		http_json(r, 200, uploads_row_json(res, 0));
 out:
+	PQclear(res);
 	json_decref(body);
 }
 

@@ -30,6 +30,8 @@ WANT = {
     "GET /files/{id}/url (404 not consistent)": 1,
     "GET /files/{id}/url (200)": 1,
     "PUT /uploads/{id}/chunks": 1,
+    "PUT /uploads/{id}/hashes": 1,
+    "GET /uploads/{id}": 1,
     "POST /projects": 1,
     "POST /folders": 1,
     "DELETE /folders/{id}": 1,
@@ -169,6 +171,17 @@ def test_upload_flow_transactions(settle, postgres, fresh_database):
                  json={"number": 1, "size": len(data[i]),
                        "hash": {"value": md5s[i], "algorithm": "md5"}})
 
+    def hashes(api, items):
+        for i in items:
+            sha1 = hashlib.sha1(data[i]).hexdigest()
+            u = call(api, "PUT", f"/uploads/{plain[i]}/hashes", 200,
+                     json={"value": sha1, "algorithm": "sha1"})
+            assert {"algorithm": "sha1", "value": sha1} in u["hashes"], u
+
+    def get_upload(api, items):
+        for i in items:
+            assert call(api, "GET", f"/uploads/{plain[i]}", 200)["id"] == plain[i]
+
     def create_project(api, items):
         for i in items:
             projects[i] = call(api, "POST", "/projects", 202, json={"name": f"p{i}"})["id"]
@@ -200,6 +213,8 @@ def test_upload_flow_transactions(settle, postgres, fresh_database):
                 ("GET /files/{id}/url (404 not consistent)", url_pending, 1),
                 ("GET /files/{id}/url (200)", url_ready, 1),
                 ("PUT /uploads/{id}/chunks", chunks, 1),
+                ("PUT /uploads/{id}/hashes", hashes, 1),
+                ("GET /uploads/{id}", get_upload, 1),
                 ("POST /projects", create_project, 1),
                 ("POST /folders", create_folder, 1),
                 ("DELETE /folders/{id}", delete("folders", folders), 1),
