@@ -5,52 +5,52 @@
 #include <string.h>
 
 #include "db.h"
-#include "outbox.h"
+#include "job.h"
+#include "uuid.h"
+
+int
+access_verdict(struct req *r, const PGresult *res, int col, const char *what)
+{
+	if (PQntuples(res) == 0 || !db_get_bool(res, 0, col)) {
+		http_not_found(r, what);
+		return 0;
+	}
+	if (!db_get_bool(res, 0, col + 1)) {
+		http_forbidden(r);
+		return 0;
+	}
+	if (db_get_bool(res, 0, col + 2)) {
+		http_not_found(r, what);
+		return 0;
+	}
+	return 1;
+}
 
 int
 access_check(struct req *r, const char *sql, const char *id, const char *what,
              struct access_project *p)
 {
 	const char *params[2] = {id, r->user_id};
-	PGresult *res;
-	int rc;
+	PGresult *res = db_exec(r->db, sql, 2, params);
+	int rc = 1;
 
-	res = db_exec(r->db, sql, 1, params);
 	if (res == NULL) {
 		http_db_error(r);
 		return -1;
 	}
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		http_not_found(r, what);
-		return 0;
-	}
-	snprintf(p->id, sizeof(p->id), "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	params[0] = p->id;
-	res = db_exec(r->db,
-	              "SELECT p.storage_container, p.is_consistent, p.is_deleted, "
-	              "p.error_at IS NOT NULL, m.user_id IS NOT NULL FROM projects p "
-	              "LEFT JOIN project_members m ON m.project_id = p.id AND m.user_id = $2 "
-	              "WHERE p.id = $1",
-	              2, params);
-	if (res == NULL) {
-		http_db_error(r);
-		return -1;
-	}
-	rc = 1;
 	if (PQntuples(res) == 0) {
 		http_not_found(r, what);
 		rc = 0;
-	} else if (!db_get_bool(res, 0, 4)) {
+	} else if (!db_get_bool(res, 0, 5)) {
 		http_forbidden(r);
 		rc = 0;
 	} else {
+		snprintf(p->id, sizeof(p->id), "%s", PQgetvalue(res, 0, 0));
 		snprintf(p->storage_container, sizeof(p->storage_container), "%s",
-		         PQgetvalue(res, 0, 0));
-		p->is_consistent = db_get_bool(res, 0, 1);
-		p->is_deleted = db_get_bool(res, 0, 2);
-		p->has_error = db_get_bool(res, 0, 3);
+		         PQgetvalue(res, 0, 1));
+		p->is_consistent = db_get_bool(res, 0, 2);
+		p->is_deleted = db_get_bool(res, 0, 3);
+		p->has_error = db_get_bool(res, 0, 4);
 	}
 	PQclear(res);
 	return rc;
@@ -59,7 +59,7 @@ access_check(struct req *r, const char *sql, const char *id, const char *what,
 int
 access_project(struct req *r, const char *project_id, struct access_project *p)
 {
-	int rc = access_check(r, "SELECT id FROM projects WHERE id = $1", project_id, "project", p);
+	int rc = access_check(r, ACCESS_SQL("SELECT $1::uuid"), project_id, "project", p);
 	if (rc == 1 && p->is_deleted) {
 		http_not_found(r, "project");
 		return 0;
@@ -67,29 +67,40 @@ access_project(struct req *r, const char *project_id, struct access_project *p)
 	return rc;
 }
 
-int
-access_soft_delete(struct req *r, const char *sql, const char *id, const char *what)
+void
+access_get(struct req *r, const char *sql, const char *what,
+           json_t *(*build)(const PGresult *res, int row, int col))
 {
-	const char *q[] = {id, r->user_id};
-	PGresult *res = NULL;
-	int rc = -1;
+	const char *q[] = {r->params[0], r->user_id};
+	PGresult *res;
 
-	if (db_begin(r->db) < 0 || (res = db_exec(r->db, sql, 2, q)) == NULL)
-		goto fail;
-	if (PQntuples(res) == 0) {
-		db_rollback(r->db);
+	if ((res = db_exec(r->db, sql, 2, q)) == NULL)
+		http_db_error(r);
+	else if (access_verdict(r, res, 0, what) != 1)
+		; /* answered */
+	else if (db_get(res, 0, ACCESS_VERDICT_NCOLS) == NULL)
 		http_not_found(r, what);
-		rc = 0;
-		goto out;
-	}
-	if (outbox_insert(r->db, "resource.delete", id) < 0 || db_commit(r->db) < 0)
-		goto fail;
-	rc = 1;
-	goto out;
-fail:
-	db_rollback(r->db);
-	http_db_error(r);
-out:
+	else
+		http_json(r, 200, build(res, 0, ACCESS_VERDICT_NCOLS));
 	PQclear(res);
-	return rc;
+}
+
+void
+access_soft_delete(struct req *r, const char *sql, const char *what,
+                   json_t *(*build)(const PGresult *res, int row, int col))
+{
+	char mid[UUID_STR_LEN];
+	const char *q[] = {r->params[0], r->user_id, mid, JOB_RESOURCE_DELETE};
+	PGresult *res;
+
+	uuid_generate(mid);
+	if ((res = db_exec(r->db, sql, 4, q)) == NULL)
+		http_db_error(r);
+	else if (access_verdict(r, res, 0, what) != 1)
+		; /* answered */
+	else if (db_get(res, 0, ACCESS_VERDICT_NCOLS) == NULL)
+		http_not_found(r, what); /* deleted meanwhile */
+	else
+		http_json(r, 202, build(res, 0, ACCESS_VERDICT_NCOLS));
+	PQclear(res);
 }

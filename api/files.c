@@ -12,15 +12,55 @@
 #include "views.h"
 #include "wait.h"
 
-static const char *const files_project_sql =
-    "SELECT project_id FROM files WHERE id = $1 AND NOT is_deleted";
-static const char *const files_version_project_sql =
-    "SELECT f.project_id FROM file_versions v JOIN files f ON f.id = v.file_id "
-    "WHERE v.id = $1 AND NOT f.is_deleted";
+static const char files_project_sql[] =
+    ACCESS_SQL("SELECT project_id FROM files WHERE id = $1 AND NOT is_deleted");
 
 #define FILES_VERSION_SELECT                                                                       \
 	"SELECT " VIEWS_SQL_FILE_VERSION("v", "u") ", count(*) OVER () FROM file_versions v "      \
 	                                           "JOIN uploads u ON u.id = v.upload_id "
+
+/* clang-format off */
+/* POST /files in one statement: the parent (par: the project, or a live folder and its
+ * project, by $1), the caller ($6) and the upload ($2) are checked, and the file ($3) and
+ * its first version ($4, label $5) inserted. Columns: the FILES_VERDICT_* then, when it
+ * was inserted, the file's VIEWS_SQL_FILE columns, rendered from what was inserted (the
+ * final SELECT does not see the rows its CTEs write). */
+#define FILES_CREATE_SQL(parent) \
+	"WITH " parent ", " \
+	"up AS (SELECT u.id, u.project_id, u.completed_at IS NOT NULL AS completed, u.name, " \
+	"EXISTS (SELECT 1 FROM file_versions v WHERE v.upload_id = u.id) AS taken " \
+	"FROM uploads u WHERE u.id = $2::uuid), " \
+	"fi AS (INSERT INTO files (id, project_id, parent_id, name, created_by) SELECT $3::uuid, " \
+	"par.project_id, par.folder_id, up.name, $6::uuid FROM par JOIN up ON up.project_id = " \
+	"par.project_id WHERE par.member AND NOT par.is_deleted AND up.completed AND NOT up.taken " \
+	"RETURNING *), " \
+	"ve AS (INSERT INTO file_versions (id, file_id, version, label, upload_id, created_by) " \
+	"SELECT $4::uuid, fi.id, 1, $5::text, $2::uuid, $6::uuid FROM fi RETURNING *) " \
+	"SELECT par.project_id IS NOT NULL, par.member, par.is_deleted, true, " \
+	"up.project_id IS NOT DISTINCT FROM par.project_id, up.completed, up.taken, " \
+	VIEWS_SQL_FOLDER("fi") ", (SELECT json_build_object('id', ve.id, 'version', ve.version, " \
+	"'label', ve.label, 'upload', " VIEWS_SQL_UPLOAD_BRIEF("vu2") ")::text FROM ve JOIN " \
+	"uploads vu2 ON vu2.id = ve.upload_id) FROM (VALUES (1)) one LEFT JOIN par ON true " \
+	"LEFT JOIN up ON true LEFT JOIN fi ON true"
+
+#define FILES_PARENT_MEMBER ACCESS_SQL_MEMBER("p", "$6::uuid") " AS member"
+
+static const char files_create_in_project_sql[] = FILES_CREATE_SQL(
+	"par AS (SELECT p.id AS project_id, NULL::uuid AS folder_id, p.is_deleted, "
+	FILES_PARENT_MEMBER " FROM projects p WHERE p.id = $1::uuid)");
+static const char files_create_in_folder_sql[] = FILES_CREATE_SQL(
+	"par AS (SELECT p.id AS project_id, f.id AS folder_id, p.is_deleted, "
+	FILES_PARENT_MEMBER " FROM folders f JOIN projects p ON p.id = f.project_id "
+	"WHERE f.id = $1::uuid AND NOT f.is_deleted)");
+/* clang-format on */
+
+/* Columns of FILES_CREATE_SQL: access_verdict's, then the upload's checks, then the file. */
+enum {
+	FILES_VERDICT_IN_PROJECT = ACCESS_VERDICT_NCOLS,
+	FILES_VERDICT_COMPLETED,
+	FILES_VERDICT_TAKEN,
+	FILES_VERDICT_NCOLS,
+};
 
 /* Checks the caller may act on the live file or version r->params[0] (sql maps it to the
  * project); 1 allowed, else answered. */
@@ -97,13 +137,13 @@ files_check_upload(struct req *r, const char *upload_id, const char *project_id,
 	return rc;
 }
 
-/* Reads the parent {"kind", "id"}, checks access, fills p and *folder_id (NULL at the
- * project root). 1, or 0 after answering. */
+/* Reads the parent {"kind", "id"} of a create body: *kind_folder tells a folder from the
+ * project. 1, or 0 after answering 400. */
 static int
-files_parent(struct req *r, json_t *body, struct access_project *p, const char **folder_id)
+files_read_parent(struct req *r, json_t *body, bool *kind_folder, const char **id)
 {
 	json_t *parent = NULL;
-	const char *kind = NULL, *id = NULL;
+	const char *kind = NULL;
 	int rc;
 
 	if ((rc = http_field_obj(r, body, "parent", &parent)) < 0)
@@ -112,99 +152,80 @@ files_parent(struct req *r, json_t *body, struct access_project *p, const char *
 		http_invalid(r, "parent", "is required");
 		return 0;
 	}
-	if (http_field_str(r, parent, "kind", &kind) < 0 ||
-	    http_field_str(r, parent, "id", &id) < 0)
+	if (http_field_str(r, parent, "kind", &kind) < 0 || http_field_str(r, parent, "id", id) < 0)
 		return 0;
 	if (kind == NULL || (strcmp(kind, "dds-project") != 0 && strcmp(kind, "dds-folder") != 0)) {
 		http_invalid(r, "parent[kind]", "must be dds-project or dds-folder");
 		return 0;
 	}
-	if (id == NULL || !uuid_valid(id)) {
+	if (*id == NULL || !uuid_valid(*id)) {
 		http_invalid(r, "parent[id]", "must be the id of a project or folder");
 		return 0;
 	}
-	*folder_id = NULL;
-	if (strcmp(kind, "dds-project") == 0)
-		return access_project(r, id, p) == 1;
-	if (access_check(r, "SELECT project_id FROM folders WHERE id = $1 AND NOT is_deleted", id,
-	                 "folder", p) != 1)
-		return 0;
-	if (p->is_deleted) {
-		http_not_found(r, "folder");
-		return 0;
-	}
-	*folder_id = id;
+	*kind_folder = strcmp(kind, "dds-folder") == 0;
 	return 1;
 }
 
-/* Inserts the file and its first version in one transaction. 0, -1 database error, or 1
- * when the upload was taken meanwhile. */
-static int
-files_insert(struct req *r, const char *id, const char *project_id, const char *folder_id,
-             const char *name, const char *upload_id, const char *label)
+/* Answers the result of FILES_CREATE_SQL: 201 with the file, or why there is none. */
+static void
+files_created(struct req *r, const PGresult *res, bool in_folder)
 {
-	char vid[UUID_STR_LEN];
-	const char *f[5] = {id, project_id, folder_id, name, r->user_id};
-	const char *v[5] = {vid, id, label, upload_id, r->user_id};
-
-	uuid_generate(vid);
-	if (db_begin(r->db) < 0)
-		return -1;
-	if (db_cmd(r->db,
-	           "INSERT INTO files (id, project_id, parent_id, name, created_by) "
-	           "VALUES ($1, $2, $3, $4, $5)",
-	           5, f) < 0 ||
-	    db_cmd(r->db,
-	           "INSERT INTO file_versions (id, file_id, version, label, upload_id, created_by) "
-	           "VALUES ($1, $2, 1, $3, $4, $5)",
-	           5, v) < 0 ||
-	    db_commit(r->db) < 0) {
-		db_rollback(r->db);
-		return strcmp(db_last_sqlstate(), "23505") == 0 ? 1 : -1;
-	}
-	return 0;
+	if (access_verdict(r, res, 0, in_folder ? "folder" : "project") != 1)
+		return;
+	if (!db_get_bool(res, 0, FILES_VERDICT_IN_PROJECT))
+		http_invalid(r, "upload[id]", "no such upload in this project");
+	else if (!db_get_bool(res, 0, FILES_VERDICT_COMPLETED))
+		http_invalid(r, "upload[id]", "the upload is not completed");
+	else if (db_get_bool(res, 0, FILES_VERDICT_TAKEN))
+		http_invalid(r, "upload[id]", "the upload already backs a file version");
+	else if (db_get(res, 0, FILES_VERDICT_NCOLS) == NULL)
+		http_db_error(r);
+	else
+		http_json(r, 201, views_file(res, 0, FILES_VERDICT_NCOLS));
 }
 
-/* POST /files {"parent", "upload", "label"?}: 201 with the file and its first version. */
+/* POST /files {"parent", "upload", "label"?}: 201 with the file and its first version.
+ * One statement checks the parent, the caller and the upload and inserts both rows. */
 static void
 files_create(struct req *r)
 {
-	struct access_project p;
 	json_t *body = http_body_object(r);
-	const char *folder_id = NULL, *upload_id = NULL, *label = NULL;
-	char id[UUID_STR_LEN], *name = NULL;
-	int rc;
+	const char *parent = NULL, *upload_id = NULL, *label = NULL;
+	char id[UUID_STR_LEN], vid[UUID_STR_LEN];
+	const char *params[6] = {NULL, NULL, id, vid, NULL, r->user_id};
+	bool in_folder = false;
+	PGresult *res;
 
 	if (body == NULL || files_read_upload(r, body, &upload_id, &label) < 0 ||
-	    !files_parent(r, body, &p, &folder_id))
+	    !files_read_parent(r, body, &in_folder, &parent))
 		goto out;
-	rc = files_check_upload(r, upload_id, p.id, &name);
-	if (rc <= 0) {
-		if (rc < 0)
-			http_db_error(r);
-		goto out;
-	}
 	uuid_generate(id);
-	rc = files_insert(r, id, p.id, folder_id, name, upload_id, label);
-	if (rc < 0)
-		http_db_error(r);
-	else if (rc > 0)
+	uuid_generate(vid);
+	params[0] = parent;
+	params[1] = upload_id;
+	params[4] = label;
+	res = db_exec(r->db, in_folder ? files_create_in_folder_sql : files_create_in_project_sql,
+	              6, params);
+	if (res != NULL)
+		files_created(r, res, in_folder);
+	else if (strcmp(db_last_sqlstate(), "23505") == 0) /* the upload taken meanwhile */
 		http_invalid(r, "upload[id]", "the upload already backs a file version");
 	else
-		files_answer(r, 201, id);
+		http_db_error(r);
+	PQclear(res);
 out:
-	free(name);
 	json_decref(body);
 }
 
-/* GET /files/{id}. */
+static const char files_get_sql[] =
+    ACCESS_SQL_GET("SELECT project_id FROM files WHERE id = $1 AND NOT is_deleted", "files x",
+                   VIEWS_SQL_FILE("x"));
+
+/* GET /files/{id}: one statement. */
 static void
 files_get(struct req *r)
 {
-	struct access_project p;
-
-	if (files_access(r, files_project_sql, "file", &p) == 1)
-		files_answer(r, 200, r->params[0]);
+	access_get(r, files_get_sql, "file", views_file);
 }
 
 /* Adds the next version of file r->params[0] in one transaction (the file row locked).
@@ -279,19 +300,14 @@ out:
 	json_decref(body);
 }
 
-/* DELETE /files/{id}: marks it deleted and queues resource.delete in one transaction; 202. */
+static const char files_delete_sql[] = ACCESS_SQL_DELETE(
+    "SELECT project_id FROM files WHERE id = $1 AND NOT is_deleted", "files", VIEWS_SQL_FILE("d"));
+
+/* DELETE /files/{id}: marks it deleted and queues resource.delete in one statement; 202. */
 static void
 files_delete(struct req *r)
 {
-	struct access_project p;
-
-	if (files_access(r, files_project_sql, "file", &p) != 1)
-		return;
-	if (access_soft_delete(r,
-	                       "UPDATE files SET is_deleted = true, deleted_at = now(), deleted_by "
-	                       "= $2 WHERE id = $1 AND NOT is_deleted RETURNING id",
-	                       r->params[0], "file") == 1)
-		files_answer(r, 202, r->params[0]);
+	access_soft_delete(r, files_delete_sql, "file", views_file);
 }
 
 /* GET /files/{id}/versions: every version, oldest first, paged. */
@@ -321,24 +337,16 @@ files_versions(struct req *r)
 		                 r->params[0], page, per_page);
 }
 
-/* GET /file_versions/{id}. */
+static const char files_version_get_sql[] = ACCESS_SQL_GET(
+    "SELECT f.project_id FROM file_versions v JOIN files f ON f.id = v.file_id WHERE v.id = $1 "
+    "AND NOT f.is_deleted",
+    "(file_versions x JOIN uploads u ON u.id = x.upload_id)", VIEWS_SQL_FILE_VERSION("x", "u"));
+
+/* GET /file_versions/{id}: one statement. */
 static void
 files_version_get(struct req *r)
 {
-	struct access_project p;
-	const char *params[1] = {r->params[0]};
-	PGresult *res;
-
-	if (files_access(r, files_version_project_sql, "file version", &p) != 1)
-		return;
-	res = db_exec(r->db, FILES_VERSION_SELECT "WHERE v.id = $1", 1, params);
-	if (res == NULL)
-		http_db_error(r);
-	else if (PQntuples(res) == 0)
-		http_not_found(r, "file version");
-	else
-		http_json(r, 200, views_file_version(res, 0, 0));
-	PQclear(res);
+	access_get(r, files_version_get_sql, "file version", views_file_version);
 }
 
 /* The state of a version's upload and the caller's right to it, in one round trip (the

@@ -16,7 +16,7 @@
 int
 folders_access(struct req *r, const char *folder_id, struct access_project *p)
 {
-	int rc = access_check(r, FOLDERS_SQL_LIVE, folder_id, "folder", p);
+	int rc = access_check(r, ACCESS_SQL(FOLDERS_SQL_LIVE), folder_id, "folder", p);
 
 	if (rc == 1 && p->is_deleted) {
 		http_not_found(r, "folder");
@@ -25,17 +25,20 @@ folders_access(struct req *r, const char *folder_id, struct access_project *p)
 	return rc;
 }
 
-int
-folders_parent(struct req *r, json_t *body, struct access_project *p, char parent_id[37])
+/* Reads body["parent"] = {"kind", "id"}: 1 with *is_folder and *id set, 0 when there is
+ * no "parent" (nothing answered), -1 after answering 400 (bad shape or kind) or 404 (a
+ * malformed id). */
+static int
+folders_read_parent(struct req *r, json_t *body, bool *is_folder, const char **id)
 {
 	json_t *parent = NULL;
-	const char *kind, *id;
+	const char *kind;
 	int rc = http_field_obj(r, body, "parent", &parent);
 
 	if (rc <= 0)
 		return rc;
 	if ((rc = http_field_str(r, parent, "kind", &kind)) <= 0 ||
-	    (rc = http_field_str(r, parent, "id", &id)) <= 0) {
+	    (rc = http_field_str(r, parent, "id", id)) <= 0) {
 		if (rc == 0)
 			http_invalid(r, "parent", "needs kind and id");
 		return -1;
@@ -44,11 +47,24 @@ folders_parent(struct req *r, json_t *body, struct access_project *p, char paren
 		http_invalid(r, "parent.kind", "must be dds-project or dds-folder");
 		return -1;
 	}
-	if (!uuid_valid(id)) {
-		http_not_found(r, kind[4] == 'p' ? "project" : "folder");
+	*is_folder = kind[4] == 'f';
+	if (!uuid_valid(*id)) {
+		http_not_found(r, *is_folder ? "folder" : "project");
 		return -1;
 	}
-	if (kind[4] == 'p') {
+	return 1;
+}
+
+int
+folders_parent(struct req *r, json_t *body, struct access_project *p, char parent_id[37])
+{
+	const char *id;
+	bool is_folder;
+	int rc = folders_read_parent(r, body, &is_folder, &id);
+
+	if (rc <= 0)
+		return rc;
+	if (!is_folder) {
 		parent_id[0] = '\0';
 		rc = access_project(r, id, p);
 	} else {
@@ -78,14 +94,35 @@ folders_name(struct req *r, json_t *body, const char **name)
 	return rc;
 }
 
-/* POST /folders {"name", "parent": {"kind", "id"}}: 201 with the folder. */
+/* POST /folders in one statement: checks the parent ($1: the project, or a live folder,
+ * with lookup as for ACCESS_SQL) and the caller ($2), inserts the folder ($3, name $4) under
+ * `parent` (SQL: the folder id, or NULL at the project root) and answers the verdict, then
+ * the folder's VIEWS_SQL_FOLDER columns from what was inserted. */
+/* clang-format off */
+#define FOLDERS_CREATE_SQL(lookup, parent) \
+	"WITH acc AS (" ACCESS_SQL(lookup) "), " \
+	"ins AS (INSERT INTO folders (id, project_id, parent_id, name, created_by)" \
+	" SELECT $3::uuid, acc.id, " parent ", $4::text, $2::uuid FROM acc" \
+	" WHERE acc.member AND NOT acc.is_deleted RETURNING *)" \
+	" SELECT acc.id IS NOT NULL, acc.member, acc.is_deleted, true, " VIEWS_SQL_FOLDER("f") \
+	" FROM (VALUES (1)) one LEFT JOIN acc ON true LEFT JOIN ins f ON true"
+/* clang-format on */
+
+static const char folders_create_in_project_sql[] =
+    FOLDERS_CREATE_SQL("SELECT $1::uuid", "NULL::uuid");
+static const char folders_create_in_folder_sql[] = FOLDERS_CREATE_SQL(FOLDERS_SQL_LIVE, "$1::uuid");
+
+/* POST /folders {"name", "parent": {"kind", "id"}}: 201 with the folder. One statement
+ * checks the parent and the caller and inserts. */
 static void
 folders_create(struct req *r)
 {
 	json_t *body = http_body_object(r);
-	const char *name = NULL;
-	struct access_project p;
-	char parent[37], id[UUID_STR_LEN];
+	const char *name = NULL, *parent = NULL;
+	char id[UUID_STR_LEN];
+	const char *q[] = {NULL, r->user_id, id, NULL};
+	bool is_folder = false;
+	PGresult *res = NULL;
 	int rc;
 
 	if (body == NULL || (rc = folders_name(r, body, &name)) < 0)
@@ -94,33 +131,37 @@ folders_create(struct req *r)
 		http_invalid(r, "name", "is required");
 		goto out;
 	}
-	if ((rc = folders_parent(r, body, &p, parent)) <= 0) {
+	if ((rc = folders_read_parent(r, body, &is_folder, &parent)) <= 0) {
 		if (rc == 0)
 			http_invalid(r, "parent", "is required");
 		goto out;
 	}
 	uuid_generate(id);
-	const char *q[] = {id, p.id, parent[0] ? parent : NULL, name, r->user_id};
-	if (db_cmd(r->db,
-	           "INSERT INTO folders(id, project_id, parent_id, name, created_by)"
-	           " VALUES ($1, $2, $3, $4, $5)",
-	           5, q) < 0) {
+	q[0] = parent;
+	q[3] = name;
+	res = db_exec(
+	    r->db, is_folder ? folders_create_in_folder_sql : folders_create_in_project_sql, 4, q);
+	if (res == NULL)
 		http_db_error(r);
-		goto out;
-	}
-	folders_answer(r, 201, id);
+	else if (access_verdict(r, res, 0, is_folder ? "folder" : "project") != 1)
+		; /* answered */
+	else if (db_get(res, 0, ACCESS_VERDICT_NCOLS) == NULL)
+		http_db_error(r);
+	else
+		http_json(r, 201, views_folder(res, 0, ACCESS_VERDICT_NCOLS));
 out:
+	PQclear(res);
 	json_decref(body);
 }
 
-/* GET /folders/{id} */
+static const char folders_get_sql[] =
+    ACCESS_SQL_GET(FOLDERS_SQL_LIVE, "folders x", VIEWS_SQL_FOLDER("x"));
+
+/* GET /folders/{id}: one statement. */
 static void
 folders_get(struct req *r)
 {
-	struct access_project p;
-
-	if (folders_access(r, r->params[0], &p) == 1)
-		folders_answer(r, 200, r->params[0]);
+	access_get(r, folders_get_sql, "folder", views_folder);
 }
 
 /* In the open transaction: 1 when moving folder id under parent (a folder id, or "" for
@@ -201,20 +242,15 @@ out:
 	json_decref(body);
 }
 
+static const char folders_delete_sql[] =
+    ACCESS_SQL_DELETE(FOLDERS_SQL_LIVE, "folders", VIEWS_SQL_FOLDER("d"));
+
 /* DELETE /folders/{id}: marks it deleted and queues resource.delete (its contents) in one
- * transaction; 202 with the deleted folder. */
+ * statement; 202 with the deleted folder. */
 static void
 folders_delete(struct req *r)
 {
-	struct access_project p;
-
-	if (folders_access(r, r->params[0], &p) != 1)
-		return;
-	if (access_soft_delete(r,
-	                       "UPDATE folders SET is_deleted = true, deleted_at = now(), "
-	                       "deleted_by = $2 WHERE id = $1 AND NOT is_deleted RETURNING id",
-	                       r->params[0], "folder") == 1)
-		folders_answer(r, 202, r->params[0]);
+	access_soft_delete(r, folders_delete_sql, "folder", views_folder);
 }
 
 const struct route folders_routes[] = {

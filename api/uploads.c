@@ -11,6 +11,7 @@
 #include "access.h"
 #include "config.h"
 #include "db.h"
+#include "job.h"
 #include "log.h"
 #include "outbox.h"
 #include "router.h"
@@ -41,21 +42,131 @@ enum {
 	U_USERNAME,
 	U_FULL_NAME,
 	U_TOTAL,
+	U_VERDICT, /* access_verdict's columns, in the statements that check and write */
+	U_DONE = U_VERDICT + ACCESS_VERDICT_NCOLS, /* complete: completed before, its hash */
+	U_DONE_VALUE,
+	U_DONE_ALG,
 };
 
 /* clang-format off */
-#define UPLOADS_SELECT \
-	"SELECT u.id, u.name, u.content_type, u.size, u.etag, u.project_id, " \
-	TS("u.created_at") ", u.completed_at IS NULL, " TS("u.completed_at") ", " \
-	"u.is_consistent, " TS("u.purged_at") ", " TS("u.error_at") ", u.error_message, " \
+/* SQL, one JSON column: the chunk list [{number, size, hash}] of the chunks rows (alias c)
+ * that `from` selects. */
+#define UPLOADS_SQL_CHUNKS(from) \
 	"coalesce((SELECT json_agg(json_build_object('number', c.number, 'size', c.size, " \
 	"'hash', json_build_object('value', c.hash_value, 'algorithm', c.hash_algorithm)) " \
-	"ORDER BY c.number) FROM chunks c WHERE c.upload_id = u.id), '[]'), " \
-	VIEWS_SQL_HASHES("u.id") ", u.created_by, s.username, s.full_name, count(*) OVER () " \
-	"FROM uploads u JOIN users s ON s.id = u.created_by "
-/* clang-format on */
+	"ORDER BY c.number) FROM " from "), '[]')"
 
-static const char *const uploads_project_sql = "SELECT project_id FROM uploads WHERE id = $1";
+/* SQL: the columns U_ID to U_FULL_NAME of an uploads row alias u joined with its creator's
+ * users row alias s, with the chunks and hashes columns given. */
+#define UPLOADS_SQL_COLS(chunks, hashes) \
+	"u.id, u.name, u.content_type, u.size, u.etag, u.project_id, " \
+	TS("u.created_at") ", u.completed_at IS NULL, " TS("u.completed_at") ", " \
+	"u.is_consistent, " TS("u.purged_at") ", " TS("u.error_at") ", u.error_message, " \
+	chunks ", " hashes ", u.created_by, s.username, s.full_name"
+
+#define UPLOADS_SELECT \
+	"SELECT " UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("chunks c WHERE c.upload_id = u.id"), \
+	VIEWS_SQL_HASHES("u.id")) ", count(*) OVER () " \
+	"FROM uploads u JOIN users s ON s.id = u.created_by "
+
+/* SQL: the end of a statement that checks and writes at once (see uploads_create_sql):
+ * after the upload's columns, U_TOTAL (1) and the access verdict from the CTE acc
+ * (columns id, member, is_deleted, is_consistent), with the upload from the row alias u
+ * (none when nothing was written). */
+#define UPLOADS_SQL_VERDICT \
+	", 1, acc.id IS NOT NULL, acc.member, acc.is_deleted, acc.is_consistent"
+#define UPLOADS_SQL_FROM(written) \
+	" FROM (VALUES (1)) one LEFT JOIN acc ON true LEFT JOIN " written " u ON true" \
+	" LEFT JOIN users s ON s.id = u.created_by"
+
+/* SQL, one JSON column: the hashes of the upload row alias u after a CTE fp wrote the
+ * fingerprint of algorithm alg (returning algorithm, value), which the statement's own
+ * snapshot of fingerprints does not show. */
+#define UPLOADS_SQL_HASHES_WITH_FP(alg) \
+	"coalesce((SELECT json_agg(json_build_object('algorithm', h.algorithm, 'value', h.value)" \
+	" ORDER BY h.algorithm) FROM (SELECT algorithm, value FROM fingerprints WHERE upload_id =" \
+	" u.id AND algorithm <> " alg " UNION ALL SELECT algorithm, value FROM fp) h), '[]'::json)"
+
+/* POST /projects/{id}/uploads in one statement: checks the project ($2) and the caller
+ * ($8), inserts the upload and, when it is not chunked, its only chunk, and answers the
+ * upload rendered from what was inserted (data-modifying CTEs are not seen by the final
+ * SELECT, so the chunk list comes from ch), then the verdict. */
+static const char uploads_create_sql[] =
+	"WITH acc AS (SELECT p.id, p.storage_container, p.is_deleted, p.is_consistent, "
+	ACCESS_SQL_MEMBER("p", "$8::uuid") " AS member FROM projects p WHERE p.id = $2::uuid), "
+	"ins AS (INSERT INTO uploads (id, project_id, name, content_type, size, chunked, etag, "
+	"storage_container, created_by) SELECT $1::uuid, acc.id, $3::text, $4::text, $5::bigint, "
+	"$6::boolean, $7::text, acc.storage_container, $8::uuid FROM acc WHERE acc.member "
+	"AND NOT acc.is_deleted AND acc.is_consistent RETURNING *), "
+	"ch AS (INSERT INTO chunks (upload_id, number, size, hash_value, hash_algorithm) "
+	"SELECT id, 1, size, $9::text, $10::text FROM ins WHERE NOT chunked "
+	"RETURNING number, size, hash_value, hash_algorithm) "
+	"SELECT " UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("ch c"), "'[]'::json") UPLOADS_SQL_VERDICT
+	UPLOADS_SQL_FROM("ins");
+
+/* PUT /uploads/{id}/complete in one statement: locks the upload ($1) and reads its latest
+ * state (a concurrent complete is waited for and seen), checks the caller ($5), marks it
+ * completed with the hash ($2 value, $3 algorithm) when it is not yet, records the
+ * fingerprint ($4) and queues the upload.complete job ($6 message id, $7 kind). Answers
+ * the upload as completed (its hashes: those recorded before, with this one), the verdict,
+ * then whether it was completed before and with which hash (UPLOADS_DONE_*). */
+static const char uploads_complete_sql[] =
+	"WITH acc AS (SELECT u.id, u.completed_at IS NOT NULL AS completed, "
+	"u.completed_hash_value, u.completed_hash_algorithm, p.is_deleted, true AS is_consistent, "
+	ACCESS_SQL_MEMBER("p", "$5::uuid") " AS member FROM uploads u JOIN projects p ON "
+	"p.id = u.project_id WHERE u.id = $1::uuid FOR UPDATE OF u), "
+	"upd AS (UPDATE uploads u SET completed_at = now(), completed_hash_value = $2::text, "
+	"completed_hash_algorithm = $3::text FROM acc WHERE u.id = acc.id AND acc.member AND "
+	"NOT acc.is_deleted AND NOT acc.completed RETURNING u.*), "
+	"fp AS (INSERT INTO fingerprints (id, upload_id, algorithm, value) SELECT $4::uuid, id, "
+	"$3::text, $2::text FROM upd ON CONFLICT (upload_id, algorithm) DO UPDATE SET value = "
+	"EXCLUDED.value RETURNING algorithm, value), "
+	OUTBOX_SQL_CTE("$6::uuid", "$7::text", "upd.id", "upd") " "
+	"SELECT " UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("chunks c WHERE c.upload_id = u.id"),
+	UPLOADS_SQL_HASHES_WITH_FP("$3::text"))
+	UPLOADS_SQL_VERDICT ", acc.completed, acc.completed_hash_value, acc.completed_hash_algorithm"
+	UPLOADS_SQL_FROM("upd");
+
+/* PUT /uploads/{id}/chunks in one statement: share-locks the upload ($1; complete waits
+ * for it, and it for complete), checks the caller ($6) and registers or replaces chunk $2
+ * ($3 size, $4 hash value, $5 algorithm) while the upload is not completed. Answers the
+ * verdict, whether the upload is completed and whether the chunk was written. */
+static const char uploads_chunk_sql[] =
+	"WITH acc AS (SELECT u.id, u.completed_at IS NOT NULL AS completed, p.is_deleted, "
+	ACCESS_SQL_MEMBER("p", "$6::uuid") " AS member FROM uploads u JOIN projects p ON "
+	"p.id = u.project_id WHERE u.id = $1::uuid FOR SHARE OF u), "
+	"ins AS (INSERT INTO chunks (upload_id, number, size, hash_value, hash_algorithm) "
+	"SELECT acc.id, $2::integer, $3::bigint, $4::text, $5::text FROM acc WHERE acc.member "
+	"AND NOT acc.is_deleted AND NOT acc.completed ON CONFLICT (upload_id, number) DO UPDATE "
+	"SET size = EXCLUDED.size, hash_value = EXCLUDED.hash_value, hash_algorithm = "
+	"EXCLUDED.hash_algorithm, stored_size = NULL, stored_md5 = NULL, stored_sha1 = NULL, "
+	"stored_sha256 = NULL, stored_at = NULL, created_at = now() RETURNING number) "
+	"SELECT acc.id IS NOT NULL, acc.member, acc.is_deleted, true, acc.completed, "
+	"EXISTS (SELECT 1 FROM ins) FROM (VALUES (1)) one LEFT JOIN acc ON true";
+
+/* GET /uploads/{id} in one statement: the upload ($1) when the caller ($2) may see it, then
+ * the verdict. */
+static const char uploads_get_sql[] =
+	"WITH acc AS (" ACCESS_SQL("SELECT project_id FROM uploads WHERE id = $1") ") "
+	"SELECT " UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("chunks c WHERE c.upload_id = u.id"),
+	VIEWS_SQL_HASHES("u.id")) UPLOADS_SQL_VERDICT
+	UPLOADS_SQL_FROM("(SELECT x.* FROM uploads x, acc WHERE x.id = $1::uuid AND acc.member "
+	"AND NOT acc.is_deleted)");
+
+/* PUT /uploads/{id}/hashes in one statement: checks the caller ($2) and records the
+ * fingerprint ($5) of the upload ($1), algorithm $3, value $4; answers the upload with it,
+ * then the verdict. */
+static const char uploads_hashes_sql[] =
+	"WITH acc AS (" ACCESS_SQL("SELECT project_id FROM uploads WHERE id = $1") "), "
+	"fp AS (INSERT INTO fingerprints (id, upload_id, algorithm, value) SELECT $5::uuid, "
+	"$1::uuid, $3::text, $4::text FROM acc WHERE acc.member AND NOT acc.is_deleted "
+	"ON CONFLICT (upload_id, algorithm) DO UPDATE SET value = EXCLUDED.value "
+	"RETURNING algorithm, value) "
+	"SELECT " UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("chunks c WHERE c.upload_id = u.id"),
+	UPLOADS_SQL_HASHES_WITH_FP("$3::text")) UPLOADS_SQL_VERDICT
+	UPLOADS_SQL_FROM("(SELECT x.* FROM uploads x, acc WHERE x.id = $1::uuid AND acc.member "
+	"AND NOT acc.is_deleted)");
+/* clang-format on */
 
 /* Parses a JSON array column (text made by json_agg); [] when it does not parse. */
 static json_t *
@@ -161,35 +272,6 @@ fail:
 	return -1;
 }
 
-/* Answers status with the upload JSON of id (or the matching error). */
-static void
-uploads_answer(struct req *r, int status, const char *id)
-{
-	json_t *body = NULL;
-	int rc = uploads_json(r->db, id, &body);
-
-	if (rc < 0)
-		http_db_error(r);
-	else if (rc == 0)
-		http_not_found(r, "upload");
-	else
-		http_json(r, status, body);
-}
-
-/* Checks the caller may act on upload r->params[0] (a member of a live project). */
-static int
-uploads_access(struct req *r)
-{
-	struct access_project p;
-	int rc = access_check(r, uploads_project_sql, r->params[0], "upload", &p);
-
-	if (rc == 1 && p.is_deleted) {
-		http_not_found(r, "upload");
-		return 0;
-	}
-	return rc;
-}
-
 /* What POST /projects/{id}/uploads was given. */
 struct uploads_new {
 	const char *name, *ctype;
@@ -235,84 +317,88 @@ uploads_read_new(struct req *r, json_t *body, struct uploads_new *u)
 	return 0;
 }
 
-/* Inserts the upload (and, when not chunked, its only chunk) in one transaction. */
-static int
-uploads_insert(struct req *r, const struct access_project *p, const struct uploads_new *u,
-               const char *id)
+/* Inserts the upload id (and, when not chunked, its only chunk) after checking the project
+ * r->params[0] and the caller, in one statement. Returns the result (caller PQclear-s), or
+ * NULL on a database error. */
+static PGresult *
+uploads_insert(struct req *r, const struct uploads_new *u, const char *id)
 {
 	char size[24], etag[UUID_STR_LEN];
-	const char *params[9] = {id,        p->id,
-	                         u->name,   u->ctype,
-	                         size,      u->chunked ? "t" : "f",
-	                         etag,      p->storage_container,
-	                         r->user_id};
-	const char *chunk[4] = {id, size, u->has_hash ? u->value : "",
-	                        hash_alg_name(u->has_hash ? u->alg : HASH_MD5)};
+	const char *params[10] = {id,
+	                          r->params[0],
+	                          u->name,
+	                          u->ctype,
+	                          size,
+	                          u->chunked ? "t" : "f",
+	                          etag,
+	                          r->user_id,
+	                          u->has_hash ? u->value : "",
+	                          hash_alg_name(u->has_hash ? u->alg : HASH_MD5)};
 
 	snprintf(size, sizeof(size), "%lld", (long long)u->size);
 	uuid_generate(etag);
-	if (db_begin(r->db) < 0)
-		return -1;
-	if (db_cmd(r->db,
-	           "INSERT INTO uploads (id, project_id, name, content_type, size, chunked, etag, "
-	           "storage_container, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-	           9, params) < 0)
-		goto fail;
-	if (!u->chunked &&
-	    db_cmd(r->db,
-	           "INSERT INTO chunks (upload_id, number, size, hash_value, hash_algorithm) "
-	           "VALUES ($1, 1, $2, $3, $4)",
-	           4, chunk) < 0)
-		goto fail;
-	if (db_commit(r->db) < 0)
-		goto fail;
-	return 0;
-fail:
-	db_rollback(r->db);
-	return -1;
+	return db_exec(r->db, uploads_create_sql, 10, params);
 }
 
-/* POST /projects/{id}/uploads: a new upload, 201. */
+/* Adds the headers of a created upload (chunk or upload size limits) and, when it is not
+ * chunked, its signed storage URL to out. */
 static void
-uploads_create(struct req *r)
+uploads_created(struct req *r, const struct uploads_new *u, const char *id, json_t *out)
 {
-	struct access_project p;
-	struct uploads_new u = {0};
-	json_t *body = http_body_object(r), *out = NULL;
-	char id[UUID_STR_LEN], buf[32], *path = NULL;
+	char buf[32], *path;
 
-	if (body == NULL || uploads_read_new(r, body, &u) < 0)
-		goto out;
-	if (access_project(r, r->params[0], &p) != 1)
-		goto out;
-	if (!p.is_consistent) {
-		/* Under Prefer: wait this handler runs again once the project is consistent. */
-		if (!wait_for(r, p.id, uploads_create))
-			http_not_consistent(r);
-		goto out;
-	}
-	uuid_generate(id);
-	if (uploads_insert(r, &p, &u, id) < 0 || uploads_json(r->db, id, &out) != 1) {
-		http_db_error(r);
-		goto out;
-	}
-	if (u.chunked) {
+	if (u->chunked) {
 		snprintf(buf, sizeof(buf), "%lld", (long long)cfg.min_chunk_size);
 		http_header(r, "X-MIN-CHUNK-UPLOAD-SIZE", buf);
 		snprintf(buf, sizeof(buf), "%lld", (long long)cfg.max_chunk_size);
 		http_header(r, "X-MAX-CHUNK-UPLOAD-SIZE", buf);
-	} else {
-		path = xasprintf("/storage/%s/1", id);
-		json_object_set_new(out, "signed_url", http_signed_url("PUT", path));
-		snprintf(buf, sizeof(buf), "%lld",
-		         (long long)(cfg.max_chunk_size < cfg.max_upload_size
-		                         ? cfg.max_chunk_size
-		                         : cfg.max_upload_size));
-		http_header(r, "X-MAX-UPLOAD-SIZE", buf);
+		return;
 	}
+	path = xasprintf("/storage/%s/1", id);
+	json_object_set_new(out, "signed_url", http_signed_url("PUT", path));
+	free(path);
+	snprintf(buf, sizeof(buf), "%lld",
+	         (long long)(cfg.max_chunk_size < cfg.max_upload_size ? cfg.max_chunk_size
+	                                                              : cfg.max_upload_size));
+	http_header(r, "X-MAX-UPLOAD-SIZE", buf);
+}
+
+/* POST /projects/{id}/uploads: a new upload, 201. One statement checks and inserts. */
+static void
+uploads_create(struct req *r)
+{
+	struct uploads_new u = {0};
+	json_t *body = http_body_object(r), *out;
+	PGresult *res = NULL;
+	char id[UUID_STR_LEN];
+
+	if (body == NULL || uploads_read_new(r, body, &u) < 0)
+		goto out;
+	uuid_generate(id);
+	if ((res = uploads_insert(r, &u, id)) == NULL) {
+		http_db_error(r);
+		goto out;
+	}
+	if (access_verdict(r, res, U_VERDICT, "project") != 1)
+		goto out;
+	if (!db_get_bool(res, 0, U_VERDICT + 3)) {
+		/* Under Prefer: wait this handler runs again once the project is consistent
+		 * (notifications carry ids as Postgres writes them: lower case). */
+		for (size_t i = 0; i < sizeof(id) - 1; i++)
+			id[i] = (char)tolower((unsigned char)r->params[0][i]);
+		if (!wait_for(r, id, uploads_create))
+			http_not_consistent(r);
+		goto out;
+	}
+	if (db_get(res, 0, U_ID) == NULL) {
+		http_db_error(r);
+		goto out;
+	}
+	out = uploads_row_json(res, 0);
+	uploads_created(r, &u, id, out);
 	http_json(r, 201, out);
 out:
-	free(path);
+	PQclear(res);
 	json_decref(body);
 }
 
@@ -350,12 +436,22 @@ uploads_list(struct req *r)
 		                 page, per_page);
 }
 
-/* GET /uploads/{id}. */
+/* GET /uploads/{id}: one statement. */
 static void
 uploads_get(struct req *r)
 {
-	if (uploads_access(r) == 1)
-		uploads_answer(r, 200, r->params[0]);
+	const char *q[] = {r->params[0], r->user_id};
+	PGresult *res;
+
+	if ((res = db_exec(r->db, uploads_get_sql, 2, q)) == NULL)
+		http_db_error(r);
+	else if (access_verdict(r, res, U_VERDICT, "upload") != 1)
+		; /* answered */
+	else if (db_get(res, 0, U_ID) == NULL)
+		http_not_found(r, "upload");
+	else
+		http_json(r, 200, uploads_row_json(res, 0));
+	PQclear(res);
 }
 
 /* What PUT /uploads/{id}/chunks was given. */
@@ -396,132 +492,51 @@ uploads_read_chunk(struct req *r, json_t *body, struct uploads_chunk *ch)
 	return uploads_parse_hash(r, h, "hash", &ch->alg, ch->value) < 0 ? -1 : 0;
 }
 
-/* Registers (or replaces) the chunk while the upload is not completed. 1 done, 0 completed
- * already, -1 database error. */
-static int
-uploads_put_chunk(struct req *r, const struct uploads_chunk *ch)
-{
-	char num[24], size[24];
-	const char *params[5] = {r->params[0], num, size, ch->value, hash_alg_name(ch->alg)};
-	PGresult *res = NULL;
-	int rc = -1;
-
-	snprintf(num, sizeof(num), "%lld", (long long)ch->number);
-	snprintf(size, sizeof(size), "%lld", (long long)ch->size);
-	if (db_begin(r->db) < 0)
-		return -1;
-	res =
-	    db_exec(r->db, "SELECT completed_at IS NOT NULL FROM uploads WHERE id = $1 FOR UPDATE",
-	            1, params);
-	if (res == NULL || PQntuples(res) != 1)
-		goto fail;
-	if (db_get_bool(res, 0, 0)) {
-		rc = 0;
-		goto fail;
-	}
-	if (db_cmd(r->db,
-	           "INSERT INTO chunks (upload_id, number, size, hash_value, hash_algorithm) "
-	           "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (upload_id, number) DO UPDATE SET "
-	           "size = EXCLUDED.size, hash_value = EXCLUDED.hash_value, hash_algorithm = "
-	           "EXCLUDED.hash_algorithm, stored_size = NULL, stored_md5 = NULL, stored_sha1 = "
-	           "NULL, stored_sha256 = NULL, stored_at = NULL, created_at = now()",
-	           5, params) < 0 ||
-	    db_commit(r->db) < 0)
-		goto fail;
-	PQclear(res);
-	return 1;
-fail:
-	PQclear(res);
-	db_rollback(r->db);
-	return rc;
-}
-
-/* PUT /uploads/{id}/chunks: registers a chunk, answers its signed storage URL. */
+/* PUT /uploads/{id}/chunks: registers a chunk, answers its signed storage URL. One
+ * statement checks the caller and the upload and writes the chunk. */
 static void
 uploads_chunks(struct req *r)
 {
 	struct uploads_chunk ch = {0};
 	json_t *body = http_body_object(r);
-	char *path = NULL;
-	int rc;
+	char num[24], size[24], *path = NULL;
+	const char *params[6] = {r->params[0], num, size, ch.value, NULL, r->user_id};
+	PGresult *res = NULL;
 
-	if (body == NULL || uploads_read_chunk(r, body, &ch) < 0 || uploads_access(r) != 1)
+	if (body == NULL || uploads_read_chunk(r, body, &ch) < 0)
 		goto out;
-	rc = uploads_put_chunk(r, &ch);
-	if (rc < 0) {
+	snprintf(num, sizeof(num), "%lld", (long long)ch.number);
+	snprintf(size, sizeof(size), "%lld", (long long)ch.size);
+	params[4] = hash_alg_name(ch.alg);
+	if ((res = db_exec(r->db, uploads_chunk_sql, 6, params)) == NULL) {
 		http_db_error(r);
-	} else if (rc == 0) {
+	} else if (access_verdict(r, res, 0, "upload") != 1) {
+		/* answered */
+	} else if (db_get_bool(res, 0, ACCESS_VERDICT_NCOLS)) {
 		http_error(r, 409, "conflict", "the upload is already completed",
 		           "begin a new upload to send more chunks");
+	} else if (!db_get_bool(res, 0, ACCESS_VERDICT_NCOLS + 1)) {
+		http_db_error(r);
 	} else {
 		path = xasprintf("/storage/%s/%lld", r->params[0], (long long)ch.number);
 		http_json(r, 200, http_signed_url("PUT", path));
 	}
 out:
+	PQclear(res);
 	free(path);
 	json_decref(body);
 }
 
-/* Marks the upload completed with the hash (once), records the fingerprint and the job.
- * 1 done (or repeated with the same hash), 0 completed with another hash, -1 db error. */
-static int
-uploads_mark_complete(struct req *r, enum hash_alg alg, const char *value)
-{
-	char fid[UUID_STR_LEN];
-	const char *params[4] = {r->params[0], value, hash_alg_name(alg), fid};
-	PGresult *res = NULL;
-	int rc = -1;
+static void uploads_completed(struct req *r);
 
-	uuid_generate(fid);
-	if (db_begin(r->db) < 0)
-		return -1;
-	res = db_exec(r->db,
-	              "SELECT completed_at IS NOT NULL, completed_hash_value, "
-	              "completed_hash_algorithm FROM uploads WHERE id = $1 FOR UPDATE",
-	              1, params);
-	if (res == NULL || PQntuples(res) != 1)
-		goto fail;
-	if (db_get_bool(res, 0, 0)) {
-		const char *v = db_get(res, 0, 1), *a = db_get(res, 0, 2);
-		rc = v != NULL && a != NULL && strcasecmp(v, value) == 0 &&
-		     strcasecmp(a, hash_alg_name(alg)) == 0;
-		goto fail; /* nothing to write */
-	}
-	if (db_cmd(r->db,
-	           "UPDATE uploads SET completed_at = now(), completed_hash_value = $2, "
-	           "completed_hash_algorithm = $3 WHERE id = $1 AND completed_at IS NULL",
-	           3, params) < 0 ||
-	    db_cmd(r->db,
-	           "INSERT INTO fingerprints (id, upload_id, algorithm, value) VALUES ($4, $1, $3, "
-	           "$2) ON CONFLICT (upload_id, algorithm) DO UPDATE SET value = EXCLUDED.value",
-	           4, params) < 0 ||
-	    outbox_insert(r->db, "upload.complete", r->params[0]) < 0 || db_commit(r->db) < 0)
-		goto fail;
-	PQclear(res);
-	return 1;
-fail:
-	PQclear(res);
-	db_rollback(r->db);
-	return rc;
-}
-
-/* Answers a completed upload: 202 while verification runs (after waiting as Prefer: wait
- * asks, running again when the upload is consistent), 200 once a wait saw it finish. */
+/* Answers body (the upload just completed; taken): 202 while verification runs (after
+ * waiting as Prefer: wait asks, running uploads_completed again when the upload is
+ * consistent), 200 once a wait saw it finish. */
 static void
-uploads_completed(struct req *r)
+uploads_completed_answer(struct req *r, json_t *body)
 {
-	json_t *body = NULL;
-	int rc = uploads_json(r->db, r->params[0], &body);
-	bool done;
+	bool done = json_is_true(json_object_get(json_object_get(body, "status"), "is_consistent"));
 
-	if (rc <= 0) {
-		if (rc < 0)
-			http_db_error(r);
-		else
-			http_not_found(r, "upload");
-		return;
-	}
-	done = json_is_true(json_object_get(json_object_get(body, "status"), "is_consistent"));
 	if (!done && wait_for(r, r->params[0], uploads_completed)) {
 		json_decref(body);
 		return;
@@ -532,6 +547,57 @@ uploads_completed(struct req *r)
 		return;
 	}
 	http_json(r, 202, body);
+}
+
+/* Answers the completed upload as it is now (see uploads_completed_answer). */
+static void
+uploads_completed(struct req *r)
+{
+	json_t *body = NULL;
+	int rc = uploads_json(r->db, r->params[0], &body);
+
+	if (rc < 0)
+		http_db_error(r);
+	else if (rc == 0)
+		http_not_found(r, "upload");
+	else
+		uploads_completed_answer(r, body);
+}
+
+/* Marks the upload completed with the hash (once), records the fingerprint and queues the
+ * job, in one statement, and answers. A repeat with the same hash answers the upload as it
+ * is (a second statement: this one's snapshot may predate the first complete's commit);
+ * another hash is a 409. */
+static void
+uploads_mark_complete(struct req *r, enum hash_alg alg, const char *value)
+{
+	char fid[UUID_STR_LEN], mid[UUID_STR_LEN];
+	const char *params[7] = {r->params[0], value, hash_alg_name(alg), fid,
+	                         r->user_id,   mid,   JOB_UPLOAD_COMPLETE};
+	PGresult *res;
+	const char *v, *a;
+
+	uuid_generate(fid);
+	uuid_generate(mid);
+	if ((res = db_exec(r->db, uploads_complete_sql, 7, params)) == NULL) {
+		http_db_error(r);
+		return;
+	}
+	if (access_verdict(r, res, U_VERDICT, "upload") != 1) {
+		/* answered */
+	} else if (db_get(res, 0, U_ID) != NULL) {
+		uploads_completed_answer(r, uploads_row_json(res, 0));
+	} else if (!db_get_bool(res, 0, U_DONE)) {
+		http_db_error(r); /* neither completed before nor now: cannot happen */
+	} else if ((v = db_get(res, 0, U_DONE_VALUE)) != NULL &&
+	           (a = db_get(res, 0, U_DONE_ALG)) != NULL && strcasecmp(v, value) == 0 &&
+	           strcasecmp(a, hash_alg_name(alg)) == 0) {
+		uploads_completed(r);
+	} else {
+		http_error(r, 409, "conflict", "the upload was completed with another hash",
+		           "begin a new upload process");
+	}
+	PQclear(res);
 }
 
 /* PUT /uploads/{id}/complete {"hash": {"value", "algorithm"}}: 202, verification follows. */
@@ -549,44 +615,38 @@ uploads_complete(struct req *r)
 		http_invalid(r, "hash", "is required");
 		goto out;
 	}
-	if (uploads_parse_hash(r, h, "hash", &alg, value) < 0 || uploads_access(r) != 1)
+	if (uploads_parse_hash(r, h, "hash", &alg, value) < 0)
 		goto out;
-	rc = uploads_mark_complete(r, alg, value);
-	if (rc < 0) {
-		http_db_error(r);
-	} else if (rc == 0) {
-		http_error(r, 409, "conflict", "the upload was completed with another hash",
-		           "begin a new upload process");
-	} else {
-		uploads_completed(r);
-	}
+	uploads_mark_complete(r, alg, value);
 out:
 	json_decref(body);
 }
 
-/* PUT /uploads/{id}/hashes {"value", "algorithm"}: records a further whole-file hash. */
+/* PUT /uploads/{id}/hashes {"value", "algorithm"}: records a further whole-file hash;
+ * one statement checks, writes and answers the upload. */
 static void
 uploads_hashes(struct req *r)
 {
 	json_t *body = http_body_object(r);
 	enum hash_alg alg;
 	char value[HASH_HEX_MAX], fid[UUID_STR_LEN];
-	const char *params[4] = {fid, r->params[0], NULL, value};
+	const char *params[5] = {r->params[0], r->user_id, NULL, value, fid};
+	PGresult *res = NULL;
 
-	if (body == NULL || uploads_parse_hash(r, body, "", &alg, value) < 0 ||
-	    uploads_access(r) != 1)
+	if (body == NULL || uploads_parse_hash(r, body, "", &alg, value) < 0)
 		goto out;
 	uuid_generate(fid);
 	params[2] = hash_alg_name(alg);
-	if (db_cmd(r->db,
-	           "INSERT INTO fingerprints (id, upload_id, algorithm, value) VALUES ($1, $2, $3, "
-	           "$4) ON CONFLICT (upload_id, algorithm) DO UPDATE SET value = EXCLUDED.value",
-	           4, params) < 0) {
+	if ((res = db_exec(r->db, uploads_hashes_sql, 5, params)) == NULL)
 		http_db_error(r);
-		goto out;
-	}
-	uploads_answer(r, 200, r->params[0]);
+	else if (access_verdict(r, res, U_VERDICT, "upload") != 1)
+		; /* answered */
+	else if (db_get(res, 0, U_ID) == NULL)
+		http_not_found(r, "upload");
+	else
+		http_json(r, 200, uploads_row_json(res, 0));
 out:
+	PQclear(res);
 	json_decref(body);
 }
 

@@ -15,6 +15,9 @@
 #include "db.h"
 #include "log.h"
 
+/* How long the thread keeps listening after the last waiter left. */
+#define WAIT_LINGER_MS 2000
+
 struct waiter {
 	struct req *r;
 	char id[37];
@@ -88,16 +91,37 @@ wait_sweep(const char *id)
 	return (int)(next - now);
 }
 
-static PGconn *
-wait_listen(void)
+/* Whether the thread should LISTEN: while requests wait, and for WAIT_LINGER_MS after the
+ * last one left (so that a steady trickle of waits does not LISTEN and UNLISTEN each
+ * time). A connection that LISTENs pays a transaction for every NOTIFY committed in the
+ * database (the outbox's included), so without waiters it does not. */
+static bool
+wait_wanted(void)
 {
-	PGconn *c = db_connect(db_url, 1);
+	static int64_t busy_ms = INT64_MIN / 2;
+	int64_t now = util_now_ms();
+	bool any;
 
-	if (c != NULL && db_cmd(c, "LISTEN settle_consistent", 0, NULL) < 0) {
-		PQfinish(c);
-		c = NULL;
-	}
-	return c;
+	pthread_mutex_lock(&lock);
+	any = waiters != NULL;
+	pthread_mutex_unlock(&lock);
+	if (any)
+		busy_ms = now;
+	return now - busy_ms < WAIT_LINGER_MS;
+}
+
+/* LISTENs on *c (connecting first when *c is NULL). false, with *c closed, on failure. */
+static bool
+wait_listen(PGconn **c)
+{
+	if (*c == NULL)
+		*c = db_connect(db_url, 1);
+	if (*c != NULL && db_cmd(*c, "LISTEN settle_consistent", 0, NULL) == 0)
+		return true;
+	if (*c != NULL)
+		PQfinish(*c);
+	*c = NULL;
+	return false;
 }
 
 /* Handles the notifications pending on c; false when the connection broke. */
@@ -116,31 +140,60 @@ wait_drain(PGconn *c)
 	return true;
 }
 
+/* Starts or stops listening as waiters come and go. false when listening is wanted but
+ * failed (the caller retries later). */
+static bool
+wait_adjust(PGconn **c, bool *listening)
+{
+	bool want = wait_wanted();
+
+	if (want && !*listening) {
+		if (!wait_listen(c))
+			return false;
+		*listening = true;
+		/* Notifications committed before the LISTEN were not received: every waiter
+		 * looks again, and so does every handler between its look and wait_for. */
+		atomic_fetch_add(&seq, 1);
+		wait_sweep(NULL);
+	} else if (!want && *listening) {
+		*listening = false;
+		if (db_cmd(*c, "UNLISTEN *", 0, NULL) < 0) {
+			PQfinish(*c);
+			*c = NULL;
+		}
+	}
+	return true;
+}
+
 static void *
 wait_main(void *arg)
 {
 	PGconn *c = NULL;
+	bool listening = false;
 	int timeout = 1000;
 	char buf[64];
 
 	(void)arg;
 	while (!atomic_load(&stopping)) {
-		if (c == NULL && (c = wait_listen()) == NULL) {
+		if (!wait_adjust(&c, &listening)) {
 			/* No notifications: let every waiter look for itself now and then. */
 			atomic_fetch_add(&seq, 1);
 			wait_sweep(NULL);
 			util_sleep_ms(250, NULL);
 			continue;
 		}
-		struct pollfd fds[2] = {{PQsocket(c), POLLIN, 0}, {wake_pipe[0], POLLIN, 0}};
+		struct pollfd fds[2] = {{c != NULL ? PQsocket(c) : -1, POLLIN, 0},
+		                        {wake_pipe[0], POLLIN, 0}};
 		if (poll(fds, 2, timeout) < 0 && errno != EINTR)
 			break;
 		if (fds[1].revents & POLLIN)
 			while (read(wake_pipe[0], buf, sizeof(buf)) > 0)
 				;
-		if ((fds[0].revents & (POLLIN | POLLERR | POLLHUP)) && !wait_drain(c)) {
+		if (c != NULL && (fds[0].revents & (POLLIN | POLLERR | POLLHUP)) &&
+		    !wait_drain(c)) {
 			PQfinish(c);
 			c = NULL;
+			listening = false;
 		}
 		timeout = wait_sweep("");
 	}

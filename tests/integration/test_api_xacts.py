@@ -1,0 +1,232 @@
+"""Postgres transactions per call of the upload flow a DDS client runs: each settle-api call
+costs one transaction in the common case (a storage PUT two: one before the bytes, one
+after them).
+
+The counts come from pg_stat_database (xact_commit + xact_rollback) of a database of its
+own that only settle-api uses (one HTTP thread, so one connection), with the relay off and
+no worker; the test plays the worker's part by SQL outside the counted windows. A backend
+publishes its counters when it exits, so a window is one settle-api process: started, some
+calls of one kind, stopped. Each kind runs in two windows, one call then N - 1 calls: the
+difference divided by N - 2 is the cost of one call, without what a process costs once
+(its start, its readiness probe, preparing each statement on its connection)."""
+
+import hashlib
+import os
+
+import psycopg2
+import requests
+
+from settle_harness import wait_until
+
+N = 6  # calls of each kind, in two windows of 1 and N - 1
+
+# Transactions each call may cost (the storage PUT looks the chunk up before the body and
+# records what storage computed after it, and the bytes come in between).
+WANT = {
+    "POST /projects/{id}/uploads": 1,
+    "PUT {signed storage url}": 2,
+    "PUT /uploads/{id}/complete": 1,
+    "POST /files": 1,
+    "GET /files/{id}/url (404 not consistent)": 1,
+    "GET /files/{id}/url (200)": 1,
+    "PUT /uploads/{id}/chunks": 1,
+    "PUT /uploads/{id}/hashes": 1,
+    "GET /uploads/{id}": 1,
+    "POST /projects": 1,
+    "POST /folders": 1,
+    "DELETE /folders/{id}": 1,
+    "DELETE /files/{id}": 1,
+    "DELETE /projects/{id}": 1,
+}
+
+
+def _sql(url, statements):
+    """Runs statements (sql, args) on a short-lived autocommit connection to url."""
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            for sql, args in statements:
+                cur.execute(sql, args)
+    finally:
+        conn.close()
+
+
+class Counter:
+    """Reads the transaction count of one database from a connection to another one."""
+
+    def __init__(self, postgres, dbname):
+        self.conn = psycopg2.connect(postgres.url("postgres"))
+        self.conn.autocommit = True
+        self.dbname = dbname
+
+    def _one(self, sql):
+        with self.conn.cursor() as cur:
+            cur.execute(sql, (self.dbname,))
+            return cur.fetchone()[0]
+
+    def read(self):
+        # A backend flushes its counters before it leaves pg_stat_activity.
+        wait_until(lambda: self._one("SELECT count(*) = 0 FROM pg_stat_activity"
+                                     " WHERE datname = %s"), 30,
+                   interval=0.05, what="the database's backends to exit")
+        return self._one("SELECT xact_commit + xact_rollback FROM pg_stat_database"
+                         " WHERE datname = %s")
+
+    def close(self):
+        self.conn.close()
+
+
+def test_upload_flow_transactions(settle, postgres, fresh_database):
+    url = fresh_database("settle_xacts")
+    dbname = url.rsplit("/", 1)[1]
+    env = {"SETTLE_DATABASE_URL": url, "SETTLE_RELAY": "off", "SETTLE_THREADS": "1"}
+    settle.cli("migrate", **env)
+    # Autovacuum would add transactions of its own to the counts.
+    _sql(url, [("DO $$ DECLARE t text; BEGIN FOR t IN SELECT tablename FROM pg_tables WHERE "
+                "schemaname = 'public' LOOP EXECUTE format('ALTER TABLE %I SET "
+                "(autovacuum_enabled = false)', t); END LOOP; END $$", None)])
+    _, user_key = settle.create_user(**env)
+    _, agent_key = settle.create_agent(**env)
+    counter = Counter(postgres, dbname)
+    state = {}
+
+    def window(calls):
+        before = counter.read()
+        api = settle.api(**env)
+        try:
+            calls(api)
+        finally:
+            assert api.stop() == 0
+        return counter.read() - before
+
+    def setup(api):
+        r = requests.post(f"{api.base}/software_agents/api_token",
+                          json={"agent_key": agent_key, "user_key": user_key}, timeout=10)
+        assert r.status_code == 201, r.text
+        state["h"] = {"Authorization": r.json()["api_token"]}
+        r = requests.post(f"{api.base}/projects", json={"name": "xacts", "description": "d"},
+                          headers=state["h"], timeout=10)
+        assert r.status_code == 202, r.text
+        state["project"] = r.json()["id"]
+
+    def call(api, method, path, want, **kw):
+        r = requests.request(method, api.base + path, headers=state["h"], timeout=30, **kw)
+        assert r.status_code == want, f"{method} {path}: {r.status_code} {r.text[:300]}"
+        return r.json()
+
+    data = [f"file {i} ".encode() * 100 for i in range(N)]
+    md5s = [hashlib.md5(d).hexdigest() for d in data]
+    plain, chunked, urls, files, projects, folders = {}, {}, {}, {}, {}, {}
+
+    # Each of these makes the calls of one kind for the items (indexes into data) given.
+    def create(api, items):
+        for i in items:
+            u = call(api, "POST", f"/projects/{state['project']}/uploads", 201,
+                     json={"name": f"f{i}.bin", "content_type": "application/octet-stream",
+                           "size": len(data[i]), "chunked": False,
+                           "hash": {"value": md5s[i], "algorithm": "md5"}})
+            plain[i], urls[i] = u["id"], u["signed_url"]["url"]
+            u = call(api, "POST", f"/projects/{state['project']}/uploads", 201,
+                     json={"name": f"c{i}.bin", "size": len(data[i])})
+            chunked[i] = u["id"]
+
+    def storage_put(api, items):
+        for i in items:
+            r = requests.put(api.url + urls[i], data=data[i], timeout=30)
+            assert r.status_code == 201, r.text
+
+    def complete(api, items):
+        for i in items:
+            b = call(api, "PUT", f"/uploads/{plain[i]}/complete", 202,
+                     json={"hash": {"value": md5s[i], "algorithm": "md5"}})
+            assert b["status"]["completed_on"] is not None, b
+
+    def create_file(api, items):
+        for i in items:
+            f = call(api, "POST", "/files", 201,
+                     json={"parent": {"kind": "dds-project", "id": state["project"]},
+                           "upload": {"id": plain[i]}})
+            assert f["current_version"]["upload"]["id"] == plain[i], f
+            files[i] = f["id"]
+
+    def url_pending(api, items):
+        for i in items:
+            r = requests.get(f"{api.base}/files/{files[i]}/url", headers=state["h"], timeout=30)
+            assert r.status_code == 404 and r.json()["code"] == "resource_not_consistent", r.text
+
+    def url_ready(api, items):
+        if not state.get("verified"):
+            # The worker's part (before the window is counted): the uploads verified.
+            _sql(url, [("UPDATE uploads SET is_consistent = true, consistent_at = now()"
+                        " WHERE id = ANY(%s::uuid[])", (list(plain.values()),))])
+            state["verified"] = True
+            return
+        for i in items:
+            call(api, "GET", f"/files/{files[i]}/url", 200)
+
+    def chunks(api, items):
+        for i in items:
+            call(api, "PUT", f"/uploads/{chunked[i]}/chunks", 200,
+                 json={"number": 1, "size": len(data[i]),
+                       "hash": {"value": md5s[i], "algorithm": "md5"}})
+
+    def hashes(api, items):
+        for i in items:
+            sha1 = hashlib.sha1(data[i]).hexdigest()
+            u = call(api, "PUT", f"/uploads/{plain[i]}/hashes", 200,
+                     json={"value": sha1, "algorithm": "sha1"})
+            assert {"algorithm": "sha1", "value": sha1} in u["hashes"], u
+
+    def get_upload(api, items):
+        for i in items:
+            assert call(api, "GET", f"/uploads/{plain[i]}", 200)["id"] == plain[i]
+
+    def create_project(api, items):
+        for i in items:
+            projects[i] = call(api, "POST", "/projects", 202, json={"name": f"p{i}"})["id"]
+
+    def create_folder(api, items):
+        for i in items:
+            folders[i] = call(api, "POST", "/folders", 201,
+                              json={"name": f"d{i}", "parent": {"kind": "dds-project",
+                                                                "id": state["project"]}})["id"]
+
+    def delete(kind, ids):
+        def run(api, items):
+            for i in items:
+                assert call(api, "DELETE", f"/{kind}/{ids[i]}", 202)["is_deleted"] is True
+        return run
+
+    got = {}
+    try:
+        window(setup)
+        # The worker's part: the project initialised (its storage container made).
+        os.makedirs(os.path.join(settle.env()["SETTLE_STORAGE_DIR"], state["project"]))
+        _sql(url, [("UPDATE projects SET is_consistent = true WHERE id = %s",
+                    (state["project"],))])
+        for name, calls, per_item in [
+                ("POST /projects/{id}/uploads", create, 2),
+                ("PUT {signed storage url}", storage_put, 1),
+                ("PUT /uploads/{id}/complete", complete, 1),
+                ("POST /files", create_file, 1),
+                ("GET /files/{id}/url (404 not consistent)", url_pending, 1),
+                ("GET /files/{id}/url (200)", url_ready, 1),
+                ("PUT /uploads/{id}/chunks", chunks, 1),
+                ("PUT /uploads/{id}/hashes", hashes, 1),
+                ("GET /uploads/{id}", get_upload, 1),
+                ("POST /projects", create_project, 1),
+                ("POST /folders", create_folder, 1),
+                ("DELETE /folders/{id}", delete("folders", folders), 1),
+                ("DELETE /files/{id}", delete("files", files), 1),
+                ("DELETE /projects/{id}", delete("projects", projects), 1)]:
+            if calls is url_ready:
+                url_ready(None, [])
+            one = window(lambda api: calls(api, range(1)))
+            rest = window(lambda api: calls(api, range(1, N)))
+            got[name] = (rest - one) / ((N - 2) * per_item)
+    finally:
+        counter.close()
+    table = "\n".join(f"  {name}: {cost:g} (want {WANT[name]})" for name, cost in got.items())
+    print(f"\ntransactions per call:\n{table}")
+    assert all(got[name] <= WANT[name] for name in WANT), f"transactions per call:\n{table}"
