@@ -22,6 +22,7 @@ enum route_flags {
 	ROUTE_AUTH = 1,   /* needs a valid token: sets r->user_id, else 401 */
 	ROUTE_STREAM = 2, /* body handed over through stream_data, no size limit */
 	ROUTE_NODB = 4,   /* does not need Postgres */
+	ROUTE_JOBS = 8,   /* may queue a job: wakes this process's relay after a 2xx */
 };
 
 struct route {

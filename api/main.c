@@ -109,7 +109,7 @@ main(int argc, char **argv)
 	if (cfg.relay || cfg.inline_mode) {
 		struct relay_sink sink =
 		    cfg.inline_mode ? jobs_inline_sink() : relay_mq_sink(cfg.amqp_url);
-		relay = relay_start(cfg.database_url, sink, cfg.inline_mode ? 1000 : 5000);
+		relay = relay_start(cfg.database_url, sink, 1000);
 		if (relay == NULL)
 			log_error("relay_start_failed");
 	}

@@ -200,13 +200,14 @@ projects_delete(struct req *r)
 }
 
 const struct route projects_routes[] = {
-    {"POST", "/api/v1/projects", ROUTE_AUTH, "projects.create", projects_create, NULL, NULL, NULL},
+    {"POST", "/api/v1/projects", ROUTE_AUTH | ROUTE_JOBS, "projects.create", projects_create, NULL,
+     NULL, NULL},
     {"GET", "/api/v1/projects", ROUTE_AUTH, "projects.list", projects_list, NULL, NULL, NULL},
     {"GET", "/api/v1/projects/:id", ROUTE_AUTH, "projects.get", projects_get, NULL, NULL, NULL},
     {"PUT", "/api/v1/projects/:id", ROUTE_AUTH, "projects.update", projects_update, NULL, NULL,
      NULL},
-    {"DELETE", "/api/v1/projects/:id", ROUTE_AUTH, "projects.delete", projects_delete, NULL, NULL,
-     NULL},
+    {"DELETE", "/api/v1/projects/:id", ROUTE_AUTH | ROUTE_JOBS, "projects.delete", projects_delete,
+     NULL, NULL, NULL},
     {"GET", "/api/v1/projects/:id/children", ROUTE_AUTH, "projects.children", children_project,
      NULL, NULL, NULL},
     {"GET", "/api/v1/projects/:id/files", ROUTE_AUTH, "projects.files", children_project_files,

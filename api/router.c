@@ -10,6 +10,7 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "relay.h"
 #include "sign.h"
 #include "stats.h"
 #include "uuid.h"
@@ -266,6 +267,9 @@ router_run(struct req *r)
 	} else {
 		r->route->handle(r);
 	}
+	if ((r->route->flags & ROUTE_JOBS) &&
+	    (r->suspended || (r->status >= 200 && r->status < 300)))
+		relay_wake(); /* its job is committed: publish it now, not at the next sweep */
 	if (roll < cfg.fault_rate && !r->suspended && r->status < 300) {
 		http_error(r, 500, "not_provided", "injected fault after commit",
 		           "the request may have taken effect; read the resource or retry");

@@ -28,12 +28,14 @@ static const char relay_select_sql[] =
     "FROM outbox WHERE available_at <= now() "
     "ORDER BY available_at LIMIT $1 FOR UPDATE SKIP LOCKED";
 /* Retires the delivered rows: $1 is a JSON array of their messages. Each row leaves the
- * outbox and its message enters the audit log, in one statement. */
+ * outbox and its message enters the audit log, in one statement; logged_at is the moment
+ * of this statement, just after the broker confirmed the batch. */
 static const char relay_sent_sql[] =
     "WITH m AS (SELECT e FROM jsonb_array_elements($1::jsonb) AS e),"
     " sent AS (DELETE FROM outbox o USING m WHERE o.id = (m.e->>'id')::uuid RETURNING o.id)"
-    " INSERT INTO message_log (message_id, routing_key, payload)"
-    " SELECT m.e->>'id', m.e->>'kind', m.e FROM m JOIN sent ON sent.id = (m.e->>'id')::uuid";
+    " INSERT INTO message_log (message_id, routing_key, payload, logged_at)"
+    " SELECT m.e->>'id', m.e->>'kind', m.e, clock_timestamp()"
+    " FROM m JOIN sent ON sent.id = (m.e->>'id')::uuid";
 static const char relay_retry_sql[] =
     "UPDATE outbox o SET attempt = o.attempt + 1, "
     "available_at = now() + d.ms * interval '1 millisecond' "
@@ -41,6 +43,7 @@ static const char relay_retry_sql[] =
 static const char relay_count_sql[] = "SELECT count(*) FROM outbox";
 
 static int64_t relay_backlog_rows; /* accessed with __atomic builtins */
+static struct relay *relay_local;  /* the relay thread of this process (__atomic) */
 
 /* The state of one running relay loop. */
 struct relay_loop {
@@ -49,6 +52,7 @@ struct relay_loop {
 	int64_t sweep_ms;
 	volatile int *stop;
 	int wake_fd; /* read end of the self-pipe, or -1: then poll in short slices */
+	bool listen; /* LISTEN settle_outbox (a relay alone); else woken through wake_fd */
 	PGconn *conn;
 	bool sink_ok;
 	struct util_backoff backoff;
@@ -233,11 +237,15 @@ relay_stopping(const struct relay_loop *l)
 	return __atomic_load_n(l->stop, __ATOMIC_ACQUIRE) != 0;
 }
 
-/* Sleeps up to ms or until stop, waking early (returns true) if fd becomes readable. */
-static bool
+enum relay_woke { RELAY_TIMEOUT, RELAY_SOCKET, RELAY_POKED };
+
+/* Sleeps up to ms or until stop, waking early when fd becomes readable (RELAY_SOCKET) or
+ * relay_wake() was called (RELAY_POKED; the pokes are consumed). */
+static enum relay_woke
 relay_wait(struct relay_loop *l, int64_t ms, int fd)
 {
 	int64_t deadline = util_now_ms() + ms;
+	char buf[64];
 
 	while (!relay_stopping(l)) {
 		struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
@@ -246,26 +254,34 @@ relay_wait(struct relay_loop *l, int64_t ms, int fd)
 		int rc;
 
 		if (left <= 0)
-			return false;
+			return RELAY_TIMEOUT;
 		if (l->wake_fd < 0 && left > RELAY_STOP_POLL_MS)
 			left = RELAY_STOP_POLL_MS;
 		rc = poll(p, 2, (int)left);
 		if (rc < 0 && errno != EINTR)
-			return false;
+			return RELAY_TIMEOUT;
+		if (rc > 0 && (p[1].revents & POLLIN)) {
+			while (read(l->wake_fd, buf, sizeof(buf)) > 0)
+				;
+			return RELAY_POKED;
+		}
 		if (rc > 0 && (p[0].revents & (POLLIN | POLLERR | POLLHUP)))
-			return true;
+			return RELAY_SOCKET;
 	}
-	return false;
+	return RELAY_TIMEOUT;
 }
 
 static void
 relay_backoff(struct relay_loop *l)
 {
-	relay_wait(l, util_backoff_next(&l->backoff), -1);
+	(void)relay_wait(l, util_backoff_next(&l->backoff), -1);
 }
 
 /*
- * Connects and listens for new rows. The relay's commits are asynchronous
+ * Connects and, for a relay alone, listens for new rows. A relay inside settle-api does
+ * not LISTEN: Postgres makes every listening connection run a transaction for each NOTIFY
+ * in the database (the workers' too), and its own API wakes it directly (relay_wake); rows
+ * written elsewhere (reconcile) wait for the sweep. The relay's commits are asynchronous
  * (synchronous_commit off for this session only): if one is lost in a crash, its rows are
  * still in the outbox and get published again, and the workers skip the duplicate; so
  * nothing is lost, and the relay does not wait for a WAL flush between batches.
@@ -277,7 +293,7 @@ relay_connect(struct relay_loop *l)
 	if (l->conn == NULL)
 		return -1;
 	if (db_cmd(l->conn, "SET synchronous_commit = off", 0, NULL) < 0 ||
-	    db_cmd(l->conn, "LISTEN settle_outbox", 0, NULL) < 0) {
+	    (l->listen && db_cmd(l->conn, "LISTEN settle_outbox", 0, NULL) < 0)) {
 		PQfinish(l->conn);
 		l->conn = NULL;
 		return -1;
@@ -535,8 +551,9 @@ relay_loop_run(struct relay_loop *l)
 		if (!woke) {
 			int64_t next =
 			    relay_min(relay_min(l->next_sweep, l->next_keepalive), l->next_count);
-			woke = relay_wait(l, next - util_now_ms(), PQsocket(l->conn)) &&
-			       relay_take_notifies(l) != 0;
+			enum relay_woke w = relay_wait(l, next - util_now_ms(), PQsocket(l->conn));
+			woke =
+			    w == RELAY_POKED || (w == RELAY_SOCKET && relay_take_notifies(l) != 0);
 		}
 	}
 	log_info("relay_stopped");
@@ -554,7 +571,8 @@ relay_run(const char *database_url, struct relay_sink sink, int64_t sweep_ms, vo
 	                       .sink = sink,
 	                       .sweep_ms = sweep_ms > 0 ? sweep_ms : 1000,
 	                       .stop = stop,
-	                       .wake_fd = -1};
+	                       .wake_fd = -1,
+	                       .listen = true};
 
 	relay_loop_run(&l);
 }
@@ -567,7 +585,8 @@ relay_thread(void *arg)
 	                       .sink = r->sink,
 	                       .sweep_ms = r->sweep_ms,
 	                       .stop = &r->stop,
-	                       .wake_fd = r->pipe[0]};
+	                       .wake_fd = r->pipe[0],
+	                       .listen = false};
 
 	relay_loop_run(&l);
 	return NULL;
@@ -592,6 +611,7 @@ relay_start(const char *database_url, struct relay_sink sink, int64_t sweep_ms)
 		log_error("relay_start_failed error=\"pthread_create\"");
 		goto fail;
 	}
+	__atomic_store_n(&relay_local, r, __ATOMIC_RELEASE);
 	return r;
 fail:
 	if (sink.free != NULL)
@@ -611,6 +631,7 @@ relay_stop(struct relay *r)
 {
 	if (r == NULL)
 		return;
+	__atomic_store_n(&relay_local, NULL, __ATOMIC_RELEASE);
 	__atomic_store_n(&r->stop, 1, __ATOMIC_RELEASE);
 	if (write(r->pipe[1], "x", 1) < 0 && errno != EAGAIN)
 		log_warn("relay_stop_wake_failed error=\"%s\"", strerror(errno));
@@ -619,6 +640,16 @@ relay_stop(struct relay *r)
 	close(r->pipe[1]);
 	free(r->url);
 	free(r);
+}
+
+/* Wakes the relay thread of this process, if there is one (see relay.h). */
+void
+relay_wake(void)
+{
+	struct relay *r = __atomic_load_n(&relay_local, __ATOMIC_ACQUIRE);
+
+	if (r != NULL && write(r->pipe[1], "w", 1) < 0 && errno != EAGAIN)
+		log_warn("relay_wake_failed error=\"%s\"", strerror(errno));
 }
 
 /* Unsent outbox rows at the last count of any relay of this process. */

@@ -36,14 +36,20 @@ struct relay_sink relay_mq_sink(const char *url);
 
 struct relay;
 
-/* Starts the relay thread on its own Postgres connection to database_url. It wakes on
- * LISTEN settle_outbox and on a periodic sweep (every sweep_ms), claims due rows with
- * FOR UPDATE SKIP LOCKED in batches and moves the delivered ones into message_log.
- * Takes ownership of sink. NULL if the thread cannot start. */
+/* Starts the relay thread of this process on its own Postgres connection to database_url.
+ * It wakes on relay_wake() (its process wrote a job) and on a periodic sweep (every
+ * sweep_ms, for rows written elsewhere), claims due rows with FOR UPDATE SKIP LOCKED in
+ * batches and moves the delivered ones into message_log. It does not LISTEN (see
+ * relay.c). Takes ownership of sink. NULL if the thread cannot start. */
 struct relay *relay_start(const char *database_url, struct relay_sink sink, int64_t sweep_ms);
-/* Asks the relay to stop, joins it and frees everything. */
+/* Asks the relay to stop, joins it and frees everything. No relay_wake() may run at the
+ * same time (settle-api stops its HTTP threads first). */
 void relay_stop(struct relay *r);
-/* Runs the relay loop in the calling thread until *stop becomes non-zero (for `settle relay`). */
+/* Wakes the relay thread of this process after a COMMIT that wrote outbox rows; nothing
+ * when the process runs none. Cheap (a byte on a pipe), thread safe. */
+void relay_wake(void);
+/* Runs the relay loop in the calling thread until *stop becomes non-zero (for `settle
+ * relay`): it LISTENs on settle_outbox, which every outbox insert NOTIFYs. */
 void relay_run(const char *database_url, struct relay_sink sink, int64_t sweep_ms,
                volatile int *stop);
 /* Number of unsent outbox rows last seen by any relay in this process (for metrics). */

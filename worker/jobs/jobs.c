@@ -209,14 +209,20 @@ jobs_run_batch(PGconn *c, struct jobs_item *items, int n)
 			run[m] = &items[i];
 			todo[m++] = items[i];
 		}
+	/* One transaction for the load and the commit (the reads in between are small), so a
+	 * batch costs Postgres one transaction. */
+	bool tx = db_begin(c) == 0;
 	upload_complete_check(c, todo, m, JOBS_BATCH_READ_MAX);
 	for (int i = 0; i < m; i++)
 		if (todo[i].res == JOB_DONE && !todo[i].deferred && jobs_fault()) {
 			todo[i].res = JOB_RETRY;
 			todo[i].err = xstrdup("injected fault");
 		}
-	if (upload_complete_commit(c, todo, m) < 0)
+	if (upload_complete_commit(c, todo, m) < 0 || (tx && db_commit(c) < 0)) {
+		if (tx)
+			db_rollback(c);
 		jobs_batch_one_by_one(c, todo, m);
+	}
 	for (int i = 0; i < m; i++) {
 		upload_complete_verdict_clear(&todo[i].v);
 		*run[i] = todo[i];

@@ -63,9 +63,10 @@ struct jobs_item {
 	struct upload_verdict v;
 };
 
-/* Runs n upload.complete jobs (distinct or not) as one batch on c: one statement loads
- * every upload with its chunks, the checks run in memory (reading the few stored bytes
- * they need), one statement commits every verdict with its job_runs row and notifies. A
+/* Runs n upload.complete jobs (distinct or not) as one batch on c, in one transaction: one
+ * statement loads every upload with its chunks, the checks run in memory (reading the few
+ * stored bytes they need), one statement writes every verdict with its job_runs row and
+ * notifies. A
  * job that would read more than JOBS_BATCH_READ_MAX stored bytes is not run: it comes
  * back `deferred`, to be run alone with jobs_run so it never holds the others up. When
  * the common statement fails, each job is committed on its own, so one bad job fails
