@@ -39,6 +39,7 @@ struct db_conn {
 	size_t len[DB_CACHE_STMTS];
 	int tx_depth; /* see db_begin */
 	bool tx_aborted;
+	bool reset_pending; /* db_thread_close: a new session at the next db_thread_conn */
 };
 
 /* Forgets the statements prepared on the connection; new names from now on. */
@@ -66,6 +67,7 @@ db_event(PGEventId id, void *info, void *pass)
 			db_conn_forget(s);
 			/* A transaction open across the reset is gone: its commit must fail. */
 			s->tx_aborted = s->tx_depth > 0;
+			s->reset_pending = false;
 		}
 		return 1;
 	}
@@ -144,18 +146,36 @@ db_key_init(void)
 	pthread_key_create(&conn_key, db_thread_exit);
 }
 
+/* The thread's PGconn object is made once and kept until the thread exits: a failed
+ * reconnect or db_thread_close only drops its server session, and PQreset opens a new one
+ * on the same object. A request of settle-api holds the pointer across callbacks (a
+ * streaming PUT takes it at its first and uses it at its last), while other requests on the
+ * same thread may find the session broken meanwhile; finishing the object then would leave
+ * that request with a freed connection. */
 PGconn *
 db_thread_conn(void)
 {
-	if (thread_conn != NULL && PQstatus(thread_conn) != CONNECTION_OK) {
-		PQreset(thread_conn);
-		if (PQstatus(thread_conn) != CONNECTION_OK)
-			db_thread_close();
-	}
+	struct db_conn *s;
+
 	if (thread_conn == NULL) {
-		thread_conn = db_connect(cfg.database_url, 1);
+		thread_conn = PQconnectdb(cfg.database_url);
+		if (thread_conn == NULL) {
+			log_error("db_connect_failed tries=1 error=\"out of memory\"");
+			return NULL;
+		}
+		PQsetNoticeProcessor(thread_conn, db_notice, NULL);
 		pthread_once(&conn_key_once, db_key_init);
 		pthread_setspecific(conn_key, thread_conn);
+	} else {
+		s = db_conn_of(thread_conn);
+		if (PQstatus(thread_conn) != CONNECTION_OK || (s != NULL && s->reset_pending))
+			PQreset(thread_conn);
+	}
+	(void)db_conn_of(thread_conn);
+	if (PQstatus(thread_conn) != CONNECTION_OK) {
+		log_error("db_connect_failed tries=1 error=\"%.*s\"",
+		          first_line(PQerrorMessage(thread_conn)), PQerrorMessage(thread_conn));
+		return NULL;
 	}
 	return thread_conn;
 }
@@ -163,11 +183,10 @@ db_thread_conn(void)
 void
 db_thread_close(void)
 {
-	if (thread_conn != NULL)
-		PQfinish(thread_conn);
-	thread_conn = NULL;
-	pthread_once(&conn_key_once, db_key_init);
-	pthread_setspecific(conn_key, NULL);
+	struct db_conn *s = db_conn_of(thread_conn);
+
+	if (s != NULL)
+		s->reset_pending = true;
 }
 
 static uint64_t

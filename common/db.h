@@ -12,10 +12,11 @@
  * attached through libpq's event system: PQreset and PQfinish clear and free it. */
 PGconn *db_connect(const char *url, int tries);
 
-/* The calling thread's connection to cfg.database_url, opened on first use and
- * re-opened when it went bad. NULL if the database cannot be reached. */
+/* The calling thread's connection to cfg.database_url, opened on first use and reset
+ * (PQreset, same PGconn) when it went bad. NULL if the database cannot be reached. The
+ * PGconn lives until the thread exits, so a pointer to it never dangles. */
 PGconn *db_thread_conn(void);
-/* Closes the calling thread's connection, if any. */
+/* Drops the calling thread's server session: the next db_thread_conn starts a new one. */
 void db_thread_close(void);
 
 /* Runs sql with n text parameters (NULL = SQL NULL). Returns the result when its

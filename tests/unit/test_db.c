@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,30 @@ test_bad_connection_state(void **state)
 	assert_int_equal(db_begin(NULL), -1);
 }
 
+static void *
+test_db_thread_unreachable(void *arg)
+{
+	bool *ok = arg;
+
+	*ok = db_thread_conn() == NULL && db_thread_conn() == NULL;
+	db_thread_close();
+	return NULL; /* the thread's PGconn is finished when it exits (leak-checked) */
+}
+
+/* Without a server the thread's connection is NULL, every time, and nothing leaks. */
+static void
+test_thread_conn_unreachable(void **state)
+{
+	pthread_t t;
+	bool ok = false;
+
+	cfg.database_url = "postgresql://postgres@127.0.0.1:1/settle?connect_timeout=2";
+	assert_int_equal(pthread_create(&t, NULL, test_db_thread_unreachable, &ok), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	cfg.database_url = NULL;
+	assert_true(ok);
+}
+
 /* ---- against a server --------------------------------------------------------------- */
 
 /* The bug of issue 13: after PQreset the session has no statements, and the first prepared
@@ -172,9 +197,32 @@ test_thread_conn_after_terminate(void **state)
 	assert_int_equal(db_begin(c), 0);
 	assert_true(test_db_q(c));
 	assert_int_equal(db_commit(c), 0);
-	db_thread_close();
 	cfg.database_url = NULL;
 	PQfinish(killer);
+}
+
+/* db_thread_close drops the session but keeps the PGconn (a request may still hold it):
+ * the next db_thread_conn returns the same object on a new backend. */
+static void
+test_thread_close_keeps_object(void **state)
+{
+	PGconn *c, *again;
+	int pid;
+
+	cfg.database_url = (char *)test_db_url();
+	c = db_thread_conn();
+	assert_non_null(c);
+	assert_true(test_db_q(c));
+	pid = PQbackendPID(c);
+	db_thread_close();
+	again = db_thread_conn();
+	assert_ptr_equal(again, c);
+	assert_int_not_equal(PQbackendPID(again), pid);
+	assert_int_equal(test_db_prepared(again), 0);
+	assert_int_equal(db_begin(again), 0);
+	assert_true(test_db_q(again));
+	assert_int_equal(db_commit(again), 0);
+	cfg.database_url = NULL;
 }
 
 /* Statements lost behind the cache's back (DEALLOCATE ALL): inside a transaction the first
@@ -266,10 +314,12 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_connect_refused),
 	    cmocka_unit_test(test_bad_connection_state),
+	    cmocka_unit_test(test_thread_conn_unreachable),
 	    cmocka_unit_test(test_reset_forgets_statements),
 	    cmocka_unit_test(test_new_connection_fresh_cache),
 	    cmocka_unit_test(test_terminated_backend),
 	    cmocka_unit_test(test_thread_conn_after_terminate),
+	    cmocka_unit_test(test_thread_close_keeps_object),
 	    cmocka_unit_test(test_lost_statements),
 	    cmocka_unit_test(test_prepare_error_in_transaction),
 	    cmocka_unit_test(test_nesting_per_connection),
