@@ -196,7 +196,10 @@ supervise() {
 	trap '' INT
 	while [ "$stop" = 0 ]; do
 		started=$SECONDS
-		"$BIN/$bin" >>"$LOGS/$name.log" 2>&1 &
+		# In a session of its own: Ctrl-C in the terminal reaches run.sh only, which then
+		# stops everything in order (the child would otherwise stop on SIGINT too, and look
+		# like a crash to restart).
+		setsid "$BIN/$bin" >>"$LOGS/$name.log" 2>&1 </dev/null &
 		child=$!
 		echo "$child" >"$PIDS/$name.pid"
 		rc=0
