@@ -191,7 +191,7 @@ exit_reason() {
 # whenever it exits, logging why (backoff 1 s doubling to 30 s, back to 1 s once it ran a
 # minute), until this supervisor gets SIGTERM, which it passes on and waits for.
 supervise() {
-	local bin=$1 name=$2 child="" stop=0 backoff=1 started rc
+	local bin=$1 name=$2 child="" stop=0 backoff=1 started rc sleeper
 	trap 'stop=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null' TERM
 	trap '' INT
 	while [ "$stop" = 0 ]; do
@@ -216,7 +216,9 @@ supervise() {
 			"$((SECONDS - started))s; restarting in ${backoff}s (log: $LOGS/$name.log)" >&2
 		child=""
 		sleep "$backoff" &
-		wait $! || true
+		sleeper=$!
+		wait "$sleeper" || true
+		kill "$sleeper" 2>/dev/null || true # SIGTERM cut the wait short
 		backoff=$((backoff * 2 > 30 ? 30 : backoff * 2))
 	done
 	exit 0
