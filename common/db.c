@@ -1,8 +1,9 @@
-/* db.c: libpq helpers: connect with retry, per-thread connections, parameterised queries. */
+/* db.c: libpq helpers: connect with retry, per-thread connections, parameterised queries,
+ * and the state each connection carries (its prepared statements and transaction nesting). */
 #include "db.h"
 
+#include <libpq-events.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <strings.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,13 +12,87 @@
 #include "config.h"
 #include "log.h"
 
+/* The calling thread's own connection (db_thread_conn): settle-api keeps one per HTTP
+ * thread. Everything about a connection lives in its db_conn (below), not here. */
 static _Thread_local PGconn *thread_conn;
-static _Thread_local int tx_depth; /* see db_begin */
-static _Thread_local bool tx_aborted;
 static pthread_key_t conn_key;
 static pthread_once_t conn_key_once = PTHREAD_ONCE_INIT;
+/* The outcome of the thread's last db_exec, read right after it like errno. */
 static _Thread_local char last_sqlstate[6];
 static _Thread_local bool last_connection_error;
+
+/* Prepared statements: every SELECT/INSERT/UPDATE/DELETE/WITH that goes through db_exec is
+ * prepared once per connection and then executed by name, so Postgres parses and plans the
+ * handlers' queries once, not per request. Statement texts are matched by 64-bit hash and
+ * length (callers' strings are not kept). */
+#define DB_CACHE_STMTS 128
+
+/* The state of one connection, attached to its PGconn through libpq's event system
+ * (libpq-events.h): made when db_event is registered, its statements forgotten when libpq
+ * resets the connection (a new server session has none, and a transaction open across the
+ * reset is marked aborted), freed when the PGconn is finished. So a new connection never sees an
+ * old one's state, even at the same address. Only the thread using the connection touches it. */
+struct db_conn {
+	uint64_t gen; /* in statement names; bumped whenever the cache is emptied */
+	int n;        /* statements prepared on this session */
+	uint64_t hash[DB_CACHE_STMTS];
+	size_t len[DB_CACHE_STMTS];
+	int tx_depth; /* see db_begin */
+	bool tx_aborted;
+	bool reset_pending; /* db_thread_close: a new session at the next db_thread_conn */
+};
+
+/* Forgets the statements prepared on the connection; new names from now on. */
+static void
+db_conn_forget(struct db_conn *s)
+{
+	s->n = 0;
+	s->gen++;
+}
+
+/* libpq's event callback: owns the struct db_conn of each connection it is registered on.
+ * Returns nonzero (success) for every event. */
+static int
+db_event(PGEventId id, void *info, void *pass)
+{
+	(void)pass;
+	switch (id) {
+	case PGEVT_REGISTER: {
+		PGconn *c = ((PGEventRegister *)info)->conn;
+		return PQsetInstanceData(c, db_event, xcalloc(1, sizeof(struct db_conn)));
+	}
+	case PGEVT_CONNRESET: {
+		struct db_conn *s = PQinstanceData(((PGEventConnReset *)info)->conn, db_event);
+		if (s != NULL) {
+			db_conn_forget(s);
+			/* A transaction open across the reset is gone: its commit must fail. */
+			s->tx_aborted = s->tx_depth > 0;
+			s->reset_pending = false;
+		}
+		return 1;
+	}
+	case PGEVT_CONNDESTROY:
+		free(PQinstanceData(((PGEventConnDestroy *)info)->conn, db_event));
+		return 1;
+	default:
+		return 1;
+	}
+}
+
+/* The state of c, attaching it on first use (connections not made by db_connect). NULL
+ * only when c is NULL. */
+static struct db_conn *
+db_conn_of(PGconn *c)
+{
+	struct db_conn *s;
+
+	if (c == NULL)
+		return NULL;
+	s = PQinstanceData(c, db_event);
+	if (s == NULL && PQregisterEventProc(c, db_event, "settle_db", NULL))
+		s = PQinstanceData(c, db_event);
+	return s;
+}
 
 static void
 db_notice(void *arg, const char *msg)
@@ -40,6 +115,7 @@ db_connect(const char *url, int tries)
 		PGconn *c = PQconnectdb(url);
 		if (PQstatus(c) == CONNECTION_OK) {
 			PQsetNoticeProcessor(c, db_notice, NULL);
+			(void)db_conn_of(c);
 			return c;
 		}
 		if (i + 1 >= tries && tries > 0) {
@@ -70,18 +146,36 @@ db_key_init(void)
 	pthread_key_create(&conn_key, db_thread_exit);
 }
 
+/* The thread's PGconn object is made once and kept until the thread exits: a failed
+ * reconnect or db_thread_close only drops its server session, and PQreset opens a new one
+ * on the same object. A request of settle-api holds the pointer across callbacks (a
+ * streaming PUT takes it at its first and uses it at its last), while other requests on the
+ * same thread may find the session broken meanwhile; finishing the object then would leave
+ * that request with a freed connection. */
 PGconn *
 db_thread_conn(void)
 {
-	if (thread_conn != NULL && PQstatus(thread_conn) != CONNECTION_OK) {
-		PQreset(thread_conn);
-		if (PQstatus(thread_conn) != CONNECTION_OK)
-			db_thread_close();
-	}
+	struct db_conn *s;
+
 	if (thread_conn == NULL) {
-		thread_conn = db_connect(cfg.database_url, 1);
+		thread_conn = PQconnectdb(cfg.database_url);
+		if (thread_conn == NULL) {
+			log_error("db_connect_failed tries=1 error=\"out of memory\"");
+			return NULL;
+		}
+		PQsetNoticeProcessor(thread_conn, db_notice, NULL);
 		pthread_once(&conn_key_once, db_key_init);
 		pthread_setspecific(conn_key, thread_conn);
+	} else {
+		s = db_conn_of(thread_conn);
+		if (PQstatus(thread_conn) != CONNECTION_OK || (s != NULL && s->reset_pending))
+			PQreset(thread_conn);
+	}
+	(void)db_conn_of(thread_conn);
+	if (PQstatus(thread_conn) != CONNECTION_OK) {
+		log_error("db_connect_failed tries=1 error=\"%.*s\"",
+		          first_line(PQerrorMessage(thread_conn)), PQerrorMessage(thread_conn));
+		return NULL;
 	}
 	return thread_conn;
 }
@@ -89,34 +183,11 @@ db_thread_conn(void)
 void
 db_thread_close(void)
 {
-	if (thread_conn != NULL)
-		PQfinish(thread_conn);
-	thread_conn = NULL;
-	tx_depth = 0;
-	tx_aborted = false;
-	pthread_once(&conn_key_once, db_key_init);
-	pthread_setspecific(conn_key, NULL);
+	struct db_conn *s = db_conn_of(thread_conn);
+
+	if (s != NULL)
+		s->reset_pending = true;
 }
-
-/* Prepared statements: every SELECT/INSERT/UPDATE/DELETE/WITH that goes through db_exec is
- * prepared once per connection and then executed by name, so Postgres parses and plans the
- * handlers' queries once, not per request. A thread keeps the statements of the last few
- * connections it used; names carry a generation number, so a connection seen again after
- * its cache was dropped never gets a name twice. */
-#define DB_CACHE_CONNS 4
-#define DB_CACHE_STMTS 128
-
-struct db_stmt_cache {
-	PGconn *conn;
-	uint64_t gen, last_use;
-	int n;
-	uint64_t hash[DB_CACHE_STMTS];
-	size_t len[DB_CACHE_STMTS];
-};
-
-static _Thread_local struct db_stmt_cache db_caches[DB_CACHE_CONNS];
-static _Thread_local uint64_t db_cache_clock;
-static atomic_uint_fast64_t db_cache_gen;
 
 static uint64_t
 db_fnv(const char *s)
@@ -138,69 +209,49 @@ db_cacheable(const char *sql)
 	return false;
 }
 
-/* The cache of connection c, made (or taken over from the least recently used) if new. */
-static struct db_stmt_cache *
-db_cache_for(PGconn *c)
-{
-	struct db_stmt_cache *lru = &db_caches[0];
-
-	for (int i = 0; i < DB_CACHE_CONNS; i++) {
-		if (db_caches[i].conn == c) {
-			db_caches[i].last_use = ++db_cache_clock;
-			return &db_caches[i];
-		}
-		if (db_caches[i].last_use < lru->last_use)
-			lru = &db_caches[i];
-	}
-	memset(lru, 0, sizeof(*lru));
-	lru->conn = c;
-	lru->gen = atomic_fetch_add(&db_cache_gen, 1);
-	lru->last_use = ++db_cache_clock;
-	return lru;
-}
-
-/* Runs sql: by name when it is (or can now be) prepared on c, else unprepared. */
+/* Runs sql: by name when it is (or can now be) prepared on c, else unprepared. A statement
+ * is never run twice: when its prepared form fails because the session lost its statements
+ * (26000, e.g. after DISCARD ALL), the unprepared retry happens only outside a transaction;
+ * inside one the transaction is aborted already, and the caller gets that first error. */
 static PGresult *
 db_run(PGconn *c, const char *sql, int n, const char *const *params)
 {
-	struct db_stmt_cache *cache;
+	struct db_conn *s = db_conn_of(c);
 	uint64_t h;
 	size_t len;
 	char name[48];
 	int i;
 
-	if (!db_cacheable(sql))
+	if (s == NULL || !db_cacheable(sql))
 		return PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-	cache = db_cache_for(c);
 	h = db_fnv(sql);
 	len = strlen(sql);
-	/* Texts are matched by 64-bit hash and length: callers' strings are not kept. */
-	for (i = 0; i < cache->n; i++)
-		if (cache->hash[i] == h && cache->len[i] == len)
+	for (i = 0; i < s->n; i++)
+		if (s->hash[i] == h && s->len[i] == len)
 			break;
-	if (i == cache->n && cache->n == DB_CACHE_STMTS)
+	if (i == s->n && s->n == DB_CACHE_STMTS)
 		return PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-	snprintf(name, sizeof(name), "s%llu_%d", (unsigned long long)cache->gen, i);
-	if (i == cache->n) {
+	snprintf(name, sizeof(name), "s%llu_%d", (unsigned long long)s->gen, i);
+	if (i == s->n) {
 		PGresult *p = PQprepare(c, name, sql, n, NULL);
-		bool ok = PQresultStatus(p) == PGRES_COMMAND_OK;
+		if (PQresultStatus(p) != PGRES_COMMAND_OK)
+			return p; /* the statement's own error (or the connection's) */
 		PQclear(p);
-		if (!ok) /* let the unprepared run report the error */
-			return PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-		cache->hash[i] = h;
-		cache->len[i] = len;
-		cache->n++;
+		s->hash[i] = h;
+		s->len[i] = len;
+		s->n++;
 	}
 	PGresult *r = PQexecPrepared(c, name, n, params, NULL, NULL, 0);
 	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-	if (state != NULL && strcmp(state, "26000") == 0) {
-		/* The connection was reset and lost its statements: start its cache again. */
-		cache->conn = NULL;
-		cache->last_use = 0;
-		PQclear(r);
-		return PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-	}
-	return r;
+	if (state == NULL || strcmp(state, "26000") != 0)
+		return r;
+	/* The session lost its statements behind our back: start its cache again. */
+	log_warn("db_statements_lost sql=\"%.80s\"", sql);
+	db_conn_forget(s);
+	if (PQtransactionStatus(c) != PQTRANS_IDLE)
+		return r;
+	PQclear(r);
+	return PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
 }
 
 PGresult *
@@ -251,33 +302,42 @@ db_last_was_connection(void)
 	return last_connection_error;
 }
 
-/* Transactions nest: only the outermost db_begin/db_commit reach Postgres, and a
- * db_rollback inside marks the whole transaction to be rolled back. settle-api uses this
- * to make a handler's transaction part of the one that records an Idempotency-Key. */
+/* Transactions nest on a connection: only the outermost db_begin/db_commit reach Postgres,
+ * and a db_rollback inside marks the whole transaction to be rolled back. settle-api uses
+ * this to make a handler's transaction part of the one that records an Idempotency-Key.
+ * The depth lives in the connection's state, so it cannot leak to another connection. */
 
 int
 db_begin(PGconn *c)
 {
-	if (tx_depth > 0) {
-		tx_depth++;
+	struct db_conn *s = db_conn_of(c);
+
+	if (s == NULL)
+		return -1;
+	if (s->tx_depth > 0) {
+		s->tx_depth++;
 		return 0;
 	}
 	if (db_cmd(c, "BEGIN", 0, NULL) < 0)
 		return -1;
-	tx_depth = 1;
-	tx_aborted = false;
+	s->tx_depth = 1;
+	s->tx_aborted = false;
 	return 0;
 }
 
 int
 db_commit(PGconn *c)
 {
-	if (tx_depth > 1) {
-		tx_depth--;
+	struct db_conn *s = db_conn_of(c);
+
+	if (s == NULL)
+		return -1;
+	if (s->tx_depth > 1) {
+		s->tx_depth--;
 		return 0;
 	}
-	tx_depth = 0;
-	if (tx_aborted) {
+	s->tx_depth = 0;
+	if (s->tx_aborted) {
 		db_rollback(c);
 		return -1;
 	}
@@ -287,21 +347,27 @@ db_commit(PGconn *c)
 void
 db_rollback(PGconn *c)
 {
-	if (tx_depth > 1) {
-		tx_depth--;
-		tx_aborted = true;
+	struct db_conn *s = db_conn_of(c);
+
+	if (s == NULL)
+		return;
+	if (s->tx_depth > 1) {
+		s->tx_depth--;
+		s->tx_aborted = true;
 		return;
 	}
-	tx_depth = 0;
-	tx_aborted = false;
+	s->tx_depth = 0;
+	s->tx_aborted = false;
 	PGresult *r = PQexec(c, "ROLLBACK");
 	PQclear(r);
 }
 
 bool
-db_in_transaction(void)
+db_in_transaction(PGconn *c)
 {
-	return tx_depth > 0;
+	struct db_conn *s = db_conn_of(c);
+
+	return s != NULL && s->tx_depth > 0;
 }
 
 const char *

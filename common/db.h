@@ -7,13 +7,16 @@
 #include "util.h"
 
 /* Connects to url, retrying up to `tries` times one second apart. Returns the
- * connection (caller PQfinish-es) or NULL with a message logged. */
+ * connection (caller PQfinish-es) or NULL with a message logged. Every connection used
+ * with these helpers carries its own state (prepared statements, transaction nesting),
+ * attached through libpq's event system: PQreset and PQfinish clear and free it. */
 PGconn *db_connect(const char *url, int tries);
 
-/* The calling thread's connection to cfg.database_url, opened on first use and
- * re-opened when it went bad. NULL if the database cannot be reached. */
+/* The calling thread's connection to cfg.database_url, opened on first use and reset
+ * (PQreset, same PGconn) when it went bad. NULL if the database cannot be reached. The
+ * PGconn lives until the thread exits, so a pointer to it never dangles. */
 PGconn *db_thread_conn(void);
-/* Closes the calling thread's connection, if any. */
+/* Drops the calling thread's server session: the next db_thread_conn starts a new one. */
 void db_thread_close(void);
 
 /* Runs sql with n text parameters (NULL = SQL NULL). Returns the result when its
@@ -28,14 +31,15 @@ const char *db_last_sqlstate(void);
 /* True if the last failure was a connection problem (worth retrying elsewhere). */
 bool db_last_was_connection(void);
 
-/* Transactions nest on a thread: only the outermost begin/commit reach Postgres; a rollback
- * inside makes the outermost commit roll back (and fail). */
+/* Transactions nest on a connection: only the outermost begin/commit reach Postgres; a
+ * rollback inside makes the outermost commit roll back (and fail), and so does a PQreset
+ * of the connection while a transaction is open. */
 int db_begin(PGconn *c) MUSTCHECK;
 int db_commit(PGconn *c) MUSTCHECK;
 /* Rolls back, ignoring errors (used on failure paths). */
 void db_rollback(PGconn *c);
-/* True while a transaction is open on this thread. */
-bool db_in_transaction(void);
+/* True while a transaction begun with db_begin is open on c. */
+bool db_in_transaction(PGconn *c);
 
 /* Cell accessors: the value of (row, col), or NULL for SQL NULL. */
 const char *db_get(const PGresult *r, int row, int col);

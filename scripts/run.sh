@@ -3,14 +3,17 @@
 #
 # Starts the private stack in .settle/ (scripts/stack.sh), keeps a secret in .settle/secret,
 # migrates, creates a demo user and agent once (keys in .settle/keys), then runs settle-api
-# and SETTLE_WORKERS (default 1) supervised settle-worker processes. Once the API is ready
-# it writes .settle/env and .settle/ddsclient.yml and prints how to call it.
-# Ctrl-C or SIGTERM stops everything this script started. Logs: .settle/logs/.
+# and SETTLE_WORKERS (default 1) settle-worker processes, each supervised: restarted when it
+# exits (backoff 1 s doubling to 30 s, back to 1 s after a minute up), with the reason
+# logged. Once the API is ready it writes .settle/env and .settle/ddsclient.yml and prints
+# how to call it. Only Ctrl-C or SIGTERM stops everything this script started.
+# Logs: .settle/logs/; pids of the running processes: .settle/run/*.pid.
 #
 #   SETTLE_LISTEN   default 127.0.0.1:8080, or a free port when 8080 is taken
 #   SETTLE_QUEUE    rabbitmq (default) or inline (no RabbitMQ, no worker)
 #   SETTLE_WORKERS  number of workers (default 1)
 #   SETTLE_BIN_DIR  where the binaries are (default build/)
+#   SETTLE_RUN_DIR  where the state is (default .settle/ at the top of the checkout)
 set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,6 +23,7 @@ case "$BIN" in /*) ;; *) BIN=$TOP/$BIN ;; esac
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 LOGS=$STATE/logs
+PIDS=$STATE/run
 QUEUE=${SETTLE_QUEUE:-rabbitmq}
 WORKERS=${SETTLE_WORKERS:-1}
 
@@ -31,7 +35,7 @@ die() {
 
 case "${1:-}" in
 -h | --help)
-	sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
 	exit 0
 	;;
 esac
@@ -41,11 +45,12 @@ for b in settle settle-api settle-worker; do
 	[ -x "$BIN/$b" ] || die "$BIN/$b is missing: run 'make build' first"
 done
 
-mkdir -p "$STATE" "$LOGS"
+mkdir -p "$STATE" "$LOGS" "$PIDS"
+rm -f "$PIDS"/*.pid
 
 # ---- cleanup: everything we start is recorded here and stopped by pid -------------------
 
-API_PID=""
+API_SUPERVISOR=""
 SUPERVISOR_PIDS=()
 STACK_STARTED=0
 STOPPING=0
@@ -71,16 +76,28 @@ stop_pid() {
 	wait "$pid" 2>/dev/null || true
 }
 
+# Stops supervisor $1 of $2 (it passes SIGTERM on and waits for its child), then makes sure
+# that child is gone too.
+stop_supervisor() {
+	local child
+	child=$(cat "$PIDS/$2.pid" 2>/dev/null) || child=""
+	stop_pid "$1" "supervisor of $2"
+	if [ -n "$child" ] && kill -0 "$child" 2>/dev/null; then
+		stop_pid "$child" "$2"
+	fi
+}
+
 cleanup() {
-	local pid
+	local i
 	[ "$STOPPING" = 1 ] && return 0
 	STOPPING=1
 	trap '' INT TERM
 	log "stopping"
-	for pid in "${SUPERVISOR_PIDS[@]}"; do
-		stop_pid "$pid" "worker supervisor"
+	for ((i = 0; i < ${#SUPERVISOR_PIDS[@]}; i++)); do
+		stop_supervisor "${SUPERVISOR_PIDS[$i]}" "worker-$((i + 1))"
 	done
-	[ -n "$API_PID" ] && stop_pid "$API_PID" "settle-api"
+	[ -n "$API_SUPERVISOR" ] && stop_supervisor "$API_SUPERVISOR" api
+	rm -f "$PIDS"/*.pid
 	if [ "$STACK_STARTED" = 1 ]; then
 		"$TOP/scripts/stack.sh" stop "$STATE" || true
 	fi
@@ -161,40 +178,64 @@ load_keys || {
 
 # ---- processes -------------------------------------------------------------------------
 
-# Runs settle-worker number $1 and restarts it when it dies (backoff 1 s doubling to 30 s,
-# back to 1 s after a minute of uptime), until this supervisor gets SIGTERM.
-supervise_worker() {
-	local n=$1 child="" stop=0 backoff=1 started rc
+# Describes exit status $1 of a child: "exit N" or "signal NAME".
+exit_reason() {
+	if (($1 > 128)); then
+		echo "signal $(kill -l "$(($1 - 128))" 2>/dev/null || echo "$(($1 - 128))")"
+	else
+		echo "exit $1"
+	fi
+}
+
+# Runs "$BIN/$1" as $2 (its log is $LOGS/$2.log, its pid in $PIDS/$2.pid) and restarts it
+# whenever it exits, logging why (backoff 1 s doubling to 30 s, back to 1 s once it ran a
+# minute), until this supervisor gets SIGTERM, which it passes on and waits for.
+supervise() {
+	local bin=$1 name=$2 child="" stop=0 backoff=1 started rc sleeper
 	trap 'stop=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null' TERM
 	trap '' INT
 	while [ "$stop" = 0 ]; do
 		started=$SECONDS
-		"$BIN/settle-worker" >>"$LOGS/worker-$n.log" 2>&1 &
+		# In a session of its own: Ctrl-C in the terminal reaches run.sh only, which then
+		# stops everything in order (the child would otherwise stop on SIGINT too, and look
+		# like a crash to restart).
+		setsid "$BIN/$bin" >>"$LOGS/$name.log" 2>&1 </dev/null &
 		child=$!
+		echo "$child" >"$PIDS/$name.pid"
 		rc=0
 		wait "$child" || rc=$?
-		# wait returns early when the trap runs; wait for the worker itself.
+		# wait returns early when the trap runs; wait for the child itself.
 		while kill -0 "$child" 2>/dev/null; do
 			rc=0
 			wait "$child" || rc=$?
 		done
-		child=""
+		rm -f "$PIDS/$name.pid"
 		[ "$stop" = 1 ] && break
-		((SECONDS - started > 60)) && backoff=1
-		echo "run.sh: settle-worker $n exited with $rc; restarting in ${backoff}s" >&2
+		((SECONDS - started >= 60)) && backoff=1
+		echo "run.sh: $name (pid $child) ended with $(exit_reason "$rc") after" \
+			"$((SECONDS - started))s; restarting in ${backoff}s (log: $LOGS/$name.log)" >&2
+		child=""
 		sleep "$backoff" &
-		wait $! || true
+		sleeper=$!
+		wait "$sleeper" || true
+		kill "$sleeper" 2>/dev/null || true # SIGTERM cut the wait short
 		backoff=$((backoff * 2 > 30 ? 30 : backoff * 2))
 	done
 	exit 0
 }
 
-"$BIN/settle-api" >>"$LOGS/api.log" 2>&1 &
-API_PID=$!
+# The pid of the running $1 (from its supervisor), or nothing.
+current_pid() {
+	local pid
+	pid=$(cat "$PIDS/$1.pid" 2>/dev/null) && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+supervise settle-api api &
+API_SUPERVISOR=$!
 
 if [ "$QUEUE" != "inline" ]; then
 	for ((i = 1; i <= WORKERS; i++)); do
-		supervise_worker "$i" &
+		supervise settle-worker "worker-$i" &
 		SUPERVISOR_PIDS+=($!)
 	done
 fi
@@ -215,9 +256,17 @@ except Exception:
 EOF
 }
 
+# The first settle-api must become ready: one that exits now has a problem a restart will
+# not cure (a taken port, a bad setting), so stop instead of restarting it forever.
+first_api=""
+for ((i = 0; i < 50; i++)); do
+	first_api=$(current_pid api) && break
+	sleep 0.1
+done
+[ -n "$first_api" ] || die "settle-api did not start (log: $LOGS/api.log)"
 ready=0
 for ((i = 0; i < 600; i++)); do
-	kill -0 "$API_PID" 2>/dev/null || {
+	kill -0 "$first_api" 2>/dev/null || {
 		tail -n 30 "$LOGS/api.log" >&2
 		die "settle-api exited during start (log: $LOGS/api.log)"
 	}
@@ -268,12 +317,13 @@ Settle is running at $BASE/api/v1 ($workers_note; logs in $LOGS)
 Press Ctrl-C to stop.
 EOF
 
-# Foreground: wait for the API; the traps stop everything on Ctrl-C / SIGTERM.
+# Foreground: the supervisors keep the processes running; only the traps (Ctrl-C, SIGTERM)
+# stop everything. A supervisor itself never exits on its own.
 rc=0
-while kill -0 "$API_PID" 2>/dev/null; do
-	wait "$API_PID" || rc=$?
+while kill -0 "$API_SUPERVISOR" 2>/dev/null; do
+	wait "$API_SUPERVISOR" || rc=$?
 done
 if [ "$STOPPING" = 0 ]; then
-	log "settle-api exited with $rc (log: $LOGS/api.log)"
+	log "the settle-api supervisor exited with $rc"
 	exit 1
 fi

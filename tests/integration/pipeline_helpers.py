@@ -313,6 +313,89 @@ class Supervisor:
             w.stop()
 
 
+class UploadLoad:
+    """`threads` retrying clients (an Idempotency-Key on every POST) that run the upload flow
+    over and over in one project until stop(): create, one chunk, storage PUT, complete.
+    Records every step a client got a 2xx for, so a test can check after a fault that all
+    of it is still there: acked[upload_id] = {"name", "data", "chunk": bool, "complete":
+    seconds of time.time() when its complete was answered, or None}."""
+
+    def __init__(self, api, token, project, threads=4, sizes=(2_000, 60_000), attempts=80):
+        self.api = api
+        self.token = token
+        self.project = project
+        self.sizes = sizes
+        self.attempts = attempts  # ~0.5 s apart: rides out an outage of about 40 s
+        self.acked = {}
+        self.errors = []
+        self.clients = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._loop, args=(i,), daemon=True)
+                         for i in range(threads)]
+
+    def start(self):
+        for t in self._threads:
+            t.start()
+        return self
+
+    def _loop(self, n):
+        c = Client(self.api, self.token, retry=True, idempotency=True, attempts=self.attempts)
+        with self._lock:
+            self.clients.append(c)
+        i = 0
+        try:
+            while not self._stop.is_set():
+                i += 1
+                name = f"load-{n}-{i}-{uuid.uuid4().hex[:6]}.bin"
+                size = self.sizes[0] + (i * 7919 + n * 104729) % (self.sizes[1] - self.sizes[0])
+                data = hashlib.sha256(name.encode()).digest() * (size // 32 + 1)
+                data = data[:size]
+                uid = c.create_upload(self.project, name, len(data))
+                rec = {"name": name, "data": data, "chunk": False, "complete": None}
+                with self._lock:
+                    self.acked[uid] = rec
+                c.put_chunk(uid, 1, data)
+                rec["chunk"] = True
+                c.complete(uid, hashlib.md5(data).hexdigest())
+                rec["complete"] = time.time()
+        except BaseException as e:  # noqa: B036 - reported by stop()
+            with self._lock:
+                self.errors.append(e)
+        finally:
+            c.close()
+
+    def completed(self):
+        """Upload ids whose complete was answered 202."""
+        with self._lock:
+            return [u for u, r in self.acked.items() if r["complete"] is not None]
+
+    def wait_completed(self, n, timeout):
+        poll(lambda: self.errors or len(self.completed()) >= n, timeout,
+             what=f"{n} uploads completed by the load")
+        self.check()
+
+    def check(self):
+        if self.errors:
+            e = self.errors[0]
+            raise AssertionError(f"{len(self.errors)} load client(s) failed; first: "
+                                 f"{type(e).__name__}: {e}") from e
+
+    def stop(self, timeout=60):
+        """Lets every client finish the flow it is in, then raises the first error."""
+        self._stop.set()
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.1, deadline - time.monotonic()))
+        alive = [t for t in self._threads if t.is_alive()]
+        assert not alive, f"{len(alive)} load clients still running after {timeout}s"
+        self.check()
+
+    @property
+    def faults(self):
+        return sum(c.faults for c in self.clients)
+
+
 # -- database probes ------------------------------------------------------------------------
 
 def q(db, sql, args=()):
@@ -419,6 +502,6 @@ def streaming_body(size, block=1 << 20, seed=b"settle"):
     return gen(), size, h.hexdigest()
 
 
-__all__ = ["Client", "CallFailed", "Supervisor", "login", "poll", "run_threads", "q", "q1",
+__all__ = ["Client", "CallFailed", "Supervisor", "UploadLoad", "login", "poll", "run_threads", "q", "q1",
            "job_counts", "assert_each_job_once", "stats", "storage_chunk_path",
            "streaming_body", "parse_kv_lines"]

@@ -124,12 +124,26 @@ def make_workdir():
     return d
 
 
-class Postgres:
-    """A private PostgreSQL 15 cluster in root_dir/pg on a free port. As root, initdb and
-    pg_ctl run as the `postgres` user, which owns the data directory."""
+# The settings of the test clusters: speed over durability. Safe for these tests because
+# none of them depends on what a crash keeps: a cluster is thrown away after the session,
+# it is stopped with a fast shutdown (which writes everything out) or killed only at
+# teardown, and nothing here crashes the machine (the one thing fsync and full-page writes
+# protect against). synchronous_commit=off is different: it acknowledges a COMMIT before
+# its WAL leaves Postgres's memory, so even a Postgres process crash loses the last commits.
+# Tests that crash Postgres on purpose (test_recovery.py) therefore start their own cluster
+# with DURABLE_SETTINGS.
+FAST_SETTINGS = {"fsync": "off", "full_page_writes": "off", "synchronous_commit": "off"}
+DURABLE_SETTINGS = dict(FAST_SETTINGS, synchronous_commit="on")
 
-    def __init__(self, root_dir):
-        self.dir = os.path.join(root_dir, "pg")
+
+class Postgres:
+    """A private PostgreSQL 15 cluster in root_dir/<name> on a free port, started with
+    `settings` (default FAST_SETTINGS). As root, initdb and pg_ctl run as the `postgres`
+    user, which owns the data directory."""
+
+    def __init__(self, root_dir, name="pg", settings=None):
+        self.settings = dict(FAST_SETTINGS if settings is None else settings)
+        self.dir = os.path.join(root_dir, name)
         self.data = os.path.join(self.dir, "data")
         self.sock = os.path.join(self.dir, "sock")
         self.log = os.path.join(self.dir, "postgres.log")
@@ -164,8 +178,9 @@ class Postgres:
         if not os.path.exists(os.path.join(self.data, "PG_VERSION")):
             self.init()
         self.port = port or self.port or free_port()
-        opts = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.sock} -c fsync=off "
-                f"-c full_page_writes=off -c synchronous_commit=off -c max_connections=300")
+        opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.sock}"
+        for k, v in dict(self.settings, max_connections="300").items():
+            opts += f" -c {k}={v}"
         _track(self)
         try:
             self._run([f"{PG_BIN}/pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60",
@@ -212,6 +227,14 @@ class Postgres:
                 pass
             self.kill()
         _untrack(self)
+        self.pid = None
+
+    def halt(self, mode="immediate"):
+        """`pg_ctl stop -m mode` (immediate: every Postgres process quits at once, as in a
+        crash of Postgres, not of the machine; fast: a clean shutdown that ends sessions).
+        start() brings it back on the same port and data."""
+        self._run([f"{PG_BIN}/pg_ctl", "-D", self.data, "-m", mode, "-w", "-t", "30", "stop"],
+                  timeout=40)
         self.pid = None
 
     def kill(self):

@@ -1,0 +1,331 @@
+/* test_db.c: the state each connection carries (prepared statements, transaction nesting)
+ * through resets, reconnects and lost statements. Without a server only the offline tests
+ * run; SETTLE_TEST_DATABASE_URL (set by the integration suite, test_recovery.py) runs the
+ * rest against a real Postgres. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "db.h"
+
+/* A statement db_exec prepares (a SELECT with a parameter). */
+#define Q "SELECT $1::int + 1"
+
+static const char *test_url;
+
+/* The server's URL, or skips the test when there is none. */
+static const char *
+test_db_url(void)
+{
+	if (test_url == NULL)
+		skip();
+	return test_url;
+}
+
+static PGconn *
+test_db_connect(void)
+{
+	PGconn *c = db_connect(test_db_url(), 1);
+	assert_non_null(c);
+	return c;
+}
+
+/* Runs Q with 41 through db_exec; true if it answered 42. */
+static bool
+test_db_q(PGconn *c)
+{
+	const char *p[] = {"41"};
+	PGresult *r = db_exec(c, Q, 1, p);
+	bool ok = r != NULL && strcmp(PQgetvalue(r, 0, 0), "42") == 0;
+
+	PQclear(r);
+	return ok;
+}
+
+/* Statements prepared on c's server session, counted without db_exec. */
+static int
+test_db_prepared(PGconn *c)
+{
+	PGresult *r = PQexec(c, "SELECT count(*) FROM pg_prepared_statements");
+	int n = PQresultStatus(r) == PGRES_TUPLES_OK ? atoi(PQgetvalue(r, 0, 0)) : -1;
+
+	PQclear(r);
+	return n;
+}
+
+static void
+test_db_raw(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+}
+
+/* ---- offline ------------------------------------------------------------------------ */
+
+static void
+test_connect_refused(void **state)
+{
+	assert_null(db_connect("postgresql://postgres@127.0.0.1:1/settle?connect_timeout=2", 1));
+}
+
+/* A connection that never connected still gets (and frees) its state; nothing is begun. */
+static void
+test_bad_connection_state(void **state)
+{
+	PGconn *c = PQconnectdb("postgresql://postgres@127.0.0.1:1/settle?connect_timeout=2");
+
+	assert_int_equal(PQstatus(c), CONNECTION_BAD);
+	assert_false(db_in_transaction(c));
+	assert_int_equal(db_begin(c), -1);
+	assert_false(db_in_transaction(c));
+	assert_null(db_exec(c, Q, 1, (const char *[]){"1"}));
+	assert_true(db_last_was_connection());
+	PQfinish(c); /* the sanitizer build reports a leak if the state is not freed */
+	assert_false(db_in_transaction(NULL));
+	assert_int_equal(db_begin(NULL), -1);
+}
+
+static void *
+test_db_thread_unreachable(void *arg)
+{
+	bool *ok = arg;
+
+	*ok = db_thread_conn() == NULL && db_thread_conn() == NULL;
+	db_thread_close();
+	return NULL; /* the thread's PGconn is finished when it exits (leak-checked) */
+}
+
+/* Without a server the thread's connection is NULL, every time, and nothing leaks. */
+static void
+test_thread_conn_unreachable(void **state)
+{
+	pthread_t t;
+	bool ok = false;
+
+	cfg.database_url = "postgresql://postgres@127.0.0.1:1/settle?connect_timeout=2";
+	assert_int_equal(pthread_create(&t, NULL, test_db_thread_unreachable, &ok), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	cfg.database_url = NULL;
+	assert_true(ok);
+}
+
+/* ---- against a server --------------------------------------------------------------- */
+
+/* The bug of issue 13: after PQreset the session has no statements, and the first prepared
+ * statement inside a transaction must still work (it failed with 26000, then 25P02). */
+static void
+test_reset_forgets_statements(void **state)
+{
+	PGconn *c = test_db_connect();
+
+	assert_true(test_db_q(c));
+	assert_int_equal(test_db_prepared(c), 1);
+	PQreset(c);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	assert_int_equal(test_db_prepared(c), 0);
+	assert_int_equal(db_begin(c), 0);
+	assert_true(test_db_q(c));
+	assert_int_equal(db_commit(c), 0);
+	assert_int_equal(test_db_prepared(c), 1);
+	PQfinish(c);
+}
+
+/* New connections (often at the address of the one just finished) start with no cache. */
+static void
+test_new_connection_fresh_cache(void **state)
+{
+	for (int i = 0; i < 5; i++) {
+		PGconn *c = test_db_connect();
+		assert_int_equal(db_begin(c), 0);
+		assert_true(test_db_q(c));
+		assert_int_equal(db_commit(c), 0);
+		assert_int_equal(test_db_prepared(c), 1);
+		PQfinish(c);
+	}
+}
+
+/* A backend killed by the server: the call fails as a connection error; after PQreset (what
+ * db_thread_conn does) statements are prepared again, inside a transaction too. */
+static void
+test_terminated_backend(void **state)
+{
+	PGconn *c = test_db_connect(), *killer = test_db_connect();
+	char pid[16];
+
+	assert_true(test_db_q(c));
+	snprintf(pid, sizeof(pid), "%d", PQbackendPID(c));
+	PGresult *r =
+	    db_exec(killer, "SELECT pg_terminate_backend($1::int)", 1, (const char *[]){pid});
+	assert_non_null(r);
+	PQclear(r);
+	assert_false(test_db_q(c));
+	assert_true(db_last_was_connection());
+	PQreset(c);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	assert_int_equal(db_begin(c), 0);
+	assert_true(test_db_q(c));
+	assert_int_equal(db_commit(c), 0);
+	PQfinish(c);
+	PQfinish(killer);
+}
+
+/* The thread's own connection survives its backend's death the same way. */
+static void
+test_thread_conn_after_terminate(void **state)
+{
+	PGconn *killer = test_db_connect(), *c;
+	char pid[16];
+
+	cfg.database_url = (char *)test_db_url();
+	c = db_thread_conn();
+	assert_non_null(c);
+	assert_true(test_db_q(c));
+	snprintf(pid, sizeof(pid), "%d", PQbackendPID(c));
+	PQclear(db_exec(killer, "SELECT pg_terminate_backend($1::int)", 1, (const char *[]){pid}));
+	assert_false(test_db_q(c));
+	c = db_thread_conn();
+	assert_non_null(c);
+	assert_int_equal(db_begin(c), 0);
+	assert_true(test_db_q(c));
+	assert_int_equal(db_commit(c), 0);
+	cfg.database_url = NULL;
+	PQfinish(killer);
+}
+
+/* db_thread_close drops the session but keeps the PGconn (a request may still hold it):
+ * the next db_thread_conn returns the same object on a new backend. */
+static void
+test_thread_close_keeps_object(void **state)
+{
+	PGconn *c, *again;
+	int pid;
+
+	cfg.database_url = (char *)test_db_url();
+	c = db_thread_conn();
+	assert_non_null(c);
+	assert_true(test_db_q(c));
+	pid = PQbackendPID(c);
+	db_thread_close();
+	again = db_thread_conn();
+	assert_ptr_equal(again, c);
+	assert_int_not_equal(PQbackendPID(again), pid);
+	assert_int_equal(test_db_prepared(again), 0);
+	assert_int_equal(db_begin(again), 0);
+	assert_true(test_db_q(again));
+	assert_int_equal(db_commit(again), 0);
+	cfg.database_url = NULL;
+}
+
+/* Statements lost behind the cache's back (DEALLOCATE ALL): inside a transaction the first
+ * error (26000) is returned and nothing is retried in the aborted transaction; outside one
+ * the statement is run again and succeeds. */
+static void
+test_lost_statements(void **state)
+{
+	PGconn *c = test_db_connect();
+
+	assert_true(test_db_q(c));
+	test_db_raw(c, "DEALLOCATE ALL");
+	assert_int_equal(db_begin(c), 0);
+	assert_false(test_db_q(c));
+	assert_string_equal(db_last_sqlstate(), "26000");
+	assert_false(db_last_was_connection());
+	assert_int_equal(PQtransactionStatus(c), PQTRANS_INERROR);
+	db_rollback(c);
+	assert_false(db_in_transaction(c));
+	assert_int_equal(PQtransactionStatus(c), PQTRANS_IDLE);
+	assert_true(test_db_q(c)); /* prepared again under a new name */
+	assert_int_equal(test_db_prepared(c), 1);
+	test_db_raw(c, "DEALLOCATE ALL");
+	assert_true(test_db_q(c)); /* outside a transaction: retried */
+	PQfinish(c);
+}
+
+/* A statement that cannot be prepared reports its own error, not 25P02. */
+static void
+test_prepare_error_in_transaction(void **state)
+{
+	PGconn *c = test_db_connect();
+
+	assert_int_equal(db_begin(c), 0);
+	assert_null(db_exec(c, "SELECT no_such_column FROM pg_class", 0, NULL));
+	assert_string_equal(db_last_sqlstate(), "42703");
+	db_rollback(c);
+	assert_true(test_db_q(c));
+	PQfinish(c);
+}
+
+/* Nesting is per connection: a transaction on one leaves the other alone. */
+static void
+test_nesting_per_connection(void **state)
+{
+	PGconn *a = test_db_connect(), *b = test_db_connect();
+
+	assert_int_equal(db_begin(a), 0);
+	assert_int_equal(db_begin(a), 0);
+	assert_true(db_in_transaction(a));
+	assert_false(db_in_transaction(b));
+	assert_int_equal(db_begin(b), 0);
+	assert_int_equal(PQtransactionStatus(b), PQTRANS_INTRANS);
+	assert_int_equal(db_commit(b), 0);
+	assert_int_equal(PQtransactionStatus(b), PQTRANS_IDLE);
+	db_rollback(a); /* the inner one: the outer commit rolls back and fails */
+	assert_int_equal(PQtransactionStatus(a), PQTRANS_INTRANS);
+	assert_int_equal(db_commit(a), -1);
+	assert_int_equal(PQtransactionStatus(a), PQTRANS_IDLE);
+	assert_false(db_in_transaction(a));
+	PQfinish(a);
+	PQfinish(b);
+}
+
+/* A reset inside a transaction: the transaction is gone, so its commit fails. */
+static void
+test_reset_inside_transaction(void **state)
+{
+	PGconn *c = test_db_connect();
+
+	assert_int_equal(db_begin(c), 0);
+	assert_true(test_db_q(c));
+	PQreset(c);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	assert_true(db_in_transaction(c));
+	assert_int_equal(db_commit(c), -1);
+	assert_false(db_in_transaction(c));
+	assert_int_equal(db_begin(c), 0);
+	assert_int_equal(PQtransactionStatus(c), PQTRANS_INTRANS);
+	assert_true(test_db_q(c));
+	assert_int_equal(db_commit(c), 0);
+	PQfinish(c);
+}
+
+int
+main(void)
+{
+	const char *url = getenv("SETTLE_TEST_DATABASE_URL");
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_connect_refused),
+	    cmocka_unit_test(test_bad_connection_state),
+	    cmocka_unit_test(test_thread_conn_unreachable),
+	    cmocka_unit_test(test_reset_forgets_statements),
+	    cmocka_unit_test(test_new_connection_fresh_cache),
+	    cmocka_unit_test(test_terminated_backend),
+	    cmocka_unit_test(test_thread_conn_after_terminate),
+	    cmocka_unit_test(test_thread_close_keeps_object),
+	    cmocka_unit_test(test_lost_statements),
+	    cmocka_unit_test(test_prepare_error_in_transaction),
+	    cmocka_unit_test(test_nesting_per_connection),
+	    cmocka_unit_test(test_reset_inside_transaction),
+	};
+
+	test_url = url != NULL && url[0] != '\0' ? url : NULL;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
