@@ -23,8 +23,8 @@ static _Thread_local bool last_connection_error;
 
 /* Prepared statements: every SELECT/INSERT/UPDATE/DELETE/WITH that goes through db_exec is
  * prepared once per connection and then executed by name, so Postgres parses and plans the
- * handlers' queries once, not per request. Statement texts are matched by 64-bit hash and
- * length (callers' strings are not kept). */
+ * handlers' queries once, not per request. A statement is found by its text: a 64-bit hash
+ * first, then the whole text (a copy is kept), so two texts never share a name. */
 #define DB_CACHE_STMTS 128
 
 /* The state of one connection, attached to its PGconn through libpq's event system
@@ -36,8 +36,8 @@ struct db_conn {
 	uint64_t gen; /* in statement names; bumped whenever the cache is emptied */
 	int n;        /* statements prepared on this session */
 	uint64_t hash[DB_CACHE_STMTS];
-	size_t len[DB_CACHE_STMTS];
-	int tx_depth; /* see db_begin */
+	char *sql[DB_CACHE_STMTS]; /* copies of the texts, owned */
+	int tx_depth;              /* see db_begin */
 	bool tx_aborted;
 	bool reset_pending; /* db_thread_close: a new session at the next db_thread_conn */
 };
@@ -46,6 +46,8 @@ struct db_conn {
 static void
 db_conn_forget(struct db_conn *s)
 {
+	for (int i = 0; i < s->n; i++)
+		free(s->sql[i]);
 	s->n = 0;
 	s->gen++;
 }
@@ -71,9 +73,13 @@ db_event(PGEventId id, void *info, void *pass)
 		}
 		return 1;
 	}
-	case PGEVT_CONNDESTROY:
-		free(PQinstanceData(((PGEventConnDestroy *)info)->conn, db_event));
+	case PGEVT_CONNDESTROY: {
+		struct db_conn *s = PQinstanceData(((PGEventConnDestroy *)info)->conn, db_event);
+		if (s != NULL)
+			db_conn_forget(s);
+		free(s);
 		return 1;
+	}
 	default:
 		return 1;
 	}
@@ -218,16 +224,14 @@ db_run(PGconn *c, const char *sql, int n, const char *const *params)
 {
 	struct db_conn *s = db_conn_of(c);
 	uint64_t h;
-	size_t len;
 	char name[48];
 	int i;
 
 	if (s == NULL || !db_cacheable(sql))
 		return PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
 	h = db_fnv(sql);
-	len = strlen(sql);
 	for (i = 0; i < s->n; i++)
-		if (s->hash[i] == h && s->len[i] == len)
+		if (s->hash[i] == h && strcmp(s->sql[i], sql) == 0)
 			break;
 	if (i == s->n && s->n == DB_CACHE_STMTS)
 		return PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
@@ -238,7 +242,7 @@ db_run(PGconn *c, const char *sql, int n, const char *const *params)
 			return p; /* the statement's own error (or the connection's) */
 		PQclear(p);
 		s->hash[i] = h;
-		s->len[i] = len;
+		s->sql[i] = xstrdup(sql);
 		s->n++;
 	}
 	PGresult *r = PQexecPrepared(c, name, n, params, NULL, NULL, 0);
