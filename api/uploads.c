@@ -436,14 +436,12 @@ uploads_list(struct req *r)
 		                 page, per_page);
 }
 
-/* GET /uploads/{id}: one statement. */
+/* Answers 200 with the upload of res (a statement ending in the access verdict columns and
+ * the upload's row), or the error it tells: database, access, or no such upload. */
 static void
-uploads_get(struct req *r)
+uploads_answer_row(struct req *r, const PGresult *res)
 {
-	const char *q[] = {r->params[0], r->user_id};
-	PGresult *res;
-
-	if ((res = db_exec(r->db, uploads_get_sql, 2, q)) == NULL)
+	if (res == NULL)
 		http_db_error(r);
 	else if (access_verdict(r, res, U_VERDICT, "upload") != 1)
 		; /* answered */
@@ -451,6 +449,17 @@ uploads_get(struct req *r)
 		http_not_found(r, "upload");
 	else
 		http_json(r, 200, uploads_row_json(res, 0));
+}
+
+/* GET /uploads/{id}: one statement. */
+static void
+uploads_get(struct req *r)
+{
+	const char *q[] = {r->params[0], r->user_id};
+	PGresult *res;
+
+	res = db_exec(r->db, uploads_get_sql, 2, q);
+	uploads_answer_row(r, res);
 	PQclear(res);
 }
 
@@ -637,14 +646,8 @@ uploads_hashes(struct req *r)
 		goto out;
 	uuid_generate(fid);
 	params[2] = hash_alg_name(alg);
-	if ((res = db_exec(r->db, uploads_hashes_sql, 5, params)) == NULL)
-		http_db_error(r);
-	else if (access_verdict(r, res, U_VERDICT, "upload") != 1)
-		; /* answered */
-	else if (db_get(res, 0, U_ID) == NULL)
-		http_not_found(r, "upload");
-	else
-		http_json(r, 200, uploads_row_json(res, 0));
+	res = db_exec(r->db, uploads_hashes_sql, 5, params);
+	uploads_answer_row(r, res);
 out:
 	PQclear(res);
 	json_decref(body);
