@@ -4,6 +4,7 @@
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -564,18 +565,21 @@ mq_publish_nowait(struct mq *mq, const char *exchange, const char *routing_key, 
 int
 mq_wait_confirms(struct mq *mq, int timeout_ms, char **err)
 {
-	int64_t deadline = util_now_ms() + timeout_ms;
+	return mq_wait_confirms_or(mq, timeout_ms, -1, err);
+}
+
+/* Ends a wait for confirms: the verdict on every publish since the last one, which are then
+ * forgotten. 0 if all were acked, else -1 with *err. */
+static int
+mq_confirms_settle(struct mq *mq, bool timed_out, int timeout_ms, char **err)
+{
 	size_t nacked = 0;
 	int rc = -1;
 
-	while (mq->nconfirmed < mq->npending) {
-		if (mq_pump(mq, mq_slice_ms(mq, deadline), err) < 0)
-			goto out;
-		if (mq->nconfirmed < mq->npending && util_now_ms() >= deadline) {
-			util_set_err(err, "no publisher confirm within %d ms (%zu of %zu pending)",
-			             timeout_ms, mq->npending - mq->nconfirmed, mq->npending);
-			goto out;
-		}
+	if (timed_out) {
+		util_set_err(err, "no publisher confirm within %d ms (%zu of %zu pending)",
+		             timeout_ms, mq->npending - mq->nconfirmed, mq->npending);
+		goto out;
 	}
 	for (size_t i = 0; i < mq->npending; i++)
 		nacked += mq->state[i] < 0;
@@ -594,6 +598,32 @@ out:
 	free(mq->returned);
 	mq->returned = NULL;
 	return rc;
+}
+
+/* Waits for confirms until all arrived or fd (>= 0) is readable. See mq.h. */
+int
+mq_wait_confirms_or(struct mq *mq, int timeout_ms, int fd, char **err)
+{
+	int64_t deadline = util_now_ms() + timeout_ms;
+
+	while (mq->nconfirmed < mq->npending) {
+		int slice = mq_slice_ms(mq, deadline);
+
+		if (fd >= 0 && !mq_has_input(mq)) {
+			struct pollfd p[2] = {{.fd = mq_fd(mq), .events = POLLIN},
+			                      {.fd = fd, .events = POLLIN}};
+			if (poll(p, 2, slice) > 0 && (p[1].revents & POLLIN))
+				return 1;
+			slice = 0;
+		}
+		if (mq_pump(mq, slice, err) < 0) {
+			mq_confirms_settle(mq, false, timeout_ms, NULL);
+			return -1;
+		}
+		if (mq->nconfirmed < mq->npending && util_now_ms() >= deadline)
+			return mq_confirms_settle(mq, true, timeout_ms, err);
+	}
+	return mq_confirms_settle(mq, false, timeout_ms, err);
 }
 
 /* Publishes one message and waits (up to the rpc timeout) for its confirm. See mq.h. */

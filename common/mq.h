@@ -87,6 +87,9 @@ int mq_publish_nowait(struct mq *mq, const char *exchange, const char *routing_k
  * were acked; -1 with *err if any was nacked or returned, on timeout or on a connection
  * error. Either way the set of outstanding publishes is cleared. */
 int mq_wait_confirms(struct mq *mq, int timeout_ms, char **err) MUSTCHECK;
+/* mq_wait_confirms that also returns 1 as soon as fd (>= 0) is readable, the publishes
+ * still outstanding (wait again later, after publishing more if need be). */
+int mq_wait_confirms_or(struct mq *mq, int timeout_ms, int fd, char **err) MUSTCHECK;
 
 /* Starts consuming queue with manual acks and prefetch count. 0 or -1 with *err. */
 int mq_consume(struct mq *mq, const char *queue, int prefetch, char **err) MUSTCHECK;

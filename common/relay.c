@@ -22,10 +22,13 @@
 #define RELAY_BAD_ROW_MS   3600000
 #define RELAY_HEARTBEAT_S  30
 #define RELAY_CONFIRM_MS   30000
+#define RELAY_JOIN_MS      50
 
+/* Claims due rows not claimed yet by this transaction ($2): statement_timestamp(), not
+ * now(), so that a claim later in the transaction sees rows committed since it began. */
 static const char relay_select_sql[] =
     "SELECT id, kind, resource_id, attempt, (extract(epoch from created_at) * 1000)::bigint "
-    "FROM outbox WHERE available_at <= now() "
+    "FROM outbox WHERE available_at <= statement_timestamp() AND id <> ALL($2::uuid[]) "
     "ORDER BY available_at LIMIT $1 FOR UPDATE SKIP LOCKED";
 /* Retires the delivered rows: $1 is a JSON array of their messages. Each row leaves the
  * outbox and its message enters the audit log, in one statement; logged_at is the moment
@@ -106,6 +109,13 @@ relay_array_add(struct relay_array *a, const char *item)
 	relay_array_put(a, a->n++ == 0 ? a->open : ',', item);
 }
 
+/* The literal so far, closed, in a new string the caller frees (a stays open). */
+static char *
+relay_array_copy(const struct relay_array *a)
+{
+	return a->n == 0 ? xasprintf("%c%c", a->open, a->close) : xasprintf("%s%c", a->s, a->close);
+}
+
 /* Closes the literal and returns it (still owned by a). */
 static const char *
 relay_array_end(struct relay_array *a)
@@ -150,17 +160,20 @@ relay_mq_deliver(void *arg, const struct job *j, const char *body, int64_t *retr
 	return 0;
 }
 
-/* Waits for the confirms of everything published since the last flush. 0 or -1. */
+/* Waits for the confirms of everything published since the last flush, or until wake_fd
+ * is readable (1). 0, 1 or -1. */
 static int
-relay_mq_flush(void *arg)
+relay_mq_flush(void *arg, int wake_fd)
 {
 	struct relay_mq *m = arg;
 	char *err = NULL;
+	int rc;
 
 	if (m->mq == NULL)
 		return -1;
-	if (mq_wait_confirms(m->mq, RELAY_CONFIRM_MS, &err) == 0)
-		return 0;
+	rc = mq_wait_confirms_or(m->mq, RELAY_CONFIRM_MS, wake_fd, &err);
+	if (rc >= 0)
+		return rc;
 	log_warn("relay_confirm_failed error=\"%s\"", err);
 	free(err);
 	relay_mq_drop(m);
@@ -350,7 +363,8 @@ relay_row_job(const PGresult *r, int i, struct job *j)
 /* What one batch delivered (messages, a JSON array) and what it put off (ids and delays,
  * Postgres arrays). */
 struct relay_outcome {
-	struct relay_array sent, retry_ids, retry_ms;
+	struct relay_array sent, retry_ids, retry_ms, claimed;
+	int rows;
 };
 
 /* Hands row i to the sink. 0 delivered or put off, -1 when the sink broke. */
@@ -396,48 +410,94 @@ relay_record(struct relay_loop *l, struct relay_outcome *o)
 	return 0;
 }
 
+/* Claims up to RELAY_BATCH - o->rows more due rows in the open transaction and hands them
+ * to the sink. The number claimed, -1 on a database error, -2 when the sink broke. */
+static int
+relay_claim(struct relay_loop *l, struct relay_outcome *o)
+{
+	char limit[16], *claimed = relay_array_copy(&o->claimed);
+	const char *p[2] = {limit, claimed};
+	PGresult *r;
+	int n = -1;
+
+	snprintf(limit, sizeof(limit), "%d", RELAY_BATCH - o->rows);
+	r = db_exec(l->conn, relay_select_sql, 2, p);
+	free(claimed);
+	if (r == NULL)
+		return -1;
+	for (n = 0; n < PQntuples(r); n++) {
+		relay_array_add(&o->claimed, db_get(r, n, 0));
+		if (relay_deliver_row(l, r, n, o) < 0) {
+			n = -2;
+			break;
+		}
+	}
+	if (n >= 0)
+		o->rows += n;
+	PQclear(r);
+	return n;
+}
+
+/* Waits until the sink has everything delivered so far. While it waits (at most
+ * RELAY_JOIN_MS, up to RELAY_BATCH rows), rows committed meanwhile join the batch: a poke
+ * claims and delivers them at once, so they wait for their own confirm, not for this
+ * batch's first. 0, -1 (database) or -2 (sink). */
+static int
+relay_flush(struct relay_loop *l, struct relay_outcome *o)
+{
+	int64_t until = util_now_ms() + RELAY_JOIN_MS;
+	char buf[64];
+
+	while (o->sent.n > 0 && l->sink.flush != NULL) {
+		bool join = o->rows < RELAY_BATCH && util_now_ms() < until;
+		int rc = l->sink.flush(l->sink.arg, join ? l->wake_fd : -1);
+
+		if (rc < 0)
+			return -2;
+		if (rc == 0)
+			return 0;
+		while (read(l->wake_fd, buf, sizeof(buf)) > 0)
+			;
+		if ((rc = relay_claim(l, o)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
 /*
- * One transaction: claims up to RELAY_BATCH due rows, delivers them, flushes the sink,
- * retires the delivered rows (into message_log) or schedules their retry, commits. Returns
- * the number of rows claimed, -1 on a database error, -2 when the sink broke (the
- * transaction is rolled back either way, so every row is claimed again later).
+ * One transaction: claims up to RELAY_BATCH due rows, delivers them, flushes the sink
+ * (claiming the rows that arrive meanwhile), retires the delivered rows (into
+ * message_log) or schedules their retry, commits. Returns the number of rows claimed, -1 on
+ * a database error, -2 when the sink broke (the transaction is rolled back either way, so
+ * every row is claimed again later).
  */
 static int
 relay_batch(struct relay_loop *l)
 {
-	struct relay_outcome o = {RELAY_JSON_ARRAY, RELAY_PG_ARRAY, RELAY_PG_ARRAY};
-	char limit[16];
-	const char *p[1] = {limit};
-	PGresult *r = NULL;
-	int rc = -1;
+	struct relay_outcome o = {RELAY_JSON_ARRAY, RELAY_PG_ARRAY, RELAY_PG_ARRAY, RELAY_PG_ARRAY,
+	                          0};
+	int rc;
 
-	snprintf(limit, sizeof(limit), "%d", RELAY_BATCH);
-	if (db_begin(l->conn) < 0)
-		goto fail;
-	r = db_exec(l->conn, relay_select_sql, 1, p);
-	if (r == NULL)
-		goto fail;
-	for (int i = 0; i < PQntuples(r); i++)
-		if (relay_deliver_row(l, r, i, &o) < 0) {
-			rc = -2;
-			goto fail;
-		}
-	if (o.sent.n > 0 && l->sink.flush != NULL && l->sink.flush(l->sink.arg) < 0) {
-		rc = -2;
+	if (db_begin(l->conn) < 0) {
+		rc = -1;
 		goto fail;
 	}
-	if (relay_record(l, &o) < 0 || db_commit(l->conn) < 0)
+	if ((rc = relay_claim(l, &o)) < 0 || (rc = relay_flush(l, &o)) < 0)
 		goto fail;
-	rc = PQntuples(r);
+	if (relay_record(l, &o) < 0 || db_commit(l->conn) < 0) {
+		rc = -1;
+		goto fail;
+	}
+	rc = o.rows;
 	log_debug("relay_batch rows=%d sent=%d retried=%d", rc, o.sent.n, o.retry_ids.n);
 	goto out;
 fail:
 	db_rollback(l->conn);
 out:
-	PQclear(r);
 	free(o.sent.s);
 	free(o.retry_ids.s);
 	free(o.retry_ms.s);
+	free(o.claimed.s);
 	return rc;
 }
 

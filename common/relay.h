@@ -14,8 +14,10 @@
  * - deliver(j, body): body is j's serialised message. 0 when handed over (final once
  *   flush() succeeds), 1 to try this job again later (the relay bumps attempt and sets
  *   available_at to now + *retry_delay_ms), -1 when the sink is broken.
- * - flush(): waits until everything delivered since the last flush is handed over for good
- *   (publisher confirms). 0, or -1 when broken. NULL when deliver() is final by itself.
+ * - flush(wake_fd): waits until everything delivered since the last flush is handed over
+ *   for good (publisher confirms): 0; or returns 1 as soon as wake_fd (>= 0) is readable,
+ *   with deliveries outstanding (the relay delivers more, then flushes again); -1 when
+ *   broken. NULL when deliver() is final by itself.
  * - keepalive(): called at least every few seconds while the relay idles (heartbeats).
  *   0, or -1 when broken. May be NULL.
  * - reset(): (re)connects; called with backoff after -1 from any of the above, until it
@@ -23,7 +25,7 @@
  * - free(): releases arg. */
 struct relay_sink {
 	int (*deliver)(void *arg, const struct job *j, const char *body, int64_t *retry_delay_ms);
-	int (*flush)(void *arg);
+	int (*flush)(void *arg, int wake_fd);
 	int (*keepalive)(void *arg);
 	int (*reset)(void *arg);
 	void (*free)(void *arg);
