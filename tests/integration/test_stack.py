@@ -1,0 +1,47 @@
+"""The private stack of `make run` (scripts/stack.sh): every port its Postgres, RabbitMQ
+(AMQP and Erlang distribution) and epmd listen on is on loopback, and Postgres runs durable."""
+
+import os
+import re
+import subprocess
+
+REPO = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", ".."))
+STACK = os.path.join(REPO, "scripts", "stack.sh")
+
+
+def listeners():
+    """[(local address, port, pids)] of every listening TCP socket on the machine."""
+    out = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, check=True).stdout
+    rows = []
+    for line in out.splitlines():
+        fields = line.split()
+        addr, _, port = fields[3].rpartition(":")
+        pids = {int(p) for p in re.findall(r"pid=(\d+)", line)}
+        rows.append((addr, int(port), pids))
+    return rows
+
+
+def test_stack_listens_on_loopback_only_and_is_durable(tmp_path):
+    state = str(tmp_path / "stack")
+    env = dict(os.environ, SETTLE_QUEUE="rabbitmq")
+    r = subprocess.run([STACK, "start", state], env=env, capture_output=True, text=True,
+                       timeout=240)
+    assert r.returncode == 0, r.stdout + r.stderr
+    try:
+        st = dict(line.split("=", 1) for line in open(os.path.join(state, "state")).read()
+                  .split())
+        pids = {int(st["PG_PID"]), int(st["RABBIT_PID"])}
+        ports = {int(st[k]) for k in ("PG_PORT", "AMQP_PORT", "DIST_PORT", "EPMD_PORT")}
+        ours = [(a, p) for a, p, who in listeners() if who & pids or p in ports]
+        # Postgres, AMQP, the node's distribution port and epmd at least.
+        assert {p for _, p in ours} >= ports, (ours, ports)
+        wide = [(a, p) for a, p in ours if a not in ("127.0.0.1", "[::1]")]
+        assert not wide, f"listening beyond loopback: {wide}"
+        url = open(os.path.join(state, "stack.env")).read().split(
+            "SETTLE_DATABASE_URL=", 1)[1].split()[0]
+        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+            got = subprocess.run(["psql", url, "-Atc", f"SHOW {setting}"], capture_output=True,
+                                 text=True, timeout=30).stdout.strip()
+            assert got == "on", f"{setting}={got}"
+    finally:
+        subprocess.run([STACK, "stop", state], capture_output=True, timeout=120)
