@@ -166,18 +166,6 @@ jobs_run(PGconn *c, const struct job *j, char **err)
 	return it.res;
 }
 
-/* Marks items that repeat an earlier item's message id as duplicates (a re-published
- * message can arrive twice in one window; one statement must not record it twice). */
-static void
-jobs_batch_dedupe(struct jobs_item *items, int n)
-{
-	for (int i = 1; i < n; i++)
-		for (int k = 0; k < i; k++)
-			if (items[k].res != JOB_DUPLICATE &&
-			    strcmp(items[i].j->id, items[k].j->id) == 0)
-				items[i].res = JOB_DUPLICATE;
-}
-
 /* The batch's common statement failed: commits each verdict on its own, so a job that
  * breaks the statement fails alone. */
 static void
@@ -197,38 +185,23 @@ jobs_batch_one_by_one(PGconn *c, struct jobs_item *items, int n)
 void
 jobs_run_batch(PGconn *c, struct jobs_item *items, int n)
 {
-	struct jobs_item **run = xcalloc((size_t)n, sizeof(*run));
-	struct jobs_item *todo = xcalloc((size_t)n, sizeof(*todo));
-	int m = 0;
-
-	for (int i = 0; i < n; i++)
-		items[i].res = JOB_DONE;
-	jobs_batch_dedupe(items, n);
-	for (int i = 0; i < n; i++)
-		if (items[i].res == JOB_DONE) {
-			run[m] = &items[i];
-			todo[m++] = items[i];
-		}
 	/* One transaction for the load and the commit (the reads in between are small), so a
 	 * batch costs Postgres one transaction. */
 	bool tx = db_begin(c) == 0;
-	upload_complete_check(c, todo, m, JOBS_BATCH_READ_MAX);
-	for (int i = 0; i < m; i++)
-		if (todo[i].res == JOB_DONE && !todo[i].deferred && jobs_fault()) {
-			todo[i].res = JOB_RETRY;
-			todo[i].err = xstrdup("injected fault");
+
+	upload_complete_check(c, items, n, JOBS_BATCH_READ_MAX);
+	for (int i = 0; i < n; i++)
+		if (items[i].res == JOB_DONE && !items[i].deferred && jobs_fault()) {
+			items[i].res = JOB_RETRY;
+			items[i].err = xstrdup("injected fault");
 		}
-	if (upload_complete_commit(c, todo, m) < 0 || (tx && db_commit(c) < 0)) {
+	if (upload_complete_commit(c, items, n) < 0 || (tx && db_commit(c) < 0)) {
 		if (tx)
 			db_rollback(c);
-		jobs_batch_one_by_one(c, todo, m);
+		jobs_batch_one_by_one(c, items, n);
 	}
-	for (int i = 0; i < m; i++) {
-		upload_complete_verdict_clear(&todo[i].v);
-		*run[i] = todo[i];
-	}
-	free(todo);
-	free(run);
+	for (int i = 0; i < n; i++)
+		upload_complete_verdict_clear(&items[i].v);
 }
 
 /* Records that j gave up after its last attempt: error_at / error_message on the upload

@@ -81,8 +81,9 @@ void jobs_run_batch(PGconn *c, struct jobs_item *items, int n);
 void upload_complete_check(PGconn *c, struct jobs_item *items, int n, int64_t read_max);
 /* Commits, in one statement, the verdicts of the items with res JOB_DONE and not deferred,
  * with their job_runs rows, and notifies waiters: each such item becomes JOB_DONE or
- * JOB_DUPLICATE (the message already ran). consistent_at is the time of the statement.
- * 0, or -1 if the statement failed (items unchanged). */
+ * JOB_DUPLICATE (the message already ran, or an earlier item has the same message id).
+ * consistent_at is the time of the statement. 0, or -1 if the statement failed (the
+ * items with a repeated message id are marked duplicates even then). */
 int upload_complete_commit(PGconn *c, struct jobs_item *items, int n) MUSTCHECK;
 /* Frees what check() stored in v. */
 void upload_complete_verdict_clear(struct upload_verdict *v);

@@ -397,6 +397,19 @@ uc_committable(const struct jobs_item *it)
 	return it->res == JOB_DONE && !it->deferred;
 }
 
+/* Marks committable items that repeat an earlier one's message id as duplicates: a message
+ * published twice can arrive twice in one window, and one statement cannot record a
+ * message twice. */
+static void
+uc_dedupe(struct jobs_item *items, int n)
+{
+	for (int i = 1; i < n; i++)
+		for (int k = 0; k < i && uc_committable(&items[i]); k++)
+			if (uc_committable(&items[k]) &&
+			    strcmp(items[i].j->id, items[k].j->id) == 0)
+				items[i].res = JOB_DUPLICATE;
+}
+
 /* Step two of the batch path (see jobs.h). */
 int
 upload_complete_commit(PGconn *c, struct jobs_item *items, int n)
@@ -405,6 +418,7 @@ upload_complete_commit(PGconn *c, struct jobs_item *items, int n)
 	PGresult *r;
 	char *body;
 
+	uc_dedupe(items, n);
 	for (int i = 0; i < n; i++)
 		if (uc_committable(&items[i]))
 			json_array_append_new(
