@@ -218,6 +218,15 @@ def test_worker_killed_while_hashing_large_upload(settle, db, amqp):
     print(f"\nkilled after reading {read >> 20} MiB of 200; the second worker's run took {ms} ms")
 
 
+def wait_blocked_on_lock(db, worker, query_part, what):
+    """Waits until a statement containing query_part waits on a lock (the worker alive)."""
+    def blocked():
+        assert worker.alive(), worker.log_text()[-3000:]
+        return q1(db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                      " AND query LIKE %s", (f"%{query_part}%",))
+    wait_until(blocked, 30, interval=0.05, what=what)
+
+
 def test_worker_killed_inside_transaction(settle, db, amqp, postgres):
     """The upload is completed while no worker runs; then the test takes the upload's row
     lock and starts a worker, whose job statement (it records job_runs and updates the
@@ -238,11 +247,8 @@ def test_worker_killed_inside_transaction(settle, db, amqp, postgres):
         cur.execute("SELECT 1 FROM uploads WHERE id = %s FOR UPDATE", (uid,))
         first = settle.worker(SETTLE_WORKER_PREFETCH=1)
 
-        def blocked():
-            assert first.alive(), first.log_text()[-3000:]
-            return q1(db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                          " AND query LIKE '%%UPDATE uploads u SET is_consistent%%'")
-        wait_until(blocked, 30, interval=0.05, what="the worker's UPDATE to wait on the lock")
+        wait_blocked_on_lock(db, first, "UPDATE uploads u SET is_consistent",
+                             "the worker's UPDATE to wait on the lock")
         first.stop(signal.SIGKILL)
         second = settle.worker()
         wait_consuming(amqp, second)
@@ -286,11 +292,8 @@ def test_worker_killed_in_the_middle_of_a_batch(settle, db, amqp, postgres):
         cur.execute("SELECT 1 FROM uploads WHERE id = %s FOR UPDATE", (ids[7],))
         first = settle.worker(SETTLE_WORKER_THREADS=1)
 
-        def blocked():
-            assert first.alive(), first.log_text()[-3000:]
-            return q1(db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                          " AND query LIKE '%%jsonb_to_recordset%%'")
-        wait_until(blocked, 30, interval=0.05, what="a batch's commit to wait on the lock")
+        wait_blocked_on_lock(db, first, "jsonb_to_recordset",
+                             "a batch's commit to wait on the lock")
         first.stop(signal.SIGKILL)
         locker.rollback()
     finally:
