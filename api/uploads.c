@@ -61,7 +61,8 @@ enum {
  * users row alias s, with the chunks and hashes columns given. */
 #define UPLOADS_SQL_COLS(chunks, hashes) \
 	"u.id, u.name, u.content_type, u.size, u.etag, u.project_id, " \
-	TS("u.created_at") ", u.completed_at IS NULL, " TS("u.completed_at") ", " \
+	TS("u.created_at") ", u.completed_at IS NULL AND u.purged_at IS NULL, " \
+	TS("u.completed_at") ", " \
 	"u.is_consistent, " TS("u.purged_at") ", " TS("u.error_at") ", u.error_message, " \
 	chunks ", " hashes ", u.created_by, s.username, s.full_name"
 

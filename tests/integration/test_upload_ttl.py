@@ -140,6 +140,7 @@ def test_abandoned_upload_is_purged(settle, db, postgres):
     # The abandoned upload: purged_on set, bytes gone, and every further step refused.
     status = client.upload_status(abandoned)
     assert status["purged_on"] is not None and status["completed_on"] is None, status
+    assert status["ready_for_chunks"] is False, status
     for n in (1, 2):
         assert not os.path.exists(storage_chunk_path(storage, db, abandoned, n))
     assert_expired(register(client, abandoned, 3, a2, expect=409))
