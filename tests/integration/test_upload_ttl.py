@@ -61,6 +61,11 @@ def wait_blocked_on_lock(db, proc, query_part, what):
     wait_until(blocked, 30, interval=0.05, what=what)
 
 
+def api_put(client, path, body):
+    """PUT path with the client's token on a connection of its own (for another thread)."""
+    return requests.put(client.base + path, headers=client.headers, json=body, timeout=60)
+
+
 def in_thread(fn):
     """Runs fn() in a thread; returns a function that joins it and returns its result."""
     out = {}
@@ -102,12 +107,13 @@ def test_abandoned_upload_is_purged(settle, db, postgres):
     try:
         with locker.cursor() as cur:
             cur.execute("SELECT 1 FROM uploads WHERE id = %s FOR SHARE", (raced,))
-        complete_raced = in_thread(lambda: client._once(
-            "PUT", f"/uploads/{raced}/complete",
-            json={"hash": {"value": md5(raced_data), "algorithm": "md5"}}))
+        complete_raced = in_thread(lambda: api_put(
+            client, f"/uploads/{raced}/complete",
+            {"hash": {"value": md5(raced_data), "algorithm": "md5"}}))
         wait_blocked_on_lock(db, api, "completed_hash_algorithm = $3",
                              "the complete to wait on the lock")
-        time.sleep(TTL)  # every upload here is now past its TTL
+        time.sleep(TTL)  # every upload here is now past its TTL, but for `kept`:
+        client.put_chunk(kept, 1, kept_data)
         worker = settle.worker(SETTLE_UPLOAD_TTL=TTL, SETTLE_HOUSEKEEPING_INTERVAL=1)
         # `kept` keeps its activity going (registration and storage PUT) through several
         # rounds of housekeeping, while `abandoned` is purged.
@@ -197,10 +203,9 @@ def test_calls_racing_a_purge_lose_cleanly(settle, db, postgres):
 
     u = client.create_upload(project, "race-register.bin", len(data))
     r = purge_meanwhile(db, postgres, api, u, "INSERT INTO chunks",
-                        lambda: client._once("PUT", f"/uploads/{u}/chunks",
-                                             json={"number": 1, "size": len(data),
-                                                   "hash": {"value": md5(data),
-                                                            "algorithm": "md5"}}))
+                        lambda: api_put(client, f"/uploads/{u}/chunks",
+                                        {"number": 1, "size": len(data),
+                                         "hash": {"value": md5(data), "algorithm": "md5"}}))
     assert_expired(r)
     assert q(db, "SELECT number FROM chunks WHERE upload_id = %s", (u,)) == []
 
@@ -214,9 +219,8 @@ def test_calls_racing_a_purge_lose_cleanly(settle, db, postgres):
 
     u = client.upload(project, data, complete=False)
     r = purge_meanwhile(db, postgres, api, u, "completed_hash_algorithm = $3",
-                        lambda: client._once("PUT", f"/uploads/{u}/complete",
-                                             json={"hash": {"value": md5(data),
-                                                            "algorithm": "md5"}}))
+                        lambda: api_put(client, f"/uploads/{u}/complete",
+                                        {"hash": {"value": md5(data), "algorithm": "md5"}}))
     assert_expired(r)
     assert q1(db, "SELECT completed_at FROM uploads WHERE id = %s", (u,)) is None
     assert q1(db, "SELECT count(*) FROM outbox WHERE resource_id = %s", (u,)) == 0
