@@ -148,9 +148,10 @@ storage_http_put_data(struct req *r, const char *data, size_t n)
 	return 0;
 }
 
-/* Records what storage computed, under a share lock of the upload so that complete cannot
- * slip in between. 1 done, 0 conflict (completed or chunk re-registered), -1 failure with
- * the writer already consumed or aborted. */
+/* Records what storage computed, under a share lock of the upload so that complete or the
+ * purge of expired uploads cannot slip in between (a PUT that waited for a purge finds the
+ * upload purged and stores nothing). 1 done, 0 conflict (completed, purged or chunk
+ * re-registered), -1 failure with the writer already consumed or aborted. */
 static int
 storage_http_commit(struct req *r, struct storage_put *s)
 {
@@ -169,7 +170,8 @@ storage_http_commit(struct req *r, struct storage_put *s)
 	 * finish before the other's begin, so the stored digests are those of the file. */
 	res = db_exec(r->db,
 	              "SELECT u.completed_at IS NULL FROM uploads u JOIN chunks c ON c.upload_id = "
-	              "u.id WHERE u.id = $1 AND c.number = $2 FOR SHARE OF u FOR UPDATE OF c",
+	              "u.id WHERE u.id = $1 AND c.number = $2 AND u.purged_at IS NULL "
+	              "FOR SHARE OF u FOR UPDATE OF c",
 	              2, params);
 	if (res == NULL || PQntuples(res) != 1 || !db_get_bool(res, 0, 0)) {
 		rc = res == NULL ? -1 : 0;
@@ -220,7 +222,8 @@ storage_http_put(struct req *r)
 			http_db_error(r);
 	} else if (rc == 0) {
 		http_error(r, 409, "conflict",
-		           "the upload was completed or the chunk registered again meanwhile",
+		           "the upload was completed or expired, or the chunk registered again "
+		           "meanwhile",
 		           "register the chunk again");
 	} else {
 		http_json(r, 201, json_object());

@@ -46,6 +46,7 @@ enum {
 	U_DONE = U_VERDICT + ACCESS_VERDICT_NCOLS, /* complete: completed before, its hash */
 	U_DONE_VALUE,
 	U_DONE_ALG,
+	U_EXPIRED, /* complete: purged before it was completed */
 };
 
 /* clang-format off */
@@ -60,7 +61,8 @@ enum {
  * users row alias s, with the chunks and hashes columns given. */
 #define UPLOADS_SQL_COLS(chunks, hashes) \
 	"u.id, u.name, u.content_type, u.size, u.etag, u.project_id, " \
-	TS("u.created_at") ", u.completed_at IS NULL, " TS("u.completed_at") ", " \
+	TS("u.created_at") ", u.completed_at IS NULL AND u.purged_at IS NULL, " \
+	TS("u.completed_at") ", " \
 	"u.is_consistent, " TS("u.purged_at") ", " TS("u.error_at") ", u.error_message, " \
 	chunks ", " hashes ", u.created_by, s.username, s.full_name"
 
@@ -105,44 +107,49 @@ static const char uploads_create_sql[] =
 	UPLOADS_SQL_FROM("ins");
 
 /* PUT /uploads/{id}/complete in one statement: locks the upload ($1) and reads its latest
- * state (a concurrent complete is waited for and seen), checks the caller ($5), marks it
- * completed with the hash ($2 value, $3 algorithm) when it is not yet, records the
- * fingerprint ($4) and queues the upload.complete job ($6 message id, $7 kind). Answers
- * the upload as completed (its hashes: those recorded before, with this one), the verdict,
- * then whether it was completed before and with which hash (UPLOADS_DONE_*). */
+ * state (a concurrent complete or purge is waited for and seen), checks the caller ($5),
+ * marks it completed with the hash ($2 value, $3 algorithm) when it is not yet and not
+ * purged, records the fingerprint ($4) and queues the upload.complete job ($6 message id,
+ * $7 kind). Answers the upload as completed (its hashes: those recorded before, with this
+ * one), the verdict, then whether it was completed before and with which hash (U_DONE_*),
+ * and whether it was purged (U_EXPIRED). */
 static const char uploads_complete_sql[] =
 	"WITH acc AS (SELECT u.id, u.completed_at IS NOT NULL AS completed, "
 	"u.completed_hash_value, u.completed_hash_algorithm, p.is_deleted, true AS is_consistent, "
+	"u.purged_at IS NOT NULL AS purged, "
 	ACCESS_SQL_MEMBER("p", "$5::uuid") " AS member FROM uploads u JOIN projects p ON "
 	"p.id = u.project_id WHERE u.id = $1::uuid FOR UPDATE OF u), "
 	"upd AS (UPDATE uploads u SET completed_at = now(), completed_hash_value = $2::text, "
 	"completed_hash_algorithm = $3::text FROM acc WHERE u.id = acc.id AND acc.member AND "
-	"NOT acc.is_deleted AND NOT acc.completed RETURNING u.*), "
+	"NOT acc.is_deleted AND NOT acc.completed AND NOT acc.purged RETURNING u.*), "
 	"fp AS (INSERT INTO fingerprints (id, upload_id, algorithm, value) SELECT $4::uuid, id, "
 	"$3::text, $2::text FROM upd ON CONFLICT (upload_id, algorithm) DO UPDATE SET value = "
 	"EXCLUDED.value RETURNING algorithm, value), "
 	OUTBOX_SQL_CTE("$6::uuid", "$7::text", "upd.id", "upd") " "
 	"SELECT " UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("chunks c WHERE c.upload_id = u.id"),
 	UPLOADS_SQL_HASHES_WITH_FP("$3::text"))
-	UPLOADS_SQL_VERDICT ", acc.completed, acc.completed_hash_value, acc.completed_hash_algorithm"
-	UPLOADS_SQL_FROM("upd");
+	UPLOADS_SQL_VERDICT ", acc.completed, acc.completed_hash_value, acc.completed_hash_algorithm, "
+	"acc.purged" UPLOADS_SQL_FROM("upd");
 
-/* PUT /uploads/{id}/chunks in one statement: share-locks the upload ($1; complete waits
- * for it, and it for complete), checks the caller ($6) and registers or replaces chunk $2
- * ($3 size, $4 hash value, $5 algorithm) while the upload is not completed. Answers the
- * verdict, whether the upload is completed and whether the chunk was written. */
+/* PUT /uploads/{id}/chunks in one statement: share-locks the upload ($1; complete and the
+ * purge of expired uploads wait for it, and it for them), checks the caller ($6) and
+ * registers or replaces chunk $2 ($3 size, $4 hash value, $5 algorithm) while the upload is
+ * not completed nor purged. Answers the verdict, whether the upload is completed, whether
+ * the chunk was written and whether the upload is purged. */
 static const char uploads_chunk_sql[] =
 	"WITH acc AS (SELECT u.id, u.completed_at IS NOT NULL AS completed, p.is_deleted, "
+	"u.purged_at IS NOT NULL AS purged, "
 	ACCESS_SQL_MEMBER("p", "$6::uuid") " AS member FROM uploads u JOIN projects p ON "
 	"p.id = u.project_id WHERE u.id = $1::uuid FOR SHARE OF u), "
 	"ins AS (INSERT INTO chunks (upload_id, number, size, hash_value, hash_algorithm) "
 	"SELECT acc.id, $2::integer, $3::bigint, $4::text, $5::text FROM acc WHERE acc.member "
-	"AND NOT acc.is_deleted AND NOT acc.completed ON CONFLICT (upload_id, number) DO UPDATE "
+	"AND NOT acc.is_deleted AND NOT acc.completed AND NOT acc.purged "
+	"ON CONFLICT (upload_id, number) DO UPDATE "
 	"SET size = EXCLUDED.size, hash_value = EXCLUDED.hash_value, hash_algorithm = "
 	"EXCLUDED.hash_algorithm, stored_size = NULL, stored_md5 = NULL, stored_sha1 = NULL, "
 	"stored_sha256 = NULL, stored_at = NULL, created_at = now() RETURNING number) "
 	"SELECT acc.id IS NOT NULL, acc.member, acc.is_deleted, true, acc.completed, "
-	"EXISTS (SELECT 1 FROM ins) FROM (VALUES (1)) one LEFT JOIN acc ON true";
+	"EXISTS (SELECT 1 FROM ins), acc.purged FROM (VALUES (1)) one LEFT JOIN acc ON true";
 
 /* GET /uploads/{id} in one statement: the upload ($1) when the caller ($2) may see it, then
  * the verdict. */
@@ -501,6 +508,16 @@ uploads_read_chunk(struct req *r, json_t *body, struct uploads_chunk *ch)
 	return uploads_parse_hash(r, h, "hash", &ch->alg, ch->value) < 0 ? -1 : 0;
 }
 
+/* Answers 409: the upload was purged before it was completed (SETTLE_UPLOAD_TTL). */
+static void
+uploads_expired(struct req *r)
+{
+	http_error(r, 409, "conflict",
+	           "the upload expired: it had no activity for too long and its stored bytes were "
+	           "purged",
+	           "begin a new upload process");
+}
+
 /* PUT /uploads/{id}/chunks: registers a chunk, answers its signed storage URL. One
  * statement checks the caller and the upload and writes the chunk. */
 static void
@@ -524,6 +541,8 @@ uploads_chunks(struct req *r)
 	} else if (db_get_bool(res, 0, ACCESS_VERDICT_NCOLS)) {
 		http_error(r, 409, "conflict", "the upload is already completed",
 		           "begin a new upload to send more chunks");
+	} else if (db_get_bool(res, 0, ACCESS_VERDICT_NCOLS + 2)) {
+		uploads_expired(r);
 	} else if (!db_get_bool(res, 0, ACCESS_VERDICT_NCOLS + 1)) {
 		http_db_error(r);
 	} else {
@@ -596,8 +615,10 @@ uploads_mark_complete(struct req *r, enum hash_alg alg, const char *value)
 		/* answered */
 	} else if (db_get(res, 0, U_ID) != NULL) {
 		uploads_completed_answer(r, uploads_row_json(res, 0));
+	} else if (!db_get_bool(res, 0, U_DONE) && db_get_bool(res, 0, U_EXPIRED)) {
+		uploads_expired(r);
 	} else if (!db_get_bool(res, 0, U_DONE)) {
-		http_db_error(r); /* neither completed before nor now: cannot happen */
+		http_db_error(r); /* neither completed before nor now, nor purged: cannot happen */
 	} else if ((v = db_get(res, 0, U_DONE_VALUE)) != NULL &&
 	           (a = db_get(res, 0, U_DONE_ALG)) != NULL && strcasecmp(v, value) == 0 &&
 	           strcasecmp(a, hash_alg_name(alg)) == 0) {

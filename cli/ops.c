@@ -52,6 +52,9 @@ static const char stats_sql[] =
     "   AND error_at IS NULL),"
     " (SELECT count(*) FROM uploads WHERE is_consistent AND error_at IS NULL),"
     " (SELECT count(*) FROM uploads WHERE error_at IS NOT NULL),"
+    " (SELECT count(*) FROM uploads WHERE completed_at IS NULL AND purged_at IS NULL),"
+    " (SELECT coalesce(sum((SELECT sum(c.stored_size) FROM chunks c WHERE c.upload_id = u.id)),"
+    "   0) FROM uploads u WHERE u.completed_at IS NULL AND u.purged_at IS NULL),"
     " (SELECT coalesce(extract(epoch FROM now() - min(t))::bigint, 0) FROM ("
     "   SELECT min(created_at) t FROM projects WHERE NOT is_consistent AND NOT is_deleted "
     "     AND error_at IS NULL"
@@ -61,9 +64,17 @@ static const char stats_sql[] =
     " (SELECT count(*) FROM job_runs)";
 
 static const char *const stats_names[] = {
-    "projects_pending",       "projects_consistent", "projects_failed",
-    "uploads_pending",        "uploads_consistent",  "uploads_failed",
-    "oldest_pending_seconds", "outbox_backlog",      "jobs_run",
+    "projects_pending",
+    "projects_consistent",
+    "projects_failed",
+    "uploads_pending",
+    "uploads_consistent",
+    "uploads_failed",
+    "uploads_incomplete",
+    "uploads_incomplete_bytes",
+    "oldest_pending_seconds",
+    "outbox_backlog",
+    "jobs_run",
 };
 
 /* Prints "name value" lines: resource states from Postgres, queue depths from RabbitMQ. */

@@ -25,7 +25,9 @@ struct settle_config {
 	char *workers_except; /* comma separated job kinds */
 	int64_t max_attempts;
 	int64_t retry_base_ms;
-	int64_t reconcile_after; /* seconds a resource may stay pending before reconcile */
+	int64_t reconcile_after;       /* seconds a resource may stay pending before reconcile */
+	int64_t housekeeping_interval; /* seconds between a worker's housekeeping rounds */
+	int64_t upload_ttl;            /* seconds an incomplete upload may stay inactive */
 	int64_t token_ttl;
 	int64_t url_ttl;
 	int64_t max_wait;

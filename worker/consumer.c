@@ -26,11 +26,10 @@
 #include "log.h"
 #include "mq.h"
 
-#define CONSUMER_HEARTBEAT_S        30
-#define CONSUMER_POLL_MS            250
-#define CONSUMER_RECONCILE_EVERY_MS 60000
-#define CONSUMER_BATCH_MAX          64
-#define CONSUMER_ACK_HOLD_MS        50
+#define CONSUMER_HEARTBEAT_S 30
+#define CONSUMER_POLL_MS     250
+#define CONSUMER_BATCH_MAX   64
+#define CONSUMER_ACK_HOLD_MS 50
 
 /* One delivery on its way through a job thread and back. */
 struct item {
@@ -57,10 +56,10 @@ struct consumer {
 	volatile int *stop;
 	struct mq *mq;
 	uint64_t gen;
-	PGconn *pg; /* the main thread's, for reconcile */
+	PGconn *pg; /* the main thread's, for housekeeping */
 	struct util_backoff mq_backoff;
 	struct consumer_window win; /* of the current connection */
-	int64_t next_reconcile_ms;
+	int64_t next_housekeeping_ms;
 	/* Between the main thread and the job threads. */
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
@@ -368,21 +367,27 @@ consumer_mq_drop(struct consumer *k, const char *why)
 	pthread_mutex_unlock(&k->lock);
 }
 
-/* Runs jobs_reconcile at start and then every minute, on the main thread's connection. */
+/* The housekeeping round, at start and then every SETTLE_HOUSEKEEPING_INTERVAL seconds, on
+ * the main thread's connection: jobs_reconcile, then jobs_housekeep. */
 static void
-consumer_reconcile(struct consumer *k)
+consumer_housekeep(struct consumer *k)
 {
 	struct util_backoff backoff = UTIL_BACKOFF_INIT;
 	int n = 0;
 
-	if (util_now_ms() < k->next_reconcile_ms)
+	if (util_now_ms() < k->next_housekeeping_ms)
 		return;
-	k->next_reconcile_ms = util_now_ms() + CONSUMER_RECONCILE_EVERY_MS;
-	if (!consumer_pg_ready(NULL, &k->pg, &backoff) ||
-	    jobs_reconcile(k->pg, cfg.reconcile_after, &n) < 0 || jobs_housekeep(k->pg) < 0)
+	k->next_housekeeping_ms = util_now_ms() + cfg.housekeeping_interval * 1000;
+	if (!consumer_pg_ready(NULL, &k->pg, &backoff)) {
+		log_warn("housekeeping_failed reason=\"no database\"");
+		return;
+	}
+	if (jobs_reconcile(k->pg, cfg.reconcile_after, &n) < 0)
 		log_warn("reconcile_failed");
 	else if (n > 0)
 		log_info("reconcile enqueued=%d", n);
+	if (jobs_housekeep(k->pg) < 0)
+		log_warn("housekeeping_failed");
 }
 
 /* Publishes the delivery to settle.dead (confirmed), then acks it. 0, -1 on AMQP error. */
@@ -700,7 +705,7 @@ consumer_run(volatile int *stop)
 	while (!*stop) {
 		if (!consumer_mq_ready(&k))
 			continue;
-		consumer_reconcile(&k);
+		consumer_housekeep(&k);
 		consumer_step(&k);
 	}
 	log_info("stopping reason=signal");

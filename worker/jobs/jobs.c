@@ -1,5 +1,6 @@
 /* jobs.c: runs one job in one transaction recorded in job_runs, gives up, backs off,
- * reconciles pending resources, and the inline sink of settle-api. */
+ * reconciles pending resources, purges expired uploads, and the inline sink of
+ * settle-api. */
 #include "jobs.h"
 
 #include <stdint.h>
@@ -14,6 +15,8 @@
 #include "relay.h"
 
 #define JOBS_BACKOFF_CAP_MS 60000
+#define JOBS_PURGE_BATCH    100 /* expired uploads purged in one transaction */
+#define JOBS_PURGE_BATCHES  10  /* batches of one housekeeping round at most */
 
 /* Returns true if message id j->id already has a row in job_runs that records an effect (a
  * cheap pre-check that spares the work of a duplicate; the INSERT in jobs_run stays the
@@ -430,10 +433,83 @@ jobs_inline_sink(void)
 	return sink;
 }
 
+/* SQL: the upload alias u is not completed, not purged, and had no activity for $2 seconds:
+ * not created, no chunk registered (chunks.created_at) nor stored (stored_at) since. */
+#define JOBS_SQL_EXPIRED                                                                           \
+	"u.completed_at IS NULL AND u.purged_at IS NULL"                                           \
+	" AND u.created_at < now() - make_interval(secs => $2)"                                    \
+	" AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.upload_id = u.id"                         \
+	" AND greatest(c.created_at, c.stored_at) >= now() - make_interval(secs => $2))"
+
+/* Purges one batch of expired uploads (ttl: seconds, as text) in one transaction. The first
+ * statement locks up to JOBS_PURGE_BATCH of them, skipping any that a chunk registration,
+ * storage PUT or complete in flight holds (or another worker purging it); the second
+ * selects them again with a fresh snapshot, so an activity committed between the first
+ * one's snapshot and its lock spares the upload. Their bytes are deleted and purged_at set
+ * before COMMIT releases the locks: a request waiting for one then sees it purged. *purged
+ * gets how many. 0 or -1 (error logged). */
+static int
+jobs_purge_batch(PGconn *c, const char *ttl, int *purged)
+{
+	char limit[16], *err = NULL;
+	PGresult *r = NULL;
+	int rc = -1;
+
+	*purged = 0;
+	snprintf(limit, sizeof(limit), "%d", JOBS_PURGE_BATCH);
+	const char *p[] = {limit, ttl};
+	if (db_begin(c) < 0)
+		return -1;
+	r = db_exec(c,
+	            "SELECT coalesce(array_agg(id), '{}')::text FROM (SELECT u.id FROM uploads u"
+	            " WHERE " JOBS_SQL_EXPIRED " ORDER BY u.created_at LIMIT $1"
+	            " FOR NO KEY UPDATE OF u SKIP LOCKED) x",
+	            2, p);
+	if (r == NULL)
+		goto fail;
+	const char *q[] = {db_get(r, 0, 0), ttl};
+	if (resource_delete_purge(c,
+	                          "SELECT u.id::text, u.storage_container FROM uploads u"
+	                          " WHERE u.id = ANY($1::uuid[]) AND " JOBS_SQL_EXPIRED
+	                          " ORDER BY u.id",
+	                          2, q, purged, &err) < 0) {
+		log_warn("upload_purge_failed error=\"%s\"", err);
+		goto fail;
+	}
+	if (db_commit(c) < 0)
+		goto out;
+	rc = 0;
+	goto out;
+fail:
+	db_rollback(c);
+out:
+	if (rc < 0)
+		*purged = 0;
+	free(err);
+	PQclear(r);
+	return rc;
+}
+
+/* Forgets old Idempotency-Keys, then purges expired uploads, at most JOBS_PURGE_BATCHES
+ * batches a round (see jobs.h). */
 int
 jobs_housekeep(PGconn *c)
 {
-	return db_cmd(c,
-	              "DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'",
-	              0, NULL);
+	char ttl[24];
+	int n = 0, total = 0;
+
+	if (db_cmd(c, "DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'",
+	           0, NULL) < 0)
+		return -1;
+	snprintf(ttl, sizeof(ttl), "%lld", (long long)cfg.upload_ttl);
+	for (int i = 0; i < JOBS_PURGE_BATCHES; i++) {
+		if (jobs_purge_batch(c, ttl, &n) < 0)
+			return -1;
+		total += n;
+		if (n < JOBS_PURGE_BATCH)
+			break;
+	}
+	if (total > 0)
+		log_info("uploads_expired purged=%d ttl_s=%s", total, ttl);
+	return 0;
 }

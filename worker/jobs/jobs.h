@@ -47,6 +47,13 @@ enum job_result project_initialize_run(PGconn *c, const struct job *j, const cha
                                        char **err);
 enum job_result resource_delete_run(PGconn *c, const struct job *j, const char **outcome,
                                     char **err);
+/* Deletes through the storage provider the stored bytes of every upload that sql (with
+ * its nparams params) selects as (id, storage_container), and sets its purged_at, inside
+ * the caller's transaction; adds their number to *purged. Missing bytes are fine, so a
+ * second run succeeds. resource.delete and the purge of expired uploads both use it.
+ * 0, or -1 with *err (caller frees). */
+int resource_delete_purge(PGconn *c, const char *sql, int nparams, const char *const *params,
+                          int *purged, char **err) MUSTCHECK;
 
 /* The verdict of an upload.complete check. */
 struct upload_verdict {
@@ -88,7 +95,10 @@ int upload_complete_commit(PGconn *c, struct jobs_item *items, int n) MUSTCHECK;
 /* Frees what check() stored in v. */
 void upload_complete_verdict_clear(struct upload_verdict *v);
 
-/* Housekeeping run with reconcile: forgets Idempotency-Keys older than 24 hours. 0 or -1. */
+/* Housekeeping run with reconcile: forgets Idempotency-Keys older than 24 hours, then purges
+ * uploads not completed and without activity (creation, chunk registration, storage PUT)
+ * for cfg.upload_ttl seconds, in bounded batches. Safe with any number of workers at once.
+ * 0 or -1 (error logged). */
 int jobs_housekeep(PGconn *c) MUSTCHECK;
 
 #endif

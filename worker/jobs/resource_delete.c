@@ -28,13 +28,12 @@ rd_run_all(PGconn *c, const char *id, const char *const *sqls, int n, char **err
 	return 0;
 }
 
-/* Deletes the stored bytes of every upload that sql ($1 = id) selects as (id, container)
- * and sets its purged_at. Missing bytes are fine, so a second run succeeds. 0 or -1. */
-static int
-rd_purge(PGconn *c, const char *sql, const char *id, int *purged, char **err)
+/* Purges the uploads that sql selects (see jobs.h). */
+int
+resource_delete_purge(PGconn *c, const char *sql, int nparams, const char *const *params,
+                      int *purged, char **err)
 {
-	const char *p[] = {id};
-	PGresult *r = db_exec(c, sql, 1, p);
+	PGresult *r = db_exec(c, sql, nparams, params);
 	char *serr = NULL;
 	int rc = -1;
 
@@ -80,14 +79,15 @@ rd_project(PGconn *c, const char *id, const char *container, int *purged, char *
 	    "UPDATE file_versions SET is_deleted = true WHERE NOT is_deleted"
 	    " AND file_id IN (SELECT id FROM files WHERE project_id = $1)",
 	};
+	const char *p[] = {id};
 	char *serr = NULL;
 	int rc = -1;
 
 	if (rd_run_all(c, id, sqls, (int)ARRAY_LEN(sqls), err) < 0 ||
-	    rd_purge(c,
-	             "SELECT id::text, storage_container FROM uploads"
-	             " WHERE project_id = $1 AND purged_at IS NULL ORDER BY id",
-	             id, purged, err) < 0)
+	    resource_delete_purge(c,
+	                          "SELECT id::text, storage_container FROM uploads"
+	                          " WHERE project_id = $1 AND purged_at IS NULL ORDER BY id",
+	                          1, p, purged, err) < 0)
 		goto out;
 	if (storage_container_delete(container, &serr) < 0) {
 		*err = xasprintf("storage: deleting container %s: %s", container,
@@ -116,16 +116,17 @@ rd_folder(PGconn *c, const char *id, int *purged, char **err)
 	    RD_SUBTREE "UPDATE file_versions SET is_deleted = true WHERE NOT is_deleted AND"
 	               " file_id IN (SELECT f.id FROM files f JOIN sub ON f.parent_id = sub.id)",
 	};
+	const char *p[] = {id};
 
 	if (rd_run_all(c, id, sqls, (int)ARRAY_LEN(sqls), err) < 0)
 		return -1;
-	return rd_purge(c,
-	                RD_SUBTREE
-	                "SELECT u.id::text, u.storage_container FROM uploads u"
-	                " JOIN file_versions v ON v.upload_id = u.id"
-	                " JOIN files f ON f.id = v.file_id JOIN sub ON f.parent_id = sub.id"
-	                " WHERE u.purged_at IS NULL ORDER BY u.id",
-	                id, purged, err);
+	return resource_delete_purge(
+	    c,
+	    RD_SUBTREE "SELECT u.id::text, u.storage_container FROM uploads u"
+	               " JOIN file_versions v ON v.upload_id = u.id"
+	               " JOIN files f ON f.id = v.file_id JOIN sub ON f.parent_id = sub.id"
+	               " WHERE u.purged_at IS NULL ORDER BY u.id",
+	    1, p, purged, err);
 }
 
 /* Deletes the versions of file id and purges their uploads. 0 or -1 with *err. */
@@ -135,14 +136,15 @@ rd_file(PGconn *c, const char *id, int *purged, char **err)
 	static const char *const sqls[] = {
 	    "UPDATE file_versions SET is_deleted = true WHERE file_id = $1 AND NOT is_deleted",
 	};
+	const char *p[] = {id};
 
 	if (rd_run_all(c, id, sqls, (int)ARRAY_LEN(sqls), err) < 0)
 		return -1;
-	return rd_purge(c,
-	                "SELECT u.id::text, u.storage_container FROM uploads u"
-	                " JOIN file_versions v ON v.upload_id = u.id"
-	                " WHERE v.file_id = $1 AND u.purged_at IS NULL ORDER BY u.id",
-	                id, purged, err);
+	return resource_delete_purge(c,
+	                             "SELECT u.id::text, u.storage_container FROM uploads u"
+	                             " JOIN file_versions v ON v.upload_id = u.id"
+	                             " WHERE v.file_id = $1 AND u.purged_at IS NULL ORDER BY u.id",
+	                             1, p, purged, err);
 }
 
 /* Finds what j->resource_id is: 'p' project (with *container, caller frees), 'd' folder,
