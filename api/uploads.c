@@ -292,10 +292,10 @@ uploads_read_new(struct req *r, json_t *body, struct uploads_new *u)
 
 	u->ctype = "application/octet-stream";
 	u->chunked = true;
-	if ((rc = http_field_str(r, body, "name", &u->name)) < 0)
+	if ((rc = http_field_name(r, body, "name", &u->name)) < 0)
 		return -1;
-	if (rc == 0 || u->name[0] == '\0') {
-		http_invalid(r, "name", "can't be blank");
+	if (rc == 0) {
+		http_invalid(r, "name", "is required");
 		return -1;
 	}
 	if (http_field_str(r, body, "content_type", &u->ctype) < 0 ||
