@@ -406,7 +406,8 @@ storage_http_load(struct req *r, struct storage_get **out, char **etag, int64_t 
 	return 0;
 }
 
-/* GET /storage/{upload_id}: the whole upload (or the asked Range), streamed. */
+/* GET (and HEAD) /storage/{upload_id}: the whole upload (or the asked Range), streamed;
+ * the URL is signed for GET either way. */
 static void
 storage_http_get(struct req *r)
 {
@@ -447,5 +448,7 @@ const struct route storage_http_routes[] = {
     {"PUT", "/storage/:upload_id/:number", ROUTE_STREAM, "storage.put", storage_http_put,
      storage_http_put_begin, storage_http_put_data, storage_http_put_free},
     {"GET", "/storage/:upload_id", 0, "storage.get", storage_http_get, NULL, NULL, NULL},
+    /* HEAD answers as GET: libmicrohttpd sends the headers and leaves the body out. */
+    {"HEAD", "/storage/:upload_id", 0, "storage.head", storage_http_get, NULL, NULL, NULL},
     {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
 };
