@@ -80,17 +80,6 @@ children_pattern(const char *s)
 	return out;
 }
 
-/* True when s is valid UTF-8 (Postgres refuses anything else). */
-static bool
-children_utf8(const char *s)
-{
-	json_t *t = json_string(s);
-	bool ok = t != NULL;
-
-	json_decref(t);
-	return ok;
-}
-
 /* Lists the children of root (a project id, or a folder id when at_folder). */
 static void
 children_list(struct req *r, const char *root, int at_folder)
@@ -105,7 +94,7 @@ children_list(struct req *r, const char *root, int at_folder)
 
 	if (http_paging_args(r, &page, &per_page) < 0)
 		goto out;
-	if (deep && !children_utf8(contains)) {
+	if (deep && !http_utf8(contains)) {
 		http_invalid(r, "name_contains", "must be UTF-8 text");
 		goto out;
 	}

@@ -81,19 +81,6 @@ folders_answer(struct req *r, int status, const char *id)
 	http_answer_row(r, status, FOLDERS_SELECT " WHERE f.id = $1", id, "folder", views_folder);
 }
 
-/* Reads the optional "name": a non-empty string. -1 after a 400. */
-static int
-folders_name(struct req *r, json_t *body, const char **name)
-{
-	int rc = http_field_str(r, body, "name", name);
-
-	if (rc == 1 && (*name)[0] == '\0') {
-		http_invalid(r, "name", "must not be empty");
-		return -1;
-	}
-	return rc;
-}
-
 /* POST /folders in one statement: checks the parent ($1: the project, or a live folder,
  * with lookup as for ACCESS_SQL) and the caller ($2), inserts the folder ($3, name $4) under
  * `parent` (SQL: the folder id, or NULL at the project root) and answers the verdict, then
@@ -125,7 +112,7 @@ folders_create(struct req *r)
 	PGresult *res = NULL;
 	int rc;
 
-	if (body == NULL || (rc = folders_name(r, body, &name)) < 0)
+	if (body == NULL || (rc = http_field_name(r, body, "name", &name)) < 0)
 		goto out;
 	if (rc == 0) {
 		http_invalid(r, "name", "is required");
@@ -212,7 +199,7 @@ folders_update(struct req *r)
 	if (folders_access(r, r->params[0], &p) != 1)
 		return;
 	body = http_body_object(r);
-	if (body == NULL || folders_name(r, body, &name) < 0 ||
+	if (body == NULL || http_field_name(r, body, "name", &name) < 0 ||
 	    (moving = folders_parent(r, body, &target, parent)) < 0)
 		goto out;
 	const char *q[] = {r->params[0], name, moving ? "true" : "false", parent[0] ? parent : NULL,

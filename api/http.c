@@ -222,7 +222,7 @@ http_urldecode(const char *s, size_t n)
 	return out;
 }
 
-static bool
+bool
 http_utf8(const char *s)
 {
 	json_t *t = json_string(s);
@@ -320,6 +320,37 @@ http_field_str(struct req *r, json_t *obj, const char *field, const char **out)
 		return -1;
 	}
 	*out = json_string_value(v);
+	return 1;
+}
+
+/* True when the n bytes at s hold a control character (Unicode Cc: U+0000-U+001F,
+ * U+007F-U+009F) in UTF-8. */
+static bool
+http_has_control(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < 0x20 || s[i] == 0x7f)
+			return true;
+		if (s[i] == 0xc2 && i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f)
+			return true;
+	}
+	return false;
+}
+
+int
+http_field_name(struct req *r, json_t *obj, const char *field, const char **out)
+{
+	int rc = http_field_str(r, obj, field, out);
+	size_t n;
+
+	if (rc <= 0)
+		return rc;
+	n = strlen(*out);
+	if (n < 1 || n > HTTP_MAX_NAME || !http_utf8(*out) ||
+	    http_has_control((const unsigned char *)*out, n)) {
+		http_invalid(r, field, HTTP_NAME_RULE);
+		return -1;
+	}
 	return 1;
 }
 

@@ -12,6 +12,9 @@
 #define HTTP_MAX_BODY    (1024 * 1024)
 #define HTTP_MAX_PARAMS  4
 #define HTTP_MAX_HEADERS 16
+/* API.md "Limits on input": a name (project, folder, file, upload). */
+#define HTTP_MAX_NAME  1024
+#define HTTP_NAME_RULE "must be 1 to 1024 bytes of UTF-8 without control characters"
 
 struct req;
 
@@ -123,9 +126,15 @@ json_t *http_parse_form(const char *body, size_t len);
  * (or JSON null), and -1 after answering 400 validation_failed for field when present but
  * wrong (form bodies give numbers and booleans as strings; these accept that). */
 int http_field_str(struct req *r, json_t *obj, const char *field, const char **out) MUSTCHECK;
+/* A name (API.md "Limits on input"): a string of HTTP_MAX_NAME bytes at most, not empty,
+ * UTF-8 without control characters; anything else is answered 400 (HTTP_NAME_RULE). */
+int http_field_name(struct req *r, json_t *obj, const char *field, const char **out) MUSTCHECK;
 int http_field_i64(struct req *r, json_t *obj, const char *field, int64_t *out) MUSTCHECK;
 int http_field_bool(struct req *r, json_t *obj, const char *field, bool *out) MUSTCHECK;
 int http_field_obj(struct req *r, json_t *obj, const char *field, json_t **out) MUSTCHECK;
+
+/* True when s is valid UTF-8 (Postgres refuses anything else). */
+bool http_utf8(const char *s);
 
 /* Paging: reads page/per_page (answers 400 and returns -1 if bad), gives LIMIT/OFFSET. */
 int http_paging_args(struct req *r, int64_t *page, int64_t *per_page) MUSTCHECK;

@@ -10,6 +10,20 @@
 
 #define IDEMPOTENCY_KEY_MAX 255
 
+/* True when key is 1 to IDEMPOTENCY_KEY_MAX printable ASCII bytes (API.md "Limits on
+ * input"): the key is stored as text, which must be valid in the database's encoding. */
+static bool
+idempotency_key_valid(const char *key)
+{
+	size_t n = strlen(key);
+
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)key[i] < 0x20 || (unsigned char)key[i] > 0x7e)
+			return false;
+	}
+	return n >= 1 && n <= IDEMPOTENCY_KEY_MAX;
+}
+
 /* sha256 over method, path and body, NUL-separated. */
 static void
 idempotency_hash(struct req *r, char out[HASH_HEX_MAX])
@@ -59,8 +73,8 @@ idempotency_begin(struct req *r)
 	char hash[HASH_HEX_MAX];
 	PGresult *res;
 
-	if (strlen(key) == 0 || strlen(key) > IDEMPOTENCY_KEY_MAX) {
-		http_invalid(r, "Idempotency-Key", "must be 1 to 255 characters");
+	if (!idempotency_key_valid(key)) {
+		http_invalid(r, "Idempotency-Key", "must be 1 to 255 printable ASCII characters");
 		return 0;
 	}
 	idempotency_hash(r, hash);

@@ -49,18 +49,12 @@ projects_created(struct req *r)
 	PQclear(res);
 }
 
-/* Reads the optional "name" (non-empty) and "description" strings; -1 after a 400. */
+/* Reads the optional "name" (see http_field_name) and "description"; -1 after a 400. */
 static int
 projects_fields(struct req *r, json_t *body, const char **name, const char **desc)
 {
-	int rc = http_field_str(r, body, "name", name);
-
-	if (rc < 0)
+	if (http_field_name(r, body, "name", name) < 0)
 		return -1;
-	if (rc == 1 && (*name)[0] == '\0') {
-		http_invalid(r, "name", "must not be empty");
-		return -1;
-	}
 	if (http_field_str(r, body, "description", desc) < 0)
 		return -1;
 	return 0;

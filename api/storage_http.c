@@ -7,11 +7,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "db.h"
 #include "log.h"
 #include "router.h"
 #include "sign.h"
 #include "storage.h"
+#include "uploads.h"
 
 #define STORAGE_HTTP_BLOCK (256 * 1024)
 
@@ -49,23 +51,33 @@ storage_http_number(struct req *r)
 	return (int)n;
 }
 
-/* Looks the chunk up and opens its writer into s. 0, or -1 after answering. */
+/* The chunk ($1 upload, $2 number) of a live upload: container, completed, registered size,
+ * hash algorithm and value, and whether it keeps within the upload's limits ($3 the
+ * minimum chunk size). */
+/* clang-format off */
+static const char storage_http_chunk_sql[] =
+	"SELECT u.storage_container, u.completed_at IS NOT NULL, c.size, c.hash_algorithm, "
+	"c.hash_value, c.number <= " UPLOADS_SQL_MAX_NUMBER("$3::bigint") " AND c.size <= "
+	UPLOADS_SQL_ROOM("c.number") " FROM chunks c JOIN uploads u ON u.id = c.upload_id "
+	"JOIN projects p ON p.id = u.project_id WHERE c.upload_id = $1 AND c.number = $2 "
+	"AND u.purged_at IS NULL AND NOT p.is_deleted";
+/* clang-format on */
+
+/* Looks the chunk up, checks it against the upload's limits (uploads.h; a chunk
+ * registered before them, or two registered at once, may break them) and opens its writer
+ * into s. 0, or -1 after answering. */
 static int
 storage_http_open(struct req *r, struct storage_put *s)
 {
-	char num[16], *err = NULL;
-	const char *params[2] = {r->params[0], num};
+	char num[16], min[24], *err = NULL;
+	const char *params[3] = {r->params[0], num, min};
 	PGresult *res;
 	enum hash_alg alg = HASH_MD5;
 	int rc = -1;
 
 	snprintf(num, sizeof(num), "%d", s->number);
-	res = db_exec(r->db,
-	              "SELECT u.storage_container, u.completed_at IS NOT NULL, c.size, "
-	              "c.hash_algorithm, c.hash_value FROM chunks c JOIN uploads u ON u.id = "
-	              "c.upload_id JOIN projects p ON p.id = u.project_id WHERE c.upload_id = $1 "
-	              "AND c.number = $2 AND u.purged_at IS NULL AND NOT p.is_deleted",
-	              2, params);
+	snprintf(min, sizeof(min), "%lld", (long long)cfg.min_chunk_size);
+	res = db_exec(r->db, storage_http_chunk_sql, 3, params);
 	if (res == NULL) {
 		http_db_error(r);
 		return -1;
@@ -75,6 +87,10 @@ storage_http_open(struct req *r, struct storage_put *s)
 	} else if (db_get_bool(res, 0, 1)) {
 		http_error(r, 409, "conflict", "the upload is already completed",
 		           "begin a new upload process");
+	} else if (!db_get_bool(res, 0, 5)) {
+		http_error(r, 413, "payload_too_large",
+		           "the chunk does not fit in the upload's declared size",
+		           "register the chunk again, within the upload's size");
 	} else {
 		if (!hash_parse_alg(db_get(res, 0, 3), &alg))
 			alg = HASH_MD5;
@@ -409,7 +425,8 @@ storage_http_load(struct req *r, struct storage_get **out, char **etag, int64_t 
 	return 0;
 }
 
-/* GET /storage/{upload_id}: the whole upload (or the asked Range), streamed. */
+/* GET (and HEAD) /storage/{upload_id}: the whole upload (or the asked Range), streamed;
+ * the URL is signed for GET either way. */
 static void
 storage_http_get(struct req *r)
 {
@@ -450,5 +467,7 @@ const struct route storage_http_routes[] = {
     {"PUT", "/storage/:upload_id/:number", ROUTE_STREAM, "storage.put", storage_http_put,
      storage_http_put_begin, storage_http_put_data, storage_http_put_free},
     {"GET", "/storage/:upload_id", 0, "storage.get", storage_http_get, NULL, NULL, NULL},
+    /* HEAD answers as GET: libmicrohttpd sends the headers and leaves the body out. */
+    {"HEAD", "/storage/:upload_id", 0, "storage.head", storage_http_get, NULL, NULL, NULL},
     {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
 };

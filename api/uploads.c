@@ -43,10 +43,12 @@ enum {
 	U_FULL_NAME,
 	U_TOTAL,
 	U_VERDICT, /* access_verdict's columns, in the statements that check and write */
-	U_DONE = U_VERDICT + ACCESS_VERDICT_NCOLS, /* complete: completed before, its hash */
+	/* complete: completed before, its hash; hashes: the value recorded for the algorithm */
+	U_DONE = U_VERDICT + ACCESS_VERDICT_NCOLS,
 	U_DONE_VALUE,
 	U_DONE_ALG,
-	U_EXPIRED, /* complete: purged before it was completed */
+	U_DONE_RECORDED, /* complete: the value recorded before for the algorithm */
+	U_EXPIRED,       /* complete: purged before it was completed */
 };
 
 /* clang-format off */
@@ -89,6 +91,13 @@ enum {
 	" ORDER BY h.algorithm) FROM (SELECT algorithm, value FROM fingerprints WHERE upload_id =" \
 	" u.id AND algorithm <> " alg " UNION ALL SELECT algorithm, value FROM fp) h), '[]'::json)"
 
+/* SQL: the end of an INSERT INTO fingerprints that never replaces the value recorded for
+ * an algorithm (API.md "Limits on input"): on a conflict it returns the recorded value (the
+ * newest committed one, whatever the statement's snapshot) for the caller to compare. */
+#define UPLOADS_SQL_FP_KEEP \
+	" ON CONFLICT (upload_id, algorithm) DO UPDATE SET value = fingerprints.value" \
+	" RETURNING algorithm, value"
+
 /* POST /projects/{id}/uploads in one statement: checks the project ($2) and the caller
  * ($8), inserts the upload and, when it is not chunked, its only chunk, and answers the
  * upload rendered from what was inserted (data-modifying CTEs are not seen by the final
@@ -108,48 +117,69 @@ static const char uploads_create_sql[] =
 
 /* PUT /uploads/{id}/complete in one statement: locks the upload ($1) and reads its latest
  * state (a concurrent complete or purge is waited for and seen), checks the caller ($5),
- * marks it completed with the hash ($2 value, $3 algorithm) when it is not yet and not
- * purged, records the fingerprint ($4) and queues the upload.complete job ($6 message id,
- * $7 kind). Answers the upload as completed (its hashes: those recorded before, with this
- * one), the verdict, then whether it was completed before and with which hash (U_DONE_*),
- * and whether it was purged (U_EXPIRED). */
+ * marks it completed with the hash ($2 value, $3 algorithm) when it is not yet, not purged
+ * and no other value is recorded for that algorithm, records the fingerprint ($4) and
+ * queues the upload.complete job ($6 message id, $7 kind). Answers the upload as completed
+ * (its hashes: those recorded before, with this one), the verdict, then whether it was
+ * completed before and with which hash, the value recorded before for the algorithm
+ * (U_DONE_*), and whether it was purged (U_EXPIRED). */
 static const char uploads_complete_sql[] =
 	"WITH acc AS (SELECT u.id, u.completed_at IS NOT NULL AS completed, "
 	"u.completed_hash_value, u.completed_hash_algorithm, p.is_deleted, true AS is_consistent, "
 	"u.purged_at IS NOT NULL AS purged, "
-	ACCESS_SQL_MEMBER("p", "$5::uuid") " AS member FROM uploads u JOIN projects p ON "
-	"p.id = u.project_id WHERE u.id = $1::uuid FOR UPDATE OF u), "
+	ACCESS_SQL_MEMBER("p", "$5::uuid") " AS member, (SELECT f.value FROM fingerprints f "
+	"WHERE f.upload_id = u.id AND f.algorithm = $3::text) AS recorded FROM uploads u "
+	"JOIN projects p ON p.id = u.project_id WHERE u.id = $1::uuid FOR UPDATE OF u), "
 	"upd AS (UPDATE uploads u SET completed_at = now(), completed_hash_value = $2::text, "
 	"completed_hash_algorithm = $3::text FROM acc WHERE u.id = acc.id AND acc.member AND "
-	"NOT acc.is_deleted AND NOT acc.completed AND NOT acc.purged RETURNING u.*), "
+	"NOT acc.is_deleted AND NOT acc.completed AND NOT acc.purged "
+	"AND coalesce(acc.recorded = $2::text, true) RETURNING u.*), "
 	"fp AS (INSERT INTO fingerprints (id, upload_id, algorithm, value) SELECT $4::uuid, id, "
-	"$3::text, $2::text FROM upd ON CONFLICT (upload_id, algorithm) DO UPDATE SET value = "
-	"EXCLUDED.value RETURNING algorithm, value), "
+	"$3::text, $2::text FROM upd" UPLOADS_SQL_FP_KEEP "), "
 	OUTBOX_SQL_CTE("$6::uuid", "$7::text", "upd.id", "upd") " "
 	"SELECT " UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("chunks c WHERE c.upload_id = u.id"),
 	UPLOADS_SQL_HASHES_WITH_FP("$3::text"))
 	UPLOADS_SQL_VERDICT ", acc.completed, acc.completed_hash_value, acc.completed_hash_algorithm, "
-	"acc.purged" UPLOADS_SQL_FROM("upd");
+	"acc.recorded, acc.purged" UPLOADS_SQL_FROM("upd");
 
 /* PUT /uploads/{id}/chunks in one statement: share-locks the upload ($1; complete and the
  * purge of expired uploads wait for it, and it for them), checks the caller ($6) and
  * registers or replaces chunk $2 ($3 size, $4 hash value, $5 algorithm) while the upload is
- * not completed nor purged. Answers the verdict, whether the upload is completed, whether
- * the chunk was written and whether the upload is purged. */
+ * not completed nor purged and the chunk fits its limits ($7 the minimum chunk size; see
+ * UPLOADS_SQL_MAX_NUMBER). Answers the verdict, whether the upload is completed, whether
+ * the chunk was written, then (UC_*) whether the number and the size are within the
+ * limits, the highest number, the room, and whether the upload is purged. */
 static const char uploads_chunk_sql[] =
 	"WITH acc AS (SELECT u.id, u.completed_at IS NOT NULL AS completed, p.is_deleted, "
 	"u.purged_at IS NOT NULL AS purged, "
-	ACCESS_SQL_MEMBER("p", "$6::uuid") " AS member FROM uploads u JOIN projects p ON "
+	ACCESS_SQL_MEMBER("p", "$6::uuid") " AS member, "
+	UPLOADS_SQL_MAX_NUMBER("$7::bigint") " AS max_number, "
+	UPLOADS_SQL_ROOM("$2::integer") " AS room FROM uploads u JOIN projects p ON "
 	"p.id = u.project_id WHERE u.id = $1::uuid FOR SHARE OF u), "
+	"lim AS (SELECT acc.*, $2::bigint <= acc.max_number AS number_ok, "
+	"$3::bigint <= acc.room AS size_ok FROM acc), "
 	"ins AS (INSERT INTO chunks (upload_id, number, size, hash_value, hash_algorithm) "
-	"SELECT acc.id, $2::integer, $3::bigint, $4::text, $5::text FROM acc WHERE acc.member "
-	"AND NOT acc.is_deleted AND NOT acc.completed AND NOT acc.purged "
+	"SELECT lim.id, $2::integer, $3::bigint, $4::text, $5::text FROM lim WHERE lim.member "
+	"AND NOT lim.is_deleted AND NOT lim.completed AND NOT lim.purged AND lim.number_ok "
+	"AND lim.size_ok "
 	"ON CONFLICT (upload_id, number) DO UPDATE "
 	"SET size = EXCLUDED.size, hash_value = EXCLUDED.hash_value, hash_algorithm = "
 	"EXCLUDED.hash_algorithm, stored_size = NULL, stored_md5 = NULL, stored_sha1 = NULL, "
 	"stored_sha256 = NULL, stored_at = NULL, created_at = now() RETURNING number) "
-	"SELECT acc.id IS NOT NULL, acc.member, acc.is_deleted, true, acc.completed, "
-	"EXISTS (SELECT 1 FROM ins), acc.purged FROM (VALUES (1)) one LEFT JOIN acc ON true";
+	"SELECT lim.id IS NOT NULL, lim.member, lim.is_deleted, true, lim.completed, "
+	"EXISTS (SELECT 1 FROM ins), lim.number_ok, lim.size_ok, lim.max_number, lim.room, "
+	"lim.purged FROM (VALUES (1)) one LEFT JOIN lim ON true";
+
+/* Columns of uploads_chunk_sql after the verdict. */
+enum {
+	UC_COMPLETED = ACCESS_VERDICT_NCOLS,
+	UC_WRITTEN,
+	UC_NUMBER_OK,
+	UC_SIZE_OK,
+	UC_MAX_NUMBER,
+	UC_ROOM,
+	UC_PURGED,
+};
 
 /* GET /uploads/{id} in one statement: the upload ($1) when the caller ($2) may see it, then
  * the verdict. */
@@ -161,16 +191,16 @@ static const char uploads_get_sql[] =
 	"AND NOT acc.is_deleted)");
 
 /* PUT /uploads/{id}/hashes in one statement: checks the caller ($2) and records the
- * fingerprint ($5) of the upload ($1), algorithm $3, value $4; answers the upload with it,
- * then the verdict. */
+ * fingerprint ($5) of the upload ($1), algorithm $3, value $4, unless that algorithm has
+ * one; answers the upload with the algorithm's recorded hash, the verdict, then (at
+ * U_DONE) the value recorded for the algorithm, which differs from $4 on a conflict. */
 static const char uploads_hashes_sql[] =
 	"WITH acc AS (" ACCESS_SQL("SELECT project_id FROM uploads WHERE id = $1") "), "
 	"fp AS (INSERT INTO fingerprints (id, upload_id, algorithm, value) SELECT $5::uuid, "
-	"$1::uuid, $3::text, $4::text FROM acc WHERE acc.member AND NOT acc.is_deleted "
-	"ON CONFLICT (upload_id, algorithm) DO UPDATE SET value = EXCLUDED.value "
-	"RETURNING algorithm, value) "
+	"$1::uuid, $3::text, $4::text FROM acc WHERE acc.member AND NOT acc.is_deleted"
+	UPLOADS_SQL_FP_KEEP ") "
 	"SELECT " UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("chunks c WHERE c.upload_id = u.id"),
-	UPLOADS_SQL_HASHES_WITH_FP("$3::text")) UPLOADS_SQL_VERDICT
+	UPLOADS_SQL_HASHES_WITH_FP("$3::text")) UPLOADS_SQL_VERDICT ", (SELECT value FROM fp)"
 	UPLOADS_SQL_FROM("(SELECT x.* FROM uploads x, acc WHERE x.id = $1::uuid AND acc.member "
 	"AND NOT acc.is_deleted)");
 /* clang-format on */
@@ -299,10 +329,10 @@ uploads_read_new(struct req *r, json_t *body, struct uploads_new *u)
 
 	u->ctype = "application/octet-stream";
 	u->chunked = true;
-	if ((rc = http_field_str(r, body, "name", &u->name)) < 0)
+	if ((rc = http_field_name(r, body, "name", &u->name)) < 0)
 		return -1;
-	if (rc == 0 || u->name[0] == '\0') {
-		http_invalid(r, "name", "can't be blank");
+	if (rc == 0) {
+		http_invalid(r, "name", "is required");
 		return -1;
 	}
 	if (http_field_str(r, body, "content_type", &u->ctype) < 0 ||
@@ -518,32 +548,53 @@ uploads_expired(struct req *r)
 	           "begin a new upload process");
 }
 
+/* Answers 400 for the chunk limit that row 0 of res (uploads_chunk_sql) says was broken. */
+static void
+uploads_chunk_invalid(struct req *r, const PGresult *res)
+{
+	char *msg;
+
+	if (!db_get_bool(res, 0, UC_NUMBER_OK)) {
+		msg = xasprintf("must be at most %lld for the upload's size",
+		                (long long)db_get_i64(res, 0, UC_MAX_NUMBER));
+		http_invalid(r, "number", msg);
+	} else {
+		msg = xasprintf("must be at most %lld: the upload's size less the other chunks",
+		                (long long)db_get_i64(res, 0, UC_ROOM));
+		http_invalid(r, "size", msg);
+	}
+	free(msg);
+}
+
 /* PUT /uploads/{id}/chunks: registers a chunk, answers its signed storage URL. One
- * statement checks the caller and the upload and writes the chunk. */
+ * statement checks the caller, the upload and the limits, and writes the chunk. */
 static void
 uploads_chunks(struct req *r)
 {
 	struct uploads_chunk ch = {0};
 	json_t *body = http_body_object(r);
-	char num[24], size[24], *path = NULL;
-	const char *params[6] = {r->params[0], num, size, ch.value, NULL, r->user_id};
+	char num[24], size[24], min[24], *path = NULL;
+	const char *params[7] = {r->params[0], num, size, ch.value, NULL, r->user_id, min};
 	PGresult *res = NULL;
 
 	if (body == NULL || uploads_read_chunk(r, body, &ch) < 0)
 		goto out;
 	snprintf(num, sizeof(num), "%lld", (long long)ch.number);
 	snprintf(size, sizeof(size), "%lld", (long long)ch.size);
+	snprintf(min, sizeof(min), "%lld", (long long)cfg.min_chunk_size);
 	params[4] = hash_alg_name(ch.alg);
-	if ((res = db_exec(r->db, uploads_chunk_sql, 6, params)) == NULL) {
+	if ((res = db_exec(r->db, uploads_chunk_sql, 7, params)) == NULL) {
 		http_db_error(r);
 	} else if (access_verdict(r, res, 0, "upload") != 1) {
 		/* answered */
-	} else if (db_get_bool(res, 0, ACCESS_VERDICT_NCOLS)) {
+	} else if (db_get_bool(res, 0, UC_COMPLETED)) {
 		http_error(r, 409, "conflict", "the upload is already completed",
 		           "begin a new upload to send more chunks");
-	} else if (db_get_bool(res, 0, ACCESS_VERDICT_NCOLS + 2)) {
+	} else if (db_get_bool(res, 0, UC_PURGED)) {
 		uploads_expired(r);
-	} else if (!db_get_bool(res, 0, ACCESS_VERDICT_NCOLS + 1)) {
+	} else if (!db_get_bool(res, 0, UC_NUMBER_OK) || !db_get_bool(res, 0, UC_SIZE_OK)) {
+		uploads_chunk_invalid(r, res);
+	} else if (!db_get_bool(res, 0, UC_WRITTEN)) {
 		http_db_error(r);
 	} else {
 		path = xasprintf("/storage/%s/%lld", r->params[0], (long long)ch.number);
@@ -595,7 +646,7 @@ uploads_completed(struct req *r)
 /* Marks the upload completed with the hash (once), records the fingerprint and queues the
  * job, in one statement, and answers. A repeat with the same hash answers the upload as it
  * is (a second statement: this one's snapshot may predate the first complete's commit);
- * another hash is a 409. */
+ * another hash, or a hash that contradicts one recorded for its algorithm, is a 409. */
 static void
 uploads_mark_complete(struct req *r, enum hash_alg alg, const char *value)
 {
@@ -617,6 +668,10 @@ uploads_mark_complete(struct req *r, enum hash_alg alg, const char *value)
 		uploads_completed_answer(r, uploads_row_json(res, 0));
 	} else if (!db_get_bool(res, 0, U_DONE) && db_get_bool(res, 0, U_EXPIRED)) {
 		uploads_expired(r);
+	} else if (!db_get_bool(res, 0, U_DONE) && db_get(res, 0, U_DONE_RECORDED) != NULL) {
+		http_error(r, 409, "conflict",
+		           "another hash of this algorithm is recorded for the upload",
+		           "complete it with the recorded hash or begin a new upload process");
 	} else if (!db_get_bool(res, 0, U_DONE)) {
 		http_db_error(r); /* neither completed before nor now, nor purged: cannot happen */
 	} else if ((v = db_get(res, 0, U_DONE_VALUE)) != NULL &&
@@ -653,7 +708,8 @@ out:
 }
 
 /* PUT /uploads/{id}/hashes {"value", "algorithm"}: records a further whole-file hash;
- * one statement checks, writes and answers the upload. */
+ * one statement checks, writes and answers the upload (200), or 409 when the algorithm
+ * has another value recorded. */
 static void
 uploads_hashes(struct req *r)
 {
@@ -668,7 +724,13 @@ uploads_hashes(struct req *r)
 	uuid_generate(fid);
 	params[2] = hash_alg_name(alg);
 	res = db_exec(r->db, uploads_hashes_sql, 5, params);
-	uploads_answer_row(r, res);
+	if (res != NULL && db_get(res, 0, U_ID) != NULL && db_get(res, 0, U_DONE) != NULL &&
+	    strcmp(db_get(res, 0, U_DONE), value) != 0)
+		http_error(r, 409, "conflict",
+		           "another hash of this algorithm is recorded for the upload",
+		           "a recorded hash cannot be replaced");
+	else
+		uploads_answer_row(r, res);
 out:
 	PQclear(res);
 	json_decref(body);

@@ -68,7 +68,7 @@ static const struct config_key keys[] = {
     {"SETTLE_MAX_UPLOAD_SIZE", CFG_INT, &cfg.max_upload_size, "1099511627776", 0, INT64_MAX,
      "largest upload in bytes"},
     {"SETTLE_MIN_CHUNK_SIZE", CFG_INT, &cfg.min_chunk_size, "1", 0, INT64_MAX,
-     "smallest chunk clients are told to send (X-MIN-CHUNK-UPLOAD-SIZE)"},
+     "smallest chunk clients are told to send (X-MIN-CHUNK-UPLOAD-SIZE); bounds chunk numbers"},
     {"SETTLE_MAX_CHUNK_SIZE", CFG_INT, &cfg.max_chunk_size, "5368709120", 1, INT64_MAX,
      "largest chunk in bytes (X-MAX-CHUNK-UPLOAD-SIZE)"},
     {"SETTLE_FAULT_RATE", CFG_DOUBLE, &cfg.fault_rate, "0", 0, 0,

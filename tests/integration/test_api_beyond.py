@@ -7,7 +7,7 @@ import time
 
 import requests
 
-from test_api_uploads import Client, assert_error, md5
+from test_api_uploads import Client, assert_error, md5, sign
 
 
 def names_in_db(db, name):
@@ -157,3 +157,33 @@ def test_metrics_show_requests_jobs_and_time_to_consistency(settle):
     assert int(lines['settle_time_to_consistency_seconds_count']) >= 1
     assert int(lines['settle_time_to_consistency_seconds_bucket{le="+Inf"}']) >= 1
     assert "settle_outbox_backlog" in lines
+
+
+def test_head_on_signed_download_url(settle, secret):
+    """Issue 9 item 11: HEAD answers like GET without the body (it was 405): the same
+    status and headers, Range included, and the same signature check."""
+    api = settle.api(SETTLE_QUEUE="inline")
+    c = Client(api, settle.login(api))
+    pid = c.project()
+    data = os.urandom(300_000)
+    uid = c.send(pid, [data[:200_000], data[200_000:]])
+    c.wait_upload(uid)
+    f = c.file(pid, uid)
+    u = c.download_url(f"/files/{f['id']}/url")
+    url = u["host"] + u["url"]
+    keep = ("Content-Length", "Content-Type", "ETag", "Accept-Ranges", "Content-Range")
+    for h in ({}, {"Range": "bytes=10-99"}, {"Range": "bytes=-5"}):
+        got = requests.get(url, headers=h, timeout=30)
+        head = requests.head(url, headers=h, timeout=30)
+        assert head.status_code == got.status_code, (h, head.status_code, head.text)
+        assert head.content == b""
+        assert {k: head.headers.get(k) for k in keep} == {k: got.headers.get(k) for k in keep}
+    assert requests.head(url, timeout=30).headers["Content-Length"] == str(len(data))
+    # The signature is checked as for GET: forged, expired, or made for another method.
+    path = f"/storage/{uid}"
+    for bad in (url.rsplit("signature=", 1)[0] + "signature=" + "0" * 64,
+                u["host"] + sign(secret, "GET", path, int(time.time()) - 1),
+                u["host"] + sign(secret, "PUT", path, int(time.time()) + 60)):
+        assert_error(requests.get(bad, timeout=30), 403, "forbidden")
+        r = requests.head(bad, timeout=30)
+        assert r.status_code == 403 and r.content == b"", r.status_code

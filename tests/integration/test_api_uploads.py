@@ -374,7 +374,7 @@ def test_chunks_after_complete_conflict(client, project):
 
 
 def test_repeat_chunk_replaces_it(client, project, db):
-    a, b = os.urandom(700), os.urandom(300)
+    a, b = os.urandom(200), os.urandom(300)
     uid = client.upload(project, 300).json()["id"]
     assert client.put_chunk(uid, 1, a).status_code == 201
     client.chunk_url(uid, 1, 300, md5(b))
@@ -396,6 +396,48 @@ def test_hashes_endpoint(client, project):
     hashes = r.json()["hashes"]
     assert {"algorithm": "sha256", "value": hashlib.sha256(data).hexdigest()} in hashes
     assert {"algorithm": "md5", "value": md5(data)} in hashes
+
+
+def test_recorded_hash_cannot_be_replaced(client, project):
+    """Issue 9 item 4: after the worker verified an upload, PUT /hashes with a zero md5 was
+    200 and the file showed it. Another value for a recorded algorithm is 409 now; the same
+    value (in any case) is 200; a new algorithm is recorded once."""
+    data = os.urandom(100)
+    uid = client.send(project, [data])
+    assert client.wait_upload(uid)["status"]["error_on"] is None
+    r = client.req("PUT", f"/uploads/{uid}/hashes", json={"value": "0" * 32, "algorithm": "md5"})
+    assert_error(r, 409, "conflict")
+    r = client.req("PUT", f"/uploads/{uid}/hashes",
+                   json={"value": md5(data).upper(), "algorithm": "md5"})
+    assert r.status_code == 200, r.text
+    assert r.json()["hashes"] == [{"algorithm": "md5", "value": md5(data)}]
+    sha1 = hashlib.sha1(data).hexdigest()
+    r = client.req("PUT", f"/uploads/{uid}/hashes", json={"value": sha1, "algorithm": "sha1"})
+    assert r.status_code == 200, r.text
+    r = client.req("PUT", f"/uploads/{uid}/hashes", json={"value": "1" * 40, "algorithm": "sha1"})
+    assert_error(r, 409, "conflict")
+    f = client.file(project, uid)
+    want = [{"algorithm": "md5", "value": md5(data)}, {"algorithm": "sha1", "value": sha1}]
+    assert client.req("GET", f"/files/{f['id']}").json()["current_version"]["upload"][
+        "hashes"] == want
+    assert client.req("GET", f"/uploads/{uid}").json()["hashes"] == want
+
+
+def test_complete_cannot_replace_a_recorded_hash(client, project, db):
+    """A hash given through PUT /hashes before complete is recorded: complete with another
+    value of that algorithm is 409 and leaves the upload as it was; with the same, 202."""
+    data = os.urandom(100)
+    uid = client.upload(project, len(data)).json()["id"]
+    assert client.put_chunk(uid, 1, data).status_code == 201
+    r = client.req("PUT", f"/uploads/{uid}/hashes", json={"value": md5(data)})
+    assert r.status_code == 200, r.text
+    assert_error(client.complete(uid, "0" * 32), 409, "conflict")
+    assert outbox_count(db, "upload.complete", uid) == 0
+    up = client.req("GET", f"/uploads/{uid}").json()
+    assert up["status"]["completed_on"] is None
+    assert up["hashes"] == [{"algorithm": "md5", "value": md5(data)}]
+    assert client.complete(uid, md5(data)).status_code == 202
+    assert client.wait_upload(uid)["status"]["error_on"] is None
 
 
 def test_list_uploads_paged(client, project):
