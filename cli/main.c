@@ -26,90 +26,43 @@ struct cli_opt {
 };
 
 struct cli_cmd {
-	const char *words; /* "user create" */
-	const char *arg;   /* the one positional argument ("NAME"), or NULL for none */
-	struct cli_opt opts[CLI_MAX_OPTS + 1]; /* ended by an empty one */
-	bool no_db;                            /* runs without a database connection (gets NULL) */
+	const char *words;          /* "user create" */
+	const char *arg;            /* the one positional argument ("NAME"), or NULL for none */
+	const struct cli_opt *opts; /* at most CLI_MAX_OPTS, ended by an empty one; or NULL */
+	bool no_db;                 /* runs without a database connection (gets NULL) */
 	int (*run)(PGconn *c, const struct cli_args *a);
 	const char *help;
 };
 
 static int cli_migrate(PGconn *c, const struct cli_args *a);
 
+static const struct cli_opt cli_reconcile_opts[] = {{"older-than", "S", false},
+                                                    {NULL, NULL, false}};
+static const struct cli_opt cli_drain_opts[] = {{"duration", "S", true}, {NULL, NULL, false}};
+
 static const struct cli_cmd cli_cmds[] = {
-    {"migrate", NULL, {{0}}, false, cli_migrate, "apply pending database migrations"},
-    {"user create",
-     "NAME",
-     {{0}},
-     false,
-     cli_user_create,
+    {"migrate", NULL, NULL, false, cli_migrate, "apply pending database migrations"},
+    {"user create", "NAME", NULL, false, cli_user_create,
      "create a user (or a new key for it); prints its key"},
-    {"user disable",
-     "NAME",
-     {{0}},
-     false,
-     cli_user_disable,
+    {"user disable", "NAME", NULL, false, cli_user_disable,
      "refuse the user tokens; its live ones answer 401 within 5 s"},
-    {"user enable",
-     "NAME",
-     {{0}},
-     false,
-     cli_user_enable,
+    {"user enable", "NAME", NULL, false, cli_user_enable,
      "allow the user again; tokens from before the disable stay dead"},
-    {"agent create",
-     "NAME",
-     {{0}},
-     false,
-     cli_agent_create,
+    {"agent create", "NAME", NULL, false, cli_agent_create,
      "create a software agent; prints its key"},
-    {"agent disable",
-     "NAME",
-     {{0}},
-     false,
-     cli_agent_disable,
-     "the same for every software agent named NAME (or with id NAME)"},
-    {"agent enable",
-     "NAME",
-     {{0}},
-     false,
-     cli_agent_enable,
-     "the same for every software agent named NAME (or with id NAME)"},
-    {"stats",
-     NULL,
-     {{0}},
-     false,
-     cli_stats,
-     "pending/consistent/failed resources, backlog, queues"},
-    {"reconcile",
-     NULL,
-     {{"older-than", "S", false}},
-     false,
-     cli_reconcile,
+    {"agent disable", "NAME", NULL, false, cli_agent_disable,
+     "disable every agent named NAME (or with id NAME), as for a user"},
+    {"agent enable", "NAME", NULL, false, cli_agent_enable,
+     "enable every agent named NAME (or with id NAME)"},
+    {"stats", NULL, NULL, false, cli_stats, "pending/consistent/failed resources, backlog, queues"},
+    {"reconcile", NULL, cli_reconcile_opts, false, cli_reconcile,
      "re-enqueue resources pending longer than S seconds"},
-    {"dead-letters list",
-     NULL,
-     {{0}},
-     false,
-     cli_dead_letters_list,
-     "show the jobs in settle.dead"},
-    {"dead-letters requeue",
-     NULL,
-     {{0}},
-     false,
-     cli_dead_letters_requeue,
+    {"dead-letters list", NULL, NULL, false, cli_dead_letters_list, "show the jobs in settle.dead"},
+    {"dead-letters requeue", NULL, NULL, false, cli_dead_letters_requeue,
      "re-run the jobs in settle.dead"},
-    {"message-log drain",
-     NULL,
-     {{"duration", "S", true}},
-     false,
-     cli_message_log_drain,
+    {"message-log drain", NULL, cli_drain_opts, false, cli_message_log_drain,
      "move settle.message_log into the message_log table"},
-    {"relay",
-     NULL,
-     {{0}},
-     true,
-     cli_relay,
-     "run the outbox relay alone (SETTLE_RELAY=off on APIs)"},
+    {"relay", NULL, NULL, true, cli_relay, "run the outbox relay alone (SETTLE_RELAY=off on APIs)"},
 };
 
 static int
@@ -150,7 +103,7 @@ cli_usage_line(FILE *out, const struct cli_cmd *cmd)
 	char line[128];
 	int n = snprintf(line, sizeof(line), "%s", cmd->words);
 
-	for (const struct cli_opt *o = cmd->opts; o->name != NULL; o++)
+	for (const struct cli_opt *o = cmd->opts; o != NULL && o->name != NULL; o++)
 		n += snprintf(line + n, sizeof(line) - (size_t)n,
 		              o->required ? " --%s %s" : " [--%s %s]", o->name, o->value);
 	if (cmd->arg != NULL)
@@ -260,7 +213,7 @@ cli_long_options(const struct cli_cmd *cmd, struct option *out)
 	int n = 0;
 
 	out[n++] = (struct option){"help", no_argument, NULL, 'h'};
-	for (int i = 0; cmd->opts[i].name != NULL; i++)
+	for (int i = 0; cmd->opts != NULL && cmd->opts[i].name != NULL; i++)
 		out[n++] = (struct option){cmd->opts[i].name, required_argument, NULL, 1000 + i};
 	out[n] = (struct option){NULL, 0, NULL, 0};
 }
@@ -296,7 +249,7 @@ cli_parse(const struct cli_cmd *cmd, int argc, char **argv, struct cli_args *a)
 			                       argv[optind - 1]);
 		a->opts[ch - 1000] = optarg;
 	}
-	for (int i = 0; cmd->opts[i].name != NULL; i++)
+	for (int i = 0; cmd->opts != NULL && cmd->opts[i].name != NULL; i++)
 		if (cmd->opts[i].required && a->opts[i] == NULL)
 			return cli_usage_error(NULL, cmd, what, "--%s %s is required",
 			                       cmd->opts[i].name, cmd->opts[i].value);
