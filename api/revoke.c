@@ -90,7 +90,7 @@ revoke_refresh(int64_t now)
 	PGconn *c;
 
 	if (atomic_load(&revoke_loaded) ? pthread_mutex_trylock(&revoke_refresh_lock) != 0
-	                  : pthread_mutex_lock(&revoke_refresh_lock) != 0)
+	                                : pthread_mutex_lock(&revoke_refresh_lock) != 0)
 		return;
 	if (atomic_load(&revoke_due_ms) > now) { /* another thread just did it */
 		pthread_mutex_unlock(&revoke_refresh_lock);
