@@ -29,9 +29,9 @@ auth_required_str(struct req *r, json_t *body, const char *field, const char **o
 }
 
 /* Finds the user and agent of the keys, locking both rows (FOR SHARE) so that a disable
- * (settle user|agent disable, which takes them FOR UPDATE) runs wholly before or after,
- * and records a token for them unless either is disabled. Its row: user id, agent id,
- * user disabled, agent disabled, issued (epoch ms, the database's clock; NULL when not
+ * (settle user|agent disable, which locks them FOR NO KEY UPDATE) runs wholly before or
+ * after, and records a token for them unless either is disabled. Its row: user id, agent
+ * id, user disabled, agent disabled, issued (epoch ms, the database's clock; NULL when not
  * issued). No row: a key is unknown. */
 static const char auth_issue_sql[] =
     "WITH k AS ("

@@ -73,7 +73,7 @@ struct cli_kind {
 
 static const struct cli_kind cli_users = {
     "user",
-    "SELECT id FROM users WHERE username = $1 OR id = $2::uuid FOR UPDATE",
+    "SELECT id FROM users WHERE username = $1 OR id = $2::uuid FOR NO KEY UPDATE",
     "UPDATE users SET disabled_at = coalesce(disabled_at, clock_timestamp()),"
     " tokens_valid_after = clock_timestamp()"
     " WHERE username = $1 OR id = $2::uuid RETURNING id, username",
@@ -83,7 +83,7 @@ static const struct cli_kind cli_users = {
 
 static const struct cli_kind cli_agents = {
     "software agent",
-    "SELECT id FROM software_agents WHERE name = $1 OR id = $2::uuid FOR UPDATE",
+    "SELECT id FROM software_agents WHERE name = $1 OR id = $2::uuid FOR NO KEY UPDATE",
     "UPDATE software_agents SET disabled_at = coalesce(disabled_at, clock_timestamp()),"
     " tokens_valid_after = clock_timestamp()"
     " WHERE name = $1 OR id = $2::uuid RETURNING id, name",
@@ -93,10 +93,11 @@ static const struct cli_kind cli_agents = {
 
 /*
  * Disables or enables every user or agent (k) named name (or with that id), printing one
- * line for each. The rows are locked first (FOR UPDATE), then updated: a token being
- * issued for one of them (which holds it FOR SHARE) is committed before the lock is
- * granted, so its issue time is before tokens_valid_after, which clock_timestamp() takes
- * after the lock. 0, or 1 when none matches or the database fails.
+ * line for each. The rows are locked first (FOR NO KEY UPDATE: foreign key checks need not
+ * wait), then updated: a token being issued for one of them (which holds it FOR SHARE) is
+ * committed before the lock is granted, so its issue time is before tokens_valid_after,
+ * which clock_timestamp() takes after the lock (an UPDATE alone would compute it before
+ * waiting). 0, or 1 when none matches or the database fails.
  */
 static int
 cli_set_disabled(PGconn *c, const struct cli_kind *k, const char *name, bool disable)

@@ -8,6 +8,7 @@ stay revoked. Tokens name their agent: "<user>.<agent>.<issued_ms>.<expires>.<ma
 
 import hashlib
 import hmac
+import threading
 import time
 
 import requests
@@ -157,3 +158,91 @@ def test_revocation_reaches_an_api_started_later(settle, api, db):
     other = settle.api()
     r = _get(other, a["token"])
     assert r.status_code == 401 and "disabled" in r.json()["reason"], r.text
+
+
+def _q1(db, sql, args=()):
+    with db.cursor() as cur:
+        cur.execute(sql, args)
+        return cur.fetchone()[0]
+
+
+def _wait_lock_wait(db, query_part, what):
+    """Waits until a statement containing query_part waits on a lock."""
+    wait_until(lambda: _q1(db, "SELECT count(*) FROM pg_stat_activity"
+                               " WHERE wait_event_type = 'Lock' AND query LIKE %s",
+                           (f"%{query_part}%",)),
+               30, interval=0.05, what=what)
+
+
+def _in_thread(fn):
+    out = {}
+
+    def run():
+        try:
+            out["value"] = fn()
+        except Exception as e:  # re-raised by the caller
+            out["error"] = e
+
+    t = threading.Thread(target=run)
+    t.start()
+    return t, out
+
+
+def _signed_token(secret, user, agent, issued_ms, expires):
+    msg = "\0".join(["token.v2", user, agent, str(issued_ms), str(expires)])
+    mac = hmac.new(secret.encode(), msg.encode(), hashlib.sha256).hexdigest()
+    return f"{user}.{agent}.{issued_ms}.{expires}.{mac}"
+
+
+def test_disable_racing_a_token_issue(settle, api, db, postgres, secret):
+    """A token issue and a disable of the same user serialize on the user's row: a disable
+    that locked first makes the issue answer 401; an issue that locked first is dated
+    before the disable, so its token stays revoked after an enable."""
+    import psycopg2
+    a = settle.login(api)
+    name = _name_of(db, "users", "username", a["user_id"])
+    lock = psycopg2.connect(postgres.url())
+    try:
+        # The disable holds the row: the issue waits, then sees the user disabled.
+        with lock.cursor() as cur:
+            cur.execute("SELECT 1 FROM users WHERE id = %s FOR NO KEY UPDATE", (a["user_id"],))
+        t, out = _in_thread(lambda: _token(api, a["agent_key"], a["user_key"]))
+        _wait_lock_wait(db, "FOR SHARE OF a, u", "the token issue to wait for the row")
+        with lock.cursor() as cur:
+            cur.execute("UPDATE users SET disabled_at = clock_timestamp(),"
+                        " tokens_valid_after = clock_timestamp() WHERE id = %s",
+                        (a["user_id"],))
+        lock.commit()
+        t.join(30)
+        r = out["value"]
+        assert r.status_code == 401 and r.json()["reason"] == "the user is disabled", r.text
+        settle.cli("user", "enable", name)
+
+        # An issue holds the row (FOR SHARE, as api_token does): the disable waits for it,
+        # and the token's issue time, taken while the disable waits, is before the disable.
+        with lock.cursor() as cur:
+            cur.execute("SELECT 1 FROM users WHERE id = %s FOR SHARE", (a["user_id"],))
+        t, out = _in_thread(lambda: settle.cli("user", "disable", name))
+        _wait_lock_wait(db, "users", "the disable to wait for the row")
+        with lock.cursor() as cur:
+            cur.execute("SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint")
+            issued = cur.fetchone()[0]
+        lock.commit()
+        t.join(60)
+        assert "error" not in out, out
+        after = _q1(db, "SELECT floor(extract(epoch FROM tokens_valid_after) * 1000)::bigint"
+                        " FROM users WHERE id = %s", (a["user_id"],))
+        assert after >= issued, (after, issued)
+        settle.cli("user", "enable", name)
+        r = _token(api, a["agent_key"], a["user_key"])
+        assert r.status_code == 201, r.text
+        fresh = r.json()["api_token"]
+        wait_until(lambda: _get(api, fresh).status_code == 200, REVOKE_WITHIN,
+                   what="a new token to work")
+        # a token issued at that moment stays revoked
+        token = _signed_token(secret, a["user_id"], a["agent_id"], issued,
+                              int(time.time()) + 3600)
+        r = _get(api, token)
+        assert r.status_code == 401 and "issued before" in r.json()["reason"], r.text
+    finally:
+        lock.close()
