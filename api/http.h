@@ -22,7 +22,7 @@ struct req;
  * available as r->params[i] in order). Plain handlers get the whole body (≤ 1 MiB) in
  * r->body; streaming handlers (ROUTE_STREAM) get it piece by piece. */
 enum route_flags {
-	ROUTE_AUTH = 1,   /* needs a valid token: sets r->user_id, else 401 */
+	ROUTE_AUTH = 1,   /* needs a valid token: sets r->user_id and agent_id, else 401 */
 	ROUTE_STREAM = 2, /* body handed over through stream_data, no size limit */
 	ROUTE_NODB = 4,   /* does not need Postgres */
 	ROUTE_JOBS = 8,   /* may queue a job: wakes this process's relay after a 2xx */
@@ -51,8 +51,9 @@ struct req {
 	const struct route *route;
 	const char *method;
 	const char *path;
-	char id[37];      /* request id, for logs */
-	char user_id[37]; /* set for ROUTE_AUTH routes */
+	char id[37];       /* request id, for logs */
+	char user_id[37];  /* set for ROUTE_AUTH routes */
+	char agent_id[37]; /* set for ROUTE_AUTH routes: the software agent of the token */
 	const char *params[HTTP_MAX_PARAMS];
 	int nparams;
 	char *body;

@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
 #include "relay.h"
-#include "sign.h"
 #include "stats.h"
 #include "uuid.h"
 #include "idempotency.h"
@@ -100,12 +100,7 @@ router_auth(struct req *r)
 		           "send the token of POST /software_agents/api_token in Authorization");
 		return false;
 	}
-	if (!sign_token_verify(h, util_wall_ms() / 1000, r->user_id)) {
-		http_error(r, 401, "unauthorized", "api token is invalid or expired",
-		           "get a new token from POST /software_agents/api_token");
-		return false;
-	}
-	return true;
+	return auth_token(r, h);
 }
 
 struct req_state {

@@ -79,12 +79,13 @@ static const char *const stats_names[] = {
 
 /* Prints "name value" lines: resource states from Postgres, queue depths from RabbitMQ. */
 int
-cli_stats(PGconn *c)
+cli_stats(PGconn *c, const struct cli_args *a)
 {
 	PGresult *r = db_exec(c, stats_sql, 0, NULL);
 	struct mq *mq;
 	char *err = NULL;
 
+	(void)a;
 	if (r == NULL)
 		return 1;
 	for (int i = 0; i < (int)ARRAY_LEN(stats_names); i++)
@@ -115,22 +116,26 @@ cli_stats(PGconn *c)
 	return 0;
 }
 
+/* Parses a non-negative number of seconds given to option name; 0, or 2 after a message. */
+static int
+cli_seconds(const char *cmd, const char *name, const char *value, int64_t *out)
+{
+	if (!util_parse_i64(value, out) || *out < 0) {
+		fprintf(stderr, "settle %s: --%s wants seconds, not '%s'\n", cmd, name, value);
+		return 2;
+	}
+	return 0;
+}
+
 /* settle reconcile [--older-than S] */
 int
-cli_reconcile(PGconn *c, int argc, char **argv)
+cli_reconcile(PGconn *c, const struct cli_args *a)
 {
 	int64_t older = cfg.reconcile_after;
 	int n = 0;
 
-	if (argc == 4 && strcmp(argv[2], "--older-than") == 0) {
-		if (!util_parse_i64(argv[3], &older) || older < 0) {
-			fprintf(stderr, "settle reconcile: --older-than wants seconds\n");
-			return 2;
-		}
-	} else if (argc != 2) {
-		fprintf(stderr, "usage: settle reconcile [--older-than SECONDS]\n");
+	if (a->opts[0] != NULL && cli_seconds("reconcile", "older-than", a->opts[0], &older) != 0)
 		return 2;
-	}
 	if (jobs_reconcile(c, older, &n) < 0) {
 		fprintf(stderr, "settle reconcile: failed (see log)\n");
 		return 1;
@@ -167,20 +172,15 @@ cli_requeue_one(struct mq *mq, const struct mq_delivery *d)
 
 /* settle dead-letters list|requeue: list leaves the messages where they are (they return
  * to the queue when the connection closes); requeue publishes each again, then acks it. */
-int
-cli_dead_letters(PGconn *c, int argc, char **argv)
+static int
+cli_dead_letters(bool requeue)
 {
-	bool requeue = argc == 3 && strcmp(argv[2], "requeue") == 0;
 	struct mq_delivery d;
 	struct mq *mq;
 	char *err = NULL;
 	int64_t depth;
 	int n = 0, failed = 0;
 
-	if (argc != 3 || (!requeue && strcmp(argv[2], "list") != 0)) {
-		fprintf(stderr, "usage: settle dead-letters list|requeue\n");
-		return 2;
-	}
 	if ((mq = cli_mq()) == NULL)
 		return 1;
 	depth = mq_queue_depth(mq, MQ_DEAD_QUEUE, &err);
@@ -205,6 +205,20 @@ cli_dead_letters(PGconn *c, int argc, char **argv)
 	return failed ? 1 : 0;
 }
 
+int
+cli_dead_letters_list(PGconn *c, const struct cli_args *a)
+{
+	(void)c, (void)a;
+	return cli_dead_letters(false);
+}
+
+int
+cli_dead_letters_requeue(PGconn *c, const struct cli_args *a)
+{
+	(void)c, (void)a;
+	return cli_dead_letters(true);
+}
+
 /* Stores one logged message; the caller commits. */
 static int
 cli_log_insert(PGconn *c, const struct mq_delivery *d)
@@ -219,7 +233,7 @@ cli_log_insert(PGconn *c, const struct mq_delivery *d)
 /* settle message-log drain --duration S: moves settle.message_log into the message_log
  * table, a batch per transaction, acking a batch only after its COMMIT. */
 int
-cli_message_log(PGconn *c, int argc, char **argv)
+cli_message_log_drain(PGconn *c, const struct cli_args *a)
 {
 	int64_t duration, end, n = 0;
 	struct mq_delivery d;
@@ -228,11 +242,8 @@ cli_message_log(PGconn *c, int argc, char **argv)
 	int got = 0, batch = 0, rc = 1;
 	uint64_t last_tag = 0;
 
-	if (argc != 5 || strcmp(argv[2], "drain") != 0 || strcmp(argv[3], "--duration") != 0 ||
-	    !util_parse_i64(argv[4], &duration) || duration < 0) {
-		fprintf(stderr, "usage: settle message-log drain --duration SECONDS\n");
+	if (cli_seconds("message-log drain", "duration", a->opts[0], &duration) != 0)
 		return 2;
-	}
 	if ((mq = cli_mq()) == NULL)
 		return 1;
 	signal(SIGINT, cli_on_signal);
@@ -278,10 +289,11 @@ out:
 
 /* settle relay: the outbox relay alone, until SIGTERM/SIGINT. */
 int
-cli_relay(void)
+cli_relay(PGconn *c, const struct cli_args *a)
 {
 	struct relay_sink sink = cfg.inline_mode ? jobs_inline_sink() : relay_mq_sink(cfg.amqp_url);
 
+	(void)c, (void)a;
 	signal(SIGINT, cli_on_signal);
 	signal(SIGTERM, cli_on_signal);
 	log_info("relay_start queue=%s", cfg.queue);

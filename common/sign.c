@@ -4,8 +4,10 @@
  * first field naming the purpose, so no two different inputs (and no URL and token) share a
  * message:
  *   URL:   "url" NUL method NUL expires NUL path
- *   token: "token" NUL user_id NUL expires
- * A token is "<user_uuid>.<expires>.<hexmac>": URL-safe, 36 + 1 + digits + 1 + 64 characters.
+ *   token: "token.v2" NUL user_id NUL agent_id NUL issued_ms NUL expires
+ * A token is "<user_uuid>.<agent_uuid>.<issued_ms>.<expires>.<hexmac>": URL-safe, about 163
+ * characters. (Tokens of the first format, "<user_uuid>.<expires>.<hexmac>" with the MAC over
+ * "token" NUL user_id NUL expires, no longer verify.)
  * Signatures and MACs travel as 64 lower-case hex digits and are compared in constant time.
  */
 #include "sign.h"
@@ -80,7 +82,7 @@ sign_mac_hex(const char *const *fields, size_t n, char out[SIGN_HEX_LEN + 1])
 
 /* True when s is 1 to 19 decimal digits forming an int64; stores the value in *out. */
 static bool
-sign_parse_expires(const char *s, size_t len, int64_t *out)
+sign_parse_digits(const char *s, size_t len, int64_t *out)
 {
 	char buf[SIGN_MAX_DIGITS + 1];
 
@@ -139,7 +141,7 @@ sign_url_verify(const char *method, const char *path, const char *expires, const
 
 	if (method == NULL || path == NULL || expires == NULL || sig == NULL)
 		return false;
-	if (!sign_parse_expires(expires, strnlen(expires, SIGN_MAX_DIGITS + 1), &exp))
+	if (!sign_parse_digits(expires, strnlen(expires, SIGN_MAX_DIGITS + 1), &exp))
 		return false;
 	sign_url_mac(method, path, expires, mac);
 	if (!sign_hex_equal(mac, sig))
@@ -147,51 +149,93 @@ sign_url_verify(const char *method, const char *path, const char *expires, const
 	return exp >= now;
 }
 
-/*
- * Returns a stateless token "<user_id>.<expires>.<hexmac>" for user_id (a uuid) valid until
- * epoch second `expires` (inclusive). A token made for a user_id that is not a uuid never
- * verifies. The caller frees the result.
- */
-char *
-sign_token(const char *user_id, int64_t expires)
+/* The MAC of a token's fields, as text, into mac (65 bytes). */
+static void
+sign_token_mac(const char *user, const char *agent, const char *issued, const char *expires,
+               char mac[SIGN_HEX_LEN + 1])
 {
-	char exp[32], mac[SIGN_HEX_LEN + 1];
-
-	snprintf(exp, sizeof(exp), "%" PRId64, expires);
-	const char *fields[] = {"token", user_id, exp};
+	const char *fields[] = {"token.v2", user, agent, issued, expires};
 	sign_mac_hex(fields, ARRAY_LEN(fields), mac);
-	return xasprintf("%s.%s.%s", user_id, exp, mac);
 }
 
 /*
- * Verifies a token made by sign_token: on success copies its user id (36 characters + NUL)
- * into user_id and returns true. False, with user_id untouched, when the token is NULL,
- * malformed, forged or expired at `now`. Garbage of any length is fine.
+ * Returns a stateless token "<user>.<agent>.<issued_ms>.<expires>.<hexmac>" for t, valid
+ * until epoch second t->expires (inclusive). A token made for ids that are not uuids never
+ * verifies. The caller frees the result.
  */
+char *
+sign_token(const struct sign_token *t)
+{
+	char issued[32], exp[32], mac[SIGN_HEX_LEN + 1];
+
+	snprintf(issued, sizeof(issued), "%" PRId64, t->issued_ms);
+	snprintf(exp, sizeof(exp), "%" PRId64, t->expires);
+	sign_token_mac(t->user_id, t->agent_id, issued, exp, mac);
+	return xasprintf("%s.%s.%s.%s.%s", t->user_id, t->agent_id, issued, exp, mac);
+}
+
+/* Reads a uuid and the '.' after it at *p into out; moves *p past the dot. */
+static bool
+sign_take_uuid(const char **p, char out[UUID_STR_LEN])
+{
+	if (strnlen(*p, UUID_STR_LEN) < UUID_STR_LEN || (*p)[UUID_STR_LEN - 1] != '.')
+		return false;
+	memcpy(out, *p, UUID_STR_LEN - 1);
+	out[UUID_STR_LEN - 1] = '\0';
+	*p += UUID_STR_LEN;
+	return uuid_valid(out);
+}
+
+/* Reads 1 to 19 digits and the '.' after them at *p into text and *value; moves *p past
+ * the dot. */
+static bool
+sign_take_number(const char **p, char text[SIGN_MAX_DIGITS + 1], int64_t *value)
+{
+	const char *dot = memchr(*p, '.', strnlen(*p, SIGN_MAX_DIGITS + 1));
+	size_t len;
+
+	if (dot == NULL)
+		return false;
+	len = (size_t)(dot - *p);
+	if (!sign_parse_digits(*p, len, value))
+		return false;
+	memcpy(text, *p, len);
+	text[len] = '\0';
+	*p = dot + 1;
+	return true;
+}
+
+/*
+ * Verifies a token made by sign_token: on success fills *out and returns true. False, with
+ * *out untouched, when the token is NULL, malformed, forged or expired at `now` (epoch
+ * seconds). Garbage of any length is fine. The MAC compare is constant-time.
+ */
+bool
+sign_token_read(const char *token, int64_t now, struct sign_token *out)
+{
+	char issued[SIGN_MAX_DIGITS + 1], exp[SIGN_MAX_DIGITS + 1], mac[SIGN_HEX_LEN + 1];
+	struct sign_token t;
+	const char *p = token;
+
+	if (token == NULL || !sign_take_uuid(&p, t.user_id) || !sign_take_uuid(&p, t.agent_id) ||
+	    !sign_take_number(&p, issued, &t.issued_ms) || !sign_take_number(&p, exp, &t.expires))
+		return false;
+	sign_token_mac(t.user_id, t.agent_id, issued, exp, mac);
+	if (!sign_hex_equal(mac, p) || t.expires < now)
+		return false;
+	*out = t;
+	return true;
+}
+
+/* sign_token_read that copies the user id alone (36 characters + NUL) into user_id. */
 bool
 sign_token_verify(const char *token, int64_t now, char user_id[37])
 {
-	char user[UUID_STR_LEN], exp_str[SIGN_MAX_DIGITS + 1], mac[SIGN_HEX_LEN + 1];
-	const char *p, *dot;
-	int64_t exp;
+	struct sign_token t;
 
-	if (token == NULL || strnlen(token, UUID_STR_LEN) < UUID_STR_LEN - 1)
+	if (!sign_token_read(token, now, &t))
 		return false;
-	memcpy(user, token, UUID_STR_LEN - 1);
-	user[UUID_STR_LEN - 1] = '\0';
-	if (!uuid_valid(user) || token[UUID_STR_LEN - 1] != '.')
-		return false;
-	p = token + UUID_STR_LEN;
-	dot = memchr(p, '.', strnlen(p, SIGN_MAX_DIGITS + 1));
-	if (dot == NULL || !sign_parse_expires(p, (size_t)(dot - p), &exp))
-		return false;
-	memcpy(exp_str, p, (size_t)(dot - p));
-	exp_str[dot - p] = '\0';
-	const char *fields[] = {"token", user, exp_str};
-	sign_mac_hex(fields, ARRAY_LEN(fields), mac);
-	if (!sign_hex_equal(mac, dot + 1) || exp < now)
-		return false;
-	memcpy(user_id, user, UUID_STR_LEN);
+	memcpy(user_id, t.user_id, UUID_STR_LEN);
 	return true;
 }
 

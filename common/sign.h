@@ -17,10 +17,21 @@ char *sign_url(const char *method, const char *path, int64_t expires);
 bool sign_url_verify(const char *method, const char *path, const char *expires, const char *sig,
                      int64_t now) MUSTCHECK;
 
-/* Returns a stateless token for user_id (uuid) valid until expires. Caller frees. */
-char *sign_token(const char *user_id, int64_t expires);
-/* Verifies a token; on success copies the user id into user_id (37 bytes) and returns true.
- * False when forged, malformed or expired at `now`. */
+/* What a token names: the user, the software agent acting for it, when it was issued
+ * (epoch milliseconds, by the database's clock) and until when it is valid (epoch seconds). */
+struct sign_token {
+	char user_id[37];
+	char agent_id[37];
+	int64_t issued_ms;
+	int64_t expires;
+};
+
+/* Returns a stateless token for t (ids: uuids). Caller frees. */
+char *sign_token(const struct sign_token *t);
+/* Verifies a token; on success fills *out and returns true. False, *out untouched, when
+ * forged, malformed or expired at `now` (epoch seconds). */
+bool sign_token_read(const char *token, int64_t now, struct sign_token *out) MUSTCHECK;
+/* sign_token_read that gives the user id alone (37 bytes). */
 bool sign_token_verify(const char *token, int64_t now, char user_id[37]) MUSTCHECK;
 
 /* Hex SHA-256 of an api key, as stored in api_keys.key_hash. out: 65 bytes. */

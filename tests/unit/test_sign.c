@@ -15,9 +15,10 @@
 #include "sign.h"
 #include "util.h"
 
-#define TEST_KEY  "test-secret-key"
-#define TEST_USER "123e4567-e89b-42d3-a456-426614174000"
-#define TEST_NOW  INT64_C(1700000000)
+#define TEST_KEY   "test-secret-key"
+#define TEST_USER  "123e4567-e89b-42d3-a456-426614174000"
+#define TEST_AGENT "9d4f0a52-1c37-4e8b-b0f5-3f1e2d6c7a80"
+#define TEST_NOW   INT64_C(1700000000)
 
 /* Splits "path?expires=E&signature=S" into its three parts (copies into the buffers). */
 static void
@@ -151,16 +152,50 @@ test_sign_url_garbage(void **state)
 	assert_false(sign_url_verify("GET", "/p", "1", sig, 0));
 }
 
+/* A token for TEST_USER and TEST_AGENT issued a minute before TEST_NOW. Caller frees. */
+static char *
+test_token(int64_t expires)
+{
+	struct sign_token t = {TEST_USER, TEST_AGENT, (TEST_NOW - 60) * 1000 + 123, expires};
+	return sign_token(&t);
+}
+
+static void
+test_sign_token_format(void **state)
+{
+	const char msg[] = "token.v2\0" TEST_USER "\0" TEST_AGENT "\0"
+	                   "1699999940123\0"
+	                   "1700003600";
+	unsigned char md[32];
+	unsigned int len = 0;
+	char want[256], hex[65];
+	char *tok = test_token(TEST_NOW + 3600);
+
+	/* "<user>.<agent>.<issued_ms>.<expires>.<HMAC-SHA256 over "token.v2" NUL each field>" */
+	assert_non_null(HMAC(EVP_sha256(), TEST_KEY, (int)strlen(TEST_KEY),
+	                     (const unsigned char *)msg, sizeof(msg) - 1, md, &len));
+	util_hex(md, len, hex);
+	snprintf(want, sizeof(want), "%s.%s.1699999940123.1700003600.%s", TEST_USER, TEST_AGENT,
+	         hex);
+	assert_string_equal(tok, want);
+	free(tok);
+}
+
 static void
 test_sign_token_round_trip(void **state)
 {
 	char user[37] = "";
-	char *tok = sign_token(TEST_USER, TEST_NOW + 3600);
+	struct sign_token t;
+	char *tok = test_token(TEST_NOW + 3600);
 
 	assert_int_equal(strspn(tok, "0123456789abcdefABCDEF-."), strlen(tok)); /* URL-safe */
 	assert_true(sign_token_verify(tok, TEST_NOW, user));
 	assert_string_equal(user, TEST_USER);
-	assert_true(sign_token_verify(tok, TEST_NOW + 3600, user));
+	assert_true(sign_token_read(tok, TEST_NOW + 3600, &t));
+	assert_string_equal(t.user_id, TEST_USER);
+	assert_string_equal(t.agent_id, TEST_AGENT);
+	assert_int_equal(t.issued_ms, (TEST_NOW - 60) * 1000 + 123);
+	assert_int_equal(t.expires, TEST_NOW + 3600);
 	free(tok);
 }
 
@@ -168,19 +203,33 @@ static void
 test_sign_token_expired(void **state)
 {
 	char user[37] = "untouched";
-	char *tok = sign_token(TEST_USER, TEST_NOW - 1);
+	char *tok = test_token(TEST_NOW - 1);
 
 	assert_false(sign_token_verify(tok, TEST_NOW, user));
 	assert_string_equal(user, "untouched");
 	free(tok);
 }
 
+/* Replaces the token's field number `field` (0: user … 3: expires) with value. */
+static char *
+test_token_with(const char *tok, int field, const char *value)
+{
+	const char *start = tok, *end;
+
+	for (int i = 0; i < field; i++)
+		start = strchr(start, '.') + 1;
+	end = strchr(start, '.');
+	return xasprintf("%.*s%s%s", (int)(start - tok), tok, value, end);
+}
+
 static void
 test_sign_token_forged(void **state)
 {
 	char user[37] = "untouched";
-	char *tok = sign_token(TEST_USER, TEST_NOW + 3600);
-	char *other = sign_token("00000000-0000-4000-8000-000000000000", TEST_NOW + 3600);
+	char *tok = test_token(TEST_NOW + 3600);
+	static const char *const swaps[] = {"00000000-0000-4000-8000-000000000000",
+	                                    "00000000-0000-4000-8000-000000000000", "1700000000000",
+	                                    "1800000000"};
 	char *mixed;
 	size_t len = strlen(tok);
 
@@ -192,14 +241,14 @@ test_sign_token_forged(void **state)
 		assert_false(sign_token_verify(bad, TEST_NOW, user));
 		free(bad);
 	}
-	/* another user's mac, a longer expiry, another key */
-	mixed = xasprintf("%.*s%s", 37, other, tok + 37);
-	assert_false(sign_token_verify(mixed, TEST_NOW, user));
-	free(mixed);
-	mixed = xasprintf("%.37s1800000000%s", tok, strrchr(tok, '.'));
-	assert_false(sign_token_verify(mixed, TEST_NOW, user));
-	free(mixed);
-	mixed = xasprintf("%.37s9%s", tok, tok + 37);
+	/* another user, another agent, a later issue time, a longer expiry: each is signed */
+	for (int f = 0; f < 4; f++) {
+		mixed = test_token_with(tok, f, swaps[f]);
+		assert_false(sign_token_verify(mixed, TEST_NOW, user));
+		free(mixed);
+	}
+	/* user and agent swapped */
+	mixed = xasprintf("%s.%s%s", TEST_AGENT, TEST_USER, tok + 2 * 37 - 1);
 	assert_false(sign_token_verify(mixed, TEST_NOW, user));
 	free(mixed);
 	sign_set_key("another key");
@@ -210,14 +259,32 @@ test_sign_token_forged(void **state)
 	assert_false(
 	    sign_url_verify("GET", TEST_USER, "1700003600", strrchr(tok, '.') + 1, TEST_NOW));
 	free(tok);
-	free(other);
+}
+
+/* A token of the first format ("<user>.<expires>.<HMAC over "token" NUL user NUL expires>",
+ * correctly signed with the key) no longer verifies. */
+static void
+test_sign_token_old_format(void **state)
+{
+	const char msg[] = "token\0" TEST_USER "\0"
+	                   "1700003600";
+	unsigned char md[32];
+	unsigned int len = 0;
+	char old[256], hex[65], user[37] = "untouched";
+
+	assert_non_null(HMAC(EVP_sha256(), TEST_KEY, (int)strlen(TEST_KEY),
+	                     (const unsigned char *)msg, sizeof(msg) - 1, md, &len));
+	util_hex(md, len, hex);
+	snprintf(old, sizeof(old), "%s.1700003600.%s", TEST_USER, hex);
+	assert_false(sign_token_verify(old, TEST_NOW, user));
+	assert_string_equal(user, "untouched");
 }
 
 static void
 test_sign_token_garbage(void **state)
 {
 	char user[37] = "untouched";
-	char *tok = sign_token(TEST_USER, TEST_NOW + 3600);
+	char *tok = test_token(TEST_NOW + 3600);
 	static const char *const junk[] = {
 	    "",
 	    ".",
@@ -232,6 +299,15 @@ test_sign_token_garbage(void **state)
 	    TEST_USER ".99999999999999999999999999.aaaa",
 	    TEST_USER ".-1.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 	    "Bearer " TEST_USER ".1.aaaa",
+	    TEST_USER "." TEST_AGENT,
+	    TEST_USER "." TEST_AGENT ".1.2",
+	    TEST_USER "." TEST_AGENT ".1.2.",
+	    TEST_USER "." TEST_AGENT
+	              "..2.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	    TEST_USER "." TEST_AGENT
+	              ".1..aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	    TEST_USER "." TEST_USER
+	              ".x.2.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 	};
 	char *big;
 
@@ -287,11 +363,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_sign_url_format),    cmocka_unit_test(test_sign_url_round_trip),
-	    cmocka_unit_test(test_sign_url_tampered),  cmocka_unit_test(test_sign_url_expired),
-	    cmocka_unit_test(test_sign_url_garbage),   cmocka_unit_test(test_sign_token_round_trip),
-	    cmocka_unit_test(test_sign_token_expired), cmocka_unit_test(test_sign_token_forged),
-	    cmocka_unit_test(test_sign_token_garbage), cmocka_unit_test(test_sign_key_hash),
+	    cmocka_unit_test(test_sign_url_format),
+	    cmocka_unit_test(test_sign_url_round_trip),
+	    cmocka_unit_test(test_sign_url_tampered),
+	    cmocka_unit_test(test_sign_url_expired),
+	    cmocka_unit_test(test_sign_url_garbage),
+	    cmocka_unit_test(test_sign_token_format),
+	    cmocka_unit_test(test_sign_token_round_trip),
+	    cmocka_unit_test(test_sign_token_expired),
+	    cmocka_unit_test(test_sign_token_forged),
+	    cmocka_unit_test(test_sign_token_old_format),
+	    cmocka_unit_test(test_sign_token_garbage),
+	    cmocka_unit_test(test_sign_key_hash),
 	};
 	return cmocka_run_group_tests(tests, test_sign_setup, NULL);
 }

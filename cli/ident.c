@@ -1,0 +1,153 @@
+/* ident.c: settle user|agent create|disable|enable NAME. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "db.h"
+#include "sign.h"
+#include "uuid.h"
+
+/* Inserts a new key for the user or agent with sql ($1 key id, $2 key hash, $3 owner);
+ * prints it as PREFIX_ID=… and PREFIX_KEY=…. */
+static int
+cli_add_key(PGconn *c, const char *sql, const char *owner, const char *prefix)
+{
+	char key[65], hash[65], id[UUID_STR_LEN];
+	const char *params[3] = {id, hash, owner};
+
+	sign_random_key(key);
+	sign_key_hash(key, hash);
+	uuid_generate(id);
+	if (db_cmd(c, sql, 3, params) < 0)
+		return 1;
+	printf("%s_ID=%s\n%s_KEY=%s\n", prefix, owner, prefix, key);
+	return 0;
+}
+
+/* settle user create NAME: the user (made if new) and a new key for it. */
+int
+cli_user_create(PGconn *c, const struct cli_args *a)
+{
+	char id[UUID_STR_LEN];
+	const char *params[2] = {id, a->arg};
+	PGresult *r;
+	int rc = 1;
+
+	uuid_generate(id);
+	r = db_exec(
+	    c,
+	    "INSERT INTO users(id, username, full_name) VALUES ($1, $2, $2) "
+	    "ON CONFLICT (username) DO UPDATE SET username = EXCLUDED.username RETURNING id",
+	    2, params);
+	if (r == NULL)
+		return 1;
+	rc = cli_add_key(c, "INSERT INTO api_keys(id, key_hash, user_id) VALUES ($1, $2, $3)",
+	                 PQgetvalue(r, 0, 0), "SETTLE_USER");
+	PQclear(r);
+	return rc;
+}
+
+/* settle agent create NAME: a new software agent (names need not be unique) and its key. */
+int
+cli_agent_create(PGconn *c, const struct cli_args *a)
+{
+	char id[UUID_STR_LEN];
+	const char *params[2] = {id, a->arg};
+
+	uuid_generate(id);
+	if (db_cmd(c, "INSERT INTO software_agents(id, name) VALUES ($1, $2)", 2, params) < 0)
+		return 1;
+	return cli_add_key(
+	    c, "INSERT INTO api_keys(id, key_hash, software_agent_id) VALUES ($1, $2, $3)", id,
+	    "SETTLE_AGENT");
+}
+
+/* The statements of disable and enable for users or for software agents. Each takes
+ * $1 a name, $2 an id (NULL when the argument is no uuid), and matches either. */
+struct cli_kind {
+	const char *label;
+	const char *lock_sql;
+	const char *disable_sql; /* RETURNING id, name */
+	const char *enable_sql;  /* RETURNING id, name */
+};
+
+static const struct cli_kind cli_users = {
+    "user",
+    "SELECT id FROM users WHERE username = $1 OR id = $2::uuid FOR NO KEY UPDATE",
+    "UPDATE users SET disabled_at = coalesce(disabled_at, clock_timestamp()),"
+    " tokens_valid_after = clock_timestamp()"
+    " WHERE username = $1 OR id = $2::uuid RETURNING id, username",
+    "UPDATE users SET disabled_at = NULL"
+    " WHERE username = $1 OR id = $2::uuid RETURNING id, username",
+};
+
+static const struct cli_kind cli_agents = {
+    "software agent",
+    "SELECT id FROM software_agents WHERE name = $1 OR id = $2::uuid FOR NO KEY UPDATE",
+    "UPDATE software_agents SET disabled_at = coalesce(disabled_at, clock_timestamp()),"
+    " tokens_valid_after = clock_timestamp()"
+    " WHERE name = $1 OR id = $2::uuid RETURNING id, name",
+    "UPDATE software_agents SET disabled_at = NULL"
+    " WHERE name = $1 OR id = $2::uuid RETURNING id, name",
+};
+
+/*
+ * Disables or enables every user or agent (k) named name (or with that id), printing one
+ * line for each. The rows are locked first (FOR NO KEY UPDATE: foreign key checks need not
+ * wait), then updated: a token being issued for one of them (which holds it FOR SHARE) is
+ * committed before the lock is granted, so its issue time is before tokens_valid_after,
+ * which clock_timestamp() takes after the lock (an UPDATE alone would compute it before
+ * waiting). 0, or 1 when none matches or the database fails.
+ */
+static int
+cli_set_disabled(PGconn *c, const struct cli_kind *k, const char *name, bool disable)
+{
+	const char *params[2] = {name, uuid_valid(name) ? name : NULL};
+	PGresult *r = NULL;
+	int rc = 1;
+
+	if (db_begin(c) < 0)
+		return 1;
+	if (db_cmd(c, k->lock_sql, 2, params) < 0 ||
+	    (r = db_exec(c, disable ? k->disable_sql : k->enable_sql, 2, params)) == NULL) {
+		db_rollback(c);
+		goto out;
+	}
+	if (db_commit(c) < 0)
+		goto out;
+	if (PQntuples(r) == 0) {
+		fprintf(stderr, "settle: no %s named '%s'\n", k->label, name);
+		goto out;
+	}
+	for (int i = 0; i < PQntuples(r); i++)
+		printf("%s %s %s (id %s)\n", disable ? "disabled" : "enabled", k->label,
+		       PQgetvalue(r, i, 1), PQgetvalue(r, i, 0));
+	rc = 0;
+out:
+	PQclear(r);
+	return rc;
+}
+
+int
+cli_user_disable(PGconn *c, const struct cli_args *a)
+{
+	return cli_set_disabled(c, &cli_users, a->arg, true);
+}
+
+int
+cli_user_enable(PGconn *c, const struct cli_args *a)
+{
+	return cli_set_disabled(c, &cli_users, a->arg, false);
+}
+
+int
+cli_agent_disable(PGconn *c, const struct cli_args *a)
+{
+	return cli_set_disabled(c, &cli_agents, a->arg, true);
+}
+
+int
+cli_agent_enable(PGconn *c, const struct cli_args *a)
+{
+	return cli_set_disabled(c, &cli_agents, a->arg, false);
+}
