@@ -18,7 +18,12 @@ import requests
 
 from settle_harness import wait_until
 
-N = 6  # calls of each kind, in two windows of 1 and N - 1
+N = 10  # calls of each kind, in two windows of 1 and N - 1
+
+# What a window may count beyond its calls: settle-api refreshes its revocation cache (one
+# transaction) when a request finds it older than 2 s, which a slow window can see twice.
+# Two such transactions add 2 / (N - 2) to a cost; one more transaction per call adds 1.
+SLACK = 2 / (N - 2)
 
 # Transactions each call may cost (the storage PUT looks the chunk up before the body and
 # records what storage computed after it, and the bytes come in between).
@@ -79,13 +84,21 @@ class Counter:
 
 def test_upload_flow_transactions(settle, postgres, fresh_database):
     url = fresh_database("settle_xacts")
-    dbname = url.rsplit("/", 1)[1]
     env = {"SETTLE_DATABASE_URL": url, "SETTLE_RELAY": "off", "SETTLE_THREADS": "1"}
     settle.cli("migrate", **env)
-    # Autovacuum would add transactions of its own to the counts.
-    _sql(url, [("DO $$ DECLARE t text; BEGIN FOR t IN SELECT tablename FROM pg_tables WHERE "
-                "schemaname = 'public' LOOP EXECUTE format('ALTER TABLE %I SET "
-                "(autovacuum_enabled = false)', t); END LOOP; END $$", None)])
+    # Autovacuum would add transactions of its own to the counts, on the system catalogs too
+    # (a table's autovacuum_enabled does not cover those): it is off for the whole server
+    # while this test counts, and back on after it.
+    admin = postgres.url("postgres")
+    _sql(admin, [("ALTER SYSTEM SET autovacuum = off", None), ("SELECT pg_reload_conf()", None)])
+    try:
+        _count_calls(settle, postgres, url, env)
+    finally:
+        _sql(admin, [("ALTER SYSTEM RESET autovacuum", None), ("SELECT pg_reload_conf()", None)])
+
+
+def _count_calls(settle, postgres, url, env):
+    dbname = url.rsplit("/", 1)[1]
     _, user_key = settle.create_user(**env)
     _, agent_key = settle.create_agent(**env)
     counter = Counter(postgres, dbname)
@@ -229,4 +242,4 @@ def test_upload_flow_transactions(settle, postgres, fresh_database):
         counter.close()
     table = "\n".join(f"  {name}: {cost:g} (want {WANT[name]})" for name, cost in got.items())
     print(f"\ntransactions per call:\n{table}")
-    assert all(got[name] <= WANT[name] for name in WANT), f"transactions per call:\n{table}"
+    assert all(got[name] <= WANT[name] + SLACK for name in WANT), f"transactions per call:\n{table}"
