@@ -112,7 +112,7 @@ struct req_state {
 	struct req r;
 	char *param_buf;
 	size_t body_cap;
-	bool began, queued, too_large;
+	bool queued, too_large;
 };
 
 static void
@@ -222,7 +222,6 @@ router_prepare(struct req_state *st)
 {
 	struct req *r = &st->r;
 
-	st->began = true;
 	log_set_id(r->id);
 	if ((r->route->flags & ROUTE_AUTH) && !router_auth(r))
 		return false;
@@ -305,9 +304,10 @@ router_has_body(struct req *r)
 
 /* libmicrohttpd calls this once with the headers, once per piece of body, and once at the
  * end. A response is queued at the end, so that the connection stays open; an error known
- * from the headers alone is queued at once when a body follows, so that it is not read
- * (libmicrohttpd then closes the connection). An error found in the middle of a body is
- * answered at the end, the rest of the body being read and dropped. */
+ * from the headers alone (among them a missing or bad token) is queued at once when a body
+ * follows, so that it is not read (libmicrohttpd then closes the connection). An error found
+ * in the middle of a body is answered at the end, the rest of the body being read and
+ * dropped. */
 enum MHD_Result
 router_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
               const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
@@ -319,7 +319,9 @@ router_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 		st = router_begin(conn, url, method);
 		*con_cls = st;
 		r = &st->r;
-		if (r->response == NULL && (r->route->flags & ROUTE_STREAM))
+		/* The token is checked now, before any body is read: a body sent without one is
+		 * never buffered. */
+		if (r->response == NULL)
 			(void)router_prepare(st);
 		if (r->response != NULL && router_has_body(r))
 			return router_queue(st);
@@ -341,13 +343,14 @@ router_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 			(void)r->route->stream_data(r, upload_data, n);
 		return MHD_YES;
 	}
+	log_set_id(r->id);
 	if (r->resumed) {
 		/* Back from Prefer: wait: answer with the resource's state now. */
 		r->resumed = false;
 		r->suspended = false;
 		r->wait_seq = wait_seq();
 		r->wait_answer(r);
-	} else if (r->response == NULL && (st->began || router_prepare(st))) {
+	} else if (r->response == NULL) {
 		r->wait_seq = wait_seq();
 		router_run(r);
 	}
