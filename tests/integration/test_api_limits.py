@@ -9,7 +9,7 @@ import time
 
 import requests
 
-from settle_harness import wait_until
+from settle_harness import SettleProcess, free_port, wait_until
 
 
 def connect(port, src="127.0.0.1", timeout=5):
@@ -18,6 +18,110 @@ def connect(port, src="127.0.0.1", timeout=5):
     s.bind((src, 0))
     s.connect(("127.0.0.1", port))
     return s
+
+
+def closed_by_server(s, timeout):
+    """True if the server ends the connection within timeout seconds (EOF or reset)."""
+    r, _, _ = select.select([s], [], [], timeout)
+    if not r:
+        return False
+    try:
+        return s.recv(65536) == b""
+    except OSError:
+        return True
+
+
+def read_response(s):
+    """(status, body) of one HTTP/1.1 response with a Content-Length read from s."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        assert chunk, f"connection closed before the response headers: {data!r}"
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    lines = head.decode().split("\r\n")
+    length = 0
+    for line in lines[1:]:
+        k, v = line.split(":", 1)
+        if k.strip().lower() == "content-length":
+            length = int(v)
+    while len(body) < length:
+        chunk = s.recv(65536)
+        assert chunk, "connection closed in the middle of a response body"
+        body += chunk
+    return int(lines[0].split()[1]), body
+
+
+def healthz_from(port, src):
+    s = connect(port, src)
+    try:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        return read_response(s)[0]
+    finally:
+        s.close()
+
+
+def healthz_ok(port, src):
+    try:
+        return healthz_from(port, src) == 200
+    except OSError:
+        return False  # refused: the address is still at its limit
+
+
+def test_one_address_at_its_limit_leaves_room_for_others(settle):
+    api = settle.api(SETTLE_MAX_CONNECTIONS=16, SETTLE_MAX_CONNECTIONS_PER_IP=4,
+                     SETTLE_HEADER_TIMEOUT=60)
+    held = []
+    try:
+        # More half-sent requests from one address than the server has connections.
+        for _ in range(20):
+            s = connect(api.port)
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            held.append(s)
+        deadline = time.monotonic() + 5
+        open_ = list(held)
+        while time.monotonic() < deadline and len(open_) > 4:
+            open_ = [s for s in open_ if not closed_by_server(s, 0.1)]
+        # (At most: the harness's own /readyz connection may not be counted out yet.)
+        assert len(open_) <= 4, f"{len(open_)} connections from 127.0.0.1 held, want 4"
+        # Another address is served at once.
+        assert healthz_from(api.port, "127.0.0.2") == 200
+    finally:
+        for s in held:
+            s.close()
+    # The address's slots come back when its connections close.
+    wait_until(lambda: healthz_ok(api.port, "127.0.0.1"), 5, what="slots back")
+
+
+def test_per_ip_limit_must_be_below_the_total(settle):
+    p = settle.api(wait=False, SETTLE_MAX_CONNECTIONS=64, SETTLE_MAX_CONNECTIONS_PER_IP=64)
+    assert p.wait(10) == 2
+    assert "SETTLE_MAX_CONNECTIONS_PER_IP" in p.log_text()
+
+
+def _api_with_nofile(settle, soft, hard, **env):
+    """settle-api started under `prlimit --nofile=soft:hard` (prlimit execs it: same pid)."""
+    port = free_port()
+    env = settle.env(SETTLE_LISTEN=f"127.0.0.1:{port}", **env)
+    p = SettleProcess("settle-api", ["prlimit", f"--nofile={soft}:{hard}", "--",
+                                     settle.binary("settle-api")], env,
+                      settle._log_path("settle-api"), port)
+    settle.procs.append(p)
+    return p
+
+
+def test_open_file_limit_is_raised_or_start_refused(settle):
+    p = _api_with_nofile(settle, 256, 8192, SETTLE_MAX_CONNECTIONS=1000)
+    p.wait_ready()
+    with open(f"/proc/{p.pid}/limits") as f:
+        line = next(ln for ln in f if ln.startswith("Max open files"))
+    soft = int(line.split()[3])
+    assert soft >= 2000, line
+    p.stop()
+
+    p = _api_with_nofile(settle, 256, 1024, SETTLE_MAX_CONNECTIONS=1000)
+    assert p.wait(10) == 2
+    assert "SETTLE_MAX_CONNECTIONS=1000 needs" in p.log_text(), p.log_text()
 
 
 def vm_kib(pid, field):
