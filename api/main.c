@@ -18,6 +18,7 @@
 #include "sign.h"
 #include "storage.h"
 #include "wait.h"
+#include "watchdog.h"
 
 static volatile sig_atomic_t stop_signals;
 
@@ -77,7 +78,8 @@ main_start_http(void)
 	    (unsigned)cfg.max_connections_per_ip, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
 	    /* The default 32 KiB of connection memory: libmicrohttpd clears it for every
 	     * request, so more costs the read path more than it saves storage bodies. */
-	    MHD_OPTION_NOTIFY_COMPLETED, router_completed, NULL, MHD_OPTION_END);
+	    MHD_OPTION_NOTIFY_COMPLETED, router_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+	    watchdog_notify, NULL, MHD_OPTION_END);
 }
 
 /* Raises the soft limit on open files to what SETTLE_MAX_CONNECTIONS needs: a socket and a
@@ -141,6 +143,8 @@ main(int argc, char **argv)
 		log_error("listen_failed listen=%s error=\"%s\"", cfg.listen, strerror(errno));
 		return 1;
 	}
+	if (watchdog_start(cfg.header_timeout, cfg.body_min_rate) < 0)
+		log_error("watchdog_start_failed");
 	if (wait_start(cfg.database_url) < 0)
 		log_error("wait_start_failed");
 	if (cfg.relay || cfg.inline_mode) {
@@ -161,6 +165,7 @@ main(int argc, char **argv)
 	MHD_quiesce_daemon(d);
 	wait_stop(); /* suspended requests answer now: libmicrohttpd cannot stop with them */
 	MHD_stop_daemon(d);
+	watchdog_stop();
 	relay_stop(relay);
 	log_info("stopped");
 	return 0;

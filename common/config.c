@@ -44,6 +44,10 @@ static const struct config_key keys[] = {
     {"SETTLE_MAX_CONNECTIONS_PER_IP", CFG_INT, &cfg.max_connections_per_ip, "64", 0, 100000,
      "most HTTP connections from one client address (0: no limit, e.g. behind a load "
      "balancer); below SETTLE_MAX_CONNECTIONS"},
+    {"SETTLE_HEADER_TIMEOUT", CFG_INT, &cfg.header_timeout, "10", 1, 3600,
+     "seconds a request's headers may take from its first byte; also the grace of its body"},
+    {"SETTLE_BODY_MIN_RATE", CFG_INT, &cfg.body_min_rate, "1024", 0, 1000000000,
+     "bytes a second a request body must average after that grace (0: no floor)"},
     {"SETTLE_CONNECTION_TIMEOUT", CFG_INT, &cfg.connection_timeout, "60", 1, 3600,
      "seconds an idle HTTP connection is kept"},
     {"SETTLE_WORKER_PREFETCH", CFG_INT, &cfg.worker_prefetch, "64", 1, 65535,

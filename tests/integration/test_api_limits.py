@@ -52,6 +52,20 @@ def read_response(s):
     return int(lines[0].split()[1]), body
 
 
+def trickle_until_closed(s, piece, every, limit):
+    """Sends piece every `every` seconds until the server ends the connection; returns the
+    seconds that took, or None if it was still open after limit seconds."""
+    start = time.monotonic()
+    while time.monotonic() - start < limit:
+        try:
+            s.sendall(piece)
+        except OSError:
+            return time.monotonic() - start
+        if closed_by_server(s, every):
+            return time.monotonic() - start
+    return None
+
+
 def healthz_from(port, src):
     s = connect(port, src)
     try:
@@ -122,6 +136,60 @@ def test_open_file_limit_is_raised_or_start_refused(settle):
     p = _api_with_nofile(settle, 256, 1024, SETTLE_MAX_CONNECTIONS=1000)
     assert p.wait(10) == 2
     assert "SETTLE_MAX_CONNECTIONS=1000 needs" in p.log_text(), p.log_text()
+
+
+def test_headers_that_trickle_in_are_cut_off(settle):
+    api = settle.api(SETTLE_HEADER_TIMEOUT=2)
+    s = connect(api.port)
+    try:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        took = trickle_until_closed(s, b"X-Slow: a\r\n", 0.5, 10)
+        assert took is not None and took < 6, f"still open after {took}s"
+    finally:
+        s.close()
+
+
+def test_header_timeout_counts_from_the_first_byte_of_each_request(settle):
+    api = settle.api(SETTLE_HEADER_TIMEOUT=2)
+    s = connect(api.port)
+    try:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_response(s)[0] == 200
+        # Idle between requests for longer than the header timeout: not cut off.
+        assert not closed_by_server(s, 3.5)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_response(s)[0] == 200
+        # The next request trickles in: cut off, although bytes keep coming.
+        s.sendall(b"GET /healthz HTTP/1.1\r\n")
+        took = trickle_until_closed(s, b"X-Slow: a\r\n", 0.5, 10)
+        assert took is not None and took < 6, f"still open after {took}s"
+    finally:
+        s.close()
+
+
+def test_a_body_below_the_floor_is_cut_off(settle):
+    api = settle.api(SETTLE_HEADER_TIMEOUT=2, SETTLE_BODY_MIN_RATE=1000)
+    head = (b"POST /api/v1/software_agents/api_token HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n")
+    # 20 bytes a second: closed soon after the grace.
+    s = connect(api.port)
+    try:
+        s.sendall(head % 100000)
+        took = trickle_until_closed(s, b" " * 10, 0.5, 10)
+        assert took is not None and took < 6, f"still open after {took}s"
+    finally:
+        s.close()
+    # 5,000 bytes a second for 4 s, past the grace: above the floor, answered.
+    body = b'{"agent_key":"a","user_key":"b"}'.ljust(20000)
+    s = connect(api.port)
+    try:
+        s.sendall(head % len(body))
+        for i in range(0, len(body), 1000):
+            time.sleep(0.2)
+            s.sendall(body[i:i + 1000])
+        assert read_response(s)[0] == 404  # the keys are unknown
+    finally:
+        s.close()
 
 
 def vm_kib(pid, field):
