@@ -69,8 +69,10 @@ watchdog_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 	pthread_mutex_lock(&watchdog_lock);
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
 		w = xcalloc(1, sizeof(*w));
-		w->fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD)->connect_fd;
-		watchdog_enter(w, WATCHDOG_IDLE, util_now_ms());
+		w->fd =
+		    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD)->connect_fd;
+		/* Idle since no byte: what came with the connection is its first request's. */
+		w->phase = WATCHDOG_IDLE;
 		w->next = watchdog_head;
 		if (watchdog_head != NULL)
 			watchdog_head->prev = w;

@@ -147,6 +147,13 @@ def test_headers_that_trickle_in_are_cut_off(settle):
         assert took is not None and took < 6, f"still open after {took}s"
     finally:
         s.close()
+    # Half a request sent with the connection, then nothing.
+    s = connect(api.port)
+    try:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        assert closed_by_server(s, 6), "a half-sent request still open after 6 s"
+    finally:
+        s.close()
 
 
 def test_header_timeout_counts_from_the_first_byte_of_each_request(settle):
