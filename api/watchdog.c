@@ -48,7 +48,9 @@ watchdog_received(int fd, uint64_t *out)
 
 /* Moves w to phase at now (under the lock). An idle connection notes what its socket has
  * received, so that the scan sees the first byte of the next request; where the kernel
- * cannot tell, the next request is timed from now. */
+ * cannot tell, the next request is timed from now. Bytes of a pipelined request that came
+ * before the one in progress ended are in that count: if nothing follows them, such a
+ * request is left to the idle timeout, like a connection that sends nothing. */
 static void
 watchdog_enter(struct watchdog_conn *w, enum watchdog_phase phase, int64_t now)
 {
