@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -17,6 +18,7 @@
 #include "sign.h"
 #include "storage.h"
 #include "wait.h"
+#include "watchdog.h"
 
 static volatile sig_atomic_t stop_signals;
 
@@ -73,10 +75,45 @@ main_start_http(void)
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg.threads, MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned)cfg.connection_timeout, MHD_OPTION_CONNECTION_LIMIT,
 	    (unsigned)cfg.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	    (unsigned)cfg.max_connections, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+	    (unsigned)cfg.max_connections_per_ip, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
 	    /* The default 32 KiB of connection memory: libmicrohttpd clears it for every
 	     * request, so more costs the read path more than it saves storage bodies. */
-	    MHD_OPTION_NOTIFY_COMPLETED, router_completed, NULL, MHD_OPTION_END);
+	    MHD_OPTION_NOTIFY_COMPLETED, router_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+	    watchdog_notify, NULL, MHD_OPTION_END);
+}
+
+/* Raises the soft limit on open files to what SETTLE_MAX_CONNECTIONS needs: a socket and a
+ * storage file for each connection, and some for threads, Postgres and the logs. Returns 0,
+ * or -1 with a message when the hard limit is lower. */
+static int
+main_raise_nofile(void)
+{
+	rlim_t need = (rlim_t)cfg.max_connections * 2 + (rlim_t)cfg.threads * 4 + 64;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		fprintf(stderr, "settle-api: getrlimit: %s\n", strerror(errno));
+		return -1;
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+		return 0;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+		fprintf(
+		    stderr,
+		    "settle-api: configuration error: SETTLE_MAX_CONNECTIONS=%lld needs %llu open "
+		    "files, but the hard limit (ulimit -Hn) is %llu: raise it (LimitNOFILE= in "
+		    "systemd, ulimits in compose) or lower SETTLE_MAX_CONNECTIONS\n",
+		    (long long)cfg.max_connections, (unsigned long long)need,
+		    (unsigned long long)rl.rlim_max);
+		return -1;
+	}
+	rl.rlim_cur = need;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		fprintf(stderr, "settle-api: setrlimit(RLIMIT_NOFILE, %llu): %s\n",
+		        (unsigned long long)need, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -92,6 +129,8 @@ main(int argc, char **argv)
 		                "least 16 characters\n");
 		return 2;
 	}
+	if (main_raise_nofile() < 0)
+		return 2;
 	main_signals();
 	sign_set_key(cfg.secret);
 	if (storage_init(cfg.storage_dir, &err) < 0) {
@@ -104,6 +143,8 @@ main(int argc, char **argv)
 		log_error("listen_failed listen=%s error=\"%s\"", cfg.listen, strerror(errno));
 		return 1;
 	}
+	if (watchdog_start(cfg.header_timeout, cfg.body_min_rate) < 0)
+		log_error("watchdog_start_failed");
 	if (wait_start(cfg.database_url) < 0)
 		log_error("wait_start_failed");
 	if (cfg.relay || cfg.inline_mode) {
@@ -124,6 +165,7 @@ main(int argc, char **argv)
 	MHD_quiesce_daemon(d);
 	wait_stop(); /* suspended requests answer now: libmicrohttpd cannot stop with them */
 	MHD_stop_daemon(d);
+	watchdog_stop();
 	relay_stop(relay);
 	log_info("stopped");
 	return 0;

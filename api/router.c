@@ -16,6 +16,7 @@
 #include "uuid.h"
 #include "idempotency.h"
 #include "wait.h"
+#include "watchdog.h"
 
 static const struct route *const tables[] = {
     auth_routes,  projects_routes,     folders_routes, uploads_routes,
@@ -107,7 +108,7 @@ struct req_state {
 	struct req r;
 	char *param_buf;
 	size_t body_cap;
-	bool began, queued, too_large;
+	bool queued, too_large;
 };
 
 static void
@@ -217,7 +218,6 @@ router_prepare(struct req_state *st)
 {
 	struct req *r = &st->r;
 
-	st->began = true;
 	log_set_id(r->id);
 	if ((r->route->flags & ROUTE_AUTH) && !router_auth(r))
 		return false;
@@ -300,9 +300,11 @@ router_has_body(struct req *r)
 
 /* libmicrohttpd calls this once with the headers, once per piece of body, and once at the
  * end. A response is queued at the end, so that the connection stays open; an error known
- * from the headers alone is queued at once when a body follows, so that it is not read
- * (libmicrohttpd then closes the connection). An error found in the middle of a body is
- * answered at the end, the rest of the body being read and dropped. */
+ * from the headers alone (among them a missing or bad token) is queued at once when a body
+ * follows, so that it is not read (libmicrohttpd then closes the connection). An error found
+ * in the middle of a body is answered at the end, the rest of the body being read and
+ * dropped. The watchdog is told when the headers are complete, of each piece of body, and
+ * when the body is. */
 enum MHD_Result
 router_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
               const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
@@ -311,13 +313,18 @@ router_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 	struct req *r;
 
 	if (st == NULL) {
+		watchdog_set(conn, WATCHDOG_BODY);
 		st = router_begin(conn, url, method);
 		*con_cls = st;
 		r = &st->r;
-		if (r->response == NULL && (r->route->flags & ROUTE_STREAM))
+		/* The token is checked now, before any body is read: a body sent without one is
+		 * never buffered. */
+		if (r->response == NULL)
 			(void)router_prepare(st);
-		if (r->response != NULL && router_has_body(r))
+		if (r->response != NULL && router_has_body(r)) {
+			watchdog_set(conn, WATCHDOG_HANDLER);
 			return router_queue(st);
+		}
 		return MHD_YES;
 	}
 	r = &st->r;
@@ -328,6 +335,7 @@ router_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 	if (*upload_size > 0) {
 		size_t n = *upload_size;
 		*upload_size = 0;
+		watchdog_body(conn, n);
 		if (r->response != NULL)
 			return MHD_YES; /* answered already: drop the rest of the body */
 		if (!(r->route->flags & ROUTE_STREAM))
@@ -336,13 +344,15 @@ router_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 			(void)r->route->stream_data(r, upload_data, n);
 		return MHD_YES;
 	}
+	watchdog_set(conn, WATCHDOG_HANDLER);
+	log_set_id(r->id);
 	if (r->resumed) {
 		/* Back from Prefer: wait: answer with the resource's state now. */
 		r->resumed = false;
 		r->suspended = false;
 		r->wait_seq = wait_seq();
 		r->wait_answer(r);
-	} else if (r->response == NULL && (st->began || router_prepare(st))) {
+	} else if (r->response == NULL) {
 		r->wait_seq = wait_seq();
 		router_run(r);
 	}
@@ -358,6 +368,7 @@ router_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct req_state *st = *con_cls;
 	struct req *r;
 
+	watchdog_set(conn, WATCHDOG_IDLE);
 	if (st == NULL)
 		return;
 	r = &st->r;

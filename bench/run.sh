@@ -128,6 +128,8 @@ PGPORT=$(echo "$SETTLE_DATABASE_URL" | sed 's/.*:\([0-9]*\)\/.*/\1/')
 AMQP_PORT=${SETTLE_AMQP_URL##*:}
 API_PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export SETTLE_LISTEN=127.0.0.1:$API_PORT SETTLE_STORAGE_DIR=$STORAGE SETTLE_LOG_LEVEL=info
+# Every load generator connection comes from 127.0.0.1, as from a load balancer.
+export SETTLE_MAX_CONNECTIONS_PER_IP=${SETTLE_MAX_CONNECTIONS_PER_IP:-0}
 SETTLE_SECRET=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 export SETTLE_SECRET
 API=http://127.0.0.1:$API_PORT

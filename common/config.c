@@ -41,6 +41,13 @@ static const struct config_key keys[] = {
     {"SETTLE_THREADS", CFG_INT, &cfg.threads, "4", 1, 256, "HTTP worker threads of settle-api"},
     {"SETTLE_MAX_CONNECTIONS", CFG_INT, &cfg.max_connections, "1024", 1, 100000,
      "most HTTP connections settle-api holds at once"},
+    {"SETTLE_MAX_CONNECTIONS_PER_IP", CFG_INT, &cfg.max_connections_per_ip, "64", 0, 100000,
+     "most HTTP connections from one client address (0: no limit, e.g. behind a load "
+     "balancer); below SETTLE_MAX_CONNECTIONS"},
+    {"SETTLE_HEADER_TIMEOUT", CFG_INT, &cfg.header_timeout, "10", 1, 3600,
+     "seconds a request's headers may take from its first byte; also the grace of its body"},
+    {"SETTLE_BODY_MIN_RATE", CFG_INT, &cfg.body_min_rate, "1024", 0, 1000000000,
+     "bytes a second a request body must average after that grace (0: no floor)"},
     {"SETTLE_CONNECTION_TIMEOUT", CFG_INT, &cfg.connection_timeout, "60", 1, 3600,
      "seconds an idle HTTP connection is kept"},
     {"SETTLE_WORKER_PREFETCH", CFG_INT, &cfg.worker_prefetch, "64", 1, 65535,
@@ -172,6 +179,14 @@ config_check(char **err)
 		*err = xasprintf("SETTLE_MIN_CHUNK_SIZE is larger than SETTLE_MAX_CHUNK_SIZE");
 		return -1;
 	}
+	if (cfg.max_connections_per_ip >= cfg.max_connections) {
+		*err = xasprintf(
+		    "SETTLE_MAX_CONNECTIONS_PER_IP=%lld: want less than "
+		    "SETTLE_MAX_CONNECTIONS=%lld (so that one address cannot take every "
+		    "connection), or 0 for no limit",
+		    (long long)cfg.max_connections_per_ip, (long long)cfg.max_connections);
+		return -1;
+	}
 	if (cfg.database_url[0] == '\0') {
 		*err = xasprintf("SETTLE_DATABASE_URL is empty");
 		return -1;
@@ -195,7 +210,7 @@ config_usage(FILE *out, const char *program)
 {
 	fprintf(out, "usage: %s\n\nConfiguration comes from the environment:\n\n", program);
 	for (size_t i = 0; i < ARRAY_LEN(keys); i++)
-		fprintf(out, "  %-26s %s\n  %-26s default: %s\n", keys[i].name, keys[i].help, "",
+		fprintf(out, "  %-30s %s\n  %-30s default: %s\n", keys[i].name, keys[i].help, "",
 		        keys[i].def[0] ? keys[i].def : "(empty)");
 }
 

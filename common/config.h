@@ -19,6 +19,9 @@ struct settle_config {
 	char *secret;
 	int64_t threads;
 	int64_t max_connections;
+	int64_t max_connections_per_ip; /* 0: no limit */
+	int64_t header_timeout;         /* seconds */
+	int64_t body_min_rate;          /* bytes a second, 0: none */
 	int64_t connection_timeout;
 	int64_t worker_prefetch;
 	int64_t worker_threads;
