@@ -11,7 +11,9 @@ end state:
 - every completed upload is consistent, with no integrity error (the clients sent the right
   bytes and hashes, so an error_on would be the system's fault), its job ran exactly once,
   and the file downloads as the bytes the client sent;
-- the outbox holds nothing unsent.
+- the outbox holds nothing unsent;
+- storage holds a file per chunk and nothing else: no temporary file of a storage PUT cut
+  short by a kill of settle-api (upload.complete deletes them; before it did, they stayed).
 
 It prints those counts and how many faults of each kind it caused. Only end-state invariants
 are asserted, each after a generous bounded wait; nothing is timed. (Against a Postgres with
@@ -124,8 +126,23 @@ class Chaos:
         assert not self.errors, "the chaos failed: " + "; ".join(self.errors)
 
 
-def end_state(conn, project, intents):
-    """The project's uploads and files against the intents: (counts, problems)."""
+def storage_files(conn, storage, project):
+    """(chunk files, temporary files) in the storage containers of the project's uploads."""
+    chunks = temps = 0
+    for (container,) in q(conn, "SELECT DISTINCT storage_container FROM uploads"
+                                " WHERE project_id = %s", (project,)):
+        for _, _, names in os.walk(os.path.join(storage, container)):
+            for n in names:
+                if n.startswith(".") and n.endswith(".tmp"):
+                    temps += 1
+                else:
+                    chunks += 1
+    return chunks, temps
+
+
+def end_state(conn, storage, project, intents):
+    """The project's uploads, files and stored bytes against the intents:
+    (counts, problems)."""
     uploads = {}
     for uid, name, completed, consistent, error_at in q(
             conn, "SELECT id::text, name, completed_at IS NOT NULL, is_consistent,"
@@ -145,7 +162,10 @@ def end_state(conn, project, intents):
         "consistent": sum(1 for u in rows if u[1] and u[2]),
         "error_on": sum(1 for u in rows if u[3]),
         "outbox_unsent": q1(conn, "SELECT count(*) FROM outbox"),
+        "chunks": q1(conn, "SELECT count(*) FROM chunks c JOIN uploads u ON u.id = c.upload_id"
+                           " WHERE u.project_id = %s", (project,)),
     }
+    counts["chunk_files"], counts["temp_files"] = storage_files(conn, storage, project)
     problems = [f"upload {name}: no client asked for it" for name in set(uploads) - set(intents)]
     for name, rec in intents.items():
         got = [u[0] for u in uploads.get(name, [])]
@@ -155,6 +175,9 @@ def end_state(conn, project, intents):
         if got != [(rec["file"], rec["upload"])]:
             problems.append(f"intent {name}: files (id, upload) {got}, its client got "
                             f"({rec['file']}, {rec['upload']})")
+    if counts["chunk_files"] != counts["chunks"] or counts["temp_files"]:
+        problems.append(f"storage holds {counts['chunk_files']} chunk files for "
+                        f"{counts['chunks']} chunks and {counts['temp_files']} temporary files")
     return counts, problems
 
 
@@ -196,7 +219,8 @@ def run_chaos(s, api, workers, pg, rabbitmq, seed, capsys):
         wait_until(settled, 300, interval=0.5,
                    what="an empty outbox and every completed upload consistent")
         t_settled = time.monotonic()
-        counts, problems = end_state(conn, project, load.intents)
+        counts, problems = end_state(conn, s.base_env["SETTLE_STORAGE_DIR"], project,
+                                     load.intents)
         with capsys.disabled():
             print(f"\nchaos: {CHAOS_SECONDS:g} s, seed {seed}: "
                   + " ".join(f"{k}={v}" for k, v in counts.items())
