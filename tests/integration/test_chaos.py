@@ -20,7 +20,7 @@ are asserted, each after a generous bounded wait; nothing is timed. (Against a P
 synchronous_commit=off it fails: a crash loses acknowledged writes, and a client's POST
 /files finds its completed upload not completed.)
 
-SETTLE_CHAOS_SECONDS (default 75) sets how long the chaos lasts (`make soak` runs 600),
+SETTLE_CHAOS_SECONDS (default 60) sets how long the chaos lasts (`make soak` runs 600),
 SETTLE_CHAOS_SEED the seed of the pauses, sizes and choices (printed)."""
 
 import hashlib
@@ -36,7 +36,7 @@ from pipeline_helpers import Client, IntentLoad, Supervisor, assert_each_job_onc
     run_threads
 from settle_harness import free_port, wait_until
 
-CHAOS_SECONDS = float(os.environ.get("SETTLE_CHAOS_SECONDS", "75"))
+CHAOS_SECONDS = float(os.environ.get("SETTLE_CHAOS_SECONDS", "60"))
 # Each kind of fault has a loop of its own that waits a random pause (seconds, from this
 # range) between the end of one fault and the start of the next, so that faults overlap.
 PAUSES = {"worker_kill": (2, 5), "api_kill": (4, 8), "postgres_restart": (6, 12),
@@ -55,7 +55,7 @@ class ApiKeeper:
     def kill(self):
         self.api.proc.send_signal(signal.SIGKILL)
         self.api.wait(10)
-        self.api = self.settle.api(timeout=90, **self.env)
+        self.api = self.settle.api(timeout=180, **self.env)
 
 
 class Chaos:
@@ -97,16 +97,16 @@ class Chaos:
             self.errors.append(f"{action}: {e!r}")
 
     def worker_kill(self, rng):
-        alive = [w for w in self.workers.workers if w.alive()]
-        if alive:
-            rng.choice(alive).proc.send_signal(signal.SIGKILL)
+        alive = wait_until(lambda: [w for w in self.workers.workers if w.alive()], 60,
+                           what="a live worker")
+        rng.choice(alive).proc.send_signal(signal.SIGKILL)
 
     def api_kill(self, rng):
         self.api.kill()
 
     def rabbitmq_restart(self, rng):
         self.rabbitmq.kill()  # SIGTERM: RabbitMQ stops cleanly, without rabbitmqctl's boot
-        self.rabbitmq.start()
+        self.rabbitmq.start(timeout=300)  # it has taken 80 s on a loaded machine
 
     def postgres_restart(self, rng):
         self.pg.halt("immediate")
@@ -236,6 +236,8 @@ def run_chaos(s, api, workers, pg, rabbitmq, seed, capsys):
     finally:
         conn.close()
     assert all(n >= 1 for n in chaos.counts.values()), chaos.counts
+    assert workers.exits == [-signal.SIGKILL] * chaos.counts["worker_kill"], \
+        f"a worker exited by itself: exit codes {workers.exits}"
     assert load.faults > 0, "the clients never saw a fault: the test proved nothing"
     check_downloads(api.api, who["token"], load.intents)
     with capsys.disabled():
