@@ -1,5 +1,5 @@
 # Thin wrapper: the work is in scripts/.
-.PHONY: all build run test bench deps clean format check-format
+.PHONY: all build run test soak bench deps clean format check-format
 
 all: build
 
@@ -15,6 +15,9 @@ run: build
 
 test: deps
 	@scripts/test.sh
+
+soak: build
+	@scripts/soak.sh
 
 bench:
 	@scripts/deps.sh --bench

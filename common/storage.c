@@ -671,3 +671,50 @@ out:
 		close(root);
 	return rc;
 }
+
+/* A writer's temporary file: ".<number>.<random>.tmp" (see storage_create_temp). */
+static bool
+storage_is_temp(const char *name)
+{
+	size_t len = strlen(name);
+
+	return name[0] == '.' && len > 5 && strcmp(name + len - 4, ".tmp") == 0;
+}
+
+int
+storage_upload_tidy(const char *container, const char *upload_id, char **err)
+{
+	DIR *dir = NULL;
+	struct dirent *de;
+	int fd, n = 0, rc = -1;
+
+	if (storage_check_chunk(container, upload_id, 0, err) < 0)
+		goto out;
+	if ((fd = storage_open_upload_dir(container, upload_id, false, NULL)) < 0) {
+		if (errno == ENOENT)
+			rc = 0; /* no chunk was ever stored */
+		else
+			util_set_err(err, "open %s/%s: %s", container, upload_id, strerror(errno));
+		goto out;
+	}
+	if ((dir = fdopendir(fd)) == NULL) {
+		util_set_err(err, "open %s/%s: %s", container, upload_id, strerror(errno));
+		close(fd);
+		goto out;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if (!storage_is_temp(de->d_name))
+			continue;
+		if (unlinkat(dirfd(dir), de->d_name, 0) < 0 && errno != ENOENT) {
+			util_set_err(err, "delete %s/%s/%s: %s", container, upload_id, de->d_name,
+			             strerror(errno));
+			goto out;
+		}
+		n++;
+	}
+	rc = n;
+out:
+	if (dir != NULL)
+		closedir(dir);
+	return rc;
+}

@@ -34,5 +34,9 @@ int storage_read_open(const char *container, const char *upload_id, int number, 
                       char **err) MUSTCHECK;
 /* Deletes every chunk of an upload. 0 or -1. */
 int storage_upload_delete(const char *container, const char *upload_id, char **err) MUSTCHECK;
+/* Deletes the temporary files that writers killed mid-chunk left in an upload's directory
+ * (a writer that lives removes its own). Only for an upload whose chunks can no longer
+ * change: a live writer's file would go too. How many it deleted, or -1 + *err. */
+int storage_upload_tidy(const char *container, const char *upload_id, char **err) MUSTCHECK;
 
 #endif

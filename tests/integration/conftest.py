@@ -18,7 +18,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from settle_harness import (  # noqa: E402
-    Amqp, Postgres, RabbitMQ, Settle, make_workdir, sanitizer_env)
+    DURABLE_SETTINGS, Amqp, Postgres, RabbitMQ, Settle, make_workdir, sanitizer_env)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -126,6 +126,39 @@ def settle(bin_dir, workdir, base_env, request):
     settle.cli(*args, **env), settle.login(api). Everything it started is stopped after
     the test, and a sanitizer report in any log fails the test."""
     s = Settle(bin_dir, workdir, base_env)
+    yield s
+    procs = list(s.procs)
+    problems = s.cleanup()
+    if _failed(request):
+        for p in procs:
+            print(f"\n----- {p.name} pid {p.pid} exit {p.returncode} log {p.log_path} -----\n"
+                  f"{p.log_text()[-5000:]}")
+    if problems:
+        pytest.fail("sanitizer findings:\n" + "\n".join(problems), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def durable_pg(request, workdir, base_env, bin_dir):
+    """A Postgres of its own (one per test module) with synchronous_commit=on, migrated, for
+    the tests that crash it. An immediate stop kills Postgres's processes, not the OS: what
+    was written to the OS survives, so fsync=off (and full_page_writes=off) lose nothing
+    here, but synchronous_commit=off would (its COMMITs are answered before their WAL leaves
+    Postgres's memory, which the crash throws away)."""
+    name = "pg-durable-" + request.module.__name__.rsplit(".", 1)[-1]
+    pg = Postgres(workdir, name=name, settings=DURABLE_SETTINGS)
+    try:
+        pg.start()
+        pg.create_database("settle")
+        Settle(bin_dir, workdir, dict(base_env, SETTLE_DATABASE_URL=pg.url())).cli("migrate")
+        yield pg
+    finally:
+        pg.stop()
+
+
+@pytest.fixture
+def durable_settle(durable_pg, bin_dir, workdir, base_env, request):
+    """Like settle, against durable_pg (and the session's RabbitMQ)."""
+    s = Settle(bin_dir, workdir, dict(base_env, SETTLE_DATABASE_URL=durable_pg.url()))
     yield s
     procs = list(s.procs)
     problems = s.cleanup()

@@ -22,14 +22,17 @@ class CallFailed(AssertionError):
 
 class Client:
     """One user's HTTP client against one settle-api. retry: repeat calls on 5xx and on
-    connection errors (up to `attempts` times, re-reading state before repeating a POST)."""
+    connection errors (up to `attempts` times and, with `deadline`, for at most that many
+    seconds; re-reading state before repeating a POST when the caller says how)."""
 
-    def __init__(self, api, token, retry=False, attempts=30, timeout=30, idempotency=False):
+    def __init__(self, api, token, retry=False, attempts=30, timeout=30, idempotency=False,
+                 deadline=None):
         self.api = api
         self.base = api.base
         self.headers = {"Authorization": token}
         self.retry = retry
         self.attempts = attempts
+        self.deadline = deadline
         self.timeout = timeout
         self.idempotency = idempotency  # send an Idempotency-Key with every POST
         self.session = requests.Session()
@@ -58,8 +61,11 @@ class Client:
         if method == "POST" and self.idempotency:
             kw["headers"] = dict(kw.get("headers", {}), **{"Idempotency-Key": uuid.uuid4().hex})
         last = None
+        start = time.monotonic()
         for attempt in range(self.attempts if self.retry else 1):
             if attempt > 0:
+                if self.deadline is not None and time.monotonic() - start > self.deadline:
+                    break
                 time.sleep(min(0.05 * attempt, 0.5))
                 if reread is not None:
                     found = reread()
@@ -396,6 +402,106 @@ class UploadLoad:
         return sum(c.faults for c in self.clients)
 
 
+class IntentLoad:
+    """`clients` threads that run the whole client flow over and over in one project until
+    stop(), each file an *intent*: POST /projects/{id}/uploads, for each of 1 to 3 chunks its
+    registration and storage PUT, complete, POST /files. Each call is repeated on 5xx and
+    connection errors (a POST with the same Idempotency-Key, never re-reading state first)
+    until it is answered or `deadline` seconds pass; any other answer fails the client.
+    intents[name] = {"size", "md5", "chunks", "upload": id or None, "file": id or None}."""
+
+    def __init__(self, api, token, project, clients=4, deadline=240, timeout=10,
+                 sizes=(1, 96_000), seed=0):
+        self.api = api
+        self.token = token
+        self.project = project
+        self.deadline = deadline
+        self.timeout = timeout
+        self.sizes = sizes
+        self.seed = seed
+        self.intents = {}
+        self.errors = []
+        self.clients = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._loop, args=(i,), daemon=True)
+                         for i in range(clients)]
+
+    def start(self):
+        for t in self._threads:
+            t.start()
+        return self
+
+    def _loop(self, n):
+        import random
+        rng = random.Random(f"{self.seed}-{n}")
+        c = Client(self.api, self.token, retry=True, idempotency=True, attempts=1 << 30,
+                   timeout=self.timeout, deadline=self.deadline)
+        with self._lock:
+            self.clients.append(c)
+        i = 0
+        try:
+            while not self._stop.is_set():
+                i += 1
+                data = rng.randbytes(rng.randint(*self.sizes))
+                rec = {"size": len(data), "md5": hashlib.md5(data).hexdigest(),
+                       "chunks": rng.randint(1, min(3, len(data))), "upload": None,
+                       "file": None}
+                name = f"intent-{n}-{i}-{uuid.uuid4().hex[:6]}.bin"
+                with self._lock:
+                    self.intents[name] = rec
+                self._intent(c, name, rec, data)
+        except BaseException as e:  # noqa: B036 - reported by stop()
+            with self._lock:
+                self.errors.append(e)
+        finally:
+            c.close()
+
+    def _intent(self, c, name, rec, data):
+        r = c.call("POST", f"/projects/{self.project}/uploads", 201,
+                   json={"name": name, "content_type": "application/octet-stream",
+                         "size": len(data)})
+        rec["upload"] = uid = r.json()["id"]
+        step = -(-len(data) // rec["chunks"])
+        for i in range(rec["chunks"]):
+            c.put_chunk(uid, i + 1, data[i * step:(i + 1) * step])
+        c.complete(uid, rec["md5"])
+        r = c.call("POST", "/files", 201,
+                   json={"parent": {"kind": "dds-project", "id": self.project},
+                         "upload": {"id": uid}})
+        rec["file"] = r.json()["id"]
+
+    def done(self):
+        """How many intents have their file."""
+        with self._lock:
+            return sum(1 for r in self.intents.values() if r["file"] is not None)
+
+    def wait_done(self, n, timeout):
+        poll(lambda: self.errors or self.done() >= n, timeout,
+             what=f"{n} intents done by the load")
+        self.check()
+
+    def check(self):
+        if self.errors:
+            e = self.errors[0]
+            raise AssertionError(f"{len(self.errors)} client(s) failed; first: "
+                                 f"{type(e).__name__}: {e}") from e
+
+    def stop(self, timeout=None):
+        """Lets every client finish the intent it is in, then raises the first error."""
+        self._stop.set()
+        deadline = time.monotonic() + (timeout or self.deadline * 2)
+        for t in self._threads:
+            t.join(max(0.1, deadline - time.monotonic()))
+        alive = [t for t in self._threads if t.is_alive()]
+        assert not alive, f"{len(alive)} clients still running"
+        self.check()
+
+    @property
+    def faults(self):
+        return sum(c.faults for c in self.clients)
+
+
 # -- database probes ------------------------------------------------------------------------
 
 def q(db, sql, args=()):
@@ -502,6 +608,6 @@ def streaming_body(size, block=1 << 20, seed=b"settle"):
     return gen(), size, h.hexdigest()
 
 
-__all__ = ["Client", "CallFailed", "Supervisor", "UploadLoad", "login", "poll", "run_threads", "q", "q1",
+__all__ = ["Client", "CallFailed", "Supervisor", "UploadLoad", "IntentLoad", "login", "poll", "run_threads", "q", "q1",
            "job_counts", "assert_each_job_once", "stats", "storage_chunk_path",
            "streaming_body", "parse_kv_lines"]

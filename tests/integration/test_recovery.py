@@ -22,8 +22,8 @@ import requests
 
 from pipeline_helpers import (Client, Supervisor, UploadLoad, assert_each_job_once, poll, q, q1,
                               storage_chunk_path)
-from settle_harness import (DURABLE_SETTINGS, Postgres, Settle, free_port, parse_kv_lines,
-                            pid_alive, port_open, sanitizer_env, sanitizer_report, wait_until)
+from settle_harness import (free_port, parse_kv_lines, pid_alive, port_open, sanitizer_env,
+                            sanitizer_report, wait_until)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STRICT = os.environ.get("SETTLE_RECOVERY_STRICT") == "1"
@@ -118,32 +118,6 @@ def test_db_unit_tests_against_postgres(bin_dir, fresh_database):
 
 
 # ---- Postgres crashed / restarted under load -----------------------------------------------
-
-@pytest.fixture(scope="module")
-def durable_pg(workdir, base_env, bin_dir):
-    """A Postgres of its own with synchronous_commit=on, migrated. An immediate stop kills
-    Postgres's processes, not the OS: what was written to the OS survives, so fsync=off (and
-    full_page_writes=off) lose nothing here, but synchronous_commit=off would (its COMMITs
-    are answered before their WAL leaves Postgres's memory, which the crash throws away)."""
-    pg = Postgres(workdir, name="pg-durable", settings=DURABLE_SETTINGS)
-    try:
-        pg.start()
-        pg.create_database("settle")
-        Settle(bin_dir, workdir, dict(base_env, SETTLE_DATABASE_URL=pg.url())).cli("migrate")
-        yield pg
-    finally:
-        pg.stop()
-
-
-@pytest.fixture
-def durable_settle(durable_pg, bin_dir, workdir, base_env):
-    """Settle processes against durable_pg (and the session's RabbitMQ)."""
-    s = Settle(bin_dir, workdir, dict(base_env, SETTLE_DATABASE_URL=durable_pg.url()))
-    yield s
-    problems = s.cleanup()
-    if problems:
-        pytest.fail("sanitizer findings:\n" + "\n".join(problems), pytrace=False)
-
 
 def postgres_outage_under_load(s, pg, mode, record, **env):
     """Runs 4 retrying clients, stops Postgres with `mode` once a dozen uploads are complete,

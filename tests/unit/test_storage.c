@@ -383,6 +383,36 @@ test_storage_upload_delete(void **state)
 	assert_null(err);
 }
 
+/* What a writer killed mid-chunk leaves goes; the chunks stay. */
+static void
+test_storage_upload_tidy(void **state)
+{
+	static const char *const data[] = {"z", NULL};
+	char digests[HASH_ALG_COUNT][HASH_HEX_MAX];
+	int64_t size;
+	char *err = NULL;
+	char *orphan = xasprintf("%s/%s/tidy/.2.0123456789abcdef.tmp", test_root, TEST_CONTAINER);
+	FILE *f;
+
+	assert_int_equal(storage_container_create(TEST_CONTAINER, NULL), 0);
+	test_storage_put(TEST_CONTAINER, "tidy", 1, 0, data, &size, digests);
+	f = fopen(orphan, "w");
+	assert_non_null(f);
+	fclose(f);
+
+	assert_int_equal(storage_upload_tidy(TEST_CONTAINER, "tidy", &err), 1);
+	assert_false(test_storage_exists(TEST_CONTAINER "/tidy/.2.0123456789abcdef.tmp"));
+	assert_true(test_storage_exists(TEST_CONTAINER "/tidy/1"));
+	assert_int_equal(storage_upload_tidy(TEST_CONTAINER, "tidy", &err), 0);
+	assert_int_equal(storage_upload_tidy(TEST_CONTAINER, "never-stored", &err), 0);
+	assert_int_equal(storage_upload_tidy("no-such-container", "tidy", &err), 0);
+	assert_null(err);
+	assert_int_equal(storage_upload_tidy(TEST_CONTAINER, "../tidy", &err), -1);
+	assert_non_null(err);
+	free(err);
+	free(orphan);
+}
+
 static void
 test_storage_container_delete(void **state)
 {
@@ -448,6 +478,7 @@ main(void)
 	    cmocka_unit_test(test_storage_missing_container),
 	    cmocka_unit_test(test_storage_path_escape_rejected),
 	    cmocka_unit_test(test_storage_upload_delete),
+	    cmocka_unit_test(test_storage_upload_tidy),
 	    cmocka_unit_test(test_storage_container_delete),
 	    cmocka_unit_test(test_storage_symlinks_not_followed),
 	};

@@ -280,6 +280,21 @@ static const char uc_load_sql[] =
     " LEFT JOIN uploads u ON u.id = j.rid LEFT JOIN chunks c ON c.upload_id = u.id"
     " ORDER BY j.ord, c.number";
 
+/* Deletes what storage writers killed mid-chunk left beside the upload's chunks: it is
+ * completed, so none of them can change any more. A failure only costs disk space. */
+static void
+uc_tidy(const struct uc_plan *plan)
+{
+	char *err = NULL;
+	int n = storage_upload_tidy(plan->container, plan->upload_id, &err);
+
+	if (n < 0)
+		log_warn("upload_tidy_failed upload=%s error=\"%s\"", plan->upload_id, err);
+	else if (n > 0)
+		log_info("upload_tidied upload=%s temp_files=%d", plan->upload_id, n);
+	free(err);
+}
+
 /* Verifies one job from its rows (see upload_complete_check). */
 static void
 uc_check_one(struct jobs_item *it, const struct uc_rows *rows, int64_t read_max)
@@ -312,6 +327,8 @@ uc_check_one(struct jobs_item *it, const struct uc_rows *rows, int64_t read_max)
 	}
 	if (it->v.error == NULL)
 		it->res = uc_check_bytes(&plan, rows, &it->v.error, &it->err);
+	if (it->res == JOB_DONE)
+		uc_tidy(&plan);
 	if (it->v.error != NULL)
 		log_info("upload_integrity_error upload=%s reason=\"%s\"", it->j->resource_id,
 		         it->v.error);
