@@ -465,6 +465,38 @@ def test_fault_injection_retrying_clients(settle, db):
     assert faults > 0, "no injected fault reached the clients"
 
 
+def test_inline_jobs_fail_and_retry(settle, db):
+    """Issue 9 item 13: in SETTLE_QUEUE=inline the relay's transaction and the job's own run
+    on one thread, each on its own connection. Jobs that fail (injected faults) are retried
+    and each takes effect once, and the relay's bookkeeping commits (nothing is sent twice,
+    nothing stays in the outbox)."""
+    api = settle.api(SETTLE_QUEUE="inline", SETTLE_FAULT_RATE=0.3, SETTLE_MAX_ATTEMPTS=20,
+                     SETTLE_RETRY_BASE_MS=20, SETTLE_THREADS=4)
+    who = settle.login(api)
+    setup = Client(api, who["token"], retry=True, idempotency=True)
+    project = setup.create_project(wait=60)
+    local = threading.local()
+
+    def intent(i):
+        if not hasattr(local, "c"):
+            local.c = Client(api, who["token"], retry=True, idempotency=True)
+        name = f"inline-{i:02d}.bin"
+        data = blob(5_000 + 37 * i, seed=name)
+        uid = local.c.upload(project, data, name=name, chunk_size=2_000)
+        local.c.wait_upload(uid, timeout=120)
+        return uid
+
+    uids = run_threads(4, intent, list(range(16)), timeout=240)
+    assert_each_job_once(db, uids)
+    retried = q1(db, "SELECT count(*) FROM job_runs WHERE resource_id = ANY(%s::uuid[])"
+                     " AND attempt > 1", (uids,))
+    unsent = q1(db, "SELECT count(*) FROM outbox")
+    print(f"\ninline, fault rate 0.3: {len(uids)} uploads, {retried} verified after a retry,"
+          f" outbox {unsent}")
+    assert retried > 0, "no job failed and was retried: the test proves nothing"
+    assert unsent == 0
+
+
 # ---- 6. SIGTERM during load --------------------------------------------------------------
 
 def test_sigterm_during_load_loses_nothing(settle, db, amqp):
