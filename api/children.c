@@ -80,17 +80,6 @@ children_pattern(const char *s)
 	return out;
 }
 
-/* True when s is valid UTF-8 (Postgres refuses anything else). */
-static bool
-children_utf8(const char *s)
-{
-	json_t *t = json_string(s);
-	bool ok = t != NULL;
-
-	json_decref(t);
-	return ok;
-}
-
 /* Lists the children of root (a project id, or a folder id when at_folder). */
 static void
 children_list(struct req *r, const char *root, int at_folder)
@@ -105,7 +94,7 @@ children_list(struct req *r, const char *root, int at_folder)
 
 	if (http_paging_args(r, &page, &per_page) < 0)
 		goto out;
-	if (deep && !children_utf8(contains)) {
+	if (deep && !http_utf8(contains)) {
 		http_invalid(r, "name_contains", "must be UTF-8 text");
 		goto out;
 	}
@@ -139,7 +128,7 @@ children_project(struct req *r)
 {
 	struct access_project p;
 
-	if (access_project(r, r->params[0], &p) == 1)
+	if (access_project(r, r->params[0], ACCESS_VIEW, &p) == 1)
 		children_list(r, p.id, 0);
 }
 
@@ -148,7 +137,7 @@ children_folder(struct req *r)
 {
 	struct access_project p;
 
-	if (folders_access(r, r->params[0], &p) == 1)
+	if (folders_access(r, r->params[0], ACCESS_VIEW, &p) == 1)
 		children_list(r, r->params[0], 1);
 }
 
@@ -165,35 +154,44 @@ children_folder(struct req *r)
 	                         "AND NOT f.is_deleted AND"                                        \
 	                         " (f.parent_id IS NULL OR f.parent_id IN (SELECT id FROM tree)))"
 
-/* Counts the project's live files and those whose upload is not consistent yet. Returns 0
- * with *total and *pending set, -1 on a database error (nothing answered). */
+/* Counts the project's live files and those whose upload is not consistent yet, and tells
+ * whether the caller may download them. Returns 0 with *total, *pending and *download set,
+ * -1 on a database error (nothing answered). */
 static int
-children_files_count(struct req *r, const char *project, int64_t *total, int64_t *pending)
+children_files_count(struct req *r, const char *project, int64_t *total, int64_t *pending,
+                     bool *download)
 {
-	const char *q[] = {project};
-	PGresult *res = db_exec(r->db,
-	                        CHILDREN_LIVE_FILES " SELECT count(*), count(*) FILTER"
-	                                            " (WHERE NOT u.is_consistent) FROM lf"
-	                                            " JOIN uploads u ON u.id = lf.upload_id",
-	                        1, q);
+	const char *q[] = {project, r->user_id};
+	PGresult *res =
+	    db_exec(r->db,
+	            CHILDREN_LIVE_FILES
+	            " SELECT count(*), count(*) FILTER (WHERE NOT u.is_consistent), "
+	            "(SELECT " ACCESS_SQL_CAN(
+	                "p", "$2::uuid",
+	                ACCESS_LIT(ACCESS_DOWNLOAD)) " FROM projects p WHERE p.id = $1) FROM lf"
+	                                             " JOIN uploads u ON u.id = lf.upload_id",
+	            2, q);
 
 	if (res == NULL)
 		return -1;
 	*total = db_get_i64(res, 0, 0);
 	*pending = db_get_i64(res, 0, 1);
+	*download = db_get_bool(res, 0, 2);
 	PQclear(res);
 	return 0;
 }
 
-/* One item of GET /projects/{id}/files from a row of the page query. New reference. */
+/* One item of GET /projects/{id}/files from a row of the page query, with its file_url when
+ * download, else null. New reference. */
 static json_t *
-children_file_item(const PGresult *res, int i)
+children_file_item(const PGresult *res, int i, bool download)
 {
 	char *path = xasprintf("/storage/%s", db_get(res, i, 5));
-	json_t *item = json_pack(
-	    "{s:s,s:s,s:I,s:o,s:o,s:o}", "id", db_get(res, i, 0), "name", db_get(res, i, 1), "size",
-	    (json_int_t)db_get_i64(res, i, 2), "hashes", views_json_col(res, i, 3), "ancestors",
-	    views_json_col(res, i, 4), "file_url", http_signed_url("GET", path));
+	json_t *item =
+	    json_pack("{s:s,s:s,s:I,s:o,s:o,s:o}", "id", db_get(res, i, 0), "name",
+	              db_get(res, i, 1), "size", (json_int_t)db_get_i64(res, i, 2), "hashes",
+	              views_json_col(res, i, 3), "ancestors", views_json_col(res, i, 4), "file_url",
+	              download ? http_signed_url("GET", path) : json_null());
 
 	free(path);
 	return item;
@@ -204,13 +202,15 @@ children_project_files(struct req *r)
 {
 	struct access_project p;
 	int64_t page, per_page, total, pending;
+	bool download;
 	char lim[24], off[24];
 	PGresult *res = NULL;
 	json_t *results;
 
-	if (access_project(r, r->params[0], &p) != 1 || http_paging_args(r, &page, &per_page) < 0)
+	if (access_project(r, r->params[0], ACCESS_VIEW, &p) != 1 ||
+	    http_paging_args(r, &page, &per_page) < 0)
 		return;
-	if (children_files_count(r, p.id, &total, &pending) < 0)
+	if (children_files_count(r, p.id, &total, &pending, &download) < 0)
 		goto fail;
 	if (pending > 0) {
 		/* Every job that makes an upload consistent also notifies its project's id. */
@@ -235,7 +235,7 @@ children_project_files(struct req *r)
 		goto fail;
 	results = json_array();
 	for (int i = 0; i < PQntuples(res); i++)
-		json_array_append_new(results, children_file_item(res, i));
+		json_array_append_new(results, children_file_item(res, i, download));
 	PQclear(res);
 	http_paging_headers(r, page, per_page, total);
 	http_json(r, 200, json_pack("{s:o}", "results", results));

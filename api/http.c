@@ -222,7 +222,7 @@ http_urldecode(const char *s, size_t n)
 	return out;
 }
 
-static bool
+bool
 http_utf8(const char *s)
 {
 	json_t *t = json_string(s);

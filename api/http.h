@@ -119,6 +119,9 @@ json_t *http_body_object(struct req *r);
  * UTF-8 are dropped. New reference, never NULL. */
 json_t *http_parse_form(const char *body, size_t len);
 
+/* True when s is valid UTF-8 (Postgres refuses anything else). */
+bool http_utf8(const char *s);
+
 /* Field readers for handler input. Each returns 1 when present and valid, 0 when absent
  * (or JSON null), and -1 after answering 400 validation_failed for field when present but
  * wrong (form bodies give numbers and booleans as strings; these accept that). */

@@ -73,7 +73,8 @@ projects_fields(struct req *r, json_t *body, const char **name, const char **des
 static const char projects_create_sql[] =
 	"WITH pr AS (INSERT INTO projects (id, name, description, storage_container, created_by) "
 	"VALUES ($1::uuid, $2::text, $3::text, $4::text, $5::uuid) RETURNING *), "
-	"mem AS (INSERT INTO project_members (project_id, user_id) SELECT id, $5::uuid FROM pr), "
+	"mem AS (INSERT INTO project_members (project_id, user_id, role)"
+	" SELECT id, $5::uuid, 'project_admin' FROM pr), "
 	OUTBOX_SQL_CTE("$6::uuid", "$7::text", "pr.id", "pr")
 	" SELECT " VIEWS_SQL_PROJECT("pr") " FROM pr";
 /* clang-format on */
@@ -112,6 +113,9 @@ out:
 	json_decref(body);
 }
 
+/* Of the projects the caller ($1) holds a role on, those they may see. */
+#define PROJECTS_VISIBLE ACCESS_SQL_CAN("p", "$1::uuid", ACCESS_LIT(ACCESS_VIEW))
+
 /* GET /projects: the caller's live projects, oldest first, paged. */
 static void
 projects_list(struct req *r)
@@ -129,12 +133,13 @@ projects_list(struct req *r)
 	cnt =
 	    db_exec(r->db,
 	            "SELECT count(*) FROM projects p JOIN project_members m ON m.project_id = p.id"
-	            " WHERE m.user_id = $1 AND NOT p.is_deleted",
+	            " WHERE m.user_id = $1 AND NOT p.is_deleted AND " PROJECTS_VISIBLE,
 	            1, q);
 	if (cnt != NULL)
 		res = db_exec(r->db,
 		              PROJECTS_SELECT " JOIN project_members m ON m.project_id = p.id"
 		                              " WHERE m.user_id = $1 AND NOT p.is_deleted"
+		                              " AND " PROJECTS_VISIBLE
 		                              " ORDER BY p.created_at, p.id LIMIT $2 OFFSET $3",
 		              3, q);
 	if (res == NULL) {
@@ -169,7 +174,7 @@ projects_update(struct req *r)
 	json_t *body = NULL;
 	const char *name = NULL, *desc = NULL;
 
-	if (access_project(r, r->params[0], &p) != 1)
+	if (access_project(r, r->params[0], ACCESS_UPDATE_PROJECT, &p) != 1)
 		return;
 	body = http_body_object(r);
 	if (body == NULL || projects_fields(r, body, &name, &desc) < 0)
@@ -188,8 +193,8 @@ out:
 	json_decref(body);
 }
 
-static const char projects_delete_sql[] =
-    ACCESS_SQL_DELETE("SELECT $1::uuid", "projects", VIEWS_SQL_PROJECT("d"));
+static const char projects_delete_sql[] = ACCESS_SQL_DELETE(
+    "SELECT $1::uuid", ACCESS_LIT(ACCESS_DELETE_PROJECT), "projects", VIEWS_SQL_PROJECT("d"));
 
 /* DELETE /projects/{id}: marks it deleted and queues resource.delete in one statement;
  * 202 with the deleted project. */

@@ -93,7 +93,8 @@ enum {
  * SELECT, so the chunk list comes from ch), then the verdict. */
 static const char uploads_create_sql[] =
 	"WITH acc AS (SELECT p.id, p.storage_container, p.is_deleted, p.is_consistent, "
-	ACCESS_SQL_MEMBER("p", "$8::uuid") " AS member FROM projects p WHERE p.id = $2::uuid), "
+	ACCESS_SQL_CAN("p", "$8::uuid", ACCESS_LIT(ACCESS_CREATE)) " AS member FROM projects p "
+	"WHERE p.id = $2::uuid), "
 	"ins AS (INSERT INTO uploads (id, project_id, name, content_type, size, chunked, etag, "
 	"storage_container, created_by) SELECT $1::uuid, acc.id, $3::text, $4::text, $5::bigint, "
 	"$6::boolean, $7::text, acc.storage_container, $8::uuid FROM acc WHERE acc.member "
@@ -113,7 +114,8 @@ static const char uploads_create_sql[] =
 static const char uploads_complete_sql[] =
 	"WITH acc AS (SELECT u.id, u.completed_at IS NOT NULL AS completed, "
 	"u.completed_hash_value, u.completed_hash_algorithm, p.is_deleted, true AS is_consistent, "
-	ACCESS_SQL_MEMBER("p", "$5::uuid") " AS member FROM uploads u JOIN projects p ON "
+	ACCESS_SQL_CAN("p", "$5::uuid", ACCESS_LIT(ACCESS_CREATE)) " AS member FROM uploads u "
+	"JOIN projects p ON "
 	"p.id = u.project_id WHERE u.id = $1::uuid FOR UPDATE OF u), "
 	"upd AS (UPDATE uploads u SET completed_at = now(), completed_hash_value = $2::text, "
 	"completed_hash_algorithm = $3::text FROM acc WHERE u.id = acc.id AND acc.member AND "
@@ -133,7 +135,8 @@ static const char uploads_complete_sql[] =
  * verdict, whether the upload is completed and whether the chunk was written. */
 static const char uploads_chunk_sql[] =
 	"WITH acc AS (SELECT u.id, u.completed_at IS NOT NULL AS completed, p.is_deleted, "
-	ACCESS_SQL_MEMBER("p", "$6::uuid") " AS member FROM uploads u JOIN projects p ON "
+	ACCESS_SQL_CAN("p", "$6::uuid", ACCESS_LIT(ACCESS_CREATE)) " AS member FROM uploads u "
+	"JOIN projects p ON "
 	"p.id = u.project_id WHERE u.id = $1::uuid FOR SHARE OF u), "
 	"ins AS (INSERT INTO chunks (upload_id, number, size, hash_value, hash_algorithm) "
 	"SELECT acc.id, $2::integer, $3::bigint, $4::text, $5::text FROM acc WHERE acc.member "
@@ -147,7 +150,8 @@ static const char uploads_chunk_sql[] =
 /* GET /uploads/{id} in one statement: the upload ($1) when the caller ($2) may see it, then
  * the verdict. */
 static const char uploads_get_sql[] =
-	"WITH acc AS (" ACCESS_SQL("SELECT project_id FROM uploads WHERE id = $1") ") "
+	"WITH acc AS (" ACCESS_SQL("SELECT project_id FROM uploads WHERE id = $1",
+	ACCESS_LIT(ACCESS_VIEW)) ") "
 	"SELECT " UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("chunks c WHERE c.upload_id = u.id"),
 	VIEWS_SQL_HASHES("u.id")) UPLOADS_SQL_VERDICT
 	UPLOADS_SQL_FROM("(SELECT x.* FROM uploads x, acc WHERE x.id = $1::uuid AND acc.member "
@@ -157,7 +161,8 @@ static const char uploads_get_sql[] =
  * fingerprint ($5) of the upload ($1), algorithm $3, value $4; answers the upload with it,
  * then the verdict. */
 static const char uploads_hashes_sql[] =
-	"WITH acc AS (" ACCESS_SQL("SELECT project_id FROM uploads WHERE id = $1") "), "
+	"WITH acc AS (" ACCESS_SQL("SELECT project_id FROM uploads WHERE id = $1",
+	ACCESS_LIT(ACCESS_CREATE)) "), "
 	"fp AS (INSERT INTO fingerprints (id, upload_id, algorithm, value) SELECT $5::uuid, "
 	"$1::uuid, $3::text, $4::text FROM acc WHERE acc.member AND NOT acc.is_deleted "
 	"ON CONFLICT (upload_id, algorithm) DO UPDATE SET value = EXCLUDED.value "
@@ -420,7 +425,8 @@ uploads_list(struct req *r)
 	const char *params[3] = {r->params[0], lim, off};
 	PGresult *res = NULL;
 
-	if (http_paging_args(r, &page, &per_page) < 0 || access_project(r, r->params[0], &p) != 1)
+	if (http_paging_args(r, &page, &per_page) < 0 ||
+	    access_project(r, r->params[0], ACCESS_VIEW, &p) != 1)
 		return;
 	snprintf(lim, sizeof(lim), "%lld", (long long)per_page);
 	snprintf(off, sizeof(off), "%lld", (long long)((page - 1) * per_page));

@@ -13,13 +13,31 @@
 #define VIEWS_PROVIDER_NAME "local"
 #define VIEWS_PROVIDER_DESC "local directory storage"
 
+/* The one auth provider: Settle's own user directory (API.md "Users, auth providers, roles
+ * and project permissions"). */
+#define VIEWS_AUTH_PROVIDER_ID         "00000000-0000-4000-8000-000000000002"
+#define VIEWS_AUTH_PROVIDER_SERVICE_ID "00000000-0000-4000-8000-000000000003"
+#define VIEWS_AUTH_PROVIDER_NAME       "Settle users"
+
 /* SQL: a timestamptz expression as the API's "YYYY-MM-DDTHH:MM:SS.mmmZ" text. */
 #define VIEWS_SQL_TS(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
-/* SQL: {"id","username","full_name","agent":null} of a users.id expression, or null. */
+/* SQL, one JSON expression: the dds-user of the users row alias u: kind, id, username,
+ * first_name and last_name (the first word of full_name and the rest, or null), full_name,
+ * email, auth_provider {id, source}, agent (null: rows do not record the agent). */
+/* clang-format off */
+#define VIEWS_SQL_USER_OBJ(u) \
+	"json_build_object('kind', 'dds-user', 'id', " u ".id, 'username', " u ".username," \
+	" 'first_name', NULLIF(split_part(" u ".full_name, ' ', 1), '')," \
+	" 'last_name', NULLIF(substr(" u ".full_name, NULLIF(strpos(" u ".full_name, ' '), 0) + 1), '')," \
+	" 'full_name', " u ".full_name, 'email', " u ".email, 'auth_provider'," \
+	" json_build_object('id', '" VIEWS_AUTH_PROVIDER_ID "', 'source', '" VIEWS_AUTH_PROVIDER_NAME "')," \
+	" 'agent', NULL)"
+/* clang-format on */
+
+/* SQL: the VIEWS_SQL_USER_OBJ of a users.id expression, or null. */
 #define VIEWS_SQL_USER(u)                                                                          \
-	"(SELECT json_build_object('id', vu.id, 'username', vu.username, 'full_name',"             \
-	" vu.full_name, 'agent', NULL) FROM users vu WHERE vu.id = (" u "))"
+	"(SELECT " VIEWS_SQL_USER_OBJ("vu") " FROM users vu WHERE vu.id = (" u "))"
 
 /* SQL: one "'key', value" pair of the audit object: a timestamp or a user. */
 #define VIEWS_SQL_AUDIT_TS(key, x)   "'" key "', " VIEWS_SQL_TS(x)
