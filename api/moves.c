@@ -47,11 +47,11 @@ static const char *const moves_update_sql[2] = {
 
 /* What a move or rename asks for. */
 struct moves_req {
-	bool folder;          /* the item is a folder (else a file) */
-	const char *name;     /* new name, or NULL */
-	bool moving;          /* a parent was given */
-	bool to_folder;       /* ... and it is a folder (else the project) */
-	const char *parent;   /* ... its id */
+	bool folder;        /* the item is a folder (else a file) */
+	const char *name;   /* new name, or NULL */
+	bool moving;        /* a parent was given */
+	bool to_folder;     /* ... and it is a folder (else the project) */
+	const char *parent; /* ... its id */
 	struct access_project p;
 };
 

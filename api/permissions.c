@@ -222,7 +222,8 @@ permissions_delete(struct req *r)
 		if (!db_get_bool(res, 0, 0))
 			http_not_found(r, "user");
 		else
-			http_error(r, 409, "conflict", "the project would have no project_admin left",
+			http_error(r, 409, "conflict",
+			           "the project would have no project_admin left",
 			           "make another user project_admin first");
 		goto out;
 	}

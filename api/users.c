@@ -121,7 +121,8 @@ users_list(struct req *r)
 static void
 users_get(struct req *r)
 {
-	users_one(r, "SELECT " USERS_SQL_FULL " FROM users u WHERE u.id = $1", r->params[0], "user");
+	users_one(r, "SELECT " USERS_SQL_FULL " FROM users u WHERE u.id = $1", r->params[0],
+	          "user");
 }
 
 /* The one auth provider. New reference. */
@@ -203,7 +204,7 @@ users_affiliate_user(struct req *r)
 #define USERS_SQL_ROLE                                                                             \
 	"json_build_object('kind', 'dds-auth-role', 'id', a.id, 'name', a.name, 'description',"    \
 	" a.description, 'permissions', (SELECT json_agg(json_build_object('id', x) ORDER BY"      \
-	" o) FROM unnest(a.permissions) WITH ORDINALITY AS pm(x, o)), 'contexts',"                \
+	" o) FROM unnest(a.permissions) WITH ORDINALITY AS pm(x, o)), 'contexts',"                 \
 	" json_build_array('project'), 'is_deprecated', false)::text"
 
 /* GET /auth_roles?context=: the project roles (none for another context), paged. */
@@ -219,9 +220,11 @@ users_roles(struct req *r)
 		return;
 	snprintf(lim, sizeof(lim), "%lld", (long long)per_page);
 	snprintf(off, sizeof(off), "%lld", (long long)((page - 1) * per_page));
-	const char *q[] = {context == NULL || strcmp(context, "project") == 0 ? "t" : "f", lim, off};
+	const char *q[] = {context == NULL || strcmp(context, "project") == 0 ? "t" : "f", lim,
+	                   off};
 	res = db_exec(r->db,
-	              "SELECT " USERS_SQL_ROLE ", count(*) OVER () FROM auth_roles a WHERE $1::boolean"
+	              "SELECT " USERS_SQL_ROLE
+	              ", count(*) OVER () FROM auth_roles a WHERE $1::boolean"
 	              " ORDER BY a.position LIMIT $2 OFFSET $3",
 	              3, q);
 	if (res == NULL)
@@ -257,7 +260,6 @@ const struct route users_routes[] = {
     {"POST", "/api/v1/auth_providers/:id/affiliates/:username/dds_user", ROUTE_AUTH,
      "affiliates.dds_user", users_affiliate_user, NULL, NULL, NULL},
     {"GET", "/api/v1/auth_roles", ROUTE_AUTH, "auth_roles.list", users_roles, NULL, NULL, NULL},
-    {"GET", "/api/v1/auth_roles/:role", ROUTE_AUTH, "auth_roles.get", users_role, NULL, NULL,
-     NULL},
+    {"GET", "/api/v1/auth_roles/:role", ROUTE_AUTH, "auth_roles.get", users_role, NULL, NULL, NULL},
     {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
 };

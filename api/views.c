@@ -42,9 +42,10 @@ views_storage_provider(void)
 json_t *
 views_project(const PGresult *res, int row, int col)
 {
-	return json_pack("{s:s,s:s,s:o,s:o,s:b,s:b,s:o}", "kind", "dds-project", "id",
+	return json_pack("{s:s,s:s,s:o,s:o,s:o,s:b,s:b,s:o}", "kind", "dds-project", "id",
 	                 db_get(res, row, col), "name", views_str(db_get(res, row, col + 1)),
-	                 "description", views_str(db_get(res, row, col + 2)), "is_deleted",
+	                 "slug", views_str(db_get(res, row, col + 6)), "description",
+	                 views_str(db_get(res, row, col + 2)), "is_deleted",
 	                 db_get_bool(res, row, col + 3), "is_consistent",
 	                 db_get_bool(res, row, col + 4), "audit",
 	                 views_json_col(res, row, col + 5));
@@ -61,12 +62,12 @@ views_node(const PGresult *res, int row, int col, const char *kind)
 		json_decref(ancestors);
 		ancestors = json_array();
 	}
-	return json_pack("{s:s,s:s,s:o,s:o,s:b,s:o,s:{s:s},s:o}", "kind", kind, "id",
+	return json_pack("{s:s,s:s,s:o,s:o,s:b,s:o,s:{s:s,s:o},s:o}", "kind", kind, "id",
 	                 db_get(res, row, col), "name", views_str(db_get(res, row, col + 1)),
 	                 "parent", views_parent(project_id, db_get(res, row, col + 3)),
 	                 "is_deleted", db_get_bool(res, row, col + 4), "audit",
-	                 views_json_col(res, row, col + 5), "project", "id", project_id,
-	                 "ancestors", ancestors);
+	                 views_json_col(res, row, col + 5), "project", "id", project_id, "name",
+	                 views_str(db_get(res, row, col + 7)), "ancestors", ancestors);
 }
 
 json_t *
@@ -80,7 +81,7 @@ views_file(const PGresult *res, int row, int col)
 {
 	json_t *file = views_node(res, row, col, "dds-file");
 
-	json_object_set_new(file, "current_version", views_json_col(res, row, col + 7));
+	json_object_set_new(file, "current_version", views_json_col(res, row, col + 8));
 	return file;
 }
 

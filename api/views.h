@@ -99,19 +99,29 @@
 	           " ORDER BY vv.version DESC LIMIT 1)"
 
 /* Column lists for SELECT, with the number of columns each selects. */
-#define VIEWS_PROJECT_NCOLS 6
+/* A project's slug, as DDS makes it: the name in lower case, each run of other characters
+ * than letters and digits one '_', none at either end; "_" when nothing is left. */
+/* clang-format off */
+#define VIEWS_SQL_SLUG(p) \
+	"COALESCE(NULLIF(trim(BOTH '_' FROM regexp_replace(lower(" p ".name), '[^a-z0-9]+', '_'," \
+	" 'g')), ''), '_')"
+/* clang-format on */
+
+#define VIEWS_PROJECT_NCOLS 7
 #define VIEWS_SQL_PROJECT(p)                                                                       \
 	p ".id, " p ".name, " p ".description, " p ".is_deleted, " p                               \
-	  ".is_consistent, " VIEWS_SQL_AUDIT(p)
+	  ".is_consistent, " VIEWS_SQL_AUDIT(p) ", " VIEWS_SQL_SLUG(p)
 
-#define VIEWS_FOLDER_NCOLS 7
+/* The folder's columns, then its project's name. */
+#define VIEWS_FOLDER_NCOLS 8
 #define VIEWS_SQL_FOLDER(f)                                                                        \
 	f ".id, " f ".name, " f ".project_id, " f ".parent_id, " f                                 \
-	  ".is_deleted, " VIEWS_SQL_AUDIT(f) ", " VIEWS_SQL_ANCESTORS(f ".project_id",             \
-	                                                              f ".parent_id")
+	  ".is_deleted, " VIEWS_SQL_AUDIT(f) ", " VIEWS_SQL_ANCESTORS(                             \
+	      f ".project_id",                                                                     \
+	      f ".parent_id") ", (SELECT vp.name FROM projects vp WHERE vp.id = " f ".project_id)"
 
-/* Same first 7 columns as a folder, then the current version. */
-#define VIEWS_FILE_NCOLS  8
+/* Same first 8 columns as a folder, then the current version. */
+#define VIEWS_FILE_NCOLS  9
 #define VIEWS_SQL_FILE(f) VIEWS_SQL_FOLDER(f) ", " VIEWS_SQL_CURRENT_VERSION(f ".id")
 
 /* A file_versions row alias v joined with its uploads row alias u. */

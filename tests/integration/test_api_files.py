@@ -37,7 +37,7 @@ def test_file_lifecycle(client, project, db):
     f = client.file(project, ua, label="first")
     assert f["kind"] == "dds-file" and f["name"] == "data.txt" and f["is_deleted"] is False
     assert f["parent"] == {"kind": "dds-project", "id": project}
-    assert f["project"] == {"id": project}
+    assert f["project"] == {"id": project, "name": "p"}
     assert [x["kind"] for x in f["ancestors"]] == ["dds-project"]
     assert f["audit"]["created_by"]["id"] == client.user_id
     cv = f["current_version"]

@@ -335,3 +335,26 @@ def test_role_table_on_every_endpoint(settle, inline_api):
     for role, c in callers.items():
         listed = [x["id"] for x in ok(c.req("GET", "/projects"))["results"]]
         assert (fx.pid in listed) == (role is not None), role
+
+
+def test_objects_carry_what_dds_sends(settle, inline_api, db):
+    c = login(settle, inline_api)
+    with db.cursor() as cur:
+        cur.execute("UPDATE users SET full_name = 'Ada Lovelace', email = 'ada@example.org'"
+                    " WHERE id = %s", (c.user_id,))
+    pid = c.project("My Project: Data  2!")
+    p = ok(c.req("GET", f"/projects/{pid}"))
+    assert p["slug"] == "my_project_data_2", p
+    by = p["audit"]["created_by"]
+    assert by["id"] == c.user_id and by["kind"] == "dds-user"
+    assert (by["first_name"], by["last_name"], by["full_name"], by["email"]) == (
+        "Ada", "Lovelace", "Ada Lovelace", "ada@example.org")
+    assert by["auth_provider"]["id"] == PROVIDER and "agent" in by
+    d = ok(c.req("POST", "/folders", json={"name": "d", "parent": {"kind": "dds-project",
+                                                                  "id": pid}}), 201)
+    f = c.file(pid, c.send(pid, [b"x"]), parent={"kind": "dds-folder", "id": d["id"]})
+    for item in (d, f, ok(c.req("GET", f"/folders/{d['id']}")),
+                 ok(c.req("GET", f"/files/{f['id']}")),
+                 *ok(c.req("GET", f"/projects/{pid}/children?name_contains="))["results"]):
+        assert item["project"] == {"id": pid, "name": "My Project: Data  2!"}, item
+        assert item["audit"]["created_by"]["full_name"] == "Ada Lovelace", item
