@@ -19,8 +19,6 @@
 #include "views.h"
 #include "wait.h"
 
-#define TS(x) "to_char(" x " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-
 /* Columns of UPLOADS_SELECT. */
 enum {
 	U_ID,
@@ -38,9 +36,7 @@ enum {
 	U_ERROR_MSG,
 	U_CHUNKS,
 	U_HASHES,
-	U_USER_ID,
-	U_USERNAME,
-	U_FULL_NAME,
+	U_CREATOR, /* the creator's dds-user (VIEWS_SQL_USER_OBJ) */
 	U_TOTAL,
 	U_VERDICT, /* access_verdict's columns, in the statements that check and write */
 	U_DONE = U_VERDICT + ACCESS_VERDICT_NCOLS, /* complete: completed before, its hash */
@@ -56,13 +52,14 @@ enum {
 	"'hash', json_build_object('value', c.hash_value, 'algorithm', c.hash_algorithm)) " \
 	"ORDER BY c.number) FROM " from "), '[]')"
 
-/* SQL: the columns U_ID to U_FULL_NAME of an uploads row alias u joined with its creator's
+/* SQL: the columns U_ID to U_CREATOR of an uploads row alias u joined with its creator's
  * users row alias s, with the chunks and hashes columns given. */
 #define UPLOADS_SQL_COLS(chunks, hashes) \
 	"u.id, u.name, u.content_type, u.size, u.etag, u.project_id, " \
-	TS("u.created_at") ", u.completed_at IS NULL, " TS("u.completed_at") ", " \
-	"u.is_consistent, " TS("u.purged_at") ", " TS("u.error_at") ", u.error_message, " \
-	chunks ", " hashes ", u.created_by, s.username, s.full_name"
+	VIEWS_SQL_TS("u.created_at") ", u.completed_at IS NULL, " \
+	VIEWS_SQL_TS("u.completed_at") ", u.is_consistent, " VIEWS_SQL_TS("u.purged_at") ", " \
+	VIEWS_SQL_TS("u.error_at") ", u.error_message, " \
+	chunks ", " hashes ", " VIEWS_SQL_USER_OBJ("s") "::text"
 
 #define UPLOADS_SELECT \
 	"SELECT " UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("chunks c WHERE c.upload_id = u.id"), \
@@ -194,11 +191,10 @@ uploads_row_json(const PGresult *res, int row)
 	    db_get_bool(res, row, U_CONSISTENT), "purged_on", http_jstr(db_get(res, row, U_PURGED)),
 	    "error_on", http_jstr(db_get(res, row, U_ERROR_AT)), "error_message",
 	    http_jstr(db_get(res, row, U_ERROR_MSG)));
-	json_t *audit = json_pack(
-	    "{s:o,s:{s:s,s:s,s:s,s:n},s:n,s:n,s:n,s:n}", "created_on",
-	    http_jstr(db_get(res, row, U_CREATED)), "created_by", "id", db_get(res, row, U_USER_ID),
-	    "username", db_get(res, row, U_USERNAME), "full_name", db_get(res, row, U_FULL_NAME),
-	    "agent", "last_updated_on", "last_updated_by", "deleted_on", "deleted_by");
+	json_t *audit = json_pack("{s:o,s:o,s:n,s:n,s:n,s:n}", "created_on",
+	                          http_jstr(db_get(res, row, U_CREATED)), "created_by",
+	                          views_json_col(res, row, U_CREATOR), "last_updated_on",
+	                          "last_updated_by", "deleted_on", "deleted_by");
 
 	return json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:{s:s},s:o,s:o,s:o,s:o,s:o}", "kind",
 	                 "dds-upload", "id", db_get(res, row, U_ID), "name",

@@ -358,3 +358,6 @@ def test_objects_carry_what_dds_sends(settle, inline_api, db):
                  *ok(c.req("GET", f"/projects/{pid}/children?name_contains="))["results"]):
         assert item["project"] == {"id": pid, "name": "My Project: Data  2!"}, item
         assert item["audit"]["created_by"]["full_name"] == "Ada Lovelace", item
+    up = ok(c.req("GET", f"/uploads/{f['current_version']['upload']['id']}"))
+    assert up["audit"]["created_by"]["first_name"] == "Ada", up
+    assert up["audit"]["created_by"]["email"] == "ada@example.org", up
