@@ -1,7 +1,6 @@
 /* http.c: response builders, body parsing and field readers for settle-api handlers. */
 #include "http.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -193,32 +192,18 @@ http_query(struct req *r, const char *name)
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-}
-
-/* Decodes %XX and '+' of s[0..n) into a new string. */
+/* Decodes s[0..n) as a form field into a new string: '+' is a space (libmicrohttpd's
+ * unescaping does not do that part), then %XX as libmicrohttpd decodes it. */
 static char *
 http_urldecode(const char *s, size_t n)
 {
-	char *out = xmalloc(n + 1), *o = out;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '+') {
-			*o++ = ' ';
-		} else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
-		           hexval(s[i + 2]) >= 0) {
-			*o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-			i += 2;
-		} else {
-			*o++ = s[i];
-		}
+	char *out = xstrndup(s, n);
+
+	for (char *c = out; *c != '\0'; c++) {
+		if (*c == '+')
+			*c = ' ';
 	}
-	*o = '\0';
+	out[MHD_http_unescape(out)] = '\0';
 	return out;
 }
 

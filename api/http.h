@@ -135,10 +135,8 @@ int http_paging_args(struct req *r, int64_t *page, int64_t *per_page) MUSTCHECK;
 /* Sets X-Total, X-Total-Pages, X-Page, X-Per-Page, X-Next-Page, X-Prev-Page and Link. */
 void http_paging_headers(struct req *r, int64_t page, int64_t per_page, int64_t total);
 
-/* "YYYY-MM-DDTHH:MM:SS.mmmZ" from a Postgres timestamptz text, as a new JSON string;
- * JSON null for NULL. Queries should select timestamps with
- * to_char(x AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') instead, then use
- * http_jstr. */
+/* A new JSON string of s (a column's text), or JSON null for NULL. Timestamps come as the
+ * API's text from the query itself (VIEWS_SQL_TS). */
 json_t *http_jstr(const char *s_or_null);
 
 /* The signed-URL object {http_verb, host, url, http_headers: []} for method and path. */

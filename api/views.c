@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "http.h"
 
 json_t *
 views_json_col(const PGresult *res, int row, int col)
@@ -15,13 +16,6 @@ views_json_col(const PGresult *res, int row, int col)
 		return json_null();
 	v = json_loads(s, JSON_DECODE_ANY, NULL);
 	return v != NULL ? v : json_null();
-}
-
-/* A JSON string, or null for NULL. New reference. */
-static json_t *
-views_str(const char *s)
-{
-	return s != NULL ? json_string(s) : json_null();
 }
 
 json_t *
@@ -43,9 +37,9 @@ json_t *
 views_project(const PGresult *res, int row, int col)
 {
 	return json_pack("{s:s,s:s,s:o,s:o,s:o,s:b,s:b,s:o}", "kind", "dds-project", "id",
-	                 db_get(res, row, col), "name", views_str(db_get(res, row, col + 1)),
-	                 "slug", views_str(db_get(res, row, col + 6)), "description",
-	                 views_str(db_get(res, row, col + 2)), "is_deleted",
+	                 db_get(res, row, col), "name", http_jstr(db_get(res, row, col + 1)),
+	                 "slug", http_jstr(db_get(res, row, col + 6)), "description",
+	                 http_jstr(db_get(res, row, col + 2)), "is_deleted",
 	                 db_get_bool(res, row, col + 3), "is_consistent",
 	                 db_get_bool(res, row, col + 4), "audit",
 	                 views_json_col(res, row, col + 5));
@@ -63,11 +57,11 @@ views_node(const PGresult *res, int row, int col, const char *kind)
 		ancestors = json_array();
 	}
 	return json_pack("{s:s,s:s,s:o,s:o,s:b,s:o,s:{s:s,s:o},s:o}", "kind", kind, "id",
-	                 db_get(res, row, col), "name", views_str(db_get(res, row, col + 1)),
+	                 db_get(res, row, col), "name", http_jstr(db_get(res, row, col + 1)),
 	                 "parent", views_parent(project_id, db_get(res, row, col + 3)),
 	                 "is_deleted", db_get_bool(res, row, col + 4), "audit",
 	                 views_json_col(res, row, col + 5), "project", "id", project_id, "name",
-	                 views_str(db_get(res, row, col + 7)), "ancestors", ancestors);
+	                 http_jstr(db_get(res, row, col + 7)), "ancestors", ancestors);
 }
 
 json_t *
@@ -91,6 +85,6 @@ views_file_version(const PGresult *res, int row, int col)
 	return json_pack(
 	    "{s:s,s:s,s:I,s:o,s:b,s:o,s:{s:s}}", "kind", "dds-file-version", "id",
 	    db_get(res, row, col), "version", (json_int_t)db_get_i64(res, row, col + 1), "label",
-	    views_str(db_get(res, row, col + 2)), "is_deleted", db_get_bool(res, row, col + 3),
+	    http_jstr(db_get(res, row, col + 2)), "is_deleted", db_get_bool(res, row, col + 3),
 	    "upload", views_json_col(res, row, col + 4), "file", "id", db_get(res, row, col + 5));
 }
