@@ -18,7 +18,9 @@ views_json_col(const PGresult *res, int row, int col)
 	return v != NULL ? v : json_null();
 }
 
-json_t *
+/* {"kind": "dds-project"|"dds-folder", "id"}: the folder when parent_id is not NULL,
+ * else the project. New reference. */
+static json_t *
 views_parent(const char *project_id, const char *parent_id)
 {
 	if (parent_id != NULL && *parent_id != '\0')

@@ -98,7 +98,6 @@
 	           ") AND NOT vv.is_deleted"                                                       \
 	           " ORDER BY vv.version DESC LIMIT 1)"
 
-/* Column lists for SELECT, with the number of columns each selects. */
 /* A project's slug, as DDS makes it: the name in lower case, each run of other characters
  * than letters and digits one '_', none at either end; "_" when nothing is left. */
 /* clang-format off */
@@ -107,13 +106,13 @@
 	" 'g')), ''), '_')"
 /* clang-format on */
 
-#define VIEWS_PROJECT_NCOLS 7
+/* Column lists for SELECT: a project's 7 columns, a folder's 8, a file's 9, a version's
+ * VIEWS_FILE_VERSION_NCOLS (the views_* functions read them in this order). */
 #define VIEWS_SQL_PROJECT(p)                                                                       \
 	p ".id, " p ".name, " p ".description, " p ".is_deleted, " p                               \
 	  ".is_consistent, " VIEWS_SQL_AUDIT(p) ", " VIEWS_SQL_SLUG(p)
 
 /* The folder's columns, then its project's name. */
-#define VIEWS_FOLDER_NCOLS 8
 #define VIEWS_SQL_FOLDER(f)                                                                        \
 	f ".id, " f ".name, " f ".project_id, " f ".parent_id, " f                                 \
 	  ".is_deleted, " VIEWS_SQL_AUDIT(f) ", " VIEWS_SQL_ANCESTORS(                             \
@@ -121,7 +120,6 @@
 	      f ".parent_id") ", (SELECT vp.name FROM projects vp WHERE vp.id = " f ".project_id)"
 
 /* Same first 8 columns as a folder, then the current version. */
-#define VIEWS_FILE_NCOLS  9
 #define VIEWS_SQL_FILE(f) VIEWS_SQL_FOLDER(f) ", " VIEWS_SQL_CURRENT_VERSION(f ".id")
 
 /* A file_versions row alias v joined with its uploads row alias u. */
@@ -132,10 +130,6 @@
 
 /* Parses a JSON-text column: new reference, JSON null for SQL NULL or bad text. */
 json_t *views_json_col(const PGresult *res, int row, int col);
-
-/* {"kind": "dds-project"|"dds-folder", "id"}: the folder when parent_id is not NULL,
- * else the project. New reference. */
-json_t *views_parent(const char *project_id, const char *parent_id);
 
 /* {"id","name","description"} of the storage provider. New reference. */
 json_t *views_storage_provider(void);
