@@ -6,6 +6,7 @@
 
 #include "access.h"
 #include "db.h"
+#include "folders.h"
 #include "outbox.h"
 #include "router.h"
 #include "uuid.h"
@@ -138,35 +139,6 @@ files_check_upload(struct req *r, const char *upload_id, const char *project_id,
 	return rc;
 }
 
-/* Reads the parent {"kind", "id"} of a create body: *kind_folder tells a folder from the
- * project. 1, or 0 after answering 400. */
-static int
-files_read_parent(struct req *r, json_t *body, bool *kind_folder, const char **id)
-{
-	json_t *parent = NULL;
-	const char *kind = NULL;
-	int rc;
-
-	if ((rc = http_field_obj(r, body, "parent", &parent)) < 0)
-		return 0;
-	if (rc == 0) {
-		http_invalid(r, "parent", "is required");
-		return 0;
-	}
-	if (http_field_str(r, parent, "kind", &kind) < 0 || http_field_str(r, parent, "id", id) < 0)
-		return 0;
-	if (kind == NULL || (strcmp(kind, "dds-project") != 0 && strcmp(kind, "dds-folder") != 0)) {
-		http_invalid(r, "parent[kind]", "must be dds-project or dds-folder");
-		return 0;
-	}
-	if (*id == NULL || !uuid_valid(*id)) {
-		http_invalid(r, "parent[id]", "must be the id of a project or folder");
-		return 0;
-	}
-	*kind_folder = strcmp(kind, "dds-folder") == 0;
-	return 1;
-}
-
 /* Answers the result of FILES_CREATE_SQL: 201 with the file, or why there is none. */
 static void
 files_created(struct req *r, const PGresult *res, bool in_folder)
@@ -198,7 +170,7 @@ files_create(struct req *r)
 	PGresult *res;
 
 	if (body == NULL || files_read_upload(r, body, &upload_id, &label) < 0 ||
-	    !files_read_parent(r, body, &in_folder, &parent))
+	    folders_read_parent(r, body, true, &in_folder, &parent) < 0)
 		goto out;
 	uuid_generate(id);
 	uuid_generate(vid);

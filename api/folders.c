@@ -24,12 +24,16 @@ folders_access(struct req *r, const char *folder_id, const char *perm, struct ac
 }
 
 int
-folders_read_parent(struct req *r, json_t *body, bool *is_folder, const char **id)
+folders_read_parent(struct req *r, json_t *body, bool required, bool *is_folder, const char **id)
 {
 	json_t *parent = NULL;
 	const char *kind;
 	int rc = http_field_obj(r, body, "parent", &parent);
 
+	if (rc == 0 && required) {
+		http_invalid(r, "parent", "is required");
+		return -1;
+	}
 	if (rc <= 0)
 		return rc;
 	if ((rc = http_field_str(r, parent, "kind", &kind)) <= 0 ||
@@ -39,7 +43,7 @@ folders_read_parent(struct req *r, json_t *body, bool *is_folder, const char **i
 		return -1;
 	}
 	if (strcmp(kind, "dds-project") != 0 && strcmp(kind, "dds-folder") != 0) {
-		http_invalid(r, "parent.kind", "must be dds-project or dds-folder");
+		http_invalid(r, "parent[kind]", "must be dds-project or dds-folder");
 		return -1;
 	}
 	*is_folder = kind[4] == 'f';
@@ -100,11 +104,8 @@ folders_create(struct req *r)
 		http_invalid(r, "name", "is required");
 		goto out;
 	}
-	if ((rc = folders_read_parent(r, body, &is_folder, &parent)) <= 0) {
-		if (rc == 0)
-			http_invalid(r, "parent", "is required");
+	if (folders_read_parent(r, body, true, &is_folder, &parent) < 0)
 		goto out;
-	}
 	uuid_generate(id);
 	q[0] = parent;
 	q[3] = name;

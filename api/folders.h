@@ -22,9 +22,11 @@
 int folders_access(struct req *r, const char *folder_id, const char *perm,
                    struct access_project *p) MUSTCHECK;
 
-/* Reads body["parent"] = {"kind": "dds-project"|"dds-folder", "id"}: 1 with *is_folder and
- * *id (borrowed from body) set, 0 when there is no "parent" (nothing answered), -1 after
- * answering 400 (bad shape or kind) or 404 (a malformed id). */
-int folders_read_parent(struct req *r, json_t *body, bool *is_folder, const char **id) MUSTCHECK;
+/* The one reader of body["parent"] = {"kind": "dds-project"|"dds-folder", "id"} (POST
+ * /folders, POST /files, moves): 1 with *is_folder and *id (borrowed from body) set; 0 when
+ * there is no "parent" and it is not required (nothing answered); -1 after answering 400
+ * (missing when required, bad shape or kind) or 404 (a malformed id). */
+int folders_read_parent(struct req *r, json_t *body, bool required, bool *is_folder,
+                        const char **id) MUSTCHECK;
 
 #endif

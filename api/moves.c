@@ -68,12 +68,8 @@ moves_read(struct req *r, json_t *body, bool need_name, bool need_parent, struct
 		http_invalid(r, "name", rc == 0 ? "is required" : "must not be empty");
 		return -1;
 	}
-	if ((rc = folders_read_parent(r, body, &m->to_folder, &m->parent)) < 0)
+	if ((rc = folders_read_parent(r, body, need_parent, &m->to_folder, &m->parent)) < 0)
 		return -1;
-	if (rc == 0 && need_parent) {
-		http_invalid(r, "parent", "is required");
-		return -1;
-	}
 	m->moving = rc == 1;
 	return 0;
 }

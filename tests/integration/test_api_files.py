@@ -166,7 +166,7 @@ def _create_cases(project, uploads, used, foreign):
         ({"parent": {"kind": "dds-project"}, "upload": {"id": uploads["done"]}}, 400,
          "validation_failed"),
         ({"parent": {"kind": "dds-project", "id": "x"}, "upload": {"id": uploads["done"]}},
-         400, "validation_failed"),
+         404, "not_found"),  # a malformed id is a 404 (one parent reader for all calls)
         ({"parent": "dds-project", "upload": {"id": uploads["done"]}}, 400,
          "validation_failed"),
         ({"parent": {"kind": "dds-project", "id": str(uuid.uuid4())},
