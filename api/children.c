@@ -23,10 +23,12 @@
 	" FROM folders f JOIN tree ON f.parent_id = tree.id WHERE NOT f.is_deleted)"
 
 /* The page of items(kind, id, name) with the columns of views_folder/views_file after the
- * kind; lim and off are the parameters of LIMIT and OFFSET. */
+ * kind, then the number of items (CHILDREN_TOTAL_COL); lim and off are the parameters of
+ * LIMIT and OFFSET. */
 #define CHILDREN_PAGE(lim, off)                                                                    \
-	" SELECT pg.kind, x.* FROM (SELECT kind, id, name FROM items ORDER BY kind DESC, name, id" \
-	" LIMIT " lim " OFFSET " off ") pg CROSS JOIN LATERAL (SELECT " VIEWS_SQL_FOLDER(          \
+	" SELECT pg.kind, x.*, pg.total FROM (SELECT kind, id, name, count(*) OVER () AS total"    \
+	" FROM items ORDER BY kind DESC, name, id LIMIT " lim " OFFSET " off                       \
+	") pg CROSS JOIN LATERAL (SELECT " VIEWS_SQL_FOLDER(                                       \
 	    "f") ", NULL::text FROM folders f WHERE pg.kind = 'dds-folder' AND f.id = pg.id "      \
 	         "UNION ALL"                                                                       \
 	         " SELECT " VIEWS_SQL_FILE(                                                        \
@@ -48,6 +50,10 @@
 	                                    "WHERE NOT is_deleted AND name ILIKE $2"               \
 	                                    " ESCAPE '\\' AND (" at                                \
 	                                    " OR parent_id IN (SELECT id FROM tree)))"
+
+/* The column of the total in CHILDREN_PAGE: after the kind, a file's 9 view columns (a
+ * folder's 8 and a NULL). */
+#define CHILDREN_TOTAL_COL 10
 
 /* Count and page statements for [at folder][recursive]. */
 static const char *const children_count_sql[2][2] = {
@@ -80,6 +86,16 @@ children_pattern(const char *s)
 	return out;
 }
 
+/* An item of a children page: a folder or a file after its kind. New reference. */
+static json_t *
+children_item(const PGresult *res, int row, int col)
+{
+	const char *kind = db_get(res, row, col);
+
+	return strcmp(kind, "dds-file") == 0 ? views_file(res, row, col + 1)
+	                                     : views_folder(res, row, col + 1);
+}
+
 /* Lists the children of root (a project id, or a folder id when at_folder). */
 static void
 children_list(struct req *r, const char *root, int at_folder)
@@ -88,9 +104,8 @@ children_list(struct req *r, const char *root, int at_folder)
 	int deep = contains != NULL;
 	char *pattern = deep ? children_pattern(contains) : NULL;
 	char lim[24], off[24];
-	PGresult *cnt = NULL, *res = NULL;
+	PGresult *res;
 	int64_t page, per_page;
-	json_t *results;
 
 	if (http_paging_args(r, &page, &per_page) < 0)
 		goto out;
@@ -101,26 +116,14 @@ children_list(struct req *r, const char *root, int at_folder)
 	snprintf(lim, sizeof(lim), "%lld", (long long)per_page);
 	snprintf(off, sizeof(off), "%lld", (long long)((page - 1) * per_page));
 	const char *q[] = {root, deep ? pattern : lim, deep ? lim : off, off};
-	cnt = db_exec(r->db, children_count_sql[at_folder][deep], 1 + deep, q);
-	if (cnt != NULL)
-		res = db_exec(r->db, children_page_sql[at_folder][deep], 3 + deep, q);
-	if (res == NULL) {
+	if ((res = db_exec(r->db, children_page_sql[at_folder][deep], 3 + deep, q)) == NULL)
 		http_db_error(r);
-		goto out;
-	}
-	results = json_array();
-	for (int i = 0; i < PQntuples(res); i++) {
-		const char *kind = db_get(res, i, 0);
-		json_array_append_new(results, strcmp(kind, "dds-file") == 0
-		                                   ? views_file(res, i, 1)
-		                                   : views_folder(res, i, 1));
-	}
-	http_paging_headers(r, page, per_page, db_get_i64(cnt, 0, 0));
-	http_json(r, 200, json_pack("{s:o}", "results", results));
+	else
+		http_answer_page_n(r, res, CHILDREN_TOTAL_COL, children_item,
+		                   children_count_sql[at_folder][deep], 1 + deep, q, page,
+		                   per_page);
 out:
 	free(pattern);
-	PQclear(cnt);
-	PQclear(res);
 }
 
 void

@@ -142,6 +142,15 @@ http_answer_page(struct req *r, PGresult *res, int total_col,
                  const char *id, int64_t page, int64_t per_page)
 {
 	const char *params[1] = {id};
+
+	http_answer_page_n(r, res, total_col, build, count_sql, 1, params, page, per_page);
+}
+
+void
+http_answer_page_n(struct req *r, PGresult *res, int total_col,
+                   json_t *(*build)(const PGresult *res, int row, int col), const char *count_sql,
+                   int n, const char *const *params, int64_t page, int64_t per_page)
+{
 	json_t *results = json_array();
 	int64_t total = 0;
 
@@ -151,7 +160,7 @@ http_answer_page(struct req *r, PGresult *res, int total_col,
 	}
 	PQclear(res);
 	if (total == 0 && page > 1) {
-		res = db_exec(r->db, count_sql, 1, params);
+		res = db_exec(r->db, count_sql, n, params);
 		if (res == NULL) {
 			json_decref(results);
 			http_db_error(r);

@@ -101,6 +101,11 @@ void http_answer_row(struct req *r, int status, const char *sql, const char *id,
 void http_answer_page(struct req *r, PGresult *res, int total_col,
                       json_t *(*build)(const PGresult *res, int row, int col),
                       const char *count_sql, const char *id, int64_t page, int64_t per_page);
+/* http_answer_page for a count_sql with n parameters. */
+void http_answer_page_n(struct req *r, PGresult *res, int total_col,
+                        json_t *(*build)(const PGresult *res, int row, int col),
+                        const char *count_sql, int n, const char *const *params, int64_t page,
+                        int64_t per_page);
 /* Answers with a response built by the handler (e.g. a streaming download). Takes it. */
 void http_raw(struct req *r, int status, struct MHD_Response *resp);
 /* Adds a header to the answer (copied). */

@@ -35,7 +35,7 @@
 	"lower(substr(u.full_name, strpos(u.full_name, ' ') + 1)), lower($4))))" \
 	" AND ($5::text IS NULL OR strpos(lower(u.full_name), lower($5)) > 0)"
 #define USERS_SQL_PAGE(cols) \
-	"SELECT " cols " FROM users u WHERE" USERS_SQL_WHERE " ORDER BY u.username LIMIT $6 OFFSET $7"
+	"SELECT " cols ", count(*) OVER () FROM users u WHERE" USERS_SQL_WHERE " ORDER BY u.username LIMIT $6 OFFSET $7"
 #define USERS_SQL_COUNT "SELECT count(*) FROM users u WHERE" USERS_SQL_WHERE
 /* clang-format on */
 
@@ -52,8 +52,7 @@ users_page(struct req *r, const char *sql)
 {
 	int64_t page, per_page;
 	char lim[24], off[24];
-	PGresult *res = NULL, *cnt = NULL;
-	json_t *results;
+	PGresult *res;
 
 	if (http_paging_args(r, &page, &per_page) < 0)
 		return;
@@ -72,19 +71,10 @@ users_page(struct req *r, const char *sql)
 			return;
 		}
 	}
-	if ((cnt = db_exec(r->db, USERS_SQL_COUNT, 5, q)) == NULL ||
-	    (res = db_exec(r->db, sql, 7, q)) == NULL) {
+	if ((res = db_exec(r->db, sql, 7, q)) == NULL)
 		http_db_error(r);
-		goto out;
-	}
-	results = json_array();
-	for (int i = 0; i < PQntuples(res); i++)
-		json_array_append_new(results, views_json_col(res, i, 0));
-	http_paging_headers(r, page, per_page, db_get_i64(cnt, 0, 0));
-	http_json(r, 200, json_pack("{s:o}", "results", results));
-out:
-	PQclear(cnt);
-	PQclear(res);
+	else
+		http_answer_page_n(r, res, 1, users_item, USERS_SQL_COUNT, 5, q, page, per_page);
 }
 
 /* Answers 200 with the one JSON-text column that sql ($1 = key) selects, or 404 for what. */

@@ -46,6 +46,9 @@ def test_move_and_rename_keep_the_tree_right(settle, inline_api):
     assert moved["parent"] == {"kind": "dds-folder", "id": x["id"]}
     assert names(moved["ancestors"]) == ["tree", "x"]
     assert paths(c, pid) == ["/x", "/x/a", "/x/a/b", "/x/a/b/deep.txt"]
+    r = c.req("GET", f"/projects/{pid}/children", params={"name_contains": "", "page": 5,
+                                                           "per_page": 1})
+    assert ok(r)["results"] == [] and r.headers["X-Total"] == "4", r.headers
     got = ok(c.req("GET", f"/files/{f['id']}"))
     assert names(got["ancestors"]) == ["tree", "x", "a", "b"]
     hits = ok(c.req("GET", f"/projects/{pid}/children", params={"name_contains": "deep"}))

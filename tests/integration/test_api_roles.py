@@ -80,6 +80,8 @@ def test_users_providers_and_roles(settle, inline_api, db):
     assert [u["id"] for u in found] == [bob.user_id]
     assert found[0]["first_name"] == "Bob" and found[0]["last_name"] == "Q Builder"
     assert ok(alice.req("GET", "/users", params={"username": bob_name[:-1]}))["results"] == []
+    r = alice.req("GET", "/users", params={"username": bob_name, "page": 2, "per_page": 5})
+    assert ok(r)["results"] == [] and r.headers["X-Total"] == "1", r.headers
     found = ok(alice.req("GET", "/users", params={"email": f"{bob_name}@example.org"}))
     assert [u["id"] for u in found["results"]] == [bob.user_id]
     found = ok(alice.req("GET", "/users", params={"full_name_contains": "q build",
