@@ -164,7 +164,11 @@ def test_project_permissions(settle, inline_api, db):
     # Bad input: unknown role, missing role, unknown or malformed user.
     e = err(grant(alice, pid, carol.user_id, "king"), 400, "validation_failed")
     assert e["errors"][0]["field"] == "auth_role[id]"
-    err(alice.req("PUT", f"{perms}/{carol.user_id}", json={}), 400, "validation_failed")
+    for body in ({}, {"auth_role": "project_viewer"}, {"auth_role": {"id": 5}},
+                 {"auth_role": {"id": None}}, [], {"auth_role": {"id": "x" * 100000}}):
+        err(alice.req("PUT", f"{perms}/{carol.user_id}", json=body), 400, "validation_failed")
+    err(alice.req("PUT", f"{perms}/{carol.user_id}", data={"auth_role": "project_viewer"}),
+        400, "validation_failed")
     err(grant(alice, pid, str(uuid.uuid4()), "project_viewer"), 404, "not_found")
     err(grant(alice, pid, "not-a-uuid", "project_viewer"), 404, "not_found")
     err(alice.req("DELETE", f"{perms}/{uuid.uuid4()}"), 404, "not_found")
