@@ -1,7 +1,5 @@
 /* uploads.c: uploads and their chunks (API.md "Uploads"): create, list, get, chunk URLs,
  * complete and further hashes. The bytes themselves go through storage_http.c. */
-#include "uploads.h"
-
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +9,8 @@
 #include "access.h"
 #include "config.h"
 #include "db.h"
+#include "hash.h"
+#include "http.h"
 #include "job.h"
 #include "log.h"
 #include "outbox.h"
@@ -206,7 +206,10 @@ uploads_row_json(const PGresult *res, int row)
 	                 uploads_jcol(res, row, U_HASHES), "status", status, "audit", audit);
 }
 
-int
+/* The full upload JSON of API.md (kind dds-upload, status, chunks, hashes, …) for
+ * upload_id. Returns 1 with *out set (new reference), 0 when there is no such upload, -1
+ * on a database error. */
+static int
 uploads_json(PGconn *c, const char *upload_id, json_t **out)
 {
 	const char *params[1] = {upload_id};
@@ -230,7 +233,10 @@ uploads_field(const char *field, const char *key)
 	return field[0] != '\0' ? xasprintf("%s[%s]", field, key) : xstrdup(key);
 }
 
-int
+/* Reads a {"value", "algorithm"} hash object (algorithm defaults to md5): the value must be
+ * hex of the algorithm's length. Returns 1 with *alg and a lower-case copy of the value in
+ * value (HASH_HEX_MAX bytes), or -1 after answering 400 validation_failed for field. */
+static int
 uploads_parse_hash(struct req *r, json_t *h, const char *field, enum hash_alg *alg,
                    char value[HASH_HEX_MAX])
 {
