@@ -102,7 +102,7 @@ http_not_consistent(struct req *r)
 void
 http_forbidden(struct req *r)
 {
-	http_error(r, 403, "forbidden", "you are not a member of this project",
+	http_error(r, 403, "forbidden", "you hold no role on this project that allows this",
 	           "ask a project administrator for access");
 }
 
