@@ -1,4 +1,4 @@
-/* access.c: project membership checks. */
+/* access.c: role checks: whether the caller's role on a project grants a permission. */
 #include "access.h"
 
 #include <stdio.h>
@@ -27,11 +27,11 @@ access_verdict(struct req *r, const PGresult *res, int col, const char *what)
 }
 
 int
-access_check(struct req *r, const char *sql, const char *id, const char *what,
+access_check(struct req *r, const char *sql, const char *id, const char *perm, const char *what,
              struct access_project *p)
 {
-	const char *params[2] = {id, r->user_id};
-	PGresult *res = db_exec(r->db, sql, 2, params);
+	const char *params[3] = {id, r->user_id, perm};
+	PGresult *res = db_exec(r->db, sql, 3, params);
 	int rc = 1;
 
 	if (res == NULL) {
@@ -57,9 +57,10 @@ access_check(struct req *r, const char *sql, const char *id, const char *what,
 }
 
 int
-access_project(struct req *r, const char *project_id, struct access_project *p)
+access_project(struct req *r, const char *project_id, const char *perm, struct access_project *p)
 {
-	int rc = access_check(r, ACCESS_SQL("SELECT $1::uuid"), project_id, "project", p);
+	int rc =
+	    access_check(r, ACCESS_SQL_CHECK("SELECT $1::uuid"), project_id, perm, "project", p);
 	if (rc == 1 && p->is_deleted) {
 		http_not_found(r, "project");
 		return 0;

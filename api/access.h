@@ -1,4 +1,6 @@
-/* access.h: who may touch what: project membership checks shared by the handlers. */
+/* access.h: who may touch what: the caller's role on a project must grant the permission a
+ * call needs (API.md's role table; the roles and their permissions are the auth_roles table,
+ * migration 0008). Every check of every handler goes through the SQL below. */
 #ifndef SETTLE_ACCESS_H
 #define SETTLE_ACCESS_H
 
@@ -13,53 +15,70 @@ struct access_project {
 	bool has_error;
 };
 
-/* SQL, one boolean column: whether user (a uuid SQL expression) is a member of the project
- * of the projects row alias p. */
+/* The permissions of API.md, as C strings (SQL literals: ACCESS_LIT). */
+#define ACCESS_VIEW           "view_project"
+#define ACCESS_UPDATE_PROJECT "update_project"
+#define ACCESS_DELETE_PROJECT "delete_project"
+#define ACCESS_MANAGE         "manage_project_permissions"
+#define ACCESS_DOWNLOAD       "download_file"
+#define ACCESS_CREATE         "create_file"
+#define ACCESS_UPDATE         "update_file"
+#define ACCESS_DELETE         "delete_file"
+#define ACCESS_LIT(perm)      "'" perm "'"
+
+/* SQL, one boolean column: whether user (a uuid SQL expression) holds a role on the project
+ * of the projects row alias p that grants perm (a text SQL expression, e.g.
+ * ACCESS_LIT(ACCESS_VIEW) or a parameter). The one place that decides who may do what. */
 /* clang-format off */
-#define ACCESS_SQL_MEMBER(p, user) \
-	"EXISTS (SELECT 1 FROM project_members am WHERE am.project_id = " p ".id" \
-	" AND am.user_id = " user ")"
+#define ACCESS_SQL_CAN(p, user, perm) \
+	"EXISTS (SELECT 1 FROM project_members am JOIN auth_roles ar ON ar.id = am.role" \
+	" WHERE am.project_id = " p ".id AND am.user_id = " user \
+	" AND (" perm ") = ANY (ar.permissions))"
 /* clang-format on */
 
-/* SQL of access_check, made of `lookup`, a query with one parameter ($1, an id) that selects
- * one row with the id of the project the resource belongs to in its first column: in one
- * statement, the project's storage_container, is_consistent, is_deleted, has error, and
- * whether the caller ($2) is a member. */
+/* SQL made of `lookup`, a query with one parameter ($1, an id) that selects one row with the
+ * id of the project the resource belongs to in its first column: in one statement, the
+ * project's storage_container, is_consistent, is_deleted, has error, and whether the caller
+ * ($2) may do perm there (column member; see ACCESS_SQL_CAN). access_check's takes perm as
+ * $3 (ACCESS_SQL_CHECK). */
 /* clang-format off */
-#define ACCESS_SQL(lookup) \
+#define ACCESS_SQL(lookup, perm) \
 	"SELECT p.id, p.storage_container, p.is_consistent, p.is_deleted," \
-	" p.error_at IS NOT NULL AS has_error, " ACCESS_SQL_MEMBER("p", "$2::uuid") " AS member" \
+	" p.error_at IS NOT NULL AS has_error, " ACCESS_SQL_CAN("p", "$2::uuid", perm) " AS member" \
 	" FROM (" lookup ") t(project_id) JOIN projects p ON p.id = t.project_id"
+#define ACCESS_SQL_CHECK(lookup) ACCESS_SQL(lookup, "$3::text")
 /* clang-format on */
 
 /* The columns that tell the access cases of a write apart, selected by one statement that
- * checks and writes at once: found (the resource and its project exist), member (the caller
- * is a member of the project), deleted (the project is), consistent (the project is). */
+ * checks and writes at once: found (the resource and its project exist), member (the caller's
+ * role there grants the permission), deleted (the project is), consistent (the project is). */
 #define ACCESS_VERDICT_NCOLS 4
 
 /* Reads the ACCESS_VERDICT_NCOLS columns at col of row 0 of res. Returns 1 when the
- * resource exists in a live project of which the caller is a member; otherwise answers 404
- * for `what` (none, or the project is deleted) or 403 (not a member) and returns 0. A
- * project that is not consistent is left to the caller. */
+ * resource exists in a live project where the caller's role grants the permission; otherwise
+ * answers 404 for `what` (none, or the project is deleted) or 403 (no role, or one without
+ * the permission) and returns 0. A project that is not consistent is left to the caller. */
 int access_verdict(struct req *r, const PGresult *res, int col, const char *what) MUSTCHECK;
 
-/* Checks, in one statement, that the caller is a member of the project that `id` belongs
- * to. sql is ACCESS_SQL(lookup). `what` names the resource for a 404. Returns 1 with *p
- * filled when allowed; 0 after answering 404 (no such resource) or 403 (not a member); -1
- * after answering a database error. */
-int access_check(struct req *r, const char *sql, const char *id, const char *what,
+/* Checks, in one statement, that the caller's role on the project that `id` belongs to
+ * grants perm (an ACCESS_* name). sql is ACCESS_SQL_CHECK(lookup). `what` names the resource
+ * for a 404. Returns 1 with *p filled when allowed; 0 after answering 404 (no such resource)
+ * or 403; -1 after answering a database error. */
+int access_check(struct req *r, const char *sql, const char *id, const char *perm, const char *what,
                  struct access_project *p) MUSTCHECK;
 
 /* access_check for a project id itself. Deleted projects answer 404. */
-int access_project(struct req *r, const char *project_id, struct access_project *p) MUSTCHECK;
+int access_project(struct req *r, const char *project_id, const char *perm,
+                   struct access_project *p) MUSTCHECK;
 
 /* SQL of access_get for a resource in `from` (a FROM item with the resource's alias x) that
- * `lookup` maps to its project (as for ACCESS_SQL): in one statement, checks the caller ($2) and
+ * `lookup` maps to its project (as for ACCESS_SQL): in one statement, checks that the caller
+ * ($2) may view the project and
  * answers the verdict (ACCESS_VERDICT_NCOLS columns), then `cols`, the view's columns of the
  * resource ($1), selected only when the caller may see it. */
 /* clang-format off */
 #define ACCESS_SQL_GET(lookup, from, cols) \
-	"WITH acc AS (" ACCESS_SQL(lookup) ")" \
+	"WITH acc AS (" ACCESS_SQL(lookup, ACCESS_LIT(ACCESS_VIEW)) ")" \
 	" SELECT acc.id IS NOT NULL, acc.member, acc.is_deleted, true, " cols \
 	" FROM (VALUES (1)) one LEFT JOIN acc ON true LEFT JOIN " from " ON x.id = $1::uuid" \
 	" AND acc.member AND NOT acc.is_deleted"
@@ -72,13 +91,14 @@ void access_get(struct req *r, const char *sql, const char *what,
                 json_t *(*build)(const PGresult *res, int row, int col));
 
 /* SQL of access_soft_delete for a resource of `table` (projects, folders or files) that
- * `lookup` maps to its project (as for ACCESS_SQL): in one statement, checks the caller
- * ($2), marks the resource ($1) deleted unless it is already, queues its resource.delete
- * job ($3 message id, $4 kind) and answers the verdict (ACCESS_VERDICT_NCOLS columns), then
- * `cols`, the view's columns of the deleted row (alias d) from what the UPDATE returned. */
+ * `lookup` maps to its project (as for ACCESS_SQL): in one statement, checks that the caller
+ * ($2) holds perm (an ACCESS_LIT), marks the resource ($1) deleted unless it is already, queues its
+ * resource.delete job ($3 message id, $4 kind) and answers the verdict (ACCESS_VERDICT_NCOLS
+ * columns), then `cols`, the view's columns of the deleted row (alias d) from what the UPDATE
+ * returned. */
 /* clang-format off */
-#define ACCESS_SQL_DELETE(lookup, table, cols) \
-	"WITH acc AS (" ACCESS_SQL(lookup) "), " \
+#define ACCESS_SQL_DELETE(lookup, perm, table, cols) \
+	"WITH acc AS (" ACCESS_SQL(lookup, perm) "), " \
 	"del AS (UPDATE " table " d SET is_deleted = true, deleted_at = now()," \
 	" deleted_by = $2::uuid FROM acc WHERE d.id = $1::uuid AND NOT d.is_deleted" \
 	" AND acc.member AND NOT acc.is_deleted RETURNING d.*), " \

@@ -1,5 +1,5 @@
-/* auth.c: API tokens for a software agent acting for a user, their check on every
- * authenticated request, and the current user. */
+/* auth.c: API tokens for a software agent acting for a user, and their check on every
+ * authenticated request (the current user: users.c). */
 #include "auth.h"
 
 #include <stdio.h>
@@ -150,34 +150,8 @@ auth_token(struct req *r, const char *token)
 	return true;
 }
 
-/* GET /current_user: the caller {"id", "username", "full_name", "email"}. */
-static void
-auth_current_user(struct req *r)
-{
-	const char *q[] = {r->user_id};
-	PGresult *res =
-	    db_exec(r->db, "SELECT id, username, full_name, email FROM users WHERE id = $1", 1, q);
-
-	if (res == NULL) {
-		http_db_error(r);
-		return;
-	}
-	if (PQntuples(res) == 0) {
-		http_not_found(r, "user");
-	} else {
-		const char *email = db_get(res, 0, 3);
-		http_json(r, 200,
-		          json_pack("{s:s,s:s,s:s,s:o}", "id", db_get(res, 0, 0), "username",
-		                    db_get(res, 0, 1), "full_name", db_get(res, 0, 2), "email",
-		                    email != NULL ? json_string(email) : json_null()));
-	}
-	PQclear(res);
-}
-
 const struct route auth_routes[] = {
     {"POST", "/api/v1/software_agents/api_token", 0, "auth.api_token", auth_api_token, NULL, NULL,
-     NULL},
-    {"GET", "/api/v1/current_user", ROUTE_AUTH, "auth.current_user", auth_current_user, NULL, NULL,
      NULL},
     {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
 };

@@ -23,10 +23,12 @@
 	" FROM folders f JOIN tree ON f.parent_id = tree.id WHERE NOT f.is_deleted)"
 
 /* The page of items(kind, id, name) with the columns of views_folder/views_file after the
- * kind; lim and off are the parameters of LIMIT and OFFSET. */
+ * kind, then the number of items (CHILDREN_TOTAL_COL); lim and off are the parameters of
+ * LIMIT and OFFSET. */
 #define CHILDREN_PAGE(lim, off)                                                                    \
-	" SELECT pg.kind, x.* FROM (SELECT kind, id, name FROM items ORDER BY kind DESC, name, id" \
-	" LIMIT " lim " OFFSET " off ") pg CROSS JOIN LATERAL (SELECT " VIEWS_SQL_FOLDER(          \
+	" SELECT pg.kind, x.*, pg.total FROM (SELECT kind, id, name, count(*) OVER () AS total"    \
+	" FROM items ORDER BY kind DESC, name, id LIMIT " lim " OFFSET " off                       \
+	") pg CROSS JOIN LATERAL (SELECT " VIEWS_SQL_FOLDER(                                       \
 	    "f") ", NULL::text FROM folders f WHERE pg.kind = 'dds-folder' AND f.id = pg.id "      \
 	         "UNION ALL"                                                                       \
 	         " SELECT " VIEWS_SQL_FILE(                                                        \
@@ -48,6 +50,10 @@
 	                                    "WHERE NOT is_deleted AND name ILIKE $2"               \
 	                                    " ESCAPE '\\' AND (" at                                \
 	                                    " OR parent_id IN (SELECT id FROM tree)))"
+
+/* The column of the total in CHILDREN_PAGE: after the kind, a file's 9 view columns (a
+ * folder's 8 and a NULL). */
+#define CHILDREN_TOTAL_COL 10
 
 /* Count and page statements for [at folder][recursive]. */
 static const char *const children_count_sql[2][2] = {
@@ -80,6 +86,16 @@ children_pattern(const char *s)
 	return out;
 }
 
+/* An item of a children page: a folder or a file after its kind. New reference. */
+static json_t *
+children_item(const PGresult *res, int row, int col)
+{
+	const char *kind = db_get(res, row, col);
+
+	return strcmp(kind, "dds-file") == 0 ? views_file(res, row, col + 1)
+	                                     : views_folder(res, row, col + 1);
+}
+
 /* Lists the children of root (a project id, or a folder id when at_folder). */
 static void
 children_list(struct req *r, const char *root, int at_folder)
@@ -88,9 +104,8 @@ children_list(struct req *r, const char *root, int at_folder)
 	int deep = contains != NULL;
 	char *pattern = deep ? children_pattern(contains) : NULL;
 	char lim[24], off[24];
-	PGresult *cnt = NULL, *res = NULL;
+	PGresult *res;
 	int64_t page, per_page;
-	json_t *results;
 
 	if (http_paging_args(r, &page, &per_page) < 0)
 		goto out;
@@ -101,26 +116,14 @@ children_list(struct req *r, const char *root, int at_folder)
 	snprintf(lim, sizeof(lim), "%lld", (long long)per_page);
 	snprintf(off, sizeof(off), "%lld", (long long)((page - 1) * per_page));
 	const char *q[] = {root, deep ? pattern : lim, deep ? lim : off, off};
-	cnt = db_exec(r->db, children_count_sql[at_folder][deep], 1 + deep, q);
-	if (cnt != NULL)
-		res = db_exec(r->db, children_page_sql[at_folder][deep], 3 + deep, q);
-	if (res == NULL) {
+	if ((res = db_exec(r->db, children_page_sql[at_folder][deep], 3 + deep, q)) == NULL)
 		http_db_error(r);
-		goto out;
-	}
-	results = json_array();
-	for (int i = 0; i < PQntuples(res); i++) {
-		const char *kind = db_get(res, i, 0);
-		json_array_append_new(results, strcmp(kind, "dds-file") == 0
-		                                   ? views_file(res, i, 1)
-		                                   : views_folder(res, i, 1));
-	}
-	http_paging_headers(r, page, per_page, db_get_i64(cnt, 0, 0));
-	http_json(r, 200, json_pack("{s:o}", "results", results));
+	else
+		http_answer_page_n(r, res, CHILDREN_TOTAL_COL, children_item,
+		                   children_count_sql[at_folder][deep], 1 + deep, q, page,
+		                   per_page);
 out:
 	free(pattern);
-	PQclear(cnt);
-	PQclear(res);
 }
 
 void
@@ -128,7 +131,7 @@ children_project(struct req *r)
 {
 	struct access_project p;
 
-	if (access_project(r, r->params[0], &p) == 1)
+	if (access_project(r, r->params[0], ACCESS_VIEW, &p) == 1)
 		children_list(r, p.id, 0);
 }
 
@@ -137,7 +140,7 @@ children_folder(struct req *r)
 {
 	struct access_project p;
 
-	if (folders_access(r, r->params[0], &p) == 1)
+	if (folders_access(r, r->params[0], ACCESS_VIEW, &p) == 1)
 		children_list(r, r->params[0], 1);
 }
 
@@ -154,35 +157,44 @@ children_folder(struct req *r)
 	                         "AND NOT f.is_deleted AND"                                        \
 	                         " (f.parent_id IS NULL OR f.parent_id IN (SELECT id FROM tree)))"
 
-/* Counts the project's live files and those whose upload is not consistent yet. Returns 0
- * with *total and *pending set, -1 on a database error (nothing answered). */
+/* Counts the project's live files and those whose upload is not consistent yet, and tells
+ * whether the caller may download them. Returns 0 with *total, *pending and *download set,
+ * -1 on a database error (nothing answered). */
 static int
-children_files_count(struct req *r, const char *project, int64_t *total, int64_t *pending)
+children_files_count(struct req *r, const char *project, int64_t *total, int64_t *pending,
+                     bool *download)
 {
-	const char *q[] = {project};
-	PGresult *res = db_exec(r->db,
-	                        CHILDREN_LIVE_FILES " SELECT count(*), count(*) FILTER"
-	                                            " (WHERE NOT u.is_consistent) FROM lf"
-	                                            " JOIN uploads u ON u.id = lf.upload_id",
-	                        1, q);
+	const char *q[] = {project, r->user_id};
+	PGresult *res =
+	    db_exec(r->db,
+	            CHILDREN_LIVE_FILES
+	            " SELECT count(*), count(*) FILTER (WHERE NOT u.is_consistent), "
+	            "(SELECT " ACCESS_SQL_CAN(
+	                "p", "$2::uuid",
+	                ACCESS_LIT(ACCESS_DOWNLOAD)) " FROM projects p WHERE p.id = $1) FROM lf"
+	                                             " JOIN uploads u ON u.id = lf.upload_id",
+	            2, q);
 
 	if (res == NULL)
 		return -1;
 	*total = db_get_i64(res, 0, 0);
 	*pending = db_get_i64(res, 0, 1);
+	*download = db_get_bool(res, 0, 2);
 	PQclear(res);
 	return 0;
 }
 
-/* One item of GET /projects/{id}/files from a row of the page query. New reference. */
+/* One item of GET /projects/{id}/files from a row of the page query, with its file_url when
+ * download, else null. New reference. */
 static json_t *
-children_file_item(const PGresult *res, int i)
+children_file_item(const PGresult *res, int i, bool download)
 {
 	char *path = xasprintf("/storage/%s", db_get(res, i, 5));
-	json_t *item = json_pack(
-	    "{s:s,s:s,s:I,s:o,s:o,s:o}", "id", db_get(res, i, 0), "name", db_get(res, i, 1), "size",
-	    (json_int_t)db_get_i64(res, i, 2), "hashes", views_json_col(res, i, 3), "ancestors",
-	    views_json_col(res, i, 4), "file_url", http_signed_url("GET", path));
+	json_t *item =
+	    json_pack("{s:s,s:s,s:I,s:o,s:o,s:o}", "id", db_get(res, i, 0), "name",
+	              db_get(res, i, 1), "size", (json_int_t)db_get_i64(res, i, 2), "hashes",
+	              views_json_col(res, i, 3), "ancestors", views_json_col(res, i, 4), "file_url",
+	              download ? http_signed_url("GET", path) : json_null());
 
 	free(path);
 	return item;
@@ -193,13 +205,15 @@ children_project_files(struct req *r)
 {
 	struct access_project p;
 	int64_t page, per_page, total, pending;
+	bool download;
 	char lim[24], off[24];
 	PGresult *res = NULL;
 	json_t *results;
 
-	if (access_project(r, r->params[0], &p) != 1 || http_paging_args(r, &page, &per_page) < 0)
+	if (access_project(r, r->params[0], ACCESS_VIEW, &p) != 1 ||
+	    http_paging_args(r, &page, &per_page) < 0)
 		return;
-	if (children_files_count(r, p.id, &total, &pending) < 0)
+	if (children_files_count(r, p.id, &total, &pending, &download) < 0)
 		goto fail;
 	if (pending > 0) {
 		/* Every job that makes an upload consistent also notifies its project's id. */
@@ -224,7 +238,7 @@ children_project_files(struct req *r)
 		goto fail;
 	results = json_array();
 	for (int i = 0; i < PQntuples(res); i++)
-		json_array_append_new(results, children_file_item(res, i));
+		json_array_append_new(results, children_file_item(res, i, download));
 	PQclear(res);
 	http_paging_headers(r, page, per_page, total);
 	http_json(r, 200, json_pack("{s:o}", "results", results));

@@ -6,6 +6,7 @@
 
 #include "access.h"
 #include "db.h"
+#include "folders.h"
 #include "outbox.h"
 #include "router.h"
 #include "uuid.h"
@@ -13,7 +14,7 @@
 #include "wait.h"
 
 static const char files_project_sql[] =
-    ACCESS_SQL("SELECT project_id FROM files WHERE id = $1 AND NOT is_deleted");
+    ACCESS_SQL_CHECK("SELECT project_id FROM files WHERE id = $1 AND NOT is_deleted");
 
 #define FILES_VERSION_SELECT                                                                       \
 	"SELECT " VIEWS_SQL_FILE_VERSION("v", "u") ", count(*) OVER () FROM file_versions v "      \
@@ -43,7 +44,7 @@ static const char files_project_sql[] =
 	"uploads vu2 ON vu2.id = ve.upload_id) FROM (VALUES (1)) one LEFT JOIN par ON true " \
 	"LEFT JOIN up ON true LEFT JOIN fi ON true"
 
-#define FILES_PARENT_MEMBER ACCESS_SQL_MEMBER("p", "$6::uuid") " AS member"
+#define FILES_PARENT_MEMBER ACCESS_SQL_CAN("p", "$6::uuid", ACCESS_LIT(ACCESS_CREATE)) " AS member"
 
 static const char files_create_in_project_sql[] = FILES_CREATE_SQL(
 	"par AS (SELECT p.id AS project_id, NULL::uuid AS folder_id, p.is_deleted, "
@@ -62,12 +63,13 @@ enum {
 	FILES_VERDICT_NCOLS,
 };
 
-/* Checks the caller may act on the live file or version r->params[0] (sql maps it to the
- * project); 1 allowed, else answered. */
+/* Checks the caller may do perm on the live file or version r->params[0] (sql maps it to
+ * the project); 1 allowed, else answered. */
 static int
-files_access(struct req *r, const char *sql, const char *what, struct access_project *p)
+files_access(struct req *r, const char *sql, const char *perm, const char *what,
+             struct access_project *p)
 {
-	int rc = access_check(r, sql, r->params[0], what, p);
+	int rc = access_check(r, sql, r->params[0], perm, what, p);
 
 	if (rc == 1 && p->is_deleted) {
 		http_not_found(r, what);
@@ -137,35 +139,6 @@ files_check_upload(struct req *r, const char *upload_id, const char *project_id,
 	return rc;
 }
 
-/* Reads the parent {"kind", "id"} of a create body: *kind_folder tells a folder from the
- * project. 1, or 0 after answering 400. */
-static int
-files_read_parent(struct req *r, json_t *body, bool *kind_folder, const char **id)
-{
-	json_t *parent = NULL;
-	const char *kind = NULL;
-	int rc;
-
-	if ((rc = http_field_obj(r, body, "parent", &parent)) < 0)
-		return 0;
-	if (rc == 0) {
-		http_invalid(r, "parent", "is required");
-		return 0;
-	}
-	if (http_field_str(r, parent, "kind", &kind) < 0 || http_field_str(r, parent, "id", id) < 0)
-		return 0;
-	if (kind == NULL || (strcmp(kind, "dds-project") != 0 && strcmp(kind, "dds-folder") != 0)) {
-		http_invalid(r, "parent[kind]", "must be dds-project or dds-folder");
-		return 0;
-	}
-	if (*id == NULL || !uuid_valid(*id)) {
-		http_invalid(r, "parent[id]", "must be the id of a project or folder");
-		return 0;
-	}
-	*kind_folder = strcmp(kind, "dds-folder") == 0;
-	return 1;
-}
-
 /* Answers the result of FILES_CREATE_SQL: 201 with the file, or why there is none. */
 static void
 files_created(struct req *r, const PGresult *res, bool in_folder)
@@ -197,7 +170,7 @@ files_create(struct req *r)
 	PGresult *res;
 
 	if (body == NULL || files_read_upload(r, body, &upload_id, &label) < 0 ||
-	    !files_read_parent(r, body, &in_folder, &parent))
+	    folders_read_parent(r, body, true, &in_folder, &parent) < 0)
 		goto out;
 	uuid_generate(id);
 	uuid_generate(vid);
@@ -280,7 +253,7 @@ files_update(struct req *r)
 	int rc;
 
 	if (body == NULL || files_read_upload(r, body, &upload_id, &label) < 0 ||
-	    files_access(r, files_project_sql, "file", &p) != 1)
+	    files_access(r, files_project_sql, ACCESS_UPDATE, "file", &p) != 1)
 		goto out;
 	rc = files_check_upload(r, upload_id, p.id, &name);
 	if (rc <= 0) {
@@ -300,8 +273,9 @@ out:
 	json_decref(body);
 }
 
-static const char files_delete_sql[] = ACCESS_SQL_DELETE(
-    "SELECT project_id FROM files WHERE id = $1 AND NOT is_deleted", "files", VIEWS_SQL_FILE("d"));
+static const char files_delete_sql[] =
+    ACCESS_SQL_DELETE("SELECT project_id FROM files WHERE id = $1 AND NOT is_deleted",
+                      ACCESS_LIT(ACCESS_DELETE), "files", VIEWS_SQL_FILE("d"));
 
 /* DELETE /files/{id}: marks it deleted and queues resource.delete in one statement; 202. */
 static void
@@ -321,7 +295,7 @@ files_versions(struct req *r)
 	PGresult *res;
 
 	if (http_paging_args(r, &page, &per_page) < 0 ||
-	    files_access(r, files_project_sql, "file", &p) != 1)
+	    files_access(r, files_project_sql, ACCESS_VIEW, "file", &p) != 1)
 		return;
 	snprintf(lim, sizeof(lim), "%lld", (long long)per_page);
 	snprintf(off, sizeof(off), "%lld", (long long)((page - 1) * per_page));
@@ -350,15 +324,18 @@ files_version_get(struct req *r)
 }
 
 /* The state of a version's upload and the caller's right to it, in one round trip (the
- * read path clients poll). $1 is the file or version id, $2 the user. Columns: member,
+ * read path clients poll). $1 is the file or version id, $2 the user. Columns: may download,
  * upload id, is_consistent, has error, error_message, purged. */
 #define FILES_URL_SQL(from, where)                                                                 \
-	"SELECT m.user_id IS NOT NULL, u.id, u.is_consistent, u.error_at IS NOT NULL, "            \
-	"u.error_message, u.purged_at IS NOT NULL FROM " from                                      \
-	" JOIN projects p ON p.id = f.project_id AND NOT p.is_deleted"                             \
-	" JOIN uploads u ON u.id = v.upload_id"                                                    \
-	" LEFT JOIN project_members m ON m.project_id = p.id AND m.user_id = $2"                   \
-	" WHERE " where
+	"SELECT " ACCESS_SQL_CAN(                                                                  \
+	    "p", "$2::uuid",                                                                       \
+	    ACCESS_LIT(                                                                            \
+	        ACCESS_DOWNLOAD)) ", u.id, "                                                       \
+	                          "u.is_consistent, u.error_at IS NOT NULL, "                      \
+	                          "u.error_message, u.purged_at IS NOT NULL FROM " from            \
+	                          " JOIN projects p ON p.id = f.project_id AND NOT p.is_deleted"   \
+	                          " JOIN uploads u ON u.id = v.upload_id"                          \
+	                          " WHERE " where
 
 static const char files_url_sql[] =
     FILES_URL_SQL("files f JOIN LATERAL (SELECT upload_id FROM file_versions WHERE file_id = "
@@ -369,7 +346,7 @@ static const char files_version_url_sql[] = FILES_URL_SQL(
 
 /* Answers the download URL of the upload that sql selects for r->params[0]: 200 when
  * consistent, 400 integrity_exception after a failed check, 404 not consistent before
- * (waiting first under Prefer: wait), 403 for a non-member, 404 when there is none. */
+ * (waiting first under Prefer: wait), 403 without download_file, 404 when there is none. */
 static void
 files_url_answer(struct req *r, const char *sql, const char *what)
 {

@@ -1,4 +1,4 @@
-/* folders.h: folder checks that other resources (files, children) share. */
+/* folders.h: folder checks that other resources (files, children, moves) share. */
 #ifndef SETTLE_FOLDERS_H
 #define SETTLE_FOLDERS_H
 
@@ -8,7 +8,7 @@
 #include "http.h"
 
 /* SQL with one parameter (a folder id): one row with the folder's project id when the
- * folder and every folder above it are live; for access_check. */
+ * folder and every folder above it are live; a lookup for ACCESS_SQL. */
 #define FOLDERS_SQL_LIVE                                                                           \
 	"WITH RECURSIVE up(id, parent_id, is_deleted, depth) AS (SELECT id, parent_id,"            \
 	" is_deleted, 0 FROM folders WHERE id = $1 UNION ALL SELECT f.id, f.parent_id,"            \
@@ -16,17 +16,17 @@
 	" WHERE up.depth < 1000) SELECT project_id FROM folders WHERE id = $1"                     \
 	" AND NOT EXISTS (SELECT 1 FROM up WHERE up.is_deleted)"
 
-/* Checks that folder_id is a live folder of a live project the caller is a member of.
- * Returns 1 with *p filled; 0 after answering 404/403; -1 after answering a database
- * error. */
-int folders_access(struct req *r, const char *folder_id, struct access_project *p) MUSTCHECK;
+/* Checks that folder_id is a live folder of a live project where the caller's role grants
+ * perm (an ACCESS_* name). Returns 1 with *p filled; 0 after answering 404/403; -1 after
+ * answering a database error. */
+int folders_access(struct req *r, const char *folder_id, const char *perm,
+                   struct access_project *p) MUSTCHECK;
 
-/* Reads body["parent"] = {"kind": "dds-project"|"dds-folder", "id"} and checks the parent
- * is live and the caller a member of its project. Returns 1 with *p (the project) and
- * parent_id (the folder id, or "" for the project itself) filled; 0 when there is no
- * "parent" (nothing answered); -1 after answering 400 (bad shape or kind), 404 (unknown or
- * malformed id, deleted), 403 or a database error. */
-int folders_parent(struct req *r, json_t *body, struct access_project *p,
-                   char parent_id[37]) MUSTCHECK;
+/* The one reader of body["parent"] = {"kind": "dds-project"|"dds-folder", "id"} (POST
+ * /folders, POST /files, moves): 1 with *is_folder and *id (borrowed from body) set; 0 when
+ * there is no "parent" and it is not required (nothing answered); -1 after answering 400
+ * (missing when required, bad shape or kind) or 404 (a malformed id). */
+int folders_read_parent(struct req *r, json_t *body, bool required, bool *is_folder,
+                        const char **id) MUSTCHECK;
 
 #endif

@@ -1,7 +1,6 @@
 /* http.c: response builders, body parsing and field readers for settle-api handlers. */
 #include "http.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,7 +102,7 @@ http_not_consistent(struct req *r)
 void
 http_forbidden(struct req *r)
 {
-	http_error(r, 403, "forbidden", "you are not a member of this project",
+	http_error(r, 403, "forbidden", "you hold no role on this project that allows this",
 	           "ask a project administrator for access");
 }
 
@@ -143,6 +142,15 @@ http_answer_page(struct req *r, PGresult *res, int total_col,
                  const char *id, int64_t page, int64_t per_page)
 {
 	const char *params[1] = {id};
+
+	http_answer_page_n(r, res, total_col, build, count_sql, 1, params, page, per_page);
+}
+
+void
+http_answer_page_n(struct req *r, PGresult *res, int total_col,
+                   json_t *(*build)(const PGresult *res, int row, int col), const char *count_sql,
+                   int n, const char *const *params, int64_t page, int64_t per_page)
+{
 	json_t *results = json_array();
 	int64_t total = 0;
 
@@ -152,7 +160,7 @@ http_answer_page(struct req *r, PGresult *res, int total_col,
 	}
 	PQclear(res);
 	if (total == 0 && page > 1) {
-		res = db_exec(r->db, count_sql, 1, params);
+		res = db_exec(r->db, count_sql, n, params);
 		if (res == NULL) {
 			json_decref(results);
 			http_db_error(r);
@@ -193,32 +201,18 @@ http_query(struct req *r, const char *name)
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-}
-
-/* Decodes %XX and '+' of s[0..n) into a new string. */
+/* Decodes s[0..n) as a form field into a new string: '+' is a space (libmicrohttpd's
+ * unescaping does not do that part), then %XX as libmicrohttpd decodes it. */
 static char *
 http_urldecode(const char *s, size_t n)
 {
-	char *out = xmalloc(n + 1), *o = out;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '+') {
-			*o++ = ' ';
-		} else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
-		           hexval(s[i + 2]) >= 0) {
-			*o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-			i += 2;
-		} else {
-			*o++ = s[i];
-		}
+	char *out = xstrndup(s, n);
+
+	for (char *c = out; *c != '\0'; c++) {
+		if (*c == '+')
+			*c = ' ';
 	}
-	*o = '\0';
+	out[MHD_http_unescape(out)] = '\0';
 	return out;
 }
 

@@ -105,6 +105,11 @@ void http_answer_row(struct req *r, int status, const char *sql, const char *id,
 void http_answer_page(struct req *r, PGresult *res, int total_col,
                       json_t *(*build)(const PGresult *res, int row, int col),
                       const char *count_sql, const char *id, int64_t page, int64_t per_page);
+/* http_answer_page for a count_sql with n parameters. */
+void http_answer_page_n(struct req *r, PGresult *res, int total_col,
+                        json_t *(*build)(const PGresult *res, int row, int col),
+                        const char *count_sql, int n, const char *const *params, int64_t page,
+                        int64_t per_page);
 /* Answers with a response built by the handler (e.g. a streaming download). Takes it. */
 void http_raw(struct req *r, int status, struct MHD_Response *resp);
 /* Adds a header to the answer (copied). */
@@ -122,6 +127,9 @@ json_t *http_body_object(struct req *r);
  * {"a": "1"}, "a[b]=1" gives {"a": {"b": "1"}}; values stay strings; pairs that are not
  * UTF-8 are dropped. New reference, never NULL. */
 json_t *http_parse_form(const char *body, size_t len);
+
+/* True when s is valid UTF-8 (Postgres refuses anything else). */
+bool http_utf8(const char *s);
 
 /* Field readers for handler input. Each returns 1 when present and valid, 0 when absent
  * (or JSON null), and -1 after answering 400 validation_failed for field when present but
@@ -142,10 +150,8 @@ int http_paging_args(struct req *r, int64_t *page, int64_t *per_page) MUSTCHECK;
 /* Sets X-Total, X-Total-Pages, X-Page, X-Per-Page, X-Next-Page, X-Prev-Page and Link. */
 void http_paging_headers(struct req *r, int64_t page, int64_t per_page, int64_t total);
 
-/* "YYYY-MM-DDTHH:MM:SS.mmmZ" from a Postgres timestamptz text, as a new JSON string;
- * JSON null for NULL. Queries should select timestamps with
- * to_char(x AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') instead, then use
- * http_jstr. */
+/* A new JSON string of s (a column's text), or JSON null for NULL. Timestamps come as the
+ * API's text from the query itself (VIEWS_SQL_TS). */
 json_t *http_jstr(const char *s_or_null);
 
 /* The signed-URL object {http_verb, host, url, http_headers: []} for method and path. */

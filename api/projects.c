@@ -15,6 +15,7 @@
 #include "wait.h"
 
 #define PROJECTS_SELECT "SELECT " VIEWS_SQL_PROJECT("p") " FROM projects p"
+#define PROJECTS_NCOLS  7 /* the columns of VIEWS_SQL_PROJECT */
 
 /* Answers status with the project id as it is now, or 404 if it is gone. */
 static void
@@ -67,7 +68,8 @@ projects_fields(struct req *r, json_t *body, const char **name, const char **des
 static const char projects_create_sql[] =
 	"WITH pr AS (INSERT INTO projects (id, name, description, storage_container, created_by) "
 	"VALUES ($1::uuid, $2::text, $3::text, $4::text, $5::uuid) RETURNING *), "
-	"mem AS (INSERT INTO project_members (project_id, user_id) SELECT id, $5::uuid FROM pr), "
+	"mem AS (INSERT INTO project_members (project_id, user_id, role)"
+	" SELECT id, $5::uuid, 'project_admin' FROM pr), "
 	OUTBOX_SQL_CTE("$6::uuid", "$7::text", "pr.id", "pr")
 	" SELECT " VIEWS_SQL_PROJECT("pr") " FROM pr";
 /* clang-format on */
@@ -106,43 +108,34 @@ out:
 	json_decref(body);
 }
 
-/* GET /projects: the caller's live projects, oldest first, paged. */
+/* The caller's ($1) live projects: those they hold a role on that lets them see it. */
+#define PROJECTS_MINE                                                                              \
+	" FROM projects p JOIN project_members m ON m.project_id = p.id WHERE m.user_id = $1"      \
+	" AND NOT p.is_deleted AND " ACCESS_SQL_CAN("p", "$1::uuid", ACCESS_LIT(ACCESS_VIEW))
+
+/* GET /projects: the caller's live projects, oldest first, paged, in one statement. */
 static void
 projects_list(struct req *r)
 {
 	int64_t page, per_page;
 	char lim[24], off[24];
-	PGresult *cnt = NULL, *res = NULL;
-	json_t *results;
+	PGresult *res;
 
 	if (http_paging_args(r, &page, &per_page) < 0)
 		return;
 	snprintf(lim, sizeof(lim), "%lld", (long long)per_page);
 	snprintf(off, sizeof(off), "%lld", (long long)((page - 1) * per_page));
 	const char *q[] = {r->user_id, lim, off};
-	cnt =
-	    db_exec(r->db,
-	            "SELECT count(*) FROM projects p JOIN project_members m ON m.project_id = p.id"
-	            " WHERE m.user_id = $1 AND NOT p.is_deleted",
-	            1, q);
-	if (cnt != NULL)
-		res = db_exec(r->db,
-		              PROJECTS_SELECT " JOIN project_members m ON m.project_id = p.id"
-		                              " WHERE m.user_id = $1 AND NOT p.is_deleted"
-		                              " ORDER BY p.created_at, p.id LIMIT $2 OFFSET $3",
-		              3, q);
-	if (res == NULL) {
+	res = db_exec(
+	    r->db,
+	    "SELECT " VIEWS_SQL_PROJECT("p") ", count(*) OVER ()" PROJECTS_MINE
+	                                     " ORDER BY p.created_at, p.id LIMIT $2 OFFSET $3",
+	    3, q);
+	if (res == NULL)
 		http_db_error(r);
-		goto out;
-	}
-	results = json_array();
-	for (int i = 0; i < PQntuples(res); i++)
-		json_array_append_new(results, views_project(res, i, 0));
-	http_paging_headers(r, page, per_page, db_get_i64(cnt, 0, 0));
-	http_json(r, 200, json_pack("{s:o}", "results", results));
-out:
-	PQclear(cnt);
-	PQclear(res);
+	else
+		http_answer_page(r, res, PROJECTS_NCOLS, views_project,
+		                 "SELECT count(*)" PROJECTS_MINE, r->user_id, page, per_page);
 }
 
 static const char projects_get_sql[] =
@@ -163,7 +156,7 @@ projects_update(struct req *r)
 	json_t *body = NULL;
 	const char *name = NULL, *desc = NULL;
 
-	if (access_project(r, r->params[0], &p) != 1)
+	if (access_project(r, r->params[0], ACCESS_UPDATE_PROJECT, &p) != 1)
 		return;
 	body = http_body_object(r);
 	if (body == NULL || projects_fields(r, body, &name, &desc) < 0)
@@ -182,8 +175,8 @@ out:
 	json_decref(body);
 }
 
-static const char projects_delete_sql[] =
-    ACCESS_SQL_DELETE("SELECT $1::uuid", "projects", VIEWS_SQL_PROJECT("d"));
+static const char projects_delete_sql[] = ACCESS_SQL_DELETE(
+    "SELECT $1::uuid", ACCESS_LIT(ACCESS_DELETE_PROJECT), "projects", VIEWS_SQL_PROJECT("d"));
 
 /* DELETE /projects/{id}: marks it deleted and queues resource.delete in one statement;
  * 202 with the deleted project. */

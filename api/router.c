@@ -19,8 +19,8 @@
 #include "watchdog.h"
 
 static const struct route *const tables[] = {
-    auth_routes,  projects_routes,     folders_routes, uploads_routes,
-    files_routes, storage_http_routes, ops_routes,
+    auth_routes,         projects_routes, folders_routes, uploads_routes,     files_routes,
+    storage_http_routes, ops_routes,      users_routes,   permissions_routes, moves_routes,
 };
 
 /* Compares one pattern with path segment by segment; ":name" takes any one segment. */
@@ -157,6 +157,16 @@ router_request_id(char out[37])
 	snprintf(out, 37, "%.24s%012llx", router_prefix, n);
 }
 
+/* 404 for a path no route knows, telling it apart from a wrong id (API.md). */
+static void
+router_unknown(struct req *r)
+{
+	char *reason = xasprintf("no such endpoint: %s %s", r->method, r->path);
+
+	http_error(r, 404, "not_found", reason, "see API.md for the endpoints Settle serves");
+	free(reason);
+}
+
 /* First call for a request: match the route, check what can be checked from headers. */
 static struct req_state *
 router_begin(struct MHD_Connection *conn, const char *url, const char *method)
@@ -178,7 +188,7 @@ router_begin(struct MHD_Connection *conn, const char *url, const char *method)
 			http_error(r, 405, "not_provided", "method not allowed on this path",
 			           "see API.md for the methods of each path");
 		else
-			http_not_found(r, "path");
+			router_unknown(r);
 		return st;
 	}
 	st->param_buf = router_split_params(r);

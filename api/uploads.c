@@ -1,7 +1,5 @@
 /* uploads.c: uploads and their chunks (API.md "Uploads"): create, list, get, chunk URLs,
  * complete and further hashes. The bytes themselves go through storage_http.c. */
-#include "uploads.h"
-
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,15 +9,16 @@
 #include "access.h"
 #include "config.h"
 #include "db.h"
+#include "hash.h"
+#include "http.h"
 #include "job.h"
 #include "log.h"
 #include "outbox.h"
 #include "router.h"
+#include "uploads.h"
 #include "uuid.h"
 #include "views.h"
 #include "wait.h"
-
-#define TS(x) "to_char(" x " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 /* Columns of UPLOADS_SELECT. */
 enum {
@@ -38,9 +37,7 @@ enum {
 	U_ERROR_MSG,
 	U_CHUNKS,
 	U_HASHES,
-	U_USER_ID,
-	U_USERNAME,
-	U_FULL_NAME,
+	U_CREATOR, /* the creator's dds-user (VIEWS_SQL_USER_OBJ) */
 	U_TOTAL,
 	U_VERDICT, /* access_verdict's columns, in the statements that check and write */
 	/* complete: completed before, its hash; hashes: the value recorded for the algorithm */
@@ -59,14 +56,14 @@ enum {
 	"'hash', json_build_object('value', c.hash_value, 'algorithm', c.hash_algorithm)) " \
 	"ORDER BY c.number) FROM " from "), '[]')"
 
-/* SQL: the columns U_ID to U_FULL_NAME of an uploads row alias u joined with its creator's
+/* SQL: the columns U_ID to U_CREATOR of an uploads row alias u joined with its creator's
  * users row alias s, with the chunks and hashes columns given. */
 #define UPLOADS_SQL_COLS(chunks, hashes) \
 	"u.id, u.name, u.content_type, u.size, u.etag, u.project_id, " \
-	TS("u.created_at") ", u.completed_at IS NULL AND u.purged_at IS NULL, " \
-	TS("u.completed_at") ", " \
-	"u.is_consistent, " TS("u.purged_at") ", " TS("u.error_at") ", u.error_message, " \
-	chunks ", " hashes ", u.created_by, s.username, s.full_name"
+	VIEWS_SQL_TS("u.created_at") ", u.completed_at IS NULL AND u.purged_at IS NULL, " \
+	VIEWS_SQL_TS("u.completed_at") ", u.is_consistent, " VIEWS_SQL_TS("u.purged_at") ", " \
+	VIEWS_SQL_TS("u.error_at") ", u.error_message, " \
+	chunks ", " hashes ", " VIEWS_SQL_USER_OBJ("s") "::text"
 
 #define UPLOADS_SELECT \
 	"SELECT " UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("chunks c WHERE c.upload_id = u.id"), \
@@ -104,7 +101,8 @@ enum {
  * SELECT, so the chunk list comes from ch), then the verdict. */
 static const char uploads_create_sql[] =
 	"WITH acc AS (SELECT p.id, p.storage_container, p.is_deleted, p.is_consistent, "
-	ACCESS_SQL_MEMBER("p", "$8::uuid") " AS member FROM projects p WHERE p.id = $2::uuid), "
+	ACCESS_SQL_CAN("p", "$8::uuid", ACCESS_LIT(ACCESS_CREATE)) " AS member FROM projects p "
+	"WHERE p.id = $2::uuid), "
 	"ins AS (INSERT INTO uploads (id, project_id, name, content_type, size, chunked, etag, "
 	"storage_container, created_by) SELECT $1::uuid, acc.id, $3::text, $4::text, $5::bigint, "
 	"$6::boolean, $7::text, acc.storage_container, $8::uuid FROM acc WHERE acc.member "
@@ -127,8 +125,9 @@ static const char uploads_complete_sql[] =
 	"WITH acc AS (SELECT u.id, u.completed_at IS NOT NULL AS completed, "
 	"u.completed_hash_value, u.completed_hash_algorithm, p.is_deleted, true AS is_consistent, "
 	"u.purged_at IS NOT NULL AS purged, "
-	ACCESS_SQL_MEMBER("p", "$5::uuid") " AS member, (SELECT f.value FROM fingerprints f "
-	"WHERE f.upload_id = u.id AND f.algorithm = $3::text) AS recorded FROM uploads u "
+	ACCESS_SQL_CAN("p", "$5::uuid", ACCESS_LIT(ACCESS_CREATE)) " AS member, "
+	"(SELECT f.value FROM fingerprints f WHERE f.upload_id = u.id AND f.algorithm = $3::text) "
+	"AS recorded FROM uploads u "
 	"JOIN projects p ON p.id = u.project_id WHERE u.id = $1::uuid FOR UPDATE OF u), "
 	"upd AS (UPDATE uploads u SET completed_at = now(), completed_hash_value = $2::text, "
 	"completed_hash_algorithm = $3::text FROM acc WHERE u.id = acc.id AND acc.member AND "
@@ -152,7 +151,7 @@ static const char uploads_complete_sql[] =
 static const char uploads_chunk_sql[] =
 	"WITH acc AS (SELECT u.id, u.completed_at IS NOT NULL AS completed, p.is_deleted, "
 	"u.purged_at IS NOT NULL AS purged, "
-	ACCESS_SQL_MEMBER("p", "$6::uuid") " AS member, "
+	ACCESS_SQL_CAN("p", "$6::uuid", ACCESS_LIT(ACCESS_CREATE)) " AS member, "
 	UPLOADS_SQL_MAX_NUMBER("$7::bigint") " AS max_number, "
 	UPLOADS_SQL_ROOM("$2::integer") " AS room FROM uploads u JOIN projects p ON "
 	"p.id = u.project_id WHERE u.id = $1::uuid FOR SHARE OF u), "
@@ -184,7 +183,8 @@ enum {
 /* GET /uploads/{id} in one statement: the upload ($1) when the caller ($2) may see it, then
  * the verdict. */
 static const char uploads_get_sql[] =
-	"WITH acc AS (" ACCESS_SQL("SELECT project_id FROM uploads WHERE id = $1") ") "
+	"WITH acc AS (" ACCESS_SQL("SELECT project_id FROM uploads WHERE id = $1",
+	ACCESS_LIT(ACCESS_VIEW)) ") "
 	"SELECT " UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("chunks c WHERE c.upload_id = u.id"),
 	VIEWS_SQL_HASHES("u.id")) UPLOADS_SQL_VERDICT
 	UPLOADS_SQL_FROM("(SELECT x.* FROM uploads x, acc WHERE x.id = $1::uuid AND acc.member "
@@ -195,7 +195,8 @@ static const char uploads_get_sql[] =
  * one; answers the upload with the algorithm's recorded hash, the verdict, then (at
  * U_DONE) the value recorded for the algorithm, which differs from $4 on a conflict. */
 static const char uploads_hashes_sql[] =
-	"WITH acc AS (" ACCESS_SQL("SELECT project_id FROM uploads WHERE id = $1") "), "
+	"WITH acc AS (" ACCESS_SQL("SELECT project_id FROM uploads WHERE id = $1",
+	ACCESS_LIT(ACCESS_CREATE)) "), "
 	"fp AS (INSERT INTO fingerprints (id, upload_id, algorithm, value) SELECT $5::uuid, "
 	"$1::uuid, $3::text, $4::text FROM acc WHERE acc.member AND NOT acc.is_deleted"
 	UPLOADS_SQL_FP_KEEP ") "
@@ -226,11 +227,10 @@ uploads_row_json(const PGresult *res, int row)
 	    db_get_bool(res, row, U_CONSISTENT), "purged_on", http_jstr(db_get(res, row, U_PURGED)),
 	    "error_on", http_jstr(db_get(res, row, U_ERROR_AT)), "error_message",
 	    http_jstr(db_get(res, row, U_ERROR_MSG)));
-	json_t *audit = json_pack(
-	    "{s:o,s:{s:s,s:s,s:s,s:n},s:n,s:n,s:n,s:n}", "created_on",
-	    http_jstr(db_get(res, row, U_CREATED)), "created_by", "id", db_get(res, row, U_USER_ID),
-	    "username", db_get(res, row, U_USERNAME), "full_name", db_get(res, row, U_FULL_NAME),
-	    "agent", "last_updated_on", "last_updated_by", "deleted_on", "deleted_by");
+	json_t *audit = json_pack("{s:o,s:o,s:n,s:n,s:n,s:n}", "created_on",
+	                          http_jstr(db_get(res, row, U_CREATED)), "created_by",
+	                          views_json_col(res, row, U_CREATOR), "last_updated_on",
+	                          "last_updated_by", "deleted_on", "deleted_by");
 
 	return json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:{s:s},s:o,s:o,s:o,s:o,s:o}", "kind",
 	                 "dds-upload", "id", db_get(res, row, U_ID), "name",
@@ -242,7 +242,10 @@ uploads_row_json(const PGresult *res, int row)
 	                 uploads_jcol(res, row, U_HASHES), "status", status, "audit", audit);
 }
 
-int
+/* The full upload JSON of API.md (kind dds-upload, status, chunks, hashes, …) for
+ * upload_id. Returns 1 with *out set (new reference), 0 when there is no such upload, -1
+ * on a database error. */
+static int
 uploads_json(PGconn *c, const char *upload_id, json_t **out)
 {
 	const char *params[1] = {upload_id};
@@ -266,7 +269,10 @@ uploads_field(const char *field, const char *key)
 	return field[0] != '\0' ? xasprintf("%s[%s]", field, key) : xstrdup(key);
 }
 
-int
+/* Reads a {"value", "algorithm"} hash object (algorithm defaults to md5): the value must be
+ * hex of the algorithm's length. Returns 1 with *alg and a lower-case copy of the value in
+ * value (HASH_HEX_MAX bytes), or -1 after answering 400 validation_failed for field. */
+static int
 uploads_parse_hash(struct req *r, json_t *h, const char *field, enum hash_alg *alg,
                    char value[HASH_HEX_MAX])
 {
@@ -457,7 +463,8 @@ uploads_list(struct req *r)
 	const char *params[3] = {r->params[0], lim, off};
 	PGresult *res = NULL;
 
-	if (http_paging_args(r, &page, &per_page) < 0 || access_project(r, r->params[0], &p) != 1)
+	if (http_paging_args(r, &page, &per_page) < 0 ||
+	    access_project(r, r->params[0], ACCESS_VIEW, &p) != 1)
 		return;
 	snprintf(lim, sizeof(lim), "%lld", (long long)per_page);
 	snprintf(off, sizeof(off), "%lld", (long long)((page - 1) * per_page));

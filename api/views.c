@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "http.h"
 
 json_t *
 views_json_col(const PGresult *res, int row, int col)
@@ -17,14 +18,9 @@ views_json_col(const PGresult *res, int row, int col)
 	return v != NULL ? v : json_null();
 }
 
-/* A JSON string, or null for NULL. New reference. */
+/* {"kind": "dds-project"|"dds-folder", "id"}: the folder when parent_id is not NULL,
+ * else the project. New reference. */
 static json_t *
-views_str(const char *s)
-{
-	return s != NULL ? json_string(s) : json_null();
-}
-
-json_t *
 views_parent(const char *project_id, const char *parent_id)
 {
 	if (parent_id != NULL && *parent_id != '\0')
@@ -42,9 +38,10 @@ views_storage_provider(void)
 json_t *
 views_project(const PGresult *res, int row, int col)
 {
-	return json_pack("{s:s,s:s,s:o,s:o,s:b,s:b,s:o}", "kind", "dds-project", "id",
-	                 db_get(res, row, col), "name", views_str(db_get(res, row, col + 1)),
-	                 "description", views_str(db_get(res, row, col + 2)), "is_deleted",
+	return json_pack("{s:s,s:s,s:o,s:o,s:o,s:b,s:b,s:o}", "kind", "dds-project", "id",
+	                 db_get(res, row, col), "name", http_jstr(db_get(res, row, col + 1)),
+	                 "slug", http_jstr(db_get(res, row, col + 6)), "description",
+	                 http_jstr(db_get(res, row, col + 2)), "is_deleted",
 	                 db_get_bool(res, row, col + 3), "is_consistent",
 	                 db_get_bool(res, row, col + 4), "audit",
 	                 views_json_col(res, row, col + 5));
@@ -61,12 +58,12 @@ views_node(const PGresult *res, int row, int col, const char *kind)
 		json_decref(ancestors);
 		ancestors = json_array();
 	}
-	return json_pack("{s:s,s:s,s:o,s:o,s:b,s:o,s:{s:s},s:o}", "kind", kind, "id",
-	                 db_get(res, row, col), "name", views_str(db_get(res, row, col + 1)),
+	return json_pack("{s:s,s:s,s:o,s:o,s:b,s:o,s:{s:s,s:o},s:o}", "kind", kind, "id",
+	                 db_get(res, row, col), "name", http_jstr(db_get(res, row, col + 1)),
 	                 "parent", views_parent(project_id, db_get(res, row, col + 3)),
 	                 "is_deleted", db_get_bool(res, row, col + 4), "audit",
-	                 views_json_col(res, row, col + 5), "project", "id", project_id,
-	                 "ancestors", ancestors);
+	                 views_json_col(res, row, col + 5), "project", "id", project_id, "name",
+	                 http_jstr(db_get(res, row, col + 7)), "ancestors", ancestors);
 }
 
 json_t *
@@ -80,7 +77,7 @@ views_file(const PGresult *res, int row, int col)
 {
 	json_t *file = views_node(res, row, col, "dds-file");
 
-	json_object_set_new(file, "current_version", views_json_col(res, row, col + 7));
+	json_object_set_new(file, "current_version", views_json_col(res, row, col + 8));
 	return file;
 }
 
@@ -90,6 +87,6 @@ views_file_version(const PGresult *res, int row, int col)
 	return json_pack(
 	    "{s:s,s:s,s:I,s:o,s:b,s:o,s:{s:s}}", "kind", "dds-file-version", "id",
 	    db_get(res, row, col), "version", (json_int_t)db_get_i64(res, row, col + 1), "label",
-	    views_str(db_get(res, row, col + 2)), "is_deleted", db_get_bool(res, row, col + 3),
+	    http_jstr(db_get(res, row, col + 2)), "is_deleted", db_get_bool(res, row, col + 3),
 	    "upload", views_json_col(res, row, col + 4), "file", "id", db_get(res, row, col + 5));
 }

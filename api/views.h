@@ -13,13 +13,31 @@
 #define VIEWS_PROVIDER_NAME "local"
 #define VIEWS_PROVIDER_DESC "local directory storage"
 
+/* The one auth provider: Settle's own user directory (API.md "Users, auth providers, roles
+ * and project permissions"). */
+#define VIEWS_AUTH_PROVIDER_ID         "00000000-0000-4000-8000-000000000002"
+#define VIEWS_AUTH_PROVIDER_SERVICE_ID "00000000-0000-4000-8000-000000000003"
+#define VIEWS_AUTH_PROVIDER_NAME       "Settle users"
+
 /* SQL: a timestamptz expression as the API's "YYYY-MM-DDTHH:MM:SS.mmmZ" text. */
 #define VIEWS_SQL_TS(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
-/* SQL: {"id","username","full_name","agent":null} of a users.id expression, or null. */
+/* SQL, one JSON expression: the dds-user of the users row alias u: kind, id, username,
+ * first_name and last_name (the first word of full_name and the rest, or null), full_name,
+ * email, auth_provider {id, source}, agent (null: rows do not record the agent). */
+/* clang-format off */
+#define VIEWS_SQL_USER_OBJ(u) \
+	"json_build_object('kind', 'dds-user', 'id', " u ".id, 'username', " u ".username," \
+	" 'first_name', NULLIF(split_part(" u ".full_name, ' ', 1), '')," \
+	" 'last_name', NULLIF(substr(" u ".full_name, NULLIF(strpos(" u ".full_name, ' '), 0) + 1), '')," \
+	" 'full_name', " u ".full_name, 'email', " u ".email, 'auth_provider'," \
+	" json_build_object('id', '" VIEWS_AUTH_PROVIDER_ID "', 'source', '" VIEWS_AUTH_PROVIDER_NAME "')," \
+	" 'agent', NULL)"
+/* clang-format on */
+
+/* SQL: the VIEWS_SQL_USER_OBJ of a users.id expression, or null. */
 #define VIEWS_SQL_USER(u)                                                                          \
-	"(SELECT json_build_object('id', vu.id, 'username', vu.username, 'full_name',"             \
-	" vu.full_name, 'agent', NULL) FROM users vu WHERE vu.id = (" u "))"
+	"(SELECT " VIEWS_SQL_USER_OBJ("vu") " FROM users vu WHERE vu.id = (" u "))"
 
 /* SQL: one "'key', value" pair of the audit object: a timestamp or a user. */
 #define VIEWS_SQL_AUDIT_TS(key, x)   "'" key "', " VIEWS_SQL_TS(x)
@@ -80,20 +98,28 @@
 	           ") AND NOT vv.is_deleted"                                                       \
 	           " ORDER BY vv.version DESC LIMIT 1)"
 
-/* Column lists for SELECT, with the number of columns each selects. */
-#define VIEWS_PROJECT_NCOLS 6
+/* A project's slug, as DDS makes it: the name in lower case, each run of other characters
+ * than letters and digits one '_', none at either end; "_" when nothing is left. */
+/* clang-format off */
+#define VIEWS_SQL_SLUG(p) \
+	"COALESCE(NULLIF(trim(BOTH '_' FROM regexp_replace(lower(" p ".name), '[^a-z0-9]+', '_'," \
+	" 'g')), ''), '_')"
+/* clang-format on */
+
+/* Column lists for SELECT: a project's 7 columns, a folder's 8, a file's 9, a version's
+ * VIEWS_FILE_VERSION_NCOLS (the views_* functions read them in this order). */
 #define VIEWS_SQL_PROJECT(p)                                                                       \
 	p ".id, " p ".name, " p ".description, " p ".is_deleted, " p                               \
-	  ".is_consistent, " VIEWS_SQL_AUDIT(p)
+	  ".is_consistent, " VIEWS_SQL_AUDIT(p) ", " VIEWS_SQL_SLUG(p)
 
-#define VIEWS_FOLDER_NCOLS 7
+/* The folder's columns, then its project's name. */
 #define VIEWS_SQL_FOLDER(f)                                                                        \
 	f ".id, " f ".name, " f ".project_id, " f ".parent_id, " f                                 \
-	  ".is_deleted, " VIEWS_SQL_AUDIT(f) ", " VIEWS_SQL_ANCESTORS(f ".project_id",             \
-	                                                              f ".parent_id")
+	  ".is_deleted, " VIEWS_SQL_AUDIT(f) ", " VIEWS_SQL_ANCESTORS(                             \
+	      f ".project_id",                                                                     \
+	      f ".parent_id") ", (SELECT vp.name FROM projects vp WHERE vp.id = " f ".project_id)"
 
-/* Same first 7 columns as a folder, then the current version. */
-#define VIEWS_FILE_NCOLS  8
+/* Same first 8 columns as a folder, then the current version. */
 #define VIEWS_SQL_FILE(f) VIEWS_SQL_FOLDER(f) ", " VIEWS_SQL_CURRENT_VERSION(f ".id")
 
 /* A file_versions row alias v joined with its uploads row alias u. */
@@ -104,10 +130,6 @@
 
 /* Parses a JSON-text column: new reference, JSON null for SQL NULL or bad text. */
 json_t *views_json_col(const PGresult *res, int row, int col);
-
-/* {"kind": "dds-project"|"dds-folder", "id"}: the folder when parent_id is not NULL,
- * else the project. New reference. */
-json_t *views_parent(const char *project_id, const char *parent_id);
 
 /* {"id","name","description"} of the storage provider. New reference. */
 json_t *views_storage_provider(void);

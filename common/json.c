@@ -55,31 +55,3 @@ json_error_body(int status, const char *code, const char *reason, const char *su
 	json_object_set_new(body, "suggestion", json_text(suggestion));
 	return body;
 }
-
-/* The string member key of obj, borrowed from obj (valid while obj lives and the member is
- * not replaced); NULL when obj is NULL or not an object, or the member is absent or not a
- * string. */
-const char *
-json_str(const json_t *obj, const char *key)
-{
-	if (obj == NULL || key == NULL || !json_is_object(obj))
-		return NULL;
-	return json_string_value(json_object_get(obj, key));
-}
-
-/* Compact UTF-8 text of any JSON value (v is only read; NULL gives "null"), keys in insertion
- * order. The caller frees the result with free(). */
-char *
-json_dump(const json_t *v)
-{
-	char *s;
-
-	if (v == NULL)
-		return xstrdup("null");
-	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
-	if (s == NULL) {
-		fprintf(stderr, "settle: json_dumps failed (out of memory)\n");
-		abort();
-	}
-	return s;
-}

@@ -37,7 +37,7 @@ def test_file_lifecycle(client, project, db):
     f = client.file(project, ua, label="first")
     assert f["kind"] == "dds-file" and f["name"] == "data.txt" and f["is_deleted"] is False
     assert f["parent"] == {"kind": "dds-project", "id": project}
-    assert f["project"] == {"id": project}
+    assert f["project"] == {"id": project, "name": "p"}
     assert [x["kind"] for x in f["ancestors"]] == ["dds-project"]
     assert f["audit"]["created_by"]["id"] == client.user_id
     cv = f["current_version"]
@@ -166,7 +166,7 @@ def _create_cases(project, uploads, used, foreign):
         ({"parent": {"kind": "dds-project"}, "upload": {"id": uploads["done"]}}, 400,
          "validation_failed"),
         ({"parent": {"kind": "dds-project", "id": "x"}, "upload": {"id": uploads["done"]}},
-         400, "validation_failed"),
+         404, "not_found"),  # a malformed id is a 404 (one parent reader for all calls)
         ({"parent": "dds-project", "upload": {"id": uploads["done"]}}, 400,
          "validation_failed"),
         ({"parent": {"kind": "dds-project", "id": str(uuid.uuid4())},

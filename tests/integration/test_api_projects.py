@@ -321,10 +321,10 @@ def test_folders_nested(api, alice, db):
     a = new_folder(c, "Alpha", "dds-project", p["id"])
     b = new_folder(c, "beta_1", "dds-folder", a["id"])
     d = new_folder(c, "Gamma%", "dds-folder", b["id"])
-    assert a["kind"] == "dds-folder" and a["project"] == {"id": p["id"]}
+    assert a["kind"] == "dds-folder" and a["project"] == {"id": p["id"], "name": "tree"}
     assert a["parent"] == {"kind": "dds-project", "id": p["id"]}
     assert d["parent"] == {"kind": "dds-folder", "id": b["id"]}
-    assert d["project"] == {"id": p["id"]} and d["is_deleted"] is False
+    assert d["project"] == {"id": p["id"], "name": "tree"} and d["is_deleted"] is False
     assert d["ancestors"] == [
         {"kind": "dds-project", "id": p["id"], "name": "tree"},
         {"kind": "dds-folder", "id": a["id"], "name": "Alpha"},

@@ -3,11 +3,19 @@ or SETTLE_DDSCLIENT) against settle-api and a worker: upload a directory (a file
 1 MiB chunks and a nested folder), list it, download it and compare every byte; then upload
 a changed file (a new version) and download again. The client polls for consistency the
 way DDS clients do. Skipped, saying why, where the client is not installed beside the
-checkout."""
+checkout.
+
+A second test runs the client as two users: A shares a project with B as file_downloader
+(add-user), B lists and downloads but cannot upload, A moves and renames files and folders
+(the command line and the SDK), lists by role, and removes B again; share and deliver reach
+the D4S2 delivery service (a stub here) and fail with the client's own message about it."""
 
 import filecmp
+import http.server
 import os
 import subprocess
+import threading
+import uuid
 
 import pytest
 
@@ -57,3 +65,144 @@ def test_ddsclient_upload_list_download(settle, tmp_path):
     dds("upload", "-p", "ddsproj", str(data))
     dds("download", "-p", "ddsproj", str(tmp_path / "out2"))
     assert same_tree(data, tmp_path / "out2" / "data")
+
+
+class D4S2Stub:
+    """A stand-in for the D4S2 delivery service (out of Settle's scope): it refuses every
+    request with 401, as D4S2 does for an account it does not know."""
+
+    def __init__(self):
+        class Refuse(http.server.BaseHTTPRequestHandler):
+            def _refuse(self):
+                self.send_response(401)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_POST = do_PUT = _refuse
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/v1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Dds:
+    """Runs the real ddsclient (and its SDK) as one user."""
+
+    def __init__(self, tmp_path, name, api, agent_key, user_key, d4s2_url):
+        self.cwd = tmp_path
+        conf = tmp_path / f"{name}.yml"
+        conf.write_text(f"url: {api.base}\nagent_key: {agent_key}\nuser_key: {user_key}\n"
+                        f"upload_bytes_per_chunk: 1MB\nd4s2_url: {d4s2_url}\n")
+        conf.chmod(0o600)
+        self.env = dict(os.environ, DDSCLIENT_CONF=str(conf))
+
+    def run(self, *args, ok=True):
+        r = subprocess.run([DDSCLIENT, *args], env=self.env, cwd=self.cwd, capture_output=True,
+                           text=True, timeout=300)
+        if ok:
+            assert r.returncode == 0, f"ddsclient {' '.join(args)}:\n{r.stdout}\n{r.stderr}"
+        return r
+
+    def __call__(self, *args):
+        return self.run(*args).stdout
+
+    def sdk(self, script):
+        """Runs script with the SDK imported the way ddsclient_launch.py allows."""
+        here = os.path.dirname(DDSCLIENT)
+        env = dict(self.env, PYTHONPATH=os.pathsep.join(
+            [here, os.path.join(here, "DukeDSClient"), os.path.join(here, "DukeDSClient", "meta")]))
+        r = subprocess.run(["/usr/bin/python3", "-c", "import ddsclient_launch\n" + script],
+                           env=env, cwd=self.cwd, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, f"sdk script:\n{script}\n{r.stdout}\n{r.stderr}"
+        return r.stdout
+
+
+def listed_paths(out):
+    return sorted(line.strip() for line in out.splitlines() if line.strip().startswith("/"))
+
+
+def test_ddsclient_two_users(settle, tmp_path):
+    if not os.access(DDSCLIENT, os.X_OK):
+        pytest.skip(f"ddsclient not found at {DDSCLIENT} (set SETTLE_DDSCLIENT)")
+    api = settle.api(SETTLE_QUEUE="inline")
+    a_login = settle.login(api)
+    b_name = f"bob-{uuid.uuid4().hex[:8]}"
+    b_id, b_key = settle.create_user(b_name)
+    d4s2 = D4S2Stub()
+    try:
+        a = Dds(tmp_path, "a", api, a_login["agent_key"], a_login["user_key"], d4s2.url)
+        b = Dds(tmp_path, "b", api, a_login["agent_key"], b_key, d4s2.url)
+        _two_users(a, b, b_name, b_id, tmp_path)
+    finally:
+        d4s2.close()
+
+
+def _two_users(a, b, b_name, b_id, tmp_path):
+    data = tmp_path / "data"
+    (data / "sub" / "deeper").mkdir(parents=True)
+    (data / "big.bin").write_bytes(os.urandom(2 * 1024 * 1024 + 7))
+    (data / "sub" / "small.txt").write_text("hello\n")
+    (data / "sub" / "deeper" / "x.txt").write_text("x\n")
+    (data / "note.txt").write_text("note\n")
+    a("upload", "-p", "shared", str(data))
+
+    roles = a("list-auth-roles")
+    for role in ("project_admin", "project_viewer", "file_downloader", "file_editor",
+                 "file_uploader"):
+        assert role in roles, roles
+    a("add-user", "-p", "shared", "--user", b_name, "--auth-role", "file_downloader")
+
+    # B sees the project, downloads identical bytes, and may not upload into it.
+    assert "shared" in b("list").split("\n")
+    assert "/data/sub/deeper/x.txt" in b("list", "-p", "shared")
+    b("download", "-p", "shared", str(tmp_path / "b-out"))
+    assert same_tree(data, tmp_path / "b-out" / "data")
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "intruder.txt").write_text("no\n")
+    r = b.run("upload", "-p", "shared", str(extra), ok=False)
+    assert r.returncode != 0, r.stdout
+    assert "intruder" not in a("list", "-p", "shared")
+
+    # A moves a file, renames a file and moves a folder.
+    a("move", "-p", "shared", "/data/big.bin", "/data/sub/big.bin")
+    a("move", "-p", "shared", "/data/note.txt", "/data/renamed.txt")
+    a("move", "-p", "shared", "/data/sub/deeper", "/data/deeper")
+    assert listed_paths(a("list", "-p", "shared")) == [
+        "/data", "/data/deeper", "/data/deeper/x.txt", "/data/renamed.txt", "/data/sub",
+        "/data/sub/big.bin", "/data/sub/small.txt"]
+
+    # The SDK's rename and move.
+    a.sdk("from ddsc.sdk.client import Client\n"
+          "p = Client().get_project_by_name('shared')\n"
+          "f = p.get_child_for_path('/data/renamed.txt').rename('sdk.txt')\n"
+          "assert f.name == 'sdk.txt', f\n"
+          "d = p.get_child_for_path('/data/deeper').rename('deep2')\n"
+          "p.move_file_or_folder('/data/sdk.txt', '/data/deep2/sdk.txt')\n"
+          "p.move_file_or_folder('/data/deep2', '/data/sub/deep2')\n")
+    assert listed_paths(a("list", "-p", "shared")) == [
+        "/data", "/data/sub", "/data/sub/big.bin", "/data/sub/deep2",
+        "/data/sub/deep2/sdk.txt", "/data/sub/deep2/x.txt", "/data/sub/small.txt"]
+
+    assert a("list", "--auth-role", "project_admin").split("\n")[0] == "shared"
+    assert "shared" not in b("list", "--auth-role", "project_admin").split("\n")
+    assert "shared" in b("list", "--auth-role", "file_downloader").split("\n")
+
+    # share and deliver need D4S2; they fail with the client's own message about it.
+    for cmd in ("share", "deliver"):
+        r = a.run(cmd, "-p", "shared", "--user", b_name, ok=False)
+        assert r.returncode != 0 and "authorization for D4S2" in r.stderr, (cmd, r.stdout,
+                                                                            r.stderr)
+
+    a("remove-user", "-p", "shared", "--user", b_name)
+    assert "shared" not in b("list").split("\n")
+    r = b.run("download", "-p", "shared", str(tmp_path / "b-out2"), ok=False)
+    assert r.returncode != 0 and not (tmp_path / "b-out2" / "data").exists(), r.stdout

@@ -57,7 +57,8 @@ def test_token_names_its_agent(settle, api):
     who = settle.login(api)
     user, agent = who["token"].split(".")[:2]
     assert (user, agent) == (who["user_id"], who["agent_id"])
-    assert _get(api, who["token"], "/current_user").json()["id"] == who["user_id"]
+    me = _get(api, who["token"], "/current_user").json()
+    assert (me["id"], me["agent"]["id"]) == (who["user_id"], who["agent_id"]), me
     # A forged agent is refused: the agent is signed.
     other = settle.create_agent()[0]
     forged = ".".join([user, other] + who["token"].split(".")[2:])

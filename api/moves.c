@@ -1,0 +1,215 @@
+/* moves.c: move and rename of files and folders (API.md "Move and rename"), and
+ * PUT /folders/{id}, which does both. Everything below a moved folder follows it: parents,
+ * ancestors and listings are read from parent_id, never copied. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "access.h"
+#include "db.h"
+#include "folders.h"
+#include "router.h"
+#include "views.h"
+
+/* Lookups (for ACCESS_SQL) of a live file and a live folder by $1. */
+#define MOVES_FILE_LIVE "SELECT project_id FROM files WHERE id = $1 AND NOT is_deleted"
+
+/* The access checks of a move, [is folder]: the caller ($2) may update files in the item's
+ * project; the project row is locked, so that the moves of one project run one at a time
+ * and no two of them build a cycle together. */
+static const char *const moves_lock_sql[2] = {
+    ACCESS_SQL_CHECK(MOVES_FILE_LIVE) " FOR UPDATE OF p",
+    ACCESS_SQL_CHECK(FOLDERS_SQL_LIVE) " FOR UPDATE OF p",
+};
+
+/* The target folder $1 of a move of item $2: one row when the folder exists, with its
+ * project, whether it or a folder above it is deleted, and whether the item is the folder or
+ * above it (a folder cannot move into its own subtree). */
+static const char moves_target_sql[] =
+    "WITH RECURSIVE up(id, parent_id, is_deleted, depth) AS (SELECT id, parent_id, is_deleted,"
+    " 0 FROM folders WHERE id = $1 UNION ALL SELECT f.id, f.parent_id, f.is_deleted,"
+    " up.depth + 1 FROM folders f JOIN up ON f.id = up.parent_id WHERE up.depth < 1000)"
+    " SELECT f.project_id, bool_or(up.is_deleted), bool_or(up.id = $2::uuid)"
+    " FROM folders f, up WHERE f.id = $1 GROUP BY f.project_id";
+
+/* The update of a move or rename, [is folder]: name $2 (NULL: kept), parent $4 when $3
+ * (NULL: the project root), by user $5, of item $1; answers the item's view columns. */
+/* clang-format off */
+#define MOVES_UPDATE(table, cols) \
+	"UPDATE " table " f SET name = COALESCE($2, f.name), parent_id = CASE WHEN $3::boolean" \
+	" THEN $4::uuid ELSE f.parent_id END, updated_at = now(), updated_by = $5::uuid" \
+	" WHERE f.id = $1 AND NOT f.is_deleted RETURNING " cols
+/* clang-format on */
+static const char *const moves_update_sql[2] = {
+    MOVES_UPDATE("files", VIEWS_SQL_FILE("f")),
+    MOVES_UPDATE("folders", VIEWS_SQL_FOLDER("f")),
+};
+
+/* What a move or rename asks for. */
+struct moves_req {
+	bool folder;        /* the item is a folder (else a file) */
+	const char *name;   /* new name, or NULL */
+	bool moving;        /* a parent was given */
+	bool to_folder;     /* ... and it is a folder (else the project) */
+	const char *parent; /* ... its id */
+	struct access_project p;
+};
+
+/* Reads "name" (optional unless need_name) and "parent" (optional unless need_parent) into
+ * m. 0, or -1 after answering 400 (or 404 for a malformed parent id). */
+static int
+moves_read(struct req *r, json_t *body, bool need_name, bool need_parent, struct moves_req *m)
+{
+	int rc = http_field_name(r, body, "name", &m->name);
+
+	if (rc < 0)
+		return -1;
+	if (rc == 0 && need_name) {
+		http_invalid(r, "name", "is required");
+		return -1;
+	}
+	if ((rc = folders_read_parent(r, body, need_parent, &m->to_folder, &m->parent)) < 0)
+		return -1;
+	m->moving = rc == 1;
+	return 0;
+}
+
+/* Answers a target in another project: 400 when the caller may see that project, else as
+ * access_project does for it (403, or 404 when it does not exist). -1 on a database error. */
+static int
+moves_other_project(struct req *r, const char *project_id)
+{
+	struct access_project other;
+	int rc = access_project(r, project_id, ACCESS_VIEW, &other);
+
+	if (rc == 1)
+		http_invalid(r, "parent", "must be in the same project");
+	return rc < 0 ? -1 : 0;
+}
+
+/* In the open transaction, with the project locked: 1 when m's new parent is a live
+ * folder or the root of the item's own project and, for a folder, not in its own subtree;
+ * else 0 after answering 404, 403 or 400; -1 after answering a database error. */
+static int
+moves_target_ok(struct req *r, const struct moves_req *m)
+{
+	const char *q[] = {m->parent, r->params[0]};
+	PGresult *res;
+	int rc = 0;
+
+	if (!m->to_folder)
+		return strcasecmp(m->parent, m->p.id) == 0 ? 1 : moves_other_project(r, m->parent);
+	if ((res = db_exec(r->db, moves_target_sql, 2, q)) == NULL) {
+		http_db_error(r);
+		return -1;
+	}
+	if (PQntuples(res) == 0 || db_get_bool(res, 0, 1))
+		http_not_found(r, "folder");
+	else if (strcmp(db_get(res, 0, 0), m->p.id) != 0)
+		rc = moves_other_project(r, db_get(res, 0, 0));
+	else if (m->folder && db_get_bool(res, 0, 2))
+		http_invalid(r, "parent", "a folder cannot be moved into itself or its subfolders");
+	else
+		rc = 1;
+	PQclear(res);
+	return rc;
+}
+
+/* Checks, moves and renames in one transaction, then answers 200 with the item. */
+static void
+moves_run(struct req *r, struct moves_req *m)
+{
+	const char *what = m->folder ? "folder" : "file";
+	PGresult *res = NULL;
+	int rc;
+
+	if (db_begin(r->db) < 0)
+		goto fail;
+	rc = access_check(r, moves_lock_sql[m->folder], r->params[0], ACCESS_UPDATE, what, &m->p);
+	if (rc == 1 && m->p.is_deleted) {
+		http_not_found(r, what);
+		rc = 0;
+	}
+	if (rc == 1 && m->moving)
+		rc = moves_target_ok(r, m);
+	if (rc != 1)
+		goto answered; /* access_check and moves_target_ok answer their errors */
+	const char *q[] = {r->params[0], m->name, m->moving ? "t" : "f",
+	                   m->moving && m->to_folder ? m->parent : NULL, r->user_id};
+	if ((res = db_exec(r->db, moves_update_sql[m->folder], 5, q)) == NULL)
+		goto fail;
+	if (PQntuples(res) == 0) {
+		http_not_found(r, what);
+		goto answered;
+	}
+	if (db_commit(r->db) < 0)
+		goto fail;
+	http_json(r, 200, m->folder ? views_folder(res, 0, 0) : views_file(res, 0, 0));
+	PQclear(res);
+	return;
+fail:
+	http_db_error(r);
+answered:
+	db_rollback(r->db);
+	PQclear(res);
+}
+
+/* Reads the body and runs the move or rename of a file or folder. */
+static void
+moves_handle(struct req *r, bool folder, bool need_name, bool need_parent)
+{
+	struct moves_req m = {.folder = folder};
+	json_t *body = http_body_object(r);
+
+	if (body != NULL && moves_read(r, body, need_name, need_parent, &m) == 0)
+		moves_run(r, &m);
+	json_decref(body);
+}
+
+/* PUT /files/{id}/move {"parent": {"kind", "id"}}. */
+static void
+moves_file_move(struct req *r)
+{
+	moves_handle(r, false, false, true);
+}
+
+/* PUT /files/{id}/rename {"name"}. */
+static void
+moves_file_rename(struct req *r)
+{
+	moves_handle(r, false, true, false);
+}
+
+/* PUT /folders/{id}/move {"parent": {"kind", "id"}}. */
+static void
+moves_folder_move(struct req *r)
+{
+	moves_handle(r, true, false, true);
+}
+
+/* PUT /folders/{id}/rename {"name"}. */
+static void
+moves_folder_rename(struct req *r)
+{
+	moves_handle(r, true, true, false);
+}
+
+/* PUT /folders/{id} {"name"?, "parent"?}: renames and/or moves. */
+static void
+moves_folder_update(struct req *r)
+{
+	moves_handle(r, true, false, false);
+}
+
+const struct route moves_routes[] = {
+    {"PUT", "/api/v1/files/:id/move", ROUTE_AUTH, "files.move", moves_file_move, NULL, NULL, NULL},
+    {"PUT", "/api/v1/files/:id/rename", ROUTE_AUTH, "files.rename", moves_file_rename, NULL, NULL,
+     NULL},
+    {"PUT", "/api/v1/folders/:id", ROUTE_AUTH, "folders.update", moves_folder_update, NULL, NULL,
+     NULL},
+    {"PUT", "/api/v1/folders/:id/move", ROUTE_AUTH, "folders.move", moves_folder_move, NULL, NULL,
+     NULL},
+    {"PUT", "/api/v1/folders/:id/rename", ROUTE_AUTH, "folders.rename", moves_folder_rename, NULL,
+     NULL, NULL},
+    {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
+};

@@ -1,0 +1,267 @@
+/* users.c: the people of API.md "Users, auth providers, roles and project permissions": the
+ * current user, the user directory, its one auth provider and the affiliates it knows (the
+ * same users, by username), and the project roles. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "db.h"
+#include "router.h"
+#include "views.h"
+
+/* SQL, one column: the full dds-user of the users row alias u as JSON text: the
+ * VIEWS_SQL_USER_OBJ fields, last_login_on (the newest token) and audit. */
+/* clang-format off */
+#define USERS_SQL_FULL \
+	"(" VIEWS_SQL_USER_OBJ("u") "::jsonb || jsonb_build_object('last_login_on', " \
+	VIEWS_SQL_TS("(SELECT max(t.created_at) FROM api_tokens t WHERE t.user_id = u.id)") \
+	", 'audit', " VIEWS_SQL_AUDIT6("u.created_at", "NULL::uuid", "NULL::timestamptz", \
+	"NULL::uuid", "NULL::timestamptz", "NULL::uuid") "::jsonb))::text"
+
+/* SQL, one column: the affiliate {uid, first_name, last_name, full_name, email} of u. */
+#define USERS_SQL_AFFILIATE \
+	"(SELECT json_build_object('uid', v->'username', 'first_name', v->'first_name'," \
+	" 'last_name', v->'last_name', 'full_name', v->'full_name', 'email', v->'email')" \
+	" FROM (SELECT " VIEWS_SQL_USER_OBJ("u") " AS v) vo)::text"
+
+/* The filters of GET /users and of the affiliates list, each ignored when NULL: $1
+ * username, $2 email (both exact), $3 first_name_begins_with, $4 last_name_begins_with,
+ * $5 full_name_contains (case-insensitive); then $6 LIMIT, $7 OFFSET. */
+#define USERS_SQL_WHERE \
+	" ($1::text IS NULL OR u.username = $1) AND ($2::text IS NULL OR u.email = $2)" \
+	" AND ($3::text IS NULL OR starts_with(lower(split_part(u.full_name, ' ', 1)), lower($3)))" \
+	" AND ($4::text IS NULL OR (strpos(u.full_name, ' ') > 0 AND starts_with(" \
+	"lower(substr(u.full_name, strpos(u.full_name, ' ') + 1)), lower($4))))" \
+	" AND ($5::text IS NULL OR strpos(lower(u.full_name), lower($5)) > 0)"
+#define USERS_SQL_PAGE(cols) \
+	"SELECT " cols ", count(*) OVER () FROM users u WHERE" USERS_SQL_WHERE " ORDER BY u.username LIMIT $6 OFFSET $7"
+#define USERS_SQL_COUNT "SELECT count(*) FROM users u WHERE" USERS_SQL_WHERE
+/* clang-format on */
+
+/* A JSON-text column as the item of a page. */
+static json_t *
+users_item(const PGresult *res, int row, int col)
+{
+	return views_json_col(res, row, col);
+}
+
+/* Answers one page of sql (a USERS_SQL_PAGE) with the filters of the query string. */
+static void
+users_page(struct req *r, const char *sql)
+{
+	int64_t page, per_page;
+	char lim[24], off[24];
+	PGresult *res;
+
+	if (http_paging_args(r, &page, &per_page) < 0)
+		return;
+	snprintf(lim, sizeof(lim), "%lld", (long long)per_page);
+	snprintf(off, sizeof(off), "%lld", (long long)((page - 1) * per_page));
+	const char *q[] = {http_query(r, "username"),
+	                   http_query(r, "email"),
+	                   http_query(r, "first_name_begins_with"),
+	                   http_query(r, "last_name_begins_with"),
+	                   http_query(r, "full_name_contains"),
+	                   lim,
+	                   off};
+	for (size_t i = 0; i < 5; i++) {
+		if (q[i] != NULL && !http_utf8(q[i])) {
+			http_invalid(r, "query", "must be UTF-8 text");
+			return;
+		}
+	}
+	if ((res = db_exec(r->db, sql, 7, q)) == NULL)
+		http_db_error(r);
+	else
+		http_answer_page_n(r, res, 1, users_item, USERS_SQL_COUNT, 5, q, page, per_page);
+}
+
+/* Answers 200 with the one JSON-text column that sql ($1 = key, $2 = key2 when not NULL)
+ * selects, or 404 for what. */
+static void
+users_one2(struct req *r, const char *sql, const char *key, const char *key2, const char *what)
+{
+	const char *q[] = {key, key2};
+	PGresult *res = db_exec(r->db, sql, key2 != NULL ? 2 : 1, q);
+
+	if (res == NULL)
+		http_db_error(r);
+	else if (PQntuples(res) == 0)
+		http_not_found(r, what);
+	else
+		http_json(r, 200, views_json_col(res, 0, 0));
+	PQclear(res);
+}
+
+/* users_one2 with one key. */
+static void
+users_one(struct req *r, const char *sql, const char *key, const char *what)
+{
+	users_one2(r, sql, key, NULL, what);
+}
+
+/* GET /current_user: the caller, full dds-user shape, with the software agent of the token
+ * ($2) as agent {id}. */
+static void
+users_current(struct req *r)
+{
+	users_one2(r,
+	           "SELECT (" USERS_SQL_FULL "::jsonb || jsonb_build_object('agent',"
+	           " jsonb_build_object('id', $2::uuid)))::text FROM users u WHERE u.id = $1",
+	           r->user_id, r->agent_id, "user");
+}
+
+/* GET /users: the user directory, filtered as USERS_SQL_PAGE says, paged. */
+static void
+users_list(struct req *r)
+{
+	users_page(r, USERS_SQL_PAGE(USERS_SQL_FULL));
+}
+
+/* GET /users/{id}. */
+static void
+users_get(struct req *r)
+{
+	users_one(r, "SELECT " USERS_SQL_FULL " FROM users u WHERE u.id = $1", r->params[0],
+	          "user");
+}
+
+/* The one auth provider. New reference. */
+static json_t *
+users_provider(void)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:b,s:b,s:n,s:s,s:{s:n,s:n,s:n,s:n,s:n,s:n}}", "kind",
+	                 "dds-auth-provider", "id", VIEWS_AUTH_PROVIDER_ID, "service_id",
+	                 VIEWS_AUTH_PROVIDER_SERVICE_ID, "name", VIEWS_AUTH_PROVIDER_NAME,
+	                 "is_deprecated", 0, "is_default", 1, "login_initiation_url",
+	                 "login_response_type", "api_token", "audit", "created_on", "created_by",
+	                 "last_updated_on", "last_updated_by", "deleted_on", "deleted_by");
+}
+
+/* GET /auth_providers: a page with the one provider. */
+static void
+users_providers(struct req *r)
+{
+	int64_t page, per_page;
+	json_t *results = json_array();
+
+	if (http_paging_args(r, &page, &per_page) < 0) {
+		json_decref(results);
+		return;
+	}
+	if (page == 1)
+		json_array_append_new(results, users_provider());
+	http_paging_headers(r, page, per_page, 1);
+	http_json(r, 200, json_pack("{s:o}", "results", results));
+}
+
+/* True when id (a UUID, checked by the router) names the one provider; else answers 404. */
+static bool
+users_provider_known(struct req *r, const char *id)
+{
+	if (strcasecmp(id, VIEWS_AUTH_PROVIDER_ID) == 0)
+		return true;
+	http_not_found(r, "auth provider");
+	return false;
+}
+
+/* GET /auth_providers/{id}. */
+static void
+users_provider_get(struct req *r)
+{
+	if (users_provider_known(r, r->params[0]))
+		http_json(r, 200, users_provider());
+}
+
+/* GET /auth_providers/{id}/affiliates?username=&email=&full_name_contains=: the users as
+ * affiliates, paged. */
+static void
+users_affiliates(struct req *r)
+{
+	if (users_provider_known(r, r->params[0]))
+		users_page(r, USERS_SQL_PAGE(USERS_SQL_AFFILIATE));
+}
+
+/* GET /auth_providers/{id}/affiliates/{uid}: the affiliate whose username is uid. */
+static void
+users_affiliate(struct req *r)
+{
+	if (users_provider_known(r, r->params[0]))
+		users_one(r, "SELECT " USERS_SQL_AFFILIATE " FROM users u WHERE u.username = $1",
+		          r->params[1], "affiliate");
+}
+
+/* POST /auth_providers/{id}/affiliates/{uid}/dds_user: the dds-user of that affiliate. Every
+ * affiliate of Settle's directory is a user already: 200. */
+static void
+users_affiliate_user(struct req *r)
+{
+	if (users_provider_known(r, r->params[0]))
+		users_one(r, "SELECT " USERS_SQL_FULL " FROM users u WHERE u.username = $1",
+		          r->params[1], "affiliate");
+}
+
+/* SQL, one column: the dds-auth-role of the auth_roles row alias a as JSON text. */
+#define USERS_SQL_ROLE                                                                             \
+	"json_build_object('kind', 'dds-auth-role', 'id', a.id, 'name', a.name, 'description',"    \
+	" a.description, 'permissions', (SELECT json_agg(json_build_object('id', x) ORDER BY"      \
+	" o) FROM unnest(a.permissions) WITH ORDINALITY AS pm(x, o)), 'contexts',"                 \
+	" json_build_array('project'), 'is_deprecated', false)::text"
+
+/* GET /auth_roles?context=: the project roles (none for another context), paged. */
+static void
+users_roles(struct req *r)
+{
+	const char *context = http_query(r, "context");
+	int64_t page, per_page;
+	char lim[24], off[24];
+	PGresult *res;
+
+	if (http_paging_args(r, &page, &per_page) < 0)
+		return;
+	snprintf(lim, sizeof(lim), "%lld", (long long)per_page);
+	snprintf(off, sizeof(off), "%lld", (long long)((page - 1) * per_page));
+	const char *q[] = {context == NULL || strcmp(context, "project") == 0 ? "t" : "f", lim,
+	                   off};
+	res = db_exec(r->db,
+	              "SELECT " USERS_SQL_ROLE
+	              ", count(*) OVER () FROM auth_roles a WHERE $1::boolean"
+	              " ORDER BY a.position LIMIT $2 OFFSET $3",
+	              3, q);
+	if (res == NULL)
+		http_db_error(r);
+	else
+		http_answer_page(r, res, 1, users_item,
+		                 "SELECT count(*) FROM auth_roles WHERE $1::boolean", q[0], page,
+		                 per_page);
+}
+
+/* GET /auth_roles/{id}: one role by its id (its name, e.g. file_downloader). */
+static void
+users_role(struct req *r)
+{
+	users_one(r, "SELECT " USERS_SQL_ROLE " FROM auth_roles a WHERE a.id = $1", r->params[0],
+	          "auth role");
+}
+
+/* Role ids and affiliate uids are names, not UUIDs: their segments are named :role and
+ * :username so that the router does not check them as ids. */
+const struct route users_routes[] = {
+    {"GET", "/api/v1/current_user", ROUTE_AUTH, "users.current", users_current, NULL, NULL, NULL},
+    {"GET", "/api/v1/users", ROUTE_AUTH, "users.list", users_list, NULL, NULL, NULL},
+    {"GET", "/api/v1/users/:id", ROUTE_AUTH, "users.get", users_get, NULL, NULL, NULL},
+    {"GET", "/api/v1/auth_providers", ROUTE_AUTH, "auth_providers.list", users_providers, NULL,
+     NULL, NULL},
+    {"GET", "/api/v1/auth_providers/:id", ROUTE_AUTH, "auth_providers.get", users_provider_get,
+     NULL, NULL, NULL},
+    {"GET", "/api/v1/auth_providers/:id/affiliates", ROUTE_AUTH, "affiliates.list",
+     users_affiliates, NULL, NULL, NULL},
+    {"GET", "/api/v1/auth_providers/:id/affiliates/:username", ROUTE_AUTH, "affiliates.get",
+     users_affiliate, NULL, NULL, NULL},
+    {"POST", "/api/v1/auth_providers/:id/affiliates/:username/dds_user", ROUTE_AUTH,
+     "affiliates.dds_user", users_affiliate_user, NULL, NULL, NULL},
+    {"GET", "/api/v1/auth_roles", ROUTE_AUTH, "auth_roles.list", users_roles, NULL, NULL, NULL},
+    {"GET", "/api/v1/auth_roles/:role", ROUTE_AUTH, "auth_roles.get", users_role, NULL, NULL, NULL},
+    {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
+};
