@@ -107,14 +107,12 @@ children_list(struct req *r, const char *root, int at_folder)
 	PGresult *res;
 	int64_t page, per_page;
 
-	if (http_paging_args(r, &page, &per_page) < 0)
+	if (http_paging_args(r, &page, &per_page, lim, off) < 0)
 		goto out;
 	if (deep && !http_utf8(contains)) {
 		http_invalid(r, "name_contains", "must be UTF-8 text");
 		goto out;
 	}
-	snprintf(lim, sizeof(lim), "%lld", (long long)per_page);
-	snprintf(off, sizeof(off), "%lld", (long long)((page - 1) * per_page));
 	const char *q[] = {root, deep ? pattern : lim, deep ? lim : off, off};
 	if ((res = db_exec(r->db, children_page_sql[at_folder][deep], 3 + deep, q)) == NULL)
 		http_db_error(r);
@@ -211,7 +209,7 @@ children_project_files(struct req *r)
 	json_t *results;
 
 	if (access_project(r, r->params[0], ACCESS_VIEW, &p) != 1 ||
-	    http_paging_args(r, &page, &per_page) < 0)
+	    http_paging_args(r, &page, &per_page, lim, off) < 0)
 		return;
 	if (children_files_count(r, p.id, &total, &pending, &download) < 0)
 		goto fail;
@@ -221,8 +219,6 @@ children_project_files(struct req *r)
 			http_not_consistent(r);
 		return;
 	}
-	snprintf(lim, sizeof(lim), "%lld", (long long)per_page);
-	snprintf(off, sizeof(off), "%lld", (long long)((page - 1) * per_page));
 	const char *q[] = {p.id, lim, off};
 	res = db_exec(
 	    r->db,

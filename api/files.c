@@ -294,11 +294,9 @@ files_versions(struct req *r)
 	const char *params[3] = {r->params[0], lim, off};
 	PGresult *res;
 
-	if (http_paging_args(r, &page, &per_page) < 0 ||
+	if (http_paging_args(r, &page, &per_page, lim, off) < 0 ||
 	    files_access(r, files_project_sql, ACCESS_VIEW, "file", &p) != 1)
 		return;
-	snprintf(lim, sizeof(lim), "%lld", (long long)per_page);
-	snprintf(off, sizeof(off), "%lld", (long long)((page - 1) * per_page));
 	res = db_exec(r->db,
 	              FILES_VERSION_SELECT "WHERE v.file_id = $1 ORDER BY v.version LIMIT $2 "
 	                                   "OFFSET $3",

@@ -418,11 +418,15 @@ http_query_pos(struct req *r, const char *name, int64_t def, int64_t max, int64_
 }
 
 int
-http_paging_args(struct req *r, int64_t *page, int64_t *per_page)
+http_paging_args(struct req *r, int64_t *page, int64_t *per_page, char limit[24], char offset[24])
 {
 	if (http_query_pos(r, "page", 1, INT32_MAX, page) < 0 ||
 	    http_query_pos(r, "per_page", 100, 1000, per_page) < 0)
 		return -1;
+	if (limit != NULL)
+		snprintf(limit, 24, "%lld", (long long)*per_page);
+	if (offset != NULL)
+		snprintf(offset, 24, "%lld", (long long)((*page - 1) * *per_page));
 	return 0;
 }
 

@@ -145,8 +145,10 @@ int http_field_obj(struct req *r, json_t *obj, const char *field, json_t **out) 
 /* True when s is valid UTF-8 (Postgres refuses anything else). */
 bool http_utf8(const char *s);
 
-/* Paging: reads page/per_page (answers 400 and returns -1 if bad), gives LIMIT/OFFSET. */
-int http_paging_args(struct req *r, int64_t *page, int64_t *per_page) MUSTCHECK;
+/* Paging: reads page/per_page (answers 400 and returns -1 if bad); writes the matching
+ * LIMIT and OFFSET as text (SQL parameters) into limit and offset unless they are NULL. */
+int http_paging_args(struct req *r, int64_t *page, int64_t *per_page, char limit[24],
+                     char offset[24]) MUSTCHECK;
 /* Sets X-Total, X-Total-Pages, X-Page, X-Per-Page, X-Next-Page, X-Prev-Page and Link. */
 void http_paging_headers(struct req *r, int64_t page, int64_t per_page, int64_t total);
 

@@ -82,10 +82,8 @@ permissions_list(struct req *r)
 	const char *q[] = {r->params[0], lim, off};
 	PGresult *res;
 
-	if (http_paging_args(r, &page, &per_page) < 0 || !permissions_view(r))
+	if (http_paging_args(r, &page, &per_page, lim, off) < 0 || !permissions_view(r))
 		return;
-	snprintf(lim, sizeof(lim), "%lld", (long long)per_page);
-	snprintf(off, sizeof(off), "%lld", (long long)((page - 1) * per_page));
 	res = db_exec(r->db,
 	              "SELECT " PERMISSIONS_SQL_ITEM ", count(*) OVER ()" PERMISSIONS_SQL_FROM(
 	                  "project_members m") " WHERE m.project_id = $1 ORDER BY m.created_at,"

@@ -121,10 +121,8 @@ projects_list(struct req *r)
 	char lim[24], off[24];
 	PGresult *res;
 
-	if (http_paging_args(r, &page, &per_page) < 0)
+	if (http_paging_args(r, &page, &per_page, lim, off) < 0)
 		return;
-	snprintf(lim, sizeof(lim), "%lld", (long long)per_page);
-	snprintf(off, sizeof(off), "%lld", (long long)((page - 1) * per_page));
 	const char *q[] = {r->user_id, lim, off};
 	res = db_exec(
 	    r->db,

@@ -463,11 +463,9 @@ uploads_list(struct req *r)
 	const char *params[3] = {r->params[0], lim, off};
 	PGresult *res = NULL;
 
-	if (http_paging_args(r, &page, &per_page) < 0 ||
+	if (http_paging_args(r, &page, &per_page, lim, off) < 0 ||
 	    access_project(r, r->params[0], ACCESS_VIEW, &p) != 1)
 		return;
-	snprintf(lim, sizeof(lim), "%lld", (long long)per_page);
-	snprintf(off, sizeof(off), "%lld", (long long)((page - 1) * per_page));
 	res = db_exec(r->db,
 	              UPLOADS_SELECT "WHERE u.project_id = $1 ORDER BY u.created_at, u.id "
 	                             "LIMIT $2 OFFSET $3",

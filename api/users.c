@@ -54,10 +54,8 @@ users_page(struct req *r, const char *sql)
 	char lim[24], off[24];
 	PGresult *res;
 
-	if (http_paging_args(r, &page, &per_page) < 0)
+	if (http_paging_args(r, &page, &per_page, lim, off) < 0)
 		return;
-	snprintf(lim, sizeof(lim), "%lld", (long long)per_page);
-	snprintf(off, sizeof(off), "%lld", (long long)((page - 1) * per_page));
 	const char *q[] = {http_query(r, "username"),
 	                   http_query(r, "email"),
 	                   http_query(r, "first_name_begins_with"),
@@ -146,7 +144,7 @@ users_providers(struct req *r)
 	int64_t page, per_page;
 	json_t *results = json_array();
 
-	if (http_paging_args(r, &page, &per_page) < 0) {
+	if (http_paging_args(r, &page, &per_page, NULL, NULL) < 0) {
 		json_decref(results);
 		return;
 	}
@@ -218,10 +216,8 @@ users_roles(struct req *r)
 	char lim[24], off[24];
 	PGresult *res;
 
-	if (http_paging_args(r, &page, &per_page) < 0)
+	if (http_paging_args(r, &page, &per_page, lim, off) < 0)
 		return;
-	snprintf(lim, sizeof(lim), "%lld", (long long)per_page);
-	snprintf(off, sizeof(off), "%lld", (long long)((page - 1) * per_page));
 	const char *q[] = {context == NULL || strcmp(context, "project") == 0 ? "t" : "f", lim,
 	                   off};
 	res = db_exec(r->db,

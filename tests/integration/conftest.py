@@ -200,3 +200,21 @@ def fresh_database(postgres):
     def make(prefix="settle_fresh"):
         return postgres.create_database(f"{prefix}_{uuid.uuid4().hex[:10]}")
     return make
+
+
+# The API suites' common set-up: settle-api running jobs inline, a client logged in to it
+# (test_api_uploads.Client), and a project of that client.
+@pytest.fixture
+def inline_api(settle):
+    return settle.api(SETTLE_QUEUE="inline")
+
+
+@pytest.fixture
+def client(settle, inline_api):
+    from test_api_uploads import Client
+    return Client(inline_api, settle.login(inline_api))
+
+
+@pytest.fixture
+def project(client):
+    return client.project()

@@ -10,21 +10,6 @@ import requests
 from test_api_uploads import Client, assert_error, md5, outbox_count
 
 
-@pytest.fixture
-def inline_api(settle):
-    return settle.api(SETTLE_QUEUE="inline")
-
-
-@pytest.fixture
-def client(settle, inline_api):
-    return Client(inline_api, settle.login(inline_api))
-
-
-@pytest.fixture
-def project(client):
-    return client.project()
-
-
 def download(u):
     r = requests.get(u["host"] + u["url"], timeout=30)
     assert r.status_code == 200, r.text

@@ -6,27 +6,11 @@ import os
 import random
 import time
 
-import pytest
 import requests
 
 from test_api_uploads import Client, assert_error, md5, sign
 
 H = "0" * 32  # a well-formed md5
-
-
-@pytest.fixture
-def inline_api(settle):
-    return settle.api(SETTLE_QUEUE="inline")
-
-
-@pytest.fixture
-def client(settle, inline_api):
-    return Client(inline_api, settle.login(inline_api))
-
-
-@pytest.fixture
-def project(client):
-    return client.project()
 
 
 def random_name(n):

@@ -4,14 +4,8 @@ subtree, nothing moves across projects, and bad input gets API.md's 4xx."""
 
 import uuid
 
-import pytest
 
 from test_api_roles import err, grant, login, ok
-
-
-@pytest.fixture
-def inline_api(settle):
-    return settle.api(SETTLE_QUEUE="inline")
 
 
 def folder(c, name, parent_kind, parent_id):

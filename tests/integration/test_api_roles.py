@@ -7,7 +7,6 @@ import hashlib
 import os
 import uuid
 
-import pytest
 import requests
 
 from test_api_uploads import Client, md5
@@ -25,11 +24,6 @@ PERMS = {
     "file_uploader": {"view_project", "create_file"},
     None: set(),  # a stranger: no role on the project
 }
-
-
-@pytest.fixture
-def inline_api(settle):
-    return settle.api(SETTLE_QUEUE="inline")
 
 
 def login(settle, api, name=None):

@@ -129,21 +129,6 @@ def job_runs(db, kind, rid):
         return [row[0] for row in cur.fetchall()]
 
 
-@pytest.fixture
-def inline_api(settle):
-    return settle.api(SETTLE_QUEUE="inline")
-
-
-@pytest.fixture
-def client(settle, inline_api):
-    return Client(inline_api, settle.login(inline_api))
-
-
-@pytest.fixture
-def project(client):
-    return client.project()
-
-
 # ---- whole flows ---------------------------------------------------------------------------
 
 def test_chunked_upload_to_identical_download(client, project, db):
