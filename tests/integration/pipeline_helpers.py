@@ -611,3 +611,12 @@ def streaming_body(size, block=1 << 20, seed=b"settle"):
 __all__ = ["Client", "CallFailed", "Supervisor", "UploadLoad", "IntentLoad", "login", "poll", "run_threads", "q", "q1",
            "job_counts", "assert_each_job_once", "stats", "storage_chunk_path",
            "streaming_body", "parse_kv_lines"]
+
+
+def jobs_logged(proc, upload_ids):
+    """How many upload.complete jobs proc's log shows for upload_ids (a worker may also run,
+    after reconcile, the job of an upload that an earlier test of the session left pending)."""
+    mine = {str(i) for i in upload_ids}
+    return sum(1 for line in proc.log_text().splitlines()
+               if " job kind=upload.complete " in line
+               and line.split(" resource=")[1].split()[0] in mine)
