@@ -1,0 +1,28 @@
+/* replica.h: the streaming standbys of SETTLE_DATABASE_REPLICA_URLS, as one thread sees
+ * them: it polls each standby's replay position (pg_last_wal_replay_lsn) and the primary's
+ * (pg_current_wal_lsn), so that a request can pick a standby without a round trip. */
+#ifndef SETTLE_REPLICA_H
+#define SETTLE_REPLICA_H
+
+#include <stdint.h>
+
+#include "util.h"
+
+/* Reads cfg.database_replica_urls and starts the poller when there is any standby. 0, or
+ * -1 with a message on a bad list. */
+int replica_start(void) MUSTCHECK;
+void replica_stop(void);
+
+/* The number of configured standbys (0: the poller does not run). */
+int replica_count(void);
+/* The URL of standby k (0-based). */
+const char *replica_url(int k);
+/* True when standby k answered its last poll and has not lagged beyond
+ * SETTLE_REPLICA_MAX_LAG_MS, nor beyond max_lag_ms (<0: no further bound). */
+bool replica_usable(int k, int64_t max_lag_ms);
+/* The last replay position seen on standby k (a lower bound of what it has applied). */
+uint64_t replica_replay_lsn(int k);
+/* The last position seen on the primary (0 before the first poll). */
+uint64_t replica_primary_lsn(void);
+
+#endif

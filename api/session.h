@@ -1,0 +1,25 @@
+/* session.h: consistency sessions over standbys (API.md "Consistency sessions"). With
+ * SETTLE_DATABASE_REPLICA_URLS empty every call here is a no-op but session_db, which is
+ * db_thread_conn: no cookie, no extra statement. */
+#ifndef SETTLE_SESSION_H
+#define SETTLE_SESSION_H
+
+#include "http.h"
+
+/* The connection a request uses: a standby for a GET or HEAD that carries a valid SESSION
+ * cookie (one that has replayed the cookie's position, waited for up to
+ * SETTLE_SESSION_WAIT_MS) or says Cache-Control: max-stale; else the primary. NULL when
+ * the primary cannot be reached. */
+PGconn *session_db(struct req *r);
+/* After the handler: when a standby failed the request (lost mid-way, or a query cancelled
+ * by a recovery conflict), drops its answer and moves the request to the primary; true
+ * then, and the handler must run again. */
+bool session_retry(struct req *r) MUSTCHECK;
+/* After the handler of a write: records the position of its COMMIT for the cookie. */
+void session_wrote(struct req *r);
+/* A request resumed from Prefer: wait goes on on the primary. */
+void session_resume(struct req *r);
+/* Adds Set-Cookie: SESSION=… and Vary: Cookie to the answer. */
+void session_answer(struct req *r);
+
+#endif
