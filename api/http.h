@@ -78,6 +78,8 @@ struct req {
 	uint64_t session_lsn; /* the position the answer's SESSION cookie carries */
 	int standby;          /* 1-based standby serving the request, 0: the primary */
 	bool session_parsed, session_cookie; /* cookie read; it was valid */
+	int write_concern;                   /* ?w=N of a write (0: none given) */
+	bool concern_timeout;                /* N copies were not reached in time */
 	/* Idempotency-Key (see idempotency.h): the JSON answer is kept to be stored. */
 	bool idempotent;
 	char *answer_body;

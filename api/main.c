@@ -168,11 +168,11 @@ main(int argc, char **argv)
 	main_block(SIG_UNBLOCK); /* a second signal now exits at once */
 	log_info("stopping");
 	MHD_quiesce_daemon(d);
-	wait_stop(); /* suspended requests answer now: libmicrohttpd cannot stop with them */
+	wait_stop();    /* suspended requests answer now: libmicrohttpd cannot stop with them */
+	replica_stop(); /* so do writes waiting for standbys */
 	MHD_stop_daemon(d);
 	watchdog_stop();
 	relay_stop(relay);
-	replica_stop();
 	log_info("stopped");
 	return 0;
 }

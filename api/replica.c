@@ -5,7 +5,9 @@
  * answers again (reconnects use util_backoff). Its lag is how long ago the primary was
  * first seen at a position the standby has not replayed yet: the primary's positions are
  * kept (when they change) for the last REPLICA_SAMPLES changes, so an idle, caught-up
- * standby is never lagging, and one that applies 2 s late lags about 2 s.
+ * standby is never lagging, and one that applies 2 s late lags about 2 s. After each
+ * round it resumes the writes waiting for their write concern (?w=N) that were met or
+ * whose time is up.
  */
 #include "replica.h"
 
@@ -47,6 +49,16 @@ static int64_t primary_retry_ms;
 /* Only the poller thread touches the samples. */
 static struct replica_sample samples[REPLICA_SAMPLES];
 static int sample_next, sample_count;
+/* Writes waiting for standbys (replica_await), resumed by the poller. */
+struct replica_waiter {
+	struct req *r;
+	uint64_t lsn;
+	int need;
+	int64_t deadline_ms;
+	struct replica_waiter *next;
+};
+static pthread_mutex_t waiters_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct replica_waiter *waiters;
 static pthread_t thread;
 static volatile int stopping;
 
@@ -162,6 +174,59 @@ replica_poll_standby(struct replica *s, int k, int64_t now)
 		log_info("standby_up standby=%d", k + 1);
 }
 
+/* The number of usable standbys that have replayed lsn. */
+static int
+replica_have(uint64_t lsn)
+{
+	int n = 0;
+
+	for (int k = 0; k < replica_n; k++)
+		n += replica_usable(k, -1) && replica_replay_lsn(k) >= lsn;
+	return n;
+}
+
+void
+replica_await(struct req *r, uint64_t lsn, int need, int64_t deadline_ms)
+{
+	struct replica_waiter *w = xcalloc(1, sizeof(*w));
+
+	*w = (struct replica_waiter){r, lsn, need, deadline_ms, NULL};
+	r->suspended = true;
+	MHD_suspend_connection(r->conn);
+	pthread_mutex_lock(&waiters_lock);
+	w->next = waiters;
+	waiters = w;
+	pthread_mutex_unlock(&waiters_lock);
+}
+
+/* Resumes the waiters whose standbys caught up, or whose time is up (every one: all). */
+static void
+replica_resume(bool all)
+{
+	struct replica_waiter **pp, *w, *ready = NULL;
+	int64_t now = util_now_ms();
+
+	pthread_mutex_lock(&waiters_lock);
+	for (pp = &waiters; (w = *pp) != NULL;) {
+		bool met = replica_have(w->lsn) >= w->need;
+		if (met || all || now >= w->deadline_ms) {
+			w->r->concern_timeout = !met;
+			*pp = w->next;
+			w->next = ready;
+			ready = w;
+		} else {
+			pp = &w->next;
+		}
+	}
+	pthread_mutex_unlock(&waiters_lock);
+	while ((w = ready) != NULL) {
+		ready = w->next;
+		w->r->resumed = true;
+		MHD_resume_connection(w->r->conn);
+		free(w);
+	}
+}
+
 static void *
 replica_thread(void *arg)
 {
@@ -171,8 +236,10 @@ replica_thread(void *arg)
 		replica_poll_primary(now);
 		for (int k = 0; k < replica_n; k++)
 			replica_poll_standby(&replicas[k], k, now);
+		replica_resume(false);
 		util_sleep_ms(REPLICA_POLL_MS, &stopping);
 	}
+	replica_resume(true);
 	for (int k = 0; k < replica_n; k++)
 		PQfinish(replicas[k].conn);
 	PQfinish(primary);

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "http.h"
 #include "util.h"
 
 /* Reads cfg.database_replica_urls and starts the poller when there is any standby. 0, or
@@ -24,5 +25,9 @@ bool replica_usable(int k, int64_t max_lag_ms);
 uint64_t replica_replay_lsn(int k);
 /* The last position seen on the primary (0 before the first poll). */
 uint64_t replica_primary_lsn(void);
+
+/* Write concern: suspends r (its answer made) until `need` standbys have replayed lsn, or
+ * until deadline_ms (r->concern_timeout set then), and resumes it: r->wait_answer runs. */
+void replica_await(struct req *r, uint64_t lsn, int need, int64_t deadline_ms);
 
 #endif

@@ -222,6 +222,8 @@ router_prepare(struct req_state *st)
 	log_set_id(r->id);
 	if ((r->route->flags & ROUTE_AUTH) && !router_auth(r))
 		return false;
+	if (!session_check(r))
+		return false;
 	if (!(r->route->flags & ROUTE_NODB)) {
 		r->db = session_db(r);
 		if (r->db == NULL) {
@@ -361,6 +363,7 @@ router_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 		if (session_retry(r))
 			router_run(r);
 		session_wrote(r);
+		session_concern(r);
 	}
 	if (r->suspended)
 		return MHD_YES;

@@ -211,3 +211,42 @@ session_answer(struct req *r)
 	free(cookie);
 	free(v);
 }
+
+bool
+session_check(struct req *r)
+{
+	const char *w;
+	int64_t n;
+
+	if (!(r->route->flags & ROUTE_AUTH) || session_is_read(r) ||
+	    (w = http_query(r, "w")) == NULL)
+		return true;
+	if (!util_parse_i64(w, &n) || n < 1 || n > 1 + replica_count()) {
+		http_invalid(r, "w", "must be a whole number from 1 to 1 + the number of standbys");
+		return false;
+	}
+	r->write_concern = (int)n;
+	return true;
+}
+
+/* Back from replica_await: the handler's answer, or 504 when the standbys were late. */
+static void
+session_concern_answer(struct req *r)
+{
+	if (!r->concern_timeout)
+		return;
+	session_drop_answer(r);
+	http_error(r, 504, "write_concern_timeout",
+	           "the write is committed, but not enough standbys applied it in time",
+	           "read it with the SESSION cookie, or retry with a smaller w");
+}
+
+void
+session_concern(struct req *r)
+{
+	if (r->write_concern < 2 || r->suspended || r->status < 200 || r->status >= 300)
+		return;
+	r->wait_answer = session_concern_answer;
+	replica_await(r, r->session_lsn, r->write_concern - 1,
+	              util_now_ms() + cfg.write_concern_timeout_ms);
+}

@@ -11,6 +11,13 @@
  * SETTLE_SESSION_WAIT_MS) or says Cache-Control: max-stale; else the primary. NULL when
  * the primary cannot be reached. */
 PGconn *session_db(struct req *r);
+/* Reads ?w=N of a write (API.md "Write concern"); false after answering 400 when it is not
+ * 1 to 1 + the number of standbys. */
+bool session_check(struct req *r) MUSTCHECK;
+/* After session_wrote: with ?w=N (N > 1) and a 2xx answer, suspends the request until N-1
+ * standbys have replayed the write, or answers 504 write_concern_timeout after
+ * SETTLE_WRITE_CONCERN_TIMEOUT_MS. */
+void session_concern(struct req *r);
 /* After the handler: when a standby failed the request (lost mid-way, or a query cancelled
  * by a recovery conflict), drops its answer and moves the request to the primary; true
  * then, and the handler must run again. */

@@ -121,6 +121,58 @@ def test_cookie_works_in_another_api_process_and_a_forged_one_is_replaced(
     assert forged_misses >= 15, f"a forged cookie was honoured ({forged_misses}/{N} misses)"
 
 
+def test_write_concern(settle, replica_api):
+    who = settle.login(replica_api)
+    c = Client(replica_api, who)
+    pid = new_project(c)
+    body = {"name": "w2", "parent": {"kind": "dds-project", "id": pid}}
+    started = time.monotonic()
+    r = c.post("/folders?w=2", json=body)
+    took = time.monotonic() - started
+    assert r.status_code == 201, r.text
+    assert took >= STANDBY_DELAY_MS / 1000 - 0.1, f"w=2 answered after {took:.2f}s"
+    stale = dict(who["headers"], **{"Cache-Control": "max-stale"})
+    r = requests.get(f"{replica_api.base}/folders/{r.json()['id']}", headers=stale,
+                     timeout=TIMEOUT)
+    assert r.status_code == 200, f"max-stale read after w=2: {r.text}"
+    started = time.monotonic()
+    r = c.post("/folders?w=1", json=dict(body, name="w1"))
+    took = time.monotonic() - started
+    assert r.status_code == 201, r.text
+    assert took < STANDBY_DELAY_MS / 1000 * 0.75, f"w=1 waited {took:.2f}s for the standby"
+    for w in ("3", "0", "abc", "-1", ""):
+        r = c.post(f"/folders?w={w}", json=dict(body, name=f"bad-{w}"))
+        assert r.status_code == 400 and r.json()["code"] == "validation_failed", (w, r.text)
+    names = [x["name"] for x in c.get(f"/projects/{pid}/children").json()["results"]]
+    assert sorted(names) == ["w1", "w2"], names
+
+
+def test_write_concern_timeout_keeps_the_write(settle, standby):
+    api = settle.api(SETTLE_QUEUE="inline", SETTLE_DATABASE_REPLICA_URLS=standby.url(),
+                     SETTLE_WRITE_CONCERN_TIMEOUT_MS="300")
+    c = Client(api, settle.login(api))
+    pid = new_project(c)
+    r = c.post("/folders?w=2", json={"name": "late", "parent": {"kind": "dds-project",
+                                                               "id": pid}})
+    assert r.status_code == 504 and r.json()["code"] == "write_concern_timeout", r.text
+    names = [x["name"] for x in c.get(f"/projects/{pid}/children").json()["results"]]
+    assert names == ["late"], names
+
+
+def test_write_concern_without_standbys(settle):
+    api = settle.api(SETTLE_QUEUE="inline")
+    who = settle.login(api)
+    c = Client(api, who)
+    pid = new_project(c)
+    body = {"name": "plain", "parent": {"kind": "dds-project", "id": pid}}
+    r = c.post("/folders?w=2", json=body)
+    assert r.status_code == 400 and r.json()["code"] == "validation_failed", r.text
+    r = c.post("/folders?w=1", json=body)
+    assert r.status_code == 201, r.text
+    # No standbys: no cookie, nothing varies with it.
+    assert "Set-Cookie" not in r.headers and "Cookie" not in r.headers.get("Vary", "")
+
+
 def test_a_dead_standby_costs_no_request_an_error(settle, standby, replica_api):
     who = settle.login(replica_api)
     c = Client(replica_api, who)
