@@ -60,6 +60,7 @@ struct replica_waiter {
 static pthread_mutex_t waiters_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct replica_waiter *waiters;
 static pthread_t thread;
+static atomic_uint_fast64_t events[REPLICA_EVENTS];
 static volatile int stopping;
 
 int
@@ -191,6 +192,7 @@ replica_await(struct req *r, uint64_t lsn, int need, int64_t deadline_ms)
 	struct replica_waiter *w = xcalloc(1, sizeof(*w));
 
 	*w = (struct replica_waiter){r, lsn, need, deadline_ms, NULL};
+	replica_note(REPLICA_CONCERN_WAIT);
 	r->suspended = true;
 	MHD_suspend_connection(r->conn);
 	pthread_mutex_lock(&waiters_lock);
@@ -211,6 +213,8 @@ replica_resume(bool all)
 		bool met = replica_have(w->lsn) >= w->need;
 		if (met || all || now >= w->deadline_ms) {
 			w->r->concern_timeout = !met;
+			if (!met)
+				replica_note(REPLICA_CONCERN_LATE);
 			*pp = w->next;
 			w->next = ready;
 			ready = w;
@@ -295,4 +299,61 @@ replica_stop(void)
 		return;
 	stopping = 1;
 	pthread_join(thread, NULL);
+}
+
+void
+replica_note(enum replica_event e)
+{
+	atomic_fetch_add(&events[e], 1);
+}
+
+/* Bytes standby k's replay position is behind the primary's. */
+static uint64_t
+replica_lag_bytes(int k)
+{
+	uint64_t p = replica_primary_lsn(), s = replica_replay_lsn(k);
+
+	return p > s ? p - s : 0;
+}
+
+void
+replica_metrics(FILE *f)
+{
+	static const char *const names[REPLICA_EVENTS] = {"settle_reads_total{served=\"primary\"}",
+	                                                  "settle_reads_total{served=\"standby\"}",
+	                                                  "settle_session_waits_total",
+	                                                  "settle_session_fallbacks_total",
+	                                                  "settle_write_concern_waits_total",
+	                                                  "settle_write_concern_timeouts_total"};
+
+	fprintf(f, "# HELP settle_reads_total Reads by the database that served them.\n"
+	           "# TYPE settle_reads_total counter\n");
+	for (int e = 0; e < REPLICA_EVENTS; e++)
+		fprintf(f, "%s %llu\n", names[e], (unsigned long long)atomic_load(&events[e]));
+	fprintf(f, "# HELP settle_standby_up Whether the standby answered its last poll.\n"
+	           "# TYPE settle_standby_up gauge\n"
+	           "# HELP settle_standby_replay_lag_bytes WAL the standby has not replayed.\n"
+	           "# TYPE settle_standby_replay_lag_bytes gauge\n");
+	for (int k = 0; k < replica_n; k++)
+		fprintf(f,
+		        "settle_standby_up{standby=\"%d\"} %d\n"
+		        "settle_standby_replay_lag_bytes{standby=\"%d\"} %llu\n",
+		        k + 1, atomic_load(&replicas[k].up) ? 1 : 0, k + 1,
+		        (unsigned long long)replica_lag_bytes(k));
+}
+
+json_t *
+replica_status(int *down)
+{
+	json_t *list = json_array();
+
+	*down = 0;
+	for (int k = 0; k < replica_n; k++) {
+		bool up = atomic_load(&replicas[k].up);
+		*down += !up;
+		json_array_append_new(list,
+		                      json_pack("{s:i,s:b,s:I}", "standby", k + 1, "up", up,
+		                                "lag_bytes", (json_int_t)replica_lag_bytes(k)));
+	}
+	return list;
 }

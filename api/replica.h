@@ -5,6 +5,7 @@
 #define SETTLE_REPLICA_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "http.h"
 #include "util.h"
@@ -25,6 +26,22 @@ bool replica_usable(int k, int64_t max_lag_ms);
 uint64_t replica_replay_lsn(int k);
 /* The last position seen on the primary (0 before the first poll). */
 uint64_t replica_primary_lsn(void);
+
+/* Events counted for /metrics. */
+enum replica_event {
+	REPLICA_READ_PRIMARY, /* a read served by the primary */
+	REPLICA_READ_STANDBY, /* a read served by a standby */
+	REPLICA_SESSION_WAIT, /* a read waited for a standby to reach its session */
+	REPLICA_FALLBACK,     /* a read with a cookie went to the primary: none caught up */
+	REPLICA_CONCERN_WAIT, /* a write waited for its write concern */
+	REPLICA_CONCERN_LATE, /* ... and it was not met in time */
+	REPLICA_EVENTS,
+};
+void replica_note(enum replica_event e);
+/* Writes the counters and each standby's state and replay lag in bytes (Prometheus). */
+void replica_metrics(FILE *f);
+/* [{"standby": K, "up": bool, "lag_bytes": n}, …]; *down counts those down. New ref. */
+json_t *replica_status(int *down);
 
 /* Write concern: suspends r (its answer made) until `need` standbys have replayed lsn, or
  * until deadline_ms (r->concern_timeout set then), and resumes it: r->wait_answer runs. */

@@ -79,10 +79,16 @@ static int
 session_standby(uint64_t need, int64_t max_lag_ms)
 {
 	int64_t deadline = util_now_ms() + cfg.session_wait_ms;
-	int k;
+	int k = session_pick(need, max_lag_ms);
 
-	while ((k = session_pick(need, max_lag_ms)) == -2 && util_now_ms() < deadline)
+	if (k == -2)
+		replica_note(REPLICA_SESSION_WAIT);
+	while (k == -2 && util_now_ms() < deadline) {
 		util_sleep_ms(SESSION_POLL_MS, NULL);
+		k = session_pick(need, max_lag_ms);
+	}
+	if (k == -2)
+		replica_note(REPLICA_FALLBACK);
 	return k;
 }
 
@@ -119,8 +125,12 @@ session_db(struct req *r)
 	if (replica_count() == 0)
 		return db_thread_conn();
 	session_read_cookie(r);
-	if (session_is_read(r) && (c = session_read_db(r)) != NULL)
+	if (session_is_read(r) && (c = session_read_db(r)) != NULL) {
+		replica_note(REPLICA_READ_STANDBY);
 		return c;
+	}
+	if (session_is_read(r))
+		replica_note(REPLICA_READ_PRIMARY);
 	c = db_thread_conn();
 	if (c != NULL && !session_is_read(r))
 		(void)db_take_commit_lsn(c); /* a position left from another request */

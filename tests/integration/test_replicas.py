@@ -38,6 +38,14 @@ class Client(requests.Session):
         return super().request(method, self.base + path, **kw)
 
 
+def metric(api, name):
+    """The value of one sample of settle-api's /metrics (0 when absent)."""
+    for line in requests.get(f"{api.url}/metrics", timeout=TIMEOUT).text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
 def new_project(c):
     r = c.post("/projects", json={"name": "replicated", "description": "d"})
     assert r.status_code == 202, r.text
@@ -62,6 +70,8 @@ def test_cookie_reads_its_writes_through_a_delayed_standby(settle, replica_api):
         assert r.status_code == 200, f"read {i} after its write: {r.status_code} {r.text}"
         assert "Cookie" in r.headers.get("Vary", ""), r.headers
         assert "SESSION" in c.cookies
+    assert metric(replica_api, "settle_session_fallbacks_total") >= N
+    assert metric(replica_api, 'settle_reads_total{served="primary"}') >= N
     set_cookie = r.headers["Set-Cookie"]
     assert "Path=/" in set_cookie and "HttpOnly" in set_cookie and "SameSite=Lax" in set_cookie
 
@@ -90,6 +100,8 @@ def test_max_stale_reads_come_from_the_standby(settle, replica_api):
         assert r.status_code in (200, 404), r.text
         missed += r.status_code == 404
     assert missed >= 15, f"only {missed}/{N} max-stale reads missed the write just made"
+    assert metric(replica_api, 'settle_reads_total{served="standby"}') >= missed
+    assert metric(replica_api, 'settle_standby_up{standby="1"}') == 1
     time.sleep(STANDBY_DELAY_MS / 1000 + 1)
     for fid in ids:
         r = requests.get(f"{replica_api.base}/folders/{fid}", headers=stale, timeout=TIMEOUT)
@@ -131,6 +143,7 @@ def test_write_concern(settle, replica_api):
     took = time.monotonic() - started
     assert r.status_code == 201, r.text
     assert took >= STANDBY_DELAY_MS / 1000 - 0.1, f"w=2 answered after {took:.2f}s"
+    assert metric(replica_api, "settle_write_concern_waits_total") == 1
     stale = dict(who["headers"], **{"Cache-Control": "max-stale"})
     r = requests.get(f"{replica_api.base}/folders/{r.json()['id']}", headers=stale,
                      timeout=TIMEOUT)
@@ -155,6 +168,7 @@ def test_write_concern_timeout_keeps_the_write(settle, standby):
     r = c.post("/folders?w=2", json={"name": "late", "parent": {"kind": "dds-project",
                                                                "id": pid}})
     assert r.status_code == 504 and r.json()["code"] == "write_concern_timeout", r.text
+    assert metric(api, "settle_write_concern_timeouts_total") == 1
     names = [x["name"] for x in c.get(f"/projects/{pid}/children").json()["results"]]
     assert names == ["late"], names
 
@@ -183,6 +197,11 @@ def test_a_dead_standby_costs_no_request_an_error(settle, standby, replica_api):
     os.kill(standby.pid, signal.SIGKILL)
     wait_until(lambda: not pid_alive(standby.pid), 10, what="standby postmaster gone")
     try:
+        wait_until(lambda: requests.get(f"{replica_api.url}/readyz", timeout=TIMEOUT)
+                   .json().get("status") == "degraded", 10, what="/readyz degraded")
+        ready = requests.get(f"{replica_api.url}/readyz", timeout=TIMEOUT)
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["standbys"][0]["up"] is False, ready.text
         for i in range(N):
             fid = new_folder(c, pid, f"dead-{i}")
             assert c.get(f"/folders/{fid}").status_code == 200
@@ -198,6 +217,8 @@ def test_a_dead_standby_costs_no_request_an_error(settle, standby, replica_api):
         return r.status_code == 404
 
     wait_until(served_by_standby, 10, interval=0.2, what="reads back on the standby")
+    ready = requests.get(f"{replica_api.url}/readyz", timeout=TIMEOUT).json()
+    assert ready["status"] == "ready" and ready["standbys"][0]["up"] is True, ready
 
 
 def _restart(standby):
