@@ -187,6 +187,26 @@ def test_write_concern_without_standbys(settle):
     assert "Set-Cookie" not in r.headers and "Cookie" not in r.headers.get("Vary", "")
 
 
+def test_a_read_the_standby_loses_runs_again_on_the_primary(settle, standby, replica_api):
+    who = settle.login(replica_api)
+    c = Client(replica_api, who)
+    pid = new_project(c)
+    stale = dict(who["headers"], **{"Cache-Control": "max-stale"})
+    fid = new_folder(c, pid, "old")
+    time.sleep(STANDBY_DELAY_MS / 1000 + 1)
+
+    def read():
+        return requests.get(f"{replica_api.base}/folders/{fid}", headers=stale,
+                            timeout=TIMEOUT).status_code
+
+    assert [read() for _ in range(8)] == [200] * 8  # every HTTP thread has a connection
+    standby.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                 "WHERE datname = 'settle' AND pid <> pg_backend_pid()")
+    time.sleep(1)  # the poller has reconnected; the HTTP threads' connections are dead
+    assert [read() for _ in range(8)] == [200] * 8
+    assert "standby_failed" in replica_api.log_text()
+
+
 def test_a_dead_standby_costs_no_request_an_error(settle, standby, replica_api):
     who = settle.login(replica_api)
     c = Client(replica_api, who)
