@@ -59,7 +59,7 @@ struct req {
 	char *body;
 	size_t body_len;
 	bool body_is_form; /* x-www-form-urlencoded, parsed into the same JSON shape */
-	PGconn *db;        /* this thread's connection (NULL for ROUTE_NODB) */
+	PGconn *db;        /* this thread's connection (NULL for ROUTE_NODB); see session.h */
 	void *stream;      /* streaming handler's state */
 	int64_t started_ms;
 	/* The response, set by one of the http_* helpers. */
@@ -74,6 +74,12 @@ struct req {
 	uint64_t wait_seq;
 	void (*wait_answer)(struct req *r);
 	char wait_id[37]; /* the resource waited for */
+	/* Consistency sessions (see session.h), only with standbys configured. */
+	uint64_t session_lsn; /* the position the answer's SESSION cookie carries */
+	int standby;          /* 1-based standby serving the request, 0: the primary */
+	bool session_parsed, session_cookie; /* cookie read; it was valid */
+	int write_concern;                   /* ?w=N of a write (0: none given) */
+	bool concern_timeout;                /* N copies were not reached in time */
 	/* Idempotency-Key (see idempotency.h): the JSON answer is kept to be stored. */
 	bool idempotent;
 	char *answer_body;

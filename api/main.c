@@ -14,6 +14,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "relay.h"
+#include "replica.h"
 #include "router.h"
 #include "sign.h"
 #include "storage.h"
@@ -138,6 +139,10 @@ main(int argc, char **argv)
 		free(err);
 		return 1;
 	}
+	if (replica_start() < 0)
+		return 2;
+	if (replica_count() > 0)
+		db_want_commit_lsn(); /* the SESSION cookie of a write carries its COMMIT's */
 	d = main_start_http();
 	if (d == NULL) {
 		log_error("listen_failed listen=%s error=\"%s\"", cfg.listen, strerror(errno));
@@ -163,7 +168,8 @@ main(int argc, char **argv)
 	main_block(SIG_UNBLOCK); /* a second signal now exits at once */
 	log_info("stopping");
 	MHD_quiesce_daemon(d);
-	wait_stop(); /* suspended requests answer now: libmicrohttpd cannot stop with them */
+	wait_stop();    /* suspended requests answer now: libmicrohttpd cannot stop with them */
+	replica_stop(); /* so do writes waiting for standbys */
 	MHD_stop_daemon(d);
 	watchdog_stop();
 	relay_stop(relay);

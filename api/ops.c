@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "db.h"
+#include "replica.h"
 #include "router.h"
 #include "stats.h"
 #include "util.h"
@@ -18,6 +19,8 @@ ops_readyz(struct req *r)
 {
 	PGconn *c = db_thread_conn();
 	PGresult *res = c ? db_exec(c, "SELECT 1", 0, NULL) : NULL;
+	json_t *standbys;
+	int down;
 
 	if (res == NULL) {
 		if (c != NULL)
@@ -28,7 +31,15 @@ ops_readyz(struct req *r)
 		return;
 	}
 	PQclear(res);
-	http_json(r, 200, json_pack("{s:s}", "status", "ready"));
+	if (replica_count() == 0) {
+		http_json(r, 200, json_pack("{s:s}", "status", "ready"));
+		return;
+	}
+	/* A standby down degrades reads, it does not stop them: still ready. */
+	standbys = replica_status(&down);
+	http_json(r, 200,
+	          json_pack("{s:s,s:o}", "status", down > 0 ? "degraded" : "ready", "standbys",
+	                    standbys));
 }
 
 /* Jobs by kind and outcome, from job_runs (every worker's, not only this process's). */
@@ -93,6 +104,8 @@ ops_metrics(struct req *r)
 	PGconn *c = db_thread_conn();
 
 	stats_write(f);
+	if (replica_count() > 0)
+		replica_metrics(f);
 	if (c != NULL) {
 		ops_metrics_jobs(f, c);
 		ops_metrics_ttc(f, c);

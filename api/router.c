@@ -12,6 +12,7 @@
 #include "db.h"
 #include "log.h"
 #include "relay.h"
+#include "session.h"
 #include "stats.h"
 #include "uuid.h"
 #include "idempotency.h"
@@ -231,8 +232,10 @@ router_prepare(struct req_state *st)
 	log_set_id(r->id);
 	if ((r->route->flags & ROUTE_AUTH) && !router_auth(r))
 		return false;
+	if (!session_check(r))
+		return false;
 	if (!(r->route->flags & ROUTE_NODB)) {
-		r->db = db_thread_conn();
+		r->db = session_db(r);
 		if (r->db == NULL) {
 			http_error(r, 503, "service_unavailable", "the database is not reachable",
 			           "retry later");
@@ -289,6 +292,7 @@ router_queue(struct req_state *st)
 
 	if (r->response == NULL)
 		http_error(r, 500, "not_provided", "handler gave no answer", "report this bug");
+	session_answer(r);
 	for (int i = 0; i < r->nheaders; i++)
 		MHD_add_response_header(r->response, r->headers[i][0], r->headers[i][1]);
 	ret = MHD_queue_response(r->conn, (unsigned)r->status, r->response);
@@ -361,10 +365,15 @@ router_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 		r->resumed = false;
 		r->suspended = false;
 		r->wait_seq = wait_seq();
+		session_resume(r);
 		r->wait_answer(r);
 	} else if (r->response == NULL) {
 		r->wait_seq = wait_seq();
 		router_run(r);
+		if (session_retry(r))
+			router_run(r);
+		session_wrote(r);
+		session_concern(r);
 	}
 	if (r->suspended)
 		return MHD_YES;

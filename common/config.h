@@ -8,6 +8,10 @@
 
 struct settle_config {
 	char *database_url;
+	char *database_replica_urls; /* whitespace-separated libpq URLs of standbys */
+	int64_t session_wait_ms;
+	int64_t write_concern_timeout_ms;
+	int64_t replica_max_lag_ms;
 	char *amqp_url;
 	char *queue; /* "rabbitmq" or "inline" */
 	bool inline_mode;

@@ -2,8 +2,10 @@
  * and the state each connection carries (its prepared statements and transaction nesting). */
 #include "db.h"
 
+#include <inttypes.h>
 #include <libpq-events.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <strings.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +41,12 @@ struct db_conn {
 	char *sql[DB_CACHE_STMTS]; /* copies of the texts, owned */
 	int tx_depth;              /* see db_begin */
 	bool tx_aborted;
-	bool reset_pending; /* db_thread_close: a new session at the next db_thread_conn */
+	bool reset_pending;  /* db_thread_close: a new session at the next db_thread_conn */
+	uint64_t commit_lsn; /* see db_want_commit_lsn */
 };
+
+/* Set once at start (db_want_commit_lsn), read by every db_commit. */
+static atomic_bool want_commit_lsn;
 
 /* Forgets the statements prepared on the connection; new names from now on. */
 static void
@@ -186,6 +192,75 @@ db_thread_conn(void)
 	return thread_conn;
 }
 
+/* The calling thread's standby connections (db_thread_replica), closed when it exits. */
+struct db_replica_conn {
+	PGconn *conn;
+	struct util_backoff backoff;
+	int64_t retry_ms; /* no attempt before this time after a failure */
+};
+static _Thread_local struct db_replica_conn *thread_replicas;
+static pthread_key_t replica_key;
+static pthread_once_t replica_key_once = PTHREAD_ONCE_INIT;
+
+static void
+db_replicas_exit(void *p)
+{
+	struct db_replica_conn *rc = p;
+
+	for (int k = 0; k < DB_MAX_REPLICAS; k++)
+		PQfinish(rc[k].conn);
+	free(rc);
+	thread_replicas = NULL;
+}
+
+static void
+db_replica_key_init(void)
+{
+	pthread_key_create(&replica_key, db_replicas_exit);
+}
+
+static struct db_replica_conn *
+db_replicas_of_thread(void)
+{
+	if (thread_replicas == NULL) {
+		thread_replicas = xcalloc(DB_MAX_REPLICAS, sizeof(*thread_replicas));
+		for (int k = 0; k < DB_MAX_REPLICAS; k++)
+			thread_replicas[k].backoff = (struct util_backoff)UTIL_BACKOFF_INIT;
+		pthread_once(&replica_key_once, db_replica_key_init);
+		pthread_setspecific(replica_key, thread_replicas);
+	}
+	return thread_replicas;
+}
+
+PGconn *
+db_thread_replica(int k, const char *url)
+{
+	struct db_replica_conn *rc;
+
+	if (k < 0 || k >= DB_MAX_REPLICAS)
+		return NULL;
+	rc = &db_replicas_of_thread()[k];
+	if (rc->conn != NULL && PQstatus(rc->conn) == CONNECTION_OK)
+		return rc->conn;
+	if (util_now_ms() < rc->retry_ms)
+		return NULL;
+	if (rc->conn == NULL) {
+		rc->conn = PQconnectdb(url);
+		PQsetNoticeProcessor(rc->conn, db_notice, NULL);
+	} else {
+		PQreset(rc->conn);
+	}
+	(void)db_conn_of(rc->conn);
+	if (PQstatus(rc->conn) == CONNECTION_OK) {
+		util_backoff_reset(&rc->backoff);
+		return rc->conn;
+	}
+	log_warn("db_replica_connect_failed standby=%d error=\"%.*s\"", k + 1,
+	         first_line(PQerrorMessage(rc->conn)), PQerrorMessage(rc->conn));
+	rc->retry_ms = util_now_ms() + util_backoff_next(&rc->backoff);
+	return NULL;
+}
+
 void
 db_thread_close(void)
 {
@@ -258,10 +333,10 @@ db_run(PGconn *c, const char *sql, int n, const char *const *params)
 	return PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
 }
 
-PGresult *
-db_exec(PGconn *c, const char *sql, int n, const char *const *params)
+/* Keeps r when it succeeded; else records its SQLSTATE, logs it and returns NULL. */
+static PGresult *
+db_check(PGconn *c, PGresult *r, const char *sql)
 {
-	PGresult *r = db_run(c, sql, n, params);
 	ExecStatusType st = PQresultStatus(r);
 
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
@@ -282,6 +357,12 @@ db_exec(PGconn *c, const char *sql, int n, const char *const *params)
 	}
 	PQclear(r);
 	return NULL;
+}
+
+PGresult *
+db_exec(PGconn *c, const char *sql, int n, const char *const *params)
+{
+	return db_check(c, db_run(c, sql, n, params), sql);
 }
 
 int
@@ -329,6 +410,52 @@ db_begin(PGconn *c)
 	return 0;
 }
 
+/* COMMIT and the WAL position after it, in one round trip (a simple query runs its
+ * statements in order and stops at the first error, which PQexec then returns). */
+static int
+db_commit_lsn(PGconn *c, struct db_conn *s)
+{
+	static const char sql[] = "COMMIT; SELECT pg_current_wal_insert_lsn()";
+	PGresult *r = db_check(c, PQexec(c, sql), sql);
+
+	if (r == NULL)
+		return -1;
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+	    !db_parse_lsn(db_get(r, 0, 0), &s->commit_lsn))
+		s->commit_lsn = 0;
+	PQclear(r);
+	return 0;
+}
+
+void
+db_want_commit_lsn(void)
+{
+	atomic_store(&want_commit_lsn, true);
+}
+
+uint64_t
+db_take_commit_lsn(PGconn *c)
+{
+	struct db_conn *s = db_conn_of(c);
+	uint64_t lsn = s != NULL ? s->commit_lsn : 0;
+
+	if (s != NULL)
+		s->commit_lsn = 0;
+	return lsn;
+}
+
+bool
+db_parse_lsn(const char *s, uint64_t *out)
+{
+	unsigned int hi, lo;
+	int end = 0;
+
+	if (s == NULL || sscanf(s, "%X/%X%n", &hi, &lo, &end) != 2 || s[end] != '\0')
+		return false;
+	*out = ((uint64_t)hi << 32) | lo;
+	return true;
+}
+
 int
 db_commit(PGconn *c)
 {
@@ -345,7 +472,9 @@ db_commit(PGconn *c)
 		db_rollback(c);
 		return -1;
 	}
-	return db_cmd(c, "COMMIT", 0, NULL);
+	if (!atomic_load(&want_commit_lsn))
+		return db_cmd(c, "COMMIT", 0, NULL);
+	return db_commit_lsn(c, s);
 }
 
 void

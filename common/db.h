@@ -19,6 +19,20 @@ PGconn *db_thread_conn(void);
 /* Drops the calling thread's server session: the next db_thread_conn starts a new one. */
 void db_thread_close(void);
 
+/* The calling thread's connection to standby k (0-based, below DB_MAX_REPLICAS) at url,
+ * opened on first use; NULL when it cannot be reached. After a failure it is tried again
+ * only after a backoff (util_backoff), so a dead standby costs no request a wait. */
+#define DB_MAX_REPLICAS 16
+PGconn *db_thread_replica(int k, const char *url);
+
+/* From now on every outermost db_commit also asks, in the same round trip, for the WAL
+ * position after the COMMIT (pg_current_wal_insert_lsn), kept on the connection. */
+void db_want_commit_lsn(void);
+/* The position recorded by the last db_commit on c since the last call (0: none). */
+uint64_t db_take_commit_lsn(PGconn *c);
+/* Parses a pg_lsn text ("16/B374D848"); false if it is not one. */
+bool db_parse_lsn(const char *s, uint64_t *out) MUSTCHECK;
+
 /* Runs sql with n text parameters (NULL = SQL NULL). Returns the result when its
  * status is COMMAND_OK or TUPLES_OK, otherwise logs, PQclear-s and returns NULL.
  * The caller PQclear-s the result. */

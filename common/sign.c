@@ -5,6 +5,8 @@
  * message:
  *   URL:   "url" NUL method NUL expires NUL path
  *   token: "token.v2" NUL user_id NUL agent_id NUL issued_ms NUL expires
+ *   SESSION cookie: "session" NUL lsn (16 lower-case hex digits); the cookie is
+ *   "<lsn>.<hexmac>"
  * A token is "<user_uuid>.<agent_uuid>.<issued_ms>.<expires>.<hexmac>": URL-safe, about 163
  * characters. (Tokens of the first format, "<user_uuid>.<expires>.<hexmac>" with the MAC over
  * "token" NUL user_id NUL expires, no longer verify.)
@@ -256,4 +258,35 @@ sign_random_key(char out[65])
 	if (RAND_bytes(b, sizeof(b)) != 1)
 		sign_fatal("RAND_bytes failed");
 	util_hex(b, sizeof(b), out);
+}
+
+#define SIGN_LSN_LEN 16
+
+char *
+sign_session(uint64_t lsn)
+{
+	char hex[SIGN_LSN_LEN + 1], mac[SIGN_HEX_LEN + 1];
+	const char *fields[] = {"session", hex};
+
+	snprintf(hex, sizeof(hex), "%016" PRIx64, lsn);
+	sign_mac_hex(fields, ARRAY_LEN(fields), mac);
+	return xasprintf("%s.%s", hex, mac);
+}
+
+bool
+sign_session_read(const char *value, uint64_t *lsn)
+{
+	char hex[SIGN_LSN_LEN + 1], mac[SIGN_HEX_LEN + 1];
+	const char *fields[] = {"session", hex};
+
+	if (value == NULL || strspn(value, "0123456789abcdef") != SIGN_LSN_LEN ||
+	    value[SIGN_LSN_LEN] != '.')
+		return false;
+	memcpy(hex, value, SIGN_LSN_LEN);
+	hex[SIGN_LSN_LEN] = '\0';
+	sign_mac_hex(fields, ARRAY_LEN(fields), mac);
+	if (!sign_hex_equal(mac, value + SIGN_LSN_LEN + 1))
+		return false;
+	*lsn = strtoull(hex, NULL, 16);
+	return true;
 }

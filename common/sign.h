@@ -34,6 +34,13 @@ bool sign_token_read(const char *token, int64_t now, struct sign_token *out) MUS
 /* sign_token_read that gives the user id alone (37 bytes). */
 bool sign_token_verify(const char *token, int64_t now, char user_id[37]) MUSTCHECK;
 
+/* The value of a SESSION cookie carrying database position lsn: "<16 hex>.<hexmac>".
+ * Caller frees. */
+char *sign_session(uint64_t lsn);
+/* Reads a SESSION cookie value: true with *lsn set when it is one sign_session made with
+ * this key; false (untouched) when forged or malformed. */
+bool sign_session_read(const char *value, uint64_t *lsn) MUSTCHECK;
+
 /* Hex SHA-256 of an api key, as stored in api_keys.key_hash. out: 65 bytes. */
 void sign_key_hash(const char *key, char out[65]);
 /* A new random key: 32 bytes of randomness, hex. out: 65 bytes. */

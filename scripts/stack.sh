@@ -12,6 +12,13 @@
 # Postgres runs durable (fsync, full_page_writes, synchronous_commit on) with
 # pg_stat_statements loaded.
 #
+# SETTLE_PG_REPLICAS=N also starts N streaming standbys of that Postgres (pg_basebackup,
+# one physical replication slot each, max_slot_wal_keep_size bounding what a dead one
+# keeps), on free loopback ports; standby K's data directory is DIR/pg-replica-K (a
+# symlink), and stack.env gets SETTLE_DATABASE_REPLICA_URLS='url1 url2 …'.
+# SETTLE_PG_REPLICA_DELAY_MS=D makes every standby apply the WAL D ms late
+# (recovery_min_apply_delay). `stop` stops every standby there is.
+#
 # PostgreSQL refuses to run as root: as root, its data directory belongs to `postgres`, and
 # when DIR cannot be reached by that user (a checkout under /root), the data lives in
 # /var/tmp/settle-pg-<id> with a symlink DIR/pg pointing to it.
@@ -31,7 +38,7 @@ die() {
 say() { echo "stack.sh: $*" >&2; }
 
 usage() {
-	sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 # ---- helpers ---------------------------------------------------------------------------
@@ -219,6 +226,133 @@ pg_stop() {
 	PG_PID=""
 }
 
+# ---- PostgreSQL standbys (SETTLE_PG_REPLICAS) --------------------------------------------
+
+# WAL a replication slot may hold for a standby that stopped reading it.
+PG_SLOT_KEEP=${SETTLE_PG_SLOT_KEEP:-1GB}
+
+replica_count() {
+	local n=${SETTLE_PG_REPLICAS:-0} d=${SETTLE_PG_REPLICA_DELAY_MS:-0}
+	[[ "$n" =~ ^[0-9]+$ ]] && ((n <= 16)) || die "SETTLE_PG_REPLICAS must be 0 to 16, not '$n'"
+	[[ "$d" =~ ^[0-9]+$ ]] || die "SETTLE_PG_REPLICA_DELAY_MS must be a number, not '$d'"
+	echo "$n"
+}
+
+# The data directory of standby $1 (reachable by the Postgres user) and its link in DIR.
+replica_data() { echo "$PGROOT/replica-$1"; }
+replica_link() { echo "$DIR/pg-replica-$1"; }
+
+# The pid of standby $1's postmaster when it runs, else nothing.
+replica_pid() {
+	local pidfile pid
+	pidfile="$(replica_data "$1")/postmaster.pid"
+	pid=$(head -n1 "$pidfile" 2>/dev/null) || return 0
+	pid_is "$pid" "postgres" && echo "$pid"
+	return 0
+}
+
+# The port standby $1 listens on (4th line of postmaster.pid).
+replica_port() { sed -n 4p "$(replica_data "$1")/postmaster.pid" 2>/dev/null; }
+
+pg_sql() {
+	"$PG_BIN/psql" -X -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 \
+		-tAqc "$1"
+}
+
+# Makes standby $1's slot on the primary and copies the primary into its data directory.
+replica_create() {
+	local k=$1 data slot="settle_replica_$1"
+	data=$(replica_data "$k")
+	pg_sql "SELECT pg_create_physical_replication_slot('$slot', true)
+		WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = '$slot')" \
+		>/dev/null || die "cannot create replication slot $slot"
+	rm -rf "$data"
+	as_pg "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PG_PORT" -U postgres -D "$data" \
+		-X stream -S "$slot" -R --no-sync >"$PGROOT/replica-$k.basebackup.log" 2>&1 || {
+		cat "$PGROOT/replica-$k.basebackup.log" >&2
+		die "pg_basebackup of standby $k failed"
+	}
+	chmod 700 "$data"
+}
+
+# Starts standby $1 (made on first use), reusing its last port when still free.
+replica_start() {
+	local k=$1 data port pid
+	data=$(replica_data "$k")
+	ln -sfn "$data" "$(replica_link "$k")"
+	pid=$(replica_pid "$k")
+	if [ -n "$pid" ]; then
+		say "standby $k already running (pid $pid, port $(replica_port "$k"))"
+		return 0
+	fi
+	[ -f "$data/PG_VERSION" ] || replica_create "$k"
+	port=$(cat "$PGROOT/replica-$k.port" 2>/dev/null || true)
+	port_free "$port" || port=$(free_port)
+	echo "$port" >"$PGROOT/replica-$k.port"
+	rm -f "$data/postmaster.pid"
+	as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$PGROOT/replica-$k.log" -w -t "$START_TIMEOUT" \
+		-o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories='' -c hot_standby=on -c hot_standby_feedback=on -c recovery_min_apply_delay=${SETTLE_PG_REPLICA_DELAY_MS:-0}ms -c max_connections=200" \
+		start >/dev/null 9>&- || {
+		tail -n 20 "$PGROOT/replica-$k.log" >&2 || true
+		die "standby $k did not start (log: $PGROOT/replica-$k.log)"
+	}
+	say "standby $k started (pid $(replica_pid "$k"), port $port, delay ${SETTLE_PG_REPLICA_DELAY_MS:-0} ms)"
+}
+
+# Standby $1 stops; its data and slot stay for the next start.
+replica_stop() {
+	local k=$1 pid data
+	data=$(replica_data "$k")
+	pid=$(replica_pid "$k")
+	[ -n "$pid" ] || return 0
+	as_pg "$PG_BIN/pg_ctl" -D "$data" -m fast -w -t 30 stop >/dev/null 2>&1 || true
+	if pid_alive "$pid"; then
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	say "standby $k stopped (pid $pid)"
+}
+
+# The numbers of the standbys that have a link in DIR.
+replica_list() {
+	local l
+	for l in "$DIR"/pg-replica-*; do
+		[ -L "$l" ] && echo "${l##*-}"
+	done | sort -n
+}
+
+# Starts standbys 1..N and stops any beyond N, so that what runs is what stack.env says.
+replicas_start() {
+	local n k
+	n=$(replica_count)
+	for k in $(replica_list); do
+		((k > n)) && replica_stop "$k"
+	done
+	((n > 0)) || return 0
+	pg_sql "ALTER SYSTEM SET max_slot_wal_keep_size = '$PG_SLOT_KEEP'" >/dev/null &&
+		pg_sql "SELECT pg_reload_conf()" >/dev/null || die "cannot set max_slot_wal_keep_size"
+	for ((k = 1; k <= n; k++)); do
+		replica_start "$k"
+	done
+}
+
+replicas_stop() {
+	local k
+	for k in $(replica_list); do
+		replica_stop "$k"
+	done
+}
+
+# The URLs of the running standbys 1..N, space-separated.
+replica_urls() {
+	local n k urls=""
+	n=$(replica_count)
+	for ((k = 1; k <= n; k++)); do
+		[ -n "$(replica_pid "$k")" ] &&
+			urls+="${urls:+ }postgresql://postgres@127.0.0.1:$(replica_port "$k")/settle"
+	done
+	echo "$urls"
+}
+
 # ---- RabbitMQ --------------------------------------------------------------------------
 
 rabbit_env() {
@@ -320,18 +454,23 @@ rabbit_stop() {
 # ---- commands --------------------------------------------------------------------------
 
 write_env() {
+	local urls
 	{
 		echo "SETTLE_DATABASE_URL=postgresql://postgres@127.0.0.1:$PG_PORT/settle"
 		if rabbit_running; then
 			echo "SETTLE_AMQP_URL=amqp://guest:guest@127.0.0.1:$AMQP_PORT"
 		fi
+		urls=$(replica_urls)
+		[ -z "$urls" ] || echo "SETTLE_DATABASE_REPLICA_URLS='$urls'"
 	} >"$DIR/stack.env.tmp"
 	mv -f "$DIR/stack.env.tmp" "$DIR/stack.env"
 }
 
 cmd_start() {
+	replica_count >/dev/null
 	pg_start
 	pg_create_db
+	replicas_start
 	if [ "${SETTLE_QUEUE:-rabbitmq}" != "inline" ]; then
 		rabbit_start
 	fi
@@ -341,13 +480,15 @@ cmd_start() {
 
 cmd_stop() {
 	rabbit_stop
+	pg_root
+	replicas_stop
 	pg_stop
 	save_state
 	rm -f "$DIR/stack.env"
 }
 
 cmd_status() {
-	local ok=0
+	local ok=0 k
 	pg_root
 	if pg_running; then
 		echo "postgres: running (pid $PG_PID, port $PG_PORT, data $PGROOT/data)"
@@ -355,6 +496,13 @@ cmd_status() {
 		echo "postgres: stopped"
 		ok=1
 	fi
+	for k in $(replica_list); do
+		if [ -n "$(replica_pid "$k")" ]; then
+			echo "standby $k: running (pid $(replica_pid "$k"), port $(replica_port "$k"))"
+		else
+			echo "standby $k: stopped"
+		fi
+	done
 	if rabbit_running; then
 		echo "rabbitmq: running (pid $RABBIT_PID, port $AMQP_PORT, node $RABBIT_NODE)"
 	elif [ "${SETTLE_QUEUE:-rabbitmq}" = "inline" ]; then

@@ -18,7 +18,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from settle_harness import (  # noqa: E402
-    DURABLE_SETTINGS, Amqp, Postgres, RabbitMQ, Settle, make_workdir, sanitizer_env)
+    DURABLE_SETTINGS, Amqp, Postgres, RabbitMQ, Settle, Standby, make_workdir, sanitizer_env)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -168,6 +168,20 @@ def durable_settle(durable_pg, bin_dir, workdir, base_env, request):
                   f"{p.log_text()[-5000:]}")
     if problems:
         pytest.fail("sanitizer findings:\n" + "\n".join(problems), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def standby(request, workdir, postgres):
+    """A streaming standby of the session's Postgres, one per test module, applying the WAL
+    the module's STANDBY_DELAY_MS (default 0) late. Stopped by pid after the module."""
+    delay = getattr(request.module, "STANDBY_DELAY_MS", 0)
+    name = "replica-" + request.module.__name__.rsplit(".", 1)[-1].replace("_", "-")
+    sb = Standby(postgres, workdir, name=name, delay_ms=delay)
+    try:
+        sb.start()
+        yield sb
+    finally:
+        sb.stop()
 
 
 @pytest.fixture

@@ -165,12 +165,15 @@ class Postgres:
             raise RuntimeError(f"{' '.join(argv)} failed ({r.returncode}):\n{r.stdout}")
         return r.stdout
 
-    def init(self):
+    def _make_dir(self):
         os.makedirs(self.sock, exist_ok=True)
         if is_root():
             shutil.chown(self.dir, "postgres", "postgres")
             shutil.chown(self.sock, "postgres", "postgres")
         os.chmod(self.dir, 0o700)
+
+    def init(self):
+        self._make_dir()
         self._run([f"{PG_BIN}/initdb", "-D", self.data, "-A", "trust", "--nosync",
                    "-U", "postgres", "-E", "UTF8"])
 
@@ -247,6 +250,39 @@ class Postgres:
             else:
                 os.kill(self.pid, signal.SIGKILL)
         _untrack(self)
+
+
+class Standby(Postgres):
+    """A streaming standby of `primary` (pg_basebackup through the physical replication
+    slot `name`), in root_dir/<name> on a free port, applying the WAL `delay_ms` late
+    (recovery_min_apply_delay). stop() also drops its slot on the primary."""
+
+    def __init__(self, primary, root_dir, name="replica", delay_ms=0):
+        super().__init__(root_dir, name=name, settings=dict(
+            FAST_SETTINGS, hot_standby="on", recovery_min_apply_delay=f"{int(delay_ms)}ms"))
+        self.primary = primary
+        self.slot = name.replace("-", "_")
+
+    def __repr__(self):
+        return f"Standby(port={self.port}, pid={self.pid}, slot={self.slot})"
+
+    def init(self):
+        self._make_dir()
+        self.primary.psql(f"SELECT pg_create_physical_replication_slot('{self.slot}', true)")
+        self._run([f"{PG_BIN}/pg_basebackup", "-h", "127.0.0.1", "-p", str(self.primary.port),
+                   "-U", "postgres", "-D", self.data, "-X", "stream", "-S", self.slot, "-R",
+                   "--no-sync"], timeout=120)
+
+    def replay_lsn(self):
+        return self.psql("SELECT pg_last_wal_replay_lsn()")
+
+    def stop(self):
+        super().stop()
+        try:
+            self.primary.psql("SELECT pg_drop_replication_slot(slot_name) FROM "
+                              f"pg_replication_slots WHERE slot_name = '{self.slot}'")
+        except Exception:
+            pass
 
 
 class RabbitMQ:

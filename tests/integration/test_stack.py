@@ -4,6 +4,7 @@
 import os
 import re
 import subprocess
+import time
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", ".."))
 STACK = os.path.join(REPO, "scripts", "stack.sh")
@@ -45,3 +46,38 @@ def test_stack_listens_on_loopback_only_and_is_durable(tmp_path):
             assert got == "on", f"{setting}={got}"
     finally:
         subprocess.run([STACK, "stop", state], capture_output=True, timeout=120)
+
+
+def psql(url, sql):
+    return subprocess.run(["psql", "-X", url, "-Atc", sql], capture_output=True, text=True,
+                          timeout=30, check=True).stdout.strip()
+
+
+def test_stack_starts_delayed_standbys_on_loopback_and_stops_them(tmp_path):
+    state = str(tmp_path / "stack")
+    env = dict(os.environ, SETTLE_QUEUE="inline", SETTLE_PG_REPLICAS="1",
+               SETTLE_PG_REPLICA_DELAY_MS="1500")
+    r = subprocess.run([STACK, "start", state], env=env, capture_output=True, text=True,
+                       timeout=240)
+    assert r.returncode == 0, r.stdout + r.stderr
+    try:
+        pidfile = os.path.join(state, "pg-replica-1", "postmaster.pid")
+        pid, port = (int(x) for x in open(pidfile).read().split("\n")[0:4:3])
+        assert [a for a, p, who in listeners() if p == port or pid in who] == ["127.0.0.1"]
+        text = open(os.path.join(state, "stack.env")).read()
+        primary = text.split("SETTLE_DATABASE_URL=", 1)[1].split()[0]
+        urls = text.split("SETTLE_DATABASE_REPLICA_URLS=", 1)[1].split("\n")[0].strip("'")
+        assert urls == f"postgresql://postgres@127.0.0.1:{port}/settle"
+        assert psql(urls, "SELECT pg_is_in_recovery()") == "t"
+        assert psql(urls, "SHOW recovery_min_apply_delay") == "1500ms"
+        assert psql(primary, "SELECT slot_name || ' ' || active FROM pg_replication_slots") \
+            == "settle_replica_1 true"
+        assert psql(primary, "SHOW max_slot_wal_keep_size") != "-1"
+        psql(primary, "CREATE TABLE stack_probe (x int)")
+        assert psql(urls, "SELECT to_regclass('stack_probe') IS NULL") == "t"  # delayed
+        time.sleep(3)
+        assert psql(urls, "SELECT to_regclass('stack_probe') IS NOT NULL") == "t"
+    finally:
+        r = subprocess.run([STACK, "stop", state], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert not os.path.exists(pidfile), "the standby still runs after stack.sh stop"

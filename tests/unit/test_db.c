@@ -307,6 +307,60 @@ test_reset_inside_transaction(void **state)
 	PQfinish(c);
 }
 
+/* pg_lsn texts, and what is not one. */
+static void
+test_parse_lsn(void **state)
+{
+	uint64_t lsn = 0;
+
+	assert_true(db_parse_lsn("16/B374D848", &lsn));
+	assert_true(lsn == UINT64_C(0x16B374D848));
+	assert_true(db_parse_lsn("0/0", &lsn));
+	assert_true(lsn == 0);
+	assert_false(db_parse_lsn("16/B374D848x", &lsn));
+	assert_false(db_parse_lsn("16", &lsn));
+	assert_false(db_parse_lsn("", &lsn));
+	assert_false(db_parse_lsn(NULL, &lsn));
+}
+
+/* A standby that cannot be reached: NULL, and no new attempt until the backoff passed. */
+static void
+test_thread_replica_unreachable(void **state)
+{
+	const char *url = "postgresql://postgres@127.0.0.1:1/settle?connect_timeout=2";
+
+	assert_null(db_thread_replica(0, url));
+	assert_null(db_thread_replica(0, url));
+	assert_null(db_thread_replica(-1, url));
+	assert_null(db_thread_replica(DB_MAX_REPLICAS, url));
+}
+
+/* Once wanted, the outermost commit records the position after it (once), an inner one
+ * does not. Runs last: db_want_commit_lsn stays on. */
+static void
+test_commit_lsn(void **state)
+{
+	PGconn *c = test_db_connect();
+	PGresult *r;
+	uint64_t before, after;
+
+	db_want_commit_lsn();
+	r = PQexec(c, "SELECT pg_current_wal_insert_lsn()");
+	assert_true(db_parse_lsn(PQgetvalue(r, 0, 0), &before));
+	PQclear(r);
+	assert_int_equal(db_begin(c), 0);
+	assert_int_equal(db_begin(c), 0);
+	assert_int_equal(db_cmd(c, "CREATE TEMP TABLE lsn_probe (x int)", 0, NULL), 0);
+	assert_int_equal(db_commit(c), 0);
+	assert_true(db_take_commit_lsn(c) == 0);
+	assert_int_equal(db_commit(c), 0);
+	after = db_take_commit_lsn(c);
+	assert_true(after > before);
+	assert_true(db_take_commit_lsn(c) == 0);
+	assert_int_equal(PQtransactionStatus(c), PQTRANS_IDLE);
+	PQfinish(c);
+}
+
 int
 main(void)
 {
@@ -324,6 +378,9 @@ main(void)
 	    cmocka_unit_test(test_prepare_error_in_transaction),
 	    cmocka_unit_test(test_nesting_per_connection),
 	    cmocka_unit_test(test_reset_inside_transaction),
+	    cmocka_unit_test(test_parse_lsn),
+	    cmocka_unit_test(test_thread_replica_unreachable),
+	    cmocka_unit_test(test_commit_lsn),
 	};
 
 	test_url = url != NULL && url[0] != '\0' ? url : NULL;

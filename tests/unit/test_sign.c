@@ -359,6 +359,37 @@ test_sign_key_hash(void **state)
 	assert_string_not_equal(a, b);
 }
 
+/* The SESSION cookie: round trip, and anything not made with this key is refused. */
+static void
+test_sign_session(void **state)
+{
+	char *v = sign_session(UINT64_C(0x16B374D848));
+	uint64_t lsn = 7;
+	char buf[128];
+
+	assert_int_equal(strlen(v), 16 + 1 + 64);
+	assert_int_equal(strncmp(v, "00000016b374d848.", 17), 0);
+	assert_true(sign_session_read(v, &lsn));
+	assert_true(lsn == UINT64_C(0x16B374D848));
+	snprintf(buf, sizeof(buf), "%s", v);
+	buf[0] = '1'; /* another position, same MAC */
+	assert_false(sign_session_read(buf, &lsn));
+	snprintf(buf, sizeof(buf), "%s", v);
+	buf[strlen(buf) - 1] = buf[strlen(buf) - 1] == '0' ? '1' : '0';
+	assert_false(sign_session_read(buf, &lsn));
+	snprintf(buf, sizeof(buf), "%s0", v); /* too long */
+	assert_false(sign_session_read(buf, &lsn));
+	assert_false(sign_session_read("", &lsn));
+	assert_false(sign_session_read("00000016b374d848", &lsn));
+	assert_false(sign_session_read("00000016B374D848.x", &lsn));
+	assert_false(sign_session_read(NULL, &lsn));
+	assert_true(lsn == UINT64_C(0x16B374D848));
+	sign_set_key("another key");
+	assert_false(sign_session_read(v, &lsn));
+	sign_set_key(TEST_KEY);
+	free(v);
+}
+
 int
 main(void)
 {
@@ -375,6 +406,7 @@ main(void)
 	    cmocka_unit_test(test_sign_token_old_format),
 	    cmocka_unit_test(test_sign_token_garbage),
 	    cmocka_unit_test(test_sign_key_hash),
+	    cmocka_unit_test(test_sign_session),
 	};
 	return cmocka_run_group_tests(tests, test_sign_setup, NULL);
 }

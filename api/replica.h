@@ -1,0 +1,50 @@
+/* replica.h: the streaming standbys of SETTLE_DATABASE_REPLICA_URLS, as one thread sees
+ * them: it polls each standby's replay position (pg_last_wal_replay_lsn) and the primary's
+ * (pg_current_wal_lsn), so that a request can pick a standby without a round trip. */
+#ifndef SETTLE_REPLICA_H
+#define SETTLE_REPLICA_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "http.h"
+#include "util.h"
+
+/* Reads cfg.database_replica_urls and starts the poller when there is any standby. 0, or
+ * -1 with a message on a bad list. */
+int replica_start(void) MUSTCHECK;
+void replica_stop(void);
+
+/* The number of configured standbys (0: the poller does not run). */
+int replica_count(void);
+/* The URL of standby k (0-based). */
+const char *replica_url(int k);
+/* True when standby k answered its last poll and has not lagged beyond
+ * SETTLE_REPLICA_MAX_LAG_MS, nor beyond max_lag_ms (<0: no further bound). */
+bool replica_usable(int k, int64_t max_lag_ms);
+/* The last replay position seen on standby k (a lower bound of what it has applied). */
+uint64_t replica_replay_lsn(int k);
+/* The last position seen on the primary (0 before the first poll). */
+uint64_t replica_primary_lsn(void);
+
+/* Events counted for /metrics. */
+enum replica_event {
+	REPLICA_READ_PRIMARY, /* a read served by the primary */
+	REPLICA_READ_STANDBY, /* a read served by a standby */
+	REPLICA_SESSION_WAIT, /* a read waited for a standby to reach its session */
+	REPLICA_FALLBACK,     /* a read with a cookie went to the primary: none caught up */
+	REPLICA_CONCERN_WAIT, /* a write waited for its write concern */
+	REPLICA_CONCERN_LATE, /* ... and it was not met in time */
+	REPLICA_EVENTS,
+};
+void replica_note(enum replica_event e);
+/* Writes the counters and each standby's state and replay lag in bytes (Prometheus). */
+void replica_metrics(FILE *f);
+/* [{"standby": K, "up": bool, "lag_bytes": n}, …]; *down counts those down. New ref. */
+json_t *replica_status(int *down);
+
+/* Write concern: suspends r (its answer made) until `need` standbys have replayed lsn, or
+ * until deadline_ms (r->concern_timeout set then), and resumes it: r->wait_answer runs. */
+void replica_await(struct req *r, uint64_t lsn, int need, int64_t deadline_ms);
+
+#endif

@@ -1,0 +1,262 @@
+/* session.c: which database serves a request, and the SESSION cookie.
+ *
+ * The cookie carries the newest WAL position the client wrote or read (signed, sign.h).
+ * A write's position is that right after its COMMIT (db_want_commit_lsn: same round trip).
+ * A read's is a lower bound of what it saw, from the poller (replica.h): no round trip.
+ */
+#include "session.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "replica.h"
+#include "sign.h"
+
+#define SESSION_POLL_MS  2
+#define SESSION_NO_STALE (-2) /* no max-stale directive */
+
+/* Reads the cookie once: r->session_lsn is its position (0 when absent or forged). */
+static void
+session_read_cookie(struct req *r)
+{
+	const char *v;
+	uint64_t lsn;
+
+	if (r->session_parsed)
+		return;
+	r->session_parsed = true;
+	v = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "SESSION");
+	r->session_cookie = v != NULL && sign_session_read(v, &lsn);
+	if (r->session_cookie && lsn > r->session_lsn)
+		r->session_lsn = lsn;
+}
+
+/* Cache-Control: max-stale[=N]: N in ms, -1 without N, SESSION_NO_STALE when absent. */
+static int64_t
+session_max_stale(struct req *r)
+{
+	const char *h = http_req_header(r, "Cache-Control"), *p;
+	int64_t secs = 0;
+
+	for (p = h; p != NULL && (p = strcasestr(p, "max-stale")) != NULL; p += 9) {
+		if (p != h && p[-1] != ' ' && p[-1] != ',' && p[-1] != '\t')
+			continue;
+		if (p[9] != '=')
+			return -1;
+		for (p += 10; *p >= '0' && *p <= '9' && secs < 86400 * 365; p++)
+			secs = secs * 10 + (*p - '0');
+		return secs * 1000;
+	}
+	return SESSION_NO_STALE;
+}
+
+/* A usable standby that has replayed `need` (round robin), or -1. */
+static int
+session_pick(uint64_t need, int64_t max_lag_ms)
+{
+	static atomic_uint next;
+	int n = replica_count(), start = (int)(atomic_fetch_add(&next, 1) % (unsigned)n);
+	bool any = false;
+
+	for (int i = 0; i < n; i++) {
+		int k = (start + i) % n;
+		if (!replica_usable(k, max_lag_ms))
+			continue;
+		any = true;
+		if (replica_replay_lsn(k) >= need)
+			return k;
+	}
+	return any ? -2 : -1; /* -2: one may still catch up */
+}
+
+/* The standby for a read, waiting up to SETTLE_SESSION_WAIT_MS for one to replay `need`. */
+static int
+session_standby(uint64_t need, int64_t max_lag_ms)
+{
+	int64_t deadline = util_now_ms() + cfg.session_wait_ms;
+	int k = session_pick(need, max_lag_ms);
+
+	if (k == -2)
+		replica_note(REPLICA_SESSION_WAIT);
+	while (k == -2 && util_now_ms() < deadline) {
+		util_sleep_ms(SESSION_POLL_MS, NULL);
+		k = session_pick(need, max_lag_ms);
+	}
+	if (k == -2)
+		replica_note(REPLICA_FALLBACK);
+	return k;
+}
+
+/* A standby connection for a read that may use one, else NULL. */
+static PGconn *
+session_read_db(struct req *r)
+{
+	int64_t stale = session_max_stale(r);
+	PGconn *c;
+	int k;
+
+	if (!r->session_cookie && stale == SESSION_NO_STALE)
+		return NULL;
+	k = session_standby(r->session_lsn, stale == SESSION_NO_STALE ? -1 : stale);
+	if (k < 0 || (c = db_thread_replica(k, replica_url(k))) == NULL)
+		return NULL;
+	r->standby = k + 1;
+	if (replica_replay_lsn(k) > r->session_lsn)
+		r->session_lsn = replica_replay_lsn(k);
+	return c;
+}
+
+static bool
+session_is_read(struct req *r)
+{
+	return strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+}
+
+PGconn *
+session_db(struct req *r)
+{
+	PGconn *c;
+
+	if (replica_count() == 0)
+		return db_thread_conn();
+	session_read_cookie(r);
+	if (session_is_read(r) && (c = session_read_db(r)) != NULL) {
+		replica_note(REPLICA_READ_STANDBY);
+		return c;
+	}
+	if (session_is_read(r))
+		replica_note(REPLICA_READ_PRIMARY);
+	c = db_thread_conn();
+	if (c != NULL && !session_is_read(r))
+		(void)db_take_commit_lsn(c); /* a position left from another request */
+	if (session_is_read(r) && replica_primary_lsn() > r->session_lsn)
+		r->session_lsn = replica_primary_lsn();
+	return c;
+}
+
+/* Drops the answer a handler made, so that it can run again. */
+static void
+session_drop_answer(struct req *r)
+{
+	if (r->response != NULL)
+		MHD_destroy_response(r->response);
+	r->response = NULL;
+	r->status = 0;
+	for (int i = 0; i < r->nheaders; i++) {
+		free(r->headers[i][0]);
+		free(r->headers[i][1]);
+	}
+	r->nheaders = 0;
+	r->wait_applied = false;
+}
+
+bool
+session_retry(struct req *r)
+{
+	PGconn *primary;
+
+	if (r->standby == 0 || r->suspended || r->status < 500)
+		return false;
+	if (!db_last_was_connection() && strncmp(db_last_sqlstate(), "40", 2) != 0)
+		return false;
+	if ((primary = db_thread_conn()) == NULL)
+		return false;
+	log_warn("standby_failed standby=%d sqlstate=%s retry=primary", r->standby,
+	         db_last_sqlstate());
+	session_drop_answer(r);
+	r->standby = 0;
+	r->db = primary;
+	return true;
+}
+
+void
+session_wrote(struct req *r)
+{
+	uint64_t lsn;
+	PGresult *res;
+
+	if (replica_count() == 0 || r->db == NULL || session_is_read(r) ||
+	    !(r->suspended || (r->status >= 200 && r->status < 300)))
+		return;
+	lsn = db_take_commit_lsn(r->db);
+	if (lsn == 0) {
+		/* A write made without db_begin: the position after it, one more round trip. */
+		res = db_exec(r->db, "SELECT pg_current_wal_insert_lsn()", 0, NULL);
+		if (res == NULL || !db_parse_lsn(db_get(res, 0, 0), &lsn))
+			lsn = 0;
+		PQclear(res);
+	}
+	if (lsn > r->session_lsn)
+		r->session_lsn = lsn;
+}
+
+void
+session_resume(struct req *r)
+{
+	PGconn *primary;
+
+	if (r->standby == 0 || (primary = db_thread_conn()) == NULL)
+		return;
+	r->standby = 0;
+	r->db = primary;
+}
+
+void
+session_answer(struct req *r)
+{
+	char *v, *cookie;
+
+	if (replica_count() == 0)
+		return;
+	session_read_cookie(r);
+	v = sign_session(r->session_lsn);
+	cookie = xasprintf("SESSION=%s; Path=/; HttpOnly; SameSite=Lax", v);
+	http_header(r, "Set-Cookie", cookie);
+	http_header(r, "Vary", "Cookie");
+	free(cookie);
+	free(v);
+}
+
+bool
+session_check(struct req *r)
+{
+	const char *w;
+	int64_t n;
+
+	if (!(r->route->flags & ROUTE_AUTH) || session_is_read(r) ||
+	    (w = http_query(r, "w")) == NULL)
+		return true;
+	if (!util_parse_i64(w, &n) || n < 1 || n > 1 + replica_count()) {
+		http_invalid(r, "w", "must be a whole number from 1 to 1 + the number of standbys");
+		return false;
+	}
+	r->write_concern = (int)n;
+	return true;
+}
+
+/* Back from replica_await: the handler's answer, or 504 when the standbys were late. */
+static void
+session_concern_answer(struct req *r)
+{
+	if (!r->concern_timeout)
+		return;
+	session_drop_answer(r);
+	http_error(r, 504, "write_concern_timeout",
+	           "the write is committed, but not enough standbys applied it in time",
+	           "read it with the SESSION cookie, or retry with a smaller w");
+}
+
+void
+session_concern(struct req *r)
+{
+	if (r->write_concern < 2 || r->suspended || r->status < 200 || r->status >= 300)
+		return;
+	r->wait_answer = session_concern_answer;
+	replica_await(r, r->session_lsn, r->write_concern - 1,
+	              util_now_ms() + cfg.write_concern_timeout_ms);
+}

@@ -1,0 +1,253 @@
+"""Replicas and consistency sessions (issue 11, API.md "Consistency sessions"): settle-api
+with a streaming standby that applies the WAL 2 s late (the `standby` fixture), so that a
+read the standby serves cannot see a write made just before, and one the primary serves
+always does."""
+
+import os
+import signal
+import time
+
+import pytest
+import requests
+
+from settle_harness import pid_alive, wait_until
+
+STANDBY_DELAY_MS = 2000
+TIMEOUT = 30
+N = 20
+
+
+@pytest.fixture
+def replica_api(settle, standby):
+    """settle-api (jobs inline) reading from the delayed standby."""
+    api = settle.api(SETTLE_QUEUE="inline", SETTLE_DATABASE_REPLICA_URLS=standby.url())
+    time.sleep(0.5)  # the position poller has seen the standby
+    return api
+
+
+class Client(requests.Session):
+    """A requests.Session (it keeps cookies) with a base URL and a token."""
+
+    def __init__(self, api, who):
+        super().__init__()
+        self.base = api.base
+        self.headers.update(who["headers"])
+
+    def request(self, method, path, **kw):
+        kw.setdefault("timeout", TIMEOUT)
+        return super().request(method, self.base + path, **kw)
+
+
+def metric(api, name):
+    """The value of one sample of settle-api's /metrics (0 when absent)."""
+    for line in requests.get(f"{api.url}/metrics", timeout=TIMEOUT).text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def new_project(c):
+    r = c.post("/projects", json={"name": "replicated", "description": "d"})
+    assert r.status_code == 202, r.text
+    pid = r.json()["id"]
+    wait_until(lambda: c.get(f"/projects/{pid}").json()["is_consistent"], 20,
+               what="project consistent")
+    return pid
+
+
+def new_folder(c, pid, name="f"):
+    r = c.post("/folders", json={"name": name, "parent": {"kind": "dds-project", "id": pid}})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def test_cookie_reads_its_writes_through_a_delayed_standby(settle, replica_api):
+    c = Client(replica_api, settle.login(replica_api))
+    pid = new_project(c)
+    for i in range(N):
+        fid = new_folder(c, pid, f"cookie-{i}")
+        r = c.get(f"/folders/{fid}")
+        assert r.status_code == 200, f"read {i} after its write: {r.status_code} {r.text}"
+        assert "Cookie" in r.headers.get("Vary", ""), r.headers
+        assert "SESSION" in c.cookies
+    assert metric(replica_api, "settle_session_fallbacks_total") >= N
+    assert metric(replica_api, 'settle_reads_total{served="primary"}') >= N
+    set_cookie = r.headers["Set-Cookie"]
+    assert "Path=/" in set_cookie and "HttpOnly" in set_cookie and "SameSite=Lax" in set_cookie
+
+
+def test_without_cookie_reads_go_to_the_primary(settle, replica_api):
+    who = settle.login(replica_api)
+    c = Client(replica_api, who)
+    pid = new_project(c)
+    for i in range(N):
+        fid = new_folder(c, pid, f"plain-{i}")
+        r = requests.get(f"{replica_api.base}/folders/{fid}", headers=who["headers"],
+                         timeout=TIMEOUT)
+        assert r.status_code == 200, f"read {i} without a cookie: {r.status_code} {r.text}"
+
+
+def test_max_stale_reads_come_from_the_standby(settle, replica_api):
+    who = settle.login(replica_api)
+    c = Client(replica_api, who)
+    pid = new_project(c)
+    stale = dict(who["headers"], **{"Cache-Control": "max-stale"})
+    ids, missed = [], 0
+    for i in range(N):
+        ids.append(new_folder(c, pid, f"stale-{i}"))
+        r = requests.get(f"{replica_api.base}/folders/{ids[-1]}", headers=stale,
+                         timeout=TIMEOUT)
+        assert r.status_code in (200, 404), r.text
+        missed += r.status_code == 404
+    assert missed >= 15, f"only {missed}/{N} max-stale reads missed the write just made"
+    assert metric(replica_api, 'settle_reads_total{served="standby"}') >= missed
+    assert metric(replica_api, 'settle_standby_up{standby="1"}') == 1
+    time.sleep(STANDBY_DELAY_MS / 1000 + 1)
+    for fid in ids:
+        r = requests.get(f"{replica_api.base}/folders/{fid}", headers=stale, timeout=TIMEOUT)
+        assert r.status_code == 200, r.text
+
+
+def test_cookie_works_in_another_api_process_and_a_forged_one_is_replaced(
+        settle, standby, replica_api):
+    other = settle.api(SETTLE_QUEUE="inline", SETTLE_DATABASE_REPLICA_URLS=standby.url())
+    who = settle.login(replica_api)
+    c = Client(replica_api, who)
+    pid = new_project(c)
+    time.sleep(0.5)
+    forged_misses = 0
+    for i in range(N):
+        fid = new_folder(c, pid, f"copied-{i}")
+        cookie = c.cookies["SESSION"]
+        # A fresh client of the other process, with the copied cookie and accepting stale
+        # answers: the cookie still makes it read the write.
+        h = dict(who["headers"], **{"Cache-Control": "max-stale", "Cookie": f"SESSION={cookie}"})
+        r = requests.get(f"{other.base}/folders/{fid}", headers=h, timeout=TIMEOUT)
+        assert r.status_code == 200, f"copied cookie, read {i}: {r.status_code} {r.text}"
+        forged = cookie[:-1] + ("0" if cookie[-1] != "0" else "1")
+        h["Cookie"] = f"SESSION={forged}"
+        r = requests.get(f"{other.base}/folders/{fid}", headers=h, timeout=TIMEOUT)
+        assert r.status_code in (200, 404), r.text
+        forged_misses += r.status_code == 404
+        assert r.cookies.get("SESSION") not in (None, forged), r.headers
+    assert forged_misses >= 15, f"a forged cookie was honoured ({forged_misses}/{N} misses)"
+
+
+def test_write_concern(settle, replica_api):
+    who = settle.login(replica_api)
+    c = Client(replica_api, who)
+    pid = new_project(c)
+    body = {"name": "w2", "parent": {"kind": "dds-project", "id": pid}}
+    started = time.monotonic()
+    r = c.post("/folders?w=2", json=body)
+    took = time.monotonic() - started
+    assert r.status_code == 201, r.text
+    assert took >= STANDBY_DELAY_MS / 1000 - 0.1, f"w=2 answered after {took:.2f}s"
+    assert metric(replica_api, "settle_write_concern_waits_total") == 1
+    stale = dict(who["headers"], **{"Cache-Control": "max-stale"})
+    r = requests.get(f"{replica_api.base}/folders/{r.json()['id']}", headers=stale,
+                     timeout=TIMEOUT)
+    assert r.status_code == 200, f"max-stale read after w=2: {r.text}"
+    started = time.monotonic()
+    r = c.post("/folders?w=1", json=dict(body, name="w1"))
+    took = time.monotonic() - started
+    assert r.status_code == 201, r.text
+    assert took < STANDBY_DELAY_MS / 1000 * 0.75, f"w=1 waited {took:.2f}s for the standby"
+    for w in ("3", "0", "abc", "-1", ""):
+        r = c.post(f"/folders?w={w}", json=dict(body, name=f"bad-{w}"))
+        assert r.status_code == 400 and r.json()["code"] == "validation_failed", (w, r.text)
+    names = [x["name"] for x in c.get(f"/projects/{pid}/children").json()["results"]]
+    assert sorted(names) == ["w1", "w2"], names
+
+
+def test_write_concern_timeout_keeps_the_write(settle, standby):
+    api = settle.api(SETTLE_QUEUE="inline", SETTLE_DATABASE_REPLICA_URLS=standby.url(),
+                     SETTLE_WRITE_CONCERN_TIMEOUT_MS="300")
+    c = Client(api, settle.login(api))
+    pid = new_project(c)
+    r = c.post("/folders?w=2", json={"name": "late", "parent": {"kind": "dds-project",
+                                                               "id": pid}})
+    assert r.status_code == 504 and r.json()["code"] == "write_concern_timeout", r.text
+    assert metric(api, "settle_write_concern_timeouts_total") == 1
+    names = [x["name"] for x in c.get(f"/projects/{pid}/children").json()["results"]]
+    assert names == ["late"], names
+
+
+def test_write_concern_without_standbys(settle):
+    api = settle.api(SETTLE_QUEUE="inline")
+    who = settle.login(api)
+    c = Client(api, who)
+    pid = new_project(c)
+    body = {"name": "plain", "parent": {"kind": "dds-project", "id": pid}}
+    r = c.post("/folders?w=2", json=body)
+    assert r.status_code == 400 and r.json()["code"] == "validation_failed", r.text
+    r = c.post("/folders?w=1", json=body)
+    assert r.status_code == 201, r.text
+    # No standbys: no cookie, nothing varies with it.
+    assert "Set-Cookie" not in r.headers and "Cookie" not in r.headers.get("Vary", "")
+
+
+def test_a_read_the_standby_loses_runs_again_on_the_primary(settle, standby, replica_api):
+    who = settle.login(replica_api)
+    c = Client(replica_api, who)
+    pid = new_project(c)
+    stale = dict(who["headers"], **{"Cache-Control": "max-stale"})
+    fid = new_folder(c, pid, "old")
+    time.sleep(STANDBY_DELAY_MS / 1000 + 1)
+
+    def read():
+        return requests.get(f"{replica_api.base}/folders/{fid}", headers=stale,
+                            timeout=TIMEOUT).status_code
+
+    assert [read() for _ in range(8)] == [200] * 8  # every HTTP thread has a connection
+    standby.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                 "WHERE datname = 'settle' AND pid <> pg_backend_pid()")
+    time.sleep(1)  # the poller has reconnected; the HTTP threads' connections are dead
+    assert [read() for _ in range(8)] == [200] * 8
+    assert "standby_failed" in replica_api.log_text()
+
+
+def test_a_dead_standby_costs_no_request_an_error(settle, standby, replica_api):
+    who = settle.login(replica_api)
+    c = Client(replica_api, who)
+    pid = new_project(c)
+    stale = dict(who["headers"], **{"Cache-Control": "max-stale"})
+    fid = new_folder(c, pid, "before")
+    assert c.get(f"/folders/{fid}").status_code == 200
+    os.kill(standby.pid, signal.SIGKILL)
+    wait_until(lambda: not pid_alive(standby.pid), 10, what="standby postmaster gone")
+    try:
+        wait_until(lambda: requests.get(f"{replica_api.url}/readyz", timeout=TIMEOUT)
+                   .json().get("status") == "degraded", 10, what="/readyz degraded")
+        ready = requests.get(f"{replica_api.url}/readyz", timeout=TIMEOUT)
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["standbys"][0]["up"] is False, ready.text
+        for i in range(N):
+            fid = new_folder(c, pid, f"dead-{i}")
+            assert c.get(f"/folders/{fid}").status_code == 200
+            r = requests.get(f"{replica_api.base}/folders/{fid}", headers=stale,
+                             timeout=TIMEOUT)
+            assert r.status_code == 200, f"max-stale read {i}, standby dead: {r.text}"
+    finally:
+        wait_until(_restart(standby), 30, interval=0.5, what="standby restarted")
+
+    def served_by_standby():
+        fid = new_folder(c, pid, "back")
+        r = requests.get(f"{replica_api.base}/folders/{fid}", headers=stale, timeout=TIMEOUT)
+        return r.status_code == 404
+
+    wait_until(served_by_standby, 10, interval=0.2, what="reads back on the standby")
+    ready = requests.get(f"{replica_api.url}/readyz", timeout=TIMEOUT).json()
+    assert ready["status"] == "ready" and ready["standbys"][0]["up"] is True, ready
+
+
+def _restart(standby):
+    """A predicate that tries to start the standby again (its killed children may still
+    hold its shared memory for a moment)."""
+    def attempt():
+        try:
+            standby.start()
+            return True
+        except RuntimeError:
+            return False
+    return attempt
