@@ -11,6 +11,8 @@
 # DIR/stack.env gets SETTLE_DATABASE_URL=… and (with RabbitMQ) SETTLE_AMQP_URL=… lines.
 # Postgres runs durable (fsync, full_page_writes, synchronous_commit on) with
 # pg_stat_statements loaded.
+# With SETTLE_STORAGE=swift, `start` also starts a one-box Swift in DIR/swift (scripts/swift.sh)
+# and adds its SETTLE_STORAGE and SETTLE_SWIFT_* settings to DIR/stack.env.
 #
 # PostgreSQL refuses to run as root: as root, its data directory belongs to `postgres`, and
 # when DIR cannot be reached by that user (a checkout under /root), the data lives in
@@ -31,7 +33,7 @@ die() {
 say() { echo "stack.sh: $*" >&2; }
 
 usage() {
-	sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 # ---- helpers ---------------------------------------------------------------------------
@@ -325,6 +327,9 @@ write_env() {
 		if rabbit_running; then
 			echo "SETTLE_AMQP_URL=amqp://guest:guest@127.0.0.1:$AMQP_PORT"
 		fi
+		if [ "${SETTLE_STORAGE:-local}" = "swift" ]; then
+			"$TOP/scripts/swift.sh" env "$DIR/swift"
+		fi
 	} >"$DIR/stack.env.tmp"
 	mv -f "$DIR/stack.env.tmp" "$DIR/stack.env"
 }
@@ -335,11 +340,17 @@ cmd_start() {
 	if [ "${SETTLE_QUEUE:-rabbitmq}" != "inline" ]; then
 		rabbit_start
 	fi
+	if [ "${SETTLE_STORAGE:-local}" = "swift" ]; then
+		"$TOP/scripts/swift.sh" start "$DIR/swift" >/dev/null
+	fi
 	write_env
 	cat "$DIR/stack.env"
 }
 
 cmd_stop() {
+	if [ -f "$DIR/swift/state" ]; then
+		"$TOP/scripts/swift.sh" stop "$DIR/swift"
+	fi
 	rabbit_stop
 	pg_stop
 	save_state
@@ -363,6 +374,9 @@ cmd_status() {
 		echo "rabbitmq: stopped"
 		ok=1
 	fi
+	if [ "${SETTLE_STORAGE:-local}" = "swift" ]; then
+		"$TOP/scripts/swift.sh" status "$DIR/swift" | sed 's/^/swift /' || ok=1
+	fi
 	return $ok
 }
 
@@ -379,9 +393,8 @@ main() {
 		exit 2
 		;;
 	esac
-	local top
-	top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-	DIR=${2:-$top/.settle}
+	TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+	DIR=${2:-$TOP/.settle}
 	mkdir -p "$DIR"
 	DIR=$(cd "$DIR" && pwd)
 	# One stack.sh at a time per DIR.
