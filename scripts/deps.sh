@@ -15,7 +15,7 @@ set -euo pipefail
 # The python3-* after clang-format are what the real ddsclient (tests/integration/
 # test_ddsclient.py) imports.
 packages=(build-essential cmake pkg-config libmicrohttpd-dev librabbitmq-dev libpq-dev
-	libjansson-dev libssl-dev libcmocka-dev postgresql rabbitmq-server
+	libjansson-dev libssl-dev libcurl4-openssl-dev libcmocka-dev postgresql rabbitmq-server
 	python3-pytest python3-requests python3-psycopg2 python3-pika clang clang-format
 	python3-yaml python3-tz python3-future python3-six python3-tenacity python3-tabulate)
 

@@ -5,10 +5,16 @@ restart on the same ports and data."""
 import hashlib
 import hmac
 import json
+import os
 import time
 import urllib.parse
 
+import pytest
 import requests
+
+from settle_harness import wait_until
+from test_api_uploads import (_missing_chunk, _never_stored, _sizes_do_not_add_up,
+                              _wrong_chunk_hash, _wrong_size, _wrong_whole_hash, md5)
 
 
 def temp_url(swift, method, path, expires_in=300, key=None):
@@ -81,3 +87,80 @@ def test_restart_keeps_ports_and_data(swift):
     token, url = swift.auth()
     r = requests.get(f"{url}/kept/obj", headers={"X-Auth-Token": token}, timeout=10)
     assert r.status_code == 200 and r.content == b"kept"
+
+
+# ---- Settle on Swift: the real binaries with SETTLE_STORAGE=swift ---------------------------
+
+@pytest.fixture
+def swift_client(settle, swift):
+    from test_api_uploads import Client
+    api = settle.api(SETTLE_QUEUE="inline", **swift.env)
+    return Client(api, settle.login(api))
+
+
+def swift_listing(swift, container, prefix=""):
+    token, url = swift.auth()
+    r = requests.get(f"{url}/{container}", params={"prefix": prefix},
+                     headers={"X-Auth-Token": token}, timeout=10)
+    return r.status_code, r.text.split()
+
+
+def project_container(db, pid):
+    with db.cursor() as cur:
+        cur.execute("SELECT storage_container FROM projects WHERE id = %s", (pid,))
+        return cur.fetchone()[0]
+
+
+def storage_route_requests(api):
+    """settle-api's count of requests on its own storage routes (/metrics)."""
+    text = requests.get(api.base.rsplit("/api/v1", 1)[0] + "/metrics", timeout=10).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("settle_http_requests_total") and 'route="storage.' in line)
+
+
+def test_chunked_upload_through_swift(swift_client, swift, db):
+    c = swift_client
+    pid = c.project()
+    container = project_container(db, pid)
+    status, names = swift_listing(swift, container)
+    assert status in (200, 204) and names == []   # project.initialize made it
+    chunks = [os.urandom(100_000), os.urandom(100_000), os.urandom(12_345)]
+    whole = b"".join(chunks)
+    uid = c.upload(pid, len(whole)).json()["id"]
+    for i, data in enumerate(chunks, 1):
+        u = c.chunk_url(uid, i, len(data), md5(data))
+        assert u["host"] == swift.env["SETTLE_SWIFT_URL"] and "temp_url_sig=" in u["url"]
+        r = requests.put(u["host"] + u["url"], data=data, timeout=60)
+        assert r.status_code == 201, r.text
+    assert swift_listing(swift, container, uid + "/")[1] == [f"{uid}/{n}" for n in (1, 2, 3)]
+    assert c.complete(uid, md5(whole)).status_code == 202
+    done = c.wait_upload(uid)
+    assert done["status"]["error_on"] is None, done
+    f = c.file(pid, uid)
+    url = c.download_url(f"/files/{f['id']}/url")
+    assert url["host"] == swift.env["SETTLE_SWIFT_URL"]
+    r = requests.get(url["host"] + url["url"], timeout=60)
+    assert r.status_code == 200 and r.content == whole
+    r = requests.get(url["host"] + url["url"], headers={"Range": "bytes=99998-100001"},
+                     timeout=60)
+    assert r.status_code == 206 and r.content == whole[99998:100002]
+    # A forged temp URL is Swift's 401.
+    forged = url["url"].replace("temp_url_sig=", "temp_url_sig=0")
+    assert requests.get(url["host"] + forged, timeout=10).status_code == 401
+    # Not one byte went through settle-api.
+    assert storage_route_requests(c.api) == 0
+    # Deleting the file purges the segments and the manifest.
+    assert c.req("DELETE", f"/files/{f['id']}").status_code in (200, 202, 204)
+    wait_until(lambda: swift_listing(swift, container, uid)[1] == [], 60, what="purge")
+
+
+@pytest.mark.parametrize("make", [_wrong_chunk_hash, _wrong_size, _missing_chunk, _never_stored,
+                                  _wrong_whole_hash, _sizes_do_not_add_up])
+def test_integrity_mismatch_through_swift(swift_client, make):
+    c = swift_client
+    pid = c.project()
+    uid, whole_hash = make(c, pid)
+    assert c.complete(uid, whole_hash).status_code == 202
+    done = c.wait_upload(uid)
+    assert done["status"]["error_on"] is not None, done
+    assert done["status"]["error_message"], done
