@@ -15,6 +15,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "router.h"
+#include "storage.h"
 #include "uploads.h"
 #include "uuid.h"
 #include "views.h"
@@ -145,15 +146,16 @@ static const char uploads_complete_sql[] =
 /* PUT /uploads/{id}/chunks in one statement: share-locks the upload ($1; complete and the
  * purge of expired uploads wait for it, and it for them), checks the caller ($6) and
  * registers or replaces chunk $2 ($3 size, $4 hash value, $5 algorithm) while the upload is
- * not completed nor purged and the chunk fits its limits ($7 the minimum chunk size; see
- * UPLOADS_SQL_MAX_NUMBER). Answers the verdict, whether the upload is completed, whether
+ * not completed nor purged and the chunk fits its limits ($7 the minimum chunk size, $8 the
+ * most chunks storage takes; see UPLOADS_SQL_MAX_NUMBER). Answers the verdict, whether the upload is completed, whether
  * the chunk was written, then (UC_*) whether the number and the size are within the
  * limits, the highest number, the room, and whether the upload is purged. */
 static const char uploads_chunk_sql[] =
 	"WITH acc AS (SELECT u.id, u.completed_at IS NOT NULL AS completed, p.is_deleted, "
 	"u.purged_at IS NOT NULL AS purged, u.storage_container, "
 	ACCESS_SQL_CAN("p", "$6::uuid", ACCESS_LIT(ACCESS_CREATE)) " AS member, "
-	UPLOADS_SQL_MAX_NUMBER("$7::bigint") " AS max_number, "
+	UPLOADS_SQL_MAX_NUMBER("$7::bigint, ceil(u.size::numeric / $8::bigint)::bigint")
+	" AS max_number, "
 	UPLOADS_SQL_ROOM("$2::integer") " AS room FROM uploads u JOIN projects p ON "
 	"p.id = u.project_id WHERE u.id = $1::uuid FOR SHARE OF u), "
 	"lim AS (SELECT acc.*, $2::bigint <= acc.max_number AS number_ok, "
@@ -395,7 +397,7 @@ uploads_created(struct req *r, const struct uploads_new *u, const char *id, cons
 	json_t *url;
 
 	if (u->chunked) {
-		snprintf(buf, sizeof(buf), "%lld", (long long)cfg.min_chunk_size);
+		snprintf(buf, sizeof(buf), "%lld", (long long)storage_min_chunk_size(u->size));
 		http_header(r, "X-MIN-CHUNK-UPLOAD-SIZE", buf);
 		snprintf(buf, sizeof(buf), "%lld", (long long)cfg.max_chunk_size);
 		http_header(r, "X-MAX-CHUNK-UPLOAD-SIZE", buf);
@@ -587,8 +589,8 @@ uploads_chunks(struct req *r)
 {
 	struct uploads_chunk ch = {0};
 	json_t *body = http_body_object(r);
-	char num[24], size[24], min[24];
-	const char *params[7] = {r->params[0], num, size, ch.value, NULL, r->user_id, min};
+	char num[24], size[24], min[24], maxn[24];
+	const char *params[8] = {r->params[0], num, size, ch.value, NULL, r->user_id, min, maxn};
 	PGresult *res = NULL;
 
 	if (body == NULL || uploads_read_chunk(r, body, &ch) < 0)
@@ -596,8 +598,9 @@ uploads_chunks(struct req *r)
 	snprintf(num, sizeof(num), "%lld", (long long)ch.number);
 	snprintf(size, sizeof(size), "%lld", (long long)ch.size);
 	snprintf(min, sizeof(min), "%lld", (long long)cfg.min_chunk_size);
+	snprintf(maxn, sizeof(maxn), "%lld", (long long)storage_max_chunks());
 	params[4] = hash_alg_name(ch.alg);
-	if ((res = db_exec(r->db, uploads_chunk_sql, 7, params)) == NULL) {
+	if ((res = db_exec(r->db, uploads_chunk_sql, 8, params)) == NULL) {
 		http_db_error(r);
 	} else if (access_verdict(r, res, 0, "upload") != 1) {
 		/* answered */

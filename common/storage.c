@@ -9,6 +9,7 @@
 #include "storage_swift.h"
 
 struct storage_provider {
+	int64_t max_chunks;
 	int (*container_create)(const char *container, char **err);
 	int (*container_delete)(const char *container, char **err);
 	char *(*url)(const char *method, const char *container, const char *upload_id, int number,
@@ -17,21 +18,34 @@ struct storage_provider {
 	                   struct storage_facts *out, char **err);
 	int (*chunk_read)(const char *container, const char *upload_id, int number,
 	                  storage_sink sink, void *ctx, char **err);
-	int (*finalize)(const char *container, const char *upload_id, int nchunks, char **err);
+	int (*finalize)(const char *container, const char *upload_id, const int64_t *sizes,
+	                int nchunks, char **err);
 	int (*upload_delete)(const char *container, const char *upload_id, char **err);
 	int (*upload_tidy)(const char *container, const char *upload_id, char **err);
 };
 
 static const struct storage_provider storage_local = {
-    storage_local_container_create, storage_local_container_delete, storage_local_url,
-    storage_local_chunk_facts,      storage_local_chunk_read,       storage_local_finalize,
-    storage_local_upload_delete,    storage_local_upload_tidy,
+    INT64_MAX,
+    storage_local_container_create,
+    storage_local_container_delete,
+    storage_local_url,
+    storage_local_chunk_facts,
+    storage_local_chunk_read,
+    storage_local_finalize,
+    storage_local_upload_delete,
+    storage_local_upload_tidy,
 };
 
 static const struct storage_provider storage_swift = {
-    storage_swift_container_create, storage_swift_container_delete, storage_swift_url,
-    storage_swift_chunk_facts,      storage_swift_chunk_read,       storage_swift_finalize,
-    storage_swift_upload_delete,    storage_swift_upload_tidy,
+    1000,
+    storage_swift_container_create,
+    storage_swift_container_delete,
+    storage_swift_url,
+    storage_swift_chunk_facts,
+    storage_swift_chunk_read,
+    storage_swift_finalize,
+    storage_swift_upload_delete,
+    storage_swift_upload_tidy,
 };
 
 /* Set once by storage_init, before any thread starts. */
@@ -46,6 +60,21 @@ storage_init(char **err)
 	}
 	storage_provider = &storage_local;
 	return storage_local_init(cfg.storage_dir, err);
+}
+
+int64_t
+storage_max_chunks(void)
+{
+	return storage_provider->max_chunks;
+}
+
+int64_t
+storage_min_chunk_size(int64_t size)
+{
+	int64_t n = storage_provider->max_chunks;
+	int64_t need = size / n + (size % n != 0);
+
+	return need > cfg.min_chunk_size ? need : cfg.min_chunk_size;
 }
 
 int
@@ -82,9 +111,10 @@ storage_chunk_read(const char *container, const char *upload_id, int number, sto
 }
 
 int
-storage_finalize(const char *container, const char *upload_id, int nchunks, char **err)
+storage_finalize(const char *container, const char *upload_id, const int64_t *sizes, int nchunks,
+                 char **err)
 {
-	return storage_provider->finalize(container, upload_id, nchunks, err);
+	return storage_provider->finalize(container, upload_id, sizes, nchunks, err);
 }
 
 int

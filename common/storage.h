@@ -15,6 +15,13 @@
 /* Starts the provider of cfg (reads its settings). Call once at start. 0 or -1. */
 int storage_init(char **err) MUSTCHECK;
 
+/* The most chunks an upload may have in this store (Swift: the 1000 segments of a manifest;
+ * INT64_MAX: no limit). */
+int64_t storage_max_chunks(void);
+/* The smallest chunk clients are told to send for an upload of size bytes: at least
+ * SETTLE_MIN_CHUNK_SIZE, and large enough for storage_max_chunks. */
+int64_t storage_min_chunk_size(int64_t size);
+
 /* Creates the container of a project; idempotent. 0 or -1. */
 int storage_container_create(const char *container, char **err) MUSTCHECK;
 /* Removes a container and everything in it; missing is fine. 0 or -1. */
@@ -42,9 +49,10 @@ typedef int (*storage_sink)(void *ctx, const void *data, size_t n);
 int storage_chunk_read(const char *container, const char *upload_id, int number, storage_sink sink,
                        void *ctx, char **err) MUSTCHECK;
 
-/* Makes chunks 1..nchunks of a verified upload downloadable as one object. 0 or -1. */
-int storage_finalize(const char *container, const char *upload_id, int nchunks,
-                     char **err) MUSTCHECK;
+/* Makes chunks 1..nchunks of a verified upload (sizes[i] the size of chunk i + 1) downloadable
+ * as one object. 0 or -1. */
+int storage_finalize(const char *container, const char *upload_id, const int64_t *sizes,
+                     int nchunks, char **err) MUSTCHECK;
 
 /* Deletes every stored byte of an upload (chunks and what finalize made); missing is
  * fine. 0 or -1. */

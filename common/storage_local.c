@@ -790,7 +790,8 @@ out:
 
 /* settle-api's download route reads the chunks themselves: nothing to make. */
 int
-storage_local_finalize(const char *container, const char *upload_id, int nchunks, char **err)
+storage_local_finalize(const char *container, const char *upload_id, const int64_t *sizes,
+                       int nchunks, char **err)
 {
 	return 0;
 }

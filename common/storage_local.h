@@ -50,7 +50,7 @@ int storage_local_chunk_facts(const char *container, const char *upload_id, int 
                               struct storage_facts *out, char **err) MUSTCHECK;
 int storage_local_chunk_read(const char *container, const char *upload_id, int number,
                              storage_sink sink, void *ctx, char **err) MUSTCHECK;
-int storage_local_finalize(const char *container, const char *upload_id, int nchunks,
-                           char **err) MUSTCHECK;
+int storage_local_finalize(const char *container, const char *upload_id, const int64_t *sizes,
+                           int nchunks, char **err) MUSTCHECK;
 
 #endif

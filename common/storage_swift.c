@@ -334,7 +334,7 @@ swift_set_temp_url_key(char **err)
 {
 	char *h = xasprintf("X-Account-Meta-Temp-URL-Key: %s", cfg.swift_temp_url_key);
 	struct swift_reply rep = {0};
-	int rc = swift_call("POST", "", h, NULL, &rep, err);
+	int rc = swift_call("POST", "", h, "", &rep, err);
 
 	if (rc == 0 && (rep.status == 401 || rep.status == 403))
 		log_warn("swift_temp_url_key_not_set status=%ld (assumed set by the operator)",
@@ -376,7 +376,7 @@ storage_swift_container_create(const char *container, char **err)
 	struct swift_reply rep = {0};
 	int rc = swift_names(container, NULL, err);
 
-	if (rc == 0 && (rc = swift_call("PUT", path, NULL, NULL, &rep, err)) == 0)
+	if (rc == 0 && (rc = swift_call("PUT", path, NULL, "", &rep, err)) == 0)
 		rc = swift_check(&rep, "container PUT", false, err);
 	swift_reply_free(&rep);
 	free(path);
@@ -498,25 +498,30 @@ storage_swift_chunk_read(const char *container, const char *upload_id, int numbe
 	return rc;
 }
 
-/* The Static Large Object manifest of chunks 1..nchunks; Swift checks each segment and
- * computes the whole object's ETag. */
+/* The Static Large Object manifest of the non-empty chunks (Swift refuses empty segments);
+ * Swift checks each segment and computes the whole object's ETag. With none, an empty
+ * object. */
 int
-storage_swift_finalize(const char *container, const char *upload_id, int nchunks, char **err)
+storage_swift_finalize(const char *container, const char *upload_id, const int64_t *sizes,
+                       int nchunks, char **err)
 {
-	char *path = xasprintf("/%s/%s?multipart-manifest=put", container, upload_id);
-	size_t cap = 2 + (size_t)nchunks * 300, len = 0;
-	char *body = xmalloc(cap);
+	size_t cap = 3 + (size_t)nchunks * 300, len = 0;
+	char *body = xmalloc(cap), *path;
 	struct swift_reply rep = {0};
 	int rc = swift_names(container, upload_id, err);
 
 	body[len++] = '[';
 	for (int i = 1; i <= nchunks; i++)
-		len += (size_t)snprintf(body + len, cap - len, "%s{\"path\":\"/%s/%s/%d\"}",
-		                        i > 1 ? "," : "", container, upload_id, i);
+		if (sizes[i - 1] > 0)
+			len += (size_t)snprintf(body + len, cap - len, "%s{\"path\":\"/%s/%s/%d\"}",
+			                        len > 1 ? "," : "", container, upload_id, i);
 	body[len++] = ']';
 	body[len] = '\0';
-	if (rc == 0 && (rc = swift_call("PUT", path, NULL, body, &rep, err)) == 0)
-		rc = swift_check(&rep, "SLO manifest PUT", false, err);
+	path = len > 2 ? xasprintf("/%s/%s?multipart-manifest=put", container, upload_id)
+	               : xasprintf("/%s/%s", container, upload_id);
+	if (rc == 0 && (rc = swift_call("PUT", path, "Content-Type: application/octet-stream",
+	                                len > 2 ? body : "", &rep, err)) == 0)
+		rc = swift_check(&rep, "manifest PUT", false, err);
 	if (rc < 0 && rep.body != NULL)
 		log_warn("swift_manifest_refused upload=%s status=%ld body=\"%.200s\"", upload_id,
 		         rep.status, rep.body);

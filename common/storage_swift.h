@@ -16,8 +16,8 @@ int storage_swift_chunk_facts(const char *container, const char *upload_id, int 
                               struct storage_facts *out, char **err) MUSTCHECK;
 int storage_swift_chunk_read(const char *container, const char *upload_id, int number,
                              storage_sink sink, void *ctx, char **err) MUSTCHECK;
-int storage_swift_finalize(const char *container, const char *upload_id, int nchunks,
-                           char **err) MUSTCHECK;
+int storage_swift_finalize(const char *container, const char *upload_id, const int64_t *sizes,
+                           int nchunks, char **err) MUSTCHECK;
 int storage_swift_upload_delete(const char *container, const char *upload_id, char **err) MUSTCHECK;
 int storage_swift_upload_tidy(const char *container, const char *upload_id, char **err) MUSTCHECK;
 

@@ -14,7 +14,8 @@ import requests
 
 from settle_harness import wait_until
 from test_api_uploads import (_missing_chunk, _never_stored, _sizes_do_not_add_up,
-                              _wrong_chunk_hash, _wrong_size, _wrong_whole_hash, md5)
+                              _wrong_chunk_hash, _wrong_size, _wrong_whole_hash, assert_error,
+                              md5)
 
 
 def temp_url(swift, method, path, expires_in=300, key=None):
@@ -156,11 +157,74 @@ def test_chunked_upload_through_swift(swift_client, swift, db):
 
 @pytest.mark.parametrize("make", [_wrong_chunk_hash, _wrong_size, _missing_chunk, _never_stored,
                                   _wrong_whole_hash, _sizes_do_not_add_up])
-def test_integrity_mismatch_through_swift(swift_client, make):
+def test_integrity_mismatch_through_swift(swift_client, swift, db, make):
     c = swift_client
     pid = c.project()
     uid, whole_hash = make(c, pid)
+    # The chunks went to Swift (every case stores chunk 1 at least).
+    assert f"{uid}/1" in swift_listing(swift, project_container(db, pid), uid + "/")[1]
     assert c.complete(uid, whole_hash).status_code == 202
     done = c.wait_upload(uid)
     assert done["status"]["error_on"] is not None, done
     assert done["status"]["error_message"], done
+
+
+def test_at_most_1000_chunks_with_swift(swift_client):
+    """API.md: with Swift an upload has at most 1000 chunks (a manifest's segments); the
+    minimum chunk size told to clients is ceil(size / 1000)."""
+    c = swift_client
+    pid = c.project()
+    size = 10_000_001
+    r = c.upload(pid, size)
+    assert r.headers["X-MIN-CHUNK-UPLOAD-SIZE"] == str(-(-size // 1000))
+    uid = r.json()["id"]
+    assert c.req("PUT", f"/uploads/{uid}/chunks",
+                 json={"number": 1000, "size": 1, "hash": {"value": md5(b"x"),
+                                                          "algorithm": "md5"}}).status_code == 200
+    r = c.req("PUT", f"/uploads/{uid}/chunks",
+              json={"number": 1001, "size": 1, "hash": {"value": md5(b"x"), "algorithm": "md5"}})
+    body = assert_error(r, 400, "validation_failed")
+    assert body["errors"] == [{"field": "number",
+                               "message": "must be at most 1000 for the upload's size"}]
+
+
+def test_worker_reads_back_from_swift(settle, swift):
+    """settle-worker (RabbitMQ) verifies through Swift: sha256 chunk hashes, which Swift does
+    not compute, are checked by reading the chunks back; a wrong one is caught."""
+    from test_api_uploads import Client
+    api = settle.api(**swift.env)
+    settle.worker(**swift.env)
+    c = Client(api, settle.login(api))
+    pid = c.project()
+    for good in (True, False):
+        chunks = [os.urandom(70_000), os.urandom(5_000)]
+        whole = b"".join(chunks)
+        uid = c.upload(pid, len(whole)).json()["id"]
+        for i, data in enumerate(chunks, 1):
+            value = hashlib.sha256(data if good or i == 1 else b"other").hexdigest()
+            assert c.put_chunk(uid, i, data, value=value, algorithm="sha256").status_code == 201
+        assert c.complete(uid, md5(whole)).status_code == 202
+        done = c.wait_upload(uid)
+        if good:
+            assert done["status"]["error_on"] is None, done
+        else:
+            assert "chunk 2: reported sha256" in done["status"]["error_message"], done
+
+
+@pytest.mark.parametrize("size", [54_321, 0])
+def test_non_chunked_and_empty_through_swift(swift_client, swift, size):
+    """A non-chunked upload's signed_url is a Swift temp URL; an empty file (no segment for
+    a manifest) downloads as empty bytes."""
+    c = swift_client
+    pid = c.project()
+    data = os.urandom(size)
+    up = c.upload(pid, size, chunked=False, hash={"value": md5(data), "algorithm": "md5"}).json()
+    su = up["signed_url"]
+    assert su["host"] == swift.env["SETTLE_SWIFT_URL"]
+    assert requests.put(su["host"] + su["url"], data=data, timeout=30).status_code == 201
+    assert c.complete(up["id"], md5(data)).status_code == 202
+    assert c.wait_upload(up["id"])["status"]["error_on"] is None
+    f = c.file(pid, up["id"])
+    u = c.download_url(f"/file_versions/{f['current_version']['id']}/url")
+    r = requests.get(u["host"] + u["url"], timeout=30)
+    assert r.status_code == 200 and r.content == data

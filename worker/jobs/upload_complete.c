@@ -363,6 +363,20 @@ uc_tidy(const struct uc_plan *plan)
 	free(err);
 }
 
+/* Makes a verified upload downloadable (storage_finalize). 0 or -1 with *err. */
+static int
+uc_finalize(const struct uc_plan *plan, const struct uc_rows *rows, char **err)
+{
+	int64_t *sizes = xcalloc((size_t)rows->n + 1, sizeof(*sizes));
+	int rc;
+
+	for (int k = 0; k < rows->n; k++)
+		sizes[k] = rows->facts[k].size;
+	rc = storage_finalize(plan->container, plan->upload_id, sizes, rows->n, err);
+	free(sizes);
+	return rc;
+}
+
 /* The byte-level checks of a job whose rows agree: facts from the store, bytes read back
  * where a hash is to be computed (deferred when more than read_max), then what makes it
  * downloadable. Sets it->res, it->err, it->v.error, it->deferred. */
@@ -382,8 +396,7 @@ uc_check_stored(struct jobs_item *it, struct uc_plan *plan, struct uc_rows *rows
 	}
 	if (it->v.error == NULL)
 		it->res = uc_check_bytes(plan, rows, &it->v.error, &it->err);
-	if (it->res == JOB_DONE && it->v.error == NULL &&
-	    storage_finalize(plan->container, plan->upload_id, rows->n, &serr) < 0) {
+	if (it->res == JOB_DONE && it->v.error == NULL && uc_finalize(plan, rows, &serr) < 0) {
 		it->res = JOB_RETRY;
 		it->err = xasprintf("storage: %s", serr != NULL ? serr : "finalize failed");
 	}
