@@ -230,3 +230,34 @@ def test_non_chunked_and_empty_through_swift(swift_client, swift, size):
     u = c.download_url(f"/file_versions/{f['current_version']['id']}/url")
     r = requests.get(u["host"] + u["url"], timeout=30)
     assert r.status_code == 200 and r.content == data
+
+
+def test_project_delete_removes_container(swift_client, swift, db):
+    c = swift_client
+    pid = c.project()
+    container = project_container(db, pid)
+    uid = c.send(pid, [os.urandom(1000), os.urandom(10)])
+    assert c.wait_upload(uid)["status"]["error_on"] is None
+    assert swift_listing(swift, container)[1] == [uid, f"{uid}/1", f"{uid}/2"]
+    assert c.req("DELETE", f"/projects/{pid}").status_code in (200, 202, 204)
+    wait_until(lambda: swift_listing(swift, container)[0] == 404, 60, what="container gone")
+
+
+def test_unreachable_swift_is_503(settle, swift, swift_client):
+    """A settle-api that cannot authenticate with Swift cannot make a temp URL (it needs the
+    account's path): the chunk URL call answers 503, and nothing is lost (the chunk is
+    registered, the upload still open)."""
+    from settle_harness import free_port
+    from test_api_uploads import Client
+    c = swift_client
+    pid = c.project()
+    uid = c.upload(pid, 10).json()["id"]
+    dead = f"http://127.0.0.1:{free_port()}"
+    cut = settle.api(SETTLE_QUEUE="inline",
+                     **dict(swift.env, SETTLE_SWIFT_AUTH_URL=dead + "/auth/v1.0"))
+    c2 = Client(cut, {"headers": c.h, "user_id": c.user_id})
+    r = c2.req("PUT", f"/uploads/{uid}/chunks",
+               json={"number": 1, "size": 10, "hash": {"value": md5(b"x"), "algorithm": "md5"}})
+    assert_error(r, 503, "service_unavailable")
+    u = c.chunk_url(uid, 1, 10, md5(b"0123456789"))  # the first API still signs
+    assert requests.put(u["host"] + u["url"], data=b"0123456789", timeout=30).status_code == 201
