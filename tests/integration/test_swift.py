@@ -261,3 +261,20 @@ def test_unreachable_swift_is_503(settle, swift, swift_client):
     assert_error(r, 503, "service_unavailable")
     u = c.chunk_url(uid, 1, 10, md5(b"0123456789"))  # the first API still signs
     assert requests.put(u["host"] + u["url"], data=b"0123456789", timeout=30).status_code == 201
+
+
+def test_reauthenticates_once_on_401(swift_client, swift):
+    """Tokens live in memcached: flushing it makes Swift answer Settle's next call 401, and
+    Settle authenticates again and goes on in the same attempt."""
+    import socket
+    c = swift_client
+    c.project()
+    with open(os.path.join(swift.dir, "state")) as f:
+        port = int(dict(line.strip().split("=", 1) for line in f)["MEMCACHED_PORT"])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"flush_all\r\n")
+        assert s.recv(100).startswith(b"OK")
+    pid = c.project()  # project.initialize: PUT container -> 401 -> auth -> PUT again
+    runs = [line for line in c.api.log_text().splitlines()
+            if "kind=project.initialize" in line and f"resource={pid}" in line]
+    assert len(runs) == 1 and "attempt=1 outcome=done" in runs[0], runs
