@@ -13,7 +13,8 @@ build: deps
 run: build
 	@scripts/run.sh
 
-test: deps
+test:
+	@scripts/deps.sh --swift
 	@scripts/test.sh
 
 soak: build

@@ -187,14 +187,13 @@ children_files_count(struct req *r, const char *project, int64_t *total, int64_t
 static json_t *
 children_file_item(const PGresult *res, int i, bool download)
 {
-	char *path = xasprintf("/storage/%s", db_get(res, i, 5));
-	json_t *item =
-	    json_pack("{s:s,s:s,s:I,s:o,s:o,s:o}", "id", db_get(res, i, 0), "name",
-	              db_get(res, i, 1), "size", (json_int_t)db_get_i64(res, i, 2), "hashes",
-	              views_json_col(res, i, 3), "ancestors", views_json_col(res, i, 4), "file_url",
-	              download ? http_signed_url("GET", path) : json_null());
+	json_t *url =
+	    download ? http_storage_url("GET", db_get(res, i, 6), db_get(res, i, 5), 0) : NULL;
+	json_t *item = json_pack(
+	    "{s:s,s:s,s:I,s:o,s:o,s:o}", "id", db_get(res, i, 0), "name", db_get(res, i, 1), "size",
+	    (json_int_t)db_get_i64(res, i, 2), "hashes", views_json_col(res, i, 3), "ancestors",
+	    views_json_col(res, i, 4), "file_url", url != NULL ? url : json_null());
 
-	free(path);
 	return item;
 }
 
@@ -224,7 +223,8 @@ children_project_files(struct req *r)
 	    r->db,
 	    CHILDREN_LIVE_FILES " SELECT lf.id, lf.name, u.size, " VIEWS_SQL_HASHES(
 	        "u.id") "::text, " VIEWS_SQL_ANCESTORS("lf.project_id",
-	                                               "lf.parent_id") ", u.id FROM lf"
+	                                               "lf.parent_id") ", u.id, "
+	                                                               "u.storage_container FROM lf"
 	                                                               " JOIN uploads u ON u.id = "
 	                                                               "lf.upload_id ORDER BY "
 	                                                               "lf.created_at, lf.id"

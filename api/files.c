@@ -330,7 +330,8 @@ files_version_get(struct req *r)
 	    ACCESS_LIT(                                                                            \
 	        ACCESS_DOWNLOAD)) ", u.id, "                                                       \
 	                          "u.is_consistent, u.error_at IS NOT NULL, "                      \
-	                          "u.error_message, u.purged_at IS NOT NULL FROM " from            \
+	                          "u.error_message, u.purged_at IS NOT NULL, u.storage_container " \
+	                          "FROM " from                                                     \
 	                          " JOIN projects p ON p.id = f.project_id AND NOT p.is_deleted"   \
 	                          " JOIN uploads u ON u.id = v.upload_id"                          \
 	                          " WHERE " where
@@ -350,7 +351,6 @@ files_url_answer(struct req *r, const char *sql, const char *what)
 {
 	const char *params[2] = {r->params[0], r->user_id};
 	PGresult *res = db_exec(r->db, sql, 2, params);
-	char *path;
 
 	if (res == NULL) {
 		http_db_error(r);
@@ -370,10 +370,12 @@ files_url_answer(struct req *r, const char *sql, const char *what)
 		if (!wait_for(r, db_get(res, 0, 1), r->route->handle))
 			http_not_consistent(r);
 	} else {
+		json_t *url = http_storage_url("GET", db_get(res, 0, 6), db_get(res, 0, 1), 0);
 		wait_applied(r);
-		path = xasprintf("/storage/%s", db_get(res, 0, 1));
-		http_json(r, 200, http_signed_url("GET", path));
-		free(path);
+		if (url != NULL)
+			http_json(r, 200, url);
+		else
+			http_storage_unavailable(r);
 	}
 	PQclear(res);
 }

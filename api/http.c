@@ -7,9 +7,9 @@
 #include "db.h"
 #include "json.h"
 #include "log.h"
-#include "sign.h"
 #include "config.h"
 #include "stats.h"
+#include "storage.h"
 
 static void
 http_set(struct req *r, int status, struct MHD_Response *resp)
@@ -485,12 +485,24 @@ http_jstr(const char *s)
 }
 
 json_t *
-http_signed_url(const char *method, const char *path)
+http_storage_url(const char *method, const char *container, const char *upload_id, int number)
 {
 	int64_t expires = util_wall_ms() / 1000 + cfg.url_ttl;
-	char *url = sign_url(method, path, expires);
-	json_t *o = json_pack("{s:s,s:s,s:s,s:[]}", "http_verb", method, "host", cfg.public_url,
-	                      "url", url, "http_headers");
+	const char *host = NULL;
+	char *url = storage_url(method, container, upload_id, number, expires, &host);
+	json_t *o;
+
+	if (url == NULL)
+		return NULL;
+	o = json_pack("{s:s,s:s,s:s,s:[]}", "http_verb", method, "host", host, "url", url,
+	              "http_headers");
 	free(url);
 	return o;
+}
+
+void
+http_storage_unavailable(struct req *r)
+{
+	http_error(r, 503, "service_unavailable", "the storage service is not reachable",
+	           "try again later");
 }

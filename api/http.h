@@ -162,7 +162,12 @@ void http_paging_headers(struct req *r, int64_t page, int64_t per_page, int64_t 
  * API's text from the query itself (VIEWS_SQL_TS). */
 json_t *http_jstr(const char *s_or_null);
 
-/* The signed-URL object {http_verb, host, url, http_headers: []} for method and path. */
-json_t *http_signed_url(const char *method, const char *path);
+/* The signed storage URL object {http_verb, host, url, http_headers: []} for a chunk PUT
+ * (number >= 1) or the download GET (number 0) of an upload in container, from the storage
+ * provider; NULL when it cannot sign (the caller answers http_storage_unavailable). */
+json_t *http_storage_url(const char *method, const char *container, const char *upload_id,
+                         int number);
+/* 503 service_unavailable: the storage provider cannot be reached. */
+void http_storage_unavailable(struct req *r);
 
 #endif

@@ -134,7 +134,7 @@ main(int argc, char **argv)
 		return 2;
 	main_signals();
 	sign_set_key(cfg.secret);
-	if (storage_init(cfg.storage_dir, &err) < 0) {
+	if (storage_init(&err) < 0) {
 		fprintf(stderr, "settle-api: storage: %s\n", err);
 		free(err);
 		return 1;

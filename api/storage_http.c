@@ -1,4 +1,5 @@
-/* storage_http.c: the signed storage URLs (outside /api/v1). PUT streams a chunk's bytes to
+/* storage_http.c: the local storage provider's signed URLs (outside /api/v1; the Swift
+ * provider issues none of them). PUT streams a chunk's bytes to
  * the storage provider while hashing them; GET streams an upload's chunks back in order,
  * honouring Range. Both use constant memory whatever the size. */
 #include <errno.h>
@@ -12,14 +13,14 @@
 #include "log.h"
 #include "router.h"
 #include "sign.h"
-#include "storage.h"
+#include "storage_local.h"
 #include "uploads.h"
 
 #define STORAGE_HTTP_BLOCK (256 * 1024)
 
 /* State of a chunk PUT. */
 struct storage_put {
-	struct storage_writer *w;
+	struct storage_local_writer *w;
 	int number;
 	unsigned algs;
 	int64_t declared, got;
@@ -97,8 +98,8 @@ storage_http_open(struct req *r, struct storage_put *s)
 		s->algs = (1u << HASH_MD5) | (1u << alg);
 		s->declared = db_get_i64(res, 0, 2);
 		snprintf(s->hash_value, sizeof(s->hash_value), "%s", db_get(res, 0, 4));
-		s->w =
-		    storage_write_open(db_get(res, 0, 0), r->params[0], s->number, s->algs, &err);
+		s->w = storage_local_write_open(db_get(res, 0, 0), r->params[0], s->number, s->algs,
+		                                &err);
 		if (s->w == NULL) {
 			log_error("storage_open_failed upload=%s chunk=%d error=\"%s\"",
 			          r->params[0], s->number, err);
@@ -144,17 +145,17 @@ storage_http_put_data(struct req *r, const char *data, size_t n)
 	if (s->w == NULL)
 		return -1;
 	if ((int64_t)n > s->declared - s->got) {
-		storage_write_abort(s->w);
+		storage_local_write_abort(s->w);
 		s->w = NULL;
 		http_error(r, 413, "payload_too_large", "the body is larger than the chunk's size",
 		           "register the chunk with its real size");
 		return -1;
 	}
-	if (storage_write(s->w, data, n, &err) < 0) {
+	if (storage_local_write(s->w, data, n, &err) < 0) {
 		log_error("storage_write_failed upload=%s chunk=%d error=\"%s\"", r->params[0],
 		          s->number, err);
 		free(err);
-		storage_write_abort(s->w);
+		storage_local_write_abort(s->w);
 		s->w = NULL;
 		http_error(r, 500, "not_provided", "the storage provider failed",
 		           "retry the upload of this chunk");
@@ -193,7 +194,7 @@ storage_http_commit(struct req *r, struct storage_put *s)
 		rc = res == NULL ? -1 : 0;
 		goto fail;
 	}
-	if (storage_write_commit(s->w, &stored, digests, &err) < 0) {
+	if (storage_local_write_commit(s->w, &stored, digests, &err) < 0) {
 		s->w = NULL;
 		log_error("storage_commit_failed upload=%s chunk=%d error=\"%s\"", r->params[0],
 		          s->number, err);
@@ -255,7 +256,7 @@ storage_http_put_free(struct req *r)
 	if (s == NULL)
 		return;
 	if (s->w != NULL)
-		storage_write_abort(s->w);
+		storage_local_write_abort(s->w);
 	free(s);
 	r->stream = NULL;
 }
@@ -303,7 +304,7 @@ storage_http_seek(struct storage_get *g, int64_t off)
 	if (g->fd >= 0)
 		close(g->fd);
 	g->cur = -1;
-	g->fd = storage_read_open(g->container, g->upload_id, g->numbers[i], &size, &err);
+	g->fd = storage_local_read_open(g->container, g->upload_id, g->numbers[i], &size, &err);
 	if (g->fd < 0) {
 		log_error("storage_read_failed upload=%s chunk=%d error=\"%s\"", g->upload_id,
 		          g->numbers[i], err);

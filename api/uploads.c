@@ -15,6 +15,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "router.h"
+#include "storage.h"
 #include "uploads.h"
 #include "uuid.h"
 #include "views.h"
@@ -44,8 +45,9 @@ enum {
 	U_DONE = U_VERDICT + ACCESS_VERDICT_NCOLS,
 	U_DONE_VALUE,
 	U_DONE_ALG,
-	U_DONE_RECORDED, /* complete: the value recorded before for the algorithm */
-	U_EXPIRED,       /* complete: purged before it was completed */
+	U_DONE_RECORDED,          /* complete: the value recorded before for the algorithm */
+	U_EXPIRED,                /* complete: purged before it was completed */
+	U_NEW_CONTAINER = U_DONE, /* create: the new upload's storage container */
 };
 
 /* clang-format off */
@@ -111,7 +113,7 @@ static const char uploads_create_sql[] =
 	"SELECT id, 1, size, $9::text, $10::text FROM ins WHERE NOT chunked "
 	"RETURNING number, size, hash_value, hash_algorithm) "
 	"SELECT " UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("ch c"), "'[]'::json") UPLOADS_SQL_VERDICT
-	UPLOADS_SQL_FROM("ins");
+	", u.storage_container" UPLOADS_SQL_FROM("ins");
 
 /* PUT /uploads/{id}/complete in one statement: locks the upload ($1) and reads its latest
  * state (a concurrent complete or purge is waited for and seen), checks the caller ($5),
@@ -144,15 +146,16 @@ static const char uploads_complete_sql[] =
 /* PUT /uploads/{id}/chunks in one statement: share-locks the upload ($1; complete and the
  * purge of expired uploads wait for it, and it for them), checks the caller ($6) and
  * registers or replaces chunk $2 ($3 size, $4 hash value, $5 algorithm) while the upload is
- * not completed nor purged and the chunk fits its limits ($7 the minimum chunk size; see
- * UPLOADS_SQL_MAX_NUMBER). Answers the verdict, whether the upload is completed, whether
+ * not completed nor purged and the chunk fits its limits ($7 the minimum chunk size, $8 the
+ * most chunks storage takes; see UPLOADS_SQL_MAX_NUMBER). Answers the verdict, whether the upload is completed, whether
  * the chunk was written, then (UC_*) whether the number and the size are within the
  * limits, the highest number, the room, and whether the upload is purged. */
 static const char uploads_chunk_sql[] =
 	"WITH acc AS (SELECT u.id, u.completed_at IS NOT NULL AS completed, p.is_deleted, "
-	"u.purged_at IS NOT NULL AS purged, "
+	"u.purged_at IS NOT NULL AS purged, u.storage_container, "
 	ACCESS_SQL_CAN("p", "$6::uuid", ACCESS_LIT(ACCESS_CREATE)) " AS member, "
-	UPLOADS_SQL_MAX_NUMBER("$7::bigint") " AS max_number, "
+	UPLOADS_SQL_MAX_NUMBER("$7::bigint, ceil(u.size::numeric / $8::bigint)::bigint")
+	" AS max_number, "
 	UPLOADS_SQL_ROOM("$2::integer") " AS room FROM uploads u JOIN projects p ON "
 	"p.id = u.project_id WHERE u.id = $1::uuid FOR SHARE OF u), "
 	"lim AS (SELECT acc.*, $2::bigint <= acc.max_number AS number_ok, "
@@ -167,7 +170,7 @@ static const char uploads_chunk_sql[] =
 	"stored_sha256 = NULL, stored_at = NULL, created_at = now() RETURNING number) "
 	"SELECT lim.id IS NOT NULL, lim.member, lim.is_deleted, true, lim.completed, "
 	"EXISTS (SELECT 1 FROM ins), lim.number_ok, lim.size_ok, lim.max_number, lim.room, "
-	"lim.purged FROM (VALUES (1)) one LEFT JOIN lim ON true";
+	"lim.purged, lim.storage_container FROM (VALUES (1)) one LEFT JOIN lim ON true";
 
 /* Columns of uploads_chunk_sql after the verdict. */
 enum {
@@ -178,6 +181,7 @@ enum {
 	UC_MAX_NUMBER,
 	UC_ROOM,
 	UC_PURGED,
+	UC_CONTAINER,
 };
 
 /* GET /uploads/{id} in one statement: the upload ($1) when the caller ($2) may see it, then
@@ -384,26 +388,29 @@ uploads_insert(struct req *r, const struct uploads_new *u, const char *id)
 }
 
 /* Adds the headers of a created upload (chunk or upload size limits) and, when it is not
- * chunked, its signed storage URL to out. */
-static void
-uploads_created(struct req *r, const struct uploads_new *u, const char *id, json_t *out)
+ * chunked, its signed storage URL to out. -1 when storage cannot sign it. */
+static int
+uploads_created(struct req *r, const struct uploads_new *u, const char *id, const char *container,
+                json_t *out)
 {
-	char buf[32], *path;
+	char buf[32];
+	json_t *url;
 
 	if (u->chunked) {
-		snprintf(buf, sizeof(buf), "%lld", (long long)cfg.min_chunk_size);
+		snprintf(buf, sizeof(buf), "%lld", (long long)storage_min_chunk_size(u->size));
 		http_header(r, "X-MIN-CHUNK-UPLOAD-SIZE", buf);
 		snprintf(buf, sizeof(buf), "%lld", (long long)cfg.max_chunk_size);
 		http_header(r, "X-MAX-CHUNK-UPLOAD-SIZE", buf);
-		return;
+		return 0;
 	}
-	path = xasprintf("/storage/%s/1", id);
-	json_object_set_new(out, "signed_url", http_signed_url("PUT", path));
-	free(path);
+	if ((url = http_storage_url("PUT", container, id, 1)) == NULL)
+		return -1;
+	json_object_set_new(out, "signed_url", url);
 	snprintf(buf, sizeof(buf), "%lld",
 	         (long long)(cfg.max_chunk_size < cfg.max_upload_size ? cfg.max_chunk_size
 	                                                              : cfg.max_upload_size));
 	http_header(r, "X-MAX-UPLOAD-SIZE", buf);
+	return 0;
 }
 
 /* POST /projects/{id}/uploads: a new upload, 201. One statement checks and inserts. */
@@ -438,7 +445,11 @@ uploads_create(struct req *r)
 		goto out;
 	}
 	out = uploads_row_json(res, 0);
-	uploads_created(r, &u, id, out);
+	if (uploads_created(r, &u, id, db_get(res, 0, U_NEW_CONTAINER), out) < 0) {
+		json_decref(out);
+		http_storage_unavailable(r);
+		goto out;
+	}
 	http_json(r, 201, out);
 out:
 	PQclear(res);
@@ -578,8 +589,8 @@ uploads_chunks(struct req *r)
 {
 	struct uploads_chunk ch = {0};
 	json_t *body = http_body_object(r);
-	char num[24], size[24], min[24], *path = NULL;
-	const char *params[7] = {r->params[0], num, size, ch.value, NULL, r->user_id, min};
+	char num[24], size[24], min[24], maxn[24];
+	const char *params[8] = {r->params[0], num, size, ch.value, NULL, r->user_id, min, maxn};
 	PGresult *res = NULL;
 
 	if (body == NULL || uploads_read_chunk(r, body, &ch) < 0)
@@ -587,8 +598,9 @@ uploads_chunks(struct req *r)
 	snprintf(num, sizeof(num), "%lld", (long long)ch.number);
 	snprintf(size, sizeof(size), "%lld", (long long)ch.size);
 	snprintf(min, sizeof(min), "%lld", (long long)cfg.min_chunk_size);
+	snprintf(maxn, sizeof(maxn), "%lld", (long long)storage_max_chunks());
 	params[4] = hash_alg_name(ch.alg);
-	if ((res = db_exec(r->db, uploads_chunk_sql, 7, params)) == NULL) {
+	if ((res = db_exec(r->db, uploads_chunk_sql, 8, params)) == NULL) {
 		http_db_error(r);
 	} else if (access_verdict(r, res, 0, "upload") != 1) {
 		/* answered */
@@ -602,12 +614,15 @@ uploads_chunks(struct req *r)
 	} else if (!db_get_bool(res, 0, UC_WRITTEN)) {
 		http_db_error(r);
 	} else {
-		path = xasprintf("/storage/%s/%lld", r->params[0], (long long)ch.number);
-		http_json(r, 200, http_signed_url("PUT", path));
+		json_t *url = http_storage_url("PUT", db_get(res, 0, UC_CONTAINER), r->params[0],
+		                               (int)ch.number);
+		if (url != NULL)
+			http_json(r, 200, url);
+		else
+			http_storage_unavailable(r);
 	}
 out:
 	PQclear(res);
-	free(path);
 	json_decref(body);
 }
 

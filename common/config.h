@@ -19,7 +19,14 @@ struct settle_config {
 	char *listen_host;
 	int listen_port;
 	char *public_url; /* scheme://host:port, no trailing slash */
+	char *storage;    /* "local" or "swift" */
+	bool swift;       /* storage is swift */
 	char *storage_dir;
+	char *swift_url;      /* the Swift proxy as clients reach it, no trailing slash */
+	char *swift_auth_url; /* tempauth (v1) */
+	char *swift_user;
+	char *swift_key;
+	char *swift_temp_url_key;
 	char *secret;
 	int64_t threads;
 	int64_t max_connections;

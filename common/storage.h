@@ -1,42 +1,64 @@
-/* storage.h: the storage provider interface (local directory by default). */
+/* storage.h: the storage provider interface. SETTLE_STORAGE picks the provider at start:
+ * local (a directory, bytes through settle-api's storage routes: storage_local.h) or swift
+ * (OpenStack Swift, bytes straight between clients and Swift). Job functions and handlers
+ * call only these functions. Every call that fails returns -1 (or NULL) with *err set (the
+ * caller frees it); errno is ENOENT when what was asked for does not exist. */
 #ifndef SETTLE_STORAGE_H
 #define SETTLE_STORAGE_H
 
+#include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
 
 #include "hash.h"
 #include "util.h"
 
-/* Sets the root directory of the local provider (created if missing). 0 or -1. */
-int storage_init(const char *root, char **err) MUSTCHECK;
+/* Starts the provider of cfg (reads its settings). Call once at start. 0 or -1. */
+int storage_init(char **err) MUSTCHECK;
 
-/* Creates the container (a directory) of a project; idempotent. 0 or -1 + *err. */
+/* The most chunks an upload may have in this store (Swift: the 1000 segments of a manifest;
+ * INT64_MAX: no limit). */
+int64_t storage_max_chunks(void);
+/* The smallest chunk clients are told to send for an upload of size bytes: at least
+ * SETTLE_MIN_CHUNK_SIZE, and large enough for storage_max_chunks. */
+int64_t storage_min_chunk_size(int64_t size);
+
+/* Creates the container of a project; idempotent. 0 or -1. */
 int storage_container_create(const char *container, char **err) MUSTCHECK;
 /* Removes a container and everything in it; missing is fine. 0 or -1. */
 int storage_container_delete(const char *container, char **err) MUSTCHECK;
 
-/* A chunk being written: bytes go to a temporary file and through the hashes of `algs`
- * (bit mask of 1 << enum hash_alg; md5 is always included). */
-struct storage_writer;
-struct storage_writer *storage_write_open(const char *container, const char *upload_id, int number,
-                                          unsigned algs, char **err) MUSTCHECK;
-int storage_write(struct storage_writer *w, const void *data, size_t n, char **err) MUSTCHECK;
-/* fsync, atomic rename into place; fills size and hex digests. Frees w. 0 or -1. */
-int storage_write_commit(struct storage_writer *w, int64_t *size,
-                         char digests[HASH_ALG_COUNT][HASH_HEX_MAX], char **err) MUSTCHECK;
-/* Discards the temporary file. Frees w. */
-void storage_write_abort(struct storage_writer *w);
+/* A signed URL valid until epoch second `expires`, made without calling the store: method
+ * PUT for chunk `number` (>= 1) of an upload, GET for the whole upload (number 0). *host
+ * gets the scheme://host:port clients call (static); returns the path and query (caller
+ * frees). */
+char *storage_url(const char *method, const char *container, const char *upload_id, int number,
+                  int64_t expires, const char **host);
 
-/* Opens a stored chunk for reading: a file descriptor (caller closes) or -1 + *err.
- * *size gets its length. errno ENOENT is reported as "missing". */
-int storage_read_open(const char *container, const char *upload_id, int number, int64_t *size,
-                      char **err) MUSTCHECK;
-/* Deletes every chunk of an upload. 0 or -1. */
+/* What the store knows of a chunk it holds: its size, and its md5 as the store computed it
+ * ("" when the store keeps none). */
+struct storage_facts {
+	int64_t size;
+	char md5[HASH_HEX_MAX];
+};
+int storage_chunk_facts(const char *container, const char *upload_id, int number,
+                        struct storage_facts *out, char **err) MUSTCHECK;
+
+/* Streams every byte of a chunk, in order, to sink (which returns 0, or -1 to stop). 0, or
+ * -1 with *err (errno ENOENT: the chunk is missing). */
+typedef int (*storage_sink)(void *ctx, const void *data, size_t n);
+int storage_chunk_read(const char *container, const char *upload_id, int number, storage_sink sink,
+                       void *ctx, char **err) MUSTCHECK;
+
+/* Makes chunks 1..nchunks of a verified upload (sizes[i] the size of chunk i + 1) downloadable
+ * as one object. 0 or -1. */
+int storage_finalize(const char *container, const char *upload_id, const int64_t *sizes,
+                     int nchunks, char **err) MUSTCHECK;
+
+/* Deletes every stored byte of an upload (chunks and what finalize made); missing is
+ * fine. 0 or -1. */
 int storage_upload_delete(const char *container, const char *upload_id, char **err) MUSTCHECK;
-/* Deletes the temporary files that writers killed mid-chunk left in an upload's directory
- * (a writer that lives removes its own). Only for an upload whose chunks can no longer
- * change: a live writer's file would go too. How many it deleted, or -1 + *err. */
+/* Deletes what interrupted chunk writes left of an upload whose chunks can no longer change.
+ * How many it deleted, or -1. */
 int storage_upload_tidy(const char *container, const char *upload_id, char **err) MUSTCHECK;
 
 #endif

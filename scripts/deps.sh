@@ -4,6 +4,8 @@
 #
 #   scripts/deps.sh            build, run and test dependencies
 #   scripts/deps.sh --bench    also wrk and postgresql-contrib (pgbench)
+#   scripts/deps.sh --swift    also OpenStack Swift and memcached (scripts/swift.sh); implied
+#                              by SETTLE_STORAGE=swift, and asked for by `make test`
 #
 # Installing postgresql or rabbitmq-server may start their system services on a machine
 # with an init system; Settle never uses them: scripts/stack.sh and the tests run private
@@ -13,15 +15,18 @@ set -euo pipefail
 # The python3-* after clang-format are what the real ddsclient (tests/integration/
 # test_ddsclient.py) imports.
 packages=(build-essential cmake pkg-config libmicrohttpd-dev librabbitmq-dev libpq-dev
-	libjansson-dev libssl-dev libcmocka-dev postgresql rabbitmq-server
+	libjansson-dev libssl-dev libcurl4-openssl-dev libcmocka-dev postgresql rabbitmq-server
 	python3-pytest python3-requests python3-psycopg2 python3-pika clang clang-format
 	python3-yaml python3-tz python3-future python3-six python3-tenacity python3-tabulate)
 
+swift=0
+[ "${SETTLE_STORAGE:-}" = "swift" ] && swift=1
 for arg in "$@"; do
 	case "$arg" in
 	--bench) packages+=(wrk postgresql-contrib) ;;
+	--swift) swift=1 ;;
 	-h | --help)
-		sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -30,6 +35,9 @@ for arg in "$@"; do
 		;;
 	esac
 done
+
+# The servers scripts/swift.sh runs; their packages' services are never started by Settle.
+[ "$swift" = 1 ] && packages+=(swift swift-proxy swift-account swift-container swift-object memcached)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -11,6 +11,8 @@
 # DIR/stack.env gets SETTLE_DATABASE_URL=… and (with RabbitMQ) SETTLE_AMQP_URL=… lines.
 # Postgres runs durable (fsync, full_page_writes, synchronous_commit on) with
 # pg_stat_statements loaded.
+# With SETTLE_STORAGE=swift, `start` also starts a one-box Swift in DIR/swift (scripts/swift.sh)
+# and adds its SETTLE_STORAGE and SETTLE_SWIFT_* settings to DIR/stack.env.
 #
 # SETTLE_PG_REPLICAS=N also starts N streaming standbys of that Postgres (pg_basebackup,
 # one physical replication slot each, max_slot_wal_keep_size bounding what a dead one
@@ -38,7 +40,7 @@ die() {
 say() { echo "stack.sh: $*" >&2; }
 
 usage() {
-	sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 # ---- helpers ---------------------------------------------------------------------------
@@ -462,6 +464,9 @@ write_env() {
 		fi
 		urls=$(replica_urls)
 		[ -z "$urls" ] || echo "SETTLE_DATABASE_REPLICA_URLS='$urls'"
+		if [ "${SETTLE_STORAGE:-local}" = "swift" ]; then
+			"$TOP/scripts/swift.sh" env "$DIR/swift"
+		fi
 	} >"$DIR/stack.env.tmp"
 	mv -f "$DIR/stack.env.tmp" "$DIR/stack.env"
 }
@@ -474,11 +479,17 @@ cmd_start() {
 	if [ "${SETTLE_QUEUE:-rabbitmq}" != "inline" ]; then
 		rabbit_start
 	fi
+	if [ "${SETTLE_STORAGE:-local}" = "swift" ]; then
+		"$TOP/scripts/swift.sh" start "$DIR/swift" >/dev/null
+	fi
 	write_env
 	cat "$DIR/stack.env"
 }
 
 cmd_stop() {
+	if [ -f "$DIR/swift/state" ]; then
+		"$TOP/scripts/swift.sh" stop "$DIR/swift"
+	fi
 	rabbit_stop
 	pg_root
 	replicas_stop
@@ -511,6 +522,9 @@ cmd_status() {
 		echo "rabbitmq: stopped"
 		ok=1
 	fi
+	if [ "${SETTLE_STORAGE:-local}" = "swift" ]; then
+		"$TOP/scripts/swift.sh" status "$DIR/swift" | sed 's/^/swift /' || ok=1
+	fi
 	return $ok
 }
 
@@ -527,9 +541,8 @@ main() {
 		exit 2
 		;;
 	esac
-	local top
-	top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-	DIR=${2:-$top/.settle}
+	TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+	DIR=${2:-$TOP/.settle}
 	mkdir -p "$DIR"
 	DIR=$(cd "$DIR" && pwd)
 	# One stack.sh at a time per DIR.

@@ -44,8 +44,8 @@ main(int argc, char **argv)
 	config_init(argc, argv, "settle-worker");
 	log_set_program("settle-worker");
 	main_signals();
-	if (storage_init(cfg.storage_dir, &err) < 0) {
-		log_error("storage_init_failed dir=%s error=\"%s\"", cfg.storage_dir,
+	if (storage_init(&err) < 0) {
+		log_error("storage_init_failed storage=%s error=\"%s\"", cfg.storage,
 		          err != NULL ? err : "unknown");
 		free(err);
 		return 1;

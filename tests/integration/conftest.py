@@ -18,7 +18,8 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from settle_harness import (  # noqa: E402
-    DURABLE_SETTINGS, Amqp, Postgres, RabbitMQ, Settle, Standby, make_workdir, sanitizer_env)
+    DURABLE_SETTINGS, Amqp, Postgres, RabbitMQ, Settle, Standby, Swift, make_workdir,
+    sanitizer_env)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -99,6 +100,18 @@ def rabbitmq(workdir):
         yield mq
     finally:
         mq.stop()
+
+
+@pytest.fixture(scope="session")
+def swift(workdir):
+    """A one-box Swift (scripts/swift.sh), started once per session by the first test that
+    asks for it; swift.env has its SETTLE_STORAGE and SETTLE_SWIFT_* settings."""
+    sw = Swift(workdir)
+    try:
+        sw.start()
+        yield sw
+    finally:
+        sw.stop()
 
 
 @pytest.fixture(scope="session")

@@ -525,6 +525,50 @@ def parse_kv_lines(text):
     return out
 
 
+
+class Swift:
+    """A one-box OpenStack Swift in root_dir/swift, started and stopped by scripts/swift.sh
+    (the same script `SETTLE_STORAGE=swift make run` uses), which stops it by the pids it
+    recorded. env holds the SETTLE_STORAGE and SETTLE_SWIFT_* settings that reach it."""
+
+    SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "scripts", "swift.sh")
+
+    def __init__(self, root_dir):
+        self.dir = os.path.join(root_dir, "swift")
+        self.env = {}
+
+    def __repr__(self):
+        return f"Swift(dir={self.dir})"
+
+    def _run(self, cmd, timeout):
+        r = subprocess.run([self.SCRIPT, cmd, self.dir], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=timeout)
+        if r.returncode != 0:
+            raise RuntimeError(f"swift.sh {cmd} failed ({r.returncode}):\n{r.stderr}")
+        return r.stdout
+
+    def start(self):
+        _track(self)
+        self.env = parse_kv_lines(self._run("start", 180))
+
+    def stop(self):
+        try:
+            self._run("stop", 60)
+        finally:
+            _untrack(self)
+
+    kill = stop
+
+    def auth(self):
+        """(token, storage URL) from tempauth."""
+        r = requests.get(self.env["SETTLE_SWIFT_AUTH_URL"], timeout=10,
+                         headers={"X-Auth-User": self.env["SETTLE_SWIFT_USER"],
+                                  "X-Auth-Key": self.env["SETTLE_SWIFT_KEY"]})
+        r.raise_for_status()
+        return r.headers["X-Auth-Token"], r.headers["X-Storage-Url"]
+
+
 class Settle:
     """Starts Settle binaries against the session's servers. Every process started is
     stopped by cleanup(), which also reports sanitizer findings."""

@@ -10,9 +10,14 @@
 #include "config.h"
 
 static const char *const vars[] = {
-    "SETTLE_THREADS",        "SETTLE_QUEUE",          "SETTLE_LISTEN",    "SETTLE_FAULT_RATE",
-    "SETTLE_PUBLIC_URL",     "SETTLE_RELAY",          "SETTLE_LOG_LEVEL", "SETTLE_WORKERS_EXCEPT",
+    "SETTLE_THREADS",        "SETTLE_QUEUE",
+    "SETTLE_LISTEN",         "SETTLE_FAULT_RATE",
+    "SETTLE_PUBLIC_URL",     "SETTLE_RELAY",
+    "SETTLE_LOG_LEVEL",      "SETTLE_WORKERS_EXCEPT",
     "SETTLE_MIN_CHUNK_SIZE", "SETTLE_MAX_CHUNK_SIZE",
+    "SETTLE_STORAGE",        "SETTLE_SWIFT_URL",
+    "SETTLE_SWIFT_AUTH_URL", "SETTLE_SWIFT_USER",
+    "SETTLE_SWIFT_KEY",      "SETTLE_SWIFT_TEMP_URL_KEY",
 };
 
 static int
@@ -52,7 +57,7 @@ test_bad_values(void **state)
 	    {"SETTLE_LISTEN", "host:99999"}, {"SETTLE_FAULT_RATE", "1.5"},
 	    {"SETTLE_FAULT_RATE", "abc"},    {"SETTLE_PUBLIC_URL", "ftp://x"},
 	    {"SETTLE_RELAY", "maybe"},       {"SETTLE_LOG_LEVEL", "loud"},
-	    {"SETTLE_MIN_CHUNK_SIZE", "10"},
+	    {"SETTLE_MIN_CHUNK_SIZE", "10"}, {"SETTLE_STORAGE", "s3"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -91,6 +96,47 @@ test_values(void **state)
 	assert_false(config_kind_excluded("upload"));
 }
 
+/* SETTLE_STORAGE=swift needs every SETTLE_SWIFT_* setting: the message names the one
+ * missing or wrong. */
+static void
+test_swift(void **state)
+{
+	static const char *const good[][2] = {
+	    {"SETTLE_SWIFT_URL", "http://swift.example.org:8080/"},
+	    {"SETTLE_SWIFT_AUTH_URL", "http://swift.example.org:8080/auth/v1.0"},
+	    {"SETTLE_SWIFT_USER", "settle:settle"},
+	    {"SETTLE_SWIFT_KEY", "secret"},
+	    {"SETTLE_SWIFT_TEMP_URL_KEY", "tempkey"},
+	};
+	char *err = NULL;
+
+	(void)state;
+	for (size_t skip = 0; skip <= 5; skip++) {
+		clear_env(NULL);
+		setenv("SETTLE_STORAGE", "swift", 1);
+		for (size_t i = 0; i < 5; i++)
+			if (i != skip)
+				setenv(good[i][0], good[i][1], 1);
+		if (skip == 5) {
+			assert_int_equal(config_load(&err), 0);
+			break;
+		}
+		assert_int_equal(config_load(&err), -1);
+		assert_non_null(strstr(err, good[skip][0]));
+		free(err);
+		err = NULL;
+	}
+	assert_true(cfg.swift);
+	assert_string_equal(cfg.swift_url, "http://swift.example.org:8080");
+	setenv("SETTLE_SWIFT_URL", "swift.example.org", 1);
+	assert_int_equal(config_load(&err), -1);
+	assert_non_null(strstr(err, "SETTLE_SWIFT_URL"));
+	free(err);
+	clear_env(NULL);
+	assert_int_equal(config_load(&err), 0);
+	assert_false(cfg.swift);
+}
+
 int
 main(void)
 {
@@ -98,6 +144,7 @@ main(void)
 	    cmocka_unit_test_setup(test_defaults, clear_env),
 	    cmocka_unit_test_setup(test_bad_values, clear_env),
 	    cmocka_unit_test_setup(test_values, clear_env),
+	    cmocka_unit_test_setup(test_swift, clear_env),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

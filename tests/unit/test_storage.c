@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "storage.h"
+#include "storage_local.h"
 #include "util.h"
 
 #define TEST_CONTAINER "0b6f1c1e-6a55-4c52-9a3c-1d2e3f405060"
@@ -37,7 +37,7 @@ test_storage_setup(void **state)
 	if (mkdtemp(test_tmp) == NULL)
 		return -1;
 	test_root = xasprintf("%s/nested/root", test_tmp); /* parents made by storage_init */
-	if (storage_init(test_root, &err) < 0) {
+	if (storage_local_init(test_root, &err) < 0) {
 		fprintf(stderr, "storage_init: %s\n", err);
 		free(err);
 		return -1;
@@ -89,15 +89,16 @@ test_storage_put(const char *container, const char *upload, int number, unsigned
                  char digests[HASH_ALG_COUNT][HASH_HEX_MAX])
 {
 	char *err = NULL;
-	struct storage_writer *w = storage_write_open(container, upload, number, algs, &err);
+	struct storage_local_writer *w =
+	    storage_local_write_open(container, upload, number, algs, &err);
 
 	if (w == NULL)
 		fail_msg("storage_write_open: %s", err);
 	for (; *pieces != NULL; pieces++) {
-		if (storage_write(w, *pieces, strlen(*pieces), &err) < 0)
+		if (storage_local_write(w, *pieces, strlen(*pieces), &err) < 0)
 			fail_msg("storage_write: %s", err);
 	}
-	if (storage_write_commit(w, size, digests, &err) < 0)
+	if (storage_local_write_commit(w, size, digests, &err) < 0)
 		fail_msg("storage_write_commit: %s", err);
 	assert_null(err);
 }
@@ -108,7 +109,7 @@ test_storage_get(const char *container, const char *upload, int number)
 {
 	char *err = NULL, *buf;
 	int64_t size = -1;
-	int fd = storage_read_open(container, upload, number, &size, &err);
+	int fd = storage_local_read_open(container, upload, number, &size, &err);
 	ssize_t n;
 
 	if (fd < 0)
@@ -126,8 +127,8 @@ test_storage_container_create(void **state)
 {
 	char *err = NULL;
 
-	assert_int_equal(storage_container_create(TEST_CONTAINER, &err), 0);
-	assert_int_equal(storage_container_create(TEST_CONTAINER, &err), 0); /* idempotent */
+	assert_int_equal(storage_local_container_create(TEST_CONTAINER, &err), 0);
+	assert_int_equal(storage_local_container_create(TEST_CONTAINER, &err), 0); /* idempotent */
 	assert_null(err);
 	assert_int_equal(test_storage_count(TEST_CONTAINER), 0);
 }
@@ -140,7 +141,7 @@ test_storage_write_commit_read(void **state)
 	int64_t size = -1;
 	char *data;
 
-	assert_int_equal(storage_container_create(TEST_CONTAINER, NULL), 0);
+	assert_int_equal(storage_local_container_create(TEST_CONTAINER, NULL), 0);
 	test_storage_put(TEST_CONTAINER, TEST_UPLOAD, 1, 1u << HASH_SHA256, pieces, &size, digests);
 	assert_int_equal(size, 3);
 	assert_string_equal(digests[HASH_MD5], "900150983cd24fb0d6963f7d28e17f72");
@@ -166,7 +167,7 @@ test_storage_empty_and_replace(void **state)
 	int64_t size = -1;
 	char *data;
 
-	assert_int_equal(storage_container_create(TEST_CONTAINER, NULL), 0);
+	assert_int_equal(storage_local_container_create(TEST_CONTAINER, NULL), 0);
 	test_storage_put(TEST_CONTAINER, TEST_UPLOAD, 7, 0, none, &size, digests);
 	assert_int_equal(size, 0);
 	assert_string_equal(digests[HASH_MD5], "d41d8cd98f00b204e9800998ecf8427e");
@@ -188,23 +189,23 @@ test_storage_large_chunk(void **state)
 	char *buf = xmalloc(PIECE), *err = NULL;
 	struct hash_set *h = hash_set_new(1u << HASH_SHA256);
 	char all[HASH_ALG_COUNT][HASH_HEX_MAX];
-	struct storage_writer *w;
+	struct storage_local_writer *w;
 	int64_t size = -1, rsize = -1;
 	int fd;
 
-	assert_int_equal(storage_container_create(TEST_CONTAINER, NULL), 0);
-	w = storage_write_open(TEST_CONTAINER, "big", 1, 1u << HASH_SHA256, &err);
+	assert_int_equal(storage_local_container_create(TEST_CONTAINER, NULL), 0);
+	w = storage_local_write_open(TEST_CONTAINER, "big", 1, 1u << HASH_SHA256, &err);
 	assert_non_null(w);
 	for (int i = 0; i < COUNT; i++) {
 		memset(buf, 'a' + i % 26, PIECE);
-		assert_int_equal(storage_write(w, buf, PIECE, &err), 0);
+		assert_int_equal(storage_local_write(w, buf, PIECE, &err), 0);
 		hash_set_update(h, buf, PIECE);
 	}
-	assert_int_equal(storage_write_commit(w, &size, digests, &err), 0);
+	assert_int_equal(storage_local_write_commit(w, &size, digests, &err), 0);
 	hash_set_final(h, all);
 	assert_int_equal(size, (int64_t)PIECE * COUNT);
 	assert_string_equal(digests[HASH_SHA256], all[HASH_SHA256]);
-	fd = storage_read_open(TEST_CONTAINER, "big", 1, &rsize, &err);
+	fd = storage_local_read_open(TEST_CONTAINER, "big", 1, &rsize, &err);
 	assert_true(fd >= 0);
 	assert_int_equal(rsize, size);
 	/* The bytes on disk, in order (blocks go through a writer thread). */
@@ -225,35 +226,37 @@ static void
 test_storage_abort_leaves_nothing(void **state)
 {
 	char *err = NULL;
-	struct storage_writer *w;
+	struct storage_local_writer *w;
 
-	assert_int_equal(storage_container_create(TEST_CONTAINER, NULL), 0);
-	w = storage_write_open(TEST_CONTAINER, "aborted", 1, 7, &err);
+	assert_int_equal(storage_local_container_create(TEST_CONTAINER, NULL), 0);
+	w = storage_local_write_open(TEST_CONTAINER, "aborted", 1, 7, &err);
 	assert_non_null(w);
 	assert_int_equal(test_storage_count(TEST_CONTAINER "/aborted"), 1); /* the temp file */
-	assert_int_equal(storage_write(w, "partial", 7, &err), 0);
-	storage_write_abort(w);
+	assert_int_equal(storage_local_write(w, "partial", 7, &err), 0);
+	storage_local_write_abort(w);
 	assert_int_equal(test_storage_count(TEST_CONTAINER "/aborted"), 0);
 	assert_false(test_storage_exists(TEST_CONTAINER "/aborted/1"));
-	storage_write_abort(NULL);
+	storage_local_write_abort(NULL);
 
 	/* aborted after several blocks (the writer thread is running): nothing left */
-	w = storage_write_open(TEST_CONTAINER, "aborted", 1, 7, &err);
+	w = storage_local_write_open(TEST_CONTAINER, "aborted", 1, 7, &err);
 	assert_non_null(w);
 	char *block = xcalloc(1, 3 * 1024 * 1024 + 5);
-	assert_int_equal(storage_write(w, block, 3 * 1024 * 1024 + 5, &err), 0);
-	storage_write_abort(w);
+	assert_int_equal(storage_local_write(w, block, 3 * 1024 * 1024 + 5, &err), 0);
+	storage_local_write_abort(w);
 	free(block);
 	assert_int_equal(test_storage_count(TEST_CONTAINER "/aborted"), 0);
 
 	/* two writers of one chunk at once: distinct temporary files */
-	struct storage_writer *a = storage_write_open(TEST_CONTAINER, "aborted", 1, 0, &err);
-	struct storage_writer *b = storage_write_open(TEST_CONTAINER, "aborted", 1, 0, &err);
+	struct storage_local_writer *a =
+	    storage_local_write_open(TEST_CONTAINER, "aborted", 1, 0, &err);
+	struct storage_local_writer *b =
+	    storage_local_write_open(TEST_CONTAINER, "aborted", 1, 0, &err);
 	assert_non_null(a);
 	assert_non_null(b);
 	assert_int_equal(test_storage_count(TEST_CONTAINER "/aborted"), 2);
-	storage_write_abort(a);
-	storage_write_abort(b);
+	storage_local_write_abort(a);
+	storage_local_write_abort(b);
 	assert_int_equal(test_storage_count(TEST_CONTAINER "/aborted"), 0);
 }
 
@@ -263,15 +266,15 @@ test_storage_read_missing(void **state)
 	char *err = NULL;
 	int64_t size = -1;
 
-	assert_int_equal(storage_container_create(TEST_CONTAINER, NULL), 0);
+	assert_int_equal(storage_local_container_create(TEST_CONTAINER, NULL), 0);
 	errno = 0;
-	assert_int_equal(storage_read_open(TEST_CONTAINER, TEST_UPLOAD, 99, &size, &err), -1);
+	assert_int_equal(storage_local_read_open(TEST_CONTAINER, TEST_UPLOAD, 99, &size, &err), -1);
 	assert_int_equal(errno, ENOENT);
 	assert_non_null(err);
 	assert_non_null(strstr(err, "missing"));
 	free(err);
 	err = NULL;
-	assert_int_equal(storage_read_open("no-such-container", "u", 1, &size, &err), -1);
+	assert_int_equal(storage_local_read_open("no-such-container", "u", 1, &size, &err), -1);
 	assert_int_equal(errno, ENOENT);
 	free(err);
 }
@@ -280,7 +283,7 @@ static void
 test_storage_missing_container(void **state)
 {
 	char *err = NULL;
-	struct storage_writer *w = storage_write_open("never-created", "u", 1, 0, &err);
+	struct storage_local_writer *w = storage_local_write_open("never-created", "u", 1, 0, &err);
 
 	assert_null(w);
 	assert_non_null(err);
@@ -312,39 +315,39 @@ test_storage_path_escape_rejected(void **state)
 	int64_t size;
 	char *err;
 
-	assert_int_equal(storage_container_create(TEST_CONTAINER, NULL), 0);
+	assert_int_equal(storage_local_container_create(TEST_CONTAINER, NULL), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		const char *b = bad[i];
 		err = NULL;
-		assert_int_equal(storage_container_create(b, &err), -1);
+		assert_int_equal(storage_local_container_create(b, &err), -1);
 		assert_non_null(err);
 		free(err);
 		err = NULL;
-		assert_int_equal(storage_container_delete(b, &err), -1);
+		assert_int_equal(storage_local_container_delete(b, &err), -1);
 		free(err);
 		err = NULL;
-		assert_null(storage_write_open(b, TEST_UPLOAD, 1, 0, &err));
+		assert_null(storage_local_write_open(b, TEST_UPLOAD, 1, 0, &err));
 		free(err);
 		err = NULL;
-		assert_null(storage_write_open(TEST_CONTAINER, b, 1, 0, &err));
+		assert_null(storage_local_write_open(TEST_CONTAINER, b, 1, 0, &err));
 		assert_non_null(err);
 		free(err);
 		err = NULL;
-		assert_int_equal(storage_read_open(TEST_CONTAINER, b, 1, &size, &err), -1);
+		assert_int_equal(storage_local_read_open(TEST_CONTAINER, b, 1, &size, &err), -1);
 		free(err);
 		err = NULL;
-		assert_int_equal(storage_read_open(b, TEST_UPLOAD, 1, &size, &err), -1);
+		assert_int_equal(storage_local_read_open(b, TEST_UPLOAD, 1, &size, &err), -1);
 		free(err);
 		err = NULL;
-		assert_int_equal(storage_upload_delete(TEST_CONTAINER, b, &err), -1);
+		assert_int_equal(storage_local_upload_delete(TEST_CONTAINER, b, &err), -1);
 		free(err);
 		err = NULL;
-		assert_int_equal(storage_upload_delete(b, TEST_UPLOAD, &err), -1);
+		assert_int_equal(storage_local_upload_delete(b, TEST_UPLOAD, &err), -1);
 		free(err);
 	}
-	assert_null(storage_write_open(NULL, TEST_UPLOAD, 1, 0, NULL));
-	assert_null(storage_write_open(TEST_CONTAINER, NULL, 1, 0, NULL));
-	assert_null(storage_write_open(TEST_CONTAINER, TEST_UPLOAD, -1, 0, NULL));
+	assert_null(storage_local_write_open(NULL, TEST_UPLOAD, 1, 0, NULL));
+	assert_null(storage_local_write_open(TEST_CONTAINER, NULL, 1, 0, NULL));
+	assert_null(storage_local_write_open(TEST_CONTAINER, TEST_UPLOAD, -1, 0, NULL));
 	/* the root's parent holds nothing but the root */
 	char *parent = xasprintf("%s/nested", test_tmp);
 	DIR *d = opendir(parent);
@@ -365,21 +368,21 @@ test_storage_upload_delete(void **state)
 	char digests[HASH_ALG_COUNT][HASH_HEX_MAX];
 	int64_t size;
 	char *err = NULL;
-	struct storage_writer *pending;
+	struct storage_local_writer *pending;
 
-	assert_int_equal(storage_container_create(TEST_CONTAINER, NULL), 0);
+	assert_int_equal(storage_local_container_create(TEST_CONTAINER, NULL), 0);
 	test_storage_put(TEST_CONTAINER, "gone", 1, 0, data, &size, digests);
 	test_storage_put(TEST_CONTAINER, "gone", 2, 0, data, &size, digests);
 	test_storage_put(TEST_CONTAINER, "kept", 1, 0, data, &size, digests);
-	pending = storage_write_open(TEST_CONTAINER, "gone", 3, 0, &err);
+	pending = storage_local_write_open(TEST_CONTAINER, "gone", 3, 0, &err);
 	assert_non_null(pending);
-	storage_write_abort(pending);
+	storage_local_write_abort(pending);
 
-	assert_int_equal(storage_upload_delete(TEST_CONTAINER, "gone", &err), 0);
+	assert_int_equal(storage_local_upload_delete(TEST_CONTAINER, "gone", &err), 0);
 	assert_false(test_storage_exists(TEST_CONTAINER "/gone"));
 	assert_true(test_storage_exists(TEST_CONTAINER "/kept/1"));
-	assert_int_equal(storage_upload_delete(TEST_CONTAINER, "gone", &err), 0); /* again */
-	assert_int_equal(storage_upload_delete("no-such-container", "gone", &err), 0);
+	assert_int_equal(storage_local_upload_delete(TEST_CONTAINER, "gone", &err), 0); /* again */
+	assert_int_equal(storage_local_upload_delete("no-such-container", "gone", &err), 0);
 	assert_null(err);
 }
 
@@ -394,20 +397,20 @@ test_storage_upload_tidy(void **state)
 	char *orphan = xasprintf("%s/%s/tidy/.2.0123456789abcdef.tmp", test_root, TEST_CONTAINER);
 	FILE *f;
 
-	assert_int_equal(storage_container_create(TEST_CONTAINER, NULL), 0);
+	assert_int_equal(storage_local_container_create(TEST_CONTAINER, NULL), 0);
 	test_storage_put(TEST_CONTAINER, "tidy", 1, 0, data, &size, digests);
 	f = fopen(orphan, "w");
 	assert_non_null(f);
 	fclose(f);
 
-	assert_int_equal(storage_upload_tidy(TEST_CONTAINER, "tidy", &err), 1);
+	assert_int_equal(storage_local_upload_tidy(TEST_CONTAINER, "tidy", &err), 1);
 	assert_false(test_storage_exists(TEST_CONTAINER "/tidy/.2.0123456789abcdef.tmp"));
 	assert_true(test_storage_exists(TEST_CONTAINER "/tidy/1"));
-	assert_int_equal(storage_upload_tidy(TEST_CONTAINER, "tidy", &err), 0);
-	assert_int_equal(storage_upload_tidy(TEST_CONTAINER, "never-stored", &err), 0);
-	assert_int_equal(storage_upload_tidy("no-such-container", "tidy", &err), 0);
+	assert_int_equal(storage_local_upload_tidy(TEST_CONTAINER, "tidy", &err), 0);
+	assert_int_equal(storage_local_upload_tidy(TEST_CONTAINER, "never-stored", &err), 0);
+	assert_int_equal(storage_local_upload_tidy("no-such-container", "tidy", &err), 0);
 	assert_null(err);
-	assert_int_equal(storage_upload_tidy(TEST_CONTAINER, "../tidy", &err), -1);
+	assert_int_equal(storage_local_upload_tidy(TEST_CONTAINER, "../tidy", &err), -1);
 	assert_non_null(err);
 	free(err);
 	free(orphan);
@@ -421,13 +424,13 @@ test_storage_container_delete(void **state)
 	int64_t size;
 	char *err = NULL;
 
-	assert_int_equal(storage_container_create("doomed", &err), 0);
+	assert_int_equal(storage_local_container_create("doomed", &err), 0);
 	test_storage_put("doomed", "u1", 1, 0, data, &size, digests);
 	test_storage_put("doomed", "u1", 2, 0, data, &size, digests);
 	test_storage_put("doomed", "u2", 1, 0, data, &size, digests);
-	assert_int_equal(storage_container_delete("doomed", &err), 0);
+	assert_int_equal(storage_local_container_delete("doomed", &err), 0);
 	assert_false(test_storage_exists("doomed"));
-	assert_int_equal(storage_container_delete("doomed", &err), 0); /* missing is fine */
+	assert_int_equal(storage_local_container_delete("doomed", &err), 0); /* missing is fine */
 	assert_null(err);
 	assert_true(test_storage_exists(TEST_CONTAINER));
 }
@@ -447,16 +450,16 @@ test_storage_symlinks_not_followed(void **state)
 	assert_non_null(f);
 	fputs("secret", f);
 	fclose(f);
-	assert_int_equal(storage_container_create("linked", NULL), 0);
+	assert_int_equal(storage_local_container_create("linked", NULL), 0);
 	assert_int_equal(symlink(outside, link), 0);
 
-	assert_null(storage_write_open("linked", "evil", 2, 0, &err));
+	assert_null(storage_local_write_open("linked", "evil", 2, 0, &err));
 	free(err);
 	err = NULL;
-	assert_int_equal(storage_read_open("linked", "evil", 1, &size, &err), -1);
+	assert_int_equal(storage_local_read_open("linked", "evil", 1, &size, &err), -1);
 	free(err);
 	err = NULL;
-	assert_int_equal(storage_container_delete("linked", &err), 0);
+	assert_int_equal(storage_local_container_delete("linked", &err), 0);
 	assert_null(err);
 	assert_false(test_storage_exists("linked"));
 	assert_int_equal(access(secret, F_OK), 0); /* the link went, not what it points to */

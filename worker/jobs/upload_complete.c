@@ -6,15 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "db.h"
 #include "hash.h"
 #include "jobs.h"
 #include "log.h"
 #include "storage.h"
-
-#define UC_BLOCK (1024 * 1024)
 
 /* Columns of the load query: the job's position (1..n), its upload, then one chunk per
  * row. */
@@ -40,11 +37,23 @@ enum {
 	C_STORED
 };
 
+/* What storage computed of one chunk: from the chunk's row when the provider recorded it
+ * while storing the bytes (local), else from the store itself (storage_chunk_facts: Swift,
+ * where the bytes never pass through Settle). */
+struct uc_fact {
+	bool stored;
+	bool from_store; /* asked of the store in this run */
+	int64_t size;
+	const char *digest[HASH_ALG_COUNT]; /* NULL: not computed */
+	char md5[HASH_HEX_MAX];
+};
+
 /* The rows of one job in the load result: row0 .. row0 + n - 1 are its chunks (n = 0: the
- * upload has none; its one row then only has the upload's columns). */
+ * upload has none; its one row then only has the upload's columns), with their facts. */
 struct uc_rows {
 	const PGresult *r;
 	int row0, n;
+	struct uc_fact *facts; /* n of them, by chunk order */
 };
 
 /* What the byte pass needs to know about the upload. */
@@ -60,9 +69,46 @@ struct uc_plan {
 
 /* The stored digest of chunk row i for alg, or NULL if storage did not compute it. */
 static const char *
-uc_stored_digest(const PGresult *r, int i, enum hash_alg alg)
+uc_stored_digest(const struct uc_rows *rows, int i, enum hash_alg alg)
 {
-	return db_get(r, i, C_MD5 + (int)alg);
+	return rows->facts[i - rows->row0].digest[alg];
+}
+
+/* Fills the facts of each chunk of rows (see struct uc_fact). JOB_DONE, or JOB_RETRY with
+ * *err when the store cannot answer. */
+static enum job_result
+uc_load_facts(const struct uc_plan *plan, struct uc_rows *rows, char **err)
+{
+	for (int k = 0; k < rows->n; k++) {
+		int i = rows->row0 + k;
+		struct uc_fact *f = &rows->facts[k];
+		struct storage_facts sf;
+		char *serr = NULL;
+
+		if (db_get_bool(rows->r, i, C_STORED)) {
+			f->stored = true;
+			f->size = db_get_i64(rows->r, i, C_STORED_SIZE);
+			for (int a = 0; a < HASH_ALG_COUNT; a++)
+				f->digest[a] = db_get(rows->r, i, C_MD5 + a);
+			continue;
+		}
+		if (storage_chunk_facts(plan->container, plan->upload_id,
+		                        (int)db_get_i64(rows->r, i, C_NUMBER), &sf, &serr) < 0) {
+			if (errno != ENOENT) {
+				*err =
+				    xasprintf("storage: %s", serr != NULL ? serr : "chunk facts");
+				free(serr);
+				return JOB_RETRY;
+			}
+			free(serr);
+			continue;
+		}
+		f->stored = f->from_store = true;
+		f->size = sf.size;
+		memcpy(f->md5, sf.md5, sizeof(f->md5));
+		f->digest[HASH_MD5] = f->md5[0] != '\0' ? f->md5 : NULL;
+	}
+	return JOB_DONE;
 }
 
 /* The reported hash algorithm of chunk row i when a per-chunk compare is due; false when the
@@ -102,14 +148,14 @@ uc_check_rows(const struct uc_rows *rows, int64_t upload_size)
 			return xasprintf(
 			    "chunk %d is missing (chunk numbers must run 1..n, found %lld)", k + 1,
 			    number);
-		if (!db_get_bool(r, i, C_STORED))
+		if (!rows->facts[k].stored)
 			return xasprintf("chunk %lld: never stored", number);
-		if (size != db_get_i64(r, i, C_STORED_SIZE))
+		if (size != rows->facts[k].size)
 			return xasprintf(
 			    "chunk %lld: reported size %lld does not match stored size %lld",
-			    number, (long long)size, (long long)db_get_i64(r, i, C_STORED_SIZE));
+			    number, (long long)size, (long long)rows->facts[k].size);
 		if (uc_chunk_alg(r, i, &alg, &bad)) {
-			const char *stored = uc_stored_digest(r, i, alg);
+			const char *stored = uc_stored_digest(rows, i, alg);
 			if (stored != NULL && strcasecmp(stored, db_get(r, i, C_HASH)) != 0)
 				return xasprintf(
 				    "chunk %lld: reported %s %s does not match stored %s", number,
@@ -125,68 +171,86 @@ uc_check_rows(const struct uc_rows *rows, int64_t upload_size)
 	return NULL;
 }
 
+/* Where a chunk's bytes go while it is read back: the whole-file hash and its own. */
+struct uc_sink {
+	struct hash_set *whole, *own;
+	int64_t got;
+};
+
+static int
+uc_sink_bytes(void *ctx, const void *data, size_t n)
+{
+	struct uc_sink *s = ctx;
+
+	if (s->whole != NULL)
+		hash_set_update(s->whole, data, n);
+	if (s->own != NULL)
+		hash_set_update(s->own, data, n);
+	s->got += (int64_t)n;
+	return 0;
+}
+
+/* Reads chunk number through s, or only asks its size when nothing is to be hashed (and the
+ * store was not asked already in this run). JOB_DONE (with *bad set when it is missing) or
+ * JOB_RETRY with *err. */
+static enum job_result
+uc_read_chunk(const struct uc_plan *plan, const struct uc_fact *f, long long number,
+              struct uc_sink *s, char **bad, char **err)
+{
+	struct storage_facts sf;
+	char *serr = NULL;
+	int rc;
+
+	if (s->whole == NULL && s->own == NULL && f->from_store) {
+		s->got = f->size;
+		return JOB_DONE;
+	}
+	if (s->whole == NULL && s->own == NULL) {
+		rc = storage_chunk_facts(plan->container, plan->upload_id, (int)number, &sf, &serr);
+		s->got = rc == 0 ? sf.size : 0;
+	} else {
+		rc = storage_chunk_read(plan->container, plan->upload_id, (int)number,
+		                        uc_sink_bytes, s, &serr);
+	}
+	if (rc < 0 && errno == ENOENT)
+		*bad = xasprintf("chunk %lld: stored file missing", number);
+	else if (rc < 0)
+		*err = xasprintf("storage: %s", serr != NULL ? serr : "read failed");
+	free(serr);
+	return rc < 0 && errno != ENOENT ? JOB_RETRY : JOB_DONE;
+}
+
 /* Streams chunk row i through whole (may be NULL) and its own digest when storage did not
  * record one. JOB_DONE (with *bad set on a mismatch) or JOB_RETRY with *err. */
 static enum job_result
-uc_stream_chunk(const struct uc_plan *plan, const PGresult *r, int i, struct hash_set *whole,
-                unsigned char *buf, char **bad, char **err)
+uc_stream_chunk(const struct uc_plan *plan, const struct uc_rows *rows, int i,
+                struct hash_set *whole, char **bad, char **err)
 {
+	const PGresult *r = rows->r;
 	long long number = (long long)db_get_i64(r, i, C_NUMBER);
-	int64_t expect = db_get_i64(r, i, C_STORED_SIZE), got = 0, fsize = 0;
+	const struct uc_fact *f = &rows->facts[i - rows->row0];
 	enum hash_alg alg = HASH_MD5;
-	bool own = uc_chunk_alg(r, i, &alg, bad) && uc_stored_digest(r, i, alg) == NULL;
-	struct hash_set *h = own ? hash_set_new(1u << alg) : NULL;
-	enum job_result res = JOB_RETRY;
-	char *serr = NULL;
-	int fd = storage_read_open(plan->container, plan->upload_id, (int)number, &fsize, &serr);
+	bool own = uc_chunk_alg(r, i, &alg, bad) && uc_stored_digest(rows, i, alg) == NULL;
+	struct uc_sink s = {whole, own ? hash_set_new(1u << alg) : NULL, 0};
+	enum job_result res = uc_read_chunk(plan, f, number, &s, bad, err);
 
-	if (fd < 0) {
-		if (errno == ENOENT) {
-			*bad = xasprintf("chunk %lld: stored file missing", number);
-			res = JOB_DONE;
-		} else {
-			*err = xasprintf("storage: %s", serr != NULL ? serr : "open failed");
-		}
+	if (res != JOB_DONE || *bad != NULL)
 		goto out;
-	}
-	while (whole != NULL || h != NULL) {
-		ssize_t n = read(fd, buf, UC_BLOCK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			*err =
-			    xasprintf("storage: reading chunk %lld: %s", number, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if (whole != NULL)
-			hash_set_update(whole, buf, (size_t)n);
-		if (h != NULL)
-			hash_set_update(h, buf, (size_t)n);
-		got += n;
-	}
-	if (whole == NULL && h == NULL)
-		got = fsize;
-	res = JOB_DONE;
-	if (got != expect) {
+	if (s.got != f->size) {
 		*bad = xasprintf("chunk %lld: stored file has %lld bytes, expected %lld", number,
-		                 (long long)got, (long long)expect);
-	} else if (h != NULL) {
+		                 (long long)s.got, (long long)f->size);
+	} else if (s.own != NULL) {
 		char out[HASH_ALG_COUNT][HASH_HEX_MAX];
-		hash_set_final(h, out);
-		h = NULL;
+		hash_set_final(s.own, out);
+		s.own = NULL;
 		if (strcasecmp(out[alg], db_get(r, i, C_HASH)) != 0)
 			*bad =
 			    xasprintf("chunk %lld: reported %s %s does not match stored %s", number,
 			              hash_alg_name(alg), db_get(r, i, C_HASH), out[alg]);
 	}
 out:
-	if (h != NULL)
-		hash_set_free(h);
-	if (fd >= 0)
-		close(fd);
-	free(serr);
+	if (s.own != NULL)
+		hash_set_free(s.own);
 	return res;
 }
 
@@ -199,13 +263,12 @@ uc_check_bytes(const struct uc_plan *plan, const struct uc_rows *rows, char **ba
 {
 	bool hash_whole = plan->whole && plan->whole_stored == NULL;
 	struct hash_set *whole = hash_whole ? hash_set_new(1u << plan->whole_alg) : NULL;
-	unsigned char *buf = xmalloc(UC_BLOCK);
 	enum job_result res = JOB_DONE;
 	char out[HASH_ALG_COUNT][HASH_HEX_MAX];
 	const char *digest = plan->whole_stored;
 
 	for (int k = 0; k < rows->n && *bad == NULL; k++) {
-		res = uc_stream_chunk(plan, rows->r, rows->row0 + k, whole, buf, bad, err);
+		res = uc_stream_chunk(plan, rows, rows->row0 + k, whole, bad, err);
 		if (res != JOB_DONE)
 			goto out;
 	}
@@ -220,7 +283,6 @@ uc_check_bytes(const struct uc_plan *plan, const struct uc_rows *rows, char **ba
 out:
 	if (whole != NULL)
 		hash_set_free(whole);
-	free(buf);
 	return res;
 }
 
@@ -234,12 +296,12 @@ uc_read_bytes(const struct uc_plan *plan, const struct uc_rows *rows)
 		int i = rows->row0 + k;
 		enum hash_alg alg;
 		char *bad = NULL;
-		bool own = uc_chunk_alg(rows->r, i, &alg, &bad) &&
-		           uc_stored_digest(rows->r, i, alg) == NULL;
+		bool own =
+		    uc_chunk_alg(rows->r, i, &alg, &bad) && uc_stored_digest(rows, i, alg) == NULL;
 
 		free(bad);
 		if (own || (plan->whole && plan->whole_stored == NULL))
-			total += db_get_i64(rows->r, i, C_STORED_SIZE);
+			total += rows->facts[k].size;
 	}
 	return total;
 }
@@ -263,8 +325,14 @@ uc_plan_init(struct uc_plan *plan, const struct uc_rows *rows, char **bad)
 		*bad = xasprintf("unsupported whole-file hash algorithm %s", alg);
 		plan->whole = false;
 	}
+}
+
+/* A single stored chunk's own digest is the whole file's. Needs the facts. */
+static void
+uc_plan_whole_stored(struct uc_plan *plan, const struct uc_rows *rows)
+{
 	if (plan->whole && rows->n == 1)
-		plan->whole_stored = uc_stored_digest(u, row, plan->whole_alg);
+		plan->whole_stored = uc_stored_digest(rows, rows->row0, plan->whole_alg);
 }
 
 /* Every upload of the batch with its chunks, a row per chunk, in the order of the jobs;
@@ -295,9 +363,54 @@ uc_tidy(const struct uc_plan *plan)
 	free(err);
 }
 
+/* Makes a verified upload downloadable (storage_finalize). 0 or -1 with *err. */
+static int
+uc_finalize(const struct uc_plan *plan, const struct uc_rows *rows, char **err)
+{
+	int64_t *sizes = xcalloc((size_t)rows->n + 1, sizeof(*sizes));
+	int rc;
+
+	for (int k = 0; k < rows->n; k++)
+		sizes[k] = rows->facts[k].size;
+	rc = storage_finalize(plan->container, plan->upload_id, sizes, rows->n, err);
+	free(sizes);
+	return rc;
+}
+
+/* The byte-level checks of a job whose rows agree: facts from the store, bytes read back
+ * where a hash is to be computed (deferred when more than read_max), then what makes it
+ * downloadable. Sets it->res, it->err, it->v.error, it->deferred. */
+static void
+uc_check_stored(struct jobs_item *it, struct uc_plan *plan, struct uc_rows *rows, int64_t read_max)
+{
+	char *serr = NULL;
+
+	rows->facts = xcalloc((size_t)rows->n + 1, sizeof(*rows->facts));
+	if ((it->res = uc_load_facts(plan, rows, &it->err)) != JOB_DONE)
+		goto out;
+	uc_plan_whole_stored(plan, rows);
+	it->v.error = uc_check_rows(rows, db_get_i64(rows->r, rows->row0, U_SIZE));
+	if (it->v.error == NULL && uc_read_bytes(plan, rows) > read_max) {
+		it->deferred = true;
+		goto out;
+	}
+	if (it->v.error == NULL)
+		it->res = uc_check_bytes(plan, rows, &it->v.error, &it->err);
+	if (it->res == JOB_DONE && it->v.error == NULL && uc_finalize(plan, rows, &serr) < 0) {
+		it->res = JOB_RETRY;
+		it->err = xasprintf("storage: %s", serr != NULL ? serr : "finalize failed");
+	}
+	if (it->res == JOB_DONE)
+		uc_tidy(plan);
+out:
+	free(serr);
+	free(rows->facts);
+	rows->facts = NULL;
+}
+
 /* Verifies one job from its rows (see upload_complete_check). */
 static void
-uc_check_one(struct jobs_item *it, const struct uc_rows *rows, int64_t read_max)
+uc_check_one(struct jobs_item *it, struct uc_rows *rows, int64_t read_max)
 {
 	const PGresult *r = rows->r;
 	struct uc_plan plan = {0};
@@ -320,15 +433,7 @@ uc_check_one(struct jobs_item *it, const struct uc_rows *rows, int64_t read_max)
 	}
 	uc_plan_init(&plan, rows, &it->v.error);
 	if (it->v.error == NULL)
-		it->v.error = uc_check_rows(rows, db_get_i64(r, rows->row0, U_SIZE));
-	if (it->v.error == NULL && uc_read_bytes(&plan, rows) > read_max) {
-		it->deferred = true;
-		return;
-	}
-	if (it->v.error == NULL)
-		it->res = uc_check_bytes(&plan, rows, &it->v.error, &it->err);
-	if (it->res == JOB_DONE)
-		uc_tidy(&plan);
+		uc_check_stored(it, &plan, rows, read_max);
 	if (it->v.error != NULL)
 		log_info("upload_integrity_error upload=%s reason=\"%s\"", it->j->resource_id,
 		         it->v.error);
@@ -359,7 +464,7 @@ upload_complete_check(PGconn *c, struct jobs_item *items, int n, int64_t read_ma
 	int row = 0;
 
 	for (int i = 0; i < n; i++) {
-		struct uc_rows rows = {r, row, 0};
+		struct uc_rows rows = {r, row, 0, NULL};
 
 		if (r == NULL) {
 			items[i].res = JOB_RETRY;

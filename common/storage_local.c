@@ -1,0 +1,797 @@
+/* storage_local.c: the local-directory storage provider.
+ *
+ * Layout: <root>/<container>/<upload_id>/<number>. A chunk is written to a temporary file
+ * ".<number>.<random>.tmp" in its upload directory (O_CREAT|O_EXCL), hashed as it streams,
+ * then fsync'd, renamed into place and the directory fsync'd, so a reader sees either the
+ * old chunk or the whole new one. Container and upload names are checked (see
+ * storage_local_name_ok) and every path is resolved relative to a directory descriptor without
+ * following symbolic links, so no name can reach outside the root.
+ */
+#include "storage_local.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "sign.h"
+
+#define STORAGE_NAME_MAX    128
+#define STORAGE_DIR_FLAGS   (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+#define STORAGE_RMDIR_TRIES 5
+
+static char *storage_local_root;
+
+struct storage_local_writer {
+	int dirfd;             /* the upload directory */
+	int fd;                /* the temporary file */
+	char tmp[64];          /* its name in dirfd */
+	char final[16];        /* the chunk's name in dirfd */
+	char *where;           /* "container/upload_id/number", for messages */
+	struct hash_set *hash; /* digests of what was written */
+	int64_t size;
+	bool failed;        /* a write failed: commit refuses */
+	unsigned char *buf; /* bytes not yet written: writes and hashing go in big blocks */
+	size_t buf_len;
+	int64_t written;  /* bytes handed to the kernel */
+	int64_t flushing; /* bytes whose write-back was started */
+	/* The disk side of a body larger than one block: a thread writes one block while
+	 * the caller receives and hashes the next (md5 and write() then overlap). */
+	bool threaded;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	unsigned char *spare;   /* the other block */
+	unsigned char *pending; /* the block handed to the thread, until it is written */
+	size_t pending_len;
+	bool quit;
+	int write_errno; /* the thread's failure, 0 if none */
+};
+
+/* Every this many bytes the writer asks the kernel to start writing back, so that the
+ * fsync at commit finds little left to do. */
+#define STORAGE_WRITEBACK_STEP (8 * 1024 * 1024)
+
+/* Bytes a writer gathers before one write() and one hash update: libmicrohttpd hands a body
+ * over in pieces of a few KiB, and a syscall per piece costs more than the hashing. */
+#define STORAGE_WRITE_BLOCK (1024 * 1024)
+
+/* A container or upload name: 1..128 of [A-Za-z0-9_.-], not starting with '.' (which also
+ * rules out "." and ".." and the temporary files). */
+static bool
+storage_local_name_ok(const char *s)
+{
+	size_t n;
+
+	if (s == NULL || s[0] == '\0' || s[0] == '.')
+		return false;
+	for (n = 0; s[n] != '\0'; n++) {
+		char c = s[n];
+		if (n >= STORAGE_NAME_MAX)
+			return false;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
+/* 0 when the provider is initialised and container is a valid name; else -1 + *err. */
+static int
+storage_local_check_container(const char *container, char **err)
+{
+	if (storage_local_root == NULL) {
+		util_set_err(err, "storage not initialised");
+		return -1;
+	}
+	if (!storage_local_name_ok(container)) {
+		util_set_err(err, "invalid storage container name");
+		return -1;
+	}
+	return 0;
+}
+
+/* As storage_local_check_container, and upload_id a valid name and number not negative. */
+static int
+storage_local_check_chunk(const char *container, const char *upload_id, int number, char **err)
+{
+	if (storage_local_check_container(container, err) < 0)
+		return -1;
+	if (!storage_local_name_ok(upload_id)) {
+		util_set_err(err, "invalid storage upload name");
+		return -1;
+	}
+	if (number < 0) {
+		util_set_err(err, "invalid chunk number %d", number);
+		return -1;
+	}
+	return 0;
+}
+
+/* fsync of a directory; 0 or -1 with errno. */
+static int
+storage_local_fsync_dir(int dirfd)
+{
+	if (fsync(dirfd) == 0 || errno == EINVAL) /* EINVAL: file system without dir fsync */
+		return 0;
+	return -1;
+}
+
+/*
+ * Opens (with mkdir first when create is true) directory name inside parent. Returns a
+ * descriptor or -1 with errno. A new directory is made durable by an fsync of parent.
+ */
+static int
+storage_local_open_dir(int parent, const char *name, bool create)
+{
+	if (create) {
+		if (mkdirat(parent, name, 0755) == 0) {
+			if (storage_local_fsync_dir(parent) < 0)
+				return -1;
+		} else if (errno != EEXIST) {
+			return -1;
+		}
+	}
+	return openat(parent, name, STORAGE_DIR_FLAGS);
+}
+
+/*
+ * Sets the root directory of the local provider, creating it and its parents if missing
+ * (mode 0755). Call once at start. 0, or -1 with *err set (the caller frees it).
+ */
+int
+storage_local_init(const char *root, char **err)
+{
+	char *path = NULL;
+	struct stat st;
+	int rc = -1;
+
+	if (root == NULL || root[0] == '\0') {
+		util_set_err(err, "storage root is empty");
+		goto out;
+	}
+	path = xstrdup(root);
+	for (char *p = path + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+			util_set_err(err, "mkdir %s: %s", path, strerror(errno));
+			goto out;
+		}
+		*p = '/';
+	}
+	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+		util_set_err(err, "mkdir %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		util_set_err(err, "storage root %s is not a directory", path);
+		goto out;
+	}
+	free(storage_local_root);
+	storage_local_root = path;
+	path = NULL;
+	rc = 0;
+out:
+	free(path);
+	return rc;
+}
+
+static int
+storage_local_open_root(char **err)
+{
+	int fd = open(storage_local_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		util_set_err(err, "open storage root %s: %s", storage_local_root, strerror(errno));
+	return fd;
+}
+
+/* Creates the directory of a container; existing is fine. 0, or -1 with *err set. */
+int
+storage_local_container_create(const char *container, char **err)
+{
+	int root = -1, fd = -1, rc = -1;
+
+	if (storage_local_check_container(container, err) < 0)
+		goto out;
+	if ((root = storage_local_open_root(err)) < 0)
+		goto out;
+	if ((fd = storage_local_open_dir(root, container, true)) < 0) {
+		util_set_err(err, "create container %s: %s", container, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (root >= 0)
+		close(root);
+	return rc;
+}
+
+/*
+ * Removes directory name inside parent and everything in it, without following symbolic
+ * links; depth bounds the recursion. Missing is fine. 0 or -1 with errno.
+ */
+static int
+storage_local_remove_tree(int parent, const char *name, int depth)
+{
+	DIR *dir = NULL;
+	struct dirent *de;
+	int fd = -1, rc = -1, saved;
+
+	for (int tries = 0; tries < STORAGE_RMDIR_TRIES; tries++) {
+		fd = openat(parent, name, STORAGE_DIR_FLAGS);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				rc = 0;
+			else if (errno == ENOTDIR || errno == ELOOP)
+				rc = unlinkat(parent, name, 0);
+			goto out;
+		}
+		if ((dir = fdopendir(fd)) == NULL)
+			goto out;
+		fd = -1; /* owned by dir now */
+		while ((de = readdir(dir)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			if (unlinkat(dirfd(dir), de->d_name, 0) == 0 || errno == ENOENT)
+				continue;
+			if ((errno != EISDIR && errno != EPERM) || depth <= 0 ||
+			    storage_local_remove_tree(dirfd(dir), de->d_name, depth - 1) < 0)
+				goto out;
+		}
+		closedir(dir);
+		dir = NULL;
+		if (unlinkat(parent, name, AT_REMOVEDIR) == 0 || errno == ENOENT) {
+			rc = storage_local_fsync_dir(parent);
+			goto out;
+		}
+		if (errno != ENOTEMPTY && errno != EEXIST)
+			goto out;
+		/* a writer added a file meanwhile: go again */
+	}
+out:
+	saved = errno;
+	if (dir != NULL)
+		closedir(dir);
+	if (fd >= 0)
+		close(fd);
+	errno = saved;
+	return rc;
+}
+
+/* Removes a container and everything in it; a missing one is fine. 0, or -1 with *err. */
+int
+storage_local_container_delete(const char *container, char **err)
+{
+	int root = -1, rc = -1;
+
+	if (storage_local_check_container(container, err) < 0)
+		goto out;
+	if ((root = storage_local_open_root(err)) < 0)
+		goto out;
+	if (storage_local_remove_tree(root, container, 2) < 0) {
+		util_set_err(err, "delete container %s: %s", container, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (root >= 0)
+		close(root);
+	return rc;
+}
+
+/*
+ * Opens the directory of an upload in an existing container, creating it first when create
+ * is true. Returns a descriptor or -1 with errno set and, when err is not NULL, *err.
+ */
+static int
+storage_local_open_upload_dir(const char *container, const char *upload_id, bool create, char **err)
+{
+	int root = -1, cfd = -1, fd = -1, saved;
+
+	if ((root = storage_local_open_root(err)) < 0)
+		goto out;
+	if ((cfd = storage_local_open_dir(root, container, false)) < 0) {
+		if (errno == ENOENT)
+			util_set_err(err, "storage container %s missing", container);
+		else
+			util_set_err(err, "open container %s: %s", container, strerror(errno));
+		goto out;
+	}
+	if ((fd = storage_local_open_dir(cfd, upload_id, create)) < 0)
+		util_set_err(err, "open %s/%s: %s", container, upload_id, strerror(errno));
+out:
+	saved = errno;
+	if (cfd >= 0)
+		close(cfd);
+	if (root >= 0)
+		close(root);
+	errno = saved;
+	return fd;
+}
+
+/* Creates w's temporary file ".<number>.<16 hex>.tmp" with O_EXCL in w->dirfd and sets
+ * w->fd and w->tmp; w->tmp stays empty unless this call created the file. 0 or -1 + *err. */
+static int
+storage_local_create_temp(struct storage_local_writer *w, char **err)
+{
+	unsigned char rnd[8];
+	char hex[17];
+
+	for (int tries = 0; tries < 8; tries++) {
+		if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+			util_set_err(err, "create %s: RAND_bytes failed", w->where);
+			return -1;
+		}
+		util_hex(rnd, sizeof(rnd), hex);
+		snprintf(w->tmp, sizeof(w->tmp), ".%s.%s.tmp", w->final, hex);
+		w->fd = openat(w->dirfd, w->tmp,
+		               O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (w->fd >= 0)
+			return 0;
+		w->tmp[0] = '\0';
+		if (errno != EEXIST) {
+			util_set_err(err, "create temporary file for %s: %s", w->where,
+			             strerror(errno));
+			return -1;
+		}
+	}
+	util_set_err(err, "create %s: no free temporary name", w->where);
+	return -1;
+}
+
+/*
+ * Starts writing chunk `number` of an upload in an existing container: bytes go to a new
+ * temporary file and through the digests of algs (bit mask of 1 << enum hash_alg; md5 is
+ * always added). Returns a writer the caller ends with storage_local_write_commit or
+ * storage_local_write_abort, or NULL with *err set.
+ */
+struct storage_local_writer *
+storage_local_write_open(const char *container, const char *upload_id, int number, unsigned algs,
+                         char **err)
+{
+	struct storage_local_writer *w = NULL;
+	int dirfd = -1;
+
+	if (storage_local_check_chunk(container, upload_id, number, err) < 0)
+		goto fail;
+	if ((dirfd = storage_local_open_upload_dir(container, upload_id, true, err)) < 0)
+		goto fail;
+	w = xcalloc(1, sizeof(*w));
+	w->dirfd = dirfd;
+	w->fd = -1;
+	w->where = xasprintf("%s/%s/%d", container, upload_id, number);
+	snprintf(w->final, sizeof(w->final), "%d", number);
+	if (storage_local_create_temp(w, err) < 0)
+		goto fail;
+	w->hash = hash_set_new(algs | (1u << HASH_MD5));
+	return w;
+fail:
+	if (w != NULL)
+		storage_local_write_abort(w);
+	else if (dirfd >= 0)
+		close(dirfd);
+	return NULL;
+}
+
+/* Writes len bytes at the end of the file and starts their write-back now and then.
+ * Returns 0 or an errno. Called by one thread at a time (the writer thread or, with no
+ * thread, the caller). */
+static int
+storage_local_write_block(struct storage_local_writer *w, const unsigned char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t k = write(w->fd, p, len);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? errno : EIO;
+		p += k;
+		len -= (size_t)k;
+		w->written += k;
+	}
+	if (w->written - w->flushing >= STORAGE_WRITEBACK_STEP) {
+		/* Advisory: an error here shows up again, and is handled, at fsync. */
+		(void)sync_file_range(w->fd, w->flushing, w->written - w->flushing,
+		                      SYNC_FILE_RANGE_WRITE);
+		w->flushing = w->written;
+	}
+	return 0;
+}
+
+/* The writer thread: writes each block handed over until told to quit. */
+static void *
+storage_local_writer_main(void *arg)
+{
+	struct storage_local_writer *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (w->pending == NULL && !w->quit)
+			pthread_cond_wait(&w->cv, &w->lock);
+		if (w->pending == NULL)
+			break;
+		unsigned char *p = w->pending;
+		size_t len = w->pending_len;
+		pthread_mutex_unlock(&w->lock);
+		int e = w->write_errno == 0 ? storage_local_write_block(w, p, len) : 0;
+		pthread_mutex_lock(&w->lock);
+		if (e != 0)
+			w->write_errno = e;
+		w->pending = NULL;
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+/* Waits until the writer thread has written what it was given; its errno or 0. */
+static int
+storage_local_writer_idle(struct storage_local_writer *w)
+{
+	int e;
+
+	pthread_mutex_lock(&w->lock);
+	while (w->pending != NULL)
+		pthread_cond_wait(&w->cv, &w->lock);
+	e = w->write_errno;
+	pthread_mutex_unlock(&w->lock);
+	return e;
+}
+
+/* Stops and joins the writer thread, if any. */
+static void
+storage_local_writer_stop(struct storage_local_writer *w)
+{
+	if (!w->threaded)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->quit = true;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->lock);
+	w->threaded = false;
+}
+
+/* Hashes the gathered block and writes it: through the writer thread (started with the
+ * first full block of a body) or, for the last block of a small body, directly. 0, or -1
+ * with *err set (the writer is failed). */
+static int
+storage_local_flush(struct storage_local_writer *w, bool last, char **err)
+{
+	int e = 0;
+
+	hash_set_update(w->hash, w->buf, w->buf_len);
+	if (!w->threaded && !last) {
+		pthread_mutex_init(&w->lock, NULL);
+		pthread_cond_init(&w->cv, NULL);
+		if (pthread_create(&w->thread, NULL, storage_local_writer_main, w) != 0)
+			abort();
+		w->threaded = true;
+	}
+	if (w->threaded) {
+		if ((e = storage_local_writer_idle(w)) == 0) {
+			unsigned char *given = w->buf;
+			pthread_mutex_lock(&w->lock);
+			w->pending = given;
+			w->pending_len = w->buf_len;
+			pthread_cond_broadcast(&w->cv);
+			pthread_mutex_unlock(&w->lock);
+			if (w->spare == NULL)
+				w->spare = xmalloc(STORAGE_WRITE_BLOCK);
+			w->buf = w->spare; /* free: the thread finished with it */
+			w->spare = given;
+		}
+	} else {
+		e = storage_local_write_block(w, w->buf, w->buf_len);
+	}
+	w->buf_len = 0;
+	if (e == 0 && last && w->threaded)
+		e = storage_local_writer_idle(w);
+	if (e != 0) {
+		w->failed = true;
+		util_set_err(err, "write %s: %s", w->where, strerror(e));
+		return -1;
+	}
+	return 0;
+}
+
+/* Appends n bytes to the chunk and its digests (gathered into blocks of
+ * STORAGE_WRITE_BLOCK). 0, or -1 with *err set; after a failure the writer can only be
+ * aborted (commit refuses). */
+int
+storage_local_write(struct storage_local_writer *w, const void *data, size_t n, char **err)
+{
+	const unsigned char *p = data;
+
+	if (w->failed) {
+		util_set_err(err, "write %s: an earlier write failed", w->where);
+		return -1;
+	}
+	if (w->buf == NULL)
+		w->buf = xmalloc(STORAGE_WRITE_BLOCK);
+	while (n > 0) {
+		size_t take = STORAGE_WRITE_BLOCK - w->buf_len;
+		if (take > n)
+			take = n;
+		memcpy(w->buf + w->buf_len, p, take);
+		w->buf_len += take;
+		w->size += (int64_t)take;
+		p += take;
+		n -= take;
+		if (w->buf_len == STORAGE_WRITE_BLOCK && storage_local_flush(w, false, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Makes the chunk durable and visible: fsync, atomic rename over any previous chunk of that
+ * number, fsync of the directory. Fills *size and digests (hex of each requested algorithm,
+ * "" for the others). Frees w either way. 0, or -1 with *err set and nothing left behind.
+ */
+int
+storage_local_write_commit(struct storage_local_writer *w, int64_t *size,
+                           char digests[HASH_ALG_COUNT][HASH_HEX_MAX], char **err)
+{
+	int rc = -1, fd;
+
+	if (w->failed) {
+		util_set_err(err, "commit %s: an earlier write failed", w->where);
+		goto out;
+	}
+	if ((w->buf_len > 0 || w->threaded) && storage_local_flush(w, true, err) < 0)
+		goto out;
+	storage_local_writer_stop(w);
+	if (fsync(w->fd) < 0) {
+		util_set_err(err, "fsync %s: %s", w->where, strerror(errno));
+		goto out;
+	}
+	fd = w->fd;
+	w->fd = -1;
+	if (close(fd) < 0) {
+		util_set_err(err, "close %s: %s", w->where, strerror(errno));
+		goto out;
+	}
+	if (renameat(w->dirfd, w->tmp, w->dirfd, w->final) < 0) {
+		util_set_err(err, "rename %s: %s", w->where, strerror(errno));
+		goto out;
+	}
+	w->tmp[0] = '\0'; /* nothing left to clean up */
+	if (storage_local_fsync_dir(w->dirfd) < 0) {
+		util_set_err(err, "fsync directory of %s: %s", w->where, strerror(errno));
+		goto out;
+	}
+	*size = w->size;
+	hash_set_final(w->hash, digests);
+	w->hash = NULL;
+	rc = 0;
+out:
+	storage_local_write_abort(w);
+	return rc;
+}
+
+/* Discards the temporary file (if still there) and frees w. NULL is fine. */
+void
+storage_local_write_abort(struct storage_local_writer *w)
+{
+	if (w == NULL)
+		return;
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->tmp[0] != '\0')
+		unlinkat(w->dirfd, w->tmp, 0);
+	close(w->dirfd);
+	storage_local_writer_stop(w);
+	hash_set_free(w->hash);
+	free(w->buf);
+	free(w->spare);
+	free(w->where);
+	free(w);
+}
+
+/*
+ * Opens chunk `number` of an upload for reading. Returns a descriptor the caller closes, with
+ * *size set to the chunk's length, or -1 with *err set; a missing chunk (or upload or
+ * container) is reported as "... missing" with errno left at ENOENT.
+ */
+int
+storage_local_read_open(const char *container, const char *upload_id, int number, int64_t *size,
+                        char **err)
+{
+	char name[16];
+	struct stat st;
+	int dirfd = -1, fd = -1;
+
+	if (storage_local_check_chunk(container, upload_id, number, err) < 0)
+		goto out;
+	snprintf(name, sizeof(name), "%d", number);
+	if ((dirfd = storage_local_open_upload_dir(container, upload_id, false, NULL)) >= 0)
+		fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			util_set_err(err, "chunk %s/%s/%d missing", container, upload_id, number);
+		else
+			util_set_err(err, "open chunk %s/%s/%d: %s", container, upload_id, number,
+			             strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		fd = -1;
+		errno = EINVAL;
+		util_set_err(err, "chunk %s/%s/%d is not a regular file", container, upload_id,
+		             number);
+		goto out;
+	}
+	*size = (int64_t)st.st_size;
+out:
+	if (dirfd >= 0)
+		close(dirfd);
+	return fd;
+}
+
+/* Deletes every chunk of an upload (and its directory); a missing one is fine. 0, or -1 with
+ * *err set. */
+int
+storage_local_upload_delete(const char *container, const char *upload_id, char **err)
+{
+	int root = -1, cfd = -1, rc = -1;
+
+	if (storage_local_check_chunk(container, upload_id, 0, err) < 0)
+		goto out;
+	if ((root = storage_local_open_root(err)) < 0)
+		goto out;
+	if ((cfd = openat(root, container, STORAGE_DIR_FLAGS)) < 0) {
+		if (errno == ENOENT)
+			rc = 0;
+		else
+			util_set_err(err, "open container %s: %s", container, strerror(errno));
+		goto out;
+	}
+	if (storage_local_remove_tree(cfd, upload_id, 1) < 0) {
+		util_set_err(err, "delete %s/%s: %s", container, upload_id, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (cfd >= 0)
+		close(cfd);
+	if (root >= 0)
+		close(root);
+	return rc;
+}
+
+/* A writer's temporary file: ".<number>.<random>.tmp" (see storage_local_create_temp). */
+static bool
+storage_local_is_temp(const char *name)
+{
+	size_t len = strlen(name);
+
+	return name[0] == '.' && len > 5 && strcmp(name + len - 4, ".tmp") == 0;
+}
+
+int
+storage_local_upload_tidy(const char *container, const char *upload_id, char **err)
+{
+	DIR *dir = NULL;
+	struct dirent *de;
+	int fd, n = 0, rc = -1;
+
+	if (storage_local_check_chunk(container, upload_id, 0, err) < 0)
+		goto out;
+	if ((fd = storage_local_open_upload_dir(container, upload_id, false, NULL)) < 0) {
+		if (errno == ENOENT)
+			rc = 0; /* no chunk was ever stored */
+		else
+			util_set_err(err, "open %s/%s: %s", container, upload_id, strerror(errno));
+		goto out;
+	}
+	if ((dir = fdopendir(fd)) == NULL) {
+		util_set_err(err, "open %s/%s: %s", container, upload_id, strerror(errno));
+		close(fd);
+		goto out;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if (!storage_local_is_temp(de->d_name))
+			continue;
+		if (unlinkat(dirfd(dir), de->d_name, 0) < 0 && errno != ENOENT) {
+			util_set_err(err, "delete %s/%s/%s: %s", container, upload_id, de->d_name,
+			             strerror(errno));
+			goto out;
+		}
+		n++;
+	}
+	rc = n;
+out:
+	if (dir != NULL)
+		closedir(dir);
+	return rc;
+}
+
+/* The local provider's URLs are settle-api's own storage routes (api/storage_http.c),
+ * signed with SETTLE_SECRET: /storage/<upload>/<number> (PUT), /storage/<upload> (GET). */
+char *
+storage_local_url(const char *method, const char *container, const char *upload_id, int number,
+                  int64_t expires, const char **host)
+{
+	char *path = number > 0 ? xasprintf("/storage/%s/%d", upload_id, number)
+	                        : xasprintf("/storage/%s", upload_id);
+	char *url = sign_url(method, path, expires);
+
+	free(path);
+	*host = cfg.public_url;
+	return url;
+}
+
+/* The size of a stored chunk; its md5 is in the database (settle-api computed it while
+ * storing the bytes), so none here. */
+int
+storage_local_chunk_facts(const char *container, const char *upload_id, int number,
+                          struct storage_facts *out, char **err)
+{
+	int fd = storage_local_read_open(container, upload_id, number, &out->size, err);
+
+	if (fd < 0)
+		return -1;
+	out->md5[0] = '\0';
+	close(fd);
+	return 0;
+}
+
+#define STORAGE_LOCAL_BLOCK (1024 * 1024)
+
+int
+storage_local_chunk_read(const char *container, const char *upload_id, int number,
+                         storage_sink sink, void *ctx, char **err)
+{
+	int64_t size;
+	int fd = storage_local_read_open(container, upload_id, number, &size, err);
+	unsigned char *buf = NULL;
+	int rc = -1;
+
+	if (fd < 0)
+		return -1;
+	buf = xmalloc(STORAGE_LOCAL_BLOCK);
+	for (;;) {
+		ssize_t n = read(fd, buf, STORAGE_LOCAL_BLOCK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			util_set_err(err, "reading chunk %s/%s/%d: %s", container, upload_id,
+			             number, strerror(errno));
+			errno = EIO;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (sink(ctx, buf, (size_t)n) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+/* settle-api's download route reads the chunks themselves: nothing to make. */
+int
+storage_local_finalize(const char *container, const char *upload_id, const int64_t *sizes,
+                       int nchunks, char **err)
+{
+	return 0;
+}
