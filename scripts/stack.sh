@@ -270,7 +270,7 @@ replica_create() {
 		>/dev/null || die "cannot create replication slot $slot"
 	rm -rf "$data"
 	as_pg "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PG_PORT" -U postgres -D "$data" \
-		-X stream -S "$slot" -R --no-sync >"$PGROOT/replica-$k.basebackup.log" 2>&1 || {
+		-X stream -S "$slot" -R --no-sync --checkpoint=fast >"$PGROOT/replica-$k.basebackup.log" 2>&1 || {
 		cat "$PGROOT/replica-$k.basebackup.log" >&2
 		die "pg_basebackup of standby $k failed"
 	}

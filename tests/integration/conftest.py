@@ -133,12 +133,9 @@ def base_env(workdir, postgres, rabbitmq, secret):
     return env
 
 
-@pytest.fixture
-def settle(bin_dir, workdir, base_env, request):
-    """Factory of Settle processes: settle.api(**env), settle.worker(**env),
-    settle.cli(*args, **env), settle.login(api). Everything it started is stopped after
-    the test, and a sanitizer report in any log fails the test."""
-    s = Settle(bin_dir, workdir, base_env)
+def _serve(s, request):
+    """Yields the Settle factory s to a test, then stops what it started; prints their logs
+    when the test failed, and fails it on a sanitizer report in any of them."""
     yield s
     procs = list(s.procs)
     problems = s.cleanup()
@@ -148,6 +145,15 @@ def settle(bin_dir, workdir, base_env, request):
                   f"{p.log_text()[-5000:]}")
     if problems:
         pytest.fail("sanitizer findings:\n" + "\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def settle(bin_dir, workdir, base_env, request):
+    """Factory of Settle processes: settle.api(**env), settle.worker(**env),
+    settle.cli(*args, **env), settle.login(api). Everything it started is stopped after
+    the test, and a sanitizer report in any log fails the test."""
+    s = Settle(bin_dir, workdir, base_env)
+    yield from _serve(s, request)
 
 
 @pytest.fixture(scope="module")
@@ -172,15 +178,7 @@ def durable_pg(request, workdir, base_env, bin_dir):
 def durable_settle(durable_pg, bin_dir, workdir, base_env, request):
     """Like settle, against durable_pg (and the session's RabbitMQ)."""
     s = Settle(bin_dir, workdir, dict(base_env, SETTLE_DATABASE_URL=durable_pg.url()))
-    yield s
-    procs = list(s.procs)
-    problems = s.cleanup()
-    if _failed(request):
-        for p in procs:
-            print(f"\n----- {p.name} pid {p.pid} exit {p.returncode} log {p.log_path} -----\n"
-                  f"{p.log_text()[-5000:]}")
-    if problems:
-        pytest.fail("sanitizer findings:\n" + "\n".join(problems), pytrace=False)
+    yield from _serve(s, request)
 
 
 @pytest.fixture(scope="module")

@@ -271,7 +271,7 @@ class Standby(Postgres):
         self.primary.psql(f"SELECT pg_create_physical_replication_slot('{self.slot}', true)")
         self._run([f"{PG_BIN}/pg_basebackup", "-h", "127.0.0.1", "-p", str(self.primary.port),
                    "-U", "postgres", "-D", self.data, "-X", "stream", "-S", self.slot, "-R",
-                   "--no-sync"], timeout=120)
+                   "--no-sync", "--checkpoint=fast"], timeout=120)
 
     def replay_lsn(self):
         return self.psql("SELECT pg_last_wal_replay_lsn()")
