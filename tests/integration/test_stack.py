@@ -3,6 +3,7 @@
 
 import os
 import re
+import shutil
 import subprocess
 import time
 
@@ -45,7 +46,17 @@ def test_stack_listens_on_loopback_only_and_is_durable(tmp_path):
                                  text=True, timeout=30).stdout.strip()
             assert got == "on", f"{setting}={got}"
     finally:
-        subprocess.run([STACK, "stop", state], capture_output=True, timeout=120)
+        stack_stop(state)
+
+
+def stack_stop(state):
+    """Stops the stack in state, then removes what it kept beside it (the Postgres data a
+    checkout the postgres user cannot reach keeps in /var/tmp; `stop` keeps data)."""
+    r = subprocess.run([STACK, "stop", state], capture_output=True, text=True, timeout=120)
+    pg = os.path.join(state, "pg")
+    if os.path.islink(pg):
+        shutil.rmtree(os.path.realpath(pg), ignore_errors=True)
+    return r
 
 
 def psql(url, sql):
@@ -78,6 +89,6 @@ def test_stack_starts_delayed_standbys_on_loopback_and_stops_them(tmp_path):
         time.sleep(3)
         assert psql(urls, "SELECT to_regclass('stack_probe') IS NOT NULL") == "t"
     finally:
-        r = subprocess.run([STACK, "stop", state], capture_output=True, text=True, timeout=120)
+        r = stack_stop(state)
     assert r.returncode == 0, r.stderr
     assert not os.path.exists(pidfile), "the standby still runs after stack.sh stop"
