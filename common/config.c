@@ -238,12 +238,16 @@ config_check(char **err)
 		*err = xasprintf("SETTLE_MIN_CHUNK_SIZE is larger than SETTLE_MAX_CHUNK_SIZE");
 		return -1;
 	}
-	if (cfg.max_connections_per_ip >= cfg.max_connections) {
+	/* libmicrohttpd gives each of its SETTLE_THREADS threads an equal share of the
+	 * connections, and a thread whose share is full closes what it accepts: one address
+	 * must not be able to fill a share. */
+	if (cfg.max_connections_per_ip >= cfg.max_connections / cfg.threads) {
 		*err = xasprintf(
-		    "SETTLE_MAX_CONNECTIONS_PER_IP=%lld: want less than "
-		    "SETTLE_MAX_CONNECTIONS=%lld (so that one address cannot take every "
-		    "connection), or 0 for no limit",
-		    (long long)cfg.max_connections_per_ip, (long long)cfg.max_connections);
+		    "SETTLE_MAX_CONNECTIONS_PER_IP=%lld: want less than SETTLE_MAX_CONNECTIONS / "
+		    "SETTLE_THREADS = %lld / %lld (so that one address cannot fill a thread's "
+		    "share of the connections), or 0 for no limit",
+		    (long long)cfg.max_connections_per_ip, (long long)cfg.max_connections,
+		    (long long)cfg.threads);
 		return -1;
 	}
 	if (cfg.database_url[0] == '\0') {
