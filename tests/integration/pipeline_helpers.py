@@ -319,20 +319,15 @@ class Supervisor:
             w.stop()
 
 
-class UploadLoad:
-    """`threads` retrying clients (an Idempotency-Key on every POST) that run the upload flow
-    over and over in one project until stop(): create, one chunk, storage PUT, complete.
-    Records every step a client got a 2xx for, so a test can check after a fault that all
-    of it is still there: acked[upload_id] = {"name", "data", "chunk": bool, "complete":
-    seconds of time.time() when its complete was answered, or None}."""
+class _Load:
+    """Client threads that each run one step (_step) over and over until stop(); the first
+    error of any thread is raised by check() and stop(). Subclasses set self._make_client
+    (a Client factory) and define _step(c, n, i)."""
 
-    def __init__(self, api, token, project, threads=4, sizes=(2_000, 60_000), attempts=80):
+    def __init__(self, api, token, project, threads):
         self.api = api
         self.token = token
         self.project = project
-        self.sizes = sizes
-        self.attempts = attempts  # ~0.5 s apart: rides out an outage of about 40 s
-        self.acked = {}
         self.errors = []
         self.clients = []
         self._lock = threading.Lock()
@@ -346,30 +341,73 @@ class UploadLoad:
         return self
 
     def _loop(self, n):
-        c = Client(self.api, self.token, retry=True, idempotency=True, attempts=self.attempts)
+        c = self._make_client(n)
         with self._lock:
             self.clients.append(c)
         i = 0
         try:
             while not self._stop.is_set():
                 i += 1
-                name = f"load-{n}-{i}-{uuid.uuid4().hex[:6]}.bin"
-                size = self.sizes[0] + (i * 7919 + n * 104729) % (self.sizes[1] - self.sizes[0])
-                data = hashlib.sha256(name.encode()).digest() * (size // 32 + 1)
-                data = data[:size]
-                uid = c.create_upload(self.project, name, len(data))
-                rec = {"name": name, "data": data, "chunk": False, "complete": None}
-                with self._lock:
-                    self.acked[uid] = rec
-                c.put_chunk(uid, 1, data)
-                rec["chunk"] = True
-                c.complete(uid, hashlib.md5(data).hexdigest())
-                rec["complete"] = time.time()
+                self._step(c, n, i)
         except BaseException as e:  # noqa: B036 - reported by stop()
             with self._lock:
                 self.errors.append(e)
         finally:
             c.close()
+
+    def check(self):
+        if self.errors:
+            e = self.errors[0]
+            raise AssertionError(f"{len(self.errors)} {self.what}(s) failed; first: "
+                                 f"{type(e).__name__}: {e}") from e
+
+    def stop(self, timeout):
+        """Lets every client finish the flow it is in, then raises the first error."""
+        self._stop.set()
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.1, deadline - time.monotonic()))
+        alive = [t for t in self._threads if t.is_alive()]
+        assert not alive, f"{len(alive)} {self.what}s still running after {timeout}s"
+        self.check()
+
+    @property
+    def faults(self):
+        return sum(c.faults for c in self.clients)
+
+
+class UploadLoad(_Load):
+    """`threads` retrying clients (an Idempotency-Key on every POST) that run the upload flow
+    over and over in one project until stop(): create, one chunk, storage PUT, complete.
+    Records every step a client got a 2xx for, so a test can check after a fault that all
+    of it is still there: acked[upload_id] = {"name", "data", "chunk": bool, "complete":
+    seconds of time.time() when its complete was answered, or None}."""
+
+    what = "load client"
+
+    def __init__(self, api, token, project, threads=4, sizes=(2_000, 60_000), attempts=80):
+        super().__init__(api, token, project, threads)
+        self.sizes = sizes
+        self.attempts = attempts  # ~0.5 s apart: rides out an outage of about 40 s
+        self.acked = {}
+
+    def _make_client(self, n):
+        return Client(self.api, self.token, retry=True, idempotency=True,
+                      attempts=self.attempts)
+
+    def _step(self, c, n, i):
+        name = f"load-{n}-{i}-{uuid.uuid4().hex[:6]}.bin"
+        size = self.sizes[0] + (i * 7919 + n * 104729) % (self.sizes[1] - self.sizes[0])
+        data = hashlib.sha256(name.encode()).digest() * (size // 32 + 1)
+        data = data[:size]
+        uid = c.create_upload(self.project, name, len(data))
+        rec = {"name": name, "data": data, "chunk": False, "complete": None}
+        with self._lock:
+            self.acked[uid] = rec
+        c.put_chunk(uid, 1, data)
+        rec["chunk"] = True
+        c.complete(uid, hashlib.md5(data).hexdigest())
+        rec["complete"] = time.time()
 
     def completed(self):
         """Upload ids whose complete was answered 202."""
@@ -381,28 +419,11 @@ class UploadLoad:
              what=f"{n} uploads completed by the load")
         self.check()
 
-    def check(self):
-        if self.errors:
-            e = self.errors[0]
-            raise AssertionError(f"{len(self.errors)} load client(s) failed; first: "
-                                 f"{type(e).__name__}: {e}") from e
-
     def stop(self, timeout=60):
-        """Lets every client finish the flow it is in, then raises the first error."""
-        self._stop.set()
-        deadline = time.monotonic() + timeout
-        for t in self._threads:
-            t.join(max(0.1, deadline - time.monotonic()))
-        alive = [t for t in self._threads if t.is_alive()]
-        assert not alive, f"{len(alive)} load clients still running after {timeout}s"
-        self.check()
-
-    @property
-    def faults(self):
-        return sum(c.faults for c in self.clients)
+        super().stop(timeout)
 
 
-class IntentLoad:
+class IntentLoad(_Load):
     """`clients` threads that run the whole client flow over and over in one project until
     stop(), each file an *intent*: POST /projects/{id}/uploads, for each of 1 to 3 chunks its
     registration and storage PUT, complete, POST /files. Each call is repeated on 5xx and
@@ -410,52 +431,33 @@ class IntentLoad:
     until it is answered or `deadline` seconds pass; any other answer fails the client.
     intents[name] = {"size", "md5", "chunks", "upload": id or None, "file": id or None}."""
 
+    what = "client"
+
     def __init__(self, api, token, project, clients=4, deadline=240, timeout=10,
                  sizes=(1, 96_000), seed=0):
-        self.api = api
-        self.token = token
-        self.project = project
+        super().__init__(api, token, project, clients)
         self.deadline = deadline
         self.timeout = timeout
         self.sizes = sizes
         self.seed = seed
         self.intents = {}
-        self.errors = []
-        self.clients = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._loop, args=(i,), daemon=True)
-                         for i in range(clients)]
+        self._rngs = {}
 
-    def start(self):
-        for t in self._threads:
-            t.start()
-        return self
-
-    def _loop(self, n):
+    def _make_client(self, n):
         import random
-        rng = random.Random(f"{self.seed}-{n}")
-        c = Client(self.api, self.token, retry=True, idempotency=True, attempts=1 << 30,
-                   timeout=self.timeout, deadline=self.deadline)
+        self._rngs[n] = random.Random(f"{self.seed}-{n}")
+        return Client(self.api, self.token, retry=True, idempotency=True, attempts=1 << 30,
+                      timeout=self.timeout, deadline=self.deadline)
+
+    def _step(self, c, n, i):
+        rng = self._rngs[n]
+        data = rng.randbytes(rng.randint(*self.sizes))
+        rec = {"size": len(data), "md5": hashlib.md5(data).hexdigest(),
+               "chunks": rng.randint(1, min(3, len(data))), "upload": None, "file": None}
+        name = f"intent-{n}-{i}-{uuid.uuid4().hex[:6]}.bin"
         with self._lock:
-            self.clients.append(c)
-        i = 0
-        try:
-            while not self._stop.is_set():
-                i += 1
-                data = rng.randbytes(rng.randint(*self.sizes))
-                rec = {"size": len(data), "md5": hashlib.md5(data).hexdigest(),
-                       "chunks": rng.randint(1, min(3, len(data))), "upload": None,
-                       "file": None}
-                name = f"intent-{n}-{i}-{uuid.uuid4().hex[:6]}.bin"
-                with self._lock:
-                    self.intents[name] = rec
-                self._intent(c, name, rec, data)
-        except BaseException as e:  # noqa: B036 - reported by stop()
-            with self._lock:
-                self.errors.append(e)
-        finally:
-            c.close()
+            self.intents[name] = rec
+        self._intent(c, name, rec, data)
 
     def _intent(self, c, name, rec, data):
         r = c.call("POST", f"/projects/{self.project}/uploads", 201,
@@ -481,25 +483,8 @@ class IntentLoad:
              what=f"{n} intents done by the load")
         self.check()
 
-    def check(self):
-        if self.errors:
-            e = self.errors[0]
-            raise AssertionError(f"{len(self.errors)} client(s) failed; first: "
-                                 f"{type(e).__name__}: {e}") from e
-
     def stop(self, timeout=None):
-        """Lets every client finish the intent it is in, then raises the first error."""
-        self._stop.set()
-        deadline = time.monotonic() + (timeout or self.deadline * 2)
-        for t in self._threads:
-            t.join(max(0.1, deadline - time.monotonic()))
-        alive = [t for t in self._threads if t.is_alive()]
-        assert not alive, f"{len(alive)} clients still running"
-        self.check()
-
-    @property
-    def faults(self):
-        return sum(c.faults for c in self.clients)
+        super().stop(timeout or self.deadline * 2)
 
 
 # -- database probes ------------------------------------------------------------------------

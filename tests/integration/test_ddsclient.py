@@ -34,26 +34,24 @@ def same_tree(a, b):
     return all(same_tree(os.path.join(a, d), os.path.join(b, d)) for d in cmp.common_dirs)
 
 
+def sample_tree(root):
+    """Writes the tree the single-user tests upload (a file of three 1 MiB chunks and a
+    nested folder) under root/data; returns that directory."""
+    data = root / "data"
+    (data / "sub").mkdir(parents=True)
+    (data / "big.bin").write_bytes(os.urandom(3 * 1024 * 1024 - 5))
+    (data / "sub" / "small.txt").write_text("hello\n")
+    return data
+
+
 def test_ddsclient_upload_list_download(settle, tmp_path):
     if not os.access(DDSCLIENT, os.X_OK):
         pytest.skip(f"ddsclient not found at {DDSCLIENT} (set SETTLE_DDSCLIENT)")
     api = settle.api()
     settle.worker()
     who = settle.login(api)
-    conf = tmp_path / "ddsclient.yml"
-    conf.write_text(f"url: {api.base}\nagent_key: {who['agent_key']}\n"
-                    f"user_key: {who['user_key']}\nupload_bytes_per_chunk: 1MB\n")
-    data = tmp_path / "data"
-    (data / "sub").mkdir(parents=True)
-    (data / "big.bin").write_bytes(os.urandom(3 * 1024 * 1024 - 5))
-    (data / "sub" / "small.txt").write_text("hello\n")
-    env = dict(os.environ, DDSCLIENT_CONF=str(conf))
-
-    def dds(*args):
-        r = subprocess.run([DDSCLIENT, *args], env=env, cwd=tmp_path, capture_output=True,
-                           text=True, timeout=300)
-        assert r.returncode == 0, f"ddsclient {' '.join(args)}:\n{r.stdout}\n{r.stderr}"
-        return r.stdout
+    dds = Dds(tmp_path, "ddsclient", api, who["agent_key"], who["user_key"])
+    data = sample_tree(tmp_path)
 
     dds("upload", "-p", "ddsproj", str(data))
     listed = dds("list", "-p", "ddsproj")
@@ -96,11 +94,12 @@ class D4S2Stub:
 class Dds:
     """Runs the real ddsclient (and its SDK) as one user."""
 
-    def __init__(self, tmp_path, name, api, agent_key, user_key, d4s2_url):
+    def __init__(self, tmp_path, name, api, agent_key, user_key, d4s2_url=None):
         self.cwd = tmp_path
         conf = tmp_path / f"{name}.yml"
         conf.write_text(f"url: {api.base}\nagent_key: {agent_key}\nuser_key: {user_key}\n"
-                        f"upload_bytes_per_chunk: 1MB\nd4s2_url: {d4s2_url}\n")
+                        "upload_bytes_per_chunk: 1MB\n"
+                        + (f"d4s2_url: {d4s2_url}\n" if d4s2_url else ""))
         conf.chmod(0o600)
         self.env = dict(os.environ, DDSCLIENT_CONF=str(conf))
 

@@ -283,25 +283,15 @@ def test_reauthenticates_once_on_401(swift_client, swift):
 def test_ddsclient_through_swift(settle, swift, tmp_path):
     """The real ddsclient uploads a tree with a multi-chunk file through Swift (worker on
     RabbitMQ) and downloads identical bytes; settle-api carries none of them."""
-    from test_ddsclient import DDSCLIENT, same_tree
-    import subprocess
+    from test_ddsclient import DDSCLIENT, Dds, same_tree, sample_tree
     if not os.access(DDSCLIENT, os.X_OK):
         pytest.skip(f"ddsclient not found at {DDSCLIENT} (set SETTLE_DDSCLIENT)")
     api = settle.api(**swift.env)
     settle.worker(**swift.env)
     who = settle.login(api)
-    conf = tmp_path / "ddsclient.yml"
-    conf.write_text(f"url: {api.base}\nagent_key: {who['agent_key']}\n"
-                    f"user_key: {who['user_key']}\nupload_bytes_per_chunk: 1MB\n")
-    data = tmp_path / "data"
-    (data / "sub").mkdir(parents=True)
-    (data / "big.bin").write_bytes(os.urandom(3 * 1024 * 1024 - 5))
-    (data / "sub" / "small.txt").write_text("hello\n")
-    env = dict(os.environ, DDSCLIENT_CONF=str(conf))
-    for args in (["upload", "-p", "swiftproj", str(data)],
-                 ["download", "-p", "swiftproj", str(tmp_path / "out")]):
-        r = subprocess.run([DDSCLIENT, *args], env=env, cwd=tmp_path, capture_output=True,
-                           text=True, timeout=300)
-        assert r.returncode == 0, f"ddsclient {' '.join(args)}:\n{r.stdout}\n{r.stderr}"
+    dds = Dds(tmp_path, "ddsclient", api, who["agent_key"], who["user_key"])
+    data = sample_tree(tmp_path)
+    dds("upload", "-p", "swiftproj", str(data))
+    dds("download", "-p", "swiftproj", str(tmp_path / "out"))
     assert same_tree(data, tmp_path / "out" / "data")
     assert storage_route_requests(api) == 0
