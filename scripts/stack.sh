@@ -28,56 +28,17 @@ set -euo pipefail
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 RABBIT_SBIN=${RABBIT_SBIN:-/usr/lib/rabbitmq/lib/rabbitmq_server-3.10.8/sbin}
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
+PROG=stack.sh
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 START_TIMEOUT=${SETTLE_STACK_TIMEOUT:-90}
 PG_DURABLE="-c fsync=on -c full_page_writes=on -c synchronous_commit=on"
-
-die() {
-	echo "stack.sh: $*" >&2
-	exit 1
-}
-say() { echo "stack.sh: $*" >&2; }
 
 usage() {
 	sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 # ---- helpers ---------------------------------------------------------------------------
-
-# Prints a free loopback TCP port (bound to port 0 by the kernel, then released).
-free_port() {
-	"$PY" -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
-# True if port can be bound on 127.0.0.1 right now (with SO_REUSEADDR, like the servers).
-port_free() {
-	[ -n "${1:-}" ] || return 1
-	"$PY" -c 'import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-try:
-    s.bind(("127.0.0.1", int(sys.argv[1])))
-except OSError:
-    sys.exit(1)' "$1"
-}
-
-# True if something accepts TCP connections on 127.0.0.1:port.
-port_open() {
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-pid_alive() {
-	[ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null
-}
-
-# True if pid is alive and its command line contains pattern.
-pid_is() {
-	pid_alive "$1" && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$2"
-}
 
 is_root() { [ "$(id -u)" -eq 0 ]; }
 

@@ -15,38 +15,11 @@
 # script (mount_check off, data in DIR/srv). Logs: DIR/log/.
 set -euo pipefail
 
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
+PROG=swift.sh
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 START_TIMEOUT=${SETTLE_STACK_TIMEOUT:-90}
 SERVERS=(account container object proxy)
-
-die() {
-	echo "swift.sh: $*" >&2
-	exit 1
-}
-say() { echo "swift.sh: $*" >&2; }
-
-free_port() {
-	"$PY" -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# Alive and not a zombie (an init that does not reap leaves our servers as zombies).
-pid_alive() {
-	local stat
-	[ -n "${1:-}" ] && stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	stat=${stat##*) }
-	[ "${stat%% *}" != Z ]
-}
-
-# True if pid is alive and its command line contains pattern.
-pid_is() {
-	pid_alive "$1" && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$2"
-}
 
 random_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
