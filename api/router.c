@@ -223,15 +223,21 @@ router_body(struct req_state *st, const char *data, size_t n)
 	r->body[r->body_len] = '\0';
 }
 
-/* Auth, database and stream_begin: what runs before a handler sees any body. */
+/* Auth, signature, database and stream_begin: what runs before a handler sees any body. */
 static bool
 router_prepare(struct req_state *st)
 {
 	struct req *r = &st->r;
+	uint64_t lsn;
 
 	log_set_id(r->id);
 	if ((r->route->flags & ROUTE_AUTH) && !router_auth(r))
 		return false;
+	if (r->route->flags & ROUTE_SIGNED) {
+		if (!http_storage_signed(r, &lsn))
+			return false;
+		session_signed(r, lsn);
+	}
 	if (!session_check(r))
 		return false;
 	if (!(r->route->flags & ROUTE_NODB)) {

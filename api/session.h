@@ -26,6 +26,17 @@ bool session_retry(struct req *r) MUSTCHECK;
 void session_wrote(struct req *r);
 /* A request resumed from Prefer: wait goes on on the primary. */
 void session_resume(struct req *r);
+/* A signed storage URL carried position lsn (0: none): the request reads as one whose
+ * SESSION cookie carries it. */
+void session_signed(struct req *r, uint64_t lsn);
+/* The position a statement saw, as a text column: the commit of everything it could see
+ * (a standby's replay position, or the primary's insert position), evaluated once. */
+#define SESSION_SQL_POSITION                                                                       \
+	"(SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE "                \
+	"pg_current_wal_insert_lsn() END)::text"
+/* Raises the request's position to lsn, a SESSION_SQL_POSITION column (no-op without
+ * standbys), so that what the answer issues (cookie, download URLs) covers what it read. */
+void session_saw(struct req *r, const char *lsn);
 /* Adds Set-Cookie: SESSION=… and Vary: Cookie to the answer. */
 void session_answer(struct req *r);
 
