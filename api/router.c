@@ -373,6 +373,7 @@ router_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 		r->wait_seq = wait_seq();
 		session_resume(r);
 		r->wait_answer(r);
+		session_concern(r);
 	} else if (r->response == NULL) {
 		r->wait_seq = wait_seq();
 		router_run(r);

@@ -281,7 +281,9 @@ session_concern_answer(struct req *r)
 void
 session_concern(struct req *r)
 {
-	if (r->write_concern < 2 || r->suspended || r->status < 200 || r->status >= 300)
+	/* wait_answer is session_concern_answer once the standbys were waited for. */
+	if (r->write_concern < 2 || r->suspended || r->status < 200 || r->status >= 300 ||
+	    r->wait_answer == session_concern_answer)
 		return;
 	r->wait_answer = session_concern_answer;
 	replica_await(r, r->session_lsn, r->write_concern - 1,

@@ -14,9 +14,10 @@ PGconn *session_db(struct req *r);
 /* Reads ?w=N of a write (API.md "Write concern"); false after answering 400 when it is not
  * 1 to 1 + the number of standbys. */
 bool session_check(struct req *r) MUSTCHECK;
-/* After session_wrote: with ?w=N (N > 1) and a 2xx answer, suspends the request until N-1
+/* After session_wrote, and again after each resumption: with ?w=N (N > 1) and a 2xx answer
+ * (a Prefer: wait one included, once its wait is over), suspends the request until N-1
  * standbys have replayed the write, or answers 504 write_concern_timeout after
- * SETTLE_WRITE_CONCERN_TIMEOUT_MS. */
+ * SETTLE_WRITE_CONCERN_TIMEOUT_MS; only once per request. */
 void session_concern(struct req *r);
 /* After the handler: when a standby failed the request (lost mid-way, or a query cancelled
  * by a recovery conflict), drops its answer and moves the request to the primary; true

@@ -176,6 +176,54 @@ def test_write_concern_timeout_keeps_the_write(settle, standby):
     assert names == ["late"], names
 
 
+def test_write_concern_with_prefer_wait(settle, standby):
+    """?w=2 with Prefer: wait: the answer waits for the project to become consistent and then
+    for the standby to replay the write, neither wait holding an HTTP thread (SETTLE_THREADS=1
+    here, and /healthz answers while three such writes wait)."""
+    api = settle.api(SETTLE_QUEUE="inline", SETTLE_DATABASE_REPLICA_URLS=standby.url(),
+                     SETTLE_THREADS="1")
+    time.sleep(0.5)
+    who = settle.login(api)
+    stale = dict(who["headers"], **{"Cache-Control": "max-stale"})
+    answers = {}
+
+    def create(i):
+        started = time.monotonic()
+        r = requests.post(f"{api.base}/projects?w=2", json={"name": f"waited-{i}"},
+                          headers=dict(who["headers"], Prefer="wait=10"), timeout=TIMEOUT)
+        answers[i] = (r, time.monotonic() - started, time.monotonic())
+
+    writers = [threading.Thread(target=create, args=(i,)) for i in range(3)]
+    for t in writers:
+        t.start()
+    time.sleep(0.5)
+    assert requests.get(f"{api.url}/healthz", timeout=TIMEOUT).status_code == 200
+    healthy_at = time.monotonic()
+    for t in writers:
+        t.join()
+    for i, (r, took, done_at) in answers.items():
+        assert r.status_code == 201, r.text
+        assert r.json()["is_consistent"] and r.headers.get("Preference-Applied"), r.text
+        assert took >= STANDBY_DELAY_MS / 1000 - 0.1, f"w=2 answered after {took:.2f}s"
+        assert done_at > healthy_at, "a waiting write held the only HTTP thread"
+        got = requests.get(f"{api.base}/projects/{r.json()['id']}", headers=stale,
+                           timeout=TIMEOUT)
+        assert got.status_code == 200, f"max-stale read after w=2 and Prefer: wait: {got.text}"
+    assert metric(api, "settle_write_concern_waits_total") == 3
+
+
+def test_write_concern_with_prefer_wait_times_out(settle, standby):
+    api = settle.api(SETTLE_QUEUE="inline", SETTLE_DATABASE_REPLICA_URLS=standby.url(),
+                     SETTLE_WRITE_CONCERN_TIMEOUT_MS="300")
+    time.sleep(0.5)
+    c = Client(api, settle.login(api))
+    r = c.post("/projects?w=2", json={"name": "late-waited"}, headers={"Prefer": "wait=10"})
+    assert r.status_code == 504 and r.json()["code"] == "write_concern_timeout", r.text
+    assert metric(api, "settle_write_concern_timeouts_total") == 1
+    names = [p["name"] for p in c.get("/projects").json()["results"]]
+    assert "late-waited" in names, names
+
+
 def upload_file(c, pid, data):
     """The upload flow of API.md through client c; returns the file id."""
     md5 = hashlib.md5(data).hexdigest()
