@@ -402,8 +402,9 @@ router_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		r->route->stream_free(r);
 	stats_request(r->route ? r->route->name : "unknown", r->status,
 	              util_now_ms() - r->started_ms);
-	log_debug("request method=%s path=%s status=%d ms=%lld", r->method, r->path, r->status,
-	          (long long)(util_now_ms() - r->started_ms));
+	/* standby: the 1-based standby that served it (0: the primary, or no database). */
+	log_debug("request method=%s path=%s status=%d ms=%lld standby=%d", r->method, r->path,
+	          r->status, (long long)(util_now_ms() - r->started_ms), r->standby);
 	log_set_id(NULL);
 	if (r->response != NULL)
 		MHD_destroy_response(r->response);
