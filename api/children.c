@@ -10,6 +10,7 @@
 #include "config.h"
 #include "db.h"
 #include "folders.h"
+#include "session.h"
 #include "views.h"
 #include "wait.h"
 
@@ -182,13 +183,13 @@ children_files_count(struct req *r, const char *project, int64_t *total, int64_t
 	return 0;
 }
 
-/* One item of GET /projects/{id}/files from a row of the page query, with its file_url when
- * download, else null. New reference. */
+/* One item of GET /projects/{id}/files from a row of the page query, with its file_url
+ * (carrying position lsn) when download, else null. New reference. */
 static json_t *
-children_file_item(const PGresult *res, int i, bool download)
+children_file_item(const PGresult *res, int i, bool download, uint64_t lsn)
 {
 	json_t *url =
-	    download ? http_storage_url("GET", db_get(res, i, 6), db_get(res, i, 5), 0) : NULL;
+	    download ? http_storage_url("GET", db_get(res, i, 6), db_get(res, i, 5), 0, lsn) : NULL;
 	json_t *item = json_pack(
 	    "{s:s,s:s,s:I,s:o,s:o,s:o}", "id", db_get(res, i, 0), "name", db_get(res, i, 1), "size",
 	    (json_int_t)db_get_i64(res, i, 2), "hashes", views_json_col(res, i, 3), "ancestors",
@@ -224,7 +225,9 @@ children_project_files(struct req *r)
 	    CHILDREN_LIVE_FILES " SELECT lf.id, lf.name, u.size, " VIEWS_SQL_HASHES(
 	        "u.id") "::text, " VIEWS_SQL_ANCESTORS("lf.project_id",
 	                                               "lf.parent_id") ", u.id, "
-	                                                               "u.storage_container FROM lf"
+	                                                               "u.storage_container,"
+	                                                               " " SESSION_SQL_POSITION
+	                                                               " FROM lf"
 	                                                               " JOIN uploads u ON u.id = "
 	                                                               "lf.upload_id ORDER BY "
 	                                                               "lf.created_at, lf.id"
@@ -233,8 +236,11 @@ children_project_files(struct req *r)
 	if (res == NULL)
 		goto fail;
 	results = json_array();
+	if (PQntuples(res) > 0)
+		session_saw(r, db_get(res, 0, 7));
 	for (int i = 0; i < PQntuples(res); i++)
-		json_array_append_new(results, children_file_item(res, i, download));
+		json_array_append_new(results,
+		                      children_file_item(res, i, download, r->session_lsn));
 	PQclear(res);
 	http_paging_headers(r, page, per_page, total);
 	http_json(r, 200, json_pack("{s:o}", "results", results));

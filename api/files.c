@@ -9,6 +9,7 @@
 #include "folders.h"
 #include "outbox.h"
 #include "router.h"
+#include "session.h"
 #include "uuid.h"
 #include "views.h"
 #include "wait.h"
@@ -323,15 +324,16 @@ files_version_get(struct req *r)
 
 /* The state of a version's upload and the caller's right to it, in one round trip (the
  * read path clients poll). $1 is the file or version id, $2 the user. Columns: may download,
- * upload id, is_consistent, has error, error_message, purged. */
+ * upload id, is_consistent, has error, error_message, purged, storage container, the
+ * position the statement saw (for the URL). */
 #define FILES_URL_SQL(from, where)                                                                 \
 	"SELECT " ACCESS_SQL_CAN(                                                                  \
 	    "p", "$2::uuid",                                                                       \
 	    ACCESS_LIT(                                                                            \
 	        ACCESS_DOWNLOAD)) ", u.id, "                                                       \
 	                          "u.is_consistent, u.error_at IS NOT NULL, "                      \
-	                          "u.error_message, u.purged_at IS NOT NULL, u.storage_container " \
-	                          "FROM " from                                                     \
+	                          "u.error_message, u.purged_at IS NOT NULL, "                     \
+	                          "u.storage_container, " SESSION_SQL_POSITION " FROM " from       \
 	                          " JOIN projects p ON p.id = f.project_id AND NOT p.is_deleted"   \
 	                          " JOIN uploads u ON u.id = v.upload_id"                          \
 	                          " WHERE " where
@@ -370,7 +372,10 @@ files_url_answer(struct req *r, const char *sql, const char *what)
 		if (!wait_for(r, db_get(res, 0, 1), r->route->handle))
 			http_not_consistent(r);
 	} else {
-		json_t *url = http_storage_url("GET", db_get(res, 0, 6), db_get(res, 0, 1), 0);
+		json_t *url;
+		session_saw(r, db_get(res, 0, 7));
+		url = http_storage_url("GET", db_get(res, 0, 6), db_get(res, 0, 1), 0,
+		                       r->session_lsn);
 		wait_applied(r);
 		if (url != NULL)
 			http_json(r, 200, url);

@@ -8,6 +8,7 @@
 #include "json.h"
 #include "log.h"
 #include "config.h"
+#include "sign.h"
 #include "stats.h"
 #include "storage.h"
 
@@ -485,11 +486,12 @@ http_jstr(const char *s)
 }
 
 json_t *
-http_storage_url(const char *method, const char *container, const char *upload_id, int number)
+http_storage_url(const char *method, const char *container, const char *upload_id, int number,
+                 uint64_t lsn)
 {
 	int64_t expires = util_wall_ms() / 1000 + cfg.url_ttl;
 	const char *host = NULL;
-	char *url = storage_url(method, container, upload_id, number, expires, &host);
+	char *url = storage_url(method, container, upload_id, number, expires, lsn, &host);
 	json_t *o;
 
 	if (url == NULL)
@@ -498,6 +500,19 @@ http_storage_url(const char *method, const char *container, const char *upload_i
 	              "http_headers");
 	free(url);
 	return o;
+}
+
+bool
+http_storage_signed(struct req *r, uint64_t *lsn)
+{
+	const char *method = strcmp(r->method, "HEAD") == 0 ? "GET" : r->method;
+
+	if (sign_url_verify(method, r->path, http_query(r, "expires"), http_query(r, "lsn"),
+	                    http_query(r, "signature"), util_wall_ms() / 1000, lsn))
+		return true;
+	http_error(r, 403, "forbidden", "the signature of this URL is invalid or expired",
+	           "ask the API for a new URL");
+	return false;
 }
 
 void

@@ -22,10 +22,12 @@ struct req;
  * available as r->params[i] in order). Plain handlers get the whole body (≤ 1 MiB) in
  * r->body; streaming handlers (ROUTE_STREAM) get it piece by piece. */
 enum route_flags {
-	ROUTE_AUTH = 1,   /* needs a valid token: sets r->user_id and agent_id, else 401 */
-	ROUTE_STREAM = 2, /* body handed over through stream_data, no size limit */
-	ROUTE_NODB = 4,   /* does not need Postgres */
-	ROUTE_JOBS = 8,   /* may queue a job: wakes this process's relay after a 2xx */
+	ROUTE_AUTH = 1,    /* needs a valid token: sets r->user_id and agent_id, else 401 */
+	ROUTE_STREAM = 2,  /* body handed over through stream_data, no size limit */
+	ROUTE_NODB = 4,    /* does not need Postgres */
+	ROUTE_JOBS = 8,    /* may queue a job: wakes this process's relay after a 2xx */
+	ROUTE_SIGNED = 16, /* a signed storage URL: the router checks it (403) before anything
+	                    * else, and a position it carries counts as a SESSION cookie's */
 };
 
 struct route {
@@ -77,7 +79,7 @@ struct req {
 	/* Consistency sessions (see session.h), only with standbys configured. */
 	uint64_t session_lsn; /* the position the answer's SESSION cookie carries */
 	int standby;          /* 1-based standby serving the request, 0: the primary */
-	bool session_parsed, session_cookie; /* cookie read; it was valid */
+	bool session_parsed, session_cookie; /* cookie read; a position came (cookie or URL) */
 	int write_concern;                   /* ?w=N of a write (0: none given) */
 	bool concern_timeout;                /* N copies were not reached in time */
 	/* Idempotency-Key (see idempotency.h): the JSON answer is kept to be stored. */
@@ -164,9 +166,13 @@ json_t *http_jstr(const char *s_or_null);
 
 /* The signed storage URL object {http_verb, host, url, http_headers: []} for a chunk PUT
  * (number >= 1) or the download GET (number 0) of an upload in container, from the storage
- * provider; NULL when it cannot sign (the caller answers http_storage_unavailable). */
+ * provider, carrying database position lsn (0: none; see storage_url); NULL when it cannot
+ * sign (the caller answers http_storage_unavailable). */
 json_t *http_storage_url(const char *method, const char *container, const char *upload_id,
-                         int number);
+                         int number, uint64_t lsn);
+/* Checks the signature of a storage URL request (ROUTE_SIGNED; HEAD is signed as GET): true
+ * with *lsn the position the URL carries (0: none), else false after answering 403. */
+bool http_storage_signed(struct req *r, uint64_t *lsn) MUSTCHECK;
 /* 503 service_unavailable: the storage provider cannot be reached. */
 void http_storage_unavailable(struct req *r);
 

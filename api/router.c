@@ -223,15 +223,21 @@ router_body(struct req_state *st, const char *data, size_t n)
 	r->body[r->body_len] = '\0';
 }
 
-/* Auth, database and stream_begin: what runs before a handler sees any body. */
+/* Auth, signature, database and stream_begin: what runs before a handler sees any body. */
 static bool
 router_prepare(struct req_state *st)
 {
 	struct req *r = &st->r;
+	uint64_t lsn;
 
 	log_set_id(r->id);
 	if ((r->route->flags & ROUTE_AUTH) && !router_auth(r))
 		return false;
+	if (r->route->flags & ROUTE_SIGNED) {
+		if (!http_storage_signed(r, &lsn))
+			return false;
+		session_signed(r, lsn);
+	}
 	if (!session_check(r))
 		return false;
 	if (!(r->route->flags & ROUTE_NODB)) {
@@ -367,6 +373,7 @@ router_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 		r->wait_seq = wait_seq();
 		session_resume(r);
 		r->wait_answer(r);
+		session_concern(r);
 	} else if (r->response == NULL) {
 		r->wait_seq = wait_seq();
 		router_run(r);
@@ -395,8 +402,9 @@ router_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		r->route->stream_free(r);
 	stats_request(r->route ? r->route->name : "unknown", r->status,
 	              util_now_ms() - r->started_ms);
-	log_debug("request method=%s path=%s status=%d ms=%lld", r->method, r->path, r->status,
-	          (long long)(util_now_ms() - r->started_ms));
+	/* standby: the 1-based standby that served it (0: the primary, or no database). */
+	log_debug("request method=%s path=%s status=%d ms=%lld standby=%d", r->method, r->path,
+	          r->status, (long long)(util_now_ms() - r->started_ms), r->standby);
 	log_set_id(NULL);
 	if (r->response != NULL)
 		MHD_destroy_response(r->response);

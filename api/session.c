@@ -2,7 +2,9 @@
  *
  * The cookie carries the newest WAL position the client wrote or read (signed, sign.h).
  * A write's position is that right after its COMMIT (db_want_commit_lsn: same round trip).
- * A read's is a lower bound of what it saw, from the poller (replica.h): no round trip.
+ * A read's is a lower bound of what it saw, from the poller (replica.h): no round trip;
+ * one that issues download URLs knows it exactly (SESSION_SQL_POSITION), and the URLs carry
+ * it (signed), so a cookie-less download reads as if it had the cookie.
  */
 #include "session.h"
 
@@ -20,6 +22,16 @@
 #define SESSION_POLL_MS  2
 #define SESSION_NO_STALE (-2) /* no max-stale directive */
 
+/* The request carries signed position lsn (cookie or URL): it may read from a standby that
+ * has replayed it. */
+static void
+session_at(struct req *r, uint64_t lsn)
+{
+	r->session_cookie = true;
+	if (lsn > r->session_lsn)
+		r->session_lsn = lsn;
+}
+
 /* Reads the cookie once: r->session_lsn is its position (0 when absent or forged). */
 static void
 session_read_cookie(struct req *r)
@@ -31,9 +43,24 @@ session_read_cookie(struct req *r)
 		return;
 	r->session_parsed = true;
 	v = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "SESSION");
-	r->session_cookie = v != NULL && sign_session_read(v, &lsn);
-	if (r->session_cookie && lsn > r->session_lsn)
-		r->session_lsn = lsn;
+	if (v != NULL && sign_session_read(v, &lsn))
+		session_at(r, lsn);
+}
+
+void
+session_signed(struct req *r, uint64_t lsn)
+{
+	if (lsn != 0)
+		session_at(r, lsn);
+}
+
+void
+session_saw(struct req *r, const char *lsn)
+{
+	uint64_t v;
+
+	if (replica_count() > 0 && lsn != NULL && db_parse_lsn(lsn, &v) && v > r->session_lsn)
+		r->session_lsn = v;
 }
 
 /* Cache-Control: max-stale[=N]: N in ms, -1 without N, SESSION_NO_STALE when absent. */
@@ -254,7 +281,9 @@ session_concern_answer(struct req *r)
 void
 session_concern(struct req *r)
 {
-	if (r->write_concern < 2 || r->suspended || r->status < 200 || r->status >= 300)
+	/* wait_answer is session_concern_answer once the standbys were waited for. */
+	if (r->write_concern < 2 || r->suspended || r->status < 200 || r->status >= 300 ||
+	    r->wait_answer == session_concern_answer)
 		return;
 	r->wait_answer = session_concern_answer;
 	replica_await(r, r->session_lsn, r->write_concern - 1,

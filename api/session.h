@@ -14,9 +14,10 @@ PGconn *session_db(struct req *r);
 /* Reads ?w=N of a write (API.md "Write concern"); false after answering 400 when it is not
  * 1 to 1 + the number of standbys. */
 bool session_check(struct req *r) MUSTCHECK;
-/* After session_wrote: with ?w=N (N > 1) and a 2xx answer, suspends the request until N-1
+/* After session_wrote, and again after each resumption: with ?w=N (N > 1) and a 2xx answer
+ * (a Prefer: wait one included, once its wait is over), suspends the request until N-1
  * standbys have replayed the write, or answers 504 write_concern_timeout after
- * SETTLE_WRITE_CONCERN_TIMEOUT_MS. */
+ * SETTLE_WRITE_CONCERN_TIMEOUT_MS; only once per request. */
 void session_concern(struct req *r);
 /* After the handler: when a standby failed the request (lost mid-way, or a query cancelled
  * by a recovery conflict), drops its answer and moves the request to the primary; true
@@ -26,6 +27,17 @@ bool session_retry(struct req *r) MUSTCHECK;
 void session_wrote(struct req *r);
 /* A request resumed from Prefer: wait goes on on the primary. */
 void session_resume(struct req *r);
+/* A signed storage URL carried position lsn (0: none): the request reads as one whose
+ * SESSION cookie carries it. */
+void session_signed(struct req *r, uint64_t lsn);
+/* The position a statement saw, as a text column: the commit of everything it could see
+ * (a standby's replay position, or the primary's insert position), evaluated once. */
+#define SESSION_SQL_POSITION                                                                       \
+	"(SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE "                \
+	"pg_current_wal_insert_lsn() END)::text"
+/* Raises the request's position to lsn, a SESSION_SQL_POSITION column (no-op without
+ * standbys), so that what the answer issues (cookie, download URLs) covers what it read. */
+void session_saw(struct req *r, const char *lsn);
 /* Adds Set-Cookie: SESSION=… and Vary: Cookie to the answer. */
 void session_answer(struct req *r);
 

@@ -12,7 +12,6 @@
 #include "db.h"
 #include "log.h"
 #include "router.h"
-#include "sign.h"
 #include "storage_local.h"
 #include "uploads.h"
 
@@ -26,18 +25,6 @@ struct storage_put {
 	int64_t declared, got;
 	char hash_value[HASH_HEX_MAX];
 };
-
-/* Checks the signature of the request URL for method; answers 403 when it fails. */
-static bool
-storage_http_signed(struct req *r, const char *method)
-{
-	if (sign_url_verify(method, r->path, http_query(r, "expires"), http_query(r, "signature"),
-	                    util_wall_ms() / 1000))
-		return true;
-	http_error(r, 403, "forbidden", "the signature of this URL is invalid or expired",
-	           "ask the API for a new URL");
-	return false;
-}
 
 /* The chunk number of the path, or -1 after answering 404. */
 static int
@@ -114,7 +101,8 @@ storage_http_open(struct req *r, struct storage_put *s)
 	return rc;
 }
 
-/* Before the body of PUT /storage/{upload_id}/{number}: signature, chunk, writer. */
+/* Before the body of PUT /storage/{upload_id}/{number} (the router checked the signature):
+ * chunk, writer. */
 static int
 storage_http_put_begin(struct req *r)
 {
@@ -123,7 +111,7 @@ storage_http_put_begin(struct req *r)
 	int64_t len;
 
 	r->stream = s;
-	if (!storage_http_signed(r, "PUT") || (s->number = storage_http_number(r)) < 0)
+	if ((s->number = storage_http_number(r)) < 0)
 		return -1;
 	if (storage_http_open(r, s) < 0)
 		return -1;
@@ -427,7 +415,9 @@ storage_http_load(struct req *r, struct storage_get **out, char **etag, int64_t 
 }
 
 /* GET (and HEAD) /storage/{upload_id}: the whole upload (or the asked Range), streamed;
- * the URL is signed for GET either way. */
+ * the URL is signed for GET either way (the router checked it). With standbys, a URL that
+ * carries the position it was issued at is served by a standby that has replayed it
+ * (session.h), else by the primary. */
 static void
 storage_http_get(struct req *r)
 {
@@ -437,7 +427,7 @@ storage_http_get(struct req *r)
 	int64_t total;
 	int range;
 
-	if (!storage_http_signed(r, "GET") || storage_http_load(r, &g, &etag, &total) < 0)
+	if (storage_http_load(r, &g, &etag, &total) < 0)
 		return;
 	g->len = total;
 	range = storage_http_range(http_req_header(r, "Range"), total, &g->start, &g->len);
@@ -465,10 +455,11 @@ storage_http_get(struct req *r)
 }
 
 const struct route storage_http_routes[] = {
-    {"PUT", "/storage/:upload_id/:number", ROUTE_STREAM, "storage.put", storage_http_put,
-     storage_http_put_begin, storage_http_put_data, storage_http_put_free},
-    {"GET", "/storage/:upload_id", 0, "storage.get", storage_http_get, NULL, NULL, NULL},
+    {"PUT", "/storage/:upload_id/:number", ROUTE_STREAM | ROUTE_SIGNED, "storage.put",
+     storage_http_put, storage_http_put_begin, storage_http_put_data, storage_http_put_free},
+    {"GET", "/storage/:upload_id", ROUTE_SIGNED, "storage.get", storage_http_get, NULL, NULL, NULL},
     /* HEAD answers as GET: libmicrohttpd sends the headers and leaves the body out. */
-    {"HEAD", "/storage/:upload_id", 0, "storage.head", storage_http_get, NULL, NULL, NULL},
+    {"HEAD", "/storage/:upload_id", ROUTE_SIGNED, "storage.head", storage_http_get, NULL, NULL,
+     NULL},
     {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
 };

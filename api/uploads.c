@@ -403,7 +403,7 @@ uploads_created(struct req *r, const struct uploads_new *u, const char *id, cons
 		http_header(r, "X-MAX-CHUNK-UPLOAD-SIZE", buf);
 		return 0;
 	}
-	if ((url = http_storage_url("PUT", container, id, 1)) == NULL)
+	if ((url = http_storage_url("PUT", container, id, 1, 0)) == NULL)
 		return -1;
 	json_object_set_new(out, "signed_url", url);
 	snprintf(buf, sizeof(buf), "%lld",
@@ -615,7 +615,7 @@ uploads_chunks(struct req *r)
 		http_db_error(r);
 	} else {
 		json_t *url = http_storage_url("PUT", db_get(res, 0, UC_CONTAINER), r->params[0],
-		                               (int)ch.number);
+		                               (int)ch.number, 0);
 		if (url != NULL)
 			http_json(r, 200, url);
 		else

@@ -4,6 +4,8 @@
  * first field naming the purpose, so no two different inputs (and no URL and token) share a
  * message:
  *   URL:   "url" NUL method NUL expires NUL path
+ *   URL carrying a database position: "url.lsn" NUL method NUL expires NUL lsn NUL path
+ *   (lsn: 16 lower-case hex digits; see sign_url)
  *   token: "token.v2" NUL user_id NUL agent_id NUL issued_ms NUL expires
  *   SESSION cookie: "session" NUL lsn (16 lower-case hex digits); the cookie is
  *   "<lsn>.<hexmac>"
@@ -108,35 +110,60 @@ sign_hex_equal(const char *want, const char *got)
 	return CRYPTO_memcmp(want, got, SIGN_HEX_LEN) == 0;
 }
 
+#define SIGN_LSN_LEN 16
+
+/* True when s is a position as sign_url and sign_session write it: 16 lower-case hex
+ * digits, then end (end: '\0') or '.' (end: '.'). */
+static bool
+sign_lsn_text(const char *s, char end)
+{
+	return strspn(s, "0123456789abcdef") == SIGN_LSN_LEN && s[SIGN_LSN_LEN] == end;
+}
+
+/* The MAC of a URL; lsn NULL for a URL without a position. */
 static void
-sign_url_mac(const char *method, const char *path, const char *expires, char out[SIGN_HEX_LEN + 1])
+sign_url_mac(const char *method, const char *path, const char *expires, const char *lsn,
+             char out[SIGN_HEX_LEN + 1])
 {
 	const char *fields[] = {"url", method, expires, path};
-	sign_mac_hex(fields, ARRAY_LEN(fields), out);
+	const char *with_lsn[] = {"url.lsn", method, expires, lsn, path};
+
+	if (lsn == NULL)
+		sign_mac_hex(fields, ARRAY_LEN(fields), out);
+	else
+		sign_mac_hex(with_lsn, ARRAY_LEN(with_lsn), out);
 }
 
 /*
  * Returns "path?expires=E&signature=HEX" that lets its holder call method on path until epoch
- * second `expires` (inclusive). path must not contain '?'. The caller frees the result.
+ * second `expires` (inclusive); with a database position lsn other than 0,
+ * "path?expires=E&lsn=L&signature=HEX", L signed too. path must not contain '?'. The caller
+ * frees the result.
  */
 char *
-sign_url(const char *method, const char *path, int64_t expires)
+sign_url(const char *method, const char *path, int64_t expires, uint64_t lsn)
 {
-	char exp[32], mac[SIGN_HEX_LEN + 1];
+	char exp[32], hex[SIGN_LSN_LEN + 1], mac[SIGN_HEX_LEN + 1];
 
 	snprintf(exp, sizeof(exp), "%" PRId64, expires);
-	sign_url_mac(method, path, exp, mac);
-	return xasprintf("%s?expires=%s&signature=%s", path, exp, mac);
+	if (lsn == 0) {
+		sign_url_mac(method, path, exp, NULL, mac);
+		return xasprintf("%s?expires=%s&signature=%s", path, exp, mac);
+	}
+	snprintf(hex, sizeof(hex), "%016" PRIx64, lsn);
+	sign_url_mac(method, path, exp, hex, mac);
+	return xasprintf("%s?expires=%s&lsn=%s&signature=%s", path, exp, hex, mac);
 }
 
 /*
- * Checks the expires and signature query values of a signed URL for method and path: true
- * when the signature is the MAC sign_url made for exactly these three and expires >= now.
- * Any argument may be NULL or garbage (false then). The MAC compare is constant-time.
+ * Checks the expires, lsn (NULL when absent) and signature query values of a signed URL for
+ * method and path: true when the signature is the MAC sign_url made for exactly these and
+ * expires >= now; *pos (unless NULL) then gets the position (0 without lsn). Any argument
+ * may be NULL or garbage (false then). The MAC compare is constant-time.
  */
 bool
-sign_url_verify(const char *method, const char *path, const char *expires, const char *sig,
-                int64_t now)
+sign_url_verify(const char *method, const char *path, const char *expires, const char *lsn,
+                const char *sig, int64_t now, uint64_t *pos)
 {
 	char mac[SIGN_HEX_LEN + 1];
 	int64_t exp;
@@ -145,10 +172,14 @@ sign_url_verify(const char *method, const char *path, const char *expires, const
 		return false;
 	if (!sign_parse_digits(expires, strnlen(expires, SIGN_MAX_DIGITS + 1), &exp))
 		return false;
-	sign_url_mac(method, path, expires, mac);
-	if (!sign_hex_equal(mac, sig))
+	if (lsn != NULL && !sign_lsn_text(lsn, '\0'))
 		return false;
-	return exp >= now;
+	sign_url_mac(method, path, expires, lsn, mac);
+	if (!sign_hex_equal(mac, sig) || exp < now)
+		return false;
+	if (pos != NULL)
+		*pos = lsn != NULL ? strtoull(lsn, NULL, 16) : 0;
+	return true;
 }
 
 /* The MAC of a token's fields, as text, into mac (65 bytes). */
@@ -260,8 +291,6 @@ sign_random_key(char out[65])
 	util_hex(b, sizeof(b), out);
 }
 
-#define SIGN_LSN_LEN 16
-
 char *
 sign_session(uint64_t lsn)
 {
@@ -279,8 +308,7 @@ sign_session_read(const char *value, uint64_t *lsn)
 	char hex[SIGN_LSN_LEN + 1], mac[SIGN_HEX_LEN + 1];
 	const char *fields[] = {"session", hex};
 
-	if (value == NULL || strspn(value, "0123456789abcdef") != SIGN_LSN_LEN ||
-	    value[SIGN_LSN_LEN] != '.')
+	if (value == NULL || !sign_lsn_text(value, '.'))
 		return false;
 	memcpy(hex, value, SIGN_LSN_LEN);
 	hex[SIGN_LSN_LEN] = '\0';

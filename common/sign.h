@@ -9,13 +9,15 @@
 /* Sets the key used by every other call. Copies it. */
 void sign_set_key(const char *key);
 
-/* Returns "path?expires=E&signature=HEX" for method+path valid until epoch second E.
+/* Returns "path?expires=E&signature=HEX" for method+path valid until epoch second E, or
+ * "path?expires=E&lsn=L&signature=HEX" carrying database position lsn (not 0; signed too).
  * path must not contain '?'. Caller frees. */
-char *sign_url(const char *method, const char *path, int64_t expires);
-/* Checks a signature from a URL: true when HMAC(method, path, expires) == sig and
- * expires >= now. Constant-time compare. */
-bool sign_url_verify(const char *method, const char *path, const char *expires, const char *sig,
-                     int64_t now) MUSTCHECK;
+char *sign_url(const char *method, const char *path, int64_t expires, uint64_t lsn);
+/* Checks a signed URL's query values (lsn NULL when the URL has none): true when they are
+ * those sign_url made for method+path and expires >= now, *pos (unless NULL) set to the
+ * position (0 without one). Constant-time compare. */
+bool sign_url_verify(const char *method, const char *path, const char *expires, const char *lsn,
+                     const char *sig, int64_t now, uint64_t *pos) MUSTCHECK;
 
 /* What a token names: the user, the software agent acting for it, when it was issued
  * (epoch milliseconds, by the database's clock) and until when it is valid (epoch seconds). */

@@ -13,7 +13,7 @@ struct storage_provider {
 	int (*container_create)(const char *container, char **err);
 	int (*container_delete)(const char *container, char **err);
 	char *(*url)(const char *method, const char *container, const char *upload_id, int number,
-	             int64_t expires, const char **host);
+	             int64_t expires, uint64_t lsn, const char **host);
 	int (*chunk_facts)(const char *container, const char *upload_id, int number,
 	                   struct storage_facts *out, char **err);
 	int (*chunk_read)(const char *container, const char *upload_id, int number,
@@ -91,9 +91,9 @@ storage_container_delete(const char *container, char **err)
 
 char *
 storage_url(const char *method, const char *container, const char *upload_id, int number,
-            int64_t expires, const char **host)
+            int64_t expires, uint64_t lsn, const char **host)
 {
-	return storage_provider->url(method, container, upload_id, number, expires, host);
+	return storage_provider->url(method, container, upload_id, number, expires, lsn, host);
 }
 
 int

@@ -28,11 +28,13 @@ int storage_container_create(const char *container, char **err) MUSTCHECK;
 int storage_container_delete(const char *container, char **err) MUSTCHECK;
 
 /* A signed URL valid until epoch second `expires`, made without calling the store: method
- * PUT for chunk `number` (>= 1) of an upload, GET for the whole upload (number 0). *host
- * gets the scheme://host:port clients call (static); returns the path and query (caller
- * frees). */
+ * PUT for chunk `number` (>= 1) of an upload, GET for the whole upload (number 0). lsn (0:
+ * none) is the database position the URL was issued at: the local provider's URLs carry it
+ * (signed), so that settle-api serves them from a standby that has replayed it; Swift's
+ * involve no database and ignore it. *host gets the scheme://host:port clients call
+ * (static); returns the path and query (caller frees). */
 char *storage_url(const char *method, const char *container, const char *upload_id, int number,
-                  int64_t expires, const char **host);
+                  int64_t expires, uint64_t lsn, const char **host);
 
 /* What the store knows of a chunk it holds: its size, and its md5 as the store computed it
  * ("" when the store keeps none). */

@@ -723,14 +723,15 @@ out:
 }
 
 /* The local provider's URLs are settle-api's own storage routes (api/storage_http.c),
- * signed with SETTLE_SECRET: /storage/<upload>/<number> (PUT), /storage/<upload> (GET). */
+ * signed with SETTLE_SECRET: /storage/<upload>/<number> (PUT), /storage/<upload> (GET);
+ * with a position lsn (not 0), the URL carries it, signed (sign_url). */
 char *
 storage_local_url(const char *method, const char *container, const char *upload_id, int number,
-                  int64_t expires, const char **host)
+                  int64_t expires, uint64_t lsn, const char **host)
 {
 	char *path = number > 0 ? xasprintf("/storage/%s/%d", upload_id, number)
 	                        : xasprintf("/storage/%s", upload_id);
-	char *url = sign_url(method, path, expires);
+	char *url = sign_url(method, path, expires, lsn);
 
 	free(path);
 	*host = cfg.public_url;

@@ -45,7 +45,7 @@ int storage_local_upload_tidy(const char *container, const char *upload_id, char
 
 /* The provider's side of storage.h (see there). */
 char *storage_local_url(const char *method, const char *container, const char *upload_id,
-                        int number, int64_t expires, const char **host);
+                        int number, int64_t expires, uint64_t lsn, const char **host);
 int storage_local_chunk_facts(const char *container, const char *upload_id, int number,
                               struct storage_facts *out, char **err) MUSTCHECK;
 int storage_local_chunk_read(const char *container, const char *upload_id, int number,

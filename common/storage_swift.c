@@ -435,12 +435,15 @@ storage_swift_container_delete(const char *container, char **err)
 	return rc;
 }
 
+/* A temp URL: Swift serves the bytes itself, no database is involved, so the position lsn
+ * (storage.h) has no use here. */
 char *
 storage_swift_url(const char *method, const char *container, const char *upload_id, int number,
-                  int64_t expires, const char **host)
+                  int64_t expires, uint64_t lsn, const char **host)
 {
 	char sig[65], *account = NULL, *path, *url, *err = NULL;
 
+	(void)lsn;
 	pthread_mutex_lock(&swift_lock);
 	if (swift_account_path != NULL)
 		account = xstrdup(swift_account_path);
@@ -452,7 +455,7 @@ storage_swift_url(const char *method, const char *container, const char *upload_
 			free(err);
 			return NULL;
 		}
-		return storage_swift_url(method, container, upload_id, number, expires, host);
+		return storage_swift_url(method, container, upload_id, number, expires, lsn, host);
 	}
 	path = number > 0 ? xasprintf("%s/%s/%s/%d", account, container, upload_id, number)
 	                  : xasprintf("%s/%s/%s", account, container, upload_id);

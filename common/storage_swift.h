@@ -11,7 +11,7 @@ int storage_swift_init(char **err) MUSTCHECK;
 int storage_swift_container_create(const char *container, char **err) MUSTCHECK;
 int storage_swift_container_delete(const char *container, char **err) MUSTCHECK;
 char *storage_swift_url(const char *method, const char *container, const char *upload_id,
-                        int number, int64_t expires, const char **host);
+                        int number, int64_t expires, uint64_t lsn, const char **host);
 int storage_swift_chunk_facts(const char *container, const char *upload_id, int number,
                               struct storage_facts *out, char **err) MUSTCHECK;
 int storage_swift_chunk_read(const char *container, const char *upload_id, int number,

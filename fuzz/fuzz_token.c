@@ -20,7 +20,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Random bytes are never a valid MAC (2^-256). */
 	if (sign_token_verify(s, 0, user))
 		abort();
-	if (sign_url_verify("PUT", s, "99999999999", s, 0))
+	if (sign_url_verify("PUT", s, "99999999999", NULL, s, 0, NULL) ||
+	    sign_url_verify("PUT", s, "99999999999", s, s, 0, NULL))
 		abort();
 	free(s);
 	return 0;

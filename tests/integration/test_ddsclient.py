@@ -13,11 +13,16 @@ the D4S2 delivery service (a stub here) and fail with the client's own message a
 import filecmp
 import http.server
 import os
+import re
 import subprocess
 import threading
+import time
 import uuid
 
 import pytest
+import requests
+
+STANDBY_DELAY_MS = 2000  # the `standby` fixture of this module applies the WAL 2 s late
 
 DDSCLIENT = os.environ.get("SETTLE_DDSCLIENT") or os.path.normpath(os.path.join(
     os.path.dirname(__file__), "..", "..", "..", "shared", "clients", "ddsclient"))
@@ -63,6 +68,48 @@ def test_ddsclient_upload_list_download(settle, tmp_path):
     dds("upload", "-p", "ddsproj", str(data))
     dds("download", "-p", "ddsproj", str(tmp_path / "out2"))
     assert same_tree(data, tmp_path / "out2" / "data")
+
+
+def test_ddsclient_against_a_delayed_standby(settle, standby, tmp_path):
+    """ddsclient uploads and downloads through settle-api reading from a standby that applies
+    the WAL 2 s late. What it relies on: its API calls go through one requests.Session per
+    process, which keeps the SESSION cookie, so its polls for consistency read its own
+    writes; its chunk PUTs (other processes, other sessions) are writes, on the primary;
+    its downloads fetch the signed URLs with plain requests.get in a process pool, with no
+    cookie: they rely on the position the download URL carries. A download at once (the
+    standby lags: the primary serves what the standby has not replayed), then one through a
+    second settle-api that waits for the standby as long as it takes
+    (SETTLE_SESSION_WAIT_MS): there the standby serves every storage GET."""
+    if not os.access(DDSCLIENT, os.X_OK):
+        pytest.skip(f"ddsclient not found at {DDSCLIENT} (set SETTLE_DDSCLIENT)")
+    api = settle.api(SETTLE_QUEUE="inline", SETTLE_DATABASE_REPLICA_URLS=standby.url())
+    patient = settle.api(SETTLE_QUEUE="inline", SETTLE_DATABASE_REPLICA_URLS=standby.url(),
+                         SETTLE_SESSION_WAIT_MS="20000", SETTLE_LOG_LEVEL="debug")
+    time.sleep(0.5)  # the position pollers have seen the standby
+    who = settle.login(api)
+    dds = Dds(tmp_path, "ddsclient", api, who["agent_key"], who["user_key"])
+    data = sample_tree(tmp_path)
+
+    dds("upload", "-p", "ddsreplica", str(data))
+    dds("download", "-p", "ddsreplica", str(tmp_path / "out1"))
+    assert same_tree(data, tmp_path / "out1" / "data")
+
+    late = Dds(tmp_path, "patient", patient, who["agent_key"], who["user_key"])
+    late("download", "-p", "ddsreplica", str(tmp_path / "out2"))
+    assert same_tree(data, tmp_path / "out2" / "data")
+    gets = re.findall(r"request method=GET path=/storage/\S+ status=(\d+) .*standby=(\d+)",
+                      patient.log_text())
+    assert len(gets) >= 2 and all(g == ("200", "1") for g in gets), gets
+    served = metric(patient, 'settle_reads_total{served="standby"}')
+    assert served >= len(gets), served
+
+
+def metric(api, name):
+    """The value of one sample of settle-api's /metrics (0 when absent)."""
+    for line in requests.get(f"{api.url}/metrics", timeout=30).text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0
 
 
 class D4S2Stub:

@@ -3,8 +3,11 @@ with a streaming standby that applies the WAL 2 s late (the `standby` fixture), 
 read the standby serves cannot see a write made just before, and one the primary serves
 always does."""
 
+import hashlib
 import os
+import re
 import signal
+import threading
 import time
 
 import pytest
@@ -171,6 +174,117 @@ def test_write_concern_timeout_keeps_the_write(settle, standby):
     assert metric(api, "settle_write_concern_timeouts_total") == 1
     names = [x["name"] for x in c.get(f"/projects/{pid}/children").json()["results"]]
     assert names == ["late"], names
+
+
+def test_write_concern_with_prefer_wait(settle, standby):
+    """?w=2 with Prefer: wait: the answer waits for the project to become consistent and then
+    for the standby to replay the write, neither wait holding an HTTP thread (SETTLE_THREADS=1
+    here, and /healthz answers while three such writes wait)."""
+    api = settle.api(SETTLE_QUEUE="inline", SETTLE_DATABASE_REPLICA_URLS=standby.url(),
+                     SETTLE_THREADS="1")
+    time.sleep(0.5)
+    who = settle.login(api)
+    stale = dict(who["headers"], **{"Cache-Control": "max-stale"})
+    answers = {}
+
+    def create(i):
+        started = time.monotonic()
+        r = requests.post(f"{api.base}/projects?w=2", json={"name": f"waited-{i}"},
+                          headers=dict(who["headers"], Prefer="wait=10"), timeout=TIMEOUT)
+        answers[i] = (r, time.monotonic() - started, time.monotonic())
+
+    writers = [threading.Thread(target=create, args=(i,)) for i in range(3)]
+    for t in writers:
+        t.start()
+    time.sleep(0.5)
+    assert requests.get(f"{api.url}/healthz", timeout=TIMEOUT).status_code == 200
+    healthy_at = time.monotonic()
+    for t in writers:
+        t.join()
+    for i, (r, took, done_at) in answers.items():
+        assert r.status_code == 201, r.text
+        assert r.json()["is_consistent"] and r.headers.get("Preference-Applied"), r.text
+        assert took >= STANDBY_DELAY_MS / 1000 - 0.1, f"w=2 answered after {took:.2f}s"
+        assert done_at > healthy_at, "a waiting write held the only HTTP thread"
+        got = requests.get(f"{api.base}/projects/{r.json()['id']}", headers=stale,
+                           timeout=TIMEOUT)
+        assert got.status_code == 200, f"max-stale read after w=2 and Prefer: wait: {got.text}"
+    assert metric(api, "settle_write_concern_waits_total") == 3
+
+
+def test_write_concern_with_prefer_wait_times_out(settle, standby):
+    api = settle.api(SETTLE_QUEUE="inline", SETTLE_DATABASE_REPLICA_URLS=standby.url(),
+                     SETTLE_WRITE_CONCERN_TIMEOUT_MS="300")
+    time.sleep(0.5)
+    c = Client(api, settle.login(api))
+    r = c.post("/projects?w=2", json={"name": "late-waited"}, headers={"Prefer": "wait=10"})
+    assert r.status_code == 504 and r.json()["code"] == "write_concern_timeout", r.text
+    assert metric(api, "settle_write_concern_timeouts_total") == 1
+    names = [p["name"] for p in c.get("/projects").json()["results"]]
+    assert "late-waited" in names, names
+
+
+def upload_file(c, pid, data):
+    """The upload flow of API.md through client c; returns the file id."""
+    md5 = hashlib.md5(data).hexdigest()
+    r = c.post(f"/projects/{pid}/uploads", json={"name": "d.bin", "size": len(data)})
+    assert r.status_code == 201, r.text
+    uid = r.json()["id"]
+    r = c.put(f"/uploads/{uid}/chunks",
+              json={"number": 1, "size": len(data), "hash": {"value": md5, "algorithm": "md5"}})
+    assert r.status_code == 200, r.text
+    put = requests.put(r.json()["host"] + r.json()["url"], data=data, timeout=TIMEOUT)
+    assert put.status_code == 201, put.text
+    r = c.put(f"/uploads/{uid}/complete", json={"hash": {"value": md5, "algorithm": "md5"}})
+    assert r.status_code == 202, r.text
+    r = c.post("/files", json={"parent": {"kind": "dds-project", "id": pid},
+                               "upload": {"id": uid}})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def test_download_url_carries_its_position(settle, standby, replica_api):
+    """A download URL issued right after the upload became consistent, fetched at once by a
+    client with no cookie, is served correctly (the standby lags, so the primary serves it);
+    once the standby has replayed the URL's position, the standby serves it. The position
+    is signed: altered or left out, the URL is refused like a bad signature. Without
+    standbys the URL carries no position."""
+    who = settle.login(replica_api)
+    c = Client(replica_api, who)
+    pid = new_project(c)
+    data = os.urandom(300 * 1024)
+    fid = upload_file(c, pid, data)
+    r = c.get(f"/files/{fid}/url", headers={"Prefer": "wait=20"})
+    assert r.status_code == 200, r.text
+    url = r.json()["host"] + r.json()["url"]
+    assert re.search(r"[?&]lsn=[0-9a-f]{16}&", url), url
+    got = requests.get(url, timeout=TIMEOUT)
+    assert got.status_code == 200 and got.content == data, (got.status_code, got.text[:200])
+    listed = c.get(f"/projects/{pid}/files").json()["results"][0]["file_url"]
+    assert re.search(r"[?&]lsn=[0-9a-f]{16}&", listed["url"]), listed
+
+    time.sleep(STANDBY_DELAY_MS / 1000 + 1)
+    before = metric(replica_api, 'settle_reads_total{served="standby"}')
+    got = requests.get(url, timeout=TIMEOUT)
+    assert got.status_code == 200 and got.content == data, (got.status_code, got.text[:200])
+    head = requests.head(listed["host"] + listed["url"], timeout=TIMEOUT)
+    assert head.status_code == 200 and int(head.headers["Content-Length"]) == len(data)
+    assert metric(replica_api, 'settle_reads_total{served="standby"}') >= before + 2
+
+    bad_sig = re.sub(r"signature=([0-9a-f])", lambda m: "signature=" + "01"[m.group(1) == "0"],
+                     url)
+    pos = re.search(r"lsn=([0-9a-f]{16})", url).group(1)
+    altered = url.replace(f"lsn={pos}", f"lsn={int(pos, 16) - 1:016x}")
+    dropped = url.replace(f"lsn={pos}&", "")
+    refused = requests.get(bad_sig, timeout=TIMEOUT)
+    assert refused.status_code == 403, refused.text
+    for u in (altered, dropped):
+        r = requests.get(u, timeout=TIMEOUT)
+        assert (r.status_code, r.json()["code"]) == (403, refused.json()["code"]), (u, r.text)
+
+    plain = settle.api(SETTLE_QUEUE="inline")
+    r = requests.get(f"{plain.base}/files/{fid}/url", headers=who["headers"], timeout=TIMEOUT)
+    assert r.status_code == 200 and "lsn=" not in r.json()["url"], r.text
 
 
 def test_write_concern_without_standbys(settle):

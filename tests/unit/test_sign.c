@@ -54,7 +54,7 @@ test_sign_url_format(void **state)
 	unsigned char md[32];
 	unsigned int len = 0;
 	char want[65], path[256], exp[32], sig[256];
-	char *url = sign_url("PUT", "/storage/c/u/1", TEST_NOW + 60);
+	char *url = sign_url("PUT", "/storage/c/u/1", TEST_NOW + 60, 0);
 
 	/* The MAC is HMAC-SHA256 over "url" NUL method NUL expires NUL path. */
 	assert_non_null(HMAC(EVP_sha256(), TEST_KEY, (int)strlen(TEST_KEY),
@@ -71,11 +71,12 @@ static void
 test_sign_url_round_trip(void **state)
 {
 	char path[256], exp[32], sig[256];
-	char *url = sign_url("GET", "/storage/a/b/3", TEST_NOW + 300);
+	char *url = sign_url("GET", "/storage/a/b/3", TEST_NOW + 300, 0);
 
 	test_sign_split(url, path, exp, sig);
-	assert_true(sign_url_verify("GET", path, exp, sig, TEST_NOW));
-	assert_true(sign_url_verify("GET", path, exp, sig, TEST_NOW + 300)); /* last second */
+	assert_true(sign_url_verify("GET", path, exp, NULL, sig, TEST_NOW, NULL));
+	assert_true(
+	    sign_url_verify("GET", path, exp, NULL, sig, TEST_NOW + 300, NULL)); /* last second */
 	free(url);
 }
 
@@ -83,40 +84,40 @@ static void
 test_sign_url_tampered(void **state)
 {
 	char path[256], exp[32], sig[256], bad[256];
-	char *url = sign_url("PUT", "/storage/a/b/3", TEST_NOW + 300);
+	char *url = sign_url("PUT", "/storage/a/b/3", TEST_NOW + 300, 0);
 
 	test_sign_split(url, path, exp, sig);
 	/* method, path and expiry are all covered */
-	assert_false(sign_url_verify("GET", path, exp, sig, TEST_NOW));
-	assert_false(sign_url_verify("put", path, exp, sig, TEST_NOW));
-	assert_false(sign_url_verify("PUT", "/storage/a/b/4", exp, sig, TEST_NOW));
-	assert_false(sign_url_verify("PUT", "/storage/a/b/3/", exp, sig, TEST_NOW));
-	assert_false(sign_url_verify("PUT", path, "1700000301", sig, TEST_NOW));
-	assert_false(sign_url_verify("PUT", path, "01700000300", sig, TEST_NOW));
+	assert_false(sign_url_verify("GET", path, exp, NULL, sig, TEST_NOW, NULL));
+	assert_false(sign_url_verify("put", path, exp, NULL, sig, TEST_NOW, NULL));
+	assert_false(sign_url_verify("PUT", "/storage/a/b/4", exp, NULL, sig, TEST_NOW, NULL));
+	assert_false(sign_url_verify("PUT", "/storage/a/b/3/", exp, NULL, sig, TEST_NOW, NULL));
+	assert_false(sign_url_verify("PUT", path, "1700000301", NULL, sig, TEST_NOW, NULL));
+	assert_false(sign_url_verify("PUT", path, "01700000300", NULL, sig, TEST_NOW, NULL));
 	/* each single hex digit of the signature */
 	for (size_t i = 0; i < strlen(sig); i++) {
 		strcpy(bad, sig);
 		bad[i] = bad[i] == '0' ? '1' : '0';
-		assert_false(sign_url_verify("PUT", path, exp, bad, TEST_NOW));
+		assert_false(sign_url_verify("PUT", path, exp, NULL, bad, TEST_NOW, NULL));
 	}
 	/* truncated, extended, upper case, empty */
 	strcpy(bad, sig);
 	bad[63] = '\0';
-	assert_false(sign_url_verify("PUT", path, exp, bad, TEST_NOW));
+	assert_false(sign_url_verify("PUT", path, exp, NULL, bad, TEST_NOW, NULL));
 	strcpy(bad, sig);
 	strcat(bad, "0");
-	assert_false(sign_url_verify("PUT", path, exp, bad, TEST_NOW));
+	assert_false(sign_url_verify("PUT", path, exp, NULL, bad, TEST_NOW, NULL));
 	for (size_t i = 0; i < strlen(bad); i++)
 		bad[i] = (char)(bad[i] >= 'a' ? bad[i] - 32 : bad[i]);
 	bad[64] = '\0';
 	if (strcmp(bad, sig) != 0)
-		assert_false(sign_url_verify("PUT", path, exp, bad, TEST_NOW));
-	assert_false(sign_url_verify("PUT", path, exp, "", TEST_NOW));
+		assert_false(sign_url_verify("PUT", path, exp, NULL, bad, TEST_NOW, NULL));
+	assert_false(sign_url_verify("PUT", path, exp, NULL, "", TEST_NOW, NULL));
 	/* another key */
 	sign_set_key("another key");
-	assert_false(sign_url_verify("PUT", path, exp, sig, TEST_NOW));
+	assert_false(sign_url_verify("PUT", path, exp, NULL, sig, TEST_NOW, NULL));
 	sign_set_key(TEST_KEY);
-	assert_true(sign_url_verify("PUT", path, exp, sig, TEST_NOW));
+	assert_true(sign_url_verify("PUT", path, exp, NULL, sig, TEST_NOW, NULL));
 	free(url);
 }
 
@@ -124,11 +125,58 @@ static void
 test_sign_url_expired(void **state)
 {
 	char path[256], exp[32], sig[256];
-	char *url = sign_url("GET", "/storage/a/b/1", TEST_NOW - 1);
+	char *url = sign_url("GET", "/storage/a/b/1", TEST_NOW - 1, 0);
 
 	test_sign_split(url, path, exp, sig);
-	assert_false(sign_url_verify("GET", path, exp, sig, TEST_NOW));
-	assert_true(sign_url_verify("GET", path, exp, sig, TEST_NOW - 1));
+	assert_false(sign_url_verify("GET", path, exp, NULL, sig, TEST_NOW, NULL));
+	assert_true(sign_url_verify("GET", path, exp, NULL, sig, TEST_NOW - 1, NULL));
+	free(url);
+}
+
+/* A URL carrying a database position: "?expires=E&lsn=L&signature=S", the MAC over "url.lsn"
+ * NUL method NUL expires NUL lsn NUL path; the position cannot be changed, added or left
+ * out. */
+static void
+test_sign_url_position(void **state)
+{
+	const char msg[] = "url.lsn\0GET\0"
+	                   "1700000060\0"
+	                   "000000010000a0b8\0/storage/u";
+	unsigned char md[32];
+	unsigned int len = 0;
+	char want[65], head[128],
+	    *url = sign_url("GET", "/storage/u", TEST_NOW + 60, UINT64_C(0x10000a0b8));
+	const char *sig = strstr(url, "&signature=") + 11;
+	uint64_t pos = 0;
+
+	assert_non_null(HMAC(EVP_sha256(), TEST_KEY, (int)strlen(TEST_KEY),
+	                     (const unsigned char *)msg, sizeof(msg) - 1, md, &len));
+	util_hex(md, len, want);
+	snprintf(head, sizeof(head), "%.*s", (int)(sig - url), url);
+	assert_string_equal(head, "/storage/u?expires=1700000060&lsn=000000010000a0b8&signature=");
+	assert_string_equal(sig, want);
+	assert_true(sign_url_verify("GET", "/storage/u", "1700000060", "000000010000a0b8", sig,
+	                            TEST_NOW, &pos));
+	assert_int_equal(pos, UINT64_C(0x10000a0b8));
+	/* altered, upper case, short, long, left out */
+	assert_false(sign_url_verify("GET", "/storage/u", "1700000060", "000000010000a0b9", sig,
+	                             TEST_NOW, NULL));
+	assert_false(sign_url_verify("GET", "/storage/u", "1700000060", "000000010000A0B8", sig,
+	                             TEST_NOW, NULL));
+	assert_false(
+	    sign_url_verify("GET", "/storage/u", "1700000060", "10000a0b8", sig, TEST_NOW, NULL));
+	assert_false(sign_url_verify("GET", "/storage/u", "1700000060", "000000010000a0b80", sig,
+	                             TEST_NOW, NULL));
+	assert_false(sign_url_verify("GET", "/storage/u", "1700000060", NULL, sig, TEST_NOW, NULL));
+	free(url);
+	/* a URL without a position does not verify with one added */
+	url = sign_url("GET", "/storage/u", TEST_NOW + 60, 0);
+	sig = strstr(url, "&signature=") + 11;
+	assert_null(strstr(url, "lsn="));
+	assert_true(sign_url_verify("GET", "/storage/u", "1700000060", NULL, sig, TEST_NOW, &pos));
+	assert_int_equal(pos, 0);
+	assert_false(sign_url_verify("GET", "/storage/u", "1700000060", "0000000000000000", sig,
+	                             TEST_NOW, NULL));
 	free(url);
 }
 
@@ -139,17 +187,18 @@ test_sign_url_garbage(void **state)
 
 	memset(sig, 'a', 64);
 	sig[64] = '\0';
-	assert_false(sign_url_verify(NULL, "/p", "1", sig, 0));
-	assert_false(sign_url_verify("GET", NULL, "1", sig, 0));
-	assert_false(sign_url_verify("GET", "/p", NULL, sig, 0));
-	assert_false(sign_url_verify("GET", "/p", "1", NULL, 0));
-	assert_false(sign_url_verify("GET", "/p", "", sig, 0));
-	assert_false(sign_url_verify("GET", "/p", "-5", sig, 0));
-	assert_false(sign_url_verify("GET", "/p", " 5", sig, 0));
-	assert_false(sign_url_verify("GET", "/p", "5x", sig, 0));
-	assert_false(sign_url_verify("GET", "/p", "99999999999999999999999", sig, 0));
-	assert_false(sign_url_verify("GET", "/p", "9999999999999999999", sig, 0)); /* > INT64 */
-	assert_false(sign_url_verify("GET", "/p", "1", sig, 0));
+	assert_false(sign_url_verify(NULL, "/p", "1", NULL, sig, 0, NULL));
+	assert_false(sign_url_verify("GET", NULL, "1", NULL, sig, 0, NULL));
+	assert_false(sign_url_verify("GET", "/p", NULL, NULL, sig, 0, NULL));
+	assert_false(sign_url_verify("GET", "/p", "1", NULL, NULL, 0, NULL));
+	assert_false(sign_url_verify("GET", "/p", "", NULL, sig, 0, NULL));
+	assert_false(sign_url_verify("GET", "/p", "-5", NULL, sig, 0, NULL));
+	assert_false(sign_url_verify("GET", "/p", " 5", NULL, sig, 0, NULL));
+	assert_false(sign_url_verify("GET", "/p", "5x", NULL, sig, 0, NULL));
+	assert_false(sign_url_verify("GET", "/p", "99999999999999999999999", NULL, sig, 0, NULL));
+	assert_false(
+	    sign_url_verify("GET", "/p", "9999999999999999999", NULL, sig, 0, NULL)); /* > INT64 */
+	assert_false(sign_url_verify("GET", "/p", "1", NULL, sig, 0, NULL));
 }
 
 /* A token for TEST_USER and TEST_AGENT issued a minute before TEST_NOW. Caller frees. */
@@ -256,8 +305,8 @@ test_sign_token_forged(void **state)
 	sign_set_key(TEST_KEY);
 	assert_string_equal(user, "untouched");
 	/* a token is no URL signature and the other way round */
-	assert_false(
-	    sign_url_verify("GET", TEST_USER, "1700003600", strrchr(tok, '.') + 1, TEST_NOW));
+	assert_false(sign_url_verify("GET", TEST_USER, "1700003600", NULL, strrchr(tok, '.') + 1,
+	                             TEST_NOW, NULL));
 	free(tok);
 }
 
@@ -398,6 +447,7 @@ main(void)
 	    cmocka_unit_test(test_sign_url_round_trip),
 	    cmocka_unit_test(test_sign_url_tampered),
 	    cmocka_unit_test(test_sign_url_expired),
+	    cmocka_unit_test(test_sign_url_position),
 	    cmocka_unit_test(test_sign_url_garbage),
 	    cmocka_unit_test(test_sign_token_format),
 	    cmocka_unit_test(test_sign_token_round_trip),
