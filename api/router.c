@@ -376,6 +376,7 @@ router_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 		session_concern(r);
 	} else if (r->response == NULL) {
 		r->wait_seq = wait_seq();
+		session_writing(r);
 		router_run(r);
 		if (session_retry(r))
 			router_run(r);

@@ -1,7 +1,9 @@
 /* session.c: which database serves a request, and the SESSION cookie.
  *
  * The cookie carries the newest WAL position the client wrote or read (signed, sign.h).
- * A write's position is that right after its COMMIT (db_want_commit_lsn: same round trip).
+ * A write's position is that right after its COMMIT, read in the same round trip: by
+ * db_commit for a transaction, by each statement while the handler runs (db_track_commits)
+ * for the writes made of one statement.
  * A read's is a lower bound of what it saw, from the poller (replica.h): no round trip;
  * one that issues download URLs knows it exactly (SESSION_SQL_POSITION), and the URLs carry
  * it (signed), so a cookie-less download reads as if it had the cookie.
@@ -202,23 +204,22 @@ session_retry(struct req *r)
 }
 
 void
+session_writing(struct req *r)
+{
+	if (replica_count() > 0 && r->db != NULL && !session_is_read(r))
+		db_track_commits(r->db, true);
+}
+
+void
 session_wrote(struct req *r)
 {
 	uint64_t lsn;
-	PGresult *res;
 
-	if (replica_count() == 0 || r->db == NULL || session_is_read(r) ||
-	    !(r->suspended || (r->status >= 200 && r->status < 300)))
+	if (replica_count() == 0 || r->db == NULL || session_is_read(r))
 		return;
+	db_track_commits(r->db, false);
 	lsn = db_take_commit_lsn(r->db);
-	if (lsn == 0) {
-		/* A write made without db_begin: the position after it, one more round trip. */
-		res = db_exec(r->db, "SELECT pg_current_wal_insert_lsn()", 0, NULL);
-		if (res == NULL || !db_parse_lsn(db_get(res, 0, 0), &lsn))
-			lsn = 0;
-		PQclear(res);
-	}
-	if (lsn > r->session_lsn)
+	if ((r->suspended || (r->status >= 200 && r->status < 300)) && lsn > r->session_lsn)
 		r->session_lsn = lsn;
 }
 

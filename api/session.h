@@ -23,6 +23,9 @@ void session_concern(struct req *r);
  * by a recovery conflict), drops its answer and moves the request to the primary; true
  * then, and the handler must run again. */
 bool session_retry(struct req *r) MUSTCHECK;
+/* Before the handler of a write: each of its statements made outside a transaction records
+ * the position after its commit (db_track_commits), with no round trip of its own. */
+void session_writing(struct req *r);
 /* After the handler of a write: records the position of its COMMIT for the cookie. */
 void session_wrote(struct req *r);
 /* A request resumed from Prefer: wait goes on on the primary. */

@@ -42,10 +42,11 @@ struct db_conn {
 	int tx_depth;              /* see db_begin */
 	bool tx_aborted;
 	bool reset_pending;  /* db_thread_close: a new session at the next db_thread_conn */
+	bool track_commits;  /* see db_track_commits */
 	uint64_t commit_lsn; /* see db_want_commit_lsn */
 };
 
-/* Set once at start (db_want_commit_lsn), read by every db_commit. */
+/* Set once at start (db_want_commit_lsn), read by every db_commit and db_exec. */
 static atomic_bool want_commit_lsn;
 
 /* Forgets the statements prepared on the connection; new names from now on. */
@@ -290,47 +291,186 @@ db_cacheable(const char *sql)
 	return false;
 }
 
-/* Runs sql: by name when it is (or can now be) prepared on c, else unprepared. A statement
- * is never run twice: when its prepared form fails because the session lost its statements
- * (26000, e.g. after DISCARD ALL), the unprepared retry happens only outside a transaction;
- * inside one the transaction is aborted already, and the caller gets that first error. */
-static PGresult *
-db_run(PGconn *c, const char *sql, int n, const char *const *params)
+/* The slot of sql among the statements prepared on s, -1 when it is not to be prepared
+ * (not a query, or the cache is full). *fresh: the slot is new, the statement must be
+ * prepared first (and kept with db_stmt_keep once that succeeded). name gets its name. */
+static int
+db_stmt_slot(struct db_conn *s, const char *sql, bool *fresh, char name[48])
 {
-	struct db_conn *s = db_conn_of(c);
 	uint64_t h;
-	char name[48];
 	int i;
 
+	*fresh = false;
 	if (s == NULL || !db_cacheable(sql))
-		return PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+		return -1;
 	h = db_fnv(sql);
 	for (i = 0; i < s->n; i++)
 		if (s->hash[i] == h && strcmp(s->sql[i], sql) == 0)
 			break;
 	if (i == s->n && s->n == DB_CACHE_STMTS)
+		return -1;
+	*fresh = i == s->n;
+	snprintf(name, 48, "s%llu_%d", (unsigned long long)s->gen, i);
+	return i;
+}
+
+/* Records that sql is prepared in slot i (the new one) of s. */
+static void
+db_stmt_keep(struct db_conn *s, int i, const char *sql)
+{
+	s->hash[i] = db_fnv(sql);
+	s->sql[i] = xstrdup(sql);
+	s->n++;
+}
+
+/* True when r failed because the session lost its prepared statements (26000, e.g. after
+ * DISCARD ALL): then the cache starts again. */
+static bool
+db_stmt_lost(struct db_conn *s, const PGresult *r, const char *sql)
+{
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+	if (state == NULL || strcmp(state, "26000") != 0)
+		return false;
+	log_warn("db_statements_lost sql=\"%.80s\"", sql);
+	db_conn_forget(s);
+	return true;
+}
+
+/* Runs sql: by name when it is (or can now be) prepared on c, else unprepared. A statement
+ * is never run twice: when its prepared form fails because the session lost its statements,
+ * the unprepared retry happens only outside a transaction; inside one the transaction is
+ * aborted already, and the caller gets that first error. */
+static PGresult *
+db_run_plain(PGconn *c, struct db_conn *s, const char *sql, int n, const char *const *params)
+{
+	char name[48];
+	bool fresh;
+	int i = db_stmt_slot(s, sql, &fresh, name);
+
+	if (i < 0)
 		return PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-	snprintf(name, sizeof(name), "s%llu_%d", (unsigned long long)s->gen, i);
-	if (i == s->n) {
+	if (fresh) {
 		PGresult *p = PQprepare(c, name, sql, n, NULL);
 		if (PQresultStatus(p) != PGRES_COMMAND_OK)
 			return p; /* the statement's own error (or the connection's) */
 		PQclear(p);
-		s->hash[i] = h;
-		s->sql[i] = xstrdup(sql);
-		s->n++;
+		db_stmt_keep(s, i, sql);
 	}
 	PGresult *r = PQexecPrepared(c, name, n, params, NULL, NULL, 0);
-	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-	if (state == NULL || strcmp(state, "26000") != 0)
-		return r;
-	/* The session lost its statements behind our back: start its cache again. */
-	log_warn("db_statements_lost sql=\"%.80s\"", sql);
-	db_conn_forget(s);
-	if (PQtransactionStatus(c) != PQTRANS_IDLE)
+	if (!db_stmt_lost(s, r, sql) || PQtransactionStatus(c) != PQTRANS_IDLE)
 		return r;
 	PQclear(r);
 	return PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+}
+
+/* Queues sql (prepared in slot i, first prepared when fresh; unprepared when i < 0), a
+ * sync, the position query and a sync on c, in pipeline mode. False when libpq refused. */
+static bool
+db_pipeline_send(PGconn *c, const char *sql, int n, const char *const *params, int i, bool fresh,
+                 const char *name)
+{
+	static const char lsn_sql[] = "SELECT pg_current_wal_insert_lsn()";
+
+	if (i >= 0 && fresh && !PQsendPrepare(c, name, sql, n, NULL))
+		return false;
+	if (i >= 0 ? !PQsendQueryPrepared(c, name, n, params, NULL, NULL, 0)
+	           : !PQsendQueryParams(c, sql, n, NULL, params, NULL, NULL, 0))
+		return false;
+	/* The statement's implicit transaction ends, and commits, at this sync: the position
+	 * is asked for after it. Both before one sync would share an implicit transaction, and
+	 * the position would be read before that transaction's commit record, which a standby
+	 * could replay only later: a read served there could miss the write. */
+	if (!PQpipelineSync(c))
+		return false;
+	return PQsendQueryParams(c, lsn_sql, 0, NULL, NULL, NULL, NULL, 0) && PQpipelineSync(c);
+}
+
+/* Reads the results of db_pipeline_send: returns the statement's (or its failed prepare's)
+ * result and sets *lsn from the position query (0 when it failed). Every result is read,
+ * up to the second sync, unless the connection broke (two NULLs in a row: nothing comes). */
+static PGresult *
+db_pipeline_read(PGconn *c, struct db_conn *s, const char *sql, int i, bool fresh, uint64_t *lsn)
+{
+	PGresult *out = NULL, *x;
+	int syncs = 0, nulls = 0, seen = 0;
+
+	*lsn = 0;
+	while (syncs < 2 && nulls < 2) {
+		if ((x = PQgetResult(c)) == NULL) {
+			nulls++;
+			continue;
+		}
+		nulls = 0;
+		if (PQresultStatus(x) == PGRES_PIPELINE_SYNC) {
+			syncs++;
+			PQclear(x);
+		} else if (syncs == 1) {
+			if (PQresultStatus(x) != PGRES_TUPLES_OK || PQntuples(x) != 1 ||
+			    !db_parse_lsn(db_get(x, 0, 0), lsn))
+				*lsn = 0;
+			PQclear(x);
+		} else if (seen++ == 0 && i >= 0 && fresh) {
+			/* The prepare's result: on failure it is the answer (the execution that
+			 * follows is aborted). */
+			if (PQresultStatus(x) == PGRES_COMMAND_OK) {
+				db_stmt_keep(s, i, sql);
+				PQclear(x);
+			} else {
+				out = x;
+			}
+		} else if (out == NULL) {
+			out = x;
+		} else {
+			PQclear(x);
+		}
+	}
+	return out;
+}
+
+/* db_run_plain of a statement outside any transaction, in one round trip with the WAL
+ * position after its commit (kept for db_take_commit_lsn when the statement succeeded).
+ * libpq 15's PQpipelineSync pushes what is queued at once, so the statement and the
+ * position query leave in two writes; the client waits for the answers only once. */
+static PGresult *
+db_run_tracked(PGconn *c, struct db_conn *s, const char *sql, int n, const char *const *params)
+{
+	char name[48];
+	bool fresh;
+	int i = db_stmt_slot(s, sql, &fresh, name);
+	uint64_t lsn;
+	PGresult *r;
+
+	if (PQenterPipelineMode(c) != 1)
+		return db_run_plain(c, s, sql, n, params);
+	r = db_pipeline_send(c, sql, n, params, i, fresh, name)
+	        ? db_pipeline_read(c, s, sql, i, fresh, &lsn)
+	        : NULL;
+	if (PQexitPipelineMode(c) != 1 && PQstatus(c) == CONNECTION_OK)
+		s->reset_pending = true; /* results left behind: a new session next time */
+	if (r == NULL)
+		return PQmakeEmptyPGresult(c, PGRES_FATAL_ERROR);
+	if (i >= 0 && db_stmt_lost(s, r, sql)) {
+		PQclear(r);
+		return db_run_tracked(c, s, sql, n, params); /* once: the cache is empty now */
+	}
+	if (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK)
+		s->commit_lsn = lsn;
+	return r;
+}
+
+/* Runs sql on c: with the position after its commit while commits are tracked and no
+ * transaction is open (db_track_commits), else as it is. BEGIN, COMMIT and the like are
+ * never tracked (db_commit records its own position). */
+static PGresult *
+db_run(PGconn *c, const char *sql, int n, const char *const *params)
+{
+	struct db_conn *s = db_conn_of(c);
+
+	if (s != NULL && s->track_commits && s->tx_depth == 0 && db_cacheable(sql) &&
+	    atomic_load(&want_commit_lsn) && PQtransactionStatus(c) == PQTRANS_IDLE)
+		return db_run_tracked(c, s, sql, n, params);
+	return db_run_plain(c, s, sql, n, params);
 }
 
 /* Keeps r when it succeeded; else records its SQLSTATE, logs it and returns NULL. */
@@ -350,7 +490,8 @@ db_check(PGconn *c, PGresult *r, const char *sql)
 	                        strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0;
 	/* Unique violations and serialization failures are expected; callers handle them. */
 	if (strcmp(last_sqlstate, "23505") != 0 && strcmp(last_sqlstate, "40001") != 0) {
-		const char *msg = PQerrorMessage(c);
+		const char *msg =
+		    PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r) : PQerrorMessage(c);
 		size_t len = strcspn(msg, "\n");
 		log_error("db_error sqlstate=%s error=\"%.*s\" sql=\"%.80s\"", last_sqlstate,
 		          (int)len, msg, sql);
@@ -431,6 +572,18 @@ void
 db_want_commit_lsn(void)
 {
 	atomic_store(&want_commit_lsn, true);
+}
+
+void
+db_track_commits(PGconn *c, bool on)
+{
+	struct db_conn *s = db_conn_of(c);
+
+	if (s == NULL)
+		return;
+	s->track_commits = on;
+	if (on)
+		s->commit_lsn = 0;
 }
 
 uint64_t

@@ -28,7 +28,13 @@ PGconn *db_thread_replica(int k, const char *url);
 /* From now on every outermost db_commit also asks, in the same round trip, for the WAL
  * position after the COMMIT (pg_current_wal_insert_lsn), kept on the connection. */
 void db_want_commit_lsn(void);
-/* The position recorded by the last db_commit on c since the last call (0: none). */
+/* While on (and once db_want_commit_lsn was called), every query db_exec runs on c outside
+ * a db_begin transaction also records the WAL position after its commit, in the same round
+ * trip (libpq pipeline mode). settle-api turns it on while the handler of a write runs, most
+ * of which write with one statement. Turning it on forgets any position recorded. */
+void db_track_commits(PGconn *c, bool on);
+/* The position recorded on c by the last db_commit, or tracked query (db_track_commits),
+ * since the last call (0: none). */
 uint64_t db_take_commit_lsn(PGconn *c);
 /* Parses a pg_lsn text ("16/B374D848"); false if it is not one. */
 bool db_parse_lsn(const char *s, uint64_t *out) MUSTCHECK;

@@ -4,6 +4,13 @@ real Settle binaries started per test, and clients for the database and the brok
 Binaries come from $SETTLE_BIN_DIR (default build/ at the top of the checkout). Test
 files are kept in a temp directory that is removed when every test passed (set
 SETTLE_KEEP_TMP=1 to keep it anyway); its path is printed otherwise.
+
+SETTLE_TEST_STANDBY=1 runs the tests through the consistency sessions (API.md): every
+settle-api on the session's database also reads from a (non-delayed) standby of it, and the
+tests' HTTP clients keep cookies (each thread of a test its own jar, for the calls made with
+requests' functions; a requests.Session keeps its own), so that their reads carry the
+SESSION cookie and go to the standby. The session fails unless the standby served reads.
+Tests marked no_standby_run are skipped then.
 """
 
 import os
@@ -11,9 +18,11 @@ import secrets
 import shutil
 import signal
 import sys
+import threading
 import uuid
 
 import pytest
+import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -22,16 +31,28 @@ from settle_harness import (  # noqa: E402
     sanitizer_env)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+STANDBY_RUN = os.environ.get("SETTLE_TEST_STANDBY") == "1"
 
 
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "slow: long tests (1 GiB bodies, load); run by default, deselect with -m 'not slow'")
+    config.addinivalue_line(
+        "markers", "no_standby_run(reason): skipped with SETTLE_TEST_STANDBY=1")
     # SIGTERM ends the run like Ctrl-C does, so that every finalizer still runs.
     def on_term(signum, frame):
         raise KeyboardInterrupt("SIGTERM")
 
     signal.signal(signal.SIGTERM, on_term)
+
+
+def pytest_collection_modifyitems(config, items):
+    if not STANDBY_RUN:
+        return
+    for item in items:
+        mark = item.get_closest_marker("no_standby_run")
+        if mark is not None:
+            item.add_marker(pytest.mark.skip(reason="SETTLE_TEST_STANDBY: " + mark.args[0]))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -133,10 +154,82 @@ def base_env(workdir, postgres, rabbitmq, secret):
     return env
 
 
-def _serve(s, request):
+@pytest.fixture(scope="session")
+def suite_standby(workdir, postgres):
+    """With SETTLE_TEST_STANDBY=1, a standby of the session's Postgres (no delay) that every
+    settle-api of the `settle` fixture reads from; else None."""
+    if not STANDBY_RUN:
+        yield None
+        return
+    sb = Standby(postgres, workdir, name="replica-suite")
+    try:
+        sb.start()
+        yield sb
+    finally:
+        sb.stop()
+
+
+class Routing:
+    """Reads counted by the settle-api processes that had the suite's standby."""
+
+    def __init__(self):
+        self.apis = 0
+        self.reads = {"primary": 0.0, "standby": 0.0}
+
+    def add(self, samples):
+        if not any(k.startswith("settle_standby_up") for k in samples):
+            return  # no standby configured
+        self.apis += 1
+        for where in self.reads:
+            self.reads[where] += samples.get(f'settle_reads_total{{served="{where}"}}', 0.0)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def routing():
+    """With SETTLE_TEST_STANDBY=1: at the end of the session, the standby must have served
+    reads (else the suite did not go through the routing)."""
+    seen = Routing()
+    yield seen
+    if STANDBY_RUN and seen.apis > 0:
+        print(f"\nsettle: {seen.apis} settle-api processes with a standby; reads served by "
+              f"the primary {seen.reads['primary']:.0f}, by the standby "
+              f"{seen.reads['standby']:.0f}", file=sys.stderr)
+        assert seen.reads["standby"] > 0, "SETTLE_TEST_STANDBY: the standby served no read"
+
+
+class _CookieJars(threading.local):
+    """A cookie jar per thread."""
+
+    def __init__(self):
+        self.jar = requests.cookies.RequestsCookieJar()
+
+
+@pytest.fixture(autouse=True)
+def cookie_clients(monkeypatch):
+    """With SETTLE_TEST_STANDBY=1: requests.request, requests.get and the like keep the
+    cookies of the test's thread, as a client keeping cookies would (a new connection per
+    call still, as without)."""
+    if not STANDBY_RUN:
+        return
+    jars = _CookieJars()
+
+    def request(method, url, **kw):
+        with requests.sessions.Session() as session:
+            session.cookies = jars.jar
+            return session.request(method=method, url=url, **kw)
+
+    monkeypatch.setattr(requests.api, "request", request)
+    monkeypatch.setattr(requests, "request", request)
+
+
+def _serve(s, request, routing=None):
     """Yields the Settle factory s to a test, then stops what it started; prints their logs
-    when the test failed, and fails it on a sanitizer report in any of them."""
+    when the test failed, and fails it on a sanitizer report in any of them. routing: counts
+    the reads of its settle-api processes."""
     yield s
+    if routing is not None and s.standby is not None:
+        for samples in s.metrics():
+            routing.add(samples)
     procs = list(s.procs)
     problems = s.cleanup()
     if _failed(request):
@@ -148,12 +241,14 @@ def _serve(s, request):
 
 
 @pytest.fixture
-def settle(bin_dir, workdir, base_env, request):
+def settle(bin_dir, workdir, base_env, request, postgres, suite_standby, routing):
     """Factory of Settle processes: settle.api(**env), settle.worker(**env),
     settle.cli(*args, **env), settle.login(api). Everything it started is stopped after
-    the test, and a sanitizer report in any log fails the test."""
-    s = Settle(bin_dir, workdir, base_env)
-    yield from _serve(s, request)
+    the test, and a sanitizer report in any log fails the test. With SETTLE_TEST_STANDBY=1
+    its settle-api processes on the session's database read from suite_standby too."""
+    standby = (postgres.url(), suite_standby.url()) if suite_standby is not None else None
+    s = Settle(bin_dir, workdir, base_env, standby=standby)
+    yield from _serve(s, request, routing)
 
 
 @pytest.fixture(scope="module")

@@ -573,10 +573,13 @@ class Settle:
     """Starts Settle binaries against the session's servers. Every process started is
     stopped by cleanup(), which also reports sanitizer findings."""
 
-    def __init__(self, bin_dir, workdir, base_env):
+    def __init__(self, bin_dir, workdir, base_env, standby=None):
+        """standby: None, or (database URL, standby URL): every settle-api started on that
+        database (and not told otherwise) also reads from that standby."""
         self.bin_dir = bin_dir
         self.workdir = workdir
         self.base_env = base_env
+        self.standby = standby
         self.logdir = os.path.join(workdir, "logs")
         os.makedirs(self.logdir, exist_ok=True)
         self.procs = []
@@ -617,6 +620,9 @@ class Settle:
             port = free_port()
             env["SETTLE_LISTEN"] = f"127.0.0.1:{port}"
         env.setdefault("SETTLE_PUBLIC_URL", f"http://127.0.0.1:{port}")
+        if self.standby is not None and "SETTLE_DATABASE_REPLICA_URLS" not in env and \
+                self.env(**env).get("SETTLE_DATABASE_URL") == self.standby[0]:
+            env["SETTLE_DATABASE_REPLICA_URLS"] = self.standby[1]
         p = self.start("settle-api", port=port, **env)
         if wait:
             p.wait_ready(timeout)
@@ -663,6 +669,27 @@ class Settle:
         return {"user_id": user_id, "user_key": user_key, "agent_id": agent_id,
                 "agent_key": agent_key, "token": token,
                 "headers": {"Authorization": token}}
+
+    def metrics(self):
+        """The samples of /metrics of each settle-api still running (a dict per process;
+        one that does not answer is left out)."""
+        out = []
+        for p in self.procs:
+            if p.name != "settle-api" or not p.alive():
+                continue
+            try:
+                text = requests.get(f"{p.url}/metrics", timeout=5).text
+            except requests.RequestException:
+                continue
+            samples = {}
+            for line in text.splitlines():
+                name, _, value = line.rpartition(" ")
+                try:
+                    samples[name] = float(value)
+                except ValueError:
+                    pass  # a comment or a blank line
+            out.append(samples)
+        return out
 
     def cleanup(self):
         """Kills every process still running; returns a list of sanitizer findings."""

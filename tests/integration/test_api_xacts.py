@@ -14,9 +14,13 @@ import hashlib
 import os
 
 import psycopg2
+import pytest
 import requests
 
 from settle_harness import wait_until
+
+# It counts the transactions of a database of its own, which has no standby.
+pytestmark = pytest.mark.no_standby_run("its own database, without a standby, counted")
 
 N = 10  # calls of each kind, in two windows of 1 and N - 1
 

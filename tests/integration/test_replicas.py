@@ -6,14 +6,17 @@ always does."""
 import hashlib
 import os
 import re
+import select
 import signal
+import socket
 import threading
 import time
+import uuid
 
 import pytest
 import requests
 
-from settle_harness import pid_alive, wait_until
+from settle_harness import free_port, pid_alive, wait_until
 
 STANDBY_DELAY_MS = 2000
 TIMEOUT = 30
@@ -299,6 +302,153 @@ def test_write_concern_without_standbys(settle):
     assert r.status_code == 201, r.text
     # No standbys: no cookie, nothing varies with it.
     assert "Set-Cookie" not in r.headers and "Cookie" not in r.headers.get("Vary", "")
+
+
+class TurnProxy:
+    """A TCP proxy in front of a Postgres that counts, per connection, the client's turns:
+    the times the client sends something after the server's last answer reached it. What
+    the client sends before an answer is delivered belongs to the same turn: answers are
+    held HOLD seconds, and whatever the client sent meanwhile is forwarded first, so that
+    two writes a client makes without waiting (a pipeline) never count as two turns."""
+
+    HOLD = 0.05
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.port = free_port()
+        self.turns = {}  # connection number -> turns
+        self.sent = {}  # connection number -> what the client sent
+        self.starts = {}  # connection number -> where each turn starts in sent
+        self.lock = threading.Lock()
+        self.listener = socket.create_server(("127.0.0.1", self.port))
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, dbname="settle"):
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}?sslmode=disable"
+
+    def close(self):
+        self.closed = True
+        self.listener.close()
+
+    def _accept(self):
+        n = 0
+        while not self.closed:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            n += 1
+            server = socket.create_connection(("127.0.0.1", self.target))
+            with self.lock:
+                self.turns[n], self.sent[n], self.starts[n] = 0, bytearray(), []
+            threading.Thread(target=self._pump, args=(n, client, server), daemon=True).start()
+
+    def _from_client(self, n, client, server, answered):
+        data = client.recv(65536)
+        if not data:
+            return None
+        with self.lock:
+            if answered:
+                self.turns[n] += 1
+                self.starts[n].append(len(self.sent[n]))
+            self.sent[n] += data
+        server.sendall(data)
+        return False
+
+    def _pump(self, n, client, server):
+        answered = True
+        try:
+            while not self.closed:
+                ready, _, _ = select.select([client, server], [], [], 0.5)
+                if client in ready:
+                    answered = self._from_client(n, client, server, answered)
+                    if answered is None:
+                        return
+                if server in ready:
+                    data = server.recv(65536)
+                    if not data:
+                        return
+                    time.sleep(self.HOLD)
+                    while select.select([client], [], [], 0)[0]:
+                        if self._from_client(n, client, server, answered) is None:
+                            return
+                        answered = False
+                    client.sendall(data)
+                    answered = True
+        except OSError:
+            pass
+        finally:
+            client.close()
+            server.close()
+
+    def snapshot(self):
+        with self.lock:
+            return dict(self.turns)
+
+    def last_turns(self, n, count):
+        """What the client sent in each of its last `count` turns on connection n."""
+        with self.lock:
+            starts = self.starts[n][-count:] + [len(self.sent[n])]
+            return [bytes(self.sent[n][a:b]) for a, b in zip(starts, starts[1:])]
+
+    def connection_that_sent(self, marker):
+        with self.lock:
+            found = [n for n, sent in self.sent.items() if marker.encode() in sent]
+        assert len(found) == 1, f"{len(found)} connections sent {marker}"
+        return found[0]
+
+
+@pytest.fixture
+def turn_proxy(postgres):
+    proxy = TurnProxy(postgres.port)
+    yield proxy
+    proxy.close()
+
+
+def _folder_turns(api, who, pid, proxy):
+    """The turns on settle-api's connection to the primary of one POST /folders, once the
+    statement is prepared (a first folder prepared it)."""
+    c = Client(api, who)
+    new_folder(c, pid, f"warm-{uuid.uuid4().hex}")
+    name = f"counted-{uuid.uuid4().hex}"
+    before = proxy.snapshot()
+    new_folder(c, pid, name)
+    conn = proxy.connection_that_sent(name)
+    turns = proxy.turns[conn] - before[conn]
+    return turns, proxy.last_turns(conn, turns)
+
+
+def test_a_single_statement_write_costs_no_round_trip_for_its_position(
+        settle, standby, turn_proxy):
+    """The position of a write made of one statement comes in the round trip of the write
+    itself (a pipeline): with a standby, POST /folders costs as many round trips to the
+    primary as without one."""
+    env = dict(SETTLE_QUEUE="inline", SETTLE_THREADS="1", SETTLE_DATABASE_URL=turn_proxy.url())
+    plain = settle.api(**env)
+    replicated = settle.api(SETTLE_DATABASE_REPLICA_URLS=standby.url(), **env)
+    who = settle.login(replicated)
+    pid = new_project(Client(replicated, who))
+    without, plain_sent = _folder_turns(plain, who, pid, turn_proxy)
+    with_standby, sent = _folder_turns(replicated, who, pid, turn_proxy)
+    assert without >= 1, plain_sent
+    assert with_standby == without, f"without standbys {plain_sent}, with one {sent}"
+
+
+def test_a_cookie_read_waits_for_the_standby_to_replay_the_write(settle, standby):
+    """The position a write's cookie carries is after its COMMIT: a cookie read that may wait
+    for the delayed standby is served by it, and finds the folder."""
+    api = settle.api(SETTLE_QUEUE="inline", SETTLE_DATABASE_REPLICA_URLS=standby.url(),
+                     SETTLE_SESSION_WAIT_MS=str(STANDBY_DELAY_MS * 5))
+    c = Client(api, settle.login(api))
+    pid = new_project(c)
+    served = metric(api, 'settle_reads_total{served="standby"}')
+    for i in range(3):
+        fid = new_folder(c, pid, f"replayed-{i}")
+        r = c.get(f"/folders/{fid}")
+        assert r.status_code == 200, f"read {i} after its write: {r.status_code} {r.text}"
+    assert metric(api, 'settle_reads_total{served="standby"}') == served + 3
+    assert metric(api, "settle_session_fallbacks_total") == 0
 
 
 def test_a_read_the_standby_loses_runs_again_on_the_primary(settle, standby, replica_api):

@@ -361,6 +361,62 @@ test_commit_lsn(void **state)
 	PQfinish(c);
 }
 
+/* The insert position of the server, read without db_exec. */
+static uint64_t
+test_db_insert_lsn(PGconn *c)
+{
+	PGresult *r = PQexec(c, "SELECT pg_current_wal_insert_lsn()");
+	uint64_t lsn = 0;
+
+	assert_true(db_parse_lsn(PQgetvalue(r, 0, 0), &lsn));
+	PQclear(r);
+	return lsn;
+}
+
+/* While commits are tracked, a query outside a transaction records the position after its
+ * commit (prepared once, as untracked ones are, and again after the session lost its
+ * statements); a failed one records nothing and keeps its own error; queries inside a
+ * transaction leave it to db_commit; the connection leaves pipeline mode every time. */
+static void
+test_tracked_commits(void **state)
+{
+	PGconn *c = test_db_connect();
+	uint64_t before, lsn;
+	PGresult *r;
+
+	db_want_commit_lsn();
+	assert_true(test_db_q(c));
+	assert_true(db_take_commit_lsn(c) == 0); /* not tracked */
+	db_track_commits(c, true);
+	before = test_db_insert_lsn(c);
+	r = db_exec(c, "SELECT txid_current()", 0, NULL); /* an xid: a commit record */
+	assert_non_null(r);
+	PQclear(r);
+	lsn = db_take_commit_lsn(c);
+	assert_true(lsn > before);
+	assert_true(lsn <= test_db_insert_lsn(c));
+	assert_true(test_db_q(c) && test_db_q(c));
+	assert_true(db_take_commit_lsn(c) >= lsn);
+	assert_int_equal(test_db_prepared(c), 2);
+	test_db_raw(c, "DEALLOCATE ALL");
+	assert_true(test_db_q(c)); /* lost: prepared again */
+	assert_true(db_take_commit_lsn(c) >= lsn);
+	assert_null(db_exec(c, "SELECT no_such_column FROM pg_class", 0, NULL));
+	assert_string_equal(db_last_sqlstate(), "42703");
+	assert_true(db_take_commit_lsn(c) == 0);
+	assert_int_equal(db_begin(c), 0);
+	assert_true(test_db_q(c));
+	assert_true(db_take_commit_lsn(c) == 0);
+	assert_int_equal(db_commit(c), 0);
+	assert_true(db_take_commit_lsn(c) >= lsn);
+	db_track_commits(c, false);
+	assert_true(test_db_q(c));
+	assert_true(db_take_commit_lsn(c) == 0);
+	assert_int_equal(PQpipelineStatus(c), PQ_PIPELINE_OFF);
+	assert_int_equal(PQtransactionStatus(c), PQTRANS_IDLE);
+	PQfinish(c);
+}
+
 int
 main(void)
 {
@@ -381,6 +437,7 @@ main(void)
 	    cmocka_unit_test(test_parse_lsn),
 	    cmocka_unit_test(test_thread_replica_unreachable),
 	    cmocka_unit_test(test_commit_lsn),
+	    cmocka_unit_test(test_tracked_commits),
 	};
 
 	test_url = url != NULL && url[0] != '\0' ? url : NULL;
