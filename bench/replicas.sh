@@ -10,6 +10,8 @@
 #                   of a write): the standby has replayed its position, so it serves them
 #     read_routed   one standby configured, no cookie: the primary serves them; against read,
 #                   the cost of the routing itself (signing a cookie per answer, the poller)
+#                   (rounds of read_standby and read_routed alternate: the machine's drift
+#                   does not fall on one of them)
 #   a small write, POST /folders (one statement), wrk -c$REPL_WRITE_CONNS, p50 and p99 per round:
 #     write_ref     no standby (before it starts): the reference
 #     write_w1      one standby, ?w=1: answers after the primary's COMMIT
@@ -92,6 +94,7 @@ repl_standby_down() {
 	local link=$STACK/pg-replica-1 left
 	api_stop
 	api_start api-after-replicas.log
+	# shellcheck disable=SC2034 # read by cpu_start in run.sh
 	CPU_MORE=""
 	SETTLE_PG_REPLICAS=0 "$TOP/scripts/stack.sh" start "$STACK" >>"$LOGS/stack.log" 2>&1 ||
 		die "stopping the standby (see $LOGS/stack.log)"
@@ -106,21 +109,30 @@ repl_standby_down() {
 	rm -rf "$(readlink -f "$link")" "$link"
 }
 
-repl_reads() { # the read path with the standby: cookie (standby), no cookie (primary)
-	local cookie
+# The read path with the standby, rounds alternating: with the cookie (the standby serves
+# them), without (the primary), in one stats window; the counters of /metrics per kind.
+repl_reads() {
+	local cookie k n=0 kind
 	cookie=$(repl_post_folder dds-folder "$REPL_PARENT" | sed -n 's/^Set-Cookie: \(SESSION=[^;]*\).*/\1/p')
 	[ -n "$cookie" ] || die "no SESSION cookie in the answer of POST /folders"
-	repl_routing_begin
-	wrk_phase read_standby "$REPL_FILE_URL" 200 "Cookie: $cookie"
-	repl_routing_end read_standby
-	[ "$(kv "$RES" read_standby_served_standby)" -gt 0 ] || die "the standby served no read with the cookie"
-	pgbench_s
-	stats_end "$PHASE_FLOWS"
-	repl_routing_begin
-	wrk_phase read_routed "$REPL_FILE_URL" 200
-	repl_routing_end read_routed
-	pgbench_s
-	stats_end "$PHASE_FLOWS"
+	stats_begin read_replica
+	cpu_start read_replica
+	for ((k = 1; k <= ROUNDS; k++)); do
+		for kind in read_standby read_routed; do
+			repl_routing_begin
+			if [ "$kind" = read_standby ]; then
+				wrk_round "$kind" "$k" "$REPL_FILE_URL" 200 "Cookie: $cookie"
+			else
+				wrk_round "$kind" "$k" "$REPL_FILE_URL" 200
+			fi
+			repl_routing_end "${kind}_r$k"
+			n=$((n + $(kv "$RES" "${kind}_r${k}_requests")))
+		done
+	done
+	phase_end
+	cpu_stop
+	PHASE_FLOWS=$n
+	[ "$(kv "$RES" read_standby_r1_served_standby)" -gt 0 ] || die "the standby served no read with the cookie"
 }
 
 repl_writes() { # NAME KIND...: ROUNDS rounds of each KIND (ref, w1, w2), alternating, in one stats window
@@ -155,7 +167,10 @@ replicas_phase() {
 	stats_end "$PHASE_FLOWS"
 	repl_standby_up
 	repl_post_folder dds-folder "$REPL_PARENT" '?w=2' >/dev/null
+	pgbench_s
 	repl_reads
+	pgbench_s
+	stats_end "$PHASE_FLOWS"
 	repl_writes write_concern w1 w2
 	pgbench_s
 	stats_end "$PHASE_FLOWS"

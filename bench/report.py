@@ -122,16 +122,16 @@ def replicas(R, pgs):
            "cookie and must read its own writes, the case the routing exists for (`Cache-Control: "
            "max-stale` routes the same way without the cookie's check). In 7b the standby is configured "
            "and requests carry no cookie, so the primary serves them: against 1, the cost of the routing "
-           "itself (a cookie signed per answer, the poller's position queries every 10 ms). Served by: "
-           "settle-api's `settle_reads_total` over the rounds.\n",
+           "itself (a cookie signed per answer, the poller's position queries every 10 ms). Rounds of 7a and "
+           "7b alternate. Served by: settle-api's `settle_reads_total` over the rounds.\n",
            "| reads | each round, req/s | median | worst | p99 ms, median (worst) | vs pgbench -S "
            f"(median {f(rpgs, 0)}) | vs no standby | served by primary / standby |",
            "|---|---|---|---|---|---|---|---|"]
     for key, what in (("read", "1. no standby"), ("read_standby", "7a. 1 standby, `SESSION` cookie"),
                       ("read_routed", "7b. 1 standby, no cookie")):
         rps, p99 = R.series(key + "_r{}_rps", n), R.series(key + "_r{}_p99_ms", n)
-        served = ("primary (no standby configured)" if key == "read" else
-                  f"{R.get(key + '_served_primary')} / {R.get(key + '_served_standby')}")
+        served = ("primary (no standby configured)" if key == "read" else " / ".join(
+            f"{sum(R.series(key + '_r{}_served_' + db, n)):.0f}" for db in ("primary", "standby")))
         out.append(f"| {what} | {' / '.join(f(v, 0) for v in rps)} | {f(med(rps), 0)} | "
                    f"{f(worst(rps, True), 0)} | {f(med(p99), 2)} ({f(worst(p99, False), 2)}) | "
                    f"{f(med(rps) / rpgs if rpgs else NAN, 2)} | {f(med(rps) / base if base else NAN, 2)} | "
@@ -156,16 +156,16 @@ def replicas(R, pgs):
                    f"{f(med(p99) / ref99 if ref99 else NAN, 2)} | {bad:.0f} |")
     out.append(f"\nWrite concern over 7d and 7e: {R.get('write_concern_concern_waits')} waits, "
                f"{R.get('write_concern_concern_timeouts')} timeouts. Reads with the cookie that waited for "
-               f"the standby: {R.get('read_standby_session_waits')}, of which went to the primary: "
-               f"{R.get('read_standby_session_fallbacks')}.\n")
+               f"the standby: {sum(R.series('read_standby_r{}_session_waits', n)):.0f}, of which went to the "
+               f"primary: {sum(R.series('read_standby_r{}_session_fallbacks', n)):.0f}.\n")
     out.append("Postgres transactions and statements per request on the **primary's** `settle` database "
                "(as in the table above; the standby's own work is not counted; with a standby, they include "
                "settle-api's poller, which asks the primary its position every 10 ms; "
                "`bench/out/statements-<phase>.txt`):\n")
     out.append("| phase | requests | transactions per request | statements per request |")
     out.append("|---|---|---|---|")
-    for key, what in (("read", "1. reads, no standby"), ("read_standby", "7a. reads, cookie"),
-                      ("read_routed", "7b. reads, no cookie"), ("write_ref", "7c. writes, no standby"),
+    for key, what in (("read", "1. reads, no standby"), ("read_replica", "7a + 7b. reads, with and without cookie"),
+                      ("write_ref", "7c. writes, no standby"),
                       ("write_concern", "7d + 7e. writes, w=1 and w=2")):
         fl = R.num(key + "_flows")
         out.append(f"| {what} | {R.get(key + '_flows')} | {f(R.num(key + '_xacts') / fl if fl else NAN, 2)} | "

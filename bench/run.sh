@@ -385,16 +385,20 @@ mq_ref() { # bare rabbitmq-c, with and without the message-log copy: the referen
 
 # ---- 1, 2: read path and 404 path: pgbench -S, read ×ROUNDS, pgbench -S, 404 ×ROUNDS, pgbench -S
 
-wrk_phase() { # NAME PATH EXPECTED_STATUS [HEADER]: HEADER is sent too (wrk -H)
-	local code k n=0 h=${4:-}
-	code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: $TOKEN" ${h:+-H "$h"} "$API$2")
-	[ "$code" = "$3" ] || die "$2 answers $code, want $3"
+wrk_round() { # NAME K PATH EXPECTED_STATUS [HEADER]: round K of phase NAME; HEADER is sent too
+	local code h=${5:-}
+	code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: $TOKEN" ${h:+-H "$h"} "$API$3")
+	[ "$code" = "$4" ] || die "$3 answers $code, want $4"
+	log "$1 round $2/$ROUNDS: wrk -c64 $3 (expect $4)"
+	wrk -t2 -c64 -d"${D}s" --latency -s "$B/auth.lua" ${h:+-H "$h"} "$API$3" >"$OUT/wrk-$1-r$2.txt" 2>&1 || die "wrk"
+	"$PY" "$B/report.py" wrk "$OUT/wrk-$1-r$2.txt" "$1_r$2" >>"$RES"
+}
+wrk_phase() { # NAME PATH EXPECTED_STATUS
+	local k n=0
 	stats_begin "$1"
 	cpu_start "$1"
 	for ((k = 1; k <= ROUNDS; k++)); do
-		log "$1 round $k/$ROUNDS: wrk -c64 $2 (expect $3)"
-		wrk -t2 -c64 -d"${D}s" --latency -s "$B/auth.lua" ${h:+-H "$h"} "$API$2" >"$OUT/wrk-$1-r$k.txt" 2>&1 || die "wrk"
-		"$PY" "$B/report.py" wrk "$OUT/wrk-$1-r$k.txt" "$1_r$k" >>"$RES"
+		wrk_round "$1" "$k" "$2" "$3"
 		n=$((n + $(kv "$RES" "$1_r${k}_requests")))
 	done
 	phase_end
