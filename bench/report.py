@@ -103,6 +103,76 @@ def spread(vals):
     return f"{' / '.join(f(v, 0) for v in vals)} (median {f(m, 0)}, spread {f(sp, 0)}%)"
 
 
+def replicas(R, pgs):
+    """Section 7 (bench/replicas.sh): one streaming standby; nothing when it did not run."""
+    n = R.rounds
+    if "read_standby_r1_rps" not in R.r:
+        return []
+    rpgs = med(pgs)
+    base = med(R.series("read_r{}_rps", n))
+    out = ["\n## 7. One streaming standby: read routing and write concern\n",
+           "One standby of the same Postgres (scripts/stack.sh `SETTLE_PG_REPLICAS=1`: pg_basebackup of "
+           f"{R.get('repl_basebackup_mb')} MB, a physical replication slot, streaming, no apply delay), "
+           "settle-api restarted with `SETTLE_DATABASE_REPLICA_URLS`. **The standby runs on the same "
+           f"{R.get('cores')} cores** as the primary, the API and the load generators: it adds no CPU, so "
+           "these figures show what the routing and the write concern cost, not a scale-out; on a machine "
+           "of its own, the reads it serves would leave the primary's CPU to the writes. Reads are the "
+           "read path of 1 (wrk -c64, same URL); in 7a each request sends the `SESSION` cookie of a real "
+           "answer (that of a `POST /folders`, so the position of a commit): the client that keeps its "
+           "cookie and must read its own writes, the case the routing exists for (`Cache-Control: "
+           "max-stale` routes the same way without the cookie's check). In 7b the standby is configured "
+           "and requests carry no cookie, so the primary serves them: against 1, the cost of the routing "
+           "itself (a cookie signed per answer, the poller's position queries every 10 ms). Rounds of 7a and "
+           "7b alternate. Served by: settle-api's `settle_reads_total` over the rounds.\n",
+           "| reads | each round, req/s | median | worst | p99 ms, median (worst) | vs pgbench -S "
+           f"(median {f(rpgs, 0)}) | vs no standby | served by primary / standby |",
+           "|---|---|---|---|---|---|---|---|"]
+    for key, what in (("read", "1. no standby"), ("read_standby", "7a. 1 standby, `SESSION` cookie"),
+                      ("read_routed", "7b. 1 standby, no cookie")):
+        rps, p99 = R.series(key + "_r{}_rps", n), R.series(key + "_r{}_p99_ms", n)
+        served = ("primary (no standby configured)" if key == "read" else " / ".join(
+            f"{sum(R.series(key + '_r{}_served_' + db, n)):.0f}" for db in ("primary", "standby")))
+        out.append(f"| {what} | {' / '.join(f(v, 0) for v in rps)} | {f(med(rps), 0)} | "
+                   f"{f(worst(rps, True), 0)} | {f(med(p99), 2)} ({f(worst(p99, False), 2)}) | "
+                   f"{f(med(rps) / rpgs if rpgs else NAN, 2)} | {f(med(rps) / base if base else NAN, 2)} | "
+                   f"{served} |")
+    conns = R.get("repl_write_conns")
+    out += ["", f"Writes: `POST /folders` (one statement) under one folder, wrk -c{conns} (a few clients, "
+            "so that latency, not queueing, shows), rounds of `?w=1` and `?w=2` alternating. 7c is the "
+            "same write before the standby existed. `w=2` answers once the standby has replayed the "
+            "commit, as seen by settle-api's poller (every 10 ms).\n",
+            "| writes | req/s each round | p50 ms each round | p50 median | p99 ms each round | p99 median "
+            "| p99 worst | p50 / p99 vs 7c | non-2xx |", "|---|---|---|---|---|---|---|---|---|"]
+    ref50 = med(R.series("write_ref_r{}_p50_ms", n))
+    ref99 = med(R.series("write_ref_r{}_p99_ms", n))
+    for key, what in (("write_ref", "7c. no standby"), ("write_w1", "7d. 1 standby, `?w=1`"),
+                      ("write_w2", "7e. 1 standby, `?w=2`")):
+        rps = R.series(key + "_r{}_rps", n)
+        p50, p99 = R.series(key + "_r{}_p50_ms", n), R.series(key + "_r{}_p99_ms", n)
+        bad = sum(R.num(f"{key}_r{k}_non2xx", 0) for k in range(1, n + 1))
+        out.append(f"| {what} | {' / '.join(f(v, 0) for v in rps)} | {' / '.join(f(v, 2) for v in p50)} | "
+                   f"{f(med(p50), 2)} | {' / '.join(f(v, 2) for v in p99)} | {f(med(p99), 2)} | "
+                   f"{f(worst(p99, False), 2)} | {f(med(p50) / ref50 if ref50 else NAN, 2)} / "
+                   f"{f(med(p99) / ref99 if ref99 else NAN, 2)} | {bad:.0f} |")
+    out.append(f"\nWrite concern over 7d and 7e: {R.get('write_concern_concern_waits')} waits, "
+               f"{R.get('write_concern_concern_timeouts')} timeouts. Reads with the cookie that waited for "
+               f"the standby: {sum(R.series('read_standby_r{}_session_waits', n)):.0f}, of which went to the "
+               f"primary: {sum(R.series('read_standby_r{}_session_fallbacks', n)):.0f}.\n")
+    out.append("Postgres transactions and statements per request on the **primary's** `settle` database "
+               "(as in the table above; the standby's own work is not counted; with a standby, they include "
+               "settle-api's poller, which asks the primary its position every 10 ms; "
+               "`bench/out/statements-<phase>.txt`):\n")
+    out.append("| phase | requests | transactions per request | statements per request |")
+    out.append("|---|---|---|---|")
+    for key, what in (("read", "1. reads, no standby"), ("read_replica", "7a + 7b. reads, with and without cookie"),
+                      ("write_ref", "7c. writes, no standby"),
+                      ("write_concern", "7d + 7e. writes, w=1 and w=2")):
+        fl = R.num(key + "_flows")
+        out.append(f"| {what} | {R.get(key + '_flows')} | {f(R.num(key + '_xacts') / fl if fl else NAN, 2)} | "
+                   f"{f(R.num(key + '_stmts') / fl if fl else NAN, 2)} |")
+    return out
+
+
 def report(results, notes):
     R = Results(load(results))
     n = R.rounds
@@ -176,7 +246,8 @@ def report(results, notes):
     out = []
     out.append("# Settle benchmark results\n")
     out.append(f"Written by `make bench` (bench/run.sh) in {R.get('run_seconds')} s (build and setup "
-               f"{R.get('t_setup_s')} s, pgbench -i with read and 404 paths {R.get('t_read_s')} s, upload flows "
+               f"{R.get('t_setup_s')} s, pgbench -i with read and 404 paths {R.get('t_read_s')} s, standby "
+               f"{R.get('t_replicas_s')} s, upload flows "
                f"{R.get('t_flows_s')} s, jobs {R.get('t_jobs_s')} s, integrity and ingest {R.get('t_big_s')} s), "
                f"Settle commit {R.get('git')}.\n")
     short = [f"{name}={R.get(key)}" for name, key, default in
@@ -273,6 +344,8 @@ def report(results, notes):
             f"p99 {R.get(f'{key}_r{k}_p99_ms')} ms, non-2xx {R.get(f'{key}_r{k}_non2xx')}, "
             f"socket errors {R.get(f'{key}_r{k}_socket_errors')}" for k in range(1, n + 1)))
 
+    out += replicas(R, pgs)
+
     out.append("\n## References, every run\n")
     out.append(f"- pgbench -S -c64 -j2, {R.get('duration')} s, scale 10 (tps): {spread(pgs)}")
     out.append(f"- pgbench TPC-B -c{c16} -j2, {R.get('duration')} s, scale 10 (tps): {spread(pgb)}")
@@ -286,7 +359,7 @@ def report(results, notes):
 
     out.append("\n## CPU during each phase\n")
     out.append("Share of the whole machine (100% = every core busy), from /proc, by process: "
-               "api = settle-api, worker = settle-workers, pg = Postgres, mq = RabbitMQ, "
+               "api = settle-api, worker = settle-workers, pg = Postgres, standby = its standby (7), mq = RabbitMQ, "
                "client = wrk/pgbench/loadgen/mqrate, other = not ours. A load phase is sampled over all its "
                "rounds.\n")
     out += [f"- {k[4:]}: {v}" for k, v in R.r.items() if k.startswith("cpu_")]

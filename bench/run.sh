@@ -22,6 +22,9 @@
 #   BENCH_CLIENTS   clients of the Prefer: wait and the first polling flow phase (default 16)
 #   BENCH_BIG_MB    size of the integrity and ingest uploads and of dd in MiB (default 1024;
 #                   3 rounds)
+#   BENCH_PHASES    the phases to run, of: read (read and 404 paths), replicas (one streaming
+#                   standby: bench/replicas.sh), flows, jobs, big (integrity and ingest);
+#                   default all of them
 set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -43,6 +46,9 @@ JOB_ROUNDS=${BENCH_JOB_ROUNDS:-1}
 BIG_ROUNDS=3
 MQ_N=$((JOBS < 20000 ? JOBS : 20000)) # messages of each mqrate reference run
 PG_BIN=/usr/lib/postgresql/15/bin
+PHASES=" ${BENCH_PHASES:-read replicas flows jobs big} "
+# The stack starts without standbys; the replicas phase adds one and takes it away.
+unset SETTLE_PG_REPLICAS SETTLE_PG_REPLICA_DELAY_MS SETTLE_DATABASE_REPLICA_URLS
 
 log() { echo "bench: $(date +%T) $*" >&2; }
 die() {
@@ -79,12 +85,15 @@ trap 'exit 143' TERM
 put() { echo "$1=$2" >>"$RES"; }           # records one result
 kv() { sed -n "s/^$2=//p" "$1" | head -n1; } # KEY=VALUE lookup in a file
 sql() { "$PG_BIN/psql" "$SETTLE_DATABASE_URL" -v ON_ERROR_STOP=1 -qtAX "$@"; }
+phase() { [[ "$PHASES" == *" $1 "* ]]; } # whether BENCH_PHASES names phase $1
 
 # Samples per-process CPU while the phase named $1 runs: cpu_start NAME ... cpu_stop.
+# CPU_MORE: one more group (GROUP=PID), e.g. the standby of bench/replicas.sh.
+CPU_MORE=""
 cpu_start() {
 	CPU_NAME=$1
 	"$PY" "$B/cpushare.py" "api=$API_PID" "worker=$(IFS=,; echo "${WORKER_PIDS[*]}")" "pg=$(kv "$STACK/state" PG_PID)" \
-		"mq=$(kv "$STACK/state" RABBIT_PID)" >"$OUT/cpu.$1" &
+		"mq=$(kv "$STACK/state" RABBIT_PID)" ${CPU_MORE:+"$CPU_MORE"} >"$OUT/cpu.$1" &
 	CPU_PID=$!
 }
 cpu_stop() {
@@ -139,9 +148,24 @@ API=http://127.0.0.1:$API_PORT
 "$BUILD/settle" agent create bench >>"$OUT/keys" 2>>"$LOGS/migrate.log"
 USER_ID=$(kv "$OUT/keys" SETTLE_USER_ID)
 
-"$BUILD/settle-api" >"$LOGS/api.log" 2>&1 &
-API_PID=$!
-PIDS+=("$API_PID")
+api_start() { # LOG [VAR=VALUE ...]: starts settle-api (with those settings) and waits until ready
+	env "${@:2}" "$BUILD/settle-api" >"$LOGS/$1" 2>&1 &
+	API_PID=$!
+	PIDS+=("$API_PID")
+	for _ in $(seq 300); do
+		curl -fs "$API/readyz" >/dev/null 2>&1 && return 0
+		kill -0 "$API_PID" 2>/dev/null || die "settle-api exited (see $LOGS/$1)"
+		sleep 0.1
+	done
+	die "settle-api not ready (see $LOGS/$1)"
+}
+api_stop() { # SIGTERM: it finishes the requests in hand and exits
+	local p keep=()
+	kill -TERM "$API_PID" 2>/dev/null || true
+	wait "$API_PID" 2>/dev/null || true
+	for p in "${PIDS[@]}"; do [ "$p" = "$API_PID" ] || keep+=("$p"); done
+	PIDS=("${keep[@]}")
+}
 start_worker() {
 	"$BUILD/settle-worker" >"$LOGS/worker$1.log" 2>&1 &
 	WORKER_PIDS[$1]=$!
@@ -150,12 +174,7 @@ start_worker() {
 WORKER_PIDS=()
 start_worker 1
 start_worker 2
-for _ in $(seq 300); do
-	curl -fs "$API/readyz" >/dev/null 2>&1 && break
-	kill -0 "$API_PID" 2>/dev/null || die "settle-api exited (see $LOGS/api.log)"
-	sleep 0.1
-done
-curl -fs "$API/readyz" >/dev/null || die "settle-api not ready (see $LOGS/api.log)"
+api_start api.log
 
 log "setup: token, project, files"
 "$PY" "$B/setup.py" "$API" "$(kv "$OUT/keys" SETTLE_AGENT_KEY)" "$(kv "$OUT/keys" SETTLE_USER_KEY)" \
@@ -366,29 +385,42 @@ mq_ref() { # bare rabbitmq-c, with and without the message-log copy: the referen
 
 # ---- 1, 2: read path and 404 path: pgbench -S, read ×ROUNDS, pgbench -S, 404 ×ROUNDS, pgbench -S
 
+wrk_round() { # NAME K PATH EXPECTED_STATUS [HEADER]: round K of phase NAME; HEADER is sent too
+	local code h=${5:-}
+	code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: $TOKEN" ${h:+-H "$h"} "$API$3")
+	[ "$code" = "$4" ] || die "$3 answers $code, want $4"
+	log "$1 round $2/$ROUNDS: wrk -c64 $3 (expect $4)"
+	wrk -t2 -c64 -d"${D}s" --latency -s "$B/auth.lua" ${h:+-H "$h"} "$API$3" >"$OUT/wrk-$1-r$2.txt" 2>&1 || die "wrk"
+	"$PY" "$B/report.py" wrk "$OUT/wrk-$1-r$2.txt" "$1_r$2" >>"$RES"
+}
 wrk_phase() { # NAME PATH EXPECTED_STATUS
-	local code k n=0
-	code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: $TOKEN" "$API$2")
-	[ "$code" = "$3" ] || die "$2 answers $code, want $3"
+	local k n=0
 	stats_begin "$1"
 	cpu_start "$1"
 	for ((k = 1; k <= ROUNDS; k++)); do
-		log "$1 round $k/$ROUNDS: wrk -c64 $2 (expect $3)"
-		wrk -t2 -c64 -d"${D}s" --latency -s "$B/auth.lua" "$API$2" >"$OUT/wrk-$1-r$k.txt" 2>&1 || die "wrk"
-		"$PY" "$B/report.py" wrk "$OUT/wrk-$1-r$k.txt" "$1_r$k" >>"$RES"
+		wrk_round "$1" "$k" "$2" "$3"
 		n=$((n + $(kv "$RES" "$1_r${k}_requests")))
 	done
 	phase_end
 	cpu_stop
 	PHASE_FLOWS=$n
 }
-pgbench_s
-wrk_phase read "/api/v1/files/$FILE_OK/url" 200
-pgbench_s
-stats_end "$PHASE_FLOWS"
-wrk_phase notfound "/api/v1/files/$FILE_PENDING/url" 404
-pgbench_s
-stats_end "$PHASE_FLOWS"
+if phase read; then
+	pgbench_s
+	wrk_phase read "/api/v1/files/$FILE_OK/url" 200
+	pgbench_s
+	stats_end "$PHASE_FLOWS"
+	wrk_phase notfound "/api/v1/files/$FILE_PENDING/url" 404
+	pgbench_s
+	stats_end "$PHASE_FLOWS"
+fi
+put t_read_s $((SECONDS - T_SECTION)); T_SECTION=$SECONDS
+
+# ---- 7: one streaming standby: read path and write concern (bench/replicas.sh) ------------
+
+# shellcheck source=bench/replicas.sh
+. "$B/replicas.sh"
+if phase replicas; then replicas_phase; fi
 
 # ---- 3: upload flows: TPC-B, Prefer: wait ×ROUNDS, TPC-B, polling 16 ×ROUNDS, TPC-B, polling 4 ×ROUNDS
 
@@ -422,27 +454,30 @@ flow_ttc() { # NAME: the database's times of each round, after the phase's count
 		printf '%s ' "$(kv "$RES" "$1_r${k}_ttc_p99_ms")"
 	done)"
 }
-put t_read_s $((SECONDS - T_SECTION)); T_SECTION=$SECONDS
-pgbench_b
-flow_phase prefer16 flow "$CLIENTS"
-pgbench_b
-stats_end "$PHASE_FLOWS"
-flow_ttc prefer16
-flow_phase poll16 poll "$CLIENTS"
-pgbench_b
-stats_end "$PHASE_FLOWS"
-flow_ttc poll16
-flow_phase poll4 poll 4
-pgbench_b
-stats_end "$PHASE_FLOWS"
-flow_ttc poll4
+put t_replicas_s $((SECONDS - T_SECTION)); T_SECTION=$SECONDS
+if phase flows; then
+	pgbench_b
+	flow_phase prefer16 flow "$CLIENTS"
+	pgbench_b
+	stats_end "$PHASE_FLOWS"
+	flow_ttc prefer16
+	flow_phase poll16 poll "$CLIENTS"
+	pgbench_b
+	stats_end "$PHASE_FLOWS"
+	flow_ttc poll16
+	flow_phase poll4 poll 4
+	pgbench_b
+	stats_end "$PHASE_FLOWS"
+	flow_ttc poll4
+fi
 
 # ---- 4: job throughput: mqrate, jobs, mqrate, (jobs, mqrate, …), TPC-B ----------------------
 
 put t_flows_s $((SECONDS - T_SECTION)); T_SECTION=$SECONDS
-log "jobs: preloading $JOB_ROUNDS × $JOBS tiny completed uploads (rows, chunk files, files)"
-MD5=$(printf 'settle-bench-job' | md5sum | cut -d' ' -f1)
-sql -v pid="$PROJECT" -v uid="$USER_ID" -v c="$CONTAINER" -v md5="$MD5" -v n="$JOBS" -v rounds="$JOB_ROUNDS" <<'SQL'
+jobs_preload() { # the uploads, chunk files and files of every jobs round
+	log "jobs: preloading $JOB_ROUNDS × $JOBS tiny completed uploads (rows, chunk files, files)"
+	MD5=$(printf 'settle-bench-job' | md5sum | cut -d' ' -f1)
+	sql -v pid="$PROJECT" -v uid="$USER_ID" -v c="$CONTAINER" -v md5="$MD5" -v n="$JOBS" -v rounds="$JOB_ROUNDS" <<'SQL'
 BEGIN;
 CREATE TEMP TABLE j AS SELECT gen_random_uuid() AS id, gen_random_uuid() AS fid, r, g
   FROM generate_series(1, :rounds) r, generate_series(1, :n) g;
@@ -456,8 +491,8 @@ INSERT INTO files (id, project_id, name, created_by) SELECT fid, :'pid', 'job' |
 INSERT INTO file_versions (id, file_id, version, upload_id, created_by) SELECT gen_random_uuid(), fid, 1, id, :'uid' FROM j;
 COMMIT;
 SQL
-sql -c "SELECT id FROM uploads WHERE name LIKE 'job%'" >"$OUT/job-ids"
-"$PY" - "$STORAGE/$CONTAINER" "$OUT/job-ids" <<'PY' || die "writing chunk files"
+	sql -c "SELECT id FROM uploads WHERE name LIKE 'job%'" >"$OUT/job-ids"
+	"$PY" - "$STORAGE/$CONTAINER" "$OUT/job-ids" <<'PY' || die "writing chunk files"
 import os, sys
 root, ids = sys.argv[1], open(sys.argv[2]).read().split()
 for i in ids:
@@ -465,7 +500,8 @@ for i in ids:
     with open(os.path.join(root, i, "1"), "wb") as f:
         f.write(b"settle-bench-job")
 PY
-sql -c "VACUUM ANALYZE" 2>/dev/null || true
+	sql -c "VACUUM ANALYZE" 2>/dev/null || true
+}
 
 jobs_round() { # K: all outbox rows of round K in one transaction; relay on, 2 workers drain
 	local k=$1 t0 left deadline total span relay n err
@@ -503,10 +539,13 @@ SQL
 	put "jobs${k}_worker_per_s" "$(awk -v n="$n" -v t="$span" 'BEGIN {printf "%.0f", n / t}')"
 	put "jobs${k}_relay_per_s" "$(awk -v n="$n" -v t="$relay" 'BEGIN {printf "%.0f", (t > 0 ? n / t : 0)}')"
 }
-mq_ref
-for ((k = 1; k <= JOB_ROUNDS; k++)); do jobs_round "$k"; done
-while ((N_MQ < 3)); do mq_ref; done # at least 3 runs of every reference
-pgbench_b
+if phase jobs; then
+	jobs_preload
+	mq_ref
+	for ((k = 1; k <= JOB_ROUNDS; k++)); do jobs_round "$k"; done
+	while ((N_MQ < 3)); do mq_ref; done # at least 3 runs of every reference
+	pgbench_b
+fi
 
 # ---- 5, 6: integrity verification and ingest: md5, dd, verify, ingest, md5, dd, … ---------
 
@@ -536,13 +575,15 @@ big_round() { # K
 	put "ingest${k}_api_hwm_kb" "$(awk '/VmHWM/ {print $2}' "/proc/$API_PID/status")"
 }
 put t_jobs_s $((SECONDS - T_SECTION)); T_SECTION=$SECONDS
-for ((k = 1; k <= BIG_ROUNDS; k++)); do
+if phase big; then
+	for ((k = 1; k <= BIG_ROUNDS; k++)); do
+		md5_ref
+		dd_ref
+		big_round "$k"
+	done
 	md5_ref
 	dd_ref
-	big_round "$k"
-done
-md5_ref
-dd_ref
+fi
 
 # ---- report ------------------------------------------------------------------------------
 

@@ -2,9 +2,9 @@
 # test.sh: builds with ASan+UBSan into build-test/ and runs every test (what `make test`
 # calls): the cmocka unit tests through ctest, then the pytest integration tests against
 # private Postgres and RabbitMQ servers, the API tests once more through a standby
-# (SETTLE_TEST_STANDBY=1), and `docker-compose config -q` when docker-compose
-# is installed. With CI=true warnings are errors. Exits non-zero if anything failed and
-# ends with one summary line.
+# (SETTLE_TEST_STANDBY=1), and `docker-compose config -q` (with and without the replica
+# profile) when docker-compose is installed. With CI=true warnings are errors. Exits
+# non-zero if anything failed and ends with one summary line.
 #
 #   scripts/test.sh [PYTEST ARGS...]    e.g. scripts/test.sh -k migrate -x
 set -uo pipefail
@@ -117,6 +117,8 @@ if command -v docker-compose >/dev/null 2>&1 && [ -f "$TOP/docker-compose.yml" ]
 	# The file demands SETTLE_SECRET at deploy time; any value validates the syntax.
 	step compose env SETTLE_SECRET="${SETTLE_SECRET:-compose-config-check-only}" \
 		docker-compose -f "$TOP/docker-compose.yml" config -q
+	step compose-replica env SETTLE_SECRET="${SETTLE_SECRET:-compose-config-check-only}" \
+		docker-compose -f "$TOP/docker-compose.yml" --profile replica config -q
 else
 	summary+=("compose skipped")
 fi

@@ -1,0 +1,199 @@
+"""docker-compose.yml's optional standby (profile "replica"), without a Docker engine: the
+file's services and settings as `docker-compose config` resolves them, with and without the
+profile, and the standby's entrypoint (deploy/compose/pg-standby.sh) run against a real
+Postgres that uses the compose file's pg_hba.conf and replication settings: it copies the
+primary through its slot, authenticates with the password, streams, and a restart goes on
+from its data without a new copy."""
+
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+import yaml
+
+from settle_harness import PG_BIN, FAST_SETTINGS, Postgres, free_port, is_root, pid_alive
+
+REPO = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", ".."))
+COMPOSE = os.path.join(REPO, "docker-compose.yml")
+STANDBY_SH = os.path.join(REPO, "deploy", "compose", "pg-standby.sh")
+HBA = os.path.join(REPO, "deploy", "compose", "pg_hba.conf")
+REPLICA_URL = "postgresql://settle:settle@postgres-standby:5432/settle"
+
+
+def compose_config(*args, **env):
+    """The compose file as `docker-compose [args] config` resolves it (a dict)."""
+    if shutil.which("docker-compose") is None:
+        pytest.skip("docker-compose is not installed")
+    e = {k: v for k, v in os.environ.items() if not k.startswith(("SETTLE_", "COMPOSE_"))}
+    e.update(SETTLE_SECRET="compose-config-check-only", **env)
+    r = subprocess.run(["docker-compose", "-f", COMPOSE, *args, "config"], env=e,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return yaml.safe_load(r.stdout)
+
+
+def mounts(service, bind):
+    """{target: source} of a service's bind mounts (bind) or named volumes (not bind)."""
+    out = {}
+    for v in service["volumes"]:
+        source, target = v.split(":")[:2]
+        if source.startswith("/") == bind:
+            out[target] = source
+    return out
+
+
+def settings(command):
+    """{name: value} of the `-c name=value` arguments of a postgres command."""
+    return dict(command[i + 1].split("=", 1) for i, a in enumerate(command) if a == "-c")
+
+
+def test_compose_standby_is_a_profile_and_the_api_gets_its_url_only_when_asked():
+    plain = compose_config()
+    svc = plain["services"]
+    # The default stack: no service of the profile but the standby, the api without standby.
+    assert [n for n, s in svc.items() if "replica" in s.get("profiles", [])] == ["postgres-standby"]
+    assert svc["api"]["environment"]["SETTLE_DATABASE_REPLICA_URLS"] == ""
+    assert "SETTLE_DATABASE_REPLICA_URLS" not in svc["worker"]["environment"]
+    # The primary can feed a standby, and bounds what a dead one's slot keeps.
+    pg = settings(svc["postgres"]["command"])
+    assert pg["wal_level"] == "replica" and int(pg["max_wal_senders"]) >= 1
+    assert pg["max_slot_wal_keep_size"] == "1GB"
+    assert mounts(svc["postgres"], True)[pg["hba_file"]] == HBA
+
+    on = compose_config("--profile", "replica", SETTLE_DATABASE_REPLICA_URLS=REPLICA_URL)
+    svc = on["services"]
+    sb = svc["postgres-standby"]
+    assert svc["api"]["environment"]["SETTLE_DATABASE_REPLICA_URLS"] == REPLICA_URL
+    assert sb["image"] == svc["postgres"]["image"]
+    assert sb["environment"]["PGHOST"] == "postgres"
+    assert sb["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert mounts(sb, True)[sb["entrypoint"][-1]] == STANDBY_SH
+    data = list(mounts(sb, False))
+    assert len(data) == 1 and sb["environment"]["PGDATA"].startswith(data[0] + "/")
+    # The URL the compose file and the README give names the standby's service and port.
+    text = open(COMPOSE).read() + open(os.path.join(REPO, "README.md")).read()
+    assert REPLICA_URL in text
+
+
+@pytest.fixture
+def primary(workdir):
+    """A Postgres configured as the compose file's: its pg_hba.conf, WAL for standbys, and a
+    `settle` superuser with password `settle` (the image's POSTGRES_USER/PASSWORD)."""
+    pg = Postgres(workdir, name="pg-compose", settings=dict(
+        FAST_SETTINGS, hba_file=HBA, wal_level="replica", max_wal_senders="10",
+        max_slot_wal_keep_size="1GB"))
+    try:
+        pg.start()
+        pg.psql("CREATE ROLE settle SUPERUSER LOGIN PASSWORD 'settle'")
+        pg.create_database("settle")
+        yield pg
+    finally:
+        pg.stop()
+
+
+class ComposeStandby:
+    """deploy/compose/pg-standby.sh run as the postgres user with the compose file's
+    environment (but the primary's address), the standby on a port of its own."""
+
+    def __init__(self, workdir, primary):
+        self.dir = os.path.join(workdir, "compose-standby")
+        os.makedirs(self.dir, exist_ok=True)
+        if is_root():
+            shutil.chown(self.dir, "postgres", "postgres")
+        os.chmod(self.dir, 0o700)
+        self.data = os.path.join(self.dir, "standby")
+        self.port = free_port()
+        self.primary = primary
+        self.proc = None
+        self.log = os.path.join(workdir, "compose-standby.log")
+
+    def start(self):
+        env = ["env", f"PATH={PG_BIN}:/usr/bin:/bin", "PGHOST=127.0.0.1",
+               f"PGPORT={self.primary.port}", "PGUSER=settle", "PGPASSWORD=settle",
+               f"PGDATA={self.data}", "SETTLE_STANDBY_SLOT=settle_standby_1"]
+        # A hot standby needs max_connections at least the primary's (300 in these tests).
+        argv = env + ["bash", STANDBY_SH, "-p", str(self.port), "-c", "listen_addresses=127.0.0.1",
+                      "-c", f"unix_socket_directories={self.dir}", "-c", "max_connections=300"]
+        if is_root():
+            argv = ["runuser", "-u", "postgres", "--"] + argv
+        with open(self.log, "a") as log:
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 120
+        while self.sql("SELECT 1") != "1":
+            assert self.proc.poll() is None, open(self.log).read()[-3000:]
+            assert time.time() < deadline, open(self.log).read()[-3000:]
+            time.sleep(0.2)
+
+    def sql(self, query):
+        r = subprocess.run([f"{PG_BIN}/psql", "-X", "-h", "127.0.0.1", "-p", str(self.port), "-U",
+                            "settle", "-d", "settle", "-tAc", query], capture_output=True,
+                           text=True, timeout=30)
+        return r.stdout.strip() if r.returncode == 0 else None
+
+    def stop(self):
+        """Fast shutdown of the postmaster (its pid from postmaster.pid), then the script."""
+        try:
+            pid = int(open(os.path.join(self.data, "postmaster.pid")).readline())
+            os.kill(pid, 2)
+            for _ in range(300):
+                if not pid_alive(pid):
+                    break
+                time.sleep(0.1)
+        except (OSError, ValueError):
+            pass
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def wait_for(pred, what, timeout=30):
+    deadline = time.time() + timeout
+    while not pred():
+        assert time.time() < deadline, what
+        time.sleep(0.1)
+
+
+def replication_login(pg, password):
+    """Whether settle opens a replication connection to pg (with that password, or none)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    if password:
+        env["PGPASSWORD"] = password
+    r = subprocess.run([f"{PG_BIN}/psql", "-X", "-w", f"host=127.0.0.1 port={pg.port} user=settle "
+                        "dbname=settle replication=true", "-c", "IDENTIFY_SYSTEM"], env=env,
+                       capture_output=True, text=True, timeout=30)
+    return r.returncode == 0
+
+
+def test_compose_standby_entrypoint_copies_the_primary_and_streams(workdir, primary):
+    # The compose file's pg_hba.conf: settle replicates with its password, even on loopback.
+    assert not replication_login(primary, None)
+    assert replication_login(primary, "settle")
+    sb = ComposeStandby(workdir, primary)
+    try:
+        sb.start()
+        assert sb.sql("SELECT pg_is_in_recovery()") == "t"
+        # It streams from its slot, authenticated by password (not the loopback's trust).
+        wait_for(lambda: primary.psql("SELECT active FROM pg_replication_slots "
+                                      "WHERE slot_name = 'settle_standby_1'") == "t",
+                 "the slot settle_standby_1 is not in use")
+        conninfo = open(os.path.join(sb.data, "postgresql.auto.conf")).read()
+        assert "password=settle" in conninfo and "settle_standby_1" in conninfo
+        primary.psql("CREATE TABLE probe (v int); INSERT INTO probe VALUES (1)", dbname="settle")
+        wait_for(lambda: sb.sql("SELECT v FROM probe") == "1", "the standby misses a write")
+
+        # A restart goes on from its data and slot: no second copy.
+        sb.stop()
+        primary.psql("INSERT INTO probe VALUES (2)", dbname="settle")
+        sb.start()
+        wait_for(lambda: sb.sql("SELECT sum(v) FROM probe") == "3",
+                 "the restarted standby misses a write")
+        assert open(sb.log).read().count("copying the primary") == 1
+    finally:
+        sb.stop()
+        primary.psql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                     "WHERE slot_name = 'settle_standby_1'")
