@@ -4,8 +4,10 @@
 # Builds a release build in build-bench/, starts a fresh private Postgres (durable: fsync,
 # full_page_writes, synchronous_commit on) and RabbitMQ (scripts/stack.sh, state in
 # bench/out/stack), settle-api and 2 settle-workers on loopback, runs every benchmark beside
-# its references measured in the same run, and writes bench/results.md (also printed). Raw
-# outputs and logs: bench/out/ (statements-<phase>.txt: the top statements per flow).
+# its references measured in the same run, and writes bench/results.md (also printed). The
+# last phase (bench/swift.sh) starts a one-box Swift and runs settle-api and the workers on
+# it instead. Raw outputs and logs: bench/out/ (statements-<phase>.txt: the top statements
+# per flow).
 # Timings never fail the run: the exit status is non-zero only when something broke.
 #
 # Every timed load phase runs BENCH_ROUNDS consecutive rounds of BENCH_DURATION and the
@@ -22,6 +24,10 @@
 #   BENCH_CLIENTS   clients of the Prefer: wait and the first polling flow phase (default 16)
 #   BENCH_BIG_MB    size of the integrity and ingest uploads and of dd in MiB (default 1024;
 #                   3 rounds)
+#   BENCH_PHASES    the phases to run, space-separated, among read (1, 2), flows (3), jobs
+#                   (4), big (5, 6) and swift (7); default all. For development: a partial
+#                   run's report shows "?" for what did not run.
+#   BENCH_SWIFT_*   the Swift phase's clients, chunk size and chunks per file: bench/swift.sh
 set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -43,12 +49,16 @@ JOB_ROUNDS=${BENCH_JOB_ROUNDS:-1}
 BIG_ROUNDS=3
 MQ_N=$((JOBS < 20000 ? JOBS : 20000)) # messages of each mqrate reference run
 PG_BIN=/usr/lib/postgresql/15/bin
+PHASES=${BENCH_PHASES:-read flows jobs big swift}
 
 log() { echo "bench: $(date +%T) $*" >&2; }
 die() {
 	log "FAILED: $*"
 	exit 1
 }
+phase() { [[ " $PHASES " == *" $1 "* ]]; } # true if phase $1 is to run
+# shellcheck source=bench/swift.sh
+. "$TOP/bench/swift.sh" # phase 7, defines functions only
 
 # ---- cleanup: everything started here is stopped by pid ----------------------------------
 
@@ -67,6 +77,7 @@ cleanup() {
 		kill -KILL "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
+	swift_bench_stop
 	[ "$STACK_STARTED" = 1 ] && "$TOP/scripts/stack.sh" stop "$STACK" >/dev/null 2>&1 || true
 	rm -rf "$STORAGE"
 	[ "$rc" = 0 ] || log "exit $rc (logs in $LOGS)"
@@ -81,10 +92,12 @@ kv() { sed -n "s/^$2=//p" "$1" | head -n1; } # KEY=VALUE lookup in a file
 sql() { "$PG_BIN/psql" "$SETTLE_DATABASE_URL" -v ON_ERROR_STOP=1 -qtAX "$@"; }
 
 # Samples per-process CPU while the phase named $1 runs: cpu_start NAME ... cpu_stop.
+# CPU_GROUPS: more NAME=PID,... groups (a phase's own servers).
+CPU_GROUPS=()
 cpu_start() {
 	CPU_NAME=$1
 	"$PY" "$B/cpushare.py" "api=$API_PID" "worker=$(IFS=,; echo "${WORKER_PIDS[*]}")" "pg=$(kv "$STACK/state" PG_PID)" \
-		"mq=$(kv "$STACK/state" RABBIT_PID)" >"$OUT/cpu.$1" &
+		"mq=$(kv "$STACK/state" RABBIT_PID)" "${CPU_GROUPS[@]}" >"$OUT/cpu.$1" &
 	CPU_PID=$!
 }
 cpu_stop() {
@@ -382,6 +395,7 @@ wrk_phase() { # NAME PATH EXPECTED_STATUS
 	cpu_stop
 	PHASE_FLOWS=$n
 }
+if phase read; then
 pgbench_s
 wrk_phase read "/api/v1/files/$FILE_OK/url" 200
 pgbench_s
@@ -389,6 +403,7 @@ stats_end "$PHASE_FLOWS"
 wrk_phase notfound "/api/v1/files/$FILE_PENDING/url" 404
 pgbench_s
 stats_end "$PHASE_FLOWS"
+fi
 
 # ---- 3: upload flows: TPC-B, Prefer: wait ×ROUNDS, TPC-B, polling 16 ×ROUNDS, TPC-B, polling 4 ×ROUNDS
 
@@ -423,6 +438,7 @@ flow_ttc() { # NAME: the database's times of each round, after the phase's count
 	done)"
 }
 put t_read_s $((SECONDS - T_SECTION)); T_SECTION=$SECONDS
+if phase flows; then
 pgbench_b
 flow_phase prefer16 flow "$CLIENTS"
 pgbench_b
@@ -436,10 +452,12 @@ flow_phase poll4 poll 4
 pgbench_b
 stats_end "$PHASE_FLOWS"
 flow_ttc poll4
+fi
 
 # ---- 4: job throughput: mqrate, jobs, mqrate, (jobs, mqrate, …), TPC-B ----------------------
 
 put t_flows_s $((SECONDS - T_SECTION)); T_SECTION=$SECONDS
+if phase jobs; then
 log "jobs: preloading $JOB_ROUNDS × $JOBS tiny completed uploads (rows, chunk files, files)"
 MD5=$(printf 'settle-bench-job' | md5sum | cut -d' ' -f1)
 sql -v pid="$PROJECT" -v uid="$USER_ID" -v c="$CONTAINER" -v md5="$MD5" -v n="$JOBS" -v rounds="$JOB_ROUNDS" <<'SQL'
@@ -466,6 +484,7 @@ for i in ids:
         f.write(b"settle-bench-job")
 PY
 sql -c "VACUUM ANALYZE" 2>/dev/null || true
+fi
 
 jobs_round() { # K: all outbox rows of round K in one transaction; relay on, 2 workers drain
 	local k=$1 t0 left deadline total span relay n err
@@ -503,10 +522,12 @@ SQL
 	put "jobs${k}_worker_per_s" "$(awk -v n="$n" -v t="$span" 'BEGIN {printf "%.0f", n / t}')"
 	put "jobs${k}_relay_per_s" "$(awk -v n="$n" -v t="$relay" 'BEGIN {printf "%.0f", (t > 0 ? n / t : 0)}')"
 }
+if phase jobs; then
 mq_ref
 for ((k = 1; k <= JOB_ROUNDS; k++)); do jobs_round "$k"; done
 while ((N_MQ < 3)); do mq_ref; done # at least 3 runs of every reference
 pgbench_b
+fi
 
 # ---- 5, 6: integrity verification and ingest: md5, dd, verify, ingest, md5, dd, … ---------
 
@@ -536,6 +557,7 @@ big_round() { # K
 	put "ingest${k}_api_hwm_kb" "$(awk '/VmHWM/ {print $2}' "/proc/$API_PID/status")"
 }
 put t_jobs_s $((SECONDS - T_SECTION)); T_SECTION=$SECONDS
+if phase big; then
 for ((k = 1; k <= BIG_ROUNDS; k++)); do
 	md5_ref
 	dd_ref
@@ -543,10 +565,16 @@ for ((k = 1; k <= BIG_ROUNDS; k++)); do
 done
 md5_ref
 dd_ref
+fi
+
+# ---- 7: the chunked upload flow through Swift vs raw Swift PUTs (bench/swift.sh) ----------
+
+put t_big_s $((SECONDS - T_SECTION)); T_SECTION=$SECONDS
+if phase swift; then swift_bench; fi
 
 # ---- report ------------------------------------------------------------------------------
 
-put t_big_s $((SECONDS - T_SECTION))
+put t_swift_s $((SECONDS - T_SECTION))
 put run_seconds $(($(date +%s) - T_START))
 "$PY" "$B/report.py" report "$RES" "$B/notes.md" >"$B/results.md"
 cat "$B/results.md"
