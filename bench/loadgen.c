@@ -750,6 +750,8 @@ struct sclient {
 	size_t csize;
 	double start, end, last; /* last: when its last file finished */
 	int files, failed;
+	unsigned char *data; /* its chunk, made before the clock starts */
+	char chunk_hex[33], whole_hex[33];
 	char err[1400];
 };
 
@@ -758,20 +760,16 @@ sclient_run(void *arg)
 {
 	struct sclient *cl = arg;
 	struct conn c = conn_new(g_host, g_port), store = conn_new("", 0);
-	unsigned char *data = malloc(cl->csize);
-	char chunk_hex[33], whole_hex[33], name[256];
+	char name[256];
 	struct upload_times t;
 
-	fill_random(data, cl->csize, 0x9e3779b97f4a7c15ull * (uint64_t)(cl->idx + 1));
-	md5_repeat(data, cl->csize, 1, chunk_hex);
-	md5_repeat(data, cl->csize, (size_t)cl->chunks, whole_hex);
 	sleep_s(cl->start - now_s());
 	cl->last = cl->start;
 	for (int n = 0; now_s() < cl->end && cl->failed <= 5; n++) {
 		snprintf(name, sizeof(name), "%s-%d-%d", g_prefix, cl->idx, n);
-		int rc = cl->raw ? raw_one(&c, name, cl->chunks, data, cl->csize)
-		                 : upload_one(&c, &store, name, cl->chunks, cl->csize, data,
-		                              cl->csize, chunk_hex, whole_hex, &t);
+		int rc = cl->raw ? raw_one(&c, name, cl->chunks, cl->data, cl->csize)
+		                 : upload_one(&c, &store, name, cl->chunks, cl->csize, cl->data,
+		                              cl->csize, cl->chunk_hex, cl->whole_hex, &t);
 		if (rc < 0) {
 			cl->failed++;
 			snprintf(cl->err, sizeof(cl->err), "%s", c.err);
@@ -782,7 +780,6 @@ sclient_run(void *arg)
 	}
 	conn_free(&c);
 	conn_free(&store);
-	free(data);
 	return NULL;
 }
 
@@ -790,16 +787,20 @@ static int
 swift_main(bool raw, int clients, double seconds, int chunks, size_t csize)
 {
 	struct sclient *cl = calloc((size_t)clients, sizeof(*cl));
-	double start = now_s() + 0.5, files_per_s = 0, span = 0;
+	double start, files_per_s = 0, span = 0;
 	int files = 0, failed = 0;
 
 	for (int i = 0; i < clients; i++) {
-		cl[i] = (struct sclient){.idx = i,
-		                         .raw = raw,
-		                         .chunks = chunks,
-		                         .csize = csize,
-		                         .start = start,
-		                         .end = start + seconds};
+		cl[i] = (struct sclient){.idx = i, .raw = raw, .chunks = chunks, .csize = csize};
+		cl[i].data = malloc(csize);
+		fill_random(cl[i].data, csize, 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1));
+		md5_repeat(cl[i].data, csize, 1, cl[i].chunk_hex);
+		md5_repeat(cl[i].data, csize, (size_t)chunks, cl[i].whole_hex);
+	}
+	start = now_s() + 0.5; /* the clients' data is made before the clock starts */
+	for (int i = 0; i < clients; i++) {
+		cl[i].start = start;
+		cl[i].end = start + seconds;
 		pthread_create(&cl[i].th, NULL, sclient_run, &cl[i]);
 	}
 	for (int i = 0; i < clients; i++) {
@@ -813,6 +814,7 @@ swift_main(bool raw, int clients, double seconds, int chunks, size_t csize)
 		if (cl[i].failed)
 			fprintf(stderr, "loadgen: client %d: %d failed, last: %s\n", i,
 			        cl[i].failed, cl[i].err);
+		free(cl[i].data);
 	}
 	printf("mode=%s\nclients=%d\nseconds=%.1f\nspan_s=%.2f\nchunks=%d\nchunk_bytes=%zu\n"
 	       "files=%d\nfailed=%d\nfiles_per_s=%.3f\nmb_per_s=%.1f\n",

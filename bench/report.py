@@ -279,8 +279,9 @@ def report(results, notes):
     for k in range(1, n + 1):
         out.append(f"- **Swift flow round {k}**: {R.get(f'swift_flow_r{k}_files')} files, "
                    f"{R.get(f'swift_flow_r{k}_failed')} failed, TTC p50 {R.get(f'swift_flow_r{k}_ttc_p50_ms')} "
-                   f"ms (server); raw round {k} before it: {R.get(f'swift_raw_r{k}_files')} files, "
-                   f"{R.get(f'swift_raw_r{k}_mb_per_s')} MB/s")
+                   f"ms (server); CPU ms per MB stored: {R.get(f'swift_flow_r{k}_cpu_ms_per_mb')}. Raw round {k} "
+                   f"before it: {R.get(f'swift_raw_r{k}_files')} files, {R.get(f'swift_raw_r{k}_mb_per_s')} MB/s; "
+                   f"CPU ms per MB: {R.get(f'swift_raw_r{k}_cpu_ms_per_mb')}")
     for key, name in phases[:2]:
         out.append(f"- **{name}** rounds: " + "; ".join(
             f"{R.get(f'{key}_r{k}_requests')} requests, p50 {R.get(f'{key}_r{k}_p50_ms')} ms, "

@@ -99,9 +99,39 @@ swift_account() {
 		tr -d '\r' | sed -n 's|^[Xx]-[Ss]torage-[Uu]rl: [a-z]*://[^/]*||p'
 }
 
-# One round: MODE (raw or flow) K. Records swift_MODE_rK_* and its CPU.
+# CPU time (ticks) used so far by the Swift proxy, the object server, the other Swift
+# processes, the workers and settle-api, on one line.
+swift_ticks() {
+	local group pid p sum
+	for group in proxy object "account container memcached" worker api; do
+		sum=0
+		for pid in $group; do
+			case $pid in
+			worker) pid="${WORKER_PIDS[*]}" ;;
+			api) pid=$API_PID ;;
+			*) pid=$(cat "$SWIFT_DIR/run/$pid.pid") ;;
+			esac
+			for p in $pid; do sum=$((sum + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+		done
+		printf '%s ' "$sum"
+	done
+}
+
+# CPU milliseconds per MB stored of each group, from two swift_ticks lines and the bytes.
+swift_cpu_per_mb() { # BEFORE AFTER BYTES
+	awk -v a="$1" -v b="$2" -v bytes="$3" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+		split(a, x, " "); split(b, y, " "); split("proxy object other worker api", n, " ")
+		for (i = 1; i <= 5; i++) {
+			v = bytes > 0 ? (y[i] - x[i]) * 1000 / hz / (bytes / 1e6) : 0
+			printf "%s%s=%.2f", sep, n[i], v
+			sep = " "
+		} }'
+}
+
+# One round: MODE (raw or flow) K. Records swift_MODE_rK_*, its CPU share and its CPU time
+# per MB stored.
 swift_round() {
-	local mode=$1 k=$2 args
+	local mode=$1 k=$2 args t0 bytes
 	log "swift $mode round $k: $SWIFT_CLIENTS clients, ${SWIFT_CHUNKS} × ${SWIFT_CHUNK_MB} MiB files, ${D} s"
 	if [ "$mode" = raw ]; then
 		args=(swift-raw "$(kv "$OUT/swift.env" SETTLE_SWIFT_URL)" "$SWIFT_ACCOUNT" "$SWIFT_CONTAINER"
@@ -111,10 +141,13 @@ swift_round() {
 	fi
 	args+=("$SWIFT_CLIENTS" "$D" "$SWIFT_CHUNKS" $((SWIFT_CHUNK_MB << 20)) "swift$mode$k")
 	cpu_start "swift_${mode}$k"
+	t0=$(swift_ticks)
 	"$BIN/loadgen" "${args[@]}" >"$OUT/swift-$mode-r$k.txt" 2>"$LOGS/loadgen-swift-$mode-r$k.log" ||
 		die "swift $mode round $k (see $LOGS/loadgen-swift-$mode-r$k.log)"
 	cpu_stop
 	sed "s/^/swift_${mode}_r${k}_/" "$OUT/swift-$mode-r$k.txt" >>"$RES"
+	bytes=$(($(kv "$OUT/swift-$mode-r$k.txt" files) * SWIFT_CHUNKS * (SWIFT_CHUNK_MB << 20)))
+	put "swift_${mode}_r${k}_cpu_ms_per_mb" "$(swift_cpu_per_mb "$t0" "$(swift_ticks)" "$bytes")"
 	log "swift $mode round $k: $(kv "$OUT/swift-$mode-r$k.txt" mb_per_s) MB/s, $(kv "$OUT/swift-$mode-r$k.txt" files_per_s) files/s"
 	find "$SWIFT_DIR/srv" -name '*.data' -delete
 }
