@@ -6,7 +6,9 @@
 #   scripts/deps.sh --bench    also wrk, postgresql-contrib (pgbench) and what --swift adds
 #                              (`make bench` has a Swift phase)
 #   scripts/deps.sh --swift    also OpenStack Swift and memcached (scripts/swift.sh); implied
-#                              by SETTLE_STORAGE=swift, and asked for by `make test`
+#                              by SETTLE_STORAGE=swift
+#   scripts/deps.sh --test     what `make test` needs: what --swift adds, and docker-compose
+#                              (validates docker-compose.yml; no container engine)
 #
 # Installing postgresql or rabbitmq-server may start their system services on a machine
 # with an init system; Settle never uses them: scripts/stack.sh and the tests run private
@@ -29,8 +31,12 @@ for arg in "$@"; do
 		swift=1
 		;;
 	--swift) swift=1 ;;
+	--test)
+		packages+=(docker-compose)
+		swift=1
+		;;
 	-h | --help)
-		sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
