@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # sourced by bench/run.sh, which uses CPU_GROUPS
 # swift.sh: the Swift phase of `make bench`, sourced by bench/run.sh (it uses run.sh's
 # helpers and variables: log, die, put, kv, sql, cpu_start/cpu_stop, stats_begin/stats_end,
 # ttc_db, BUILD, BIN, OUT, LOGS, API, API_PORT, TOKEN, ROUNDS, D).
