@@ -14,7 +14,7 @@ run: build
 	@scripts/run.sh
 
 test:
-	@scripts/deps.sh --swift
+	@scripts/deps.sh --test
 	@scripts/test.sh
 
 soak: build

@@ -21,6 +21,25 @@
  *       One upload of CHUNKS chunks of CHUNK_BYTES (pseudo-random bytes): prints the storage
  *       PUT rate and the complete -> consistent time seen by the client.
  *
+ *   loadgen swift-flow HOST PORT TOKEN PROJECT CLIENTS SECONDS CHUNKS CHUNK_BYTES PREFIX
+ *       The whole chunked upload flow of a DDS client, each client looping: create an upload
+ *       of CHUNKS chunks of CHUNK_BYTES -> for each chunk, register it and PUT it to the
+ *       `host` + `url` it got (with Swift: the proxy and a temp URL) -> complete with the
+ *       whole-file md5 (ddsclient always sends one) and Prefer: wait=30 -> consistent and
+ *       verified. Clients stop starting flows after SECONDS.
+ *
+ *   loadgen swift-raw SWIFT_URL ACCOUNT_PATH CONTAINER TEMP_URL_KEY CLIENTS SECONDS CHUNKS
+ *                     CHUNK_BYTES PREFIX
+ *       The reference of swift-flow: the same client code, data and chunk PUTs, straight to
+ *       Swift with temp URLs signed here (HMAC-SHA256 over method, expiry and path, as
+ *       Settle signs them) to objects ACCOUNT_PATH/CONTAINER/PREFIX-<client>-<n>/<chunk>, and
+ *       nothing else. A "file" is its CHUNKS PUTs.
+ *
+ *   Both swift modes: a client's rate is its files over its own time (start to the end of
+ *   its last file, which may finish after SECONDS); the rates of the clients are added, so a
+ *   file cut by the deadline is neither lost nor counted twice. Every chunk of a client is
+ *   the same pseudo-random bytes (the client's own).
+ *
  * Output: KEY=VALUE lines on stdout. Exit 0 when every upload went through, else 1. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -28,6 +47,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -87,6 +107,8 @@ die(const char *fmt, ...)
 /* ---- HTTP/1.1 keep-alive client ------------------------------------------------------- */
 
 struct conn {
+	char host[64]; /* numeric IPv4 address and port this connection goes to */
+	int port;
 	int fd;
 	char *buf; /* response: headers + body, NUL-terminated */
 	size_t len;
@@ -99,10 +121,10 @@ struct conn {
 static int
 conn_open(struct conn *c)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_port)};
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port)};
 	int one = 1;
 
-	inet_pton(AF_INET, g_host, &a.sin_addr);
+	inet_pton(AF_INET, c->host, &a.sin_addr);
 	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
 		snprintf(c->err, sizeof(c->err), "connect: %s", strerror(errno));
@@ -113,6 +135,62 @@ conn_open(struct conn *c)
 	}
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return 0;
+}
+
+/* A closed connection to host:port with its response buffer. */
+static struct conn
+conn_new(const char *host, int port)
+{
+	struct conn c = {.port = port, .fd = -1, .buf = malloc(RESP_MAX)};
+	snprintf(c.host, sizeof(c.host), "%s", host);
+	return c;
+}
+
+static void
+conn_free(struct conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	free(c->buf);
+	c->buf = NULL;
+}
+
+/* Splits "http://HOST:PORT[/...]" (a numeric IPv4 host). false if it is not one. */
+static bool
+parse_http_url(const char *url, char host[64], int *port)
+{
+	const char *h = strncmp(url, "http://", 7) == 0 ? url + 7 : NULL;
+	const char *colon = h ? strchr(h, ':') : NULL;
+
+	if (colon == NULL || colon - h >= 64)
+		return false;
+	memcpy(host, h, (size_t)(colon - h));
+	host[colon - h] = '\0';
+	*port = atoi(colon + 1);
+	return *port > 0;
+}
+
+/* The connection that reaches signed-URL host `host_url`: api's own when it names the API
+ * (the local provider), else store, pointed there (the Swift proxy). NULL if unusable. */
+static struct conn *
+conn_for(struct conn *api, struct conn *store, const char *host_url)
+{
+	char host[64];
+	int port;
+
+	if (!parse_http_url(host_url, host, &port))
+		return NULL;
+	if (strcmp(host, api->host) == 0 && port == api->port)
+		return api;
+	if (strcmp(host, store->host) != 0 || port != store->port) {
+		if (store->fd >= 0)
+			close(store->fd);
+		store->fd = -1;
+		snprintf(store->host, sizeof(store->host), "%s", host);
+		store->port = port;
+	}
+	return store;
 }
 
 static int
@@ -180,7 +258,7 @@ http_call(struct conn *c, const char *method, const char *path, const char *json
 		hl = snprintf(head, sizeof(head),
 		              "%s %s HTTP/1.1\r\nHost: %s:%d\r\n%s%s%s%s"
 		              "Content-Length: %zu\r\n%s\r\n",
-		              method, path, g_host, g_port, c->extra ? c->extra : "",
+		              method, path, c->host, c->port, c->extra ? c->extra : "",
 		              strncmp(path, "/api/", 5) == 0 ? "Authorization: " : "",
 		              strncmp(path, "/api/", 5) == 0 ? g_token : "",
 		              strncmp(path, "/api/", 5) == 0 ? "\r\n" : "", blen,
@@ -283,10 +361,12 @@ struct upload_times {
 /* Does the whole upload flow for chunks chunks of csize bytes of data (each chunk the same
  * bytes, md5 chunk_md5; whole-file md5 whole_md5). 0 with *t filled, or -1. */
 static int
-upload_one(struct conn *c, const char *name, int chunks, size_t csize, const unsigned char *data,
-           size_t datalen, const char *chunk_md5, const char *whole_md5, struct upload_times *t)
+upload_one(struct conn *c, struct conn *store, const char *name, int chunks, size_t csize,
+           const unsigned char *data, size_t datalen, const char *chunk_md5, const char *whole_md5,
+           struct upload_times *t)
 {
-	char path[1024], json[1024], id[64], url[1024];
+	char path[1024], json[1024], id[64], url[1024], host[256];
+	struct conn *sc;
 	int st;
 
 	snprintf(path, sizeof(path), "/api/v1/projects/%s/uploads", g_project);
@@ -305,13 +385,25 @@ upload_one(struct conn *c, const char *name, int chunks, size_t csize, const uns
 		         "\"md5\"}}",
 		         n, csize, chunk_md5);
 		if ((st = http_call(c, "PUT", path, json, NULL, 0, 0)) != 200 ||
-		    !json_top_str(c->body, "url", url, sizeof(url)))
+		    !json_top_str(c->body, "url", url, sizeof(url)) ||
+		    !json_top_str(c->body, "host", host, sizeof(host)))
 			goto fail;
+		if ((sc = conn_for(c, store, host)) == NULL) {
+			snprintf(c->err, sizeof(c->err), "chunk URL host %s: not http://IPv4:port",
+			         host);
+			return -1;
+		}
 		double t0 = now_s();
-		st = http_call(c, "PUT", url, NULL, data, datalen, csize);
+		st = http_call(sc, "PUT", url, NULL, data, datalen, csize);
 		t->put_s += now_s() - t0;
-		if (st != 201 && st != 200)
-			goto fail;
+		if (st != 201 && st != 200) {
+			char why[200];
+			snprintf(why, sizeof(why), "%.199s",
+			         st >= 0 && sc->body ? sc->body : sc->err);
+			snprintf(c->err, sizeof(c->err), "storage PUT %s%.200s -> %d %s", host, url,
+			         st, why);
+			return -1;
+		}
 	}
 	snprintf(path, sizeof(path), "/api/v1/uploads/%s/complete", id);
 	snprintf(json, sizeof(json), "{\"hash\":{\"value\":\"%s\",\"algorithm\":\"md5\"}}",
@@ -449,7 +541,7 @@ static void *
 client_run(void *arg)
 {
 	struct client *cl = arg;
-	struct conn c = {.fd = -1, .buf = malloc(RESP_MAX)};
+	struct conn c = conn_new(g_host, g_port), store = conn_new("", 0);
 	unsigned char *data = malloc(cl->size ? cl->size : 1);
 	unsigned char md[16];
 	unsigned int mdlen;
@@ -469,7 +561,8 @@ client_run(void *arg)
 		struct upload_times t;
 		snprintf(name, sizeof(name), "%s-%d-%d", g_prefix, cl->idx, n);
 		int rc = g_poll ? poll_one(&c, name, data, hex, &t)
-		                : upload_one(&c, name, 1, cl->size, data, cl->size, hex, hex, &t);
+		                : upload_one(&c, &store, name, 1, cl->size, data, cl->size, hex,
+		                             hex, &t);
 		if (rc < 0) {
 			cl->failed++;
 			snprintf(cl->err, sizeof(cl->err), "%s", c.err);
@@ -488,9 +581,8 @@ client_run(void *arg)
 		}
 		cl->ttc[cl->nttc++] = t.ttc_s;
 	}
-	if (c.fd >= 0)
-		close(c.fd);
-	free(c.buf);
+	conn_free(&c);
+	conn_free(&store);
 	free(data);
 	return NULL;
 }
@@ -565,32 +657,37 @@ flow_main(int clients, double seconds, double rate, size_t size)
 
 /* ---- big mode ----------------------------------------------------------------------- */
 
+/* md5 (hex) of data[0..n) repeated times times. */
+static void
+md5_repeat(const unsigned char *data, size_t n, size_t times, char hex[33])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char md[16];
+	unsigned int mdlen;
+
+	EVP_DigestInit_ex(ctx, EVP_md5(), NULL);
+	for (size_t i = 0; i < times; i++)
+		EVP_DigestUpdate(ctx, data, n);
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	hex16(md, hex);
+}
+
 static int
 big_main(int chunks, size_t csize, const char *name)
 {
-	struct conn c = {.fd = -1, .buf = malloc(RESP_MAX)};
+	struct conn c = conn_new(g_host, g_port), store = conn_new("", 0);
 	size_t dlen = csize < BIG_PIECE ? csize : BIG_PIECE; /* csize: a multiple of it */
-	unsigned char *data = malloc(dlen), md[16];
-	unsigned int mdlen;
+	unsigned char *data = malloc(dlen);
 	char chunk_hex[33], whole_hex[33];
 	struct upload_times t;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 
 	if (csize % dlen != 0)
 		die("CHUNK_BYTES must be below or a multiple of %d", BIG_PIECE);
 	fill_random(data, dlen, 12345);
-	EVP_DigestInit_ex(ctx, EVP_md5(), NULL);
-	for (size_t i = 0; i < csize / dlen; i++)
-		EVP_DigestUpdate(ctx, data, dlen);
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	hex16(md, chunk_hex);
-	EVP_DigestInit_ex(ctx, EVP_md5(), NULL);
-	for (size_t i = 0; i < (size_t)chunks * (csize / dlen); i++)
-		EVP_DigestUpdate(ctx, data, dlen);
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	EVP_MD_CTX_free(ctx);
-	hex16(md, whole_hex);
-	if (upload_one(&c, name, chunks, csize, data, dlen, chunk_hex, whole_hex, &t) < 0) {
+	md5_repeat(data, dlen, csize / dlen, chunk_hex);
+	md5_repeat(data, dlen, (size_t)chunks * (csize / dlen), whole_hex);
+	if (upload_one(&c, &store, name, chunks, csize, data, dlen, chunk_hex, whole_hex, &t) < 0) {
 		fprintf(stderr, "loadgen: big upload failed: %s\n", c.err);
 		return 1;
 	}
@@ -598,7 +695,133 @@ big_main(int chunks, size_t csize, const char *name)
 	printf("upload_id=%s\n", t.id);
 	printf("bytes=%.0f\nput_s=%.3f\nput_mb_per_s=%.1f\nttc_client_ms=%.1f\n", bytes, t.put_s,
 	       bytes / 1e6 / t.put_s, 1e3 * t.ttc_s);
+	conn_free(&c);
+	conn_free(&store);
+	free(data);
 	return 0;
+}
+
+/* ---- swift modes: the whole flow through Swift, and its raw-PUT reference ------------- */
+
+static const char *g_account, *g_container, *g_temp_url_key; /* swift-raw */
+
+/* A temp URL (path and query) for PUT of path, as Swift's tempurl middleware checks it. */
+static void
+temp_url_put(const char *path, char *out, size_t outlen)
+{
+	long long expires = (long long)time(NULL) + 3600;
+	char msg[1024], hex[65];
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	snprintf(msg, sizeof(msg), "PUT\n%lld\n%s", expires, path);
+	HMAC(EVP_sha256(), g_temp_url_key, (int)strlen(g_temp_url_key), (unsigned char *)msg,
+	     strlen(msg), md, &mdlen);
+	for (unsigned int i = 0; i < mdlen; i++)
+		sprintf(hex + 2 * i, "%02x", md[i]);
+	snprintf(out, outlen, "%s?temp_url_sig=%s&temp_url_expires=%lld", path, hex, expires);
+}
+
+/* The raw PUTs of one file's chunks to ACCOUNT/CONTAINER/name/n. 0, or -1 with c->err. */
+static int
+raw_one(struct conn *c, const char *name, int chunks, const unsigned char *data, size_t csize)
+{
+	char path[512], url[1024];
+
+	for (int n = 1; n <= chunks; n++) {
+		snprintf(path, sizeof(path), "%s/%s/%s/%d", g_account, g_container, name, n);
+		temp_url_put(path, url, sizeof(url));
+		int st = http_call(c, "PUT", url, NULL, data, csize, csize);
+		if (st != 201) {
+			char why[200];
+			snprintf(why, sizeof(why), "%.199s", st >= 0 && c->body ? c->body : c->err);
+			snprintf(c->err, sizeof(c->err), "PUT %s -> %d %s", path, st, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct sclient {
+	pthread_t th;
+	int idx;
+	bool raw;
+	int chunks;
+	size_t csize;
+	double start, end, last; /* last: when its last file finished */
+	int files, failed;
+	unsigned char *data; /* its chunk, made before the clock starts */
+	char chunk_hex[33], whole_hex[33];
+	char err[1400];
+};
+
+static void *
+sclient_run(void *arg)
+{
+	struct sclient *cl = arg;
+	struct conn c = conn_new(g_host, g_port), store = conn_new("", 0);
+	char name[256];
+	struct upload_times t;
+
+	sleep_s(cl->start - now_s());
+	cl->last = cl->start;
+	for (int n = 0; now_s() < cl->end && cl->failed <= 5; n++) {
+		snprintf(name, sizeof(name), "%s-%d-%d", g_prefix, cl->idx, n);
+		int rc = cl->raw ? raw_one(&c, name, cl->chunks, cl->data, cl->csize)
+		                 : upload_one(&c, &store, name, cl->chunks, cl->csize, cl->data,
+		                              cl->csize, cl->chunk_hex, cl->whole_hex, &t);
+		if (rc < 0) {
+			cl->failed++;
+			snprintf(cl->err, sizeof(cl->err), "%s", c.err);
+			continue;
+		}
+		cl->files++;
+		cl->last = now_s();
+	}
+	conn_free(&c);
+	conn_free(&store);
+	return NULL;
+}
+
+static int
+swift_main(bool raw, int clients, double seconds, int chunks, size_t csize)
+{
+	struct sclient *cl = calloc((size_t)clients, sizeof(*cl));
+	double start, files_per_s = 0, span = 0;
+	int files = 0, failed = 0;
+
+	for (int i = 0; i < clients; i++) {
+		cl[i] = (struct sclient){.idx = i, .raw = raw, .chunks = chunks, .csize = csize};
+		cl[i].data = malloc(csize);
+		fill_random(cl[i].data, csize, 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1));
+		md5_repeat(cl[i].data, csize, 1, cl[i].chunk_hex);
+		md5_repeat(cl[i].data, csize, (size_t)chunks, cl[i].whole_hex);
+	}
+	start = now_s() + 0.5; /* the clients' data is made before the clock starts */
+	for (int i = 0; i < clients; i++) {
+		cl[i].start = start;
+		cl[i].end = start + seconds;
+		pthread_create(&cl[i].th, NULL, sclient_run, &cl[i]);
+	}
+	for (int i = 0; i < clients; i++) {
+		pthread_join(cl[i].th, NULL);
+		if (cl[i].files > 0)
+			files_per_s += cl[i].files / (cl[i].last - start);
+		if (cl[i].last - start > span)
+			span = cl[i].last - start;
+		files += cl[i].files;
+		failed += cl[i].failed;
+		if (cl[i].failed)
+			fprintf(stderr, "loadgen: client %d: %d failed, last: %s\n", i,
+			        cl[i].failed, cl[i].err);
+		free(cl[i].data);
+	}
+	printf("mode=%s\nclients=%d\nseconds=%.1f\nspan_s=%.2f\nchunks=%d\nchunk_bytes=%zu\n"
+	       "files=%d\nfailed=%d\nfiles_per_s=%.3f\nmb_per_s=%.1f\n",
+	       raw ? "raw" : "flow", clients, seconds, span, chunks, csize, files, failed,
+	       files_per_s, files_per_s * chunks * (double)csize / 1e6);
+	free(cl);
+	return failed == 0 && files > 0 ? 0 : 1;
 }
 
 int
@@ -633,6 +856,27 @@ main(int argc, char **argv)
 		g_token = argv[4];
 		g_project = argv[5];
 		return big_main(atoi(argv[6]), strtoul(argv[7], NULL, 10), argv[8]);
+	}
+	if (strcmp(argv[1], "swift-flow") == 0 && argc == 11) {
+		g_host = argv[2];
+		g_port = atoi(argv[3]);
+		g_token = argv[4];
+		g_project = argv[5];
+		g_prefix = argv[10];
+		return swift_main(false, atoi(argv[6]), atof(argv[7]), atoi(argv[8]),
+		                  strtoul(argv[9], NULL, 10));
+	}
+	if (strcmp(argv[1], "swift-raw") == 0 && argc == 11) {
+		static char host[64];
+		if (!parse_http_url(argv[2], host, &g_port))
+			die("SWIFT_URL must be http://IPv4:port");
+		g_host = host;
+		g_account = argv[3];
+		g_container = argv[4];
+		g_temp_url_key = argv[5];
+		g_prefix = argv[10];
+		return swift_main(true, atoi(argv[6]), atof(argv[7]), atoi(argv[8]),
+		                  strtoul(argv[9], NULL, 10));
 	}
 	die("bad arguments (see the top of loadgen.c)");
 	return 1;

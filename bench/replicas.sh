@@ -78,7 +78,7 @@ repl_standby_up() {
 	# shellcheck disable=SC1091
 	REPL_URLS=$(. "$STACK/stack.env" && echo "${SETTLE_DATABASE_REPLICA_URLS:-}")
 	[ -n "$REPL_URLS" ] || die "no standby in $STACK/stack.env"
-	CPU_MORE="standby=$(head -n1 "$STACK/pg-replica-1/postmaster.pid")"
+	CPU_GROUPS=("standby=$(head -n1 "$STACK/pg-replica-1/postmaster.pid")")
 	put repl_basebackup_mb "$(du -sm "$STACK/pg-replica-1/" | cut -f1)"
 	api_stop
 	api_start api-replicas.log SETTLE_DATABASE_REPLICA_URLS="$REPL_URLS"
@@ -95,7 +95,7 @@ repl_standby_down() {
 	api_stop
 	api_start api-after-replicas.log
 	# shellcheck disable=SC2034 # read by cpu_start in run.sh
-	CPU_MORE=""
+	CPU_GROUPS=()
 	SETTLE_PG_REPLICAS=0 "$TOP/scripts/stack.sh" start "$STACK" >>"$LOGS/stack.log" 2>&1 ||
 		die "stopping the standby (see $LOGS/stack.log)"
 	for _ in $(seq 100); do # its walsender may take a moment to go

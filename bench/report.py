@@ -242,13 +242,21 @@ def report(results, notes):
     row_ratio("6. ingest vs the disk", R.series("ingest{}_mb_s", br), "", "dd + fsync MB/s", refs["dd"], None)
     row_limit("6. settle-api peak RSS during the PUT (VmHWM), MiB",
               [v / 1024 for v in R.series("ingest{}_api_hwm_kb", br)], "", 64)
+    sw = (f"{R.get('swift_clients')} clients, {R.get('swift_chunks')} × {R.get('swift_chunk_mb')} MiB "
+          "files")
+    row_ratio(f"7. Swift: whole chunked upload flow (chunk URLs, PUTs, complete, verified), {sw}, MB/s",
+              R.series("swift_flow_r{}_mb_per_s", n), "", "raw Swift PUTs, same client and data, MB/s",
+              R.series("swift_raw_r{}_mb_per_s"), 0.8)
+    row_limit("7. its files/s", R.series("swift_flow_r{}_files_per_s", n), "", None, digits=2)
+    row_limit("7. its complete→consistent p99 (server), ms", R.series("swift_flow_r{}_ttc_p99_ms", n), "", None)
 
     out = []
     out.append("# Settle benchmark results\n")
     out.append(f"Written by `make bench` (bench/run.sh) in {R.get('run_seconds')} s (build and setup "
                f"{R.get('t_setup_s')} s, pgbench -i with read and 404 paths {R.get('t_read_s')} s, standby "
                f"{R.get('t_replicas_s')} s, upload flows "
-               f"{R.get('t_flows_s')} s, jobs {R.get('t_jobs_s')} s, integrity and ingest {R.get('t_big_s')} s), "
+               f"{R.get('t_flows_s')} s, jobs {R.get('t_jobs_s')} s, integrity and ingest {R.get('t_big_s')} s, "
+               f"Swift {R.get('t_swift_s')} s), "
                f"Settle commit {R.get('git')}.\n")
     short = [f"{name}={R.get(key)}" for name, key, default in
              (("BENCH_DURATION", "duration", "10"), ("BENCH_ROUNDS", "rounds", "5"),
@@ -288,6 +296,7 @@ def report(results, notes):
     phases = [("read", "read path"), ("notfound", "404 path"), ("prefer16", f"3a. Prefer: wait, {c16} clients"),
               ("poll16", f"3b. polling, {c16} clients"), ("poll4", "3c. polling, 4 clients")]
     phases += [(f"jobs{k}", f"4. jobs round {k}") for k in range(1, jr + 1)]
+    phases += [("swift", "7. Swift flow (a flow: one file of several chunks)")]
     for key, name in phases:
         out.append(f"| {name} | {R.get(key + '_flows')} | {R.get(key + '_xacts')} | {f(per(key, 'xacts'), 2)} | "
                    f"{R.get(key + '_stmts')} | {f(per(key, 'stmts'), 2)} |")
@@ -338,6 +347,12 @@ def report(results, notes):
         out.append(f"- **ingest round {k}**: {R.get(f'ingest{k}_mb_s')} MB/s; settle-api VmHWM before "
                    f"{f(R.num(f'ingest{k}_api_hwm_before_kb') / 1024)} MiB, reset, during the PUT "
                    f"{f(R.num(f'ingest{k}_api_hwm_kb') / 1024)} MiB")
+    for k in range(1, n + 1):
+        out.append(f"- **Swift flow round {k}**: {R.get(f'swift_flow_r{k}_files')} files, "
+                   f"{R.get(f'swift_flow_r{k}_failed')} failed, TTC p50 {R.get(f'swift_flow_r{k}_ttc_p50_ms')} "
+                   f"ms (server); CPU ms per MB stored: {R.get(f'swift_flow_r{k}_cpu_ms_per_mb')}. Raw round {k} "
+                   f"before it: {R.get(f'swift_raw_r{k}_files')} files, {R.get(f'swift_raw_r{k}_mb_per_s')} MB/s; "
+                   f"CPU ms per MB: {R.get(f'swift_raw_r{k}_cpu_ms_per_mb')}")
     for key, name in phases[:2]:
         out.append(f"- **{name}** rounds: " + "; ".join(
             f"{R.get(f'{key}_r{k}_requests')} requests, p50 {R.get(f'{key}_r{k}_p50_ms')} ms, "
@@ -356,12 +371,15 @@ def report(results, notes):
                f"{spread(refs['mq'])}")
     out.append(f"- mqrate fanout (a second quorum queue gets a copy, like settle.message_log) (msg/s): "
                f"{spread(refs['mqf'])}")
+    out.append(f"- raw Swift PUTs, {sw}, {R.get('duration')} s (MB/s): "
+               f"{spread(R.series('swift_raw_r{}_mb_per_s'))}")
 
     out.append("\n## CPU during each phase\n")
     out.append("Share of the whole machine (100% = every core busy), from /proc, by process: "
                "api = settle-api, worker = settle-workers, pg = Postgres, standby = its standby (7), mq = RabbitMQ, "
+               "swift-proxy, swift-object, swift-other (account and container servers, memcached; 8), "
                "client = wrk/pgbench/loadgen/mqrate, other = not ours. A load phase is sampled over all its "
-               "rounds.\n")
+               "rounds; the Swift phase round by round.\n")
     out += [f"- {k[4:]}: {v}" for k, v in R.r.items() if k.startswith("cpu_")]
 
     out.append("\n## Load generators\n")
@@ -379,7 +397,17 @@ def report(results, notes):
         "- Jobs: rows inserted straight into Postgres, chunk files written to the storage directory, then "
         "all the outbox rows of a round in one transaction (with NOTIFY), the API's relay on, 2 workers. "
         "Reference `bench/mqrate.c`: rabbitmq-c, persistent messages to a quorum queue, confirms per batch "
-        "of 200 (the relay's batch), consume with prefetch 16 and one ack each (the worker's default).")
+        "of 200 (the relay's batch), consume with prefetch 16 and one ack each (the worker's default).\n"
+        "- Swift (bench/swift.sh, phase 7): a one-box Swift (scripts/swift.sh, Swift "
+        f"{R.get('swift_version')}: proxy, account, container and object servers with `workers = 0`, one "
+        "replica, memcached), settle-api and 2 workers restarted with `SETTLE_STORAGE=swift`. `loadgen "
+        "swift-flow`: each client loops create upload → for each chunk, register it and PUT it to the Swift "
+        "temp URL it got → complete with the whole-file md5 (as ddsclient does: the worker reads a "
+        "multi-chunk upload back from Swift once) and `Prefer: wait=30` → verified. `loadgen swift-raw`, "
+        "the reference: the same client code, chunk size and data, only the PUTs, to the same container "
+        "with temp URLs it signs itself. Raw and flow rounds alternate (raw 1, flow 1, …, raw N+1). A "
+        "client's rate is its files over its own time to the end of its last file; the clients' rates "
+        "are added.")
 
     out.append("\n## Machine\n")
     facts = [("cores", "cores"), ("CPU", "machine_cpu"), ("memory", "mem"), ("kernel", "kernel"),

@@ -4,8 +4,10 @@
 # Builds a release build in build-bench/, starts a fresh private Postgres (durable: fsync,
 # full_page_writes, synchronous_commit on) and RabbitMQ (scripts/stack.sh, state in
 # bench/out/stack), settle-api and 2 settle-workers on loopback, runs every benchmark beside
-# its references measured in the same run, and writes bench/results.md (also printed). Raw
-# outputs and logs: bench/out/ (statements-<phase>.txt: the top statements per flow).
+# its references measured in the same run, and writes bench/results.md (also printed). The
+# last phase (bench/swift.sh) starts a one-box Swift and runs settle-api and the workers on
+# it instead. Raw outputs and logs: bench/out/ (statements-<phase>.txt: the top statements
+# per flow).
 # Timings never fail the run: the exit status is non-zero only when something broke.
 #
 # Every timed load phase runs BENCH_ROUNDS consecutive rounds of BENCH_DURATION and the
@@ -23,8 +25,10 @@
 #   BENCH_BIG_MB    size of the integrity and ingest uploads and of dd in MiB (default 1024;
 #                   3 rounds)
 #   BENCH_PHASES    the phases to run, of: read (read and 404 paths), replicas (one streaming
-#                   standby: bench/replicas.sh), flows, jobs, big (integrity and ingest);
-#                   default all of them
+#                   standby: bench/replicas.sh), flows, jobs, big (integrity and ingest),
+#                   swift (bench/swift.sh); default all of them. For development: a partial
+#                   run's report shows "?" for what did not run.
+#   BENCH_SWIFT_*   the Swift phase's clients, chunk size and chunks per file: bench/swift.sh
 set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -46,7 +50,7 @@ JOB_ROUNDS=${BENCH_JOB_ROUNDS:-1}
 BIG_ROUNDS=3
 MQ_N=$((JOBS < 20000 ? JOBS : 20000)) # messages of each mqrate reference run
 PG_BIN=/usr/lib/postgresql/15/bin
-PHASES=" ${BENCH_PHASES:-read replicas flows jobs big} "
+PHASES=" ${BENCH_PHASES:-read replicas flows jobs big swift} "
 # The stack starts without standbys; the replicas phase adds one and takes it away.
 unset SETTLE_PG_REPLICAS SETTLE_PG_REPLICA_DELAY_MS SETTLE_DATABASE_REPLICA_URLS
 
@@ -73,6 +77,7 @@ cleanup() {
 		kill -KILL "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
+	swift_bench_stop
 	[ "$STACK_STARTED" = 1 ] && "$TOP/scripts/stack.sh" stop "$STACK" >/dev/null 2>&1 || true
 	rm -rf "$STORAGE"
 	[ "$rc" = 0 ] || log "exit $rc (logs in $LOGS)"
@@ -86,14 +91,16 @@ put() { echo "$1=$2" >>"$RES"; }           # records one result
 kv() { sed -n "s/^$2=//p" "$1" | head -n1; } # KEY=VALUE lookup in a file
 sql() { "$PG_BIN/psql" "$SETTLE_DATABASE_URL" -v ON_ERROR_STOP=1 -qtAX "$@"; }
 phase() { [[ "$PHASES" == *" $1 "* ]]; } # whether BENCH_PHASES names phase $1
+# shellcheck source=bench/swift.sh
+. "$B/swift.sh" # the last phase; defines functions only
 
 # Samples per-process CPU while the phase named $1 runs: cpu_start NAME ... cpu_stop.
-# CPU_MORE: one more group (GROUP=PID), e.g. the standby of bench/replicas.sh.
-CPU_MORE=""
+# CPU_GROUPS: more NAME=PID,... groups (a phase's own servers: a standby, Swift).
+CPU_GROUPS=()
 cpu_start() {
 	CPU_NAME=$1
 	"$PY" "$B/cpushare.py" "api=$API_PID" "worker=$(IFS=,; echo "${WORKER_PIDS[*]}")" "pg=$(kv "$STACK/state" PG_PID)" \
-		"mq=$(kv "$STACK/state" RABBIT_PID)" ${CPU_MORE:+"$CPU_MORE"} >"$OUT/cpu.$1" &
+		"mq=$(kv "$STACK/state" RABBIT_PID)" "${CPU_GROUPS[@]}" >"$OUT/cpu.$1" &
 	CPU_PID=$!
 }
 cpu_stop() {
@@ -166,14 +173,22 @@ api_stop() { # SIGTERM: it finishes the requests in hand and exits
 	for p in "${PIDS[@]}"; do [ "$p" = "$API_PID" ] || keep+=("$p"); done
 	PIDS=("${keep[@]}")
 }
-start_worker() {
-	"$BUILD/settle-worker" >"$LOGS/worker$1.log" 2>&1 &
+start_worker() { # K LOG [VAR=VALUE ...]: starts settle-worker K (with those settings)
+	env "${@:3}" "$BUILD/settle-worker" >"$LOGS/$2" 2>&1 &
 	WORKER_PIDS[$1]=$!
 	PIDS+=("$!")
 }
+workers_stop() { # SIGTERM: they finish and ack the jobs in hand and exit
+	local p keep=()
+	for p in "${WORKER_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${WORKER_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do [[ " ${WORKER_PIDS[*]} " == *" $p "* ]] || keep+=("$p"); done
+	PIDS=("${keep[@]}")
+	WORKER_PIDS=()
+}
 WORKER_PIDS=()
-start_worker 1
-start_worker 2
+start_worker 1 worker1.log
+start_worker 2 worker2.log
 api_start api.log
 
 log "setup: token, project, files"
@@ -587,7 +602,11 @@ fi
 
 # ---- report ------------------------------------------------------------------------------
 
-put t_big_s $((SECONDS - T_SECTION))
+# ---- 8: the chunked upload flow through Swift vs raw Swift PUTs (bench/swift.sh) ----------
+
+put t_big_s $((SECONDS - T_SECTION)); T_SECTION=$SECONDS
+if phase swift; then swift_bench; fi
+put t_swift_s $((SECONDS - T_SECTION))
 put run_seconds $(($(date +%s) - T_START))
 "$PY" "$B/report.py" report "$RES" "$B/notes.md" >"$B/results.md"
 cat "$B/results.md"

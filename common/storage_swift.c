@@ -25,6 +25,9 @@
 #define SWIFT_CONNECT_TIMEOUT 10L
 #define SWIFT_TIMEOUT         600L /* a whole GET of a chunk of up to 5 GiB may be slow */
 #define SWIFT_LOW_SPEED       60L  /* seconds below 1 byte/s ends a transfer */
+/* Receive buffer of a read into a sink (libcurl's default is 16 KiB): fewer, larger calls
+ * of the sink (hashing) and of recv while a chunk is read back. */
+#define SWIFT_READ_BUFFER (512L * 1024)
 
 /* The session: token and storage URL from tempauth, the account's path (/v1/AUTH_x) for
  * temp URLs. Guarded by swift_lock; a call copies what it needs. */
@@ -189,6 +192,8 @@ swift_perform(const char *method, const char *url, const char *const *headers, c
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, swift_on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, rep);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	if (rep->sink != NULL)
+		curl_easy_setopt(h, CURLOPT_BUFFERSIZE, SWIFT_READ_BUFFER);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, SWIFT_CONNECT_TIMEOUT);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, SWIFT_TIMEOUT);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);

@@ -3,9 +3,12 @@
 # ones that are missing. Silent when nothing is missing.
 #
 #   scripts/deps.sh            build, run and test dependencies
-#   scripts/deps.sh --bench    also wrk and postgresql-contrib (pgbench)
+#   scripts/deps.sh --bench    also wrk, postgresql-contrib (pgbench) and what --swift adds
+#                              (`make bench` has a Swift phase)
 #   scripts/deps.sh --swift    also OpenStack Swift and memcached (scripts/swift.sh); implied
-#                              by SETTLE_STORAGE=swift, and asked for by `make test`
+#                              by SETTLE_STORAGE=swift
+#   scripts/deps.sh --test     what `make test` needs: what --swift adds, and docker-compose
+#                              (validates docker-compose.yml; no container engine)
 #
 # Installing postgresql or rabbitmq-server may start their system services on a machine
 # with an init system; Settle never uses them: scripts/stack.sh and the tests run private
@@ -23,10 +26,17 @@ swift=0
 [ "${SETTLE_STORAGE:-}" = "swift" ] && swift=1
 for arg in "$@"; do
 	case "$arg" in
-	--bench) packages+=(wrk postgresql-contrib) ;;
+	--bench)
+		packages+=(wrk postgresql-contrib)
+		swift=1
+		;;
 	--swift) swift=1 ;;
+	--test)
+		packages+=(docker-compose)
+		swift=1
+		;;
 	-h | --help)
-		sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)

@@ -7,12 +7,23 @@
 #   scripts/swift.sh stop   DIR   stop what `start` started (by the pids recorded in DIR)
 #   scripts/swift.sh status DIR   show what runs; exit 0 if everything runs, else 1
 #   scripts/swift.sh env    DIR   print the SETTLE_* settings of DIR
+#   scripts/swift.sh run    DIR   start, then stay in the foreground until a server exits
+#                                 (exit 1) or SIGTERM/SIGINT stops them all (exit 0): the
+#                                 command of a container (deploy/swift/Dockerfile)
 #
 # The ports are chosen once and kept in DIR/state: the rings (built with swift-ring-builder
 # in DIR) embed them. The tempauth user and key and the temp-URL key are made once too.
 # Swift reads /etc/swift/swift.conf from that fixed path: it is written (with a random hash
 # suffix) only when absent, and never overwritten. The servers run as the user running this
 # script (mount_check off, data in DIR/srv). Logs: DIR/log/.
+#
+# For a container (each read at every start, over what DIR/state says; the rings do not
+# embed the proxy's port):
+#   SWIFT_BIND_IP       address the proxy listens on (default 127.0.0.1; the other servers
+#                       and memcached always listen on 127.0.0.1)
+#   SWIFT_PROXY_PORT    the proxy's port
+#   SWIFT_USER_KEY      the key of tempauth user settle:settle
+#   SWIFT_TEMP_URL_KEY  the account's temp-URL key
 set -euo pipefail
 
 PROG=swift.sh
@@ -35,6 +46,9 @@ load_state() {
 			;;
 		esac
 	done <"$DIR/state"
+	PROXY_PORT=${SWIFT_PROXY_PORT:-${PROXY_PORT:-}}
+	SWIFT_KEY=${SWIFT_USER_KEY:-${SWIFT_KEY:-}}
+	TEMP_URL_KEY=${SWIFT_TEMP_URL_KEY:-${TEMP_URL_KEY:-}}
 }
 
 make_state() {
@@ -66,11 +80,11 @@ swift_conf() {
 	say "wrote /etc/swift/swift.conf"
 }
 
-# The [DEFAULT] section every server shares; $1 is its port.
+# The [DEFAULT] section every server shares; $1 is its port, $2 its address (127.0.0.1).
 conf_default() {
 	cat <<EOF
 [DEFAULT]
-bind_ip = 127.0.0.1
+bind_ip = ${2:-127.0.0.1}
 bind_port = $1
 workers = 0
 user = $(id -un)
@@ -93,9 +107,10 @@ write_configs() {
 		} >"$DIR/$s-server.conf"
 	done
 	# tempauth user settle:settle (an .admin of account AUTH_settle, so it may set the
-	# account's temp-URL key). The storage URL it hands out is the proxy's own.
+	# account's temp-URL key). The storage URL it hands out is the proxy as the caller
+	# reached it ($HOST/v1/AUTH_settle), so it also works from another container.
 	{
-		conf_default "$PROXY_PORT"
+		conf_default "$PROXY_PORT" "${SWIFT_BIND_IP:-127.0.0.1}"
 		cat <<EOF
 
 [pipeline:main]
@@ -107,7 +122,7 @@ account_autocreate = true
 
 [filter:tempauth]
 use = egg:swift#tempauth
-user_settle_settle = $SWIFT_KEY .admin http://127.0.0.1:$PROXY_PORT/v1/AUTH_settle
+user_settle_settle = $SWIFT_KEY .admin
 
 [filter:tempurl]
 use = egg:swift#tempurl
@@ -296,6 +311,26 @@ cmd_status() {
 	return $ok
 }
 
+# In the foreground until a server exits (1) or SIGTERM/SIGINT (0); stops them all.
+cmd_run() {
+	local s pid
+	trap 'cmd_stop; exit 0' TERM INT
+	cmd_start
+	flock -u 9 # `stop` and `status` from another shell may take the lock
+	while :; do
+		for s in memcached "${SERVERS[@]}"; do
+			pid=$(cat "$DIR/run/$s.pid" 2>/dev/null) || pid=""
+			pid_alive "$pid" && continue
+			say "$s exited (log: $DIR/log/$s.log); stopping the others"
+			tail -n 20 "$DIR/log/$s.log" >&2 || true
+			cmd_stop
+			exit 1
+		done
+		sleep 5 &
+		wait $! || true
+	done
+}
+
 cmd_env() {
 	[ -f "$DIR/state" ] || die "no Swift in $DIR"
 	print_env
@@ -304,13 +339,13 @@ cmd_env() {
 main() {
 	local cmd=${1:-}
 	case "$cmd" in
-	start | stop | status | env) ;;
+	start | stop | status | env | run) ;;
 	-h | --help | help)
-		sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
-		sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+		sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//' >&2
 		exit 2
 		;;
 	esac

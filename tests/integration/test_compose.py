@@ -1,6 +1,6 @@
-"""docker-compose.yml's optional standby (profile "replica"), without a Docker engine: the
-file's services and settings as `docker-compose config` resolves them, with and without the
-profile, and the standby's entrypoint (deploy/compose/pg-standby.sh) run against a real
+"""docker-compose.yml's optional standby (profile "replica") and Swift (profile "swift"),
+without a Docker engine: the file's services and settings as `docker-compose config`
+resolves them, with and without the profiles, and the standby's entrypoint (deploy/compose/pg-standby.sh) run against a real
 Postgres that uses the compose file's pg_hba.conf and replication settings: it copies the
 primary through its slot, authenticates with the password, streams, and a restart goes on
 from its data without a new copy."""
@@ -32,6 +32,21 @@ def compose_config(*args, **env):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     return yaml.safe_load(r.stdout)
+
+
+def test_compose_swift_is_a_profile_and_settle_uses_it_when_told():
+    plain = compose_config()["services"]
+    assert [n for n, s in plain.items() if "swift" in s.get("profiles", [])] == ["swift"]
+    assert plain["api"]["environment"].get("SETTLE_STORAGE", "local") == "local"
+    on = compose_config("--profile", "swift", SETTLE_STORAGE="swift", SETTLE_SWIFT_KEY="k",
+                        SETTLE_SWIFT_TEMP_URL_KEY="t")["services"]
+    assert on["swift"]["environment"]["SWIFT_USER_KEY"] == "k", on["swift"]["environment"]
+    for name in ("api", "worker", "migrate"):
+        env = on[name]["environment"]
+        assert env.get("SETTLE_STORAGE") == "swift", (name, env)
+        assert env.get("SETTLE_SWIFT_AUTH_URL") == "http://swift:8081/auth/v1.0", (name, env)
+        assert env.get("SETTLE_SWIFT_KEY") == "k", (name, env)
+        assert env.get("SETTLE_SWIFT_TEMP_URL_KEY") == "t", (name, env)
 
 
 def mounts(service, bind):

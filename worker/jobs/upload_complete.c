@@ -306,6 +306,21 @@ uc_read_bytes(const struct uc_plan *plan, const struct uc_rows *rows)
 	return total;
 }
 
+/* Stored bytes uc_check_bytes will read for certain, known from the rows before the store
+ * is asked: all of them for a whole-file hash over more than one chunk (only a single
+ * chunk's stored digest can stand for the whole file's), by their reported sizes. */
+static int64_t
+uc_read_bytes_reported(const struct uc_plan *plan, const struct uc_rows *rows)
+{
+	int64_t total = 0;
+
+	if (!plan->whole || rows->n < 2)
+		return 0;
+	for (int k = 0; k < rows->n; k++)
+		total += db_get_i64(rows->r, rows->row0 + k, C_SIZE);
+	return total;
+}
+
 /* Fills plan from the job's upload columns; *bad gets a message for an unsupported
  * whole-file hash. A single stored chunk's own digest is the whole file's. */
 static void
@@ -378,13 +393,18 @@ uc_finalize(const struct uc_plan *plan, const struct uc_rows *rows, char **err)
 }
 
 /* The byte-level checks of a job whose rows agree: facts from the store, bytes read back
- * where a hash is to be computed (deferred when more than read_max), then what makes it
- * downloadable. Sets it->res, it->err, it->v.error, it->deferred. */
+ * where a hash is to be computed (deferred when more than read_max: before the store is
+ * asked anything when the rows already say so, as the run that reads asks again), then
+ * what makes it downloadable. Sets it->res, it->err, it->v.error, it->deferred. */
 static void
 uc_check_stored(struct jobs_item *it, struct uc_plan *plan, struct uc_rows *rows, int64_t read_max)
 {
 	char *serr = NULL;
 
+	if (uc_read_bytes_reported(plan, rows) > read_max) {
+		it->deferred = true;
+		return;
+	}
 	rows->facts = xcalloc((size_t)rows->n + 1, sizeof(*rows->facts));
 	if ((it->res = uc_load_facts(plan, rows, &it->err)) != JOB_DONE)
 		goto out;
