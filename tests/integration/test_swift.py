@@ -1,30 +1,27 @@
 """The one-box Swift of scripts/swift.sh (what `SETTLE_STORAGE=swift make run` and the Swift
 tests use): tempauth, objects, temp URLs signed with the account's key, SLO manifests, and a
-restart on the same ports and data."""
+restart on the same ports and data; then what only Swift has: 503 when settle-api cannot
+reach it, re-authentication, ddsclient through it, and Swift stopped in the middle of
+uploads. The storage-facing tests that both providers share (uploads, integrity, Range,
+purge, signatures, chunk limits) are parametrised over the provider in test_api_uploads.py
+and test_api_files.py."""
 
 import hashlib
-import hmac
 import json
 import os
-import time
 import urllib.parse
 
 import pytest
 import requests
 
-from settle_harness import wait_until
-from test_api_uploads import (_missing_chunk, _never_stored, _sizes_do_not_add_up,
-                              _wrong_chunk_hash, _wrong_size, _wrong_whole_hash, assert_error,
-                              md5)
+from storage_providers import expires_in, sign_swift, storage_route_requests
+from test_api_uploads import assert_error, md5
 
 
-def temp_url(swift, method, path, expires_in=300, key=None):
-    """A Swift temp URL (HMAC-SHA256 over method, expiry and path) for path /v1/…."""
-    expires = int(time.time()) + expires_in
+def temp_url(swift, method, path, expires_in_s=300, key=None):
+    """A Swift temp URL for path /v1/…."""
     key = key or swift.env["SETTLE_SWIFT_TEMP_URL_KEY"]
-    sig = hmac.new(key.encode(), f"{method}\n{expires}\n{path}".encode(),
-                   hashlib.sha256).hexdigest()
-    return f"{swift.env['SETTLE_SWIFT_URL']}{path}?temp_url_sig={sig}&temp_url_expires={expires}"
+    return swift.env["SETTLE_SWIFT_URL"] + sign_swift(key, method, path, expires_in(expires_in_s))
 
 
 def test_tempauth_put_get(swift):
@@ -99,150 +96,6 @@ def swift_client(settle, swift):
     return Client(api, settle.login(api))
 
 
-def swift_listing(swift, container, prefix=""):
-    token, url = swift.auth()
-    r = requests.get(f"{url}/{container}", params={"prefix": prefix},
-                     headers={"X-Auth-Token": token}, timeout=10)
-    return r.status_code, r.text.split()
-
-
-def project_container(db, pid):
-    with db.cursor() as cur:
-        cur.execute("SELECT storage_container FROM projects WHERE id = %s", (pid,))
-        return cur.fetchone()[0]
-
-
-def storage_route_requests(api):
-    """settle-api's count of requests on its own storage routes (/metrics)."""
-    text = requests.get(api.base.rsplit("/api/v1", 1)[0] + "/metrics", timeout=10).text
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("settle_http_requests_total") and 'route="storage.' in line)
-
-
-def test_chunked_upload_through_swift(swift_client, swift, db):
-    c = swift_client
-    pid = c.project()
-    container = project_container(db, pid)
-    status, names = swift_listing(swift, container)
-    assert status in (200, 204) and names == []   # project.initialize made it
-    chunks = [os.urandom(100_000), os.urandom(100_000), os.urandom(12_345)]
-    whole = b"".join(chunks)
-    uid = c.upload(pid, len(whole)).json()["id"]
-    for i, data in enumerate(chunks, 1):
-        u = c.chunk_url(uid, i, len(data), md5(data))
-        assert u["host"] == swift.env["SETTLE_SWIFT_URL"] and "temp_url_sig=" in u["url"]
-        r = requests.put(u["host"] + u["url"], data=data, timeout=60)
-        assert r.status_code == 201, r.text
-    assert swift_listing(swift, container, uid + "/")[1] == [f"{uid}/{n}" for n in (1, 2, 3)]
-    assert c.complete(uid, md5(whole)).status_code == 202
-    done = c.wait_upload(uid)
-    assert done["status"]["error_on"] is None, done
-    f = c.file(pid, uid)
-    url = c.download_url(f"/files/{f['id']}/url")
-    assert url["host"] == swift.env["SETTLE_SWIFT_URL"]
-    r = requests.get(url["host"] + url["url"], timeout=60)
-    assert r.status_code == 200 and r.content == whole
-    r = requests.get(url["host"] + url["url"], headers={"Range": "bytes=99998-100001"},
-                     timeout=60)
-    assert r.status_code == 206 and r.content == whole[99998:100002]
-    # A forged temp URL is Swift's 401.
-    forged = url["url"].replace("temp_url_sig=", "temp_url_sig=0")
-    assert requests.get(url["host"] + forged, timeout=10).status_code == 401
-    # Not one byte went through settle-api.
-    assert storage_route_requests(c.api) == 0
-    # Deleting the file purges the segments and the manifest.
-    assert c.req("DELETE", f"/files/{f['id']}").status_code in (200, 202, 204)
-    wait_until(lambda: swift_listing(swift, container, uid)[1] == [], 60, what="purge")
-
-
-@pytest.mark.parametrize("make", [_wrong_chunk_hash, _wrong_size, _missing_chunk, _never_stored,
-                                  _wrong_whole_hash, _sizes_do_not_add_up])
-def test_integrity_mismatch_through_swift(swift_client, swift, db, make):
-    c = swift_client
-    pid = c.project()
-    uid, whole_hash = make(c, pid)
-    # The chunks went to Swift (every case stores chunk 1 at least).
-    assert f"{uid}/1" in swift_listing(swift, project_container(db, pid), uid + "/")[1]
-    assert c.complete(uid, whole_hash).status_code == 202
-    done = c.wait_upload(uid)
-    assert done["status"]["error_on"] is not None, done
-    assert done["status"]["error_message"], done
-
-
-def test_at_most_1000_chunks_with_swift(swift_client):
-    """API.md: with Swift an upload has at most 1000 chunks (a manifest's segments); the
-    minimum chunk size told to clients is ceil(size / 1000)."""
-    c = swift_client
-    pid = c.project()
-    size = 10_000_001
-    r = c.upload(pid, size)
-    assert r.headers["X-MIN-CHUNK-UPLOAD-SIZE"] == str(-(-size // 1000))
-    uid = r.json()["id"]
-    assert c.req("PUT", f"/uploads/{uid}/chunks",
-                 json={"number": 1000, "size": 1, "hash": {"value": md5(b"x"),
-                                                          "algorithm": "md5"}}).status_code == 200
-    r = c.req("PUT", f"/uploads/{uid}/chunks",
-              json={"number": 1001, "size": 1, "hash": {"value": md5(b"x"), "algorithm": "md5"}})
-    body = assert_error(r, 400, "validation_failed")
-    assert body["errors"] == [{"field": "number",
-                               "message": "must be at most 1000 for the upload's size"}]
-
-
-def test_worker_reads_back_from_swift(settle, swift):
-    """settle-worker (RabbitMQ) verifies through Swift: sha256 chunk hashes, which Swift does
-    not compute, are checked by reading the chunks back; a wrong one is caught."""
-    from test_api_uploads import Client
-    api = settle.api(**swift.env)
-    settle.worker(**swift.env)
-    c = Client(api, settle.login(api))
-    pid = c.project()
-    for good in (True, False):
-        chunks = [os.urandom(70_000), os.urandom(5_000)]
-        whole = b"".join(chunks)
-        uid = c.upload(pid, len(whole)).json()["id"]
-        for i, data in enumerate(chunks, 1):
-            value = hashlib.sha256(data if good or i == 1 else b"other").hexdigest()
-            u = c.chunk_url(uid, i, len(data), value, "sha256")
-            assert u["host"] == swift.env["SETTLE_SWIFT_URL"]
-            assert requests.put(u["host"] + u["url"], data=data, timeout=30).status_code == 201
-        assert c.complete(uid, md5(whole)).status_code == 202
-        done = c.wait_upload(uid)
-        if good:
-            assert done["status"]["error_on"] is None, done
-        else:
-            assert "chunk 2: reported sha256" in done["status"]["error_message"], done
-
-
-@pytest.mark.parametrize("size", [54_321, 0])
-def test_non_chunked_and_empty_through_swift(swift_client, swift, size):
-    """A non-chunked upload's signed_url is a Swift temp URL; an empty file (no segment for
-    a manifest) downloads as empty bytes."""
-    c = swift_client
-    pid = c.project()
-    data = os.urandom(size)
-    up = c.upload(pid, size, chunked=False, hash={"value": md5(data), "algorithm": "md5"}).json()
-    su = up["signed_url"]
-    assert su["host"] == swift.env["SETTLE_SWIFT_URL"]
-    assert requests.put(su["host"] + su["url"], data=data, timeout=30).status_code == 201
-    assert c.complete(up["id"], md5(data)).status_code == 202
-    assert c.wait_upload(up["id"])["status"]["error_on"] is None
-    f = c.file(pid, up["id"])
-    u = c.download_url(f"/file_versions/{f['current_version']['id']}/url")
-    r = requests.get(u["host"] + u["url"], timeout=30)
-    assert r.status_code == 200 and r.content == data
-
-
-def test_project_delete_removes_container(swift_client, swift, db):
-    c = swift_client
-    pid = c.project()
-    container = project_container(db, pid)
-    uid = c.send(pid, [os.urandom(1000), os.urandom(10)])
-    assert c.wait_upload(uid)["status"]["error_on"] is None
-    assert swift_listing(swift, container)[1] == [uid, f"{uid}/1", f"{uid}/2"]
-    assert c.req("DELETE", f"/projects/{pid}").status_code in (200, 202, 204)
-    wait_until(lambda: swift_listing(swift, container)[0] == 404, 60, what="container gone")
-
-
 def test_unreachable_swift_is_503(settle, swift, swift_client):
     """A settle-api that cannot authenticate with Swift cannot make a temp URL (it needs the
     account's path): the chunk URL call answers 503, and nothing is lost (the chunk is
@@ -295,3 +148,4 @@ def test_ddsclient_through_swift(settle, swift, tmp_path):
     dds("download", "-p", "swiftproj", str(tmp_path / "out"))
     assert same_tree(data, tmp_path / "out" / "data")
     assert storage_route_requests(api) == 0
+
