@@ -9,11 +9,13 @@ and test_api_files.py."""
 import hashlib
 import json
 import os
+import time
 import urllib.parse
 
 import pytest
 import requests
 
+from settle_harness import wait_until
 from storage_providers import expires_in, sign_swift, storage_route_requests
 from test_api_uploads import assert_error, md5
 
@@ -149,3 +151,160 @@ def test_ddsclient_through_swift(settle, swift, tmp_path):
     assert same_tree(data, tmp_path / "out" / "data")
     assert storage_route_requests(api) == 0
 
+
+# ---- Swift stopped in the middle of uploads -------------------------------------------------
+
+def _recording_client(api, login, answers):
+    """A test_api_uploads.Client whose every API call is recorded in answers as (method,
+    path, status, code) and repeated while it answers 503 (what a client should do)."""
+    from test_api_uploads import Client
+
+    class Recording(Client):
+        def req(self, method, path, **kw):
+            deadline = time.monotonic() + 60
+            while True:
+                r = super().req(method, path, **kw)
+                code = r.json().get("code") if r.status_code >= 400 else None
+                answers.append((method, path, r.status_code, code))
+                if r.status_code != 503 or time.monotonic() > deadline:
+                    return r
+                time.sleep(0.5)
+
+    return Recording(api, login)
+
+
+def _put_until_stored(u, data, timeout=90):
+    """PUTs data to the signed URL u until Swift answers 201, as a client retrying through
+    an outage does (refused connections and Swift's 503 while a server is down)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            r = requests.put(u["host"] + u["url"], data=data, timeout=30)
+            if r.status_code == 201:
+                return
+            assert r.status_code in (500, 502, 503, 504), f"{r.status_code} {r.text[:200]}"
+        except requests.ConnectionError:
+            pass
+        assert time.monotonic() < deadline, "Swift did not take the chunk back in time"
+        time.sleep(0.2)
+
+
+def _send(c, pid, i):
+    """Upload i of the outage test, chunked (3 chunks) or not, its bytes stored through
+    any outage; returns (upload id, bytes). Not completed."""
+    chunks = ([os.urandom(30_000 + i) for _ in range(3)] if i % 2 == 0
+              else [os.urandom(40_000 + i)])
+    whole = b"".join(chunks)
+    if len(chunks) > 1:
+        uid = c.upload(pid, len(whole), name=f"u{i}").json()["id"]
+        urls = [c.chunk_url(uid, n, len(d), md5(d)) for n, d in enumerate(chunks, 1)]
+    else:
+        up = c.upload(pid, len(whole), name=f"u{i}", chunked=False,
+                      hash={"value": md5(whole), "algorithm": "md5"}).json()
+        uid, urls = up["id"], [up["signed_url"]]
+    for u, data in zip(urls, chunks):
+        _put_until_stored(u, data)
+    return uid, whole
+
+
+def _settled(c, uid):
+    """The upload once it is consistent or marked with an error."""
+    return wait_until(lambda: (lambda j: j if j["status"]["is_consistent"]
+                               or j["status"]["error_on"] else None)(
+        c.req("GET", f"/uploads/{uid}").json()), 120, what=f"upload {uid} settled")
+
+
+def _outage(swift, server, seconds):
+    swift.halt(server)
+    time.sleep(seconds)
+    swift.start()  # swift.sh start starts again what is not running
+
+
+def test_swift_stopped_mid_test_loses_nothing(settle, swift, db):
+    """Swift's proxy and object server are killed and restarted while clients upload (chunked
+    and not) through settle-api and a settle-worker on RabbitMQ, and while the worker
+    verifies completed uploads. Every API call succeeds or answers 503; jobs that could not
+    reach Swift are retried, not given up; every upload whose bytes all reached Swift ends
+    consistent with them downloadable; the one whose chunk never reached Swift ends with an
+    integrity error, never consistent without one."""
+    from storage_providers import SwiftProvider
+    import threading
+    store = SwiftProvider(swift)
+    api = settle.api(**swift.env)
+    worker = settle.worker(**swift.env)
+    answers = []
+    c = _recording_client(api, settle.login(api), answers)
+    pid = c.project()
+    done = {}
+
+    # 1. Uploads in flight while the object server is down for a while (the proxy answers
+    # 503, and refuses manifests whose segments it cannot check).
+    def client(k):
+        for i in range(k, 12, 4):
+            uid, whole = _send(c, pid, i)
+            assert c.complete(uid, md5(whole)).status_code == 202
+            done[uid] = whole
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    _outage(swift, "object", 3)
+    for t in threads:
+        t.join(180)
+    assert len(done) == 12
+
+    # 2. Completed while the proxy is down: the worker cannot reach Swift for longer than
+    # its attempts last. One upload's chunk 2 never reached Swift.
+    stored = dict(_send(c, pid, i) for i in range(12, 15))
+    lacking = c.upload(pid, 20).json()["id"]
+    _put_until_stored(c.chunk_url(lacking, 1, 10, md5(b"0" * 10)), b"0" * 10)
+    c.chunk_url(lacking, 2, 10, md5(b"1" * 10))
+    swift.halt("proxy")
+    for uid, whole in stored.items():
+        assert c.complete(uid, md5(whole)).status_code == 202
+    assert c.complete(lacking, md5(b"0" * 10 + b"1" * 10)).status_code == 202
+    r = c.req("POST", "/projects", json={"name": "during", "description": "outage"})
+    assert r.status_code in (201, 202), r.text
+    late_project = r.json()["id"]
+    wait_until(lambda: all(f"resource={u} attempt=3" in worker.log_text() for u in stored),
+               30, what="the worker retrying the jobs that cannot reach Swift")
+    time.sleep(1)  # SETTLE_RETRY_BASE_MS=50: five attempts fit in less
+    swift.start()
+    done.update(stored)
+
+    # Every upload ends consistent; the ones whose bytes are all in Swift without error.
+    for uid, whole in done.items():
+        up = _settled(c, uid)
+        assert up["status"]["is_consistent"] and up["status"]["error_on"] is None, up
+        f = c.file(pid, uid)
+        d = c.download_url(f"/files/{f['id']}/url")
+        assert requests.get(d["host"] + d["url"], timeout=30).content == whole
+    up = _settled(c, lacking)
+    assert up["status"]["is_consistent"] and up["status"]["error_message"] == "chunk 2: never stored", up
+    wait_until(lambda: c.req("GET", f"/projects/{late_project}").json()["is_consistent"], 120,
+               what="the project created during the outage consistent")
+    with db.cursor() as cur:
+        cur.execute("SELECT error_message FROM projects WHERE id = %s", (late_project,))
+        assert cur.fetchone() == (None,)
+
+    # No upload is consistent without error whose bytes are not all in Swift.
+    with db.cursor() as cur:
+        cur.execute("SELECT u.id::text, u.storage_container, array_agg(c.number) FROM uploads u"
+                    " JOIN chunks c ON c.upload_id = u.id WHERE u.project_id = %s"
+                    " AND u.is_consistent AND u.error_at IS NULL GROUP BY u.id", (pid,))
+        rows = cur.fetchall()
+    assert {r[0] for r in rows} == set(done)
+    for uid, container, numbers in rows:
+        assert store.has(container, uid), uid
+        assert all(store.has(container, f"{uid}/{n}") for n in numbers), uid
+
+    # Never a 500: every call succeeded or answered 503 service_unavailable.
+    odd = [a for a in answers if not (a[2] < 400 or a[2:] == (503, "service_unavailable"))]
+    assert odd == [], odd
+    log = worker.log_text()
+    assert "job_gave_up" not in log, log[-3000:]
+    assert "job_retry_scheduled kind=upload.complete" in log
+    failed = [line for line in log.splitlines() if "kind=upload.complete" in line
+              and ("outcome=retry" in line or "outcome=unavailable" in line)]
+    assert failed and all('error="storage: ' in line for line in failed), failed[:5]
