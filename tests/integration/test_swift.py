@@ -9,6 +9,7 @@ and test_api_files.py."""
 import hashlib
 import json
 import os
+import threading
 import time
 import urllib.parse
 
@@ -16,7 +17,7 @@ import pytest
 import requests
 
 from settle_harness import wait_until
-from storage_providers import expires_in, sign_swift, storage_route_requests
+from storage_providers import SwiftProvider, expires_in, sign_swift, storage_route_requests
 from test_api_uploads import assert_error, md5
 
 
@@ -216,8 +217,10 @@ def _settled(c, uid):
 
 def _outage(swift, server, seconds):
     swift.halt(server)
-    time.sleep(seconds)
-    swift.start()  # swift.sh start starts again what is not running
+    try:
+        time.sleep(seconds)
+    finally:
+        swift.start()  # swift.sh start starts again what is not running
 
 
 def test_swift_stopped_mid_test_loses_nothing(settle, swift, db):
@@ -227,8 +230,6 @@ def test_swift_stopped_mid_test_loses_nothing(settle, swift, db):
     reach Swift are retried, not given up; every upload whose bytes all reached Swift ends
     consistent with them downloadable; the one whose chunk never reached Swift ends with an
     integrity error, never consistent without one."""
-    from storage_providers import SwiftProvider
-    import threading
     store = SwiftProvider(swift)
     api = settle.api(**swift.env)
     worker = settle.worker(**swift.env)
@@ -261,16 +262,18 @@ def test_swift_stopped_mid_test_loses_nothing(settle, swift, db):
     _put_until_stored(c.chunk_url(lacking, 1, 10, md5(b"0" * 10)), b"0" * 10)
     c.chunk_url(lacking, 2, 10, md5(b"1" * 10))
     swift.halt("proxy")
-    for uid, whole in stored.items():
-        assert c.complete(uid, md5(whole)).status_code == 202
-    assert c.complete(lacking, md5(b"0" * 10 + b"1" * 10)).status_code == 202
-    r = c.req("POST", "/projects", json={"name": "during", "description": "outage"})
-    assert r.status_code in (201, 202), r.text
-    late_project = r.json()["id"]
-    wait_until(lambda: all(f"resource={u} attempt=3" in worker.log_text() for u in stored),
-               30, what="the worker retrying the jobs that cannot reach Swift")
-    time.sleep(1)  # SETTLE_RETRY_BASE_MS=50: five attempts fit in less
-    swift.start()
+    try:
+        for uid, whole in stored.items():
+            assert c.complete(uid, md5(whole)).status_code == 202
+        assert c.complete(lacking, md5(b"0" * 10 + b"1" * 10)).status_code == 202
+        r = c.req("POST", "/projects", json={"name": "during", "description": "outage"})
+        assert r.status_code in (201, 202), r.text
+        late_project = r.json()["id"]
+        wait_until(lambda: all(f"resource={u} attempt=3" in worker.log_text() for u in stored),
+                   30, what="the worker retrying the jobs that cannot reach Swift")
+        time.sleep(1)  # SETTLE_RETRY_BASE_MS=50: five attempts fit in less
+    finally:
+        swift.start()
     done.update(stored)
 
     # Every upload ends consistent; the ones whose bytes are all in Swift without error.
@@ -281,7 +284,8 @@ def test_swift_stopped_mid_test_loses_nothing(settle, swift, db):
         d = c.download_url(f"/files/{f['id']}/url")
         assert requests.get(d["host"] + d["url"], timeout=30).content == whole
     up = _settled(c, lacking)
-    assert up["status"]["is_consistent"] and up["status"]["error_message"] == "chunk 2: never stored", up
+    assert up["status"]["is_consistent"], up
+    assert up["status"]["error_message"] == "chunk 2: never stored", up
     wait_until(lambda: c.req("GET", f"/projects/{late_project}").json()["is_consistent"], 120,
                what="the project created during the outage consistent")
     with db.cursor() as cur:
