@@ -2,7 +2,9 @@
  * local (a directory, bytes through settle-api's storage routes: storage_local.h) or swift
  * (OpenStack Swift, bytes straight between clients and Swift). Job functions and handlers
  * call only these functions. Every call that fails returns -1 (or NULL) with *err set (the
- * caller frees it); errno is ENOENT when what was asked for does not exist. */
+ * caller frees it); errno is ENOENT when what was asked for does not exist, and EAGAIN when
+ * the store is unavailable (could not be reached, or answered that it cannot serve now):
+ * the same call may succeed later. */
 #ifndef SETTLE_STORAGE_H
 #define SETTLE_STORAGE_H
 

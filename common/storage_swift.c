@@ -206,7 +206,7 @@ swift_perform(const char *method, const char *url, const char *const *headers, c
 	rep->h = NULL;
 	if (rc != CURLE_OK && !rep->sink_failed) {
 		util_set_err(err, "swift: %s %s: %s", method, url, curl_easy_strerror(rc));
-		errno = EIO;
+		errno = EAGAIN; /* not reached, or the transfer broke off: try again later */
 		return -1;
 	}
 	return 0;
@@ -228,7 +228,7 @@ swift_auth(char **err)
 	if (rep.status < 200 || rep.status > 299 || rep.token == NULL || rep.storage_url == NULL) {
 		util_set_err(err, "swift: authentication at %s answered %ld", cfg.swift_auth_url,
 		             rep.status);
-		errno = EIO;
+		errno = rep.status >= 500 ? EAGAIN : EIO;
 		goto out;
 	}
 	const char *p = strstr(rep.storage_url, "://");
@@ -296,7 +296,7 @@ swift_call(const char *method, const char *path, const char *extra, const char *
 }
 
 /* 0 when rep's status is 2xx (or 404 and missing_ok); else -1 with *err, errno ENOENT for a
- * 404. */
+ * 404 and EAGAIN for a 5xx (Swift or a server behind its proxy is unavailable). */
 static int
 swift_check(const struct swift_reply *rep, const char *what, bool missing_ok, char **err)
 {
@@ -305,8 +305,29 @@ swift_check(const struct swift_reply *rep, const char *what, bool missing_ok, ch
 	if (rep->status == 404 && missing_ok)
 		return 0;
 	util_set_err(err, "swift: %s answered %ld", what, rep->status);
-	errno = rep->status == 404 ? ENOENT : EIO;
+	errno = rep->status == 404 ? ENOENT : rep->status >= 500 ? EAGAIN : EIO;
 	return -1;
+}
+
+/* True when a manifest PUT's 400 body ("Errors:" then a "<segment>, <status> <reason>" line
+ * per segment Swift could not check) blames only 5xx answers of servers behind the proxy:
+ * the segments are not wrong, Swift could not look at them now. */
+static bool
+swift_manifest_unavailable(const char *body)
+{
+	const char *line = body != NULL ? strstr(body, "Errors:") : NULL;
+	int n = 0;
+
+	if (line == NULL)
+		return false;
+	while ((line = strchr(line, '\n')) != NULL && *++line != '\0') {
+		const char *comma = strstr(line, ", ");
+		const char *end = strchr(line, '\n');
+		if (comma == NULL || (end != NULL && comma > end) || comma[2] != '5')
+			return false;
+		n++;
+	}
+	return n > 0;
 }
 
 /* Container, upload and object names Settle makes: letters, digits, '-', '_', '.'. */
@@ -530,9 +551,13 @@ storage_swift_finalize(const char *container, const char *upload_id, const int64
 	if (rc == 0 && (rc = swift_call("PUT", path, "Content-Type: application/octet-stream",
 	                                len > 2 ? body : "", &rep, err)) == 0)
 		rc = swift_check(&rep, "manifest PUT", false, err);
-	if (rc < 0 && rep.body != NULL)
-		log_warn("swift_manifest_refused upload=%s status=%ld body=\"%.200s\"", upload_id,
-		         rep.status, rep.body);
+	if (rc < 0) {
+		int e = rep.status == 400 && swift_manifest_unavailable(rep.body) ? EAGAIN : errno;
+		if (rep.body != NULL)
+			log_warn("swift_manifest_refused upload=%s status=%ld body=\"%.200s\"",
+			         upload_id, rep.status, rep.body);
+		errno = e;
+	}
 	swift_reply_free(&rep);
 	free(body);
 	free(path);

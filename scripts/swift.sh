@@ -119,6 +119,9 @@ pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_forma
 [app:proxy-server]
 use = egg:swift#proxy
 account_autocreate = true
+# One replica: a node the proxy error-limits has no other to stand in for it, so the
+# default 60 s of suppression after errors would only stretch an outage past its end.
+error_suppression_interval = 2
 
 [filter:tempauth]
 use = egg:swift#tempauth

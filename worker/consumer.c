@@ -71,7 +71,8 @@ struct consumer {
 	int nthreads;
 };
 
-static const char *const consumer_outcomes[] = {"done", "duplicate", "retry", "invalid"};
+static const char *const consumer_outcomes[] = {"done", "duplicate", "retry", "invalid",
+                                                "unavailable"};
 
 /* Makes sure *pg is a live connection, waiting one backoff step when it cannot be made.
  * A connection the server closed (Postgres restarted) is noticed here, before a job is
@@ -104,7 +105,9 @@ consumer_item_free(struct item *it)
 }
 
 /* Logs a finished item and, after its last attempt, gives it up (records the error on its
- * resource). batch is the number of jobs it ran with, ms the time they took. */
+ * resource); one that found storage unavailable is retried however many attempts it had,
+ * so that an outage of the store fails no upload. batch is the number of jobs it ran with, ms the
+ * time they took. */
 static void
 consumer_finished(PGconn *pg, struct item *it, int batch, int64_t ms)
 {

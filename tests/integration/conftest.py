@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from settle_harness import (  # noqa: E402
     DURABLE_SETTINGS, Amqp, Postgres, RabbitMQ, Settle, Standby, Swift, make_workdir,
     sanitizer_env)
+from storage_providers import LocalProvider, SwiftProvider  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STANDBY_RUN = os.environ.get("SETTLE_TEST_STANDBY") == "1"
@@ -322,11 +323,21 @@ def fresh_database(postgres):
     return make
 
 
-# The API suites' common set-up: settle-api running jobs inline, a client logged in to it
-# (test_api_uploads.Client), and a project of that client.
 @pytest.fixture
-def inline_api(settle):
-    return settle.api(SETTLE_QUEUE="inline")
+def provider(request, base_env, secret):
+    """The storage provider of the test's settle-api (storage_providers.py): local, unless
+    the test is marked storage_providers.BOTH (then it runs once per provider, the swift run
+    on the session's one Swift)."""
+    if getattr(request, "param", "local") == "swift":
+        return SwiftProvider(request.getfixturevalue("swift"))
+    return LocalProvider(base_env["SETTLE_STORAGE_DIR"], secret)
+
+
+# The API suites' common set-up: settle-api running jobs inline on the test's storage
+# provider, a client logged in to it (test_api_uploads.Client), and a project of that client.
+@pytest.fixture
+def inline_api(settle, provider):
+    return settle.api(SETTLE_QUEUE="inline", **provider.env)
 
 
 @pytest.fixture

@@ -560,6 +560,29 @@ class Swift:
 
     kill = stop
 
+    def server_pid(self, server):
+        """The pid swift.sh recorded for server (memcached, account, container, object or
+        proxy), if that process still runs it; else None."""
+        try:
+            with open(os.path.join(self.dir, "run", f"{server}.pid")) as f:
+                pid = int(f.read().strip())
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read()
+            with open(f"/proc/{pid}/stat") as f:
+                zombie = f.read().rsplit(") ", 1)[1].startswith("Z")
+        except (OSError, ValueError):
+            return None
+        mark = b"memcached" if server == "memcached" else f"{server}-server.conf".encode()
+        return pid if mark in cmdline and not zombie else None
+
+    def halt(self, server, sig=signal.SIGKILL, timeout=10):
+        """Stops one server that swift.sh started, by its recorded pid (SIGKILL: as in a
+        crash). start() brings it back on the same port and data."""
+        pid = self.server_pid(server)
+        assert pid is not None, f"swift {server} is not running"
+        os.kill(pid, sig)
+        wait_until(lambda: self.server_pid(server) is None, timeout, what=f"swift {server} gone")
+
     def auth(self):
         """(token, storage URL) from tempauth."""
         r = requests.get(self.env["SETTLE_SWIFT_AUTH_URL"], timeout=10,

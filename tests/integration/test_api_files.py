@@ -7,7 +7,9 @@ import uuid
 import pytest
 import requests
 
-from test_api_uploads import Client, assert_error, md5, outbox_count
+from settle_harness import wait_until
+from storage_providers import BOTH
+from test_api_uploads import Client, assert_error, container_of, md5, outbox_count
 
 
 def download(u):
@@ -64,6 +66,29 @@ def test_file_lifecycle(client, project, db):
     assert_error(client.req("GET", f"/files/{f['id']}/url"), 404, "not_found")
     assert_error(client.req("DELETE", f"/files/{f['id']}"), 404, "not_found")
     assert outbox_count(db, "resource.delete", f["id"]) == 1
+
+
+@BOTH
+def test_delete_purges_the_bytes(client, project, provider, db):
+    """Deleting a file purges the stored bytes of every version's upload (chunks and what
+    completion made of them) and nothing else; deleting the project removes its container."""
+    ua = client.send(project, [os.urandom(1000), os.urandom(10)])
+    f = client.file(project, ua)
+    ub = client.send(project, [os.urandom(500)])
+    assert client.req("PUT", f"/files/{f['id']}", json={"upload": {"id": ub}}).status_code == 200
+    keep = client.send(project, [b"kept"])
+    client.file(project, keep)
+    for uid in (ua, ub, keep):
+        assert client.wait_upload(uid)["status"]["error_on"] is None
+    container = container_of(db, ua)
+    stored = provider.objects(container)
+    assert {f"{ua}/1", f"{ua}/2", f"{ub}/1", f"{keep}/1"} <= set(stored), stored
+    assert client.req("DELETE", f"/files/{f['id']}").status_code == 202
+    wait_until(lambda: provider.objects(container, ua) == provider.objects(container, ub) == [],
+               30, what="the file's bytes purged")
+    assert f"{keep}/1" in provider.objects(container, keep)
+    assert client.req("DELETE", f"/projects/{project}").status_code == 202
+    wait_until(lambda: provider.objects(container) is None, 30, what="the container removed")
 
 
 def test_file_in_folder(client, project):

@@ -1,11 +1,15 @@
 """The one-box Swift of scripts/swift.sh (what `SETTLE_STORAGE=swift make run` and the Swift
 tests use): tempauth, objects, temp URLs signed with the account's key, SLO manifests, and a
-restart on the same ports and data."""
+restart on the same ports and data; then what only Swift has: 503 when settle-api cannot
+reach it, re-authentication, ddsclient through it, and Swift stopped in the middle of
+uploads. The storage-facing tests that both providers share (uploads, integrity, Range,
+purge, signatures, chunk limits) are parametrised over the provider in test_api_uploads.py
+and test_api_files.py."""
 
 import hashlib
-import hmac
 import json
 import os
+import threading
 import time
 import urllib.parse
 
@@ -13,18 +17,14 @@ import pytest
 import requests
 
 from settle_harness import wait_until
-from test_api_uploads import (_missing_chunk, _never_stored, _sizes_do_not_add_up,
-                              _wrong_chunk_hash, _wrong_size, _wrong_whole_hash, assert_error,
-                              md5)
+from storage_providers import SwiftProvider, expires_in, sign_swift, storage_route_requests
+from test_api_uploads import assert_error, md5
 
 
-def temp_url(swift, method, path, expires_in=300, key=None):
-    """A Swift temp URL (HMAC-SHA256 over method, expiry and path) for path /v1/…."""
-    expires = int(time.time()) + expires_in
+def temp_url(swift, method, path, expires_in_s=300, key=None):
+    """A Swift temp URL for path /v1/…."""
     key = key or swift.env["SETTLE_SWIFT_TEMP_URL_KEY"]
-    sig = hmac.new(key.encode(), f"{method}\n{expires}\n{path}".encode(),
-                   hashlib.sha256).hexdigest()
-    return f"{swift.env['SETTLE_SWIFT_URL']}{path}?temp_url_sig={sig}&temp_url_expires={expires}"
+    return swift.env["SETTLE_SWIFT_URL"] + sign_swift(key, method, path, expires_in(expires_in_s))
 
 
 def test_tempauth_put_get(swift):
@@ -99,150 +99,6 @@ def swift_client(settle, swift):
     return Client(api, settle.login(api))
 
 
-def swift_listing(swift, container, prefix=""):
-    token, url = swift.auth()
-    r = requests.get(f"{url}/{container}", params={"prefix": prefix},
-                     headers={"X-Auth-Token": token}, timeout=10)
-    return r.status_code, r.text.split()
-
-
-def project_container(db, pid):
-    with db.cursor() as cur:
-        cur.execute("SELECT storage_container FROM projects WHERE id = %s", (pid,))
-        return cur.fetchone()[0]
-
-
-def storage_route_requests(api):
-    """settle-api's count of requests on its own storage routes (/metrics)."""
-    text = requests.get(api.base.rsplit("/api/v1", 1)[0] + "/metrics", timeout=10).text
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("settle_http_requests_total") and 'route="storage.' in line)
-
-
-def test_chunked_upload_through_swift(swift_client, swift, db):
-    c = swift_client
-    pid = c.project()
-    container = project_container(db, pid)
-    status, names = swift_listing(swift, container)
-    assert status in (200, 204) and names == []   # project.initialize made it
-    chunks = [os.urandom(100_000), os.urandom(100_000), os.urandom(12_345)]
-    whole = b"".join(chunks)
-    uid = c.upload(pid, len(whole)).json()["id"]
-    for i, data in enumerate(chunks, 1):
-        u = c.chunk_url(uid, i, len(data), md5(data))
-        assert u["host"] == swift.env["SETTLE_SWIFT_URL"] and "temp_url_sig=" in u["url"]
-        r = requests.put(u["host"] + u["url"], data=data, timeout=60)
-        assert r.status_code == 201, r.text
-    assert swift_listing(swift, container, uid + "/")[1] == [f"{uid}/{n}" for n in (1, 2, 3)]
-    assert c.complete(uid, md5(whole)).status_code == 202
-    done = c.wait_upload(uid)
-    assert done["status"]["error_on"] is None, done
-    f = c.file(pid, uid)
-    url = c.download_url(f"/files/{f['id']}/url")
-    assert url["host"] == swift.env["SETTLE_SWIFT_URL"]
-    r = requests.get(url["host"] + url["url"], timeout=60)
-    assert r.status_code == 200 and r.content == whole
-    r = requests.get(url["host"] + url["url"], headers={"Range": "bytes=99998-100001"},
-                     timeout=60)
-    assert r.status_code == 206 and r.content == whole[99998:100002]
-    # A forged temp URL is Swift's 401.
-    forged = url["url"].replace("temp_url_sig=", "temp_url_sig=0")
-    assert requests.get(url["host"] + forged, timeout=10).status_code == 401
-    # Not one byte went through settle-api.
-    assert storage_route_requests(c.api) == 0
-    # Deleting the file purges the segments and the manifest.
-    assert c.req("DELETE", f"/files/{f['id']}").status_code in (200, 202, 204)
-    wait_until(lambda: swift_listing(swift, container, uid)[1] == [], 60, what="purge")
-
-
-@pytest.mark.parametrize("make", [_wrong_chunk_hash, _wrong_size, _missing_chunk, _never_stored,
-                                  _wrong_whole_hash, _sizes_do_not_add_up])
-def test_integrity_mismatch_through_swift(swift_client, swift, db, make):
-    c = swift_client
-    pid = c.project()
-    uid, whole_hash = make(c, pid)
-    # The chunks went to Swift (every case stores chunk 1 at least).
-    assert f"{uid}/1" in swift_listing(swift, project_container(db, pid), uid + "/")[1]
-    assert c.complete(uid, whole_hash).status_code == 202
-    done = c.wait_upload(uid)
-    assert done["status"]["error_on"] is not None, done
-    assert done["status"]["error_message"], done
-
-
-def test_at_most_1000_chunks_with_swift(swift_client):
-    """API.md: with Swift an upload has at most 1000 chunks (a manifest's segments); the
-    minimum chunk size told to clients is ceil(size / 1000)."""
-    c = swift_client
-    pid = c.project()
-    size = 10_000_001
-    r = c.upload(pid, size)
-    assert r.headers["X-MIN-CHUNK-UPLOAD-SIZE"] == str(-(-size // 1000))
-    uid = r.json()["id"]
-    assert c.req("PUT", f"/uploads/{uid}/chunks",
-                 json={"number": 1000, "size": 1, "hash": {"value": md5(b"x"),
-                                                          "algorithm": "md5"}}).status_code == 200
-    r = c.req("PUT", f"/uploads/{uid}/chunks",
-              json={"number": 1001, "size": 1, "hash": {"value": md5(b"x"), "algorithm": "md5"}})
-    body = assert_error(r, 400, "validation_failed")
-    assert body["errors"] == [{"field": "number",
-                               "message": "must be at most 1000 for the upload's size"}]
-
-
-def test_worker_reads_back_from_swift(settle, swift):
-    """settle-worker (RabbitMQ) verifies through Swift: sha256 chunk hashes, which Swift does
-    not compute, are checked by reading the chunks back; a wrong one is caught."""
-    from test_api_uploads import Client
-    api = settle.api(**swift.env)
-    settle.worker(**swift.env)
-    c = Client(api, settle.login(api))
-    pid = c.project()
-    for good in (True, False):
-        chunks = [os.urandom(70_000), os.urandom(5_000)]
-        whole = b"".join(chunks)
-        uid = c.upload(pid, len(whole)).json()["id"]
-        for i, data in enumerate(chunks, 1):
-            value = hashlib.sha256(data if good or i == 1 else b"other").hexdigest()
-            u = c.chunk_url(uid, i, len(data), value, "sha256")
-            assert u["host"] == swift.env["SETTLE_SWIFT_URL"]
-            assert requests.put(u["host"] + u["url"], data=data, timeout=30).status_code == 201
-        assert c.complete(uid, md5(whole)).status_code == 202
-        done = c.wait_upload(uid)
-        if good:
-            assert done["status"]["error_on"] is None, done
-        else:
-            assert "chunk 2: reported sha256" in done["status"]["error_message"], done
-
-
-@pytest.mark.parametrize("size", [54_321, 0])
-def test_non_chunked_and_empty_through_swift(swift_client, swift, size):
-    """A non-chunked upload's signed_url is a Swift temp URL; an empty file (no segment for
-    a manifest) downloads as empty bytes."""
-    c = swift_client
-    pid = c.project()
-    data = os.urandom(size)
-    up = c.upload(pid, size, chunked=False, hash={"value": md5(data), "algorithm": "md5"}).json()
-    su = up["signed_url"]
-    assert su["host"] == swift.env["SETTLE_SWIFT_URL"]
-    assert requests.put(su["host"] + su["url"], data=data, timeout=30).status_code == 201
-    assert c.complete(up["id"], md5(data)).status_code == 202
-    assert c.wait_upload(up["id"])["status"]["error_on"] is None
-    f = c.file(pid, up["id"])
-    u = c.download_url(f"/file_versions/{f['current_version']['id']}/url")
-    r = requests.get(u["host"] + u["url"], timeout=30)
-    assert r.status_code == 200 and r.content == data
-
-
-def test_project_delete_removes_container(swift_client, swift, db):
-    c = swift_client
-    pid = c.project()
-    container = project_container(db, pid)
-    uid = c.send(pid, [os.urandom(1000), os.urandom(10)])
-    assert c.wait_upload(uid)["status"]["error_on"] is None
-    assert swift_listing(swift, container)[1] == [uid, f"{uid}/1", f"{uid}/2"]
-    assert c.req("DELETE", f"/projects/{pid}").status_code in (200, 202, 204)
-    wait_until(lambda: swift_listing(swift, container)[0] == 404, 60, what="container gone")
-
-
 def test_unreachable_swift_is_503(settle, swift, swift_client):
     """A settle-api that cannot authenticate with Swift cannot make a temp URL (it needs the
     account's path): the chunk URL call answers 503, and nothing is lost (the chunk is
@@ -295,3 +151,164 @@ def test_ddsclient_through_swift(settle, swift, tmp_path):
     dds("download", "-p", "swiftproj", str(tmp_path / "out"))
     assert same_tree(data, tmp_path / "out" / "data")
     assert storage_route_requests(api) == 0
+
+
+# ---- Swift stopped in the middle of uploads -------------------------------------------------
+
+def _recording_client(api, login, answers):
+    """A test_api_uploads.Client whose every API call is recorded in answers as (method,
+    path, status, code) and repeated while it answers 503 (what a client should do)."""
+    from test_api_uploads import Client
+
+    class Recording(Client):
+        def req(self, method, path, **kw):
+            deadline = time.monotonic() + 60
+            while True:
+                r = super().req(method, path, **kw)
+                code = r.json().get("code") if r.status_code >= 400 else None
+                answers.append((method, path, r.status_code, code))
+                if r.status_code != 503 or time.monotonic() > deadline:
+                    return r
+                time.sleep(0.5)
+
+    return Recording(api, login)
+
+
+def _put_until_stored(u, data, timeout=90):
+    """PUTs data to the signed URL u until Swift answers 201, as a client retrying through
+    an outage does (refused connections and Swift's 503 while a server is down)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            r = requests.put(u["host"] + u["url"], data=data, timeout=30)
+            if r.status_code == 201:
+                return
+            assert r.status_code in (500, 502, 503, 504), f"{r.status_code} {r.text[:200]}"
+        except requests.ConnectionError:
+            pass
+        assert time.monotonic() < deadline, "Swift did not take the chunk back in time"
+        time.sleep(0.2)
+
+
+def _send(c, pid, i):
+    """Upload i of the outage test, chunked (3 chunks) or not, its bytes stored through
+    any outage; returns (upload id, bytes). Not completed."""
+    chunks = ([os.urandom(30_000 + i) for _ in range(3)] if i % 2 == 0
+              else [os.urandom(40_000 + i)])
+    whole = b"".join(chunks)
+    if len(chunks) > 1:
+        uid = c.upload(pid, len(whole), name=f"u{i}").json()["id"]
+        urls = [c.chunk_url(uid, n, len(d), md5(d)) for n, d in enumerate(chunks, 1)]
+    else:
+        up = c.upload(pid, len(whole), name=f"u{i}", chunked=False,
+                      hash={"value": md5(whole), "algorithm": "md5"}).json()
+        uid, urls = up["id"], [up["signed_url"]]
+    for u, data in zip(urls, chunks):
+        _put_until_stored(u, data)
+    return uid, whole
+
+
+def _settled(c, uid):
+    """The upload once it is consistent or marked with an error."""
+    return wait_until(lambda: (lambda j: j if j["status"]["is_consistent"]
+                               or j["status"]["error_on"] else None)(
+        c.req("GET", f"/uploads/{uid}").json()), 120, what=f"upload {uid} settled")
+
+
+def _outage(swift, server, seconds):
+    swift.halt(server)
+    try:
+        time.sleep(seconds)
+    finally:
+        swift.start()  # swift.sh start starts again what is not running
+
+
+def test_swift_stopped_mid_test_loses_nothing(settle, swift, db):
+    """Swift's proxy and object server are killed and restarted while clients upload (chunked
+    and not) through settle-api and a settle-worker on RabbitMQ, and while the worker
+    verifies completed uploads. Every API call succeeds or answers 503; jobs that could not
+    reach Swift are retried, not given up; every upload whose bytes all reached Swift ends
+    consistent with them downloadable; the one whose chunk never reached Swift ends with an
+    integrity error, never consistent without one."""
+    store = SwiftProvider(swift)
+    api = settle.api(**swift.env)
+    worker = settle.worker(**swift.env)
+    answers = []
+    c = _recording_client(api, settle.login(api), answers)
+    pid = c.project()
+    done = {}
+
+    # 1. Uploads in flight while the object server is down for a while (the proxy answers
+    # 503, and refuses manifests whose segments it cannot check).
+    def client(k):
+        for i in range(k, 12, 4):
+            uid, whole = _send(c, pid, i)
+            assert c.complete(uid, md5(whole)).status_code == 202
+            done[uid] = whole
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    _outage(swift, "object", 3)
+    for t in threads:
+        t.join(180)
+    assert len(done) == 12
+
+    # 2. Completed while the proxy is down: the worker cannot reach Swift for longer than
+    # its attempts last. One upload's chunk 2 never reached Swift.
+    stored = dict(_send(c, pid, i) for i in range(12, 15))
+    lacking = c.upload(pid, 20).json()["id"]
+    _put_until_stored(c.chunk_url(lacking, 1, 10, md5(b"0" * 10)), b"0" * 10)
+    c.chunk_url(lacking, 2, 10, md5(b"1" * 10))
+    swift.halt("proxy")
+    try:
+        for uid, whole in stored.items():
+            assert c.complete(uid, md5(whole)).status_code == 202
+        assert c.complete(lacking, md5(b"0" * 10 + b"1" * 10)).status_code == 202
+        r = c.req("POST", "/projects", json={"name": "during", "description": "outage"})
+        assert r.status_code in (201, 202), r.text
+        late_project = r.json()["id"]
+        wait_until(lambda: all(f"resource={u} attempt=3" in worker.log_text() for u in stored),
+                   30, what="the worker retrying the jobs that cannot reach Swift")
+        time.sleep(1)  # SETTLE_RETRY_BASE_MS=50: five attempts fit in less
+    finally:
+        swift.start()
+    done.update(stored)
+
+    # Every upload ends consistent; the ones whose bytes are all in Swift without error.
+    for uid, whole in done.items():
+        up = _settled(c, uid)
+        assert up["status"]["is_consistent"] and up["status"]["error_on"] is None, up
+        f = c.file(pid, uid)
+        d = c.download_url(f"/files/{f['id']}/url")
+        assert requests.get(d["host"] + d["url"], timeout=30).content == whole
+    up = _settled(c, lacking)
+    assert up["status"]["is_consistent"], up
+    assert up["status"]["error_message"] == "chunk 2: never stored", up
+    wait_until(lambda: c.req("GET", f"/projects/{late_project}").json()["is_consistent"], 120,
+               what="the project created during the outage consistent")
+    with db.cursor() as cur:
+        cur.execute("SELECT error_message FROM projects WHERE id = %s", (late_project,))
+        assert cur.fetchone() == (None,)
+
+    # No upload is consistent without error whose bytes are not all in Swift.
+    with db.cursor() as cur:
+        cur.execute("SELECT u.id::text, u.storage_container, array_agg(c.number) FROM uploads u"
+                    " JOIN chunks c ON c.upload_id = u.id WHERE u.project_id = %s"
+                    " AND u.is_consistent AND u.error_at IS NULL GROUP BY u.id", (pid,))
+        rows = cur.fetchall()
+    assert {r[0] for r in rows} == set(done)
+    for uid, container, numbers in rows:
+        assert store.has(container, uid), uid
+        assert all(store.has(container, f"{uid}/{n}") for n in numbers), uid
+
+    # Never a 500: every call succeeded or answered 503 service_unavailable.
+    odd = [a for a in answers if not (a[2] < 400 or a[2:] == (503, "service_unavailable"))]
+    assert odd == [], odd
+    log = worker.log_text()
+    assert "job_gave_up" not in log, log[-3000:]
+    assert "job_retry_scheduled kind=upload.complete" in log
+    failed = [line for line in log.splitlines() if "kind=upload.complete" in line
+              and ("outcome=retry" in line or "outcome=unavailable" in line)]
+    assert failed and all('error="storage: ' in line for line in failed), failed[:5]

@@ -3,6 +3,7 @@
  * settle-api. */
 #include "jobs.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,12 @@ jobs_record(PGconn *c, const struct job *j)
 out:
 	PQclear(r);
 	return rc;
+}
+
+enum job_result
+jobs_storage_failed(int e)
+{
+	return e == EAGAIN ? JOB_UNAVAILABLE : JOB_RETRY;
 }
 
 /* True when this run should fail on purpose (SETTLE_FAULT_RATE, tests only). */
@@ -369,17 +376,17 @@ jobs_inline_deliver(void *arg, const struct job *j, const char *body, int64_t *r
 		return -1;
 	log_set_id(j->id);
 	enum job_result res = jobs_run(c, j, &err);
-	static const char *const names[] = {"done", "duplicate", "retry", "invalid"};
+	static const char *const names[] = {"done", "duplicate", "retry", "invalid", "unavailable"};
 	log_info("job kind=%s resource=%s attempt=%d outcome=%s ms=%lld%s%s%s", j->kind,
 	         j->resource_id, j->attempt, names[res], (long long)(util_now_ms() - t0),
 	         err != NULL ? " error=\"" : "", err != NULL ? err : "", err != NULL ? "\"" : "");
-	if (res != JOB_RETRY)
+	if (res != JOB_RETRY && res != JOB_UNAVAILABLE)
 		goto out;
 	if (PQstatus(c) != CONNECTION_OK) {
 		rc = -1; /* the database went away: not the job's fault, keep its attempt */
 		goto out;
 	}
-	if (j->attempt < cfg.max_attempts) {
+	if (res == JOB_UNAVAILABLE || j->attempt < cfg.max_attempts) {
 		*retry_delay_ms = jobs_backoff_ms(j->attempt + 1);
 		rc = 1;
 		goto out;

@@ -10,14 +10,19 @@
 #include "util.h"
 
 enum job_result {
-	JOB_DONE = 0,  /* committed (including a permanent failure recorded on the resource) */
-	JOB_DUPLICATE, /* already ran: nothing done */
-	JOB_RETRY,     /* transient failure: nothing committed, try again later */
-	JOB_INVALID    /* malformed or unknown job: drop it (dead-letter) */
+	JOB_DONE = 0,   /* committed (including a permanent failure recorded on the resource) */
+	JOB_DUPLICATE,  /* already ran: nothing done */
+	JOB_RETRY,      /* transient failure: nothing committed, try again later */
+	JOB_INVALID,    /* malformed or unknown job: drop it (dead-letter) */
+	JOB_UNAVAILABLE /* storage unavailable (errno EAGAIN): nothing committed; try again
+	                   later, as JOB_RETRY, but never give up for it */
 };
 
+/* The result of a job whose storage call failed with errno e (see storage.h). */
+enum job_result jobs_storage_failed(int e);
+
 /* Runs j on connection c in one transaction that also records j->id in job_runs.
- * *err gets a message (caller frees) on JOB_RETRY / JOB_INVALID. */
+ * *err gets a message (caller frees) on JOB_RETRY / JOB_INVALID / JOB_UNAVAILABLE. */
 enum job_result jobs_run(PGconn *c, const struct job *j, char **err);
 
 /* Records that j gave up after its last attempt: sets error_on / error_message on the
@@ -51,7 +56,7 @@ enum job_result resource_delete_run(PGconn *c, const struct job *j, const char *
  * its nparams params) selects as (id, storage_container), and sets its purged_at, inside
  * the caller's transaction; adds their number to *purged. Missing bytes are fine, so a
  * second run succeeds. resource.delete and the purge of expired uploads both use it.
- * 0, or -1 with *err (caller frees). */
+ * 0, or -1 with *err (caller frees) and errno (EAGAIN: storage is unavailable). */
 int resource_delete_purge(PGconn *c, const char *sql, int nparams, const char *const *params,
                           int *purged, char **err) MUSTCHECK;
 
@@ -65,7 +70,7 @@ struct upload_verdict {
 struct jobs_item {
 	const struct job *j;
 	enum job_result res; /* out */
-	char *err;           /* out: a message on JOB_RETRY / JOB_INVALID; caller frees */
+	char *err;           /* out: a message unless JOB_DONE / JOB_DUPLICATE; caller frees */
 	bool deferred;       /* out: not run, it has too many bytes to read for a batch */
 	struct upload_verdict v;
 };

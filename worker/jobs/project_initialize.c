@@ -1,5 +1,6 @@
 /* project_initialize.c: the project.initialize job: creates the project's storage container
  * and makes the project consistent. */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "db.h"
@@ -10,8 +11,8 @@
 /* Runs project.initialize for j->resource_id inside the caller's transaction. Creating the
  * container is idempotent, so a retry after a rollback is harmless; a success clears the
  * error mark of an earlier give-up (a dead letter requeued). JOB_DONE, JOB_INVALID
- * when the project does not exist, JOB_RETRY on a database or storage failure (*err set,
- * caller frees). */
+ * when the project does not exist, JOB_RETRY on a database or storage failure,
+ * JOB_UNAVAILABLE when storage is (*err set, caller frees). */
 enum job_result
 project_initialize_run(PGconn *c, const struct job *j, const char **outcome, char **err)
 {
@@ -39,6 +40,7 @@ project_initialize_run(PGconn *c, const struct job *j, const char **outcome, cha
 		goto out;
 	}
 	if (storage_container_create(db_get(r, 0, 0), &serr) < 0) {
+		res = jobs_storage_failed(errno);
 		*err = xasprintf("storage: creating container %s: %s", db_get(r, 0, 0),
 		                 serr != NULL ? serr : "failed");
 		goto out;

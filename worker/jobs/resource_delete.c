@@ -1,5 +1,6 @@
 /* resource_delete.c: the resource.delete job: soft-deletes what lies under a deleted
  * project, folder or file and purges the stored bytes of its uploads. */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "db.h"
@@ -22,6 +23,7 @@ rd_run_all(PGconn *c, const char *id, const char *const *sqls, int n, char **err
 	for (int i = 0; i < n; i++) {
 		if (db_cmd(c, sqls[i], 1, p) < 0) {
 			*err = xstrdup("database: soft-deleting children failed");
+			errno = EIO;
 			return -1;
 		}
 	}
@@ -35,7 +37,7 @@ resource_delete_purge(PGconn *c, const char *sql, int nparams, const char *const
 {
 	PGresult *r = db_exec(c, sql, nparams, params);
 	char *serr = NULL;
-	int rc = -1;
+	int rc = -1, e = EIO;
 
 	if (r == NULL) {
 		*err = xstrdup("database: listing uploads to purge failed");
@@ -44,6 +46,7 @@ resource_delete_purge(PGconn *c, const char *sql, int nparams, const char *const
 	for (int i = 0; i < PQntuples(r); i++) {
 		const char *q[] = {db_get(r, i, 0)};
 		if (storage_upload_delete(db_get(r, i, 1), db_get(r, i, 0), &serr) < 0) {
+			e = errno;
 			*err = xasprintf("storage: purging upload %s: %s", db_get(r, i, 0),
 			                 serr != NULL ? serr : "failed");
 			goto out;
@@ -61,6 +64,7 @@ resource_delete_purge(PGconn *c, const char *sql, int nparams, const char *const
 out:
 	free(serr);
 	PQclear(r);
+	errno = e;
 	return rc;
 }
 
@@ -90,8 +94,10 @@ rd_project(PGconn *c, const char *id, const char *container, int *purged, char *
 	                          1, p, purged, err) < 0)
 		goto out;
 	if (storage_container_delete(container, &serr) < 0) {
+		int e = errno;
 		*err = xasprintf("storage: deleting container %s: %s", container,
 		                 serr != NULL ? serr : "failed");
+		errno = e;
 		goto out;
 	}
 	rc = 0;
@@ -175,7 +181,8 @@ out:
 
 /* Runs resource.delete for j->resource_id (a project, folder or file, looked up in that
  * order) inside the caller's transaction. Idempotent. JOB_DONE, JOB_INVALID when the id is
- * none of those, JOB_RETRY on a database or storage failure (*err set, caller frees). */
+ * none of those, JOB_RETRY on a database or storage failure, JOB_UNAVAILABLE when storage
+ * is (*err set, caller frees). */
 enum job_result
 resource_delete_run(PGconn *c, const struct job *j, const char **outcome, char **err)
 {
@@ -199,8 +206,10 @@ resource_delete_run(PGconn *c, const struct job *j, const char **outcome, char *
 		rc = rd_folder(c, j->resource_id, &purged, err);
 	else
 		rc = rd_file(c, j->resource_id, &purged, err);
-	if (rc < 0)
+	if (rc < 0) {
+		res = jobs_storage_failed(errno);
 		goto out;
+	}
 	log_debug("resource_deleted resource=%s type=%c purged=%d", j->resource_id, type, purged);
 	*outcome = type == 'p'   ? "project_deleted"
 	           : type == 'd' ? "folder_deleted"

@@ -74,8 +74,8 @@ uc_stored_digest(const struct uc_rows *rows, int i, enum hash_alg alg)
 	return rows->facts[i - rows->row0].digest[alg];
 }
 
-/* Fills the facts of each chunk of rows (see struct uc_fact). JOB_DONE, or JOB_RETRY with
- * *err when the store cannot answer. */
+/* Fills the facts of each chunk of rows (see struct uc_fact). JOB_DONE, or JOB_RETRY /
+ * JOB_UNAVAILABLE with *err when the store cannot answer. */
 static enum job_result
 uc_load_facts(const struct uc_plan *plan, struct uc_rows *rows, char **err)
 {
@@ -94,11 +94,12 @@ uc_load_facts(const struct uc_plan *plan, struct uc_rows *rows, char **err)
 		}
 		if (storage_chunk_facts(plan->container, plan->upload_id,
 		                        (int)db_get_i64(rows->r, i, C_NUMBER), &sf, &serr) < 0) {
-			if (errno != ENOENT) {
+			int e = errno;
+			if (e != ENOENT) {
 				*err =
 				    xasprintf("storage: %s", serr != NULL ? serr : "chunk facts");
 				free(serr);
-				return JOB_RETRY;
+				return jobs_storage_failed(e);
 			}
 			free(serr);
 			continue;
@@ -192,14 +193,14 @@ uc_sink_bytes(void *ctx, const void *data, size_t n)
 
 /* Reads chunk number through s, or only asks its size when nothing is to be hashed (and the
  * store was not asked already in this run). JOB_DONE (with *bad set when it is missing) or
- * JOB_RETRY with *err. */
+ * JOB_RETRY / JOB_UNAVAILABLE with *err. */
 static enum job_result
 uc_read_chunk(const struct uc_plan *plan, const struct uc_fact *f, long long number,
               struct uc_sink *s, char **bad, char **err)
 {
 	struct storage_facts sf;
 	char *serr = NULL;
-	int rc;
+	int rc, e;
 
 	if (s->whole == NULL && s->own == NULL && f->from_store) {
 		s->got = f->size;
@@ -212,12 +213,13 @@ uc_read_chunk(const struct uc_plan *plan, const struct uc_fact *f, long long num
 		rc = storage_chunk_read(plan->container, plan->upload_id, (int)number,
 		                        uc_sink_bytes, s, &serr);
 	}
-	if (rc < 0 && errno == ENOENT)
+	e = rc < 0 ? errno : 0;
+	if (rc < 0 && e == ENOENT)
 		*bad = xasprintf("chunk %lld: stored file missing", number);
 	else if (rc < 0)
 		*err = xasprintf("storage: %s", serr != NULL ? serr : "read failed");
 	free(serr);
-	return rc < 0 && errno != ENOENT ? JOB_RETRY : JOB_DONE;
+	return rc < 0 && e != ENOENT ? jobs_storage_failed(e) : JOB_DONE;
 }
 
 /* Streams chunk row i through whole (may be NULL) and its own digest when storage did not
@@ -378,7 +380,7 @@ uc_tidy(const struct uc_plan *plan)
 	free(err);
 }
 
-/* Makes a verified upload downloadable (storage_finalize). 0 or -1 with *err. */
+/* Makes a verified upload downloadable (storage_finalize). 0 or -1 with *err and errno. */
 static int
 uc_finalize(const struct uc_plan *plan, const struct uc_rows *rows, char **err)
 {
@@ -388,7 +390,9 @@ uc_finalize(const struct uc_plan *plan, const struct uc_rows *rows, char **err)
 	for (int k = 0; k < rows->n; k++)
 		sizes[k] = rows->facts[k].size;
 	rc = storage_finalize(plan->container, plan->upload_id, sizes, rows->n, err);
+	int e = errno;
 	free(sizes);
+	errno = e;
 	return rc;
 }
 
@@ -417,7 +421,7 @@ uc_check_stored(struct jobs_item *it, struct uc_plan *plan, struct uc_rows *rows
 	if (it->v.error == NULL)
 		it->res = uc_check_bytes(plan, rows, &it->v.error, &it->err);
 	if (it->res == JOB_DONE && it->v.error == NULL && uc_finalize(plan, rows, &serr) < 0) {
-		it->res = JOB_RETRY;
+		it->res = jobs_storage_failed(errno);
 		it->err = xasprintf("storage: %s", serr != NULL ? serr : "finalize failed");
 	}
 	if (it->res == JOB_DONE)
