@@ -7,7 +7,7 @@
  * kept (when they change) for the last REPLICA_SAMPLES changes, so an idle, caught-up
  * standby is never lagging, and one that applies 2 s late lags about 2 s. After each
  * round it resumes the writes waiting for their write concern (?w=N) that were met or
- * whose time is up.
+ * whose time is up; while any waits, it polls the standbys every REPLICA_TICK_MS.
  */
 #include "replica.h"
 
@@ -22,6 +22,7 @@
 #include "log.h"
 
 #define REPLICA_POLL_MS 10
+#define REPLICA_TICK_MS 1 /* while writes wait for their concern, standbys are polled so often */
 #define REPLICA_SAMPLES 1024
 
 struct replica {
@@ -231,17 +232,39 @@ replica_resume(bool all)
 	}
 }
 
+static bool
+replica_waiting(void)
+{
+	bool any;
+
+	pthread_mutex_lock(&waiters_lock);
+	any = waiters != NULL;
+	pthread_mutex_unlock(&waiters_lock);
+	return any;
+}
+
+/* Every REPLICA_POLL_MS a round of every position; while writes wait for their write
+ * concern, the standbys' every REPLICA_TICK_MS, so that a w=2 write waits for its standby's
+ * replay, not for the next round. */
 static void *
 replica_thread(void *arg)
 {
+	int64_t next_round = 0;
+
 	(void)arg;
 	while (!stopping) {
 		int64_t now = util_now_ms();
-		replica_poll_primary(now);
-		for (int k = 0; k < replica_n; k++)
-			replica_poll_standby(&replicas[k], k, now);
-		replica_resume(false);
-		util_sleep_ms(REPLICA_POLL_MS, &stopping);
+		bool round = now >= next_round, waiting = replica_waiting();
+		if (round) {
+			replica_poll_primary(now);
+			next_round = now + REPLICA_POLL_MS;
+		}
+		if (round || waiting) {
+			for (int k = 0; k < replica_n; k++)
+				replica_poll_standby(&replicas[k], k, now);
+			replica_resume(false);
+		}
+		util_sleep_ms(REPLICA_TICK_MS, &stopping);
 	}
 	replica_resume(true);
 	for (int k = 0; k < replica_n; k++)
