@@ -20,18 +20,14 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE=${SETTLE_RUN_DIR:-$TOP/.settle}
 BIN=${SETTLE_BIN_DIR:-$TOP/build}
 case "$BIN" in /*) ;; *) BIN=$TOP/$BIN ;; esac
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
 LOGS=$STATE/logs
 PIDS=$STATE/run
 QUEUE=${SETTLE_QUEUE:-rabbitmq}
 WORKERS=${SETTLE_WORKERS:-1}
 
-log() { echo "run.sh: $*" >&2; }
-die() {
-	log "$*"
-	exit 1
-}
+PROG=run.sh
+# shellcheck source=scripts/lib.sh
+. "$TOP/scripts/lib.sh" # PY, die, say, port_free
 
 case "${1:-}" in
 -h | --help)
@@ -70,7 +66,7 @@ stop_pid() {
 	kill -0 "$pid" 2>/dev/null || return 0
 	kill -TERM "$pid" 2>/dev/null || true
 	if ! wait_gone "$pid" 150; then
-		log "$name (pid $pid) did not stop in 15s; killing it"
+		say "$name (pid $pid) did not stop in 15s; killing it"
 		kill -KILL "$pid" 2>/dev/null || true
 	fi
 	wait "$pid" 2>/dev/null || true
@@ -92,7 +88,7 @@ cleanup() {
 	[ "$STOPPING" = 1 ] && return 0
 	STOPPING=1
 	trap '' INT TERM
-	log "stopping"
+	say "stopping"
 	for ((i = 0; i < ${#SUPERVISOR_PIDS[@]}; i++)); do
 		stop_supervisor "${SUPERVISOR_PIDS[$i]}" "worker-$((i + 1))"
 	done
@@ -101,7 +97,7 @@ cleanup() {
 	if [ "$STACK_STARTED" = 1 ]; then
 		"$TOP/scripts/stack.sh" stop "$STATE" || true
 	fi
-	log "stopped"
+	say "stopped"
 }
 
 trap 'cleanup; exit 130' INT
@@ -128,21 +124,12 @@ export SETTLE_QUEUE=$QUEUE
 export SETTLE_STORAGE_DIR=${SETTLE_STORAGE_DIR:-$STATE/storage}
 mkdir -p "$SETTLE_STORAGE_DIR"
 
-port_free() {
-	"$PY" -c 'import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-try:
-    s.bind(("127.0.0.1", int(sys.argv[1])))
-except OSError:
-    sys.exit(1)' "$1"
-}
 if [ -z "${SETTLE_LISTEN:-}" ]; then
 	if port_free 8080; then
 		SETTLE_LISTEN=127.0.0.1:8080
 	else
 		port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-		log "port 8080 is taken; using $port"
+		say "port 8080 is taken; using $port"
 		SETTLE_LISTEN=127.0.0.1:$port
 	fi
 fi
@@ -281,7 +268,7 @@ done
 # Keys kept from an earlier database are useless: make new ones.
 token_body() { printf '{"agent_key":"%s","user_key":"%s"}' "$SETTLE_AGENT_KEY" "$SETTLE_USER_KEY"; }
 if [ "$(http_status "$BASE/api/v1/software_agents/api_token" "$(token_body)")" != 201 ]; then
-	log "the keys in $STATE/keys are not known to this database; creating new ones"
+	say "the keys in $STATE/keys are not known to this database; creating new ones"
 	make_keys
 	load_keys || die "no keys in the output of settle user/agent create"
 fi
@@ -324,6 +311,6 @@ while kill -0 "$API_SUPERVISOR" 2>/dev/null; do
 	wait "$API_SUPERVISOR" || rc=$?
 done
 if [ "$STOPPING" = 0 ]; then
-	log "the settle-api supervisor exited with $rc"
+	say "the settle-api supervisor exited with $rc"
 	exit 1
 fi
