@@ -19,6 +19,7 @@ import shutil
 import signal
 import sys
 import threading
+import time
 import uuid
 
 import pytest
@@ -297,14 +298,50 @@ def api(settle):
     return settle.api()
 
 
-@pytest.fixture
-def db(postgres):
-    """An autocommit psycopg2 connection to the settle database."""
+def _replayed_cursor(standby_url, timeout=10.0):
+    """A psycopg2 cursor class whose execute() returns once the standby at standby_url has
+    replayed the primary's WAL up to the statement's end. A test writing to the database
+    directly writes outside any consistency session (no cookie can carry its position), so
+    with SETTLE_TEST_STANDBY=1 the test waits for the standby as a client's cookie would."""
     import psycopg2
-    conn = psycopg2.connect(postgres.url())
+    import psycopg2.extensions
+    sb = psycopg2.connect(standby_url)
+    sb.autocommit = True
+
+    class ReplayedCursor(psycopg2.extensions.cursor):
+        def execute(self, query, vars=None):
+            super().execute(query, vars)
+            plain = psycopg2.extensions.cursor  # its rows are fetched: this one may run
+            with self.connection.cursor(cursor_factory=plain) as cur:
+                cur.execute("SELECT pg_current_wal_insert_lsn()")
+                lsn = cur.fetchone()[0]
+            deadline = time.monotonic() + timeout
+            with sb.cursor() as cur:
+                while True:
+                    cur.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,))
+                    if cur.fetchone()[0]:
+                        return
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"standby did not replay {lsn} in {timeout} s")
+                    time.sleep(0.002)
+
+    return sb, ReplayedCursor
+
+
+@pytest.fixture
+def db(postgres, suite_standby):
+    """An autocommit psycopg2 connection to the settle database. With SETTLE_TEST_STANDBY=1
+    each statement returns once the suite's standby has replayed it (_replayed_cursor)."""
+    import psycopg2
+    sb, factory = None, None
+    if suite_standby is not None:
+        sb, factory = _replayed_cursor(suite_standby.url())
+    conn = psycopg2.connect(postgres.url(), cursor_factory=factory)
     conn.autocommit = True
     yield conn
     conn.close()
+    if sb is not None:
+        sb.close()
 
 
 @pytest.fixture
