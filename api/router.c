@@ -373,14 +373,15 @@ router_access(void *cls, struct MHD_Connection *conn, const char *url, const cha
 		r->wait_seq = wait_seq();
 		session_resume(r);
 		r->wait_answer(r);
+		session_tracked(r);
 		session_concern(r);
 	} else if (r->response == NULL) {
 		r->wait_seq = wait_seq();
-		session_writing(r);
+		session_track(r);
 		router_run(r);
 		if (session_retry(r))
 			router_run(r);
-		session_wrote(r);
+		session_tracked(r);
 		session_concern(r);
 	}
 	if (r->suspended)

@@ -1,12 +1,15 @@
 /* session.c: which database serves a request, and the SESSION cookie.
  *
  * The cookie carries the newest WAL position the client wrote or read (signed, sign.h).
- * A write's position is that right after its COMMIT, read in the same round trip: by
- * db_commit for a transaction, by each statement while the handler runs (db_track_commits)
- * for the writes made of one statement.
- * A read's is a lower bound of what it saw, from the poller (replica.h): no round trip;
- * one that issues download URLs knows it exactly (SESSION_SQL_POSITION), and the URLs carry
- * it (signed), so a cookie-less download reads as if it had the cookie.
+ * The position of a request is read in the round trips it makes anyway: by db_commit for a
+ * transaction, and by each statement outside one while the handler runs (db_track_commits:
+ * the position after its implicit commit, pipelined). For a write that is at or past its
+ * COMMIT; for a read, at or past everything it saw, on the primary (a resumed Prefer: wait
+ * that saw a worker's commit) as on a standby, so that a later read through a standby at
+ * that position sees no less (monotonic reads). The poller's positions (replica.h) are a
+ * floor for statements that are not tracked. A read that issues download URLs reads its
+ * position in the statement (SESSION_SQL_POSITION), and the URLs carry it (signed), so a
+ * cookie-less download reads as if it had the cookie.
  */
 #include "session.h"
 
@@ -198,28 +201,30 @@ session_retry(struct req *r)
 	log_warn("standby_failed standby=%d sqlstate=%s retry=primary", r->standby,
 	         db_last_sqlstate());
 	session_drop_answer(r);
+	db_track_commits(r->db, false);
 	r->standby = 0;
 	r->db = primary;
+	session_track(r);
 	return true;
 }
 
 void
-session_writing(struct req *r)
+session_track(struct req *r)
 {
-	if (replica_count() > 0 && r->db != NULL && !session_is_read(r))
+	if (replica_count() > 0 && r->db != NULL)
 		db_track_commits(r->db, true);
 }
 
 void
-session_wrote(struct req *r)
+session_tracked(struct req *r)
 {
 	uint64_t lsn;
 
-	if (replica_count() == 0 || r->db == NULL || session_is_read(r))
+	if (replica_count() == 0 || r->db == NULL)
 		return;
 	db_track_commits(r->db, false);
 	lsn = db_take_commit_lsn(r->db);
-	if ((r->suspended || (r->status >= 200 && r->status < 300)) && lsn > r->session_lsn)
+	if (lsn > r->session_lsn)
 		r->session_lsn = lsn;
 }
 
@@ -228,10 +233,11 @@ session_resume(struct req *r)
 {
 	PGconn *primary;
 
-	if (r->standby == 0 || (primary = db_thread_conn()) == NULL)
-		return;
-	r->standby = 0;
-	r->db = primary;
+	if (r->standby != 0 && (primary = db_thread_conn()) != NULL) {
+		r->standby = 0;
+		r->db = primary;
+	}
+	session_track(r);
 }
 
 void

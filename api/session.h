@@ -4,6 +4,7 @@
 #ifndef SETTLE_SESSION_H
 #define SETTLE_SESSION_H
 
+#include "db.h"
 #include "http.h"
 
 /* The connection a request uses: a standby for a GET or HEAD that carries a valid SESSION
@@ -23,21 +24,23 @@ void session_concern(struct req *r);
  * by a recovery conflict), drops its answer and moves the request to the primary; true
  * then, and the handler must run again. */
 bool session_retry(struct req *r) MUSTCHECK;
-/* Before the handler of a write: each of its statements made outside a transaction records
- * the position after its commit (db_track_commits), with no round trip of its own. */
-void session_writing(struct req *r);
-/* After the handler of a write: records the position of its COMMIT for the cookie. */
-void session_wrote(struct req *r);
-/* A request resumed from Prefer: wait goes on on the primary. */
+/* Before a handler: each of its statements made outside a transaction records the position
+ * after its commit (db_track_commits), with no round trip of its own, read or write,
+ * primary or standby. */
+void session_track(struct req *r);
+/* After the handler: raises the cookie's position to the last one recorded (the commit of a
+ * write, or at least everything a read saw), so that the client's next reads, wherever they
+ * go, see no less (read-your-writes, monotonic reads). */
+void session_tracked(struct req *r);
+/* A request resumed from Prefer: wait goes on on the primary, its statements tracked as
+ * session_track's (session_tracked after its answer). */
 void session_resume(struct req *r);
 /* A signed storage URL carried position lsn (0: none): the request reads as one whose
  * SESSION cookie carries it. */
 void session_signed(struct req *r, uint64_t lsn);
 /* The position a statement saw, as a text column: the commit of everything it could see
  * (a standby's replay position, or the primary's insert position), evaluated once. */
-#define SESSION_SQL_POSITION                                                                       \
-	"(SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE "                \
-	"pg_current_wal_insert_lsn() END)::text"
+#define SESSION_SQL_POSITION DB_SQL_POSITION "::text"
 /* Raises the request's position to lsn, a SESSION_SQL_POSITION column (no-op without
  * standbys), so that what the answer issues (cookie, download URLs) covers what it read. */
 void session_saw(struct req *r, const char *lsn);

@@ -370,7 +370,7 @@ static bool
 db_pipeline_send(PGconn *c, const char *sql, int n, const char *const *params, int i, bool fresh,
                  const char *name)
 {
-	static const char lsn_sql[] = "SELECT pg_current_wal_insert_lsn()";
+	static const char lsn_sql[] = "SELECT " DB_SQL_POSITION;
 
 	if (i >= 0 && fresh && !PQsendPrepare(c, name, sql, n, NULL))
 		return false;
@@ -556,7 +556,7 @@ db_begin(PGconn *c)
 static int
 db_commit_lsn(PGconn *c, struct db_conn *s)
 {
-	static const char sql[] = "COMMIT; SELECT pg_current_wal_insert_lsn()";
+	static const char sql[] = "COMMIT; SELECT " DB_SQL_POSITION;
 	PGresult *r = db_check(c, PQexec(c, sql), sql);
 
 	if (r == NULL)

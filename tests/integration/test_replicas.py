@@ -451,6 +451,32 @@ def test_a_cookie_read_waits_for_the_standby_to_replay_the_write(settle, standby
     assert metric(api, "settle_session_fallbacks_total") == 0
 
 
+def _lsn(text):
+    hi, lo = text.split("/")
+    return (int(hi, 16) << 32) | int(lo, 16)
+
+
+def test_a_primary_read_gives_a_cookie_at_or_past_what_it_saw(settle, replica_api, db):
+    """Monotonic reads: the cookie of a read served by the primary is at or past everything
+    the read saw, here a rename made beside settle-api (as a worker's commit is), else the
+    client's next read, through a standby that has replayed only up to the cookie, could see
+    the old name again. The position comes in the read's own round trip, not from the
+    poller (which looks every 10 ms and would mostly be behind)."""
+    who = settle.login(replica_api)
+    pid = new_project(Client(replica_api, who))
+    fid = new_folder(Client(replica_api, who), pid, "renamed")
+    for i in range(N):
+        with db.cursor() as cur:
+            cur.execute("UPDATE folders SET name = %s WHERE id = %s", (f"renamed-{i}", fid))
+            cur.execute("SELECT pg_current_wal_insert_lsn()")
+            wrote = _lsn(cur.fetchone()[0])
+        r = requests.get(f"{replica_api.base}/folders/{fid}", headers=who["headers"],
+                         timeout=TIMEOUT)
+        assert r.status_code == 200 and r.json()["name"] == f"renamed-{i}", r.text
+        cookie = int(r.cookies["SESSION"].split(".")[0], 16)
+        assert cookie >= wrote, f"read {i}: cookie at {cookie:x}, the rename it saw at {wrote:x}"
+
+
 def test_a_read_the_standby_loses_runs_again_on_the_primary(settle, standby, replica_api):
     who = settle.login(replica_api)
     c = Client(replica_api, who)
