@@ -6,9 +6,11 @@ check neither marks such an upload consistent nor loses it (retried, then given 
 error on the upload and the job in settle.dead, from where it runs again once the provider
 is back).
 
-The switch is made by writing the other provider's name into the upload's row, which is
-what a settle-api started with the other SETTLE_STORAGE would see; the JSON of each
-provider under its own settle-api is tested by test_api_uploads.py (storage_providers.BOTH).
+Most tests make the switch by writing the other provider's name into the upload's row,
+which is what a settle-api started with the other SETTLE_STORAGE sees (no Swift needed);
+the last one switches for real, from a Swift settle-api to a local one on the same
+database. The JSON of each provider under its own settle-api is tested by
+test_api_uploads.py (storage_providers.BOTH).
 """
 
 import os
@@ -123,3 +125,32 @@ def test_worker_neither_verifies_nor_loses_another_providers_upload(settle, db):
     status = client.wait_upload(uid, timeout=60)
     assert status["error_on"] is None and status["error_message"] is None, status
     assert [r[1] for r in job_runs_of(db, uid)] == ["consistent"]
+
+
+def test_real_switch_from_swift_to_local(settle, swift):
+    """The same through real settle-apis: an upload begun under Swift is refused by a
+    settle-api of the same database configured with the local provider."""
+    from test_api_uploads import Client
+    swift_api = settle.api(SETTLE_QUEUE="inline", **swift.env)
+    client = Client(swift_api, settle.login(swift_api))
+    project = client.project()
+    data = os.urandom(2000)
+    up = client.upload(project, len(data)).json()
+    assert up["storage_provider"]["name"] == "swift"
+    assert client.put_chunk(up["id"], 1, data).status_code == 201
+
+    local_api = settle.api(SETTLE_QUEUE="inline")
+    local = Client(local_api, {"headers": client.h, "user_id": client.user_id})
+    assert local.req("GET", f"/uploads/{up['id']}").json()["storage_provider"]["name"] == "swift"
+    r = local.req("PUT", f"/uploads/{up['id']}/chunks",
+                  json={"number": 1, "size": 2000, "hash": {"value": md5(data)}})
+    assert_names_both(assert_error(r, 409, "conflict"))
+    assert_names_both(assert_error(local.complete(up["id"], md5(data)), 409, "conflict"))
+    # Completed where its bytes are, it downloads there and nowhere else.
+    assert client.complete(up["id"], md5(data)).status_code == 202
+    client.wait_upload(up["id"])
+    f = client.file(project, up["id"])
+    r = local.req("GET", f"/files/{f['id']}/url")
+    assert_names_both(assert_error(r, 503, "service_unavailable"))
+    u = client.download_url(f"/files/{f['id']}/url")
+    assert requests.get(u["host"] + u["url"], timeout=30).content == data
