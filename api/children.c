@@ -198,6 +198,18 @@ children_file_item(const PGresult *res, int i, bool download, uint64_t lsn)
 	return item;
 }
 
+/* Whether the configured storage provider holds every file of the page res (its provider
+ * in column 8) when the caller may download them (a file_url each); else false after
+ * answering 503 (http_storage_holds). */
+static bool
+children_files_held(struct req *r, const PGresult *res, bool download)
+{
+	for (int i = 0; download && i < PQntuples(res); i++)
+		if (!http_storage_holds(r, db_get(res, i, 8), 503))
+			return false;
+	return true;
+}
+
 void
 children_project_files(struct req *r)
 {
@@ -227,6 +239,7 @@ children_project_files(struct req *r)
 	                                               "lf.parent_id") ", u.id, "
 	                                                               "u.storage_container,"
 	                                                               " " SESSION_SQL_POSITION
+	                                                               ", u.storage_provider"
 	                                                               " FROM lf"
 	                                                               " JOIN uploads u ON u.id = "
 	                                                               "lf.upload_id ORDER BY "
@@ -235,6 +248,10 @@ children_project_files(struct req *r)
 	    3, q);
 	if (res == NULL)
 		goto fail;
+	if (!children_files_held(r, res, download)) {
+		PQclear(res);
+		return;
+	}
 	results = json_array();
 	if (PQntuples(res) > 0)
 		session_saw(r, db_get(res, 0, 7));

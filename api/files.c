@@ -325,7 +325,7 @@ files_version_get(struct req *r)
 /* The state of a version's upload and the caller's right to it, in one round trip (the
  * read path clients poll). $1 is the file or version id, $2 the user. Columns: may download,
  * upload id, is_consistent, has error, error_message, purged, storage container, the
- * position the statement saw (for the URL). */
+ * position the statement saw (for the URL), the storage provider that holds its bytes. */
 #define FILES_URL_SQL(from, where)                                                                 \
 	"SELECT " ACCESS_SQL_CAN(                                                                  \
 	    "p", "$2::uuid",                                                                       \
@@ -333,7 +333,8 @@ files_version_get(struct req *r)
 	        ACCESS_DOWNLOAD)) ", u.id, "                                                       \
 	                          "u.is_consistent, u.error_at IS NOT NULL, "                      \
 	                          "u.error_message, u.purged_at IS NOT NULL, "                     \
-	                          "u.storage_container, " SESSION_SQL_POSITION " FROM " from       \
+	                          "u.storage_container, " SESSION_SQL_POSITION                     \
+	                          ", u.storage_provider FROM " from                                \
 	                          " JOIN projects p ON p.id = f.project_id AND NOT p.is_deleted"   \
 	                          " JOIN uploads u ON u.id = v.upload_id"                          \
 	                          " WHERE " where
@@ -347,7 +348,8 @@ static const char files_version_url_sql[] = FILES_URL_SQL(
 
 /* Answers the download URL of the upload that sql selects for r->params[0]: 200 when
  * consistent, 400 integrity_exception after a failed check, 404 not consistent before
- * (waiting first under Prefer: wait), 403 without download_file, 404 when there is none. */
+ * (waiting first under Prefer: wait), 403 without download_file, 404 when there is none,
+ * 503 when the configured storage provider does not hold its bytes. */
 static void
 files_url_answer(struct req *r, const char *sql, const char *what)
 {
@@ -371,6 +373,8 @@ files_url_answer(struct req *r, const char *sql, const char *what)
 		/* Under Prefer: wait the route's handler runs again once it is consistent. */
 		if (!wait_for(r, db_get(res, 0, 1), r->route->handle))
 			http_not_consistent(r);
+	} else if (!http_storage_holds(r, db_get(res, 0, 8), 503)) {
+		/* answered */
 	} else {
 		json_t *url;
 		session_saw(r, db_get(res, 0, 7));

@@ -521,3 +521,22 @@ http_storage_unavailable(struct req *r)
 	http_error(r, 503, "service_unavailable", "the storage service is not reachable",
 	           "try again later");
 }
+
+bool
+http_storage_holds(struct req *r, const char *provider, int status)
+{
+	char *msg = NULL;
+
+	if (storage_holds(provider, &msg))
+		return true;
+	log_warn("storage_provider_mismatch path=%s error=\"%s\"", r->path, msg);
+	if (status == 409) {
+		http_error(r, 409, "conflict", msg, "begin a new upload process");
+	} else {
+		http_error(r, 503, "service_unavailable", msg,
+		           "the operator must configure that storage provider again; retry later");
+		http_header(r, "Retry-After", "60");
+	}
+	free(msg);
+	return false;
+}

@@ -175,5 +175,12 @@ json_t *http_storage_url(const char *method, const char *container, const char *
 bool http_storage_signed(struct req *r, uint64_t *lsn) MUSTCHECK;
 /* 503 service_unavailable: the storage provider cannot be reached. */
 void http_storage_unavailable(struct req *r);
+/* Whether the configured storage provider holds the bytes of an upload whose
+ * uploads.storage_provider is provider (storage_holds). If not, answers status with a
+ * message naming both: 409 conflict for a call that would go on with the upload (chunks,
+ * complete: the client begins a new one), 503 service_unavailable with Retry-After for one
+ * that wants its bytes (download URLs; they are back once the provider is configured
+ * again), and returns false. */
+bool http_storage_holds(struct req *r, const char *provider, int status) MUSTCHECK;
 
 #endif

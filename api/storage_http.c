@@ -40,13 +40,14 @@ storage_http_number(struct req *r)
 }
 
 /* The chunk ($1 upload, $2 number) of a live upload: container, completed, registered size,
- * hash algorithm and value, and whether it keeps within the upload's limits ($3 the
- * minimum chunk size). */
+ * hash algorithm and value, whether it keeps within the upload's limits ($3 the minimum
+ * chunk size), and the storage provider that holds the upload. */
 /* clang-format off */
 static const char storage_http_chunk_sql[] =
 	"SELECT u.storage_container, u.completed_at IS NOT NULL, c.size, c.hash_algorithm, "
 	"c.hash_value, c.number <= " UPLOADS_SQL_MAX_NUMBER("$3::bigint") " AND c.size <= "
-	UPLOADS_SQL_ROOM("c.number") " FROM chunks c JOIN uploads u ON u.id = c.upload_id "
+	UPLOADS_SQL_ROOM("c.number") ", u.storage_provider FROM chunks c JOIN uploads u ON "
+	"u.id = c.upload_id "
 	"JOIN projects p ON p.id = u.project_id WHERE c.upload_id = $1 AND c.number = $2 "
 	"AND u.purged_at IS NULL AND NOT p.is_deleted";
 /* clang-format on */
@@ -75,6 +76,8 @@ storage_http_open(struct req *r, struct storage_put *s)
 	} else if (db_get_bool(res, 0, 1)) {
 		http_error(r, 409, "conflict", "the upload is already completed",
 		           "begin a new upload process");
+	} else if (!http_storage_holds(r, db_get(res, 0, 6), 409)) {
+		/* answered */
 	} else if (!db_get_bool(res, 0, 5)) {
 		http_error(r, 413, "payload_too_large",
 		           "the chunk does not fit in the upload's declared size",
@@ -371,16 +374,17 @@ storage_http_range(const char *h, int64_t total, int64_t *start, int64_t *len)
 	return 1;
 }
 
-/* Loads the chunks of upload r->params[0] into a new g; 0, or -1 after answering. */
+/* Loads the chunks of upload r->params[0] into a new g; 0, or -1 after answering (404, or
+ * 503 when the configured storage provider does not hold it). */
 static int
 storage_http_load(struct req *r, struct storage_get **out, char **etag, int64_t *total)
 {
 	const char *params[1] = {r->params[0]};
 	PGresult *res = db_exec(
 	    r->db,
-	    "SELECT u.storage_container, u.etag, c.number, c.stored_size, c.stored_at IS NULL "
-	    "FROM uploads u LEFT JOIN chunks c ON c.upload_id = u.id WHERE u.id = $1 "
-	    "AND u.purged_at IS NULL ORDER BY c.number",
+	    "SELECT u.storage_container, u.etag, c.number, c.stored_size, c.stored_at IS NULL, "
+	    "u.storage_provider FROM uploads u LEFT JOIN chunks c ON c.upload_id = u.id "
+	    "WHERE u.id = $1 AND u.purged_at IS NULL ORDER BY c.number",
 	    1, params);
 	struct storage_get *g;
 
@@ -388,9 +392,10 @@ storage_http_load(struct req *r, struct storage_get **out, char **etag, int64_t 
 		http_db_error(r);
 		return -1;
 	}
-	if (PQntuples(res) == 0) {
+	if (PQntuples(res) == 0 || !http_storage_holds(r, db_get(res, 0, 5), 503)) {
+		if (PQntuples(res) == 0)
+			http_not_found(r, "upload");
 		PQclear(res);
-		http_not_found(r, "upload");
 		return -1;
 	}
 	g = xcalloc(1, sizeof(*g));

@@ -38,7 +38,8 @@ enum {
 	U_ERROR_MSG,
 	U_CHUNKS,
 	U_HASHES,
-	U_CREATOR, /* the creator's dds-user (VIEWS_SQL_USER_OBJ) */
+	U_CREATOR,  /* the creator's dds-user (VIEWS_SQL_USER_OBJ) */
+	U_PROVIDER, /* the storage provider that holds its bytes (uploads.storage_provider) */
 	U_TOTAL,
 	U_VERDICT, /* access_verdict's columns, in the statements that check and write */
 	/* complete: completed before, its hash; hashes: the value recorded for the algorithm */
@@ -47,6 +48,7 @@ enum {
 	U_DONE_ALG,
 	U_DONE_RECORDED,          /* complete: the value recorded before for the algorithm */
 	U_EXPIRED,                /* complete: purged before it was completed */
+	U_HELD_BY,                /* complete: the provider that holds its bytes */
 	U_NEW_CONTAINER = U_DONE, /* create: the new upload's storage container */
 };
 
@@ -58,14 +60,14 @@ enum {
 	"'hash', json_build_object('value', c.hash_value, 'algorithm', c.hash_algorithm)) " \
 	"ORDER BY c.number) FROM " from "), '[]')"
 
-/* SQL: the columns U_ID to U_CREATOR of an uploads row alias u joined with its creator's
+/* SQL: the columns U_ID to U_PROVIDER of an uploads row alias u joined with its creator's
  * users row alias s, with the chunks and hashes columns given. */
 #define UPLOADS_SQL_COLS(chunks, hashes) \
 	"u.id, u.name, u.content_type, u.size, u.etag, u.project_id, " \
 	VIEWS_SQL_TS("u.created_at") ", u.completed_at IS NULL AND u.purged_at IS NULL, " \
 	VIEWS_SQL_TS("u.completed_at") ", u.is_consistent, " VIEWS_SQL_TS("u.purged_at") ", " \
 	VIEWS_SQL_TS("u.error_at") ", u.error_message, " \
-	chunks ", " hashes ", " VIEWS_SQL_USER_OBJ("s") "::text"
+	chunks ", " hashes ", " VIEWS_SQL_USER_OBJ("s") "::text, u.storage_provider"
 
 #define UPLOADS_SELECT \
 	"SELECT " UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("chunks c WHERE c.upload_id = u.id"), \
@@ -98,16 +100,18 @@ enum {
 	" RETURNING algorithm, value"
 
 /* POST /projects/{id}/uploads in one statement: checks the project ($2) and the caller
- * ($8), inserts the upload and, when it is not chunked, its only chunk, and answers the
- * upload rendered from what was inserted (data-modifying CTEs are not seen by the final
- * SELECT, so the chunk list comes from ch), then the verdict. */
+ * ($8), inserts the upload (its bytes to be held by storage provider $11) and, when it is
+ * not chunked, its only chunk, and answers the upload rendered from what was inserted
+ * (data-modifying CTEs are not seen by the final SELECT, so the chunk list comes from ch),
+ * then the verdict. */
 static const char uploads_create_sql[] =
 	"WITH acc AS (SELECT p.id, p.storage_container, p.is_deleted, p.is_consistent, "
 	ACCESS_SQL_CAN("p", "$8::uuid", ACCESS_LIT(ACCESS_CREATE)) " AS member FROM projects p "
 	"WHERE p.id = $2::uuid), "
 	"ins AS (INSERT INTO uploads (id, project_id, name, content_type, size, chunked, etag, "
-	"storage_container, created_by) SELECT $1::uuid, acc.id, $3::text, $4::text, $5::bigint, "
-	"$6::boolean, $7::text, acc.storage_container, $8::uuid FROM acc WHERE acc.member "
+	"storage_container, created_by, storage_provider) SELECT $1::uuid, acc.id, $3::text, "
+	"$4::text, $5::bigint, $6::boolean, $7::text, acc.storage_container, $8::uuid, $11::text "
+	"FROM acc WHERE acc.member "
 	"AND NOT acc.is_deleted AND acc.is_consistent RETURNING *), "
 	"ch AS (INSERT INTO chunks (upload_id, number, size, hash_value, hash_algorithm) "
 	"SELECT id, 1, size, $9::text, $10::text FROM ins WHERE NOT chunked "
@@ -117,16 +121,17 @@ static const char uploads_create_sql[] =
 
 /* PUT /uploads/{id}/complete in one statement: locks the upload ($1) and reads its latest
  * state (a concurrent complete or purge is waited for and seen), checks the caller ($5),
- * marks it completed with the hash ($2 value, $3 algorithm) when it is not yet, not purged
- * and no other value is recorded for that algorithm, records the fingerprint ($4) and
- * queues the upload.complete job ($6 message id, $7 kind). Answers the upload as completed
+ * marks it completed with the hash ($2 value, $3 algorithm) when it is not yet, not purged,
+ * held by the configured storage provider ($8) and no other value is recorded for that
+ * algorithm, records the fingerprint ($4) and queues the upload.complete job ($6 message
+ * id, $7 kind). Answers the upload as completed
  * (its hashes: those recorded before, with this one), the verdict, then whether it was
  * completed before and with which hash, the value recorded before for the algorithm
- * (U_DONE_*), and whether it was purged (U_EXPIRED). */
+ * (U_DONE_*), whether it was purged (U_EXPIRED) and its storage provider (U_HELD_BY). */
 static const char uploads_complete_sql[] =
 	"WITH acc AS (SELECT u.id, u.completed_at IS NOT NULL AS completed, "
 	"u.completed_hash_value, u.completed_hash_algorithm, p.is_deleted, true AS is_consistent, "
-	"u.purged_at IS NOT NULL AS purged, "
+	"u.purged_at IS NOT NULL AS purged, u.storage_provider, "
 	ACCESS_SQL_CAN("p", "$5::uuid", ACCESS_LIT(ACCESS_CREATE)) " AS member, "
 	"(SELECT f.value FROM fingerprints f WHERE f.upload_id = u.id AND f.algorithm = $3::text) "
 	"AS recorded FROM uploads u "
@@ -134,25 +139,28 @@ static const char uploads_complete_sql[] =
 	"upd AS (UPDATE uploads u SET completed_at = now(), completed_hash_value = $2::text, "
 	"completed_hash_algorithm = $3::text FROM acc WHERE u.id = acc.id AND acc.member AND "
 	"NOT acc.is_deleted AND NOT acc.completed AND NOT acc.purged "
-	"AND coalesce(acc.recorded = $2::text, true) RETURNING u.*), "
+	"AND acc.storage_provider = $8::text AND coalesce(acc.recorded = $2::text, true) "
+	"RETURNING u.*), "
 	"fp AS (INSERT INTO fingerprints (id, upload_id, algorithm, value) SELECT $4::uuid, id, "
 	"$3::text, $2::text FROM upd" UPLOADS_SQL_FP_KEEP "), "
 	OUTBOX_SQL_CTE("$6::uuid", "$7::text", "upd.id", "upd") " "
 	"SELECT " UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("chunks c WHERE c.upload_id = u.id"),
 	UPLOADS_SQL_HASHES_WITH_FP("$3::text"))
 	UPLOADS_SQL_VERDICT ", acc.completed, acc.completed_hash_value, acc.completed_hash_algorithm, "
-	"acc.recorded, acc.purged" UPLOADS_SQL_FROM("upd");
+	"acc.recorded, acc.purged, acc.storage_provider" UPLOADS_SQL_FROM("upd");
 
 /* PUT /uploads/{id}/chunks in one statement: share-locks the upload ($1; complete and the
  * purge of expired uploads wait for it, and it for them), checks the caller ($6) and
  * registers or replaces chunk $2 ($3 size, $4 hash value, $5 algorithm) while the upload is
- * not completed nor purged and the chunk fits its limits ($7 the minimum chunk size, $8 the
- * most chunks storage takes; see UPLOADS_SQL_MAX_NUMBER). Answers the verdict, whether the upload is completed, whether
+ * not completed nor purged, is held by the configured storage provider ($9) and the chunk
+ * fits its limits ($7 the minimum chunk size, $8 the most chunks storage takes; see
+ * UPLOADS_SQL_MAX_NUMBER). Answers the verdict, whether the upload is completed, whether
  * the chunk was written, then (UC_*) whether the number and the size are within the
- * limits, the highest number, the room, and whether the upload is purged. */
+ * limits, the highest number, the room, whether the upload is purged, its container and
+ * its storage provider. */
 static const char uploads_chunk_sql[] =
 	"WITH acc AS (SELECT u.id, u.completed_at IS NOT NULL AS completed, p.is_deleted, "
-	"u.purged_at IS NOT NULL AS purged, u.storage_container, "
+	"u.purged_at IS NOT NULL AS purged, u.storage_container, u.storage_provider, "
 	ACCESS_SQL_CAN("p", "$6::uuid", ACCESS_LIT(ACCESS_CREATE)) " AS member, "
 	UPLOADS_SQL_MAX_NUMBER("$7::bigint, ceil(u.size::numeric / $8::bigint)::bigint")
 	" AS max_number, "
@@ -163,14 +171,15 @@ static const char uploads_chunk_sql[] =
 	"ins AS (INSERT INTO chunks (upload_id, number, size, hash_value, hash_algorithm) "
 	"SELECT lim.id, $2::integer, $3::bigint, $4::text, $5::text FROM lim WHERE lim.member "
 	"AND NOT lim.is_deleted AND NOT lim.completed AND NOT lim.purged AND lim.number_ok "
-	"AND lim.size_ok "
+	"AND lim.size_ok AND lim.storage_provider = $9::text "
 	"ON CONFLICT (upload_id, number) DO UPDATE "
 	"SET size = EXCLUDED.size, hash_value = EXCLUDED.hash_value, hash_algorithm = "
 	"EXCLUDED.hash_algorithm, stored_size = NULL, stored_md5 = NULL, stored_sha1 = NULL, "
 	"stored_sha256 = NULL, stored_at = NULL, created_at = now() RETURNING number) "
 	"SELECT lim.id IS NOT NULL, lim.member, lim.is_deleted, true, lim.completed, "
 	"EXISTS (SELECT 1 FROM ins), lim.number_ok, lim.size_ok, lim.max_number, lim.room, "
-	"lim.purged, lim.storage_container FROM (VALUES (1)) one LEFT JOIN lim ON true";
+	"lim.purged, lim.storage_container, lim.storage_provider "
+	"FROM (VALUES (1)) one LEFT JOIN lim ON true";
 
 /* Columns of uploads_chunk_sql after the verdict. */
 enum {
@@ -182,6 +191,7 @@ enum {
 	UC_ROOM,
 	UC_PURGED,
 	UC_CONTAINER,
+	UC_PROVIDER,
 };
 
 /* GET /uploads/{id} in one statement: the upload ($1) when the caller ($2) may see it, then
@@ -241,8 +251,8 @@ uploads_row_json(const PGresult *res, int row)
 	                 db_get(res, row, U_NAME), "content_type", db_get(res, row, U_CTYPE),
 	                 "size", (json_int_t)db_get_i64(res, row, U_SIZE), "etag",
 	                 db_get(res, row, U_ETAG), "project", "id", db_get(res, row, U_PROJECT),
-	                 "storage_provider", views_storage_provider(), "chunks",
-	                 uploads_jcol(res, row, U_CHUNKS), "hashes",
+	                 "storage_provider", views_storage_provider(db_get(res, row, U_PROVIDER)),
+	                 "chunks", uploads_jcol(res, row, U_CHUNKS), "hashes",
 	                 uploads_jcol(res, row, U_HASHES), "status", status, "audit", audit);
 }
 
@@ -364,14 +374,14 @@ uploads_read_new(struct req *r, json_t *body, struct uploads_new *u)
 	return 0;
 }
 
-/* Inserts the upload id (and, when not chunked, its only chunk) after checking the project
- * r->params[0] and the caller, in one statement. Returns the result (caller PQclear-s), or
- * NULL on a database error. */
+/* Inserts the upload id (and, when not chunked, its only chunk) of the configured storage
+ * provider after checking the project r->params[0] and the caller, in one statement.
+ * Returns the result (caller PQclear-s), or NULL on a database error. */
 static PGresult *
 uploads_insert(struct req *r, const struct uploads_new *u, const char *id)
 {
 	char size[24], etag[UUID_STR_LEN];
-	const char *params[10] = {id,
+	const char *params[11] = {id,
 	                          r->params[0],
 	                          u->name,
 	                          u->ctype,
@@ -380,11 +390,12 @@ uploads_insert(struct req *r, const struct uploads_new *u, const char *id)
 	                          etag,
 	                          r->user_id,
 	                          u->has_hash ? u->value : "",
-	                          hash_alg_name(u->has_hash ? u->alg : HASH_MD5)};
+	                          hash_alg_name(u->has_hash ? u->alg : HASH_MD5),
+	                          storage_name()};
 
 	snprintf(size, sizeof(size), "%lld", (long long)u->size);
 	uuid_generate(etag);
-	return db_exec(r->db, uploads_create_sql, 10, params);
+	return db_exec(r->db, uploads_create_sql, 11, params);
 }
 
 /* Adds the headers of a created upload (chunk or upload size limits) and, when it is not
@@ -590,7 +601,8 @@ uploads_chunks(struct req *r)
 	struct uploads_chunk ch = {0};
 	json_t *body = http_body_object(r);
 	char num[24], size[24], min[24], maxn[24];
-	const char *params[8] = {r->params[0], num, size, ch.value, NULL, r->user_id, min, maxn};
+	const char *params[9] = {r->params[0], num, size, ch.value,      NULL,
+	                         r->user_id,   min, maxn, storage_name()};
 	PGresult *res = NULL;
 
 	if (body == NULL || uploads_read_chunk(r, body, &ch) < 0)
@@ -600,7 +612,7 @@ uploads_chunks(struct req *r)
 	snprintf(min, sizeof(min), "%lld", (long long)cfg.min_chunk_size);
 	snprintf(maxn, sizeof(maxn), "%lld", (long long)storage_max_chunks());
 	params[4] = hash_alg_name(ch.alg);
-	if ((res = db_exec(r->db, uploads_chunk_sql, 8, params)) == NULL) {
+	if ((res = db_exec(r->db, uploads_chunk_sql, 9, params)) == NULL) {
 		http_db_error(r);
 	} else if (access_verdict(r, res, 0, "upload") != 1) {
 		/* answered */
@@ -609,6 +621,8 @@ uploads_chunks(struct req *r)
 		           "begin a new upload to send more chunks");
 	} else if (db_get_bool(res, 0, UC_PURGED)) {
 		uploads_expired(r);
+	} else if (!http_storage_holds(r, db_get(res, 0, UC_PROVIDER), 409)) {
+		/* answered */
 	} else if (!db_get_bool(res, 0, UC_NUMBER_OK) || !db_get_bool(res, 0, UC_SIZE_OK)) {
 		uploads_chunk_invalid(r, res);
 	} else if (!db_get_bool(res, 0, UC_WRITTEN)) {
@@ -671,14 +685,14 @@ static void
 uploads_mark_complete(struct req *r, enum hash_alg alg, const char *value)
 {
 	char fid[UUID_STR_LEN], mid[UUID_STR_LEN];
-	const char *params[7] = {r->params[0], value, hash_alg_name(alg), fid,
-	                         r->user_id,   mid,   JOB_UPLOAD_COMPLETE};
+	const char *params[8] = {r->params[0], value, hash_alg_name(alg),  fid,
+	                         r->user_id,   mid,   JOB_UPLOAD_COMPLETE, storage_name()};
 	PGresult *res;
 	const char *v, *a;
 
 	uuid_generate(fid);
 	uuid_generate(mid);
-	if ((res = db_exec(r->db, uploads_complete_sql, 7, params)) == NULL) {
+	if ((res = db_exec(r->db, uploads_complete_sql, 8, params)) == NULL) {
 		http_db_error(r);
 		return;
 	}
@@ -688,6 +702,9 @@ uploads_mark_complete(struct req *r, enum hash_alg alg, const char *value)
 		uploads_completed_answer(r, uploads_row_json(res, 0));
 	} else if (!db_get_bool(res, 0, U_DONE) && db_get_bool(res, 0, U_EXPIRED)) {
 		uploads_expired(r);
+	} else if (!db_get_bool(res, 0, U_DONE) &&
+	           !http_storage_holds(r, db_get(res, 0, U_HELD_BY), 409)) {
+		/* answered */
 	} else if (!db_get_bool(res, 0, U_DONE) && db_get(res, 0, U_DONE_RECORDED) != NULL) {
 		http_error(r, 409, "conflict",
 		           "another hash of this algorithm is recorded for the upload",

@@ -5,6 +5,7 @@
 
 #include "db.h"
 #include "http.h"
+#include "storage.h"
 
 json_t *
 views_json_col(const PGresult *res, int row, int col)
@@ -29,10 +30,26 @@ views_parent(const char *project_id, const char *parent_id)
 }
 
 json_t *
-views_storage_provider(void)
+views_storage_provider(const char *name)
 {
-	return json_pack("{s:s,s:s,s:s}", "id", VIEWS_PROVIDER_ID, "name", VIEWS_PROVIDER_NAME,
-	                 "description", VIEWS_PROVIDER_DESC);
+	const struct storage_info *p = storage_info(name);
+
+	if (p == NULL)
+		return json_null();
+	return json_pack("{s:s,s:s,s:s}", "id", p->id, "name", p->name, "description",
+	                 p->description);
+}
+
+/* Replaces the provider's name at upload.storage_provider (VIEWS_SQL_UPLOAD_BRIEF) with
+ * its object; leaves anything else (a JSON null upload) alone. */
+static void
+views_upload_provider(json_t *upload)
+{
+	json_t *name = json_object_get(upload, "storage_provider");
+
+	if (json_is_string(name))
+		json_object_set_new(upload, "storage_provider",
+		                    views_storage_provider(json_string_value(name)));
 }
 
 json_t *
@@ -77,16 +94,22 @@ views_file(const PGresult *res, int row, int col)
 {
 	json_t *file = views_node(res, row, col, "dds-file");
 
-	json_object_set_new(file, "current_version", views_json_col(res, row, col + 8));
+	json_t *cv = views_json_col(res, row, col + 8);
+
+	views_upload_provider(json_object_get(cv, "upload"));
+	json_object_set_new(file, "current_version", cv);
 	return file;
 }
 
 json_t *
 views_file_version(const PGresult *res, int row, int col)
 {
+	json_t *upload = views_json_col(res, row, col + 4);
+
+	views_upload_provider(upload);
 	return json_pack(
 	    "{s:s,s:s,s:I,s:o,s:b,s:o,s:{s:s}}", "kind", "dds-file-version", "id",
 	    db_get(res, row, col), "version", (json_int_t)db_get_i64(res, row, col + 1), "label",
 	    http_jstr(db_get(res, row, col + 2)), "is_deleted", db_get_bool(res, row, col + 3),
-	    "upload", views_json_col(res, row, col + 4), "file", "id", db_get(res, row, col + 5));
+	    "upload", upload, "file", "id", db_get(res, row, col + 5));
 }

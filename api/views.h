@@ -8,11 +8,6 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
-/* The one storage provider: {"id","name","description"}. */
-#define VIEWS_PROVIDER_ID   "00000000-0000-4000-8000-000000000001"
-#define VIEWS_PROVIDER_NAME "local"
-#define VIEWS_PROVIDER_DESC "local directory storage"
-
 /* The one auth provider: Settle's own user directory (API.md "Users, auth providers, roles
  * and project permissions"). */
 #define VIEWS_AUTH_PROVIDER_ID         "00000000-0000-4000-8000-000000000002"
@@ -81,12 +76,13 @@
 	" vh.value) ORDER BY vh.algorithm) FROM fingerprints vh WHERE vh.upload_id = (" upload     \
 	")), '[]'::json)"
 
-/* SQL, one JSON expression: {id, size, hashes, storage_provider} of an uploads row alias. */
+/* SQL, one JSON expression: {id, size, hashes, storage_provider} of an uploads row alias,
+ * storage_provider being the provider's name: views_file and views_file_version make it
+ * the provider's object. */
 #define VIEWS_SQL_UPLOAD_BRIEF(u)                                                                  \
-	"json_build_object('id', " u ".id, 'size', " u ".size, 'hashes', " VIEWS_SQL_HASHES(       \
-	    u ".id") ", 'storage_provider', json_build_object('id', '" VIEWS_PROVIDER_ID           \
-	             "', 'name', '" VIEWS_PROVIDER_NAME "', 'description', '" VIEWS_PROVIDER_DESC  \
-	             "'))"
+	"json_build_object('id', " u ".id, 'size', " u                                             \
+	".size, 'hashes', " VIEWS_SQL_HASHES(u ".id") ", 'storage_provider', " u                   \
+	                                              ".storage_provider)"
 
 /* SQL, one column: the current version {id, version, label, upload {…}} of a files.id
  * expression (its highest live version) as JSON text, or NULL. */
@@ -131,8 +127,9 @@
 /* Parses a JSON-text column: new reference, JSON null for SQL NULL or bad text. */
 json_t *views_json_col(const PGresult *res, int row, int col);
 
-/* {"id","name","description"} of the storage provider. New reference. */
-json_t *views_storage_provider(void);
+/* {"id","name","description"} of the storage provider named name (an upload's
+ * uploads.storage_provider); JSON null for an unknown name. New reference. */
+json_t *views_storage_provider(const char *name);
 
 /* The objects of one row, reading the columns of the matching VIEWS_SQL_* list starting
  * at col. New references. */

@@ -3,12 +3,14 @@
 #include "storage.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include "config.h"
 #include "storage_local.h"
 #include "storage_swift.h"
 
 struct storage_provider {
+	struct storage_info info;
 	int64_t max_chunks;
 	int (*container_create)(const char *container, char **err);
 	int (*container_delete)(const char *container, char **err);
@@ -24,42 +26,74 @@ struct storage_provider {
 	int (*upload_tidy)(const char *container, const char *upload_id, char **err);
 };
 
-static const struct storage_provider storage_local = {
-    INT64_MAX,
-    storage_local_container_create,
-    storage_local_container_delete,
-    storage_local_url,
-    storage_local_chunk_facts,
-    storage_local_chunk_read,
-    storage_local_finalize,
-    storage_local_upload_delete,
-    storage_local_upload_tidy,
-};
-
-static const struct storage_provider storage_swift = {
-    1000,
-    storage_swift_container_create,
-    storage_swift_container_delete,
-    storage_swift_url,
-    storage_swift_chunk_facts,
-    storage_swift_chunk_read,
-    storage_swift_finalize,
-    storage_swift_upload_delete,
-    storage_swift_upload_tidy,
+/* The providers, each with what clients see of it (id, name, description: DDS's storage
+ * provider). The name is what uploads.storage_provider records (migration 0009 lists the
+ * names it accepts); an id never changes once clients have seen it. */
+static const struct storage_provider storage_providers[] = {
+    {
+        {"00000000-0000-4000-8000-000000000001", "local", "local directory storage"},
+        INT64_MAX,
+        storage_local_container_create,
+        storage_local_container_delete,
+        storage_local_url,
+        storage_local_chunk_facts,
+        storage_local_chunk_read,
+        storage_local_finalize,
+        storage_local_upload_delete,
+        storage_local_upload_tidy,
+    },
+    {
+        {"00000000-0000-4000-8000-000000000004", "swift", "OpenStack Swift object storage"},
+        1000,
+        storage_swift_container_create,
+        storage_swift_container_delete,
+        storage_swift_url,
+        storage_swift_chunk_facts,
+        storage_swift_chunk_read,
+        storage_swift_finalize,
+        storage_swift_upload_delete,
+        storage_swift_upload_tidy,
+    },
 };
 
 /* Set once by storage_init, before any thread starts. */
-static const struct storage_provider *storage_provider = &storage_local;
+static const struct storage_provider *storage_provider = &storage_providers[0];
 
 int
 storage_init(char **err)
 {
 	if (cfg.swift) {
-		storage_provider = &storage_swift;
+		storage_provider = &storage_providers[1];
 		return storage_swift_init(err);
 	}
-	storage_provider = &storage_local;
+	storage_provider = &storage_providers[0];
 	return storage_local_init(cfg.storage_dir, err);
+}
+
+const struct storage_info *
+storage_info(const char *name)
+{
+	for (size_t i = 0; i < sizeof(storage_providers) / sizeof(storage_providers[0]); i++)
+		if (name != NULL && strcmp(storage_providers[i].info.name, name) == 0)
+			return &storage_providers[i].info;
+	return NULL;
+}
+
+const char *
+storage_name(void)
+{
+	return storage_provider->info.name;
+}
+
+bool
+storage_holds(const char *name, char **err)
+{
+	if (name != NULL && strcmp(name, storage_provider->info.name) == 0)
+		return true;
+	*err = xasprintf("the upload's bytes are in storage provider %s, and this deployment uses "
+	                 "%s (SETTLE_STORAGE)",
+	                 name != NULL ? name : "(none)", storage_provider->info.name);
+	return false;
 }
 
 int64_t

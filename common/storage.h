@@ -8,11 +8,27 @@
 #ifndef SETTLE_STORAGE_H
 #define SETTLE_STORAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "hash.h"
 #include "util.h"
+
+/* What clients see of a storage provider (an upload's storage_provider). Static strings. */
+struct storage_info {
+	const char *id, *name, *description;
+};
+
+/* The provider whose name (the value of uploads.storage_provider: "local", "swift") is
+ * name, or NULL when none is. Static. */
+const struct storage_info *storage_info(const char *name);
+/* The name of the provider storage_init started: what a new upload records. Static. */
+const char *storage_name(void);
+/* Whether the started provider holds the bytes of an upload whose uploads.storage_provider
+ * is name (a deployment that changed SETTLE_STORAGE keeps older uploads in the other one).
+ * When not, *err gets a message naming both (caller frees). */
+bool storage_holds(const char *name, char **err) MUSTCHECK;
 
 /* Starts the provider of cfg (reads its settings). Call once at start. 0 or -1. */
 int storage_init(char **err) MUSTCHECK;

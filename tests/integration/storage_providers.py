@@ -13,6 +13,7 @@ same body against both and takes every difference from these attributes:
 | api_carries_bytes| True: settle-api's storage routes  | False: clients and Swift only       |
 | etag(upload, chunks) | the upload's etag              | the manifest's: md5 of the chunks'  |
 |                  |                                    | md5s (a Static Large Object's)      |
+| info             | an upload's `storage_provider`: {id, name, description} (common/storage.c) |
 """
 
 import hashlib
@@ -44,6 +45,8 @@ def sign_swift(key, method, path, expires):
 
 class LocalProvider:
     name = "local"
+    info = {"id": "00000000-0000-4000-8000-000000000001", "name": "local",
+            "description": "local directory storage"}
     bad_url = (403, "forbidden")
     oversize_put = (413, "payload_too_large")
     max_chunks = None
@@ -82,6 +85,8 @@ class LocalProvider:
 
 class SwiftProvider:
     name = "swift"
+    info = {"id": "00000000-0000-4000-8000-000000000004", "name": "swift",
+            "description": "OpenStack Swift object storage"}
     bad_url = (401, None)
     oversize_put = None
     max_chunks = 1000

@@ -142,7 +142,7 @@ def test_chunked_upload_to_identical_download(client, project, provider):
     assert up["kind"] == "dds-upload" and up["size"] == len(whole) and up["chunks"] == []
     assert up["status"]["ready_for_chunks"] is True and up["status"]["completed_on"] is None
     assert up["project"] == {"id": project}
-    assert up["storage_provider"]["id"] == "00000000-0000-4000-8000-000000000001"
+    assert up["storage_provider"] == provider.info  # the provider that holds its bytes
     uid = up["id"]
     for i, c in enumerate(chunks, 1):
         u = client.chunk_url(uid, i, len(c), md5(c))
@@ -160,8 +160,17 @@ def test_chunked_upload_to_identical_download(client, project, provider):
     assert {"algorithm": "md5", "value": md5(whole)} in body["hashes"]
     done = client.wait_upload(uid)
     assert done["status"]["error_on"] is None, done
+    assert done["storage_provider"] == provider.info
     f = client.file(project, uid)
     assert f["current_version"]["upload"]["hashes"] == [{"algorithm": "md5", "value": md5(whole)}]
+    assert f["current_version"]["upload"]["storage_provider"] == provider.info
+    assert client.req("GET", f"/files/{f['id']}").json()["current_version"]["upload"][
+        "storage_provider"] == provider.info
+    v = client.req("GET", f"/file_versions/{f['current_version']['id']}").json()
+    assert v["upload"]["storage_provider"] == provider.info
+    children = client.req("GET", f"/projects/{project}/children").json()["results"]
+    assert [c["current_version"]["upload"]["storage_provider"] for c in children] == [
+        provider.info]
     u = client.download_url(f"/files/{f['id']}/url")
     assert u["http_verb"] == "GET" and u["http_headers"] == []
     r = requests.get(u["host"] + u["url"], timeout=30)

@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from settle_harness import free_port, job_message, wait_until
+from storage_providers import LocalProvider
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BINARIES = ["settle-api", "settle-worker", "settle"]
@@ -124,6 +125,62 @@ def test_migrate_concurrently(settle, fresh_database):
         assert rc == 0, f"concurrent migrate exited {rc}:\n{out}"
         assert "runtime error:" not in out and "Sanitizer" not in out, out
     assert migrations_in(url) == [(m, 1) for m in MIGRATIONS]
+
+
+def _migrate_before(url, first):
+    """Applies the migrations named before `first` as settle migrate would."""
+    import psycopg2
+    conn = psycopg2.connect(url)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("CREATE TABLE schema_migrations (name text PRIMARY KEY,"
+                        " applied_at timestamptz NOT NULL DEFAULT now())")
+            for name in (m for m in MIGRATIONS if m < first):
+                with open(os.path.join(REPO, "migrations", name)) as f:
+                    cur.execute(f.read())
+                cur.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (name,))
+    finally:
+        conn.close()
+
+
+def _sql(url, sql, args=()):
+    import psycopg2
+    conn = psycopg2.connect(url)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql, args)
+            return cur.fetchall() if cur.description else None
+    finally:
+        conn.close()
+
+
+def test_upload_from_before_0009_reads_as_local(settle, fresh_database):
+    """An upload written before migration 0009 (the storage provider of each upload) is the
+    local provider's: every deployment stored its uploads there then."""
+    url = fresh_database()
+    _migrate_before(url, "0009")
+    user_id, user_key = settle.create_user(SETTLE_DATABASE_URL=url)
+    _, agent_key = settle.create_agent(SETTLE_DATABASE_URL=url)
+    pid, uid = str(uuid.uuid4()), str(uuid.uuid4())
+    _sql(url, "INSERT INTO projects (id, name, storage_container, is_consistent, created_by)"
+              " VALUES (%s, 'old', %s, true, %s)", (pid, pid, user_id))
+    _sql(url, "INSERT INTO project_members (project_id, user_id, role)"
+              " VALUES (%s, %s, 'project_admin')", (pid, user_id))
+    _sql(url, "INSERT INTO uploads (id, project_id, name, size, etag, storage_container,"
+              " created_by) VALUES (%s, %s, 'old.bin', 0, %s, %s, %s)",
+         (uid, pid, str(uuid.uuid4()), pid, user_id))
+
+    settle.cli("migrate", SETTLE_DATABASE_URL=url)
+    assert migrations_in(url) == [(m, 1) for m in MIGRATIONS]
+    assert _sql(url, "SELECT storage_provider FROM uploads WHERE id = %s", (uid,)) == [("local",)]
+    api = settle.api(SETTLE_DATABASE_URL=url, SETTLE_QUEUE="inline")
+    r = requests.post(f"{api.base}/software_agents/api_token",
+                      json={"agent_key": agent_key, "user_key": user_key}, timeout=10)
+    assert r.status_code == 201, r.text
+    r = requests.get(f"{api.base}/uploads/{uid}", headers={"Authorization": r.json()["api_token"]},
+                     timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.json()["storage_provider"] == LocalProvider.info
 
 
 # ---- operational endpoints and errors ----------------------------------------------------

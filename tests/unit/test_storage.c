@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
+#include "storage.h"
 #include "storage_local.h"
 #include "util.h"
 
@@ -468,6 +470,37 @@ test_storage_symlinks_not_followed(void **state)
 	free(link);
 }
 
+/* The table of providers, and the check that an upload's provider is the configured one. */
+static void
+test_storage_providers(void **state)
+{
+	const struct storage_info *local = storage_info("local"), *swift = storage_info("swift");
+	char *err = NULL;
+
+	assert_non_null(local);
+	assert_non_null(swift);
+	assert_string_equal(local->id, "00000000-0000-4000-8000-000000000001");
+	assert_string_equal(swift->name, "swift");
+	assert_string_not_equal(swift->id, local->id);
+	assert_null(storage_info("s3"));
+	assert_null(storage_info(NULL));
+
+	cfg.swift = false;
+	cfg.storage_dir = test_root;
+	assert_int_equal(storage_init(&err), 0);
+	assert_string_equal(storage_name(), "local");
+	assert_true(storage_holds("local", &err));
+	assert_null(err);
+	assert_false(storage_holds("swift", &err));
+	assert_non_null(err);
+	assert_non_null(strstr(err, "storage provider swift"));
+	assert_non_null(strstr(err, "uses local"));
+	free(err);
+	err = NULL;
+	assert_false(storage_holds(NULL, &err));
+	free(err);
+}
+
 int
 main(void)
 {
@@ -484,6 +517,7 @@ main(void)
 	    cmocka_unit_test(test_storage_upload_tidy),
 	    cmocka_unit_test(test_storage_container_delete),
 	    cmocka_unit_test(test_storage_symlinks_not_followed),
+	    cmocka_unit_test(test_storage_providers),
 	};
 	return cmocka_run_group_tests(tests, test_storage_setup, test_storage_teardown);
 }

@@ -26,6 +26,7 @@ enum {
 	U_ALG,
 	U_VALUE,
 	U_SEEN,
+	U_PROVIDER,
 	C_NUMBER,
 	C_SIZE,
 	C_HASH,
@@ -354,12 +355,14 @@ uc_plan_whole_stored(struct uc_plan *plan, const struct uc_rows *rows)
 
 /* Every upload of the batch with its chunks, a row per chunk, in the order of the jobs;
  * U_SEEN: this message already ran (a redelivery: spares reading the bytes again; a
- * "gave_up" row does not count, so a requeued dead letter runs again). */
+ * "gave_up" row does not count, so a requeued dead letter runs again); U_PROVIDER: the
+ * storage provider that holds its bytes. */
 static const char uc_load_sql[] =
     "SELECT j.ord, u.id::text, u.size, u.completed_at IS NOT NULL, u.is_consistent,"
     " u.purged_at IS NOT NULL, u.storage_container, u.completed_hash_algorithm,"
     " u.completed_hash_value, EXISTS (SELECT 1 FROM job_runs r WHERE r.message_id = j.mid"
-    " AND r.outcome <> 'gave_up'), c.number, c.size, c.hash_value, c.hash_algorithm,"
+    " AND r.outcome <> 'gave_up'), u.storage_provider, c.number, c.size, c.hash_value, "
+    "c.hash_algorithm,"
     " c.stored_size, c.stored_md5, c.stored_sha1, c.stored_sha256, c.stored_at IS NOT NULL"
     " FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS j(mid, rid, ord)"
     " LEFT JOIN uploads u ON u.id = j.rid LEFT JOIN chunks c ON c.upload_id = u.id"
@@ -453,6 +456,13 @@ uc_check_one(struct jobs_item *it, struct uc_rows *rows, int64_t read_max)
 	}
 	if (db_get_bool(r, rows->row0, U_CONSISTENT) || db_get_bool(r, rows->row0, U_PURGED)) {
 		it->v.noop = true;
+		return;
+	}
+	/* Bytes this worker's provider does not hold are not judged: retried like any failure
+	 * (a worker that holds them may take it, during a change of SETTLE_STORAGE), then given
+	 * up with the error on the upload, not consistent, its job in settle.dead. */
+	if (!storage_holds(db_get(r, rows->row0, U_PROVIDER), &it->err)) {
+		it->res = JOB_RETRY;
 		return;
 	}
 	uc_plan_init(&plan, rows, &it->v.error);
