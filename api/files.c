@@ -360,6 +360,8 @@ files_url_answer(struct req *r, const char *sql, const char *what)
 		http_db_error(r);
 		return;
 	}
+	if (PQntuples(res) > 0)
+		session_saw(r, db_get(res, 0, 7)); /* whatever the answer (ROUTE_SEES) */
 	if (PQntuples(res) == 0 || db_get_bool(res, 0, 5)) {
 		http_not_found(r, what);
 	} else if (!db_get_bool(res, 0, 0)) {
@@ -376,10 +378,8 @@ files_url_answer(struct req *r, const char *sql, const char *what)
 	} else if (!http_storage_holds(r, db_get(res, 0, 8), 503)) {
 		/* answered */
 	} else {
-		json_t *url;
-		session_saw(r, db_get(res, 0, 7));
-		url = http_storage_url("GET", db_get(res, 0, 6), db_get(res, 0, 1), 0,
-		                       r->session_lsn);
+		json_t *url = http_storage_url("GET", db_get(res, 0, 6), db_get(res, 0, 1), 0,
+		                               r->session_lsn);
 		wait_applied(r);
 		if (url != NULL)
 			http_json(r, 200, url);
@@ -411,10 +411,11 @@ const struct route files_routes[] = {
      NULL, NULL},
     {"GET", "/api/v1/files/:id/versions", ROUTE_AUTH, "files.versions", files_versions, NULL, NULL,
      NULL},
-    {"GET", "/api/v1/files/:id/url", ROUTE_AUTH, "files.url", files_url, NULL, NULL, NULL},
+    {"GET", "/api/v1/files/:id/url", ROUTE_AUTH | ROUTE_SEES, "files.url", files_url, NULL, NULL,
+     NULL},
     {"GET", "/api/v1/file_versions/:id", ROUTE_AUTH, "file_versions.get", files_version_get, NULL,
      NULL, NULL},
-    {"GET", "/api/v1/file_versions/:id/url", ROUTE_AUTH, "file_versions.url", files_version_url,
-     NULL, NULL, NULL},
+    {"GET", "/api/v1/file_versions/:id/url", ROUTE_AUTH | ROUTE_SEES, "file_versions.url",
+     files_version_url, NULL, NULL, NULL},
     {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
 };

@@ -211,7 +211,7 @@ session_retry(struct req *r)
 void
 session_track(struct req *r)
 {
-	if (replica_count() > 0 && r->db != NULL)
+	if (replica_count() > 0 && r->db != NULL && !(r->route->flags & ROUTE_SEES))
 		db_track_commits(r->db, true);
 }
 
