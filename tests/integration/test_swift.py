@@ -361,3 +361,52 @@ def test_outage_uses_up_no_attempt(settle, swift, postgres, queue):
     assert _runs(runner, uid, "retry")[0] == 1
     assert "job_gave_up" not in runner.log_text()
 
+
+def test_purge_deletes_objects_listings_miss(settle, swift, db):
+    """Swift's container listing misses chunks PUT while the container server was down (the
+    one-box Swift runs no updater, so they stay unlisted), and fails while it is down. The
+    purge of a deleted file deletes its chunks by the numbers the database registered, and
+    the manifest: every object is gone (HEAD 404 on each), even with the container server
+    down during the purge."""
+    store = SwiftProvider(swift)
+    api = settle.api(**swift.env)
+    worker = settle.worker(**swift.env)
+    c = _recording_client(api, settle.login(api), [])
+    pid = c.project()
+    chunks = [os.urandom(30_000 + n) for n in range(3)]
+    whole = b"".join(chunks)
+    uid = c.upload(pid, len(whole), name="unlisted").json()["id"]
+    urls = [c.chunk_url(uid, n, len(d), md5(d)) for n, d in enumerate(chunks, 1)]
+    _put_until_stored(urls[0], chunks[0])  # the proxy now caches the container's info
+    with db.cursor() as cur:
+        cur.execute("SELECT storage_container FROM uploads WHERE id = %s", (uid,))
+        (container,) = cur.fetchone()
+    swift.halt("container")
+    try:
+        for u, data in zip(urls[1:], chunks[1:]):
+            _put_until_stored(u, data)
+    finally:
+        swift.start()
+    names = [uid] + [f"{uid}/{n}" for n in (1, 2, 3)]
+    unlisted = set(names[1:]) - set(store.objects(container, f"{uid}/") or [])
+    assert unlisted, "Swift lists every chunk: this test would show nothing"
+    assert c.complete(uid, md5(whole)).status_code == 202
+    up = _settled(c, uid)
+    assert up["status"]["is_consistent"] and up["status"]["error_on"] is None, up
+    f = c.file(pid, uid)
+    assert all(store.has(container, n) for n in names)
+
+    swift.halt("container")
+    try:
+        assert c.req("DELETE", f"/files/{f['id']}").status_code == 202
+
+        def purged():
+            with db.cursor() as cur:
+                cur.execute("SELECT purged_at IS NOT NULL FROM uploads WHERE id = %s", (uid,))
+                return cur.fetchone()[0]
+        wait_until(purged, 60, what="the upload purged")
+    finally:
+        swift.start()
+    left = {n: store._call("HEAD", f"/{container}/{n}").status_code for n in names}
+    assert left == {n: 404 for n in names}, (left, unlisted)
+    assert "swift_sweep_failed" in worker.log_text()

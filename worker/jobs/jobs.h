@@ -69,7 +69,8 @@ enum job_result project_initialize_run(PGconn *c, const struct job *j, const cha
 enum job_result resource_delete_run(PGconn *c, const struct job *j, const char **outcome,
                                     char **err);
 /* Deletes through the storage provider the stored bytes of every upload that sql (with
- * its nparams params) selects as (id, storage_container), and sets its purged_at, inside
+ * its nparams params) selects as (id, storage_container), by the chunk numbers its chunks
+ * rows register (no store listing needed), and sets its purged_at, inside
  * the caller's transaction; adds their number to *purged. Missing bytes are fine, so a
  * second run succeeds. resource.delete and the purge of expired uploads both use it.
  * 0, or -1 with *err (caller frees) and errno (EAGAIN: storage is unavailable). */
