@@ -76,7 +76,8 @@ static const struct config_key keys[] = {
     {"SETTLE_WORKERS_EXCEPT", CFG_STRING, &cfg.workers_except, "", 0, 0,
      "comma-separated job kinds this worker does not run"},
     {"SETTLE_MAX_ATTEMPTS", CFG_INT, &cfg.max_attempts, "5", 1, 100,
-     "attempts of a job before it goes to settle.dead (storage unavailable: no limit)"},
+     "attempts of a job before it goes to settle.dead (a run that finds storage unavailable "
+     "uses up none)"},
     {"SETTLE_RETRY_BASE_MS", CFG_INT, &cfg.retry_base_ms, "1000", 1, 3600000,
      "first retry delay; doubles with each attempt (with jitter)"},
     {"SETTLE_RECONCILE_AFTER", CFG_INT, &cfg.reconcile_after, "300", 1, 86400 * 30,

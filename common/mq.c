@@ -341,11 +341,11 @@ mq_kind_queue(const char *kind)
 	return xasprintf("settle.%s", kind);
 }
 
-/* Name of the delay queue for a publish with this attempt number (mapping in mq.h). */
+/* Name of the delay queue for a publish with a delay of this backoff step (mapping in mq.h). */
 char *
-mq_retry_queue(const char *kind, int attempt)
+mq_retry_queue(const char *kind, int step)
 {
-	int level = attempt - 1;
+	int level = step - 1;
 
 	if (level < 1)
 		level = 1;

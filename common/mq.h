@@ -17,10 +17,11 @@
  * settle.message_log of older versions is removed.
  *
  * A retry is published to the default exchange ("") with routing key
- * mq_retry_queue(kind, attempt) and a per-message expiration (the delay); when it expires
+ * mq_retry_queue(kind, step) and a per-message expiration (the delay); when it expires
  * it goes back to settle.jobs and so to settle.<kind>. A classic queue only expires the
  * message at its head, so each level should only hold messages with similar delays: the
- * level is the number of failed attempts, capped (see mq_retry_queue).
+ * level is the backoff step of the delay (the number of failed attempts, for a real retry),
+ * capped (see mq_retry_queue).
  * A dead letter is published to exchange settle.dead with routing key <kind> (kept, so
  * `settle dead-letters requeue` can tell where it came from); any key reaches settle.dead.
  *
@@ -59,11 +60,11 @@ int mq_declare_topology(struct mq *mq, char **err) MUSTCHECK;
 /* The queue of a job kind (one of job_kinds): "settle.<kind>". New string, caller frees. */
 char *mq_kind_queue(const char *kind);
 
-/* The delay queue for a job about to be published with attempt number `attempt` (>= 2,
- * the first retry): "settle.retry.<kind>.<level>" with level = attempt - 1 capped to
- * 1..MQ_RETRY_LEVELS (attempt 2 → level 1, attempt 3 → level 2, …, attempt >= 7 → level 6).
- * New string, caller frees. */
-char *mq_retry_queue(const char *kind, int attempt);
+/* The delay queue for a job about to be published with a delay of backoff step `step`
+ * (>= 2; for a real retry, the attempt number it is published with): "settle.retry.<kind>.
+ * <level>" with level = step - 1 capped to 1..MQ_RETRY_LEVELS (step 2 → level 1, step 3 →
+ * level 2, …, step >= 7 → level 6). New string, caller frees. */
+char *mq_retry_queue(const char *kind, int step);
 
 /* Publishes body to exchange ("" = default exchange) with routing key: persistent,
  * content_type application/json, message_id msg_id, mandatory; expiration_ms > 0 sets the

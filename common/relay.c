@@ -40,9 +40,9 @@ static const char relay_sent_sql[] =
     " SELECT m.e->>'id', m.e->>'kind', m.e, clock_timestamp()"
     " FROM m JOIN sent ON sent.id = (m.e->>'id')::uuid";
 static const char relay_retry_sql[] =
-    "UPDATE outbox o SET attempt = o.attempt + 1, "
+    "UPDATE outbox o SET attempt = d.attempt, "
     "available_at = now() + d.ms * interval '1 millisecond' "
-    "FROM unnest($1::uuid[], $2::bigint[]) AS d(id, ms) WHERE o.id = d.id";
+    "FROM unnest($1::uuid[], $2::bigint[], $3::int[]) AS d(id, ms, attempt) WHERE o.id = d.id";
 static const char relay_count_sql[] = "SELECT count(*) FROM outbox";
 
 static int64_t relay_backlog_rows; /* accessed with __atomic builtins */
@@ -142,12 +142,12 @@ relay_mq_drop(struct relay_mq *m)
 
 /* Publishes without waiting; relay_mq_flush collects the confirms of the whole batch. */
 static int
-relay_mq_deliver(void *arg, const struct job *j, const char *body, int64_t *retry_delay_ms)
+relay_mq_deliver(void *arg, const struct job *j, const char *body, struct relay_retry *retry)
 {
 	struct relay_mq *m = arg;
 	char *err = NULL;
 
-	(void)retry_delay_ms;
+	(void)retry;
 	if (m->mq == NULL)
 		return -1;
 	if (mq_publish_nowait(m->mq, MQ_EXCHANGE, j->kind, j->id, body, strlen(body), 0, &err) <
@@ -360,10 +360,10 @@ relay_row_job(const PGresult *r, int i, struct job *j)
 	return true;
 }
 
-/* What one batch delivered (messages, a JSON array) and what it put off (ids and delays,
- * Postgres arrays). */
+/* What one batch delivered (messages, a JSON array) and what it put off (ids, delays and
+ * next attempt numbers, Postgres arrays). */
 struct relay_outcome {
-	struct relay_array sent, retry_ids, retry_ms, claimed;
+	struct relay_array sent, retry_ids, retry_ms, retry_attempts, claimed;
 	int rows;
 };
 
@@ -371,7 +371,8 @@ struct relay_outcome {
 static int
 relay_deliver_row(struct relay_loop *l, const PGresult *r, int i, struct relay_outcome *o)
 {
-	int64_t delay = RELAY_BAD_ROW_MS;
+	struct relay_retry retry = {.attempt = (int)db_get_i64(r, i, 3) + 1,
+	                            .delay_ms = RELAY_BAD_ROW_MS};
 	char *body = NULL, buf[24];
 	struct job j;
 	int rc = 1;
@@ -380,14 +381,16 @@ relay_deliver_row(struct relay_loop *l, const PGresult *r, int i, struct relay_o
 	if (!relay_row_job(r, i, &j) || (body = job_serialize(&j)) == NULL)
 		log_error("relay_bad_row kind=\"%.48s\"", db_get(r, i, 1));
 	else
-		rc = l->sink.deliver(l->sink.arg, &j, body, &delay);
+		rc = l->sink.deliver(l->sink.arg, &j, body, &retry);
 	log_set_id(NULL);
 	if (rc == 0) {
 		relay_array_add(&o->sent, body);
 	} else if (rc > 0) {
-		snprintf(buf, sizeof(buf), "%" PRId64, delay > 0 ? delay : 0);
 		relay_array_add(&o->retry_ids, db_get(r, i, 0));
+		snprintf(buf, sizeof(buf), "%" PRId64, retry.delay_ms > 0 ? retry.delay_ms : 0);
 		relay_array_add(&o->retry_ms, buf);
+		snprintf(buf, sizeof(buf), "%d", retry.attempt);
+		relay_array_add(&o->retry_attempts, buf);
 	}
 	free(body);
 	return rc < 0 ? -1 : 0;
@@ -398,14 +401,15 @@ relay_deliver_row(struct relay_loop *l, const PGresult *r, int i, struct relay_o
 static int
 relay_record(struct relay_loop *l, struct relay_outcome *o)
 {
-	const char *p[2];
+	const char *p[3];
 
 	p[0] = relay_array_end(&o->sent);
 	if (o->sent.n > 0 && db_cmd(l->conn, relay_sent_sql, 1, p) < 0)
 		return -1;
 	p[0] = relay_array_end(&o->retry_ids);
 	p[1] = relay_array_end(&o->retry_ms);
-	if (o->retry_ids.n > 0 && db_cmd(l->conn, relay_retry_sql, 2, p) < 0)
+	p[2] = relay_array_end(&o->retry_attempts);
+	if (o->retry_ids.n > 0 && db_cmd(l->conn, relay_retry_sql, 3, p) < 0)
 		return -1;
 	return 0;
 }
@@ -474,8 +478,11 @@ relay_flush(struct relay_loop *l, struct relay_outcome *o)
 static int
 relay_batch(struct relay_loop *l)
 {
-	struct relay_outcome o = {RELAY_JSON_ARRAY, RELAY_PG_ARRAY, RELAY_PG_ARRAY, RELAY_PG_ARRAY,
-	                          0};
+	struct relay_outcome o = {.sent = RELAY_JSON_ARRAY,
+	                          .retry_ids = RELAY_PG_ARRAY,
+	                          .retry_ms = RELAY_PG_ARRAY,
+	                          .retry_attempts = RELAY_PG_ARRAY,
+	                          .claimed = RELAY_PG_ARRAY};
 	int rc;
 
 	if (db_begin(l->conn) < 0) {
@@ -497,6 +504,7 @@ out:
 	free(o.sent.s);
 	free(o.retry_ids.s);
 	free(o.retry_ms.s);
+	free(o.retry_attempts.s);
 	free(o.claimed.s);
 	return rc;
 }

@@ -11,9 +11,10 @@
 /* Where claimed jobs go. The relay calls, in one transaction holding the claimed rows:
  * deliver() for each row, then flush(), then retires the delivered rows (deletes them from
  * the outbox and records their messages in message_log) and commits.
- * - deliver(j, body): body is j's serialised message. 0 when handed over (final once
- *   flush() succeeds), 1 to try this job again later (the relay bumps attempt and sets
- *   available_at to now + *retry_delay_ms), -1 when the sink is broken.
+ * - deliver(j, body, retry): body is j's serialised message. 0 when handed over (final
+ *   once flush() succeeds), 1 to try this job again later (the relay sets the row's attempt
+ *   to retry->attempt and available_at to now + retry->delay_ms), -1 when the sink is
+ *   broken.
  * - flush(wake_fd): waits until everything delivered since the last flush is handed over
  *   for good (publisher confirms): 0; or returns 1 as soon as wake_fd (>= 0) is readable,
  *   with deliveries outstanding (the relay delivers more, then flushes again); -1 when
@@ -23,8 +24,15 @@
  * - reset(): (re)connects; called with backoff after -1 from any of the above, until it
  *   returns 0. The batch of a failure is rolled back. May be NULL.
  * - free(): releases arg. */
+/* When deliver() puts a job off: the attempt number its next run carries, and after how
+ * long it runs. */
+struct relay_retry {
+	int attempt;
+	int64_t delay_ms;
+};
+
 struct relay_sink {
-	int (*deliver)(void *arg, const struct job *j, const char *body, int64_t *retry_delay_ms);
+	int (*deliver)(void *arg, const struct job *j, const char *body, struct relay_retry *retry);
 	int (*flush)(void *arg, int wake_fd);
 	int (*keepalive)(void *arg);
 	int (*reset)(void *arg);

@@ -22,7 +22,8 @@ struct storage_provider {
 	                  storage_sink sink, void *ctx, char **err);
 	int (*finalize)(const char *container, const char *upload_id, const int64_t *sizes,
 	                int nchunks, char **err);
-	int (*upload_delete)(const char *container, const char *upload_id, char **err);
+	int (*upload_delete)(const char *container, const char *upload_id, const int *numbers,
+	                     int n, char **err);
 	int (*upload_tidy)(const char *container, const char *upload_id, char **err);
 };
 
@@ -152,9 +153,10 @@ storage_finalize(const char *container, const char *upload_id, const int64_t *si
 }
 
 int
-storage_upload_delete(const char *container, const char *upload_id, char **err)
+storage_upload_delete(const char *container, const char *upload_id, const int *numbers, int n,
+                      char **err)
 {
-	return storage_provider->upload_delete(container, upload_id, err);
+	return storage_provider->upload_delete(container, upload_id, numbers, n, err);
 }
 
 int

@@ -74,9 +74,12 @@ int storage_chunk_read(const char *container, const char *upload_id, int number,
 int storage_finalize(const char *container, const char *upload_id, const int64_t *sizes,
                      int nchunks, char **err) MUSTCHECK;
 
-/* Deletes every stored byte of an upload (chunks and what finalize made); missing is
- * fine. 0 or -1. */
-int storage_upload_delete(const char *container, const char *upload_id, char **err) MUSTCHECK;
+/* Deletes every stored byte of an upload: what finalize made and its chunks, numbers[0..n)
+ * being every chunk number the database registered for it (a chunk registered but never
+ * stored is fine: missing is fine). The store must not rely on a listing to find them
+ * (Swift's lag). 0 or -1. */
+int storage_upload_delete(const char *container, const char *upload_id, const int *numbers, int n,
+                          char **err) MUSTCHECK;
 /* Deletes what interrupted chunk writes left of an upload whose chunks can no longer change.
  * How many it deleted, or -1. */
 int storage_upload_tidy(const char *container, const char *upload_id, char **err) MUSTCHECK;

@@ -644,13 +644,16 @@ out:
 	return fd;
 }
 
-/* Deletes every chunk of an upload (and its directory); a missing one is fine. 0, or -1 with
- * *err set. */
+/* Deletes every chunk of an upload (and its directory); a missing one is fine. A directory
+ * lists every file it holds, so numbers are not needed. 0, or -1 with *err set. */
 int
-storage_local_upload_delete(const char *container, const char *upload_id, char **err)
+storage_local_upload_delete(const char *container, const char *upload_id, const int *numbers, int n,
+                            char **err)
 {
 	int root = -1, cfd = -1, rc = -1;
 
+	(void)numbers;
+	(void)n;
 	if (storage_local_check_chunk(container, upload_id, 0, err) < 0)
 		goto out;
 	if ((root = storage_local_open_root(err)) < 0)

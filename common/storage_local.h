@@ -36,8 +36,9 @@ void storage_local_write_abort(struct storage_local_writer *w);
  * *size gets its length. errno ENOENT is reported as "missing". */
 int storage_local_read_open(const char *container, const char *upload_id, int number, int64_t *size,
                             char **err) MUSTCHECK;
-/* Deletes every chunk of an upload. 0 or -1. */
-int storage_local_upload_delete(const char *container, const char *upload_id, char **err) MUSTCHECK;
+/* Deletes every chunk of an upload, the whole directory (numbers are not needed). 0 or -1. */
+int storage_local_upload_delete(const char *container, const char *upload_id, const int *numbers,
+                                int n, char **err) MUSTCHECK;
 /* Deletes the temporary files that writers killed mid-chunk left in an upload's directory
  * (a writer that lives removes its own). Only for an upload whose chunks can no longer
  * change: a live writer's file would go too. How many it deleted, or -1 + *err. */

@@ -409,31 +409,42 @@ storage_swift_container_create(const char *container, char **err)
 	return rc;
 }
 
+/* Deletes every object of one listing page of container whose name starts with prefix;
+ * *n gets how many were listed. A listed object already gone is fine. 0 or -1. */
+static int
+swift_delete_listed(const char *container, const char *prefix, int *n, char **err)
+{
+	char *path = xasprintf("/%s?prefix=%s", container, prefix), *save = NULL;
+	struct swift_reply rep = {0};
+	int rc = swift_call("GET", path, NULL, NULL, &rep, err);
+
+	*n = 0;
+	free(path);
+	if (rc == 0 && rep.status != 404)
+		rc = swift_check(&rep, "container listing", false, err);
+	for (char *name = rc == 0 && rep.status != 404 && rep.body != NULL
+	                      ? strtok_r(rep.body, "\n", &save)
+	                      : NULL;
+	     rc == 0 && name != NULL; name = strtok_r(NULL, "\n", &save), (*n)++) {
+		struct swift_reply del = {0};
+		char *op = xasprintf("/%s/%s", container, name);
+		if ((rc = swift_call("DELETE", op, NULL, NULL, &del, err)) == 0)
+			rc = swift_check(&del, "object DELETE", true, err);
+		swift_reply_free(&del);
+		free(op);
+	}
+	swift_reply_free(&rep);
+	return rc;
+}
+
 /* Deletes every object of container whose name starts with prefix ("" for all), listing
- * page by page. 0 or -1. */
+ * page by page until a listing is empty. 0 or -1. */
 static int
 swift_delete_prefix(const char *container, const char *prefix, char **err)
 {
 	for (int round = 0;; round++) {
-		char *path = xasprintf("/%s?prefix=%s", container, prefix), *save = NULL;
-		struct swift_reply rep = {0};
-		int rc = swift_call("GET", path, NULL, NULL, &rep, err), n = 0;
+		int n, rc = swift_delete_listed(container, prefix, &n, err);
 
-		free(path);
-		if (rc == 0 && rep.status != 404)
-			rc = swift_check(&rep, "container listing", false, err);
-		for (char *name = rc == 0 && rep.status != 404 && rep.body != NULL
-		                      ? strtok_r(rep.body, "\n", &save)
-		                      : NULL;
-		     rc == 0 && name != NULL; name = strtok_r(NULL, "\n", &save), n++) {
-			struct swift_reply del = {0};
-			char *op = xasprintf("/%s/%s", container, name);
-			if ((rc = swift_call("DELETE", op, NULL, NULL, &del, err)) == 0)
-				rc = swift_check(&del, "object DELETE", true, err);
-			swift_reply_free(&del);
-			free(op);
-		}
-		swift_reply_free(&rep);
 		if (rc < 0 || n == 0)
 			return rc;
 		if (round == 100) {
@@ -564,21 +575,50 @@ storage_swift_finalize(const char *container, const char *upload_id, const int64
 	return rc;
 }
 
-int
-storage_swift_upload_delete(const char *container, const char *upload_id, char **err)
+/* DELETEs object name of container; a 404 is success. 0 or -1 (errno EAGAIN: try later). */
+static int
+swift_delete_object(const char *container, const char *name, const char *what, char **err)
 {
-	char *path = xasprintf("/%s/%s", container, upload_id);
-	char *prefix = xasprintf("%s/", upload_id);
+	char *path = xasprintf("/%s/%s", container, name);
 	struct swift_reply rep = {0};
-	int rc = swift_names(container, upload_id, err);
+	int rc = swift_call("DELETE", path, NULL, NULL, &rep, err);
 
-	if (rc == 0 && (rc = swift_call("DELETE", path, NULL, NULL, &rep, err)) == 0)
-		rc = swift_check(&rep, "manifest DELETE", true, err);
 	if (rc == 0)
-		rc = swift_delete_prefix(container, prefix, err);
+		rc = swift_check(&rep, what, true, err);
 	swift_reply_free(&rep);
-	free(prefix);
 	free(path);
+	return rc;
+}
+
+/* Deletes the manifest and every chunk of numbers by name (the database knows them all,
+ * whatever a listing shows: Swift's listings lag behind object PUTs and fail while a
+ * container server is down); one listing page of the upload's prefix then sweeps up
+ * strays (it may still show what was just deleted: one page, no more), and its failure
+ * only gets a warning. */
+int
+storage_swift_upload_delete(const char *container, const char *upload_id, const int *numbers, int n,
+                            char **err)
+{
+	char *prefix = NULL, *name = NULL, *serr = NULL;
+	int listed, rc = swift_names(container, upload_id, err);
+
+	if (rc == 0)
+		rc = swift_delete_object(container, upload_id, "manifest DELETE", err);
+	for (int i = 0; rc == 0 && i < n; i++) {
+		free(name);
+		name = xasprintf("%s/%d", upload_id, numbers[i]);
+		rc = swift_delete_object(container, name, "chunk DELETE", err);
+	}
+	if (rc < 0)
+		goto out;
+	prefix = xasprintf("%s/", upload_id);
+	if (swift_delete_listed(container, prefix, &listed, &serr) < 0)
+		log_warn("swift_sweep_failed container=%s upload=%s error=\"%s\"", container,
+		         upload_id, serr != NULL ? serr : "unknown");
+out:
+	free(serr);
+	free(name);
+	free(prefix);
 	return rc;
 }
 

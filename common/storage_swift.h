@@ -18,7 +18,8 @@ int storage_swift_chunk_read(const char *container, const char *upload_id, int n
                              storage_sink sink, void *ctx, char **err) MUSTCHECK;
 int storage_swift_finalize(const char *container, const char *upload_id, const int64_t *sizes,
                            int nchunks, char **err) MUSTCHECK;
-int storage_swift_upload_delete(const char *container, const char *upload_id, char **err) MUSTCHECK;
+int storage_swift_upload_delete(const char *container, const char *upload_id, const int *numbers,
+                                int n, char **err) MUSTCHECK;
 int storage_swift_upload_tidy(const char *container, const char *upload_id, char **err) MUSTCHECK;
 
 /* Temp URL signature (HMAC-SHA256, hex) of method, expiry and path with key. out: 65 bytes. */

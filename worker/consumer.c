@@ -38,7 +38,8 @@ struct item {
 	struct job j;
 	enum job_result res;
 	bool parsed, gave_up, pg_broken;
-	bool solo; /* run alone: it came back from a batch with many bytes to read */
+	bool solo;             /* run alone: it came back from a batch with many bytes to read */
+	struct jobs_next then; /* after JOB_RETRY / JOB_UNAVAILABLE: what follows (jobs_next) */
 	char *err;
 	struct item *next;
 };
@@ -104,10 +105,10 @@ consumer_item_free(struct item *it)
 	free(it);
 }
 
-/* Logs a finished item and, after its last attempt, gives it up (records the error on its
- * resource); one that found storage unavailable is retried however many attempts it had,
- * so that an outage of the store fails no upload. batch is the number of jobs it ran with, ms the
- * time they took. */
+/* Logs a finished item and decides what follows a failed run (jobs_next): after its last
+ * attempt, gives it up (records the error on its resource); one that found storage
+ * unavailable uses up no attempt, so that an outage of the store fails no upload. batch is
+ * the number of jobs it ran with, ms the time they took. */
 static void
 consumer_finished(PGconn *pg, struct item *it, int batch, int64_t ms)
 {
@@ -116,7 +117,10 @@ consumer_finished(PGconn *pg, struct item *it, int batch, int64_t ms)
 	         it->j.resource_id, it->j.attempt, consumer_outcomes[it->res], (long long)ms, batch,
 	         it->err ? " error=\"" : "", it->err ? it->err : "", it->err ? "\"" : "");
 	it->pg_broken = PQstatus(pg) != CONNECTION_OK;
-	if (it->res == JOB_RETRY && !it->pg_broken && it->j.attempt >= cfg.max_attempts) {
+	if (it->res == JOB_RETRY || it->res == JOB_UNAVAILABLE)
+		it->then =
+		    jobs_next(&it->j, it->res, cfg.max_attempts, cfg.retry_base_ms, util_now_ms());
+	if (it->then.give_up && !it->pg_broken) {
 		if (jobs_give_up(pg, &it->j, it->err ? it->err : "failed") == 0) {
 			it->gave_up = true;
 			log_warn("job_gave_up kind=%s resource=%s attempt=%d", it->j.kind,
@@ -416,21 +420,22 @@ out:
 	return rc;
 }
 
-/* Publishes j with attempt+1 to its delay queue (expiration = backoff) and a copy to the
- * audit log queue and, once both are confirmed, acks the delivery. The message id stays
- * the same. 0, -1 on AMQP error. */
+/* Publishes j with the attempt number of its next run (n, from jobs_next) to the delay
+ * queue of n's step (expiration = backoff) and a copy to the audit log queue and, once both
+ * are confirmed, acks the delivery. The message id stays the same. 0, -1 on AMQP error. */
 static int
-consumer_retry_ack(struct consumer *k, const struct mq_delivery *d, const struct job *j)
+consumer_retry_ack(struct consumer *k, const struct mq_delivery *d, const struct job *j,
+                   const struct jobs_next *n)
 {
 	struct job next = *j;
 	char *err = NULL, *body, *queue;
 	int64_t delay;
 	int rc = -1;
 
-	next.attempt = j->attempt + 1;
+	next.attempt = n->attempt;
 	body = job_serialize(&next);
-	delay = jobs_backoff_ms(next.attempt);
-	queue = mq_retry_queue(j->kind, next.attempt);
+	delay = jobs_backoff_ms(n->step);
+	queue = mq_retry_queue(j->kind, n->step);
 	if (mq_publish_logged(k->mq, "", queue, j->id, body, strlen(body), delay, &err) < 0) {
 		log_warn("mq_publish_failed queue=%s error=\"%s\"", queue,
 		         err != NULL ? err : "unknown");
@@ -541,7 +546,7 @@ consumer_settle(struct consumer *k, struct item *it)
 	} else if (it->gave_up) {
 		rc = consumer_dead_ack(k, &it->d, it->err);
 	} else {
-		rc = consumer_retry_ack(k, &it->d, &it->j);
+		rc = consumer_retry_ack(k, &it->d, &it->j, &it->then);
 	}
 	log_set_id(NULL);
 	return rc;

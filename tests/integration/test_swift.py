@@ -9,6 +9,7 @@ and test_api_files.py."""
 import hashlib
 import json
 import os
+import re
 import threading
 import time
 import urllib.parse
@@ -215,6 +216,13 @@ def _settled(c, uid):
         c.req("GET", f"/uploads/{uid}").json()), 120, what=f"upload {uid} settled")
 
 
+def _runs(proc, uid, outcome):
+    """The attempt numbers of the runs of upload uid's upload.complete job that ended with
+    outcome, from the log of proc (the worker, or settle-api in inline mode)."""
+    pattern = rf"job kind=upload\.complete resource={uid} attempt=(\d+) outcome={outcome} "
+    return [int(a) for a in re.findall(pattern, proc.log_text())]
+
+
 def _outage(swift, server, seconds):
     swift.halt(server)
     try:
@@ -269,9 +277,9 @@ def test_swift_stopped_mid_test_loses_nothing(settle, swift, db):
         r = c.req("POST", "/projects", json={"name": "during", "description": "outage"})
         assert r.status_code in (201, 202), r.text
         late_project = r.json()["id"]
-        wait_until(lambda: all(f"resource={u} attempt=3" in worker.log_text() for u in stored),
+        wait_until(lambda: all(len(_runs(worker, u, "unavailable")) >= 3 for u in stored),
                    30, what="the worker retrying the jobs that cannot reach Swift")
-        time.sleep(1)  # SETTLE_RETRY_BASE_MS=50: five attempts fit in less
+        time.sleep(1)  # SETTLE_RETRY_BASE_MS=50: more than five runs fit in less
     finally:
         swift.start()
     done.update(stored)
@@ -312,3 +320,93 @@ def test_swift_stopped_mid_test_loses_nothing(settle, swift, db):
     failed = [line for line in log.splitlines() if "kind=upload.complete" in line
               and ("outcome=retry" in line or "outcome=unavailable" in line)]
     assert failed and all('error="storage: ' in line for line in failed), failed[:5]
+
+
+@pytest.mark.parametrize("queue", ["rabbitmq", "inline"])
+def test_outage_uses_up_no_attempt(settle, swift, postgres, queue):
+    """With SETTLE_MAX_ATTEMPTS=2, an upload.complete job runs more than twice while Swift's
+    proxy is down (unavailable): those runs use up no attempt. Swift back, the job's first
+    real failure (the test holds the upload's row lock past the worker's lock_timeout) is
+    attempt 1 of 2, so the upload still ends consistent instead of failed. Through the
+    worker on RabbitMQ and through settle-api's inline runner alike."""
+    import psycopg2
+
+    env = dict(swift.env, SETTLE_MAX_ATTEMPTS="2", PGOPTIONS="-c lock_timeout=3000")
+    if queue == "inline":
+        api = runner = settle.api(SETTLE_QUEUE="inline", **env)
+    else:
+        api = settle.api(**swift.env)
+        runner = settle.worker(**env)
+    c = _recording_client(api, settle.login(api), [])
+    pid = c.project()
+    uid, whole = _send(c, pid, 1)
+    lock = psycopg2.connect(postgres.url())
+    swift.halt("proxy")
+    try:
+        assert c.complete(uid, md5(whole)).status_code == 202
+        wait_until(lambda: len(_runs(runner, uid, "unavailable")) >= 4, 60,
+                   what="the job run more times than its attempts while Swift is down")
+        with lock.cursor() as cur:
+            cur.execute("SELECT 1 FROM uploads WHERE id = %s FOR UPDATE", (uid,))
+        swift.start()
+        wait_until(lambda: _runs(runner, uid, "retry"), 60,
+                   what="a real failure of the job once Swift is back")
+    finally:
+        lock.rollback()
+        lock.close()
+        swift.start()
+    up = _settled(c, uid)
+    assert up["status"]["is_consistent"] and up["status"]["error_on"] is None, up
+    assert set(_runs(runner, uid, "unavailable")) == {1}
+    assert _runs(runner, uid, "retry")[0] == 1
+    assert "job_gave_up" not in runner.log_text()
+
+
+def test_purge_deletes_objects_listings_miss(settle, swift, db):
+    """Swift's container listing misses chunks PUT while the container server was down (the
+    one-box Swift runs no updater, so they stay unlisted), and fails while it is down. The
+    purge of a deleted file deletes its chunks by the numbers the database registered, and
+    the manifest: every object is gone (HEAD 404 on each), even with the container server
+    down during the purge."""
+    store = SwiftProvider(swift)
+    api = settle.api(**swift.env)
+    worker = settle.worker(**swift.env)
+    c = _recording_client(api, settle.login(api), [])
+    pid = c.project()
+    chunks = [os.urandom(30_000 + n) for n in range(3)]
+    whole = b"".join(chunks)
+    uid = c.upload(pid, len(whole), name="unlisted").json()["id"]
+    urls = [c.chunk_url(uid, n, len(d), md5(d)) for n, d in enumerate(chunks, 1)]
+    _put_until_stored(urls[0], chunks[0])  # the proxy now caches the container's info
+    with db.cursor() as cur:
+        cur.execute("SELECT storage_container FROM uploads WHERE id = %s", (uid,))
+        (container,) = cur.fetchone()
+    swift.halt("container")
+    try:
+        for u, data in zip(urls[1:], chunks[1:]):
+            _put_until_stored(u, data)
+    finally:
+        swift.start()
+    names = [uid] + [f"{uid}/{n}" for n in (1, 2, 3)]
+    unlisted = set(names[1:]) - set(store.objects(container, f"{uid}/") or [])
+    assert unlisted, "Swift lists every chunk: this test would show nothing"
+    assert c.complete(uid, md5(whole)).status_code == 202
+    up = _settled(c, uid)
+    assert up["status"]["is_consistent"] and up["status"]["error_on"] is None, up
+    f = c.file(pid, uid)
+    assert all(store.has(container, n) for n in names)
+
+    swift.halt("container")
+    try:
+        assert c.req("DELETE", f"/files/{f['id']}").status_code == 202
+
+        def purged():
+            with db.cursor() as cur:
+                cur.execute("SELECT purged_at IS NOT NULL FROM uploads WHERE id = %s", (uid,))
+                return cur.fetchone()[0]
+        wait_until(purged, 60, what="the upload purged")
+    finally:
+        swift.start()
+    left = {n: store._call("HEAD", f"/{container}/{n}").status_code for n in names}
+    assert left == {n: 404 for n in names}, (left, unlisted)
+    assert "swift_sweep_failed" in worker.log_text()

@@ -341,10 +341,10 @@ test_storage_path_escape_rejected(void **state)
 		assert_int_equal(storage_local_read_open(b, TEST_UPLOAD, 1, &size, &err), -1);
 		free(err);
 		err = NULL;
-		assert_int_equal(storage_local_upload_delete(TEST_CONTAINER, b, &err), -1);
+		assert_int_equal(storage_local_upload_delete(TEST_CONTAINER, b, NULL, 0, &err), -1);
 		free(err);
 		err = NULL;
-		assert_int_equal(storage_local_upload_delete(b, TEST_UPLOAD, &err), -1);
+		assert_int_equal(storage_local_upload_delete(b, TEST_UPLOAD, NULL, 0, &err), -1);
 		free(err);
 	}
 	assert_null(storage_local_write_open(NULL, TEST_UPLOAD, 1, 0, NULL));
@@ -380,11 +380,13 @@ test_storage_upload_delete(void **state)
 	assert_non_null(pending);
 	storage_local_write_abort(pending);
 
-	assert_int_equal(storage_local_upload_delete(TEST_CONTAINER, "gone", &err), 0);
+	assert_int_equal(storage_local_upload_delete(TEST_CONTAINER, "gone", NULL, 0, &err), 0);
 	assert_false(test_storage_exists(TEST_CONTAINER "/gone"));
 	assert_true(test_storage_exists(TEST_CONTAINER "/kept/1"));
-	assert_int_equal(storage_local_upload_delete(TEST_CONTAINER, "gone", &err), 0); /* again */
-	assert_int_equal(storage_local_upload_delete("no-such-container", "gone", &err), 0);
+	assert_int_equal(storage_local_upload_delete(TEST_CONTAINER, "gone", NULL, 0, &err),
+	                 0); /* again */
+	assert_int_equal(storage_local_upload_delete("no-such-container", "gone", NULL, 0, &err),
+	                 0);
 	assert_null(err);
 }
 

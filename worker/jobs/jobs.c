@@ -260,13 +260,13 @@ out:
 	return rc;
 }
 
-/* Delay in ms before attempt next_attempt (>= 2): a uniform random value in
- * [1, min(cap, cfg.retry_base_ms * 2^(next_attempt-2))] (full jitter), cap 60 s. */
+/* Delay in ms before a run of backoff step `step` (>= 2): a uniform random value in
+ * [1, min(cap, cfg.retry_base_ms * 2^(step-2))] (full jitter), cap 60 s. */
 int64_t
-jobs_backoff_ms(int next_attempt)
+jobs_backoff_ms(int step)
 {
 	int64_t ceiling = cfg.retry_base_ms > 0 ? cfg.retry_base_ms : 1;
-	int shift = next_attempt - 2;
+	int shift = step - 2;
 
 	for (int i = 0; i < shift && ceiling < JOBS_BACKOFF_CAP_MS; i++)
 		ceiling *= 2;
@@ -274,6 +274,28 @@ jobs_backoff_ms(int next_attempt)
 		ceiling = JOBS_BACKOFF_CAP_MS;
 	int64_t d = (int64_t)(util_random() * (double)ceiling);
 	return d < 1 ? 1 : d;
+}
+
+/* The retry policy (see jobs.h). The step of an unavailable run is the first whose ceiling
+ * base_ms * 2^(step-2) reaches the job's age, or the cap: each delay is then drawn under
+ * about the time the job has already waited, so an outage costs a job O(log(age)) runs up
+ * to the cap, then one a minute at most. */
+struct jobs_next
+jobs_next(const struct job *j, enum job_result res, int max_attempts, int64_t base_ms,
+          int64_t now_ms)
+{
+	struct jobs_next n = {.attempt = j->attempt, .step = 2};
+	int64_t ceiling = base_ms > 0 ? base_ms : 1, age = now_ms - j->enqueued_at;
+
+	if (res != JOB_UNAVAILABLE) {
+		n.give_up = j->attempt >= max_attempts;
+		if (!n.give_up)
+			n.attempt = n.step = j->attempt + 1;
+		return n;
+	}
+	for (; ceiling < age && ceiling < JOBS_BACKOFF_CAP_MS; n.step++)
+		ceiling *= 2;
+	return n;
 }
 
 /* Enqueues kind for every id in the first column of r; adds to *n. 0 or -1. */
@@ -360,10 +382,10 @@ jobs_inline_conn(struct jobs_inline *s)
 	return s->conn;
 }
 
-/* relay_sink.deliver: runs j now. 0 handed over for good, 1 retry after *retry_delay_ms,
- * -1 when the database is unreachable. */
+/* relay_sink.deliver: runs j now. 0 handed over for good, 1 retry as *retry says (the
+ * policy of jobs_next), -1 when the database is unreachable. */
 static int
-jobs_inline_deliver(void *arg, const struct job *j, const char *body, int64_t *retry_delay_ms)
+jobs_inline_deliver(void *arg, const struct job *j, const char *body, struct relay_retry *retry)
 {
 	struct jobs_inline *s = arg;
 	PGconn *c = jobs_inline_conn(s);
@@ -386,8 +408,11 @@ jobs_inline_deliver(void *arg, const struct job *j, const char *body, int64_t *r
 		rc = -1; /* the database went away: not the job's fault, keep its attempt */
 		goto out;
 	}
-	if (res == JOB_UNAVAILABLE || j->attempt < cfg.max_attempts) {
-		*retry_delay_ms = jobs_backoff_ms(j->attempt + 1);
+	struct jobs_next next =
+	    jobs_next(j, res, cfg.max_attempts, cfg.retry_base_ms, util_now_ms());
+	if (!next.give_up) {
+		retry->attempt = next.attempt;
+		retry->delay_ms = jobs_backoff_ms(next.step);
 		rc = 1;
 		goto out;
 	}

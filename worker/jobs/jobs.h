@@ -29,9 +29,25 @@ enum job_result jobs_run(PGconn *c, const struct job *j, char **err);
  * resource (state-guarded). 0 or -1. */
 int jobs_give_up(PGconn *c, const struct job *j, const char *reason) MUSTCHECK;
 
-/* Delay before attempt `next_attempt` (>= 2): exponential from cfg.retry_base_ms with
- * full jitter, capped. */
-int64_t jobs_backoff_ms(int next_attempt);
+/* Delay before a run whose backoff step is `step` (>= 2; the attempt number, for a real
+ * retry): exponential from cfg.retry_base_ms with full jitter, capped at 60 s. */
+int64_t jobs_backoff_ms(int step);
+
+/* What follows a run that ended in JOB_RETRY or JOB_UNAVAILABLE. */
+struct jobs_next {
+	bool give_up; /* that was the last attempt: record the failure, dead-letter the job */
+	int attempt;  /* else the attempt number the next run carries */
+	int step;     /* and the backoff step of the delay before it (jobs_backoff_ms,
+	                 mq_retry_queue) */
+};
+
+/* The retry policy, for the worker's consumer and the inline sink alike. JOB_RETRY uses up
+ * an attempt: attempt + 1 and step attempt + 1, or give_up after max_attempts. A run that
+ * found storage unavailable (JOB_UNAVAILABLE) uses up none and never gives up: the attempt
+ * number stays, and the step grows with the job's age (now_ms - j->enqueued_at) so that the
+ * delay's ceiling is about that age, up to the 60 s cap. */
+struct jobs_next jobs_next(const struct job *j, enum job_result res, int max_attempts,
+                           int64_t base_ms, int64_t now_ms);
 
 /* Runs jobs reconciliation on c: in one transaction, re-enqueues through the outbox every
  * project not consistent (no error, not deleted) created more than older_than_s seconds ago
@@ -53,7 +69,8 @@ enum job_result project_initialize_run(PGconn *c, const struct job *j, const cha
 enum job_result resource_delete_run(PGconn *c, const struct job *j, const char **outcome,
                                     char **err);
 /* Deletes through the storage provider the stored bytes of every upload that sql (with
- * its nparams params) selects as (id, storage_container), and sets its purged_at, inside
+ * its nparams params) selects as (id, storage_container), by the chunk numbers its chunks
+ * rows register (no store listing needed), and sets its purged_at, inside
  * the caller's transaction; adds their number to *purged. Missing bytes are fine, so a
  * second run succeeds. resource.delete and the purge of expired uploads both use it.
  * 0, or -1 with *err (caller frees) and errno (EAGAIN: storage is unavailable). */

@@ -30,13 +30,65 @@ rd_run_all(PGconn *c, const char *id, const char *const *sqls, int n, char **err
 	return 0;
 }
 
+/* The chunk numbers registered for upload id, in *numbers (caller frees) and *n: the names
+ * of its chunks in the store. 0 or -1. */
+static int
+rd_chunk_numbers(PGconn *c, const char *id, int **numbers, int *n)
+{
+	const char *p[] = {id};
+	PGresult *r =
+	    db_exec(c, "SELECT number FROM chunks WHERE upload_id = $1 ORDER BY number", 1, p);
+
+	*numbers = NULL;
+	*n = 0;
+	if (r == NULL)
+		return -1;
+	*n = PQntuples(r);
+	*numbers = xcalloc((size_t)*n + 1, sizeof(**numbers));
+	for (int i = 0; i < *n; i++)
+		(*numbers)[i] = (int)db_get_i64(r, i, 0);
+	PQclear(r);
+	return 0;
+}
+
+/* Deletes the stored bytes of upload id in container, by the chunk numbers the database
+ * has for it, and sets its purged_at. 0, or -1 with *err and errno. */
+static int
+rd_purge_one(PGconn *c, const char *id, const char *container, char **err)
+{
+	const char *q[] = {id};
+	char *serr = NULL;
+	int *numbers = NULL, n, rc = -1, e = EIO;
+
+	if (rd_chunk_numbers(c, id, &numbers, &n) < 0) {
+		*err = xstrdup("database: listing the chunks to purge failed");
+		goto out;
+	}
+	if (storage_upload_delete(container, id, numbers, n, &serr) < 0) {
+		e = errno;
+		*err =
+		    xasprintf("storage: purging upload %s: %s", id, serr != NULL ? serr : "failed");
+		goto out;
+	}
+	if (db_cmd(c, "UPDATE uploads SET purged_at = now() WHERE id = $1 AND purged_at IS NULL", 1,
+	           q) < 0) {
+		*err = xstrdup("database: marking an upload purged failed");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(serr);
+	free(numbers);
+	errno = e;
+	return rc;
+}
+
 /* Purges the uploads that sql selects (see jobs.h). */
 int
 resource_delete_purge(PGconn *c, const char *sql, int nparams, const char *const *params,
                       int *purged, char **err)
 {
 	PGresult *r = db_exec(c, sql, nparams, params);
-	char *serr = NULL;
 	int rc = -1, e = EIO;
 
 	if (r == NULL) {
@@ -44,25 +96,14 @@ resource_delete_purge(PGconn *c, const char *sql, int nparams, const char *const
 		goto out;
 	}
 	for (int i = 0; i < PQntuples(r); i++) {
-		const char *q[] = {db_get(r, i, 0)};
-		if (storage_upload_delete(db_get(r, i, 1), db_get(r, i, 0), &serr) < 0) {
+		if (rd_purge_one(c, db_get(r, i, 0), db_get(r, i, 1), err) < 0) {
 			e = errno;
-			*err = xasprintf("storage: purging upload %s: %s", db_get(r, i, 0),
-			                 serr != NULL ? serr : "failed");
-			goto out;
-		}
-		if (db_cmd(
-		        c,
-		        "UPDATE uploads SET purged_at = now() WHERE id = $1 AND purged_at IS NULL",
-		        1, q) < 0) {
-			*err = xstrdup("database: marking an upload purged failed");
 			goto out;
 		}
 		(*purged)++;
 	}
 	rc = 0;
 out:
-	free(serr);
 	PQclear(r);
 	errno = e;
 	return rc;
