@@ -501,9 +501,10 @@ jobs_purge_batch(PGconn *c, const char *ttl, int *purged)
 		goto fail;
 	const char *q[] = {db_get(r, 0, 0), ttl};
 	if (resource_delete_purge(c,
-	                          "SELECT u.id::text, u.storage_container FROM uploads u"
-	                          " WHERE u.id = ANY($1::uuid[]) AND " JOBS_SQL_EXPIRED
-	                          " ORDER BY u.id",
+	                          "SELECT u.id::text, u.storage_container, " JOBS_SQL_CHUNK_NUMBERS(
+	                              "u") " FROM uploads u"
+	                                   " WHERE u.id = ANY($1::uuid[]) AND " JOBS_SQL_EXPIRED
+	                                   " ORDER BY u.id",
 	                          2, q, purged, &err) < 0) {
 		log_warn("upload_purge_failed error=\"%s\"", err);
 		goto fail;

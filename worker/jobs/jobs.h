@@ -68,9 +68,14 @@ enum job_result project_initialize_run(PGconn *c, const struct job *j, const cha
                                        char **err);
 enum job_result resource_delete_run(PGconn *c, const struct job *j, const char **outcome,
                                     char **err);
+/* SQL, one column: the chunk numbers registered for uploads row alias u, as a Postgres array
+ * text ("{1,2,3}"): the names of its chunks in the store (resource_delete_purge). */
+#define JOBS_SQL_CHUNK_NUMBERS(u)                                                                  \
+	"(SELECT coalesce(array_agg(c.number ORDER BY c.number), '{}') FROM chunks c"              \
+	" WHERE c.upload_id = " u ".id)::text"
 /* Deletes through the storage provider the stored bytes of every upload that sql (with
- * its nparams params) selects as (id, storage_container), by the chunk numbers its chunks
- * rows register (no store listing needed), and sets its purged_at, inside
+ * its nparams params) selects as (id, storage_container, JOBS_SQL_CHUNK_NUMBERS), by those
+ * chunk numbers (no store listing needed), and sets its purged_at, inside
  * the caller's transaction; adds their number to *purged. Missing bytes are fine, so a
  * second run succeeds. resource.delete and the purge of expired uploads both use it.
  * 0, or -1 with *err (caller frees) and errno (EAGAIN: storage is unavailable). */

@@ -2,6 +2,7 @@
  * project, folder or file and purges the stored bytes of its uploads. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "db.h"
 #include "jobs.h"
@@ -30,40 +31,30 @@ rd_run_all(PGconn *c, const char *id, const char *const *sqls, int n, char **err
 	return 0;
 }
 
-/* The chunk numbers registered for upload id, in *numbers (caller frees) and *n: the names
- * of its chunks in the store. 0 or -1. */
-static int
-rd_chunk_numbers(PGconn *c, const char *id, int **numbers, int *n)
+/* The chunk numbers of a JOBS_SQL_CHUNK_NUMBERS column ("{1,2,3}"), in *n; new array
+ * (caller frees). */
+static int *
+rd_chunk_numbers(const char *text, int *n)
 {
-	const char *p[] = {id};
-	PGresult *r =
-	    db_exec(c, "SELECT number FROM chunks WHERE upload_id = $1 ORDER BY number", 1, p);
+	int *numbers = xcalloc(strlen(text) / 2 + 1, sizeof(*numbers)); /* "{1,2}": 2 of 5 */
+	char *end;
 
-	*numbers = NULL;
 	*n = 0;
-	if (r == NULL)
-		return -1;
-	*n = PQntuples(r);
-	*numbers = xcalloc((size_t)*n + 1, sizeof(**numbers));
-	for (int i = 0; i < *n; i++)
-		(*numbers)[i] = (int)db_get_i64(r, i, 0);
-	PQclear(r);
-	return 0;
+	for (const char *s = text + (*text == '{'); *s >= '0' && *s <= '9'; s = end + (*end == ','))
+		numbers[(*n)++] = (int)strtol(s, &end, 10);
+	return numbers;
 }
 
-/* Deletes the stored bytes of upload id in container, by the chunk numbers the database
- * has for it, and sets its purged_at. 0, or -1 with *err and errno. */
+/* Deletes the stored bytes of upload id in container, by its chunk numbers (the text of a
+ * JOBS_SQL_CHUNK_NUMBERS column), and sets its purged_at. 0, or -1 with *err and errno. */
 static int
-rd_purge_one(PGconn *c, const char *id, const char *container, char **err)
+rd_purge_one(PGconn *c, const char *id, const char *container, const char *chunks, char **err)
 {
 	const char *q[] = {id};
 	char *serr = NULL;
-	int *numbers = NULL, n, rc = -1, e = EIO;
+	int n, rc = -1, e = EIO;
+	int *numbers = rd_chunk_numbers(chunks, &n);
 
-	if (rd_chunk_numbers(c, id, &numbers, &n) < 0) {
-		*err = xstrdup("database: listing the chunks to purge failed");
-		goto out;
-	}
 	if (storage_upload_delete(container, id, numbers, n, &serr) < 0) {
 		e = errno;
 		*err =
@@ -96,7 +87,7 @@ resource_delete_purge(PGconn *c, const char *sql, int nparams, const char *const
 		goto out;
 	}
 	for (int i = 0; i < PQntuples(r); i++) {
-		if (rd_purge_one(c, db_get(r, i, 0), db_get(r, i, 1), err) < 0) {
+		if (rd_purge_one(c, db_get(r, i, 0), db_get(r, i, 1), db_get(r, i, 2), err) < 0) {
 			e = errno;
 			goto out;
 		}
@@ -130,8 +121,9 @@ rd_project(PGconn *c, const char *id, const char *container, int *purged, char *
 
 	if (rd_run_all(c, id, sqls, (int)ARRAY_LEN(sqls), err) < 0 ||
 	    resource_delete_purge(c,
-	                          "SELECT id::text, storage_container FROM uploads"
-	                          " WHERE project_id = $1 AND purged_at IS NULL ORDER BY id",
+	                          "SELECT id::text, storage_container, " JOBS_SQL_CHUNK_NUMBERS(
+	                              "uploads") " FROM uploads WHERE project_id = $1 AND "
+	                                         "purged_at IS NULL ORDER BY id",
 	                          1, p, purged, err) < 0)
 		goto out;
 	if (storage_container_delete(container, &serr) < 0) {
@@ -169,10 +161,11 @@ rd_folder(PGconn *c, const char *id, int *purged, char **err)
 		return -1;
 	return resource_delete_purge(
 	    c,
-	    RD_SUBTREE "SELECT u.id::text, u.storage_container FROM uploads u"
-	               " JOIN file_versions v ON v.upload_id = u.id"
-	               " JOIN files f ON f.id = v.file_id JOIN sub ON f.parent_id = sub.id"
-	               " WHERE u.purged_at IS NULL ORDER BY u.id",
+	    RD_SUBTREE "SELECT u.id::text, u.storage_container, " JOBS_SQL_CHUNK_NUMBERS(
+	        "u") " FROM uploads u"
+	             " JOIN file_versions v ON v.upload_id = u.id"
+	             " JOIN files f ON f.id = v.file_id JOIN sub ON f.parent_id = sub.id"
+	             " WHERE u.purged_at IS NULL ORDER BY u.id",
 	    1, p, purged, err);
 }
 
@@ -187,11 +180,13 @@ rd_file(PGconn *c, const char *id, int *purged, char **err)
 
 	if (rd_run_all(c, id, sqls, (int)ARRAY_LEN(sqls), err) < 0)
 		return -1;
-	return resource_delete_purge(c,
-	                             "SELECT u.id::text, u.storage_container FROM uploads u"
-	                             " JOIN file_versions v ON v.upload_id = u.id"
-	                             " WHERE v.file_id = $1 AND u.purged_at IS NULL ORDER BY u.id",
-	                             1, p, purged, err);
+	return resource_delete_purge(
+	    c,
+	    "SELECT u.id::text, u.storage_container, " JOBS_SQL_CHUNK_NUMBERS(
+	        "u") " FROM uploads u"
+	             " JOIN file_versions v ON v.upload_id = u.id"
+	             " WHERE v.file_id = $1 AND u.purged_at IS NULL ORDER BY u.id",
+	    1, p, purged, err);
 }
 
 /* Finds what j->resource_id is: 'p' project (with *container, caller frees), 'd' folder,
