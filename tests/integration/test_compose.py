@@ -22,6 +22,15 @@ HBA = os.path.join(REPO, "deploy", "compose", "pg_hba.conf")
 REPLICA_URL = "postgresql://settle:settle@postgres-standby:5432/settle"
 
 
+def private_copy(workdir, path):
+    """A copy of a checkout file in the test's own directory, readable by the postgres user
+    (who may not be able to read the checkout: a clone in root's home, mode 700)."""
+    dest = os.path.join(workdir, "checkout-" + os.path.basename(path))
+    shutil.copyfile(path, dest)
+    os.chmod(dest, 0o644)
+    return dest
+
+
 def compose_config(*args, **env):
     """The compose file as `docker-compose [args] config` resolves it (a dict)."""
     if shutil.which("docker-compose") is None:
@@ -97,7 +106,7 @@ def primary(workdir):
     """A Postgres configured as the compose file's: its pg_hba.conf, WAL for standbys, and a
     `settle` superuser with password `settle` (the image's POSTGRES_USER/PASSWORD)."""
     pg = Postgres(workdir, name="pg-compose", settings=dict(
-        FAST_SETTINGS, hba_file=HBA, wal_level="replica", max_wal_senders="10",
+        FAST_SETTINGS, hba_file=private_copy(workdir, HBA), wal_level="replica", max_wal_senders="10",
         max_slot_wal_keep_size="1GB"))
     try:
         pg.start()
@@ -123,13 +132,14 @@ class ComposeStandby:
         self.primary = primary
         self.proc = None
         self.log = os.path.join(workdir, "compose-standby.log")
+        self.script = private_copy(workdir, STANDBY_SH)
 
     def start(self):
         env = ["env", f"PATH={PG_BIN}:/usr/bin:/bin", "PGHOST=127.0.0.1",
                f"PGPORT={self.primary.port}", "PGUSER=settle", "PGPASSWORD=settle",
                f"PGDATA={self.data}", "SETTLE_STANDBY_SLOT=settle_standby_1"]
         # A hot standby needs max_connections at least the primary's (300 in these tests).
-        argv = env + ["bash", STANDBY_SH, "-p", str(self.port), "-c", "listen_addresses=127.0.0.1",
+        argv = env + ["bash", self.script, "-p", str(self.port), "-c", "listen_addresses=127.0.0.1",
                       "-c", f"unix_socket_directories={self.dir}", "-c", "max_connections=300"]
         if is_root():
             argv = ["runuser", "-u", "postgres", "--"] + argv
