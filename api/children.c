@@ -18,10 +18,12 @@
 #define CHILDREN_AT_PROJECT "project_id = $1 AND parent_id IS NULL"
 #define CHILDREN_AT_FOLDER  "parent_id = $1"
 
-/* The live folders of a project or folder subtree, as CTE tree(id) (UNION stops on a cycle). */
+/* The live folders below a project or folder (every folder up to `at` live too), as CTE
+ * tree(id): the migration's settle_folder_subtree (0011) from the folders at `at`, given as
+ * a lateral column (a sub-select as the argument would keep the planner from inlining it). */
 #define CHILDREN_TREE(at)                                                                          \
-	"tree(id) AS (SELECT id FROM folders WHERE " at " AND NOT is_deleted UNION SELECT f.id"    \
-	" FROM folders f JOIN tree ON f.parent_id = tree.id WHERE NOT f.is_deleted)"
+	"tree(id) AS (SELECT s.id FROM (SELECT array_agg(id) FROM folders WHERE " at ") r(roots)," \
+	" settle_folder_subtree(r.roots, true) s)"
 
 /* The page of items(kind, id, name) with the columns of views_folder/views_file after the
  * kind, then the number of items (CHILDREN_TOTAL_COL); lim and off are the parameters of
@@ -44,13 +46,13 @@
 
 /* The CTE items(kind, id, name): every live descendant at `at` whose name matches $2. */
 #define CHILDREN_DEEP(at)                                                                          \
-	"WITH RECURSIVE " CHILDREN_TREE(at) ", items(kind, id, name) AS (SELECT 'dds-folder', id," \
-	                                    " name FROM folders WHERE id IN (SELECT id FROM "      \
-	                                    "tree) AND name ILIKE $2 ESCAPE '\\'"                  \
-	                                    " UNION ALL SELECT 'dds-file', id, name FROM files "   \
-	                                    "WHERE NOT is_deleted AND name ILIKE $2"               \
-	                                    " ESCAPE '\\' AND (" at                                \
-	                                    " OR parent_id IN (SELECT id FROM tree)))"
+	"WITH " CHILDREN_TREE(at) ", items(kind, id, name) AS (SELECT 'dds-folder', id,"           \
+	                          " name FROM folders WHERE id IN (SELECT id FROM "                \
+	                          "tree) AND name ILIKE $2 ESCAPE '\\'"                            \
+	                          " UNION ALL SELECT 'dds-file', id, name FROM files "             \
+	                          "WHERE NOT is_deleted AND name ILIKE $2"                         \
+	                          " ESCAPE '\\' AND (" at                                          \
+	                          " OR parent_id IN (SELECT id FROM tree)))"
 
 /* The column of the total in CHILDREN_PAGE: after the kind, a file's 9 view columns (a
  * folder's 8 and a NULL). */
@@ -146,7 +148,7 @@ children_folder(struct req *r)
 /* The live files of project $1 with their current upload, as CTE lf(id, name, project_id,
  * parent_id, created_at, upload_id): files at the root or under live folders only. */
 #define CHILDREN_LIVE_FILES                                                                        \
-	"WITH RECURSIVE " CHILDREN_TREE(                                                           \
+	"WITH " CHILDREN_TREE(                                                                     \
 	    CHILDREN_AT_PROJECT) ", lf AS (SELECT f.id, f.name,"                                   \
 	                         " f.project_id, f.parent_id, f.created_at, cv.upload_id FROM "    \
 	                         "files f CROSS JOIN LATERAL"                                      \

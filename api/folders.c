@@ -54,23 +54,35 @@ folders_read_parent(struct req *r, json_t *body, bool required, bool *is_folder,
 	return 1;
 }
 
+void
+folders_too_deep(struct req *r)
+{
+	http_invalid(
+	    r, "parent",
+	    "folders may be nested at most " FOLDERS_STR(FOLDERS_MAX_DEPTH) " levels deep");
+}
+
 /* POST /folders in one statement: checks the parent ($1: the project, or a live folder,
  * with lookup as for ACCESS_SQL) and the caller ($2), inserts the folder ($3, name $4) under
- * `parent` (SQL: the folder id, or NULL at the project root) and answers the verdict, then
- * the folder's VIEWS_SQL_FOLDER columns from what was inserted. */
+ * `parent` (SQL: the folder id, or NULL at the project root) unless its depth (SQL) is over
+ * FOLDERS_MAX_DEPTH, and answers the verdict, then the folder's VIEWS_SQL_FOLDER columns from
+ * what was inserted, then too_deep. */
 /* clang-format off */
-#define FOLDERS_CREATE_SQL(lookup, parent) \
+#define FOLDERS_CREATE_SQL(lookup, parent, depth) \
 	"WITH acc AS (" ACCESS_SQL(lookup, ACCESS_LIT(ACCESS_CREATE)) "), " \
+	"deep AS (SELECT (" depth ") > " FOLDERS_STR(FOLDERS_MAX_DEPTH) " AS too_deep), " \
 	"ins AS (INSERT INTO folders (id, project_id, parent_id, name, created_by)" \
-	" SELECT $3::uuid, acc.id, " parent ", $4::text, $2::uuid FROM acc" \
-	" WHERE acc.member AND NOT acc.is_deleted RETURNING *)" \
+	" SELECT $3::uuid, acc.id, " parent ", $4::text, $2::uuid FROM acc, deep" \
+	" WHERE acc.member AND NOT acc.is_deleted AND NOT deep.too_deep RETURNING *)" \
 	" SELECT acc.id IS NOT NULL, acc.member, acc.is_deleted, true, " VIEWS_SQL_FOLDER("f") \
-	" FROM (VALUES (1)) one LEFT JOIN acc ON true LEFT JOIN ins f ON true"
+	", deep.too_deep FROM (VALUES (1)) one CROSS JOIN deep LEFT JOIN acc ON true" \
+	" LEFT JOIN ins f ON true"
 /* clang-format on */
 
 static const char folders_create_in_project_sql[] =
-    FOLDERS_CREATE_SQL("SELECT $1::uuid", "NULL::uuid");
-static const char folders_create_in_folder_sql[] = FOLDERS_CREATE_SQL(FOLDERS_SQL_LIVE, "$1::uuid");
+    FOLDERS_CREATE_SQL("SELECT $1::uuid", "NULL::uuid", "1");
+static const char folders_create_in_folder_sql[] = FOLDERS_CREATE_SQL(
+    FOLDERS_SQL_LIVE, "$1::uuid", "SELECT count(*) + 1 FROM settle_folder_ancestors($1::uuid)");
 
 /* POST /folders {"name", "parent": {"kind", "id"}}: 201 with the folder. One statement
  * checks the parent and the caller and inserts. */
@@ -102,6 +114,8 @@ folders_create(struct req *r)
 		http_db_error(r);
 	else if (access_verdict(r, res, 0, is_folder ? "folder" : "project") != 1)
 		; /* answered */
+	else if (db_get_bool(res, 0, PQfnumber(res, "too_deep")))
+		folders_too_deep(r);
 	else if (db_get(res, 0, ACCESS_VERDICT_NCOLS) == NULL)
 		http_db_error(r);
 	else

@@ -7,14 +7,22 @@
 #include "access.h"
 #include "http.h"
 
+/* The deepest a folder may lie: a folder at the project root is at depth 1, and no folder
+ * is created or moved (with what lies below it) deeper than this (README "Folder depth").
+ * Real trees are far shallower; the bound keeps each walk up the tree (one index probe a
+ * level, for the ancestors of every item of every listing) and a downloaded path short. */
+#define FOLDERS_MAX_DEPTH 100
+
+/* FOLDERS_MAX_DEPTH as a string literal, for SQL and messages. */
+#define FOLDERS_STR_(x) #x
+#define FOLDERS_STR(x)  FOLDERS_STR_(x)
+
 /* SQL with one parameter (a folder id): one row with the folder's project id when the
- * folder and every folder above it are live; a lookup for ACCESS_SQL. */
+ * folder and every folder above it are live; a lookup for ACCESS_SQL. The walk is the
+ * migration's settle_folder_ancestors (0011), as for every walk up the tree. */
 #define FOLDERS_SQL_LIVE                                                                           \
-	"WITH RECURSIVE up(id, parent_id, is_deleted, depth) AS (SELECT id, parent_id,"            \
-	" is_deleted, 0 FROM folders WHERE id = $1 UNION ALL SELECT f.id, f.parent_id,"            \
-	" f.is_deleted, up.depth + 1 FROM folders f JOIN up ON f.id = up.parent_id"                \
-	" WHERE up.depth < 1000) SELECT project_id FROM folders WHERE id = $1"                     \
-	" AND NOT EXISTS (SELECT 1 FROM up WHERE up.is_deleted)"
+	"SELECT project_id FROM folders WHERE id = $1::uuid AND NOT EXISTS (SELECT 1 FROM"         \
+	" settle_folder_ancestors($1::uuid) up WHERE up.is_deleted)"
 
 /* Checks that folder_id is a live folder of a live project where the caller's role grants
  * perm (an ACCESS_* name). Returns 1 with *p filled; 0 after answering 404/403; -1 after
@@ -28,5 +36,9 @@ int folders_access(struct req *r, const char *folder_id, const char *perm,
  * (missing when required, bad shape or kind) or 404 (a malformed id). */
 int folders_read_parent(struct req *r, json_t *body, bool required, bool *is_folder,
                         const char **id) MUSTCHECK;
+
+/* Answers 400 validation_failed on "parent": the folder, or one below it, would lie deeper
+ * than FOLDERS_MAX_DEPTH there. */
+void folders_too_deep(struct req *r);
 
 #endif

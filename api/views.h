@@ -58,17 +58,14 @@
 	                 t ".deleted_at", t ".deleted_by")
 
 /* SQL, one column: the ancestors [{kind,id,name}] as JSON text: the project, then the
- * folders from the top down to folder (a folders.id expression; NULL: only the project). */
+ * folders from the top down to folder (a folders.id expression; NULL: only the project),
+ * walked by the migration's settle_folder_ancestors (0011). */
 #define VIEWS_SQL_ANCESTORS(project, folder)                                                       \
-	"(WITH RECURSIVE va(id, parent_id, name, depth) AS (SELECT vf.id, vf.parent_id, vf.name, " \
-	"0"                                                                                        \
-	" FROM folders vf WHERE vf.id = (" folder ") UNION ALL SELECT vf.id, vf.parent_id,"        \
-	" vf.name, va.depth + 1 FROM folders vf JOIN va ON vf.id = va.parent_id"                   \
-	" WHERE va.depth < 1000) SELECT json_agg(vx.o ORDER BY vx.ord) FROM ("                     \
+	"(SELECT json_agg(vx.o ORDER BY vx.depth DESC NULLS FIRST) FROM ("                         \
 	"SELECT json_build_object('kind', 'dds-project', 'id', vp.id, 'name', vp.name) AS o,"      \
-	" -1000000 AS ord FROM projects vp WHERE vp.id = (" project ") UNION ALL"                  \
-	" SELECT json_build_object('kind', 'dds-folder', 'id', va.id, 'name', va.name), -va.depth" \
-	" FROM va) vx)::text"
+	" NULL::integer AS depth FROM projects vp WHERE vp.id = (" project ") UNION ALL"           \
+	" SELECT json_build_object('kind', 'dds-folder', 'id', va.id, 'name', va.name), va.depth"  \
+	" FROM settle_folder_ancestors(" folder ") va) vx)::text"
 
 /* SQL, one JSON expression: the hashes [{algorithm,value}] of an uploads.id expression. */
 #define VIEWS_SQL_HASHES(upload)                                                                   \

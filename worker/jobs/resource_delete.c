@@ -9,11 +9,9 @@
 #include "log.h"
 #include "storage.h"
 
-/* The folder $1 and all its descendants, as a CTE named sub(id). UNION (not ALL) stops on
- * a cycle. */
-#define RD_SUBTREE                                                                                 \
-	"WITH RECURSIVE sub(id) AS (SELECT id FROM folders WHERE id = $1"                          \
-	" UNION SELECT f.id FROM folders f JOIN sub ON f.parent_id = sub.id) "
+/* The folder $1 and all its descendants, deleted or not, as a CTE named sub(id) (the walk
+ * is the migration's settle_folder_subtree, 0011). */
+#define RD_SUBTREE "WITH sub(id) AS (SELECT id FROM settle_folder_subtree(ARRAY[$1::uuid], false)) "
 
 /* Runs the statements of sqls (each taking $1 = id) in order. 0 or -1 with *err. */
 static int
