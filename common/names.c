@@ -24,9 +24,8 @@ static const struct names_range names_format[] = {
 
 /* Unicode's White_Space property. */
 static const struct names_range names_space[] = {
-    {0x9, 0xD},       {0x20, 0x20},     {0x85, 0x85},     {0xA0, 0xA0},
-    {0x1680, 0x1680}, {0x2000, 0x200A}, {0x2028, 0x2029}, {0x202F, 0x202F},
-    {0x205F, 0x205F}, {0x3000, 0x3000},
+    {0x9, 0xD},       {0x20, 0x20},     {0x85, 0x85},     {0xA0, 0xA0},     {0x1680, 0x1680},
+    {0x2000, 0x200A}, {0x2028, 0x2029}, {0x202F, 0x202F}, {0x205F, 0x205F}, {0x3000, 0x3000},
 };
 
 static bool
@@ -45,8 +44,11 @@ static bool
 names_next(const unsigned char *s, size_t n, size_t *i, uint32_t *cp)
 {
 	unsigned char c = s[*i];
-	size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : (c & 0xF0) == 0xE0 ? 3
-	                        : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+	size_t len = c < 0x80                 ? 1
+	             : c >= 0xC2 && c <= 0xDF ? 2
+	             : (c & 0xF0) == 0xE0     ? 3
+	             : c >= 0xF0 && c <= 0xF4 ? 4
+	                                      : 0;
 	uint32_t v = len == 1 ? c : len == 2 ? c & 0x1Fu : len == 3 ? c & 0x0Fu : c & 0x07u;
 
 	if (len == 0 || *i + len > n) {

@@ -22,9 +22,20 @@ static void
 test_good_names(void **state)
 {
 	static const char *const good[] = {
-	    "a", "...", ". .", ".hidden", "a..b", "a b", " lead", "trail ", "\xc3\xa9t\xc3\xa9",
-	    "x:y", "%2F", "\xe6\xbc\xa2\xe5\xad\x97", "\xf0\x9f\x98\x80", /* U+1F600 */
-	    "a\xe2\x80\x8a", /* a, then U+200A HAIR SPACE: not only whitespace */
+	    "a",
+	    "...",
+	    ". .",
+	    ".hidden",
+	    "a..b",
+	    "a b",
+	    " lead",
+	    "trail ",
+	    "\xc3\xa9t\xc3\xa9",
+	    "x:y",
+	    "%2F",
+	    "\xe6\xbc\xa2\xe5\xad\x97",
+	    "\xf0\x9f\x98\x80", /* U+1F600 */
+	    "a\xe2\x80\x8a",    /* a, then U+200A HAIR SPACE: not only whitespace */
 	};
 	char longest[NAMES_MAX + 1];
 
@@ -66,10 +77,12 @@ test_each_rule(void **state)
 	assert_string_equal(problem("\xe2\x80\xa8"), NAMES_RULE_SPACE); /* U+2028 */
 	assert_string_equal(problem("evil\xe2\x80\xaetxt.exe"), NAMES_RULE_FORMAT);
 	assert_string_equal(problem("zero\xe2\x80\x8bwidth"), NAMES_RULE_FORMAT);
-	assert_string_equal(problem("\xef\xbb\xbf" "bom"), NAMES_RULE_FORMAT);
-	assert_string_equal(problem("soft\xc2\xad"), NAMES_RULE_FORMAT);       /* U+00AD */
+	assert_string_equal(problem("\xef\xbb\xbf"
+	                            "bom"),
+	                    NAMES_RULE_FORMAT);
+	assert_string_equal(problem("soft\xc2\xad"), NAMES_RULE_FORMAT);        /* U+00AD */
 	assert_string_equal(problem("tag\xf3\xa0\x81\x81"), NAMES_RULE_FORMAT); /* U+E0041 */
-	assert_string_equal(problem("\xf0\x93\x90\xbf"), NAMES_RULE_FORMAT);     /* U+1343F */
+	assert_string_equal(problem("\xf0\x93\x90\xbf"), NAMES_RULE_FORMAT);    /* U+1343F */
 	/* The first rule broken is named: a control character before a slash. */
 	assert_string_equal(problem("a/\x01"), NAMES_RULE_CONTROL);
 }
