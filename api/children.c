@@ -197,6 +197,7 @@ children_file_item(const PGresult *res, int i, bool download, uint64_t lsn)
 	    (json_int_t)db_get_i64(res, i, 2), "hashes", views_json_col(res, i, 3), "ancestors",
 	    views_json_col(res, i, 4), "file_url", url != NULL ? url : json_null());
 
+	views_safe_names(item);
 	return item;
 }
 

@@ -7,6 +7,7 @@
 #include "access.h"
 #include "db.h"
 #include "folders.h"
+#include "names.h"
 #include "outbox.h"
 #include "router.h"
 #include "session.h"
@@ -63,6 +64,8 @@ enum {
 	FILES_VERDICT_TAKEN,
 	FILES_VERDICT_NCOLS,
 };
+/* The new file's name: the second of its VIEWS_SQL_FOLDER columns. */
+#define FILES_CREATED_NAME (FILES_VERDICT_NCOLS + 1)
 
 /* Checks the caller may do perm on the live file or version r->params[0] (sql maps it to
  * the project); 1 allowed, else answered. */
@@ -111,14 +114,14 @@ files_read_upload(struct req *r, json_t *body, const char **upload_id, const cha
 }
 
 /* Checks that upload_id may back a new version in project_id: it exists there, is
- * completed and backs no version yet. 1 with its name copied into *name (caller frees),
- * 0 after answering, -1 on a database error (not answered). */
+ * completed and backs no version yet. 1 when it may, 0 after answering, -1 on a database
+ * error (not answered). */
 static int
-files_check_upload(struct req *r, const char *upload_id, const char *project_id, char **name)
+files_check_upload(struct req *r, const char *upload_id, const char *project_id)
 {
 	const char *params[1] = {upload_id};
 	PGresult *res = db_exec(r->db,
-	                        "SELECT u.project_id, u.completed_at IS NOT NULL, u.name, "
+	                        "SELECT u.project_id, u.completed_at IS NOT NULL, "
 	                        "EXISTS (SELECT 1 FROM file_versions v WHERE v.upload_id = u.id) "
 	                        "FROM uploads u WHERE u.id = $1",
 	                        1, params);
@@ -130,12 +133,10 @@ files_check_upload(struct req *r, const char *upload_id, const char *project_id,
 		http_invalid(r, "upload[id]", "no such upload in this project");
 	else if (!db_get_bool(res, 0, 1))
 		http_invalid(r, "upload[id]", "the upload is not completed");
-	else if (db_get_bool(res, 0, 3))
+	else if (db_get_bool(res, 0, 2))
 		http_invalid(r, "upload[id]", "the upload already backs a file version");
 	else
 		rc = 1;
-	if (rc == 1)
-		*name = xstrdup(db_get(res, 0, 2));
 	PQclear(res);
 	return rc;
 }
@@ -158,8 +159,27 @@ files_created(struct req *r, const PGresult *res, bool in_folder)
 		http_json(r, 201, views_file(res, 0, FILES_VERDICT_NCOLS));
 }
 
+/* True after answering 400 when the name the new file of a FILES_CREATE_SQL row took from
+ * its upload breaks the name rule (names_problem): an upload stored before the rule may. */
+static bool
+files_name_refused(struct req *r, const PGresult *res)
+{
+	const char *name = db_get(res, 0, FILES_CREATED_NAME);
+	const char *problem = name != NULL ? names_problem(name, strlen(name)) : NULL;
+	char *msg;
+
+	if (problem == NULL)
+		return false;
+	msg = xasprintf("the upload's name %s", problem);
+	http_invalid(r, "upload[id]", msg);
+	free(msg);
+	return true;
+}
+
 /* POST /files {"parent", "upload", "label"?}: 201 with the file and its first version.
- * One statement checks the parent, the caller and the upload and inserts both rows. */
+ * One statement checks the parent, the caller and the upload and inserts both rows; it
+ * runs in a transaction that is rolled back when the name the file took from its upload
+ * breaks the name rule. */
 static void
 files_create(struct req *r)
 {
@@ -168,7 +188,7 @@ files_create(struct req *r)
 	char id[UUID_STR_LEN], vid[UUID_STR_LEN];
 	const char *params[6] = {NULL, NULL, id, vid, NULL, r->user_id};
 	bool in_folder = false;
-	PGresult *res;
+	PGresult *res = NULL;
 
 	if (body == NULL || files_read_upload(r, body, &upload_id, &label) < 0 ||
 	    folders_read_parent(r, body, true, &in_folder, &parent) < 0)
@@ -178,14 +198,24 @@ files_create(struct req *r)
 	params[0] = parent;
 	params[1] = upload_id;
 	params[4] = label;
+	if (db_begin(r->db) < 0) {
+		http_db_error(r);
+		goto out;
+	}
 	res = db_exec(r->db, in_folder ? files_create_in_folder_sql : files_create_in_project_sql,
 	              6, params);
-	if (res != NULL)
-		files_created(r, res, in_folder);
-	else if (strcmp(db_last_sqlstate(), "23505") == 0) /* the upload taken meanwhile */
-		http_invalid(r, "upload[id]", "the upload already backs a file version");
-	else
+	if (res == NULL || files_name_refused(r, res)) {
+		bool taken = res == NULL && strcmp(db_last_sqlstate(), "23505") == 0;
+		db_rollback(r->db);
+		if (taken) /* the upload taken meanwhile */
+			http_invalid(r, "upload[id]", "the upload already backs a file version");
+		else if (res == NULL)
+			http_db_error(r);
+	} else if (db_commit(r->db) < 0) {
 		http_db_error(r);
+	} else {
+		files_created(r, res, in_folder);
+	}
 	PQclear(res);
 out:
 	json_decref(body);
@@ -203,13 +233,14 @@ files_get(struct req *r)
 }
 
 /* Adds the next version of file r->params[0] in one transaction (the file row locked).
+ * The file keeps its name, as in DDS: only its current version (upload, label) changes.
  * 0, -1 database error, 1 when the file is gone or the upload was taken meanwhile. */
 static int
-files_add_version(struct req *r, const char *name, const char *upload_id, const char *label)
+files_add_version(struct req *r, const char *upload_id, const char *label)
 {
 	char vid[UUID_STR_LEN];
 	const char *v[5] = {vid, r->params[0], label, upload_id, r->user_id};
-	const char *f[3] = {r->params[0], r->user_id, name};
+	const char *f[2] = {r->params[0], r->user_id};
 	PGresult *res = NULL;
 	int rc = -1;
 
@@ -217,9 +248,9 @@ files_add_version(struct req *r, const char *name, const char *upload_id, const 
 	if (db_begin(r->db) < 0)
 		return -1;
 	res = db_exec(r->db,
-	              "UPDATE files SET name = $3, updated_at = now(), updated_by = $2 "
+	              "UPDATE files SET updated_at = now(), updated_by = $2 "
 	              "WHERE id = $1 AND NOT is_deleted RETURNING id",
-	              3, f);
+	              2, f);
 	if (res == NULL)
 		goto fail;
 	if (PQntuples(res) == 0) {
@@ -243,26 +274,25 @@ fail:
 	return rc;
 }
 
-/* PUT /files/{id} {"upload": {"id"}, "label"?}: a new current version, 200. */
+/* PUT /files/{id} {"upload": {"id"}, "label"?}: a new current version, 200; the name stays. */
 static void
 files_update(struct req *r)
 {
 	struct access_project p;
 	json_t *body = http_body_object(r);
 	const char *upload_id = NULL, *label = NULL;
-	char *name = NULL;
 	int rc;
 
 	if (body == NULL || files_read_upload(r, body, &upload_id, &label) < 0 ||
 	    files_access(r, files_project_sql, ACCESS_UPDATE, "file", &p) != 1)
 		goto out;
-	rc = files_check_upload(r, upload_id, p.id, &name);
+	rc = files_check_upload(r, upload_id, p.id);
 	if (rc <= 0) {
 		if (rc < 0)
 			http_db_error(r);
 		goto out;
 	}
-	rc = files_add_version(r, name, upload_id, label);
+	rc = files_add_version(r, upload_id, label);
 	if (rc < 0)
 		http_db_error(r);
 	else if (rc > 0)
@@ -270,7 +300,6 @@ files_update(struct req *r)
 	else
 		files_answer(r, 200, r->params[0]);
 out:
-	free(name);
 	json_decref(body);
 }
 

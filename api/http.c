@@ -7,6 +7,7 @@
 #include "db.h"
 #include "json.h"
 #include "log.h"
+#include "names.h"
 #include "config.h"
 #include "sign.h"
 #include "stats.h"
@@ -203,17 +204,22 @@ http_query(struct req *r, const char *name)
 }
 
 /* Decodes s[0..n) as a form field into a new string: '+' is a space (libmicrohttpd's
- * unescaping does not do that part), then %XX as libmicrohttpd decodes it. */
+ * unescaping does not do that part), then %XX as libmicrohttpd decodes it. Its length
+ * (a %00 leaves a NUL inside) goes to *len unless len is NULL. */
 static char *
-http_urldecode(const char *s, size_t n)
+http_urldecode(const char *s, size_t n, size_t *len)
 {
 	char *out = xstrndup(s, n);
+	size_t m;
 
 	for (char *c = out; *c != '\0'; c++) {
 		if (*c == '+')
 			*c = ' ';
 	}
-	out[MHD_http_unescape(out)] = '\0';
+	m = MHD_http_unescape(out);
+	out[m] = '\0';
+	if (len != NULL)
+		*len = m;
 	return out;
 }
 
@@ -226,15 +232,15 @@ http_utf8(const char *s)
 	return ok;
 }
 
-/* Sets obj[key] or obj[a][b] for a key "a[b]" to the string value. */
+/* Sets obj[key] or obj[a][b] for a key "a[b]" to value (a JSON string; stolen). */
 static void
-http_form_set(json_t *obj, char *key, const char *value)
+http_form_set(json_t *obj, char *key, json_t *value)
 {
 	char *open = strchr(key, '[');
 	char *close = open ? strchr(open, ']') : NULL;
 
 	if (open == NULL || close == NULL || close[1] != '\0' || open == key) {
-		json_object_set_new(obj, key, json_string(value));
+		json_object_set_new(obj, key, value);
 		return;
 	}
 	*open = '\0';
@@ -244,7 +250,7 @@ http_form_set(json_t *obj, char *key, const char *value)
 		inner = json_object();
 		json_object_set_new(obj, key, inner);
 	}
-	json_object_set_new(inner, open + 1, json_string(value));
+	json_object_set_new(inner, open + 1, value);
 }
 
 json_t *
@@ -258,12 +264,17 @@ http_parse_form(const char *body, size_t len)
 		const char *stop = amp ? amp : end;
 		const char *eq = memchr(p, '=', (size_t)(stop - p));
 		if (stop > p) {
-			char *key = http_urldecode(p, (size_t)((eq ? eq : stop) - p));
-			char *val =
-			    eq ? http_urldecode(eq + 1, (size_t)(stop - eq - 1)) : xstrdup("");
-			/* Keys and values that are not UTF-8 are dropped, like unknown fields. */
-			if (*key != '\0' && http_utf8(key) && http_utf8(val))
-				http_form_set(obj, key, val);
+			size_t vlen = 0;
+			char *key = http_urldecode(p, (size_t)((eq ? eq : stop) - p), NULL);
+			char *val = eq ? http_urldecode(eq + 1, (size_t)(stop - eq - 1), &vlen)
+			               : xstrdup("");
+			/* A value keeps a NUL a %00 made (the field readers that care see it); keys
+			 * and values that are not UTF-8 are dropped, like unknown fields. */
+			json_t *v = json_stringn(val, vlen);
+			if (*key != '\0' && http_utf8(key) && v != NULL)
+				http_form_set(obj, key, v);
+			else
+				json_decref(v);
 			free(key);
 			free(val);
 		}
@@ -318,32 +329,18 @@ http_field_str(struct req *r, json_t *obj, const char *field, const char **out)
 	return 1;
 }
 
-/* True when the n bytes at s hold a control character (Unicode Cc: U+0000-U+001F,
- * U+007F-U+009F) in UTF-8. */
-static bool
-http_has_control(const unsigned char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < 0x20 || s[i] == 0x7f)
-			return true;
-		if (s[i] == 0xc2 && i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f)
-			return true;
-	}
-	return false;
-}
-
 int
 http_field_name(struct req *r, json_t *obj, const char *field, const char **out)
 {
 	int rc = http_field_str(r, obj, field, out);
-	size_t n;
+	const char *problem;
 
 	if (rc <= 0)
 		return rc;
-	n = strlen(*out);
-	if (n < 1 || n > HTTP_MAX_NAME || !http_utf8(*out) ||
-	    http_has_control((const unsigned char *)*out, n)) {
-		http_invalid(r, field, HTTP_NAME_RULE);
+	/* The length, not strlen: a form body's %00 leaves a NUL inside the string. */
+	problem = names_problem(*out, json_string_length(json_object_get(obj, field)));
+	if (problem != NULL) {
+		http_invalid(r, field, problem);
 		return -1;
 	}
 	return 1;

@@ -12,9 +12,6 @@
 #define HTTP_MAX_BODY    (1024 * 1024)
 #define HTTP_MAX_PARAMS  4
 #define HTTP_MAX_HEADERS 16
-/* API.md "Limits on input": a name (project, folder, file, upload). */
-#define HTTP_MAX_NAME  1024
-#define HTTP_NAME_RULE "must be 1 to 1024 bytes of UTF-8 without control characters"
 
 struct req;
 
@@ -145,8 +142,9 @@ bool http_utf8(const char *s);
  * (or JSON null), and -1 after answering 400 validation_failed for field when present but
  * wrong (form bodies give numbers and booleans as strings; these accept that). */
 int http_field_str(struct req *r, json_t *obj, const char *field, const char **out) MUSTCHECK;
-/* A name (API.md "Limits on input"): a string of HTTP_MAX_NAME bytes at most, not empty,
- * UTF-8 without control characters; anything else is answered 400 (HTTP_NAME_RULE). */
+/* A name (of a project, folder, file or upload): a string that follows names_problem's
+ * rule (API.md "Limits on input" and README "Names"); anything else is answered 400 with
+ * the message of the rule it breaks. */
 int http_field_name(struct req *r, json_t *obj, const char *field, const char **out) MUSTCHECK;
 int http_field_i64(struct req *r, json_t *obj, const char *field, int64_t *out) MUSTCHECK;
 int http_field_bool(struct req *r, json_t *obj, const char *field, bool *out) MUSTCHECK;

@@ -56,11 +56,15 @@ static const char permissions_delete_sql[] =
 	"SELECT EXISTS (SELECT 1 FROM usr), lst.v, (SELECT count(*) FROM del) FROM lst";
 /* clang-format on */
 
-/* A JSON-text column as the item of a page. */
+/* A permission from its JSON-text column (PERMISSIONS_SQL_ITEM), its project's name in
+ * the safe form (views_safe_names). New reference. */
 static json_t *
 permissions_item(const PGresult *res, int row, int col)
 {
-	return views_json_col(res, row, col);
+	json_t *item = views_json_col(res, row, col);
+
+	views_safe_names(item);
+	return item;
 }
 
 /* Checks the caller may view project r->params[0]; 1 allowed, else answered. */
@@ -115,7 +119,7 @@ permissions_get(struct req *r)
 	else if (PQntuples(res) == 0)
 		http_not_found(r, "project permission");
 	else
-		http_json(r, 200, views_json_col(res, 0, 0));
+		http_json(r, 200, permissions_item(res, 0, 0));
 	PQclear(res);
 }
 
@@ -193,7 +197,7 @@ permissions_put(struct req *r)
 	}
 	if (db_commit(r->db) < 0)
 		goto fail;
-	http_json(r, 200, views_json_col(res, 0, 3));
+	http_json(r, 200, permissions_item(res, 0, 3));
 	goto out;
 fail:
 	db_rollback(r->db);

@@ -246,14 +246,17 @@ uploads_row_json(const PGresult *res, int row)
 	                          views_json_col(res, row, U_CREATOR), "last_updated_on",
 	                          "last_updated_by", "deleted_on", "deleted_by");
 
-	return json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:{s:s},s:o,s:o,s:o,s:o,s:o}", "kind",
-	                 "dds-upload", "id", db_get(res, row, U_ID), "name",
-	                 db_get(res, row, U_NAME), "content_type", db_get(res, row, U_CTYPE),
-	                 "size", (json_int_t)db_get_i64(res, row, U_SIZE), "etag",
-	                 db_get(res, row, U_ETAG), "project", "id", db_get(res, row, U_PROJECT),
-	                 "storage_provider", views_storage_provider(db_get(res, row, U_PROVIDER)),
-	                 "chunks", uploads_jcol(res, row, U_CHUNKS), "hashes",
-	                 uploads_jcol(res, row, U_HASHES), "status", status, "audit", audit);
+	json_t *upload = json_pack(
+	    "{s:s,s:s,s:s,s:s,s:I,s:s,s:{s:s},s:o,s:o,s:o,s:o,s:o}", "kind", "dds-upload", "id",
+	    db_get(res, row, U_ID), "name", db_get(res, row, U_NAME), "content_type",
+	    db_get(res, row, U_CTYPE), "size", (json_int_t)db_get_i64(res, row, U_SIZE), "etag",
+	    db_get(res, row, U_ETAG), "project", "id", db_get(res, row, U_PROJECT),
+	    "storage_provider", views_storage_provider(db_get(res, row, U_PROVIDER)), "chunks",
+	    uploads_jcol(res, row, U_CHUNKS), "hashes", uploads_jcol(res, row, U_HASHES), "status",
+	    status, "audit", audit);
+
+	views_safe_names(upload);
+	return upload;
 }
 
 /* The full upload JSON of API.md (kind dds-upload, status, chunks, hashes, …) for

@@ -1,10 +1,12 @@
 /* views.c: DDS JSON objects from the rows selected with the VIEWS_SQL_* column lists. */
 #include "views.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "db.h"
 #include "http.h"
+#include "names.h"
 #include "storage.h"
 
 json_t *
@@ -17,6 +19,29 @@ views_json_col(const PGresult *res, int row, int col)
 		return json_null();
 	v = json_loads(s, JSON_DECODE_ANY, NULL);
 	return v != NULL ? v : json_null();
+}
+
+/* Replaces the string at obj[key] (if any) with its safe form when it differs. */
+static void
+views_safe_name(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+	char *safe = json_is_string(v) ? names_safe(json_string_value(v)) : NULL;
+
+	if (safe != NULL)
+		json_object_set_new(obj, key, json_string(safe));
+	free(safe);
+}
+
+void
+views_safe_names(json_t *obj)
+{
+	json_t *a = json_object_get(obj, "ancestors"), *each;
+	size_t i;
+
+	views_safe_name(obj, "name");
+	views_safe_name(json_object_get(obj, "project"), "name");
+	json_array_foreach(a, i, each) views_safe_name(each, "name");
 }
 
 /* {"kind": "dds-project"|"dds-folder", "id"}: the folder when parent_id is not NULL,
@@ -55,13 +80,16 @@ views_upload_provider(json_t *upload)
 json_t *
 views_project(const PGresult *res, int row, int col)
 {
-	return json_pack("{s:s,s:s,s:o,s:o,s:o,s:b,s:b,s:o}", "kind", "dds-project", "id",
-	                 db_get(res, row, col), "name", http_jstr(db_get(res, row, col + 1)),
-	                 "slug", http_jstr(db_get(res, row, col + 6)), "description",
-	                 http_jstr(db_get(res, row, col + 2)), "is_deleted",
-	                 db_get_bool(res, row, col + 3), "is_consistent",
-	                 db_get_bool(res, row, col + 4), "audit",
-	                 views_json_col(res, row, col + 5));
+	json_t *p =
+	    json_pack("{s:s,s:s,s:o,s:o,s:o,s:b,s:b,s:o}", "kind", "dds-project", "id",
+	              db_get(res, row, col), "name", http_jstr(db_get(res, row, col + 1)), "slug",
+	              http_jstr(db_get(res, row, col + 6)), "description",
+	              http_jstr(db_get(res, row, col + 2)), "is_deleted",
+	              db_get_bool(res, row, col + 3), "is_consistent",
+	              db_get_bool(res, row, col + 4), "audit", views_json_col(res, row, col + 5));
+
+	views_safe_names(p);
+	return p;
 }
 
 /* The members folders and files share, with kind. */
@@ -69,18 +97,20 @@ static json_t *
 views_node(const PGresult *res, int row, int col, const char *kind)
 {
 	const char *project_id = db_get(res, row, col + 2);
-	json_t *ancestors = views_json_col(res, row, col + 6);
+	json_t *ancestors = views_json_col(res, row, col + 6), *node;
 
 	if (!json_is_array(ancestors)) {
 		json_decref(ancestors);
 		ancestors = json_array();
 	}
-	return json_pack("{s:s,s:s,s:o,s:o,s:b,s:o,s:{s:s,s:o},s:o}", "kind", kind, "id",
+	node = json_pack("{s:s,s:s,s:o,s:o,s:b,s:o,s:{s:s,s:o},s:o}", "kind", kind, "id",
 	                 db_get(res, row, col), "name", http_jstr(db_get(res, row, col + 1)),
 	                 "parent", views_parent(project_id, db_get(res, row, col + 3)),
 	                 "is_deleted", db_get_bool(res, row, col + 4), "audit",
 	                 views_json_col(res, row, col + 5), "project", "id", project_id, "name",
 	                 http_jstr(db_get(res, row, col + 7)), "ancestors", ancestors);
+	views_safe_names(node);
+	return node;
 }
 
 json_t *

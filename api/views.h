@@ -128,6 +128,12 @@ json_t *views_json_col(const PGresult *res, int row, int col);
  * uploads.storage_provider); JSON null for an unknown name. New reference. */
 json_t *views_storage_provider(const char *name);
 
+/* Serves the names of obj (a project, folder, file, upload, project permission or item of
+ * GET /projects/{id}/files) in their safe form (names_safe, README "Names"): its "name",
+ * its "project"'s and each of its "ancestors"' that a row stored before the name rule
+ * holds; a name that follows the rule is served as it is. Changes obj in place (borrowed). */
+void views_safe_names(json_t *obj);
+
 /* The objects of one row, reading the columns of the matching VIEWS_SQL_* list starting
  * at col. New references. */
 json_t *views_project(const PGresult *res, int row, int col);

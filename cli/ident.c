@@ -63,7 +63,8 @@ cli_agent_create(PGconn *c, const struct cli_args *a)
 }
 
 /* The statements of disable and enable for users or for software agents. Each takes
- * $1 a name, $2 an id (NULL when the argument is no uuid), and matches either. */
+ * $1 a name and $2 an id (either may be NULL) and matches either; the lock answers
+ * id, name and whether the row matched by id. */
 struct cli_kind {
 	const char *label;
 	const char *lock_sql;
@@ -73,7 +74,8 @@ struct cli_kind {
 
 static const struct cli_kind cli_users = {
     "user",
-    "SELECT id FROM users WHERE username = $1 OR id = $2::uuid FOR NO KEY UPDATE",
+    "SELECT id, username, id = $2::uuid FROM users WHERE username = $1 OR id = $2::uuid"
+    " FOR NO KEY UPDATE",
     "UPDATE users SET disabled_at = coalesce(disabled_at, clock_timestamp()),"
     " tokens_valid_after = clock_timestamp()"
     " WHERE username = $1 OR id = $2::uuid RETURNING id, username",
@@ -83,7 +85,8 @@ static const struct cli_kind cli_users = {
 
 static const struct cli_kind cli_agents = {
     "software agent",
-    "SELECT id FROM software_agents WHERE name = $1 OR id = $2::uuid FOR NO KEY UPDATE",
+    "SELECT id, name, id = $2::uuid FROM software_agents WHERE name = $1 OR id = $2::uuid"
+    " FOR NO KEY UPDATE",
     "UPDATE software_agents SET disabled_at = coalesce(disabled_at, clock_timestamp()),"
     " tokens_valid_after = clock_timestamp()"
     " WHERE name = $1 OR id = $2::uuid RETURNING id, name",
@@ -91,25 +94,42 @@ static const struct cli_kind cli_agents = {
     " WHERE name = $1 OR id = $2::uuid RETURNING id, name",
 };
 
+/* In the lock's answer, the row that matched by id, or -1. */
+static int
+cli_by_id(const PGresult *lock)
+{
+	for (int i = 0; i < PQntuples(lock); i++)
+		if (db_get_bool(lock, i, 2))
+			return i;
+	return -1;
+}
+
 /*
- * Disables or enables every user or agent (k) named name (or with that id), printing one
- * line for each. The rows are locked first (FOR NO KEY UPDATE: foreign key checks need not
- * wait), then updated: a token being issued for one of them (which holds it FOR SHARE) is
- * committed before the lock is granted, so its issue time is before tokens_valid_after,
- * which clock_timestamp() takes after the lock (an UPDATE alone would compute it before
- * waiting). 0, or 1 when none matches or the database fails.
+ * Disables or enables every user or agent (k) named name, or the one whose id it is: an
+ * argument that is some row's id means that row only (ids are unique), and a row whose
+ * name is that id is left alone, with a note on stderr saying so (give its id to reach it).
+ * Prints one line for each row changed. The rows are locked first (FOR NO KEY UPDATE:
+ * foreign key checks need not wait), then updated: a token being issued for one of them
+ * (which holds it FOR SHARE) is committed before the lock is granted, so its issue time is
+ * before tokens_valid_after, which clock_timestamp() takes after the lock (an UPDATE alone
+ * would compute it before waiting). 0, or 1 when none matches or the database fails.
  */
 static int
 cli_set_disabled(PGconn *c, const struct cli_kind *k, const char *name, bool disable)
 {
 	const char *params[2] = {name, uuid_valid(name) ? name : NULL};
-	PGresult *r = NULL;
-	int rc = 1;
+	PGresult *lock = NULL, *r = NULL;
+	int rc = 1, by_id;
 
 	if (db_begin(c) < 0)
 		return 1;
-	if (db_cmd(c, k->lock_sql, 2, params) < 0 ||
-	    (r = db_exec(c, disable ? k->disable_sql : k->enable_sql, 2, params)) == NULL) {
+	if ((lock = db_exec(c, k->lock_sql, 2, params)) == NULL) {
+		db_rollback(c);
+		goto out;
+	}
+	if ((by_id = cli_by_id(lock)) >= 0)
+		params[0] = NULL; /* the id, not a name */
+	if ((r = db_exec(c, disable ? k->disable_sql : k->enable_sql, 2, params)) == NULL) {
 		db_rollback(c);
 		goto out;
 	}
@@ -120,10 +140,18 @@ cli_set_disabled(PGconn *c, const struct cli_kind *k, const char *name, bool dis
 		goto out;
 	}
 	for (int i = 0; i < PQntuples(r); i++)
-		printf("%s %s %s (id %s)\n", disable ? "disabled" : "enabled", k->label,
-		       PQgetvalue(r, i, 1), PQgetvalue(r, i, 0));
+		printf("%s %s %s (id %s)%s\n", disable ? "disabled" : "enabled", k->label,
+		       PQgetvalue(r, i, 1), PQgetvalue(r, i, 0),
+		       by_id >= 0 ? ", matched by id" : "");
+	for (int i = 0; by_id >= 0 && i < PQntuples(lock); i++)
+		if (i != by_id)
+			fprintf(stderr,
+			        "settle: %s (id %s) is named '%s' too and was left alone: an id "
+			        "matches before a name; give its id to reach it\n",
+			        k->label, PQgetvalue(lock, i, 0), name);
 	rc = 0;
 out:
+	PQclear(lock);
 	PQclear(r);
 	return rc;
 }

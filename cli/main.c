@@ -1,9 +1,9 @@
 /* main.c: settle, the operator's command line: one table of commands, one option parser.
  *
  * Every command and subcommand takes -h/--help (its usage on stdout, exit 0); an unknown
- * option, a missing or extra argument, or a NAME starting with '-' is an error (a message
- * and the usage on stderr, exit 2). Nothing touches the database before the command line
- * parsed. */
+ * option, a missing or extra argument, or a NAME starting with '-' or holding control or
+ * format characters is an error (a message and the usage on stderr, exit 2). Nothing
+ * touches the database before the command line parsed. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -15,6 +15,7 @@
 #include "config.h"
 #include "db.h"
 #include "migrate.h"
+#include "names.h"
 #include "sign.h"
 
 #define CLI_EXIT_USAGE 2
@@ -194,10 +195,16 @@ cli_find(int argc, char **argv, int *words, int *rc)
 	return NULL;
 }
 
-/* A positional NAME must not look like an option, nor be empty. 0 or CLI_EXIT_USAGE. */
+/* A positional NAME must not look like an option, nor be empty, and must be UTF-8 without
+ * control or format characters (names_text_problem; not echoed, since it could drive the
+ * terminal). 0 or CLI_EXIT_USAGE. */
 static int
 cli_check_name(const struct cli_cmd *cmd, const char *what, const char *name)
 {
+	const char *problem = names_text_problem(name);
+
+	if (problem != NULL)
+		return cli_usage_error(NULL, cmd, what, "%s %s", cmd->arg, problem);
 	if (name[0] == '-')
 		return cli_usage_error(NULL, cmd, what, "%s may not start with '-': '%s'", cmd->arg,
 		                       name);

@@ -125,3 +125,43 @@ def test_options_still_work(settle):
     name = "cli-options-user"
     r = settle.cli("user", "create", name, timeout=60)
     assert "SETTLE_USER_KEY=" in r.stdout
+
+
+@pytest.mark.parametrize("kind", ["user", "agent"])
+def test_names_with_control_or_format_characters_are_refused(settle, db, kind):
+    """Issue 18 item 13: a NAME with a control character (an escape sequence, a newline) or
+    a Unicode format character (U+202E) is refused with the rule, exit 2, and the name is
+    not echoed; nothing is created."""
+    cases = [("evil\x1b[2J", "must not contain control characters"),
+             ("two\nlines", "must not contain control characters"),
+             ("rtl\u202etxt", "must not contain Unicode format characters")]
+    for name, rule in cases:
+        r = settle.cli(kind, "create", name, check=False, timeout=20)
+        assert r.returncode == 2, f"{name!r}: exit {r.returncode}\n{r.stdout}\n{r.stderr}"
+        assert "_KEY=" not in r.stdout
+        assert rule in r.stderr and name not in r.stderr, r.stderr
+        assert _users_named(db, name) == 0
+    r = settle.cli(kind, "create", "Ren\u00e9 M\u00fcller", timeout=20)
+    assert "_KEY=" in r.stdout
+
+
+def test_disable_by_uuid_takes_the_id_and_says_so(settle, db):
+    """Issue 18 item 13: when the argument is one user's id and another's username, the user
+    with that id is disabled (ids are unique), the output says it matched by id, and the
+    other user is left alone with a note; that user is reached by its own id."""
+    victim_id, _ = settle.create_user()
+    other_id, _ = settle.create_user(victim_id)  # a username in UUID form
+    r = settle.cli("user", "disable", victim_id, timeout=20)
+    assert f"(id {victim_id}), matched by id" in r.stdout, r.stdout
+    assert other_id not in r.stdout and f"id {other_id}" in r.stderr, r.stderr
+    with db.cursor() as cur:
+        cur.execute("SELECT id::text, disabled_at IS NOT NULL FROM users WHERE id IN (%s, %s)",
+                    (victim_id, other_id))
+        assert dict(cur.fetchall()) == {victim_id: True, other_id: False}
+    r = settle.cli("user", "disable", other_id, timeout=20)
+    assert f"disabled user {victim_id} (id {other_id}), matched by id" in r.stdout, r.stdout
+    # A UUID that is nobody's id still matches a username.
+    third_name = "00000000-0000-4000-8000-00000000abcd"
+    third_id, _ = settle.create_user(third_name)
+    r = settle.cli("user", "disable", third_name, timeout=20)
+    assert f"disabled user {third_name} (id {third_id})\n" in r.stdout, r.stdout

@@ -252,3 +252,107 @@ def _two_users(a, b, b_name, b_id, tmp_path):
     assert "shared" not in b("list").split("\n")
     r = b.run("download", "-p", "shared", str(tmp_path / "b-out2"), ok=False)
     assert r.returncode != 0 and not (tmp_path / "b-out2" / "data").exists(), r.stdout
+
+
+def test_ddsclient_download_cannot_leave_its_folder(settle, db, tmp_path):
+    """Issue 18 item 1: rows stored before the name rule (a folder '..' holding a file
+    '../escaped.txt', set here by SQL since the API refuses such names) are served with a
+    safe name (README "Names"), so a teammate's real `ddsclient download` writes only
+    inside its destination; on a Settle that served the stored names it wrote
+    tmp/escaped.txt, beside the destination's parent."""
+    if not os.access(DDSCLIENT, os.X_OK):
+        pytest.skip(f"ddsclient not found at {DDSCLIENT} (set SETTLE_DDSCLIENT)")
+    api = settle.api(SETTLE_QUEUE="inline")
+    a_login = settle.login(api)
+    b_name = f"bob-{uuid.uuid4().hex[:8]}"
+    _, b_key = settle.create_user(b_name)
+    a = Dds(tmp_path, "a", api, a_login["agent_key"], a_login["user_key"])
+    b = Dds(tmp_path, "b", api, a_login["agent_key"], b_key)
+    data = tmp_path / "data"
+    (data / "sub").mkdir(parents=True)
+    (data / "sub" / "escaped.txt").write_text("planted\n")
+    a("upload", "-p", "escape", str(data))
+    a("add-user", "-p", "escape", "--user", b_name, "--auth-role", "file_downloader")
+    with db.cursor() as cur:
+        cur.execute("UPDATE folders SET name = '..' WHERE name = 'data' AND project_id ="
+                    " (SELECT id FROM projects WHERE name = 'escape')")
+        cur.execute("UPDATE folders SET name = '..' WHERE name = 'sub' AND project_id ="
+                    " (SELECT id FROM projects WHERE name = 'escape')")
+        cur.execute("UPDATE files SET name = '../escaped.txt' WHERE name = 'escaped.txt'"
+                    " AND project_id = (SELECT id FROM projects WHERE name = 'escape')")
+    dest = tmp_path / "box" / "in" / "dest"
+    dest.mkdir(parents=True)
+    before = {p for p in tmp_path.rglob("*")}
+    b("download", "-p", "escape", str(dest))
+    written = {p for p in tmp_path.rglob("*")} - before
+    outside = [p for p in written if dest not in p.parents and p != dest]
+    assert outside == [], outside
+    assert not (tmp_path / "escaped.txt").exists()
+    got = dest / "%2E%2E" / "%2E%2E" / "..%2Fescaped.txt"
+    assert got.read_text() == "planted\n", sorted(written)
+
+
+def test_sdk_new_version_keeps_the_remote_name(settle, tmp_path):
+    """Issue 18 item 11: the SDK's upload_file of a changed local file (another local name)
+    to an existing remote path makes a new version of that file, which keeps its name, so
+    a download and a move by the old path still work."""
+    if not os.access(DDSCLIENT, os.X_OK):
+        pytest.skip(f"ddsclient not found at {DDSCLIENT} (set SETTLE_DDSCLIENT)")
+    api = settle.api(SETTLE_QUEUE="inline")
+    who = settle.login(api)
+    a = Dds(tmp_path, "a", api, who["agent_key"], who["user_key"])
+    (tmp_path / "one.txt").write_text("first\n")
+    (tmp_path / "two.txt").write_text("second\n")
+    a.sdk("from ddsc.sdk.dukeds import DukeDS\n"
+          "DukeDS.upload_file('sdkproj', 'one.txt', '/docs/report.txt')\n"
+          "DukeDS.upload_file('sdkproj', 'two.txt', '/docs/report.txt')\n"
+          "DukeDS.download_file('sdkproj', '/docs/report.txt', 'got.txt')\n"
+          "DukeDS.move_file_or_folder('sdkproj', '/docs/report.txt', '/docs/final.txt')\n")
+    assert (tmp_path / "got.txt").read_text() == "second\n"
+    assert listed_paths(a("list", "-p", "sdkproj")) == ["/docs", "/docs/final.txt"]
+
+
+def test_ddsclient_share_and_deliver_change_permissions_then_fail(settle, db, tmp_path):
+    """What README "Two users" says of `share` and `deliver` (issue 18 item 13): share
+    grants the role on Settle, deliver revokes the recipient's permission, and then each
+    fails at the D4S2 host: with the client's own message when D4S2 answers 401 (the stub),
+    with a Python traceback when the host cannot be reached (a closed port here; the
+    default is Duke's datadelivery.genome.duke.edu)."""
+    if not os.access(DDSCLIENT, os.X_OK):
+        pytest.skip(f"ddsclient not found at {DDSCLIENT} (set SETTLE_DDSCLIENT)")
+    api = settle.api(SETTLE_QUEUE="inline")
+    a_login = settle.login(api)
+    b_name = f"bob-{uuid.uuid4().hex[:8]}"
+    b_id, _ = settle.create_user(b_name)
+    with db.cursor() as cur:  # share and deliver need the recipient's email
+        cur.execute("UPDATE users SET email = %s WHERE id = %s", (f"{b_name}@example.org", b_id))
+
+    def role():
+        with db.cursor() as cur:
+            cur.execute("SELECT m.role FROM project_members m JOIN projects p ON"
+                        " p.id = m.project_id WHERE p.name = 'deliv' AND m.user_id = %s",
+                        (b_id,))
+            row = cur.fetchone()
+            return row[0] if row else None
+
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}/api/v1"
+    d4s2 = D4S2Stub()
+    try:
+        for url, says in ((d4s2.url, "authorization for D4S2"), (closed, "Traceback")):
+            a = Dds(tmp_path, "a", api, a_login["agent_key"], a_login["user_key"], url)
+            (tmp_path / "d").mkdir(exist_ok=True)
+            (tmp_path / "d" / "x.txt").write_text("x\n")
+            a("upload", "-p", "deliv", str(tmp_path / "d"))
+            assert role() is None
+            r = a.run("share", "-p", "deliv", "--user", b_name, "--auth-role", "project_viewer",
+                      ok=False)
+            assert r.returncode != 0 and says in r.stderr, (r.stdout, r.stderr)
+            assert role() == "project_viewer"
+            r = a.run("deliver", "-p", "deliv", "--user", b_name, ok=False)
+            assert r.returncode != 0 and says in r.stderr, (r.stdout, r.stderr)
+            assert role() is None
+    finally:
+        d4s2.close()

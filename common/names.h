@@ -1,0 +1,47 @@
+/* names.h: the rule of a name (of a project, folder, file or upload; README "Names"), one
+ * rule for every call that sets a name, and the safe form in which a name stored before the
+ * rule is served. Also the character rule of the operator's user and agent names. */
+#ifndef SETTLE_NAMES_H
+#define SETTLE_NAMES_H
+
+#include <stddef.h>
+
+#include "util.h"
+
+/* API.md "Limits on input": a name is at most this many bytes. */
+#define NAMES_MAX 1024
+
+/* The messages of the rules (errors[].message of a 400). */
+#define NAMES_RULE_LENGTH  "must be 1 to 1024 bytes"
+#define NAMES_RULE_UTF8    "must be UTF-8"
+#define NAMES_RULE_CONTROL "must not contain control characters"
+#define NAMES_RULE_SLASH   "must not contain '/' or '\\'"
+#define NAMES_RULE_DOT     "must not be '.' or '..'"
+#define NAMES_RULE_SPACE   "must not be only whitespace"
+#define NAMES_RULE_FORMAT  "must not contain Unicode format characters (such as U+200B or U+202E)"
+
+/*
+ * Checks the n bytes at s (which may hold NULs) against the rule of a name: 1 to 1024 bytes
+ * of UTF-8; no control character (Unicode Cc, NUL among them), '/', '\' or format character
+ * (Unicode Cf, such as U+202E or U+FEFF); not '.' or '..'; not only whitespace (Unicode
+ * White_Space). Returns NULL when s follows it, else the NAMES_RULE_* message of the first
+ * rule broken (static). Pure.
+ */
+const char *names_problem(const char *s, size_t n);
+
+/*
+ * The form in which a stored name is served: NULL when the NUL-terminated UTF-8 s can be
+ * served as it is (no '/', '\', control or format character, not '.', '..', empty or only
+ * whitespace), else a new string (the caller frees it) where each byte of such a character
+ * is written %XX (upper-case hex), and every byte when the name is '.', '..' or only
+ * whitespace ("..": "%2E%2E"); an empty name is "_". The result is one safe path component
+ * that follows the rule but for its length. Pure.
+ */
+char *names_safe(const char *s);
+
+/* The rule of a user's or agent's name given to the operator's CLI: UTF-8 without control
+ * or format characters. NULL when the NUL-terminated s follows it, else the NAMES_RULE_*
+ * message. Pure. */
+const char *names_text_problem(const char *s);
+
+#endif
