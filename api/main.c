@@ -97,7 +97,8 @@ main_start_http(void)
 	    /* The default 32 KiB of connection memory: libmicrohttpd clears it for every
 	     * request, so more costs the read path more than it saves storage bodies. */
 	    MHD_OPTION_NOTIFY_COMPLETED, router_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
-	    watchdog_notify, NULL, MHD_OPTION_EXTERNAL_LOGGER, main_mhd_log, NULL, MHD_OPTION_END);
+	    watchdog_notify, NULL, MHD_OPTION_EXTERNAL_LOGGER, main_mhd_log, NULL,
+	    MHD_OPTION_URI_LOG_CALLBACK, router_uri, NULL, MHD_OPTION_END);
 }
 
 /* Raises the soft limit on open files to what SETTLE_MAX_CONNECTIONS needs: a socket and a

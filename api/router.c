@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "auth.h"
 #include "config.h"
@@ -198,6 +199,41 @@ router_framing(struct req *r)
 	http_invalid(r, field, message);
 	http_header(r, "Connection", "close");
 	return false;
+}
+
+void *
+router_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	const char *q = strchr(uri, '?');
+	size_t params = 0;
+
+	(void)cls;
+	for (const char *p = q; p != NULL; p = strchr(p + 1, '&'))
+		params++;
+	if (strlen(uri) <= HTTP_MAX_TARGET && params <= HTTP_MAX_QUERY_PARAMS)
+		return NULL;
+	/* libmicrohttpd would parse the parameters next and may never answer: the answer is
+	 * written here, and the shut socket makes libmicrohttpd close the connection. */
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	char *msg = xasprintf("must be at most %d bytes with at most %d query parameters",
+	                      HTTP_MAX_TARGET, HTTP_MAX_QUERY_PARAMS);
+	json_t *body = http_invalid_body("url", msg);
+	char *text = json_dumps(body, JSON_COMPACT);
+	char *answer = xasprintf("HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+	                         "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
+	                         strlen(text), text);
+
+	log_info("request_refused reason=url_too_long bytes=%zu params=%zu", strlen(uri), params);
+	if (ci != NULL) {
+		(void)!send(ci->connect_fd, answer, strlen(answer), MSG_NOSIGNAL | MSG_DONTWAIT);
+		shutdown(ci->connect_fd, SHUT_RDWR);
+	}
+	free(answer);
+	free(text);
+	json_decref(body);
+	free(msg);
+	return NULL;
 }
 
 static char router_prefix[UUID_STR_LEN];
