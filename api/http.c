@@ -70,14 +70,20 @@ http_error(struct req *r, int status, const char *code, const char *reason, cons
 	http_json(r, status, json_error_body(status, code, reason, suggestion));
 }
 
-void
-http_invalid(struct req *r, const char *field, const char *message)
+json_t *
+http_invalid_body(const char *field, const char *message)
 {
 	json_t *body = json_error_body(400, "validation_failed", "validation failed",
 	                               "Fix the following invalid fields and resubmit");
 	json_object_set_new(body, "errors",
 	                    json_pack("[{s:s,s:s}]", "field", field, "message", message));
-	http_json(r, 400, body);
+	return body;
+}
+
+void
+http_invalid(struct req *r, const char *field, const char *message)
+{
+	http_json(r, 400, http_invalid_body(field, message));
 }
 
 void

@@ -12,6 +12,12 @@
 #define HTTP_MAX_BODY    (1024 * 1024)
 #define HTTP_MAX_PARAMS  4
 #define HTTP_MAX_HEADERS 16
+/* README "Limits on input": the request target (path and query as sent) and its query
+ * parameters. libmicrohttpd 0.9.75 keeps each parameter in the connection's 32 KiB of
+ * memory and hangs (answers nothing) when they do not fit: these bounds keep them far from
+ * it. */
+#define HTTP_MAX_TARGET       8192
+#define HTTP_MAX_QUERY_PARAMS 64
 
 struct req;
 
@@ -94,6 +100,8 @@ void http_error(struct req *r, int status, const char *code, const char *reason,
                 const char *suggestion);
 /* 400 validation_failed with errors [{field, message}]. */
 void http_invalid(struct req *r, const char *field, const char *message);
+/* The body of http_invalid's answer, a new reference. */
+json_t *http_invalid_body(const char *field, const char *message);
 /* 404 not_found for a resource kind ("project", "upload", …). */
 void http_not_found(struct req *r, const char *what);
 /* 404 resource_not_consistent with Retry-After. */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,22 @@ main_signals(void)
 	main_block(SIG_BLOCK);
 }
 
+/* libmicrohttpd's error messages go through log_write, which escapes what they quote of a
+ * request (its URL among them). */
+static void __attribute__((format(printf, 2, 0)))
+main_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[1024];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	log_warn("libmicrohttpd message=\"%s\"", msg);
+}
+
 static struct MHD_Daemon *
 main_start_http(void)
 {
@@ -80,7 +97,8 @@ main_start_http(void)
 	    /* The default 32 KiB of connection memory: libmicrohttpd clears it for every
 	     * request, so more costs the read path more than it saves storage bodies. */
 	    MHD_OPTION_NOTIFY_COMPLETED, router_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
-	    watchdog_notify, NULL, MHD_OPTION_END);
+	    watchdog_notify, NULL, MHD_OPTION_EXTERNAL_LOGGER, main_mhd_log, NULL,
+	    MHD_OPTION_URI_LOG_CALLBACK, router_uri, NULL, MHD_OPTION_END);
 }
 
 /* Raises the soft limit on open files to what SETTLE_MAX_CONNECTIONS needs: a socket and a

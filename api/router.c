@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 
 #include "auth.h"
 #include "config.h"
@@ -136,6 +138,104 @@ router_ids_valid(struct req *r)
 	return true;
 }
 
+/* Every captured segment must be UTF-8 (it reaches Postgres as text): anything else names
+ * nothing that exists. */
+static bool
+router_params_utf8(struct req *r)
+{
+	for (int i = 0; i < r->nparams; i++) {
+		if (!http_utf8(r->params[i]))
+			return false;
+	}
+	return true;
+}
+
+/* Counts the headers named like cls->name and keeps the last one's value. */
+struct router_count {
+	const char *name;
+	const char *value;
+	int n;
+};
+
+static enum MHD_Result
+router_count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct router_count *c = cls;
+
+	(void)kind;
+	if (strcasecmp(key, c->name) == 0) {
+		c->n++;
+		c->value = value;
+	}
+	return MHD_YES;
+}
+
+/* The framing of the body must be unambiguous (RFC 9112 6.1, 6.3): at most one
+ * Content-Length of plain digits, at most one Transfer-Encoding, which is "chunked", and
+ * not both. Otherwise answers 400 and closes the connection (a proxy in front may have
+ * framed the body differently), before any handler runs. */
+static bool
+router_framing(struct req *r)
+{
+	struct router_count cl = {"Content-Length", NULL, 0}, te = {"Transfer-Encoding", NULL, 0};
+	const char *field = NULL, *message = NULL;
+
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, router_count_header, &cl);
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, router_count_header, &te);
+	if (cl.n > 0 && te.n > 0) {
+		field = "Transfer-Encoding";
+		message = "must not come with Content-Length";
+	} else if (cl.n > 1 ||
+	           (cl.n == 1 &&
+	            (cl.value[0] == '\0' || strspn(cl.value, "0123456789") != strlen(cl.value)))) {
+		field = "Content-Length";
+		message = "must be given once, as plain digits";
+	} else if (te.n > 1 || (te.n == 1 && strcasecmp(te.value, "chunked") != 0)) {
+		field = "Transfer-Encoding";
+		message = "must be given once, as chunked (the only transfer coding served)";
+	}
+	if (field == NULL)
+		return true;
+	http_invalid(r, field, message);
+	http_header(r, "Connection", "close");
+	return false;
+}
+
+void *
+router_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	const char *q = strchr(uri, '?');
+	size_t params = 0;
+
+	(void)cls;
+	for (const char *p = q; p != NULL; p = strchr(p + 1, '&'))
+		params++;
+	if (strlen(uri) <= HTTP_MAX_TARGET && params <= HTTP_MAX_QUERY_PARAMS)
+		return NULL;
+	/* libmicrohttpd would parse the parameters next and may never answer: the answer is
+	 * written here, and the shut socket makes libmicrohttpd close the connection. */
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	char *msg = xasprintf("must be at most %d bytes with at most %d query parameters",
+	                      HTTP_MAX_TARGET, HTTP_MAX_QUERY_PARAMS);
+	json_t *body = http_invalid_body("url", msg);
+	char *text = json_dumps(body, JSON_COMPACT);
+	char *answer = xasprintf("HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+	                         "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
+	                         strlen(text), text);
+
+	log_info("request_refused reason=url_too_long bytes=%zu params=%zu", strlen(uri), params);
+	if (ci != NULL) {
+		(void)!send(ci->connect_fd, answer, strlen(answer), MSG_NOSIGNAL | MSG_DONTWAIT);
+		shutdown(ci->connect_fd, SHUT_RDWR);
+	}
+	free(answer);
+	free(text);
+	json_decref(body);
+	free(msg);
+	return NULL;
+}
+
 static char router_prefix[UUID_STR_LEN];
 static pthread_once_t router_once = PTHREAD_ONCE_INIT;
 static atomic_uint_fast64_t router_counter;
@@ -183,6 +283,8 @@ router_begin(struct MHD_Connection *conn, const char *url, const char *method)
 	r->path = url;
 	r->started_ms = util_now_ms();
 	router_request_id(r->id);
+	if (!router_framing(r))
+		return st;
 	r->route = router_match(method, url, r, &known);
 	if (r->route == NULL) {
 		if (known)
@@ -193,7 +295,7 @@ router_begin(struct MHD_Connection *conn, const char *url, const char *method)
 		return st;
 	}
 	st->param_buf = router_split_params(r);
-	if (!router_ids_valid(r))
+	if (!router_ids_valid(r) || !router_params_utf8(r))
 		http_not_found(r, "resource");
 	clen = http_req_header(r, "Content-Length");
 	if (!(r->route->flags & ROUTE_STREAM) && clen != NULL && util_parse_i64(clen, &len) &&

@@ -27,6 +27,11 @@ const struct route *router_match(const char *method, const char *path, struct re
 enum MHD_Result router_access(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *upload_data,
                               size_t *upload_size, void **con_cls);
+/* libmicrohttpd URI log callback (cls unused): refuses a request target over
+ * HTTP_MAX_TARGET bytes or with over HTTP_MAX_QUERY_PARAMS query parameters before
+ * libmicrohttpd parses its parameters, by answering 400 on the socket itself and shutting
+ * it down. Returns NULL (no request state yet). */
+void *router_uri(void *cls, const char *uri, struct MHD_Connection *conn);
 /* libmicrohttpd completion callback: frees the request. */
 void router_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                       enum MHD_RequestTerminationCode toe);

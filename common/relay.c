@@ -672,7 +672,7 @@ relay_start(const char *database_url, struct relay_sink sink, int64_t sweep_ms)
 	r->sweep_ms = sweep_ms > 0 ? sweep_ms : 1000;
 	r->pipe[0] = r->pipe[1] = -1;
 	if (pipe2(r->pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
-		log_error("relay_start_failed error=\"pipe: %s\"", strerror(errno));
+		log_error("relay_start_failed call=pipe error=\"%s\"", strerror(errno));
 		goto fail;
 	}
 	if (pthread_create(&r->thread, NULL, relay_thread, r) != 0) {

@@ -161,6 +161,42 @@ util_parse_i64(const char *s, int64_t *out)
 	return true;
 }
 
+size_t
+util_utf8_len(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t len;
+	unsigned lo = 0x80, hi = 0xbf; /* the range of the second byte */
+
+	if (n == 0)
+		return 0;
+	if (u[0] < 0x80)
+		return 1;
+	if (u[0] >= 0xc2 && u[0] <= 0xdf)
+		len = 2;
+	else if (u[0] >= 0xe0 && u[0] <= 0xef)
+		len = 3;
+	else if (u[0] >= 0xf0 && u[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (u[0] == 0xe0)
+		lo = 0xa0; /* overlong */
+	else if (u[0] == 0xed)
+		hi = 0x9f; /* surrogates */
+	else if (u[0] == 0xf0)
+		lo = 0x90; /* overlong */
+	else if (u[0] == 0xf4)
+		hi = 0x8f; /* over U+10FFFF */
+	if (n < len || u[1] < lo || u[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++) {
+		if (u[i] < 0x80 || u[i] > 0xbf)
+			return 0;
+	}
+	return len;
+}
+
 void
 util_hex(const unsigned char *in, size_t n, char *out)
 {

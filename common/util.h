@@ -53,6 +53,11 @@ void util_backoff_sleep(struct util_backoff *b, volatile const int *stop);
 /* Parses a whole decimal integer; false on junk, overflow or empty input. */
 bool util_parse_i64(const char *s, int64_t *out) MUSTCHECK;
 
+/* The length (1 to 4) of the well-formed UTF-8 sequence at s[0..n), or 0 when the bytes
+ * there are not one (a stray or truncated byte, an overlong form, a surrogate, or a code
+ * point over U+10FFFF). */
+size_t util_utf8_len(const char *s, size_t n);
+
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void util_hex(const unsigned char *in, size_t n, char *out);
 

@@ -113,9 +113,15 @@ static void
 consumer_finished(PGconn *pg, struct item *it, int batch, int64_t ms)
 {
 	log_set_id(it->j.id);
-	log_info("job kind=%s resource=%s attempt=%d outcome=%s ms=%lld batch=%d%s%s%s", it->j.kind,
-	         it->j.resource_id, it->j.attempt, consumer_outcomes[it->res], (long long)ms, batch,
-	         it->err ? " error=\"" : "", it->err ? it->err : "", it->err ? "\"" : "");
+	if (it->err != NULL)
+		log_info(
+		    "job kind=%s resource=%s attempt=%d outcome=%s ms=%lld batch=%d error=\"%s\"",
+		    it->j.kind, it->j.resource_id, it->j.attempt, consumer_outcomes[it->res],
+		    (long long)ms, batch, it->err);
+	else
+		log_info("job kind=%s resource=%s attempt=%d outcome=%s ms=%lld batch=%d",
+		         it->j.kind, it->j.resource_id, it->j.attempt, consumer_outcomes[it->res],
+		         (long long)ms, batch);
 	it->pg_broken = PQstatus(pg) != CONNECTION_OK;
 	if (it->res == JOB_RETRY || it->res == JOB_UNAVAILABLE)
 		it->then =

@@ -399,9 +399,13 @@ jobs_inline_deliver(void *arg, const struct job *j, const char *body, struct rel
 	log_set_id(j->id);
 	enum job_result res = jobs_run(c, j, &err);
 	static const char *const names[] = {"done", "duplicate", "retry", "invalid", "unavailable"};
-	log_info("job kind=%s resource=%s attempt=%d outcome=%s ms=%lld%s%s%s", j->kind,
-	         j->resource_id, j->attempt, names[res], (long long)(util_now_ms() - t0),
-	         err != NULL ? " error=\"" : "", err != NULL ? err : "", err != NULL ? "\"" : "");
+	if (err != NULL)
+		log_info("job kind=%s resource=%s attempt=%d outcome=%s ms=%lld error=\"%s\"",
+		         j->kind, j->resource_id, j->attempt, names[res],
+		         (long long)(util_now_ms() - t0), err);
+	else
+		log_info("job kind=%s resource=%s attempt=%d outcome=%s ms=%lld", j->kind,
+		         j->resource_id, j->attempt, names[res], (long long)(util_now_ms() - t0));
 	if (res != JOB_RETRY && res != JOB_UNAVAILABLE)
 		goto out;
 	if (PQstatus(c) != CONNECTION_OK) {
