@@ -355,7 +355,8 @@ uploads_read_new(struct req *r, json_t *body, struct uploads_new *u)
 		http_invalid(r, "name", "is required");
 		return -1;
 	}
-	if (http_field_str(r, body, "content_type", &u->ctype) < 0 ||
+	if (http_field_text(r, body, "content_type", HTTP_MAX_CONTENT_TYPE, HTTP_TEXT_ASCII,
+	                    &u->ctype) < 0 ||
 	    http_field_bool(r, body, "chunked", &u->chunked) < 0 ||
 	    (rc = http_field_i64(r, body, "size", &u->size)) < 0 ||
 	    http_field_obj(r, body, "hash", &h) < 0)
