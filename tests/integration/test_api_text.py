@@ -171,6 +171,19 @@ def test_list_answer_bounded_and_paging_stays_true(settle, db):
     assert len(body["description"]) == MIB  # an old row still reads whole
 
 
+def test_upload_list_bounded_with_old_long_content_types(client, project, db):
+    """Uploads whose content_type was written long before the limits: each page of the
+    project's uploads stays within about 2 MiB, and a walk gets each upload once."""
+    ids = [client.upload(project, 1, name=f"u{i}").json()["id"] for i in range(12)]
+    with db.cursor() as cur:
+        cur.execute("UPDATE uploads SET content_type = repeat('t', %s) WHERE id = ANY(%s::uuid[])",
+                    (MIB, ids[::2]))
+    results, biggest = walk_like_ddsclient(client, f"/projects/{project}/uploads", 1000)
+    assert biggest <= 2 * MIB + 64 * KIB, f"an answer of {biggest} bytes"
+    assert [u["id"] for u in results] == ids
+    assert len(results[0]["content_type"]) == MIB
+
+
 # ---- busy threads ---------------------------------------------------------------------------
 
 def test_healthz_answers_while_every_thread_lists_big_rows(settle, db):
