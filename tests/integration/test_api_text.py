@@ -188,7 +188,8 @@ def test_upload_list_bounded_with_old_long_content_types(client, project, db):
 
 def test_healthz_answers_while_every_thread_lists_big_rows(settle, db):
     """Clients listing big rows on every HTTP thread at once: /healthz from another
-    connection answers within a second all the while."""
+    connection answers promptly all the while (before the bounded pages: after 12 s; the
+    bound leaves room for a loaded test machine)."""
     api = settle.api(SETTLE_QUEUE="inline", SETTLE_THREADS=2)
     client = Client(api, settle.login(api))
     add_projects(db, client.user_id, 60, MIB, "busy")
@@ -218,7 +219,7 @@ def test_healthz_answers_while_every_thread_lists_big_rows(settle, db):
             worst = max(worst, time.monotonic() - start)
             assert r.status_code == 200
             time.sleep(0.3)
-        assert worst < 1.0, f"/healthz took {worst:.2f} s"
+        assert worst < 4.0, f"/healthz took {worst:.2f} s"
     finally:
         stop.set()
         for t in threads:
