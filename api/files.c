@@ -90,8 +90,8 @@ files_answer(struct req *r, int status, const char *id)
 	                id, "file", views_file);
 }
 
-/* Reads {"upload": {"id"}} and the optional label of a create or update body. 0, or -1
- * after answering 400. */
+/* Reads {"upload": {"id"}} and the optional label (HTTP_MAX_LABEL) of a create or update
+ * body. 0, or -1 after answering 400. */
 static int
 files_read_upload(struct req *r, json_t *body, const char **upload_id, const char **label)
 {
@@ -110,7 +110,7 @@ files_read_upload(struct req *r, json_t *body, const char **upload_id, const cha
 		http_invalid(r, "upload[id]", "must be the id of an upload");
 		return -1;
 	}
-	return http_field_str(r, body, "label", label) < 0 ? -1 : 0;
+	return http_field_text(r, body, "label", HTTP_MAX_LABEL, 0, label) < 0 ? -1 : 0;
 }
 
 /* Checks that upload_id may back a new version in project_id: it exists there, is

@@ -154,10 +154,12 @@ http_answer_page(struct req *r, PGresult *res, int total_col,
 	http_answer_page_n(r, res, total_col, build, count_sql, 1, params, page, per_page);
 }
 
-void
-http_answer_page_n(struct req *r, PGresult *res, int total_col,
-                   json_t *(*build)(const PGresult *res, int row, int col), const char *count_sql,
-                   int n, const char *const *params, int64_t page, int64_t per_page)
+/* Answers one page: per_col < 0 for a page of per_page rows, else the column of res (and
+ * column 1 of count_sql) that gives the page's size (http_answer_page_k). */
+static void
+http_page(struct req *r, PGresult *res, int total_col, int per_col,
+          json_t *(*build)(const PGresult *res, int row, int col), const char *count_sql, int n,
+          const char *const *params, int64_t page, int64_t per_page)
 {
 	json_t *results = json_array();
 	int64_t total = 0;
@@ -165,9 +167,11 @@ http_answer_page_n(struct req *r, PGresult *res, int total_col,
 	for (int i = 0; i < PQntuples(res); i++) {
 		json_array_append_new(results, build(res, i, 0));
 		total = db_get_i64(res, i, total_col);
+		if (per_col >= 0)
+			per_page = db_get_i64(res, i, per_col);
 	}
 	PQclear(res);
-	if (total == 0 && page > 1) {
+	if ((total == 0 && page > 1) || (per_col >= 0 && json_array_size(results) == 0)) {
 		res = db_exec(r->db, count_sql, n, params);
 		if (res == NULL) {
 			json_decref(results);
@@ -175,10 +179,28 @@ http_answer_page_n(struct req *r, PGresult *res, int total_col,
 			return;
 		}
 		total = db_get_i64(res, 0, 0);
+		if (per_col >= 0)
+			per_page = db_get_i64(res, 0, 1);
 		PQclear(res);
 	}
 	http_paging_headers(r, page, per_page, total);
 	http_json(r, 200, json_pack("{s:o}", "results", results));
+}
+
+void
+http_answer_page_n(struct req *r, PGresult *res, int total_col,
+                   json_t *(*build)(const PGresult *res, int row, int col), const char *count_sql,
+                   int n, const char *const *params, int64_t page, int64_t per_page)
+{
+	http_page(r, res, total_col, -1, build, count_sql, n, params, page, per_page);
+}
+
+void
+http_answer_page_k(struct req *r, PGresult *res, int total_col,
+                   json_t *(*build)(const PGresult *res, int row, int col), const char *count_sql,
+                   int n, const char *const *params, int64_t page)
+{
+	http_page(r, res, total_col, total_col + 1, build, count_sql, n, params, page, 1);
 }
 
 void
@@ -350,6 +372,44 @@ http_field_name(struct req *r, json_t *obj, const char *field, const char **out)
 		return -1;
 	}
 	return 1;
+}
+
+/* True when the n bytes of text at s keep the rule of flags (see http_field_text). */
+static bool
+http_text_ok(const char *s, size_t n, int flags)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	if (flags & HTTP_TEXT_ASCII) {
+		for (size_t i = 0; i < n; i++) {
+			if (u[i] < 0x20 || u[i] > 0x7e)
+				return false;
+		}
+		return true;
+	}
+	return http_utf8(s) && !names_has_control(s, n, flags & HTTP_TEXT_LINES);
+}
+
+int
+http_field_text(struct req *r, json_t *obj, const char *field, size_t max, int flags,
+                const char **out)
+{
+	int rc = http_field_str(r, obj, field, out);
+	char *msg;
+
+	if (rc <= 0)
+		return rc;
+	if (strlen(*out) <= max && http_text_ok(*out, strlen(*out), flags))
+		return 1;
+	if (flags & HTTP_TEXT_ASCII)
+		msg = xasprintf("must be at most %zu bytes of printable ASCII", max);
+	else
+		msg = xasprintf("must be at most %zu bytes of UTF-8 without control characters%s",
+		                max,
+		                (flags & HTTP_TEXT_LINES) ? " other than tab and line breaks" : "");
+	http_invalid(r, field, msg);
+	free(msg);
+	return -1;
 }
 
 int

@@ -18,6 +18,11 @@
  * it. */
 #define HTTP_MAX_TARGET       8192
 #define HTTP_MAX_QUERY_PARAMS 64
+/* README "Limits on input": the most bytes of each free-text field a client sets (names
+ * above). Read with http_field_text. */
+#define HTTP_MAX_DESCRIPTION  (64 * 1024) /* a project's description (HTTP_TEXT_LINES) */
+#define HTTP_MAX_LABEL        1024        /* a file version's label */
+#define HTTP_MAX_CONTENT_TYPE 255         /* an upload's content_type (HTTP_TEXT_ASCII) */
 
 struct req;
 
@@ -125,6 +130,32 @@ void http_answer_page_n(struct req *r, PGresult *res, int total_col,
                         json_t *(*build)(const PGresult *res, int row, int col),
                         const char *count_sql, int n, const char *const *params, int64_t page,
                         int64_t per_page);
+/* README "Slow and greedy clients": a page of a collection whose items hold free text is
+ * sized so that it holds at most HTTP_MAX_PAGE_BYTES of text, each item counted as its text
+ * and HTTP_PAGE_ITEM_BYTES more (the _SQL spellings are the same numbers). */
+#define HTTP_MAX_PAGE_BYTES      (2 * 1024 * 1024)
+#define HTTP_MAX_PAGE_BYTES_SQL  "2097152"
+#define HTTP_PAGE_ITEM_BYTES     1024
+#define HTTP_PAGE_ITEM_BYTES_SQL "1024"
+/* SQL: a CTE k (total, per) of the collection whose rows from_where selects, with bytes the
+ * SQL expression of a row's text bytes: total its rows, per the per_page asked for (an SQL
+ * expression) lowered so that per of its largest rows fit HTTP_MAX_PAGE_BYTES, and at least
+ * 1. per depends on the collection alone, so every page of a walk has the same size and
+ * the paging headers stay true. */
+#define HTTP_SQL_PAGE_K(bytes, from_where, per_page)                                               \
+	"WITH k AS (SELECT count(*) AS total, least(" per_page                                     \
+	"::bigint, greatest(1, " HTTP_MAX_PAGE_BYTES_SQL " / (coalesce(max(" bytes                 \
+	"), 0) + " HTTP_PAGE_ITEM_BYTES_SQL "))) AS per " from_where ") "
+/* SQL: the columns total and per of k, and LIMIT and OFFSET of its page number page. */
+#define HTTP_SQL_PAGE_COLS "(SELECT total FROM k), (SELECT per FROM k)"
+#define HTTP_SQL_PAGE_LIMIT(page)                                                                  \
+	" LIMIT (SELECT per FROM k) OFFSET (" page "::bigint - 1) * (SELECT per FROM k)"
+/* http_answer_page_n for a statement of HTTP_SQL_PAGE_K: each row has total in total_col
+ * and per after it; count_sql (n params) answers total and per when the page has no rows.
+ * The paging headers give per as X-Per-Page. */
+void http_answer_page_k(struct req *r, PGresult *res, int total_col,
+                        json_t *(*build)(const PGresult *res, int row, int col),
+                        const char *count_sql, int n, const char *const *params, int64_t page);
 /* Answers with a response built by the handler (e.g. a streaming download). Takes it. */
 void http_raw(struct req *r, int status, struct MHD_Response *resp);
 /* Adds a header to the answer (copied). */
@@ -154,6 +185,16 @@ int http_field_str(struct req *r, json_t *obj, const char *field, const char **o
  * rule (API.md "Limits on input" and README "Names"); anything else is answered 400 with
  * the message of the rule it breaks. */
 int http_field_name(struct req *r, json_t *obj, const char *field, const char **out) MUSTCHECK;
+/* What http_field_text allows besides UTF-8 without control characters. */
+enum http_text_flags {
+	HTTP_TEXT_LINES = 1, /* tab, LF and CR too: text of several lines */
+	HTTP_TEXT_ASCII = 2, /* printable ASCII only: text that may become a header value */
+};
+/* Free text: a string of max bytes at most (HTTP_MAX_*), UTF-8 without control characters
+ * (flags: HTTP_TEXT_*); anything else is answered 400 validation_failed naming field and the
+ * limit. Empty is allowed. *out is borrowed from obj. */
+int http_field_text(struct req *r, json_t *obj, const char *field, size_t max, int flags,
+                    const char **out) MUSTCHECK;
 int http_field_i64(struct req *r, json_t *obj, const char *field, int64_t *out) MUSTCHECK;
 int http_field_bool(struct req *r, json_t *obj, const char *field, bool *out) MUSTCHECK;
 int http_field_obj(struct req *r, json_t *obj, const char *field, json_t **out) MUSTCHECK;

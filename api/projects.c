@@ -50,13 +50,15 @@ projects_created(struct req *r)
 	PQclear(res);
 }
 
-/* Reads the optional "name" (see http_field_name) and "description"; -1 after a 400. */
+/* Reads the optional "name" (see http_field_name) and "description" (HTTP_MAX_DESCRIPTION);
+ * -1 after a 400. */
 static int
 projects_fields(struct req *r, json_t *body, const char **name, const char **desc)
 {
 	if (http_field_name(r, body, "name", name) < 0)
 		return -1;
-	if (http_field_str(r, body, "description", desc) < 0)
+	if (http_field_text(r, body, "description", HTTP_MAX_DESCRIPTION, HTTP_TEXT_LINES, desc) <
+	    0)
 		return -1;
 	return 0;
 }
@@ -113,27 +115,34 @@ out:
 	" FROM projects p JOIN project_members m ON m.project_id = p.id WHERE m.user_id = $1"      \
 	" AND NOT p.is_deleted AND " ACCESS_SQL_CAN("p", "$1::uuid", ACCESS_LIT(ACCESS_VIEW))
 
-/* GET /projects: the caller's live projects, oldest first, paged, in one statement. */
+/* SQL: the bytes of text of a project p (see HTTP_SQL_PAGE_K). */
+#define PROJECTS_TEXT_BYTES "octet_length(p.name) + octet_length(p.description)"
+/* SQL: the caller's ($1) projects, $2 per page asked for (the CTE k). */
+#define PROJECTS_LIST_K HTTP_SQL_PAGE_K(PROJECTS_TEXT_BYTES, PROJECTS_MINE, "$2")
+
+/* GET /projects: the caller's live projects, oldest first, paged (page $3) in pages of at
+ * most HTTP_MAX_PAGE_BYTES of text, in one statement. */
 static void
 projects_list(struct req *r)
 {
 	int64_t page, per_page;
-	char lim[24], off[24];
+	char lim[24], pg[24];
 	PGresult *res;
 
-	if (http_paging_args(r, &page, &per_page, lim, off) < 0)
+	if (http_paging_args(r, &page, &per_page, lim, NULL) < 0)
 		return;
-	const char *q[] = {r->user_id, lim, off};
-	res = db_exec(
-	    r->db,
-	    "SELECT " VIEWS_SQL_PROJECT("p") ", count(*) OVER ()" PROJECTS_MINE
-	                                     " ORDER BY p.created_at, p.id LIMIT $2 OFFSET $3",
-	    3, q);
+	snprintf(pg, sizeof(pg), "%lld", (long long)page);
+	const char *q[] = {r->user_id, lim, pg};
+	res = db_exec(r->db,
+	              PROJECTS_LIST_K "SELECT " VIEWS_SQL_PROJECT(
+	                  "p") ", " HTTP_SQL_PAGE_COLS PROJECTS_MINE
+	                       " ORDER BY p.created_at, p.id" HTTP_SQL_PAGE_LIMIT("$3"),
+	              3, q);
 	if (res == NULL)
 		http_db_error(r);
 	else
-		http_answer_page(r, res, PROJECTS_NCOLS, views_project,
-		                 "SELECT count(*)" PROJECTS_MINE, r->user_id, page, per_page);
+		http_answer_page_k(r, res, PROJECTS_NCOLS, views_project,
+		                   PROJECTS_LIST_K "SELECT total, per FROM k", 2, q, page);
 }
 
 static const char projects_get_sql[] =

@@ -69,10 +69,21 @@ enum {
 	VIEWS_SQL_TS("u.error_at") ", u.error_message, " \
 	chunks ", " hashes ", " VIEWS_SQL_USER_OBJ("s") "::text, u.storage_provider"
 
+#define UPLOADS_SELECT_COLS \
+	UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("chunks c WHERE c.upload_id = u.id"), \
+	VIEWS_SQL_HASHES("u.id"))
+#define UPLOADS_SELECT_FROM "FROM uploads u JOIN users s ON s.id = u.created_by "
 #define UPLOADS_SELECT \
-	"SELECT " UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("chunks c WHERE c.upload_id = u.id"), \
-	VIEWS_SQL_HASHES("u.id")) ", count(*) OVER () " \
-	"FROM uploads u JOIN users s ON s.id = u.created_by "
+	"SELECT " UPLOADS_SELECT_COLS ", count(*) OVER () " UPLOADS_SELECT_FROM
+
+/* SQL: the bytes of an upload u in a list (see HTTP_SQL_PAGE_K): its text, and 128 for
+ * each of its chunks. */
+#define UPLOADS_TEXT_BYTES \
+	"octet_length(u.name) + octet_length(u.content_type) + 128 * (SELECT count(*) FROM " \
+	"chunks c WHERE c.upload_id = u.id)"
+/* SQL: the uploads of project $1, $2 per page asked for (the CTE k). */
+#define UPLOADS_LIST_K \
+	HTTP_SQL_PAGE_K(UPLOADS_TEXT_BYTES, "FROM uploads u WHERE u.project_id = $1", "$2")
 
 /* SQL: the end of a statement that checks and writes at once (see uploads_create_sql):
  * after the upload's columns, U_TOTAL (1) and the access verdict from the CTE acc
@@ -358,7 +369,8 @@ uploads_read_new(struct req *r, json_t *body, struct uploads_new *u)
 		http_invalid(r, "name", "is required");
 		return -1;
 	}
-	if (http_field_str(r, body, "content_type", &u->ctype) < 0 ||
+	if (http_field_text(r, body, "content_type", HTTP_MAX_CONTENT_TYPE, HTTP_TEXT_ASCII,
+	                    &u->ctype) < 0 ||
 	    http_field_bool(r, body, "chunked", &u->chunked) < 0 ||
 	    (rc = http_field_i64(r, body, "size", &u->size)) < 0 ||
 	    http_field_obj(r, body, "hash", &h) < 0)
@@ -478,29 +490,32 @@ uploads_item(const PGresult *res, int row, int col)
 	return uploads_row_json(res, row);
 }
 
-/* GET /projects/{id}/uploads: the project's uploads, paged. */
+/* GET /projects/{id}/uploads: the project's uploads, paged (page $3) in pages of at most
+ * HTTP_MAX_PAGE_BYTES (their chunk lists counted). */
 static void
 uploads_list(struct req *r)
 {
 	struct access_project p;
 	int64_t page, per_page;
-	char lim[24], off[24];
-	const char *params[3] = {r->params[0], lim, off};
+	char lim[24], pg[24];
+	const char *params[3] = {r->params[0], lim, pg};
 	PGresult *res = NULL;
 
-	if (http_paging_args(r, &page, &per_page, lim, off) < 0 ||
+	if (http_paging_args(r, &page, &per_page, lim, NULL) < 0 ||
 	    access_project(r, r->params[0], ACCESS_VIEW, &p) != 1)
 		return;
+	snprintf(pg, sizeof(pg), "%lld", (long long)page);
 	res = db_exec(r->db,
-	              UPLOADS_SELECT "WHERE u.project_id = $1 ORDER BY u.created_at, u.id "
-	                             "LIMIT $2 OFFSET $3",
+	              UPLOADS_LIST_K "SELECT " UPLOADS_SELECT_COLS ", " HTTP_SQL_PAGE_COLS
+	                             " " UPLOADS_SELECT_FROM
+	                             "WHERE u.project_id = $1 ORDER BY u.created_at,"
+	                             " u.id" HTTP_SQL_PAGE_LIMIT("$3"),
 	              3, params);
 	if (res == NULL)
 		http_db_error(r);
 	else
-		http_answer_page(r, res, U_TOTAL, uploads_item,
-		                 "SELECT count(*) FROM uploads WHERE project_id = $1", r->params[0],
-		                 page, per_page);
+		http_answer_page_k(r, res, U_TOTAL, uploads_item,
+		                   UPLOADS_LIST_K "SELECT total, per FROM k", 2, params, page);
 }
 
 /* Answers 200 with the upload of res (a statement ending in the access verdict columns and

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -44,6 +45,16 @@ watchdog_received(int fd, uint64_t *out)
 		return false;
 	*out = ti.tcpi_bytes_received;
 	return true;
+}
+
+/* True when bytes that came on fd wait unread: the request waits for its HTTP thread (busy
+ * with another connection's handler), not for its client. */
+static bool
+watchdog_unread(int fd)
+{
+	int n = 0;
+
+	return ioctl(fd, FIONREAD, &n) == 0 && n > 0;
 }
 
 /* Moves w to phase at now (under the lock). An idle connection notes what its socket has
@@ -127,7 +138,9 @@ watchdog_body(struct MHD_Connection *conn, size_t n)
 }
 
 /* Why w must be closed at now, or NULL (under the lock). A body gets the header timeout as
- * grace, and one more second for every body_min_rate bytes it sent. */
+ * grace, and one more second for every body_min_rate bytes it sent. A request is cut only
+ * while the server has read everything that came: bytes waiting unread are the server's
+ * delay (its thread is busy), not the client's. */
 static const char *
 watchdog_check(struct watchdog_conn *w, int64_t now)
 {
@@ -141,13 +154,16 @@ watchdog_check(struct watchdog_conn *w, int64_t now)
 		}
 		return NULL;
 	case WATCHDOG_HEADERS:
-		return now - w->since_ms > watchdog_header_ms ? "header_timeout" : NULL;
+		return now - w->since_ms > watchdog_header_ms && !watchdog_unread(w->fd)
+		           ? "header_timeout"
+		           : NULL;
 	case WATCHDOG_BODY:
 		if (watchdog_min_rate == 0)
 			return NULL;
 		return now - w->since_ms >
-		               watchdog_header_ms +
-		                   (int64_t)(w->body_bytes * 1000 / (uint64_t)watchdog_min_rate)
+		                   watchdog_header_ms + (int64_t)(w->body_bytes * 1000 /
+		                                                  (uint64_t)watchdog_min_rate) &&
+		               !watchdog_unread(w->fd)
 		           ? "body_too_slow"
 		           : NULL;
 	case WATCHDOG_HANDLER:

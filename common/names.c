@@ -161,6 +161,20 @@ names_text_problem(const char *s)
 	return NULL;
 }
 
+bool
+names_has_control(const char *s, size_t n, bool lines)
+{
+	uint32_t cp;
+
+	for (size_t i = 0; i < n;) {
+		if (!names_next((const unsigned char *)s, n, &i, &cp))
+			continue;
+		if (names_is_control(cp) && !(lines && (cp == '\t' || cp == '\n' || cp == '\r')))
+			return true;
+	}
+	return false;
+}
+
 /* Writes the n bytes at s into out as %XX each; returns the end of what it wrote. */
 static char *
 names_percent(char *out, const unsigned char *s, size_t n)

@@ -4,6 +4,7 @@
 #ifndef SETTLE_NAMES_H
 #define SETTLE_NAMES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "util.h"
@@ -43,5 +44,10 @@ char *names_safe(const char *s);
  * or format characters. NULL when the NUL-terminated s follows it, else the NAMES_RULE_*
  * message. Pure. */
 const char *names_text_problem(const char *s);
+
+/* True when the n bytes at s hold a control character (Unicode Cc, NUL among them), but
+ * for tab, LF and CR when lines is true (text of several lines). Bytes that are not UTF-8
+ * are passed over: check UTF-8 first. Pure. */
+bool names_has_control(const char *s, size_t n, bool lines);
 
 #endif

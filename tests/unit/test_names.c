@@ -132,14 +132,28 @@ test_text_rule(void **state)
 	assert_string_equal(names_text_problem("\xff"), NAMES_RULE_UTF8);
 }
 
+/* The control characters of free text: C0, DEL and C1; tab, LF and CR only in lines. */
+static void
+test_has_control(void **state)
+{
+	(void)state;
+	assert_false(names_has_control("plain text", 10, false));
+	assert_true(names_has_control("a\nb", 3, false));
+	assert_false(names_has_control("a\nb\r\tc", 6, true));
+	assert_true(names_has_control("a\x00b", 3, true));
+	assert_true(names_has_control("esc\x1b", 4, true));
+	assert_true(names_has_control("del\x7f", 4, true));
+	assert_true(names_has_control("c1\xc2\x85", 4, true));      /* U+0085 NEL */
+	assert_false(names_has_control("\xc2\xa0 nbsp", 7, false)); /* U+00A0 is no control */
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_good_names),
-	    cmocka_unit_test(test_each_rule),
-	    cmocka_unit_test(test_safe_form),
-	    cmocka_unit_test(test_text_rule),
+	    cmocka_unit_test(test_good_names),  cmocka_unit_test(test_each_rule),
+	    cmocka_unit_test(test_safe_form),   cmocka_unit_test(test_text_rule),
+	    cmocka_unit_test(test_has_control),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
