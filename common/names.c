@@ -38,35 +38,20 @@ names_in(const struct names_range *t, size_t n, uint32_t cp)
 }
 
 /* Decodes the character at s[*i] (of n bytes) into *cp and moves *i past it. False, with
- * *i moved one byte, when the bytes there are not UTF-8 (overlong forms, surrogates and
- * code points past U+10FFFF are not). */
+ * *i moved one byte, when the bytes there are not UTF-8 (util_utf8_len's rule). */
 static bool
 names_next(const unsigned char *s, size_t n, size_t *i, uint32_t *cp)
 {
-	unsigned char c = s[*i];
-	size_t len = c < 0x80                 ? 1
-	             : c >= 0xC2 && c <= 0xDF ? 2
-	             : (c & 0xF0) == 0xE0     ? 3
-	             : c >= 0xF0 && c <= 0xF4 ? 4
-	                                      : 0;
-	uint32_t v = len == 1 ? c : len == 2 ? c & 0x1Fu : len == 3 ? c & 0x0Fu : c & 0x07u;
+	size_t len = util_utf8_len((const char *)s + *i, n - *i);
+	uint32_t v;
 
-	if (len == 0 || *i + len > n) {
+	if (len == 0) {
 		(*i)++;
 		return false;
 	}
-	for (size_t k = 1; k < len; k++) {
-		if ((s[*i + k] & 0xC0) != 0x80) {
-			(*i)++;
-			return false;
-		}
+	v = len == 1 ? s[*i] : s[*i] & (0x7Fu >> len);
+	for (size_t k = 1; k < len; k++)
 		v = v << 6 | (s[*i + k] & 0x3Fu);
-	}
-	if ((len == 3 && (v < 0x800 || (v >= 0xD800 && v <= 0xDFFF))) ||
-	    (len == 4 && (v < 0x10000 || v > 0x10FFFF))) {
-		(*i)++;
-		return false;
-	}
 	*i += len;
 	*cp = v;
 	return true;
