@@ -50,8 +50,7 @@ def sample_tree(root):
 
 
 def test_ddsclient_upload_list_download(settle, tmp_path):
-    if not os.access(DDSCLIENT, os.X_OK):
-        pytest.skip(f"ddsclient not found at {DDSCLIENT} (set SETTLE_DDSCLIENT)")
+    needs_ddsclient()
     api = settle.api()
     settle.worker()
     who = settle.login(api)
@@ -80,8 +79,7 @@ def test_ddsclient_against_a_delayed_standby(settle, standby, tmp_path):
     standby lags: the primary serves what the standby has not replayed), then one through a
     second settle-api that waits for the standby as long as it takes
     (SETTLE_SESSION_WAIT_MS): there the standby serves every storage GET."""
-    if not os.access(DDSCLIENT, os.X_OK):
-        pytest.skip(f"ddsclient not found at {DDSCLIENT} (set SETTLE_DDSCLIENT)")
+    needs_ddsclient()
     api = settle.api(SETTLE_QUEUE="inline", SETTLE_DATABASE_REPLICA_URLS=standby.url())
     patient = settle.api(SETTLE_QUEUE="inline", SETTLE_DATABASE_REPLICA_URLS=standby.url(),
                          SETTLE_SESSION_WAIT_MS="20000", SETTLE_LOG_LEVEL="debug")
@@ -171,17 +169,29 @@ class Dds:
         return r.stdout
 
 
+def needs_ddsclient():
+    """Skips the test where the real ddsclient is not beside the checkout."""
+    if not os.access(DDSCLIENT, os.X_OK):
+        pytest.skip(f"ddsclient not found at {DDSCLIENT} (set SETTLE_DDSCLIENT)")
+
+
+def two_users(settle):
+    """An inline settle-api, the session's user logged in on it and a second user, bob-…:
+    (api, a_login, b_name, b_id, b_key)."""
+    api = settle.api(SETTLE_QUEUE="inline")
+    a_login = settle.login(api)
+    b_name = f"bob-{uuid.uuid4().hex[:8]}"
+    b_id, b_key = settle.create_user(b_name)
+    return api, a_login, b_name, b_id, b_key
+
+
 def listed_paths(out):
     return sorted(line.strip() for line in out.splitlines() if line.strip().startswith("/"))
 
 
 def test_ddsclient_two_users(settle, tmp_path):
-    if not os.access(DDSCLIENT, os.X_OK):
-        pytest.skip(f"ddsclient not found at {DDSCLIENT} (set SETTLE_DDSCLIENT)")
-    api = settle.api(SETTLE_QUEUE="inline")
-    a_login = settle.login(api)
-    b_name = f"bob-{uuid.uuid4().hex[:8]}"
-    b_id, b_key = settle.create_user(b_name)
+    needs_ddsclient()
+    api, a_login, b_name, b_id, b_key = two_users(settle)
     d4s2 = D4S2Stub()
     try:
         a = Dds(tmp_path, "a", api, a_login["agent_key"], a_login["user_key"], d4s2.url)
@@ -260,12 +270,8 @@ def test_ddsclient_download_cannot_leave_its_folder(settle, db, tmp_path):
     safe name (README "Names"), so a teammate's real `ddsclient download` writes only
     inside its destination; on a Settle that served the stored names it wrote
     tmp/escaped.txt, beside the destination's parent."""
-    if not os.access(DDSCLIENT, os.X_OK):
-        pytest.skip(f"ddsclient not found at {DDSCLIENT} (set SETTLE_DDSCLIENT)")
-    api = settle.api(SETTLE_QUEUE="inline")
-    a_login = settle.login(api)
-    b_name = f"bob-{uuid.uuid4().hex[:8]}"
-    _, b_key = settle.create_user(b_name)
+    needs_ddsclient()
+    api, a_login, b_name, _, b_key = two_users(settle)
     a = Dds(tmp_path, "a", api, a_login["agent_key"], a_login["user_key"])
     b = Dds(tmp_path, "b", api, a_login["agent_key"], b_key)
     data = tmp_path / "data"
@@ -296,8 +302,7 @@ def test_sdk_new_version_keeps_the_remote_name(settle, tmp_path):
     """Issue 18 item 11: the SDK's upload_file of a changed local file (another local name)
     to an existing remote path makes a new version of that file, which keeps its name, so
     a download and a move by the old path still work."""
-    if not os.access(DDSCLIENT, os.X_OK):
-        pytest.skip(f"ddsclient not found at {DDSCLIENT} (set SETTLE_DDSCLIENT)")
+    needs_ddsclient()
     api = settle.api(SETTLE_QUEUE="inline")
     who = settle.login(api)
     a = Dds(tmp_path, "a", api, who["agent_key"], who["user_key"])
@@ -318,12 +323,8 @@ def test_ddsclient_share_and_deliver_change_permissions_then_fail(settle, db, tm
     fails at the D4S2 host: with the client's own message when D4S2 answers 401 (the stub),
     with a Python traceback when the host cannot be reached (a closed port here; the
     default is Duke's datadelivery.genome.duke.edu)."""
-    if not os.access(DDSCLIENT, os.X_OK):
-        pytest.skip(f"ddsclient not found at {DDSCLIENT} (set SETTLE_DDSCLIENT)")
-    api = settle.api(SETTLE_QUEUE="inline")
-    a_login = settle.login(api)
-    b_name = f"bob-{uuid.uuid4().hex[:8]}"
-    b_id, _ = settle.create_user(b_name)
+    needs_ddsclient()
+    api, a_login, b_name, b_id, _ = two_users(settle)
     with db.cursor() as cur:  # share and deliver need the recipient's email
         cur.execute("UPDATE users SET email = %s WHERE id = %s", (f"{b_name}@example.org", b_id))
 
