@@ -13,7 +13,8 @@
  * the primary cannot be reached. */
 PGconn *session_db(struct req *r);
 /* Reads ?w=N of a write (API.md "Write concern"); false after answering 400 when it is not
- * 1 to 1 + the number of standbys. */
+ * plain decimal digits (leading zeros allowed; no sign, space or hex) of 1 to 1 + the number
+ * of standbys. */
 bool session_check(struct req *r) MUSTCHECK;
 /* After session_wrote, and again after each resumption: with ?w=N (N > 1) and a 2xx answer
  * (a Prefer: wait one included, once its wait is over), suspends the request until N-1
@@ -44,7 +45,9 @@ void session_signed(struct req *r, uint64_t lsn);
 /* Raises the request's position to lsn, a SESSION_SQL_POSITION column (no-op without
  * standbys), so that what the answer issues (cookie, download URLs) covers what it read. */
 void session_saw(struct req *r, const char *lsn);
-/* Adds Set-Cookie: SESSION=… and Vary: Cookie to the answer. */
+/* Adds Set-Cookie: SESSION=… (Path=/; HttpOnly; SameSite=Lax, and Secure when the request
+ * came over TLS or through a proxy that says X-Forwarded-Proto: https) and Vary: Cookie to
+ * the answer. */
 void session_answer(struct req *r);
 
 #endif

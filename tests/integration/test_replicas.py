@@ -541,3 +541,42 @@ def _restart(standby):
         except RuntimeError:
             return False
     return attempt
+
+
+def test_session_cookie_flags(settle, replica_api):
+    """Issue 18 item 13: the SESSION cookie is always HttpOnly and SameSite=Lax, and Secure
+    when the request came over TLS (here: through a proxy that says X-Forwarded-Proto:
+    https)."""
+    who = settle.login(replica_api)
+
+    def cookie(**headers):
+        r = requests.get(f"{replica_api.base}/current_user",
+                         headers=dict(who["headers"], **headers), timeout=TIMEOUT)
+        assert r.status_code == 200, r.text
+        return [a.strip() for a in r.headers["Set-Cookie"].split(";")]
+
+    for attrs in (cookie(), cookie(**{"X-Forwarded-Proto": "http"})):
+        assert attrs[0].startswith("SESSION=") and "Path=/" in attrs, attrs
+        assert "HttpOnly" in attrs and "SameSite=Lax" in attrs and "Secure" not in attrs, attrs
+    for proto in ("https", "HTTPS", "https, http"):
+        attrs = cookie(**{"X-Forwarded-Proto": proto})
+        assert "Secure" in attrs and "HttpOnly" in attrs and "SameSite=Lax" in attrs, attrs
+
+
+def test_write_concern_takes_only_plain_digits(settle):
+    """Issue 18 item 13: ?w= is plain decimal digits (leading zeros are fine); a sign,
+    spaces, hex, a fraction or nothing is 400 validation_failed."""
+    api = settle.api(SETTLE_QUEUE="inline")
+    c = Client(api, settle.login(api))
+    pid = new_project(c)
+    body = {"name": "digits", "parent": {"kind": "dds-project", "id": pid}}
+    for w in ("%2B1", "%201", "1%20", "%091", "0x1", "1.0", "-0", "", "1e0",
+              "99999999999999999999"):
+        r = c.post(f"/folders?w={w}", json=dict(body, name=f"bad-{w}"))
+        assert r.status_code == 400 and r.json()["code"] == "validation_failed", (w, r.text)
+        assert r.json()["errors"][0]["field"] == "w", r.text
+    for w in ("1", "01", "0001"):
+        r = c.post(f"/folders?w={w}", json=dict(body, name=f"ok-{w}"))
+        assert r.status_code == 201, (w, r.text)
+    names = sorted(x["name"] for x in c.get(f"/projects/{pid}/children").json()["results"])
+    assert names == ["ok-0001", "ok-01", "ok-1"], names
