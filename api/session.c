@@ -124,17 +124,23 @@ session_standby(uint64_t need, int64_t max_lag_ms)
 	return k;
 }
 
-/* A standby connection for a read that may use one, else NULL. */
+/* A standby connection for a read that may use one, else NULL. The standby must have
+ * replayed the session's position and, whatever staleness the client accepts, every change
+ * that may have taken access away (replica_permission_lsn): stale data, never a stale
+ * permission. */
 static PGconn *
 session_read_db(struct req *r)
 {
 	int64_t stale = session_max_stale(r);
+	uint64_t need = replica_permission_lsn();
 	PGconn *c;
 	int k;
 
-	if (!r->session_cookie && stale == SESSION_NO_STALE)
+	if ((!r->session_cookie && stale == SESSION_NO_STALE) || need == UINT64_MAX)
 		return NULL;
-	k = session_standby(r->session_lsn, stale == SESSION_NO_STALE ? -1 : stale);
+	if (r->session_lsn > need)
+		need = r->session_lsn;
+	k = session_standby(need, stale == SESSION_NO_STALE ? -1 : stale);
 	if (k < 0 || (c = db_thread_replica(k, replica_url(k))) == NULL)
 		return NULL;
 	r->standby = k + 1;
@@ -226,6 +232,8 @@ session_tracked(struct req *r)
 	lsn = db_take_commit_lsn(r->db);
 	if (lsn > r->session_lsn)
 		r->session_lsn = lsn;
+	if (lsn != 0 && (r->route->flags & ROUTE_PERMISSIONS))
+		replica_permission_changed(lsn);
 }
 
 void

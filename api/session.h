@@ -8,9 +8,9 @@
 #include "http.h"
 
 /* The connection a request uses: a standby for a GET or HEAD that carries a valid SESSION
- * cookie (one that has replayed the cookie's position, waited for up to
- * SETTLE_SESSION_WAIT_MS) or says Cache-Control: max-stale; else the primary. NULL when
- * the primary cannot be reached. */
+ * cookie or says Cache-Control: max-stale, one that has replayed the cookie's position and
+ * the newest change that may have taken access away (replica_permission_lsn), waited for up
+ * to SETTLE_SESSION_WAIT_MS; else the primary. NULL when the primary cannot be reached. */
 PGconn *session_db(struct req *r);
 /* Reads ?w=N of a write (API.md "Write concern"); false after answering 400 when it is not
  * plain decimal digits (leading zeros allowed; no sign, space or hex) of 1 to 1 + the number
@@ -31,7 +31,8 @@ bool session_retry(struct req *r) MUSTCHECK;
 void session_track(struct req *r);
 /* After the handler: raises the cookie's position to the last one recorded (the commit of a
  * write, or at least everything a read saw), so that the client's next reads, wherever they
- * go, see no less (read-your-writes, monotonic reads). */
+ * go, see no less (read-your-writes, monotonic reads). The commit of a ROUTE_PERMISSIONS
+ * write is where standbys may decide access again in this process (replica.h). */
 void session_tracked(struct req *r);
 /* A request resumed from Prefer: wait goes on on the primary, its statements tracked as
  * session_track's (session_tracked after its answer). */
