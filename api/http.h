@@ -38,6 +38,8 @@ enum route_flags {
 	                    * else, and a position it carries counts as a SESSION cookie's */
 	ROUTE_SEES = 32,   /* its read reads its own position (SESSION_SQL_POSITION, session_saw):
 	                    * its statements need not be tracked (session_track) */
+	ROUTE_PERMISSIONS = 64, /* may take access away: standbys decide access again only once
+	                         * they replayed its commit (session_tracked) */
 };
 
 struct route {

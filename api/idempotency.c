@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "db.h"
 #include "hash.h"
@@ -104,6 +105,21 @@ idempotency_begin(struct req *r)
 	return 0;
 }
 
+/* True when the handler's answer is final, so that a repeat must get it again: not a 5xx
+ * (503 included), nor an answer that says Retry-After (404 resource_not_consistent, and
+ * every 503): those say "not now", and a repeat must run the request again. */
+static bool
+idempotency_final(const struct req *r)
+{
+	if (r->response == NULL || r->status >= 500)
+		return false;
+	for (int i = 0; i < r->nheaders; i++) {
+		if (strcasecmp(r->headers[i][0], "Retry-After") == 0)
+			return false;
+	}
+	return true;
+}
+
 void
 idempotency_end(struct req *r)
 {
@@ -113,7 +129,7 @@ idempotency_end(struct req *r)
 	r->idempotent = false;
 	snprintf(status, sizeof(status), "%d", r->status);
 	const char *q[] = {r->user_id, key, status, r->answer_body};
-	if (r->status >= 500 || r->response == NULL) {
+	if (!idempotency_final(r)) {
 		db_rollback(r->db);
 		return;
 	}

@@ -245,9 +245,9 @@ const struct route permissions_routes[] = {
      NULL, NULL, NULL},
     {"GET", "/api/v1/projects/:id/permissions/:user_id", ROUTE_AUTH, "permissions.get",
      permissions_get, NULL, NULL, NULL},
-    {"PUT", "/api/v1/projects/:id/permissions/:user_id", ROUTE_AUTH, "permissions.put",
-     permissions_put, NULL, NULL, NULL},
-    {"DELETE", "/api/v1/projects/:id/permissions/:user_id", ROUTE_AUTH, "permissions.delete",
-     permissions_delete, NULL, NULL, NULL},
+    {"PUT", "/api/v1/projects/:id/permissions/:user_id", ROUTE_AUTH | ROUTE_PERMISSIONS,
+     "permissions.put", permissions_put, NULL, NULL, NULL},
+    {"DELETE", "/api/v1/projects/:id/permissions/:user_id", ROUTE_AUTH | ROUTE_PERMISSIONS,
+     "permissions.delete", permissions_delete, NULL, NULL, NULL},
     {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
 };

@@ -44,6 +44,12 @@ struct replica_sample {
 static struct replica replicas[DB_MAX_REPLICAS];
 static int replica_n;
 static _Atomic uint64_t primary_lsn;
+/* The newest position of a change that may have taken access away (replica.h), and
+ * whether it is known (it is not before the first poll of the primary). */
+static _Atomic uint64_t permission_lsn;
+static atomic_bool permission_known;
+/* The primary's permission_changes counter at the last poll (poller only). */
+static int64_t permission_count;
 static PGconn *primary;
 static struct util_backoff primary_backoff = UTIL_BACKOFF_INIT;
 static int64_t primary_retry_ms;
@@ -97,32 +103,51 @@ replica_primary_lsn(void)
 	return atomic_load(&primary_lsn);
 }
 
-/* Runs a one-value position query on *c (connecting to url first when needed, not before
- * *retry_ms). True with *lsn set; false, with *c closed, when it failed. */
-static bool
+uint64_t
+replica_permission_lsn(void)
+{
+	return atomic_load(&permission_known) ? atomic_load(&permission_lsn) : UINT64_MAX;
+}
+
+void
+replica_permission_changed(uint64_t lsn)
+{
+	uint64_t seen = atomic_load(&permission_lsn);
+
+	while (seen < lsn && !atomic_compare_exchange_weak(&permission_lsn, &seen, lsn))
+		;
+}
+
+/* Runs a one-row position query on *c (connecting to url first when needed, not before
+ * *retry_ms). Its result (the caller clears it) when it gave one row with no NULL in its
+ * first ncols columns, each of the first nlsn of them a position, stored in lsn[]; else
+ * NULL, with *c closed. */
+static PGresult *
 replica_poll_one(PGconn **c, const char *url, const char *sql, struct util_backoff *b,
-                 int64_t *retry_ms, uint64_t *lsn)
+                 int64_t *retry_ms, int ncols, uint64_t *lsn, int nlsn)
 {
 	PGresult *r;
 	bool ok;
 
 	if (*c == NULL) {
 		if (util_now_ms() < *retry_ms)
-			return false;
+			return NULL;
 		*c = PQconnectdb(url);
 	}
 	r = PQstatus(*c) == CONNECTION_OK ? PQexec(*c, sql) : NULL;
-	ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
-	     db_parse_lsn(PQgetvalue(r, 0, 0), lsn);
-	PQclear(r);
+	ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQnfields(r) >= ncols;
+	for (int i = 0; ok && i < ncols; i++)
+		ok = !PQgetisnull(r, 0, i) &&
+		     (i >= nlsn || db_parse_lsn(PQgetvalue(r, 0, i), &lsn[i]));
 	if (ok) {
 		util_backoff_reset(b);
-		return true;
+		return r;
 	}
+	PQclear(r);
 	PQfinish(*c);
 	*c = NULL;
 	*retry_ms = util_now_ms() + util_backoff_next(b);
-	return false;
+	return NULL;
 }
 
 /* How long ago the primary was first seen beyond lsn (0: never, the standby is caught up). */
@@ -138,19 +163,48 @@ replica_lag_ms(uint64_t lsn, int64_t now)
 	return 0;
 }
 
+/* The primary's poll: its position (column 0), and the permission_changes counter
+ * (migration 0010, column 2) with the insert position evaluated after the statement's
+ * snapshot (column 1): at or past the commit of every change the counter counts. */
+enum { REPLICA_P_LSN, REPLICA_P_INSERT, REPLICA_P_CHANGES, REPLICA_P_NCOLS };
+static const char replica_primary_sql[] =
+    "SELECT pg_current_wal_lsn(), pg_current_wal_insert_lsn(), n FROM permission_changes";
+
+/* A new count of permission changes: standbys decide access again only once they have
+ * replayed insert, the position of this poll. The first poll cannot tell when the last
+ * change was, so it takes its position too. */
+static void
+replica_poll_permissions(const PGresult *res, uint64_t insert)
+{
+	int64_t n = db_get_i64(res, 0, REPLICA_P_CHANGES);
+
+	if (atomic_load(&permission_known) && n == permission_count)
+		return;
+	if (atomic_load(&permission_known))
+		log_debug("permissions_changed lsn=%llx", (unsigned long long)insert);
+	permission_count = n;
+	replica_permission_changed(insert);
+	atomic_store(&permission_known, true);
+}
+
 static void
 replica_poll_primary(int64_t now)
 {
-	uint64_t lsn;
+	uint64_t lsn[REPLICA_P_CHANGES];
+	PGresult *res =
+	    replica_poll_one(&primary, cfg.database_url, replica_primary_sql, &primary_backoff,
+	                     &primary_retry_ms, REPLICA_P_NCOLS, lsn, REPLICA_P_CHANGES);
 
-	if (!replica_poll_one(&primary, cfg.database_url, "SELECT pg_current_wal_lsn()",
-	                      &primary_backoff, &primary_retry_ms, &lsn))
+	if (res == NULL)
 		return;
-	atomic_store(&primary_lsn, lsn);
+	replica_poll_permissions(res, lsn[REPLICA_P_INSERT]);
+	PQclear(res);
+	atomic_store(&primary_lsn, lsn[REPLICA_P_LSN]);
 	if (sample_count > 0 &&
-	    samples[(sample_next + REPLICA_SAMPLES - 1) % REPLICA_SAMPLES].lsn >= lsn)
+	    samples[(sample_next + REPLICA_SAMPLES - 1) % REPLICA_SAMPLES].lsn >=
+	        lsn[REPLICA_P_LSN])
 		return;
-	samples[sample_next] = (struct replica_sample){lsn, now};
+	samples[sample_next] = (struct replica_sample){lsn[REPLICA_P_LSN], now};
 	sample_next = (sample_next + 1) % REPLICA_SAMPLES;
 	if (sample_count < REPLICA_SAMPLES)
 		sample_count++;
@@ -161,14 +215,16 @@ replica_poll_standby(struct replica *s, int k, int64_t now)
 {
 	uint64_t lsn;
 	bool was_up = atomic_load(&s->up);
+	PGresult *res = replica_poll_one(&s->conn, s->url, "SELECT pg_last_wal_replay_lsn()",
+	                                 &s->backoff, &s->retry_ms, 1, &lsn, 1);
 
-	if (!replica_poll_one(&s->conn, s->url, "SELECT pg_last_wal_replay_lsn()", &s->backoff,
-	                      &s->retry_ms, &lsn)) {
+	if (res == NULL) {
 		atomic_store(&s->up, false);
 		if (was_up)
 			log_warn("standby_down standby=%d", k + 1);
 		return;
 	}
+	PQclear(res);
 	atomic_store(&s->replay_lsn, lsn);
 	atomic_store(&s->lag_ms, replica_lag_ms(lsn, now));
 	atomic_store(&s->up, true);

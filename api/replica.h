@@ -26,13 +26,21 @@ bool replica_usable(int k, int64_t max_lag_ms);
 uint64_t replica_replay_lsn(int k);
 /* The last position seen on the primary (0 before the first poll). */
 uint64_t replica_primary_lsn(void);
+/* Where a standby must have replayed to to decide access: at or past the commit of the
+ * newest change that may have taken access away (migration 0010's permission_changes) that
+ * this process knows of, from its own writes (replica_permission_changed) or from the
+ * poller, which sees another process's within a round. UINT64_MAX (no standby may decide)
+ * until the poller first read the primary. */
+uint64_t replica_permission_lsn(void);
+/* A write of this process that may have taken access away committed at lsn. */
+void replica_permission_changed(uint64_t lsn);
 
 /* Events counted for /metrics. */
 enum replica_event {
 	REPLICA_READ_PRIMARY, /* a read served by the primary */
 	REPLICA_READ_STANDBY, /* a read served by a standby */
 	REPLICA_SESSION_WAIT, /* a read waited for a standby to reach its session */
-	REPLICA_FALLBACK,     /* a read with a cookie went to the primary: none caught up */
+	REPLICA_FALLBACK,     /* a standby read went to the primary: none caught up */
 	REPLICA_CONCERN_WAIT, /* a write waited for its write concern */
 	REPLICA_CONCERN_LATE, /* ... and it was not met in time */
 	REPLICA_EVENTS,

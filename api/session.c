@@ -124,17 +124,23 @@ session_standby(uint64_t need, int64_t max_lag_ms)
 	return k;
 }
 
-/* A standby connection for a read that may use one, else NULL. */
+/* A standby connection for a read that may use one, else NULL. The standby must have
+ * replayed the session's position and, whatever staleness the client accepts, every change
+ * that may have taken access away (replica_permission_lsn): stale data, never a stale
+ * permission. */
 static PGconn *
 session_read_db(struct req *r)
 {
 	int64_t stale = session_max_stale(r);
+	uint64_t need = replica_permission_lsn();
 	PGconn *c;
 	int k;
 
-	if (!r->session_cookie && stale == SESSION_NO_STALE)
+	if ((!r->session_cookie && stale == SESSION_NO_STALE) || need == UINT64_MAX)
 		return NULL;
-	k = session_standby(r->session_lsn, stale == SESSION_NO_STALE ? -1 : stale);
+	if (r->session_lsn > need)
+		need = r->session_lsn;
+	k = session_standby(need, stale == SESSION_NO_STALE ? -1 : stale);
 	if (k < 0 || (c = db_thread_replica(k, replica_url(k))) == NULL)
 		return NULL;
 	r->standby = k + 1;
@@ -226,6 +232,8 @@ session_tracked(struct req *r)
 	lsn = db_take_commit_lsn(r->db);
 	if (lsn > r->session_lsn)
 		r->session_lsn = lsn;
+	if (lsn != 0 && (r->route->flags & ROUTE_PERMISSIONS))
+		replica_permission_changed(lsn);
 }
 
 void
@@ -240,6 +248,21 @@ session_resume(struct req *r)
 	session_track(r);
 }
 
+/* True when the client reached us over TLS: on a TLS connection, or through a proxy whose
+ * X-Forwarded-Proto (its first value, the client's side) is https. */
+static bool
+session_over_tls(struct req *r)
+{
+	const char *p = http_req_header(r, "X-Forwarded-Proto");
+
+	if (MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_PROTOCOL) != NULL)
+		return true;
+	while (p != NULL && (*p == ' ' || *p == '\t'))
+		p++;
+	return p != NULL && strncasecmp(p, "https", 5) == 0 &&
+	       (p[5] == '\0' || p[5] == ',' || p[5] == ' ' || p[5] == '\t');
+}
+
 void
 session_answer(struct req *r)
 {
@@ -249,7 +272,8 @@ session_answer(struct req *r)
 		return;
 	session_read_cookie(r);
 	v = sign_session(r->session_lsn);
-	cookie = xasprintf("SESSION=%s; Path=/; HttpOnly; SameSite=Lax", v);
+	cookie = xasprintf("SESSION=%s; Path=/; HttpOnly; SameSite=Lax%s", v,
+	                   session_over_tls(r) ? "; Secure" : "");
 	http_header(r, "Set-Cookie", cookie);
 	http_header(r, "Vary", "Cookie");
 	free(cookie);
@@ -265,8 +289,11 @@ session_check(struct req *r)
 	if (!(r->route->flags & ROUTE_AUTH) || session_is_read(r) ||
 	    (w = http_query(r, "w")) == NULL)
 		return true;
-	if (!util_parse_i64(w, &n) || n < 1 || n > 1 + replica_count()) {
-		http_invalid(r, "w", "must be a whole number from 1 to 1 + the number of standbys");
+	if (w[strspn(w, "0123456789")] != '\0' || !util_parse_i64(w, &n) || n < 1 ||
+	    n > 1 + replica_count()) {
+		http_invalid(r, "w",
+		             "must be plain decimal digits, a number from 1 to 1 + the number of "
+		             "standbys");
 		return false;
 	}
 	r->write_concern = (int)n;

@@ -8,12 +8,13 @@
 #include "http.h"
 
 /* The connection a request uses: a standby for a GET or HEAD that carries a valid SESSION
- * cookie (one that has replayed the cookie's position, waited for up to
- * SETTLE_SESSION_WAIT_MS) or says Cache-Control: max-stale; else the primary. NULL when
- * the primary cannot be reached. */
+ * cookie or says Cache-Control: max-stale, one that has replayed the cookie's position and
+ * the newest change that may have taken access away (replica_permission_lsn), waited for up
+ * to SETTLE_SESSION_WAIT_MS; else the primary. NULL when the primary cannot be reached. */
 PGconn *session_db(struct req *r);
 /* Reads ?w=N of a write (API.md "Write concern"); false after answering 400 when it is not
- * 1 to 1 + the number of standbys. */
+ * plain decimal digits (leading zeros allowed; no sign, space or hex) of 1 to 1 + the number
+ * of standbys. */
 bool session_check(struct req *r) MUSTCHECK;
 /* After session_wrote, and again after each resumption: with ?w=N (N > 1) and a 2xx answer
  * (a Prefer: wait one included, once its wait is over), suspends the request until N-1
@@ -30,7 +31,8 @@ bool session_retry(struct req *r) MUSTCHECK;
 void session_track(struct req *r);
 /* After the handler: raises the cookie's position to the last one recorded (the commit of a
  * write, or at least everything a read saw), so that the client's next reads, wherever they
- * go, see no less (read-your-writes, monotonic reads). */
+ * go, see no less (read-your-writes, monotonic reads). The commit of a ROUTE_PERMISSIONS
+ * write is where standbys may decide access again in this process (replica.h). */
 void session_tracked(struct req *r);
 /* A request resumed from Prefer: wait goes on on the primary, its statements tracked as
  * session_track's (session_tracked after its answer). */
@@ -44,7 +46,9 @@ void session_signed(struct req *r, uint64_t lsn);
 /* Raises the request's position to lsn, a SESSION_SQL_POSITION column (no-op without
  * standbys), so that what the answer issues (cookie, download URLs) covers what it read. */
 void session_saw(struct req *r, const char *lsn);
-/* Adds Set-Cookie: SESSION=… and Vary: Cookie to the answer. */
+/* Adds Set-Cookie: SESSION=… (Path=/; HttpOnly; SameSite=Lax, and Secure when the request
+ * came over TLS or through a proxy that says X-Forwarded-Proto: https) and Vary: Cookie to
+ * the answer. */
 void session_answer(struct req *r);
 
 #endif

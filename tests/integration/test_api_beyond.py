@@ -7,6 +7,7 @@ import time
 
 import requests
 
+from settle_harness import wait_until
 from test_api_uploads import Client, assert_error, md5, sign
 
 
@@ -187,3 +188,31 @@ def test_head_on_signed_download_url(settle, secret):
         assert_error(requests.get(bad, timeout=30), 403, "forbidden")
         r = requests.head(bad, timeout=30)
         assert r.status_code == 403 and r.content == b"", r.status_code
+
+
+def test_idempotency_key_does_not_keep_a_transient_answer(settle, db):
+    """Issue 18 item 7: a 404 resource_not_consistent (like any 5xx or 503, or any answer
+    that says Retry-After) is not stored under the Idempotency-Key: the repeat, once the
+    project is consistent, gets the real answer, and that one is kept."""
+    api = settle.api()  # RabbitMQ mode, no worker: the project stays pending
+    c = Client(api, settle.login(api))
+    pid = c.req("POST", "/projects", json={"name": "idem-pending"}).json()["id"]
+    body = {"name": "f", "content_type": "x", "size": 1}
+    h = {"Idempotency-Key": "upload-when-consistent"}
+    r = c.req("POST", f"/projects/{pid}/uploads", json=body, headers=h)
+    assert_error(r, 404, "resource_not_consistent")
+    with db.cursor() as cur:
+        cur.execute("SELECT count(*) FROM idempotency_keys WHERE key = %s",
+                    (h["Idempotency-Key"],))
+        assert cur.fetchone()[0] == 0
+    worker = settle.worker()
+    try:
+        wait_until(lambda: c.req("GET", f"/projects/{pid}").json()["is_consistent"], 30,
+                   what="the project to be consistent")
+        first = c.req("POST", f"/projects/{pid}/uploads", json=body, headers=h)
+        assert first.status_code == 201, first.text
+        again = c.req("POST", f"/projects/{pid}/uploads", json=body, headers=h)
+        assert again.status_code == 201 and again.json()["id"] == first.json()["id"], again.text
+        assert again.headers.get("Idempotent-Replayed") == "true"
+    finally:
+        assert worker.stop() == 0

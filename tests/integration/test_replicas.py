@@ -541,3 +541,122 @@ def _restart(standby):
         except RuntimeError:
             return False
     return attempt
+
+
+def _grant(c, pid, user_id, role):
+    r = c.put(f"/projects/{pid}/permissions/{user_id}", json={"auth_role": {"id": role}})
+    assert r.status_code == 200, r.text
+
+
+class _Paused:
+    """Pauses the standby's replay for the with block (resumed after it, even on failure)."""
+
+    def __init__(self, standby):
+        self.standby = standby
+
+    def __enter__(self):
+        self.standby.psql("SELECT pg_wal_replay_pause()")
+        return self
+
+    def __exit__(self, *exc):
+        self.standby.psql("SELECT pg_wal_replay_resume()")
+
+
+def test_a_stale_read_never_serves_a_revoked_permission(settle, standby, replica_api):
+    """Issue 18 item 2: Cache-Control: max-stale may serve stale data, never a stale
+    permission. With the standby paused after it replayed a grant, the grant is revoked
+    (DELETE permission): the downloader's max-stale reads answer 403 (no download URL),
+    through the settle-api that revoked and through another one, and the project leaves
+    their list; a disabled user's token is refused as on the primary."""
+    other = settle.api(SETTLE_QUEUE="inline", SETTLE_DATABASE_REPLICA_URLS=standby.url())
+    admin_who = settle.login(replica_api)
+    admin = Client(replica_api, admin_who)
+    pid = new_project(admin)
+    fid = upload_file(admin, pid, os.urandom(1000))
+    downloader = settle.login(replica_api)
+    disabled = settle.login(replica_api)
+    for who in (downloader, disabled):
+        _grant(admin, pid, who["user_id"], "file_downloader")
+
+    def stale_get(api, who, path):
+        h = dict(who["headers"], **{"Cache-Control": "max-stale"})
+        return requests.get(f"{api.base}{path}", headers=h, timeout=TIMEOUT)
+
+    def standby_grants(who):
+        # served by the standby once it has replayed the grants
+        return all(stale_get(a, who, f"/files/{fid}/url").status_code == 200
+                   for a in (replica_api, other))
+
+    time.sleep(STANDBY_DELAY_MS / 1000)
+    wait_until(lambda: standby_grants(downloader) and standby_grants(disabled), 20,
+               interval=0.2, what="the standby to replay the grants")
+    served = metric(replica_api, 'settle_reads_total{served="standby"}')
+    assert served > 0
+    with _Paused(standby):
+        r = admin.delete(f"/projects/{pid}/permissions/{downloader['user_id']}")
+        assert r.status_code == 204, r.text
+        for path in (f"/files/{fid}/url", f"/files/{fid}", f"/projects/{pid}",
+                     f"/projects/{pid}/children"):
+            r = stale_get(replica_api, downloader, path)
+            assert r.status_code == 403 and r.json()["code"] == "forbidden", (path, r.text)
+            assert "url" not in r.json(), r.text
+        listed = stale_get(replica_api, downloader, "/projects").json()["results"]
+        assert pid not in [p["id"] for p in listed], listed
+        # Another settle-api learns of the revocation from the primary within a poll.
+        time.sleep(0.2)
+        r = stale_get(other, downloader, f"/files/{fid}/url")
+        assert r.status_code == 403 and "url" not in r.json(), r.text
+        # The disabled user's token is refused (within the revocation cache's refresh).
+        name = settle.cli("user", "disable", disabled["user_id"]).stdout
+        assert "disabled user" in name, name
+        for a in (replica_api, other):
+            wait_until(lambda: stale_get(a, disabled, f"/files/{fid}/url").status_code == 401,
+                       5, interval=0.1, what="the disabled user's token to be refused")
+        # The other reads still work, from the primary now.
+        r = stale_get(replica_api, admin_who, f"/files/{fid}/url")
+        assert r.status_code == 200 and "url" in r.json(), r.text
+    # Once the standby has replayed the revocation, it serves max-stale reads again.
+    time.sleep(STANDBY_DELAY_MS / 1000)
+    before = metric(replica_api, 'settle_reads_total{served="standby"}')
+    wait_until(lambda: stale_get(replica_api, downloader, f"/projects/{pid}").status_code
+               == 403 and metric(replica_api, 'settle_reads_total{served="standby"}') > before,
+               20, interval=0.2, what="the standby to serve reads again")
+
+
+def test_session_cookie_flags(settle, replica_api):
+    """Issue 18 item 13: the SESSION cookie is always HttpOnly and SameSite=Lax, and Secure
+    when the request came over TLS (here: through a proxy that says X-Forwarded-Proto:
+    https)."""
+    who = settle.login(replica_api)
+
+    def cookie(**headers):
+        r = requests.get(f"{replica_api.base}/current_user",
+                         headers=dict(who["headers"], **headers), timeout=TIMEOUT)
+        assert r.status_code == 200, r.text
+        return [a.strip() for a in r.headers["Set-Cookie"].split(";")]
+
+    for attrs in (cookie(), cookie(**{"X-Forwarded-Proto": "http"})):
+        assert attrs[0].startswith("SESSION=") and "Path=/" in attrs, attrs
+        assert "HttpOnly" in attrs and "SameSite=Lax" in attrs and "Secure" not in attrs, attrs
+    for proto in ("https", "HTTPS", "https, http"):
+        attrs = cookie(**{"X-Forwarded-Proto": proto})
+        assert "Secure" in attrs and "HttpOnly" in attrs and "SameSite=Lax" in attrs, attrs
+
+
+def test_write_concern_takes_only_plain_digits(settle):
+    """Issue 18 item 13: ?w= is plain decimal digits (leading zeros are fine); a sign,
+    spaces, hex, a fraction or nothing is 400 validation_failed."""
+    api = settle.api(SETTLE_QUEUE="inline")
+    c = Client(api, settle.login(api))
+    pid = new_project(c)
+    body = {"name": "digits", "parent": {"kind": "dds-project", "id": pid}}
+    for w in ("%2B1", "%201", "1%20", "%091", "0x1", "1.0", "-0", "", "1e0",
+              "99999999999999999999"):
+        r = c.post(f"/folders?w={w}", json=dict(body, name=f"bad-{w}"))
+        assert r.status_code == 400 and r.json()["code"] == "validation_failed", (w, r.text)
+        assert r.json()["errors"][0]["field"] == "w", r.text
+    for w in ("1", "01", "0001"):
+        r = c.post(f"/folders?w={w}", json=dict(body, name=f"ok-{w}"))
+        assert r.status_code == 201, (w, r.text)
+    names = sorted(x["name"] for x in c.get(f"/projects/{pid}/children").json()["results"])
+    assert names == ["ok-0001", "ok-01", "ok-1"], names
