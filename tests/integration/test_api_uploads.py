@@ -184,6 +184,33 @@ def test_chunked_upload_to_identical_download(client, project, provider):
 
 
 @BOTH
+def test_chunk_url_after_verification_cannot_change_the_file(client, project, provider):
+    """Issue 18 item 10: a chunk's PUT URL stays valid for SETTLE_URL_TTL. With Swift, a PUT
+    through it after the worker had verified the upload replaced the chunk object that the
+    manifest names, and downloads served the unverified bytes. Whatever the PUT answers,
+    the file keeps serving the verified bytes."""
+    chunks = [os.urandom(100_000), os.urandom(30_000)]
+    whole = b"".join(chunks)
+    uid = client.upload(project, len(whole)).json()["id"]
+    urls = []
+    for i, c in enumerate(chunks, 1):
+        u = client.chunk_url(uid, i, len(c), md5(c))
+        assert requests.put(u["host"] + u["url"], data=c, timeout=60).status_code == 201
+        urls.append(u)
+    assert client.complete(uid, md5(whole)).status_code == 202
+    done = client.wait_upload(uid)
+    assert done["status"]["error_on"] is None, done
+    f = client.file(project, uid)
+    for u, c in zip(urls, chunks):
+        requests.put(u["host"] + u["url"], data=os.urandom(len(c)), timeout=60)
+    d = client.download_url(f"/files/{f['id']}/url")
+    r = requests.get(d["host"] + d["url"], timeout=30)
+    assert r.status_code == 200, r.text[:200]
+    assert r.content == whole
+    assert r.headers["ETag"] == provider.etag(done, chunks)
+
+
+@BOTH
 def test_non_chunked_upload(client, project, provider):
     data = os.urandom(54_321)
     r = client.upload(project, len(data), chunked=False,
