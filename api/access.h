@@ -36,6 +36,17 @@ struct access_project {
 	" AND (" perm ") = ANY (ar.permissions))"
 /* clang-format on */
 
+/* SQL, one boolean column: whether user (a uuid SQL expression) is owner (the uuid SQL
+ * expression of the user who created a resource) or holds project_admin on the project of
+ * the projects row alias p. With ACCESS_SQL_CAN, for the calls that touch what another
+ * member made only as its creator or an admin (PUT /uploads/{id}/hashes). */
+/* clang-format off */
+#define ACCESS_SQL_OWNER_OR_ADMIN(p, user, owner) \
+	"(" owner " = " user " OR EXISTS (SELECT 1 FROM project_members ao" \
+	" WHERE ao.project_id = " p ".id AND ao.user_id = " user \
+	" AND ao.role = 'project_admin'))"
+/* clang-format on */
+
 /* SQL made of `lookup`, a query with one parameter ($1, an id) that selects one row with the
  * id of the project the resource belongs to in its first column: in one statement, the
  * project's storage_container, is_consistent, is_deleted, has error, and whether the caller

@@ -237,17 +237,16 @@ children_project_files(struct req *r)
 	const char *q[] = {p.id, lim, off};
 	res = db_exec(
 	    r->db,
-	    CHILDREN_LIVE_FILES " SELECT lf.id, lf.name, u.size, " VIEWS_SQL_HASHES(
-	        "u.id") "::text, " VIEWS_SQL_ANCESTORS("lf.project_id",
-	                                               "lf.parent_id") ", u.id, "
-	                                                               "u.storage_container,"
-	                                                               " " SESSION_SQL_POSITION
-	                                                               ", u.storage_provider"
-	                                                               " FROM lf"
-	                                                               " JOIN uploads u ON u.id = "
-	                                                               "lf.upload_id ORDER BY "
-	                                                               "lf.created_at, lf.id"
-	                                                               " LIMIT $2 OFFSET $3",
+	    CHILDREN_LIVE_FILES
+	    " SELECT lf.id, lf.name, u.size, " VIEWS_SQL_HASHES("u") "::text, " VIEWS_SQL_ANCESTORS(
+	        "lf.project_id", "lf.parent_id") ", u.id, "
+	                                         "u.storage_container,"
+	                                         " " SESSION_SQL_POSITION ", u.storage_provider"
+	                                         " FROM lf"
+	                                         " JOIN uploads u ON u.id = "
+	                                         "lf.upload_id ORDER BY "
+	                                         "lf.created_at, lf.id"
+	                                         " LIMIT $2 OFFSET $3",
 	    3, q);
 	if (res == NULL)
 		goto fail;

@@ -71,7 +71,7 @@ enum {
 
 #define UPLOADS_SELECT_COLS \
 	UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("chunks c WHERE c.upload_id = u.id"), \
-	VIEWS_SQL_HASHES("u.id"))
+	VIEWS_SQL_HASHES("u"))
 #define UPLOADS_SELECT_FROM "FROM uploads u JOIN users s ON s.id = u.created_by "
 #define UPLOADS_SELECT \
 	"SELECT " UPLOADS_SELECT_COLS ", count(*) OVER () " UPLOADS_SELECT_FROM
@@ -99,9 +99,9 @@ enum {
  * fingerprint of algorithm alg (returning algorithm, value), which the statement's own
  * snapshot of fingerprints does not show. */
 #define UPLOADS_SQL_HASHES_WITH_FP(alg) \
-	"coalesce((SELECT json_agg(json_build_object('algorithm', h.algorithm, 'value', h.value)" \
-	" ORDER BY h.algorithm) FROM (SELECT algorithm, value FROM fingerprints WHERE upload_id =" \
-	" u.id AND algorithm <> " alg " UNION ALL SELECT algorithm, value FROM fp) h), '[]'::json)"
+	"coalesce((SELECT json_agg(" VIEWS_SQL_HASH_OBJ("h", "u") " ORDER BY h.algorithm) FROM" \
+	" (SELECT algorithm, value FROM fingerprints WHERE upload_id = u.id AND algorithm <> " alg \
+	" UNION ALL SELECT algorithm, value FROM fp) h), '[]'::json)"
 
 /* SQL: the end of an INSERT INTO fingerprints that never replaces the value recorded for
  * an algorithm (API.md "Limits on input"): on a conflict it returns the recorded value (the
@@ -109,6 +109,14 @@ enum {
 #define UPLOADS_SQL_FP_KEEP \
 	" ON CONFLICT (upload_id, algorithm) DO UPDATE SET value = fingerprints.value" \
 	" RETURNING algorithm, value"
+
+/* SQL, one column: the value of algorithm alg recorded for the uploads row alias u that
+ * binds its complete: one its creator reported. One another user (a project admin)
+ * reported before complete gives way to the hash given at complete, which the worker
+ * verifies (README "Reported and verified hashes"). */
+#define UPLOADS_SQL_BINDING_HASH(u, alg) \
+	"(SELECT f.value FROM fingerprints f WHERE f.upload_id = " u ".id AND f.algorithm = " alg \
+	" AND f.reported_by = " u ".created_by)"
 
 /* POST /projects/{id}/uploads in one statement: checks the project ($2) and the caller
  * ($8), inserts the upload (its bytes to be held by storage provider $11) and, when it is
@@ -133,9 +141,10 @@ static const char uploads_create_sql[] =
 /* PUT /uploads/{id}/complete in one statement: locks the upload ($1) and reads its latest
  * state (a concurrent complete or purge is waited for and seen), checks the caller ($5),
  * marks it completed with the hash ($2 value, $3 algorithm) when it is not yet, not purged,
- * held by the configured storage provider ($8) and no other value is recorded for that
- * algorithm, records the fingerprint ($4) and queues the upload.complete job ($6 message
- * id, $7 kind). Answers the upload as completed
+ * held by the configured storage provider ($8) and no other value that binds it is
+ * recorded for that algorithm (UPLOADS_SQL_BINDING_HASH), records the fingerprint ($4,
+ * reported by $5, in place of one that did not bind) and queues the upload.complete job
+ * ($6 message id, $7 kind). Answers the upload as completed
  * (its hashes: those recorded before, with this one), the verdict, then whether it was
  * completed before and with which hash, the value recorded before for the algorithm
  * (U_DONE_*), whether it was purged (U_EXPIRED) and its storage provider (U_HELD_BY). */
@@ -144,16 +153,17 @@ static const char uploads_complete_sql[] =
 	"u.completed_hash_value, u.completed_hash_algorithm, p.is_deleted, true AS is_consistent, "
 	"u.purged_at IS NOT NULL AS purged, u.storage_provider, "
 	ACCESS_SQL_CAN("p", "$5::uuid", ACCESS_LIT(ACCESS_CREATE)) " AS member, "
-	"(SELECT f.value FROM fingerprints f WHERE f.upload_id = u.id AND f.algorithm = $3::text) "
-	"AS recorded FROM uploads u "
+	UPLOADS_SQL_BINDING_HASH("u", "$3::text") " AS recorded FROM uploads u "
 	"JOIN projects p ON p.id = u.project_id WHERE u.id = $1::uuid FOR UPDATE OF u), "
 	"upd AS (UPDATE uploads u SET completed_at = now(), completed_hash_value = $2::text, "
 	"completed_hash_algorithm = $3::text FROM acc WHERE u.id = acc.id AND acc.member AND "
 	"NOT acc.is_deleted AND NOT acc.completed AND NOT acc.purged "
 	"AND acc.storage_provider = $8::text AND coalesce(acc.recorded = $2::text, true) "
 	"RETURNING u.*), "
-	"fp AS (INSERT INTO fingerprints (id, upload_id, algorithm, value) SELECT $4::uuid, id, "
-	"$3::text, $2::text FROM upd" UPLOADS_SQL_FP_KEEP "), "
+	"fp AS (INSERT INTO fingerprints (id, upload_id, algorithm, value, reported_by) SELECT "
+	"$4::uuid, id, $3::text, $2::text, $5::uuid FROM upd ON CONFLICT (upload_id, algorithm) "
+	"DO UPDATE SET value = EXCLUDED.value, reported_by = EXCLUDED.reported_by "
+	"RETURNING algorithm, value), "
 	OUTBOX_SQL_CTE("$6::uuid", "$7::text", "upd.id", "upd") " "
 	"SELECT " UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("chunks c WHERE c.upload_id = u.id"),
 	UPLOADS_SQL_HASHES_WITH_FP("$3::text"))
@@ -211,20 +221,25 @@ static const char uploads_get_sql[] =
 	"WITH acc AS (" ACCESS_SQL("SELECT project_id FROM uploads WHERE id = $1",
 	ACCESS_LIT(ACCESS_VIEW)) ") "
 	"SELECT " UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("chunks c WHERE c.upload_id = u.id"),
-	VIEWS_SQL_HASHES("u.id")) UPLOADS_SQL_VERDICT
+	VIEWS_SQL_HASHES("u")) UPLOADS_SQL_VERDICT
 	UPLOADS_SQL_FROM("(SELECT x.* FROM uploads x, acc WHERE x.id = $1::uuid AND acc.member "
 	"AND NOT acc.is_deleted)");
 
-/* PUT /uploads/{id}/hashes in one statement: checks the caller ($2) and records the
- * fingerprint ($5) of the upload ($1), algorithm $3, value $4, unless that algorithm has
- * one; answers the upload with the algorithm's recorded hash, the verdict, then (at
- * U_DONE) the value recorded for the algorithm, which differs from $4 on a conflict. */
+/* PUT /uploads/{id}/hashes in one statement: share-locks the upload ($1; complete waits
+ * for it and it for complete), checks the caller ($2: create_file, and the upload's creator
+ * or a project admin) and records the fingerprint ($5) of the upload, algorithm $3, value
+ * $4, reported by the caller, unless that algorithm has one; answers the upload with the
+ * algorithm's recorded hash, the verdict, then (at U_DONE) the value recorded for the
+ * algorithm, which differs from $4 on a conflict. */
 static const char uploads_hashes_sql[] =
-	"WITH acc AS (" ACCESS_SQL("SELECT project_id FROM uploads WHERE id = $1",
-	ACCESS_LIT(ACCESS_CREATE)) "), "
-	"fp AS (INSERT INTO fingerprints (id, upload_id, algorithm, value) SELECT $5::uuid, "
-	"$1::uuid, $3::text, $4::text FROM acc WHERE acc.member AND NOT acc.is_deleted"
-	UPLOADS_SQL_FP_KEEP ") "
+	"WITH acc AS (SELECT u.id, p.is_deleted, true AS is_consistent, "
+	ACCESS_SQL_CAN("p", "$2::uuid", ACCESS_LIT(ACCESS_CREATE)) " AND "
+	ACCESS_SQL_OWNER_OR_ADMIN("p", "$2::uuid", "u.created_by") " AS member "
+	"FROM uploads u JOIN projects p ON p.id = u.project_id WHERE u.id = $1::uuid "
+	"FOR SHARE OF u), "
+	"fp AS (INSERT INTO fingerprints (id, upload_id, algorithm, value, reported_by) SELECT "
+	"$5::uuid, acc.id, $3::text, $4::text, $2::uuid FROM acc WHERE acc.member AND NOT "
+	"acc.is_deleted" UPLOADS_SQL_FP_KEEP ") "
 	"SELECT " UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("chunks c WHERE c.upload_id = u.id"),
 	UPLOADS_SQL_HASHES_WITH_FP("$3::text")) UPLOADS_SQL_VERDICT ", (SELECT value FROM fp)"
 	UPLOADS_SQL_FROM("(SELECT x.* FROM uploads x, acc WHERE x.id = $1::uuid AND acc.member "

@@ -67,19 +67,33 @@
 	" SELECT json_build_object('kind', 'dds-folder', 'id', va.id, 'name', va.name), va.depth"  \
 	" FROM settle_folder_ancestors(" folder ") va) vx)::text"
 
-/* SQL, one JSON expression: the hashes [{algorithm,value}] of an uploads.id expression. */
-#define VIEWS_SQL_HASHES(upload)                                                                   \
-	"COALESCE((SELECT json_agg(json_build_object('algorithm', vh.algorithm, 'value',"          \
-	" vh.value) ORDER BY vh.algorithm) FROM fingerprints vh WHERE vh.upload_id = (" upload     \
-	")), '[]'::json)"
+/* SQL, one boolean: whether Settle verified the fingerprints row alias h of the uploads row
+ * alias u: it is the whole-file hash given at complete and the worker's integrity check
+ * found the stored bytes to match (consistent, no error). Any other hash is only reported
+ * (README "Reported and verified hashes"). */
+#define VIEWS_SQL_HASH_VERIFIED(h, u)                                                              \
+	"(" u ".is_consistent AND " u ".error_at IS NULL AND " h ".algorithm = " u                 \
+	".completed_hash_algorithm AND lower(" h ".value) = lower(" u ".completed_hash_value))"
+
+/* SQL, one JSON expression: the hash {algorithm, value, verified} of the fingerprints row
+ * alias h of the uploads row alias u. */
+#define VIEWS_SQL_HASH_OBJ(h, u)                                                                   \
+	"json_build_object('algorithm', " h ".algorithm, 'value', " h                              \
+	".value, 'verified', " VIEWS_SQL_HASH_VERIFIED(h, u) ")"
+
+/* SQL, one JSON expression: the hashes [{algorithm, value, verified}] of the uploads row
+ * alias u. */
+#define VIEWS_SQL_HASHES(u)                                                                        \
+	"COALESCE((SELECT json_agg(" VIEWS_SQL_HASH_OBJ(                                           \
+	    "vh", u) " ORDER BY vh.algorithm)"                                                     \
+	             " FROM fingerprints vh WHERE vh.upload_id = " u ".id), '[]'::json)"
 
 /* SQL, one JSON expression: {id, size, hashes, storage_provider} of an uploads row alias,
  * storage_provider being the provider's name: views_file and views_file_version make it
  * the provider's object. */
 #define VIEWS_SQL_UPLOAD_BRIEF(u)                                                                  \
 	"json_build_object('id', " u ".id, 'size', " u                                             \
-	".size, 'hashes', " VIEWS_SQL_HASHES(u ".id") ", 'storage_provider', " u                   \
-	                                              ".storage_provider)"
+	".size, 'hashes', " VIEWS_SQL_HASHES(u) ", 'storage_provider', " u ".storage_provider)"
 
 /* SQL, one column: the current version {id, version, label, upload {…}} of a files.id
  * expression (its highest live version) as JSON text, or NULL. */

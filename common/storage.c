@@ -25,6 +25,9 @@ struct storage_provider {
 	int (*upload_delete)(const char *container, const char *upload_id, const int *numbers,
 	                     int n, char **err);
 	int (*upload_tidy)(const char *container, const char *upload_id, char **err);
+	/* NULL: chunks cannot change once the upload is completed. */
+	int (*seal)(const char *container, const char *upload_id, const int *numbers, int n,
+	            char **err);
 };
 
 /* The providers, each with what clients see of it (id, name, description: DDS's storage
@@ -42,6 +45,7 @@ static const struct storage_provider storage_providers[] = {
         storage_local_finalize,
         storage_local_upload_delete,
         storage_local_upload_tidy,
+        NULL, /* settle-api refuses chunk PUTs once the upload is completed */
     },
     {
         {"00000000-0000-4000-8000-000000000004", "swift", "OpenStack Swift object storage"},
@@ -54,6 +58,7 @@ static const struct storage_provider storage_providers[] = {
         storage_swift_finalize,
         storage_swift_upload_delete,
         storage_swift_upload_tidy,
+        storage_swift_seal,
     },
 };
 
@@ -163,4 +168,12 @@ int
 storage_upload_tidy(const char *container, const char *upload_id, char **err)
 {
 	return storage_provider->upload_tidy(container, upload_id, err);
+}
+
+int
+storage_seal(const char *container, const char *upload_id, const int *numbers, int n, char **err)
+{
+	if (storage_provider->seal == NULL)
+		return 0;
+	return storage_provider->seal(container, upload_id, numbers, n, err);
 }

@@ -63,6 +63,16 @@ struct storage_facts {
 int storage_chunk_facts(const char *container, const char *upload_id, int number,
                         struct storage_facts *out, char **err) MUSTCHECK;
 
+/* Makes the stored bytes of chunks numbers[0..n) of a completed upload unchangeable by any
+ * storage URL issued for it (a chunk PUT URL stays valid until it expires): chunk_facts,
+ * chunk_read and finalize then see only what was sealed, so the bytes the integrity check
+ * verifies are the bytes downloads serve. Sealing again re-seals from the chunks as they
+ * are; a chunk missing is fine (its facts then say whether an earlier seal holds it).
+ * Local: nothing to do (settle-api refuses chunk PUTs of a completed upload). Swift: copies
+ * each chunk object to a name no issued URL addresses (README). 0 or -1. */
+int storage_seal(const char *container, const char *upload_id, const int *numbers, int n,
+                 char **err) MUSTCHECK;
+
 /* Streams every byte of a chunk, in order, to sink (which returns 0, or -1 to stop). 0, or
  * -1 with *err (errno ENOENT: the chunk is missing). */
 typedef int (*storage_sink)(void *ctx, const void *data, size_t n);

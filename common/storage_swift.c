@@ -2,8 +2,11 @@
  *
  * Each project has a container; chunk n of upload U is the object U/n, which clients PUT
  * with a temp URL (HMAC-SHA256 over method, expiry and path with the account's temp-URL
- * key: no call to Swift). finalize writes the Static Large Object manifest U over the
- * chunks; the download URL is a temp URL GET of it. Settle's own calls go to the storage
+ * key: no call to Swift). Such a URL stays valid until it expires, completed or not, so the
+ * worker first seals each chunk: a server-side copy to U/sealed/n, a name no issued URL
+ * addresses; facts, reads and the Static Large Object manifest U that finalize writes use
+ * only the sealed copies, and the chunks U/n go once the manifest is written. The download
+ * URL is a temp URL GET of the manifest. Settle's own calls go to the storage
  * URL tempauth answers, with its token; a 401 re-authenticates once. Every call makes its
  * own curl handle on one shared connection cache, so connections are reused across calls
  * and threads.
@@ -48,6 +51,7 @@ struct swift_reply {
 	char *token, *storage_url; /* tempauth's headers */
 	storage_sink sink;         /* body bytes go here when set, else into body */
 	void *ctx;
+	bool slow; /* Swift answers only once done (a copy): no low-speed limit */
 	bool sink_failed;
 	char *body;
 	size_t body_len;
@@ -196,8 +200,10 @@ swift_perform(const char *method, const char *url, const char *const *headers, c
 		curl_easy_setopt(h, CURLOPT_BUFFERSIZE, SWIFT_READ_BUFFER);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, SWIFT_CONNECT_TIMEOUT);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, SWIFT_TIMEOUT);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, SWIFT_LOW_SPEED);
+	if (!rep->slow) {
+		curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, SWIFT_LOW_SPEED);
+	}
 	rc = curl_easy_perform(h);
 	if (rep->status == 0)
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rep->status);
@@ -284,7 +290,7 @@ swift_call(const char *method, const char *path, const char *extra, const char *
 		headers[0] = token;
 		url = xasprintf("%s%s", base, path);
 		swift_reply_free(rep);
-		*rep = (struct swift_reply){.sink = rep->sink, .ctx = rep->ctx};
+		*rep = (struct swift_reply){.sink = rep->sink, .ctx = rep->ctx, .slow = rep->slow};
 		rc = swift_perform(method, url, headers, body, rep, err);
 		free(url);
 		free(token);
@@ -504,11 +510,18 @@ storage_swift_url(const char *method, const char *container, const char *upload_
 	return url;
 }
 
+/* The path of the sealed copy of chunk number (storage_swift_seal). Caller frees. */
+static char *
+swift_sealed_path(const char *container, const char *upload_id, int number)
+{
+	return xasprintf("/%s/%s/sealed/%d", container, upload_id, number);
+}
+
 int
 storage_swift_chunk_facts(const char *container, const char *upload_id, int number,
                           struct storage_facts *out, char **err)
 {
-	char *path = xasprintf("/%s/%s/%d", container, upload_id, number);
+	char *path = swift_sealed_path(container, upload_id, number);
 	struct swift_reply rep = {0};
 	int rc = swift_names(container, upload_id, err);
 
@@ -527,7 +540,7 @@ int
 storage_swift_chunk_read(const char *container, const char *upload_id, int number,
                          storage_sink sink, void *ctx, char **err)
 {
-	char *path = xasprintf("/%s/%s/%d", container, upload_id, number);
+	char *path = swift_sealed_path(container, upload_id, number);
 	struct swift_reply rep = {.sink = sink, .ctx = ctx};
 	int rc = swift_names(container, upload_id, err);
 
@@ -538,14 +551,54 @@ storage_swift_chunk_read(const char *container, const char *upload_id, int numbe
 	return rc;
 }
 
-/* The Static Large Object manifest of the non-empty chunks (Swift refuses empty segments);
- * Swift checks each segment and computes the whole object's ETag. With none, an empty
- * object. */
+static int swift_delete_object(const char *container, const char *name, const char *what,
+                               char **err);
+
+/* Copies chunk U/n over its sealed copy U/sealed/n, inside Swift (PUT with X-Copy-From:
+ * Swift answers once the bytes are copied). A chunk missing is fine: an earlier seal may
+ * hold it, and its facts tell. 0 or -1 (errno EAGAIN: try later). */
+int
+storage_swift_seal(const char *container, const char *upload_id, const int *numbers, int n,
+                   char **err)
+{
+	int rc = swift_names(container, upload_id, err);
+
+	for (int i = 0; rc == 0 && i < n; i++) {
+		char *path = swift_sealed_path(container, upload_id, numbers[i]);
+		char *from = xasprintf("X-Copy-From: /%s/%s/%d", container, upload_id, numbers[i]);
+		struct swift_reply rep = {.slow = true};
+		if ((rc = swift_call("PUT", path, from, "", &rep, err)) == 0)
+			rc = swift_check(&rep, "chunk seal (copy)", true, err);
+		swift_reply_free(&rep);
+		free(from);
+		free(path);
+	}
+	return rc;
+}
+
+/* Deletes chunks U/1..U/nchunks once the manifest names only their sealed copies; a
+ * failure only costs space until the upload is purged (which deletes them by name). */
+static void
+swift_drop_unsealed(const char *container, const char *upload_id, int nchunks)
+{
+	for (int i = 1; i <= nchunks; i++) {
+		char *name = xasprintf("%s/%d", upload_id, i), *err = NULL;
+		if (swift_delete_object(container, name, "chunk DELETE", &err) < 0)
+			log_warn("swift_unsealed_chunk_kept upload=%s chunk=%d error=\"%s\"",
+			         upload_id, i, err != NULL ? err : "");
+		free(err);
+		free(name);
+	}
+}
+
+/* The Static Large Object manifest of the sealed copies of the non-empty chunks (Swift
+ * refuses empty segments); Swift checks each segment and its size and computes the whole
+ * object's ETag. With none, an empty object. Then the unsealed chunks go. */
 int
 storage_swift_finalize(const char *container, const char *upload_id, const int64_t *sizes,
                        int nchunks, char **err)
 {
-	size_t cap = 3 + (size_t)nchunks * 300, len = 0;
+	size_t cap = 3 + (size_t)nchunks * 340, len = 0;
 	char *body = xmalloc(cap), *path;
 	struct swift_reply rep = {0};
 	int rc = swift_names(container, upload_id, err);
@@ -553,8 +606,10 @@ storage_swift_finalize(const char *container, const char *upload_id, const int64
 	body[len++] = '[';
 	for (int i = 1; i <= nchunks; i++)
 		if (sizes[i - 1] > 0)
-			len += (size_t)snprintf(body + len, cap - len, "%s{\"path\":\"/%s/%s/%d\"}",
-			                        len > 1 ? "," : "", container, upload_id, i);
+			len += (size_t)snprintf(
+			    body + len, cap - len,
+			    "%s{\"path\":\"/%s/%s/sealed/%d\",\"size_bytes\":%lld}",
+			    len > 1 ? "," : "", container, upload_id, i, (long long)sizes[i - 1]);
 	body[len++] = ']';
 	body[len] = '\0';
 	path = len > 2 ? xasprintf("/%s/%s?multipart-manifest=put", container, upload_id)
@@ -569,6 +624,8 @@ storage_swift_finalize(const char *container, const char *upload_id, const int64
 			         upload_id, rep.status, rep.body);
 		errno = e;
 	}
+	if (rc == 0)
+		swift_drop_unsealed(container, upload_id, nchunks);
 	swift_reply_free(&rep);
 	free(body);
 	free(path);
@@ -590,11 +647,10 @@ swift_delete_object(const char *container, const char *name, const char *what, c
 	return rc;
 }
 
-/* Deletes the manifest and every chunk of numbers by name (the database knows them all,
- * whatever a listing shows: Swift's listings lag behind object PUTs and fail while a
- * container server is down); one listing page of the upload's prefix then sweeps up
- * strays (it may still show what was just deleted: one page, no more), and its failure
- * only gets a warning. */
+/* Deletes the manifest, every chunk of numbers and its sealed copy by name (the database knows them
+ * all, whatever a listing shows: Swift's listings lag behind object PUTs and fail while a container
+ * server is down); one listing page of the upload's prefix then sweeps up strays (it may still show
+ * what was just deleted: one page, no more), and its failure only gets a warning. */
 int
 storage_swift_upload_delete(const char *container, const char *upload_id, const int *numbers, int n,
                             char **err)
@@ -604,9 +660,10 @@ storage_swift_upload_delete(const char *container, const char *upload_id, const 
 
 	if (rc == 0)
 		rc = swift_delete_object(container, upload_id, "manifest DELETE", err);
-	for (int i = 0; rc == 0 && i < n; i++) {
+	for (int i = 0; rc == 0 && i < 2 * n; i++) {
 		free(name);
-		name = xasprintf("%s/%d", upload_id, numbers[i]);
+		name = i < n ? xasprintf("%s/%d", upload_id, numbers[i])
+		             : xasprintf("%s/sealed/%d", upload_id, numbers[i - n]);
 		rc = swift_delete_object(container, name, "chunk DELETE", err);
 	}
 	if (rc < 0)

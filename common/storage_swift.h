@@ -21,6 +21,8 @@ int storage_swift_finalize(const char *container, const char *upload_id, const i
 int storage_swift_upload_delete(const char *container, const char *upload_id, const int *numbers,
                                 int n, char **err) MUSTCHECK;
 int storage_swift_upload_tidy(const char *container, const char *upload_id, char **err) MUSTCHECK;
+int storage_swift_seal(const char *container, const char *upload_id, const int *numbers, int n,
+                       char **err) MUSTCHECK;
 
 /* Temp URL signature (HMAC-SHA256, hex) of method, expiry and path with key. out: 65 bytes. */
 void storage_swift_sign(const char *key, const char *method, int64_t expires, const char *path,

@@ -14,6 +14,8 @@ same body against both and takes every difference from these attributes:
 | etag(upload, chunks) | the upload's etag              | the manifest's: md5 of the chunks'  |
 |                  |                                    | md5s (a Static Large Object's)      |
 | info             | an upload's `storage_provider`: {id, name, description} (common/storage.c) |
+| verified_chunk(uid, n) | `<uid>/<n>`                  | `<uid>/sealed/<n>`: the sealed copy |
+|                  |                                    | (the chunk `<uid>/<n>` is deleted)  |
 """
 
 import hashlib
@@ -63,6 +65,11 @@ class LocalProvider:
     def etag(self, upload, chunks):
         return f'"{upload["etag"]}"'
 
+    @staticmethod
+    def verified_chunk(uid, n):
+        """The stored object that holds chunk n of a verified upload."""
+        return f"{uid}/{n}"
+
     def sign(self, method, path, expires, key=None):
         return sign_local(key or self.secret, method, path, expires)
 
@@ -102,6 +109,11 @@ class SwiftProvider:
     def etag(self, upload, chunks):
         md5s = "".join(hashlib.md5(c).hexdigest() for c in chunks if c)
         return f'"{hashlib.md5(md5s.encode()).hexdigest()}"'
+
+    @staticmethod
+    def verified_chunk(uid, n):
+        """The stored object that holds chunk n of a verified upload: its sealed copy."""
+        return f"{uid}/sealed/{n}"
 
     def sign(self, method, path, expires, key=None):
         return sign_swift(key or self.env["SETTLE_SWIFT_TEMP_URL_KEY"], method, path, expires)

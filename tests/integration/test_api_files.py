@@ -21,6 +21,7 @@ def download(u):
 def test_file_lifecycle(client, project, db):
     a, b = os.urandom(2000), os.urandom(3000)
     ua = client.send(project, [a[:1000], a[1000:]], name="data.txt")
+    client.wait_upload(ua)  # verified: the file's hashes no longer change under the test
     f = client.file(project, ua, label="first")
     assert f["kind"] == "dds-file" and f["name"] == "data.txt" and f["is_deleted"] is False
     assert f["parent"] == {"kind": "dds-project", "id": project}
@@ -30,7 +31,7 @@ def test_file_lifecycle(client, project, db):
     cv = f["current_version"]
     assert cv["version"] == 1 and cv["label"] == "first"
     assert cv["upload"]["id"] == ua and cv["upload"]["size"] == 2000
-    assert cv["upload"]["hashes"] == [{"algorithm": "md5", "value": md5(a)}]
+    assert cv["upload"]["hashes"] == [{"algorithm": "md5", "value": md5(a), "verified": True}]
     assert cv["upload"]["storage_provider"]["name"] == "local"
 
     r = client.req("GET", f"/files/{f['id']}")
@@ -82,11 +83,12 @@ def test_delete_purges_the_bytes(client, project, provider, db):
         assert client.wait_upload(uid)["status"]["error_on"] is None
     container = container_of(db, ua)
     stored = provider.objects(container)
-    assert {f"{ua}/1", f"{ua}/2", f"{ub}/1", f"{keep}/1"} <= set(stored), stored
+    vc = provider.verified_chunk
+    assert {vc(ua, 1), vc(ua, 2), vc(ub, 1), vc(keep, 1)} <= set(stored), stored
     assert client.req("DELETE", f"/files/{f['id']}").status_code == 202
     wait_until(lambda: provider.objects(container, ua) == provider.objects(container, ub) == [],
                30, what="the file's bytes purged")
-    assert f"{keep}/1" in provider.objects(container, keep)
+    assert vc(keep, 1) in provider.objects(container, keep)
     assert client.req("DELETE", f"/projects/{project}").status_code == 202
     wait_until(lambda: provider.objects(container) is None, 30, what="the container removed")
 
@@ -134,7 +136,8 @@ def test_url_not_consistent_until_worker_ran(settle):
     r = c.req("GET", f"/uploads/{uid}")
     assert r.json()["status"]["is_consistent"] is False
     f = c.file(pid, uid)  # completed is enough: hashes are there at once
-    assert f["current_version"]["upload"]["hashes"] == [{"algorithm": "md5", "value": md5(data)}]
+    assert f["current_version"]["upload"]["hashes"] == [
+        {"algorithm": "md5", "value": md5(data), "verified": False}]  # not yet verified
     for path in (f"/files/{f['id']}/url", f"/file_versions/{f['current_version']['id']}/url"):
         r = c.req("GET", path)
         assert_error(r, 404, "resource_not_consistent")

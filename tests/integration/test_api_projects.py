@@ -459,7 +459,8 @@ def test_project_files(api, alice):
     t, lo = by_name["top.txt"], by_name["low.txt"]
     assert t["id"] == top["id"] and lo["id"] == low["id"]
     assert t["size"] == 3 and lo["size"] == 5
-    assert {"algorithm": "md5", "value": hashlib.md5(b"lower").hexdigest()} in lo["hashes"]
+    assert {"algorithm": "md5", "value": hashlib.md5(b"lower").hexdigest(),
+            "verified": True} in lo["hashes"]
     assert [x["id"] for x in lo["ancestors"]] == [p["id"], a["id"]]
     assert [x["id"] for x in t["ancestors"]] == [p["id"]]
     url = lo["file_url"]

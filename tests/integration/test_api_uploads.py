@@ -157,12 +157,13 @@ def test_chunked_upload_to_identical_download(client, project, provider):
     assert [c["number"] for c in body["chunks"]] == [1, 2, 3]
     assert body["chunks"][1] == {"number": 2, "size": 100_000,
                                  "hash": {"value": md5(chunks[1]), "algorithm": "md5"}}
-    assert {"algorithm": "md5", "value": md5(whole)} in body["hashes"]
+    assert {"algorithm": "md5", "value": md5(whole), "verified": False} in body["hashes"]
     done = client.wait_upload(uid)
     assert done["status"]["error_on"] is None, done
     assert done["storage_provider"] == provider.info
     f = client.file(project, uid)
-    assert f["current_version"]["upload"]["hashes"] == [{"algorithm": "md5", "value": md5(whole)}]
+    assert f["current_version"]["upload"]["hashes"] == [
+        {"algorithm": "md5", "value": md5(whole), "verified": True}]
     assert f["current_version"]["upload"]["storage_provider"] == provider.info
     assert client.req("GET", f"/files/{f['id']}").json()["current_version"]["upload"][
         "storage_provider"] == provider.info
@@ -180,6 +181,33 @@ def test_chunked_upload_to_identical_download(client, project, provider):
     assert r.headers["ETag"] == provider.etag(up, chunks)
     assert r.headers["Accept-Ranges"] == "bytes"
     assert (storage_route_requests(client.api) > 0) == provider.api_carries_bytes
+
+
+@BOTH
+def test_chunk_url_after_verification_cannot_change_the_file(client, project, provider):
+    """Issue 18 item 10: a chunk's PUT URL stays valid for SETTLE_URL_TTL. With Swift, a PUT
+    through it after the worker had verified the upload replaced the chunk object that the
+    manifest names, and downloads served the unverified bytes. Whatever the PUT answers,
+    the file keeps serving the verified bytes."""
+    chunks = [os.urandom(100_000), os.urandom(30_000)]
+    whole = b"".join(chunks)
+    uid = client.upload(project, len(whole)).json()["id"]
+    urls = []
+    for i, c in enumerate(chunks, 1):
+        u = client.chunk_url(uid, i, len(c), md5(c))
+        assert requests.put(u["host"] + u["url"], data=c, timeout=60).status_code == 201
+        urls.append(u)
+    assert client.complete(uid, md5(whole)).status_code == 202
+    done = client.wait_upload(uid)
+    assert done["status"]["error_on"] is None, done
+    f = client.file(project, uid)
+    for u, c in zip(urls, chunks):
+        requests.put(u["host"] + u["url"], data=os.urandom(len(c)), timeout=60)
+    d = client.download_url(f"/files/{f['id']}/url")
+    r = requests.get(d["host"] + d["url"], timeout=30)
+    assert r.status_code == 200, r.text[:200]
+    assert r.content == whole
+    assert r.headers["ETag"] == provider.etag(done, chunks)
 
 
 @BOTH
@@ -215,7 +243,7 @@ def test_non_chunked_without_hash_and_sha256(client, project):
     assert client.complete(up["id"], digest, "sha256").status_code == 202
     done = client.wait_upload(up["id"])
     assert done["status"]["error_on"] is None, done
-    assert {"algorithm": "sha256", "value": digest} in done["hashes"]
+    assert {"algorithm": "sha256", "value": digest, "verified": True} in done["hashes"]
 
 
 @BOTH
@@ -446,8 +474,9 @@ def test_hashes_endpoint(client, project):
                    json={"value": hashlib.sha256(data).hexdigest(), "algorithm": "sha256"})
     assert r.status_code == 200, r.text
     hashes = r.json()["hashes"]
-    assert {"algorithm": "sha256", "value": hashlib.sha256(data).hexdigest()} in hashes
-    assert {"algorithm": "md5", "value": md5(data)} in hashes
+    assert {"algorithm": "sha256", "value": hashlib.sha256(data).hexdigest(),
+            "verified": False} in hashes
+    assert ("md5", md5(data)) in [(h["algorithm"], h["value"]) for h in hashes]
 
 
 def test_recorded_hash_cannot_be_replaced(client, project):
@@ -462,14 +491,15 @@ def test_recorded_hash_cannot_be_replaced(client, project):
     r = client.req("PUT", f"/uploads/{uid}/hashes",
                    json={"value": md5(data).upper(), "algorithm": "md5"})
     assert r.status_code == 200, r.text
-    assert r.json()["hashes"] == [{"algorithm": "md5", "value": md5(data)}]
+    assert r.json()["hashes"] == [{"algorithm": "md5", "value": md5(data), "verified": True}]
     sha1 = hashlib.sha1(data).hexdigest()
     r = client.req("PUT", f"/uploads/{uid}/hashes", json={"value": sha1, "algorithm": "sha1"})
     assert r.status_code == 200, r.text
     r = client.req("PUT", f"/uploads/{uid}/hashes", json={"value": "1" * 40, "algorithm": "sha1"})
     assert_error(r, 409, "conflict")
     f = client.file(project, uid)
-    want = [{"algorithm": "md5", "value": md5(data)}, {"algorithm": "sha1", "value": sha1}]
+    want = [{"algorithm": "md5", "value": md5(data), "verified": True},
+            {"algorithm": "sha1", "value": sha1, "verified": False}]
     assert client.req("GET", f"/files/{f['id']}").json()["current_version"]["upload"][
         "hashes"] == want
     assert client.req("GET", f"/uploads/{uid}").json()["hashes"] == want
@@ -487,9 +517,64 @@ def test_complete_cannot_replace_a_recorded_hash(client, project, db):
     assert outbox_count(db, "upload.complete", uid) == 0
     up = client.req("GET", f"/uploads/{uid}").json()
     assert up["status"]["completed_on"] is None
-    assert up["hashes"] == [{"algorithm": "md5", "value": md5(data)}]
+    assert up["hashes"] == [{"algorithm": "md5", "value": md5(data), "verified": False}]
     assert client.complete(uid, md5(data)).status_code == 202
     assert client.wait_upload(uid)["status"]["error_on"] is None
+
+
+def test_hashes_only_by_creator_or_admin_and_marked_verified(settle, inline_api, client,
+                                                             project):
+    """Issue 18 item 9: a teammate with create_file recorded a wrong md5 on another user's
+    upload before its complete, and the owner's complete then failed. Only the upload's
+    creator or a project admin may record hashes (another file_uploader: 403); a hash a
+    project admin reported before complete gives way to the owner's complete; each hash says
+    whether Settle verified it (the one given at complete, once the worker found the bytes
+    to match) or it is only reported."""
+    owner, mate = (Client(inline_api, settle.login(inline_api)) for _ in range(2))
+    for u in (owner, mate):
+        r = client.req("PUT", f"/projects/{project}/permissions/{u.user_id}",
+                       json={"auth_role": {"id": "file_uploader"}})
+        assert r.status_code == 200, r.text
+    data = os.urandom(100)
+    uid = owner.upload(project, len(data)).json()["id"]
+    assert owner.put_chunk(uid, 1, data).status_code == 201
+    r = mate.req("PUT", f"/uploads/{uid}/hashes", json={"value": "0" * 32, "algorithm": "md5"})
+    assert_error(r, 403, "forbidden")
+    # The project admin (client) may record one: it is reported, not verified.
+    r = client.req("PUT", f"/uploads/{uid}/hashes", json={"value": "1" * 32, "algorithm": "md5"})
+    assert r.status_code == 200, r.text
+    assert r.json()["hashes"] == [{"algorithm": "md5", "value": "1" * 32, "verified": False}]
+    # It does not block the owner's complete: the hash given at complete replaces it and is
+    # verified once the worker checked the bytes.
+    r = owner.complete(uid, md5(data))
+    assert r.status_code == 202, r.text
+    assert r.json()["hashes"] == [{"algorithm": "md5", "value": md5(data), "verified": False}]
+    done = owner.wait_upload(uid)
+    assert done["status"]["error_on"] is None, done
+    assert done["hashes"] == [{"algorithm": "md5", "value": md5(data), "verified": True}]
+    # A further hash the owner reports is recorded as reported; the teammate still may not.
+    sha1 = hashlib.sha1(data).hexdigest()
+    r = mate.req("PUT", f"/uploads/{uid}/hashes", json={"value": sha1, "algorithm": "sha1"})
+    assert_error(r, 403, "forbidden")
+    r = owner.req("PUT", f"/uploads/{uid}/hashes", json={"value": sha1, "algorithm": "sha1"})
+    assert r.status_code == 200, r.text
+    want = [{"algorithm": "md5", "value": md5(data), "verified": True},
+            {"algorithm": "sha1", "value": sha1, "verified": False}]
+    assert r.json()["hashes"] == want
+    assert owner.req("GET", f"/uploads/{uid}").json()["hashes"] == want
+    f = owner.file(project, uid)
+    assert f["current_version"]["upload"]["hashes"] == want
+    files = client.req("GET", f"/projects/{project}/files").json()["results"]
+    assert [x["hashes"] for x in files if x["id"] == f["id"]] == [want]
+
+
+def test_failed_verification_leaves_hashes_reported(client, project):
+    """A whole-file hash the worker found not to match the stored bytes stays reported."""
+    data = os.urandom(100)
+    uid = client.send(project, [data], whole_hash="2" * 32)
+    done = client.wait_upload(uid)
+    assert done["status"]["error_on"] is not None, done
+    assert done["hashes"] == [{"algorithm": "md5", "value": "2" * 32, "verified": False}]
 
 
 def test_list_uploads_paged(client, project):

@@ -309,7 +309,7 @@ def test_swift_stopped_mid_test_loses_nothing(settle, swift, db):
     assert {r[0] for r in rows} == set(done)
     for uid, container, numbers in rows:
         assert store.has(container, uid), uid
-        assert all(store.has(container, f"{uid}/{n}") for n in numbers), uid
+        assert all(store.has(container, store.verified_chunk(uid, n)) for n in numbers), uid
 
     # Never a 500: every call succeeded or answered 503 service_unavailable.
     odd = [a for a in answers if not (a[2] < 400 or a[2:] == (503, "service_unavailable"))]
@@ -394,7 +394,9 @@ def test_purge_deletes_objects_listings_miss(settle, swift, db):
     up = _settled(c, uid)
     assert up["status"]["is_consistent"] and up["status"]["error_on"] is None, up
     f = c.file(pid, uid)
-    assert all(store.has(container, n) for n in names)
+    sealed = [store.verified_chunk(uid, n) for n in (1, 2, 3)]
+    assert all(store.has(container, n) for n in [uid] + sealed)
+    names += sealed
 
     swift.halt("container")
     try:

@@ -10,10 +10,11 @@ from test_api_uploads import Client, md5
 
 
 def settle_heads(swift, container, uid):
-    """Settle's own HEADs of the chunks of upload uid, per chunk number, from the proxy's
+    """Settle's own HEADs of the chunks of upload uid (their sealed copies), per chunk number, from the proxy's
     access log (subrequests of Swift's middlewares, e.g. the SLO manifest's checks, name
     their source and are not counted)."""
-    pattern = re.compile(rf" HEAD /v1/[^/ ]+/{container}/{uid}/(\d+) HTTP/\S+ (\d+) (.*)$")
+    pattern = re.compile(
+        rf" HEAD /v1/[^/ ]+/{container}/{uid}/sealed/(\d+) HTTP/\S+ (\d+) (.*)$")
     heads = {}
     with open(os.path.join(swift.dir, "log", "proxy.log")) as f:
         for line in f:

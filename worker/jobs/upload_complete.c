@@ -399,8 +399,28 @@ uc_finalize(const struct uc_plan *plan, const struct uc_rows *rows, char **err)
 	return rc;
 }
 
-/* The byte-level checks of a job whose rows agree: facts from the store, bytes read back
- * where a hash is to be computed (deferred when more than read_max: before the store is
+/* Seals the chunks of the job's rows (storage_seal): what is checked from here on is what
+ * downloads will serve. JOB_DONE, or JOB_RETRY / JOB_UNAVAILABLE with *err. */
+static enum job_result
+uc_seal(const struct uc_plan *plan, const struct uc_rows *rows, char **err)
+{
+	int *numbers = xcalloc((size_t)rows->n + 1, sizeof(*numbers));
+	char *serr = NULL;
+	enum job_result res = JOB_DONE;
+
+	for (int k = 0; k < rows->n; k++)
+		numbers[k] = (int)db_get_i64(rows->r, rows->row0 + k, C_NUMBER);
+	if (storage_seal(plan->container, plan->upload_id, numbers, rows->n, &serr) < 0) {
+		res = jobs_storage_failed(errno);
+		*err = xasprintf("storage: %s", serr != NULL ? serr : "seal failed");
+	}
+	free(serr);
+	free(numbers);
+	return res;
+}
+
+/* The byte-level checks of a job whose rows agree: the chunks sealed, facts from the store, bytes
+ * read back where a hash is to be computed (deferred when more than read_max: before the store is
  * asked anything when the rows already say so, as the run that reads asks again), then
  * what makes it downloadable. Sets it->res, it->err, it->v.error, it->deferred. */
 static void
@@ -413,7 +433,8 @@ uc_check_stored(struct jobs_item *it, struct uc_plan *plan, struct uc_rows *rows
 		return;
 	}
 	rows->facts = xcalloc((size_t)rows->n + 1, sizeof(*rows->facts));
-	if ((it->res = uc_load_facts(plan, rows, &it->err)) != JOB_DONE)
+	if ((it->res = uc_seal(plan, rows, &it->err)) != JOB_DONE ||
+	    (it->res = uc_load_facts(plan, rows, &it->err)) != JOB_DONE)
 		goto out;
 	uc_plan_whole_stored(plan, rows);
 	it->v.error = uc_check_rows(rows, db_get_i64(rows->r, rows->row0, U_SIZE));
