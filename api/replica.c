@@ -33,6 +33,8 @@ struct replica {
 	_Atomic uint64_t replay_lsn;
 	atomic_bool up;
 	_Atomic int64_t lag_ms;
+	/* Its own permission_changes counter at its last poll: the changes it has replayed. */
+	_Atomic int64_t permission_n;
 };
 
 /* A position of the primary and when it was first seen. */
@@ -44,12 +46,11 @@ struct replica_sample {
 static struct replica replicas[DB_MAX_REPLICAS];
 static int replica_n;
 static _Atomic uint64_t primary_lsn;
-/* The newest position of a change that may have taken access away (replica.h), and
- * whether it is known (it is not before the first poll of the primary). */
+/* The commit position of the newest change of this process that may have taken access
+ * away (replica.h). */
 static _Atomic uint64_t permission_lsn;
-static atomic_bool permission_known;
-/* The primary's permission_changes counter at the last poll (poller only). */
-static int64_t permission_count;
+/* The primary's permission_changes counter at its last poll, -1 before the first. */
+static _Atomic int64_t permission_count = -1;
 static PGconn *primary;
 static struct util_backoff primary_backoff = UTIL_BACKOFF_INIT;
 static int64_t primary_retry_ms;
@@ -106,7 +107,15 @@ replica_primary_lsn(void)
 uint64_t
 replica_permission_lsn(void)
 {
-	return atomic_load(&permission_known) ? atomic_load(&permission_lsn) : UINT64_MAX;
+	return atomic_load(&permission_lsn);
+}
+
+bool
+replica_permits(int k)
+{
+	int64_t n = atomic_load(&permission_count);
+
+	return n >= 0 && atomic_load(&replicas[k].permission_n) >= n;
 }
 
 void
@@ -163,29 +172,13 @@ replica_lag_ms(uint64_t lsn, int64_t now)
 	return 0;
 }
 
-/* The primary's poll: its position (column 0), and the permission_changes counter
- * (migration 0010, column 2) with the insert position evaluated after the statement's
- * snapshot (column 1): at or past the commit of every change the counter counts. */
-enum { REPLICA_P_LSN, REPLICA_P_INSERT, REPLICA_P_CHANGES, REPLICA_P_NCOLS };
-static const char replica_primary_sql[] =
-    "SELECT pg_current_wal_lsn(), pg_current_wal_insert_lsn(), n FROM permission_changes";
-
-/* A new count of permission changes: standbys decide access again only once they have
- * replayed insert, the position of this poll. The first poll cannot tell when the last
- * change was, so it takes its position too. */
-static void
-replica_poll_permissions(const PGresult *res, uint64_t insert)
-{
-	int64_t n = db_get_i64(res, 0, REPLICA_P_CHANGES);
-
-	if (atomic_load(&permission_known) && n == permission_count)
-		return;
-	if (atomic_load(&permission_known))
-		log_debug("permissions_changed lsn=%llx", (unsigned long long)insert);
-	permission_count = n;
-	replica_permission_changed(insert);
-	atomic_store(&permission_known, true);
-}
+/* The primary's poll: its position, and the permission_changes counter (migration 0010). */
+enum { REPLICA_P_LSN, REPLICA_P_CHANGES, REPLICA_P_NCOLS };
+static const char replica_primary_sql[] = "SELECT pg_current_wal_lsn(), n FROM permission_changes";
+/* A standby's poll: its replay position, and its own copy of the counter. */
+enum { REPLICA_S_LSN, REPLICA_S_CHANGES, REPLICA_S_NCOLS };
+static const char replica_standby_sql[] =
+    "SELECT pg_last_wal_replay_lsn(), n FROM permission_changes";
 
 static void
 replica_poll_primary(int64_t now)
@@ -194,11 +187,14 @@ replica_poll_primary(int64_t now)
 	PGresult *res =
 	    replica_poll_one(&primary, cfg.database_url, replica_primary_sql, &primary_backoff,
 	                     &primary_retry_ms, REPLICA_P_NCOLS, lsn, REPLICA_P_CHANGES);
+	int64_t n;
 
 	if (res == NULL)
 		return;
-	replica_poll_permissions(res, lsn[REPLICA_P_INSERT]);
+	n = db_get_i64(res, 0, REPLICA_P_CHANGES);
 	PQclear(res);
+	if (atomic_exchange(&permission_count, n) != n)
+		log_debug("permissions_changed n=%lld", (long long)n);
 	atomic_store(&primary_lsn, lsn[REPLICA_P_LSN]);
 	if (sample_count > 0 &&
 	    samples[(sample_next + REPLICA_SAMPLES - 1) % REPLICA_SAMPLES].lsn >=
@@ -215,8 +211,8 @@ replica_poll_standby(struct replica *s, int k, int64_t now)
 {
 	uint64_t lsn;
 	bool was_up = atomic_load(&s->up);
-	PGresult *res = replica_poll_one(&s->conn, s->url, "SELECT pg_last_wal_replay_lsn()",
-	                                 &s->backoff, &s->retry_ms, 1, &lsn, 1);
+	PGresult *res = replica_poll_one(&s->conn, s->url, replica_standby_sql, &s->backoff,
+	                                 &s->retry_ms, REPLICA_S_NCOLS, &lsn, REPLICA_S_CHANGES);
 
 	if (res == NULL) {
 		atomic_store(&s->up, false);
@@ -224,6 +220,7 @@ replica_poll_standby(struct replica *s, int k, int64_t now)
 			log_warn("standby_down standby=%d", k + 1);
 		return;
 	}
+	atomic_store(&s->permission_n, db_get_i64(res, 0, REPLICA_S_CHANGES));
 	PQclear(res);
 	atomic_store(&s->replay_lsn, lsn);
 	atomic_store(&s->lag_ms, replica_lag_ms(lsn, now));

@@ -26,12 +26,14 @@ bool replica_usable(int k, int64_t max_lag_ms);
 uint64_t replica_replay_lsn(int k);
 /* The last position seen on the primary (0 before the first poll). */
 uint64_t replica_primary_lsn(void);
-/* Where a standby must have replayed to to decide access: at or past the commit of the
- * newest change that may have taken access away (migration 0010's permission_changes) that
- * this process knows of, from its own writes (replica_permission_changed) or from the
- * poller, which sees another process's within a round. UINT64_MAX (no standby may decide)
- * until the poller first read the primary. */
+/* A standby decides access only when it has replayed every change that may have taken
+ * access away (migration 0010's permission_changes): replica_permits(k) when its own copy of
+ * the counter has reached the primary's (both read by the poller, so another process's
+ * change is seen within a round), and it has replayed replica_permission_lsn(), the commit
+ * of the newest such change this process made itself (replica_permission_changed), seen at
+ * once. No standby permits anything before the poller first read the primary. */
 uint64_t replica_permission_lsn(void);
+bool replica_permits(int k);
 /* A write of this process that may have taken access away committed at lsn. */
 void replica_permission_changed(uint64_t lsn);
 

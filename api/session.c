@@ -87,7 +87,8 @@ session_max_stale(struct req *r)
 	return SESSION_NO_STALE;
 }
 
-/* A usable standby that has replayed `need` (round robin), or -1. */
+/* A usable standby that has replayed `need` and every change that may have taken access
+ * away (replica_permits; round robin), or -1. */
 static int
 session_pick(uint64_t need, int64_t max_lag_ms)
 {
@@ -100,7 +101,7 @@ session_pick(uint64_t need, int64_t max_lag_ms)
 		if (!replica_usable(k, max_lag_ms))
 			continue;
 		any = true;
-		if (replica_replay_lsn(k) >= need)
+		if (replica_replay_lsn(k) >= need && replica_permits(k))
 			return k;
 	}
 	return any ? -2 : -1; /* -2: one may still catch up */
@@ -126,8 +127,8 @@ session_standby(uint64_t need, int64_t max_lag_ms)
 
 /* A standby connection for a read that may use one, else NULL. The standby must have
  * replayed the session's position and, whatever staleness the client accepts, every change
- * that may have taken access away (replica_permission_lsn): stale data, never a stale
- * permission. */
+ * that may have taken access away (replica_permission_lsn, replica_permits): stale data,
+ * never a stale permission. */
 static PGconn *
 session_read_db(struct req *r)
 {
@@ -136,7 +137,7 @@ session_read_db(struct req *r)
 	PGconn *c;
 	int k;
 
-	if ((!r->session_cookie && stale == SESSION_NO_STALE) || need == UINT64_MAX)
+	if (!r->session_cookie && stale == SESSION_NO_STALE)
 		return NULL;
 	if (r->session_lsn > need)
 		need = r->session_lsn;
