@@ -1,5 +1,5 @@
 # Thin wrapper: the work is in scripts/.
-.PHONY: all build run test soak bench deps clean format check-format
+.PHONY: all build run test compose-test soak bench deps clean format check-format
 
 all: build
 
@@ -16,6 +16,10 @@ run: build
 test:
 	@scripts/deps.sh --test
 	@scripts/test.sh
+
+# The compose stack alone (also the last stage of `make test`).
+compose-test:
+	@scripts/compose.sh test
 
 soak: build
 	@scripts/soak.sh

@@ -222,3 +222,67 @@ def test_compose_standby_entrypoint_copies_the_primary_and_streams(workdir, prim
         sb.stop()
         primary.psql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
                      "WHERE slot_name = 'settle_standby_1'")
+
+
+# ---- scripts/compose.sh (the real run is `scripts/compose.sh test`, make test's last stage) --
+
+COMPOSE_SH = os.path.join(REPO, "scripts", "compose.sh")
+DOCKERFILES = [os.path.join(REPO, "Dockerfile"), os.path.join(REPO, "deploy", "swift", "Dockerfile"),
+               os.path.join(REPO, "deploy", "compose", "postgres", "Dockerfile"),
+               os.path.join(REPO, "deploy", "compose", "rabbitmq", "Dockerfile")]
+
+
+def froms(path):
+    """The images a Dockerfile's FROM lines name (not its own stages)."""
+    stages, out = set(), []
+    for line in open(path):
+        parts = line.split()
+        if parts[:1] == ["FROM"]:
+            if parts[1] not in stages:
+                out.append(parts[1])
+            if len(parts) >= 4 and parts[2].upper() == "AS":
+                stages.add(parts[3])
+    return out
+
+
+def test_compose_every_image_comes_from_the_one_debootstrap_base():
+    # No registry: every Dockerfile starts from the base compose.sh imports, which it names
+    # after the Dockerfile's FROM.
+    bases = {b for path in DOCKERFILES for b in froms(path)}
+    assert bases == {"debian:12-slim"}, bases
+    text = open(COMPOSE_SH).read()
+    assert 'BASE_IMAGE=$(sed -n' in text and "debootstrap --variant=minbase" in text
+    # Every image of the compose file is built: by compose (build:), or by compose.sh's
+    # stand-ins (postgres:15 from deploy/compose/postgres, rabbitmq:… from …/rabbitmq).
+    svc = compose_config("--profile", "replica", "--profile", "swift",
+                         SETTLE_SWIFT_KEY="k", SETTLE_SWIFT_TEMP_URL_KEY="t")["services"]
+    built = {s["image"] for s in svc.values() if "build" in s}
+    standins = {"postgres:15": "postgres", "rabbitmq:3.10-management": "rabbitmq"}
+    for name, s in svc.items():
+        image = s["image"]
+        assert image in built or image in standins, (name, image)
+        if image in standins:
+            assert f'"{image} {standins[image]}"' in text, image
+            assert os.path.exists(os.path.join(REPO, "deploy", "compose", standins[image],
+                                               "Dockerfile")), image
+
+
+def test_make_test_runs_the_compose_stack_last():
+    lines = [l for l in open(os.path.join(REPO, "scripts", "test.sh")) if l.startswith("step ")]
+    assert "scripts/compose.sh\" test" in lines[-1], lines
+    r = subprocess.run(["bash", "-n", COMPOSE_SH], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run(["/usr/bin/python3", "-m", "py_compile",
+                        os.path.join(REPO, "tests", "compose", "flow.py")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_compose_postgres_keeps_fsync_on():
+    # Durability: neither the compose file nor the stand-in turns off fsync or sync commits.
+    svc = compose_config()["services"]
+    pg = settings(svc["postgres"]["command"])
+    for off in ("fsync", "synchronous_commit", "full_page_writes"):
+        assert pg.get(off, "on") == "on", (off, pg)
+    entry = open(os.path.join(REPO, "deploy", "compose", "postgres", "entrypoint.sh")).read()
+    assert "fsync" not in entry and "synchronous_commit" not in entry
