@@ -27,7 +27,7 @@
  * written, or (DELETE) the id of the version deleted. */
 enum {
 	VERSIONS_COL_CURRENT = ACCESS_VERDICT_NCOLS,
-	VERSIONS_COL_VIEW,
+	VERSIONS_COL_WRITTEN,
 };
 
 /* clang-format off */
@@ -119,10 +119,10 @@ versions_answer(struct req *r, PGresult *res, int status, const char *refused_fi
 {
 	if (refused != NULL && db_get_bool(res, 0, VERSIONS_COL_CURRENT))
 		http_invalid(r, refused_field, refused);
-	else if (db_get(res, 0, VERSIONS_COL_VIEW) == NULL)
+	else if (db_get(res, 0, VERSIONS_COL_WRITTEN) == NULL)
 		http_not_found(r, "file version");
 	else
-		http_json(r, status, views_file_version(res, 0, VERSIONS_COL_VIEW));
+		http_json(r, status, views_file_version(res, 0, VERSIONS_COL_WRITTEN));
 	PQclear(res);
 }
 
@@ -158,7 +158,7 @@ versions_delete(struct req *r)
 		return;
 	if (db_get_bool(res, 0, VERSIONS_COL_CURRENT))
 		http_invalid(r, "is_deleted", "the current file version cannot be deleted");
-	else if (db_get(res, 0, VERSIONS_COL_VIEW) == NULL)
+	else if (db_get(res, 0, VERSIONS_COL_WRITTEN) == NULL)
 		http_not_found(r, "file version"); /* deleted meanwhile */
 	else
 		http_raw(r, 204,
