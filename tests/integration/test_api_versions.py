@@ -8,6 +8,7 @@ clients and portals expect (item 5): `GET /storage_providers`, `GET /app/status`
 
 import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -167,6 +168,21 @@ def test_promote_older_version(client, project, provider, db):
     assert client.req("DELETE", f"/file_versions/{v3['id']}").status_code == 204
     wait_until(lambda: provider.objects(container, ua) == [], 30, what="the upload purged")
     assert download(client.download_url(f"/files/{fid}/url")) == c
+
+
+def test_promotions_at_once(client, project):
+    """Promotions of one file at the same moment each get a number of their own (one that
+    lost its number runs again) or answer 409; none is lost or doubled."""
+    fid, v1, v2, ua, ub = two_versions(client, project)
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda _: client.req("POST", f"/file_versions/{v1}/current"),
+                            range(4)))
+    assert all(r.status_code in (201, 409) for r in got), [r.text for r in got]
+    made = sorted(r.json()["version"] for r in got if r.status_code == 201)
+    assert made and made == list(range(3, 3 + len(made))), made
+    versions = ok(client.req("GET", f"/files/{fid}/versions"))["results"]
+    assert [v["version"] for v in versions] == list(range(1, 3 + len(made)))
+    assert [v["upload"]["id"] for v in versions] == [ua, ub] + [ua] * len(made)
 
 
 def test_versions_need_update_and_delete_file(settle, inline_api, client, project):
