@@ -187,6 +187,9 @@ int http_field_str(struct req *r, json_t *obj, const char *field, const char **o
  * rule (API.md "Limits on input" and README "Names"); anything else is answered 400 with
  * the message of the rule it breaks. */
 int http_field_name(struct req *r, json_t *obj, const char *field, const char **out) MUSTCHECK;
+/* A user's email: a string that follows names_email_problem's rule; anything else is
+ * answered 400 with the message of the rule it breaks. */
+int http_field_email(struct req *r, json_t *obj, const char *field, const char **out) MUSTCHECK;
 /* What http_field_text allows besides UTF-8 without control characters. */
 enum http_text_flags {
 	HTTP_TEXT_LINES = 1, /* tab, LF and CR too: text of several lines */

@@ -105,6 +105,13 @@
 	           ") AND NOT vv.is_deleted"                                                       \
 	           " ORDER BY vv.version DESC LIMIT 1)"
 
+/* SQL, one boolean: whether the file_versions row alias v is its file's current version
+ * (as VIEWS_SQL_CURRENT_VERSION: no live version is higher). The current version can be
+ * neither deleted nor promoted. */
+#define VIEWS_SQL_IS_CURRENT(v)                                                                    \
+	"NOT EXISTS (SELECT 1 FROM file_versions vc WHERE vc.file_id = " v ".file_id"              \
+	" AND vc.version > " v ".version AND NOT vc.is_deleted)"
+
 /* A project's slug, as DDS makes it: the name in lower case, each run of other characters
  * than letters and digits one '_', none at either end; "_" when nothing is left. */
 /* clang-format off */

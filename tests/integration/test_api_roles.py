@@ -218,6 +218,13 @@ class Fixture:
     def new_project(self):
         return self.a.project()
 
+    def old_version(self):
+        """Version 1 of a new file that has a version 2: one that may be deleted or
+        promoted."""
+        f = self.new_file()
+        ok(self.a.req("PUT", f"/files/{f['id']}", json={"upload": {"id": self.new_upload()}}))
+        return f["current_version"]["id"]
+
 
 def _calls(fx, carol_id):
     """(name, permission or None for any caller, call(client) -> response)."""
@@ -287,6 +294,20 @@ def _calls(fx, carol_id):
          lambda c: c.req("GET", f"/file_versions/{v}")),
         ("GET /file_versions/{id}/url", "download_file",
          lambda c: c.req("GET", f"/file_versions/{v}/url")),
+        ("PUT /file_versions/{id}", "update_file",
+         lambda c: c.req("PUT", f"/file_versions/{v}", json={"label": "l"})),
+        ("POST /file_versions/{id}/current", "update_file",
+         lambda c: c.req("POST", f"/file_versions/{fx.old_version()}/current")),
+        ("DELETE /file_versions/{id}", "delete_file",
+         lambda c: c.req("DELETE", f"/file_versions/{fx.old_version()}")),
+        ("GET /storage_providers", None, lambda c: c.req("GET", "/storage_providers")),
+        ("GET /storage_providers/{id}", None,
+         lambda c: c.req("GET", "/storage_providers/00000000-0000-4000-8000-000000000001")),
+        ("GET /auth_providers/{id}", None,
+         lambda c: c.req("GET", f"/auth_providers/{PROVIDER}")),
+        ("GET /app/status", None, lambda c: c.req("GET", "/app/status")),
+        ("PUT /current_user", None, lambda c: c.req(
+            "PUT", "/current_user", json={"email": f"{c.user_id}@example.org"})),
         ("GET /projects/{id}/permissions", "view_project",
          lambda c: c.req("GET", f"/projects/{p}/permissions")),
         ("GET /projects/{id}/permissions/{user_id}", "view_project",

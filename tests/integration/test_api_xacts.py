@@ -46,6 +46,10 @@ WANT = {
     "DELETE /folders/{id}": 1,
     "DELETE /files/{id}": 1,
     "DELETE /projects/{id}": 1,
+    "PUT /file_versions/{id}": 1,
+    "POST /file_versions/{id}/current": 1,
+    "DELETE /file_versions/{id}": 1,
+    "PUT /current_user": 1,
 }
 
 
@@ -135,6 +139,7 @@ def _count_calls(settle, postgres, url, env):
     data = [f"file {i} ".encode() * 100 for i in range(N)]
     md5s = [hashlib.md5(d).hexdigest() for d in data]
     plain, chunked, urls, files, projects, folders = {}, {}, {}, {}, {}, {}
+    versions = {}
 
     # Each of these makes the calls of one kind for the items (indexes into data) given.
     def create(api, items):
@@ -165,7 +170,7 @@ def _count_calls(settle, postgres, url, env):
                      json={"parent": {"kind": "dds-project", "id": state["project"]},
                            "upload": {"id": plain[i]}})
             assert f["current_version"]["upload"]["id"] == plain[i], f
-            files[i] = f["id"]
+            files[i], versions[i] = f["id"], f["current_version"]["id"]
 
     def url_pending(api, items):
         for i in items:
@@ -209,6 +214,35 @@ def _count_calls(settle, postgres, url, env):
                               json={"name": f"d{i}", "parent": {"kind": "dds-project",
                                                                 "id": state["project"]}})["id"]
 
+    def label(api, items):
+        for i in items:
+            assert call(api, "PUT", f"/file_versions/{versions[i]}", 200,
+                        json={"label": f"l{i}"})["label"] == f"l{i}"
+
+    def second_versions():
+        # Each file gets a version 2 (on the same upload, as a promotion makes), so that
+        # version 1 is an older one (before the window is counted).
+        _sql(url, [("INSERT INTO file_versions (id, file_id, version, upload_id, created_by,"
+                    " promoted) SELECT gen_random_uuid(), file_id, 2, upload_id, created_by,"
+                    " true FROM file_versions WHERE id = ANY(%s::uuid[])",
+                    (list(versions.values()),))])
+
+    def promote(api, items):
+        for i in items:
+            v = call(api, "POST", f"/file_versions/{versions[i]}/current", 201)
+            assert v["version"] == 3, v
+
+    def delete_version(api, items):
+        for i in items:
+            r = requests.delete(f"{api.base}/file_versions/{versions[i]}", headers=state["h"],
+                                timeout=30)
+            assert r.status_code == 204, r.text
+
+    def set_email(api, items):
+        for i in items:
+            assert call(api, "PUT", "/current_user", 200,
+                        json={"email": f"u{i}@example.org"})["email"] == f"u{i}@example.org"
+
     def delete(kind, ids):
         def run(api, items):
             for i in items:
@@ -235,10 +269,16 @@ def _count_calls(settle, postgres, url, env):
                 ("POST /projects", create_project, 1),
                 ("POST /folders", create_folder, 1),
                 ("DELETE /folders/{id}", delete("folders", folders), 1),
+                ("PUT /file_versions/{id}", label, 1),
+                ("POST /file_versions/{id}/current", promote, 1),
+                ("DELETE /file_versions/{id}", delete_version, 1),
+                ("PUT /current_user", set_email, 1),
                 ("DELETE /files/{id}", delete("files", files), 1),
                 ("DELETE /projects/{id}", delete("projects", projects), 1)]:
             if calls is url_ready:
                 url_ready(None, [])
+            if calls is promote:
+                second_versions()
             one = window(lambda api: calls(api, range(1)))
             rest = window(lambda api: calls(api, range(1, N)))
             got[name] = (rest - one) / ((N - 2) * per_item)

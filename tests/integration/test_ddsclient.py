@@ -264,6 +264,38 @@ def _two_users(a, b, b_name, b_id, tmp_path):
     assert r.returncode != 0 and not (tmp_path / "b-out2" / "data").exists(), r.stdout
 
 
+def test_ddsclient_add_user_by_email(settle, tmp_path):
+    """Issue 19 item 5: `ddsclient add-user --email` finds the teammate by the email the
+    operator gave them (`settle user create --email`), through GET /users?email=, and the
+    teammate then sees the project; a second teammate sets their own email over the API
+    (PUT /current_user) and is found the same way."""
+    needs_ddsclient()
+    api, a_login, b_name, b_id, b_key = two_users(settle)
+    b_mail = f"{b_name}@example.org"
+    settle.cli("user", "create", b_name, "--email", b_mail)
+    a = Dds(tmp_path, "a", api, a_login["agent_key"], a_login["user_key"])
+    b = Dds(tmp_path, "b", api, a_login["agent_key"], b_key)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "x.txt").write_text("x\n")
+    a("upload", "-p", "bymail", str(tmp_path / "d"))
+    assert "bymail" not in b("list").split("\n")
+    a("add-user", "-p", "bymail", "--email", b_mail, "--auth-role", "file_downloader")
+    assert "bymail" in b("list").split("\n")
+    b("download", "-p", "bymail", str(tmp_path / "b-out"))
+    assert (tmp_path / "b-out" / "d" / "x.txt").read_text() == "x\n"
+
+    c_login = settle.login(api)
+    c_mail = f"c-{uuid.uuid4().hex[:8]}@example.org"
+    r = requests.put(f"{api.base}/current_user", json={"email": c_mail},
+                     headers=c_login["headers"], timeout=10)
+    assert r.status_code == 200 and r.json()["email"] == c_mail, r.text
+    c = Dds(tmp_path, "c", api, c_login["agent_key"], c_login["user_key"])
+    a("add-user", "-p", "bymail", "--email", c_mail, "--auth-role", "project_viewer")
+    assert "bymail" in c("list").split("\n")
+    r = a.run("add-user", "-p", "bymail", "--email", f"nobody-{c_mail}", ok=False)
+    assert r.returncode != 0 and "Unable to find or register" in r.stderr, (r.stdout, r.stderr)
+
+
 def test_ddsclient_download_cannot_leave_its_folder(settle, db, tmp_path):
     """Issue 18 item 1: rows stored before the name rule (a folder '..' holding a file
     '../escaped.txt', set here by SQL since the API refuses such names) are served with a

@@ -1,5 +1,6 @@
 /* resource_delete.c: the resource.delete job: soft-deletes what lies under a deleted
- * project, folder or file and purges the stored bytes of its uploads. */
+ * project, folder or file and purges the stored bytes of its uploads (of a deleted file
+ * version: of its upload, once no live version uses it). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,7 +164,7 @@ rd_folder(PGconn *c, const char *id, int *purged, char **err)
 	        "u") " FROM uploads u"
 	             " JOIN file_versions v ON v.upload_id = u.id"
 	             " JOIN files f ON f.id = v.file_id JOIN sub ON f.parent_id = sub.id"
-	             " WHERE u.purged_at IS NULL ORDER BY u.id",
+	             " WHERE u.purged_at IS NULL AND " JOBS_SQL_UPLOAD_UNUSED("u") " ORDER BY u.id",
 	    1, p, purged, err);
 }
 
@@ -183,21 +184,40 @@ rd_file(PGconn *c, const char *id, int *purged, char **err)
 	    "SELECT u.id::text, u.storage_container, " JOBS_SQL_CHUNK_NUMBERS(
 	        "u") " FROM uploads u"
 	             " JOIN file_versions v ON v.upload_id = u.id"
-	             " WHERE v.file_id = $1 AND u.purged_at IS NULL ORDER BY u.id",
+	             " WHERE v.file_id = $1 AND u.purged_at IS NULL AND " JOBS_SQL_UPLOAD_UNUSED(
+	                 "u") " ORDER BY u.id",
+	    1, p, purged, err);
+}
+
+/* Purges the upload of the deleted file version id, unless a live version (one that
+ * promoted it, or that it promoted) still uses it. 0 or -1 with *err. */
+static int
+rd_version(PGconn *c, const char *id, int *purged, char **err)
+{
+	const char *p[] = {id};
+
+	return resource_delete_purge(
+	    c,
+	    "SELECT u.id::text, u.storage_container, " JOBS_SQL_CHUNK_NUMBERS(
+	        "u") " FROM uploads u JOIN file_versions v ON v.upload_id = u.id"
+	             " WHERE v.id = $1 AND v.is_deleted AND u.purged_at IS NULL "
+	             "AND " JOBS_SQL_UPLOAD_UNUSED("u"),
 	    1, p, purged, err);
 }
 
 /* Finds what j->resource_id is: 'p' project (with *container, caller frees), 'd' folder,
- * 'f' file, 0 none, -1 database error. */
+ * 'f' file, 'v' file version, 0 none, -1 database error. */
 static int
 rd_lookup(PGconn *c, const char *id, char **container)
 {
 	const char *p[] = {id};
-	PGresult *r = db_exec(c,
-	                      "SELECT 'p', storage_container FROM projects WHERE id = $1"
-	                      " UNION ALL SELECT 'd', NULL FROM folders WHERE id = $1"
-	                      " UNION ALL SELECT 'f', NULL FROM files WHERE id = $1 LIMIT 1",
-	                      1, p);
+	PGresult *r =
+	    db_exec(c,
+	            "SELECT 'p', storage_container FROM projects WHERE id = $1"
+	            " UNION ALL SELECT 'd', NULL FROM folders WHERE id = $1"
+	            " UNION ALL SELECT 'f', NULL FROM files WHERE id = $1"
+	            " UNION ALL SELECT 'v', NULL FROM file_versions WHERE id = $1 LIMIT 1",
+	            1, p);
 	int type = -1;
 
 	if (r == NULL)
@@ -213,10 +233,10 @@ out:
 	return type;
 }
 
-/* Runs resource.delete for j->resource_id (a project, folder or file, looked up in that
- * order) inside the caller's transaction. Idempotent. JOB_DONE, JOB_INVALID when the id is
- * none of those, JOB_RETRY on a database or storage failure, JOB_UNAVAILABLE when storage
- * is (*err set, caller frees). */
+/* Runs resource.delete for j->resource_id (a project, folder, file or file version, looked
+ * up in that order) inside the caller's transaction. Idempotent. JOB_DONE, JOB_INVALID when the id
+ * is none of those, JOB_RETRY on a database or storage failure, JOB_UNAVAILABLE when storage is
+ * (*err set, caller frees). */
 enum job_result
 resource_delete_run(PGconn *c, const struct job *j, const char **outcome, char **err)
 {
@@ -230,7 +250,8 @@ resource_delete_run(PGconn *c, const struct job *j, const char **outcome, char *
 		goto out;
 	}
 	if (type == 0) {
-		*err = xasprintf("resource %s is no project, folder or file", j->resource_id);
+		*err = xasprintf("resource %s is no project, folder, file or file version",
+		                 j->resource_id);
 		res = JOB_INVALID;
 		goto out;
 	}
@@ -238,8 +259,10 @@ resource_delete_run(PGconn *c, const struct job *j, const char **outcome, char *
 		rc = rd_project(c, j->resource_id, container, &purged, err);
 	else if (type == 'd')
 		rc = rd_folder(c, j->resource_id, &purged, err);
-	else
+	else if (type == 'f')
 		rc = rd_file(c, j->resource_id, &purged, err);
+	else
+		rc = rd_version(c, j->resource_id, &purged, err);
 	if (rc < 0) {
 		res = jobs_storage_failed(errno);
 		goto out;
@@ -247,7 +270,8 @@ resource_delete_run(PGconn *c, const struct job *j, const char **outcome, char *
 	log_debug("resource_deleted resource=%s type=%c purged=%d", j->resource_id, type, purged);
 	*outcome = type == 'p'   ? "project_deleted"
 	           : type == 'd' ? "folder_deleted"
-	                         : "file_deleted";
+	           : type == 'f' ? "file_deleted"
+	                         : "version_deleted";
 	res = JOB_DONE;
 out:
 	free(container);
