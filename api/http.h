@@ -40,6 +40,8 @@ enum route_flags {
 	                    * its statements need not be tracked (session_track) */
 	ROUTE_PERMISSIONS = 64, /* may take access away: standbys decide access again only once
 	                         * they replayed its commit (session_tracked) */
+	ROUTE_SECRET = 128,     /* its answer may hold a secret (a key shown once): it is not
+	                         * stored for an Idempotency-Key, which is refused (400) */
 };
 
 struct route {
