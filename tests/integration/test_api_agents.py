@@ -206,3 +206,52 @@ def test_usage_counts_projects_files_and_bytes(settle, inline_api):
     c.project("empty")
     u = ok(c.req("GET", "/current_user/usage"))
     assert u == {"project_count": 2, "file_count": 2, "storage_bytes": sum(sizes)}, u
+
+
+def test_token_request_that_waited_for_a_regenerate_is_refused(settle, api, postgres):
+    """A token request with the old agent key that waits behind a regenerate (both wait
+    for the agent's row, held here) is answered 404 once the regenerate commits: the old
+    key is stale (key_generation), though the request's snapshot still saw it. Without the
+    check it would get a token dated after the revocation, made with the old key."""
+    import threading
+
+    import psycopg2
+
+    who = settle.login(api)
+    a = ok(_req(api, who["token"], "POST", "/software_agents", json={"name": "raced"}), 201)
+    old_key = a["api_key"]["key"]
+    holder = psycopg2.connect(postgres.url())
+    watch = psycopg2.connect(postgres.url())
+    watch.autocommit = True
+    answers = {}
+
+    def waiting():
+        with watch.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            return cur.fetchone()[0]
+
+    def run(name, call):
+        answers[name] = call()
+
+    try:
+        with holder.cursor() as cur:
+            cur.execute("SELECT 1 FROM software_agents WHERE id = %s FOR NO KEY UPDATE",
+                        (a["id"],))
+        threads = [threading.Thread(target=run, args=("rekey", lambda: _req(
+            api, who["token"], "PUT", f"/software_agents/{a['id']}/api_key")))]
+        threads[0].start()
+        wait_until(lambda: waiting() >= 1, 10, what="the regenerate to wait")
+        threads.append(threading.Thread(target=run, args=("token", lambda: _token(
+            api, old_key, who["user_key"]))))
+        threads[1].start()
+        wait_until(lambda: waiting() >= 2, 10, what="the token request to wait")
+        holder.commit()
+        for t in threads:
+            t.join(30)
+    finally:
+        holder.close()
+        watch.close()
+    new_key = ok(answers["rekey"])["key"]
+    r = answers["token"]
+    assert r.status_code == 404, f"a token from the old key: {r.status_code} {r.text}"
+    assert ok(_token(api, new_key, who["user_key"]), 201)["api_token"]
