@@ -20,8 +20,6 @@
 /* README "Users, software agents and tokens": the most agents (not deleted) a user has. */
 #define AGENTS_MAX_PER_USER     100
 #define AGENTS_MAX_PER_USER_SQL "100"
-/* README "Limits on input": the most bytes of an agent's repo_url. */
-#define AGENTS_MAX_REPO_URL 2048
 
 /* SQL, one column: the DDS software agent of the software_agents row alias a as JSON
  * text. */
@@ -62,12 +60,14 @@ static const struct agents_owner agents_agent = {
     "WITH d AS (DELETE FROM api_keys WHERE software_agent_id = $1) " AGENTS_SQL_REVOKE(
         "software_agents", ""),
     "WITH d AS (DELETE FROM api_keys WHERE software_agent_id = $1),"
-    " o AS (" AGENTS_SQL_REVOKE("software_agents", "") " RETURNING id, key_generation)"
-    " INSERT INTO api_keys(id, key_hash, software_agent_id, generation)"
-    " SELECT $2, $3, o.id, o.key_generation FROM o"
-    " RETURNING " VIEWS_SQL_TS("created_at") " AS created_on",
-    "SELECT " VIEWS_SQL_TS("max(k.created_at)") " AS created_on FROM software_agents a"
-    " JOIN api_keys k ON k.software_agent_id = a.id WHERE" AGENTS_SQL_LIVE,
+    " o AS (" AGENTS_SQL_REVOKE(
+        "software_agents", "") " RETURNING id, key_generation)"
+                               " INSERT INTO api_keys(id, key_hash, software_agent_id, generation)"
+                               " SELECT $2, $3, o.id, o.key_generation FROM o"
+                               " RETURNING " VIEWS_SQL_TS("created_at") " AS created_on",
+    "SELECT " VIEWS_SQL_TS(
+        "max(k.created_at)") " AS created_on FROM software_agents a"
+                             " JOIN api_keys k ON k.software_agent_id = a.id WHERE" AGENTS_SQL_LIVE,
 };
 
 static const struct agents_owner agents_user = {
@@ -76,12 +76,13 @@ static const struct agents_owner agents_user = {
     " FROM users u WHERE u.id = $1 AND u.id = $2::uuid FOR NO KEY UPDATE OF u",
     "WITH d AS (DELETE FROM api_keys WHERE user_id = $1) " AGENTS_SQL_REVOKE("users", ""),
     "WITH d AS (DELETE FROM api_keys WHERE user_id = $1),"
-    " o AS (" AGENTS_SQL_REVOKE("users", "") " RETURNING id, key_generation)"
-    " INSERT INTO api_keys(id, key_hash, user_id, generation)"
-    " SELECT $2, $3, o.id, o.key_generation FROM o"
-    " RETURNING " VIEWS_SQL_TS("created_at") " AS created_on",
+    " o AS (" AGENTS_SQL_REVOKE("users",
+                                "") " RETURNING id, key_generation)"
+                                    " INSERT INTO api_keys(id, key_hash, user_id, generation)"
+                                    " SELECT $2, $3, o.id, o.key_generation FROM o"
+                                    " RETURNING " VIEWS_SQL_TS("created_at") " AS created_on",
     "SELECT " VIEWS_SQL_TS("max(k.created_at)") " AS created_on FROM api_keys k"
-    " WHERE k.user_id = $1 AND k.user_id = $2::uuid",
+                                                " WHERE k.user_id = $1 AND k.user_id = $2::uuid",
 };
 
 /* The api key object {key, created_on}; key NULL: not shown. New reference. */
@@ -174,7 +175,8 @@ agents_key_change(struct req *r, const struct agents_owner *o, const char *id, b
 		db_rollback(r->db);
 		http_db_error(r);
 	} else if (regenerate) {
-		http_json(r, 200, agents_key_json(key, db_get(res, 0, PQfnumber(res, "created_on"))));
+		http_json(r, 200,
+		          agents_key_json(key, db_get(res, 0, PQfnumber(res, "created_on"))));
 	} else {
 		agents_no_content(r);
 	}
@@ -203,7 +205,7 @@ agents_read(struct req *r, json_t *body, bool required, const char **name, const
 	}
 	if (http_field_text(r, body, "description", HTTP_MAX_DESCRIPTION, HTTP_TEXT_LINES, desc) <
 	        0 ||
-	    http_field_text(r, body, "repo_url", AGENTS_MAX_REPO_URL, 0, repo_url) < 0)
+	    http_field_text(r, body, "repo_url", HTTP_MAX_REPO_URL, 0, repo_url) < 0)
 		return -1;
 	return 0;
 }
@@ -220,7 +222,7 @@ static const char agents_create_sql[] =
     " k AS (INSERT INTO api_keys(id, key_hash, software_agent_id, generation)"
     " SELECT $6, $7, a.id, a.key_generation FROM a RETURNING created_at)"
     " SELECT " AGENTS_SQL_JSON " AS agent, " VIEWS_SQL_TS("k.created_at") " AS created_on"
-    " FROM a, k";
+                                                                          " FROM a, k";
 
 /* Answers the row of agents_create_sql: 201 with the agent and its key (shown this once),
  * or 409 when the caller has too many agents. */
@@ -297,8 +299,7 @@ agents_list(struct req *r)
 		return;
 	}
 	http_json(r, 200,
-	          json_pack("{s:o}", "results",
-	                    views_json_col(res, 0, PQfnumber(res, "results"))));
+	          json_pack("{s:o}", "results", views_json_col(res, 0, PQfnumber(res, "results"))));
 	PQclear(res);
 }
 
@@ -359,10 +360,11 @@ agents_delete(struct req *r)
 
 	if (!agents_lock(r, &agents_agent, r->params[0], &has_key))
 		return;
-	if (db_cmd(r->db,
-	           "WITH d AS (DELETE FROM api_keys WHERE software_agent_id = $1) " AGENTS_SQL_REVOKE(
-	               "software_agents", ", deleted_at = now(), deleted_by = $2"),
-	           2, q) < 0 ||
+	if (db_cmd(
+	        r->db,
+	        "WITH d AS (DELETE FROM api_keys WHERE software_agent_id = $1) " AGENTS_SQL_REVOKE(
+	            "software_agents", ", deleted_at = now(), deleted_by = $2"),
+	        2, q) < 0 ||
 	    db_commit(r->db) < 0) {
 		db_rollback(r->db);
 		http_db_error(r);
@@ -412,24 +414,24 @@ agents_user_key_delete(struct req *r)
 const struct route agents_routes[] = {
     {"POST", "/api/v1/software_agents", ROUTE_AUTH | ROUTE_SECRET, "software_agents.create",
      agents_create, NULL, NULL, NULL},
-    {"GET", "/api/v1/software_agents", ROUTE_AUTH, "software_agents.list", agents_list, NULL,
-     NULL, NULL},
+    {"GET", "/api/v1/software_agents", ROUTE_AUTH, "software_agents.list", agents_list, NULL, NULL,
+     NULL},
     {"GET", "/api/v1/software_agents/:id", ROUTE_AUTH, "software_agents.get", agents_get, NULL,
      NULL, NULL},
     {"PUT", "/api/v1/software_agents/:id", ROUTE_AUTH, "software_agents.update", agents_update,
      NULL, NULL, NULL},
-    {"DELETE", "/api/v1/software_agents/:id", ROUTE_AUTH, "software_agents.delete",
-     agents_delete, NULL, NULL, NULL},
+    {"DELETE", "/api/v1/software_agents/:id", ROUTE_AUTH, "software_agents.delete", agents_delete,
+     NULL, NULL, NULL},
     {"GET", "/api/v1/software_agents/:id/api_key", ROUTE_AUTH, "software_agents.api_key.get",
      agents_key_get, NULL, NULL, NULL},
     {"PUT", "/api/v1/software_agents/:id/api_key", ROUTE_AUTH | ROUTE_SECRET,
      "software_agents.api_key.put", agents_key_put, NULL, NULL, NULL},
-    {"DELETE", "/api/v1/software_agents/:id/api_key", ROUTE_AUTH,
-     "software_agents.api_key.delete", agents_key_delete, NULL, NULL, NULL},
+    {"DELETE", "/api/v1/software_agents/:id/api_key", ROUTE_AUTH, "software_agents.api_key.delete",
+     agents_key_delete, NULL, NULL, NULL},
     {"GET", "/api/v1/current_user/api_key", ROUTE_AUTH, "current_user.api_key.get",
      agents_user_key_get, NULL, NULL, NULL},
-    {"PUT", "/api/v1/current_user/api_key", ROUTE_AUTH | ROUTE_SECRET,
-     "current_user.api_key.put", agents_user_key_put, NULL, NULL, NULL},
+    {"PUT", "/api/v1/current_user/api_key", ROUTE_AUTH | ROUTE_SECRET, "current_user.api_key.put",
+     agents_user_key_put, NULL, NULL, NULL},
     {"DELETE", "/api/v1/current_user/api_key", ROUTE_AUTH, "current_user.api_key.delete",
      agents_user_key_delete, NULL, NULL, NULL},
     {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},

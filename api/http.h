@@ -23,6 +23,7 @@
 #define HTTP_MAX_DESCRIPTION  (64 * 1024) /* a project's description (HTTP_TEXT_LINES) */
 #define HTTP_MAX_LABEL        1024        /* a file version's label */
 #define HTTP_MAX_CONTENT_TYPE 255         /* an upload's content_type (HTTP_TEXT_ASCII) */
+#define HTTP_MAX_REPO_URL     2048        /* a software agent's repo_url */
 
 struct req;
 

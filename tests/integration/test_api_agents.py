@@ -25,8 +25,9 @@ def _h(token):
     return {"Authorization": token}
 
 
-def _req(api, token, method, path, **kw):
-    return requests.request(method, api.base + path, headers=_h(token), timeout=10, **kw)
+def _req(api, token, method, path, headers=None, **kw):
+    return requests.request(method, api.base + path, headers=dict(_h(token), **(headers or {})),
+                            timeout=10, **kw)
 
 
 def ok(r, status=200):
@@ -185,6 +186,13 @@ def test_bad_input_is_refused(settle, api):
     err(_req(api, t, "PUT", f"/software_agents/{a['id']}", data="{"), 400, "validation_failed")
     assert ok(_req(api, t, "GET", f"/software_agents/{a['id']}"))["name"] == "n"
     err(_req(api, t, "GET", "/software_agents/not-a-uuid"), 404, "not_found")
+    # The answer holds a key shown once: it is never stored for an Idempotency-Key.
+    for method, path in [("POST", "/software_agents"), ("PUT", "/current_user/api_key"),
+                         ("PUT", f"/software_agents/{a['id']}/api_key")]:
+        e = err(_req(api, t, method, path, json={"name": "n"},
+                     headers={"Idempotency-Key": "k1"}), 400, "validation_failed")
+        assert e["errors"][0]["field"] == "Idempotency-Key", e
+    assert len(ok(_req(api, t, "GET", "/software_agents"))["results"]) == 1
     # Without a token: 401.
     for method, path in [("GET", "/software_agents"), ("POST", "/software_agents"),
                          ("GET", "/current_user/api_key"), ("PUT", "/current_user/api_key"),
@@ -255,3 +263,16 @@ def test_token_request_that_waited_for_a_regenerate_is_refused(settle, api, post
     r = answers["token"]
     assert r.status_code == 404, f"a token from the old key: {r.status_code} {r.text}"
     assert ok(_token(api, new_key, who["user_key"]), 201)["api_token"]
+
+
+def test_at_most_100_agents_per_user(settle, api):
+    t = settle.login(api)["token"]
+    ids = [ok(_req(api, t, "POST", "/software_agents", json={"name": f"a{i}"}), 201)["id"]
+           for i in range(100)]
+    e = err(_req(api, t, "POST", "/software_agents", json={"name": "one too many"}), 409,
+            "conflict")
+    assert "at most 100" in e["reason"], e
+    assert len(ok(_req(api, t, "GET", "/software_agents"))["results"]) == 100
+    # A deleted agent no longer counts.
+    assert _req(api, t, "DELETE", f"/software_agents/{ids[0]}").status_code == 204
+    ok(_req(api, t, "POST", "/software_agents", json={"name": "room again"}), 201)
