@@ -7,8 +7,7 @@
 #include "sign.h"
 #include "uuid.h"
 
-/* Inserts a new key for the user or agent with sql ($1 key id, $2 key hash, $3 owner; the
- * key takes its owner's key_generation, migration 0014);
+/* Inserts a new key for the user or agent with sql ($1 key id, $2 key hash, $3 owner);
  * prints it as PREFIX_ID=… and PREFIX_KEY=…. */
 static int
 cli_add_key(PGconn *c, const char *sql, const char *owner, const char *prefix)
@@ -42,9 +41,7 @@ cli_user_create(PGconn *c, const struct cli_args *a)
 	    2, params);
 	if (r == NULL)
 		return 1;
-	rc = cli_add_key(c,
-	                 "INSERT INTO api_keys(id, key_hash, user_id, generation)"
-	                 " SELECT $1, $2, id, key_generation FROM users WHERE id = $3",
+	rc = cli_add_key(c, "INSERT INTO api_keys(id, key_hash, user_id) VALUES ($1, $2, $3)",
 	                 PQgetvalue(r, 0, 0), "SETTLE_USER");
 	PQclear(r);
 	return rc;
@@ -60,10 +57,9 @@ cli_agent_create(PGconn *c, const struct cli_args *a)
 	uuid_generate(id);
 	if (db_cmd(c, "INSERT INTO software_agents(id, name) VALUES ($1, $2)", 2, params) < 0)
 		return 1;
-	return cli_add_key(c,
-	                   "INSERT INTO api_keys(id, key_hash, software_agent_id, generation)"
-	                   " SELECT $1, $2, id, key_generation FROM software_agents WHERE id = $3",
-	                   id, "SETTLE_AGENT");
+	return cli_add_key(
+	    c, "INSERT INTO api_keys(id, key_hash, software_agent_id) VALUES ($1, $2, $3)", id,
+	    "SETTLE_AGENT");
 }
 
 /* The statements of disable and enable for users or for software agents. Each takes

@@ -276,3 +276,13 @@ def test_at_most_100_agents_per_user(settle, api):
     # A deleted agent no longer counts.
     assert _req(api, t, "DELETE", f"/software_agents/{ids[0]}").status_code == 204
     ok(_req(api, t, "POST", "/software_agents", json={"name": "room again"}), 201)
+
+
+def test_cli_key_after_a_regenerate_works(settle, api):
+    """A key the operator's CLI adds after the user replaced their keys over the API takes
+    the user's current key_generation (migration 0014's trigger) and logs in."""
+    who = settle.login(api)
+    name = ok(_req(api, who["token"], "GET", "/current_user"))["username"]
+    ok(_req(api, who["token"], "PUT", "/current_user/api_key"))
+    _, cli_key = settle.create_user(name)
+    ok(_token(api, who["agent_key"], cli_key), 201)
