@@ -23,6 +23,7 @@
 #define HTTP_MAX_DESCRIPTION  (64 * 1024) /* a project's description (HTTP_TEXT_LINES) */
 #define HTTP_MAX_LABEL        1024        /* a file version's label */
 #define HTTP_MAX_CONTENT_TYPE 255         /* an upload's content_type (HTTP_TEXT_ASCII) */
+#define HTTP_MAX_REPO_URL     2048        /* a software agent's repo_url */
 
 struct req;
 
@@ -40,6 +41,8 @@ enum route_flags {
 	                    * its statements need not be tracked (session_track) */
 	ROUTE_PERMISSIONS = 64, /* may take access away: standbys decide access again only once
 	                         * they replayed its commit (session_tracked) */
+	ROUTE_SECRET = 128,     /* its answer may hold a secret (a key shown once): it is not
+	                         * stored for an Idempotency-Key, which is refused (400) */
 };
 
 struct route {

@@ -144,6 +144,26 @@ out:
 	json_decref(body);
 }
 
+/* GET /current_user/usage (README "Users, software agents and tokens"), as DDS counts it:
+ * project_count, the projects (not deleted) the caller holds a role on; file_count, the
+ * files (not deleted) in them; storage_bytes, the size of the uploads the caller created
+ * that back versions of those files. */
+static void
+users_usage(struct req *r)
+{
+	users_one(
+	    r,
+	    "WITH p AS (SELECT p.id FROM projects p JOIN project_members m"
+	    " ON m.project_id = p.id WHERE m.user_id = $1 AND NOT p.is_deleted),"
+	    " f AS (SELECT f.id FROM files f JOIN p ON p.id = f.project_id"
+	    " WHERE NOT f.is_deleted)"
+	    " SELECT json_build_object('project_count', (SELECT count(*) FROM p),"
+	    " 'file_count', (SELECT count(*) FROM f), 'storage_bytes',"
+	    " (SELECT coalesce(sum(u.size), 0) FROM f JOIN file_versions v ON v.file_id = f.id"
+	    " JOIN uploads u ON u.id = v.upload_id WHERE u.created_by = $1))::text",
+	    r->user_id, "user");
+}
+
 /* GET /users: the user directory, filtered as USERS_SQL_PAGE says, paged. */
 static void
 users_list(struct req *r)
@@ -283,6 +303,7 @@ const struct route users_routes[] = {
     {"GET", "/api/v1/current_user", ROUTE_AUTH, "users.current", users_current, NULL, NULL, NULL},
     {"PUT", "/api/v1/current_user", ROUTE_AUTH, "users.current_update", users_current_update, NULL,
      NULL, NULL},
+    {"GET", "/api/v1/current_user/usage", ROUTE_AUTH, "users.usage", users_usage, NULL, NULL, NULL},
     {"GET", "/api/v1/users", ROUTE_AUTH, "users.list", users_list, NULL, NULL, NULL},
     {"GET", "/api/v1/users/:id", ROUTE_AUTH, "users.get", users_get, NULL, NULL, NULL},
     {"GET", "/api/v1/auth_providers", ROUTE_NODB, "auth_providers.list", users_providers, NULL,

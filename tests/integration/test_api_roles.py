@@ -225,6 +225,25 @@ class Fixture:
         ok(self.a.req("PUT", f"/files/{f['id']}", json={"upload": {"id": self.new_upload()}}))
         return f["current_version"]["id"]
 
+    def agent_of(self, c):
+        """A new software agent of c (its own, made over the API): (id, key)."""
+        a = ok(c.req("POST", "/software_agents", json={"name": "role test"}), 201)
+        return a["id"], a["api_key"]["key"]
+
+    def user_key_change(self, c, method):
+        """PUT (regenerate) or DELETE /current_user/api_key as c: the call revokes c's
+        tokens, so c logs in again afterwards, with an agent of its own and a user key
+        (the new one, or after a DELETE one the operator's CLI adds). Returns the answer."""
+        name = username(c)
+        _, agent_key = self.agent_of(c)
+        r = c.req(method, "/current_user/api_key")
+        user_key = (r.json()["key"] if method == "PUT" and r.status_code == 200
+                    else self.settle.create_user(name)[1])
+        t = requests.post(f"{c.base}/software_agents/api_token",
+                          json={"agent_key": agent_key, "user_key": user_key}, timeout=10)
+        c.h = {"Authorization": ok(t, 201)["api_token"]}
+        return r
+
 
 def _calls(fx, carol_id):
     """(name, permission or None for any caller, call(client) -> response)."""
@@ -236,6 +255,25 @@ def _calls(fx, carol_id):
         ("GET /users", None, lambda c: c.req("GET", "/users")),
         ("GET /auth_providers", None, lambda c: c.req("GET", "/auth_providers")),
         ("GET /auth_roles", None, lambda c: c.req("GET", "/auth_roles?context=project")),
+        ("GET /current_user/usage", None, lambda c: c.req("GET", "/current_user/usage")),
+        ("GET /current_user/api_key", None, lambda c: c.req("GET", "/current_user/api_key")),
+        ("PUT /current_user/api_key", None, lambda c: fx.user_key_change(c, "PUT")),
+        ("DELETE /current_user/api_key", None, lambda c: fx.user_key_change(c, "DELETE")),
+        ("POST /software_agents", None,
+         lambda c: c.req("POST", "/software_agents", json={"name": "n"})),
+        ("GET /software_agents", None, lambda c: c.req("GET", "/software_agents")),
+        ("GET /software_agents/{id}", None,
+         lambda c: c.req("GET", f"/software_agents/{fx.agent_of(c)[0]}")),
+        ("PUT /software_agents/{id}", None,
+         lambda c: c.req("PUT", f"/software_agents/{fx.agent_of(c)[0]}", json={"name": "m"})),
+        ("DELETE /software_agents/{id}", None,
+         lambda c: c.req("DELETE", f"/software_agents/{fx.agent_of(c)[0]}")),
+        ("GET /software_agents/{id}/api_key", None,
+         lambda c: c.req("GET", f"/software_agents/{fx.agent_of(c)[0]}/api_key")),
+        ("PUT /software_agents/{id}/api_key", None,
+         lambda c: c.req("PUT", f"/software_agents/{fx.agent_of(c)[0]}/api_key")),
+        ("DELETE /software_agents/{id}/api_key", None,
+         lambda c: c.req("DELETE", f"/software_agents/{fx.agent_of(c)[0]}/api_key")),
         ("GET /projects/{id}", "view_project", lambda c: c.req("GET", f"/projects/{p}")),
         ("PUT /projects/{id}", "update_project",
          lambda c: c.req("PUT", f"/projects/{p}", json={"description": "x"})),
@@ -323,6 +361,7 @@ def test_role_table_on_every_endpoint(settle, inline_api):
     admin = login(settle, inline_api)
     carol = login(settle, inline_api)
     fx = Fixture(admin)
+    fx.settle = settle
     callers = {}
     for role in ROLES + [None]:
         callers[role] = login(settle, inline_api)

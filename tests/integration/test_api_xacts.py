@@ -50,6 +50,10 @@ WANT = {
     "POST /file_versions/{id}/current": 1,
     "DELETE /file_versions/{id}": 1,
     "PUT /current_user": 1,
+    "POST /software_agents": 1,
+    "PUT /software_agents/{id}": 1,
+    "PUT /software_agents/{id}/api_key": 1,
+    "DELETE /software_agents/{id}": 1,
 }
 
 
@@ -138,7 +142,7 @@ def _count_calls(settle, postgres, url, env):
 
     data = [f"file {i} ".encode() * 100 for i in range(N)]
     md5s = [hashlib.md5(d).hexdigest() for d in data]
-    plain, chunked, urls, files, projects, folders = {}, {}, {}, {}, {}, {}
+    plain, chunked, urls, files, projects, folders, agents = {}, {}, {}, {}, {}, {}, {}
     versions = {}
 
     # Each of these makes the calls of one kind for the items (indexes into data) given.
@@ -243,6 +247,24 @@ def _count_calls(settle, postgres, url, env):
             assert call(api, "PUT", "/current_user", 200,
                         json={"email": f"u{i}@example.org"})["email"] == f"u{i}@example.org"
 
+    def create_agent(api, items):
+        for i in items:
+            agents[i] = call(api, "POST", "/software_agents", 201, json={"name": f"a{i}"})["id"]
+
+    def update_agent(api, items):
+        for i in items:
+            call(api, "PUT", f"/software_agents/{agents[i]}", 200, json={"description": "d"})
+
+    def rekey_agent(api, items):
+        for i in items:
+            assert len(call(api, "PUT", f"/software_agents/{agents[i]}/api_key", 200)["key"]) == 64
+
+    def delete_agent(api, items):
+        for i in items:
+            r = requests.delete(f"{api.base}/software_agents/{agents[i]}", headers=state["h"],
+                                timeout=30)
+            assert r.status_code == 204, r.text
+
     def delete(kind, ids):
         def run(api, items):
             for i in items:
@@ -274,7 +296,11 @@ def _count_calls(settle, postgres, url, env):
                 ("DELETE /file_versions/{id}", delete_version, 1),
                 ("PUT /current_user", set_email, 1),
                 ("DELETE /files/{id}", delete("files", files), 1),
-                ("DELETE /projects/{id}", delete("projects", projects), 1)]:
+                ("DELETE /projects/{id}", delete("projects", projects), 1),
+                ("POST /software_agents", create_agent, 1),
+                ("PUT /software_agents/{id}", update_agent, 1),
+                ("PUT /software_agents/{id}/api_key", rekey_agent, 1),
+                ("DELETE /software_agents/{id}", delete_agent, 1)]:
             if calls is url_ready:
                 url_ready(None, [])
             if calls is promote:

@@ -69,6 +69,26 @@ def test_ddsclient_upload_list_download(settle, tmp_path):
     assert same_tree(data, tmp_path / "out2" / "data")
 
 
+def test_ddsclient_with_keys_made_over_the_api(settle, tmp_path):
+    """The keys ddsclient's configuration names (agent_key: /software_agents/{id}/api_key,
+    user_key: /current_user/api_key, as its ddsc/config.py says) made over the API by a
+    user who has only a token (issue 19 item 2)."""
+    needs_ddsclient()
+    api = settle.api()
+    settle.worker()
+    h = {"Authorization": settle.login(api)["token"]}
+    r = requests.post(f"{api.base}/software_agents", json={"name": "ddsclient"}, headers=h,
+                      timeout=10)
+    assert r.status_code == 201, r.text
+    agent_key = r.json()["api_key"]["key"]
+    r = requests.put(f"{api.base}/current_user/api_key", headers=h, timeout=10)
+    assert r.status_code == 200, r.text
+    dds = Dds(tmp_path, "ddsclient", api, agent_key, r.json()["key"])
+    data = sample_tree(tmp_path)
+    dds("upload", "-p", "keysproj", str(data))
+    assert "/data/sub/small.txt" in dds("list", "-p", "keysproj")
+
+
 def test_ddsclient_against_a_delayed_standby(settle, standby, tmp_path):
     """ddsclient uploads and downloads through settle-api reading from a standby that applies
     the WAL 2 s late. What it relies on: its API calls go through one requests.Session per
