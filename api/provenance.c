@@ -651,14 +651,14 @@ provenance_relation_delete(struct req *r)
 }
 
 /* clang-format off */
-/* SQL: found, seen by the caller ($2), of the node $1 of kind $3 (dds-activity or
- * dds-file-version). */
-#define PROVENANCE_SQL_NODE_SEES \
-	"SELECT COALESCE(a.id, v.id) IS NOT NULL, CASE WHEN a.id IS NOT NULL THEN " \
-	PROVENANCE_SQL_ACTIVITY_SEES("a", "$2::uuid") " ELSE " \
-	PROVENANCE_SQL_VERSION_SEES("v.id", "$2::uuid") " END FROM (VALUES (1)) one" \
-	" LEFT JOIN activities a ON a.id = $1::uuid AND $3::text = 'dds-activity'" \
-	" LEFT JOIN file_versions v ON v.id = $1::uuid AND $3::text = 'dds-file-version'"
+/* SQL: columns found and sees (whether user sees it) of the node id of kind (SQL
+ * expressions; kind dds-activity or dds-file-version). */
+#define PROVENANCE_SQL_NODE_SEES(id, user, kind) \
+	"SELECT COALESCE(a.id, v.id) IS NOT NULL AS found, CASE WHEN a.id IS NOT NULL THEN " \
+	PROVENANCE_SQL_ACTIVITY_SEES("a", user) " ELSE " \
+	PROVENANCE_SQL_VERSION_SEES("v.id", user) " END AS sees FROM (VALUES (1)) one" \
+	" LEFT JOIN activities a ON a.id = " id " AND " kind " = 'dds-activity'" \
+	" LEFT JOIN file_versions v ON v.id = " id " AND " kind " = 'dds-file-version'"
 
 /* SQL: the live relations of node $1 that the caller ($2) sees. */
 #define PROVENANCE_RELATIONS_OF \
@@ -672,15 +672,12 @@ provenance_relation_delete(struct req *r)
 	HTTP_SQL_PAGE_K(PROVENANCE_RELATION_BYTES, PROVENANCE_RELATIONS_OF, "$3")
 /* clang-format on */
 
-/* Checks that the node (kind, id) exists and the caller sees it: 1, else 0 after answering
- * 404 or 403 (or a database error). */
+/* Reads the PROVENANCE_GET_FOUND and _SEES columns of a node of kind in row 0 of res (NULL:
+ * the statement failed): 1 when it exists and the caller sees it, else 0 after answering
+ * 404, 403 or a database error. */
 static int
-provenance_node_check(struct req *r, const char *kind, const char *id)
+provenance_node_verdict(struct req *r, const PGresult *res, const char *kind)
 {
-	const char *q[] = {id, r->user_id, kind};
-	PGresult *res = db_exec(r->db, PROVENANCE_SQL_NODE_SEES, 3, q);
-	int rc = 0;
-
 	if (res == NULL)
 		http_db_error(r);
 	else if (!db_get_bool(res, 0, PROVENANCE_GET_FOUND))
@@ -688,7 +685,20 @@ provenance_node_check(struct req *r, const char *kind, const char *id)
 	else if (!db_get_bool(res, 0, PROVENANCE_GET_SEES))
 		http_forbidden(r);
 	else
-		rc = 1;
+		return 1;
+	return 0;
+}
+
+/* Checks that the node (kind, id) exists and the caller sees it: 1, else 0 after answering
+ * (provenance_node_verdict). */
+static int
+provenance_node_check(struct req *r, const char *kind, const char *id)
+{
+	const char *q[] = {id, r->user_id, kind};
+	PGresult *res =
+	    db_exec(r->db, PROVENANCE_SQL_NODE_SEES("$1::uuid", "$2::uuid", "$3::text"), 3, q);
+	int rc = provenance_node_verdict(r, res, kind);
+
 	PQclear(res);
 	return rc;
 }
@@ -737,14 +747,16 @@ provenance_relation_list(struct req *r)
 /* ---- searches ---- */
 
 /* clang-format off */
-/* POST /search/provenance in one statement: $1 start node, $2 max hops (NULL: no limit), $3
- * caller. A breadth-first walk over the live relations in either direction: each step
+/* POST /search/provenance in one statement: $1 start node of kind $4, $2 max hops (NULL: no
+ * limit), $3 caller; columns PROVENANCE_GET_* (the start node found, seen, the graph). A
+ * breadth-first walk over the live relations in either direction: each step
  * holds the nodes seen so far and the newest ones (frontier), and ends when nothing new is
  * reached or at max hops. The relationships are those with an end reached in fewer than max
  * hops (so on a path of at most max hops from the start). */
 static const char provenance_search_sql[] =
-	"WITH RECURSIVE bfs(seen, frontier, hops) AS ("
-	" SELECT ARRAY[$1::uuid], ARRAY[$1::uuid], 0"
+	"WITH RECURSIVE st AS (" PROVENANCE_SQL_NODE_SEES("$1::uuid", "$3::uuid", "$4::text") "), "
+	"bfs(seen, frontier, hops) AS ("
+	" SELECT ARRAY[$1::uuid], ARRAY[$1::uuid], 0 FROM st WHERE st.sees"
 	" UNION ALL"
 	" SELECT b.seen || n.new, n.new, b.hops + 1 FROM bfs b CROSS JOIN LATERAL ("
 	"SELECT array_agg(DISTINCT x.id) AS new FROM prov_relations w CROSS JOIN LATERAL"
@@ -758,10 +770,10 @@ static const char provenance_search_sql[] =
 	"ge AS (SELECT e.* FROM prov_relations e JOIN dist df ON df.id = "
 	PROVENANCE_SQL_FROM_ID("e") " JOIN dist dt ON dt.id = " PROVENANCE_SQL_TO_ID("e")
 	" WHERE NOT e.is_deleted AND ($2::int IS NULL OR least(df.hops, dt.hops) < $2::int))"
-	PROVENANCE_SQL_GRAPH("$3::uuid");
+	" SELECT st.found, st.sees, (" PROVENANCE_SQL_GRAPH("$3::uuid") ") FROM st";
 
 /* POST /search/provenance/origin in one statement: $1 the file versions (uuid[]), $2 the
- * caller. For each: the activity that generated it, what that activity used and
+ * caller; columns PROVENANCE_GET_* (always found and seen, the graph). For each: the activity that generated it, what that activity used and
  * generated, and the file versions it was derived from (DDS's origin query). */
 static const char provenance_origin_sql[] =
 	"WITH fv AS (SELECT v.id FROM file_versions v WHERE v.id = ANY ($1::uuid[])), "
@@ -774,20 +786,18 @@ static const char provenance_origin_sql[] =
 	"ge AS (SELECT * FROM gen UNION SELECT * FROM con UNION SELECT * FROM der), "
 	"gn AS (SELECT id FROM fv UNION SELECT activity_id FROM gen UNION SELECT version_id"
 	" FROM con UNION SELECT used_version_id FROM der)"
-	PROVENANCE_SQL_GRAPH("$2::uuid");
+	" SELECT true, true, (" PROVENANCE_SQL_GRAPH("$2::uuid") ")";
 /* clang-format on */
 
-/* Answers 201 {"graph": …} from the one-column result of a search. Takes res. */
+/* Answers 201 {"graph": …} from the result of a search (columns PROVENANCE_GET_*; the
+ * start node's kind), or 404 / 403 for the start node. Takes res. */
 static void
-provenance_graph_answer(struct req *r, PGresult *res)
+provenance_graph_answer(struct req *r, PGresult *res, const char *kind)
 {
-	if (res == NULL) {
-		http_db_error(r);
-		return;
-	}
-	json_t *graph = provenance_obj(res, 0, 0);
+	if (provenance_node_verdict(r, res, kind))
+		http_json(r, 201,
+		          json_pack("{s:o}", "graph", provenance_obj(res, 0, PROVENANCE_GET_OBJ)));
 	PQclear(res);
-	http_json(r, 201, json_pack("{s:o}", "graph", graph));
 }
 
 /* POST /search/provenance {start_node: {kind, id}, max_hops?}: the graph around an activity
@@ -814,11 +824,9 @@ provenance_search(struct req *r)
 	}
 	start = json_object_get(body, "start_node");
 	kind = json_string_value(json_object_get(start, "kind"));
-	if (!provenance_node_check(r, kind, id))
-		goto out;
 	snprintf(hops_s, sizeof(hops_s), "%lld", (long long)(hops > 1000000 ? 1000000 : hops));
-	const char *q[] = {id, rc == 1 ? hops_s : NULL, r->user_id};
-	provenance_graph_answer(r, db_exec(r->db, provenance_search_sql, 3, q));
+	const char *q[] = {id, rc == 1 ? hops_s : NULL, r->user_id, kind};
+	provenance_graph_answer(r, db_exec(r->db, provenance_search_sql, 4, q), kind);
 out:
 	json_decref(body);
 }
@@ -869,7 +877,7 @@ provenance_origin(struct req *r)
 		return;
 	if ((ids = provenance_origin_ids(r, body)) != NULL) {
 		const char *q[] = {ids, r->user_id};
-		provenance_graph_answer(r, db_exec(r->db, provenance_origin_sql, 2, q));
+		provenance_graph_answer(r, db_exec(r->db, provenance_origin_sql, 2, q), "");
 		free(ids);
 	}
 	json_decref(body);
