@@ -13,8 +13,7 @@
 #include "uuid.h"
 #include "views.h"
 
-/* README "Limits on input": an activity's name, and the file versions of one origin search. */
-#define PROVENANCE_MAX_NAME       1024
+/* README "Slow and greedy clients": the file versions of one origin search. */
 #define PROVENANCE_MAX_ORIGIN_IDS 1000
 
 /* clang-format off */
@@ -177,7 +176,7 @@ provenance_activity_fields(struct req *r, json_t *body, bool create, struct prov
 	int rc;
 
 	memset(a, 0, sizeof(*a));
-	rc = http_field_text(r, body, "name", PROVENANCE_MAX_NAME, 0, &a->name);
+	rc = http_field_text(r, body, "name", HTTP_MAX_ACTIVITY_NAME, 0, &a->name);
 	if (rc < 0)
 		return -1;
 	if ((rc == 0 && create) || (rc == 1 && a->name[0] == '\0')) {
