@@ -92,8 +92,8 @@
 	" 'from', " PROVENANCE_SQL_END_OBJ(PROVENANCE_SQL_FROM_KIND(r), PROVENANCE_SQL_FROM_ID(r)) "," \
 	" 'to', " PROVENANCE_SQL_END_OBJ(PROVENANCE_SQL_TO_KIND(r), PROVENANCE_SQL_TO_ID(r)) ")"
 
-/* SQL, one JSON expression: the graph node of the id SQL expression n for user ($3 of the
- * search statements): {id, labels, properties}, properties being the whole object when the
+/* SQL, one JSON expression: the graph node of the id SQL expression n for user (a uuid SQL
+ * expression): {id, labels, properties}, properties being the whole object when the
  * user sees it, else only {kind, id, is_deleted} (DDS's restricted object). */
 #define PROVENANCE_SQL_NODE(n, user) \
 	"COALESCE((SELECT json_build_object('id', na.id, 'labels', json_build_array('Activity')," \
@@ -368,8 +368,8 @@ provenance_activity_get(struct req *r)
 /* Columns of the soft deletes: found (and not deleted), the caller created it. */
 enum { PROVENANCE_DEL_FOUND, PROVENANCE_DEL_OWNER };
 
-/* Marks the row r->params[0] of table (activities or prov_relations) deleted when the caller
- * created it, in one statement: 204, or 404 for `what`, or 403. */
+/* Marks the row r->params[0] deleted with sql (PROVENANCE_SQL_SOFT_DELETE of its table) when
+ * the caller created it, in one statement: 204, or 404 for `what`, or 403. */
 static void
 provenance_soft_delete(struct req *r, const char *sql, const char *what)
 {
