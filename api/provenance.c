@@ -1,8 +1,7 @@
 /* provenance.c: DDS v1 provenance (README "Provenance"): activities, the relations between
  * activities and file versions (used, was_generated_by, was_derived_from,
  * was_invalidated_by) and the provenance graph searches. Everything is answered at once from
- * Postgres (migration 0013); no job runs. Each call is one statement, except the relation
- * list of an object, which checks the object first. */
+ * Postgres (migration 0013); no job runs. Each call is one statement. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -688,20 +687,6 @@ provenance_node_verdict(struct req *r, const PGresult *res, const char *kind)
 	return 0;
 }
 
-/* Checks that the node (kind, id) exists and the caller sees it: 1, else 0 after answering
- * (provenance_node_verdict). */
-static int
-provenance_node_check(struct req *r, const char *kind, const char *id)
-{
-	const char *q[] = {id, r->user_id, kind};
-	PGresult *res =
-	    db_exec(r->db, PROVENANCE_SQL_NODE_SEES("$1::uuid", "$2::uuid", "$3::text"), 3, q);
-	int rc = provenance_node_verdict(r, res, kind);
-
-	PQclear(res);
-	return rc;
-}
-
 /* The kinds of provenance nodes. */
 static const char *const provenance_node_kinds[] = {"dds-activity", "dds-file-version", NULL};
 
@@ -713,8 +698,26 @@ provenance_node_kind(const char *kind)
 	       strcmp(kind, provenance_node_kinds[1]) == 0;
 }
 
+/* clang-format off */
+/* GET /relations/{object_kind}/{object_id} in one statement: $1 the node of kind $5, $2 the
+ * caller, $3 per_page asked for, $4 page. Columns: PROVENANCE_GET_* (the node found, seen, a
+ * relation of the page), then the collection's total and per (HTTP_SQL_PAGE_K); at least one
+ * row, whose relation is NULL when the page has none. */
+static const char provenance_relation_list_sql[] =
+	PROVENANCE_RELATIONS_K ", st AS (" PROVENANCE_SQL_NODE_SEES("$1::uuid", "$2::uuid",
+	                                                            "$5::text") ") "
+	"SELECT st.found, st.sees, x.obj, " HTTP_SQL_PAGE_COLS " FROM st LEFT JOIN LATERAL"
+	" (SELECT " PROVENANCE_SQL_RELATION_OBJ("r") "::text AS obj, r.created_at, r.id"
+	PROVENANCE_RELATIONS_OF " AND st.sees ORDER BY r.created_at DESC, r.id"
+	HTTP_SQL_PAGE_LIMIT("$4") ") x ON true ORDER BY x.created_at DESC, x.id";
+/* clang-format on */
+
+/* Columns of provenance_relation_list_sql after the PROVENANCE_GET_* ones. */
+enum { PROVENANCE_LIST_TOTAL = PROVENANCE_GET_OBJ + 1, PROVENANCE_LIST_PER };
+
 /* GET /relations/{object_kind}/{object_id}: the live relations of an activity or file
- * version the caller sees, newest first, paged; those the caller does not see are left out. */
+ * version the caller sees, newest first, paged in pages of at most HTTP_MAX_PAGE_BYTES of
+ * text; those the caller does not see are left out. 404 / 403 for the object. */
 static void
 provenance_relation_list(struct req *r)
 {
@@ -725,22 +728,23 @@ provenance_relation_list(struct req *r)
 		http_not_found(r, "object kind");
 		return;
 	}
-	if (http_paging_args(r, &page, &per_page, lim, NULL) < 0 ||
-	    !provenance_node_check(r, r->params[0], r->params[1]))
+	if (http_paging_args(r, &page, &per_page, lim, NULL) < 0)
 		return;
 	snprintf(pg, sizeof(pg), "%lld", (long long)page);
-	const char *q[] = {r->params[1], r->user_id, lim, pg};
-	PGresult *res =
-	    db_exec(r->db,
-	            PROVENANCE_RELATIONS_K "SELECT " PROVENANCE_SQL_RELATION_OBJ(
-	                "r") "::text, " HTTP_SQL_PAGE_COLS PROVENANCE_RELATIONS_OF
-	                     " ORDER BY r.created_at DESC, r.id" HTTP_SQL_PAGE_LIMIT("$4"),
-	            4, q);
-	if (res == NULL)
-		http_db_error(r);
-	else
-		http_answer_page_k(r, res, 1, provenance_obj,
-		                   PROVENANCE_RELATIONS_K "SELECT total, per FROM k", 3, q, page);
+	const char *q[] = {r->params[1], r->user_id, lim, pg, r->params[0]};
+	PGresult *res = db_exec(r->db, provenance_relation_list_sql, 5, q);
+	if (provenance_node_verdict(r, res, r->params[0])) {
+		json_t *results = json_array();
+		for (int i = 0; i < PQntuples(res); i++) {
+			if (db_get(res, i, PROVENANCE_GET_OBJ) != NULL)
+				json_array_append_new(results,
+				                      provenance_obj(res, i, PROVENANCE_GET_OBJ));
+		}
+		http_paging_headers(r, page, db_get_i64(res, 0, PROVENANCE_LIST_PER),
+		                    db_get_i64(res, 0, PROVENANCE_LIST_TOTAL));
+		http_json(r, 200, json_pack("{s:o}", "results", results));
+	}
+	PQclear(res);
 }
 
 /* ---- searches ---- */

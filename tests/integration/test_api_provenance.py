@@ -134,6 +134,12 @@ def test_relations_and_graph(settle, inline_api):
     r = alice.req("GET", f"/relations/dds-activity/{act}")
     got = ok(r)["results"]
     assert {x["id"] for x in got} == {used["id"], gen["id"]} and r.headers["X-Total"] == "2"
+    pages = [alice.req("GET", f"/relations/dds-activity/{act}", params={"per_page": 1,
+                                                                        "page": n})
+             for n in (1, 2, 3)]
+    assert [x["id"] for p in pages[:2] for x in ok(p)["results"]] == [gen["id"], used["id"]]
+    assert ok(pages[2])["results"] == [] and pages[2].headers["X-Total"] == "2"
+    assert pages[0].headers["X-Total-Pages"] == "2", pages[0].headers
     got = ok(alice.req("GET", f"/relations/dds-file-version/{raw}"))["results"]
     assert {x["id"] for x in got} == {used["id"], der["id"]}
     err(alice.req("GET", f"/relations/dds-project/{pid}"), 404, "not_found")
