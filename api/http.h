@@ -20,10 +20,11 @@
 #define HTTP_MAX_QUERY_PARAMS 64
 /* README "Limits on input": the most bytes of each free-text field a client sets (names
  * above). Read with http_field_text. */
-#define HTTP_MAX_DESCRIPTION  (64 * 1024) /* a project's description (HTTP_TEXT_LINES) */
-#define HTTP_MAX_LABEL        1024        /* a file version's label */
-#define HTTP_MAX_CONTENT_TYPE 255         /* an upload's content_type (HTTP_TEXT_ASCII) */
-#define HTTP_MAX_REPO_URL     2048        /* a software agent's repo_url */
+#define HTTP_MAX_DESCRIPTION   (64 * 1024) /* a project's description (HTTP_TEXT_LINES) */
+#define HTTP_MAX_LABEL         1024        /* a file version's label */
+#define HTTP_MAX_CONTENT_TYPE  255         /* an upload's content_type (HTTP_TEXT_ASCII) */
+#define HTTP_MAX_REPO_URL      2048        /* a software agent's repo_url */
+#define HTTP_MAX_ACTIVITY_NAME 1024        /* an activity's name (its description: as above) */
 
 struct req;
 

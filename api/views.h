@@ -149,6 +149,11 @@ json_t *views_json_col(const PGresult *res, int row, int col);
  * uploads.storage_provider); JSON null for an unknown name. New reference. */
 json_t *views_storage_provider(const char *name);
 
+/* Replaces the provider's name at upload.storage_provider (VIEWS_SQL_UPLOAD_BRIEF) with
+ * its object; leaves anything else (a JSON null upload) alone. Changes upload in place
+ * (borrowed). */
+void views_upload_provider(json_t *upload);
+
 /* Serves the names of obj (a project, folder, file, upload, project permission or item of
  * GET /projects/{id}/files) in their safe form (names_safe, README "Names"): its "name",
  * its "project"'s and each of its "ancestors"' that a row stored before the name rule

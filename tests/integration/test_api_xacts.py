@@ -54,6 +54,15 @@ WANT = {
     "PUT /software_agents/{id}": 1,
     "PUT /software_agents/{id}/api_key": 1,
     "DELETE /software_agents/{id}": 1,
+    "POST /activities": 1,
+    "PUT /activities/{id}": 1,
+    "POST /relations/used": 1,
+    "POST /relations/was_generated_by": 1,
+    "POST /relations/was_derived_from": 1,
+    "POST /search/provenance": 1,
+    "POST /relations/was_invalidated_by": 1,
+    "DELETE /relations/{id}": 1,
+    "DELETE /activities/{id}": 1,
 }
 
 
@@ -143,7 +152,7 @@ def _count_calls(settle, postgres, url, env):
     data = [f"file {i} ".encode() * 100 for i in range(N)]
     md5s = [hashlib.md5(d).hexdigest() for d in data]
     plain, chunked, urls, files, projects, folders, agents = {}, {}, {}, {}, {}, {}, {}
-    versions = {}
+    versions, acts, rels = {}, {}, {}
 
     # Each of these makes the calls of one kind for the items (indexes into data) given.
     def create(api, items):
@@ -265,6 +274,44 @@ def _count_calls(settle, postgres, url, env):
                                 timeout=30)
             assert r.status_code == 204, r.text
 
+    def create_activity(api, items):
+        for i in items:
+            acts[i] = call(api, "POST", "/activities", 201, json={"name": f"a{i}"})["id"]
+
+    def update_activity(api, items):
+        for i in items:
+            call(api, "PUT", f"/activities/{acts[i]}", 200,
+                 json={"ended_on": "2030-01-01T00:00:00Z"})
+
+    def relate(kind, version):
+        def run(api, items):
+            for i in items:
+                r = call(api, "POST", f"/relations/{kind}", 201, json={
+                    "activity": {"id": acts[i]},
+                    "entity": {"kind": "dds-file-version", "id": version(i)}})
+                rels.setdefault(i, r["id"])
+        return run
+
+    def derive(api, items):
+        for i in items:
+            call(api, "POST", "/relations/was_derived_from", 201, json={
+                "used_entity": {"kind": "dds-file-version", "id": versions[i]},
+                "generated_entity": {"kind": "dds-file-version", "id": versions[(i + 1) % N]}})
+
+    def search(api, items):
+        for i in items:
+            g = call(api, "POST", "/search/provenance", 201, json={
+                "start_node": {"kind": "dds-file-version", "id": versions[i]}, "max_hops": 2})
+            assert g["graph"]["relationships"], g
+
+    def drop(kind, ids):
+        def run(api, items):
+            for i in items:
+                r = requests.delete(f"{api.base}/{kind}/{ids[i]}", headers=state["h"],
+                                    timeout=30)
+                assert r.status_code == 204, r.text
+        return run
+
     def delete(kind, ids):
         def run(api, items):
             for i in items:
@@ -283,6 +330,13 @@ def _count_calls(settle, postgres, url, env):
                 ("PUT {signed storage url}", storage_put, 1),
                 ("PUT /uploads/{id}/complete", complete, 1),
                 ("POST /files", create_file, 1),
+                ("POST /activities", create_activity, 1),
+                ("PUT /activities/{id}", update_activity, 1),
+                ("POST /relations/used", relate("used", lambda i: versions[i]), 1),
+                ("POST /relations/was_generated_by",
+                 relate("was_generated_by", lambda i: versions[(i + 1) % N]), 1),
+                ("POST /relations/was_derived_from", derive, 1),
+                ("POST /search/provenance", search, 1),
                 ("GET /files/{id}/url (404 not consistent)", url_pending, 1),
                 ("GET /files/{id}/url (200)", url_ready, 1),
                 ("PUT /uploads/{id}/chunks", chunks, 1),
@@ -296,6 +350,10 @@ def _count_calls(settle, postgres, url, env):
                 ("DELETE /file_versions/{id}", delete_version, 1),
                 ("PUT /current_user", set_email, 1),
                 ("DELETE /files/{id}", delete("files", files), 1),
+                ("POST /relations/was_invalidated_by",
+                 relate("was_invalidated_by", lambda i: versions[i]), 1),
+                ("DELETE /relations/{id}", drop("relations", rels), 1),
+                ("DELETE /activities/{id}", drop("activities", acts), 1),
                 ("DELETE /projects/{id}", delete("projects", projects), 1),
                 ("POST /software_agents", create_agent, 1),
                 ("PUT /software_agents/{id}", update_agent, 1),

@@ -409,3 +409,81 @@ def test_ddsclient_share_and_deliver_change_permissions_then_fail(settle, db, tm
             assert role() is None
     finally:
         d4s2.close()
+
+
+def test_sdk_provenance_calls(settle, tmp_path):
+    """Issue 19 item 1: the SDK's provenance calls (ddsc/core/ddsapi.py) succeed against
+    Settle and the relations read back; on a Settle without provenance the first one,
+    create_activity, failed with "no such endpoint"."""
+    needs_ddsclient()
+    api = settle.api(SETTLE_QUEUE="inline")
+    who = settle.login(api)
+    a = Dds(tmp_path, "a", api, who["agent_key"], who["user_key"])
+    (tmp_path / "one.txt").write_text("first\n")
+    (tmp_path / "two.txt").write_text("second\n")
+    a.sdk("from ddsc.sdk.dukeds import DukeDS\n"
+          "DukeDS.upload_file('provproj', 'one.txt', '/in.txt')\n"
+          "DukeDS.upload_file('provproj', 'two.txt', '/out.txt')\n"
+          "from ddsc.sdk.client import Client\n"
+          "c = Client()\n"
+          "ds = c.dds_connection.data_service\n"
+          "p = c.get_project_by_name('provproj')\n"
+          "fin = p.get_child_for_path('/in.txt').current_version['id']\n"
+          "fout = p.get_child_for_path('/out.txt').current_version['id']\n"
+          "act = ds.create_activity('sdk run', 'made by the SDK',"
+          " started_on='2024-01-01T10:00:00+00:00').json()\n"
+          "assert act['kind'] == 'dds-activity' and act['name'] == 'sdk run', act\n"
+          "ds.update_activity(act['id'], 'sdk run', 'made by the SDK',"
+          " started_on='2024-01-01T10:00:00+00:00', ended_on='2024-01-01T11:00:00+00:00')\n"
+          "got = ds.get_activity_by_id(act['id']).json()\n"
+          "assert got['ended_on'] == '2024-01-01T11:00:00.000Z', got\n"
+          "assert act['id'] in [x['id'] for x in ds.get_activities().json()['results']]\n"
+          "u = ds.create_used_relation(act['id'], 'dds-file', fin).json()\n"
+          "g = ds.create_was_generated_by_relation(act['id'], 'dds-file', fout).json()\n"
+          "d = ds.create_was_derived_from_relation(fin, 'dds-file', fout, 'dds-file').json()\n"
+          "assert (u['kind'], g['kind'], d['kind']) == ('dds-relation-used',"
+          " 'dds-relation-was-generated-by', 'dds-relation-was-derived-from')\n"
+          "rels = ds.get_relations('dds-activity', act['id']).json()['results']\n"
+          "assert {r['id'] for r in rels} == {u['id'], g['id']}, rels\n"
+          "rels = ds.get_relations('dds-file-version', fout).json()['results']\n"
+          "assert {r['id'] for r in rels} == {g['id'], d['id']}, rels\n"
+          "one = ds.get_relation(d['id']).json()\n"
+          "assert one['from']['id'] == fout and one['to']['id'] == fin, one\n"
+          "ds.delete_relation(d['id'])\n"
+          "rels = ds.get_relations('dds-file-version', fout).json()['results']\n"
+          "assert [r['id'] for r in rels] == [g['id']], rels\n"
+          "ds.delete_activity(act['id'])\n"
+          "assert ds.get_activity_by_id(act['id']).json()['is_deleted'] is True\n"
+          "print('provenance ok')\n")
+
+
+def test_ddsclient_deliver_copy_records_provenance(settle, db, tmp_path):
+    """Issue 19 item 1: `ddsclient deliver --copy` copies the project (POST /activities,
+    used, was_generated_by and was_derived_from relations, the activity finished) and then
+    fails only where it reaches D4S2 (the stub), not with "no such endpoint"."""
+    needs_ddsclient()
+    api, a_login, b_name, b_id, _ = two_users(settle)
+    with db.cursor() as cur:  # deliver needs the recipient's email
+        cur.execute("UPDATE users SET email = %s WHERE id = %s", (f"{b_name}@example.org", b_id))
+    d4s2 = D4S2Stub()
+    try:
+        a = Dds(tmp_path, "a", api, a_login["agent_key"], a_login["user_key"], d4s2.url)
+        (tmp_path / "d" / "sub").mkdir(parents=True)
+        (tmp_path / "d" / "x.txt").write_text("x\n")
+        (tmp_path / "d" / "sub" / "y.txt").write_text("y\n")
+        a("upload", "-p", "copyme", str(tmp_path / "d"))
+        r = a.run("deliver", "-p", "copyme", "--copy", "--user", b_name, ok=False)
+        assert r.returncode != 0 and "no such endpoint" not in r.stderr, r.stderr
+        assert "authorization for D4S2" in r.stderr, (r.stdout, r.stderr)
+    finally:
+        d4s2.close()
+    with db.cursor() as cur:
+        cur.execute("SELECT id, name, ended_on IS NOT NULL FROM activities WHERE created_by = %s",
+                    (a_login["user_id"],))
+        acts = cur.fetchall()
+        assert len(acts) == 1 and acts[0][1].startswith("DukeDSClient copying project"), acts
+        assert acts[0][2], acts  # finished: update_activity set ended_on
+        cur.execute("SELECT kind, count(*) FROM prov_relations WHERE created_by = %s"
+                    " GROUP BY kind ORDER BY kind", (a_login["user_id"],))
+        assert cur.fetchall() == [("used", 2), ("was_derived_from", 2),
+                                  ("was_generated_by", 2)]
