@@ -46,6 +46,8 @@ WANT = {
     "DELETE /folders/{id}": 1,
     "DELETE /files/{id}": 1,
     "DELETE /projects/{id}": 1,
+    "PUT /trashbin/dds-folder/{id}/restore": 1,
+    "PUT /trashbin/dds-file/{id}/purge": 1,
 }
 
 
@@ -215,6 +217,14 @@ def _count_calls(settle, postgres, url, env):
                 assert call(api, "DELETE", f"/{kind}/{ids[i]}", 202)["is_deleted"] is True
         return run
 
+    def trashbin(kind, ids, what, want):
+        def run(api, items):
+            for i in items:
+                r = requests.put(f"{api.base}/trashbin/{kind}/{ids[i]}/{what}",
+                                 headers=state["h"], timeout=30)
+                assert r.status_code == want, r.text
+        return run
+
     got = {}
     try:
         window(setup)
@@ -235,7 +245,11 @@ def _count_calls(settle, postgres, url, env):
                 ("POST /projects", create_project, 1),
                 ("POST /folders", create_folder, 1),
                 ("DELETE /folders/{id}", delete("folders", folders), 1),
+                ("PUT /trashbin/dds-folder/{id}/restore",
+                 trashbin("dds-folder", folders, "restore", 200), 1),
                 ("DELETE /files/{id}", delete("files", files), 1),
+                ("PUT /trashbin/dds-file/{id}/purge", trashbin("dds-file", files, "purge", 204),
+                 1),
                 ("DELETE /projects/{id}", delete("projects", projects), 1)]:
             if calls is url_ready:
                 url_ready(None, [])
