@@ -120,9 +120,9 @@ out:
  * "Trash bin"): GET /trashbin/projects. */
 #define PROJECTS_TRASHED                                                                           \
 	PROJECTS_MINE                                                                              \
-	    " AND (EXISTS (SELECT 1 FROM folders t WHERE t.project_id = p.id AND " TRASH_SQL_ROOT( \
-	        "t") ") OR EXISTS (SELECT 1 FROM files t WHERE t.project_id = p.id "               \
-	             "AND " TRASH_SQL_ROOT("t") "))"
+	" AND (EXISTS (SELECT 1 FROM folders t WHERE t.project_id = p.id AND " TRASH_SQL_ROOT(     \
+	    "t") ") OR EXISTS (SELECT 1 FROM files t WHERE t.project_id = p.id "                   \
+	         "AND " TRASH_SQL_ROOT("t") "))"
 
 /* SQL: the bytes of text of a project p (see HTTP_SQL_PAGE_K). */
 #define PROJECTS_TEXT_BYTES "octet_length(p.name) + octet_length(p.description)"

@@ -83,15 +83,17 @@ trashbin_get(struct req *r)
 	" AND ($2::text IS NULL OR ($2::text <> '%%' AND t.name ILIKE $2::text ESCAPE '\\'))"
 #define TRASHBIN_AT_PROJECT(pred)                                                                  \
 	"WITH items(kind, id, name, deleted_at) AS (SELECT 'dds-folder', t.id, t.name,"            \
-	" t.deleted_at FROM folders t WHERE t.project_id = $1::uuid AND " pred(                    \
-	    "t") TRASHBIN_NAME " UNION ALL SELECT 'dds-file', t.id, t.name, t.deleted_at FROM"     \
-	         " files t WHERE t.project_id = $1::uuid AND " pred("t") TRASHBIN_NAME ")"
+	" t.deleted_at FROM folders t WHERE t.project_id = $1::uuid AND " pred("t") TRASHBIN_NAME  \
+	    " UNION ALL SELECT 'dds-file', t.id, t.name, t.deleted_at FROM"                        \
+	    " files t WHERE t.project_id = $1::uuid AND " pred("t") TRASHBIN_NAME ")"
 #define TRASHBIN_GROUP                                                                             \
 	"grp AS (SELECT COALESCE(g.deleted_with, g.id) AS id FROM folders g WHERE g.id = $1::uuid" \
 	" AND " TRASH_SQL_IN("g") ")"
 #define TRASHBIN_AT_FOLDER                                                                         \
-	"WITH " TRASHBIN_GROUP ", items(kind, id, name, deleted_at) AS (SELECT 'dds-folder', t.id," \
-	" t.name, t.deleted_at FROM folders t, grp WHERE t.parent_id = $1::uuid AND " TRASH_SQL_IN( \
+	"WITH " TRASHBIN_GROUP                                                                     \
+	", items(kind, id, name, deleted_at) AS (SELECT 'dds-folder', t.id,"                       \
+	" t.name, t.deleted_at FROM folders t, grp WHERE t.parent_id = $1::uuid "                  \
+	"AND " TRASH_SQL_IN(                                                                       \
 	    "t") " AND t.deleted_with = grp.id" TRASHBIN_NAME                                      \
 	         " UNION ALL SELECT 'dds-file', t.id, t.name, t.deleted_at FROM files t, grp"      \
 	         " WHERE t.parent_id = $1::uuid AND " TRASH_SQL_IN(                                \
@@ -111,10 +113,11 @@ trashbin_get(struct req *r)
 #define TRASHBIN_PAGE                                                                              \
 	" SELECT pg.kind, x.*, pg.total FROM (SELECT kind, id, name, deleted_at, count(*) OVER ()" \
 	" AS total FROM items ORDER BY deleted_at DESC, id LIMIT $3 OFFSET $4) pg CROSS JOIN"      \
-	" LATERAL (SELECT " VIEWS_SQL_FOLDER("f") ", NULL::text FROM folders f WHERE pg.kind ="    \
-	" 'dds-folder' AND f.id = pg.id UNION ALL SELECT " VIEWS_SQL_FILE(                         \
-	    "f") " FROM files f WHERE pg.kind = 'dds-file' AND f.id = pg.id) x"                    \
-	         " ORDER BY pg.deleted_at DESC, pg.id"
+	" LATERAL (SELECT " VIEWS_SQL_FOLDER(                                                      \
+	    "f") ", NULL::text FROM folders f WHERE pg.kind ="                                     \
+	         " 'dds-folder' AND f.id = pg.id UNION ALL SELECT " VIEWS_SQL_FILE(                \
+	             "f") " FROM files f WHERE pg.kind = 'dds-file' AND f.id = pg.id) x"           \
+	                  " ORDER BY pg.deleted_at DESC, pg.id"
 #define TRASHBIN_TOTAL_COL 10
 #define TRASHBIN_COUNT     " SELECT count(*) FROM items"
 
@@ -260,11 +263,11 @@ trashbin_purge(struct req *r)
 /* What a restore asks for and finds. */
 struct trashbin_restore {
 	enum trashbin_kind kind;
-	const char *id;         /* the item */
-	bool to_folder;         /* the target is a folder (else the project root) */
-	const char *parent;     /* the target folder, or the project id */
-	char old_parent[37];    /* the item's parent folder, "" at the project root */
-	char group[37];         /* the trash root it was trashed with */
+	const char *id;      /* the item */
+	bool to_folder;      /* the target is a folder (else the project root) */
+	const char *parent;  /* the target folder, or the project id */
+	char old_parent[37]; /* the item's parent folder, "" at the project root */
+	char group[37];      /* the trash root it was trashed with */
 	struct access_project p;
 };
 
@@ -348,9 +351,10 @@ trashbin_target_ok(struct req *r, const struct trashbin_restore *t)
 		return -1;
 	}
 	if (!db_get_bool(res, 0, PQfnumber(res, "live")))
-		http_error(r, 404, "not_found",
-		           "the parent does not exist, is in another project, or is in the trash bin",
-		           "restore the parent first, or give another one");
+		http_error(
+		    r, 404, "not_found",
+		    "the parent does not exist, is in another project, or is in the trash bin",
+		    "restore the parent first, or give another one");
 	else if (db_get_bool(res, 0, PQfnumber(res, "taken")))
 		http_error(r, 409, "conflict", "an item of the same name lives in the parent",
 		           "rename or move that item, or restore into another parent");

@@ -17,7 +17,7 @@
  * what was trashed with it and the bytes (worker/jobs/resource_delete.c): the one way out
  * of the trash. */
 #define TRASH_SQL_PURGE(table, ids)                                                                \
-	"UPDATE " table " tp SET purged_at = now() WHERE tp.id IN (" ids ") AND " TRASH_SQL_IN(   \
-	    "tp") " RETURNING tp.id"
+	"UPDATE " table " tp SET purged_at = now() WHERE tp.id IN (" ids                           \
+	") AND " TRASH_SQL_IN("tp") " RETURNING tp.id"
 
 #endif
