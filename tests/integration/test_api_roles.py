@@ -247,6 +247,12 @@ class Fixture:
         c.h = {"Authorization": ok(t, 201)["api_token"]}
         return r
 
+    def trashed_file(self):
+        """A fresh file of the admin's, deleted: in the trash bin."""
+        fid = self.new_file()["id"]
+        ok(self.a.req("DELETE", f"/files/{fid}"), 202)
+        return fid
+
 
 def _calls(fx, carol_id):
     """(name, permission or None for any caller, call(client) -> response)."""
@@ -365,6 +371,18 @@ def _calls(fx, carol_id):
         ("GET /app/status", None, lambda c: c.req("GET", "/app/status")),
         ("PUT /current_user", None, lambda c: c.req(
             "PUT", "/current_user", json={"email": f"{c.user_id}@example.org"})),
+        ("GET /trashbin/projects", None, lambda c: c.req("GET", "/trashbin/projects")),
+        ("GET /trashbin/projects/{id}/children", "view_project",
+         lambda c: c.req("GET", f"/trashbin/projects/{p}/children?recurse=true")),
+        ("GET /trashbin/folders/{id}/children", "view_project",
+         lambda c: c.req("GET", f"/trashbin/folders/{d}/children")),
+        ("GET /trashbin/{object_kind}/{object_id}", "view_project",
+         lambda c: c.req("GET", f"/trashbin/dds-file/{fx.trashed}")),
+        ("PUT /trashbin/{object_kind}/{object_id}/restore", "delete_file",
+         lambda c: c.req("PUT", f"/trashbin/dds-file/{fx.trashed_file()}/restore",
+                         json={"parent": {"kind": "dds-folder", "id": fx.new_folder()}})),
+        ("PUT /trashbin/{object_kind}/{object_id}/purge", "delete_file",
+         lambda c: c.req("PUT", f"/trashbin/dds-file/{fx.trashed_file()}/purge")),
         ("GET /projects/{id}/permissions", "view_project",
          lambda c: c.req("GET", f"/projects/{p}/permissions")),
         ("GET /projects/{id}/permissions/{user_id}", "view_project",
@@ -413,6 +431,7 @@ def test_role_table_on_every_endpoint(settle, inline_api):
     carol = login(settle, inline_api)
     fx = Fixture(admin)
     fx.settle = settle
+    fx.trashed = fx.trashed_file()
     callers = {}
     for role in ROLES + [None]:
         callers[role] = login(settle, inline_api)

@@ -63,6 +63,8 @@ WANT = {
     "POST /relations/was_invalidated_by": 1,
     "DELETE /relations/{id}": 1,
     "DELETE /activities/{id}": 1,
+    "PUT /trashbin/dds-folder/{id}/restore": 1,
+    "PUT /trashbin/dds-file/{id}/purge": 1,
 }
 
 
@@ -318,6 +320,14 @@ def _count_calls(settle, postgres, url, env):
                 assert call(api, "DELETE", f"/{kind}/{ids[i]}", 202)["is_deleted"] is True
         return run
 
+    def trashbin(kind, ids, what, want):
+        def run(api, items):
+            for i in items:
+                r = requests.put(f"{api.base}/trashbin/{kind}/{ids[i]}/{what}",
+                                 headers=state["h"], timeout=30)
+                assert r.status_code == want, r.text
+        return run
+
     got = {}
     try:
         window(setup)
@@ -349,7 +359,11 @@ def _count_calls(settle, postgres, url, env):
                 ("POST /file_versions/{id}/current", promote, 1),
                 ("DELETE /file_versions/{id}", delete_version, 1),
                 ("PUT /current_user", set_email, 1),
+                ("PUT /trashbin/dds-folder/{id}/restore",
+                 trashbin("dds-folder", folders, "restore", 200), 1),
                 ("DELETE /files/{id}", delete("files", files), 1),
+                ("PUT /trashbin/dds-file/{id}/purge", trashbin("dds-file", files, "purge", 204),
+                 1),
                 ("POST /relations/was_invalidated_by",
                  relate("was_invalidated_by", lambda i: versions[i]), 1),
                 ("DELETE /relations/{id}", drop("relations", rels), 1),

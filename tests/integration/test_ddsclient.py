@@ -89,6 +89,35 @@ def test_ddsclient_with_keys_made_over_the_api(settle, tmp_path):
     assert "/data/sub/small.txt" in dds("list", "-p", "keysproj")
 
 
+def test_ddsclient_delete_leaves_an_undo(settle, tmp_path):
+    """A file deleted with `ddsclient delete` lands in the trash bin: restored over the API,
+    ddsclient downloads it again with identical bytes (README "Trash bin")."""
+    needs_ddsclient()
+    api = settle.api()
+    settle.worker()
+    who = settle.login(api)
+    dds = Dds(tmp_path, "ddsclient", api, who["agent_key"], who["user_key"])
+    data = sample_tree(tmp_path)
+    dds("upload", "-p", "undoproj", str(data))
+    dds("delete", "-p", "undoproj", "--path", "/data/big.bin", "--force")
+    listed = dds("list", "-p", "undoproj")
+    assert "/data/big.bin" not in listed and "/data/sub/small.txt" in listed, listed
+
+    h = who["headers"]
+    projects = requests.get(f"{api.base}/projects", headers=h, timeout=30).json()["results"]
+    pid = next(x["id"] for x in projects if x["name"] == "undoproj")
+    r = requests.get(f"{api.base}/trashbin/projects/{pid}/children", headers=h, timeout=30)
+    assert r.status_code == 200, r.text
+    trashed = r.json()["results"]
+    assert [(x["kind"], x["name"], x["is_deleted"]) for x in trashed] == [
+        ("dds-file", "big.bin", True)], trashed
+    r = requests.put(f"{api.base}/trashbin/dds-file/{trashed[0]['id']}/restore", headers=h,
+                     timeout=30)
+    assert r.status_code == 200 and r.json()["is_deleted"] is False, r.text
+    dds("download", "-p", "undoproj", str(tmp_path / "out"))
+    assert same_tree(data, tmp_path / "out" / "data")
+
+
 def test_ddsclient_against_a_delayed_standby(settle, standby, tmp_path):
     """ddsclient uploads and downloads through settle-api reading from a standby that applies
     the WAL 2 s late. What it relies on: its API calls go through one requests.Session per

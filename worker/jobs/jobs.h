@@ -130,7 +130,9 @@ void upload_complete_verdict_clear(struct upload_verdict *v);
 
 /* Housekeeping run with reconcile: forgets Idempotency-Keys older than 24 hours, then purges
  * uploads not completed and without activity (creation, chunk registration, storage PUT)
- * for cfg.upload_ttl seconds, in bounded batches. Safe with any number of workers at once.
+ * for cfg.upload_ttl seconds, in bounded batches, then purges the trash roots deleted more
+ * than cfg.trash_ttl seconds ago (through their resource.delete jobs). Safe with any number
+ * of workers at once.
  * 0 or -1 (error logged). */
 int jobs_housekeep(PGconn *c) MUSTCHECK;
 
