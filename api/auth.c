@@ -29,8 +29,11 @@ auth_required_str(struct req *r, json_t *body, const char *field, const char **o
 }
 
 /* Finds the user and agent of the keys, locking both rows (FOR SHARE) so that a disable
- * (settle user|agent disable, which locks them FOR NO KEY UPDATE) runs wholly before or
- * after, and records a token for them unless either is disabled. Its row: user id, agent
+ * (settle user|agent disable, which locks them FOR NO KEY UPDATE) or a change of their keys
+ * (agents.c) runs wholly before or after, and records a token for them unless either is
+ * disabled. A key counts only while it carries its owner's key_generation (migration
+ * 0014): a request that waited for a change of keys re-checks the owner's new row and
+ * finds the old key stale. Its row: user id, agent
  * id, user disabled, agent disabled, issued (epoch ms, the database's clock; NULL when not
  * issued). No row: a key is unknown. */
 static const char auth_issue_sql[] =
@@ -40,6 +43,7 @@ static const char auth_issue_sql[] =
     " FROM api_keys ak JOIN software_agents a ON a.id = ak.software_agent_id,"
     "      api_keys uk JOIN users u ON u.id = uk.user_id"
     " WHERE ak.key_hash = $1 AND uk.key_hash = $2"
+    "  AND ak.generation = a.key_generation AND uk.generation = u.key_generation"
     " FOR SHARE OF a, u),"
     " ins AS ("
     " INSERT INTO api_tokens(id, user_id, software_agent_id, expires_at, created_at)"
@@ -123,7 +127,7 @@ auth_token(struct req *r, const char *token)
 	    [REVOKE_USER_DISABLED] = "api token is revoked: the user is disabled",
 	    [REVOKE_AGENT_DISABLED] = "api token is revoked: the software agent is disabled",
 	    [REVOKE_ISSUED_BEFORE] = "api token is revoked: it was issued before its user or "
-	                             "software agent was disabled",
+	                             "software agent was disabled, deleted or given a new key",
 	};
 	struct sign_token t;
 	enum revoke_verdict v;

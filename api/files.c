@@ -372,8 +372,10 @@ static const char files_url_sql[] =
     FILES_URL_SQL("files f JOIN LATERAL (SELECT upload_id FROM file_versions WHERE file_id = "
                   "f.id AND NOT is_deleted ORDER BY version DESC LIMIT 1) v ON true",
                   "f.id = $1 AND NOT f.is_deleted");
-static const char files_version_url_sql[] = FILES_URL_SQL(
-    "file_versions v JOIN files f ON f.id = v.file_id", "v.id = $1 AND NOT f.is_deleted");
+/* A deleted version has no download URL (DDS), even while another version keeps its bytes. */
+static const char files_version_url_sql[] =
+    FILES_URL_SQL("file_versions v JOIN files f ON f.id = v.file_id",
+                  "v.id = $1 AND NOT v.is_deleted AND NOT f.is_deleted");
 
 /* Answers the download URL of the upload that sql selects for r->params[0]: 200 when
  * consistent, 400 integrity_exception after a failed check, 404 not consistent before

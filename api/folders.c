@@ -62,6 +62,34 @@ folders_too_deep(struct req *r)
 	    "folders may be nested at most " FOLDERS_STR(FOLDERS_MAX_DEPTH) " levels deep");
 }
 
+/* The depth that the deepest folder below folder $2 (or $2 itself) would have once $2 is
+ * moved into folder $1 (NULL: the project root), [counting only live folders]. */
+static const char *const folders_depth_sql[2] = {
+    "SELECT (SELECT count(*) FROM settle_folder_ancestors($1::uuid)) + 1"
+    " + COALESCE((SELECT max(s.depth) FROM settle_folder_subtree(ARRAY[$2::uuid], false) s), 0)",
+    "SELECT (SELECT count(*) FROM settle_folder_ancestors($1::uuid)) + 1"
+    " + COALESCE((SELECT max(s.depth) FROM settle_folder_subtree(ARRAY[$2::uuid], true) s), 0)",
+};
+
+int
+folders_depth_ok(struct req *r, const char *target, const char *folder, bool live)
+{
+	const char *q[] = {target, folder};
+	PGresult *res = db_exec(r->db, folders_depth_sql[live], 2, q);
+	int rc = 1;
+
+	if (res == NULL) {
+		http_db_error(r);
+		return -1;
+	}
+	if (db_get_i64(res, 0, 0) > FOLDERS_MAX_DEPTH) {
+		folders_too_deep(r);
+		rc = 0;
+	}
+	PQclear(res);
+	return rc;
+}
+
 /* POST /folders in one statement: checks the parent ($1: the project, or a live folder,
  * with lookup as for ACCESS_SQL) and the caller ($2), inserts the folder ($3, name $4) under
  * `parent` (SQL: the folder id, or NULL at the project root) unless its depth (SQL) is over

@@ -41,4 +41,10 @@ int folders_read_parent(struct req *r, json_t *body, bool required, bool *is_fol
  * than FOLDERS_MAX_DEPTH there. */
 void folders_too_deep(struct req *r);
 
+/* In the caller's open transaction: 1 when folder, and every folder below it (only the
+ * live ones when live; else the trashed ones too, as for a restore), stays within
+ * FOLDERS_MAX_DEPTH once it lies in folder target (NULL: the project root); else 0 after
+ * answering 400; -1 after answering a database error. */
+int folders_depth_ok(struct req *r, const char *target, const char *folder, bool live) MUSTCHECK;
+
 #endif

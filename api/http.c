@@ -374,6 +374,22 @@ http_field_name(struct req *r, json_t *obj, const char *field, const char **out)
 	return 1;
 }
 
+int
+http_field_email(struct req *r, json_t *obj, const char *field, const char **out)
+{
+	int rc = http_field_str(r, obj, field, out);
+	const char *problem;
+
+	if (rc <= 0)
+		return rc;
+	problem = names_email_problem(*out, json_string_length(json_object_get(obj, field)));
+	if (problem != NULL) {
+		http_invalid(r, field, problem);
+		return -1;
+	}
+	return 1;
+}
+
 /* True when the n bytes of text at s keep the rule of flags (see http_field_text). */
 static bool
 http_text_ok(const char *s, size_t n, int flags)

@@ -20,9 +20,11 @@
 #define HTTP_MAX_QUERY_PARAMS 64
 /* README "Limits on input": the most bytes of each free-text field a client sets (names
  * above). Read with http_field_text. */
-#define HTTP_MAX_DESCRIPTION  (64 * 1024) /* a project's description (HTTP_TEXT_LINES) */
-#define HTTP_MAX_LABEL        1024        /* a file version's label */
-#define HTTP_MAX_CONTENT_TYPE 255         /* an upload's content_type (HTTP_TEXT_ASCII) */
+#define HTTP_MAX_DESCRIPTION   (64 * 1024) /* a project's description (HTTP_TEXT_LINES) */
+#define HTTP_MAX_LABEL         1024        /* a file version's label */
+#define HTTP_MAX_CONTENT_TYPE  255         /* an upload's content_type (HTTP_TEXT_ASCII) */
+#define HTTP_MAX_REPO_URL      2048        /* a software agent's repo_url */
+#define HTTP_MAX_ACTIVITY_NAME 1024        /* an activity's name (its description: as above) */
 
 struct req;
 
@@ -40,6 +42,8 @@ enum route_flags {
 	                    * its statements need not be tracked (session_track) */
 	ROUTE_PERMISSIONS = 64, /* may take access away: standbys decide access again only once
 	                         * they replayed its commit (session_tracked) */
+	ROUTE_SECRET = 128,     /* its answer may hold a secret (a key shown once): it is not
+	                         * stored for an Idempotency-Key, which is refused (400) */
 };
 
 struct route {
@@ -187,6 +191,9 @@ int http_field_str(struct req *r, json_t *obj, const char *field, const char **o
  * rule (API.md "Limits on input" and README "Names"); anything else is answered 400 with
  * the message of the rule it breaks. */
 int http_field_name(struct req *r, json_t *obj, const char *field, const char **out) MUSTCHECK;
+/* A user's email: a string that follows names_email_problem's rule; anything else is
+ * answered 400 with the message of the rule it breaks. */
+int http_field_email(struct req *r, json_t *obj, const char *field, const char **out) MUSTCHECK;
 /* What http_field_text allows besides UTF-8 without control characters. */
 enum http_text_flags {
 	HTTP_TEXT_LINES = 1, /* tab, LF and CR too: text of several lines */

@@ -30,12 +30,6 @@ static const char moves_target_sql[] =
     " FROM folders f, settle_folder_ancestors($1::uuid) up WHERE f.id = $1::uuid"
     " GROUP BY f.project_id";
 
-/* The depth that the deepest live folder below folder $2 (or $2 itself) would have once $2
- * is moved into folder $1 (NULL: the project root). */
-static const char moves_depth_sql[] =
-    "SELECT (SELECT count(*) FROM settle_folder_ancestors($1::uuid)) + 1"
-    " + COALESCE((SELECT max(s.depth) FROM settle_folder_subtree(ARRAY[$2::uuid], true) s), 0)";
-
 /* The update of a move or rename, [is folder]: name $2 (NULL: kept), parent $4 when $3
  * (NULL: the project root), by user $5, of item $1; answers the item's view columns. */
 /* clang-format off */
@@ -119,28 +113,6 @@ moves_target_ok(struct req *r, const struct moves_req *m)
 	return rc;
 }
 
-/* In the open transaction, after moves_target_ok: 1 when the folder m moves, and every
- * folder below it, stays within FOLDERS_MAX_DEPTH at its new place; else 0 after answering
- * 400; -1 after answering a database error. */
-static int
-moves_depth_ok(struct req *r, const struct moves_req *m)
-{
-	const char *q[] = {m->to_folder ? m->parent : NULL, r->params[0]};
-	PGresult *res = db_exec(r->db, moves_depth_sql, 2, q);
-	int rc = 1;
-
-	if (res == NULL) {
-		http_db_error(r);
-		return -1;
-	}
-	if (db_get_i64(res, 0, 0) > FOLDERS_MAX_DEPTH) {
-		folders_too_deep(r);
-		rc = 0;
-	}
-	PQclear(res);
-	return rc;
-}
-
 /* Checks, moves and renames in one transaction, then answers 200 with the item. */
 static void
 moves_run(struct req *r, struct moves_req *m)
@@ -159,7 +131,7 @@ moves_run(struct req *r, struct moves_req *m)
 	if (rc == 1 && m->moving)
 		rc = moves_target_ok(r, m);
 	if (rc == 1 && m->moving && m->folder)
-		rc = moves_depth_ok(r, m);
+		rc = folders_depth_ok(r, m->to_folder ? m->parent : NULL, r->params[0], true);
 	if (rc != 1)
 		goto answered; /* access_check and moves_target_ok answer their errors */
 	const char *q[] = {r->params[0], m->name, m->moving ? "t" : "f",

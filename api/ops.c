@@ -1,8 +1,11 @@
-/* ops.c: the operational endpoints /healthz, /readyz and /metrics. */
+/* ops.c: the operational endpoints /healthz, /readyz and /metrics, and DDS's
+ * /api/v1/app/status. */
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "config.h"
 #include "db.h"
+#include "json.h"
 #include "replica.h"
 #include "router.h"
 #include "stats.h"
@@ -40,6 +43,36 @@ ops_readyz(struct req *r)
 	http_json(r, 200,
 	          json_pack("{s:s,s:o}", "status", down > 0 ? "degraded" : "ready", "standbys",
 	                    standbys));
+}
+
+/* GET /api/v1/app/status, DDS's health check, public: 200 {"status": "ok", "environment"}
+ * when Postgres answers and is migrated (the roles seeded), else 503 with status "error"
+ * beside the fields of every error (Retry-After: 1). environment is "development" in
+ * inline mode (no RabbitMQ; README), else "production". Storage and RabbitMQ are not
+ * probed: a call anyone may make does not make Settle call out. */
+static void
+ops_app_status(struct req *r)
+{
+	const char *environment = cfg.inline_mode ? "development" : "production";
+	PGconn *c = db_thread_conn();
+	PGresult *res = c ? db_exec(c, "SELECT EXISTS (SELECT 1 FROM auth_roles)", 0, NULL) : NULL;
+	bool ok = res != NULL && db_get_bool(res, 0, 0);
+	json_t *body;
+
+	if (res == NULL && c != NULL && db_last_was_connection())
+		db_thread_close();
+	PQclear(res);
+	if (ok) {
+		http_json(r, 200,
+		          json_pack("{s:s,s:s}", "status", "ok", "environment", environment));
+		return;
+	}
+	body = json_error_body(503, "service_unavailable",
+	                       "the database is not reachable or not migrated", "retry later");
+	json_object_set_new(body, "status", json_string("error"));
+	json_object_set_new(body, "environment", json_string(environment));
+	http_json(r, 503, body);
+	http_header(r, "Retry-After", "1");
 }
 
 /* Jobs by kind and outcome, from job_runs (every worker's, not only this process's). */
@@ -120,5 +153,6 @@ const struct route ops_routes[] = {
     {"GET", "/healthz", ROUTE_NODB, "healthz", ops_healthz, NULL, NULL, NULL},
     {"GET", "/readyz", ROUTE_NODB, "readyz", ops_readyz, NULL, NULL, NULL},
     {"GET", "/metrics", ROUTE_NODB, "metrics", ops_metrics, NULL, NULL, NULL},
+    {"GET", "/api/v1/app/status", ROUTE_NODB, "app.status", ops_app_status, NULL, NULL, NULL},
     {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
 };

@@ -10,6 +10,7 @@
 #include "job.h"
 #include "outbox.h"
 #include "router.h"
+#include "trash.h"
 #include "uuid.h"
 #include "views.h"
 #include "wait.h"
@@ -115,15 +116,35 @@ out:
 	" FROM projects p JOIN project_members m ON m.project_id = p.id WHERE m.user_id = $1"      \
 	" AND NOT p.is_deleted AND " ACCESS_SQL_CAN("p", "$1::uuid", ACCESS_LIT(ACCESS_VIEW))
 
+/* The caller's ($1) live projects with an item in the trash bin (a trash root, README
+ * "Trash bin"): GET /trashbin/projects. */
+#define PROJECTS_TRASHED                                                                           \
+	PROJECTS_MINE                                                                              \
+	" AND (EXISTS (SELECT 1 FROM folders t WHERE t.project_id = p.id AND " TRASH_SQL_ROOT(     \
+	    "t") ") OR EXISTS (SELECT 1 FROM files t WHERE t.project_id = p.id "                   \
+	         "AND " TRASH_SQL_ROOT("t") "))"
+
 /* SQL: the bytes of text of a project p (see HTTP_SQL_PAGE_K). */
 #define PROJECTS_TEXT_BYTES "octet_length(p.name) + octet_length(p.description)"
-/* SQL: the caller's ($1) projects, $2 per page asked for (the CTE k). */
-#define PROJECTS_LIST_K HTTP_SQL_PAGE_K(PROJECTS_TEXT_BYTES, PROJECTS_MINE, "$2")
+/* SQL: the projects `mine` selects, $2 per page asked for (the CTE k). */
+#define PROJECTS_LIST_K(mine) HTTP_SQL_PAGE_K(PROJECTS_TEXT_BYTES, mine, "$2")
 
-/* GET /projects: the caller's live projects, oldest first, paged (page $3) in pages of at
- * most HTTP_MAX_PAGE_BYTES of text, in one statement. */
+/* The page (page $3) and count statements of [the projects with trash, else all]. */
+static const char *const projects_list_sql[2][2] = {
+    {PROJECTS_LIST_K(PROJECTS_MINE) "SELECT " VIEWS_SQL_PROJECT(
+         "p") ", " HTTP_SQL_PAGE_COLS PROJECTS_MINE
+              " ORDER BY p.created_at, p.id" HTTP_SQL_PAGE_LIMIT("$3"),
+     PROJECTS_LIST_K(PROJECTS_MINE) "SELECT total, per FROM k"},
+    {PROJECTS_LIST_K(PROJECTS_TRASHED) "SELECT " VIEWS_SQL_PROJECT(
+         "p") ", " HTTP_SQL_PAGE_COLS PROJECTS_TRASHED
+              " ORDER BY p.created_at, p.id" HTTP_SQL_PAGE_LIMIT("$3"),
+     PROJECTS_LIST_K(PROJECTS_TRASHED) "SELECT total, per FROM k"},
+};
+
+/* The caller's live projects [with an item in the trash], oldest first, paged (page $3) in
+ * pages of at most HTTP_MAX_PAGE_BYTES of text, in one statement. */
 static void
-projects_list(struct req *r)
+projects_list_of(struct req *r, bool trashed)
 {
 	int64_t page, per_page;
 	char lim[24], pg[24];
@@ -133,16 +154,26 @@ projects_list(struct req *r)
 		return;
 	snprintf(pg, sizeof(pg), "%lld", (long long)page);
 	const char *q[] = {r->user_id, lim, pg};
-	res = db_exec(r->db,
-	              PROJECTS_LIST_K "SELECT " VIEWS_SQL_PROJECT(
-	                  "p") ", " HTTP_SQL_PAGE_COLS PROJECTS_MINE
-	                       " ORDER BY p.created_at, p.id" HTTP_SQL_PAGE_LIMIT("$3"),
-	              3, q);
+	res = db_exec(r->db, projects_list_sql[trashed][0], 3, q);
 	if (res == NULL)
 		http_db_error(r);
 	else
 		http_answer_page_k(r, res, PROJECTS_NCOLS, views_project,
-		                   PROJECTS_LIST_K "SELECT total, per FROM k", 2, q, page);
+		                   projects_list_sql[trashed][1], 2, q, page);
+}
+
+/* GET /projects. */
+static void
+projects_list(struct req *r)
+{
+	projects_list_of(r, false);
+}
+
+/* GET /trashbin/projects: the caller's projects that have an item in the trash bin. */
+static void
+projects_trash_list(struct req *r)
+{
+	projects_list_of(r, true);
 }
 
 static const char projects_get_sql[] =
@@ -206,5 +237,7 @@ const struct route projects_routes[] = {
      NULL, NULL, NULL},
     {"GET", "/api/v1/projects/:id/files", ROUTE_AUTH, "projects.files", children_project_files,
      NULL, NULL, NULL},
+    {"GET", "/api/v1/trashbin/projects", ROUTE_AUTH, "trashbin.projects", projects_trash_list, NULL,
+     NULL, NULL},
     {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
 };

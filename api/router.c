@@ -22,8 +22,10 @@
 #include "watchdog.h"
 
 static const struct route *const tables[] = {
-    auth_routes,         projects_routes, folders_routes, uploads_routes,     files_routes,
-    storage_http_routes, ops_routes,      users_routes,   permissions_routes, moves_routes,
+    auth_routes,        projects_routes,     folders_routes,    uploads_routes,
+    files_routes,       storage_http_routes, ops_routes,        users_routes,
+    permissions_routes, moves_routes,        versions_routes,   providers_routes,
+    agents_routes,      provenance_routes,   trashbin_routes,
 };
 
 /* Compares one pattern with path segment by segment; ":name" takes any one segment. */
@@ -372,6 +374,12 @@ router_run(struct req *r)
 	if (roll < cfg.fault_rate / 2) {
 		http_error(r, 500, "not_provided", "injected fault before commit",
 		           "retry the request");
+		return;
+	}
+	if ((r->route->flags & ROUTE_SECRET) && http_req_header(r, "Idempotency-Key") != NULL) {
+		http_invalid(r, "Idempotency-Key",
+		             "is not accepted here: the answer holds a key that is shown once and "
+		             "never stored");
 		return;
 	}
 	if (strcmp(r->method, "POST") == 0 && (r->route->flags & ROUTE_AUTH) &&

@@ -17,6 +17,11 @@ extern const struct route ops_routes[];
 extern const struct route users_routes[];
 extern const struct route permissions_routes[];
 extern const struct route moves_routes[];
+extern const struct route versions_routes[];
+extern const struct route providers_routes[];
+extern const struct route agents_routes[];
+extern const struct route provenance_routes[];
+extern const struct route trashbin_routes[];
 
 /* Finds the route for method and path, filling r->params. NULL if none; *path_known is
  * set when the path exists for another method. */

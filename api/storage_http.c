@@ -384,7 +384,9 @@ storage_http_load(struct req *r, struct storage_get **out, char **etag, int64_t 
 	    r->db,
 	    "SELECT u.storage_container, u.etag, c.number, c.stored_size, c.stored_at IS NULL, "
 	    "u.storage_provider FROM uploads u LEFT JOIN chunks c ON c.upload_id = u.id "
-	    "WHERE u.id = $1 AND u.purged_at IS NULL ORDER BY c.number",
+	    "WHERE u.id = $1 AND u.purged_at IS NULL AND NOT EXISTS (SELECT 1 FROM file_versions v"
+	    " JOIN files f ON f.id = v.file_id WHERE v.upload_id = u.id AND f.is_deleted)"
+	    " ORDER BY c.number",
 	    1, params);
 	struct storage_get *g;
 

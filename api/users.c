@@ -99,15 +99,69 @@ users_one(struct req *r, const char *sql, const char *key, const char *what)
 	users_one2(r, sql, key, NULL, what);
 }
 
-/* GET /current_user: the caller, full dds-user shape, with the software agent of the token
- * ($2) as agent {id}. */
+/* SQL, one column: the caller (users row alias u) as GET /current_user shows it: the full
+ * dds-user with the software agent of the token ($2) as agent {id}. */
+#define USERS_SQL_CURRENT                                                                          \
+	"(" USERS_SQL_FULL "::jsonb || jsonb_build_object('agent',"                                \
+	" jsonb_build_object('id', $2::uuid)))::text"
+
+/* GET /current_user: the caller, full dds-user shape. */
 static void
 users_current(struct req *r)
 {
-	users_one2(r,
-	           "SELECT (" USERS_SQL_FULL "::jsonb || jsonb_build_object('agent',"
-	           " jsonb_build_object('id', $2::uuid)))::text FROM users u WHERE u.id = $1",
-	           r->user_id, r->agent_id, "user");
+	users_one2(r, "SELECT " USERS_SQL_CURRENT " FROM users u WHERE u.id = $1", r->user_id,
+	           r->agent_id, "user");
+}
+
+/* PUT /current_user {"email"?}: the caller sets their own email (names_email_problem's
+ * rule; absent or null: unchanged), in one statement; 200 with the caller as GET shows
+ * them. Another user's email is 409: a lookup by email finds one user (migration 0016). A
+ * Settle addition: DDS takes users' emails from its identity providers. */
+static void
+users_current_update(struct req *r)
+{
+	json_t *body = http_body_object(r);
+	const char *q[3] = {r->user_id, r->agent_id, NULL};
+	PGresult *res = NULL;
+
+	if (body == NULL || http_field_email(r, body, "email", &q[2]) < 0)
+		goto out;
+	res = db_exec(r->db,
+	              "UPDATE users u SET email = coalesce($3, u.email) WHERE u.id = $1"
+	              " RETURNING " USERS_SQL_CURRENT,
+	              3, q);
+	if (res == NULL && strcmp(db_last_sqlstate(), "23505") == 0)
+		http_error(r, 409, "conflict", "another user has that email",
+		           "give an email of your own");
+	else if (res == NULL)
+		http_db_error(r);
+	else if (PQntuples(res) == 0)
+		http_not_found(r, "user");
+	else
+		http_json(r, 200, views_json_col(res, 0, 0));
+out:
+	PQclear(res);
+	json_decref(body);
+}
+
+/* GET /current_user/usage (README "Users, software agents and tokens"), as DDS counts it:
+ * project_count, the projects (not deleted) the caller holds a role on; file_count, the
+ * files (not deleted) in them; storage_bytes, the size of the uploads the caller created
+ * that back versions of those files. */
+static void
+users_usage(struct req *r)
+{
+	users_one(
+	    r,
+	    "WITH p AS (SELECT p.id FROM projects p JOIN project_members m"
+	    " ON m.project_id = p.id WHERE m.user_id = $1 AND NOT p.is_deleted),"
+	    " f AS (SELECT f.id FROM files f JOIN p ON p.id = f.project_id"
+	    " WHERE NOT f.is_deleted)"
+	    " SELECT json_build_object('project_count', (SELECT count(*) FROM p),"
+	    " 'file_count', (SELECT count(*) FROM f), 'storage_bytes',"
+	    " (SELECT coalesce(sum(u.size), 0) FROM f JOIN file_versions v ON v.file_id = f.id"
+	    " JOIN uploads u ON u.id = v.upload_id WHERE u.created_by = $1))::text",
+	    r->user_id, "user");
 }
 
 /* GET /users: the user directory, filtered as USERS_SQL_PAGE says, paged. */
@@ -242,14 +296,19 @@ users_role(struct req *r)
 }
 
 /* Role ids and affiliate uids are names, not UUIDs: their segments are named :role and
- * :username so that the router does not check them as ids. */
+ * :username so that the router does not check them as ids. The auth providers answer
+ * without a token, as in DDS (a login page lists them); their affiliates name people and
+ * need one. */
 const struct route users_routes[] = {
     {"GET", "/api/v1/current_user", ROUTE_AUTH, "users.current", users_current, NULL, NULL, NULL},
+    {"PUT", "/api/v1/current_user", ROUTE_AUTH, "users.current_update", users_current_update, NULL,
+     NULL, NULL},
+    {"GET", "/api/v1/current_user/usage", ROUTE_AUTH, "users.usage", users_usage, NULL, NULL, NULL},
     {"GET", "/api/v1/users", ROUTE_AUTH, "users.list", users_list, NULL, NULL, NULL},
     {"GET", "/api/v1/users/:id", ROUTE_AUTH, "users.get", users_get, NULL, NULL, NULL},
-    {"GET", "/api/v1/auth_providers", ROUTE_AUTH, "auth_providers.list", users_providers, NULL,
+    {"GET", "/api/v1/auth_providers", ROUTE_NODB, "auth_providers.list", users_providers, NULL,
      NULL, NULL},
-    {"GET", "/api/v1/auth_providers/:id", ROUTE_AUTH, "auth_providers.get", users_provider_get,
+    {"GET", "/api/v1/auth_providers/:id", ROUTE_NODB, "auth_providers.get", users_provider_get,
      NULL, NULL, NULL},
     {"GET", "/api/v1/auth_providers/:id/affiliates", ROUTE_AUTH, "affiliates.list",
      users_affiliates, NULL, NULL, NULL},

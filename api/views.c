@@ -65,9 +65,7 @@ views_storage_provider(const char *name)
 	                 p->description);
 }
 
-/* Replaces the provider's name at upload.storage_provider (VIEWS_SQL_UPLOAD_BRIEF) with
- * its object; leaves anything else (a JSON null upload) alone. */
-static void
+void
 views_upload_provider(json_t *upload)
 {
 	json_t *name = json_object_get(upload, "storage_provider");

@@ -105,6 +105,13 @@
 	           ") AND NOT vv.is_deleted"                                                       \
 	           " ORDER BY vv.version DESC LIMIT 1)"
 
+/* SQL, one boolean: whether the file_versions row alias v is its file's current version
+ * (as VIEWS_SQL_CURRENT_VERSION: no live version is higher). The current version can be
+ * neither deleted nor promoted. */
+#define VIEWS_SQL_IS_CURRENT(v)                                                                    \
+	"NOT EXISTS (SELECT 1 FROM file_versions vc WHERE vc.file_id = " v ".file_id"              \
+	" AND vc.version > " v ".version AND NOT vc.is_deleted)"
+
 /* A project's slug, as DDS makes it: the name in lower case, each run of other characters
  * than letters and digits one '_', none at either end; "_" when nothing is left. */
 /* clang-format off */
@@ -141,6 +148,11 @@ json_t *views_json_col(const PGresult *res, int row, int col);
 /* {"id","name","description"} of the storage provider named name (an upload's
  * uploads.storage_provider); JSON null for an unknown name. New reference. */
 json_t *views_storage_provider(const char *name);
+
+/* Replaces the provider's name at upload.storage_provider (VIEWS_SQL_UPLOAD_BRIEF) with
+ * its object; leaves anything else (a JSON null upload) alone. Changes upload in place
+ * (borrowed). */
+void views_upload_provider(json_t *upload);
 
 /* Serves the names of obj (a project, folder, file, upload, project permission or item of
  * GET /projects/{id}/files) in their safe form (names_safe, README "Names"): its "name",

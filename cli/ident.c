@@ -1,9 +1,11 @@
-/* ident.c: settle user|agent create|disable|enable NAME. */
+/* ident.c: settle user|agent create|disable|enable NAME (user create also --email E). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 #include "db.h"
+#include "names.h"
 #include "sign.h"
 #include "uuid.h"
 
@@ -24,23 +26,34 @@ cli_add_key(PGconn *c, const char *sql, const char *owner, const char *prefix)
 	return 0;
 }
 
-/* settle user create NAME: the user (made if new) and a new key for it. */
+/* settle user create [--email E] NAME: the user (made if new) and a new key for it; with
+ * --email (opts[0]), the user's email (names_email_problem's rule; another user's is
+ * refused, changing nothing). */
 int
 cli_user_create(PGconn *c, const struct cli_args *a)
 {
 	char id[UUID_STR_LEN];
-	const char *params[2] = {id, a->arg};
+	const char *email = a->opts[0];
+	const char *params[3] = {id, a->arg, email};
+	const char *problem = email != NULL ? names_email_problem(email, strlen(email)) : NULL;
 	PGresult *r;
 	int rc = 1;
 
+	if (problem != NULL) {
+		fprintf(stderr, "settle user create: --email E %s\n", problem);
+		return 2;
+	}
 	uuid_generate(id);
-	r = db_exec(
-	    c,
-	    "INSERT INTO users(id, username, full_name) VALUES ($1, $2, $2) "
-	    "ON CONFLICT (username) DO UPDATE SET username = EXCLUDED.username RETURNING id",
-	    2, params);
-	if (r == NULL)
+	r = db_exec(c,
+	            "INSERT INTO users(id, username, full_name, email) VALUES ($1, $2, $2, $3) "
+	            "ON CONFLICT (username) DO UPDATE SET email = coalesce(EXCLUDED.email, "
+	            "users.email) RETURNING id",
+	            3, params);
+	if (r == NULL) {
+		if (strcmp(db_last_sqlstate(), "23505") == 0)
+			fprintf(stderr, "settle user create: another user has that email\n");
 		return 1;
+	}
 	rc = cli_add_key(c, "INSERT INTO api_keys(id, key_hash, user_id) VALUES ($1, $2, $3)",
 	                 PQgetvalue(r, 0, 0), "SETTLE_USER");
 	PQclear(r);

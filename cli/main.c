@@ -40,11 +40,12 @@ static int cli_migrate(PGconn *c, const struct cli_args *a);
 static const struct cli_opt cli_reconcile_opts[] = {{"older-than", "S", false},
                                                     {NULL, NULL, false}};
 static const struct cli_opt cli_drain_opts[] = {{"duration", "S", true}, {NULL, NULL, false}};
+static const struct cli_opt cli_user_create_opts[] = {{"email", "E", false}, {NULL, NULL, false}};
 
 static const struct cli_cmd cli_cmds[] = {
     {"migrate", NULL, NULL, false, cli_migrate, "apply pending database migrations"},
-    {"user create", "NAME", NULL, false, cli_user_create,
-     "create a user (or a new key for it); prints its key"},
+    {"user create", "NAME", cli_user_create_opts, false, cli_user_create,
+     "create a user (or a new key for it; --email: its email); prints its key"},
     {"user disable", "NAME", NULL, false, cli_user_disable,
      "refuse the user tokens; its live ones answer 401 within 5 s"},
     {"user enable", "NAME", NULL, false, cli_user_enable,

@@ -86,6 +86,8 @@ static const struct config_key keys[] = {
      "seconds between a worker's housekeeping rounds (reconcile, expired uploads, old keys)"},
     {"SETTLE_UPLOAD_TTL", CFG_INT, &cfg.upload_ttl, "604800", 1, 86400 * 3650,
      "seconds an upload not completed may go without activity before a worker purges it"},
+    {"SETTLE_TRASH_TTL", CFG_INT, &cfg.trash_ttl, "2592000", 1, 86400 * 3650,
+     "seconds a deleted folder or file stays in the trash before a worker purges it"},
     {"SETTLE_TOKEN_TTL", CFG_INT, &cfg.token_ttl, "7200", 60, 86400 * 30,
      "seconds an API token lives"},
     {"SETTLE_URL_TTL", CFG_INT, &cfg.url_ttl, "3600", 10, 86400 * 7,

@@ -42,6 +42,7 @@ struct settle_config {
 	int64_t reconcile_after;       /* seconds a resource may stay pending before reconcile */
 	int64_t housekeeping_interval; /* seconds between a worker's housekeeping rounds */
 	int64_t upload_ttl;            /* seconds an incomplete upload may stay inactive */
+	int64_t trash_ttl;             /* seconds a trashed folder or file stays in the trash */
 	int64_t token_ttl;
 	int64_t url_ttl;
 	int64_t max_wait;

@@ -146,6 +146,29 @@ names_text_problem(const char *s)
 	return NULL;
 }
 
+const char *
+names_email_problem(const char *s, size_t n)
+{
+	const char *at = n > 0 ? memrchr(s, '@', n) : NULL;
+	uint32_t cp;
+
+	if (n < 3 || n > NAMES_EMAIL_MAX)
+		return NAMES_EMAIL_LENGTH;
+	for (size_t i = 0; i < n;) {
+		if (!names_next((const unsigned char *)s, n, &i, &cp))
+			return NAMES_RULE_UTF8;
+		if (names_is_control(cp))
+			return NAMES_RULE_CONTROL;
+		if (names_is_format(cp))
+			return NAMES_RULE_FORMAT;
+		if (names_is_space(cp))
+			return NAMES_EMAIL_SPACE;
+	}
+	if (at == NULL || at == s || at == s + n - 1)
+		return NAMES_EMAIL_AT;
+	return NULL;
+}
+
 bool
 names_has_control(const char *s, size_t n, bool lines)
 {

@@ -45,6 +45,20 @@ char *names_safe(const char *s);
  * message. Pure. */
 const char *names_text_problem(const char *s);
 
+/* README "Users, software agents and tokens": a user's email is at most this many bytes. */
+#define NAMES_EMAIL_MAX 254
+
+/* The messages of the email rule (errors[].message of a 400, and of `settle user create`). */
+#define NAMES_EMAIL_LENGTH "must be 3 to 254 bytes"
+#define NAMES_EMAIL_SPACE  "must not contain whitespace"
+#define NAMES_EMAIL_AT     "must be an address of the form local-part@domain"
+
+/* The rule of a user's email, for the API and the operator's CLI alike: 3 to
+ * NAMES_EMAIL_MAX bytes of UTF-8 without control, format or whitespace characters, with
+ * an '@' that has something before and after it. NULL when the n bytes at s follow it,
+ * else the NAMES_RULE_* or NAMES_EMAIL_* message of the first rule broken (static). Pure. */
+const char *names_email_problem(const char *s, size_t n);
+
 /* True when the n bytes at s hold a control character (Unicode Cc, NUL among them), but
  * for tab, LF and CR when lines is true (text of several lines). Bytes that are not UTF-8
  * are passed over: check UTF-8 first. Pure. */

@@ -11,7 +11,6 @@
 
 struct storage_provider {
 	struct storage_info info;
-	int64_t max_chunks;
 	int (*container_create)(const char *container, char **err);
 	int (*container_delete)(const char *container, char **err);
 	char *(*url)(const char *method, const char *container, const char *upload_id, int number,
@@ -30,13 +29,13 @@ struct storage_provider {
 	            char **err);
 };
 
-/* The providers, each with what clients see of it (id, name, description: DDS's storage
- * provider). The name is what uploads.storage_provider records (migration 0009 lists the
- * names it accepts); an id never changes once clients have seen it. */
+/* The providers, each with what clients see of it (id, name, description, the most chunks
+ * of an upload: DDS's storage provider; GET /storage_providers lists them in this order). The name
+ * is what uploads.storage_provider records (migration 0009 lists the names it accepts); an id never
+ * changes once clients have seen it. */
 static const struct storage_provider storage_providers[] = {
     {
-        {"00000000-0000-4000-8000-000000000001", "local", "local directory storage"},
-        INT64_MAX,
+        {"00000000-0000-4000-8000-000000000001", "local", "local directory storage", INT64_MAX},
         storage_local_container_create,
         storage_local_container_delete,
         storage_local_url,
@@ -48,8 +47,7 @@ static const struct storage_provider storage_providers[] = {
         NULL, /* settle-api refuses chunk PUTs once the upload is completed */
     },
     {
-        {"00000000-0000-4000-8000-000000000004", "swift", "OpenStack Swift object storage"},
-        1000,
+        {"00000000-0000-4000-8000-000000000004", "swift", "OpenStack Swift object storage", 1000},
         storage_swift_container_create,
         storage_swift_container_delete,
         storage_swift_url,
@@ -79,10 +77,16 @@ storage_init(char **err)
 const struct storage_info *
 storage_info(const char *name)
 {
-	for (size_t i = 0; i < sizeof(storage_providers) / sizeof(storage_providers[0]); i++)
+	for (size_t i = 0; i < ARRAY_LEN(storage_providers); i++)
 		if (name != NULL && strcmp(storage_providers[i].info.name, name) == 0)
 			return &storage_providers[i].info;
 	return NULL;
+}
+
+const struct storage_info *
+storage_info_at(size_t i)
+{
+	return i < ARRAY_LEN(storage_providers) ? &storage_providers[i].info : NULL;
 }
 
 const char *
@@ -105,13 +109,13 @@ storage_holds(const char *name, char **err)
 int64_t
 storage_max_chunks(void)
 {
-	return storage_provider->max_chunks;
+	return storage_provider->info.max_chunks;
 }
 
 int64_t
 storage_min_chunk_size(int64_t size)
 {
-	int64_t n = storage_provider->max_chunks;
+	int64_t n = storage_provider->info.max_chunks;
 	int64_t need = size / n + (size % n != 0);
 
 	return need > cfg.min_chunk_size ? need : cfg.min_chunk_size;

@@ -15,14 +15,19 @@
 #include "hash.h"
 #include "util.h"
 
-/* What clients see of a storage provider (an upload's storage_provider). Static strings. */
+/* What clients see of a storage provider (an upload's storage_provider, GET
+ * /storage_providers). Static strings. */
 struct storage_info {
 	const char *id, *name, *description;
+	int64_t max_chunks; /* the most chunks of an upload (INT64_MAX: no limit) */
 };
 
 /* The provider whose name (the value of uploads.storage_provider: "local", "swift") is
  * name, or NULL when none is. Static. */
 const struct storage_info *storage_info(const char *name);
+/* The i-th provider (from 0), or NULL past the last: every provider, whichever started.
+ * Static. */
+const struct storage_info *storage_info_at(size_t i);
 /* The name of the provider storage_init started: what a new upload records. Static. */
 const char *storage_name(void);
 /* Whether the started provider holds the bytes of an upload whose uploads.storage_provider

@@ -9,7 +9,7 @@ import requests
 
 from settle_harness import wait_until
 from storage_providers import BOTH
-from test_api_uploads import Client, assert_error, container_of, md5, outbox_count
+from test_api_uploads import Client, assert_error, container_of, job_runs, md5, outbox_count
 
 
 def download(u):
@@ -71,8 +71,9 @@ def test_file_lifecycle(client, project, db):
 
 @BOTH
 def test_delete_purges_the_bytes(client, project, provider, db):
-    """Deleting a file purges the stored bytes of every version's upload (chunks and what
-    completion made of them) and nothing else; deleting the project removes its container."""
+    """Deleting a file moves it to the trash with its bytes; purging it from the trash
+    purges the stored bytes of every version's upload (chunks and what completion made of
+    them) and nothing else; deleting the project removes its container."""
     ua = client.send(project, [os.urandom(1000), os.urandom(10)])
     f = client.file(project, ua)
     ub = client.send(project, [os.urandom(500)])
@@ -86,6 +87,9 @@ def test_delete_purges_the_bytes(client, project, provider, db):
     vc = provider.verified_chunk
     assert {vc(ua, 1), vc(ua, 2), vc(ub, 1), vc(keep, 1)} <= set(stored), stored
     assert client.req("DELETE", f"/files/{f['id']}").status_code == 202
+    wait_until(lambda: job_runs(db, "resource.delete", f["id"]), 30, what="the delete job")
+    assert {vc(ua, 1), vc(ub, 1)} <= set(provider.objects(container)), "kept in the trash"
+    assert client.req("PUT", f"/trashbin/dds-file/{f['id']}/purge").status_code == 204
     wait_until(lambda: provider.objects(container, ua) == provider.objects(container, ub) == [],
                30, what="the file's bytes purged")
     assert vc(keep, 1) in provider.objects(container, keep)

@@ -24,6 +24,9 @@ PERMS = {
     "file_uploader": {"view_project", "create_file"},
     None: set(),  # a stranger: no role on the project
 }
+# In the role table: a call that only the creator of what it touches may make (an activity,
+# a relation), whatever their role; the Fixture's admin made them.
+CREATOR = "creator"
 
 
 def login(settle, api, name=None):
@@ -218,17 +221,84 @@ class Fixture:
     def new_project(self):
         return self.a.project()
 
+    def old_version(self):
+        """Version 1 of a new file that has a version 2: one that may be deleted or
+        promoted."""
+        f = self.new_file()
+        ok(self.a.req("PUT", f"/files/{f['id']}", json={"upload": {"id": self.new_upload()}}))
+        return f["current_version"]["id"]
+
+    def agent_of(self, c):
+        """A new software agent of c (its own, made over the API): (id, key)."""
+        a = ok(c.req("POST", "/software_agents", json={"name": "role test"}), 201)
+        return a["id"], a["api_key"]["key"]
+
+    def user_key_change(self, c, method):
+        """PUT (regenerate) or DELETE /current_user/api_key as c: the call revokes c's
+        tokens, so c logs in again afterwards, with an agent of its own and a user key
+        (the new one, or after a DELETE one the operator's CLI adds). Returns the answer."""
+        name = username(c)
+        _, agent_key = self.agent_of(c)
+        r = c.req(method, "/current_user/api_key")
+        user_key = (r.json()["key"] if method == "PUT" and r.status_code == 200
+                    else self.settle.create_user(name)[1])
+        t = requests.post(f"{c.base}/software_agents/api_token",
+                          json={"agent_key": agent_key, "user_key": user_key}, timeout=10)
+        c.h = {"Authorization": ok(t, 201)["api_token"]}
+        return r
+
+    def trashed_file(self):
+        """A fresh file of the admin's, deleted: in the trash bin."""
+        fid = self.new_file()["id"]
+        ok(self.a.req("DELETE", f"/files/{fid}"), 202)
+        return fid
+
 
 def _calls(fx, carol_id):
     """(name, permission or None for any caller, call(client) -> response)."""
     p, d, f, v = fx.pid, fx.folder, fx.file["id"], fx.version
     h = hashlib.sha1(b"x").hexdigest()
     root = {"kind": "dds-project", "id": p}
+    v2 = fx.new_file()["current_version"]["id"]
+
+    def activity(c):
+        return ok(c.req("POST", "/activities", json={"name": "a"}), 201)["id"]
+
+    def relate(c, kind, act, version):
+        return c.req("POST", f"/relations/{kind}", json={
+            "activity": {"id": act}, "entity": {"kind": "dds-file-version", "id": version}})
+
+    def deleted_version():
+        new = fx.new_file()
+        ok(fx.a.req("DELETE", f"/files/{new['id']}"), 202)
+        return new["current_version"]["id"]
+
+    act = activity(fx.a)
+    rel = ok(relate(fx.a, "used", act, v), 201)["id"]
     return [
         ("GET /current_user", None, lambda c: c.req("GET", "/current_user")),
         ("GET /users", None, lambda c: c.req("GET", "/users")),
         ("GET /auth_providers", None, lambda c: c.req("GET", "/auth_providers")),
         ("GET /auth_roles", None, lambda c: c.req("GET", "/auth_roles?context=project")),
+        ("GET /current_user/usage", None, lambda c: c.req("GET", "/current_user/usage")),
+        ("GET /current_user/api_key", None, lambda c: c.req("GET", "/current_user/api_key")),
+        ("PUT /current_user/api_key", None, lambda c: fx.user_key_change(c, "PUT")),
+        ("DELETE /current_user/api_key", None, lambda c: fx.user_key_change(c, "DELETE")),
+        ("POST /software_agents", None,
+         lambda c: c.req("POST", "/software_agents", json={"name": "n"})),
+        ("GET /software_agents", None, lambda c: c.req("GET", "/software_agents")),
+        ("GET /software_agents/{id}", None,
+         lambda c: c.req("GET", f"/software_agents/{fx.agent_of(c)[0]}")),
+        ("PUT /software_agents/{id}", None,
+         lambda c: c.req("PUT", f"/software_agents/{fx.agent_of(c)[0]}", json={"name": "m"})),
+        ("DELETE /software_agents/{id}", None,
+         lambda c: c.req("DELETE", f"/software_agents/{fx.agent_of(c)[0]}")),
+        ("GET /software_agents/{id}/api_key", None,
+         lambda c: c.req("GET", f"/software_agents/{fx.agent_of(c)[0]}/api_key")),
+        ("PUT /software_agents/{id}/api_key", None,
+         lambda c: c.req("PUT", f"/software_agents/{fx.agent_of(c)[0]}/api_key")),
+        ("DELETE /software_agents/{id}/api_key", None,
+         lambda c: c.req("DELETE", f"/software_agents/{fx.agent_of(c)[0]}/api_key")),
         ("GET /projects/{id}", "view_project", lambda c: c.req("GET", f"/projects/{p}")),
         ("PUT /projects/{id}", "update_project",
          lambda c: c.req("PUT", f"/projects/{p}", json={"description": "x"})),
@@ -287,6 +357,32 @@ def _calls(fx, carol_id):
          lambda c: c.req("GET", f"/file_versions/{v}")),
         ("GET /file_versions/{id}/url", "download_file",
          lambda c: c.req("GET", f"/file_versions/{v}/url")),
+        ("PUT /file_versions/{id}", "update_file",
+         lambda c: c.req("PUT", f"/file_versions/{v}", json={"label": "l"})),
+        ("POST /file_versions/{id}/current", "update_file",
+         lambda c: c.req("POST", f"/file_versions/{fx.old_version()}/current")),
+        ("DELETE /file_versions/{id}", "delete_file",
+         lambda c: c.req("DELETE", f"/file_versions/{fx.old_version()}")),
+        ("GET /storage_providers", None, lambda c: c.req("GET", "/storage_providers")),
+        ("GET /storage_providers/{id}", None,
+         lambda c: c.req("GET", "/storage_providers/00000000-0000-4000-8000-000000000001")),
+        ("GET /auth_providers/{id}", None,
+         lambda c: c.req("GET", f"/auth_providers/{PROVIDER}")),
+        ("GET /app/status", None, lambda c: c.req("GET", "/app/status")),
+        ("PUT /current_user", None, lambda c: c.req(
+            "PUT", "/current_user", json={"email": f"{c.user_id}@example.org"})),
+        ("GET /trashbin/projects", None, lambda c: c.req("GET", "/trashbin/projects")),
+        ("GET /trashbin/projects/{id}/children", "view_project",
+         lambda c: c.req("GET", f"/trashbin/projects/{p}/children?recurse=true")),
+        ("GET /trashbin/folders/{id}/children", "view_project",
+         lambda c: c.req("GET", f"/trashbin/folders/{d}/children")),
+        ("GET /trashbin/{object_kind}/{object_id}", "view_project",
+         lambda c: c.req("GET", f"/trashbin/dds-file/{fx.trashed}")),
+        ("PUT /trashbin/{object_kind}/{object_id}/restore", "delete_file",
+         lambda c: c.req("PUT", f"/trashbin/dds-file/{fx.trashed_file()}/restore",
+                         json={"parent": {"kind": "dds-folder", "id": fx.new_folder()}})),
+        ("PUT /trashbin/{object_kind}/{object_id}/purge", "delete_file",
+         lambda c: c.req("PUT", f"/trashbin/dds-file/{fx.trashed_file()}/purge")),
         ("GET /projects/{id}/permissions", "view_project",
          lambda c: c.req("GET", f"/projects/{p}/permissions")),
         ("GET /projects/{id}/permissions/{user_id}", "view_project",
@@ -295,6 +391,38 @@ def _calls(fx, carol_id):
          lambda c: grant(c, p, carol_id, "project_viewer")),
         ("DELETE /projects/{id}/permissions/{user_id}", "manage_project_permissions",
          lambda c: c.req("DELETE", f"/projects/{p}/permissions/{carol_id}")),
+        ("POST /activities", None, lambda c: c.req("POST", "/activities", json={"name": "n"})),
+        ("GET /activities", None, lambda c: c.req("GET", "/activities")),
+        ("GET /activities/{id} (used a file version)", "view_project",
+         lambda c: c.req("GET", f"/activities/{act}")),
+        ("PUT /activities/{id}", CREATOR,
+         lambda c: c.req("PUT", f"/activities/{act}", json={"description": "x"})),
+        ("PUT /activities/{id} (own)", None,
+         lambda c: c.req("PUT", f"/activities/{activity(c)}", json={"name": "m"})),
+        ("DELETE /activities/{id}", CREATOR,
+         lambda c: c.req("DELETE", f"/activities/{activity(fx.a) if c is fx.a else act}")),
+        ("DELETE /activities/{id} (own)", None,
+         lambda c: c.req("DELETE", f"/activities/{activity(c)}")),
+        ("POST /relations/used", "view_project",
+         lambda c: relate(c, "used", activity(c), v)),
+        ("POST /relations/was_generated_by", "view_project",
+         lambda c: relate(c, "was_generated_by", activity(c), v)),
+        ("POST /relations/was_invalidated_by", "delete_file",
+         lambda c: relate(c, "was_invalidated_by", activity(c), deleted_version())),
+        ("POST /relations/was_derived_from", "view_project", lambda c: c.req(
+            "POST", "/relations/was_derived_from", json={
+                "used_entity": {"kind": "dds-file-version", "id": v},
+                "generated_entity": {"kind": "dds-file-version", "id": v2}})),
+        ("GET /relations/{object_kind}/{object_id}", "view_project",
+         lambda c: c.req("GET", f"/relations/dds-file-version/{v}")),
+        ("GET /relations/{id}", "view_project", lambda c: c.req("GET", f"/relations/{rel}")),
+        ("DELETE /relations/{id}", CREATOR, lambda c: c.req(
+            "DELETE", f"/relations/{ok(relate(fx.a, 'was_generated_by', activity(fx.a), v2), 201)['id']}")),
+        ("POST /search/provenance", "view_project", lambda c: c.req(
+            "POST", "/search/provenance",
+            json={"start_node": {"kind": "dds-file-version", "id": v}, "max_hops": 2})),
+        ("POST /search/provenance/origin", None, lambda c: c.req(
+            "POST", "/search/provenance/origin", json={"file_versions": [{"id": v}]})),
     ]
 
 
@@ -302,6 +430,8 @@ def test_role_table_on_every_endpoint(settle, inline_api):
     admin = login(settle, inline_api)
     carol = login(settle, inline_api)
     fx = Fixture(admin)
+    fx.settle = settle
+    fx.trashed = fx.trashed_file()
     callers = {}
     for role in ROLES + [None]:
         callers[role] = login(settle, inline_api)
@@ -322,7 +452,7 @@ def test_role_table_on_every_endpoint(settle, inline_api):
     for name, perm, call in _calls(fx, carol.user_id):
         for role, c in callers.items():
             r = call(c)
-            allowed = perm is None or perm in PERMS[role]
+            allowed = perm is None or perm in PERMS[role] or (perm == CREATOR and c is admin)
             good = 200 <= r.status_code < 300 if allowed else (
                 r.status_code == 403 and r.json()["code"] == "forbidden")
             if not good:

@@ -46,6 +46,25 @@ WANT = {
     "DELETE /folders/{id}": 1,
     "DELETE /files/{id}": 1,
     "DELETE /projects/{id}": 1,
+    "PUT /file_versions/{id}": 1,
+    "POST /file_versions/{id}/current": 1,
+    "DELETE /file_versions/{id}": 1,
+    "PUT /current_user": 1,
+    "POST /software_agents": 1,
+    "PUT /software_agents/{id}": 1,
+    "PUT /software_agents/{id}/api_key": 1,
+    "DELETE /software_agents/{id}": 1,
+    "POST /activities": 1,
+    "PUT /activities/{id}": 1,
+    "POST /relations/used": 1,
+    "POST /relations/was_generated_by": 1,
+    "POST /relations/was_derived_from": 1,
+    "POST /search/provenance": 1,
+    "POST /relations/was_invalidated_by": 1,
+    "DELETE /relations/{id}": 1,
+    "DELETE /activities/{id}": 1,
+    "PUT /trashbin/dds-folder/{id}/restore": 1,
+    "PUT /trashbin/dds-file/{id}/purge": 1,
 }
 
 
@@ -134,7 +153,8 @@ def _count_calls(settle, postgres, url, env):
 
     data = [f"file {i} ".encode() * 100 for i in range(N)]
     md5s = [hashlib.md5(d).hexdigest() for d in data]
-    plain, chunked, urls, files, projects, folders = {}, {}, {}, {}, {}, {}
+    plain, chunked, urls, files, projects, folders, agents = {}, {}, {}, {}, {}, {}, {}
+    versions, acts, rels = {}, {}, {}
 
     # Each of these makes the calls of one kind for the items (indexes into data) given.
     def create(api, items):
@@ -165,7 +185,7 @@ def _count_calls(settle, postgres, url, env):
                      json={"parent": {"kind": "dds-project", "id": state["project"]},
                            "upload": {"id": plain[i]}})
             assert f["current_version"]["upload"]["id"] == plain[i], f
-            files[i] = f["id"]
+            files[i], versions[i] = f["id"], f["current_version"]["id"]
 
     def url_pending(api, items):
         for i in items:
@@ -209,10 +229,103 @@ def _count_calls(settle, postgres, url, env):
                               json={"name": f"d{i}", "parent": {"kind": "dds-project",
                                                                 "id": state["project"]}})["id"]
 
+    def label(api, items):
+        for i in items:
+            assert call(api, "PUT", f"/file_versions/{versions[i]}", 200,
+                        json={"label": f"l{i}"})["label"] == f"l{i}"
+
+    def second_versions():
+        # Each file gets a version 2 (on the same upload, as a promotion makes), so that
+        # version 1 is an older one (before the window is counted).
+        _sql(url, [("INSERT INTO file_versions (id, file_id, version, upload_id, created_by,"
+                    " promoted) SELECT gen_random_uuid(), file_id, 2, upload_id, created_by,"
+                    " true FROM file_versions WHERE id = ANY(%s::uuid[])",
+                    (list(versions.values()),))])
+
+    def promote(api, items):
+        for i in items:
+            v = call(api, "POST", f"/file_versions/{versions[i]}/current", 201)
+            assert v["version"] == 3, v
+
+    def delete_version(api, items):
+        for i in items:
+            r = requests.delete(f"{api.base}/file_versions/{versions[i]}", headers=state["h"],
+                                timeout=30)
+            assert r.status_code == 204, r.text
+
+    def set_email(api, items):
+        for i in items:
+            assert call(api, "PUT", "/current_user", 200,
+                        json={"email": f"u{i}@example.org"})["email"] == f"u{i}@example.org"
+
+    def create_agent(api, items):
+        for i in items:
+            agents[i] = call(api, "POST", "/software_agents", 201, json={"name": f"a{i}"})["id"]
+
+    def update_agent(api, items):
+        for i in items:
+            call(api, "PUT", f"/software_agents/{agents[i]}", 200, json={"description": "d"})
+
+    def rekey_agent(api, items):
+        for i in items:
+            assert len(call(api, "PUT", f"/software_agents/{agents[i]}/api_key", 200)["key"]) == 64
+
+    def delete_agent(api, items):
+        for i in items:
+            r = requests.delete(f"{api.base}/software_agents/{agents[i]}", headers=state["h"],
+                                timeout=30)
+            assert r.status_code == 204, r.text
+
+    def create_activity(api, items):
+        for i in items:
+            acts[i] = call(api, "POST", "/activities", 201, json={"name": f"a{i}"})["id"]
+
+    def update_activity(api, items):
+        for i in items:
+            call(api, "PUT", f"/activities/{acts[i]}", 200,
+                 json={"ended_on": "2030-01-01T00:00:00Z"})
+
+    def relate(kind, version):
+        def run(api, items):
+            for i in items:
+                r = call(api, "POST", f"/relations/{kind}", 201, json={
+                    "activity": {"id": acts[i]},
+                    "entity": {"kind": "dds-file-version", "id": version(i)}})
+                rels.setdefault(i, r["id"])
+        return run
+
+    def derive(api, items):
+        for i in items:
+            call(api, "POST", "/relations/was_derived_from", 201, json={
+                "used_entity": {"kind": "dds-file-version", "id": versions[i]},
+                "generated_entity": {"kind": "dds-file-version", "id": versions[(i + 1) % N]}})
+
+    def search(api, items):
+        for i in items:
+            g = call(api, "POST", "/search/provenance", 201, json={
+                "start_node": {"kind": "dds-file-version", "id": versions[i]}, "max_hops": 2})
+            assert g["graph"]["relationships"], g
+
+    def drop(kind, ids):
+        def run(api, items):
+            for i in items:
+                r = requests.delete(f"{api.base}/{kind}/{ids[i]}", headers=state["h"],
+                                    timeout=30)
+                assert r.status_code == 204, r.text
+        return run
+
     def delete(kind, ids):
         def run(api, items):
             for i in items:
                 assert call(api, "DELETE", f"/{kind}/{ids[i]}", 202)["is_deleted"] is True
+        return run
+
+    def trashbin(kind, ids, what, want):
+        def run(api, items):
+            for i in items:
+                r = requests.put(f"{api.base}/trashbin/{kind}/{ids[i]}/{what}",
+                                 headers=state["h"], timeout=30)
+                assert r.status_code == want, r.text
         return run
 
     got = {}
@@ -227,6 +340,13 @@ def _count_calls(settle, postgres, url, env):
                 ("PUT {signed storage url}", storage_put, 1),
                 ("PUT /uploads/{id}/complete", complete, 1),
                 ("POST /files", create_file, 1),
+                ("POST /activities", create_activity, 1),
+                ("PUT /activities/{id}", update_activity, 1),
+                ("POST /relations/used", relate("used", lambda i: versions[i]), 1),
+                ("POST /relations/was_generated_by",
+                 relate("was_generated_by", lambda i: versions[(i + 1) % N]), 1),
+                ("POST /relations/was_derived_from", derive, 1),
+                ("POST /search/provenance", search, 1),
                 ("GET /files/{id}/url (404 not consistent)", url_pending, 1),
                 ("GET /files/{id}/url (200)", url_ready, 1),
                 ("PUT /uploads/{id}/chunks", chunks, 1),
@@ -235,10 +355,28 @@ def _count_calls(settle, postgres, url, env):
                 ("POST /projects", create_project, 1),
                 ("POST /folders", create_folder, 1),
                 ("DELETE /folders/{id}", delete("folders", folders), 1),
+                ("PUT /file_versions/{id}", label, 1),
+                ("POST /file_versions/{id}/current", promote, 1),
+                ("DELETE /file_versions/{id}", delete_version, 1),
+                ("PUT /current_user", set_email, 1),
+                ("PUT /trashbin/dds-folder/{id}/restore",
+                 trashbin("dds-folder", folders, "restore", 200), 1),
                 ("DELETE /files/{id}", delete("files", files), 1),
-                ("DELETE /projects/{id}", delete("projects", projects), 1)]:
+                ("PUT /trashbin/dds-file/{id}/purge", trashbin("dds-file", files, "purge", 204),
+                 1),
+                ("POST /relations/was_invalidated_by",
+                 relate("was_invalidated_by", lambda i: versions[i]), 1),
+                ("DELETE /relations/{id}", drop("relations", rels), 1),
+                ("DELETE /activities/{id}", drop("activities", acts), 1),
+                ("DELETE /projects/{id}", delete("projects", projects), 1),
+                ("POST /software_agents", create_agent, 1),
+                ("PUT /software_agents/{id}", update_agent, 1),
+                ("PUT /software_agents/{id}/api_key", rekey_agent, 1),
+                ("DELETE /software_agents/{id}", delete_agent, 1)]:
             if calls is url_ready:
                 url_ready(None, [])
+            if calls is promote:
+                second_versions()
             one = window(lambda api: calls(api, range(1)))
             rest = window(lambda api: calls(api, range(1, N)))
             got[name] = (rest - one) / ((N - 2) * per_item)

@@ -108,6 +108,11 @@ def test_arguments_are_checked(settle, db):
         (("message-log", "drain", "--duration"), "needs a value"),
         (("message-log", "drain", "--duration", "soon"), "wants seconds"),
         (("reconcile", "--older-than", "-5"), "wants seconds"),
+        (("user", "create", "a", "--email"), "needs a value"),
+        (("user", "create", "a", "--email", "no-at-sign"), "--email E must be"),
+        (("user", "create", "a", "--email", "a b@example.org"), "--email E must not"),
+        (("user", "create", "a", "--email", ""), "--email E must be"),
+        (("agent", "create", "a", "--email", "a@example.org"), "unknown option '--email'"),
     ]
     for args, message in cases:
         r = settle.cli(*args, check=False, timeout=20)
@@ -125,6 +130,28 @@ def test_options_still_work(settle):
     name = "cli-options-user"
     r = settle.cli("user", "create", name, timeout=60)
     assert "SETTLE_USER_KEY=" in r.stdout
+    r = settle.cli("user", "create", "--email=cli-options@example.org", name, timeout=60)
+    assert "SETTLE_USER_KEY=" in r.stdout
+
+
+def test_user_create_email(settle, db):
+    """Issue 19 item 5: `settle user create NAME --email E` gives the user (new or not) that
+    email; another user's email is refused (exit 1), changing nothing."""
+    r = settle.cli("user", "create", "--help", timeout=20)
+    assert "[--email E]" in r.stdout, r.stdout
+    settle.cli("user", "create", "cli-mail-a", "--email", "cli-mail-a@example.org")
+    settle.cli("user", "create", "cli-mail-b")
+    r = settle.cli("user", "create", "cli-mail-b", "--email", "cli-mail-a@example.org",
+                   check=False, timeout=20)
+    assert r.returncode == 1 and "cli-mail-a@example.org" not in r.stdout, r.stdout
+    assert "another user has that email" in r.stderr and "_KEY=" not in r.stdout, r.stderr
+    settle.cli("user", "create", "cli-mail-a", "--email", "cli-mail-a2@example.org")
+    with db.cursor() as cur:
+        cur.execute("SELECT username, email, (SELECT count(*) FROM api_keys k"
+                    " WHERE k.user_id = u.id) FROM users u"
+                    " WHERE username LIKE 'cli-mail-%%' ORDER BY 1")
+        assert cur.fetchall() == [("cli-mail-a", "cli-mail-a2@example.org", 2),
+                                  ("cli-mail-b", None, 1)]
 
 
 @pytest.mark.parametrize("kind", ["user", "agent"])

@@ -69,6 +69,55 @@ def test_ddsclient_upload_list_download(settle, tmp_path):
     assert same_tree(data, tmp_path / "out2" / "data")
 
 
+def test_ddsclient_with_keys_made_over_the_api(settle, tmp_path):
+    """The keys ddsclient's configuration names (agent_key: /software_agents/{id}/api_key,
+    user_key: /current_user/api_key, as its ddsc/config.py says) made over the API by a
+    user who has only a token (issue 19 item 2)."""
+    needs_ddsclient()
+    api = settle.api()
+    settle.worker()
+    h = {"Authorization": settle.login(api)["token"]}
+    r = requests.post(f"{api.base}/software_agents", json={"name": "ddsclient"}, headers=h,
+                      timeout=10)
+    assert r.status_code == 201, r.text
+    agent_key = r.json()["api_key"]["key"]
+    r = requests.put(f"{api.base}/current_user/api_key", headers=h, timeout=10)
+    assert r.status_code == 200, r.text
+    dds = Dds(tmp_path, "ddsclient", api, agent_key, r.json()["key"])
+    data = sample_tree(tmp_path)
+    dds("upload", "-p", "keysproj", str(data))
+    assert "/data/sub/small.txt" in dds("list", "-p", "keysproj")
+
+
+def test_ddsclient_delete_leaves_an_undo(settle, tmp_path):
+    """A file deleted with `ddsclient delete` lands in the trash bin: restored over the API,
+    ddsclient downloads it again with identical bytes (README "Trash bin")."""
+    needs_ddsclient()
+    api = settle.api()
+    settle.worker()
+    who = settle.login(api)
+    dds = Dds(tmp_path, "ddsclient", api, who["agent_key"], who["user_key"])
+    data = sample_tree(tmp_path)
+    dds("upload", "-p", "undoproj", str(data))
+    dds("delete", "-p", "undoproj", "--path", "/data/big.bin", "--force")
+    listed = dds("list", "-p", "undoproj")
+    assert "/data/big.bin" not in listed and "/data/sub/small.txt" in listed, listed
+
+    h = who["headers"]
+    projects = requests.get(f"{api.base}/projects", headers=h, timeout=30).json()["results"]
+    pid = next(x["id"] for x in projects if x["name"] == "undoproj")
+    r = requests.get(f"{api.base}/trashbin/projects/{pid}/children", headers=h, timeout=30)
+    assert r.status_code == 200, r.text
+    trashed = r.json()["results"]
+    assert [(x["kind"], x["name"], x["is_deleted"]) for x in trashed] == [
+        ("dds-file", "big.bin", True)], trashed
+    r = requests.put(f"{api.base}/trashbin/dds-file/{trashed[0]['id']}/restore", headers=h,
+                     timeout=30)
+    assert r.status_code == 200 and r.json()["is_deleted"] is False, r.text
+    dds("download", "-p", "undoproj", str(tmp_path / "out"))
+    assert same_tree(data, tmp_path / "out" / "data")
+
+
 def test_ddsclient_against_a_delayed_standby(settle, standby, tmp_path):
     """ddsclient uploads and downloads through settle-api reading from a standby that applies
     the WAL 2 s late. What it relies on: its API calls go through one requests.Session per
@@ -264,6 +313,38 @@ def _two_users(a, b, b_name, b_id, tmp_path):
     assert r.returncode != 0 and not (tmp_path / "b-out2" / "data").exists(), r.stdout
 
 
+def test_ddsclient_add_user_by_email(settle, tmp_path):
+    """Issue 19 item 5: `ddsclient add-user --email` finds the teammate by the email the
+    operator gave them (`settle user create --email`), through GET /users?email=, and the
+    teammate then sees the project; a second teammate sets their own email over the API
+    (PUT /current_user) and is found the same way."""
+    needs_ddsclient()
+    api, a_login, b_name, b_id, b_key = two_users(settle)
+    b_mail = f"{b_name}@example.org"
+    settle.cli("user", "create", b_name, "--email", b_mail)
+    a = Dds(tmp_path, "a", api, a_login["agent_key"], a_login["user_key"])
+    b = Dds(tmp_path, "b", api, a_login["agent_key"], b_key)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "x.txt").write_text("x\n")
+    a("upload", "-p", "bymail", str(tmp_path / "d"))
+    assert "bymail" not in b("list").split("\n")
+    a("add-user", "-p", "bymail", "--email", b_mail, "--auth-role", "file_downloader")
+    assert "bymail" in b("list").split("\n")
+    b("download", "-p", "bymail", str(tmp_path / "b-out"))
+    assert (tmp_path / "b-out" / "d" / "x.txt").read_text() == "x\n"
+
+    c_login = settle.login(api)
+    c_mail = f"c-{uuid.uuid4().hex[:8]}@example.org"
+    r = requests.put(f"{api.base}/current_user", json={"email": c_mail},
+                     headers=c_login["headers"], timeout=10)
+    assert r.status_code == 200 and r.json()["email"] == c_mail, r.text
+    c = Dds(tmp_path, "c", api, c_login["agent_key"], c_login["user_key"])
+    a("add-user", "-p", "bymail", "--email", c_mail, "--auth-role", "project_viewer")
+    assert "bymail" in c("list").split("\n")
+    r = a.run("add-user", "-p", "bymail", "--email", f"nobody-{c_mail}", ok=False)
+    assert r.returncode != 0 and "Unable to find or register" in r.stderr, (r.stdout, r.stderr)
+
+
 def test_ddsclient_download_cannot_leave_its_folder(settle, db, tmp_path):
     """Issue 18 item 1: rows stored before the name rule (a folder '..' holding a file
     '../escaped.txt', set here by SQL since the API refuses such names) are served with a
@@ -357,3 +438,81 @@ def test_ddsclient_share_and_deliver_change_permissions_then_fail(settle, db, tm
             assert role() is None
     finally:
         d4s2.close()
+
+
+def test_sdk_provenance_calls(settle, tmp_path):
+    """Issue 19 item 1: the SDK's provenance calls (ddsc/core/ddsapi.py) succeed against
+    Settle and the relations read back; on a Settle without provenance the first one,
+    create_activity, failed with "no such endpoint"."""
+    needs_ddsclient()
+    api = settle.api(SETTLE_QUEUE="inline")
+    who = settle.login(api)
+    a = Dds(tmp_path, "a", api, who["agent_key"], who["user_key"])
+    (tmp_path / "one.txt").write_text("first\n")
+    (tmp_path / "two.txt").write_text("second\n")
+    a.sdk("from ddsc.sdk.dukeds import DukeDS\n"
+          "DukeDS.upload_file('provproj', 'one.txt', '/in.txt')\n"
+          "DukeDS.upload_file('provproj', 'two.txt', '/out.txt')\n"
+          "from ddsc.sdk.client import Client\n"
+          "c = Client()\n"
+          "ds = c.dds_connection.data_service\n"
+          "p = c.get_project_by_name('provproj')\n"
+          "fin = p.get_child_for_path('/in.txt').current_version['id']\n"
+          "fout = p.get_child_for_path('/out.txt').current_version['id']\n"
+          "act = ds.create_activity('sdk run', 'made by the SDK',"
+          " started_on='2024-01-01T10:00:00+00:00').json()\n"
+          "assert act['kind'] == 'dds-activity' and act['name'] == 'sdk run', act\n"
+          "ds.update_activity(act['id'], 'sdk run', 'made by the SDK',"
+          " started_on='2024-01-01T10:00:00+00:00', ended_on='2024-01-01T11:00:00+00:00')\n"
+          "got = ds.get_activity_by_id(act['id']).json()\n"
+          "assert got['ended_on'] == '2024-01-01T11:00:00.000Z', got\n"
+          "assert act['id'] in [x['id'] for x in ds.get_activities().json()['results']]\n"
+          "u = ds.create_used_relation(act['id'], 'dds-file', fin).json()\n"
+          "g = ds.create_was_generated_by_relation(act['id'], 'dds-file', fout).json()\n"
+          "d = ds.create_was_derived_from_relation(fin, 'dds-file', fout, 'dds-file').json()\n"
+          "assert (u['kind'], g['kind'], d['kind']) == ('dds-relation-used',"
+          " 'dds-relation-was-generated-by', 'dds-relation-was-derived-from')\n"
+          "rels = ds.get_relations('dds-activity', act['id']).json()['results']\n"
+          "assert {r['id'] for r in rels} == {u['id'], g['id']}, rels\n"
+          "rels = ds.get_relations('dds-file-version', fout).json()['results']\n"
+          "assert {r['id'] for r in rels} == {g['id'], d['id']}, rels\n"
+          "one = ds.get_relation(d['id']).json()\n"
+          "assert one['from']['id'] == fout and one['to']['id'] == fin, one\n"
+          "ds.delete_relation(d['id'])\n"
+          "rels = ds.get_relations('dds-file-version', fout).json()['results']\n"
+          "assert [r['id'] for r in rels] == [g['id']], rels\n"
+          "ds.delete_activity(act['id'])\n"
+          "assert ds.get_activity_by_id(act['id']).json()['is_deleted'] is True\n"
+          "print('provenance ok')\n")
+
+
+def test_ddsclient_deliver_copy_records_provenance(settle, db, tmp_path):
+    """Issue 19 item 1: `ddsclient deliver --copy` copies the project (POST /activities,
+    used, was_generated_by and was_derived_from relations, the activity finished) and then
+    fails only where it reaches D4S2 (the stub), not with "no such endpoint"."""
+    needs_ddsclient()
+    api, a_login, b_name, b_id, _ = two_users(settle)
+    with db.cursor() as cur:  # deliver needs the recipient's email
+        cur.execute("UPDATE users SET email = %s WHERE id = %s", (f"{b_name}@example.org", b_id))
+    d4s2 = D4S2Stub()
+    try:
+        a = Dds(tmp_path, "a", api, a_login["agent_key"], a_login["user_key"], d4s2.url)
+        (tmp_path / "d" / "sub").mkdir(parents=True)
+        (tmp_path / "d" / "x.txt").write_text("x\n")
+        (tmp_path / "d" / "sub" / "y.txt").write_text("y\n")
+        a("upload", "-p", "copyme", str(tmp_path / "d"))
+        r = a.run("deliver", "-p", "copyme", "--copy", "--user", b_name, ok=False)
+        assert r.returncode != 0 and "no such endpoint" not in r.stderr, r.stderr
+        assert "authorization for D4S2" in r.stderr, (r.stdout, r.stderr)
+    finally:
+        d4s2.close()
+    with db.cursor() as cur:
+        cur.execute("SELECT id, name, ended_on IS NOT NULL FROM activities WHERE created_by = %s",
+                    (a_login["user_id"],))
+        acts = cur.fetchall()
+        assert len(acts) == 1 and acts[0][1].startswith("DukeDSClient copying project"), acts
+        assert acts[0][2], acts  # finished: update_activity set ended_on
+        cur.execute("SELECT kind, count(*) FROM prov_relations WHERE created_by = %s"
+                    " GROUP BY kind ORDER BY kind", (a_login["user_id"],))
+        assert cur.fetchall() == [("used", 2), ("was_derived_from", 2),
+                                  ("was_generated_by", 2)]

@@ -401,6 +401,7 @@ def test_purge_deletes_objects_listings_miss(settle, swift, db):
     swift.halt("container")
     try:
         assert c.req("DELETE", f"/files/{f['id']}").status_code == 202
+        assert c.req("PUT", f"/trashbin/dds-file/{f['id']}/purge").status_code == 204
 
         def purged():
             with db.cursor() as cur:

@@ -1,5 +1,5 @@
-/* test_names.c: the rule of a name, the safe form of a stored name, and the rule of the
- * CLI's user and agent names. */
+/* test_names.c: the rule of a name, the safe form of a stored name, the rule of the CLI's
+ * user and agent names, and the rule of a user's email. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -147,13 +147,53 @@ test_has_control(void **state)
 	assert_false(names_has_control("\xc2\xa0 nbsp", 7, false)); /* U+00A0 is no control */
 }
 
+/* names_email_problem of a NUL-terminated s. */
+static const char *
+email(const char *s)
+{
+	return names_email_problem(s, strlen(s));
+}
+
+/* The rule of a user's email (issue 19 item 5). */
+static void
+test_email_rule(void **state)
+{
+	char longest[NAMES_EMAIL_MAX + 2];
+
+	(void)state;
+	assert_null(email("a@b"));
+	assert_null(email("bob.q+tag@example.org"));
+	assert_null(email("\"odd@local\"@example.org")); /* the last '@' splits */
+	assert_null(email("ren\xc3\xa9@exampl\xc3\xa9.fr"));
+	assert_string_equal(email(""), NAMES_EMAIL_LENGTH);
+	assert_string_equal(email("@b"), NAMES_EMAIL_LENGTH);
+	memset(longest, 'x', sizeof(longest) - 1); /* "x@xxx…": 254 bytes, then 255 */
+	longest[1] = '@';
+	longest[NAMES_EMAIL_MAX + 1] = '\0';
+	assert_null(names_email_problem(longest, NAMES_EMAIL_MAX));
+	assert_string_equal(email(longest), NAMES_EMAIL_LENGTH);
+	assert_string_equal(email("no-at-sign"), NAMES_EMAIL_AT);
+	assert_string_equal(email("@example.org"), NAMES_EMAIL_AT);
+	assert_string_equal(email("alice@"), NAMES_EMAIL_AT);
+	assert_string_equal(email("a b@example.org"), NAMES_EMAIL_SPACE);
+	assert_string_equal(email("a@example.org\xe3\x80\x80"), NAMES_EMAIL_SPACE); /* U+3000 */
+	assert_string_equal(email("a@b\x07"
+	                          "c"),
+	                    NAMES_RULE_CONTROL);
+	assert_string_equal(names_email_problem("a@b\0c", 5), NAMES_RULE_CONTROL);
+	assert_string_equal(email("a@b\xe2\x80\xae"
+	                          "c"),
+	                    NAMES_RULE_FORMAT);
+	assert_string_equal(email("a@\xff"), NAMES_RULE_UTF8);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_good_names),  cmocka_unit_test(test_each_rule),
 	    cmocka_unit_test(test_safe_form),   cmocka_unit_test(test_text_rule),
-	    cmocka_unit_test(test_has_control),
+	    cmocka_unit_test(test_has_control), cmocka_unit_test(test_email_rule),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

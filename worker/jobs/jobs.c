@@ -14,6 +14,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "relay.h"
+#include "trash.h"
 
 #define JOBS_BACKOFF_CAP_MS 60000
 #define JOBS_PURGE_BATCH    100 /* expired uploads purged in one transaction */
@@ -527,8 +528,75 @@ out:
 	return rc;
 }
 
+/* Purges one batch of the trash roots of table (folders or files) deleted more than ttl
+ * seconds ago (SETTLE_TRASH_TTL), in one transaction: marks up to JOBS_PURGE_BATCH of them
+ * purged, skipping rows a restore or purge holds, and queues the resource.delete job of
+ * each, which purges what was trashed with it and the bytes. *n gets how many. 0 or -1. */
+static int
+jobs_trash_batch(PGconn *c, bool files, const char *ttl, int *n)
+{
+	static const char *const sqls[2] = {
+	    TRASH_SQL_PURGE("folders", "SELECT t.id FROM folders t WHERE " TRASH_SQL_ROOT(
+	                                   "t") " AND t.deleted_at < now() - make_interval(secs =>"
+	                                        " $1) ORDER BY t.deleted_at LIMIT $2"
+	                                        " FOR UPDATE SKIP LOCKED"),
+	    TRASH_SQL_PURGE("files", "SELECT t.id FROM files t WHERE " TRASH_SQL_ROOT(
+	                                 "t") " AND t.deleted_at < now() - make_interval(secs =>"
+	                                      " $1) ORDER BY t.deleted_at LIMIT $2"
+	                                      " FOR UPDATE SKIP LOCKED"),
+	};
+	char limit[16];
+	PGresult *r = NULL;
+	int rc = -1;
+
+	*n = 0;
+	snprintf(limit, sizeof(limit), "%d", JOBS_PURGE_BATCH);
+	const char *p[] = {ttl, limit};
+	if (db_begin(c) < 0)
+		return -1;
+	if ((r = db_exec(c, sqls[files], 2, p)) == NULL)
+		goto fail;
+	for (int i = 0; i < PQntuples(r); i++) {
+		if (outbox_insert(c, JOB_RESOURCE_DELETE, db_get(r, i, 0)) < 0)
+			goto fail;
+	}
+	if (db_commit(c) < 0)
+		goto out;
+	*n = PQntuples(r);
+	rc = 0;
+	goto out;
+fail:
+	db_rollback(c);
+out:
+	PQclear(r);
+	return rc;
+}
+
+/* Purges the trash roots older than cfg.trash_ttl, at most JOBS_PURGE_BATCHES batches of
+ * folders and of files a round. 0 or -1. */
+static int
+jobs_trash_expire(PGconn *c)
+{
+	char ttl[24];
+	int n = 0, total = 0;
+
+	snprintf(ttl, sizeof(ttl), "%lld", (long long)cfg.trash_ttl);
+	for (int files = 0; files < 2; files++) {
+		for (int i = 0; i < JOBS_PURGE_BATCHES; i++) {
+			if (jobs_trash_batch(c, files, ttl, &n) < 0)
+				return -1;
+			total += n;
+			if (n < JOBS_PURGE_BATCH)
+				break;
+		}
+	}
+	if (total > 0)
+		log_info("trash_expired purged=%d ttl_s=%s", total, ttl);
+	return 0;
+}
+
 /* Forgets old Idempotency-Keys, then purges expired uploads, at most JOBS_PURGE_BATCHES
- * batches a round (see jobs.h). */
+ * batches a round, then the trash past its TTL (see jobs.h). */
 int
 jobs_housekeep(PGconn *c)
 {
@@ -548,5 +616,5 @@ jobs_housekeep(PGconn *c)
 	}
 	if (total > 0)
 		log_info("uploads_expired purged=%d ttl_s=%s", total, ttl);
-	return 0;
+	return jobs_trash_expire(c);
 }

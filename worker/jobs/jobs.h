@@ -73,6 +73,12 @@ enum job_result resource_delete_run(PGconn *c, const struct job *j, const char *
 #define JOBS_SQL_CHUNK_NUMBERS(u)                                                                  \
 	"(SELECT coalesce(array_agg(c.number ORDER BY c.number), '{}') FROM chunks c"              \
 	" WHERE c.upload_id = " u ".id)::text"
+/* SQL, one boolean: whether no live file version uses the uploads row alias u: only then
+ * are its bytes purged with a deleted version or file (one upload may back several versions
+ * of a file: POST /file_versions/{id}/current). */
+#define JOBS_SQL_UPLOAD_UNUSED(u)                                                                  \
+	"NOT EXISTS (SELECT 1 FROM file_versions uv WHERE uv.upload_id = " u ".id"                 \
+	" AND NOT uv.is_deleted)"
 /* Deletes through the storage provider the stored bytes of every upload that sql (with
  * its nparams params) selects as (id, storage_container, JOBS_SQL_CHUNK_NUMBERS), by those
  * chunk numbers (no store listing needed), and sets its purged_at, inside
@@ -124,7 +130,9 @@ void upload_complete_verdict_clear(struct upload_verdict *v);
 
 /* Housekeeping run with reconcile: forgets Idempotency-Keys older than 24 hours, then purges
  * uploads not completed and without activity (creation, chunk registration, storage PUT)
- * for cfg.upload_ttl seconds, in bounded batches. Safe with any number of workers at once.
+ * for cfg.upload_ttl seconds, in bounded batches, then purges the trash roots deleted more
+ * than cfg.trash_ttl seconds ago (through their resource.delete jobs). Safe with any number
+ * of workers at once.
  * 0 or -1 (error logged). */
 int jobs_housekeep(PGconn *c) MUSTCHECK;
 

@@ -1,6 +1,9 @@
-/* resource_delete.c: the resource.delete job: soft-deletes what lies under a deleted
- * project, folder or file and purges the stored bytes of its uploads. */
+/* resource_delete.c: the resource.delete job: moves what lies under a trashed folder to
+ * the trash with it, purges the stored bytes of what was purged from the trash (README
+ * "Trash bin"; of a deleted file version: of its upload, once no live version uses it),
+ * and deletes a deleted project with everything in it. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,10 +11,6 @@
 #include "jobs.h"
 #include "log.h"
 #include "storage.h"
-
-/* The folder $1 and all its descendants, deleted or not, as a CTE named sub(id) (the walk
- * is the migration's settle_folder_subtree, 0011). */
-#define RD_SUBTREE "WITH sub(id) AS (SELECT id FROM settle_folder_subtree(ARRAY[$1::uuid], false)) "
 
 /* Runs the statements of sqls (each taking $1 = id) in order. 0 or -1 with *err. */
 static int
@@ -99,17 +98,17 @@ out:
 }
 
 /* Deletes everything of project id and its storage container; children inherit the
- * project's deleted_by. 0 or -1 with *err. */
+ * project's deleted_by and are purged with it (not restorable). 0 or -1 with *err. */
 static int
 rd_project(PGconn *c, const char *id, const char *container, int *purged, char **err)
 {
 	static const char *const sqls[] = {
-	    "UPDATE folders SET is_deleted = true, deleted_at = now(),"
-	    " deleted_by = (SELECT deleted_by FROM projects WHERE id = $1)"
-	    " WHERE project_id = $1 AND NOT is_deleted",
-	    "UPDATE files SET is_deleted = true, deleted_at = now(),"
-	    " deleted_by = (SELECT deleted_by FROM projects WHERE id = $1)"
-	    " WHERE project_id = $1 AND NOT is_deleted",
+	    "UPDATE folders SET is_deleted = true, deleted_at = COALESCE(deleted_at, now()),"
+	    " deleted_by = COALESCE(deleted_by, (SELECT deleted_by FROM projects WHERE id = $1)),"
+	    " purged_at = now() WHERE project_id = $1 AND purged_at IS NULL",
+	    "UPDATE files SET is_deleted = true, deleted_at = COALESCE(deleted_at, now()),"
+	    " deleted_by = COALESCE(deleted_by, (SELECT deleted_by FROM projects WHERE id = $1)),"
+	    " purged_at = now() WHERE project_id = $1 AND purged_at IS NULL",
 	    "UPDATE file_versions SET is_deleted = true WHERE NOT is_deleted"
 	    " AND file_id IN (SELECT id FROM files WHERE project_id = $1)",
 	};
@@ -137,25 +136,114 @@ out:
 	return rc;
 }
 
-/* Deletes the subtree of folder id: its folders, their files and versions (children inherit
- * the folder's deleted_by), and purges the uploads behind those versions. 0 or -1 with
+/* The state of a trashed folder or file, read under its row lock (so that a restore or
+ * purge of it waits for this job, and this job for them). */
+struct rd_item {
+	bool deleted;   /* in the trash (or purged) */
+	bool purged;    /* purged: its bytes go */
+	char group[37]; /* the trash root it was trashed with (its own id for a root) */
+};
+
+/* Locks folder (or, with file, file) id and reads its state into *it. 1 found, 0 not, -1
+ * error with *err. */
+static int
+rd_lock(PGconn *c, bool file, const char *id, struct rd_item *it, char **err)
+{
+	static const char *const sqls[2] = {
+	    "SELECT is_deleted, purged_at IS NOT NULL AS purged,"
+	    " COALESCE(deleted_with, id)::text AS grp FROM folders WHERE id = $1 FOR UPDATE",
+	    "SELECT is_deleted, purged_at IS NOT NULL AS purged,"
+	    " COALESCE(deleted_with, id)::text AS grp FROM files WHERE id = $1 FOR UPDATE",
+	};
+	const char *p[] = {id};
+	PGresult *r = db_exec(c, sqls[file], 1, p);
+	int rc = -1;
+
+	if (r == NULL) {
+		*err = xstrdup("database: locking the resource failed");
+		errno = EIO;
+		goto out;
+	}
+	rc = PQntuples(r) > 0;
+	if (rc == 1) {
+		it->deleted = db_get_bool(r, 0, PQfnumber(r, "is_deleted"));
+		it->purged = db_get_bool(r, 0, PQfnumber(r, "purged"));
+		snprintf(it->group, sizeof(it->group), "%s", db_get(r, 0, PQfnumber(r, "grp")));
+	}
+out:
+	PQclear(r);
+	return rc;
+}
+
+/* Runs sql (taking $1 = the folder or file id, $2 = its trash group) once. 0 or -1 with
  * *err. */
+static int
+rd_group_cmd(PGconn *c, const char *sql, const char *id, const struct rd_item *it, char **err)
+{
+	const char *p[] = {id, it->group};
+
+	if (db_cmd(c, sql, 2, p) < 0) {
+		*err = xstrdup("database: trashing or purging children failed");
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+/* Moves to the trash, with folder $1 (of trash group $2), what still lives below it: the
+ * live folders under it, walked live (settle_folder_subtree, 0011: a folder trashed on its
+ * own stays its own trash root, with what lies below it), and the live files in it and in
+ * them. They take the folder's deleted_by and deleted_with = the group. */
+/* clang-format off */
+#define RD_TRASH_BELOW \
+	"WITH below AS (SELECT s.id FROM (SELECT array_agg(id) AS a FROM folders" \
+	" WHERE parent_id = $1::uuid AND NOT is_deleted) k," \
+	" LATERAL settle_folder_subtree(k.a, true) s), " \
+	"root AS (SELECT deleted_by FROM folders WHERE id = $1::uuid), " \
+	"fo AS (UPDATE folders f SET is_deleted = true, deleted_at = now()," \
+	" deleted_by = root.deleted_by, deleted_with = $2::uuid FROM root" \
+	" WHERE f.id IN (SELECT id FROM below) AND NOT f.is_deleted RETURNING f.id)" \
+	" UPDATE files f SET is_deleted = true, deleted_at = now(), deleted_by = root.deleted_by," \
+	" deleted_with = $2::uuid FROM root WHERE NOT f.is_deleted" \
+	" AND (f.parent_id = $1::uuid OR f.parent_id IN (SELECT id FROM below))"
+/* clang-format on */
+
+/* The folder $1 and every folder below it, trashed or not, as a CTE named sub(id). */
+#define RD_SUBTREE "WITH sub(id) AS (SELECT id FROM settle_folder_subtree(ARRAY[$1::uuid], false)) "
+
+/* Purges, with purged folder $1, what was trashed with it (trash group $2) below it: marks
+ * those folders and files purged and the versions of every purged file below it deleted.
+ * Their bytes follow (rd_purge_below). */
+/* clang-format off */
+#define RD_PURGE_MARK \
+	RD_SUBTREE ", fo AS (UPDATE folders f SET purged_at = now() WHERE f.id IN (SELECT id FROM sub)" \
+	" AND f.is_deleted AND f.purged_at IS NULL AND f.deleted_with = $2::uuid RETURNING f.id)" \
+	" UPDATE files f SET purged_at = now() WHERE f.parent_id IN (SELECT id FROM sub)" \
+	" AND f.is_deleted AND f.purged_at IS NULL AND f.deleted_with = $2::uuid"
+#define RD_PURGE_VERSIONS \
+	RD_SUBTREE "UPDATE file_versions SET is_deleted = true WHERE NOT is_deleted AND file_id IN" \
+	" (SELECT f.id FROM files f JOIN sub ON f.parent_id = sub.id WHERE f.purged_at IS NOT NULL)"
+/* clang-format on */
+
+/* Trashes what lives below trashed folder id, or, once it is purged, purges what was
+ * trashed with it and the uploads of every purged file below it. Nothing for a live
+ * (restored) folder. 0 or -1 with *err. */
 static int
 rd_folder(PGconn *c, const char *id, int *purged, char **err)
 {
-	static const char *const sqls[] = {
-	    RD_SUBTREE "UPDATE folders SET is_deleted = true, deleted_at = now(),"
-	               " deleted_by = (SELECT deleted_by FROM folders WHERE id = $1)"
-	               " WHERE id IN (SELECT id FROM sub) AND NOT is_deleted",
-	    RD_SUBTREE "UPDATE files SET is_deleted = true, deleted_at = now(),"
-	               " deleted_by = (SELECT deleted_by FROM folders WHERE id = $1)"
-	               " WHERE parent_id IN (SELECT id FROM sub) AND NOT is_deleted",
-	    RD_SUBTREE "UPDATE file_versions SET is_deleted = true WHERE NOT is_deleted AND"
-	               " file_id IN (SELECT f.id FROM files f JOIN sub ON f.parent_id = sub.id)",
-	};
+	struct rd_item it;
 	const char *p[] = {id};
+	int rc = rd_lock(c, false, id, &it, err);
 
-	if (rd_run_all(c, id, sqls, (int)ARRAY_LEN(sqls), err) < 0)
+	if (rc <= 0 || !it.deleted)
+		return rc;
+	if (rd_group_cmd(c, RD_TRASH_BELOW, id, &it, err) < 0)
+		return -1;
+	if (!it.purged)
+		return 0;
+	static const char *const versions[] = {RD_PURGE_VERSIONS};
+	if (rd_group_cmd(c, RD_PURGE_MARK, id, &it, err) < 0 ||
+	    rd_run_all(c, id, versions, 1, err) < 0)
 		return -1;
 	return resource_delete_purge(
 	    c,
@@ -163,19 +251,25 @@ rd_folder(PGconn *c, const char *id, int *purged, char **err)
 	        "u") " FROM uploads u"
 	             " JOIN file_versions v ON v.upload_id = u.id"
 	             " JOIN files f ON f.id = v.file_id JOIN sub ON f.parent_id = sub.id"
-	             " WHERE u.purged_at IS NULL ORDER BY u.id",
+	             " WHERE f.purged_at IS NOT NULL AND u.purged_at IS NULL AND " JOBS_SQL_UPLOAD_UNUSED(
+	                 "u") " ORDER BY u.id",
 	    1, p, purged, err);
 }
 
-/* Deletes the versions of file id and purges their uploads. 0 or -1 with *err. */
+/* Once trashed file id is purged: deletes its versions and purges their uploads. Nothing
+ * while it is live or in the trash. 0 or -1 with *err. */
 static int
 rd_file(PGconn *c, const char *id, int *purged, char **err)
 {
 	static const char *const sqls[] = {
 	    "UPDATE file_versions SET is_deleted = true WHERE file_id = $1 AND NOT is_deleted",
 	};
+	struct rd_item it;
 	const char *p[] = {id};
+	int rc = rd_lock(c, true, id, &it, err);
 
+	if (rc <= 0 || !it.purged)
+		return rc;
 	if (rd_run_all(c, id, sqls, (int)ARRAY_LEN(sqls), err) < 0)
 		return -1;
 	return resource_delete_purge(
@@ -183,21 +277,40 @@ rd_file(PGconn *c, const char *id, int *purged, char **err)
 	    "SELECT u.id::text, u.storage_container, " JOBS_SQL_CHUNK_NUMBERS(
 	        "u") " FROM uploads u"
 	             " JOIN file_versions v ON v.upload_id = u.id"
-	             " WHERE v.file_id = $1 AND u.purged_at IS NULL ORDER BY u.id",
+	             " WHERE v.file_id = $1 AND u.purged_at IS NULL AND " JOBS_SQL_UPLOAD_UNUSED(
+	                 "u") " ORDER BY u.id",
+	    1, p, purged, err);
+}
+
+/* Purges the upload of the deleted file version id, unless a live version (one that
+ * promoted it, or that it promoted) still uses it. 0 or -1 with *err. */
+static int
+rd_version(PGconn *c, const char *id, int *purged, char **err)
+{
+	const char *p[] = {id};
+
+	return resource_delete_purge(
+	    c,
+	    "SELECT u.id::text, u.storage_container, " JOBS_SQL_CHUNK_NUMBERS(
+	        "u") " FROM uploads u JOIN file_versions v ON v.upload_id = u.id"
+	             " WHERE v.id = $1 AND v.is_deleted AND u.purged_at IS NULL "
+	             "AND " JOBS_SQL_UPLOAD_UNUSED("u"),
 	    1, p, purged, err);
 }
 
 /* Finds what j->resource_id is: 'p' project (with *container, caller frees), 'd' folder,
- * 'f' file, 0 none, -1 database error. */
+ * 'f' file, 'v' file version, 0 none, -1 database error. */
 static int
 rd_lookup(PGconn *c, const char *id, char **container)
 {
 	const char *p[] = {id};
-	PGresult *r = db_exec(c,
-	                      "SELECT 'p', storage_container FROM projects WHERE id = $1"
-	                      " UNION ALL SELECT 'd', NULL FROM folders WHERE id = $1"
-	                      " UNION ALL SELECT 'f', NULL FROM files WHERE id = $1 LIMIT 1",
-	                      1, p);
+	PGresult *r =
+	    db_exec(c,
+	            "SELECT 'p', storage_container FROM projects WHERE id = $1"
+	            " UNION ALL SELECT 'd', NULL FROM folders WHERE id = $1"
+	            " UNION ALL SELECT 'f', NULL FROM files WHERE id = $1"
+	            " UNION ALL SELECT 'v', NULL FROM file_versions WHERE id = $1 LIMIT 1",
+	            1, p);
 	int type = -1;
 
 	if (r == NULL)
@@ -213,10 +326,10 @@ out:
 	return type;
 }
 
-/* Runs resource.delete for j->resource_id (a project, folder or file, looked up in that
- * order) inside the caller's transaction. Idempotent. JOB_DONE, JOB_INVALID when the id is
- * none of those, JOB_RETRY on a database or storage failure, JOB_UNAVAILABLE when storage
- * is (*err set, caller frees). */
+/* Runs resource.delete for j->resource_id (a project, folder, file or file version, looked
+ * up in that order) inside the caller's transaction. Idempotent. JOB_DONE, JOB_INVALID when the id
+ * is none of those, JOB_RETRY on a database or storage failure, JOB_UNAVAILABLE when storage is
+ * (*err set, caller frees). */
 enum job_result
 resource_delete_run(PGconn *c, const struct job *j, const char **outcome, char **err)
 {
@@ -230,7 +343,8 @@ resource_delete_run(PGconn *c, const struct job *j, const char **outcome, char *
 		goto out;
 	}
 	if (type == 0) {
-		*err = xasprintf("resource %s is no project, folder or file", j->resource_id);
+		*err = xasprintf("resource %s is no project, folder, file or file version",
+		                 j->resource_id);
 		res = JOB_INVALID;
 		goto out;
 	}
@@ -238,8 +352,10 @@ resource_delete_run(PGconn *c, const struct job *j, const char **outcome, char *
 		rc = rd_project(c, j->resource_id, container, &purged, err);
 	else if (type == 'd')
 		rc = rd_folder(c, j->resource_id, &purged, err);
-	else
+	else if (type == 'f')
 		rc = rd_file(c, j->resource_id, &purged, err);
+	else
+		rc = rd_version(c, j->resource_id, &purged, err);
 	if (rc < 0) {
 		res = jobs_storage_failed(errno);
 		goto out;
@@ -247,7 +363,8 @@ resource_delete_run(PGconn *c, const struct job *j, const char **outcome, char *
 	log_debug("resource_deleted resource=%s type=%c purged=%d", j->resource_id, type, purged);
 	*outcome = type == 'p'   ? "project_deleted"
 	           : type == 'd' ? "folder_deleted"
-	                         : "file_deleted";
+	           : type == 'f' ? "file_deleted"
+	                         : "version_deleted";
 	res = JOB_DONE;
 out:
 	free(container);

@@ -1,0 +1,438 @@
+/* agents.c: self-service credentials (README "Users, software agents and tokens"): the
+ * software agents a user made over the API, their keys, and the caller's own user key.
+ *
+ * A key is shown once, in the answer that makes it; the database keeps its SHA-256 only
+ * (sign_key_hash), so later reads show its created_on and no key. Replacing or deleting the
+ * keys of a user or agent revokes every token made with them: its tokens_valid_after moves
+ * to now (revoke.h), and its key_generation moves on, so that a token request that waited
+ * for the change re-checks the row and finds the old key stale (auth.c). Only the creator of
+ * an agent reaches it: any other caller, and agents the operator's CLI made, get 404. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "names.h"
+#include "router.h"
+#include "sign.h"
+#include "uuid.h"
+#include "views.h"
+
+/* README "Users, software agents and tokens": the most agents (not deleted) a user has. */
+#define AGENTS_MAX_PER_USER     100
+#define AGENTS_MAX_PER_USER_SQL "100"
+
+/* SQL, one column: the DDS software agent of the software_agents row alias a as JSON
+ * text. */
+#define AGENTS_SQL_JSON                                                                            \
+	"json_build_object('id', a.id, 'audit', " VIEWS_SQL_AUDIT6(                                \
+	    "a.created_at", "a.creator_id", "a.updated_at", "a.updated_by", "a.deleted_at",        \
+	    "a.deleted_by") "::json, 'name', a.name, 'description', a.description, 'repo_url',"    \
+	                    " a.repo_url, 'is_deleted', a.deleted_at IS NOT NULL)::text"
+
+/* SQL: the agent $1 of the caller $2 (alias a), not deleted. */
+#define AGENTS_SQL_LIVE " a.id = $1 AND a.creator_id = $2 AND a.deleted_at IS NULL"
+
+/* SQL: the statement that revokes the tokens of row $1 of table (users or software_agents)
+ * and makes its keys stale, setting more columns too (", col = …" or ""). */
+#define AGENTS_SQL_REVOKE(table, more)                                                             \
+	"UPDATE " table " SET key_generation = key_generation + 1,"                                \
+	" tokens_valid_after = clock_timestamp()" more " WHERE id = $1"
+
+/* The owner of keys: a software agent of the caller, or the caller. Each statement takes
+ * $1 the owner's id; lock_sql and show_sql also $2 the caller. */
+struct agents_owner {
+	const char *what; /* the owner, for a 404 */
+	/* One row when the caller reaches the owner, locked FOR NO KEY UPDATE (token issue
+	 * holds it FOR SHARE): has_key, whether it has a key. */
+	const char *lock_sql;
+	/* Deletes the owner's keys and revokes their tokens. */
+	const char *drop_sql;
+	/* drop_sql and a new key ($2 key id, $3 key hash): created_on. */
+	const char *rekey_sql;
+	/* One row: created_on of the owner's newest key (NULL: none, or not the caller's). */
+	const char *show_sql;
+};
+
+static const struct agents_owner agents_agent = {
+    "software agent",
+    "SELECT EXISTS (SELECT 1 FROM api_keys k WHERE k.software_agent_id = a.id) AS has_key"
+    " FROM software_agents a WHERE" AGENTS_SQL_LIVE " FOR NO KEY UPDATE OF a",
+    "WITH d AS (DELETE FROM api_keys WHERE software_agent_id = $1) " AGENTS_SQL_REVOKE(
+        "software_agents", ""),
+    "WITH d AS (DELETE FROM api_keys WHERE software_agent_id = $1),"
+    " o AS (" AGENTS_SQL_REVOKE(
+        "software_agents", "") " RETURNING id, key_generation)"
+                               " INSERT INTO api_keys(id, key_hash, software_agent_id, generation)"
+                               " SELECT $2, $3, o.id, o.key_generation FROM o"
+                               " RETURNING " VIEWS_SQL_TS("created_at") " AS created_on",
+    "SELECT " VIEWS_SQL_TS(
+        "max(k.created_at)") " AS created_on FROM software_agents a"
+                             " JOIN api_keys k ON k.software_agent_id = a.id WHERE" AGENTS_SQL_LIVE,
+};
+
+static const struct agents_owner agents_user = {
+    "user",
+    "SELECT EXISTS (SELECT 1 FROM api_keys k WHERE k.user_id = u.id) AS has_key"
+    " FROM users u WHERE u.id = $1 AND u.id = $2::uuid FOR NO KEY UPDATE OF u",
+    "WITH d AS (DELETE FROM api_keys WHERE user_id = $1) " AGENTS_SQL_REVOKE("users", ""),
+    "WITH d AS (DELETE FROM api_keys WHERE user_id = $1),"
+    " o AS (" AGENTS_SQL_REVOKE("users",
+                                "") " RETURNING id, key_generation)"
+                                    " INSERT INTO api_keys(id, key_hash, user_id, generation)"
+                                    " SELECT $2, $3, o.id, o.key_generation FROM o"
+                                    " RETURNING " VIEWS_SQL_TS("created_at") " AS created_on",
+    "SELECT " VIEWS_SQL_TS("max(k.created_at)") " AS created_on FROM api_keys k"
+                                                " WHERE k.user_id = $1 AND k.user_id = $2::uuid",
+};
+
+/* The api key object {key, created_on}; key NULL: not shown. New reference. */
+static json_t *
+agents_key_json(const char *key, const char *created_on)
+{
+	return json_pack("{s:o,s:o}", "key", http_jstr(key), "created_on", http_jstr(created_on));
+}
+
+/* Answers a 204 with no body. */
+static void
+agents_no_content(struct req *r)
+{
+	http_raw(r, 204, MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT));
+}
+
+/* Opens a transaction and locks owner o ($1 id) if the caller reaches it; 1 then (the
+ * transaction open, *has_key set), else 0 after answering 404 (or a database error) and
+ * rolling back. */
+static int
+agents_lock(struct req *r, const struct agents_owner *o, const char *id, bool *has_key)
+{
+	const char *q[] = {id, r->user_id};
+	PGresult *res;
+
+	if (db_begin(r->db) < 0) {
+		http_db_error(r);
+		return 0;
+	}
+	if ((res = db_exec(r->db, o->lock_sql, 2, q)) == NULL) {
+		db_rollback(r->db);
+		http_db_error(r);
+		return 0;
+	}
+	if (PQntuples(res) == 0) {
+		db_rollback(r->db);
+		http_not_found(r, o->what);
+		PQclear(res);
+		return 0;
+	}
+	*has_key = db_get_bool(res, 0, PQfnumber(res, "has_key"));
+	PQclear(res);
+	return 1;
+}
+
+/* GET …/api_key: 200 {key: null, created_on} of the owner's newest key (the key itself is
+ * not kept), or 404 when there is none or the caller does not reach the owner. */
+static void
+agents_key_show(struct req *r, const struct agents_owner *o, const char *id)
+{
+	const char *q[] = {id, r->user_id};
+	PGresult *res = db_exec(r->db, o->show_sql, 2, q);
+	const char *at;
+
+	if (res == NULL) {
+		http_db_error(r);
+		return;
+	}
+	at = PQntuples(res) > 0 ? db_get(res, 0, PQfnumber(res, "created_on")) : NULL;
+	if (at == NULL)
+		http_not_found(r, "api key");
+	else
+		http_json(r, 200, agents_key_json(NULL, at));
+	PQclear(res);
+}
+
+/* PUT …/api_key (regenerate: 200 {key, created_on}, the key shown this once) or DELETE
+ * (204; 404 when there is no key): replaces or deletes every key of owner o and revokes the
+ * tokens made with them, in one transaction. */
+static void
+agents_key_change(struct req *r, const struct agents_owner *o, const char *id, bool regenerate)
+{
+	char key[65], hash[65], key_id[UUID_STR_LEN];
+	const char *q[] = {id, key_id, hash};
+	PGresult *res = NULL;
+	bool has_key;
+
+	if (!agents_lock(r, o, id, &has_key))
+		return;
+	if (!regenerate && !has_key) {
+		db_rollback(r->db);
+		http_not_found(r, "api key");
+		return;
+	}
+	sign_random_key(key);
+	sign_key_hash(key, hash);
+	uuid_generate(key_id);
+	res = db_exec(r->db, regenerate ? o->rekey_sql : o->drop_sql, regenerate ? 3 : 1, q);
+	if (res == NULL || db_commit(r->db) < 0) {
+		db_rollback(r->db);
+		http_db_error(r);
+	} else if (regenerate) {
+		http_json(r, 200,
+		          agents_key_json(key, db_get(res, 0, PQfnumber(res, "created_on"))));
+	} else {
+		agents_no_content(r);
+	}
+	PQclear(res);
+}
+
+/* Reads name (required when `required`), description and repo_url of a create or update
+ * body (absent or null: NULL). 0, or -1 after answering 400. */
+static int
+agents_read(struct req *r, json_t *body, bool required, const char **name, const char **desc,
+            const char **repo_url)
+{
+	const char *problem;
+	int rc;
+
+	*name = *desc = *repo_url = NULL;
+	if ((rc = http_field_text(r, body, "name", NAMES_MAX, 0, name)) < 0)
+		return -1;
+	if (rc == 0 && required) {
+		http_invalid(r, "name", "is required");
+		return -1;
+	}
+	if (rc > 0 && (problem = **name == '\0' ? NAMES_RULE_LENGTH : names_text_problem(*name))) {
+		http_invalid(r, "name", problem);
+		return -1;
+	}
+	if (http_field_text(r, body, "description", HTTP_MAX_DESCRIPTION, HTTP_TEXT_LINES, desc) <
+	        0 ||
+	    http_field_text(r, body, "repo_url", HTTP_MAX_REPO_URL, 0, repo_url) < 0)
+		return -1;
+	return 0;
+}
+
+/* Makes the agent and its key ($1 caller, $2 agent id, $3 name, $4 description, $5
+ * repo_url, $6 key id, $7 key hash) unless the caller has AGENTS_MAX_PER_USER agents
+ * already (no row then). Run with the caller's users row locked, so that the count
+ * holds. */
+static const char agents_create_sql[] =
+    "WITH a AS (INSERT INTO software_agents(id, name, description, repo_url, creator_id)"
+    " SELECT $2, $3, coalesce($4, ''), $5, $1"
+    " WHERE (SELECT count(*) FROM software_agents WHERE creator_id = $1"
+    "        AND deleted_at IS NULL) < " AGENTS_MAX_PER_USER_SQL " RETURNING *),"
+    " k AS (INSERT INTO api_keys(id, key_hash, software_agent_id, generation)"
+    " SELECT $6, $7, a.id, a.key_generation FROM a RETURNING created_at)"
+    " SELECT " AGENTS_SQL_JSON " AS agent, " VIEWS_SQL_TS("k.created_at") " AS created_on"
+                                                                          " FROM a, k";
+
+/* Answers the row of agents_create_sql: 201 with the agent and its key (shown this once),
+ * or 409 when the caller has too many agents. */
+static void
+agents_created(struct req *r, const PGresult *res, const char *key)
+{
+	json_t *agent;
+
+	if (PQntuples(res) == 0) {
+		http_error(r, 409, "conflict",
+		           "a user has at most " AGENTS_MAX_PER_USER_SQL " software agents",
+		           "delete an agent you no longer use (DELETE /software_agents/{id})");
+		return;
+	}
+	agent = views_json_col(res, 0, PQfnumber(res, "agent"));
+	json_object_set_new(agent, "api_key",
+	                    agents_key_json(key, db_get(res, 0, PQfnumber(res, "created_on"))));
+	http_json(r, 201, agent);
+}
+
+/* POST /software_agents {name, description?, repo_url?}: a software agent of the caller
+ * and its key, in one transaction. */
+static void
+agents_create(struct req *r)
+{
+	json_t *body = http_body_object(r);
+	const char *name, *desc, *url;
+	char id[UUID_STR_LEN], key[65], hash[65], key_id[UUID_STR_LEN];
+	PGresult *res = NULL;
+
+	if (body == NULL || agents_read(r, body, true, &name, &desc, &url) < 0)
+		goto out;
+	uuid_generate(id);
+	uuid_generate(key_id);
+	sign_random_key(key);
+	sign_key_hash(key, hash);
+	const char *q[] = {r->user_id, id, name, desc, url, key_id, hash};
+	if (db_begin(r->db) < 0) {
+		http_db_error(r);
+		goto out;
+	}
+	if (db_cmd(r->db, "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", 1, q) < 0 ||
+	    (res = db_exec(r->db, agents_create_sql, 7, q)) == NULL)
+		goto fail;
+	if (PQntuples(res) == 0)
+		db_rollback(r->db); /* too many agents: nothing was written */
+	else if (db_commit(r->db) < 0)
+		goto fail;
+	agents_created(r, res, key);
+	goto out;
+fail:
+	db_rollback(r->db);
+	http_db_error(r);
+out:
+	PQclear(res);
+	json_decref(body);
+}
+
+/* GET /software_agents: the caller's agents (not deleted), oldest first, unpaged as in DDS
+ * (at most AGENTS_MAX_PER_USER). */
+static void
+agents_list(struct req *r)
+{
+	const char *q[] = {r->user_id};
+	PGresult *res = db_exec(r->db,
+	                        "SELECT coalesce(json_agg(x.j ORDER BY x.created_at, x.id),"
+	                        " '[]')::text AS results FROM (SELECT " AGENTS_SQL_JSON
+	                        "::json AS j, a.created_at, a.id FROM software_agents a"
+	                        " WHERE a.creator_id = $1 AND a.deleted_at IS NULL) x",
+	                        1, q);
+
+	if (res == NULL) {
+		http_db_error(r);
+		return;
+	}
+	http_json(r, 200,
+	          json_pack("{s:o}", "results", views_json_col(res, 0, PQfnumber(res, "results"))));
+	PQclear(res);
+}
+
+/* GET /software_agents/{id}: the caller's agent, deleted or not. */
+static void
+agents_get(struct req *r)
+{
+	const char *q[] = {r->params[0], r->user_id};
+	PGresult *res = db_exec(r->db,
+	                        "SELECT " AGENTS_SQL_JSON " FROM software_agents a"
+	                        " WHERE a.id = $1 AND a.creator_id = $2",
+	                        2, q);
+
+	if (res == NULL)
+		http_db_error(r);
+	else if (PQntuples(res) == 0)
+		http_not_found(r, "software agent");
+	else
+		http_json(r, 200, views_json_col(res, 0, 0));
+	PQclear(res);
+}
+
+/* PUT /software_agents/{id} {name?, description?, repo_url?}: changes what is given. */
+static void
+agents_update(struct req *r)
+{
+	json_t *body = http_body_object(r);
+	const char *name, *desc, *url;
+	PGresult *res = NULL;
+
+	if (body == NULL || agents_read(r, body, false, &name, &desc, &url) < 0)
+		goto out;
+	const char *q[] = {r->params[0], r->user_id, name, desc, url};
+	res = db_exec(r->db,
+	              "UPDATE software_agents a SET name = coalesce($3, a.name),"
+	              " description = coalesce($4, a.description),"
+	              " repo_url = coalesce($5, a.repo_url), updated_at = now(), updated_by = $2"
+	              " WHERE" AGENTS_SQL_LIVE " RETURNING " AGENTS_SQL_JSON,
+	              5, q);
+	if (res == NULL)
+		http_db_error(r);
+	else if (PQntuples(res) == 0)
+		http_not_found(r, "software agent");
+	else
+		http_json(r, 200, views_json_col(res, 0, 0));
+out:
+	PQclear(res);
+	json_decref(body);
+}
+
+/* DELETE /software_agents/{id}: marks the agent deleted, deletes its key and revokes its
+ * tokens (of every user); 204. */
+static void
+agents_delete(struct req *r)
+{
+	const char *q[] = {r->params[0], r->user_id};
+	bool has_key;
+
+	if (!agents_lock(r, &agents_agent, r->params[0], &has_key))
+		return;
+	if (db_cmd(
+	        r->db,
+	        "WITH d AS (DELETE FROM api_keys WHERE software_agent_id = $1) " AGENTS_SQL_REVOKE(
+	            "software_agents", ", deleted_at = now(), deleted_by = $2"),
+	        2, q) < 0 ||
+	    db_commit(r->db) < 0) {
+		db_rollback(r->db);
+		http_db_error(r);
+		return;
+	}
+	agents_no_content(r);
+}
+
+static void
+agents_key_get(struct req *r)
+{
+	agents_key_show(r, &agents_agent, r->params[0]);
+}
+
+static void
+agents_key_put(struct req *r)
+{
+	agents_key_change(r, &agents_agent, r->params[0], true);
+}
+
+static void
+agents_key_delete(struct req *r)
+{
+	agents_key_change(r, &agents_agent, r->params[0], false);
+}
+
+static void
+agents_user_key_get(struct req *r)
+{
+	agents_key_show(r, &agents_user, r->user_id);
+}
+
+static void
+agents_user_key_put(struct req *r)
+{
+	agents_key_change(r, &agents_user, r->user_id, true);
+}
+
+static void
+agents_user_key_delete(struct req *r)
+{
+	agents_key_change(r, &agents_user, r->user_id, false);
+}
+
+/* The answers of these routes may hold a key: ROUTE_SECRET keeps them out of the
+ * Idempotency-Key store. */
+const struct route agents_routes[] = {
+    {"POST", "/api/v1/software_agents", ROUTE_AUTH | ROUTE_SECRET, "software_agents.create",
+     agents_create, NULL, NULL, NULL},
+    {"GET", "/api/v1/software_agents", ROUTE_AUTH, "software_agents.list", agents_list, NULL, NULL,
+     NULL},
+    {"GET", "/api/v1/software_agents/:id", ROUTE_AUTH, "software_agents.get", agents_get, NULL,
+     NULL, NULL},
+    {"PUT", "/api/v1/software_agents/:id", ROUTE_AUTH, "software_agents.update", agents_update,
+     NULL, NULL, NULL},
+    {"DELETE", "/api/v1/software_agents/:id", ROUTE_AUTH, "software_agents.delete", agents_delete,
+     NULL, NULL, NULL},
+    {"GET", "/api/v1/software_agents/:id/api_key", ROUTE_AUTH, "software_agents.api_key.get",
+     agents_key_get, NULL, NULL, NULL},
+    {"PUT", "/api/v1/software_agents/:id/api_key", ROUTE_AUTH | ROUTE_SECRET,
+     "software_agents.api_key.put", agents_key_put, NULL, NULL, NULL},
+    {"DELETE", "/api/v1/software_agents/:id/api_key", ROUTE_AUTH, "software_agents.api_key.delete",
+     agents_key_delete, NULL, NULL, NULL},
+    {"GET", "/api/v1/current_user/api_key", ROUTE_AUTH, "current_user.api_key.get",
+     agents_user_key_get, NULL, NULL, NULL},
+    {"PUT", "/api/v1/current_user/api_key", ROUTE_AUTH | ROUTE_SECRET, "current_user.api_key.put",
+     agents_user_key_put, NULL, NULL, NULL},
+    {"DELETE", "/api/v1/current_user/api_key", ROUTE_AUTH, "current_user.api_key.delete",
+     agents_user_key_delete, NULL, NULL, NULL},
+    {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
+};
