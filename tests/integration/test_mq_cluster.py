@@ -6,10 +6,12 @@ The node that leads the job queues is killed with SIGKILL under the polling load
 bench/loadgen.c: no acknowledged upload is lost or doubled, jobs resume within
 JOBS_RESUME_TARGET_S, and the node rejoins the cluster when started again."""
 
+import json
 import os
 import subprocess
 import time
 
+import pika
 import pytest
 
 from pipeline_helpers import Client, assert_each_job_once, q, q1
@@ -126,3 +128,35 @@ def test_leader_kill_under_polling_load(settle, cluster, db, loadgen, capsys):
     assert leader in cluster.running_nodes(via=victim)
     queues = settle_queues(cluster)
     assert all(leader in v[2] for v in queues.values()), queues
+
+
+def test_classic_queues_of_older_versions_become_quorum(settle, rabbitmq):
+    """A single node upgraded from a version with classic delay and log queues: an empty
+    classic queue is converted to a quorum queue, one holding messages is kept (and
+    warned about) rather than failing the worker's topology."""
+    vhost = f"upgrade-{os.getpid()}-{int(time.time())}"
+    rabbitmq.ctl("add_vhost", vhost)
+    rabbitmq.ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    url = f"{rabbitmq.url}/{vhost}"
+    conn = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        ch = conn.channel()
+        ch.queue_declare("settle.retry.upload.complete.1", durable=True, arguments={
+            "x-dead-letter-exchange": "settle.jobs",
+            "x-dead-letter-routing-key": "upload.complete"})
+        ch.queue_declare("settle.message_log", durable=True,
+                         arguments={"x-max-length": 1000000})
+        ch.basic_publish("", "settle.message_log", b"{}",
+                         pika.BasicProperties(delivery_mode=2))
+    finally:
+        conn.close()
+    w = settle.worker(SETTLE_AMQP_URL=url)
+    wait_until(lambda: "mq_connected" in w.log_text(), 30, what="worker connected")
+    types = {x["name"]: x["type"] for x in json.loads(rabbitmq.ctl(
+        "list_queues", "-p", vhost, "name", "type", "--formatter", "json"))}
+    assert types["settle.retry.upload.complete.1"] == "quorum", types
+    assert types["settle.message_log"] == "classic", types
+    assert "mq_queue_not_converted queue=settle.message_log" in w.log_text()
+    assert "mq_queue_converted queue=settle.retry.upload.complete.1" in w.log_text()
+    assert all(t == "quorum" for n, t in types.items() if n != "settle.message_log"), types
+    rabbitmq.ctl("delete_vhost", vhost)
