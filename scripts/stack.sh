@@ -440,6 +440,9 @@ rabbit_start() {
 			timeout "$START_TIMEOUT" "$RABBIT_SBIN/rabbitmqctl" -q -n "$RABBIT_NODE" $c \
 				>/dev/null || exit 1
 		done) || die "rabbitmq node $RABBIT_K could not join $1 (log: $r/log)"
+		# Quorum queues declared before this node joined get a member on it too.
+		(rabbit_env && timeout "$START_TIMEOUT" "$RABBIT_SBIN/rabbitmq-queues" -q -n "$RABBIT_NODE" \
+			grow "$RABBIT_NODE" all >/dev/null) || die "rabbitmq-queues grow on node $RABBIT_K failed"
 		touch "$r/joined"
 	fi
 	say "rabbitmq started (pid $RABBIT_PID, port $AMQP_PORT, node $RABBIT_NODE)"
