@@ -227,6 +227,12 @@ def report(results, notes):
     row_ratio("3c. polling client flow, 4 clients, flows/s", R.series("poll4_r{}_uploads_per_s", n), "",
               f"pgbench TPC-B -c{c16}", pgb, None)
     row_limit("3c. its complete→consistent p99 (server), ms", R.series("poll4_r{}_ttc_p99_ms", n), "", 20)
+    row_ratio(f"9. polling client flow, {c16} clients, 3-node RabbitMQ cluster, flows/s",
+              R.series("mq3poll16_r{}_uploads_per_s", n), "", "3b. single node flows/s",
+              R.series("poll16_r{}_uploads_per_s", n), None, digits=1)
+    row_ratio("9. its complete→consistent p99 (server) against the single node's, ms",
+              R.series("mq3poll16_r{}_ttc_p99_ms", n), "", "3b. single node p99 ms",
+              R.series("poll16_r{}_ttc_p99_ms", n), None, digits=1)
     jr = int(R.num("job_rounds", 1))
     row_ratio(f"4. job throughput, {R.get('jobs1_n')} upload.complete jobs a round, relay + 2 workers, jobs/s",
               R.series("jobs{}_per_s", jr), "", f"pgbench TPC-B -c{c16}", pgb, 1.0)
@@ -294,7 +300,8 @@ def report(results, notes):
     out.append("| phase | flows | transactions | per flow | statements | per flow |")
     out.append("|---|---|---|---|---|---|")
     phases = [("read", "read path"), ("notfound", "404 path"), ("prefer16", f"3a. Prefer: wait, {c16} clients"),
-              ("poll16", f"3b. polling, {c16} clients"), ("poll4", "3c. polling, 4 clients")]
+              ("poll16", f"3b. polling, {c16} clients"), ("poll4", "3c. polling, 4 clients"),
+              ("mq3poll16", f"9. polling, {c16} clients, 3-node RabbitMQ")]
     phases += [(f"jobs{k}", f"4. jobs round {k}") for k in range(1, jr + 1)]
     phases += [("swift", "8. Swift flow (a flow: one file of several chunks)")]
     for key, name in phases:
@@ -308,7 +315,7 @@ def report(results, notes):
                f"`uploads.consistent_at`. Published is {R.get('published_from')}. Client-side: from sending "
                "`complete` to seeing the consistent answer (Prefer: wait) or the first 200 of "
                "`GET /files/{id}/url` (polling every 10 ms). All times in ms.\n")
-    for key, name in phases[2:5]:
+    for key, name in phases[2:6]:
         out.append(f"**{name}** ({R.get(key + '_r1_wait_mode')}):\n")
         out.append("| round | flows/s | flows | TTC p50 | p95 | p99 | max | outbox→published p50 | p95 | p99 | max "
                    "| published→consistent p50 | p95 | p99 | max | client p50 | client p99 | polls/flow |")

@@ -26,7 +26,9 @@
 #                   3 rounds)
 #   BENCH_PHASES    the phases to run, of: read (read and 404 paths), replicas (one streaming
 #                   standby: bench/replicas.sh), flows, jobs, big (integrity and ingest),
-#                   swift (bench/swift.sh); default all of them. For development: a partial
+#                   swift (bench/swift.sh), mqcluster (the polling flow again on a 3-node
+#                   RabbitMQ cluster: nodes 2 and 3 join the stack's node, which is then
+#                   a cluster until the end of the run); default all of them. For development: a partial
 #                   run's report shows "?" for what did not run.
 #   BENCH_SWIFT_*   the Swift phase's clients, chunk size and chunks per file: bench/swift.sh
 set -euo pipefail
@@ -50,7 +52,7 @@ JOB_ROUNDS=${BENCH_JOB_ROUNDS:-1}
 BIG_ROUNDS=3
 MQ_N=$((JOBS < 20000 ? JOBS : 20000)) # messages of each mqrate reference run
 PG_BIN=/usr/lib/postgresql/15/bin
-PHASES=" ${BENCH_PHASES:-read replicas flows jobs big swift} "
+PHASES=" ${BENCH_PHASES:-read replicas flows jobs big swift mqcluster} "
 # The stack starts without standbys; the replicas phase adds one and takes it away.
 unset SETTLE_PG_REPLICAS SETTLE_PG_REPLICA_DELAY_MS SETTLE_DATABASE_REPLICA_URLS
 
@@ -606,7 +608,28 @@ fi
 
 put t_big_s $((SECONDS - T_SECTION)); T_SECTION=$SECONDS
 if phase swift; then swift_bench; fi
-put t_swift_s $((SECONDS - T_SECTION))
+put t_swift_s $((SECONDS - T_SECTION)); T_SECTION=$SECONDS
+
+# ---- 9: the polling flow on a 3-node RabbitMQ cluster (after everything else: it stays one) --
+
+if phase mqcluster; then
+	log "mqcluster: two more RabbitMQ nodes join the stack's (SETTLE_MQ_NODES=3), queues grown"
+	api_stop
+	workers_stop
+	SETTLE_MQ_NODES=3 "$TOP/scripts/stack.sh" start "$STACK" >>"$LOGS/stack.log" 2>&1 ||
+		{ tail -20 "$LOGS/stack.log" >&2; die "stack with 3 RabbitMQ nodes"; }
+	SETTLE_AMQP_URL=$(kv "$STACK/stack.env" SETTLE_AMQP_URL)
+	export SETTLE_AMQP_URL
+	put mq_cluster_urls "$(echo "$SETTLE_AMQP_URL" | tr ',' ' ')"
+	start_worker 1 mq3-worker1.log
+	start_worker 2 mq3-worker2.log
+	api_start mq3-api.log
+	flow_phase mq3poll16 poll "$CLIENTS"
+	pgbench_b
+	stats_end "$PHASE_FLOWS"
+	flow_ttc mq3poll16
+fi
+put t_mqcluster_s $((SECONDS - T_SECTION))
 put run_seconds $(($(date +%s) - T_START))
 "$PY" "$B/report.py" report "$RES" "$B/notes.md" >"$B/results.md"
 cat "$B/results.md"

@@ -22,6 +22,7 @@ struct config_key {
 #define MIB "1048576"
 
 static char *relay_str;
+static char *amqp_urls;
 
 static const struct config_key keys[] = {
     {"SETTLE_DATABASE_URL", CFG_STRING, &cfg.database_url,
@@ -35,7 +36,10 @@ static const struct config_key keys[] = {
     {"SETTLE_REPLICA_MAX_LAG_MS", CFG_INT, &cfg.replica_max_lag_ms, "30000", 1, 86400000,
      "ms a standby may stay behind the primary before reads skip it"},
     {"SETTLE_AMQP_URL", CFG_STRING, &cfg.amqp_url, "amqp://guest:guest@127.0.0.1:5672", 0, 0,
-     "RabbitMQ URL (no trailing slash)"},
+     "RabbitMQ URL (no trailing slash); several, comma-separated, for the nodes of a cluster: "
+     "on a lost connection the next is tried"},
+    {"SETTLE_AMQP_URLS", CFG_STRING, &amqp_urls, "", 0, 0,
+     "comma-separated RabbitMQ URLs of a cluster's nodes; when set, replaces SETTLE_AMQP_URL"},
     {"SETTLE_QUEUE", CFG_STRING, &cfg.queue, "rabbitmq", 0, 0,
      "rabbitmq, or inline to run jobs inside settle-api without RabbitMQ"},
     {"SETTLE_LISTEN", CFG_STRING, &cfg.listen, "127.0.0.1:8080", 0, 0,
@@ -212,6 +216,14 @@ config_check(char **err)
 		return -1;
 	}
 	cfg.inline_mode = strcmp(cfg.queue, "inline") == 0;
+	if (amqp_urls[0] != '\0') {
+		free(cfg.amqp_url);
+		cfg.amqp_url = xstrdup(amqp_urls);
+	}
+	if (!cfg.inline_mode && strspn(cfg.amqp_url, ", \t\n") == strlen(cfg.amqp_url)) {
+		*err = xasprintf("SETTLE_AMQP_URL names no RabbitMQ URL");
+		return -1;
+	}
 	if (strcmp(relay_str, "on") != 0 && strcmp(relay_str, "off") != 0) {
 		*err = xasprintf("SETTLE_RELAY=\"%s\": want on or off", relay_str);
 		return -1;

@@ -12,8 +12,8 @@ struct settle_config {
 	int64_t session_wait_ms;
 	int64_t write_concern_timeout_ms;
 	int64_t replica_max_lag_ms;
-	char *amqp_url;
-	char *queue; /* "rabbitmq" or "inline" */
+	char *amqp_url; /* one or more URLs, comma-separated (mq_connect) */
+	char *queue;    /* "rabbitmq" or "inline" */
 	bool inline_mode;
 	char *listen; /* host:port */
 	char *listen_host;

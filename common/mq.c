@@ -5,6 +5,7 @@
 #include <amqp_tcp_socket.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,10 +26,17 @@ struct mq_queued {
 	struct mq_queued *next;
 };
 
+/* The position in the address list that the next mq_connect of this process tries first:
+ * the address after the one whose connection was last lost or refused. */
+static _Atomic size_t mq_first_address;
+
 struct mq {
 	amqp_connection_state_t conn;
+	size_t address;    /* position of the connected address in the list */
+	size_t naddresses; /* length of the list */
 	int heartbeat;
-	char *broken; /* why the connection is unusable, or NULL */
+	char *broken;       /* why the connection is unusable, or NULL */
+	int channel_closed; /* reply code of the broker's last channel.close, or 0 */
 	int consumers;
 	/* Publisher confirms: sequence numbers base..base+npending-1 are outstanding;
 	 * state[i] is 0 (waiting), 1 (acked) or -1 (nacked). */
@@ -44,8 +52,11 @@ struct mq {
 static int
 mq_break(struct mq *mq, char **err, const char *what, const char *why)
 {
-	if (mq->broken == NULL)
+	if (mq->broken == NULL) {
 		mq->broken = xasprintf("%s: %s", what, why);
+		if (mq->naddresses > 0)
+			atomic_store(&mq_first_address, (mq->address + 1) % mq->naddresses);
+	}
 	util_set_err(err, "amqp connection lost: %s", mq->broken);
 	return -1;
 }
@@ -117,6 +128,7 @@ mq_reply_check(struct mq *mq, amqp_rpc_reply_t r, const char *what, char **err)
 	}
 	if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
 		amqp_channel_close_t *c = r.reply.decoded;
+		mq->channel_closed = c->reply_code;
 		util_set_err(err, "%s: channel closed by broker: %u %.*s", what, c->reply_code,
 		             (int)c->reply_text.len, (const char *)c->reply_text.bytes);
 		mq_send_close_ok(mq, MQ_CHANNEL, false);
@@ -143,12 +155,12 @@ mq_rpc_check(struct mq *mq, const char *what, char **err)
 }
 
 /*
- * Connects to url, logs in, opens channel 1 and turns on publisher confirms. The url is
+ * Connects to one url, logs in, opens channel 1 and turns on publisher confirms. The url is
  * copied (amqp_parse_url writes into its argument). Returns a new struct mq the caller
  * closes with mq_close, or NULL with *err (caller frees).
  */
-struct mq *
-mq_connect(const char *url, int heartbeat, char **err)
+static struct mq *
+mq_connect_one(const char *url, int heartbeat, char **err)
 {
 	struct amqp_connection_info info;
 	struct timeval connect_tv = {5, 0}, rpc_tv = {MQ_RPC_TIMEOUT_S, 0};
@@ -196,6 +208,84 @@ fail:
 		mq->broken = xstrdup("connect failed");
 	mq_close(mq);
 	free(copy);
+	return NULL;
+}
+
+/* The next address of a list separated by commas and white space: its start and length
+ * (0 at the end of the list); *p moves past it. */
+static size_t
+mq_next_address(const char **p, const char **start)
+{
+	size_t n;
+
+	*p += strspn(*p, ", \t\n");
+	*start = *p;
+	n = strcspn(*p, ", \t\n");
+	*p += n;
+	return n;
+}
+
+size_t
+mq_address_count(const char *urls)
+{
+	const char *p = urls, *start;
+	size_t n = 0;
+
+	while (mq_next_address(&p, &start) > 0)
+		n++;
+	return n;
+}
+
+/* The address at position i of the list (i < mq_address_count). New string, caller frees. */
+static char *
+mq_address(const char *urls, size_t i)
+{
+	const char *p = urls, *start;
+	size_t len;
+
+	while ((len = mq_next_address(&p, &start)) > 0 && i-- > 0)
+		;
+	return xstrndup(start, len);
+}
+
+/*
+ * Connects to the first address of the list urls that answers, starting with the one after
+ * the address whose connection this process last lost (see mq.h). Returns a new struct mq
+ * the caller closes with mq_close, or NULL with *err (caller frees) naming why each
+ * address failed.
+ */
+struct mq *
+mq_connect(const char *urls, int heartbeat, char **err)
+{
+	size_t n = mq_address_count(urls), first;
+	char *why = NULL;
+
+	if (n == 0) {
+		util_set_err(err, "no amqp url given");
+		return NULL;
+	}
+	first = atomic_load(&mq_first_address) % n;
+	for (size_t k = 0; k < n; k++) {
+		size_t i = (first + k) % n;
+		char *url = mq_address(urls, i), *e = NULL, *joined;
+		struct mq *mq = mq_connect_one(url, heartbeat, &e);
+
+		free(url);
+		if (mq != NULL) {
+			mq->address = i;
+			mq->naddresses = n;
+			free(why);
+			return mq;
+		}
+		atomic_store(&mq_first_address, (i + 1) % n);
+		joined = why == NULL ? xstrdup(e != NULL ? e : "unknown")
+		                     : xasprintf("%s; %s", why, e != NULL ? e : "unknown");
+		free(why);
+		free(e);
+		why = joined;
+	}
+	util_set_err(err, "%s", why);
+	free(why);
 	return NULL;
 }
 
@@ -247,12 +337,52 @@ mq_arg_str(const char *key, const char *value)
 }
 
 static int
-mq_declare_queue(struct mq *mq, const char *queue, amqp_table_entry_t *args, int nargs, char **err)
+mq_declare_queue_as(struct mq *mq, const char *queue, amqp_table_entry_t *args, int nargs,
+                    bool passive, char **err)
 {
 	amqp_table_t table = {nargs, args};
 
-	amqp_queue_declare(mq->conn, MQ_CHANNEL, amqp_cstring_bytes(queue), 0, 1, 0, 0, table);
+	mq->channel_closed = 0;
+	amqp_queue_declare(mq->conn, MQ_CHANNEL, amqp_cstring_bytes(queue), passive, 1, 0, 0,
+	                   table);
 	return mq_rpc_check(mq, queue, err);
+}
+
+/*
+ * Declares a durable quorum queue with args (which say x-queue-type quorum). A classic queue
+ * of the same name, left by a version before every queue was a quorum queue, cannot be
+ * declared again as a quorum queue (406): it is deleted if empty and declared anew; while it
+ * still holds messages it is kept as it is, with a warning (a delay queue empties itself as
+ * its messages expire, settle.message_log by `settle message-log drain`; a later declaration
+ * converts it). 0 or -1 with *err.
+ */
+static int
+mq_declare_queue(struct mq *mq, const char *queue, amqp_table_entry_t *args, int nargs, char **err)
+{
+	char *ignored = NULL;
+
+	if (mq_declare_queue_as(mq, queue, args, nargs, false, &ignored) == 0)
+		return 0;
+	if (mq->channel_closed != AMQP_PRECONDITION_FAILED || mq->broken != NULL) {
+		util_set_err(err, "%s", ignored);
+		free(ignored);
+		return -1;
+	}
+	free(ignored);
+	ignored = NULL;
+	mq->channel_closed = 0;
+	amqp_queue_delete(mq->conn, MQ_CHANNEL, amqp_cstring_bytes(queue), 0, 1);
+	if (mq_rpc_check(mq, "queue.delete", &ignored) == 0) {
+		log_info("mq_queue_converted queue=%s type=quorum", queue);
+		return mq_declare_queue_as(mq, queue, args, nargs, false, err);
+	}
+	free(ignored);
+	if (mq->broken != NULL || mq_declare_queue_as(mq, queue, NULL, 0, true, err) < 0)
+		return -1;
+	log_warn("mq_queue_not_converted queue=%s reason=\"a queue of another type that still "
+	         "holds messages: it becomes a quorum queue once empty\"",
+	         queue);
+	return 0;
 }
 
 static int
@@ -285,8 +415,13 @@ static int
 mq_declare_kind(struct mq *mq, const char *kind, char **err)
 {
 	amqp_table_entry_t quorum[] = {mq_arg_str("x-queue-type", "quorum")};
-	amqp_table_entry_t retry[] = {mq_arg_str("x-dead-letter-exchange", MQ_EXCHANGE),
-	                              mq_arg_str("x-dead-letter-routing-key", kind)};
+	/* A quorum queue dead-letters at least once only when it rejects publishes over
+	 * its limits (it has none here) instead of dropping its head. */
+	amqp_table_entry_t retry[] = {mq_arg_str("x-queue-type", "quorum"),
+	                              mq_arg_str("x-dead-letter-exchange", MQ_EXCHANGE),
+	                              mq_arg_str("x-dead-letter-routing-key", kind),
+	                              mq_arg_str("x-dead-letter-strategy", "at-least-once"),
+	                              mq_arg_str("x-overflow", "reject-publish")};
 	char *name = mq_kind_queue(kind);
 	int rc = -1;
 
@@ -313,13 +448,14 @@ int
 mq_declare_topology(struct mq *mq, char **err)
 {
 	amqp_table_entry_t quorum[] = {mq_arg_str("x-queue-type", "quorum")};
-	amqp_table_entry_t log_args[1];
+	amqp_table_entry_t log_args[2];
 
 	if (mq_check_broken(mq, err) < 0)
 		return -1;
-	log_args[0].key = amqp_cstring_bytes("x-max-length");
-	log_args[0].value.kind = AMQP_FIELD_KIND_I64;
-	log_args[0].value.value.i64 = MQ_LOG_MAX_LENGTH;
+	log_args[0] = mq_arg_str("x-queue-type", "quorum");
+	log_args[1].key = amqp_cstring_bytes("x-max-length");
+	log_args[1].value.kind = AMQP_FIELD_KIND_I64;
+	log_args[1].value.value.i64 = MQ_LOG_MAX_LENGTH;
 	if (mq_declare_exchange(mq, MQ_EXCHANGE, "topic", err) < 0 ||
 	    mq_declare_exchange(mq, MQ_DEAD_EXCHANGE, "fanout", err) < 0)
 		return -1;

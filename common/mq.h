@@ -1,13 +1,16 @@
 /* mq.h: AMQP 0-9-1 over rabbitmq-c: connect, topology, confirmed publish, consume.
  *
- * Topology (mq_declare_topology, idempotent):
+ * Topology (mq_declare_topology, idempotent); every queue is a durable quorum queue, so a
+ * cluster replicates it on all its nodes:
  *   exchange settle.jobs (topic, durable)
- *     ─<kind>──▶ settle.<kind>          durable quorum queue, one per job kind
- *   settle.retry.<kind>.<level>         durable classic delay queues, level 1..MQ_RETRY_LEVELS,
- *                                       dead-lettered to settle.jobs with routing key <kind>
+ *     ─<kind>──▶ settle.<kind>          one per job kind
+ *   settle.retry.<kind>.<level>         delay queues, level 1..MQ_RETRY_LEVELS, dead-lettered
+ *                                       (at least once) to settle.jobs with routing key <kind>
  *   exchange settle.dead (fanout, durable)
- *     ─────────▶ settle.dead            durable quorum queue
- *     ─────────▶ settle.message_log     durable classic queue, x-max-length 1000000 (audit)
+ *     ─────────▶ settle.dead
+ *     ─────────▶ settle.message_log     x-max-length 1000000 (audit)
+ * Older versions declared the delay queues and settle.message_log as classic queues: such a
+ * queue is converted when found empty, and kept until then (see mq_declare_queue).
  *
  * The audit log of messages (table message_log) is written without the broker for the
  * common case: the outbox relay moves each row it published into the table, in the
@@ -18,7 +21,7 @@
  *
  * A retry is published to the default exchange ("") with routing key
  * mq_retry_queue(kind, step) and a per-message expiration (the delay); when it expires
- * it goes back to settle.jobs and so to settle.<kind>. A classic queue only expires the
+ * it goes back to settle.jobs and so to settle.<kind>. A queue only expires the
  * message at its head, so each level should only hold messages with similar delays: the
  * level is the backoff step of the delay (the number of failed attempts, for a real retry),
  * capped (see mq_retry_queue).
@@ -30,10 +33,17 @@
  * must call mq_next or mq_keepalive at least every heartbeat/2 seconds or the broker
  * closes the connection. Any function returning -1 because the connection broke leaves the
  * struct usable only for mq_close: the caller reconnects.
+ *
+ * Several brokers (the nodes of a cluster) are given as a list of URLs separated by commas
+ * (or white space). mq_connect tries them in turn, starting with the one after the address
+ * whose connection this process last lost or could not open, so a process whose broker
+ * died reconnects to the next node; it stays there until that connection is lost in turn.
+ * Every queue that carries jobs is a quorum queue, so any node serves it.
  */
 #ifndef SETTLE_MQ_H
 #define SETTLE_MQ_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util.h"
@@ -47,10 +57,13 @@
 
 struct mq;
 
-/* Connects to url (amqp://user:pass@host:port[/vhost]), opens channel 1 with publisher
- * confirms enabled, heartbeat `heartbeat` seconds (0 = off). NULL + *err (caller frees)
- * on failure. */
-struct mq *mq_connect(const char *url, int heartbeat, char **err) MUSTCHECK;
+/* Connects to the first broker of urls (amqp://user:pass@host:port[/vhost], several
+ * separated by commas: see above) that answers, opens channel 1 with publisher confirms
+ * enabled, heartbeat `heartbeat` seconds (0 = off). The caller owns the result (mq_close).
+ * NULL + *err (caller frees, naming why each address failed) when none answers. */
+struct mq *mq_connect(const char *urls, int heartbeat, char **err) MUSTCHECK;
+/* The number of URLs in a list as mq_connect takes it. */
+size_t mq_address_count(const char *urls);
 /* Closes channel and connection and frees. NULL is fine. */
 void mq_close(struct mq *mq);
 

@@ -21,6 +21,11 @@
 # SETTLE_PG_REPLICA_DELAY_MS=D makes every standby apply the WAL D ms late
 # (recovery_min_apply_delay). `stop` stops every standby there is.
 #
+# SETTLE_MQ_NODES=N (default 1) starts N RabbitMQ nodes clustered (one Erlang cookie and
+# epmd port; nodes 2..N in DIR/rabbitmq-K join node 1): stack.env's SETTLE_AMQP_URL lists
+# every node's URL, comma-separated. Settle declares every queue as a quorum queue, so the
+# cluster replicates each on all nodes. `stop` stops every node there is.
+#
 # PostgreSQL refuses to run as root: as root, its data directory belongs to `postgres`, and
 # when DIR cannot be reached by that user (a checkout under /root), the data lives in
 # /var/tmp/settle-pg-<id> with a symlink DIR/pg pointing to it.
@@ -35,7 +40,7 @@ START_TIMEOUT=${SETTLE_STACK_TIMEOUT:-90}
 PG_DURABLE="-c fsync=on -c full_page_writes=on -c synchronous_commit=on"
 
 usage() {
-	sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 # ---- helpers ---------------------------------------------------------------------------
@@ -68,6 +73,12 @@ load_state() {
 
 save_state() {
 	local tmp="$DIR/state.tmp"
+	if [ "$RABBIT_K" != 1 ]; then # an extra node of the cluster: its own state file
+		printf 'AMQP_PORT=%s\nDIST_PORT=%s\nRABBIT_NODE=%s\nRABBIT_PID=%s\n' "$AMQP_PORT" \
+			"$DIST_PORT" "$RABBIT_NODE" "$RABBIT_PID" >"$RDIR/node.state.tmp"
+		mv -f "$RDIR/node.state.tmp" "$RDIR/node.state"
+		return 0
+	fi
 	{
 		echo "PG_PORT=$PG_PORT"
 		echo "PG_PID=$PG_PID"
@@ -318,8 +329,36 @@ replica_urls() {
 
 # ---- RabbitMQ --------------------------------------------------------------------------
 
+# The node the rabbit_* functions work on: node 1 in DIR/rabbitmq (its ports in DIR/state),
+# or node K >= 2 of a cluster (rabbit_select K, in a subshell).
+RABBIT_K=1
+RDIR=""
+
+# Makes node K (>= 2) current: its directory and its own state file; EPMD_PORT is shared.
+rabbit_select() {
+	local k v
+	RABBIT_K=$1
+	RDIR="$DIR/rabbitmq-$1"
+	AMQP_PORT="" DIST_PORT="" RABBIT_NODE="" RABBIT_PID=""
+	if [ -f "$RDIR/node.state" ]; then
+		while IFS='=' read -r k v; do
+			case "$k" in
+			AMQP_PORT | DIST_PORT | RABBIT_NODE | RABBIT_PID) printf -v "$k" '%s' "$v" ;;
+			esac
+		done <"$RDIR/node.state"
+	fi
+}
+
+# The extra nodes there are (2..), from their directories.
+rabbit_extra_nodes() {
+	local d
+	for d in "$DIR"/rabbitmq-[0-9]*; do
+		[ -d "$d" ] && echo "${d##*-}"
+	done | sort -n
+}
+
 rabbit_env() {
-	local r="$DIR/rabbitmq"
+	local r="$RDIR"
 	export RABBITMQ_NODENAME="$RABBIT_NODE"
 	export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
 	export RABBITMQ_NODE_PORT="$AMQP_PORT"
@@ -345,24 +384,30 @@ rabbit_env() {
 
 rabbit_running() {
 	[ -n "$RABBIT_PID" ] && pid_is "$RABBIT_PID" "beam" &&
-		pid_is "$RABBIT_PID" "-home $DIR/rabbitmq/home "
+		pid_is "$RABBIT_PID" "-home $RDIR/home "
 }
 
 rabbit_start() {
-	local r="$DIR/rabbitmq" i
+	local r="$RDIR" i
 	if rabbit_running; then
 		say "rabbitmq already running (pid $RABBIT_PID, port $AMQP_PORT)"
 		return 0
 	fi
 	if [ -z "$RABBIT_NODE" ]; then
-		RABBIT_NODE="settle$(printf '%s' "$DIR" | cksum | cut -d' ' -f1)-$$@localhost"
+		RABBIT_NODE="settle$(printf '%s' "$DIR" | cksum | cut -d' ' -f1)-$$"
+		[ "$RABBIT_K" = 1 ] || RABBIT_NODE+="-n$RABBIT_K"
+		RABBIT_NODE+="@localhost"
 	fi
 	port_free "$AMQP_PORT" || AMQP_PORT=$(free_port)
 	port_free "$DIST_PORT" && [ "$DIST_PORT" != "$AMQP_PORT" ] || DIST_PORT=$(free_port)
-	port_free "$EPMD_PORT" && [ "$EPMD_PORT" != "$AMQP_PORT" ] &&
+	# The extra nodes of a cluster use node 1's epmd, which runs by now.
+	[ "$RABBIT_K" != 1 ] || port_free "$EPMD_PORT" && [ "$EPMD_PORT" != "$AMQP_PORT" ] &&
 		[ "$EPMD_PORT" != "$DIST_PORT" ] || EPMD_PORT=$(free_port)
 	mkdir -p "$r/mnesia" "$r/log" "$r/home"
 	chmod 700 "$r/home"
+	if [ "$RABBIT_K" != 1 ]; then # a cluster's nodes share node 1's Erlang cookie
+		install -m 400 "$DIR/rabbitmq/home/.erlang.cookie" "$r/home/.erlang.cookie"
+	fi
 	printf 'loopback_users = none\nlisteners.tcp.default = 127.0.0.1:%s\n' "$AMQP_PORT" \
 		>"$r/rabbitmq.conf"
 	echo '[].' >"$r/enabled_plugins"
@@ -389,6 +434,17 @@ rabbit_start() {
 	RABBIT_PID=$(cat "$r/rabbit.pid" 2>/dev/null || true)
 	pid_alive "$RABBIT_PID" || die "rabbitmq pid file $r/rabbit.pid is missing"
 	save_state
+	if [ "$RABBIT_K" != 1 ] && [ ! -f "$r/joined" ]; then # it remembers its cluster after
+		(rabbit_env && for c in stop_app "join_cluster $1" start_app; do
+			# shellcheck disable=SC2086
+			timeout "$START_TIMEOUT" "$RABBIT_SBIN/rabbitmqctl" -q -n "$RABBIT_NODE" $c \
+				>/dev/null || exit 1
+		done) || die "rabbitmq node $RABBIT_K could not join $1 (log: $r/log)"
+		# Quorum queues declared before this node joined get a member on it too.
+		(rabbit_env && timeout "$START_TIMEOUT" "$RABBIT_SBIN/rabbitmq-queues" -q -n "$RABBIT_NODE" \
+			grow "$RABBIT_NODE" all >/dev/null) || die "rabbitmq-queues grow on node $RABBIT_K failed"
+		touch "$r/joined"
+	fi
 	say "rabbitmq started (pid $RABBIT_PID, port $AMQP_PORT, node $RABBIT_NODE)"
 }
 
@@ -399,7 +455,7 @@ rabbit_stop() {
 		return 0
 	fi
 	(rabbit_env && timeout 60 "$RABBIT_SBIN/rabbitmqctl" -q -n "$RABBIT_NODE" stop \
-		"$DIR/rabbitmq/rabbit.pid" >/dev/null 2>&1) || true
+		"$RDIR/rabbit.pid" >/dev/null 2>&1) || true
 	if pid_alive "$RABBIT_PID"; then
 		kill -TERM "$RABBIT_PID" 2>/dev/null || true
 		for ((i = 0; i < 40; i++)); do
@@ -408,20 +464,29 @@ rabbit_stop() {
 		done
 		pid_alive "$RABBIT_PID" && kill -KILL "$RABBIT_PID" 2>/dev/null || true
 	fi
-	# The epmd on our private port was started by our node; nobody else uses that port.
-	(rabbit_env && epmd -kill >/dev/null 2>&1) || true
+	# The epmd on our private port was started by our nodes; nobody else uses that port.
+	# Node 1 stops last (cmd_stop), so it takes the cluster's epmd with it.
+	[ "$RABBIT_K" != 1 ] || (rabbit_env && epmd -kill >/dev/null 2>&1) || true
 	say "rabbitmq stopped (pid $RABBIT_PID)"
 	RABBIT_PID=""
 }
 
 # ---- commands --------------------------------------------------------------------------
 
+# ",url" for every running extra node of the cluster.
+rabbit_extra_urls() {
+	local k
+	for k in $(rabbit_extra_nodes); do
+		(rabbit_select "$k" && rabbit_running && printf ',amqp://guest:guest@127.0.0.1:%s' "$AMQP_PORT") || true
+	done
+}
+
 write_env() {
 	local urls
 	{
 		echo "SETTLE_DATABASE_URL=postgresql://postgres@127.0.0.1:$PG_PORT/settle"
 		if rabbit_running; then
-			echo "SETTLE_AMQP_URL=amqp://guest:guest@127.0.0.1:$AMQP_PORT"
+			echo "SETTLE_AMQP_URL=amqp://guest:guest@127.0.0.1:$AMQP_PORT$(rabbit_extra_urls)"
 		fi
 		urls=$(replica_urls)
 		[ -z "$urls" ] || echo "SETTLE_DATABASE_REPLICA_URLS='$urls'"
@@ -433,12 +498,18 @@ write_env() {
 }
 
 cmd_start() {
+	local k nodes=${SETTLE_MQ_NODES:-1}
+	[[ "$nodes" =~ ^[1-9]$ ]] || die "SETTLE_MQ_NODES must be 1 to 9, not '$nodes'"
 	replica_count >/dev/null
 	pg_start
 	pg_create_db
 	replicas_start
 	if [ "${SETTLE_QUEUE:-rabbitmq}" != "inline" ]; then
 		rabbit_start
+		local first=$RABBIT_NODE
+		for ((k = 2; k <= nodes; k++)); do
+			(rabbit_select "$k" && rabbit_start "$first")
+		done
 	fi
 	if [ "${SETTLE_STORAGE:-local}" = "swift" ]; then
 		"$TOP/scripts/swift.sh" start "$DIR/swift" >/dev/null
@@ -448,9 +519,13 @@ cmd_start() {
 }
 
 cmd_stop() {
+	local k
 	if [ -f "$DIR/swift/state" ]; then
 		"$TOP/scripts/swift.sh" stop "$DIR/swift"
 	fi
+	for k in $(rabbit_extra_nodes); do
+		(rabbit_select "$k" && rabbit_stop)
+	done
 	rabbit_stop
 	pg_root
 	replicas_stop
@@ -483,6 +558,14 @@ cmd_status() {
 		echo "rabbitmq: stopped"
 		ok=1
 	fi
+	for k in $(rabbit_extra_nodes); do
+		if (rabbit_select "$k" && rabbit_running); then
+			(rabbit_select "$k" && echo "rabbitmq node $k: running (pid $RABBIT_PID, port $AMQP_PORT, node $RABBIT_NODE)")
+		else
+			echo "rabbitmq node $k: stopped"
+			ok=1
+		fi
+	done
 	if [ "${SETTLE_STORAGE:-local}" = "swift" ]; then
 		"$TOP/scripts/swift.sh" status "$DIR/swift" | sed 's/^/swift /' || ok=1
 	fi
@@ -510,6 +593,7 @@ main() {
 	exec 9>"$DIR/stack.lock"
 	flock -w 120 9 || die "another stack.sh holds $DIR/stack.lock"
 	load_state
+	RDIR="$DIR/rabbitmq"
 	"cmd_$cmd"
 }
 

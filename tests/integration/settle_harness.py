@@ -9,6 +9,7 @@ behind. Processes are only ever stopped by their pid.
 
 import atexit
 import itertools
+import json
 import os
 import secrets
 import shutil
@@ -290,12 +291,16 @@ class RabbitMQ:
     distribution and its own epmd port), under a unique node name. restart() stops and
     starts it again on the same ports and data."""
 
-    def __init__(self, root_dir):
-        self.dir = os.path.join(root_dir, "rabbitmq")
+    def __init__(self, root_dir, name="rabbitmq", epmd_port=None, cookie=None):
+        self.dir = os.path.join(root_dir, name)
         self.node = f"settle-it-{os.getpid()}-{secrets.token_hex(3)}@localhost"
         self.port = free_port()
         self.dist_port = free_port()
-        self.epmd_port = free_port()
+        # A node of a cluster shares the cluster's epmd (its peers look it up there) and
+        # Erlang cookie; the cluster stops that epmd once all its nodes are gone.
+        self.shared_epmd = epmd_port is not None
+        self.epmd_port = epmd_port if epmd_port is not None else free_port()
+        self.cookie = cookie
         self.launcher = None
         self.pid = None
         self.server_log = os.path.join(self.dir, "server.log")
@@ -334,6 +339,13 @@ class RabbitMQ:
         with open(os.path.join(self.dir, "enabled_plugins"), "w") as f:
             f.write("[].\n")
         open(os.path.join(self.dir, "rabbitmq-env.conf"), "w").close()
+        if self.cookie is not None:
+            path = os.path.join(self.dir, "home", ".erlang.cookie")
+            if os.path.exists(path):
+                os.chmod(path, 0o600)
+            with open(path, "w") as f:
+                f.write(self.cookie)
+            os.chmod(path, 0o400)
 
     def start_async(self):
         """Launches the node without waiting; wait_ready() waits for it."""
@@ -423,10 +435,88 @@ class RabbitMQ:
                     self.launcher.wait(10)
             self.launcher = None
         # The epmd on our private port was started by our node; nobody else uses it.
-        subprocess.run(["epmd", "-kill"], env=self.env(), stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, timeout=10, check=False)
+        if not self.shared_epmd:
+            subprocess.run(["epmd", "-kill"], env=self.env(), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=10, check=False)
         self.pid = None
         _untrack(self)
+
+    def kill9(self):
+        """kill -9 of the node's Erlang VM, as a crash; its launcher script exits with it."""
+        os.kill(self.pid, signal.SIGKILL)
+        wait_until(lambda: not pid_alive(self.pid), 10, what=f"{self.node} gone")
+        if self.launcher is not None:
+            try:
+                self.launcher.wait(10)
+            except subprocess.TimeoutExpired:
+                self.launcher.kill()
+                self.launcher.wait(10)
+            self.launcher = None
+        self.pid = None
+
+
+class RabbitCluster:
+    """n private RabbitMQ 3.10 nodes on loopback (root_dir/rabbitmq-1..n) joined into one
+    cluster: one epmd port and Erlang cookie for all, nodes 2..n join node 1. Every queue
+    Settle declares is a quorum queue, which the cluster replicates on all n nodes."""
+
+    def __init__(self, root_dir, n=3):
+        epmd = free_port()
+        cookie = secrets.token_hex(16).upper()
+        self.nodes = [RabbitMQ(root_dir, f"rabbitmq-{k}", epmd_port=epmd, cookie=cookie)
+                      for k in range(1, n + 1)]
+
+    def __repr__(self):
+        return f"RabbitCluster({self.nodes})"
+
+    @property
+    def urls(self):
+        """Every node's URL, comma-separated, as SETTLE_AMQP_URL takes them."""
+        return ",".join(n.url for n in self.nodes)
+
+    def start(self, timeout=120):
+        for n in self.nodes:
+            n.start_async()
+        for n in self.nodes:
+            n.wait_ready(timeout)
+        for n in self.nodes[1:]:
+            n.ctl("stop_app")
+            n.ctl("join_cluster", self.nodes[0].node)
+            n.ctl("start_app")
+        self.wait_running(len(self.nodes), timeout)
+
+    def running_nodes(self, via=None):
+        """Names of the running nodes of the cluster, as node `via` (default: any live
+        one) sees them."""
+        nodes = [via] if via is not None else [n for n in self.nodes if n.pid]
+        for n in nodes:
+            try:
+                status = json.loads(n.ctl("cluster_status", "--formatter", "json"))
+                return sorted(status.get("running_nodes", []))
+            except Exception:
+                continue
+        return []
+
+    def wait_running(self, count, timeout=60):
+        wait_until(lambda: len(self.running_nodes()) == count, timeout,
+                   interval=0.5, what=f"{count} running nodes")
+
+    def node_named(self, name):
+        return next(n for n in self.nodes if n.node == name)
+
+    def queues(self, via=None):
+        """{queue name: (type, leader node, [member nodes])} as a live node lists them."""
+        node = via or next(n for n in self.nodes if n.pid)
+        out = node.ctl("list_queues", "name", "type", "leader", "members", "--formatter",
+                       "json")
+        return {q["name"]: (q.get("type"), q.get("leader"), q.get("members") or [])
+                for q in json.loads(out)}
+
+    def stop(self):
+        for n in reversed(self.nodes):
+            n.stop()
+        subprocess.run(["epmd", "-kill"], env=self.nodes[0].env(), stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=10, check=False)
 
 
 class SettleProcess:
