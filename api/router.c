@@ -22,10 +22,9 @@
 #include "watchdog.h"
 
 static const struct route *const tables[] = {
-    auth_routes,        projects_routes,     folders_routes,    uploads_routes,
-    files_routes,       storage_http_routes, ops_routes,        users_routes,
-    permissions_routes, moves_routes,        versions_routes,   providers_routes,
-    agents_routes,      provenance_routes,   trashbin_routes,
+    auth_routes,         projects_routes,  folders_routes, uploads_routes,     files_routes,
+    storage_http_routes, ops_routes,       users_routes,   permissions_routes, moves_routes,
+    versions_routes,     providers_routes, agents_routes,  provenance_routes,  trashbin_routes,
 };
 
 /* Compares one pattern with path segment by segment; ":name" takes any one segment. */

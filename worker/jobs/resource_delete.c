@@ -251,8 +251,8 @@ rd_folder(PGconn *c, const char *id, int *purged, char **err)
 	        "u") " FROM uploads u"
 	             " JOIN file_versions v ON v.upload_id = u.id"
 	             " JOIN files f ON f.id = v.file_id JOIN sub ON f.parent_id = sub.id"
-	             " WHERE f.purged_at IS NOT NULL AND u.purged_at IS NULL AND " JOBS_SQL_UPLOAD_UNUSED(
-	                 "u") " ORDER BY u.id",
+	             " WHERE f.purged_at IS NOT NULL AND u.purged_at IS NULL "
+	             "AND " JOBS_SQL_UPLOAD_UNUSED("u") " ORDER BY u.id",
 	    1, p, purged, err);
 }
 
