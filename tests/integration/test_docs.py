@@ -1,7 +1,7 @@
 """The documentation's cross-references (issue 21 item 5): every relative link of README.md,
 docs/*.md and bench/README.md reaches a file and, with an anchor, one of its headings; and
 every mention of a section in the tree (`docs/api.md "Trash bin"` in a code comment, a test
-or a migration; `README "Names"`) names a heading or a bold lead-in ("**Which provider holds
+or a migration; `README "The two commands"`) names a heading or a bold lead-in ("**Which provider holds
 an upload.**") of that file. No server runs."""
 import os
 import re
