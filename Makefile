@@ -1,5 +1,5 @@
 # Thin wrapper: the work is in scripts/.
-.PHONY: all build run test compose-test soak bench deps clean format check-format
+.PHONY: all build run test compose-test soak bench deps clean format check-format docs
 
 all: build
 
@@ -27,6 +27,10 @@ soak: build
 bench:
 	@scripts/deps.sh --bench
 	@bench/run.sh
+
+# docs/configuration.md's table, from the one in common/config.c (ctest config_doc checks it).
+docs: build
+	@scripts/config-doc.sh write build/settle-api docs/configuration.md
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

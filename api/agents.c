@@ -1,4 +1,4 @@
-/* agents.c: self-service credentials (README "Users, software agents and tokens"): the
+/* agents.c: self-service credentials (docs/api.md "Users, software agents and tokens"): the
  * software agents a user made over the API, their keys, and the caller's own user key.
  *
  * A key is shown once, in the answer that makes it; the database keeps its SHA-256 only
@@ -17,7 +17,7 @@
 #include "uuid.h"
 #include "views.h"
 
-/* README "Users, software agents and tokens": the most agents (not deleted) a user has. */
+/* docs/api.md "Users, software agents and tokens": the most agents (not deleted) a user has. */
 #define AGENTS_MAX_PER_USER     100
 #define AGENTS_MAX_PER_USER_SQL "100"
 

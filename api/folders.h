@@ -8,7 +8,7 @@
 #include "http.h"
 
 /* The deepest a folder may lie: a folder at the project root is at depth 1, and no folder
- * is created or moved (with what lies below it) deeper than this (README "Folder depth").
+ * is created or moved (with what lies below it) deeper than this (docs/api.md "Folder depth").
  * Real trees are far shallower; the bound keeps each walk up the tree (one index probe a
  * level, for the ancestors of every item of every listing) and a downloaded path short. */
 #define FOLDERS_MAX_DEPTH 100

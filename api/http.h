@@ -12,13 +12,13 @@
 #define HTTP_MAX_BODY    (1024 * 1024)
 #define HTTP_MAX_PARAMS  4
 #define HTTP_MAX_HEADERS 16
-/* README "Limits on input": the request target (path and query as sent) and its query
+/* docs/api.md "Limits on input": the request target (path and query as sent) and its query
  * parameters. libmicrohttpd 0.9.75 keeps each parameter in the connection's 32 KiB of
  * memory and hangs (answers nothing) when they do not fit: these bounds keep them far from
  * it. */
 #define HTTP_MAX_TARGET       8192
 #define HTTP_MAX_QUERY_PARAMS 64
-/* README "Limits on input": the most bytes of each free-text field a client sets (names
+/* docs/api.md "Limits on input": the most bytes of each free-text field a client sets (names
  * above). Read with http_field_text. */
 #define HTTP_MAX_DESCRIPTION   (64 * 1024) /* a project's description (HTTP_TEXT_LINES) */
 #define HTTP_MAX_LABEL         1024        /* a file version's label */
@@ -136,7 +136,7 @@ void http_answer_page_n(struct req *r, PGresult *res, int total_col,
                         json_t *(*build)(const PGresult *res, int row, int col),
                         const char *count_sql, int n, const char *const *params, int64_t page,
                         int64_t per_page);
-/* README "Slow and greedy clients": a page of a collection whose items hold free text is
+/* docs/api.md "Limits on input": a page of a collection whose items hold free text is
  * sized so that it holds at most HTTP_MAX_PAGE_BYTES of text, each item counted as its text
  * and HTTP_PAGE_ITEM_BYTES more (the _SQL spellings are the same numbers). */
 #define HTTP_MAX_PAGE_BYTES      (2 * 1024 * 1024)
@@ -188,7 +188,7 @@ bool http_utf8(const char *s);
  * wrong (form bodies give numbers and booleans as strings; these accept that). */
 int http_field_str(struct req *r, json_t *obj, const char *field, const char **out) MUSTCHECK;
 /* A name (of a project, folder, file or upload): a string that follows names_problem's
- * rule (API.md "Limits on input" and README "Names"); anything else is answered 400 with
+ * rule (API.md "Limits on input" and docs/api.md "Names"); anything else is answered 400 with
  * the message of the rule it breaks. */
 int http_field_name(struct req *r, json_t *obj, const char *field, const char **out) MUSTCHECK;
 /* A user's email: a string that follows names_email_problem's rule; anything else is

@@ -48,7 +48,7 @@ ops_readyz(struct req *r)
 /* GET /api/v1/app/status, DDS's health check, public: 200 {"status": "ok", "environment"}
  * when Postgres answers and is migrated (the roles seeded), else 503 with status "error"
  * beside the fields of every error (Retry-After: 1). environment is "development" in
- * inline mode (no RabbitMQ; README), else "production". Storage and RabbitMQ are not
+ * inline mode (no RabbitMQ; docs/architecture.md), else "production". Storage and RabbitMQ are not
  * probed: a call anyone may make does not make Settle call out. */
 static void
 ops_app_status(struct req *r)

@@ -116,8 +116,8 @@ out:
 	" FROM projects p JOIN project_members m ON m.project_id = p.id WHERE m.user_id = $1"      \
 	" AND NOT p.is_deleted AND " ACCESS_SQL_CAN("p", "$1::uuid", ACCESS_LIT(ACCESS_VIEW))
 
-/* The caller's ($1) live projects with an item in the trash bin (a trash root, README
- * "Trash bin"): GET /trashbin/projects. */
+/* The caller's ($1) live projects with an item in the trash bin (a trash root,
+ * docs/api.md "Trash bin"): GET /trashbin/projects. */
 #define PROJECTS_TRASHED                                                                           \
 	PROJECTS_MINE                                                                              \
 	" AND (EXISTS (SELECT 1 FROM folders t WHERE t.project_id = p.id AND " TRASH_SQL_ROOT(     \

@@ -1,4 +1,4 @@
-/* provenance.c: DDS v1 provenance (README "Provenance"): activities, the relations between
+/* provenance.c: DDS v1 provenance (docs/api.md "Provenance"): activities, the relations between
  * activities and file versions (used, was_generated_by, was_derived_from,
  * was_invalidated_by) and the provenance graph searches. Everything is answered at once from
  * Postgres (migration 0013); no job runs. Each call is one statement. */
@@ -12,7 +12,7 @@
 #include "uuid.h"
 #include "views.h"
 
-/* README "Slow and greedy clients": the file versions of one origin search. */
+/* docs/api.md "Limits on input": the file versions of one origin search. */
 #define PROVENANCE_MAX_ORIGIN_IDS 1000
 
 /* clang-format off */

@@ -1,6 +1,6 @@
 /* providers.c: the storage providers, as DDS lists them (GET /storage_providers): every
  * provider of common/storage.c, whichever this settle-api started, since an upload may be
- * held by either (README "Which provider holds an upload"). */
+ * held by either (docs/operating.md "Which provider holds an upload"). */
 #include <strings.h>
 
 #include "config.h"

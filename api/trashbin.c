@@ -1,4 +1,4 @@
-/* trashbin.c: the trash bin of DDS v1 (README "Trash bin"): what a DELETE of a folder or
+/* trashbin.c: the trash bin of DDS v1 (docs/api.md "Trash bin"): what a DELETE of a folder or
  * file moved there, its listings, and restore and purge of an item. The item's folder or
  * file rows stay where they were (is_deleted, migration 0015); the resource.delete job moves
  * what lay below a trashed folder to the trash with it, and purges the bytes of what leaves

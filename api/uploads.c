@@ -113,7 +113,7 @@ enum {
 /* SQL, one column: the value of algorithm alg recorded for the uploads row alias u that
  * binds its complete: one its creator reported. One another user (a project admin)
  * reported before complete gives way to the hash given at complete, which the worker
- * verifies (README "Reported and verified hashes"). */
+ * verifies (docs/api.md "Reported and verified hashes"). */
 #define UPLOADS_SQL_BINDING_HASH(u, alg) \
 	"(SELECT f.value FROM fingerprints f WHERE f.upload_id = " u ".id AND f.algorithm = " alg \
 	" AND f.reported_by = " u ".created_by)"

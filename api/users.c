@@ -144,7 +144,7 @@ out:
 	json_decref(body);
 }
 
-/* GET /current_user/usage (README "Users, software agents and tokens"), as DDS counts it:
+/* GET /current_user/usage (docs/api.md "Users, software agents and tokens"), as DDS counts it:
  * project_count, the projects (not deleted) the caller holds a role on; file_count, the
  * files (not deleted) in them; storage_bytes, the size of the uploads the caller created
  * that back versions of those files. */

@@ -70,7 +70,7 @@
 /* SQL, one boolean: whether Settle verified the fingerprints row alias h of the uploads row
  * alias u: it is the whole-file hash given at complete and the worker's integrity check
  * found the stored bytes to match (consistent, no error). Any other hash is only reported
- * (README "Reported and verified hashes"). */
+ * (docs/api.md "Reported and verified hashes"). */
 #define VIEWS_SQL_HASH_VERIFIED(h, u)                                                              \
 	"(" u ".is_consistent AND " u ".error_at IS NULL AND " h ".algorithm = " u                 \
 	".completed_hash_algorithm AND lower(" h ".value) = lower(" u ".completed_hash_value))"
@@ -155,7 +155,7 @@ json_t *views_storage_provider(const char *name);
 void views_upload_provider(json_t *upload);
 
 /* Serves the names of obj (a project, folder, file, upload, project permission or item of
- * GET /projects/{id}/files) in their safe form (names_safe, README "Names"): its "name",
+ * GET /projects/{id}/files) in their safe form (names_safe, docs/api.md "Names"): its "name",
  * its "project"'s and each of its "ancestors"' that a row stored before the name rule
  * holds; a name that follows the rule is served as it is. Changes obj in place (borrowed). */
 void views_safe_names(json_t *obj);

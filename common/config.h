@@ -61,8 +61,14 @@ extern struct settle_config cfg;
 int config_load(char **err) MUSTCHECK;
 /* Prints the table of variables, defaults and help to out. */
 void config_usage(FILE *out, const char *program);
-/* Handles the common argv of every binary: --help prints usage and exits 0;
- * then loads config and exits 2 with a message on a bad value. */
+/* The last line of config_markdown's text: what follows it in docs/configuration.md is
+ * written by hand. */
+#define CONFIG_MARKDOWN_END "<!-- End of the generated part: what follows is written by hand. -->"
+/* Prints the table as the generated part of docs/configuration.md (Markdown) to out. */
+void config_markdown(FILE *out);
+/* Handles the common argv of every binary: --help prints usage and exits 0, --help-markdown
+ * prints config_markdown and exits 0; then loads config and exits 2 with a message on a bad
+ * value. */
 void config_init(int argc, char **argv, const char *program);
 /* True if the job kind is listed in SETTLE_WORKERS_EXCEPT. */
 bool config_kind_excluded(const char *kind);

@@ -1,4 +1,4 @@
-/* names.h: the rule of a name (of a project, folder, file or upload; README "Names"), one
+/* names.h: the rule of a name (of a project, folder, file or upload; docs/api.md "Names"), one
  * rule for every call that sets a name, and the safe form in which a name stored before the
  * rule is served. Also the character rule of the operator's user and agent names. */
 #ifndef SETTLE_NAMES_H
@@ -45,7 +45,8 @@ char *names_safe(const char *s);
  * message. Pure. */
 const char *names_text_problem(const char *s);
 
-/* README "Users, software agents and tokens": a user's email is at most this many bytes. */
+/* docs/api.md "File versions, storage providers and the rest of DDS's small calls": a user's
+ * email is at most this many bytes. */
 #define NAMES_EMAIL_MAX 254
 
 /* The messages of the email rule (errors[].message of a 400, and of `settle user create`). */

@@ -74,7 +74,8 @@ int storage_chunk_facts(const char *container, const char *upload_id, int number
  * verifies are the bytes downloads serve. Sealing again re-seals from the chunks as they
  * are; a chunk missing is fine (its facts then say whether an earlier seal holds it).
  * Local: nothing to do (settle-api refuses chunk PUTs of a completed upload). Swift: copies
- * each chunk object to a name no issued URL addresses (README). 0 or -1. */
+ * each chunk object to a name no issued URL addresses
+ * (docs/operating.md "Storage on OpenStack Swift"). 0 or -1. */
 int storage_seal(const char *container, const char *upload_id, const int *numbers, int n,
                  char **err) MUSTCHECK;
 

@@ -1,4 +1,4 @@
-/* trash.h: the SQL of the trash bin (README "Trash bin", migration 0015) that settle-api
+/* trash.h: the SQL of the trash bin (docs/api.md "Trash bin", migration 0015) that settle-api
  * and the workers share: what is in the trash, and how an item leaves it for good. */
 #ifndef SETTLE_TRASH_H
 #define SETTLE_TRASH_H

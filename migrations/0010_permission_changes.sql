@@ -1,5 +1,5 @@
 -- A standby decides access only once it has replayed every change that may have taken access
--- away (README "Replicas and consistency sessions"): a revoked or changed role (project_members
+-- away (docs/operating.md "Standbys and replicas"): a revoked or changed role (project_members
 -- deleted or updated) or a changed role definition (auth_roles). Each such change bumps the
 -- one counter below in its own transaction; settle-api's position poller reads the counter
 -- with the primary's WAL position, and from then on reads only from a standby that has

@@ -5,7 +5,7 @@
 -- Both stop exactly where a path would meet a folder it already holds, never at a depth:
 -- rows that already form a cycle (a move before this migration could make one, below 1000
 -- levels) end the walk, and a chain of any depth is walked whole (settle-api refuses new
--- folders and moves past its maximum depth, README "Folder depth", but older rows may be
+-- folders and moves past its maximum depth, docs/api.md "Folder depth", but older rows may be
 -- deeper). Each level is one index probe (folders_pkey going up, folders_parent_id_idx
 -- going down).
 --

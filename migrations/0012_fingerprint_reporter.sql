@@ -1,4 +1,4 @@
--- Who reported each whole-file hash of an upload (README "Reported and verified hashes"):
+-- Who reported each whole-file hash of an upload (docs/api.md "Reported and verified hashes"):
 -- the caller of PUT /uploads/{id}/hashes (the upload's creator or a project admin) or of
 -- complete. A hash reported before complete binds complete only when the upload's creator
 -- reported it; one a project admin reported on another user's upload gives way to the hash

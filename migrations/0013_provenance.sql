@@ -1,4 +1,4 @@
--- Provenance (README "Provenance"): activities and the relations between activities and file
+-- Provenance (docs/api.md "Provenance"): activities and the relations between activities and file
 -- versions, as DDS v1 has them. Both are answered at once (no job): a row is consistent
 -- when its INSERT commits.
 CREATE TABLE IF NOT EXISTS activities (

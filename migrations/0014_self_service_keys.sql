@@ -1,4 +1,4 @@
--- Self-service credentials (README "Users, software agents and tokens"): a user makes
+-- Self-service credentials (docs/api.md "Users, software agents and tokens"): a user makes
 -- software agents of their own and keys over the API.
 -- creator_id: the user who made the agent over the API (NULL: the operator's CLI made it;
 -- only the CLI reaches it). deleted_at/by: DELETE /software_agents/{id} (the row stays, as

@@ -1,4 +1,4 @@
--- The trash bin (README "Trash bin"): a DELETE of a folder or file keeps its rows and bytes.
+-- The trash bin (docs/api.md "Trash bin"): a DELETE of a folder or file keeps its rows and bytes.
 -- A row in the trash is is_deleted with purged_at NULL. The row the DELETE named (a trash
 -- root) has deleted_with NULL; a row that the resource.delete job trashed with it (what
 -- lay below a trashed folder) has deleted_with = the root's id, so that restoring or

@@ -13,7 +13,7 @@ import requests
 
 from settle_harness import wait_until
 
-REVOKE_WITHIN = 5  # seconds (README "Users, software agents and tokens")
+REVOKE_WITHIN = 5  # seconds (docs/api.md "Users, software agents and tokens")
 
 
 def _token(api, agent_key, user_key):

@@ -1,7 +1,7 @@
 """Names that cannot escape a download folder (issue 18, items 1, 11 and 13): every call that
 sets a name refuses '/', '\\', NUL, '.', '..', names of only whitespace and Unicode format
 characters with 400 validation_failed naming the rule; rows stored before the rule keep
-working for reads and are served with a safe name (README "Names"); POST /files refuses an
+working for reads and are served with a safe name (docs/api.md "Names"); POST /files refuses an
 upload whose stored name breaks the rule; PUT /files/{id} keeps the file's name."""
 
 from test_api_limits import field_error

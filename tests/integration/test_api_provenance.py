@@ -1,4 +1,4 @@
-"""Provenance (README "Provenance", DDS v1 activities, relations and provenance searches)
+"""Provenance (docs/api.md "Provenance", DDS v1 activities, relations and provenance searches)
 against a real settle-api in inline mode: activities, the four relation kinds, the relation
 list of an object, the graph search and the origin search, who may do what, and bad input."""
 

@@ -1,4 +1,4 @@
-"""The trash bin (DDS v1 /trashbin, README "Trash bin"): a DELETE of a folder or file moves it
+"""The trash bin (DDS v1 /trashbin, docs/api.md "Trash bin"): a DELETE of a folder or file moves it
 to the trash with its bytes; the trash listings, restore (to the old parent or a given one),
 purge through the resource.delete job, and the purge of old trash by housekeeping."""
 

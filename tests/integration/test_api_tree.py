@@ -1,4 +1,4 @@
-"""The folder tree's bounds (README "Limits on input"): folders nest at most MAX_DEPTH
+"""The folder tree's bounds (docs/api.md "Folder depth"): folders nest at most MAX_DEPTH
 levels, at create and at move; a folder never moves into its own subtree however deep that
 subtree is (legacy rows may be deeper than the maximum); and every walk of the tree ends,
 even on rows that already form a cycle."""
@@ -8,7 +8,7 @@ import uuid
 from test_api_moves import folder, names, paths
 from test_api_roles import err, login, ok
 
-MAX_DEPTH = 100  # README "Limits on input": folders nest at most 100 levels.
+MAX_DEPTH = 100  # docs/api.md "Folder depth": folders nest at most 100 levels.
 
 
 def chain(db, c, pid, n, parent=None):

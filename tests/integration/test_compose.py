@@ -96,8 +96,8 @@ def test_compose_standby_is_a_profile_and_the_api_gets_its_url_only_when_asked()
     assert mounts(sb, True)[sb["entrypoint"][-1]] == STANDBY_SH
     data = list(mounts(sb, False))
     assert len(data) == 1 and sb["environment"]["PGDATA"].startswith(data[0] + "/")
-    # The URL the compose file and the README give names the standby's service and port.
-    text = open(COMPOSE).read() + open(os.path.join(REPO, "README.md")).read()
+    # The URL the compose file and docs/operating.md give names the standby's service and port.
+    text = open(COMPOSE).read() + open(os.path.join(REPO, "docs", "operating.md")).read()
     assert REPLICA_URL in text
 
 

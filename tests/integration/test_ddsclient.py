@@ -91,7 +91,7 @@ def test_ddsclient_with_keys_made_over_the_api(settle, tmp_path):
 
 def test_ddsclient_delete_leaves_an_undo(settle, tmp_path):
     """A file deleted with `ddsclient delete` lands in the trash bin: restored over the API,
-    ddsclient downloads it again with identical bytes (README "Trash bin")."""
+    ddsclient downloads it again with identical bytes (docs/api.md "Trash bin")."""
     needs_ddsclient()
     api = settle.api()
     settle.worker()
@@ -348,7 +348,7 @@ def test_ddsclient_add_user_by_email(settle, tmp_path):
 def test_ddsclient_download_cannot_leave_its_folder(settle, db, tmp_path):
     """Issue 18 item 1: rows stored before the name rule (a folder '..' holding a file
     '../escaped.txt', set here by SQL since the API refuses such names) are served with a
-    safe name (README "Names"), so a teammate's real `ddsclient download` writes only
+    safe name (docs/api.md "Names"), so a teammate's real `ddsclient download` writes only
     inside its destination; on a Settle that served the stored names it wrote
     tmp/escaped.txt, beside the destination's parent."""
     needs_ddsclient()
@@ -399,7 +399,7 @@ def test_sdk_new_version_keeps_the_remote_name(settle, tmp_path):
 
 
 def test_ddsclient_share_and_deliver_change_permissions_then_fail(settle, db, tmp_path):
-    """What README "Two users" says of `share` and `deliver` (issue 18 item 13): share
+    """What docs/api.md "Sharing a project" says of `share` and `deliver` (issue 18 item 13): share
     grants the role on Settle, deliver revokes the recipient's permission, and then each
     fails at the D4S2 host: with the client's own message when D4S2 answers 401 (the stub),
     with a Python traceback when the host cannot be reached (a closed port here; the

@@ -67,7 +67,8 @@ def test_token_names_its_agent(settle, api):
 
 def test_tokens_of_the_old_format_are_refused(settle, api, secret):
     """The first format, "<user>.<expires>.<mac>", correctly signed, no longer works (it
-    does not name the agent); documented in the README."""
+    does not name the agent); documented in docs/operating.md
+    "Revocation"."""
     who = settle.login(api)
     exp = str(int(time.time()) + 3600)
     mac = hmac.new(secret.encode(), f"token\0{who['user_id']}\0{exp}".encode(),

@@ -137,6 +137,35 @@ test_swift(void **state)
 	assert_false(cfg.swift);
 }
 
+/* The Markdown of docs/configuration.md: one row per variable with its default and bounds,
+ * and the end marker last. */
+static void
+test_markdown(void **state)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	(void)state;
+	assert_non_null(out);
+	config_markdown(out);
+	assert_int_equal(fclose(out), 0);
+	assert_non_null(strstr(text, "\n| `SETTLE_THREADS` | `4` | 1 to 256 | HTTP threads"));
+	assert_non_null(strstr(text, "\n| `SETTLE_SECRET` | (empty) | | key that signs"));
+	assert_non_null(strstr(text, "\n| `SETTLE_FAULT_RATE` | `0` | 0 to 1 | test only"));
+	assert_non_null(
+	    strstr(text, "\n| `SETTLE_MAX_UPLOAD_SIZE` | `1099511627776` | 0 or more |"));
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		char *row = NULL;
+		assert_true(asprintf(&row, "\n| `%s` | ", vars[i]) > 0);
+		assert_non_null(strstr(text, row));
+		free(row);
+	}
+	assert_true(len > strlen(CONFIG_MARKDOWN_END) + 1);
+	assert_string_equal(text + len - strlen(CONFIG_MARKDOWN_END) - 1, CONFIG_MARKDOWN_END "\n");
+	free(text);
+}
+
 int
 main(void)
 {
@@ -145,6 +174,7 @@ main(void)
 	    cmocka_unit_test_setup(test_bad_values, clear_env),
 	    cmocka_unit_test_setup(test_values, clear_env),
 	    cmocka_unit_test_setup(test_swift, clear_env),
+	    cmocka_unit_test(test_markdown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

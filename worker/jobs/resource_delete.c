@@ -1,7 +1,7 @@
 /* resource_delete.c: the resource.delete job: moves what lies under a trashed folder to
- * the trash with it, purges the stored bytes of what was purged from the trash (README
- * "Trash bin"; of a deleted file version: of its upload, once no live version uses it),
- * and deletes a deleted project with everything in it. */
+ * the trash with it, purges the stored bytes of what was purged from the trash
+ * (docs/api.md "Trash bin"; of a deleted file version: of its upload, once no live version
+ * uses it), and deletes a deleted project with everything in it. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
