@@ -308,18 +308,13 @@ static void
 agents_get(struct req *r)
 {
 	const char *q[] = {r->params[0], r->user_id};
-	PGresult *res = db_exec(r->db,
-	                        "SELECT " AGENTS_SQL_JSON " FROM software_agents a"
-	                        " WHERE a.id = $1 AND a.creator_id = $2",
-	                        2, q);
 
-	if (res == NULL)
-		http_db_error(r);
-	else if (PQntuples(res) == 0)
-		http_not_found(r, "software agent");
-	else
-		http_json(r, 200, views_json_col(res, 0, 0));
-	PQclear(res);
+	http_answer_result(r, 200,
+	                   db_exec(r->db,
+	                           "SELECT " AGENTS_SQL_JSON " FROM software_agents a"
+	                           " WHERE a.id = $1 AND a.creator_id = $2",
+	                           2, q),
+	                   "software agent", views_json_col);
 }
 
 /* PUT /software_agents/{id} {name?, description?, repo_url?}: changes what is given. */
@@ -339,12 +334,8 @@ agents_update(struct req *r)
 	              " repo_url = coalesce($5, a.repo_url), updated_at = now(), updated_by = $2"
 	              " WHERE" AGENTS_SQL_LIVE " RETURNING " AGENTS_SQL_JSON,
 	              5, q);
-	if (res == NULL)
-		http_db_error(r);
-	else if (PQntuples(res) == 0)
-		http_not_found(r, "software agent");
-	else
-		http_json(r, 200, views_json_col(res, 0, 0));
+	http_answer_result(r, 200, res, "software agent", views_json_col);
+	res = NULL;
 out:
 	PQclear(res);
 	json_decref(body);

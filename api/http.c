@@ -129,12 +129,9 @@ http_db_error(struct req *r)
 }
 
 void
-http_answer_row(struct req *r, int status, const char *sql, const char *id, const char *what,
-                json_t *(*build)(const PGresult *res, int row, int col))
+http_answer_result(struct req *r, int status, PGresult *res, const char *what,
+                   json_t *(*build)(const PGresult *res, int row, int col))
 {
-	const char *params[1] = {id};
-	PGresult *res = db_exec(r->db, sql, 1, params);
-
 	if (res == NULL)
 		http_db_error(r);
 	else if (PQntuples(res) == 0)
@@ -142,6 +139,32 @@ http_answer_row(struct req *r, int status, const char *sql, const char *id, cons
 	else
 		http_json(r, status, build(res, 0, 0));
 	PQclear(res);
+}
+
+void
+http_commit_result(struct req *r, int status, PGresult *res, const char *what,
+                   json_t *(*build)(const PGresult *res, int row, int col))
+{
+	if (res != NULL && PQntuples(res) > 0 && db_commit(r->db) == 0) {
+		http_json(r, status, build(res, 0, 0));
+		PQclear(res);
+		return;
+	}
+	if (res != NULL && PQntuples(res) == 0)
+		http_not_found(r, what);
+	else
+		http_db_error(r);
+	db_rollback(r->db);
+	PQclear(res);
+}
+
+void
+http_answer_row(struct req *r, int status, const char *sql, const char *id, const char *what,
+                json_t *(*build)(const PGresult *res, int row, int col))
+{
+	const char *params[1] = {id};
+
+	http_answer_result(r, status, db_exec(r->db, sql, 1, params), what, build);
 }
 
 void

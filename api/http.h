@@ -121,6 +121,16 @@ void http_not_consistent(struct req *r);
 void http_forbidden(struct req *r);
 /* 500 for a database failure (or 503 service_unavailable if the database is gone). */
 void http_db_error(struct req *r);
+/* Answers status with the object build() makes of row 0 of res (column 0 onwards), 404
+ * not_found for `what` when res has no row, or a database error when res is NULL (the
+ * result of a failed db_exec). Frees res. */
+/* In the transaction open on r->db, whose last statement gave res (NULL: it failed): commits
+ * and answers status with build(res, 0, 0); else rolls back and answers 404 not_found for
+ * `what` when res has no row, or a database error (a failed commit too). Frees res. */
+void http_commit_result(struct req *r, int status, PGresult *res, const char *what,
+                        json_t *(*build)(const PGresult *res, int row, int col));
+void http_answer_result(struct req *r, int status, PGresult *res, const char *what,
+                        json_t *(*build)(const PGresult *res, int row, int col));
 /* Answers status with the object build() makes of the one row sql ($1 = id) selects, or
  * 404 not_found for `what` when there is none, or a database error. */
 void http_answer_row(struct req *r, int status, const char *sql, const char *id, const char *what,

@@ -118,7 +118,6 @@ static void
 moves_run(struct req *r, struct moves_req *m)
 {
 	const char *what = m->folder ? "folder" : "file";
-	PGresult *res = NULL;
 	int rc;
 
 	if (db_begin(r->db) < 0)
@@ -136,22 +135,13 @@ moves_run(struct req *r, struct moves_req *m)
 		goto answered; /* access_check and moves_target_ok answer their errors */
 	const char *q[] = {r->params[0], m->name, m->moving ? "t" : "f",
 	                   m->moving && m->to_folder ? m->parent : NULL, r->user_id};
-	if ((res = db_exec(r->db, moves_update_sql[m->folder], 5, q)) == NULL)
-		goto fail;
-	if (PQntuples(res) == 0) {
-		http_not_found(r, what);
-		goto answered;
-	}
-	if (db_commit(r->db) < 0)
-		goto fail;
-	http_json(r, 200, m->folder ? views_folder(res, 0, 0) : views_file(res, 0, 0));
-	PQclear(res);
+	http_commit_result(r, 200, db_exec(r->db, moves_update_sql[m->folder], 5, q), what,
+	                   m->folder ? views_folder : views_file);
 	return;
 fail:
 	http_db_error(r);
 answered:
 	db_rollback(r->db);
-	PQclear(res);
 }
 
 /* Reads the body and runs the move or rename of a file or folder. */

@@ -106,21 +106,16 @@ static void
 permissions_get(struct req *r)
 {
 	const char *q[] = {r->params[0], r->params[1]};
-	PGresult *res;
 
 	if (!permissions_view(r))
 		return;
-	res = db_exec(r->db,
-	              "SELECT " PERMISSIONS_SQL_ITEM PERMISSIONS_SQL_FROM(
-	                  "project_members m") " WHERE m.project_id = $1 AND m.user_id = $2",
-	              2, q);
-	if (res == NULL)
-		http_db_error(r);
-	else if (PQntuples(res) == 0)
-		http_not_found(r, "project permission");
-	else
-		http_json(r, 200, permissions_item(res, 0, 0));
-	PQclear(res);
+	http_answer_result(
+	    r, 200,
+	    db_exec(r->db,
+	            "SELECT " PERMISSIONS_SQL_ITEM PERMISSIONS_SQL_FROM(
+	                "project_members m") " WHERE m.project_id = $1 AND m.user_id = $2",
+	            2, q),
+	    "project permission", permissions_item);
 }
 
 /* Opens a transaction and checks, with the project row locked, that the caller may manage

@@ -406,7 +406,6 @@ static void
 trashbin_restore_run(struct req *r, json_t *body, struct trashbin_restore *t)
 {
 	const char *what = t->kind == TRASHBIN_FILE ? "file" : "folder";
-	PGresult *res = NULL;
 	int rc;
 
 	if (db_begin(r->db) < 0)
@@ -427,23 +426,13 @@ trashbin_restore_run(struct req *r, json_t *body, struct trashbin_restore *t)
 	if (rc != 1)
 		goto answered;
 	const char *q[] = {t->id, t->group, t->to_folder ? t->parent : NULL, r->user_id};
-	if ((res = db_exec(r->db, trashbin_restore_sql[t->kind], 4, q)) == NULL)
-		goto fail;
-	if (PQntuples(res) == 0) {
-		http_not_found(r, what);
-		goto answered;
-	}
-	if (db_commit(r->db) < 0)
-		goto fail;
-	http_json(r, 200,
-	          t->kind == TRASHBIN_FILE ? views_file(res, 0, 0) : views_folder(res, 0, 0));
-	PQclear(res);
+	http_commit_result(r, 200, db_exec(r->db, trashbin_restore_sql[t->kind], 4, q), what,
+	                   t->kind == TRASHBIN_FILE ? views_file : views_folder);
 	return;
 fail:
 	http_db_error(r);
 answered:
 	db_rollback(r->db);
-	PQclear(res);
 }
 
 /* PUT /trashbin/{kind}/{id}/restore {"parent"?: {"kind", "id"}} (delete_file): 200 with

@@ -81,15 +81,9 @@ static void
 users_one2(struct req *r, const char *sql, const char *key, const char *key2, const char *what)
 {
 	const char *q[] = {key, key2};
-	PGresult *res = db_exec(r->db, sql, key2 != NULL ? 2 : 1, q);
 
-	if (res == NULL)
-		http_db_error(r);
-	else if (PQntuples(res) == 0)
-		http_not_found(r, what);
-	else
-		http_json(r, 200, views_json_col(res, 0, 0));
-	PQclear(res);
+	http_answer_result(r, 200, db_exec(r->db, sql, key2 != NULL ? 2 : 1, q), what,
+	                   views_json_col);
 }
 
 /* users_one2 with one key. */
@@ -133,12 +127,10 @@ users_current_update(struct req *r)
 	if (res == NULL && strcmp(db_last_sqlstate(), "23505") == 0)
 		http_error(r, 409, "conflict", "another user has that email",
 		           "give an email of your own");
-	else if (res == NULL)
-		http_db_error(r);
-	else if (PQntuples(res) == 0)
-		http_not_found(r, "user");
-	else
-		http_json(r, 200, views_json_col(res, 0, 0));
+	else {
+		http_answer_result(r, 200, res, "user", views_json_col);
+		res = NULL;
+	}
 out:
 	PQclear(res);
 	json_decref(body);
