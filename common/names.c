@@ -129,10 +129,11 @@ names_problem(const char *s, size_t n)
 	return NULL;
 }
 
-const char *
-names_text_problem(const char *s)
+/* The first rule of free text (UTF-8, no control, no format character; with spaces false
+ * also no whitespace: space_rule) that the n bytes at s break, or NULL. */
+static const char *
+names_scan(const char *s, size_t n, bool spaces, const char *space_rule)
 {
-	size_t n = strlen(s);
 	uint32_t cp;
 
 	for (size_t i = 0; i < n;) {
@@ -142,28 +143,28 @@ names_text_problem(const char *s)
 			return NAMES_RULE_CONTROL;
 		if (names_is_format(cp))
 			return NAMES_RULE_FORMAT;
+		if (!spaces && names_is_space(cp))
+			return space_rule;
 	}
 	return NULL;
+}
+
+const char *
+names_text_problem(const char *s)
+{
+	return names_scan(s, strlen(s), true, NULL);
 }
 
 const char *
 names_email_problem(const char *s, size_t n)
 {
 	const char *at = n > 0 ? memrchr(s, '@', n) : NULL;
-	uint32_t cp;
+	const char *problem;
 
 	if (n < 3 || n > NAMES_EMAIL_MAX)
 		return NAMES_EMAIL_LENGTH;
-	for (size_t i = 0; i < n;) {
-		if (!names_next((const unsigned char *)s, n, &i, &cp))
-			return NAMES_RULE_UTF8;
-		if (names_is_control(cp))
-			return NAMES_RULE_CONTROL;
-		if (names_is_format(cp))
-			return NAMES_RULE_FORMAT;
-		if (names_is_space(cp))
-			return NAMES_EMAIL_SPACE;
-	}
+	if ((problem = names_scan(s, n, false, NAMES_EMAIL_SPACE)) != NULL)
+		return problem;
 	if (at == NULL || at == s || at == s + n - 1)
 		return NAMES_EMAIL_AT;
 	return NULL;
