@@ -170,8 +170,10 @@ def test_promote_older_version(client, project, provider, db):
     assert download(client.download_url(f"/files/{fid}/url")) == c
 
 
-@pytest.mark.no_standby_run("the version list read right after the promotions may come from "
-                             "a standby that has not replayed them (seen in the standby run)")
+@pytest.mark.no_standby_run("its 4 calls at once share one SESSION cookie, which each answer "
+                             "overwrites in arrival order: a 409 (no write) answered last leaves "
+                             "a position before the promotions, so the list may be read from a "
+                             "standby that has not replayed them")
 def test_promotions_at_once(client, project):
     """Promotions of one file at the same moment each get a number of their own (one that
     lost its number runs again) or answer 409; none is lost or doubled."""
