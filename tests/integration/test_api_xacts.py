@@ -247,12 +247,6 @@ def _count_calls(settle, postgres, url, env):
             v = call(api, "POST", f"/file_versions/{versions[i]}/current", 201)
             assert v["version"] == 3, v
 
-    def delete_version(api, items):
-        for i in items:
-            r = requests.delete(f"{api.base}/file_versions/{versions[i]}", headers=state["h"],
-                                timeout=30)
-            assert r.status_code == 204, r.text
-
     def set_email(api, items):
         for i in items:
             assert call(api, "PUT", "/current_user", 200,
@@ -269,12 +263,6 @@ def _count_calls(settle, postgres, url, env):
     def rekey_agent(api, items):
         for i in items:
             assert len(call(api, "PUT", f"/software_agents/{agents[i]}/api_key", 200)["key"]) == 64
-
-    def delete_agent(api, items):
-        for i in items:
-            r = requests.delete(f"{api.base}/software_agents/{agents[i]}", headers=state["h"],
-                                timeout=30)
-            assert r.status_code == 204, r.text
 
     def create_activity(api, items):
         for i in items:
@@ -357,7 +345,7 @@ def _count_calls(settle, postgres, url, env):
                 ("DELETE /folders/{id}", delete("folders", folders), 1),
                 ("PUT /file_versions/{id}", label, 1),
                 ("POST /file_versions/{id}/current", promote, 1),
-                ("DELETE /file_versions/{id}", delete_version, 1),
+                ("DELETE /file_versions/{id}", drop("file_versions", versions), 1),
                 ("PUT /current_user", set_email, 1),
                 ("PUT /trashbin/dds-folder/{id}/restore",
                  trashbin("dds-folder", folders, "restore", 200), 1),
@@ -372,7 +360,7 @@ def _count_calls(settle, postgres, url, env):
                 ("POST /software_agents", create_agent, 1),
                 ("PUT /software_agents/{id}", update_agent, 1),
                 ("PUT /software_agents/{id}/api_key", rekey_agent, 1),
-                ("DELETE /software_agents/{id}", delete_agent, 1)]:
+                ("DELETE /software_agents/{id}", drop("software_agents", agents), 1)]:
             if calls is url_ready:
                 url_ready(None, [])
             if calls is promote:
