@@ -224,6 +224,17 @@ def needs_ddsclient():
         pytest.skip(f"ddsclient not found at {DDSCLIENT} (set SETTLE_DDSCLIENT)")
 
 
+def sdk_user(settle, tmp_path):
+    """The session's user on an inline settle-api, as ddsclient user "a", with two local
+    files for the SDK to upload: one.txt ("first") and two.txt ("second")."""
+    needs_ddsclient()
+    api = settle.api(SETTLE_QUEUE="inline")
+    who = settle.login(api)
+    (tmp_path / "one.txt").write_text("first\n")
+    (tmp_path / "two.txt").write_text("second\n")
+    return Dds(tmp_path, "a", api, who["agent_key"], who["user_key"])
+
+
 def two_users(settle):
     """An inline settle-api, the session's user logged in on it and a second user, bob-…:
     (api, a_login, b_name, b_id, b_key)."""
@@ -383,12 +394,7 @@ def test_sdk_new_version_keeps_the_remote_name(settle, tmp_path):
     """Issue 18 item 11: the SDK's upload_file of a changed local file (another local name)
     to an existing remote path makes a new version of that file, which keeps its name, so
     a download and a move by the old path still work."""
-    needs_ddsclient()
-    api = settle.api(SETTLE_QUEUE="inline")
-    who = settle.login(api)
-    a = Dds(tmp_path, "a", api, who["agent_key"], who["user_key"])
-    (tmp_path / "one.txt").write_text("first\n")
-    (tmp_path / "two.txt").write_text("second\n")
+    a = sdk_user(settle, tmp_path)
     a.sdk("from ddsc.sdk.dukeds import DukeDS\n"
           "DukeDS.upload_file('sdkproj', 'one.txt', '/docs/report.txt')\n"
           "DukeDS.upload_file('sdkproj', 'two.txt', '/docs/report.txt')\n"
@@ -444,12 +450,7 @@ def test_sdk_provenance_calls(settle, tmp_path):
     """Issue 19 item 1: the SDK's provenance calls (ddsc/core/ddsapi.py) succeed against
     Settle and the relations read back; on a Settle without provenance the first one,
     create_activity, failed with "no such endpoint"."""
-    needs_ddsclient()
-    api = settle.api(SETTLE_QUEUE="inline")
-    who = settle.login(api)
-    a = Dds(tmp_path, "a", api, who["agent_key"], who["user_key"])
-    (tmp_path / "one.txt").write_text("first\n")
-    (tmp_path / "two.txt").write_text("second\n")
+    a = sdk_user(settle, tmp_path)
     a.sdk("from ddsc.sdk.dukeds import DukeDS\n"
           "DukeDS.upload_file('provproj', 'one.txt', '/in.txt')\n"
           "DukeDS.upload_file('provproj', 'two.txt', '/out.txt')\n"
