@@ -12,6 +12,7 @@ import uuid
 import requests
 
 from settle_harness import wait_until
+from test_api_roles import err, ok
 
 REVOKE_WITHIN = 5  # seconds (docs/api.md "Users, software agents and tokens")
 
@@ -28,17 +29,6 @@ def _h(token):
 def _req(api, token, method, path, headers=None, **kw):
     return requests.request(method, api.base + path, headers=dict(_h(token), **(headers or {})),
                             timeout=10, **kw)
-
-
-def ok(r, status=200):
-    assert r.status_code == status, f"{r.request.method} {r.url}: {r.status_code} {r.text}"
-    return r.json() if r.content else None
-
-
-def err(r, status, code):
-    assert r.status_code == status, f"{r.request.method} {r.url}: {r.status_code} {r.text}"
-    assert r.json()["code"] == code, r.text
-    return r.json()
 
 
 def _wait_revoked(api, token):

@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from settle_harness import wait_until
+from test_api_roles import ok
 from test_api_uploads import Client, assert_error, container_of
 
 PROVIDER = "00000000-0000-4000-8000-000000000002"
@@ -25,11 +26,6 @@ def download(u):
     r = requests.get(u["host"] + u["url"], timeout=30)
     assert r.status_code == 200, r.text
     return r.content
-
-
-def ok(r, status=200):
-    assert r.status_code == status, f"{r.request.method} {r.url}: {r.status_code} {r.text}"
-    return r.json() if r.content else None
 
 
 def two_versions(client, project, a=None, b=None, label="one"):
