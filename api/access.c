@@ -44,12 +44,14 @@ access_check(struct req *r, const char *sql, const char *id, const char *perm, c
 	} else if (!db_get_bool(res, 0, 5)) {
 		http_forbidden(r);
 		rc = 0;
+	} else if (db_get_bool(res, 0, 3)) {
+		http_not_found(r, what); /* in a deleted project */
+		rc = 0;
 	} else {
 		snprintf(p->id, sizeof(p->id), "%s", PQgetvalue(res, 0, 0));
 		snprintf(p->storage_container, sizeof(p->storage_container), "%s",
 		         PQgetvalue(res, 0, 1));
 		p->is_consistent = db_get_bool(res, 0, 2);
-		p->is_deleted = db_get_bool(res, 0, 3);
 		p->has_error = db_get_bool(res, 0, 4);
 	}
 	PQclear(res);
@@ -59,13 +61,7 @@ access_check(struct req *r, const char *sql, const char *id, const char *perm, c
 int
 access_project(struct req *r, const char *project_id, const char *perm, struct access_project *p)
 {
-	int rc =
-	    access_check(r, ACCESS_SQL_CHECK("SELECT $1::uuid"), project_id, perm, "project", p);
-	if (rc == 1 && p->is_deleted) {
-		http_not_found(r, "project");
-		return 0;
-	}
-	return rc;
+	return access_check(r, ACCESS_SQL_CHECK("SELECT $1::uuid"), project_id, perm, "project", p);
 }
 
 void

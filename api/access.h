@@ -11,7 +11,6 @@ struct access_project {
 	char id[37];
 	char storage_container[80];
 	bool is_consistent;
-	bool is_deleted;
 	bool has_error;
 };
 
@@ -73,12 +72,13 @@ int access_verdict(struct req *r, const PGresult *res, int col, const char *what
 
 /* Checks, in one statement, that the caller's role on the project that `id` belongs to
  * grants perm (an ACCESS_* name). sql is ACCESS_SQL_CHECK(lookup). `what` names the resource
- * for a 404. Returns 1 with *p filled when allowed; 0 after answering 404 (no such resource)
- * or 403; -1 after answering a database error. */
+ * for a 404. Returns 1 with *p filled when allowed; 0 after answering 404 (no such resource,
+ * or one in a deleted project) or 403 (checked first: no role, or one without perm); -1
+ * after answering a database error. */
 int access_check(struct req *r, const char *sql, const char *id, const char *perm, const char *what,
                  struct access_project *p) MUSTCHECK;
 
-/* access_check for a project id itself. Deleted projects answer 404. */
+/* access_check for a project id itself. */
 int access_project(struct req *r, const char *project_id, const char *perm,
                    struct access_project *p) MUSTCHECK;
 

@@ -73,13 +73,7 @@ static int
 files_access(struct req *r, const char *sql, const char *perm, const char *what,
              struct access_project *p)
 {
-	int rc = access_check(r, sql, r->params[0], perm, what, p);
-
-	if (rc == 1 && p->is_deleted) {
-		http_not_found(r, what);
-		return 0;
-	}
-	return rc;
+	return access_check(r, sql, r->params[0], perm, what, p);
 }
 
 /* Answers status with the file JSON of id. */

@@ -14,13 +14,7 @@
 int
 folders_access(struct req *r, const char *folder_id, const char *perm, struct access_project *p)
 {
-	int rc = access_check(r, ACCESS_SQL_CHECK(FOLDERS_SQL_LIVE), folder_id, perm, "folder", p);
-
-	if (rc == 1 && p->is_deleted) {
-		http_not_found(r, "folder");
-		return 0;
-	}
-	return rc;
+	return access_check(r, ACCESS_SQL_CHECK(FOLDERS_SQL_LIVE), folder_id, perm, "folder", p);
 }
 
 int

@@ -123,10 +123,6 @@ moves_run(struct req *r, struct moves_req *m)
 	if (db_begin(r->db) < 0)
 		goto fail;
 	rc = access_check(r, moves_lock_sql[m->folder], r->params[0], ACCESS_UPDATE, what, &m->p);
-	if (rc == 1 && m->p.is_deleted) {
-		http_not_found(r, what);
-		rc = 0;
-	}
 	if (rc == 1 && m->moving)
 		rc = moves_target_ok(r, m);
 	if (rc == 1 && m->moving && m->folder)

@@ -131,10 +131,6 @@ permissions_begin(struct req *r)
 		return 0;
 	}
 	rc = access_check(r, permissions_lock_sql, r->params[0], ACCESS_MANAGE, "project", &p);
-	if (rc == 1 && p.is_deleted) {
-		http_not_found(r, "project");
-		rc = 0;
-	}
 	if (rc != 1)
 		db_rollback(r->db);
 	return rc == 1;

@@ -216,9 +216,7 @@ trashbin_folder_children(struct req *r)
 	                                       " AND purged_at IS NULL"),
 	                      r->params[0], ACCESS_VIEW, "folder", &p);
 
-	if (rc == 1 && p.is_deleted)
-		http_not_found(r, "folder");
-	else if (rc == 1)
+	if (rc == 1)
 		trashbin_list(r, r->params[0], 1);
 }
 
@@ -411,10 +409,6 @@ trashbin_restore_run(struct req *r, json_t *body, struct trashbin_restore *t)
 	if (db_begin(r->db) < 0)
 		goto fail;
 	rc = access_check(r, trashbin_access_sql[t->kind], t->id, ACCESS_DELETE, what, &t->p);
-	if (rc == 1 && t->p.is_deleted) {
-		http_not_found(r, what);
-		rc = 0;
-	}
 	if (rc == 1)
 		rc = trashbin_lock(r, t);
 	if (rc == 1)
