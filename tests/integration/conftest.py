@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from settle_harness import (  # noqa: E402
     DURABLE_SETTINGS, Amqp, Postgres, RabbitMQ, Settle, Standby, Swift, make_workdir,
-    sanitizer_env)
+    sanitizer_env, wait_replayed)
 from storage_providers import LocalProvider, SwiftProvider  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -311,19 +311,7 @@ def _replayed_cursor(standby_url, timeout=10.0):
     class ReplayedCursor(psycopg2.extensions.cursor):
         def execute(self, query, vars=None):
             super().execute(query, vars)
-            plain = psycopg2.extensions.cursor  # its rows are fetched: this one may run
-            with self.connection.cursor(cursor_factory=plain) as cur:
-                cur.execute("SELECT pg_current_wal_insert_lsn()")
-                lsn = cur.fetchone()[0]
-            deadline = time.monotonic() + timeout
-            with sb.cursor() as cur:
-                while True:
-                    cur.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,))
-                    if cur.fetchone()[0]:
-                        return
-                    if time.monotonic() > deadline:
-                        raise AssertionError(f"standby did not replay {lsn} in {timeout} s")
-                    time.sleep(0.002)
+            wait_replayed(self.connection, sb, timeout)
 
     return sb, ReplayedCursor
 

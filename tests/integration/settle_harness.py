@@ -102,6 +102,47 @@ def pid_alive(pid):
         return True
 
 
+def wait_replayed(primary, standby, timeout=10.0):
+    """Returns once the standby has replayed every WAL record the primary wrote so far;
+    AssertionError after timeout seconds. primary, standby: autocommit psycopg2 connections.
+
+    A standby receives only WAL the primary flushed, and with synchronous_commit off (the
+    test settings) nor a commit nor an open transaction's records are flushed at once. So
+    the primary first commits a transaction of its own with synchronous_commit on: its
+    flush covers every record before it, and the flush position is then a target the
+    standby reaches."""
+    import psycopg2.extensions
+    plain = psycopg2.extensions.cursor  # not the ReplayedCursor a caller's connection has
+    with primary.cursor(cursor_factory=plain) as cur:
+        cur.execute("SET synchronous_commit = on")
+        cur.execute("SELECT txid_current()")  # an xid: its commit is flushed
+        cur.execute("SELECT pg_current_wal_flush_lsn()")
+        lsn = cur.fetchone()[0]
+    deadline = time.monotonic() + timeout
+    with standby.cursor() as cur:
+        while True:
+            cur.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,))
+            if cur.fetchone()[0]:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"standby did not replay {lsn} in {timeout} s")
+            time.sleep(0.002)
+
+
+def wait_replayed_urls(primary_url, standby_url, timeout=10.0):
+    """wait_replayed for two database URLs, on connections of its own."""
+    import psycopg2
+    conns = []
+    try:
+        for url in (primary_url, standby_url):
+            conns.append(psycopg2.connect(url))
+            conns[-1].autocommit = True
+        wait_replayed(*conns, timeout=timeout)
+    finally:
+        for c in conns:
+            c.close()
+
+
 def sanitizer_report(text):
     """The first sanitizer pattern found in text, or None."""
     for p in SANITIZER_PATTERNS:
@@ -756,6 +797,12 @@ class Settle:
         if check:
             assert r.returncode == 0, (f"settle {' '.join(args)} exited {r.returncode}:\n"
                                        f"{r.stdout}\n{r.stderr}")
+        # The CLI writes outside any consistency session (no cookie carries its position):
+        # with a standby, return once it has replayed what the CLI wrote, as a client's
+        # cookie would make a read wait.
+        if self.standby is not None and \
+                self.env(**env).get("SETTLE_DATABASE_URL") == self.standby[0]:
+            wait_replayed_urls(*self.standby)
         return r
 
     def create_user(self, name=None, **env):
