@@ -2,7 +2,8 @@
 # compose.sh: runs docker-compose.yml for real on a Debian machine with no image registry:
 # every image is built from a Debian 12 base made here with debootstrap.
 #
-#   scripts/compose.sh up [default|replica|swift]   build the images, start the stack
+#   scripts/compose.sh up [default|replica|swift|mqcluster]
+#                                                   build the images, start the stack
 #   scripts/compose.sh test                         up, the client flow, down: each profile
 #   scripts/compose.sh down                         remove the stack (and its volumes) and
 #                                                   stop the dockerd this script started
@@ -15,8 +16,10 @@
 # rabbitmq:3.10-management from Debian's packages (deploy/compose/postgres, .../rabbitmq),
 # then `docker-compose build` and `up -d`, and waits until every service is healthy. The
 # images stay in the data directory, so the next run only rebuilds what changed.
-# `test` does that for the default stack, the `replica` profile and the `swift` profile in
-# turn, runs tests/compose/flow.py from the host against each, then `down`; it always ends
+# `test` does that for the default stack and the `replica`, `swift` and `mqcluster` profiles
+# in turn, runs tests/compose/flow.py from the host against each (with `mqcluster`: every
+# queue a quorum queue on the three nodes; then docker kill of the node leading the job
+# queues, a second flow on the two left, and the node rejoins when started), then `down`; it always ends
 # with nothing of its own running: no containers, no dockerd it started, no iptables chains
 # or docker0 bridge that dockerd added. It needs ports 8080, 8081 and 15672 free. Exits
 # non-zero with the reason when something (docker itself included) does not work.
@@ -38,10 +41,10 @@ BASE_IMAGE=$(sed -n 's/^FROM \([^ ]*\).*/\1/p' "$TOP/Dockerfile" | head -1)
 SUITE=bookworm
 HEALTH_TIMEOUT=${SETTLE_COMPOSE_TIMEOUT:-300}
 MIN_FREE_KB=$((4 * 1024 * 1024))
-PROFILES=(default replica swift)
+PROFILES=(default replica swift mqcluster)
 
 usage() {
-	sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 # Prints "phase: N s" for the time since the phase began (T0 set by begin).
@@ -273,10 +276,10 @@ standin_images() {
 
 # ---- the stack -----------------------------------------------------------------------
 
-# Exports the settings of a profile (default, replica or swift).
+# Exports the settings of a profile (default, replica, swift or mqcluster).
 profile_env() {
 	unset COMPOSE_PROFILES SETTLE_DATABASE_REPLICA_URLS SETTLE_STORAGE SETTLE_SWIFT_KEY \
-		SETTLE_SWIFT_TEMP_URL_KEY
+		SETTLE_SWIFT_TEMP_URL_KEY SETTLE_MQ_NODES SETTLE_AMQP_URLS
 	# The api's token secret: kept in $WORK so that tokens survive a new `up`.
 	if [ -z "${SETTLE_SECRET:-}" ]; then
 		[ -s "$WORK/secret" ] || head -c 18 /dev/urandom | base64 >"$WORK/secret"
@@ -295,7 +298,11 @@ profile_env() {
 		SETTLE_SWIFT_TEMP_URL_KEY=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 		export SETTLE_SWIFT_KEY SETTLE_SWIFT_TEMP_URL_KEY
 		;;
-	*) die "unknown profile '$1' (default, replica or swift)" ;;
+	mqcluster)
+		export COMPOSE_PROFILES=mqcluster SETTLE_MQ_NODES=3
+		export SETTLE_AMQP_URLS=amqp://settle:settle@rabbitmq:5672,amqp://settle:settle@rabbitmq-2:5672,amqp://settle:settle@rabbitmq-3:5672
+		;;
+	*) die "unknown profile '$1' (default, replica, swift or mqcluster)" ;;
 	esac
 }
 
@@ -355,6 +362,55 @@ sql() {
 	compose exec -T "$service" psql -X -h "$@" -U settle -d settle -tA
 }
 
+# rabbitmqctl ARGS... on the node of service $1.
+mq_ctl() {
+	local service=$1
+	shift
+	compose exec -T "$service" rabbitmqctl -q "$@"
+}
+
+# Checks, through the node of service $1, that the cluster runs its 3 nodes and that every
+# queue of Settle is a quorum queue with a member on each; prints the node that leads
+# settle.upload.complete.
+mq_check_cluster() {
+	local running
+	running=$(mq_ctl "$1" eval 'length(rabbit_nodes:all_running()).')
+	[ "$running" = 3 ] || die "the RabbitMQ cluster runs $running nodes, not 3"
+	mq_ctl "$1" list_queues name type leader members --formatter json |
+		/usr/bin/python3 -c '
+import json, sys
+queues = {q["name"]: q for q in json.load(sys.stdin) if q["name"].startswith("settle.")}
+bad = [n for n, q in queues.items() if q.get("type") != "quorum" or len(q.get("members") or []) != 3]
+if "settle.upload.complete" not in queues or bad:
+    sys.exit(f"queues not quorum on 3 nodes: {bad or sorted(queues)}")
+print(queues["settle.upload.complete"]["leader"])'
+}
+
+# The mqcluster profile after its first flow: docker kill of the node leading the job queues,
+# a second flow served by the two left (user key $1, agent key $2), then the node started
+# again must rejoin.
+check_mq_failover() {
+	local leader service survivor
+	leader=$(mq_check_cluster rabbitmq) || die "the RabbitMQ cluster is not as it should be"
+	service=${leader#rabbit@}
+	survivor=rabbitmq-2
+	[ "$service" = rabbitmq-2 ] && survivor=rabbitmq-3
+	begin "docker kill $service (node $leader leads settle.upload.complete), then a flow"
+	docker kill "$(compose ps -q "$service")" >/dev/null
+	SETTLE_USER_KEY=$1 SETTLE_AGENT_KEY=$2 \
+		/usr/bin/python3 "$TOP/tests/compose/flow.py" http://localhost:8080/api/v1 ||
+		die "the flow failed after the kill of $service"
+	took "flow with $service killed"
+	begin "docker-compose start $service: it rejoins"
+	compose start "$service" >/dev/null 2>&1
+	for _ in $(seq 1 60); do
+		mq_ctl "$service" await_startup >/dev/null 2>&1 && break
+		sleep 1
+	done
+	leader=$(mq_check_cluster "$survivor") || die "$service did not rejoin the cluster"
+	took "$service back in the cluster (settle.upload.complete led by $leader)"
+}
+
 check_profile() {
 	local profile=$1 user_key agent_key host
 	[ "$(sql postgres /var/run/postgresql -c 'SHOW fsync')" = on ] ||
@@ -375,13 +431,15 @@ check_profile() {
 			die "postgres-standby has not replayed the flow's project"
 		say "postgres-standby streams (in recovery, has the project)"
 	fi
+	[ "$profile" = mqcluster ] && check_mq_failover "$user_key" "$agent_key"
 	took "flow (profile $profile)"
 }
 
 stack_down() {
 	docker info >/dev/null 2>&1 || return 0
-	SETTLE_SECRET=${SETTLE_SECRET:-down-only} COMPOSE_PROFILES=replica,swift \
-		compose --profile replica --profile swift down -v --remove-orphans --timeout 30 \
+	SETTLE_SECRET=${SETTLE_SECRET:-down-only} COMPOSE_PROFILES=replica,swift,mqcluster \
+		compose --profile replica --profile swift --profile mqcluster \
+		down -v --remove-orphans --timeout 30 \
 		>/dev/null 2>&1 || compose down -v --remove-orphans --timeout 30 || true
 }
 
