@@ -362,39 +362,15 @@ sql() {
 	compose exec -T "$service" psql -X -h "$@" -U settle -d settle -tA
 }
 
-# rabbitmqctl ARGS... on the node of service $1.
-mq_ctl() {
-	local service=$1
-	shift
-	compose exec -T "$service" rabbitmqctl -q "$@"
-}
-
-# Checks, through the node of service $1, that the cluster runs its 3 nodes and that every
-# queue of Settle is a quorum queue with a member on each; prints the node that leads
-# settle.upload.complete.
-mq_check_cluster() {
-	local running
-	running=$(mq_ctl "$1" eval 'length(rabbit_nodes:all_running()).')
-	[ "$running" = 3 ] || die "the RabbitMQ cluster runs $running nodes, not 3"
-	mq_ctl "$1" list_queues name type leader members --formatter json |
-		/usr/bin/python3 -c '
-import json, sys
-queues = {q["name"]: q for q in json.load(sys.stdin) if q["name"].startswith("settle.")}
-bad = [n for n, q in queues.items() if q.get("type") != "quorum" or len(q.get("members") or []) != 3]
-if "settle.upload.complete" not in queues or bad:
-    sys.exit(f"queues not quorum on 3 nodes: {bad or sorted(queues)}")
-print(queues["settle.upload.complete"]["leader"])'
-}
-
-# The mqcluster profile after its first flow: docker kill of the node leading the job queues,
-# a second flow served by the two left (user key $1, agent key $2), then the node started
-# again must rejoin.
+# The mqcluster profile after its first flow: tests/compose/mqcluster.py checks the cluster
+# (3 nodes, Settle's queues quorum queues on all three); docker kill of the node leading
+# settle.upload.complete; a second flow (user key $1, agent key $2) served by the two left;
+# the node started again must rejoin (the queues' members on it online again).
 check_mq_failover() {
-	local leader service survivor
-	leader=$(mq_check_cluster rabbitmq) || die "the RabbitMQ cluster is not as it should be"
+	local leader service
+	leader=$(/usr/bin/python3 "$TOP/tests/compose/mqcluster.py" 30) ||
+		die "the RabbitMQ cluster is not as it should be"
 	service=${leader#rabbit@}
-	survivor=rabbitmq-2
-	[ "$service" = rabbitmq-2 ] && survivor=rabbitmq-3
 	begin "docker kill $service (node $leader leads settle.upload.complete), then a flow"
 	docker kill "$(compose ps -q "$service")" >/dev/null
 	SETTLE_USER_KEY=$1 SETTLE_AGENT_KEY=$2 \
@@ -403,12 +379,9 @@ check_mq_failover() {
 	took "flow with $service killed"
 	begin "docker-compose start $service: it rejoins"
 	compose start "$service" >/dev/null 2>&1
-	for _ in $(seq 1 60); do
-		mq_ctl "$service" await_startup >/dev/null 2>&1 && break
-		sleep 1
-	done
-	leader=$(mq_check_cluster "$survivor") || die "$service did not rejoin the cluster"
-	took "$service back in the cluster (settle.upload.complete led by $leader)"
+	leader=$(/usr/bin/python3 "$TOP/tests/compose/mqcluster.py" 120) ||
+		die "$service did not rejoin the cluster"
+	took "$service back in the cluster (settle.upload.complete now led by $leader)"
 }
 
 check_profile() {

@@ -320,10 +320,11 @@ def test_make_test_runs_the_compose_stack_last():
     assert "scripts/compose.sh\" test" in lines[-1], lines
     r = subprocess.run(["bash", "-n", COMPOSE_SH], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    r = subprocess.run(["/usr/bin/python3", "-m", "py_compile",
-                        os.path.join(REPO, "tests", "compose", "flow.py")],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    for script in ("flow.py", "mqcluster.py"):
+        r = subprocess.run(["/usr/bin/python3", "-m", "py_compile",
+                            os.path.join(REPO, "tests", "compose", script)],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
 
 
 def test_compose_postgres_keeps_fsync_on():
