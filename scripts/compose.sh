@@ -2,8 +2,9 @@
 # compose.sh: runs docker-compose.yml for real on a Debian machine with no image registry:
 # every image is built from a Debian 12 base made here with debootstrap.
 #
-#   scripts/compose.sh up [default|replica|swift|mqcluster]
-#                                                   build the images, start the stack
+#   scripts/compose.sh up [PROFILE[,PROFILE]]       build the images, start the stack with
+#                                                   the profiles (default, replica, swift,
+#                                                   mqcluster: see docker-compose.yml)
 #   scripts/compose.sh test                         up, the client flow, down: each profile
 #   scripts/compose.sh down                         remove the stack (and its volumes) and
 #                                                   stop the dockerd this script started
@@ -16,10 +17,11 @@
 # rabbitmq:3.10-management from Debian's packages (deploy/compose/postgres, .../rabbitmq),
 # then `docker-compose build` and `up -d`, and waits until every service is healthy. The
 # images stay in the data directory, so the next run only rebuilds what changed.
-# `test` does that for the default stack and the `replica`, `swift` and `mqcluster` profiles
-# in turn, runs tests/compose/flow.py from the host against each (with `mqcluster`: every
-# queue a quorum queue on the three nodes; then docker kill of the node leading the job
-# queues, a second flow on the two left, and the node rejoins when started), then `down`; it always ends
+# `test` does that for the default stack, the `swift` profile, and the `replica` and
+# `mqcluster` profiles together, in turn; runs tests/compose/flow.py from the host against
+# each (with `mqcluster`: tests/compose/mqcluster.py checks that the cluster runs 3 nodes and
+# every queue is a quorum queue on all three; docker kill of the node leading the job queues,
+# a second flow on the two left; the node started again rejoins), then `down`; it always ends
 # with nothing of its own running: no containers, no dockerd it started, no iptables chains
 # or docker0 bridge that dockerd added. It needs ports 8080, 8081 and 15672 free. Exits
 # non-zero with the reason when something (docker itself included) does not work.
@@ -41,10 +43,11 @@ BASE_IMAGE=$(sed -n 's/^FROM \([^ ]*\).*/\1/p' "$TOP/Dockerfile" | head -1)
 SUITE=bookworm
 HEALTH_TIMEOUT=${SETTLE_COMPOSE_TIMEOUT:-300}
 MIN_FREE_KB=$((4 * 1024 * 1024))
-PROFILES=(default replica swift mqcluster)
+# replica and mqcluster share a stack: one start and stop fewer.
+PROFILES=(default swift replica,mqcluster)
 
 usage() {
-	sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 # Prints "phase: N s" for the time since the phase began (T0 set by begin).
@@ -276,8 +279,13 @@ standin_images() {
 
 # ---- the stack -----------------------------------------------------------------------
 
-# Exports the settings of a profile (default, replica, swift or mqcluster).
+# Whether the profile list $1 (comma-separated) has profile $2.
+has_profile() { [[ ",$1," == *",$2,"* ]]; }
+
+# Exports the settings of a profile (default, replica, swift or mqcluster), or of several
+# (comma-separated: replica,mqcluster).
 profile_env() {
+	local p
 	unset COMPOSE_PROFILES SETTLE_DATABASE_REPLICA_URLS SETTLE_STORAGE SETTLE_SWIFT_KEY \
 		SETTLE_SWIFT_TEMP_URL_KEY SETTLE_MQ_NODES SETTLE_AMQP_URLS
 	# The api's token secret: kept in $WORK so that tokens survive a new `up`.
@@ -286,24 +294,26 @@ profile_env() {
 		SETTLE_SECRET=$(cat "$WORK/secret")
 	fi
 	export SETTLE_SECRET
-	case "$1" in
-	default) ;;
-	replica)
-		export COMPOSE_PROFILES=replica
+	for p in ${1//,/ }; do
+		case "$p" in
+		default | replica | swift | mqcluster) ;;
+		*) die "unknown profile '$p' (default, replica, swift or mqcluster)" ;;
+		esac
+		[ "$p" = default ] || export COMPOSE_PROFILES=${COMPOSE_PROFILES:+$COMPOSE_PROFILES,}$p
+	done
+	if has_profile "$1" replica; then
 		export SETTLE_DATABASE_REPLICA_URLS=postgresql://settle:settle@postgres-standby:5432/settle
-		;;
-	swift)
-		export COMPOSE_PROFILES=swift SETTLE_STORAGE=swift
+	fi
+	if has_profile "$1" swift; then
+		export SETTLE_STORAGE=swift
 		SETTLE_SWIFT_KEY=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 		SETTLE_SWIFT_TEMP_URL_KEY=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 		export SETTLE_SWIFT_KEY SETTLE_SWIFT_TEMP_URL_KEY
-		;;
-	mqcluster)
-		export COMPOSE_PROFILES=mqcluster SETTLE_MQ_NODES=3
+	fi
+	if has_profile "$1" mqcluster; then
+		export SETTLE_MQ_NODES=3
 		export SETTLE_AMQP_URLS=amqp://settle:settle@rabbitmq:5672,amqp://settle:settle@rabbitmq-2:5672,amqp://settle:settle@rabbitmq-3:5672
-		;;
-	*) die "unknown profile '$1' (default, replica, swift or mqcluster)" ;;
-	esac
+	fi
 }
 
 # Waits until every container of the stack runs (healthy where it has a healthcheck) and
@@ -392,20 +402,22 @@ check_profile() {
 	agent_key=$(make_key agent SETTLE_AGENT_KEY)
 	[ -n "$user_key" ] && [ -n "$agent_key" ] || die "settle user/agent create gave no key"
 	host=http://localhost:8080
-	[ "$profile" = swift ] && host=http://localhost:8081
+	has_profile "$profile" swift && host=http://localhost:8081
 	begin "flow (profile $profile)"
 	SETTLE_USER_KEY=$user_key SETTLE_AGENT_KEY=$agent_key SETTLE_FLOW_STORAGE_HOST=$host \
 		/usr/bin/python3 "$TOP/tests/compose/flow.py" http://localhost:8080/api/v1 ||
 		die "the flow failed on profile $profile"
-	if [ "$profile" = replica ]; then
+	if has_profile "$profile" replica; then
 		[ "$(sql postgres-standby 127.0.0.1 -c 'SELECT pg_is_in_recovery()')" = t ] ||
 			die "postgres-standby is not a standby"
 		[ "$(sql postgres-standby 127.0.0.1 -c 'SELECT count(*) > 0 FROM projects')" = t ] ||
 			die "postgres-standby has not replayed the flow's project"
 		say "postgres-standby streams (in recovery, has the project)"
 	fi
-	[ "$profile" = mqcluster ] && check_mq_failover "$user_key" "$agent_key"
 	took "flow (profile $profile)"
+	if has_profile "$profile" mqcluster; then
+		check_mq_failover "$user_key" "$agent_key"
+	fi
 }
 
 stack_down() {
