@@ -146,7 +146,11 @@ def test_compose_mqcluster_is_a_profile_of_three_clustered_nodes():
         assert svc[name]["environment"]["SETTLE_AMQP_URLS"] == MQ_URLS, name
     # compose.sh's mqcluster profile sets what the compose file's header says to set.
     assert MQ_URLS in open(COMPOSE).read()
-    assert f"SETTLE_AMQP_URLS={MQ_URLS}" in open(os.path.join(REPO, "scripts", "compose.sh")).read()
+    script = open(COMPOSE_SH).read()
+    assert f"SETTLE_AMQP_URLS={MQ_URLS}" in script
+    # scripts/compose.sh test runs the profile (and its node kill).
+    profiles = next(l for l in script.splitlines() if l.startswith("PROFILES=("))
+    assert "mqcluster" in profiles and "check_mq_failover" in script, profiles
 
 
 @pytest.fixture
