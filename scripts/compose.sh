@@ -2,7 +2,9 @@
 # compose.sh: runs docker-compose.yml for real on a Debian machine with no image registry:
 # every image is built from a Debian 12 base made here with debootstrap.
 #
-#   scripts/compose.sh up [default|replica|swift]   build the images, start the stack
+#   scripts/compose.sh up [PROFILE[,PROFILE]]       build the images, start the stack with
+#                                                   the profiles (default, replica, swift,
+#                                                   mqcluster: see docker-compose.yml)
 #   scripts/compose.sh test                         up, the client flow, down: each profile
 #   scripts/compose.sh down                         remove the stack (and its volumes) and
 #                                                   stop the dockerd this script started
@@ -15,8 +17,11 @@
 # rabbitmq:3.10-management from Debian's packages (deploy/compose/postgres, .../rabbitmq),
 # then `docker-compose build` and `up -d`, and waits until every service is healthy. The
 # images stay in the data directory, so the next run only rebuilds what changed.
-# `test` does that for the default stack, the `replica` profile and the `swift` profile in
-# turn, runs tests/compose/flow.py from the host against each, then `down`; it always ends
+# `test` does that for the default stack, the `swift` profile, and the `replica` and
+# `mqcluster` profiles together, in turn; runs tests/compose/flow.py from the host against
+# each (with `mqcluster`: tests/compose/mqcluster.py checks that the cluster runs 3 nodes and
+# every queue is a quorum queue on all three; docker kill of the node leading the job queues,
+# a second flow on the two left; the node started again rejoins), then `down`; it always ends
 # with nothing of its own running: no containers, no dockerd it started, no iptables chains
 # or docker0 bridge that dockerd added. It needs ports 8080, 8081 and 15672 free. Exits
 # non-zero with the reason when something (docker itself included) does not work.
@@ -38,10 +43,11 @@ BASE_IMAGE=$(sed -n 's/^FROM \([^ ]*\).*/\1/p' "$TOP/Dockerfile" | head -1)
 SUITE=bookworm
 HEALTH_TIMEOUT=${SETTLE_COMPOSE_TIMEOUT:-300}
 MIN_FREE_KB=$((4 * 1024 * 1024))
-PROFILES=(default replica swift)
+# replica and mqcluster share a stack: one start and stop fewer.
+PROFILES=(default swift replica,mqcluster)
 
 usage() {
-	sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 # Prints "phase: N s" for the time since the phase began (T0 set by begin).
@@ -273,30 +279,41 @@ standin_images() {
 
 # ---- the stack -----------------------------------------------------------------------
 
-# Exports the settings of a profile (default, replica or swift).
+# Whether the profile list $1 (comma-separated) has profile $2.
+has_profile() { [[ ",$1," == *",$2,"* ]]; }
+
+# Exports the settings of a profile (default, replica, swift or mqcluster), or of several
+# (comma-separated: replica,mqcluster).
 profile_env() {
+	local p
 	unset COMPOSE_PROFILES SETTLE_DATABASE_REPLICA_URLS SETTLE_STORAGE SETTLE_SWIFT_KEY \
-		SETTLE_SWIFT_TEMP_URL_KEY
+		SETTLE_SWIFT_TEMP_URL_KEY SETTLE_MQ_NODES SETTLE_AMQP_URLS
 	# The api's token secret: kept in $WORK so that tokens survive a new `up`.
 	if [ -z "${SETTLE_SECRET:-}" ]; then
 		[ -s "$WORK/secret" ] || head -c 18 /dev/urandom | base64 >"$WORK/secret"
 		SETTLE_SECRET=$(cat "$WORK/secret")
 	fi
 	export SETTLE_SECRET
-	case "$1" in
-	default) ;;
-	replica)
-		export COMPOSE_PROFILES=replica
+	for p in ${1//,/ }; do
+		case "$p" in
+		default | replica | swift | mqcluster) ;;
+		*) die "unknown profile '$p' (default, replica, swift or mqcluster)" ;;
+		esac
+		[ "$p" = default ] || export COMPOSE_PROFILES=${COMPOSE_PROFILES:+$COMPOSE_PROFILES,}$p
+	done
+	if has_profile "$1" replica; then
 		export SETTLE_DATABASE_REPLICA_URLS=postgresql://settle:settle@postgres-standby:5432/settle
-		;;
-	swift)
-		export COMPOSE_PROFILES=swift SETTLE_STORAGE=swift
+	fi
+	if has_profile "$1" swift; then
+		export SETTLE_STORAGE=swift
 		SETTLE_SWIFT_KEY=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 		SETTLE_SWIFT_TEMP_URL_KEY=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 		export SETTLE_SWIFT_KEY SETTLE_SWIFT_TEMP_URL_KEY
-		;;
-	*) die "unknown profile '$1' (default, replica or swift)" ;;
-	esac
+	fi
+	if has_profile "$1" mqcluster; then
+		export SETTLE_MQ_NODES=3
+		export SETTLE_AMQP_URLS=amqp://settle:settle@rabbitmq:5672,amqp://settle:settle@rabbitmq-2:5672,amqp://settle:settle@rabbitmq-3:5672
+	fi
 }
 
 # Waits until every container of the stack runs (healthy where it has a healthcheck) and
@@ -355,6 +372,28 @@ sql() {
 	compose exec -T "$service" psql -X -h "$@" -U settle -d settle -tA
 }
 
+# The mqcluster profile after its first flow: tests/compose/mqcluster.py checks the cluster
+# (3 nodes, Settle's queues quorum queues on all three); docker kill of the node leading
+# settle.upload.complete; a second flow (user key $1, agent key $2) served by the two left;
+# the node started again must rejoin (the queues' members on it online again).
+check_mq_failover() {
+	local leader service
+	leader=$(/usr/bin/python3 "$TOP/tests/compose/mqcluster.py" 30) ||
+		die "the RabbitMQ cluster is not as it should be"
+	service=${leader#rabbit@}
+	begin "docker kill $service (node $leader leads settle.upload.complete), then a flow"
+	docker kill "$(compose ps -q "$service")" >/dev/null
+	SETTLE_USER_KEY=$1 SETTLE_AGENT_KEY=$2 \
+		/usr/bin/python3 "$TOP/tests/compose/flow.py" http://localhost:8080/api/v1 ||
+		die "the flow failed after the kill of $service"
+	took "flow with $service killed"
+	begin "docker-compose start $service: it rejoins"
+	compose start "$service" >/dev/null 2>&1
+	leader=$(/usr/bin/python3 "$TOP/tests/compose/mqcluster.py" 120) ||
+		die "$service did not rejoin the cluster"
+	took "$service back in the cluster (settle.upload.complete now led by $leader)"
+}
+
 check_profile() {
 	local profile=$1 user_key agent_key host
 	[ "$(sql postgres /var/run/postgresql -c 'SHOW fsync')" = on ] ||
@@ -363,12 +402,12 @@ check_profile() {
 	agent_key=$(make_key agent SETTLE_AGENT_KEY)
 	[ -n "$user_key" ] && [ -n "$agent_key" ] || die "settle user/agent create gave no key"
 	host=http://localhost:8080
-	[ "$profile" = swift ] && host=http://localhost:8081
+	has_profile "$profile" swift && host=http://localhost:8081
 	begin "flow (profile $profile)"
 	SETTLE_USER_KEY=$user_key SETTLE_AGENT_KEY=$agent_key SETTLE_FLOW_STORAGE_HOST=$host \
 		/usr/bin/python3 "$TOP/tests/compose/flow.py" http://localhost:8080/api/v1 ||
 		die "the flow failed on profile $profile"
-	if [ "$profile" = replica ]; then
+	if has_profile "$profile" replica; then
 		[ "$(sql postgres-standby 127.0.0.1 -c 'SELECT pg_is_in_recovery()')" = t ] ||
 			die "postgres-standby is not a standby"
 		[ "$(sql postgres-standby 127.0.0.1 -c 'SELECT count(*) > 0 FROM projects')" = t ] ||
@@ -376,12 +415,16 @@ check_profile() {
 		say "postgres-standby streams (in recovery, has the project)"
 	fi
 	took "flow (profile $profile)"
+	if has_profile "$profile" mqcluster; then
+		check_mq_failover "$user_key" "$agent_key"
+	fi
 }
 
 stack_down() {
 	docker info >/dev/null 2>&1 || return 0
-	SETTLE_SECRET=${SETTLE_SECRET:-down-only} COMPOSE_PROFILES=replica,swift \
-		compose --profile replica --profile swift down -v --remove-orphans --timeout 30 \
+	SETTLE_SECRET=${SETTLE_SECRET:-down-only} COMPOSE_PROFILES=replica,swift,mqcluster \
+		compose --profile replica --profile swift --profile mqcluster \
+		down -v --remove-orphans --timeout 30 \
 		>/dev/null 2>&1 || compose down -v --remove-orphans --timeout 30 || true
 }
 

@@ -101,6 +101,58 @@ def test_compose_standby_is_a_profile_and_the_api_gets_its_url_only_when_asked()
     assert REPLICA_URL in text
 
 
+MQ_URLS = ",".join(f"amqp://settle:settle@{h}:5672" for h in ("rabbitmq", "rabbitmq-2", "rabbitmq-3"))
+MQ_CLUSTER_CONF = os.path.join(REPO, "deploy", "compose", "rabbitmq-cluster.conf")
+
+
+def test_compose_mqcluster_is_a_profile_of_three_clustered_nodes():
+    plain = compose_config()["services"]
+    assert [n for n, s in plain.items() if "mqcluster" in s.get("profiles", [])] == \
+        ["rabbitmq-2", "rabbitmq-3"]
+    assert plain["api"]["environment"]["SETTLE_AMQP_URLS"] == ""
+    assert plain["rabbitmq"]["environment"]["SETTLE_MQ_NODES"] == "1"
+
+    svc = compose_config("--profile", "mqcluster", SETTLE_MQ_NODES="3",
+                         SETTLE_AMQP_URLS=MQ_URLS)["services"]
+    nodes = ["rabbitmq", "rabbitmq-2", "rabbitmq-3"]
+    # One image and one Erlang cookie; each node named after its host name (the service's
+    # name, which the others resolve) and its data in a volume of its own.
+    assert {svc[n]["image"] for n in nodes} == {"rabbitmq:3.10-management"}
+    cookies = {svc[n]["environment"].get("RABBITMQ_ERLANG_COOKIE") for n in nodes}
+    assert len(cookies) == 1 and None not in cookies and "" not in cookies, cookies
+    for n in nodes:
+        assert svc[n]["hostname"] == n
+        assert svc[n]["environment"]["RABBITMQ_NODENAME"] == f"rabbit@{n}"
+    data = [mounts(svc[n], False)["/var/lib/rabbitmq"] for n in nodes]
+    assert len(set(data)) == 3, data
+    # Nodes 2 and 3 join node 1 (classic peer discovery from a conf.d file), after it started.
+    seeds = [l.split("=", 1)[1].strip() for l in open(MQ_CLUSTER_CONF)
+             if l.startswith("cluster_formation.classic_config.nodes.")]
+    assert seeds == ["rabbit@rabbitmq"], seeds
+    assert "rabbitmq-cluster.conf" not in str(svc["rabbitmq"]["volumes"])
+    for n in nodes[1:]:
+        conf = [t for t, src in mounts(svc[n], True).items() if src == MQ_CLUSTER_CONF]
+        assert len(conf) == 1 and conf[0].startswith("/etc/rabbitmq/conf.d/"), svc[n]["volumes"]
+        assert "rabbitmq" in svc[n]["depends_on"]
+    # Node 1 is healthy, and so Settle starts (its quorum queues get a member on every node
+    # there is), only once the cluster runs SETTLE_MQ_NODES nodes.
+    assert svc["rabbitmq"]["environment"]["SETTLE_MQ_NODES"] == "3"
+    health = " ".join(svc["rabbitmq"]["healthcheck"]["test"])
+    assert "SETTLE_MQ_NODES" in health and "rabbit_nodes:all_running()" in health, health
+    for name in ("api", "worker"):
+        assert svc[name]["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
+    # Settle is given every node's URL.
+    for name in ("api", "worker", "migrate"):
+        assert svc[name]["environment"]["SETTLE_AMQP_URLS"] == MQ_URLS, name
+    # compose.sh's mqcluster profile sets what the compose file's header says to set.
+    assert MQ_URLS in open(COMPOSE).read()
+    script = open(COMPOSE_SH).read()
+    assert f"SETTLE_AMQP_URLS={MQ_URLS}" in script
+    # scripts/compose.sh test runs the profile (and its node kill).
+    profiles = next(l for l in script.splitlines() if l.startswith("PROFILES=("))
+    assert "mqcluster" in profiles and "check_mq_failover" in script, profiles
+
+
 @pytest.fixture
 def primary(workdir):
     """A Postgres configured as the compose file's: its pg_hba.conf, WAL for standbys, and a
@@ -272,10 +324,11 @@ def test_make_test_runs_the_compose_stack_last():
     assert "scripts/compose.sh\" test" in lines[-1], lines
     r = subprocess.run(["bash", "-n", COMPOSE_SH], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    r = subprocess.run(["/usr/bin/python3", "-m", "py_compile",
-                        os.path.join(REPO, "tests", "compose", "flow.py")],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    for script in ("flow.py", "mqcluster.py"):
+        r = subprocess.run(["/usr/bin/python3", "-m", "py_compile",
+                            os.path.join(REPO, "tests", "compose", script)],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
 
 
 def test_compose_postgres_keeps_fsync_on():

@@ -2,8 +2,11 @@
 # entrypoint.sh of the rabbitmq:3.10-management stand-in (deploy/compose/rabbitmq/
 # Dockerfile). For the command `rabbitmq-server` (run as root) it writes the broker's
 # configuration from RABBITMQ_DEFAULT_USER and RABBITMQ_DEFAULT_PASS (default guest/guest)
-# and RABBITMQ_DEFAULT_VHOST (default /), lets that user connect from anywhere, and runs
-# the broker in the foreground as the rabbitmq user. Any other command is exec'd as is.
+# and RABBITMQ_DEFAULT_VHOST (default /), lets that user connect from anywhere, writes
+# RABBITMQ_ERLANG_COOKIE (when set) to the cookie file the node and its CLI tools read (the
+# nodes of a cluster share it), and runs the broker in the foreground as the rabbitmq user.
+# Files in /etc/rabbitmq/conf.d/ add to the configuration (as in the official image), e.g.
+# deploy/compose/rabbitmq-cluster.conf. Any other command is exec'd as is.
 set -euo pipefail
 
 if [ "$1" = rabbitmq-server ] && [ "$(id -u)" = 0 ]; then
@@ -21,6 +24,9 @@ loopback_users = none
 listeners.tcp.default = 5672
 management.tcp.port = 15672
 CONF
+	if [ -n "${RABBITMQ_ERLANG_COOKIE:-}" ]; then
+		(umask 077 && printf '%s' "$RABBITMQ_ERLANG_COOKIE" >/var/lib/rabbitmq/.erlang.cookie)
+	fi
 	chown -R rabbitmq:rabbitmq /var/lib/rabbitmq
 	cd /var/lib/rabbitmq
 	exec setpriv --reuid=rabbitmq --regid=rabbitmq --init-groups \
