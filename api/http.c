@@ -119,13 +119,35 @@ http_db_error(struct req *r)
 {
 	/* A broken connection is re-made by db_thread_conn on the next request. */
 	if (db_last_was_connection()) {
-		http_error(r, 503, "service_unavailable", "the database is not reachable",
-		           "retry later");
-		http_header(r, "Retry-After", "1");
+		http_unavailable(r, "the database is not reachable", HTTP_RETRY_RECONNECT);
 		return;
 	}
 	http_error(r, 500, "not_provided", "internal error",
 	           "the request may or may not have taken effect; read the resource again");
+}
+
+void
+http_unavailable_with(struct req *r, const char *what, enum http_retry_after retry_after,
+                      json_t *extra)
+{
+	json_t *body = json_error_body(503, "service_unavailable", what,
+	                               retry_after >= HTTP_RETRY_OPERATOR
+	                                   ? "an operator must bring it back; retry later"
+	                                   : "retry later");
+	char secs[24];
+
+	if (extra != NULL)
+		json_object_update(body, extra);
+	json_decref(extra);
+	http_json(r, 503, body);
+	snprintf(secs, sizeof(secs), "%d", (int)retry_after);
+	http_header(r, "Retry-After", secs);
+}
+
+void
+http_unavailable(struct req *r, const char *what, enum http_retry_after retry_after)
+{
+	http_unavailable_with(r, what, retry_after, NULL);
 }
 
 void
@@ -597,8 +619,7 @@ http_storage_signed(struct req *r, uint64_t *lsn)
 void
 http_storage_unavailable(struct req *r)
 {
-	http_error(r, 503, "service_unavailable", "the storage service is not reachable",
-	           "try again later");
+	http_unavailable(r, "the storage service is not reachable", HTTP_RETRY_RECONNECT);
 }
 
 bool
@@ -612,9 +633,7 @@ http_storage_holds(struct req *r, const char *provider, int status)
 	if (status == 409) {
 		http_error(r, 409, "conflict", msg, "begin a new upload process");
 	} else {
-		http_error(r, 503, "service_unavailable", msg,
-		           "the operator must configure that storage provider again; retry later");
-		http_header(r, "Retry-After", "60");
+		http_unavailable(r, msg, HTTP_RETRY_OPERATOR);
 	}
 	free(msg);
 	return false;

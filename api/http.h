@@ -28,8 +28,10 @@
 
 struct req;
 
-/* A route: method + pattern ("/api/v1/projects/:id/children"; ":x" captures one segment,
- * available as r->params[i] in order). Plain handlers get the whole body (≤ 1 MiB) in
+/* A route, declared with designated initializers: method + pattern
+ * ("/api/v1/projects/:id:uuid/children"; ":name:type" captures one segment, available as
+ * r->params[i] in order, of a type of router.c's router_types: "uuid", or "text" for any;
+ * a segment not of its type answers 404 not_found). Plain handlers get the whole body (≤ 1 MiB) in
  * r->body; streaming handlers (ROUTE_STREAM) get it piece by piece. */
 enum route_flags {
 	ROUTE_AUTH = 1,    /* needs a valid token: sets r->user_id and agent_id, else 401 */
@@ -119,8 +121,23 @@ void http_not_found(struct req *r, const char *what);
 void http_not_consistent(struct req *r);
 /* 403 forbidden. */
 void http_forbidden(struct req *r);
-/* 500 for a database failure (or 503 service_unavailable if the database is gone). */
+/* 500 for a database failure (or http_unavailable if the database is gone). */
 void http_db_error(struct req *r);
+/* The Retry-After policy of every 503 (API.md: "a dependency is down; has Retry-After"), in
+ * seconds: a dependency that comes back by itself (the database, the storage service: each is
+ * connected to again at the next request) soon; one that only an operator can bring back (a
+ * storage provider no longer configured) later. */
+enum http_retry_after {
+	HTTP_RETRY_RECONNECT = 1,
+	HTTP_RETRY_OPERATOR = 60,
+};
+/* 503 service_unavailable because what (a reason: "the database is not reachable") is down,
+ * with Retry-After: retry_after (HTTP_RETRY_*). Every 503 of settle-api is made here. */
+void http_unavailable(struct req *r, const char *what, enum http_retry_after retry_after);
+/* http_unavailable with the fields of extra (an object, stolen; NULL: none) added to the
+ * error body, for an endpoint whose 503 has a body of its own (GET /api/v1/app/status). */
+void http_unavailable_with(struct req *r, const char *what, enum http_retry_after retry_after,
+                           json_t *extra);
 /* Answers status with the object build() makes of the one row sql ($1 = id) selects, or
  * 404 not_found for `what` when there is none, or a database error. */
 void http_answer_row(struct req *r, int status, const char *sql, const char *id, const char *what,
@@ -208,9 +225,6 @@ int http_field_i64(struct req *r, json_t *obj, const char *field, int64_t *out) 
 int http_field_bool(struct req *r, json_t *obj, const char *field, bool *out) MUSTCHECK;
 int http_field_obj(struct req *r, json_t *obj, const char *field, json_t **out) MUSTCHECK;
 
-/* True when s is valid UTF-8 (Postgres refuses anything else). */
-bool http_utf8(const char *s);
-
 /* Paging: reads page/per_page (answers 400 and returns -1 if bad); writes the matching
  * LIMIT and OFFSET as text (SQL parameters) into limit and offset unless they are NULL. */
 int http_paging_args(struct req *r, int64_t *page, int64_t *per_page, char limit[24],
@@ -231,14 +245,14 @@ json_t *http_storage_url(const char *method, const char *container, const char *
 /* Checks the signature of a storage URL request (ROUTE_SIGNED; HEAD is signed as GET): true
  * with *lsn the position the URL carries (0: none), else false after answering 403. */
 bool http_storage_signed(struct req *r, uint64_t *lsn) MUSTCHECK;
-/* 503 service_unavailable: the storage provider cannot be reached. */
+/* http_unavailable: the storage provider cannot be reached. */
 void http_storage_unavailable(struct req *r);
 /* Whether the configured storage provider holds the bytes of an upload whose
  * uploads.storage_provider is provider (storage_holds). If not, answers status with a
  * message naming both: 409 conflict for a call that would go on with the upload (chunks,
- * complete: the client begins a new one), 503 service_unavailable with Retry-After for one
- * that wants its bytes (download URLs; they are back once the provider is configured
- * again), and returns false. */
+ * complete: the client begins a new one), http_unavailable for one that wants its bytes
+ * (download URLs; they are back once the provider is configured again), and returns
+ * false. */
 bool http_storage_holds(struct req *r, const char *provider, int status) MUSTCHECK;
 
 #endif

@@ -141,11 +141,16 @@ main(int argc, char **argv)
 	struct MHD_Daemon *d;
 	struct relay *relay = NULL;
 	char *err = NULL;
+	const char *bad;
 
 	config_init(argc, argv, "settle-api");
 	if (strlen(cfg.secret) < 16) {
 		fprintf(stderr, "settle-api: configuration error: SETTLE_SECRET must be set to at "
 		                "least 16 characters\n");
+		return 2;
+	}
+	if (router_check(&bad) < 0) {
+		fprintf(stderr, "settle-api: route %s has a parameter without a type\n", bad);
 		return 2;
 	}
 	if (main_raise_nofile() < 0)

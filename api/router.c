@@ -22,15 +22,42 @@
 #include "watchdog.h"
 
 static const struct route *const tables[] = {
-    auth_routes,        projects_routes,     folders_routes,    uploads_routes,
-    files_routes,       storage_http_routes, ops_routes,        users_routes,
-    permissions_routes, moves_routes,        versions_routes,   providers_routes,
-    agents_routes,      provenance_routes,   trashbin_routes,
+    auth_routes,         projects_routes,  folders_routes, uploads_routes,     files_routes,
+    storage_http_routes, ops_routes,       users_routes,   permissions_routes, moves_routes,
+    versions_routes,     providers_routes, agents_routes,  provenance_routes,  trashbin_routes,
 };
 
-/* Compares one pattern with path segment by segment; ":name" takes any one segment. */
+/* The types a path parameter may have (":name:type" in a pattern), and the rule of each: a
+ * segment that breaks it names nothing that exists (404). Every segment must be UTF-8 too
+ * (it reaches Postgres as text). */
+static const struct {
+	const char *name;
+	bool (*valid)(const char *segment);
+} router_types[] = {
+    {"uuid", uuid_valid},
+    {"text", http_utf8},
+};
+
+/* The index in router_types of the type of the pattern segment at seg (":name:type", ended by
+ * '/' or the end of the pattern), or -1 when it names none. */
+static int
+router_type(const char *seg)
+{
+	size_t len = strcspn(seg, "/");
+	const char *colon = memchr(seg + 1, ':', len > 0 ? len - 1 : 0);
+
+	for (size_t t = 0; colon != NULL && t < ARRAY_LEN(router_types); t++) {
+		size_t n = (size_t)(seg + len - colon - 1);
+		if (strlen(router_types[t].name) == n &&
+		    strncmp(colon + 1, router_types[t].name, n) == 0)
+			return (int)t;
+	}
+	return -1;
+}
+
+/* Compares one pattern with path segment by segment; ":name:type" takes any one segment. */
 static bool
-router_pattern(const char *pat, const char *path, struct req *r, const char **names)
+router_pattern(const char *pat, const char *path, struct req *r)
 {
 	int n = 0;
 
@@ -41,7 +68,6 @@ router_pattern(const char *pat, const char *path, struct req *r, const char **na
 		if (*pat == ':') {
 			if (slen == 0 || n >= HTTP_MAX_PARAMS)
 				return false;
-			names[n] = pat + 1;
 			r->params[n++] = path; /* terminated below, once matched */
 		} else if (plen != slen || strncmp(pat, path, plen) != 0) {
 			return false;
@@ -58,15 +84,30 @@ router_pattern(const char *pat, const char *path, struct req *r, const char **na
 	return true;
 }
 
+int
+router_check(const char **bad)
+{
+	for (size_t t = 0; t < ARRAY_LEN(tables); t++) {
+		for (const struct route *rt = tables[t]; rt->method != NULL; rt++) {
+			for (const char *p = strchr(rt->pattern, ':'); p != NULL;
+			     p = strchr(p + 1, ':')) {
+				if (p[-1] == '/' && router_type(p) < 0) {
+					*bad = rt->pattern;
+					return -1;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
 const struct route *
 router_match(const char *method, const char *path, struct req *r, bool *path_known)
 {
-	const char *names[HTTP_MAX_PARAMS];
-
 	*path_known = false;
 	for (size_t t = 0; t < ARRAY_LEN(tables); t++) {
 		for (const struct route *rt = tables[t]; rt->method != NULL; rt++) {
-			if (!router_pattern(rt->pattern, path, r, names))
+			if (!router_pattern(rt->pattern, path, r))
 				continue;
 			if (strcmp(rt->method, method) != 0) {
 				*path_known = true;
@@ -123,30 +164,15 @@ router_too_large(struct req *r)
 	           "send a smaller body");
 }
 
-/* Every ":…id" segment must be a UUID: anything else names nothing that exists. */
+/* Every captured segment must keep the rule of its type (router_types). */
 static bool
-router_ids_valid(struct req *r)
+router_params_typed(struct req *r)
 {
 	const char *p = r->route->pattern;
-	int i = 0;
 
-	while ((p = strchr(p, ':')) != NULL && i < r->nparams) {
-		size_t len = strcspn(p, "/");
-		if (len >= 3 && strncmp(p + len - 2, "id", 2) == 0 && !uuid_valid(r->params[i]))
-			return false;
-		p += len;
-		i++;
-	}
-	return true;
-}
-
-/* Every captured segment must be UTF-8 (it reaches Postgres as text): anything else names
- * nothing that exists. */
-static bool
-router_params_utf8(struct req *r)
-{
 	for (int i = 0; i < r->nparams; i++) {
-		if (!http_utf8(r->params[i]))
+		p = strstr(p, "/:") + 1;
+		if (!router_types[router_type(p)].valid(r->params[i]))
 			return false;
 	}
 	return true;
@@ -297,7 +323,7 @@ router_begin(struct MHD_Connection *conn, const char *url, const char *method)
 		return st;
 	}
 	st->param_buf = router_split_params(r);
-	if (!router_ids_valid(r) || !router_params_utf8(r))
+	if (!router_params_typed(r))
 		http_not_found(r, "resource");
 	clen = http_req_header(r, "Content-Length");
 	if (!(r->route->flags & ROUTE_STREAM) && clen != NULL && util_parse_i64(clen, &len) &&
@@ -347,9 +373,7 @@ router_prepare(struct req_state *st)
 	if (!(r->route->flags & ROUTE_NODB)) {
 		r->db = session_db(r);
 		if (r->db == NULL) {
-			http_error(r, 503, "service_unavailable", "the database is not reachable",
-			           "retry later");
-			http_header(r, "Retry-After", "1");
+			http_unavailable(r, "the database is not reachable", HTTP_RETRY_RECONNECT);
 			return false;
 		}
 	}

@@ -28,6 +28,10 @@ extern const struct route trashbin_routes[];
 const struct route *router_match(const char *method, const char *path, struct req *r,
                                  bool *path_known);
 
+/* Checks that every parameter of every route has a type ("/:id:uuid"); -1 with *bad the
+ * first pattern that has not (settle-api refuses to start then). */
+int router_check(const char **bad) MUSTCHECK;
+
 /* libmicrohttpd access handler (cls unused). */
 enum MHD_Result router_access(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *upload_data,

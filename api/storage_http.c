@@ -462,11 +462,24 @@ storage_http_get(struct req *r)
 }
 
 const struct route storage_http_routes[] = {
-    {"PUT", "/storage/:upload_id/:number", ROUTE_STREAM | ROUTE_SIGNED, "storage.put",
-     storage_http_put, storage_http_put_begin, storage_http_put_data, storage_http_put_free},
-    {"GET", "/storage/:upload_id", ROUTE_SIGNED, "storage.get", storage_http_get, NULL, NULL, NULL},
+    {.method = "PUT",
+     .pattern = "/storage/:upload_id:uuid/:number:text",
+     .flags = ROUTE_STREAM | ROUTE_SIGNED,
+     .name = "storage.put",
+     .handle = storage_http_put,
+     .stream_begin = storage_http_put_begin,
+     .stream_data = storage_http_put_data,
+     .stream_free = storage_http_put_free},
+    {.method = "GET",
+     .pattern = "/storage/:upload_id:uuid",
+     .flags = ROUTE_SIGNED,
+     .name = "storage.get",
+     .handle = storage_http_get},
     /* HEAD answers as GET: libmicrohttpd sends the headers and leaves the body out. */
-    {"HEAD", "/storage/:upload_id", ROUTE_SIGNED, "storage.head", storage_http_get, NULL, NULL,
-     NULL},
-    {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
+    {.method = "HEAD",
+     .pattern = "/storage/:upload_id:uuid",
+     .flags = ROUTE_SIGNED,
+     .name = "storage.head",
+     .handle = storage_http_get},
+    {.method = NULL},
 };
