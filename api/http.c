@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "db.h"
 #include "json.h"
@@ -241,6 +242,30 @@ http_header(struct req *r, const char *name, const char *value)
 	r->nheaders++;
 }
 
+bool
+http_has_header(const struct req *r, const char *name)
+{
+	for (int i = 0; i < r->nheaders; i++) {
+		if (strcasecmp(r->headers[i][0], name) == 0)
+			return true;
+	}
+	return false;
+}
+
+void
+http_drop_answer(struct req *r)
+{
+	if (r->response != NULL)
+		MHD_destroy_response(r->response);
+	r->response = NULL;
+	r->status = 0;
+	for (int i = 0; i < r->nheaders; i++) {
+		free(r->headers[i][0]);
+		free(r->headers[i][1]);
+	}
+	r->nheaders = 0;
+}
+
 const char *
 http_req_header(struct req *r, const char *name)
 {
@@ -251,6 +276,17 @@ const char *
 http_query(struct req *r, const char *name)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+bool
+http_req_has_body(struct req *r)
+{
+	const char *clen = http_req_header(r, "Content-Length");
+	int64_t len;
+
+	if (http_req_header(r, "Transfer-Encoding") != NULL)
+		return true;
+	return clen != NULL && util_parse_i64(clen, &len) && len > 0;
 }
 
 /* Decodes s[0..n) as a form field into a new string: '+' is a space (libmicrohttpd's

@@ -66,6 +66,33 @@ struct route {
 	void (*stream_free)(struct req *r);
 };
 
+/* Where a request is in its lifecycle (lifecycle.h): changed by lifecycle_change alone. */
+enum req_state {
+	REQ_READING,   /* its headers are read and the phases before its body ran; a body comes */
+	REQ_RUNNING,   /* its body is read: its phases run */
+	REQ_SUSPENDED, /* a phase suspended it (suspend.h): no thread holds it */
+	REQ_RESUMED,   /* woken: the phase that suspended it runs again at the next call */
+	REQ_ANSWERED,  /* its answer is queued */
+};
+
+/* How a request's last suspension ended (suspend_outcome). */
+enum suspend_outcome {
+	SUSPEND_NONE,      /* it was not suspended */
+	SUSPEND_READY,     /* what it waited for came */
+	SUSPEND_TIMED_OUT, /* its deadline came first (or the server stops) */
+};
+
+/* A request's place in a queue of suspended requests: written by suspend.c alone. */
+struct suspend_wait {
+	struct req *next;
+	int64_t deadline_ms;
+	char key[37];                       /* SUSPEND_CONSISTENT: the resource id */
+	bool (*ready)(const struct req *r); /* SUSPEND_STANDBYS: whether to resume it */
+	void (*then)(struct req *r);        /* SUSPEND_CONSISTENT: the handler's continuation */
+	uint64_t seq;                       /* notifications seen at suspend_look */
+	enum suspend_outcome outcome;
+};
+
 struct req {
 	struct MHD_Connection *conn;
 	const struct route *route;
@@ -87,19 +114,20 @@ struct req {
 	struct MHD_Response *response;
 	char *headers[HTTP_MAX_HEADERS][2];
 	int nheaders;
-	bool failed_after; /* fault injection: replace the answer with a 500 */
-	/* Prefer: wait (see wait.h). */
-	bool suspended, resumed, wait_applied;
+	/* The lifecycle (lifecycle.h): its state, and the phase that runs next (or that
+	 * suspended it). */
+	enum req_state state;
+	int phase;
+	struct suspend_wait wait; /* see suspend.h */
+	/* Prefer: wait (see wait.h): when its wait ends, and the resource waited for. */
 	int64_t wait_deadline_ms;
-	uint64_t wait_seq;
-	void (*wait_answer)(struct req *r);
-	char wait_id[37]; /* the resource waited for */
+	char wait_id[37];
 	/* Consistency sessions (see session.h), only with standbys configured. */
 	uint64_t session_lsn; /* the position the answer's SESSION cookie carries */
 	int standby;          /* 1-based standby serving the request, 0: the primary */
 	bool session_parsed, session_cookie; /* cookie read; a position came (cookie or URL) */
-	int write_concern;                   /* ?w=N of a write (0: none given) */
-	bool concern_timeout;                /* N copies were not reached in time */
+	int64_t session_deadline_ms; /* a read waits for a standby until then (0: not yet) */
+	int write_concern;           /* ?w=N of a write (0: none given) */
 	/* Idempotency-Key (see idempotency.h): the JSON answer is kept to be stored. */
 	bool idempotent;
 	char *answer_body;
@@ -183,10 +211,16 @@ void http_answer_page_k(struct req *r, PGresult *res, int total_col,
 void http_raw(struct req *r, int status, struct MHD_Response *resp);
 /* Adds a header to the answer (copied). */
 void http_header(struct req *r, const char *name, const char *value);
+/* True when the answer has a header called name (any case). */
+bool http_has_header(const struct req *r, const char *name);
+/* Drops the answer made so far (status, response and headers). */
+void http_drop_answer(struct req *r);
 
 /* The request header or query argument, or NULL. Borrowed. */
 const char *http_req_header(struct req *r, const char *name);
 const char *http_query(struct req *r, const char *name);
+/* True if the request announced a body (Content-Length > 0, or chunked). */
+bool http_req_has_body(struct req *r);
 
 /* Parses the body as a JSON object (or form-urlencoded with bracketed keys into the same
  * shape). On failure answers 400 and returns NULL. New reference. An empty body is {}. */

@@ -44,9 +44,7 @@ projects_created(struct req *r)
 		http_not_found(r, "project");
 	else if (consistent || !wait_for(r, r->wait_id, projects_created)) {
 		/* 201 only for a client that asked to wait and got the final state. */
-		if (consistent)
-			wait_applied(r);
-		http_json(r, consistent && r->wait_applied ? 201 : 202, views_project(res, 0, 0));
+		http_json(r, consistent && wait_applied(r) ? 201 : 202, views_project(res, 0, 0));
 	}
 	PQclear(res);
 }
