@@ -11,6 +11,7 @@
 #include "outbox.h"
 #include "router.h"
 #include "session.h"
+#include "storage_http.h"
 #include "uuid.h"
 #include "views.h"
 #include "wait.h"
@@ -406,16 +407,16 @@ files_url_answer(struct req *r, const char *sql, const char *what)
 		/* Under Prefer: wait the route's handler runs again once it is consistent. */
 		if (!wait_for(r, db_get(res, 0, 1), r->route->handle))
 			http_not_consistent(r);
-	} else if (!http_storage_holds(r, db_get(res, 0, 8), 503)) {
+	} else if (!storage_http_holds(r, db_get(res, 0, 8), 503)) {
 		/* answered */
 	} else {
-		json_t *url = http_storage_url("GET", db_get(res, 0, 6), db_get(res, 0, 1), 0,
+		json_t *url = storage_http_url("GET", db_get(res, 0, 6), db_get(res, 0, 1), 0,
 		                               r->session_lsn);
 		wait_applied(r);
 		if (url != NULL)
 			http_json(r, 200, url);
 		else
-			http_storage_unavailable(r);
+			storage_http_unavailable(r);
 	}
 	PQclear(res);
 }

@@ -226,11 +226,6 @@ bool http_req_has_body(struct req *r);
  * shape). On failure answers 400 and returns NULL. New reference. An empty body is {}. */
 json_t *http_body_object(struct req *r);
 
-/* Parses an application/x-www-form-urlencoded body into a JSON object: "a=1" gives
- * {"a": "1"}, "a[b]=1" gives {"a": {"b": "1"}}; values stay strings; pairs that are not
- * UTF-8 are dropped. New reference, never NULL. */
-json_t *http_parse_form(const char *body, size_t len);
-
 /* True when s is valid UTF-8 (Postgres refuses anything else). */
 bool http_utf8(const char *s);
 
@@ -269,24 +264,5 @@ void http_paging_headers(struct req *r, int64_t page, int64_t per_page, int64_t 
 /* A new JSON string of s (a column's text), or JSON null for NULL. Timestamps come as the
  * API's text from the query itself (VIEWS_SQL_TS). */
 json_t *http_jstr(const char *s_or_null);
-
-/* The signed storage URL object {http_verb, host, url, http_headers: []} for a chunk PUT
- * (number >= 1) or the download GET (number 0) of an upload in container, from the storage
- * provider, carrying database position lsn (0: none; see storage_url); NULL when it cannot
- * sign (the caller answers http_storage_unavailable). */
-json_t *http_storage_url(const char *method, const char *container, const char *upload_id,
-                         int number, uint64_t lsn);
-/* Checks the signature of a storage URL request (ROUTE_SIGNED; HEAD is signed as GET): true
- * with *lsn the position the URL carries (0: none), else false after answering 403. */
-bool http_storage_signed(struct req *r, uint64_t *lsn) MUSTCHECK;
-/* http_unavailable: the storage provider cannot be reached. */
-void http_storage_unavailable(struct req *r);
-/* Whether the configured storage provider holds the bytes of an upload whose
- * uploads.storage_provider is provider (storage_holds). If not, answers status with a
- * message naming both: 409 conflict for a call that would go on with the upload (chunks,
- * complete: the client begins a new one), http_unavailable for one that wants its bytes
- * (download URLs; they are back once the provider is configured again), and returns
- * false. */
-bool http_storage_holds(struct req *r, const char *provider, int status) MUSTCHECK;
 
 #endif

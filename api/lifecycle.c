@@ -23,6 +23,7 @@
 #include "relay.h"
 #include "router.h"
 #include "session.h"
+#include "storage_http.h"
 #include "stats.h"
 #include "suspend.h"
 #include "watchdog.h"
@@ -113,7 +114,7 @@ lifecycle_signed_url(struct req *r)
 
 	if (!(r->route->flags & ROUTE_SIGNED))
 		return PHASE_NEXT;
-	if (!http_storage_signed(r, &lsn))
+	if (!storage_http_signed(r, &lsn))
 		return PHASE_ANSWERED;
 	session_signed(r, lsn);
 	return PHASE_NEXT;

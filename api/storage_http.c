@@ -12,6 +12,9 @@
 #include "db.h"
 #include "log.h"
 #include "router.h"
+#include "sign.h"
+#include "storage.h"
+#include "storage_http.h"
 #include "storage_local.h"
 #include "uploads.h"
 
@@ -76,7 +79,7 @@ storage_http_open(struct req *r, struct storage_put *s)
 	} else if (db_get_bool(res, 0, 1)) {
 		http_error(r, 409, "conflict", "the upload is already completed",
 		           "begin a new upload process");
-	} else if (!http_storage_holds(r, db_get(res, 0, 6), 409)) {
+	} else if (!storage_http_holds(r, db_get(res, 0, 6), 409)) {
 		/* answered */
 	} else if (!db_get_bool(res, 0, 5)) {
 		http_error(r, 413, "payload_too_large",
@@ -394,7 +397,7 @@ storage_http_load(struct req *r, struct storage_get **out, char **etag, int64_t 
 		http_db_error(r);
 		return -1;
 	}
-	if (PQntuples(res) == 0 || !http_storage_holds(r, db_get(res, 0, 5), 503)) {
+	if (PQntuples(res) == 0 || !storage_http_holds(r, db_get(res, 0, 5), 503)) {
 		if (PQntuples(res) == 0)
 			http_not_found(r, "upload");
 		PQclear(res);
@@ -459,6 +462,59 @@ storage_http_get(struct req *r)
 	}
 	http_raw(r, range > 0 ? 206 : 200, resp);
 	free(etag);
+}
+
+json_t *
+storage_http_url(const char *method, const char *container, const char *upload_id, int number,
+                 uint64_t lsn)
+{
+	int64_t expires = util_wall_ms() / 1000 + cfg.url_ttl;
+	const char *host = NULL;
+	char *url = storage_url(method, container, upload_id, number, expires, lsn, &host);
+	json_t *o;
+
+	if (url == NULL)
+		return NULL;
+	o = json_pack("{s:s,s:s,s:s,s:[]}", "http_verb", method, "host", host, "url", url,
+	              "http_headers");
+	free(url);
+	return o;
+}
+
+bool
+storage_http_signed(struct req *r, uint64_t *lsn)
+{
+	const char *method = strcmp(r->method, "HEAD") == 0 ? "GET" : r->method;
+
+	if (sign_url_verify(method, r->path, http_query(r, "expires"), http_query(r, "lsn"),
+	                    http_query(r, "signature"), util_wall_ms() / 1000, lsn))
+		return true;
+	http_error(r, 403, "forbidden", "the signature of this URL is invalid or expired",
+	           "ask the API for a new URL");
+	return false;
+}
+
+void
+storage_http_unavailable(struct req *r)
+{
+	http_unavailable(r, "the storage service is not reachable", HTTP_RETRY_RECONNECT);
+}
+
+bool
+storage_http_holds(struct req *r, const char *provider, int status)
+{
+	char *msg = NULL;
+
+	if (storage_holds(provider, &msg))
+		return true;
+	log_warn("storage_provider_mismatch path=%s error=\"%s\"", r->path, msg);
+	if (status == 409) {
+		http_error(r, 409, "conflict", msg, "begin a new upload process");
+	} else {
+		http_unavailable(r, msg, HTTP_RETRY_OPERATOR);
+	}
+	free(msg);
+	return false;
 }
 
 const struct route storage_http_routes[] = {
