@@ -123,9 +123,9 @@ struct req {
 	int64_t wait_deadline_ms;
 	char wait_id[37];
 	/* Consistency sessions (see session.h), only with standbys configured. */
-	uint64_t session_lsn; /* the position the answer's SESSION cookie carries */
-	int standby;          /* 1-based standby serving the request, 0: the primary */
-	bool session_parsed, session_cookie; /* cookie read; a position came (cookie or URL) */
+	uint64_t session_lsn;        /* the position the answer's SESSION cookie carries */
+	int standby;                 /* 1-based standby serving the request, 0: the primary */
+	bool session_cookie;         /* a position came (cookie or signed URL) */
 	int64_t session_deadline_ms; /* a read waits for a standby until then (0: not yet) */
 	int write_concern;           /* ?w=N of a write (0: none given) */
 	/* Idempotency-Key (see idempotency.h): the JSON answer is kept to be stored. */

@@ -310,6 +310,7 @@ lifecycle_run(struct lifecycle_conn *c, bool all)
 		enum lifecycle_result res = phases[r->phase].run(r);
 
 		if (res == PHASE_SUSPENDED || c->suspensions != before) {
+			log_debug("request_suspended phase=%s", phases[r->phase].name);
 			for (int j = r->phase + 1; j < PHASE_COUNT; j++) {
 				if (phases[j].on_suspend)
 					(void)phases[j].run(r);
@@ -339,6 +340,7 @@ lifecycle_begin(struct MHD_Connection *conn, const char *url, const char *method
 	router_request_id(r->id);
 	log_set_id(r->id);
 	c->param_buf = router_route(r);
+	session_begin(r);
 	if (r->response != NULL)
 		r->phase = PHASE_ANSWER;
 	return c;
@@ -395,8 +397,11 @@ lifecycle_access(void *cls, struct MHD_Connection *conn, const char *url, const 
 		r = &c->r;
 		/* The token is checked now, before any body is read: a body sent without one is
 		 * never buffered. */
-		if (!lifecycle_run(c, false))
+		if (!lifecycle_run(c, false)) {
+			/* Suspended (a read without a body): waiting, not sending slowly. */
+			watchdog_set(conn, WATCHDOG_HANDLER);
 			return MHD_YES;
+		}
 		if (r->phase == PHASE_ANSWER && http_req_has_body(r)) {
 			watchdog_set(conn, WATCHDOG_HANDLER);
 			(void)lifecycle_run(c, true);

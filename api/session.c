@@ -37,16 +37,14 @@ session_at(struct req *r, uint64_t lsn)
 		r->session_lsn = lsn;
 }
 
-/* Reads the cookie once: r->session_lsn is its position (0 when absent or forged). */
-static void
-session_read_cookie(struct req *r)
+void
+session_begin(struct req *r)
 {
 	const char *v;
 	uint64_t lsn;
 
-	if (r->session_parsed)
+	if (replica_count() == 0)
 		return;
-	r->session_parsed = true;
 	v = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "SESSION");
 	if (v != NULL && sign_session_read(v, &lsn))
 		session_at(r, lsn);
@@ -187,7 +185,6 @@ session_db(struct req *r)
 		r->db = db_thread_conn();
 		return true;
 	}
-	session_read_cookie(r);
 	if (session_is_read(r)) {
 		if (!session_read_db(r, &c))
 			return false;
@@ -285,7 +282,6 @@ session_answer(struct req *r)
 
 	if (replica_count() == 0)
 		return;
-	session_read_cookie(r);
 	v = sign_session(r->session_lsn);
 	cookie = xasprintf("SESSION=%s; Path=/; HttpOnly; SameSite=Lax%s", v,
 	                   session_over_tls(r) ? "; Secure" : "");

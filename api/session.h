@@ -7,6 +7,9 @@
 #include "db.h"
 #include "http.h"
 
+/* A new request, routed: reads its SESSION cookie (r->session_lsn, 0 when absent or
+ * forged). */
+void session_begin(struct req *r);
 /* Sets r->db, the connection a request uses: a standby for a GET or HEAD that carries a
  * valid SESSION cookie or says Cache-Control: max-stale, one that has replayed the cookie's
  * position and the newest change that may have taken access away (replica_permission_lsn),
