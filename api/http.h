@@ -38,7 +38,7 @@ enum route_flags {
 	ROUTE_STREAM = 2,  /* body handed over through stream_data, no size limit */
 	ROUTE_NODB = 4,    /* does not need Postgres */
 	ROUTE_JOBS = 8,    /* may queue a job: wakes this process's relay after a 2xx */
-	ROUTE_SIGNED = 16, /* a signed storage URL: the router checks it (403) before anything
+	ROUTE_SIGNED = 16, /* a signed storage URL: the lifecycle checks it (403) before anything
 	                    * else, and a position it carries counts as a SESSION cookie's */
 	ROUTE_SEES = 32,   /* its read reads its own position (SESSION_SQL_POSITION, session_saw):
 	                    * its statements need not be tracked (session_track) */

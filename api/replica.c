@@ -1,4 +1,4 @@
-/* replica.c: polls the standbys' and the primary's WAL positions for the router.
+/* replica.c: polls the standbys' and the primary's WAL positions for the lifecycle.
  *
  * One thread, its own connections. Every REPLICA_POLL_MS it reads the primary's position
  * and each standby's replay position. A standby that does not answer is down until it

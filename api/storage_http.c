@@ -107,7 +107,7 @@ storage_http_open(struct req *r, struct storage_put *s)
 	return rc;
 }
 
-/* Before the body of PUT /storage/{upload_id}/{number} (the router checked the signature):
+/* Before the body of PUT /storage/{upload_id}/{number} (the lifecycle checked the signature):
  * chunk, writer. */
 static int
 storage_http_put_begin(struct req *r)
@@ -425,7 +425,7 @@ storage_http_load(struct req *r, struct storage_get **out, char **etag, int64_t 
 }
 
 /* GET (and HEAD) /storage/{upload_id}: the whole upload (or the asked Range), streamed;
- * the URL is signed for GET either way (the router checked it). With standbys, a URL that
+ * the URL is signed for GET either way (the lifecycle checked it). With standbys, a URL that
  * carries the position it was issued at is served by a standby that has replayed it
  * (session.h), else by the primary. */
 static void

@@ -295,8 +295,8 @@ users_role(struct req *r)
 	          "auth role");
 }
 
-/* Role ids and affiliate uids are names, not UUIDs: their segments are named :role and
- * :username so that the router does not check them as ids. The auth providers answer
+/* Role ids and affiliate uids are names, not UUIDs: their segments are typed text. The auth
+ * providers answer
  * without a token, as in DDS (a login page lists them); their affiliates name people and
  * need one. */
 const struct route users_routes[] = {
