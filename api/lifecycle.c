@@ -451,12 +451,7 @@ lifecycle_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	log_debug("request method=%s path=%s status=%d ms=%lld standby=%d", r->method, r->path,
 	          r->status, (long long)(util_now_ms() - r->started_ms), r->standby);
 	log_set_id(NULL);
-	if (r->response != NULL)
-		MHD_destroy_response(r->response);
-	for (int i = 0; i < r->nheaders; i++) {
-		free(r->headers[i][0]);
-		free(r->headers[i][1]);
-	}
+	http_drop_answer(r);
 	free(r->body);
 	free(r->answer_body);
 	free(c->param_buf);
