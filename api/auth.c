@@ -139,9 +139,7 @@ auth_token(struct req *r, const char *token)
 	}
 	v = revoke_check(&t);
 	if (v == REVOKE_UNKNOWN) {
-		http_error(r, 503, "service_unavailable", "the database is not reachable",
-		           "retry later");
-		http_header(r, "Retry-After", "1");
+		http_unavailable(r, "the database is not reachable", HTTP_RETRY_RECONNECT);
 		return false;
 	}
 	if (v != REVOKE_OK) {
@@ -155,7 +153,9 @@ auth_token(struct req *r, const char *token)
 }
 
 const struct route auth_routes[] = {
-    {"POST", "/api/v1/software_agents/api_token", 0, "auth.api_token", auth_api_token, NULL, NULL,
-     NULL},
-    {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
+    {.method = "POST",
+     .pattern = "/api/v1/software_agents/api_token",
+     .name = "auth.api_token",
+     .handle = auth_api_token},
+    {.method = NULL},
 };

@@ -11,6 +11,7 @@
 #include "db.h"
 #include "folders.h"
 #include "session.h"
+#include "storage_http.h"
 #include "views.h"
 #include "wait.h"
 
@@ -191,7 +192,7 @@ static json_t *
 children_file_item(const PGresult *res, int i, bool download, uint64_t lsn)
 {
 	json_t *url =
-	    download ? http_storage_url("GET", db_get(res, i, 6), db_get(res, i, 5), 0, lsn) : NULL;
+	    download ? storage_http_url("GET", db_get(res, i, 6), db_get(res, i, 5), 0, lsn) : NULL;
 	json_t *item = json_pack(
 	    "{s:s,s:s,s:I,s:o,s:o,s:o}", "id", db_get(res, i, 0), "name", db_get(res, i, 1), "size",
 	    (json_int_t)db_get_i64(res, i, 2), "hashes", views_json_col(res, i, 3), "ancestors",
@@ -203,12 +204,12 @@ children_file_item(const PGresult *res, int i, bool download, uint64_t lsn)
 
 /* Whether the configured storage provider holds every file of the page res (its provider
  * in column 8) when the caller may download them (a file_url each); else false after
- * answering 503 (http_storage_holds). */
+ * answering 503 (storage_http_holds). */
 static bool
 children_files_held(struct req *r, const PGresult *res, bool download)
 {
 	for (int i = 0; download && i < PQntuples(res); i++)
-		if (!http_storage_holds(r, db_get(res, i, 8), 503))
+		if (!storage_http_holds(r, db_get(res, i, 8), 503))
 			return false;
 	return true;
 }

@@ -11,6 +11,7 @@
 #include "outbox.h"
 #include "router.h"
 #include "session.h"
+#include "storage_http.h"
 #include "uuid.h"
 #include "views.h"
 #include "wait.h"
@@ -400,16 +401,16 @@ files_url_answer(struct req *r, const char *sql, const char *what)
 		/* Under Prefer: wait the route's handler runs again once it is consistent. */
 		if (!wait_for(r, db_get(res, 0, 1), r->route->handle))
 			http_not_consistent(r);
-	} else if (!http_storage_holds(r, db_get(res, 0, 8), 503)) {
+	} else if (!storage_http_holds(r, db_get(res, 0, 8), 503)) {
 		/* answered */
 	} else {
-		json_t *url = http_storage_url("GET", db_get(res, 0, 6), db_get(res, 0, 1), 0,
+		json_t *url = storage_http_url("GET", db_get(res, 0, 6), db_get(res, 0, 1), 0,
 		                               r->session_lsn);
 		wait_applied(r);
 		if (url != NULL)
 			http_json(r, 200, url);
 		else
-			http_storage_unavailable(r);
+			storage_http_unavailable(r);
 	}
 	PQclear(res);
 }
@@ -429,18 +430,45 @@ files_version_url(struct req *r)
 }
 
 const struct route files_routes[] = {
-    {"POST", "/api/v1/files", ROUTE_AUTH, "files.create", files_create, NULL, NULL, NULL},
-    {"GET", "/api/v1/files/:id", ROUTE_AUTH, "files.get", files_get, NULL, NULL, NULL},
-    {"PUT", "/api/v1/files/:id", ROUTE_AUTH, "files.update", files_update, NULL, NULL, NULL},
-    {"DELETE", "/api/v1/files/:id", ROUTE_AUTH | ROUTE_JOBS, "files.delete", files_delete, NULL,
-     NULL, NULL},
-    {"GET", "/api/v1/files/:id/versions", ROUTE_AUTH, "files.versions", files_versions, NULL, NULL,
-     NULL},
-    {"GET", "/api/v1/files/:id/url", ROUTE_AUTH | ROUTE_SEES, "files.url", files_url, NULL, NULL,
-     NULL},
-    {"GET", "/api/v1/file_versions/:id", ROUTE_AUTH, "file_versions.get", files_version_get, NULL,
-     NULL, NULL},
-    {"GET", "/api/v1/file_versions/:id/url", ROUTE_AUTH | ROUTE_SEES, "file_versions.url",
-     files_version_url, NULL, NULL, NULL},
-    {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
+    {.method = "POST",
+     .pattern = "/api/v1/files",
+     .flags = ROUTE_AUTH,
+     .name = "files.create",
+     .handle = files_create},
+    {.method = "GET",
+     .pattern = "/api/v1/files/:id:uuid",
+     .flags = ROUTE_AUTH,
+     .name = "files.get",
+     .handle = files_get},
+    {.method = "PUT",
+     .pattern = "/api/v1/files/:id:uuid",
+     .flags = ROUTE_AUTH,
+     .name = "files.update",
+     .handle = files_update},
+    {.method = "DELETE",
+     .pattern = "/api/v1/files/:id:uuid",
+     .flags = ROUTE_AUTH | ROUTE_JOBS,
+     .name = "files.delete",
+     .handle = files_delete},
+    {.method = "GET",
+     .pattern = "/api/v1/files/:id:uuid/versions",
+     .flags = ROUTE_AUTH,
+     .name = "files.versions",
+     .handle = files_versions},
+    {.method = "GET",
+     .pattern = "/api/v1/files/:id:uuid/url",
+     .flags = ROUTE_AUTH | ROUTE_SEES,
+     .name = "files.url",
+     .handle = files_url},
+    {.method = "GET",
+     .pattern = "/api/v1/file_versions/:id:uuid",
+     .flags = ROUTE_AUTH,
+     .name = "file_versions.get",
+     .handle = files_version_get},
+    {.method = "GET",
+     .pattern = "/api/v1/file_versions/:id:uuid/url",
+     .flags = ROUTE_AUTH | ROUTE_SEES,
+     .name = "file_versions.url",
+     .handle = files_version_url},
+    {.method = NULL},
 };

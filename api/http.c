@@ -3,15 +3,14 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "db.h"
+#include "form.h"
 #include "json.h"
-#include "log.h"
 #include "names.h"
 #include "config.h"
-#include "sign.h"
 #include "stats.h"
-#include "storage.h"
 
 static void
 http_set(struct req *r, int status, struct MHD_Response *resp)
@@ -119,13 +118,35 @@ http_db_error(struct req *r)
 {
 	/* A broken connection is re-made by db_thread_conn on the next request. */
 	if (db_last_was_connection()) {
-		http_error(r, 503, "service_unavailable", "the database is not reachable",
-		           "retry later");
-		http_header(r, "Retry-After", "1");
+		http_unavailable(r, "the database is not reachable", HTTP_RETRY_RECONNECT);
 		return;
 	}
 	http_error(r, 500, "not_provided", "internal error",
 	           "the request may or may not have taken effect; read the resource again");
+}
+
+void
+http_unavailable_with(struct req *r, const char *what, enum http_retry_after retry_after,
+                      json_t *extra)
+{
+	json_t *body = json_error_body(503, "service_unavailable", what,
+	                               retry_after >= HTTP_RETRY_OPERATOR
+	                                   ? "an operator must bring it back; retry later"
+	                                   : "retry later");
+	char secs[24];
+
+	if (extra != NULL)
+		json_object_update(body, extra);
+	json_decref(extra);
+	http_json(r, 503, body);
+	snprintf(secs, sizeof(secs), "%d", (int)retry_after);
+	http_header(r, "Retry-After", secs);
+}
+
+void
+http_unavailable(struct req *r, const char *what, enum http_retry_after retry_after)
+{
+	http_unavailable_with(r, what, retry_after, NULL);
 }
 
 void
@@ -242,6 +263,30 @@ http_header(struct req *r, const char *name, const char *value)
 	r->nheaders++;
 }
 
+bool
+http_has_header(const struct req *r, const char *name)
+{
+	for (int i = 0; i < r->nheaders; i++) {
+		if (strcasecmp(r->headers[i][0], name) == 0)
+			return true;
+	}
+	return false;
+}
+
+void
+http_drop_answer(struct req *r)
+{
+	if (r->response != NULL)
+		MHD_destroy_response(r->response);
+	r->response = NULL;
+	r->status = 0;
+	for (int i = 0; i < r->nheaders; i++) {
+		free(r->headers[i][0]);
+		free(r->headers[i][1]);
+	}
+	r->nheaders = 0;
+}
+
 const char *
 http_req_header(struct req *r, const char *name)
 {
@@ -254,24 +299,15 @@ http_query(struct req *r, const char *name)
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-/* Decodes s[0..n) as a form field into a new string: '+' is a space (libmicrohttpd's
- * unescaping does not do that part), then %XX as libmicrohttpd decodes it. Its length
- * (a %00 leaves a NUL inside) goes to *len unless len is NULL. */
-static char *
-http_urldecode(const char *s, size_t n, size_t *len)
+bool
+http_req_has_body(struct req *r)
 {
-	char *out = xstrndup(s, n);
-	size_t m;
+	const char *clen = http_req_header(r, "Content-Length");
+	int64_t len;
 
-	for (char *c = out; *c != '\0'; c++) {
-		if (*c == '+')
-			*c = ' ';
-	}
-	m = MHD_http_unescape(out);
-	out[m] = '\0';
-	if (len != NULL)
-		*len = m;
-	return out;
+	if (http_req_header(r, "Transfer-Encoding") != NULL)
+		return true;
+	return clen != NULL && util_parse_i64(clen, &len) && len > 0;
 }
 
 bool
@@ -281,57 +317,6 @@ http_utf8(const char *s)
 	bool ok = t != NULL;
 	json_decref(t);
 	return ok;
-}
-
-/* Sets obj[key] or obj[a][b] for a key "a[b]" to value (a JSON string; stolen). */
-static void
-http_form_set(json_t *obj, char *key, json_t *value)
-{
-	char *open = strchr(key, '[');
-	char *close = open ? strchr(open, ']') : NULL;
-
-	if (open == NULL || close == NULL || close[1] != '\0' || open == key) {
-		json_object_set_new(obj, key, value);
-		return;
-	}
-	*open = '\0';
-	*close = '\0';
-	json_t *inner = json_object_get(obj, key);
-	if (!json_is_object(inner)) {
-		inner = json_object();
-		json_object_set_new(obj, key, inner);
-	}
-	json_object_set_new(inner, open + 1, value);
-}
-
-json_t *
-http_parse_form(const char *body, size_t len)
-{
-	json_t *obj = json_object();
-	const char *p = body, *end = body + len;
-
-	while (p < end) {
-		const char *amp = memchr(p, '&', (size_t)(end - p));
-		const char *stop = amp ? amp : end;
-		const char *eq = memchr(p, '=', (size_t)(stop - p));
-		if (stop > p) {
-			size_t vlen = 0;
-			char *key = http_urldecode(p, (size_t)((eq ? eq : stop) - p), NULL);
-			char *val = eq ? http_urldecode(eq + 1, (size_t)(stop - eq - 1), &vlen)
-			               : xstrdup("");
-			/* A value keeps a NUL a %00 made (the field readers that care see it); keys
-			 * and values that are not UTF-8 are dropped, like unknown fields. */
-			json_t *v = json_stringn(val, vlen);
-			if (*key != '\0' && http_utf8(key) && v != NULL)
-				http_form_set(obj, key, v);
-			else
-				json_decref(v);
-			free(key);
-			free(val);
-		}
-		p = stop + 1;
-	}
-	return obj;
 }
 
 json_t *
@@ -348,7 +333,7 @@ http_body_object(struct req *r)
 	if (ctype != NULL && strncasecmp(ctype, "application/x-www-form-urlencoded", 33) == 0 &&
 	    r->body[strspn(r->body, " \t\r\n")] != '{') {
 		r->body_is_form = true;
-		return http_parse_form(r->body, r->body_len);
+		return form_parse(r->body, r->body_len);
 	}
 	obj = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (obj == NULL) {
@@ -585,60 +570,4 @@ json_t *
 http_jstr(const char *s)
 {
 	return s != NULL ? json_string(s) : json_null();
-}
-
-json_t *
-http_storage_url(const char *method, const char *container, const char *upload_id, int number,
-                 uint64_t lsn)
-{
-	int64_t expires = util_wall_ms() / 1000 + cfg.url_ttl;
-	const char *host = NULL;
-	char *url = storage_url(method, container, upload_id, number, expires, lsn, &host);
-	json_t *o;
-
-	if (url == NULL)
-		return NULL;
-	o = json_pack("{s:s,s:s,s:s,s:[]}", "http_verb", method, "host", host, "url", url,
-	              "http_headers");
-	free(url);
-	return o;
-}
-
-bool
-http_storage_signed(struct req *r, uint64_t *lsn)
-{
-	const char *method = strcmp(r->method, "HEAD") == 0 ? "GET" : r->method;
-
-	if (sign_url_verify(method, r->path, http_query(r, "expires"), http_query(r, "lsn"),
-	                    http_query(r, "signature"), util_wall_ms() / 1000, lsn))
-		return true;
-	http_error(r, 403, "forbidden", "the signature of this URL is invalid or expired",
-	           "ask the API for a new URL");
-	return false;
-}
-
-void
-http_storage_unavailable(struct req *r)
-{
-	http_error(r, 503, "service_unavailable", "the storage service is not reachable",
-	           "try again later");
-}
-
-bool
-http_storage_holds(struct req *r, const char *provider, int status)
-{
-	char *msg = NULL;
-
-	if (storage_holds(provider, &msg))
-		return true;
-	log_warn("storage_provider_mismatch path=%s error=\"%s\"", r->path, msg);
-	if (status == 409) {
-		http_error(r, 409, "conflict", msg, "begin a new upload process");
-	} else {
-		http_error(r, 503, "service_unavailable", msg,
-		           "the operator must configure that storage provider again; retry later");
-		http_header(r, "Retry-After", "60");
-	}
-	free(msg);
-	return false;
 }

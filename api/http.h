@@ -28,15 +28,17 @@
 
 struct req;
 
-/* A route: method + pattern ("/api/v1/projects/:id/children"; ":x" captures one segment,
- * available as r->params[i] in order). Plain handlers get the whole body (≤ 1 MiB) in
+/* A route, declared with designated initializers: method + pattern
+ * ("/api/v1/projects/:id:uuid/children"; ":name:type" captures one segment, available as
+ * r->params[i] in order, of a type of router.c's router_types: "uuid", or "text" for any;
+ * a segment not of its type answers 404 not_found). Plain handlers get the whole body (≤ 1 MiB) in
  * r->body; streaming handlers (ROUTE_STREAM) get it piece by piece. */
 enum route_flags {
 	ROUTE_AUTH = 1,    /* needs a valid token: sets r->user_id and agent_id, else 401 */
 	ROUTE_STREAM = 2,  /* body handed over through stream_data, no size limit */
 	ROUTE_NODB = 4,    /* does not need Postgres */
 	ROUTE_JOBS = 8,    /* may queue a job: wakes this process's relay after a 2xx */
-	ROUTE_SIGNED = 16, /* a signed storage URL: the router checks it (403) before anything
+	ROUTE_SIGNED = 16, /* a signed storage URL: the lifecycle checks it (403) before anything
 	                    * else, and a position it carries counts as a SESSION cookie's */
 	ROUTE_SEES = 32,   /* its read reads its own position (SESSION_SQL_POSITION, session_saw):
 	                    * its statements need not be tracked (session_track) */
@@ -64,6 +66,33 @@ struct route {
 	void (*stream_free)(struct req *r);
 };
 
+/* Where a request is in its lifecycle (lifecycle.h): changed by lifecycle_change alone. */
+enum req_state {
+	REQ_READING,   /* its headers are read and the phases before its body ran; a body comes */
+	REQ_RUNNING,   /* its body is read: its phases run */
+	REQ_SUSPENDED, /* a phase suspended it (suspend.h): no thread holds it */
+	REQ_RESUMED,   /* woken: the phase that suspended it runs again at the next call */
+	REQ_ANSWERED,  /* its answer is queued */
+};
+
+/* How a request's last suspension ended (suspend_outcome). */
+enum suspend_outcome {
+	SUSPEND_NONE,      /* it was not suspended */
+	SUSPEND_READY,     /* what it waited for came */
+	SUSPEND_TIMED_OUT, /* its deadline came first (or the server stops) */
+};
+
+/* A request's place in a queue of suspended requests: written by suspend.c alone. */
+struct suspend_wait {
+	struct req *next;
+	int64_t deadline_ms;
+	char key[37];                       /* SUSPEND_CONSISTENT: the resource id */
+	bool (*ready)(const struct req *r); /* SUSPEND_STANDBYS: whether to resume it */
+	void (*then)(struct req *r);        /* SUSPEND_CONSISTENT: the handler's continuation */
+	uint64_t seq;                       /* notifications seen at suspend_look */
+	enum suspend_outcome outcome;
+};
+
 struct req {
 	struct MHD_Connection *conn;
 	const struct route *route;
@@ -85,19 +114,20 @@ struct req {
 	struct MHD_Response *response;
 	char *headers[HTTP_MAX_HEADERS][2];
 	int nheaders;
-	bool failed_after; /* fault injection: replace the answer with a 500 */
-	/* Prefer: wait (see wait.h). */
-	bool suspended, resumed, wait_applied;
+	/* The lifecycle (lifecycle.h): its state, and the phase that runs next (or that
+	 * suspended it). */
+	enum req_state state;
+	int phase;
+	struct suspend_wait wait; /* see suspend.h */
+	/* Prefer: wait (see wait.h): when its wait ends, and the resource waited for. */
 	int64_t wait_deadline_ms;
-	uint64_t wait_seq;
-	void (*wait_answer)(struct req *r);
-	char wait_id[37]; /* the resource waited for */
+	char wait_id[37];
 	/* Consistency sessions (see session.h), only with standbys configured. */
-	uint64_t session_lsn; /* the position the answer's SESSION cookie carries */
-	int standby;          /* 1-based standby serving the request, 0: the primary */
-	bool session_parsed, session_cookie; /* cookie read; a position came (cookie or URL) */
-	int write_concern;                   /* ?w=N of a write (0: none given) */
-	bool concern_timeout;                /* N copies were not reached in time */
+	uint64_t session_lsn;        /* the position the answer's SESSION cookie carries */
+	int standby;                 /* 1-based standby serving the request, 0: the primary */
+	bool session_cookie;         /* a position came (cookie or signed URL) */
+	int64_t session_deadline_ms; /* a read waits for a standby until then (0: not yet) */
+	int write_concern;           /* ?w=N of a write (0: none given) */
 	/* Idempotency-Key (see idempotency.h): the JSON answer is kept to be stored. */
 	bool idempotent;
 	char *answer_body;
@@ -119,17 +149,32 @@ void http_not_found(struct req *r, const char *what);
 void http_not_consistent(struct req *r);
 /* 403 forbidden. */
 void http_forbidden(struct req *r);
-/* 500 for a database failure (or 503 service_unavailable if the database is gone). */
+/* 500 for a database failure (or http_unavailable if the database is gone). */
 void http_db_error(struct req *r);
+/* The Retry-After policy of every 503 (API.md: "a dependency is down; has Retry-After"), in
+ * seconds: a dependency that comes back by itself (the database, the storage service: each is
+ * connected to again at the next request) soon; one that only an operator can bring back (a
+ * storage provider no longer configured) later. */
+enum http_retry_after {
+	HTTP_RETRY_RECONNECT = 1,
+	HTTP_RETRY_OPERATOR = 60,
+};
+/* 503 service_unavailable because what (a reason: "the database is not reachable") is down,
+ * with Retry-After: retry_after (HTTP_RETRY_*). Every 503 of settle-api is made here. */
+void http_unavailable(struct req *r, const char *what, enum http_retry_after retry_after);
+/* http_unavailable with the fields of extra (an object, stolen; NULL: none) added to the
+ * error body, for an endpoint whose 503 has a body of its own (GET /api/v1/app/status). */
+void http_unavailable_with(struct req *r, const char *what, enum http_retry_after retry_after,
+                           json_t *extra);
 /* Answers status with the object build() makes of row 0 of res (column 0 onwards), 404
  * not_found for `what` when res has no row, or a database error when res is NULL (the
  * result of a failed db_exec). Frees res. */
+void http_answer_result(struct req *r, int status, PGresult *res, const char *what,
+                        json_t *(*build)(const PGresult *res, int row, int col));
 /* In the transaction open on r->db, whose last statement gave res (NULL: it failed): commits
  * and answers status with build(res, 0, 0); else rolls back and answers 404 not_found for
  * `what` when res has no row, or a database error (a failed commit too). Frees res. */
 void http_commit_result(struct req *r, int status, PGresult *res, const char *what,
-                        json_t *(*build)(const PGresult *res, int row, int col));
-void http_answer_result(struct req *r, int status, PGresult *res, const char *what,
                         json_t *(*build)(const PGresult *res, int row, int col));
 /* Answers status with the object build() makes of the one row sql ($1 = id) selects, or
  * 404 not_found for `what` when there is none, or a database error. */
@@ -176,19 +221,20 @@ void http_answer_page_k(struct req *r, PGresult *res, int total_col,
 void http_raw(struct req *r, int status, struct MHD_Response *resp);
 /* Adds a header to the answer (copied). */
 void http_header(struct req *r, const char *name, const char *value);
+/* True when the answer has a header called name (any case). */
+bool http_has_header(const struct req *r, const char *name);
+/* Drops the answer made so far (status, response and headers). */
+void http_drop_answer(struct req *r);
 
 /* The request header or query argument, or NULL. Borrowed. */
 const char *http_req_header(struct req *r, const char *name);
 const char *http_query(struct req *r, const char *name);
+/* True if the request announced a body (Content-Length > 0, or chunked). */
+bool http_req_has_body(struct req *r);
 
 /* Parses the body as a JSON object (or form-urlencoded with bracketed keys into the same
  * shape). On failure answers 400 and returns NULL. New reference. An empty body is {}. */
 json_t *http_body_object(struct req *r);
-
-/* Parses an application/x-www-form-urlencoded body into a JSON object: "a=1" gives
- * {"a": "1"}, "a[b]=1" gives {"a": {"b": "1"}}; values stay strings; pairs that are not
- * UTF-8 are dropped. New reference, never NULL. */
-json_t *http_parse_form(const char *body, size_t len);
 
 /* True when s is valid UTF-8 (Postgres refuses anything else). */
 bool http_utf8(const char *s);
@@ -218,9 +264,6 @@ int http_field_i64(struct req *r, json_t *obj, const char *field, int64_t *out) 
 int http_field_bool(struct req *r, json_t *obj, const char *field, bool *out) MUSTCHECK;
 int http_field_obj(struct req *r, json_t *obj, const char *field, json_t **out) MUSTCHECK;
 
-/* True when s is valid UTF-8 (Postgres refuses anything else). */
-bool http_utf8(const char *s);
-
 /* Paging: reads page/per_page (answers 400 and returns -1 if bad); writes the matching
  * LIMIT and OFFSET as text (SQL parameters) into limit and offset unless they are NULL. */
 int http_paging_args(struct req *r, int64_t *page, int64_t *per_page, char limit[24],
@@ -231,24 +274,5 @@ void http_paging_headers(struct req *r, int64_t page, int64_t per_page, int64_t 
 /* A new JSON string of s (a column's text), or JSON null for NULL. Timestamps come as the
  * API's text from the query itself (VIEWS_SQL_TS). */
 json_t *http_jstr(const char *s_or_null);
-
-/* The signed storage URL object {http_verb, host, url, http_headers: []} for a chunk PUT
- * (number >= 1) or the download GET (number 0) of an upload in container, from the storage
- * provider, carrying database position lsn (0: none; see storage_url); NULL when it cannot
- * sign (the caller answers http_storage_unavailable). */
-json_t *http_storage_url(const char *method, const char *container, const char *upload_id,
-                         int number, uint64_t lsn);
-/* Checks the signature of a storage URL request (ROUTE_SIGNED; HEAD is signed as GET): true
- * with *lsn the position the URL carries (0: none), else false after answering 403. */
-bool http_storage_signed(struct req *r, uint64_t *lsn) MUSTCHECK;
-/* 503 service_unavailable: the storage provider cannot be reached. */
-void http_storage_unavailable(struct req *r);
-/* Whether the configured storage provider holds the bytes of an upload whose
- * uploads.storage_provider is provider (storage_holds). If not, answers status with a
- * message naming both: 409 conflict for a call that would go on with the upload (chunks,
- * complete: the client begins a new one), 503 service_unavailable with Retry-After for one
- * that wants its bytes (download URLs; they are back once the provider is configured
- * again), and returns false. */
-bool http_storage_holds(struct req *r, const char *provider, int status) MUSTCHECK;
 
 #endif

@@ -3,7 +3,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "db.h"
 #include "hash.h"
@@ -111,13 +110,7 @@ idempotency_begin(struct req *r)
 static bool
 idempotency_final(const struct req *r)
 {
-	if (r->response == NULL || r->status >= 500)
-		return false;
-	for (int i = 0; i < r->nheaders; i++) {
-		if (strcasecmp(r->headers[i][0], "Retry-After") == 0)
-			return false;
-	}
-	return true;
+	return r->response != NULL && r->status < 500 && !http_has_header(r, "Retry-After");
 }
 
 void

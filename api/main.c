@@ -13,12 +13,14 @@
 #include "config.h"
 #include "db.h"
 #include "jobs.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "relay.h"
 #include "replica.h"
 #include "router.h"
 #include "sign.h"
 #include "storage.h"
+#include "suspend.h"
 #include "wait.h"
 #include "watchdog.h"
 
@@ -89,14 +91,15 @@ main_start_http(void)
 	return MHD_start_daemon(
 	    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME |
 	        MHD_USE_ERROR_LOG,
-	    (uint16_t)cfg.listen_port, NULL, NULL, router_access, NULL, MHD_OPTION_SOCK_ADDR, &addr,
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg.threads, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)cfg.connection_timeout, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)cfg.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	    (unsigned)cfg.max_connections_per_ip, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+	    (uint16_t)cfg.listen_port, NULL, NULL, lifecycle_access, NULL, MHD_OPTION_SOCK_ADDR,
+	    &addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg.threads,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg.connection_timeout,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg.max_connections,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg.max_connections_per_ip,
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
 	    /* The default 32 KiB of connection memory: libmicrohttpd clears it for every
 	     * request, so more costs the read path more than it saves storage bodies. */
-	    MHD_OPTION_NOTIFY_COMPLETED, router_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+	    MHD_OPTION_NOTIFY_COMPLETED, lifecycle_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
 	    watchdog_notify, NULL, MHD_OPTION_EXTERNAL_LOGGER, main_mhd_log, NULL,
 	    MHD_OPTION_URI_LOG_CALLBACK, router_uri, NULL, MHD_OPTION_END);
 }
@@ -141,11 +144,16 @@ main(int argc, char **argv)
 	struct MHD_Daemon *d;
 	struct relay *relay = NULL;
 	char *err = NULL;
+	const char *bad;
 
 	config_init(argc, argv, "settle-api");
 	if (strlen(cfg.secret) < 16) {
 		fprintf(stderr, "settle-api: configuration error: SETTLE_SECRET must be set to at "
 		                "least 16 characters\n");
+		return 2;
+	}
+	if (router_check(&bad) < 0) {
+		fprintf(stderr, "settle-api: route %s has a parameter without a type\n", bad);
 		return 2;
 	}
 	if (main_raise_nofile() < 0)
@@ -186,8 +194,9 @@ main(int argc, char **argv)
 	main_block(SIG_UNBLOCK); /* a second signal now exits at once */
 	log_info("stopping");
 	MHD_quiesce_daemon(d);
-	wait_stop();    /* suspended requests answer now: libmicrohttpd cannot stop with them */
-	replica_stop(); /* so do writes waiting for standbys */
+	suspend_stop(); /* suspended requests answer now: libmicrohttpd cannot stop with them */
+	wait_stop();
+	replica_stop();
 	MHD_stop_daemon(d);
 	watchdog_stop();
 	relay_stop(relay);

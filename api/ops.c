@@ -28,9 +28,7 @@ ops_readyz(struct req *r)
 	if (res == NULL) {
 		if (c != NULL)
 			db_thread_close();
-		http_error(r, 503, "service_unavailable", "the database is not reachable",
-		           "retry later");
-		http_header(r, "Retry-After", "1");
+		http_unavailable(r, "the database is not reachable", HTTP_RETRY_RECONNECT);
 		return;
 	}
 	PQclear(res);
@@ -57,7 +55,6 @@ ops_app_status(struct req *r)
 	PGconn *c = db_thread_conn();
 	PGresult *res = c ? db_exec(c, "SELECT EXISTS (SELECT 1 FROM auth_roles)", 0, NULL) : NULL;
 	bool ok = res != NULL && db_get_bool(res, 0, 0);
-	json_t *body;
 
 	if (res == NULL && c != NULL && db_last_was_connection())
 		db_thread_close();
@@ -67,12 +64,9 @@ ops_app_status(struct req *r)
 		          json_pack("{s:s,s:s}", "status", "ok", "environment", environment));
 		return;
 	}
-	body = json_error_body(503, "service_unavailable",
-	                       "the database is not reachable or not migrated", "retry later");
-	json_object_set_new(body, "status", json_string("error"));
-	json_object_set_new(body, "environment", json_string(environment));
-	http_json(r, 503, body);
-	http_header(r, "Retry-After", "1");
+	http_unavailable_with(
+	    r, "the database is not reachable or not migrated", HTTP_RETRY_RECONNECT,
+	    json_pack("{s:s,s:s}", "status", "error", "environment", environment));
 }
 
 /* Jobs by kind and outcome, from job_runs (every worker's, not only this process's). */
@@ -150,9 +144,25 @@ ops_metrics(struct req *r)
 }
 
 const struct route ops_routes[] = {
-    {"GET", "/healthz", ROUTE_NODB, "healthz", ops_healthz, NULL, NULL, NULL},
-    {"GET", "/readyz", ROUTE_NODB, "readyz", ops_readyz, NULL, NULL, NULL},
-    {"GET", "/metrics", ROUTE_NODB, "metrics", ops_metrics, NULL, NULL, NULL},
-    {"GET", "/api/v1/app/status", ROUTE_NODB, "app.status", ops_app_status, NULL, NULL, NULL},
-    {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
+    {.method = "GET",
+     .pattern = "/healthz",
+     .flags = ROUTE_NODB,
+     .name = "healthz",
+     .handle = ops_healthz},
+    {.method = "GET",
+     .pattern = "/readyz",
+     .flags = ROUTE_NODB,
+     .name = "readyz",
+     .handle = ops_readyz},
+    {.method = "GET",
+     .pattern = "/metrics",
+     .flags = ROUTE_NODB,
+     .name = "metrics",
+     .handle = ops_metrics},
+    {.method = "GET",
+     .pattern = "/api/v1/app/status",
+     .flags = ROUTE_NODB,
+     .name = "app.status",
+     .handle = ops_app_status},
+    {.method = NULL},
 };

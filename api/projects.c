@@ -44,9 +44,7 @@ projects_created(struct req *r)
 		http_not_found(r, "project");
 	else if (consistent || !wait_for(r, r->wait_id, projects_created)) {
 		/* 201 only for a client that asked to wait and got the final state. */
-		if (consistent)
-			wait_applied(r);
-		http_json(r, consistent && r->wait_applied ? 201 : 202, views_project(res, 0, 0));
+		http_json(r, consistent && wait_applied(r) ? 201 : 202, views_project(res, 0, 0));
 	}
 	PQclear(res);
 }
@@ -225,19 +223,45 @@ projects_delete(struct req *r)
 }
 
 const struct route projects_routes[] = {
-    {"POST", "/api/v1/projects", ROUTE_AUTH | ROUTE_JOBS, "projects.create", projects_create, NULL,
-     NULL, NULL},
-    {"GET", "/api/v1/projects", ROUTE_AUTH, "projects.list", projects_list, NULL, NULL, NULL},
-    {"GET", "/api/v1/projects/:id", ROUTE_AUTH, "projects.get", projects_get, NULL, NULL, NULL},
-    {"PUT", "/api/v1/projects/:id", ROUTE_AUTH, "projects.update", projects_update, NULL, NULL,
-     NULL},
-    {"DELETE", "/api/v1/projects/:id", ROUTE_AUTH | ROUTE_JOBS, "projects.delete", projects_delete,
-     NULL, NULL, NULL},
-    {"GET", "/api/v1/projects/:id/children", ROUTE_AUTH, "projects.children", children_project,
-     NULL, NULL, NULL},
-    {"GET", "/api/v1/projects/:id/files", ROUTE_AUTH, "projects.files", children_project_files,
-     NULL, NULL, NULL},
-    {"GET", "/api/v1/trashbin/projects", ROUTE_AUTH, "trashbin.projects", projects_trash_list, NULL,
-     NULL, NULL},
-    {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
+    {.method = "POST",
+     .pattern = "/api/v1/projects",
+     .flags = ROUTE_AUTH | ROUTE_JOBS,
+     .name = "projects.create",
+     .handle = projects_create},
+    {.method = "GET",
+     .pattern = "/api/v1/projects",
+     .flags = ROUTE_AUTH,
+     .name = "projects.list",
+     .handle = projects_list},
+    {.method = "GET",
+     .pattern = "/api/v1/projects/:id:uuid",
+     .flags = ROUTE_AUTH,
+     .name = "projects.get",
+     .handle = projects_get},
+    {.method = "PUT",
+     .pattern = "/api/v1/projects/:id:uuid",
+     .flags = ROUTE_AUTH,
+     .name = "projects.update",
+     .handle = projects_update},
+    {.method = "DELETE",
+     .pattern = "/api/v1/projects/:id:uuid",
+     .flags = ROUTE_AUTH | ROUTE_JOBS,
+     .name = "projects.delete",
+     .handle = projects_delete},
+    {.method = "GET",
+     .pattern = "/api/v1/projects/:id:uuid/children",
+     .flags = ROUTE_AUTH,
+     .name = "projects.children",
+     .handle = children_project},
+    {.method = "GET",
+     .pattern = "/api/v1/projects/:id:uuid/files",
+     .flags = ROUTE_AUTH,
+     .name = "projects.files",
+     .handle = children_project_files},
+    {.method = "GET",
+     .pattern = "/api/v1/trashbin/projects",
+     .flags = ROUTE_AUTH,
+     .name = "trashbin.projects",
+     .handle = projects_trash_list},
+    {.method = NULL},
 };

@@ -58,9 +58,15 @@ providers_get(struct req *r)
 }
 
 const struct route providers_routes[] = {
-    {"GET", "/api/v1/storage_providers", ROUTE_AUTH | ROUTE_NODB, "storage_providers.list",
-     providers_list, NULL, NULL, NULL},
-    {"GET", "/api/v1/storage_providers/:id", ROUTE_AUTH | ROUTE_NODB, "storage_providers.get",
-     providers_get, NULL, NULL, NULL},
-    {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
+    {.method = "GET",
+     .pattern = "/api/v1/storage_providers",
+     .flags = ROUTE_AUTH | ROUTE_NODB,
+     .name = "storage_providers.list",
+     .handle = providers_list},
+    {.method = "GET",
+     .pattern = "/api/v1/storage_providers/:id:uuid",
+     .flags = ROUTE_AUTH | ROUTE_NODB,
+     .name = "storage_providers.get",
+     .handle = providers_get},
+    {.method = NULL},
 };

@@ -1,4 +1,4 @@
-/* replica.c: polls the standbys' and the primary's WAL positions for the router.
+/* replica.c: polls the standbys' and the primary's WAL positions for the lifecycle.
  *
  * One thread, its own connections. Every REPLICA_POLL_MS it reads the primary's position
  * and each standby's replay position. A standby that does not answer is down until it
@@ -6,8 +6,9 @@
  * first seen at a position the standby has not replayed yet: the primary's positions are
  * kept (when they change) for the last REPLICA_SAMPLES changes, so an idle, caught-up
  * standby is never lagging, and one that applies 2 s late lags about 2 s. After each
- * round it resumes the writes waiting for their write concern (?w=N) that were met or
- * whose time is up; while any waits, it polls the standbys every REPLICA_TICK_MS.
+ * round it resumes the requests waiting for standbys (SUSPEND_STANDBYS: a write's concern
+ * ?w=N, a read's catch-up) that are ready or whose time is up; while any waits, it polls the
+ * standbys every REPLICA_TICK_MS.
  */
 #include "replica.h"
 
@@ -20,6 +21,7 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "suspend.h"
 
 #define REPLICA_POLL_MS 10
 #define REPLICA_TICK_MS 1 /* while writes wait for their concern, standbys are polled so often */
@@ -57,16 +59,6 @@ static int64_t primary_retry_ms;
 /* Only the poller thread touches the samples. */
 static struct replica_sample samples[REPLICA_SAMPLES];
 static int sample_next, sample_count;
-/* Writes waiting for standbys (replica_await), resumed by the poller. */
-struct replica_waiter {
-	struct req *r;
-	uint64_t lsn;
-	int need;
-	int64_t deadline_ms;
-	struct replica_waiter *next;
-};
-static pthread_mutex_t waiters_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct replica_waiter *waiters;
 static pthread_t thread;
 static atomic_uint_fast64_t events[REPLICA_EVENTS];
 static volatile int stopping;
@@ -229,9 +221,8 @@ replica_poll_standby(struct replica *s, int k, int64_t now)
 		log_info("standby_up standby=%d", k + 1);
 }
 
-/* The number of usable standbys that have replayed lsn. */
-static int
-replica_have(uint64_t lsn)
+int
+replica_replayed(uint64_t lsn)
 {
 	int n = 0;
 
@@ -240,65 +231,9 @@ replica_have(uint64_t lsn)
 	return n;
 }
 
-void
-replica_await(struct req *r, uint64_t lsn, int need, int64_t deadline_ms)
-{
-	struct replica_waiter *w = xcalloc(1, sizeof(*w));
-
-	*w = (struct replica_waiter){r, lsn, need, deadline_ms, NULL};
-	replica_note(REPLICA_CONCERN_WAIT);
-	r->suspended = true;
-	MHD_suspend_connection(r->conn);
-	pthread_mutex_lock(&waiters_lock);
-	w->next = waiters;
-	waiters = w;
-	pthread_mutex_unlock(&waiters_lock);
-}
-
-/* Resumes the waiters whose standbys caught up, or whose time is up (every one: all). */
-static void
-replica_resume(bool all)
-{
-	struct replica_waiter **pp, *w, *ready = NULL;
-	int64_t now = util_now_ms();
-
-	pthread_mutex_lock(&waiters_lock);
-	for (pp = &waiters; (w = *pp) != NULL;) {
-		bool met = replica_have(w->lsn) >= w->need;
-		if (met || all || now >= w->deadline_ms) {
-			w->r->concern_timeout = !met;
-			if (!met)
-				replica_note(REPLICA_CONCERN_LATE);
-			*pp = w->next;
-			w->next = ready;
-			ready = w;
-		} else {
-			pp = &w->next;
-		}
-	}
-	pthread_mutex_unlock(&waiters_lock);
-	while ((w = ready) != NULL) {
-		ready = w->next;
-		w->r->resumed = true;
-		MHD_resume_connection(w->r->conn);
-		free(w);
-	}
-}
-
-static bool
-replica_waiting(void)
-{
-	bool any;
-
-	pthread_mutex_lock(&waiters_lock);
-	any = waiters != NULL;
-	pthread_mutex_unlock(&waiters_lock);
-	return any;
-}
-
-/* Every REPLICA_POLL_MS a round of every position; while writes wait for their write
- * concern, the standbys' every REPLICA_TICK_MS, so that a w=2 write waits for its standby's
- * replay, not for the next round. */
+/* Every REPLICA_POLL_MS a round of every position; while requests wait for standbys
+ * (SUSPEND_STANDBYS: write concern, standby catch-up), the standbys' every REPLICA_TICK_MS,
+ * so that a w=2 write waits for its standby's replay, not for the next round. */
 static void *
 replica_thread(void *arg)
 {
@@ -307,7 +242,7 @@ replica_thread(void *arg)
 	(void)arg;
 	while (!stopping) {
 		int64_t now = util_now_ms();
-		bool round = now >= next_round, waiting = replica_waiting();
+		bool round = now >= next_round, waiting = suspend_any(SUSPEND_STANDBYS);
 		if (round) {
 			replica_poll_primary(now);
 			next_round = now + REPLICA_POLL_MS;
@@ -315,11 +250,10 @@ replica_thread(void *arg)
 		if (round || waiting) {
 			for (int k = 0; k < replica_n; k++)
 				replica_poll_standby(&replicas[k], k, now);
-			replica_resume(false);
+			(void)suspend_sweep(SUSPEND_STANDBYS);
 		}
 		util_sleep_ms(REPLICA_TICK_MS, &stopping);
 	}
-	replica_resume(true);
 	for (int k = 0; k < replica_n; k++)
 		PQfinish(replicas[k].conn);
 	PQfinish(primary);

@@ -53,8 +53,7 @@ void replica_metrics(FILE *f);
 /* [{"standby": K, "up": bool, "lag_bytes": n}, …]; *down counts those down. New ref. */
 json_t *replica_status(int *down);
 
-/* Write concern: suspends r (its answer made) until `need` standbys have replayed lsn, or
- * until deadline_ms (r->concern_timeout set then), and resumes it: r->wait_answer runs. */
-void replica_await(struct req *r, uint64_t lsn, int need, int64_t deadline_ms);
+/* The number of usable standbys that have replayed lsn (write concern). */
+int replica_replayed(uint64_t lsn);
 
 #endif

@@ -1,4 +1,4 @@
-/* router.c: matches requests to routes, reads bodies, authenticates, answers. */
+/* router.c: the route tables, and matching a request to its route and parameters. */
 #include "router.h"
 
 #include <pthread.h>
@@ -9,17 +9,8 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include "auth.h"
-#include "config.h"
-#include "db.h"
 #include "log.h"
-#include "relay.h"
-#include "session.h"
-#include "stats.h"
 #include "uuid.h"
-#include "idempotency.h"
-#include "wait.h"
-#include "watchdog.h"
 
 static const struct route *const tables[] = {
     auth_routes,         projects_routes,  folders_routes, uploads_routes,     files_routes,
@@ -27,9 +18,37 @@ static const struct route *const tables[] = {
     versions_routes,     providers_routes, agents_routes,  provenance_routes,  trashbin_routes,
 };
 
-/* Compares one pattern with path segment by segment; ":name" takes any one segment. */
+/* The types a path parameter may have (":name:type" in a pattern), and the rule of each: a
+ * segment that breaks it names nothing that exists (404). Every segment must be UTF-8 too
+ * (it reaches Postgres as text). */
+static const struct {
+	const char *name;
+	bool (*valid)(const char *segment);
+} router_types[] = {
+    {"uuid", uuid_valid},
+    {"text", http_utf8},
+};
+
+/* The index in router_types of the type of the pattern segment at seg (":name:type", ended by
+ * '/' or the end of the pattern), or -1 when it names none. */
+static int
+router_type(const char *seg)
+{
+	size_t len = strcspn(seg, "/");
+	const char *colon = memchr(seg + 1, ':', len > 0 ? len - 1 : 0);
+
+	for (size_t t = 0; colon != NULL && t < ARRAY_LEN(router_types); t++) {
+		size_t n = (size_t)(seg + len - colon - 1);
+		if (strlen(router_types[t].name) == n &&
+		    strncmp(colon + 1, router_types[t].name, n) == 0)
+			return (int)t;
+	}
+	return -1;
+}
+
+/* Compares one pattern with path segment by segment; ":name:type" takes any one segment. */
 static bool
-router_pattern(const char *pat, const char *path, struct req *r, const char **names)
+router_pattern(const char *pat, const char *path, struct req *r)
 {
 	int n = 0;
 
@@ -40,7 +59,6 @@ router_pattern(const char *pat, const char *path, struct req *r, const char **na
 		if (*pat == ':') {
 			if (slen == 0 || n >= HTTP_MAX_PARAMS)
 				return false;
-			names[n] = pat + 1;
 			r->params[n++] = path; /* terminated below, once matched */
 		} else if (plen != slen || strncmp(pat, path, plen) != 0) {
 			return false;
@@ -57,15 +75,30 @@ router_pattern(const char *pat, const char *path, struct req *r, const char **na
 	return true;
 }
 
+int
+router_check(const char **bad)
+{
+	for (size_t t = 0; t < ARRAY_LEN(tables); t++) {
+		for (const struct route *rt = tables[t]; rt->method != NULL; rt++) {
+			for (const char *p = strchr(rt->pattern, ':'); p != NULL;
+			     p = strchr(p + 1, ':')) {
+				if (p[-1] == '/' && router_type(p) < 0) {
+					*bad = rt->pattern;
+					return -1;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
 const struct route *
 router_match(const char *method, const char *path, struct req *r, bool *path_known)
 {
-	const char *names[HTTP_MAX_PARAMS];
-
 	*path_known = false;
 	for (size_t t = 0; t < ARRAY_LEN(tables); t++) {
 		for (const struct route *rt = tables[t]; rt->method != NULL; rt++) {
-			if (!router_pattern(rt->pattern, path, r, names))
+			if (!router_pattern(rt->pattern, path, r))
 				continue;
 			if (strcmp(rt->method, method) != 0) {
 				*path_known = true;
@@ -90,62 +123,22 @@ router_split_params(struct req *r)
 	return copy;
 }
 
-/* Checks the token of an authenticated route; answers 401 when it fails. */
-static bool
-router_auth(struct req *r)
-{
-	const char *h = http_req_header(r, "Authorization");
-
-	if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0)
-		h += 7;
-	while (h != NULL && *h == ' ')
-		h++;
-	if (h == NULL || *h == '\0') {
-		http_error(r, 401, "unauthorized", "no api token given",
-		           "send the token of POST /software_agents/api_token in Authorization");
-		return false;
-	}
-	return auth_token(r, h);
-}
-
-struct req_state {
-	struct req r;
-	char *param_buf;
-	size_t body_cap;
-	bool queued, too_large;
-};
-
-static void
+void
 router_too_large(struct req *r)
 {
 	http_error(r, 413, "payload_too_large", "the request body is over the limit of 1 MiB",
 	           "send a smaller body");
 }
 
-/* Every ":…id" segment must be a UUID: anything else names nothing that exists. */
+/* Every captured segment must keep the rule of its type (router_types). */
 static bool
-router_ids_valid(struct req *r)
+router_params_typed(struct req *r)
 {
 	const char *p = r->route->pattern;
-	int i = 0;
 
-	while ((p = strchr(p, ':')) != NULL && i < r->nparams) {
-		size_t len = strcspn(p, "/");
-		if (len >= 3 && strncmp(p + len - 2, "id", 2) == 0 && !uuid_valid(r->params[i]))
-			return false;
-		p += len;
-		i++;
-	}
-	return true;
-}
-
-/* Every captured segment must be UTF-8 (it reaches Postgres as text): anything else names
- * nothing that exists. */
-static bool
-router_params_utf8(struct req *r)
-{
 	for (int i = 0; i < r->nparams; i++) {
-		if (!http_utf8(r->params[i]))
+		p = strstr(p, "/:") + 1;
+		if (!router_types[router_type(p)].valid(r->params[i]))
 			return false;
 	}
 	return true;
@@ -250,7 +243,7 @@ router_prefix_init(void)
 /* A request id for the logs, shaped like a UUID: the first 24 characters of one random
  * UUID per process, then a counter as the last 12 hex digits (a random UUID per request
  * costs a getpid and the random generator every time). */
-static void
+void
 router_request_id(char out[37])
 {
 	unsigned long long n = atomic_fetch_add(&router_counter, 1) & 0xffffffffffffULL;
@@ -269,263 +262,31 @@ router_unknown(struct req *r)
 	free(reason);
 }
 
-/* First call for a request: match the route, check what can be checked from headers. */
-static struct req_state *
-router_begin(struct MHD_Connection *conn, const char *url, const char *method)
+char *
+router_route(struct req *r)
 {
-	struct req_state *st = xcalloc(1, sizeof(*st));
-	struct req *r = &st->r;
 	bool known;
 	const char *clen;
 	int64_t len;
+	char *param_buf;
 
-	r->conn = conn;
-	r->method = method;
-	r->path = url;
-	r->started_ms = util_now_ms();
-	router_request_id(r->id);
 	if (!router_framing(r))
-		return st;
-	r->route = router_match(method, url, r, &known);
+		return NULL;
+	r->route = router_match(r->method, r->path, r, &known);
 	if (r->route == NULL) {
 		if (known)
 			http_error(r, 405, "not_provided", "method not allowed on this path",
 			           "see API.md for the methods of each path");
 		else
 			router_unknown(r);
-		return st;
+		return NULL;
 	}
-	st->param_buf = router_split_params(r);
-	if (!router_ids_valid(r) || !router_params_utf8(r))
+	param_buf = router_split_params(r);
+	if (!router_params_typed(r))
 		http_not_found(r, "resource");
 	clen = http_req_header(r, "Content-Length");
 	if (!(r->route->flags & ROUTE_STREAM) && clen != NULL && util_parse_i64(clen, &len) &&
 	    len > HTTP_MAX_BODY)
 		router_too_large(r);
-	return st;
-}
-
-/* Appends a piece of a plain body, answering 413 beyond the limit. */
-static void
-router_body(struct req_state *st, const char *data, size_t n)
-{
-	struct req *r = &st->r;
-
-	if (r->body_len + n > HTTP_MAX_BODY) {
-		router_too_large(r);
-		return;
-	}
-	if (r->body_len + n + 1 > st->body_cap) {
-		st->body_cap = (r->body_len + n + 1) * 2;
-		if (st->body_cap > HTTP_MAX_BODY + 1)
-			st->body_cap = HTTP_MAX_BODY + 1;
-		r->body = xrealloc(r->body, st->body_cap);
-	}
-	memcpy(r->body + r->body_len, data, n);
-	r->body_len += n;
-	r->body[r->body_len] = '\0';
-}
-
-/* Auth, signature, database and stream_begin: what runs before a handler sees any body. */
-static bool
-router_prepare(struct req_state *st)
-{
-	struct req *r = &st->r;
-	uint64_t lsn;
-
-	log_set_id(r->id);
-	if ((r->route->flags & ROUTE_AUTH) && !router_auth(r))
-		return false;
-	if (r->route->flags & ROUTE_SIGNED) {
-		if (!http_storage_signed(r, &lsn))
-			return false;
-		session_signed(r, lsn);
-	}
-	if (!session_check(r))
-		return false;
-	if (!(r->route->flags & ROUTE_NODB)) {
-		r->db = session_db(r);
-		if (r->db == NULL) {
-			http_error(r, 503, "service_unavailable", "the database is not reachable",
-			           "retry later");
-			http_header(r, "Retry-After", "1");
-			return false;
-		}
-	}
-	if ((r->route->flags & ROUTE_STREAM) && r->route->stream_begin(r) < 0)
-		return false;
-	return true;
-}
-
-static bool
-router_fault(struct req *r)
-{
-	return cfg.fault_rate > 0 && (r->route->flags & ROUTE_AUTH) &&
-	       strcmp(r->method, "GET") != 0;
-}
-
-/* Runs the handler (with fault injection when configured). */
-static void
-router_run(struct req *r)
-{
-	double roll = router_fault(r) ? util_random() : 1.0;
-
-	if (roll < cfg.fault_rate / 2) {
-		http_error(r, 500, "not_provided", "injected fault before commit",
-		           "retry the request");
-		return;
-	}
-	if ((r->route->flags & ROUTE_SECRET) && http_req_header(r, "Idempotency-Key") != NULL) {
-		http_invalid(r, "Idempotency-Key",
-		             "is not accepted here: the answer holds a key that is shown once and "
-		             "never stored");
-		return;
-	}
-	if (strcmp(r->method, "POST") == 0 && (r->route->flags & ROUTE_AUTH) &&
-	    http_req_header(r, "Idempotency-Key") != NULL) {
-		if (idempotency_begin(r) != 1)
-			return;
-		r->route->handle(r);
-		idempotency_end(r);
-	} else {
-		r->route->handle(r);
-	}
-	if ((r->route->flags & ROUTE_JOBS) &&
-	    (r->suspended || (r->status >= 200 && r->status < 300)))
-		relay_wake(); /* its job is committed: publish it now, not at the next sweep */
-	if (roll < cfg.fault_rate && !r->suspended && r->status < 300) {
-		http_error(r, 500, "not_provided", "injected fault after commit",
-		           "the request may have taken effect; read the resource or retry");
-	}
-}
-
-static enum MHD_Result
-router_queue(struct req_state *st)
-{
-	struct req *r = &st->r;
-	enum MHD_Result ret;
-
-	if (r->response == NULL)
-		http_error(r, 500, "not_provided", "handler gave no answer", "report this bug");
-	session_answer(r);
-	for (int i = 0; i < r->nheaders; i++)
-		MHD_add_response_header(r->response, r->headers[i][0], r->headers[i][1]);
-	ret = MHD_queue_response(r->conn, (unsigned)r->status, r->response);
-	st->queued = true;
-	return ret;
-}
-
-/* True if the request announced a body (Content-Length > 0 or chunked). */
-static bool
-router_has_body(struct req *r)
-{
-	const char *clen = http_req_header(r, "Content-Length");
-	int64_t len;
-
-	if (http_req_header(r, "Transfer-Encoding") != NULL)
-		return true;
-	return clen != NULL && util_parse_i64(clen, &len) && len > 0;
-}
-
-/* libmicrohttpd calls this once with the headers, once per piece of body, and once at the
- * end. A response is queued at the end, so that the connection stays open; an error known
- * from the headers alone (among them a missing or bad token) is queued at once when a body
- * follows, so that it is not read (libmicrohttpd then closes the connection). An error found
- * in the middle of a body is answered at the end, the rest of the body being read and
- * dropped. The watchdog is told when the headers are complete, of each piece of body, and
- * when the body is. */
-enum MHD_Result
-router_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-              const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
-{
-	struct req_state *st = *con_cls;
-	struct req *r;
-
-	if (st == NULL) {
-		watchdog_set(conn, WATCHDOG_BODY);
-		st = router_begin(conn, url, method);
-		*con_cls = st;
-		r = &st->r;
-		/* The token is checked now, before any body is read: a body sent without one is
-		 * never buffered. */
-		if (r->response == NULL)
-			(void)router_prepare(st);
-		if (r->response != NULL && router_has_body(r)) {
-			watchdog_set(conn, WATCHDOG_HANDLER);
-			return router_queue(st);
-		}
-		return MHD_YES;
-	}
-	r = &st->r;
-	if (st->queued) {
-		*upload_size = 0;
-		return MHD_YES;
-	}
-	if (*upload_size > 0) {
-		size_t n = *upload_size;
-		*upload_size = 0;
-		watchdog_body(conn, n);
-		if (r->response != NULL)
-			return MHD_YES; /* answered already: drop the rest of the body */
-		if (!(r->route->flags & ROUTE_STREAM))
-			router_body(st, upload_data, n);
-		else
-			(void)r->route->stream_data(r, upload_data, n);
-		return MHD_YES;
-	}
-	watchdog_set(conn, WATCHDOG_HANDLER);
-	log_set_id(r->id);
-	if (r->resumed) {
-		/* Back from Prefer: wait: answer with the resource's state now. */
-		r->resumed = false;
-		r->suspended = false;
-		r->wait_seq = wait_seq();
-		session_resume(r);
-		r->wait_answer(r);
-		session_tracked(r);
-		session_concern(r);
-	} else if (r->response == NULL) {
-		r->wait_seq = wait_seq();
-		session_track(r);
-		router_run(r);
-		if (session_retry(r))
-			router_run(r);
-		session_tracked(r);
-		session_concern(r);
-	}
-	if (r->suspended)
-		return MHD_YES;
-	return router_queue(st);
-}
-
-void
-router_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                 enum MHD_RequestTerminationCode toe)
-{
-	struct req_state *st = *con_cls;
-	struct req *r;
-
-	watchdog_set(conn, WATCHDOG_IDLE);
-	if (st == NULL)
-		return;
-	r = &st->r;
-	if (r->route != NULL && (r->route->flags & ROUTE_STREAM) && r->route->stream_free)
-		r->route->stream_free(r);
-	stats_request(r->route ? r->route->name : "unknown", r->status,
-	              util_now_ms() - r->started_ms);
-	/* standby: the 1-based standby that served it (0: the primary, or no database). */
-	log_debug("request method=%s path=%s status=%d ms=%lld standby=%d", r->method, r->path,
-	          r->status, (long long)(util_now_ms() - r->started_ms), r->standby);
-	log_set_id(NULL);
-	if (r->response != NULL)
-		MHD_destroy_response(r->response);
-	for (int i = 0; i < r->nheaders; i++) {
-		free(r->headers[i][0]);
-		free(r->headers[i][1]);
-	}
-	free(r->body);
-	free(r->answer_body);
-	free(st->param_buf);
-	free(st);
-	*con_cls = NULL;
+	return param_buf;
 }

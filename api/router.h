@@ -1,4 +1,4 @@
-/* router.h: the route table and the libmicrohttpd callbacks of settle-api. */
+/* router.h: the route tables of settle-api and matching a request to its route. */
 #ifndef SETTLE_ROUTER_H
 #define SETTLE_ROUTER_H
 
@@ -28,17 +28,23 @@ extern const struct route trashbin_routes[];
 const struct route *router_match(const char *method, const char *path, struct req *r,
                                  bool *path_known);
 
-/* libmicrohttpd access handler (cls unused). */
-enum MHD_Result router_access(void *cls, struct MHD_Connection *conn, const char *url,
-                              const char *method, const char *version, const char *upload_data,
-                              size_t *upload_size, void **con_cls);
+/* Checks that every parameter of every route has a type ("/:id:uuid"); -1 with *bad the
+ * first pattern that has not (settle-api refuses to start then). */
+int router_check(const char **bad) MUSTCHECK;
+
+/* Routes a new request (conn, method and path set): checks the framing of its body, finds
+ * its route (404, 405 otherwise) and checks its parameters' types (404) and the body length
+ * it announces (router_too_large). Answers r when any fails. Returns the buffer r->params
+ * point into (the caller frees it), or NULL when there is none. */
+char *router_route(struct req *r);
+/* 413: the body is over HTTP_MAX_BODY. */
+void router_too_large(struct req *r);
+/* A request id for the logs, shaped like a UUID (36 characters and a NUL). */
+void router_request_id(char out[37]);
+
 /* libmicrohttpd URI log callback (cls unused): refuses a request target over
  * HTTP_MAX_TARGET bytes or with over HTTP_MAX_QUERY_PARAMS query parameters before
  * libmicrohttpd parses its parameters, by answering 400 on the socket itself and shutting
  * it down. Returns NULL (no request state yet). */
 void *router_uri(void *cls, const char *uri, struct MHD_Connection *conn);
-/* libmicrohttpd completion callback: frees the request. */
-void router_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                      enum MHD_RequestTerminationCode toe);
-
 #endif

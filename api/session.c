@@ -23,8 +23,8 @@
 #include "log.h"
 #include "replica.h"
 #include "sign.h"
+#include "suspend.h"
 
-#define SESSION_POLL_MS  2
 #define SESSION_NO_STALE (-2) /* no max-stale directive */
 
 /* The request carries signed position lsn (cookie or URL): it may read from a standby that
@@ -37,16 +37,14 @@ session_at(struct req *r, uint64_t lsn)
 		r->session_lsn = lsn;
 }
 
-/* Reads the cookie once: r->session_lsn is its position (0 when absent or forged). */
-static void
-session_read_cookie(struct req *r)
+void
+session_begin(struct req *r)
 {
 	const char *v;
 	uint64_t lsn;
 
-	if (r->session_parsed)
+	if (replica_count() == 0)
 		return;
-	r->session_parsed = true;
 	v = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "SESSION");
 	if (v != NULL && sign_session_read(v, &lsn))
 		session_at(r, lsn);
@@ -107,47 +105,69 @@ session_pick(uint64_t need, int64_t max_lag_ms)
 	return any ? -2 : -1; /* -2: one may still catch up */
 }
 
-/* The standby for a read, waiting up to SETTLE_SESSION_WAIT_MS for one to replay `need`. */
-static int
-session_standby(uint64_t need, int64_t max_lag_ms)
+/* The position a standby must have replayed to serve r: the session's, and every change
+ * that may have taken access away (replica_permission_lsn, replica_permits). */
+static uint64_t
+session_need(const struct req *r)
 {
-	int64_t deadline = util_now_ms() + cfg.session_wait_ms;
-	int k = session_pick(need, max_lag_ms);
+	uint64_t need = replica_permission_lsn();
 
-	if (k == -2)
-		replica_note(REPLICA_SESSION_WAIT);
-	while (k == -2 && util_now_ms() < deadline) {
-		util_sleep_ms(SESSION_POLL_MS, NULL);
-		k = session_pick(need, max_lag_ms);
-	}
-	if (k == -2)
-		replica_note(REPLICA_FALLBACK);
-	return k;
+	return r->session_lsn > need ? r->session_lsn : need;
 }
 
-/* A standby connection for a read that may use one, else NULL. The standby must have
- * replayed the session's position and, whatever staleness the client accepts, every change
- * that may have taken access away (replica_permission_lsn, replica_permits): stale data,
- * never a stale permission. */
-static PGconn *
-session_read_db(struct req *r)
+/* SUSPEND_STANDBYS: whether a standby may serve r now (or none may ever). */
+static bool
+session_caught_up(const struct req *r)
+{
+	int64_t stale = session_max_stale((struct req *)r);
+
+	return session_pick(session_need(r), stale == SESSION_NO_STALE ? -1 : stale) != -2;
+}
+
+/* The standby for a read, waiting up to SETTLE_SESSION_WAIT_MS for one to replay what it
+ * needs, suspended (a read with a body does not wait): its index, -1 for the primary, or -2
+ * when r is suspended (the database phase runs again once it is resumed). */
+static int
+session_standby(struct req *r, int64_t max_lag_ms)
+{
+	enum suspend_outcome o = suspend_outcome(r);
+	int k = session_pick(session_need(r), max_lag_ms);
+
+	if (k != -2)
+		return k;
+	if (r->session_deadline_ms == 0) {
+		replica_note(REPLICA_SESSION_WAIT);
+		r->session_deadline_ms = util_now_ms() + cfg.session_wait_ms;
+	}
+	if (o != SUSPEND_TIMED_OUT && util_now_ms() < r->session_deadline_ms &&
+	    !http_req_has_body(r) && suspend_until(r, session_caught_up, r->session_deadline_ms))
+		return -2;
+	replica_note(REPLICA_FALLBACK);
+	return -1;
+}
+
+/* A standby connection for a read that may use one (*c NULL: the primary's). The standby
+ * must have replayed the session's position and, whatever staleness the client accepts,
+ * every change that may have taken access away: stale data, never a stale permission.
+ * false when r is suspended waiting for one. */
+static bool
+session_read_db(struct req *r, PGconn **c)
 {
 	int64_t stale = session_max_stale(r);
-	uint64_t need = replica_permission_lsn();
-	PGconn *c;
 	int k;
 
+	*c = NULL;
 	if (!r->session_cookie && stale == SESSION_NO_STALE)
-		return NULL;
-	if (r->session_lsn > need)
-		need = r->session_lsn;
-	k = session_standby(need, stale == SESSION_NO_STALE ? -1 : stale);
-	if (k < 0 || (c = db_thread_replica(k, replica_url(k))) == NULL)
-		return NULL;
+		return true;
+	k = session_standby(r, stale == SESSION_NO_STALE ? -1 : stale);
+	if (k == -2)
+		return false;
+	if (k < 0 || (*c = db_thread_replica(k, replica_url(k))) == NULL)
+		return true;
 	r->standby = k + 1;
 	if (replica_replay_lsn(k) > r->session_lsn)
 		r->session_lsn = replica_replay_lsn(k);
-	return c;
+	return true;
 }
 
 static bool
@@ -156,42 +176,32 @@ session_is_read(struct req *r)
 	return strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
 }
 
-PGconn *
+bool
 session_db(struct req *r)
 {
 	PGconn *c;
 
-	if (replica_count() == 0)
-		return db_thread_conn();
-	session_read_cookie(r);
-	if (session_is_read(r) && (c = session_read_db(r)) != NULL) {
-		replica_note(REPLICA_READ_STANDBY);
-		return c;
+	if (replica_count() == 0) {
+		r->db = db_thread_conn();
+		return true;
 	}
-	if (session_is_read(r))
+	if (session_is_read(r)) {
+		if (!session_read_db(r, &c))
+			return false;
+		if (c != NULL) {
+			replica_note(REPLICA_READ_STANDBY);
+			r->db = c;
+			return true;
+		}
 		replica_note(REPLICA_READ_PRIMARY);
+	}
 	c = db_thread_conn();
 	if (c != NULL && !session_is_read(r))
 		(void)db_take_commit_lsn(c); /* a position left from another request */
 	if (session_is_read(r) && replica_primary_lsn() > r->session_lsn)
 		r->session_lsn = replica_primary_lsn();
-	return c;
-}
-
-/* Drops the answer a handler made, so that it can run again. */
-static void
-session_drop_answer(struct req *r)
-{
-	if (r->response != NULL)
-		MHD_destroy_response(r->response);
-	r->response = NULL;
-	r->status = 0;
-	for (int i = 0; i < r->nheaders; i++) {
-		free(r->headers[i][0]);
-		free(r->headers[i][1]);
-	}
-	r->nheaders = 0;
-	r->wait_applied = false;
+	r->db = c;
+	return true;
 }
 
 bool
@@ -199,7 +209,8 @@ session_retry(struct req *r)
 {
 	PGconn *primary;
 
-	if (r->standby == 0 || r->suspended || r->status < 500)
+	/* A handler that suspended has no answer (status 0) yet: it is not retried. */
+	if (r->standby == 0 || r->status < 500)
 		return false;
 	if (!db_last_was_connection() && strncmp(db_last_sqlstate(), "40", 2) != 0)
 		return false;
@@ -207,7 +218,7 @@ session_retry(struct req *r)
 		return false;
 	log_warn("standby_failed standby=%d sqlstate=%s retry=primary", r->standby,
 	         db_last_sqlstate());
-	session_drop_answer(r);
+	http_drop_answer(r);
 	db_track_commits(r->db, false);
 	r->standby = 0;
 	r->db = primary;
@@ -271,7 +282,6 @@ session_answer(struct req *r)
 
 	if (replica_count() == 0)
 		return;
-	session_read_cookie(r);
 	v = sign_session(r->session_lsn);
 	cookie = xasprintf("SESSION=%s; Path=/; HttpOnly; SameSite=Lax%s", v,
 	                   session_over_tls(r) ? "; Secure" : "");
@@ -301,26 +311,31 @@ session_check(struct req *r)
 	return true;
 }
 
-/* Back from replica_await: the handler's answer, or 504 when the standbys were late. */
-static void
-session_concern_answer(struct req *r)
+/* SUSPEND_STANDBYS: whether enough standbys replayed r's write. */
+static bool
+session_concern_met(const struct req *r)
 {
-	if (!r->concern_timeout)
-		return;
-	session_drop_answer(r);
-	http_error(r, 504, "write_concern_timeout",
-	           "the write is committed, but not enough standbys applied it in time",
-	           "read it with the SESSION cookie, or retry with a smaller w");
+	return replica_replayed(r->session_lsn) >= r->write_concern - 1;
 }
 
-void
+bool
 session_concern(struct req *r)
 {
-	/* wait_answer is session_concern_answer once the standbys were waited for. */
-	if (r->write_concern < 2 || r->suspended || r->status < 200 || r->status >= 300 ||
-	    r->wait_answer == session_concern_answer)
-		return;
-	r->wait_answer = session_concern_answer;
-	replica_await(r, r->session_lsn, r->write_concern - 1,
-	              util_now_ms() + cfg.write_concern_timeout_ms);
+	switch (suspend_outcome(r)) {
+	case SUSPEND_READY:
+		return false;
+	case SUSPEND_TIMED_OUT:
+		replica_note(REPLICA_CONCERN_LATE);
+		http_drop_answer(r);
+		http_error(r, 504, "write_concern_timeout",
+		           "the write is committed, but not enough standbys applied it in time",
+		           "read it with the SESSION cookie, or retry with a smaller w");
+		return false;
+	case SUSPEND_NONE:
+		break;
+	}
+	if (r->write_concern < 2 || r->status < 200 || r->status >= 300)
+		return false;
+	replica_note(REPLICA_CONCERN_WAIT);
+	return suspend_until(r, session_concern_met, util_now_ms() + cfg.write_concern_timeout_ms);
 }

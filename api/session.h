@@ -7,20 +7,24 @@
 #include "db.h"
 #include "http.h"
 
-/* The connection a request uses: a standby for a GET or HEAD that carries a valid SESSION
- * cookie or says Cache-Control: max-stale, one that has replayed the cookie's position and
- * the newest change that may have taken access away (replica_permission_lsn), waited for up
- * to SETTLE_SESSION_WAIT_MS; else the primary. NULL when the primary cannot be reached. */
-PGconn *session_db(struct req *r);
+/* A new request, routed: reads its SESSION cookie (r->session_lsn, 0 when absent or
+ * forged). */
+void session_begin(struct req *r);
+/* Sets r->db, the connection a request uses: a standby for a GET or HEAD that carries a
+ * valid SESSION cookie or says Cache-Control: max-stale, one that has replayed the cookie's
+ * position and the newest change that may have taken access away (replica_permission_lsn),
+ * waited for up to SETTLE_SESSION_WAIT_MS with r suspended (suspend.h); else the primary
+ * (NULL when it cannot be reached). false when r is suspended: call again once resumed. */
+bool session_db(struct req *r) MUSTCHECK;
 /* Reads ?w=N of a write (API.md "Write concern"); false after answering 400 when it is not
  * plain decimal digits (leading zeros allowed; no sign, space or hex) of 1 to 1 + the number
  * of standbys. */
 bool session_check(struct req *r) MUSTCHECK;
-/* After session_wrote, and again after each resumption: with ?w=N (N > 1) and a 2xx answer
- * (a Prefer: wait one included, once its wait is over), suspends the request until N-1
- * standbys have replayed the write, or answers 504 write_concern_timeout after
- * SETTLE_WRITE_CONCERN_TIMEOUT_MS; only once per request. */
-void session_concern(struct req *r);
+/* After the handler: with ?w=N (N > 1) and a 2xx answer (a Prefer: wait one included, once
+ * its wait is over), suspends the request until N-1 standbys have replayed the write and
+ * returns true; called again once resumed, answers 504 write_concern_timeout if that took
+ * over SETTLE_WRITE_CONCERN_TIMEOUT_MS, and returns false. */
+bool session_concern(struct req *r) MUSTCHECK;
 /* After the handler: when a standby failed the request (lost mid-way, or a query cancelled
  * by a recovery conflict), drops its answer and moves the request to the primary; true
  * then, and the handler must run again. */

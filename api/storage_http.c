@@ -12,6 +12,9 @@
 #include "db.h"
 #include "log.h"
 #include "router.h"
+#include "sign.h"
+#include "storage.h"
+#include "storage_http.h"
 #include "storage_local.h"
 #include "uploads.h"
 
@@ -76,7 +79,7 @@ storage_http_open(struct req *r, struct storage_put *s)
 	} else if (db_get_bool(res, 0, 1)) {
 		http_error(r, 409, "conflict", "the upload is already completed",
 		           "begin a new upload process");
-	} else if (!http_storage_holds(r, db_get(res, 0, 6), 409)) {
+	} else if (!storage_http_holds(r, db_get(res, 0, 6), 409)) {
 		/* answered */
 	} else if (!db_get_bool(res, 0, 5)) {
 		http_error(r, 413, "payload_too_large",
@@ -104,7 +107,7 @@ storage_http_open(struct req *r, struct storage_put *s)
 	return rc;
 }
 
-/* Before the body of PUT /storage/{upload_id}/{number} (the router checked the signature):
+/* Before the body of PUT /storage/{upload_id}/{number} (the lifecycle checked the signature):
  * chunk, writer. */
 static int
 storage_http_put_begin(struct req *r)
@@ -394,7 +397,7 @@ storage_http_load(struct req *r, struct storage_get **out, char **etag, int64_t 
 		http_db_error(r);
 		return -1;
 	}
-	if (PQntuples(res) == 0 || !http_storage_holds(r, db_get(res, 0, 5), 503)) {
+	if (PQntuples(res) == 0 || !storage_http_holds(r, db_get(res, 0, 5), 503)) {
 		if (PQntuples(res) == 0)
 			http_not_found(r, "upload");
 		PQclear(res);
@@ -422,7 +425,7 @@ storage_http_load(struct req *r, struct storage_get **out, char **etag, int64_t 
 }
 
 /* GET (and HEAD) /storage/{upload_id}: the whole upload (or the asked Range), streamed;
- * the URL is signed for GET either way (the router checked it). With standbys, a URL that
+ * the URL is signed for GET either way (the lifecycle checked it). With standbys, a URL that
  * carries the position it was issued at is served by a standby that has replayed it
  * (session.h), else by the primary. */
 static void
@@ -461,12 +464,78 @@ storage_http_get(struct req *r)
 	free(etag);
 }
 
+json_t *
+storage_http_url(const char *method, const char *container, const char *upload_id, int number,
+                 uint64_t lsn)
+{
+	int64_t expires = util_wall_ms() / 1000 + cfg.url_ttl;
+	const char *host = NULL;
+	char *url = storage_url(method, container, upload_id, number, expires, lsn, &host);
+	json_t *o;
+
+	if (url == NULL)
+		return NULL;
+	o = json_pack("{s:s,s:s,s:s,s:[]}", "http_verb", method, "host", host, "url", url,
+	              "http_headers");
+	free(url);
+	return o;
+}
+
+bool
+storage_http_signed(struct req *r, uint64_t *lsn)
+{
+	const char *method = strcmp(r->method, "HEAD") == 0 ? "GET" : r->method;
+
+	if (sign_url_verify(method, r->path, http_query(r, "expires"), http_query(r, "lsn"),
+	                    http_query(r, "signature"), util_wall_ms() / 1000, lsn))
+		return true;
+	http_error(r, 403, "forbidden", "the signature of this URL is invalid or expired",
+	           "ask the API for a new URL");
+	return false;
+}
+
+void
+storage_http_unavailable(struct req *r)
+{
+	http_unavailable(r, "the storage service is not reachable", HTTP_RETRY_RECONNECT);
+}
+
+bool
+storage_http_holds(struct req *r, const char *provider, int status)
+{
+	char *msg = NULL;
+
+	if (storage_holds(provider, &msg))
+		return true;
+	log_warn("storage_provider_mismatch path=%s error=\"%s\"", r->path, msg);
+	if (status == 409) {
+		http_error(r, 409, "conflict", msg, "begin a new upload process");
+	} else {
+		http_unavailable(r, msg, HTTP_RETRY_OPERATOR);
+	}
+	free(msg);
+	return false;
+}
+
 const struct route storage_http_routes[] = {
-    {"PUT", "/storage/:upload_id/:number", ROUTE_STREAM | ROUTE_SIGNED, "storage.put",
-     storage_http_put, storage_http_put_begin, storage_http_put_data, storage_http_put_free},
-    {"GET", "/storage/:upload_id", ROUTE_SIGNED, "storage.get", storage_http_get, NULL, NULL, NULL},
+    {.method = "PUT",
+     .pattern = "/storage/:upload_id:uuid/:number:text",
+     .flags = ROUTE_STREAM | ROUTE_SIGNED,
+     .name = "storage.put",
+     .handle = storage_http_put,
+     .stream_begin = storage_http_put_begin,
+     .stream_data = storage_http_put_data,
+     .stream_free = storage_http_put_free},
+    {.method = "GET",
+     .pattern = "/storage/:upload_id:uuid",
+     .flags = ROUTE_SIGNED,
+     .name = "storage.get",
+     .handle = storage_http_get},
     /* HEAD answers as GET: libmicrohttpd sends the headers and leaves the body out. */
-    {"HEAD", "/storage/:upload_id", ROUTE_SIGNED, "storage.head", storage_http_get, NULL, NULL,
-     NULL},
-    {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
+    {.method = "HEAD",
+     .pattern = "/storage/:upload_id:uuid",
+     .flags = ROUTE_SIGNED,
+     .name = "storage.head",
+     .handle = storage_http_get},
+    {.method = NULL},
 };

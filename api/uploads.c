@@ -16,6 +16,7 @@
 #include "outbox.h"
 #include "router.h"
 #include "storage.h"
+#include "storage_http.h"
 #include "uploads.h"
 #include "uuid.h"
 #include "views.h"
@@ -444,7 +445,7 @@ uploads_created(struct req *r, const struct uploads_new *u, const char *id, cons
 		http_header(r, "X-MAX-CHUNK-UPLOAD-SIZE", buf);
 		return 0;
 	}
-	if ((url = http_storage_url("PUT", container, id, 1, 0)) == NULL)
+	if ((url = storage_http_url("PUT", container, id, 1, 0)) == NULL)
 		return -1;
 	json_object_set_new(out, "signed_url", url);
 	snprintf(buf, sizeof(buf), "%lld",
@@ -488,7 +489,7 @@ uploads_create(struct req *r)
 	out = uploads_row_json(res, 0);
 	if (uploads_created(r, &u, id, db_get(res, 0, U_NEW_CONTAINER), out) < 0) {
 		json_decref(out);
-		http_storage_unavailable(r);
+		storage_http_unavailable(r);
 		goto out;
 	}
 	http_json(r, 201, out);
@@ -654,19 +655,19 @@ uploads_chunks(struct req *r)
 		           "begin a new upload to send more chunks");
 	} else if (db_get_bool(res, 0, UC_PURGED)) {
 		uploads_expired(r);
-	} else if (!http_storage_holds(r, db_get(res, 0, UC_PROVIDER), 409)) {
+	} else if (!storage_http_holds(r, db_get(res, 0, UC_PROVIDER), 409)) {
 		/* answered */
 	} else if (!db_get_bool(res, 0, UC_NUMBER_OK) || !db_get_bool(res, 0, UC_SIZE_OK)) {
 		uploads_chunk_invalid(r, res);
 	} else if (!db_get_bool(res, 0, UC_WRITTEN)) {
 		http_db_error(r);
 	} else {
-		json_t *url = http_storage_url("PUT", db_get(res, 0, UC_CONTAINER), r->params[0],
+		json_t *url = storage_http_url("PUT", db_get(res, 0, UC_CONTAINER), r->params[0],
 		                               (int)ch.number, 0);
 		if (url != NULL)
 			http_json(r, 200, url);
 		else
-			http_storage_unavailable(r);
+			storage_http_unavailable(r);
 	}
 out:
 	PQclear(res);
@@ -736,7 +737,7 @@ uploads_mark_complete(struct req *r, enum hash_alg alg, const char *value)
 	} else if (!db_get_bool(res, 0, U_DONE) && db_get_bool(res, 0, U_EXPIRED)) {
 		uploads_expired(r);
 	} else if (!db_get_bool(res, 0, U_DONE) &&
-	           !http_storage_holds(r, db_get(res, 0, U_HELD_BY), 409)) {
+	           !storage_http_holds(r, db_get(res, 0, U_HELD_BY), 409)) {
 		/* answered */
 	} else if (!db_get_bool(res, 0, U_DONE) && db_get(res, 0, U_DONE_RECORDED) != NULL) {
 		http_error(r, 409, "conflict",
@@ -807,16 +808,35 @@ out:
 }
 
 const struct route uploads_routes[] = {
-    {"POST", "/api/v1/projects/:id/uploads", ROUTE_AUTH, "uploads.create", uploads_create, NULL,
-     NULL, NULL},
-    {"GET", "/api/v1/projects/:id/uploads", ROUTE_AUTH, "uploads.list", uploads_list, NULL, NULL,
-     NULL},
-    {"GET", "/api/v1/uploads/:id", ROUTE_AUTH, "uploads.get", uploads_get, NULL, NULL, NULL},
-    {"PUT", "/api/v1/uploads/:id/chunks", ROUTE_AUTH, "uploads.chunks", uploads_chunks, NULL, NULL,
-     NULL},
-    {"PUT", "/api/v1/uploads/:id/complete", ROUTE_AUTH | ROUTE_JOBS, "uploads.complete",
-     uploads_complete, NULL, NULL, NULL},
-    {"PUT", "/api/v1/uploads/:id/hashes", ROUTE_AUTH, "uploads.hashes", uploads_hashes, NULL, NULL,
-     NULL},
-    {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
+    {.method = "POST",
+     .pattern = "/api/v1/projects/:id:uuid/uploads",
+     .flags = ROUTE_AUTH,
+     .name = "uploads.create",
+     .handle = uploads_create},
+    {.method = "GET",
+     .pattern = "/api/v1/projects/:id:uuid/uploads",
+     .flags = ROUTE_AUTH,
+     .name = "uploads.list",
+     .handle = uploads_list},
+    {.method = "GET",
+     .pattern = "/api/v1/uploads/:id:uuid",
+     .flags = ROUTE_AUTH,
+     .name = "uploads.get",
+     .handle = uploads_get},
+    {.method = "PUT",
+     .pattern = "/api/v1/uploads/:id:uuid/chunks",
+     .flags = ROUTE_AUTH,
+     .name = "uploads.chunks",
+     .handle = uploads_chunks},
+    {.method = "PUT",
+     .pattern = "/api/v1/uploads/:id:uuid/complete",
+     .flags = ROUTE_AUTH | ROUTE_JOBS,
+     .name = "uploads.complete",
+     .handle = uploads_complete},
+    {.method = "PUT",
+     .pattern = "/api/v1/uploads/:id:uuid/hashes",
+     .flags = ROUTE_AUTH,
+     .name = "uploads.hashes",
+     .handle = uploads_hashes},
+    {.method = NULL},
 };

@@ -183,11 +183,20 @@ versions_promote(struct req *r)
 }
 
 const struct route versions_routes[] = {
-    {"PUT", "/api/v1/file_versions/:id", ROUTE_AUTH, "file_versions.update", versions_label, NULL,
-     NULL, NULL},
-    {"DELETE", "/api/v1/file_versions/:id", ROUTE_AUTH | ROUTE_JOBS, "file_versions.delete",
-     versions_delete, NULL, NULL, NULL},
-    {"POST", "/api/v1/file_versions/:id/current", ROUTE_AUTH, "file_versions.promote",
-     versions_promote, NULL, NULL, NULL},
-    {NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
+    {.method = "PUT",
+     .pattern = "/api/v1/file_versions/:id:uuid",
+     .flags = ROUTE_AUTH,
+     .name = "file_versions.update",
+     .handle = versions_label},
+    {.method = "DELETE",
+     .pattern = "/api/v1/file_versions/:id:uuid",
+     .flags = ROUTE_AUTH | ROUTE_JOBS,
+     .name = "file_versions.delete",
+     .handle = versions_delete},
+    {.method = "POST",
+     .pattern = "/api/v1/file_versions/:id:uuid/current",
+     .flags = ROUTE_AUTH,
+     .name = "file_versions.promote",
+     .handle = versions_promote},
+    {.method = NULL},
 };

@@ -1,4 +1,4 @@
-/* wait.c: suspended requests waiting for a resource to become consistent. */
+/* wait.c: Prefer: wait, and the thread that LISTENs for resources becoming consistent. */
 #include "wait.h"
 
 #include <errno.h>
@@ -14,31 +14,16 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "suspend.h"
 
 /* How long the thread keeps listening after the last waiter left. */
 #define WAIT_LINGER_MS 2000
 
-struct waiter {
-	struct req *r;
-	char id[37];
-	int64_t deadline_ms;
-	struct waiter *next;
-};
-
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct waiter *waiters;
-static atomic_uint_fast64_t seq;
 static pthread_t thread;
 static int wake_pipe[2] = {-1, -1};
 static atomic_int stopping;
 static bool started;
 static char *db_url;
-
-uint64_t
-wait_seq(void)
-{
-	return atomic_load(&seq);
-}
 
 int64_t
 wait_preferred(struct req *r)
@@ -54,43 +39,6 @@ wait_preferred(struct req *r)
 	return secs > cfg.max_wait ? cfg.max_wait : secs;
 }
 
-/* Resumes one waiter (already unlinked). The request runs its answer on resume. */
-static void
-wait_resume(struct waiter *w)
-{
-	w->r->resumed = true;
-	MHD_resume_connection(w->r->conn);
-	free(w);
-}
-
-/* Resumes the waiters for id (every waiter if id is NULL) and those whose time is up.
- * Returns the milliseconds until the next deadline (at most 1000). */
-static int
-wait_sweep(const char *id)
-{
-	struct waiter **pp, *w, *ready = NULL;
-	int64_t now = util_now_ms(), next = now + 1000;
-
-	pthread_mutex_lock(&lock);
-	for (pp = &waiters; (w = *pp) != NULL;) {
-		if (id == NULL || strcmp(w->id, id) == 0 || w->deadline_ms <= now) {
-			*pp = w->next;
-			w->next = ready;
-			ready = w;
-			continue;
-		}
-		if (w->deadline_ms < next)
-			next = w->deadline_ms;
-		pp = &w->next;
-	}
-	pthread_mutex_unlock(&lock);
-	while ((w = ready) != NULL) {
-		ready = w->next;
-		wait_resume(w);
-	}
-	return (int)(next - now);
-}
-
 /* Whether the thread should LISTEN: while requests wait, and for WAIT_LINGER_MS after the
  * last one left (so that a steady trickle of waits does not LISTEN and UNLISTEN each
  * time). A connection that LISTENs pays a transaction for every NOTIFY committed in the
@@ -100,12 +48,8 @@ wait_wanted(void)
 {
 	static int64_t busy_ms = INT64_MIN / 2;
 	int64_t now = util_now_ms();
-	bool any;
 
-	pthread_mutex_lock(&lock);
-	any = waiters != NULL;
-	pthread_mutex_unlock(&lock);
-	if (any)
+	if (suspend_any(SUSPEND_CONSISTENT))
 		busy_ms = now;
 	return now - busy_ms < WAIT_LINGER_MS;
 }
@@ -133,8 +77,7 @@ wait_drain(PGconn *c)
 	if (!PQconsumeInput(c))
 		return false;
 	while ((n = PQnotifies(c)) != NULL) {
-		atomic_fetch_add(&seq, 1);
-		wait_sweep(n->extra);
+		suspend_notify(n->extra);
 		PQfreemem(n);
 	}
 	return true;
@@ -153,8 +96,7 @@ wait_adjust(PGconn **c, bool *listening)
 		*listening = true;
 		/* Notifications committed before the LISTEN were not received: every waiter
 		 * looks again, and so does every handler between its look and wait_for. */
-		atomic_fetch_add(&seq, 1);
-		wait_sweep(NULL);
+		suspend_notify(NULL);
 	} else if (!want && *listening) {
 		*listening = false;
 		if (db_cmd(*c, "UNLISTEN *", 0, NULL) < 0) {
@@ -177,8 +119,7 @@ wait_main(void *arg)
 	while (!atomic_load(&stopping)) {
 		if (!wait_adjust(&c, &listening)) {
 			/* No notifications: let every waiter look for itself now and then. */
-			atomic_fetch_add(&seq, 1);
-			wait_sweep(NULL);
+			suspend_notify(NULL);
 			util_sleep_ms(250, NULL);
 			continue;
 		}
@@ -195,7 +136,7 @@ wait_main(void *arg)
 			c = NULL;
 			listening = false;
 		}
-		timeout = wait_sweep("");
+		timeout = suspend_sweep(SUSPEND_CONSISTENT);
 	}
 	if (c != NULL)
 		PQfinish(c);
@@ -223,56 +164,47 @@ wait_stop(void)
 	if (write(wake_pipe[1], "x", 1) < 0)
 		log_warn("wait_wake_failed");
 	pthread_join(thread, NULL);
-	wait_sweep(NULL);
 	close(wake_pipe[0]);
 	close(wake_pipe[1]);
 	free(db_url);
 	started = false;
 }
 
-void
+bool
 wait_applied(struct req *r)
 {
 	int64_t secs = wait_preferred(r);
 	char buf[32];
 
-	if (secs <= 0 || r->wait_applied || r->idempotent)
-		return;
-	snprintf(buf, sizeof(buf), "wait=%lld", (long long)secs);
-	http_header(r, "Preference-Applied", buf);
-	r->wait_applied = true;
+	if (secs <= 0 || r->idempotent)
+		return false;
+	if (!http_has_header(r, "Preference-Applied")) {
+		snprintf(buf, sizeof(buf), "wait=%lld", (long long)secs);
+		http_header(r, "Preference-Applied", buf);
+	}
+	return true;
 }
 
 bool
 wait_for(struct req *r, const char *resource_id, void (*answer)(struct req *r))
 {
 	int64_t secs = wait_preferred(r), now = util_now_ms();
-	struct waiter *w;
 
 	/* An idempotent request answers at once: its answer is stored with its key. */
 	if (secs <= 0 || r->idempotent)
 		return false;
-	if (!r->wait_applied) {
-		wait_applied(r);
+	if (r->wait_deadline_ms == 0)
 		r->wait_deadline_ms = now + secs * 1000;
-	}
+	(void)wait_applied(r);
 	if (now >= r->wait_deadline_ms || !started || atomic_load(&stopping))
 		return false;
-	w = xcalloc(1, sizeof(*w));
-	w->r = r;
-	snprintf(w->id, sizeof(w->id), "%s", resource_id);
-	w->deadline_ms = r->wait_deadline_ms;
-	r->wait_answer = answer;
 	if (resource_id != r->wait_id)
 		snprintf(r->wait_id, sizeof(r->wait_id), "%s", resource_id);
-	r->suspended = true;
-	MHD_suspend_connection(r->conn);
-	pthread_mutex_lock(&lock);
-	w->next = waiters;
-	waiters = w;
-	pthread_mutex_unlock(&lock);
-	/* A notification that came in since the handler looked may have been for us. */
-	if (wait_seq() != r->wait_seq || write(wake_pipe[1], "x", 1) < 0)
-		wait_sweep(resource_id);
+	if (!suspend_on_key(r, resource_id, r->wait_deadline_ms, answer))
+		return false;
+	/* A notification that came in since the handler looked may have been for us; else the
+	 * thread is told, to listen and to heed the new deadline. */
+	if (suspend_missed(r) || write(wake_pipe[1], "x", 1) < 0)
+		suspend_notify(resource_id);
 	return true;
 }

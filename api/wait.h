@@ -10,7 +10,7 @@
 
 /* Starts the waiter thread on its own connection to database_url. 0 or -1. */
 int wait_start(const char *database_url) MUSTCHECK;
-/* Resumes every waiting request and stops the thread. Call before MHD_stop_daemon. */
+/* Stops the thread (after suspend_stop resumed every waiting request). */
 void wait_stop(void);
 
 /* The number of seconds the request asks to wait, capped by cfg.max_wait (0: none). */
@@ -24,11 +24,8 @@ int64_t wait_preferred(struct req *r);
 bool wait_for(struct req *r, const char *resource_id, void (*answer)(struct req *r));
 
 /* Adds Preference-Applied once, when the request asked to wait: for answers that had no
- * need to wait because the resource was consistent already. */
-void wait_applied(struct req *r);
-
-/* Taken by the router before a handler runs, to close the race between a handler's check
- * and its suspension. */
-uint64_t wait_seq(void);
+ * need to wait because the resource was consistent already. Returns whether it asked to
+ * wait (and is not idempotent: its answer is stored, and says nothing of waiting). */
+bool wait_applied(struct req *r);
 
 #endif

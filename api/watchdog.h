@@ -12,7 +12,7 @@
 
 #include "util.h"
 
-/* Where a connection is in its current request; the router tells the watchdog. */
+/* Where a connection is in its current request; the lifecycle tells the watchdog. */
 enum watchdog_phase {
 	WATCHDOG_IDLE,    /* between requests (or before the first): no byte of the next yet */
 	WATCHDOG_HEADERS, /* the first byte of a request came in; its headers are not complete */

@@ -2,14 +2,14 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "http.h"
+#include "form.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	json_t *obj = http_parse_form((const char *)data, size);
+	json_t *obj = form_parse((const char *)data, size);
 
 	if (!json_is_object(obj))
 		__builtin_trap();

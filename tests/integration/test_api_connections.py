@@ -282,3 +282,34 @@ def test_bodies_without_a_token_are_not_read(settle):
             s.close()
     assert grown < limit, f"peak RSS grew by {grown} KiB"
     assert requests.get(f"{api.url}/healthz", timeout=5).status_code == 200
+
+
+def test_every_503_says_retry_after(settle):
+    """Issue 21: every 503 service_unavailable is made by http_unavailable, with Retry-After
+    (API.md). With the database down: the readiness and status probes, a request whose token
+    cannot be checked against revocations, and one that needs the database."""
+    live = settle.api()
+    token = settle.login(live)["headers"]
+    closed = free_port()
+    api = settle.api(wait=False,
+                     SETTLE_DATABASE_URL=f"postgresql://postgres@127.0.0.1:{closed}/settle")
+
+    def healthy():
+        assert api.alive(), f"settle-api exited ({api.returncode}):\n{api.log_text()[-3000:]}"
+        try:
+            return requests.get(api.url + "/healthz", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    wait_until(healthy, 30, what="/healthz with the database down")
+    answers = [requests.get(api.url + "/readyz", timeout=10),
+               requests.get(api.base + "/app/status", timeout=10),
+               requests.get(api.base + "/projects", headers=token, timeout=10),
+               requests.post(api.base + "/projects", headers=token, timeout=10,
+                             json={"name": "p", "description": "d"}),
+               requests.get(api.base + "/storage_providers", headers=token, timeout=10)]
+    for r in answers:
+        if r.status_code == 503:
+            assert r.json()["code"] == "service_unavailable", r.text
+            assert r.headers.get("Retry-After", "").isdigit(), (r.url, r.headers)
+    assert [r.status_code for r in answers[:4]] == [503] * 4, [r.text for r in answers]

@@ -660,3 +660,28 @@ def test_write_concern_takes_only_plain_digits(settle):
         assert r.status_code == 201, (w, r.text)
     names = sorted(x["name"] for x in c.get(f"/projects/{pid}/children").json()["results"])
     assert names == ["ok-0001", "ok-01", "ok-1"], names
+
+
+def test_standby_catch_up_holds_no_thread(settle, standby):
+    """Issue 21: a read that waits for its standby to replay its session's position is
+    suspended, not a sleeping HTTP thread: with one HTTP thread, /healthz answers while the
+    read waits, and the read is then served by the standby (no fall-back to the primary)."""
+    api = settle.api(SETTLE_QUEUE="inline", SETTLE_DATABASE_REPLICA_URLS=standby.url(),
+                     SETTLE_THREADS="1", SETTLE_SESSION_WAIT_MS="10000")
+    time.sleep(0.5)  # the position poller has seen the standby
+    c = Client(api, settle.login(api))
+    pid = new_project(c)
+    fid = new_folder(c, pid, "caught-up")
+    before = metric(api, 'settle_reads_total{served="standby"}')
+    got = {}
+    reader = threading.Thread(target=lambda: got.update(r=c.get(f"/folders/{fid}")))
+    reader.start()
+    time.sleep(0.3)  # the read waits for the standby (2 s behind)
+    t0 = time.monotonic()
+    assert requests.get(f"{api.url}/healthz", timeout=TIMEOUT).status_code == 200
+    took = time.monotonic() - t0
+    reader.join(TIMEOUT)
+    assert took < 1.0, f"/healthz waited {took:.2f}s behind a read waiting for its standby"
+    assert got["r"].status_code == 200, got["r"].text
+    assert metric(api, 'settle_reads_total{served="standby"}') >= before + 1
+    assert metric(api, "settle_session_fallbacks_total") == 0

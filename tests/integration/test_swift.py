@@ -116,6 +116,8 @@ def test_unreachable_swift_is_503(settle, swift, swift_client):
     r = c2.req("PUT", f"/uploads/{uid}/chunks",
                json={"number": 1, "size": 10, "hash": {"value": md5(b"x"), "algorithm": "md5"}})
     assert_error(r, 503, "service_unavailable")
+    # Issue 21: like every 503 (http_unavailable), it says when to retry.
+    assert r.headers.get("Retry-After", "").isdigit(), r.headers
     u = c.chunk_url(uid, 1, 10, md5(b"0123456789"))  # the first API still signs
     assert requests.put(u["host"] + u["url"], data=b"0123456789", timeout=30).status_code == 201
 

@@ -61,6 +61,17 @@ test_api_params(void **state)
 	assert_memory_equal(r.params[0], "0b6e2d1c-3a7f-4e55-9c1e-2f7d8a9b0c1d", 36);
 }
 
+/* Issue 21: every parameter of every route has a type (no rule by its name). */
+static void
+test_params_typed(void **state)
+{
+	const char *bad = NULL;
+
+	(void)state;
+	assert_int_equal(router_check(&bad), 0);
+	assert_null(bad);
+}
+
 int
 main(void)
 {
@@ -68,6 +79,7 @@ main(void)
 	    cmocka_unit_test(test_match_capture),
 	    cmocka_unit_test(test_unknown),
 	    cmocka_unit_test(test_api_params),
+	    cmocka_unit_test(test_params_typed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
