@@ -104,6 +104,9 @@ static const struct config_key keys[] = {
      "smallest chunk clients are told to send (X-MIN-CHUNK-UPLOAD-SIZE); bounds chunk numbers"},
     {"SETTLE_MAX_CHUNK_SIZE", CFG_INT, &cfg.max_chunk_size, "5368709120", 1, INT64_MAX,
      "largest chunk in bytes (X-MAX-CHUNK-UPLOAD-SIZE)"},
+    {"SETTLE_FAULT_DELETE_MS", CFG_INT, &cfg.fault_delete_ms, "0", 0, 3600000,
+     "tests only: ms each delete of an upload's stored bytes waits before it runs (a slow "
+     "store)"},
     {"SETTLE_FAULT_RATE", CFG_DOUBLE, &cfg.fault_rate, "0", 0, 0,
      "test only: share (0..1) of requests and jobs that fail on purpose"},
     {"SETTLE_RELAY", CFG_STRING, &relay_str, "on", 0, 0,

@@ -50,6 +50,7 @@ struct settle_config {
 	int64_t min_chunk_size;
 	int64_t max_chunk_size;
 	double fault_rate;
+	int64_t fault_delete_ms; /* tests only: each upload delete waits this long first */
 	bool relay;
 	char *log_level;
 };

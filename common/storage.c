@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "log.h"
 #include "storage_local.h"
 #include "storage_swift.h"
 
@@ -165,6 +166,11 @@ int
 storage_upload_delete(const char *container, const char *upload_id, const int *numbers, int n,
                       char **err)
 {
+	if (cfg.fault_delete_ms > 0) { /* SETTLE_FAULT_DELETE_MS: a slow store, tests only */
+		log_warn("injected_delay call=upload_delete upload=%s ms=%lld", upload_id,
+		         (long long)cfg.fault_delete_ms);
+		util_sleep_ms(cfg.fault_delete_ms, NULL);
+	}
 	return storage_provider->upload_delete(container, upload_id, numbers, n, err);
 }
 
