@@ -12,7 +12,8 @@
 
 #include "config.h"
 #include "db.h"
-#include "jobs.h"
+#include "inline.h"
+#include "kinds.h"
 #include "log.h"
 #include "relay.h"
 #include "replica.h"
@@ -172,7 +173,7 @@ main(int argc, char **argv)
 		log_error("wait_start_failed");
 	if (cfg.relay || cfg.inline_mode) {
 		struct relay_sink sink =
-		    cfg.inline_mode ? jobs_inline_sink() : relay_mq_sink(cfg.amqp_url);
+		    cfg.inline_mode ? inline_sink() : relay_mq_sink(cfg.amqp_url, kinds_names());
 		relay = relay_start(cfg.database_url, sink, 1000);
 		if (relay == NULL)
 			log_error("relay_start_failed");

@@ -2,12 +2,13 @@
  * deliveries, hands them to SETTLE_WORKER_THREADS job threads (each with its own Postgres
  * connection) and, when a job is finished, acks it (after its COMMIT), re-publishes it
  * through the delay queue, or dead-letters it. A job thread takes the next job and, when
- * it is an upload.complete, every other upload.complete waiting in the prefetch window,
- * and runs them as one batch (jobs_run_batch: one statement to load, one to commit); a job
- * with many bytes to read comes back from the batch and runs alone. Acks go out after the
- * COMMIT, one `multiple` ack for each run of consecutive delivery tags that are all
- * committed, single acks for the others. It survives restarts of Postgres and RabbitMQ by
- * reconnecting with backoff. */
+ * its kind is batchable (upload.complete), every other job of that kind waiting in the
+ * prefetch window, and runs them as one batch (jobs_run_batch: one statement to load, one
+ * to commit); a job with many bytes to read comes back from the batch and runs alone.
+ * Housekeeping runs on a thread of its own (housekeeper.c), never on this one. Acks go out after
+ * the COMMIT, one `multiple` ack for each run of consecutive delivery tags that are all committed,
+ * single acks for the others. It survives restarts of Postgres and RabbitMQ by reconnecting with
+ * backoff. */
 #include "consumer.h"
 
 #include <errno.h>
@@ -21,8 +22,8 @@
 
 #include "config.h"
 #include "db.h"
-#include "job.h"
 #include "jobs.h"
+#include "kinds.h"
 #include "log.h"
 #include "mq.h"
 
@@ -36,6 +37,7 @@ struct item {
 	struct mq_delivery d;
 	uint64_t gen; /* the AMQP connection it came on: acks go only to that one */
 	struct job j;
+	const struct job_kind *kind; /* of j, once parsed */
 	enum job_result res;
 	bool parsed, gave_up, pg_broken;
 	bool solo;             /* run alone: it came back from a batch with many bytes to read */
@@ -57,10 +59,8 @@ struct consumer {
 	volatile int *stop;
 	struct mq *mq;
 	uint64_t gen;
-	PGconn *pg; /* the main thread's, for housekeeping */
 	struct util_backoff mq_backoff;
 	struct consumer_window win; /* of the current connection */
-	int64_t next_housekeeping_ms;
 	/* Between the main thread and the job threads. */
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
@@ -164,7 +164,7 @@ consumer_work(PGconn *pg, struct item *it)
 	consumer_finished(pg, it, 1, util_now_ms() - t0);
 }
 
-/* Runs items (upload.complete jobs) as one batch. The ones that come back deferred are
+/* Runs items (jobs of one batchable kind) as one batch. The ones that come back deferred are
  * marked solo and left in *deferred (a list) for the caller to queue again. */
 static void
 consumer_work_batch(PGconn *pg, struct item **items, int n, struct item **deferred)
@@ -176,7 +176,7 @@ consumer_work_batch(PGconn *pg, struct item **items, int n, struct item **deferr
 
 	for (int i = 0; i < n; i++)
 		ji[i].j = &items[i]->j;
-	jobs_run_batch(pg, ji, n);
+	jobs_run_batch(pg, items[0]->kind, ji, n);
 	ms = util_now_ms() - t0;
 	for (int i = 0; i < n; i++)
 		if (ji[i].res == JOB_DONE && !ji[i].deferred && committed++ == 0)
@@ -203,11 +203,12 @@ consumer_work_batch(PGconn *pg, struct item **items, int n, struct item **deferr
 static bool
 consumer_batchable(const struct item *it)
 {
-	return it->parsed && !it->solo && strcmp(it->j.kind, JOB_UPLOAD_COMPLETE) == 0;
+	return it->parsed && !it->solo && kind_batchable(it->kind);
 }
 
 /* Takes the next work off todo (lock held): the head item and, when it may batch, every
- * other batchable item queued, up to CONSUMER_BATCH_MAX. Returns how many (>= 1). */
+ * other batchable item of its kind queued, up to CONSUMER_BATCH_MAX. Returns how many
+ * (>= 1). */
 static int
 consumer_take(struct consumer *k, struct item **out)
 {
@@ -216,7 +217,8 @@ consumer_take(struct consumer *k, struct item **out)
 
 	while (*pp != NULL && n < CONSUMER_BATCH_MAX) {
 		struct item *it = *pp;
-		if (n == 0 || (consumer_batchable(out[0]) && consumer_batchable(it))) {
+		if (n == 0 || (consumer_batchable(out[0]) && consumer_batchable(it) &&
+		               it->kind == out[0]->kind)) {
 			*pp = it->next;
 			it->next = NULL;
 			out[n++] = it;
@@ -321,12 +323,12 @@ consumer_mq_open(struct consumer *k, char **err)
 	int queues = 0;
 
 	k->mq = mq_connect(cfg.amqp_url, CONSUMER_HEARTBEAT_S, err);
-	if (k->mq == NULL || mq_declare_topology(k->mq, err) < 0)
+	if (k->mq == NULL || mq_declare_topology(k->mq, kinds_names(), err) < 0)
 		return -1;
-	for (int i = 0; i < job_kind_count; i++) {
-		if (config_kind_excluded(job_kinds[i]))
+	for (int i = 0; i < kinds_count; i++) {
+		if (config_kind_excluded(kinds_all[i]->name))
 			continue;
-		char *queue = mq_kind_queue(job_kinds[i]);
+		char *queue = mq_kind_queue(kinds_all[i]->name);
 		int rc = mq_consume(k->mq, queue, (int)cfg.worker_prefetch, err);
 		free(queue);
 		if (rc < 0)
@@ -378,29 +380,6 @@ consumer_mq_drop(struct consumer *k, const char *why)
 	}
 	k->todo_tail = NULL;
 	pthread_mutex_unlock(&k->lock);
-}
-
-/* The housekeeping round, at start and then every SETTLE_HOUSEKEEPING_INTERVAL seconds, on
- * the main thread's connection: jobs_reconcile, then jobs_housekeep. */
-static void
-consumer_housekeep(struct consumer *k)
-{
-	struct util_backoff backoff = UTIL_BACKOFF_INIT;
-	int n = 0;
-
-	if (util_now_ms() < k->next_housekeeping_ms)
-		return;
-	k->next_housekeeping_ms = util_now_ms() + cfg.housekeeping_interval * 1000;
-	if (!consumer_pg_ready(NULL, &k->pg, &backoff)) {
-		log_warn("housekeeping_failed reason=\"no database\"");
-		return;
-	}
-	if (jobs_reconcile(k->pg, cfg.reconcile_after, &n) < 0)
-		log_warn("reconcile_failed");
-	else if (n > 0)
-		log_info("reconcile enqueued=%d", n);
-	if (jobs_housekeep(k->pg) < 0)
-		log_warn("housekeeping_failed");
 }
 
 /* Publishes the delivery to settle.dead (confirmed), then acks it. 0, -1 on AMQP error. */
@@ -592,7 +571,8 @@ consumer_give(struct consumer *k, struct mq_delivery *d)
 
 	it->d = *d;
 	it->gen = k->gen;
-	it->parsed = job_parse(it->d.body, it->d.len, &it->j, &it->err) == 0;
+	it->kind = kinds_parse(it->d.body, it->d.len, &it->j, &it->err);
+	it->parsed = it->kind != NULL;
 	consumer_window_add(&k->win, it->d.tag);
 	pthread_mutex_lock(&k->lock);
 	if (k->todo_tail != NULL)
@@ -708,8 +688,8 @@ consumer_run(volatile int *stop)
 	};
 	int kinds = 0;
 
-	for (int i = 0; i < job_kind_count; i++)
-		kinds += config_kind_excluded(job_kinds[i]) ? 0 : 1;
+	for (int i = 0; i < kinds_count; i++)
+		kinds += config_kind_excluded(kinds_all[i]->name) ? 0 : 1;
 	if (kinds == 0) {
 		log_error("no_job_kinds reason=\"SETTLE_WORKERS_EXCEPT excludes every kind\"");
 		return -1;
@@ -719,14 +699,11 @@ consumer_run(volatile int *stop)
 	while (!*stop) {
 		if (!consumer_mq_ready(&k))
 			continue;
-		consumer_housekeep(&k);
 		consumer_step(&k);
 	}
 	log_info("stopping reason=signal");
 	consumer_finish(&k);
 	mq_close(k.mq);
-	if (k.pg != NULL)
-		PQfinish(k.pg);
 	free(k.win.tags);
 	free(k.win.ready);
 	free(k.win.since);

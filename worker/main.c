@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "consumer.h"
+#include "housekeeper.h"
 #include "log.h"
 #include "storage.h"
 
@@ -52,7 +53,10 @@ main(int argc, char **argv)
 	}
 	log_info("starting max_attempts=%lld prefetch=%lld fault_rate=%g",
 	         (long long)cfg.max_attempts, (long long)cfg.worker_prefetch, cfg.fault_rate);
-	if (consumer_run(&main_stop) < 0)
+	struct housekeeper *h = housekeeper_start();
+	int rc = consumer_run(&main_stop);
+	housekeeper_stop(h);
+	if (rc < 0)
 		return 1;
 	log_info("stopped");
 	return 0;

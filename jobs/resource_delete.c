@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "db.h"
-#include "jobs.h"
 #include "log.h"
+#include "resource_delete.h"
 #include "storage.h"
 
 /* Runs the statements of sqls (each taking $1 = id) in order. 0 or -1 with *err. */
@@ -28,7 +28,7 @@ rd_run_all(PGconn *c, const char *id, const char *const *sqls, int n, char **err
 	return 0;
 }
 
-/* The chunk numbers of a JOBS_SQL_CHUNK_NUMBERS column ("{1,2,3}"), in *n; new array
+/* The chunk numbers of a RESOURCE_DELETE_SQL_CHUNK_NUMBERS column ("{1,2,3}"), in *n; new array
  * (caller frees). */
 static int *
 rd_chunk_numbers(const char *text, int *n)
@@ -43,7 +43,8 @@ rd_chunk_numbers(const char *text, int *n)
 }
 
 /* Deletes the stored bytes of upload id in container, by its chunk numbers (the text of a
- * JOBS_SQL_CHUNK_NUMBERS column), and sets its purged_at. 0, or -1 with *err and errno. */
+ * RESOURCE_DELETE_SQL_CHUNK_NUMBERS column), and sets its purged_at. 0, or -1 with *err and errno.
+ */
 static int
 rd_purge_one(PGconn *c, const char *id, const char *container, const char *chunks, char **err)
 {
@@ -71,7 +72,7 @@ out:
 	return rc;
 }
 
-/* Purges the uploads that sql selects (see jobs.h). */
+/* Purges the uploads that sql selects (see resource_delete.h). */
 int
 resource_delete_purge(PGconn *c, const char *sql, int nparams, const char *const *params,
                       int *purged, char **err)
@@ -117,11 +118,12 @@ rd_project(PGconn *c, const char *id, const char *container, int *purged, char *
 	int rc = -1;
 
 	if (rd_run_all(c, id, sqls, (int)ARRAY_LEN(sqls), err) < 0 ||
-	    resource_delete_purge(c,
-	                          "SELECT id::text, storage_container, " JOBS_SQL_CHUNK_NUMBERS(
-	                              "uploads") " FROM uploads WHERE project_id = $1 AND "
-	                                         "purged_at IS NULL ORDER BY id",
-	                          1, p, purged, err) < 0)
+	    resource_delete_purge(
+	        c,
+	        "SELECT id::text, storage_container, " RESOURCE_DELETE_SQL_CHUNK_NUMBERS(
+	            "uploads") " FROM uploads WHERE project_id = $1 AND "
+	                       "purged_at IS NULL ORDER BY id",
+	        1, p, purged, err) < 0)
 		goto out;
 	if (storage_container_delete(container, &serr) < 0) {
 		int e = errno;
@@ -247,12 +249,12 @@ rd_folder(PGconn *c, const char *id, int *purged, char **err)
 		return -1;
 	return resource_delete_purge(
 	    c,
-	    RD_SUBTREE "SELECT u.id::text, u.storage_container, " JOBS_SQL_CHUNK_NUMBERS(
+	    RD_SUBTREE "SELECT u.id::text, u.storage_container, " RESOURCE_DELETE_SQL_CHUNK_NUMBERS(
 	        "u") " FROM uploads u"
 	             " JOIN file_versions v ON v.upload_id = u.id"
 	             " JOIN files f ON f.id = v.file_id JOIN sub ON f.parent_id = sub.id"
-	             " WHERE f.purged_at IS NOT NULL AND u.purged_at IS NULL AND " JOBS_SQL_UPLOAD_UNUSED(
-	                 "u") " ORDER BY u.id",
+	             " WHERE f.purged_at IS NOT NULL AND u.purged_at IS NULL "
+	             "AND " RESOURCE_DELETE_SQL_UPLOAD_UNUSED("u") " ORDER BY u.id",
 	    1, p, purged, err);
 }
 
@@ -274,11 +276,11 @@ rd_file(PGconn *c, const char *id, int *purged, char **err)
 		return -1;
 	return resource_delete_purge(
 	    c,
-	    "SELECT u.id::text, u.storage_container, " JOBS_SQL_CHUNK_NUMBERS(
+	    "SELECT u.id::text, u.storage_container, " RESOURCE_DELETE_SQL_CHUNK_NUMBERS(
 	        "u") " FROM uploads u"
 	             " JOIN file_versions v ON v.upload_id = u.id"
-	             " WHERE v.file_id = $1 AND u.purged_at IS NULL AND " JOBS_SQL_UPLOAD_UNUSED(
-	                 "u") " ORDER BY u.id",
+	             " WHERE v.file_id = $1 AND u.purged_at IS NULL "
+	             "AND " RESOURCE_DELETE_SQL_UPLOAD_UNUSED("u") " ORDER BY u.id",
 	    1, p, purged, err);
 }
 
@@ -291,10 +293,10 @@ rd_version(PGconn *c, const char *id, int *purged, char **err)
 
 	return resource_delete_purge(
 	    c,
-	    "SELECT u.id::text, u.storage_container, " JOBS_SQL_CHUNK_NUMBERS(
+	    "SELECT u.id::text, u.storage_container, " RESOURCE_DELETE_SQL_CHUNK_NUMBERS(
 	        "u") " FROM uploads u JOIN file_versions v ON v.upload_id = u.id"
 	             " WHERE v.id = $1 AND v.is_deleted AND u.purged_at IS NULL "
-	             "AND " JOBS_SQL_UPLOAD_UNUSED("u"),
+	             "AND " RESOURCE_DELETE_SQL_UPLOAD_UNUSED("u"),
 	    1, p, purged, err);
 }
 
@@ -330,7 +332,7 @@ out:
  * up in that order) inside the caller's transaction. Idempotent. JOB_DONE, JOB_INVALID when the id
  * is none of those, JOB_RETRY on a database or storage failure, JOB_UNAVAILABLE when storage is
  * (*err set, caller frees). */
-enum job_result
+static enum job_result
 resource_delete_run(PGconn *c, const struct job *j, const char **outcome, char **err)
 {
 	char *container = NULL;
@@ -357,7 +359,7 @@ resource_delete_run(PGconn *c, const struct job *j, const char **outcome, char *
 	else
 		rc = rd_version(c, j->resource_id, &purged, err);
 	if (rc < 0) {
-		res = jobs_storage_failed(errno);
+		res = kind_storage_failed(errno);
 		goto out;
 	}
 	log_debug("resource_deleted resource=%s type=%c purged=%d", j->resource_id, type, purged);
@@ -370,3 +372,11 @@ out:
 	free(container);
 	return res;
 }
+
+const struct job_kind resource_delete_kind = {
+    .name = JOB_RESOURCE_DELETE,
+    .run = resource_delete_run,
+    /* Of a project only: a folder, file or version has no error mark. */
+    .give_up_sql = "UPDATE projects SET error_at = now(), error_message = $2"
+                   " WHERE id = $1 AND error_at IS NULL",
+};
