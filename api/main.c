@@ -141,7 +141,7 @@ main(int argc, char **argv)
 {
 	struct MHD_Daemon *d;
 	struct relay *relay = NULL;
-	char *err = NULL;
+	int rc;
 
 	config_init(argc, argv, "settle-api");
 	if (strlen(cfg.secret) < 16) {
@@ -153,11 +153,8 @@ main(int argc, char **argv)
 		return 2;
 	main_signals();
 	sign_set_key(cfg.secret);
-	if (storage_init(&err) < 0) {
-		fprintf(stderr, "settle-api: storage: %s\n", err);
-		free(err);
-		return 1;
-	}
+	if ((rc = storage_start("settle-api")) != 0)
+		return rc;
 	if (replica_start() < 0)
 		return 2;
 	if (replica_count() > 0)

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "router.h"
 #include "storage_local.h"
+#include "storage_local_write.h"
 #include "uploads.h"
 
 #define STORAGE_HTTP_BLOCK (256 * 1024)

@@ -2,7 +2,6 @@
  * or a batch of a batchable kind; gives up; backs off. */
 #include "jobs.h"
 
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

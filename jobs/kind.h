@@ -4,27 +4,27 @@
 #ifndef SETTLE_KIND_H
 #define SETTLE_KIND_H
 
-#include <errno.h>
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "job.h"
+#include "storage_provider.h"
 
 enum job_result {
 	JOB_DONE = 0,   /* committed (including a permanent failure recorded on the resource) */
 	JOB_DUPLICATE,  /* already ran: nothing done */
 	JOB_RETRY,      /* transient failure: nothing committed, try again later */
 	JOB_INVALID,    /* malformed or unknown job: drop it (dead-letter) */
-	JOB_UNAVAILABLE /* storage unavailable (errno EAGAIN): nothing committed; try again
+	JOB_UNAVAILABLE /* storage unavailable (-STORAGE_EUNAVAILABLE): nothing committed; try again
 	                   later, as JOB_RETRY, but never give up for it */
 };
 
-/* The result of a job whose storage call failed with errno e (see storage.h). */
+/* The result of a job whose storage call failed with the negative code rc (storage.h). */
 static inline enum job_result
-kind_storage_failed(int e)
+kind_storage_failed(int rc)
 {
-	return e == EAGAIN ? JOB_UNAVAILABLE : JOB_RETRY;
+	return rc == -STORAGE_EUNAVAILABLE ? JOB_UNAVAILABLE : JOB_RETRY;
 }
 
 /* What a kind's check found of one job, for its commit. */

@@ -1,6 +1,5 @@
 /* project_initialize.c: the project.initialize job: creates the project's storage container
  * and makes the project consistent. */
-#include <errno.h>
 #include <stdlib.h>
 
 #include "db.h"
@@ -39,8 +38,9 @@ project_initialize_run(PGconn *c, const struct job *j, const char **outcome, cha
 		res = JOB_DONE;
 		goto out;
 	}
-	if (storage_container_create(db_get(r, 0, 0), &serr) < 0) {
-		res = kind_storage_failed(errno);
+	int rc = storage_container_create(db_get(r, 0, 0), &serr);
+	if (rc < 0) {
+		res = kind_storage_failed(rc);
 		*err = xasprintf("storage: creating container %s: %s", db_get(r, 0, 0),
 		                 serr != NULL ? serr : "failed");
 		goto out;

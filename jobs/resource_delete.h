@@ -28,8 +28,9 @@ extern const struct job_kind resource_delete_kind;
  * its nparams params) selects as (id, storage_container, RESOURCE_DELETE_SQL_CHUNK_NUMBERS),
  * by those chunk numbers (no store listing needed), and sets its purged_at, inside the
  * caller's transaction; adds their number to *purged. Missing bytes are fine, so a second
- * run succeeds. resource.delete and the purge of expired uploads both use it. 0, or -1 with
- * *err (caller frees) and errno (EAGAIN: storage is unavailable). */
+ * run succeeds. resource.delete and the purge of expired uploads both use it. 0, or a
+ * negative storage code (storage.h: -STORAGE_EUNAVAILABLE when storage is unavailable,
+ * -STORAGE_EIO for the database) with *err (caller frees). */
 int resource_delete_purge(PGconn *c, const char *sql, int nparams, const char *const *params,
                           int *purged, char **err) MUSTCHECK;
 

@@ -1,7 +1,6 @@
 /* upload_complete.c: the upload.complete job: the integrity check of API.md. Reported chunk
  * sizes and hashes must equal what storage computed, chunk numbers must run 1..n, sizes
  * must add up to the upload's size and the whole-file hash must match the stored bytes. */
-#include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,14 +93,14 @@ uc_load_facts(const struct uc_plan *plan, struct uc_rows *rows, char **err)
 				f->digest[a] = db_get(rows->r, i, C_MD5 + a);
 			continue;
 		}
-		if (storage_chunk_facts(plan->container, plan->upload_id,
-		                        (int)db_get_i64(rows->r, i, C_NUMBER), &sf, &serr) < 0) {
-			int e = errno;
-			if (e != ENOENT) {
+		int rc = storage_chunk_facts(plan->container, plan->upload_id,
+		                             (int)db_get_i64(rows->r, i, C_NUMBER), &sf, &serr);
+		if (rc < 0) {
+			if (rc != -STORAGE_ENOENT) {
 				*err =
 				    xasprintf("storage: %s", serr != NULL ? serr : "chunk facts");
 				free(serr);
-				return kind_storage_failed(e);
+				return kind_storage_failed(rc);
 			}
 			free(serr);
 			continue;
@@ -202,7 +201,7 @@ uc_read_chunk(const struct uc_plan *plan, const struct uc_fact *f, long long num
 {
 	struct storage_facts sf;
 	char *serr = NULL;
-	int rc, e;
+	int rc;
 
 	if (s->whole == NULL && s->own == NULL && f->from_store) {
 		s->got = f->size;
@@ -215,13 +214,12 @@ uc_read_chunk(const struct uc_plan *plan, const struct uc_fact *f, long long num
 		rc = storage_chunk_read(plan->container, plan->upload_id, (int)number,
 		                        uc_sink_bytes, s, &serr);
 	}
-	e = rc < 0 ? errno : 0;
-	if (rc < 0 && e == ENOENT)
+	if (rc == -STORAGE_ENOENT)
 		*bad = xasprintf("chunk %lld: stored file missing", number);
 	else if (rc < 0)
 		*err = xasprintf("storage: %s", serr != NULL ? serr : "read failed");
 	free(serr);
-	return rc < 0 && e != ENOENT ? kind_storage_failed(e) : JOB_DONE;
+	return rc < 0 && rc != -STORAGE_ENOENT ? kind_storage_failed(rc) : JOB_DONE;
 }
 
 /* Streams chunk row i through whole (may be NULL) and its own digest when storage did not
@@ -384,7 +382,8 @@ uc_tidy(const struct uc_plan *plan)
 	free(err);
 }
 
-/* Makes a verified upload downloadable (storage_finalize). 0 or -1 with *err and errno. */
+/* Makes a verified upload downloadable (storage_finalize). 0 or a negative storage code
+ * with *err. */
 static int
 uc_finalize(const struct uc_plan *plan, const struct uc_rows *rows, char **err)
 {
@@ -394,9 +393,7 @@ uc_finalize(const struct uc_plan *plan, const struct uc_rows *rows, char **err)
 	for (int k = 0; k < rows->n; k++)
 		sizes[k] = rows->facts[k].size;
 	rc = storage_finalize(plan->container, plan->upload_id, sizes, rows->n, err);
-	int e = errno;
 	free(sizes);
-	errno = e;
 	return rc;
 }
 
@@ -411,8 +408,9 @@ uc_seal(const struct uc_plan *plan, const struct uc_rows *rows, char **err)
 
 	for (int k = 0; k < rows->n; k++)
 		numbers[k] = (int)db_get_i64(rows->r, rows->row0 + k, C_NUMBER);
-	if (storage_seal(plan->container, plan->upload_id, numbers, rows->n, &serr) < 0) {
-		res = kind_storage_failed(errno);
+	int rc = storage_seal(plan->container, plan->upload_id, numbers, rows->n, &serr);
+	if (rc < 0) {
+		res = kind_storage_failed(rc);
 		*err = xasprintf("storage: %s", serr != NULL ? serr : "seal failed");
 	}
 	free(serr);
@@ -428,6 +426,7 @@ static void
 uc_check_stored(struct jobs_item *it, struct uc_plan *plan, struct uc_rows *rows, int64_t read_max)
 {
 	char *serr = NULL;
+	int rc;
 
 	if (uc_read_bytes_reported(plan, rows) > read_max) {
 		it->deferred = true;
@@ -445,8 +444,9 @@ uc_check_stored(struct jobs_item *it, struct uc_plan *plan, struct uc_rows *rows
 	}
 	if (it->v.error == NULL)
 		it->res = uc_check_bytes(plan, rows, &it->v.error, &it->err);
-	if (it->res == JOB_DONE && it->v.error == NULL && uc_finalize(plan, rows, &serr) < 0) {
-		it->res = kind_storage_failed(errno);
+	if (it->res == JOB_DONE && it->v.error == NULL &&
+	    (rc = uc_finalize(plan, rows, &serr)) < 0) {
+		it->res = kind_storage_failed(rc);
 		it->err = xasprintf("storage: %s", serr != NULL ? serr : "finalize failed");
 	}
 	if (it->res == JOB_DONE)

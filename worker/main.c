@@ -40,21 +40,17 @@ main_signals(void)
 int
 main(int argc, char **argv)
 {
-	char *err = NULL;
+	int rc;
 
 	config_init(argc, argv, "settle-worker");
 	log_set_program("settle-worker");
 	main_signals();
-	if (storage_init(&err) < 0) {
-		log_error("storage_init_failed storage=%s error=\"%s\"", cfg.storage,
-		          err != NULL ? err : "unknown");
-		free(err);
-		return 1;
-	}
+	if ((rc = storage_start("settle-worker")) != 0)
+		return rc;
 	log_info("starting max_attempts=%lld prefetch=%lld fault_rate=%g",
 	         (long long)cfg.max_attempts, (long long)cfg.worker_prefetch, cfg.fault_rate);
 	struct housekeeper *h = housekeeper_start();
-	int rc = consumer_run(&main_stop);
+	rc = consumer_run(&main_stop);
 	housekeeper_stop(h);
 	if (rc < 0)
 		return 1;
