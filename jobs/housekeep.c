@@ -87,14 +87,15 @@ out:
  * selects them again with a fresh snapshot, so an activity committed between the first
  * one's snapshot and its lock spares the upload. Their bytes are deleted and purged_at set
  * before COMMIT releases the locks: a request waiting for one then sees it purged. *purged
- * gets how many. 0 or -1 (error logged). */
+ * gets how many. table is unused (housekeep_batch_fn). 0 or -1 (error logged). */
 static int
-housekeep_purge_batch(PGconn *c, const char *ttl, int *purged)
+housekeep_purge_batch(PGconn *c, int table, const char *ttl, int *purged)
 {
 	char limit[16], *err = NULL;
 	PGresult *r = NULL;
 	int rc = -1;
 
+	(void)table;
 	*purged = 0;
 	snprintf(limit, sizeof(limit), "%d", HOUSEKEEP_PURGE_BATCH);
 	const char *p[] = {limit, ttl};
@@ -132,12 +133,12 @@ out:
 	return rc;
 }
 
-/* Purges one batch of the trash roots of table (folders or files) deleted more than ttl
+/* Purges one batch of the trash roots of table (folders 0, files 1) deleted more than ttl
  * seconds ago (SETTLE_TRASH_TTL), in one transaction: marks up to HOUSEKEEP_PURGE_BATCH of them
  * purged, skipping rows a restore or purge holds, and queues the resource.delete job of
  * each, which purges what was trashed with it and the bytes. *n gets how many. 0 or -1. */
 static int
-housekeep_trash_batch(PGconn *c, bool files, const char *ttl, int *n)
+housekeep_trash_batch(PGconn *c, int files, const char *ttl, int *n)
 {
 	static const char *const sqls[2] = {
 	    TRASH_SQL_PURGE("folders", "SELECT t.id FROM folders t WHERE " TRASH_SQL_ROOT(
@@ -176,49 +177,50 @@ out:
 	return rc;
 }
 
-/* Purges the trash roots older than cfg.trash_ttl, at most HOUSEKEEP_PURGE_BATCHES batches of
- * folders and of files a round. 0 or -1. */
-static int
-housekeep_trash_expire(PGconn *c)
-{
-	char ttl[24];
-	int n = 0, total = 0;
+/* One batch of a housekeeping purge: on c, for table (its own meaning), with ttl (seconds,
+ * as text); *n gets how many it purged. 0 or -1. */
+typedef int (*housekeep_batch_fn)(PGconn *c, int table, const char *ttl, int *n);
 
-	snprintf(ttl, sizeof(ttl), "%lld", (long long)cfg.trash_ttl);
-	for (int files = 0; files < 2; files++) {
-		for (int i = 0; i < HOUSEKEEP_PURGE_BATCHES; i++) {
-			if (housekeep_trash_batch(c, files, ttl, &n) < 0)
-				return -1;
-			total += n;
-			if (n < HOUSEKEEP_PURGE_BATCH)
-				break;
-		}
+/* Runs batch until one purges less than HOUSEKEEP_PURGE_BATCH, at most
+ * HOUSEKEEP_PURGE_BATCHES times (a round stays bounded); adds to *total. 0 or -1. */
+static int
+housekeep_batches(PGconn *c, housekeep_batch_fn batch, int table, const char *ttl, int *total)
+{
+	int n = 0;
+
+	for (int i = 0; i < HOUSEKEEP_PURGE_BATCHES; i++) {
+		if (batch(c, table, ttl, &n) < 0)
+			return -1;
+		*total += n;
+		if (n < HOUSEKEEP_PURGE_BATCH)
+			break;
 	}
-	if (total > 0)
-		log_info("trash_expired purged=%d ttl_s=%s", total, ttl);
 	return 0;
 }
 
-/* Forgets old Idempotency-Keys, then purges expired uploads, at most HOUSEKEEP_PURGE_BATCHES
- * batches a round, then the trash past its TTL (see housekeep.h). */
+/* Forgets old Idempotency-Keys, then purges expired uploads, then the trash roots (folders,
+ * then files) past cfg.trash_ttl, each at most HOUSEKEEP_PURGE_BATCHES batches a round (see
+ * housekeep.h). */
 int
 housekeep_round(PGconn *c)
 {
 	char ttl[24];
-	int n = 0, total = 0;
+	int total = 0;
 
 	if (db_cmd(c, "DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'",
 	           0, NULL) < 0)
 		return -1;
 	snprintf(ttl, sizeof(ttl), "%lld", (long long)cfg.upload_ttl);
-	for (int i = 0; i < HOUSEKEEP_PURGE_BATCHES; i++) {
-		if (housekeep_purge_batch(c, ttl, &n) < 0)
-			return -1;
-		total += n;
-		if (n < HOUSEKEEP_PURGE_BATCH)
-			break;
-	}
+	if (housekeep_batches(c, housekeep_purge_batch, 0, ttl, &total) < 0)
+		return -1;
 	if (total > 0)
 		log_info("uploads_expired purged=%d ttl_s=%s", total, ttl);
-	return housekeep_trash_expire(c);
+	total = 0;
+	snprintf(ttl, sizeof(ttl), "%lld", (long long)cfg.trash_ttl);
+	for (int files = 0; files < 2; files++)
+		if (housekeep_batches(c, housekeep_trash_batch, files, ttl, &total) < 0)
+			return -1;
+	if (total > 0)
+		log_info("trash_expired purged=%d ttl_s=%s", total, ttl);
+	return 0;
 }
