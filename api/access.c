@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "db.h"
-#include "job.h"
+#include "resource_delete.h"
 #include "uuid.h"
 
 int

@@ -12,7 +12,8 @@
 
 #include "config.h"
 #include "db.h"
-#include "jobs.h"
+#include "inline.h"
+#include "kinds.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "relay.h"
@@ -143,8 +144,8 @@ main(int argc, char **argv)
 {
 	struct MHD_Daemon *d;
 	struct relay *relay = NULL;
-	char *err = NULL;
 	const char *bad;
+	int rc;
 
 	config_init(argc, argv, "settle-api");
 	if (strlen(cfg.secret) < 16) {
@@ -160,11 +161,8 @@ main(int argc, char **argv)
 		return 2;
 	main_signals();
 	sign_set_key(cfg.secret);
-	if (storage_init(&err) < 0) {
-		fprintf(stderr, "settle-api: storage: %s\n", err);
-		free(err);
-		return 1;
-	}
+	if ((rc = storage_start("settle-api")) != 0)
+		return rc;
 	if (replica_start() < 0)
 		return 2;
 	if (replica_count() > 0)
@@ -180,7 +178,7 @@ main(int argc, char **argv)
 		log_error("wait_start_failed");
 	if (cfg.relay || cfg.inline_mode) {
 		struct relay_sink sink =
-		    cfg.inline_mode ? jobs_inline_sink() : relay_mq_sink(cfg.amqp_url);
+		    cfg.inline_mode ? inline_sink() : relay_mq_sink(cfg.amqp_url, kinds_names());
 		relay = relay_start(cfg.database_url, sink, 1000);
 		if (relay == NULL)
 			log_error("relay_start_failed");

@@ -16,6 +16,7 @@
 #include "storage.h"
 #include "storage_http.h"
 #include "storage_local.h"
+#include "storage_local_write.h"
 #include "uploads.h"
 
 #define STORAGE_HTTP_BLOCK (256 * 1024)

@@ -11,7 +11,7 @@
 #include "access.h"
 #include "db.h"
 #include "folders.h"
-#include "job.h"
+#include "resource_delete.h"
 #include "router.h"
 #include "trash.h"
 #include "uuid.h"

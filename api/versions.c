@@ -6,7 +6,7 @@
 
 #include "access.h"
 #include "db.h"
-#include "job.h"
+#include "resource_delete.h"
 #include "router.h"
 #include "uuid.h"
 #include "views.h"
@@ -44,7 +44,7 @@ static const char versions_label_sql[] =
 
 /* DELETE: marks the version deleted unless it is the current one, and queues its
  * resource.delete ($3 message id, $4 kind), which purges its upload's bytes when no live
- * version uses the upload any more (worker/jobs/resource_delete.c). */
+ * version uses the upload any more (jobs/resource_delete.c). */
 static const char versions_delete_sql[] =
 	"WITH acc AS (" ACCESS_SQL(VERSIONS_LOOKUP, ACCESS_LIT(ACCESS_DELETE)) "), "
 	VERSIONS_SQL_CURRENT ", "

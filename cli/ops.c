@@ -7,8 +7,10 @@
 #include "cli.h"
 #include "config.h"
 #include "db.h"
+#include "housekeep.h"
+#include "inline.h"
 #include "job.h"
-#include "jobs.h"
+#include "kinds.h"
 #include "log.h"
 #include "mq.h"
 #include "relay.h"
@@ -33,7 +35,7 @@ cli_mq(void)
 		free(err);
 		return NULL;
 	}
-	if (mq_declare_topology(mq, &err) < 0) {
+	if (mq_declare_topology(mq, kinds_names(), &err) < 0) {
 		fprintf(stderr, "settle: cannot declare topology: %s\n", err);
 		free(err);
 		mq_close(mq);
@@ -98,8 +100,8 @@ cli_stats(PGconn *c, const struct cli_args *a)
 		printf("queues unreachable\n");
 		return 1;
 	}
-	for (int i = 0; i < job_kind_count; i++) {
-		char *q = mq_kind_queue(job_kinds[i]);
+	for (int i = 0; i < kinds_count; i++) {
+		char *q = mq_kind_queue(kinds_all[i]->name);
 		printf("queue_depth{%s} %lld\n", q, (long long)mq_queue_depth(mq, q, &err));
 		free(err);
 		err = NULL;
@@ -136,7 +138,7 @@ cli_reconcile(PGconn *c, const struct cli_args *a)
 
 	if (a->opts[0] != NULL && cli_seconds("reconcile", "older-than", a->opts[0], &older) != 0)
 		return 2;
-	if (jobs_reconcile(c, older, &n) < 0) {
+	if (housekeep_reconcile(c, older, &n) < 0) {
 		fprintf(stderr, "settle reconcile: failed (see log)\n");
 		return 1;
 	}
@@ -152,7 +154,7 @@ cli_requeue_one(struct mq *mq, const struct mq_delivery *d)
 	char *err = NULL, *body;
 	int rc;
 
-	if (job_parse(d->body, d->len, &j, &err) < 0) {
+	if (kinds_parse(d->body, d->len, &j, &err) == NULL) {
 		fprintf(stderr, "skipping unreadable message %s: %s\n", d->message_id, err);
 		free(err);
 		return -1;
@@ -291,7 +293,8 @@ out:
 int
 cli_relay(PGconn *c, const struct cli_args *a)
 {
-	struct relay_sink sink = cfg.inline_mode ? jobs_inline_sink() : relay_mq_sink(cfg.amqp_url);
+	struct relay_sink sink =
+	    cfg.inline_mode ? inline_sink() : relay_mq_sink(cfg.amqp_url, kinds_names());
 
 	(void)c, (void)a;
 	signal(SIGINT, cli_on_signal);

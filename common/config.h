@@ -19,8 +19,7 @@ struct settle_config {
 	char *listen_host;
 	int listen_port;
 	char *public_url; /* scheme://host:port, no trailing slash */
-	char *storage;    /* "local" or "swift" */
-	bool swift;       /* storage is swift */
+	char *storage;    /* the name of a storage provider (storage.c) */
 	char *storage_dir;
 	char *swift_url;      /* the Swift proxy as clients reach it, no trailing slash */
 	char *swift_auth_url; /* tempauth (v1) */
@@ -50,6 +49,7 @@ struct settle_config {
 	int64_t min_chunk_size;
 	int64_t max_chunk_size;
 	double fault_rate;
+	int64_t fault_delete_ms; /* tests only: each upload delete waits this long first */
 	bool relay;
 	char *log_level;
 };

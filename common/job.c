@@ -11,19 +11,14 @@
 
 #include "uuid.h"
 
-const char *const job_kinds[] = {JOB_PROJECT_INITIALIZE, JOB_UPLOAD_COMPLETE, JOB_RESOURCE_DELETE};
-const int job_kind_count = (int)ARRAY_LEN(job_kinds);
-
-/* True if kind is one of job_kinds (NULL is not). */
-bool
-job_kind_valid(const char *kind)
+/* True if kind is a word of letters, digits, '.' and '_' (what a routing key and a queue
+ * name take as they are). */
+static bool
+job_kind_word(const char *kind)
 {
-	if (kind == NULL)
-		return false;
-	for (int i = 0; i < job_kind_count; i++)
-		if (strcmp(kind, job_kinds[i]) == 0)
-			return true;
-	return false;
+	return kind[0] != '\0' &&
+	       strspn(kind, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._") ==
+	           strlen(kind);
 }
 
 /* Reads n decimal digits at *p into *out and advances *p. False if any is not a digit. */
@@ -131,7 +126,7 @@ job_get_time(json_t *o, int64_t *out, char **err)
 
 /*
  * Parses a job message (see job.h) into *j. Every field is required; ids must be UUIDs,
- * kind a known kind, attempt an integer >= 1. 0, or -1 with *err (caller frees).
+ * kind a word, attempt an integer >= 1. 0, or -1 with *err (caller frees).
  */
 int
 job_parse(const char *body, size_t len, struct job *j, char **err)
@@ -159,8 +154,8 @@ job_parse(const char *body, size_t len, struct job *j, char **err)
 		util_set_err(err, "job message: \"id\" and \"resource_id\" must be UUIDs");
 		goto out;
 	}
-	if (!job_kind_valid(j->kind)) {
-		util_set_err(err, "job message: unknown kind \"%s\"", j->kind);
+	if (!job_kind_word(j->kind)) {
+		util_set_err(err, "job message: kind \"%s\" is not a word", j->kind);
 		goto out;
 	}
 	attempt = json_object_get(o, "attempt");

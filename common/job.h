@@ -7,14 +7,6 @@
 
 #include "util.h"
 
-#define JOB_PROJECT_INITIALIZE "project.initialize"
-#define JOB_UPLOAD_COMPLETE    "upload.complete"
-#define JOB_RESOURCE_DELETE    "resource.delete"
-
-/* Every job kind, once: the queues, the workers and the validation all iterate this. */
-extern const char *const job_kinds[];
-extern const int job_kind_count;
-
 struct job {
 	char id[37];
 	char kind[48];
@@ -24,12 +16,11 @@ struct job {
 };
 
 /* Parses a message body {"id","kind","resource_id","attempt","enqueued_at"} (enqueued_at an
- * ISO 8601 string or epoch ms). Validates ids as UUIDs and kind as a known kind.
- * 0 or -1 with *err (caller frees). */
+ * ISO 8601 string or epoch ms). Validates ids as UUIDs and kind as a word of letters, digits,
+ * '.' and '_' (whether it is a known kind is for jobs/kinds.h: kinds_parse). 0 or -1 with
+ * *err (caller frees). */
 int job_parse(const char *body, size_t len, struct job *j, char **err) MUSTCHECK;
 /* Serialises j into a new JSON string the caller frees. */
 char *job_serialize(const struct job *j);
-/* True if kind is one of job_kinds. */
-bool job_kind_valid(const char *kind);
 
 #endif

@@ -12,7 +12,6 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include "job.h"
 #include "log.h"
 
 #define MQ_CHANNEL        1
@@ -445,7 +444,7 @@ out:
  * in *err if a queue exists with other arguments. 0 or -1.
  */
 int
-mq_declare_topology(struct mq *mq, char **err)
+mq_declare_topology(struct mq *mq, const char *const *kinds, char **err)
 {
 	amqp_table_entry_t quorum[] = {mq_arg_str("x-queue-type", "quorum")};
 	amqp_table_entry_t log_args[2];
@@ -459,8 +458,8 @@ mq_declare_topology(struct mq *mq, char **err)
 	if (mq_declare_exchange(mq, MQ_EXCHANGE, "topic", err) < 0 ||
 	    mq_declare_exchange(mq, MQ_DEAD_EXCHANGE, "fanout", err) < 0)
 		return -1;
-	for (int i = 0; i < job_kind_count; i++)
-		if (mq_declare_kind(mq, job_kinds[i], err) < 0)
+	for (int i = 0; kinds[i] != NULL; i++)
+		if (mq_declare_kind(mq, kinds[i], err) < 0)
 			return -1;
 	if (mq_declare_queue(mq, MQ_DEAD_QUEUE, quorum, (int)ARRAY_LEN(quorum), err) < 0 ||
 	    mq_bind(mq, MQ_DEAD_QUEUE, MQ_DEAD_EXCHANGE, "", err) < 0 ||

@@ -67,10 +67,12 @@ size_t mq_address_count(const char *urls);
 /* Closes channel and connection and frees. NULL is fine. */
 void mq_close(struct mq *mq);
 
-/* Declares the topology drawn at the top of this file. Idempotent. 0 or -1 with *err. */
-int mq_declare_topology(struct mq *mq, char **err) MUSTCHECK;
+/* Declares the topology drawn at the top of this file, with the queues of every job kind
+ * named in kinds (NULL-terminated: kinds_names() of jobs/kinds.h). Idempotent. 0 or -1 with
+ * *err. */
+int mq_declare_topology(struct mq *mq, const char *const *kinds, char **err) MUSTCHECK;
 
-/* The queue of a job kind (one of job_kinds): "settle.<kind>". New string, caller frees. */
+/* The queue of a job kind: "settle.<kind>". New string, caller frees. */
 char *mq_kind_queue(const char *kind);
 
 /* The delay queue for a job about to be published with a delay of backoff step `step`

@@ -130,6 +130,7 @@ relay_array_end(struct relay_array *a)
 
 struct relay_mq {
 	char *url;
+	const char *const *kinds; /* whose queues the topology declares */
 	struct mq *mq;
 };
 
@@ -202,7 +203,7 @@ relay_mq_reset(void *arg)
 
 	relay_mq_drop(m);
 	m->mq = mq_connect(m->url, RELAY_HEARTBEAT_S, &err);
-	if (m->mq == NULL || mq_declare_topology(m->mq, &err) < 0) {
+	if (m->mq == NULL || mq_declare_topology(m->mq, m->kinds, &err) < 0) {
 		log_warn("relay_mq_connect_failed error=\"%s\"", err);
 		relay_mq_drop(m);
 		free(err);
@@ -226,14 +227,15 @@ relay_mq_free(void *arg)
  * A sink publishing each job to settle.jobs (routing key = kind, message id = job id),
  * a batch at a time, with publisher confirms. It starts disconnected: reset() connects and
  * declares the topology, so RabbitMQ being down only delays delivery. The sink owns a copy
- * of url.
+ * of url; kinds is static.
  */
 struct relay_sink
-relay_mq_sink(const char *url)
+relay_mq_sink(const char *url, const char *const *kinds)
 {
 	struct relay_mq *m = xcalloc(1, sizeof(*m));
 
 	m->url = xstrdup(url);
+	m->kinds = kinds;
 	return (struct relay_sink){.deliver = relay_mq_deliver,
 	                           .flush = relay_mq_flush,
 	                           .keepalive = relay_mq_keepalive,

@@ -41,8 +41,9 @@ struct relay_sink {
 };
 
 /* A sink that publishes to RabbitMQ at url (exchange settle.jobs, routing key = kind,
- * publisher confirms, mandatory), declaring the topology on every (re)connect. */
-struct relay_sink relay_mq_sink(const char *url);
+ * publisher confirms, mandatory), declaring the topology with the queues of kinds
+ * (NULL-terminated, static: kinds_names()) on every (re)connect. */
+struct relay_sink relay_mq_sink(const char *url, const char *const *kinds);
 
 struct relay;
 

@@ -7,8 +7,11 @@
 #include <sys/types.h>
 
 #include "hash.h"
-#include "storage.h"
+#include "storage_provider.h"
 #include "util.h"
+
+/* The local provider (storage_provider.h): a directory, SETTLE_STORAGE_DIR. */
+extern const struct storage_provider storage_local_provider;
 
 /* Sets the root directory of the local provider (created if missing). 0 or -1. */
 int storage_local_init(const char *root, char **err) MUSTCHECK;
@@ -18,19 +21,16 @@ int storage_local_container_create(const char *container, char **err) MUSTCHECK;
 /* Removes a container and everything in it; missing is fine. 0 or -1. */
 int storage_local_container_delete(const char *container, char **err) MUSTCHECK;
 
-/* A chunk being written: bytes go to a temporary file and through the hashes of `algs`
- * (bit mask of 1 << enum hash_alg; md5 is always included). */
-struct storage_local_writer;
-struct storage_local_writer *storage_local_write_open(const char *container, const char *upload_id,
-                                                      int number, unsigned algs,
-                                                      char **err) MUSTCHECK;
-int storage_local_write(struct storage_local_writer *w, const void *data, size_t n,
-                        char **err) MUSTCHECK;
-/* fsync, atomic rename into place; fills size and hex digests. Frees w. 0 or -1. */
-int storage_local_write_commit(struct storage_local_writer *w, int64_t *size,
-                               char digests[HASH_ALG_COUNT][HASH_HEX_MAX], char **err) MUSTCHECK;
-/* Discards the temporary file. Frees w. */
-void storage_local_write_abort(struct storage_local_writer *w);
+/* Checks a container name, an upload name and a chunk number (not negative). 0, or -1 with
+ * *err. */
+int storage_local_check_chunk(const char *container, const char *upload_id, int number,
+                              char **err) MUSTCHECK;
+/* Opens the directory of an upload in an existing container, creating it first when create
+ * is true. A descriptor (caller closes), or -1 with errno and, when err is not NULL, *err. */
+int storage_local_open_upload_dir(const char *container, const char *upload_id, bool create,
+                                  char **err) MUSTCHECK;
+/* fsync of a directory (one without fsync support is fine). 0 or -1 with errno. */
+int storage_local_fsync_dir(int dirfd) MUSTCHECK;
 
 /* Opens a stored chunk for reading: a file descriptor (caller closes) or -1 + *err.
  * *size gets its length. errno ENOENT is reported as "missing". */

@@ -2,7 +2,11 @@
 #ifndef SETTLE_STORAGE_SWIFT_H
 #define SETTLE_STORAGE_SWIFT_H
 
-#include "storage.h"
+#include "storage_provider.h"
+#include "util.h"
+
+/* The Swift provider (storage_provider.h): SETTLE_SWIFT_*. */
+extern const struct storage_provider storage_swift_provider;
 
 /* Authenticates (tempauth) and sets the account's temp-URL key when allowed. A Swift that
  * cannot be reached yet is not an error: each call authenticates when it must. 0 or -1. */

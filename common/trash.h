@@ -14,7 +14,7 @@
 /* SQL of a data-modifying statement (or CTE body) that purges the items of table (folders
  * or files) whose ids `ids` (a sub-select) selects, those of them in the trash: sets
  * purged_at and returns their id. The resource.delete job queued for each then purges
- * what was trashed with it and the bytes (worker/jobs/resource_delete.c): the one way out
+ * what was trashed with it and the bytes (jobs/resource_delete.c): the one way out
  * of the trash. */
 #define TRASH_SQL_PURGE(table, ids)                                                                \
 	"UPDATE " table " tp SET purged_at = now() WHERE tp.id IN (" ids                           \

@@ -2,12 +2,13 @@
  * deliveries, hands them to SETTLE_WORKER_THREADS job threads (each with its own Postgres
  * connection) and, when a job is finished, acks it (after its COMMIT), re-publishes it
  * through the delay queue, or dead-letters it. A job thread takes the next job and, when
- * it is an upload.complete, every other upload.complete waiting in the prefetch window,
- * and runs them as one batch (jobs_run_batch: one statement to load, one to commit); a job
- * with many bytes to read comes back from the batch and runs alone. Acks go out after the
- * COMMIT, one `multiple` ack for each run of consecutive delivery tags that are all
- * committed, single acks for the others. It survives restarts of Postgres and RabbitMQ by
- * reconnecting with backoff. */
+ * its kind is batchable (upload.complete), every other job of that kind waiting in the
+ * prefetch window, and runs them as one batch (jobs_run_batch: one statement to load, one
+ * to commit); a job with many bytes to read comes back from the batch and runs alone.
+ * Housekeeping runs on a thread of its own (housekeeper.c), never on this one. Acks go out after
+ * the COMMIT, one `multiple` ack for each run of consecutive delivery tags that are all committed,
+ * single acks for the others. It survives restarts of Postgres and RabbitMQ by reconnecting with
+ * backoff. */
 #include "consumer.h"
 
 #include <errno.h>
@@ -21,21 +22,23 @@
 
 #include "config.h"
 #include "db.h"
-#include "job.h"
 #include "jobs.h"
+#include "kinds.h"
 #include "log.h"
 #include "mq.h"
+#include "redeliver.h"
+#include "window.h"
 
 #define CONSUMER_HEARTBEAT_S 30
 #define CONSUMER_POLL_MS     250
 #define CONSUMER_BATCH_MAX   64
-#define CONSUMER_ACK_HOLD_MS 50
 
 /* One delivery on its way through a job thread and back. */
 struct item {
 	struct mq_delivery d;
 	uint64_t gen; /* the AMQP connection it came on: acks go only to that one */
 	struct job j;
+	const struct job_kind *kind; /* of j, once parsed */
 	enum job_result res;
 	bool parsed, gave_up, pg_broken;
 	bool solo;             /* run alone: it came back from a batch with many bytes to read */
@@ -44,23 +47,12 @@ struct item {
 	struct item *next;
 };
 
-/* The delivery tags not settled yet, in delivery order (so ascending), and which of them
- * are committed and only wait for their ack. */
-struct consumer_window {
-	uint64_t *tags;
-	bool *ready;
-	int64_t *since; /* when it was delivered */
-	int n, cap;
-};
-
 struct consumer {
 	volatile int *stop;
 	struct mq *mq;
 	uint64_t gen;
-	PGconn *pg; /* the main thread's, for housekeeping */
 	struct util_backoff mq_backoff;
-	struct consumer_window win; /* of the current connection */
-	int64_t next_housekeeping_ms;
+	struct ack_window win; /* of the current connection */
 	/* Between the main thread and the job threads. */
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
@@ -164,7 +156,7 @@ consumer_work(PGconn *pg, struct item *it)
 	consumer_finished(pg, it, 1, util_now_ms() - t0);
 }
 
-/* Runs items (upload.complete jobs) as one batch. The ones that come back deferred are
+/* Runs items (jobs of one batchable kind) as one batch. The ones that come back deferred are
  * marked solo and left in *deferred (a list) for the caller to queue again. */
 static void
 consumer_work_batch(PGconn *pg, struct item **items, int n, struct item **deferred)
@@ -176,7 +168,7 @@ consumer_work_batch(PGconn *pg, struct item **items, int n, struct item **deferr
 
 	for (int i = 0; i < n; i++)
 		ji[i].j = &items[i]->j;
-	jobs_run_batch(pg, ji, n);
+	jobs_run_batch(pg, items[0]->kind, ji, n);
 	ms = util_now_ms() - t0;
 	for (int i = 0; i < n; i++)
 		if (ji[i].res == JOB_DONE && !ji[i].deferred && committed++ == 0)
@@ -203,11 +195,12 @@ consumer_work_batch(PGconn *pg, struct item **items, int n, struct item **deferr
 static bool
 consumer_batchable(const struct item *it)
 {
-	return it->parsed && !it->solo && strcmp(it->j.kind, JOB_UPLOAD_COMPLETE) == 0;
+	return it->parsed && !it->solo && kind_batchable(it->kind);
 }
 
 /* Takes the next work off todo (lock held): the head item and, when it may batch, every
- * other batchable item queued, up to CONSUMER_BATCH_MAX. Returns how many (>= 1). */
+ * other batchable item of its kind queued, up to CONSUMER_BATCH_MAX. Returns how many
+ * (>= 1). */
 static int
 consumer_take(struct consumer *k, struct item **out)
 {
@@ -216,7 +209,8 @@ consumer_take(struct consumer *k, struct item **out)
 
 	while (*pp != NULL && n < CONSUMER_BATCH_MAX) {
 		struct item *it = *pp;
-		if (n == 0 || (consumer_batchable(out[0]) && consumer_batchable(it))) {
+		if (n == 0 || (consumer_batchable(out[0]) && consumer_batchable(it) &&
+		               it->kind == out[0]->kind)) {
 			*pp = it->next;
 			it->next = NULL;
 			out[n++] = it;
@@ -321,12 +315,12 @@ consumer_mq_open(struct consumer *k, char **err)
 	int queues = 0;
 
 	k->mq = mq_connect(cfg.amqp_url, CONSUMER_HEARTBEAT_S, err);
-	if (k->mq == NULL || mq_declare_topology(k->mq, err) < 0)
+	if (k->mq == NULL || mq_declare_topology(k->mq, kinds_names(), err) < 0)
 		return -1;
-	for (int i = 0; i < job_kind_count; i++) {
-		if (config_kind_excluded(job_kinds[i]))
+	for (int i = 0; i < kinds_count; i++) {
+		if (config_kind_excluded(kinds_all[i]->name))
 			continue;
-		char *queue = mq_kind_queue(job_kinds[i]);
+		char *queue = mq_kind_queue(kinds_all[i]->name);
 		int rc = mq_consume(k->mq, queue, (int)cfg.worker_prefetch, err);
 		free(queue);
 		if (rc < 0)
@@ -380,160 +374,13 @@ consumer_mq_drop(struct consumer *k, const char *why)
 	pthread_mutex_unlock(&k->lock);
 }
 
-/* The housekeeping round, at start and then every SETTLE_HOUSEKEEPING_INTERVAL seconds, on
- * the main thread's connection: jobs_reconcile, then jobs_housekeep. */
-static void
-consumer_housekeep(struct consumer *k)
-{
-	struct util_backoff backoff = UTIL_BACKOFF_INIT;
-	int n = 0;
-
-	if (util_now_ms() < k->next_housekeeping_ms)
-		return;
-	k->next_housekeeping_ms = util_now_ms() + cfg.housekeeping_interval * 1000;
-	if (!consumer_pg_ready(NULL, &k->pg, &backoff)) {
-		log_warn("housekeeping_failed reason=\"no database\"");
-		return;
-	}
-	if (jobs_reconcile(k->pg, cfg.reconcile_after, &n) < 0)
-		log_warn("reconcile_failed");
-	else if (n > 0)
-		log_info("reconcile enqueued=%d", n);
-	if (jobs_housekeep(k->pg) < 0)
-		log_warn("housekeeping_failed");
-}
-
-/* Publishes the delivery to settle.dead (confirmed), then acks it. 0, -1 on AMQP error. */
-static int
-consumer_dead_ack(struct consumer *k, const struct mq_delivery *d, const char *reason)
-{
-	char *err = NULL;
-	int rc = -1;
-	const char *key =
-	    d->routing_key != NULL && d->routing_key[0] != '\0' ? d->routing_key : "unknown";
-
-	if (mq_publish(k->mq, MQ_DEAD_EXCHANGE, key, d->message_id != NULL ? d->message_id : "",
-	               d->body, d->len, 0, &err) < 0)
-		goto out;
-	log_warn("dead_lettered routing_key=%s reason=\"%s\"", key, reason != NULL ? reason : "");
-	if (mq_ack(k->mq, d->tag, false) < 0)
-		goto out;
-	rc = 0;
-out:
-	if (err != NULL)
-		log_warn("mq_publish_failed exchange=%s error=\"%s\"", MQ_DEAD_EXCHANGE, err);
-	free(err);
-	return rc;
-}
-
-/* Publishes j with the attempt number of its next run (n, from jobs_next) to the delay
- * queue of n's step (expiration = backoff) and a copy to the audit log queue and, once both
- * are confirmed, acks the delivery. The message id stays the same. 0, -1 on AMQP error. */
-static int
-consumer_retry_ack(struct consumer *k, const struct mq_delivery *d, const struct job *j,
-                   const struct jobs_next *n)
-{
-	struct job next = *j;
-	char *err = NULL, *body, *queue;
-	int64_t delay;
-	int rc = -1;
-
-	next.attempt = n->attempt;
-	body = job_serialize(&next);
-	delay = jobs_backoff_ms(n->step);
-	queue = mq_retry_queue(j->kind, n->step);
-	if (mq_publish_logged(k->mq, "", queue, j->id, body, strlen(body), delay, &err) < 0) {
-		log_warn("mq_publish_failed queue=%s error=\"%s\"", queue,
-		         err != NULL ? err : "unknown");
-		goto out;
-	}
-	log_info("job_retry_scheduled kind=%s resource=%s attempt=%d delay_ms=%lld", j->kind,
-	         j->resource_id, next.attempt, (long long)delay);
-	if (mq_ack(k->mq, d->tag, false) < 0)
-		goto out;
-	rc = 0;
-out:
-	free(err);
-	free(queue);
-	free(body);
-	return rc;
-}
-
-/* Adds a delivered tag at the end of the window (tags arrive in ascending order). */
-static void
-consumer_window_add(struct consumer_window *w, uint64_t tag)
-{
-	if (w->n == w->cap) {
-		w->cap = w->cap > 0 ? w->cap * 2 : 64;
-		w->tags = xrealloc(w->tags, (size_t)w->cap * sizeof(*w->tags));
-		w->ready = xrealloc(w->ready, (size_t)w->cap * sizeof(*w->ready));
-		w->since = xrealloc(w->since, (size_t)w->cap * sizeof(*w->since));
-	}
-	w->tags[w->n] = tag;
-	w->ready[w->n] = false;
-	w->since[w->n] = util_now_ms();
-	w->n++;
-}
-
-/* Removes entries [i, i + count) of the window. */
-static void
-consumer_window_cut(struct consumer_window *w, int i, int count)
-{
-	size_t rest = (size_t)(w->n - i - count);
-
-	memmove(w->tags + i, w->tags + i + count, rest * sizeof(*w->tags));
-	memmove(w->ready + i, w->ready + i + count, rest * sizeof(*w->ready));
-	memmove(w->since + i, w->since + i + count, rest * sizeof(*w->since));
-	w->n -= count;
-}
-
-/* The index of tag in the window, or -1. */
-static int
-consumer_window_find(const struct consumer_window *w, uint64_t tag)
-{
-	for (int i = 0; i < w->n; i++)
-		if (w->tags[i] == tag)
-			return i;
-	return -1;
-}
-
-/* Acks the committed tags of the window: the run of committed tags at its front with one
- * `multiple` ack (every tag up to the last of the run is committed: nothing unfinished is
- * acked). Committed tags behind an unfinished one wait for it, up to CONSUMER_ACK_HOLD_MS,
- * and are then acked one by one so that a long job does not hold the prefetch window.
- * 0, -1 on AMQP error. */
-static int
-consumer_window_ack(struct consumer *k)
-{
-	struct consumer_window *w = &k->win;
-	int run = 0;
-
-	while (run < w->n && w->ready[run])
-		run++;
-	if (run > 0) {
-		if (mq_ack(k->mq, w->tags[run - 1], run > 1) < 0)
-			return -1;
-		consumer_window_cut(w, 0, run);
-	}
-	if (w->n == 0 || util_now_ms() - w->since[0] < CONSUMER_ACK_HOLD_MS)
-		return 0;
-	for (int i = w->n - 1; i > 0; i--) {
-		if (!w->ready[i])
-			continue;
-		if (mq_ack(k->mq, w->tags[i], false) < 0)
-			return -1;
-		consumer_window_cut(w, i, 1);
-	}
-	return 0;
-}
-
 /* Settles a finished item on the connection it came from: marked for the ack after COMMIT
- * (consumer_window_ack sends it); requeue when the database went away (not an attempt);
+ * (window_ack sends it); requeue when the database went away (not an attempt);
  * retry later; dead-letter. 0, -1 on AMQP error. */
 static int
 consumer_settle(struct consumer *k, struct item *it)
 {
-	int at = it->gen == k->gen && k->mq != NULL ? consumer_window_find(&k->win, it->d.tag) : -1;
+	int at = it->gen == k->gen && k->mq != NULL ? window_find(&k->win, it->d.tag) : -1;
 	int rc;
 
 	if (at < 0)
@@ -542,17 +389,17 @@ consumer_settle(struct consumer *k, struct item *it)
 		k->win.ready[at] = true;
 		return 0;
 	}
-	consumer_window_cut(&k->win, at, 1);
+	window_cut(&k->win, at, 1);
 	log_set_id(it->parsed ? it->j.id : it->d.message_id);
 	if (it->res == JOB_INVALID) {
-		rc = consumer_dead_ack(k, &it->d, it->err);
+		rc = redeliver_dead(k->mq, &it->d, it->err);
 	} else if (it->pg_broken) {
 		log_warn("job_requeued reason=\"database connection lost\"");
 		rc = mq_reject(k->mq, it->d.tag, true);
 	} else if (it->gave_up) {
-		rc = consumer_dead_ack(k, &it->d, it->err);
+		rc = redeliver_dead(k->mq, &it->d, it->err);
 	} else {
-		rc = consumer_retry_ack(k, &it->d, &it->j, &it->then);
+		rc = redeliver_retry(k->mq, &it->d, &it->j, &it->then);
 	}
 	log_set_id(NULL);
 	return rc;
@@ -580,7 +427,7 @@ consumer_collect(struct consumer *k)
 		pthread_mutex_unlock(&k->lock);
 		consumer_item_free(it);
 	}
-	if (k->mq != NULL && consumer_window_ack(k) < 0)
+	if (k->mq != NULL && window_ack(&k->win, k->mq) < 0)
 		consumer_mq_drop(k, "ack failed");
 }
 
@@ -592,8 +439,9 @@ consumer_give(struct consumer *k, struct mq_delivery *d)
 
 	it->d = *d;
 	it->gen = k->gen;
-	it->parsed = job_parse(it->d.body, it->d.len, &it->j, &it->err) == 0;
-	consumer_window_add(&k->win, it->d.tag);
+	it->kind = kinds_parse(it->d.body, it->d.len, &it->j, &it->err);
+	it->parsed = it->kind != NULL;
+	window_add(&k->win, it->d.tag);
 	pthread_mutex_lock(&k->lock);
 	if (k->todo_tail != NULL)
 		k->todo_tail->next = it;
@@ -708,8 +556,8 @@ consumer_run(volatile int *stop)
 	};
 	int kinds = 0;
 
-	for (int i = 0; i < job_kind_count; i++)
-		kinds += config_kind_excluded(job_kinds[i]) ? 0 : 1;
+	for (int i = 0; i < kinds_count; i++)
+		kinds += config_kind_excluded(kinds_all[i]->name) ? 0 : 1;
 	if (kinds == 0) {
 		log_error("no_job_kinds reason=\"SETTLE_WORKERS_EXCEPT excludes every kind\"");
 		return -1;
@@ -719,16 +567,11 @@ consumer_run(volatile int *stop)
 	while (!*stop) {
 		if (!consumer_mq_ready(&k))
 			continue;
-		consumer_housekeep(&k);
 		consumer_step(&k);
 	}
 	log_info("stopping reason=signal");
 	consumer_finish(&k);
 	mq_close(k.mq);
-	if (k.pg != NULL)
-		PQfinish(k.pg);
-	free(k.win.tags);
-	free(k.win.ready);
-	free(k.win.since);
+	window_free(&k.win);
 	return 0;
 }

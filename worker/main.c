@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "consumer.h"
+#include "housekeeper.h"
 #include "log.h"
 #include "storage.h"
 
@@ -39,20 +40,19 @@ main_signals(void)
 int
 main(int argc, char **argv)
 {
-	char *err = NULL;
+	int rc;
 
 	config_init(argc, argv, "settle-worker");
 	log_set_program("settle-worker");
 	main_signals();
-	if (storage_init(&err) < 0) {
-		log_error("storage_init_failed storage=%s error=\"%s\"", cfg.storage,
-		          err != NULL ? err : "unknown");
-		free(err);
-		return 1;
-	}
+	if ((rc = storage_start("settle-worker")) != 0)
+		return rc;
 	log_info("starting max_attempts=%lld prefetch=%lld fault_rate=%g",
 	         (long long)cfg.max_attempts, (long long)cfg.worker_prefetch, cfg.fault_rate);
-	if (consumer_run(&main_stop) < 0)
+	struct housekeeper *h = housekeeper_start();
+	rc = consumer_run(&main_stop);
+	housekeeper_stop(h);
+	if (rc < 0)
 		return 1;
 	log_info("stopped");
 	return 0;

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "storage.h"
 
 static const char *const vars[] = {
     "SETTLE_THREADS",        "SETTLE_QUEUE",
@@ -46,6 +47,15 @@ test_defaults(void **state)
 	assert_true(cfg.relay);
 }
 
+/* config_load, then the check of the storage settings (storage_configure): 0 or -1. */
+static int
+load_all(char **err)
+{
+	if (config_load(err) < 0)
+		return -1;
+	return storage_configure(err) < 0 ? -1 : 0;
+}
+
 /* Each bad value is refused with a message that names the variable. */
 static void
 test_bad_values(void **state)
@@ -66,7 +76,7 @@ test_bad_values(void **state)
 		setenv(bad[i][0], bad[i][1], 1);
 		if (strcmp(bad[i][0], "SETTLE_MIN_CHUNK_SIZE") == 0)
 			setenv("SETTLE_MAX_CHUNK_SIZE", "5", 1);
-		assert_int_equal(config_load(&err), -1);
+		assert_int_equal(load_all(&err), -1);
 		assert_non_null(err);
 		assert_non_null(strstr(err, bad[i][0]));
 		free(err);
@@ -97,7 +107,7 @@ test_values(void **state)
 }
 
 /* SETTLE_STORAGE=swift needs every SETTLE_SWIFT_* setting: the message names the one
- * missing or wrong. */
+ * missing or wrong. An unknown provider is refused with the names of every one. */
 static void
 test_swift(void **state)
 {
@@ -118,23 +128,30 @@ test_swift(void **state)
 			if (i != skip)
 				setenv(good[i][0], good[i][1], 1);
 		if (skip == 5) {
-			assert_int_equal(config_load(&err), 0);
+			assert_int_equal(load_all(&err), 0);
 			break;
 		}
-		assert_int_equal(config_load(&err), -1);
+		assert_int_equal(load_all(&err), -1);
 		assert_non_null(strstr(err, good[skip][0]));
 		free(err);
 		err = NULL;
 	}
-	assert_true(cfg.swift);
+	assert_string_equal(storage_name(), "swift");
 	assert_string_equal(cfg.swift_url, "http://swift.example.org:8080");
 	setenv("SETTLE_SWIFT_URL", "swift.example.org", 1);
-	assert_int_equal(config_load(&err), -1);
+	assert_int_equal(load_all(&err), -1);
 	assert_non_null(strstr(err, "SETTLE_SWIFT_URL"));
 	free(err);
+	err = NULL;
 	clear_env(NULL);
-	assert_int_equal(config_load(&err), 0);
-	assert_false(cfg.swift);
+	setenv("SETTLE_STORAGE", "s3", 1);
+	assert_int_equal(load_all(&err), -1);
+	assert_non_null(strstr(err, "SETTLE_STORAGE=\"s3\": want local or swift"));
+	free(err);
+	err = NULL;
+	clear_env(NULL);
+	assert_int_equal(load_all(&err), 0);
+	assert_string_equal(storage_name(), "local");
 }
 
 /* The Markdown of docs/configuration.md: one row per variable with its default and bounds,

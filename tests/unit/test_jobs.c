@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "jobs.h"
+#include "upload_complete.h"
 
 #define BASE_MS 1000
 #define NOW_MS  ((int64_t)1700000000000)

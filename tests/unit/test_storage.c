@@ -15,8 +15,10 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "migrate.h"
 #include "storage.h"
 #include "storage_local.h"
+#include "storage_local_write.h"
 #include "util.h"
 
 #define TEST_CONTAINER "0b6f1c1e-6a55-4c52-9a3c-1d2e3f405060"
@@ -487,7 +489,7 @@ test_storage_providers(void **state)
 	assert_null(storage_info("s3"));
 	assert_null(storage_info(NULL));
 
-	cfg.swift = false;
+	cfg.storage = "local";
 	cfg.storage_dir = test_root;
 	assert_int_equal(storage_init(&err), 0);
 	assert_string_equal(storage_name(), "local");
@@ -503,6 +505,43 @@ test_storage_providers(void **state)
 	free(err);
 }
 
+/* The constraint on uploads.storage_provider (the last migration that sets one) accepts
+ * exactly the names of the providers' list, in its order: a provider added to storage.c
+ * needs a migration that lets uploads record it. */
+static void
+test_storage_providers_constraint(void **state)
+{
+	static const char key[] = "storage_provider IN (";
+	const char *in = NULL;
+	size_t i = 0;
+
+	(void)state;
+	for (int m = 0; m < migration_count; m++) {
+		const char *at = strstr(migrations[m].sql, key);
+		if (at != NULL)
+			in = at + strlen(key);
+	}
+	assert_non_null(in);
+	for (; *in != ')'; i++) {
+		const struct storage_info *p = storage_info_at(i);
+		const char *end;
+
+		while (*in == ' ' || *in == ',')
+			in++;
+		assert_int_equal(*in, '\'');
+		end = strchr(in + 1, '\'');
+		assert_non_null(end);
+		assert_non_null(p);
+		print_message("constraint name %.*s\n", (int)(end - in - 1), in + 1);
+		assert_int_equal(strlen(p->name), (size_t)(end - in - 1));
+		assert_memory_equal(p->name, in + 1, strlen(p->name));
+		in = end + 1;
+		while (*in == ' ')
+			in++;
+	}
+	assert_null(storage_info_at(i));
+}
+
 int
 main(void)
 {
@@ -515,6 +554,7 @@ main(void)
 	    cmocka_unit_test(test_storage_read_missing),
 	    cmocka_unit_test(test_storage_missing_container),
 	    cmocka_unit_test(test_storage_path_escape_rejected),
+	    cmocka_unit_test(test_storage_providers_constraint),
 	    cmocka_unit_test(test_storage_upload_delete),
 	    cmocka_unit_test(test_storage_upload_tidy),
 	    cmocka_unit_test(test_storage_container_delete),

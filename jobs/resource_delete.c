@@ -2,17 +2,17 @@
  * the trash with it, purges the stored bytes of what was purged from the trash
  * (docs/api.md "Trash bin"; of a deleted file version: of its upload, once no live version
  * uses it), and deletes a deleted project with everything in it. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "db.h"
-#include "jobs.h"
 #include "log.h"
+#include "resource_delete.h"
 #include "storage.h"
 
-/* Runs the statements of sqls (each taking $1 = id) in order. 0 or -1 with *err. */
+/* Runs the statements of sqls (each taking $1 = id) in order. 0 or -STORAGE_EIO with
+ * *err. */
 static int
 rd_run_all(PGconn *c, const char *id, const char *const *sqls, int n, char **err)
 {
@@ -21,14 +21,13 @@ rd_run_all(PGconn *c, const char *id, const char *const *sqls, int n, char **err
 	for (int i = 0; i < n; i++) {
 		if (db_cmd(c, sqls[i], 1, p) < 0) {
 			*err = xstrdup("database: soft-deleting children failed");
-			errno = EIO;
-			return -1;
+			return -STORAGE_EIO;
 		}
 	}
 	return 0;
 }
 
-/* The chunk numbers of a JOBS_SQL_CHUNK_NUMBERS column ("{1,2,3}"), in *n; new array
+/* The chunk numbers of a RESOURCE_DELETE_SQL_CHUNK_NUMBERS column ("{1,2,3}"), in *n; new array
  * (caller frees). */
 static int *
 rd_chunk_numbers(const char *text, int *n)
@@ -43,17 +42,17 @@ rd_chunk_numbers(const char *text, int *n)
 }
 
 /* Deletes the stored bytes of upload id in container, by its chunk numbers (the text of a
- * JOBS_SQL_CHUNK_NUMBERS column), and sets its purged_at. 0, or -1 with *err and errno. */
+ * RESOURCE_DELETE_SQL_CHUNK_NUMBERS column), and sets its purged_at. 0, or a negative
+ * storage code with *err (-STORAGE_EIO for the database). */
 static int
 rd_purge_one(PGconn *c, const char *id, const char *container, const char *chunks, char **err)
 {
 	const char *q[] = {id};
 	char *serr = NULL;
-	int n, rc = -1, e = EIO;
+	int n, rc;
 	int *numbers = rd_chunk_numbers(chunks, &n);
 
-	if (storage_upload_delete(container, id, numbers, n, &serr) < 0) {
-		e = errno;
+	if ((rc = storage_upload_delete(container, id, numbers, n, &serr)) < 0) {
 		*err =
 		    xasprintf("storage: purging upload %s: %s", id, serr != NULL ? serr : "failed");
 		goto out;
@@ -61,44 +60,43 @@ rd_purge_one(PGconn *c, const char *id, const char *container, const char *chunk
 	if (db_cmd(c, "UPDATE uploads SET purged_at = now() WHERE id = $1 AND purged_at IS NULL", 1,
 	           q) < 0) {
 		*err = xstrdup("database: marking an upload purged failed");
+		rc = -STORAGE_EIO;
 		goto out;
 	}
 	rc = 0;
 out:
 	free(serr);
 	free(numbers);
-	errno = e;
 	return rc;
 }
 
-/* Purges the uploads that sql selects (see jobs.h). */
+/* Purges the uploads that sql selects (see resource_delete.h). */
 int
 resource_delete_purge(PGconn *c, const char *sql, int nparams, const char *const *params,
                       int *purged, char **err)
 {
 	PGresult *r = db_exec(c, sql, nparams, params);
-	int rc = -1, e = EIO;
+	int rc = -STORAGE_EIO;
 
 	if (r == NULL) {
 		*err = xstrdup("database: listing uploads to purge failed");
 		goto out;
 	}
 	for (int i = 0; i < PQntuples(r); i++) {
-		if (rd_purge_one(c, db_get(r, i, 0), db_get(r, i, 1), db_get(r, i, 2), err) < 0) {
-			e = errno;
+		if ((rc = rd_purge_one(c, db_get(r, i, 0), db_get(r, i, 1), db_get(r, i, 2), err)) <
+		    0)
 			goto out;
-		}
 		(*purged)++;
 	}
 	rc = 0;
 out:
 	PQclear(r);
-	errno = e;
 	return rc;
 }
 
 /* Deletes everything of project id and its storage container; children inherit the
- * project's deleted_by and are purged with it (not restorable). 0 or -1 with *err. */
+ * project's deleted_by and are purged with it (not restorable). 0 or a negative storage
+ * code with *err. */
 static int
 rd_project(PGconn *c, const char *id, const char *container, int *purged, char **err)
 {
@@ -114,20 +112,19 @@ rd_project(PGconn *c, const char *id, const char *container, int *purged, char *
 	};
 	const char *p[] = {id};
 	char *serr = NULL;
-	int rc = -1;
+	int rc;
 
-	if (rd_run_all(c, id, sqls, (int)ARRAY_LEN(sqls), err) < 0 ||
-	    resource_delete_purge(c,
-	                          "SELECT id::text, storage_container, " JOBS_SQL_CHUNK_NUMBERS(
-	                              "uploads") " FROM uploads WHERE project_id = $1 AND "
-	                                         "purged_at IS NULL ORDER BY id",
-	                          1, p, purged, err) < 0)
+	if ((rc = rd_run_all(c, id, sqls, (int)ARRAY_LEN(sqls), err)) < 0 ||
+	    (rc = resource_delete_purge(
+	         c,
+	         "SELECT id::text, storage_container, " RESOURCE_DELETE_SQL_CHUNK_NUMBERS(
+	             "uploads") " FROM uploads WHERE project_id = $1 AND "
+	                        "purged_at IS NULL ORDER BY id",
+	         1, p, purged, err)) < 0)
 		goto out;
-	if (storage_container_delete(container, &serr) < 0) {
-		int e = errno;
+	if ((rc = storage_container_delete(container, &serr)) < 0) {
 		*err = xasprintf("storage: deleting container %s: %s", container,
 		                 serr != NULL ? serr : "failed");
-		errno = e;
 		goto out;
 	}
 	rc = 0;
@@ -144,8 +141,8 @@ struct rd_item {
 	char group[37]; /* the trash root it was trashed with (its own id for a root) */
 };
 
-/* Locks folder (or, with file, file) id and reads its state into *it. 1 found, 0 not, -1
- * error with *err. */
+/* Locks folder (or, with file, file) id and reads its state into *it. 1 found, 0 not,
+ * -STORAGE_EIO with *err. */
 static int
 rd_lock(PGconn *c, bool file, const char *id, struct rd_item *it, char **err)
 {
@@ -157,11 +154,10 @@ rd_lock(PGconn *c, bool file, const char *id, struct rd_item *it, char **err)
 	};
 	const char *p[] = {id};
 	PGresult *r = db_exec(c, sqls[file], 1, p);
-	int rc = -1;
+	int rc = -STORAGE_EIO;
 
 	if (r == NULL) {
 		*err = xstrdup("database: locking the resource failed");
-		errno = EIO;
 		goto out;
 	}
 	rc = PQntuples(r) > 0;
@@ -175,8 +171,8 @@ out:
 	return rc;
 }
 
-/* Runs sql (taking $1 = the folder or file id, $2 = its trash group) once. 0 or -1 with
- * *err. */
+/* Runs sql (taking $1 = the folder or file id, $2 = its trash group) once. 0 or
+ * -STORAGE_EIO with *err. */
 static int
 rd_group_cmd(PGconn *c, const char *sql, const char *id, const struct rd_item *it, char **err)
 {
@@ -184,8 +180,7 @@ rd_group_cmd(PGconn *c, const char *sql, const char *id, const struct rd_item *i
 
 	if (db_cmd(c, sql, 2, p) < 0) {
 		*err = xstrdup("database: trashing or purging children failed");
-		errno = EIO;
-		return -1;
+		return -STORAGE_EIO;
 	}
 	return 0;
 }
@@ -227,7 +222,7 @@ rd_group_cmd(PGconn *c, const char *sql, const char *id, const struct rd_item *i
 
 /* Trashes what lives below trashed folder id, or, once it is purged, purges what was
  * trashed with it and the uploads of every purged file below it. Nothing for a live
- * (restored) folder. 0 or -1 with *err. */
+ * (restored) folder. 0 or a negative storage code with *err. */
 static int
 rd_folder(PGconn *c, const char *id, int *purged, char **err)
 {
@@ -237,27 +232,27 @@ rd_folder(PGconn *c, const char *id, int *purged, char **err)
 
 	if (rc <= 0 || !it.deleted)
 		return rc;
-	if (rd_group_cmd(c, RD_TRASH_BELOW, id, &it, err) < 0)
-		return -1;
+	if ((rc = rd_group_cmd(c, RD_TRASH_BELOW, id, &it, err)) < 0)
+		return rc;
 	if (!it.purged)
 		return 0;
 	static const char *const versions[] = {RD_PURGE_VERSIONS};
-	if (rd_group_cmd(c, RD_PURGE_MARK, id, &it, err) < 0 ||
-	    rd_run_all(c, id, versions, 1, err) < 0)
-		return -1;
+	if ((rc = rd_group_cmd(c, RD_PURGE_MARK, id, &it, err)) < 0 ||
+	    (rc = rd_run_all(c, id, versions, 1, err)) < 0)
+		return rc;
 	return resource_delete_purge(
 	    c,
-	    RD_SUBTREE "SELECT u.id::text, u.storage_container, " JOBS_SQL_CHUNK_NUMBERS(
+	    RD_SUBTREE "SELECT u.id::text, u.storage_container, " RESOURCE_DELETE_SQL_CHUNK_NUMBERS(
 	        "u") " FROM uploads u"
 	             " JOIN file_versions v ON v.upload_id = u.id"
 	             " JOIN files f ON f.id = v.file_id JOIN sub ON f.parent_id = sub.id"
 	             " WHERE f.purged_at IS NOT NULL AND u.purged_at IS NULL "
-	             "AND " JOBS_SQL_UPLOAD_UNUSED("u") " ORDER BY u.id",
+	             "AND " RESOURCE_DELETE_SQL_UPLOAD_UNUSED("u") " ORDER BY u.id",
 	    1, p, purged, err);
 }
 
 /* Once trashed file id is purged: deletes its versions and purges their uploads. Nothing
- * while it is live or in the trash. 0 or -1 with *err. */
+ * while it is live or in the trash. 0 or a negative storage code with *err. */
 static int
 rd_file(PGconn *c, const char *id, int *purged, char **err)
 {
@@ -270,20 +265,21 @@ rd_file(PGconn *c, const char *id, int *purged, char **err)
 
 	if (rc <= 0 || !it.purged)
 		return rc;
-	if (rd_run_all(c, id, sqls, (int)ARRAY_LEN(sqls), err) < 0)
-		return -1;
+	if ((rc = rd_run_all(c, id, sqls, (int)ARRAY_LEN(sqls), err)) < 0)
+		return rc;
 	return resource_delete_purge(
 	    c,
-	    "SELECT u.id::text, u.storage_container, " JOBS_SQL_CHUNK_NUMBERS(
+	    "SELECT u.id::text, u.storage_container, " RESOURCE_DELETE_SQL_CHUNK_NUMBERS(
 	        "u") " FROM uploads u"
 	             " JOIN file_versions v ON v.upload_id = u.id"
-	             " WHERE v.file_id = $1 AND u.purged_at IS NULL AND " JOBS_SQL_UPLOAD_UNUSED(
-	                 "u") " ORDER BY u.id",
+	             " WHERE v.file_id = $1 AND u.purged_at IS NULL "
+	             "AND " RESOURCE_DELETE_SQL_UPLOAD_UNUSED("u") " ORDER BY u.id",
 	    1, p, purged, err);
 }
 
 /* Purges the upload of the deleted file version id, unless a live version (one that
- * promoted it, or that it promoted) still uses it. 0 or -1 with *err. */
+ * promoted it, or that it promoted) still uses it. 0 or a negative storage code with *err.
+ */
 static int
 rd_version(PGconn *c, const char *id, int *purged, char **err)
 {
@@ -291,10 +287,10 @@ rd_version(PGconn *c, const char *id, int *purged, char **err)
 
 	return resource_delete_purge(
 	    c,
-	    "SELECT u.id::text, u.storage_container, " JOBS_SQL_CHUNK_NUMBERS(
+	    "SELECT u.id::text, u.storage_container, " RESOURCE_DELETE_SQL_CHUNK_NUMBERS(
 	        "u") " FROM uploads u JOIN file_versions v ON v.upload_id = u.id"
 	             " WHERE v.id = $1 AND v.is_deleted AND u.purged_at IS NULL "
-	             "AND " JOBS_SQL_UPLOAD_UNUSED("u"),
+	             "AND " RESOURCE_DELETE_SQL_UPLOAD_UNUSED("u"),
 	    1, p, purged, err);
 }
 
@@ -330,7 +326,7 @@ out:
  * up in that order) inside the caller's transaction. Idempotent. JOB_DONE, JOB_INVALID when the id
  * is none of those, JOB_RETRY on a database or storage failure, JOB_UNAVAILABLE when storage is
  * (*err set, caller frees). */
-enum job_result
+static enum job_result
 resource_delete_run(PGconn *c, const struct job *j, const char **outcome, char **err)
 {
 	char *container = NULL;
@@ -357,7 +353,7 @@ resource_delete_run(PGconn *c, const struct job *j, const char **outcome, char *
 	else
 		rc = rd_version(c, j->resource_id, &purged, err);
 	if (rc < 0) {
-		res = jobs_storage_failed(errno);
+		res = kind_storage_failed(rc);
 		goto out;
 	}
 	log_debug("resource_deleted resource=%s type=%c purged=%d", j->resource_id, type, purged);
@@ -370,3 +366,11 @@ out:
 	free(container);
 	return res;
 }
+
+const struct job_kind resource_delete_kind = {
+    .name = JOB_RESOURCE_DELETE,
+    .run = resource_delete_run,
+    /* Of a project only: a folder, file or version has no error mark. */
+    .give_up_sql = "UPDATE projects SET error_at = now(), error_message = $2"
+                   " WHERE id = $1 AND error_at IS NULL",
+};

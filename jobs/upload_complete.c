@@ -1,7 +1,6 @@
 /* upload_complete.c: the upload.complete job: the integrity check of API.md. Reported chunk
  * sizes and hashes must equal what storage computed, chunk numbers must run 1..n, sizes
  * must add up to the upload's size and the whole-file hash must match the stored bytes. */
-#include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,9 +8,10 @@
 
 #include "db.h"
 #include "hash.h"
-#include "jobs.h"
 #include "log.h"
 #include "storage.h"
+#include "upload_commit.h"
+#include "upload_complete.h"
 
 /* Columns of the load query: the job's position (1..n), its upload, then one chunk per
  * row. */
@@ -93,14 +93,14 @@ uc_load_facts(const struct uc_plan *plan, struct uc_rows *rows, char **err)
 				f->digest[a] = db_get(rows->r, i, C_MD5 + a);
 			continue;
 		}
-		if (storage_chunk_facts(plan->container, plan->upload_id,
-		                        (int)db_get_i64(rows->r, i, C_NUMBER), &sf, &serr) < 0) {
-			int e = errno;
-			if (e != ENOENT) {
+		int rc = storage_chunk_facts(plan->container, plan->upload_id,
+		                             (int)db_get_i64(rows->r, i, C_NUMBER), &sf, &serr);
+		if (rc < 0) {
+			if (rc != -STORAGE_ENOENT) {
 				*err =
 				    xasprintf("storage: %s", serr != NULL ? serr : "chunk facts");
 				free(serr);
-				return jobs_storage_failed(e);
+				return kind_storage_failed(rc);
 			}
 			free(serr);
 			continue;
@@ -201,7 +201,7 @@ uc_read_chunk(const struct uc_plan *plan, const struct uc_fact *f, long long num
 {
 	struct storage_facts sf;
 	char *serr = NULL;
-	int rc, e;
+	int rc;
 
 	if (s->whole == NULL && s->own == NULL && f->from_store) {
 		s->got = f->size;
@@ -214,13 +214,12 @@ uc_read_chunk(const struct uc_plan *plan, const struct uc_fact *f, long long num
 		rc = storage_chunk_read(plan->container, plan->upload_id, (int)number,
 		                        uc_sink_bytes, s, &serr);
 	}
-	e = rc < 0 ? errno : 0;
-	if (rc < 0 && e == ENOENT)
+	if (rc == -STORAGE_ENOENT)
 		*bad = xasprintf("chunk %lld: stored file missing", number);
 	else if (rc < 0)
 		*err = xasprintf("storage: %s", serr != NULL ? serr : "read failed");
 	free(serr);
-	return rc < 0 && e != ENOENT ? jobs_storage_failed(e) : JOB_DONE;
+	return rc < 0 && rc != -STORAGE_ENOENT ? kind_storage_failed(rc) : JOB_DONE;
 }
 
 /* Streams chunk row i through whole (may be NULL) and its own digest when storage did not
@@ -383,7 +382,8 @@ uc_tidy(const struct uc_plan *plan)
 	free(err);
 }
 
-/* Makes a verified upload downloadable (storage_finalize). 0 or -1 with *err and errno. */
+/* Makes a verified upload downloadable (storage_finalize). 0 or a negative storage code
+ * with *err. */
 static int
 uc_finalize(const struct uc_plan *plan, const struct uc_rows *rows, char **err)
 {
@@ -393,9 +393,7 @@ uc_finalize(const struct uc_plan *plan, const struct uc_rows *rows, char **err)
 	for (int k = 0; k < rows->n; k++)
 		sizes[k] = rows->facts[k].size;
 	rc = storage_finalize(plan->container, plan->upload_id, sizes, rows->n, err);
-	int e = errno;
 	free(sizes);
-	errno = e;
 	return rc;
 }
 
@@ -410,8 +408,9 @@ uc_seal(const struct uc_plan *plan, const struct uc_rows *rows, char **err)
 
 	for (int k = 0; k < rows->n; k++)
 		numbers[k] = (int)db_get_i64(rows->r, rows->row0 + k, C_NUMBER);
-	if (storage_seal(plan->container, plan->upload_id, numbers, rows->n, &serr) < 0) {
-		res = jobs_storage_failed(errno);
+	int rc = storage_seal(plan->container, plan->upload_id, numbers, rows->n, &serr);
+	if (rc < 0) {
+		res = kind_storage_failed(rc);
 		*err = xasprintf("storage: %s", serr != NULL ? serr : "seal failed");
 	}
 	free(serr);
@@ -427,6 +426,7 @@ static void
 uc_check_stored(struct jobs_item *it, struct uc_plan *plan, struct uc_rows *rows, int64_t read_max)
 {
 	char *serr = NULL;
+	int rc;
 
 	if (uc_read_bytes_reported(plan, rows) > read_max) {
 		it->deferred = true;
@@ -444,8 +444,9 @@ uc_check_stored(struct jobs_item *it, struct uc_plan *plan, struct uc_rows *rows
 	}
 	if (it->v.error == NULL)
 		it->res = uc_check_bytes(plan, rows, &it->v.error, &it->err);
-	if (it->res == JOB_DONE && it->v.error == NULL && uc_finalize(plan, rows, &serr) < 0) {
-		it->res = jobs_storage_failed(errno);
+	if (it->res == JOB_DONE && it->v.error == NULL &&
+	    (rc = uc_finalize(plan, rows, &serr)) < 0) {
+		it->res = kind_storage_failed(rc);
 		it->err = xasprintf("storage: %s", serr != NULL ? serr : "finalize failed");
 	}
 	if (it->res == JOB_DONE)
@@ -509,8 +510,8 @@ uc_uuid_array(const struct jobs_item *items, int n, bool resource)
 	return s;
 }
 
-/* Step one of upload.complete, before any transaction (see jobs.h). */
-void
+/* Step one of upload.complete, before any transaction (struct job_kind.check). */
+static void
 upload_complete_check(PGconn *c, struct jobs_item *items, int n, int64_t read_max)
 {
 	char *mids = uc_uuid_array(items, n, false), *rids = uc_uuid_array(items, n, true);
@@ -538,98 +539,15 @@ upload_complete_check(PGconn *c, struct jobs_item *items, int n, int64_t read_ma
 	free(rids);
 }
 
-/* The whole effect of a batch of upload.complete jobs in one statement (one round trip, no
- * BEGIN/COMMIT). $1 is a JSON array of {mid, rid, attempt, outcome, error, apply}, one per
- * job with distinct message ids. It records each message in job_runs (or takes over a
- * "gave_up" row), marks each upload whose message was recorded consistent (with the error
- * of a failed check) at the moment of the statement, notifies the upload's and its
- * project's waiters, and returns the message ids recorded. */
-static const char uc_commit_sql[] =
-    "WITH v AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(mid uuid, rid uuid,"
-    " attempt int, outcome text, error text, apply boolean)),"
-    " rec AS (INSERT INTO job_runs (message_id, kind, resource_id, attempt, outcome)"
-    " SELECT mid, 'upload.complete', rid, attempt, outcome FROM v"
-    " ON CONFLICT (message_id) DO UPDATE SET attempt = EXCLUDED.attempt,"
-    " outcome = EXCLUDED.outcome, finished_at = now()"
-    " WHERE job_runs.outcome = 'gave_up' RETURNING message_id, resource_id),"
-    " upd AS (UPDATE uploads u SET is_consistent = true, consistent_at = clock_timestamp(),"
-    " error_at = CASE WHEN v.error IS NULL THEN NULL ELSE clock_timestamp() END,"
-    " error_message = v.error FROM v JOIN rec ON rec.message_id = v.mid"
-    " WHERE u.id = v.rid AND v.apply AND NOT u.is_consistent AND u.purged_at IS NULL"
-    " RETURNING u.id, u.project_id)"
-    " SELECT rec.message_id::text, pg_notify('settle_consistent', rec.resource_id::text),"
-    " (SELECT pg_notify('settle_consistent', upd.project_id::text) FROM upd"
-    " WHERE upd.id = rec.resource_id LIMIT 1) FROM rec";
-
-static const char *
-uc_outcome(const struct upload_verdict *v)
-{
-	return v->noop ? "noop" : v->error != NULL ? "integrity_error" : "consistent";
-}
-
-/* True if item i takes part in the commit statement. */
-static bool
-uc_committable(const struct jobs_item *it)
-{
-	return it->res == JOB_DONE && !it->deferred;
-}
-
-/* Marks committable items that repeat an earlier one's message id as duplicates: a message
- * published twice can arrive twice in one window, and one statement cannot record a
- * message twice. */
-static void
-uc_dedupe(struct jobs_item *items, int n)
-{
-	for (int i = 1; i < n; i++)
-		for (int k = 0; k < i && uc_committable(&items[i]); k++)
-			if (uc_committable(&items[k]) &&
-			    strcmp(items[i].j->id, items[k].j->id) == 0)
-				items[i].res = JOB_DUPLICATE;
-}
-
-/* Step two of the batch path (see jobs.h). */
-int
-upload_complete_commit(PGconn *c, struct jobs_item *items, int n)
-{
-	json_t *arr = json_array();
-	PGresult *r;
-	char *body;
-
-	uc_dedupe(items, n);
-	for (int i = 0; i < n; i++)
-		if (uc_committable(&items[i]))
-			json_array_append_new(
-			    arr, json_pack("{s:s,s:s,s:i,s:s,s:s?,s:b}", "mid", items[i].j->id,
-			                   "rid", items[i].j->resource_id, "attempt",
-			                   items[i].j->attempt, "outcome", uc_outcome(&items[i].v),
-			                   "error", items[i].v.error, "apply", !items[i].v.noop));
-	if (json_array_size(arr) == 0) {
-		json_decref(arr);
-		return 0;
-	}
-	body = json_dumps(arr, JSON_COMPACT);
-	json_decref(arr);
-	r = db_exec(c, uc_commit_sql, 1, (const char *[]){body});
-	free(body);
-	if (r == NULL)
-		return -1;
-	for (int i = 0; i < n; i++) {
-		if (!uc_committable(&items[i]))
-			continue;
-		items[i].res = JOB_DUPLICATE;
-		for (int k = 0; k < PQntuples(r); k++)
-			if (strcmp(db_get(r, k, 0), items[i].j->id) == 0)
-				items[i].res = JOB_DONE;
-	}
-	PQclear(r);
-	return 0;
-}
-
-/* Frees the message held by v and resets it. */
-void
-upload_complete_verdict_clear(struct upload_verdict *v)
-{
-	free(v->error);
-	v->error = NULL;
-	v->noop = false;
-}
+const struct job_kind upload_complete_kind = {
+    .name = JOB_UPLOAD_COMPLETE,
+    .check = upload_complete_check,
+    .commit = upload_commit_run,
+    .clear = upload_commit_clear,
+    .give_up_sql = "UPDATE uploads SET error_at = now(), error_message = $2"
+                   " WHERE id = $1 AND NOT is_consistent AND error_at IS NULL",
+    .pending_sql = "SELECT u.id FROM uploads u WHERE u.completed_at IS NOT NULL"
+                   " AND NOT u.is_consistent AND u.error_at IS NULL AND u.purged_at IS NULL"
+                   " AND u.completed_at < now() - make_interval(secs => $1)"
+                   " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.resource_id = u.id)",
+};

@@ -1,11 +1,10 @@
 /* project_initialize.c: the project.initialize job: creates the project's storage container
  * and makes the project consistent. */
-#include <errno.h>
 #include <stdlib.h>
 
 #include "db.h"
-#include "jobs.h"
 #include "log.h"
+#include "project_initialize.h"
 #include "storage.h"
 
 /* Runs project.initialize for j->resource_id inside the caller's transaction. Creating the
@@ -13,7 +12,7 @@
  * error mark of an earlier give-up (a dead letter requeued). JOB_DONE, JOB_INVALID
  * when the project does not exist, JOB_RETRY on a database or storage failure,
  * JOB_UNAVAILABLE when storage is (*err set, caller frees). */
-enum job_result
+static enum job_result
 project_initialize_run(PGconn *c, const struct job *j, const char **outcome, char **err)
 {
 	const char *p[] = {j->resource_id};
@@ -39,8 +38,9 @@ project_initialize_run(PGconn *c, const struct job *j, const char **outcome, cha
 		res = JOB_DONE;
 		goto out;
 	}
-	if (storage_container_create(db_get(r, 0, 0), &serr) < 0) {
-		res = jobs_storage_failed(errno);
+	int rc = storage_container_create(db_get(r, 0, 0), &serr);
+	if (rc < 0) {
+		res = kind_storage_failed(rc);
 		*err = xasprintf("storage: creating container %s: %s", db_get(r, 0, 0),
 		                 serr != NULL ? serr : "failed");
 		goto out;
@@ -60,3 +60,13 @@ out:
 	PQclear(r);
 	return res;
 }
+
+const struct job_kind project_initialize_kind = {
+    .name = JOB_PROJECT_INITIALIZE,
+    .run = project_initialize_run,
+    .give_up_sql = "UPDATE projects SET error_at = now(), error_message = $2"
+                   " WHERE id = $1 AND NOT is_consistent AND error_at IS NULL",
+    .pending_sql = "SELECT p.id FROM projects p WHERE NOT p.is_consistent AND p.error_at IS NULL"
+                   " AND NOT p.is_deleted AND p.created_at < now() - make_interval(secs => $1)"
+                   " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.resource_id = p.id)",
+};
