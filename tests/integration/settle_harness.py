@@ -107,15 +107,16 @@ def wait_replayed(primary, standby, timeout=10.0):
     AssertionError after timeout seconds. primary, standby: autocommit psycopg2 connections.
 
     A standby receives only WAL the primary flushed, and with synchronous_commit off (the
-    test settings) nor a commit nor an open transaction's records are flushed at once. So
-    the primary first commits a transaction of its own with synchronous_commit on: its
-    flush covers every record before it, and the flush position is then a target the
-    standby reaches."""
+    test settings) neither a commit nor an open transaction's records are flushed at once.
+    So the primary first commits a transaction of its own with synchronous_commit on that
+    writes a WAL record (a transactional logical message: a transaction that wrote none
+    commits without a flush): its flush covers every record before it, and the flush
+    position is a target the standby reaches."""
     import psycopg2.extensions
     plain = psycopg2.extensions.cursor  # not the ReplayedCursor a caller's connection has
     with primary.cursor(cursor_factory=plain) as cur:
-        cur.execute("SET synchronous_commit = on")
-        cur.execute("SELECT txid_current()")  # an xid: its commit is flushed
+        cur.execute("BEGIN; SET LOCAL synchronous_commit = on;"
+                    " SELECT pg_logical_emit_message(true, 'settle-test', ''); COMMIT")
         cur.execute("SELECT pg_current_wal_flush_lsn()")
         lsn = cur.fetchone()[0]
     deadline = time.monotonic() + timeout
