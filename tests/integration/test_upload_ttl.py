@@ -112,6 +112,10 @@ def test_abandoned_upload_is_purged(settle, db, postgres):
             {"hash": {"value": md5(raced_data), "algorithm": "md5"}}))
         wait_blocked_on_lock(db, api, "completed_hash_algorithm = $3",
                              "the complete to wait on the lock")
+        # A connection belongs to the settle-api thread that accepted it, and that thread now
+        # waits in Postgres: the client's kept-alive connection may be one of its own. New
+        # connections are accepted by the threads that are free.
+        client.session.close()
         time.sleep(TTL)  # every upload here is now past its TTL, but for `kept`:
         client.put_chunk(kept, 1, kept_data)
         worker = settle.worker(SETTLE_UPLOAD_TTL=TTL, SETTLE_HOUSEKEEPING_INTERVAL=1)
