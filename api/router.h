@@ -11,6 +11,8 @@ extern const struct route auth_routes[];
 extern const struct route projects_routes[];
 extern const struct route folders_routes[];
 extern const struct route uploads_routes[];
+extern const struct route uploads_chunks_routes[];
+extern const struct route uploads_complete_routes[];
 extern const struct route files_routes[];
 extern const struct route storage_http_routes[];
 extern const struct route ops_routes[];
