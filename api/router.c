@@ -13,9 +13,13 @@
 #include "uuid.h"
 
 static const struct route *const tables[] = {
-    auth_routes,         projects_routes,  folders_routes, uploads_routes,     files_routes,
-    storage_http_routes, ops_routes,       users_routes,   permissions_routes, moves_routes,
-    versions_routes,     providers_routes, agents_routes,  provenance_routes,  trashbin_routes,
+    auth_routes,       projects_routes,       folders_routes,
+    uploads_routes,    uploads_chunks_routes, uploads_complete_routes,
+    files_routes,      storage_http_routes,   ops_routes,
+    users_routes,      permissions_routes,    moves_routes,
+    versions_routes,   providers_routes,      agents_routes,
+    activities_routes, relations_routes,      provenance_search_routes,
+    trashbin_routes,
 };
 
 /* The types a path parameter may have (":name:type" in a pattern), and the rule of each: a

@@ -11,6 +11,8 @@ extern const struct route auth_routes[];
 extern const struct route projects_routes[];
 extern const struct route folders_routes[];
 extern const struct route uploads_routes[];
+extern const struct route uploads_chunks_routes[];
+extern const struct route uploads_complete_routes[];
 extern const struct route files_routes[];
 extern const struct route storage_http_routes[];
 extern const struct route ops_routes[];
@@ -20,7 +22,9 @@ extern const struct route moves_routes[];
 extern const struct route versions_routes[];
 extern const struct route providers_routes[];
 extern const struct route agents_routes[];
-extern const struct route provenance_routes[];
+extern const struct route activities_routes[];
+extern const struct route relations_routes[];
+extern const struct route provenance_search_routes[];
 extern const struct route trashbin_routes[];
 
 /* Finds the route for method and path, filling r->params. NULL if none; *path_known is

@@ -1,10 +1,13 @@
-/* uploads.c: uploads and their chunks (API.md "Uploads"): create, list, get, chunk URLs,
- * complete and further hashes. The bytes themselves go through storage_http.c. */
+/* uploads.c: uploads (API.md "Uploads"): create, list and get, and what the other upload
+ * files share (uploads.h): rendering an upload, reading a hash. Chunks are registered in
+ * uploads_chunks.c, complete and further hashes are in uploads_complete.c; the bytes
+ * themselves go through storage_http.c. */
+#include "uploads.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "access.h"
 #include "config.h"
@@ -12,64 +15,14 @@
 #include "hash.h"
 #include "http.h"
 #include "log.h"
-#include "outbox.h"
 #include "router.h"
 #include "storage.h"
 #include "storage_http.h"
-#include "upload_complete.h"
-#include "uploads.h"
 #include "uuid.h"
 #include "views.h"
 #include "wait.h"
 
-/* Columns of UPLOADS_SELECT. */
-enum {
-	U_ID,
-	U_NAME,
-	U_CTYPE,
-	U_SIZE,
-	U_ETAG,
-	U_PROJECT,
-	U_CREATED,
-	U_READY,
-	U_COMPLETED,
-	U_CONSISTENT,
-	U_PURGED,
-	U_ERROR_AT,
-	U_ERROR_MSG,
-	U_CHUNKS,
-	U_HASHES,
-	U_CREATOR,  /* the creator's dds-user (VIEWS_SQL_USER_OBJ) */
-	U_PROVIDER, /* the storage provider that holds its bytes (uploads.storage_provider) */
-	U_TOTAL,
-	U_VERDICT, /* access_verdict's columns, in the statements that check and write */
-	/* complete: completed before, its hash; hashes: the value recorded for the algorithm */
-	U_DONE = U_VERDICT + ACCESS_VERDICT_NCOLS,
-	U_DONE_VALUE,
-	U_DONE_ALG,
-	U_DONE_RECORDED,          /* complete: the value recorded before for the algorithm */
-	U_EXPIRED,                /* complete: purged before it was completed */
-	U_HELD_BY,                /* complete: the provider that holds its bytes */
-	U_NEW_CONTAINER = U_DONE, /* create: the new upload's storage container */
-};
-
 /* clang-format off */
-/* SQL, one JSON column: the chunk list [{number, size, hash}] of the chunks rows (alias c)
- * that `from` selects. */
-#define UPLOADS_SQL_CHUNKS(from) \
-	"coalesce((SELECT json_agg(json_build_object('number', c.number, 'size', c.size, " \
-	"'hash', json_build_object('value', c.hash_value, 'algorithm', c.hash_algorithm)) " \
-	"ORDER BY c.number) FROM " from "), '[]')"
-
-/* SQL: the columns U_ID to U_PROVIDER of an uploads row alias u joined with its creator's
- * users row alias s, with the chunks and hashes columns given. */
-#define UPLOADS_SQL_COLS(chunks, hashes) \
-	"u.id, u.name, u.content_type, u.size, u.etag, u.project_id, " \
-	VIEWS_SQL_TS("u.created_at") ", u.completed_at IS NULL AND u.purged_at IS NULL, " \
-	VIEWS_SQL_TS("u.completed_at") ", u.is_consistent, " VIEWS_SQL_TS("u.purged_at") ", " \
-	VIEWS_SQL_TS("u.error_at") ", u.error_message, " \
-	chunks ", " hashes ", " VIEWS_SQL_USER_OBJ("s") "::text, u.storage_provider"
-
 #define UPLOADS_SELECT_COLS \
 	UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("chunks c WHERE c.upload_id = u.id"), \
 	VIEWS_SQL_HASHES("u"))
@@ -85,39 +38,6 @@ enum {
 /* SQL: the uploads of project $1, $2 per page asked for (the CTE k). */
 #define UPLOADS_LIST_K \
 	HTTP_SQL_PAGE_K(UPLOADS_TEXT_BYTES, "FROM uploads u WHERE u.project_id = $1", "$2")
-
-/* SQL: the end of a statement that checks and writes at once (see uploads_create_sql):
- * after the upload's columns, U_TOTAL (1) and the access verdict from the CTE acc
- * (columns id, member, is_deleted, is_consistent), with the upload from the row alias u
- * (none when nothing was written). */
-#define UPLOADS_SQL_VERDICT \
-	", 1, acc.id IS NOT NULL, acc.member, acc.is_deleted, acc.is_consistent"
-#define UPLOADS_SQL_FROM(written) \
-	" FROM (VALUES (1)) one LEFT JOIN acc ON true LEFT JOIN " written " u ON true" \
-	" LEFT JOIN users s ON s.id = u.created_by"
-
-/* SQL, one JSON column: the hashes of the upload row alias u after a CTE fp wrote the
- * fingerprint of algorithm alg (returning algorithm, value), which the statement's own
- * snapshot of fingerprints does not show. */
-#define UPLOADS_SQL_HASHES_WITH_FP(alg) \
-	"coalesce((SELECT json_agg(" VIEWS_SQL_HASH_OBJ("h", "u") " ORDER BY h.algorithm) FROM" \
-	" (SELECT algorithm, value FROM fingerprints WHERE upload_id = u.id AND algorithm <> " alg \
-	" UNION ALL SELECT algorithm, value FROM fp) h), '[]'::json)"
-
-/* SQL: the end of an INSERT INTO fingerprints that never replaces the value recorded for
- * an algorithm (API.md "Limits on input"): on a conflict it returns the recorded value (the
- * newest committed one, whatever the statement's snapshot) for the caller to compare. */
-#define UPLOADS_SQL_FP_KEEP \
-	" ON CONFLICT (upload_id, algorithm) DO UPDATE SET value = fingerprints.value" \
-	" RETURNING algorithm, value"
-
-/* SQL, one column: the value of algorithm alg recorded for the uploads row alias u that
- * binds its complete: one its creator reported. One another user (a project admin)
- * reported before complete gives way to the hash given at complete, which the worker
- * verifies (docs/api.md "Reported and verified hashes"). */
-#define UPLOADS_SQL_BINDING_HASH(u, alg) \
-	"(SELECT f.value FROM fingerprints f WHERE f.upload_id = " u ".id AND f.algorithm = " alg \
-	" AND f.reported_by = " u ".created_by)"
 
 /* POST /projects/{id}/uploads in one statement: checks the project ($2) and the caller
  * ($8), inserts the upload (its bytes to be held by storage provider $11) and, when it is
@@ -139,83 +59,6 @@ static const char uploads_create_sql[] =
 	"SELECT " UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("ch c"), "'[]'::json") UPLOADS_SQL_VERDICT
 	", u.storage_container" UPLOADS_SQL_FROM("ins");
 
-/* PUT /uploads/{id}/complete in one statement: locks the upload ($1) and reads its latest
- * state (a concurrent complete or purge is waited for and seen), checks the caller ($5),
- * marks it completed with the hash ($2 value, $3 algorithm) when it is not yet, not purged,
- * held by the configured storage provider ($8) and no other value that binds it is
- * recorded for that algorithm (UPLOADS_SQL_BINDING_HASH), records the fingerprint ($4,
- * reported by $5, in place of one that did not bind) and queues the upload.complete job
- * ($6 message id, $7 kind). Answers the upload as completed
- * (its hashes: those recorded before, with this one), the verdict, then whether it was
- * completed before and with which hash, the value recorded before for the algorithm
- * (U_DONE_*), whether it was purged (U_EXPIRED) and its storage provider (U_HELD_BY). */
-static const char uploads_complete_sql[] =
-	"WITH acc AS (SELECT u.id, u.completed_at IS NOT NULL AS completed, "
-	"u.completed_hash_value, u.completed_hash_algorithm, p.is_deleted, true AS is_consistent, "
-	"u.purged_at IS NOT NULL AS purged, u.storage_provider, "
-	ACCESS_SQL_CAN("p", "$5::uuid", ACCESS_LIT(ACCESS_CREATE)) " AS member, "
-	UPLOADS_SQL_BINDING_HASH("u", "$3::text") " AS recorded FROM uploads u "
-	"JOIN projects p ON p.id = u.project_id WHERE u.id = $1::uuid FOR UPDATE OF u), "
-	"upd AS (UPDATE uploads u SET completed_at = now(), completed_hash_value = $2::text, "
-	"completed_hash_algorithm = $3::text FROM acc WHERE u.id = acc.id AND acc.member AND "
-	"NOT acc.is_deleted AND NOT acc.completed AND NOT acc.purged "
-	"AND acc.storage_provider = $8::text AND coalesce(acc.recorded = $2::text, true) "
-	"RETURNING u.*), "
-	"fp AS (INSERT INTO fingerprints (id, upload_id, algorithm, value, reported_by) SELECT "
-	"$4::uuid, id, $3::text, $2::text, $5::uuid FROM upd ON CONFLICT (upload_id, algorithm) "
-	"DO UPDATE SET value = EXCLUDED.value, reported_by = EXCLUDED.reported_by "
-	"RETURNING algorithm, value), "
-	OUTBOX_SQL_CTE("$6::uuid", "$7::text", "upd.id", "upd") " "
-	"SELECT " UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("chunks c WHERE c.upload_id = u.id"),
-	UPLOADS_SQL_HASHES_WITH_FP("$3::text"))
-	UPLOADS_SQL_VERDICT ", acc.completed, acc.completed_hash_value, acc.completed_hash_algorithm, "
-	"acc.recorded, acc.purged, acc.storage_provider" UPLOADS_SQL_FROM("upd");
-
-/* PUT /uploads/{id}/chunks in one statement: share-locks the upload ($1; complete and the
- * purge of expired uploads wait for it, and it for them), checks the caller ($6) and
- * registers or replaces chunk $2 ($3 size, $4 hash value, $5 algorithm) while the upload is
- * not completed nor purged, is held by the configured storage provider ($9) and the chunk
- * fits its limits ($7 the minimum chunk size, $8 the most chunks storage takes; see
- * UPLOADS_SQL_MAX_NUMBER). Answers the verdict, whether the upload is completed, whether
- * the chunk was written, then (UC_*) whether the number and the size are within the
- * limits, the highest number, the room, whether the upload is purged, its container and
- * its storage provider. */
-static const char uploads_chunk_sql[] =
-	"WITH acc AS (SELECT u.id, u.completed_at IS NOT NULL AS completed, p.is_deleted, "
-	"u.purged_at IS NOT NULL AS purged, u.storage_container, u.storage_provider, "
-	ACCESS_SQL_CAN("p", "$6::uuid", ACCESS_LIT(ACCESS_CREATE)) " AS member, "
-	UPLOADS_SQL_MAX_NUMBER("$7::bigint, ceil(u.size::numeric / $8::bigint)::bigint")
-	" AS max_number, "
-	UPLOADS_SQL_ROOM("$2::integer") " AS room FROM uploads u JOIN projects p ON "
-	"p.id = u.project_id WHERE u.id = $1::uuid FOR SHARE OF u), "
-	"lim AS (SELECT acc.*, $2::bigint <= acc.max_number AS number_ok, "
-	"$3::bigint <= acc.room AS size_ok FROM acc), "
-	"ins AS (INSERT INTO chunks (upload_id, number, size, hash_value, hash_algorithm) "
-	"SELECT lim.id, $2::integer, $3::bigint, $4::text, $5::text FROM lim WHERE lim.member "
-	"AND NOT lim.is_deleted AND NOT lim.completed AND NOT lim.purged AND lim.number_ok "
-	"AND lim.size_ok AND lim.storage_provider = $9::text "
-	"ON CONFLICT (upload_id, number) DO UPDATE "
-	"SET size = EXCLUDED.size, hash_value = EXCLUDED.hash_value, hash_algorithm = "
-	"EXCLUDED.hash_algorithm, stored_size = NULL, stored_md5 = NULL, stored_sha1 = NULL, "
-	"stored_sha256 = NULL, stored_at = NULL, created_at = now() RETURNING number) "
-	"SELECT lim.id IS NOT NULL, lim.member, lim.is_deleted, true, lim.completed, "
-	"EXISTS (SELECT 1 FROM ins), lim.number_ok, lim.size_ok, lim.max_number, lim.room, "
-	"lim.purged, lim.storage_container, lim.storage_provider "
-	"FROM (VALUES (1)) one LEFT JOIN lim ON true";
-
-/* Columns of uploads_chunk_sql after the verdict. */
-enum {
-	UC_COMPLETED = ACCESS_VERDICT_NCOLS,
-	UC_WRITTEN,
-	UC_NUMBER_OK,
-	UC_SIZE_OK,
-	UC_MAX_NUMBER,
-	UC_ROOM,
-	UC_PURGED,
-	UC_CONTAINER,
-	UC_PROVIDER,
-};
-
 /* GET /uploads/{id} in one statement: the upload ($1) when the caller ($2) may see it, then
  * the verdict. */
 static const char uploads_get_sql[] =
@@ -223,26 +66,6 @@ static const char uploads_get_sql[] =
 	ACCESS_LIT(ACCESS_VIEW)) ") "
 	"SELECT " UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("chunks c WHERE c.upload_id = u.id"),
 	VIEWS_SQL_HASHES("u")) UPLOADS_SQL_VERDICT
-	UPLOADS_SQL_FROM("(SELECT x.* FROM uploads x, acc WHERE x.id = $1::uuid AND acc.member "
-	"AND NOT acc.is_deleted)");
-
-/* PUT /uploads/{id}/hashes in one statement: share-locks the upload ($1; complete waits
- * for it and it for complete), checks the caller ($2: create_file, and the upload's creator
- * or a project admin) and records the fingerprint ($5) of the upload, algorithm $3, value
- * $4, reported by the caller, unless that algorithm has one; answers the upload with the
- * algorithm's recorded hash, the verdict, then (at U_DONE) the value recorded for the
- * algorithm, which differs from $4 on a conflict. */
-static const char uploads_hashes_sql[] =
-	"WITH acc AS (SELECT u.id, p.is_deleted, true AS is_consistent, "
-	ACCESS_SQL_CAN("p", "$2::uuid", ACCESS_LIT(ACCESS_CREATE)) " AND "
-	ACCESS_SQL_OWNER_OR_ADMIN("p", "$2::uuid", "u.created_by") " AS member "
-	"FROM uploads u JOIN projects p ON p.id = u.project_id WHERE u.id = $1::uuid "
-	"FOR SHARE OF u), "
-	"fp AS (INSERT INTO fingerprints (id, upload_id, algorithm, value, reported_by) SELECT "
-	"$5::uuid, acc.id, $3::text, $4::text, $2::uuid FROM acc WHERE acc.member AND NOT "
-	"acc.is_deleted" UPLOADS_SQL_FP_KEEP ") "
-	"SELECT " UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("chunks c WHERE c.upload_id = u.id"),
-	UPLOADS_SQL_HASHES_WITH_FP("$3::text")) UPLOADS_SQL_VERDICT ", (SELECT value FROM fp)"
 	UPLOADS_SQL_FROM("(SELECT x.* FROM uploads x, acc WHERE x.id = $1::uuid AND acc.member "
 	"AND NOT acc.is_deleted)");
 /* clang-format on */
@@ -257,8 +80,7 @@ uploads_jcol(const PGresult *res, int row, int col)
 	return v != NULL ? v : json_array();
 }
 
-/* Builds the upload JSON from row `row` of an UPLOADS_SELECT result. New reference. */
-static json_t *
+json_t *
 uploads_row_json(const PGresult *res, int row)
 {
 	json_t *status = json_pack(
@@ -286,10 +108,7 @@ uploads_row_json(const PGresult *res, int row)
 	return upload;
 }
 
-/* The full upload JSON of API.md (kind dds-upload, status, chunks, hashes, …) for
- * upload_id. Returns 1 with *out set (new reference), 0 when there is no such upload, -1
- * on a database error. */
-static int
+int
 uploads_json(PGconn *c, const char *upload_id, json_t **out)
 {
 	const char *params[1] = {upload_id};
@@ -313,10 +132,7 @@ uploads_field(const char *field, const char *key)
 	return field[0] != '\0' ? xasprintf("%s[%s]", field, key) : xstrdup(key);
 }
 
-/* Reads a {"value", "algorithm"} hash object (algorithm defaults to md5): the value must be
- * hex of the algorithm's length. Returns 1 with *alg and a lower-case copy of the value in
- * value (HASH_HEX_MAX bytes), or -1 after answering 400 validation_failed for field. */
-static int
+int
 uploads_parse_hash(struct req *r, json_t *h, const char *field, enum hash_alg *alg,
                    char value[HASH_HEX_MAX])
 {
@@ -534,9 +350,7 @@ uploads_list(struct req *r)
 		                   UPLOADS_LIST_K "SELECT total, per FROM k", 2, params, page);
 }
 
-/* Answers 200 with the upload of res (a statement ending in the access verdict columns and
- * the upload's row), or the error it tells: database, access, or no such upload. */
-static void
+void
 uploads_answer_row(struct req *r, const PGresult *res)
 {
 	if (res == NULL)
@@ -561,250 +375,13 @@ uploads_get(struct req *r)
 	PQclear(res);
 }
 
-/* What PUT /uploads/{id}/chunks was given. */
-struct uploads_chunk {
-	int64_t number, size;
-	enum hash_alg alg;
-	char value[HASH_HEX_MAX];
-};
-
-/* Reads and validates the chunk body into ch; -1 after answering 400. */
-static int
-uploads_read_chunk(struct req *r, json_t *body, struct uploads_chunk *ch)
-{
-	json_t *h = NULL;
-	int rc;
-
-	if ((rc = http_field_i64(r, body, "number", &ch->number)) < 0)
-		return -1;
-	if (rc == 0 || ch->number < 1 || ch->number > INT32_MAX) {
-		http_invalid(r, "number", "must be a whole number of at least 1");
-		return -1;
-	}
-	if ((rc = http_field_i64(r, body, "size", &ch->size)) < 0)
-		return -1;
-	if (rc == 0 || ch->size < 0 || ch->size > cfg.max_chunk_size) {
-		char *msg = xasprintf("must be a whole number from 0 to %lld",
-		                      (long long)cfg.max_chunk_size);
-		http_invalid(r, "size", msg);
-		free(msg);
-		return -1;
-	}
-	if ((rc = http_field_obj(r, body, "hash", &h)) < 0)
-		return -1;
-	if (rc == 0) {
-		http_invalid(r, "hash", "is required");
-		return -1;
-	}
-	return uploads_parse_hash(r, h, "hash", &ch->alg, ch->value) < 0 ? -1 : 0;
-}
-
-/* Answers 409: the upload was purged before it was completed (SETTLE_UPLOAD_TTL). */
-static void
+void
 uploads_expired(struct req *r)
 {
 	http_error(r, 409, "conflict",
 	           "the upload expired: it had no activity for too long and its stored bytes were "
 	           "purged",
 	           "begin a new upload process");
-}
-
-/* Answers 400 for the chunk limit that row 0 of res (uploads_chunk_sql) says was broken. */
-static void
-uploads_chunk_invalid(struct req *r, const PGresult *res)
-{
-	char *msg;
-
-	if (!db_get_bool(res, 0, UC_NUMBER_OK)) {
-		msg = xasprintf("must be at most %lld for the upload's size",
-		                (long long)db_get_i64(res, 0, UC_MAX_NUMBER));
-		http_invalid(r, "number", msg);
-	} else {
-		msg = xasprintf("must be at most %lld: the upload's size less the other chunks",
-		                (long long)db_get_i64(res, 0, UC_ROOM));
-		http_invalid(r, "size", msg);
-	}
-	free(msg);
-}
-
-/* PUT /uploads/{id}/chunks: registers a chunk, answers its signed storage URL. One
- * statement checks the caller, the upload and the limits, and writes the chunk. */
-static void
-uploads_chunks(struct req *r)
-{
-	struct uploads_chunk ch = {0};
-	json_t *body = http_body_object(r);
-	char num[24], size[24], min[24], maxn[24];
-	const char *params[9] = {r->params[0], num, size, ch.value,      NULL,
-	                         r->user_id,   min, maxn, storage_name()};
-	PGresult *res = NULL;
-
-	if (body == NULL || uploads_read_chunk(r, body, &ch) < 0)
-		goto out;
-	snprintf(num, sizeof(num), "%lld", (long long)ch.number);
-	snprintf(size, sizeof(size), "%lld", (long long)ch.size);
-	snprintf(min, sizeof(min), "%lld", (long long)cfg.min_chunk_size);
-	snprintf(maxn, sizeof(maxn), "%lld", (long long)storage_max_chunks());
-	params[4] = hash_alg_name(ch.alg);
-	if ((res = db_exec(r->db, uploads_chunk_sql, 9, params)) == NULL) {
-		http_db_error(r);
-	} else if (access_verdict(r, res, 0, "upload") != 1) {
-		/* answered */
-	} else if (db_get_bool(res, 0, UC_COMPLETED)) {
-		http_error(r, 409, "conflict", "the upload is already completed",
-		           "begin a new upload to send more chunks");
-	} else if (db_get_bool(res, 0, UC_PURGED)) {
-		uploads_expired(r);
-	} else if (!storage_http_holds(r, db_get(res, 0, UC_PROVIDER), 409)) {
-		/* answered */
-	} else if (!db_get_bool(res, 0, UC_NUMBER_OK) || !db_get_bool(res, 0, UC_SIZE_OK)) {
-		uploads_chunk_invalid(r, res);
-	} else if (!db_get_bool(res, 0, UC_WRITTEN)) {
-		http_db_error(r);
-	} else {
-		json_t *url = storage_http_url("PUT", db_get(res, 0, UC_CONTAINER), r->params[0],
-		                               (int)ch.number, 0);
-		if (url != NULL)
-			http_json(r, 200, url);
-		else
-			storage_http_unavailable(r);
-	}
-out:
-	PQclear(res);
-	json_decref(body);
-}
-
-static void uploads_completed(struct req *r);
-
-/* Answers body (the upload just completed; taken): 202 while verification runs (after
- * waiting as Prefer: wait asks, running uploads_completed again when the upload is
- * consistent), 200 once a wait saw it finish. */
-static void
-uploads_completed_answer(struct req *r, json_t *body)
-{
-	bool done = json_is_true(json_object_get(json_object_get(body, "status"), "is_consistent"));
-
-	if (!done && wait_for(r, r->params[0], uploads_completed)) {
-		json_decref(body);
-		return;
-	}
-	if (done && wait_preferred(r) > 0) {
-		wait_applied(r);
-		http_json(r, 200, body);
-		return;
-	}
-	http_json(r, 202, body);
-}
-
-/* Answers the completed upload as it is now (see uploads_completed_answer). */
-static void
-uploads_completed(struct req *r)
-{
-	json_t *body = NULL;
-	int rc = uploads_json(r->db, r->params[0], &body);
-
-	if (rc < 0)
-		http_db_error(r);
-	else if (rc == 0)
-		http_not_found(r, "upload");
-	else
-		uploads_completed_answer(r, body);
-}
-
-/* Marks the upload completed with the hash (once), records the fingerprint and queues the
- * job, in one statement, and answers. A repeat with the same hash answers the upload as it
- * is (a second statement: this one's snapshot may predate the first complete's commit);
- * another hash, or a hash that contradicts one recorded for its algorithm, is a 409. */
-static void
-uploads_mark_complete(struct req *r, enum hash_alg alg, const char *value)
-{
-	char fid[UUID_STR_LEN], mid[UUID_STR_LEN];
-	const char *params[8] = {r->params[0], value, hash_alg_name(alg),  fid,
-	                         r->user_id,   mid,   JOB_UPLOAD_COMPLETE, storage_name()};
-	PGresult *res;
-	const char *v, *a;
-
-	uuid_generate(fid);
-	uuid_generate(mid);
-	if ((res = db_exec(r->db, uploads_complete_sql, 8, params)) == NULL) {
-		http_db_error(r);
-		return;
-	}
-	if (access_verdict(r, res, U_VERDICT, "upload") != 1) {
-		/* answered */
-	} else if (db_get(res, 0, U_ID) != NULL) {
-		uploads_completed_answer(r, uploads_row_json(res, 0));
-	} else if (!db_get_bool(res, 0, U_DONE) && db_get_bool(res, 0, U_EXPIRED)) {
-		uploads_expired(r);
-	} else if (!db_get_bool(res, 0, U_DONE) &&
-	           !storage_http_holds(r, db_get(res, 0, U_HELD_BY), 409)) {
-		/* answered */
-	} else if (!db_get_bool(res, 0, U_DONE) && db_get(res, 0, U_DONE_RECORDED) != NULL) {
-		http_error(r, 409, "conflict",
-		           "another hash of this algorithm is recorded for the upload",
-		           "complete it with the recorded hash or begin a new upload process");
-	} else if (!db_get_bool(res, 0, U_DONE)) {
-		http_db_error(r); /* neither completed before nor now, nor purged: cannot happen */
-	} else if ((v = db_get(res, 0, U_DONE_VALUE)) != NULL &&
-	           (a = db_get(res, 0, U_DONE_ALG)) != NULL && strcasecmp(v, value) == 0 &&
-	           strcasecmp(a, hash_alg_name(alg)) == 0) {
-		uploads_completed(r);
-	} else {
-		http_error(r, 409, "conflict", "the upload was completed with another hash",
-		           "begin a new upload process");
-	}
-	PQclear(res);
-}
-
-/* PUT /uploads/{id}/complete {"hash": {"value", "algorithm"}}: 202, verification follows. */
-static void
-uploads_complete(struct req *r)
-{
-	json_t *body = http_body_object(r), *h = NULL;
-	enum hash_alg alg;
-	char value[HASH_HEX_MAX];
-	int rc;
-
-	if (body == NULL || (rc = http_field_obj(r, body, "hash", &h)) < 0)
-		goto out;
-	if (rc == 0) {
-		http_invalid(r, "hash", "is required");
-		goto out;
-	}
-	if (uploads_parse_hash(r, h, "hash", &alg, value) < 0)
-		goto out;
-	uploads_mark_complete(r, alg, value);
-out:
-	json_decref(body);
-}
-
-/* PUT /uploads/{id}/hashes {"value", "algorithm"}: records a further whole-file hash;
- * one statement checks, writes and answers the upload (200), or 409 when the algorithm
- * has another value recorded. */
-static void
-uploads_hashes(struct req *r)
-{
-	json_t *body = http_body_object(r);
-	enum hash_alg alg;
-	char value[HASH_HEX_MAX], fid[UUID_STR_LEN];
-	const char *params[5] = {r->params[0], r->user_id, NULL, value, fid};
-	PGresult *res = NULL;
-
-	if (body == NULL || uploads_parse_hash(r, body, "", &alg, value) < 0)
-		goto out;
-	uuid_generate(fid);
-	params[2] = hash_alg_name(alg);
-	res = db_exec(r->db, uploads_hashes_sql, 5, params);
-	if (res != NULL && db_get(res, 0, U_ID) != NULL && db_get(res, 0, U_DONE) != NULL &&
-	    strcmp(db_get(res, 0, U_DONE), value) != 0)
-		http_error(r, 409, "conflict",
-		           "another hash of this algorithm is recorded for the upload",
-		           "a recorded hash cannot be replaced");
-	else
-		uploads_answer_row(r, res);
-out:
-	PQclear(res);
-	json_decref(body);
 }
 
 const struct route uploads_routes[] = {
@@ -823,20 +400,5 @@ const struct route uploads_routes[] = {
      .flags = ROUTE_AUTH,
      .name = "uploads.get",
      .handle = uploads_get},
-    {.method = "PUT",
-     .pattern = "/api/v1/uploads/:id:uuid/chunks",
-     .flags = ROUTE_AUTH,
-     .name = "uploads.chunks",
-     .handle = uploads_chunks},
-    {.method = "PUT",
-     .pattern = "/api/v1/uploads/:id:uuid/complete",
-     .flags = ROUTE_AUTH | ROUTE_JOBS,
-     .name = "uploads.complete",
-     .handle = uploads_complete},
-    {.method = "PUT",
-     .pattern = "/api/v1/uploads/:id:uuid/hashes",
-     .flags = ROUTE_AUTH,
-     .name = "uploads.hashes",
-     .handle = uploads_hashes},
     {.method = NULL},
 };

@@ -20,7 +20,7 @@ CREATE INDEX IF NOT EXISTS activities_created_by_idx ON activities(created_by);
 -- One row per relation. version_id is the file version the relation is about (for
 -- was_derived_from the generated one); activity_id the activity (NULL for was_derived_from);
 -- used_version_id the used file version of was_derived_from (NULL otherwise). Which end is
--- DDS's "from" and which its "to" is api/provenance.c's rule (PROVENANCE_SQL_FROM_ID).
+-- DDS's "from" and which its "to" is api/provenance.h's rule (PROVENANCE_SQL_FROM_ID).
 CREATE TABLE IF NOT EXISTS prov_relations (
     id              uuid PRIMARY KEY,
     kind            text NOT NULL CHECK (kind IN ('used', 'was_generated_by',
