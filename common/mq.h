@@ -10,7 +10,7 @@
  *     ─────────▶ settle.dead
  *     ─────────▶ settle.message_log     x-max-length 1000000 (audit)
  * Older versions declared the delay queues and settle.message_log as classic queues: such a
- * queue is converted when found empty, and kept until then (see mq_declare_queue).
+ * queue is converted when found empty, and kept until then (see mq_topology_queue).
  *
  * The audit log of messages (table message_log) is written without the broker for the
  * common case: the outbox relay moves each row it published into the table, in the

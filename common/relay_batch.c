@@ -1,0 +1,258 @@
+/* relay_batch.c: one batch of the outbox relay: claims due rows in a transaction, hands them
+ * to the sink, retires the delivered rows into message_log and reschedules the put-off ones. */
+#include "relay_internal.h"
+
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "log.h"
+
+#define RELAY_BAD_ROW_MS 3600000
+#define RELAY_JOIN_MS    50
+
+/* Claims due rows not claimed yet by this transaction ($2): statement_timestamp(), not
+ * now(), so that a claim later in the transaction sees rows committed since it began. */
+static const char relay_batch_select_sql[] =
+    "SELECT id, kind, resource_id, attempt, (extract(epoch from created_at) * 1000)::bigint "
+    "FROM outbox WHERE available_at <= statement_timestamp() AND id <> ALL($2::uuid[]) "
+    "ORDER BY available_at LIMIT $1 FOR UPDATE SKIP LOCKED";
+/* Retires the delivered rows: $1 is a JSON array of their messages. Each row leaves the
+ * outbox and its message enters the audit log, in one statement; logged_at is the moment
+ * of this statement, just after the broker confirmed the batch. */
+static const char relay_batch_sent_sql[] =
+    "WITH m AS (SELECT e FROM jsonb_array_elements($1::jsonb) AS e),"
+    " sent AS (DELETE FROM outbox o USING m WHERE o.id = (m.e->>'id')::uuid RETURNING o.id)"
+    " INSERT INTO message_log (message_id, routing_key, payload, logged_at)"
+    " SELECT m.e->>'id', m.e->>'kind', m.e, clock_timestamp()"
+    " FROM m JOIN sent ON sent.id = (m.e->>'id')::uuid";
+static const char relay_batch_retry_sql[] =
+    "UPDATE outbox o SET attempt = d.attempt, "
+    "available_at = now() + d.ms * interval '1 millisecond' "
+    "FROM unnest($1::uuid[], $2::bigint[], $3::int[]) AS d(id, ms, attempt) WHERE o.id = d.id";
+
+/* A growing list literal passed as one query parameter: a Postgres array "{a,b,c}" of
+ * plain items (uuids, numbers) or, with open '[', a JSON array of JSON texts. */
+struct relay_array {
+	char open, close;
+	char *s;
+	size_t len, cap;
+	int n;
+};
+
+#define RELAY_PG_ARRAY                                                                             \
+	{                                                                                          \
+		.open = '{', .close = '}'                                                          \
+	}
+#define RELAY_JSON_ARRAY                                                                           \
+	{                                                                                          \
+		.open = '[', .close = ']'                                                          \
+	}
+
+static void
+relay_batch_array_put(struct relay_array *a, char sep, const char *item)
+{
+	size_t n = strlen(item);
+
+	if (a->len + n + 3 > a->cap) {
+		a->cap = (a->len + n + 3) * 2;
+		a->s = xrealloc(a->s, a->cap);
+	}
+	a->s[a->len++] = sep;
+	memcpy(a->s + a->len, item, n + 1);
+	a->len += n;
+}
+
+static void
+relay_batch_array_add(struct relay_array *a, const char *item)
+{
+	relay_batch_array_put(a, a->n++ == 0 ? a->open : ',', item);
+}
+
+/* The literal so far, closed, in a new string the caller frees (a stays open). */
+static char *
+relay_batch_array_copy(const struct relay_array *a)
+{
+	return a->n == 0 ? xasprintf("%c%c", a->open, a->close) : xasprintf("%s%c", a->s, a->close);
+}
+
+/* Closes the literal and returns it (still owned by a). */
+static const char *
+relay_batch_array_end(struct relay_array *a)
+{
+	if (a->n == 0)
+		relay_batch_array_put(a, a->open, "");
+	relay_batch_array_put(a, a->close, "");
+	return a->s;
+}
+
+/* Fills j from row i; false if the row cannot be a job (a column too long). */
+static bool
+relay_batch_row_job(const PGresult *r, int i, struct job *j)
+{
+	const char *id = db_get(r, i, 0), *kind = db_get(r, i, 1), *res = db_get(r, i, 2);
+
+	memset(j, 0, sizeof(*j));
+	if (strlen(id) >= sizeof(j->id) || strlen(kind) >= sizeof(j->kind) ||
+	    strlen(res) >= sizeof(j->resource_id))
+		return false;
+	strcpy(j->id, id);
+	strcpy(j->kind, kind);
+	strcpy(j->resource_id, res);
+	j->attempt = (int)db_get_i64(r, i, 3);
+	j->enqueued_at = db_get_i64(r, i, 4);
+	return true;
+}
+
+/* What one batch delivered (messages, a JSON array) and what it put off (ids, delays and
+ * next attempt numbers, Postgres arrays). */
+struct relay_outcome {
+	struct relay_array sent, retry_ids, retry_ms, retry_attempts, claimed;
+	int rows;
+};
+
+/* Hands row i to the sink. 0 delivered or put off, -1 when the sink broke. */
+static int
+relay_batch_deliver_row(struct relay_loop *l, const PGresult *r, int i, struct relay_outcome *o)
+{
+	struct relay_retry retry = {.attempt = (int)db_get_i64(r, i, 3) + 1,
+	                            .delay_ms = RELAY_BAD_ROW_MS};
+	char *body = NULL, buf[24];
+	struct job j;
+	int rc = 1;
+
+	log_set_id(db_get(r, i, 0));
+	if (!relay_batch_row_job(r, i, &j) || (body = job_serialize(&j)) == NULL)
+		log_error("relay_bad_row kind=\"%.48s\"", db_get(r, i, 1));
+	else
+		rc = l->sink.deliver(l->sink.arg, &j, body, &retry);
+	log_set_id(NULL);
+	if (rc == 0) {
+		relay_batch_array_add(&o->sent, body);
+	} else if (rc > 0) {
+		relay_batch_array_add(&o->retry_ids, db_get(r, i, 0));
+		snprintf(buf, sizeof(buf), "%" PRId64, retry.delay_ms > 0 ? retry.delay_ms : 0);
+		relay_batch_array_add(&o->retry_ms, buf);
+		snprintf(buf, sizeof(buf), "%d", retry.attempt);
+		relay_batch_array_add(&o->retry_attempts, buf);
+	}
+	free(body);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Retires the delivered rows and reschedules the put-off ones, in the open transaction.
+ * 0 or -1. */
+static int
+relay_batch_record(struct relay_loop *l, struct relay_outcome *o)
+{
+	const char *p[3];
+
+	p[0] = relay_batch_array_end(&o->sent);
+	if (o->sent.n > 0 && db_cmd(l->conn, relay_batch_sent_sql, 1, p) < 0)
+		return -1;
+	p[0] = relay_batch_array_end(&o->retry_ids);
+	p[1] = relay_batch_array_end(&o->retry_ms);
+	p[2] = relay_batch_array_end(&o->retry_attempts);
+	if (o->retry_ids.n > 0 && db_cmd(l->conn, relay_batch_retry_sql, 3, p) < 0)
+		return -1;
+	return 0;
+}
+
+/* Claims up to RELAY_BATCH - o->rows more due rows in the open transaction and hands them
+ * to the sink. The number claimed, -1 on a database error, -2 when the sink broke. */
+static int
+relay_batch_claim(struct relay_loop *l, struct relay_outcome *o)
+{
+	char limit[16], *claimed = relay_batch_array_copy(&o->claimed);
+	const char *p[2] = {limit, claimed};
+	PGresult *r;
+	int n = -1;
+
+	snprintf(limit, sizeof(limit), "%d", RELAY_BATCH - o->rows);
+	r = db_exec(l->conn, relay_batch_select_sql, 2, p);
+	free(claimed);
+	if (r == NULL)
+		return -1;
+	for (n = 0; n < PQntuples(r); n++) {
+		relay_batch_array_add(&o->claimed, db_get(r, n, 0));
+		if (relay_batch_deliver_row(l, r, n, o) < 0) {
+			n = -2;
+			break;
+		}
+	}
+	if (n >= 0)
+		o->rows += n;
+	PQclear(r);
+	return n;
+}
+
+/* Waits until the sink has everything delivered so far. While it waits (at most
+ * RELAY_JOIN_MS, up to RELAY_BATCH rows), rows committed meanwhile join the batch: a poke
+ * claims and delivers them at once, so they wait for their own confirm, not for this
+ * batch's first. 0, -1 (database) or -2 (sink). */
+static int
+relay_batch_flush(struct relay_loop *l, struct relay_outcome *o)
+{
+	int64_t until = util_now_ms() + RELAY_JOIN_MS;
+	char buf[64];
+
+	while (o->sent.n > 0 && l->sink.flush != NULL) {
+		bool join = o->rows < RELAY_BATCH && util_now_ms() < until;
+		int rc = l->sink.flush(l->sink.arg, join ? l->wake_fd : -1);
+
+		if (rc < 0)
+			return -2;
+		if (rc == 0)
+			return 0;
+		while (read(l->wake_fd, buf, sizeof(buf)) > 0)
+			;
+		if ((rc = relay_batch_claim(l, o)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * One transaction: claims up to RELAY_BATCH due rows, delivers them, flushes the sink
+ * (claiming the rows that arrive meanwhile), retires the delivered rows (into
+ * message_log) or schedules their retry, commits. Returns the number of rows claimed, -1 on
+ * a database error, -2 when the sink broke (the transaction is rolled back either way, so
+ * every row is claimed again later).
+ */
+int
+relay_batch(struct relay_loop *l)
+{
+	struct relay_outcome o = {.sent = RELAY_JSON_ARRAY,
+	                          .retry_ids = RELAY_PG_ARRAY,
+	                          .retry_ms = RELAY_PG_ARRAY,
+	                          .retry_attempts = RELAY_PG_ARRAY,
+	                          .claimed = RELAY_PG_ARRAY};
+	int rc;
+
+	if (db_begin(l->conn) < 0) {
+		rc = -1;
+		goto fail;
+	}
+	if ((rc = relay_batch_claim(l, &o)) < 0 || (rc = relay_batch_flush(l, &o)) < 0)
+		goto fail;
+	if (relay_batch_record(l, &o) < 0 || db_commit(l->conn) < 0) {
+		rc = -1;
+		goto fail;
+	}
+	rc = o.rows;
+	log_debug("relay_batch rows=%d sent=%d retried=%d", rc, o.sent.n, o.retry_ids.n);
+	goto out;
+fail:
+	db_rollback(l->conn);
+out:
+	free(o.sent.s);
+	free(o.retry_ids.s);
+	free(o.retry_ms.s);
+	free(o.retry_attempts.s);
+	free(o.claimed.s);
+	return rc;
+}
