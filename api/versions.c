@@ -1,7 +1,8 @@
 /* versions.c: the changes DDS makes to a file's versions (issue 19 item 4): a version's label,
  * the deletion of an older version, and the promotion of an older version to current (a new
  * version on its upload). Reading versions is with the files, in files.c. Each call is one
- * statement: the role check, the write and the answer's columns. */
+ * statement (a promotion two, in one transaction): the role check, the write and the
+ * answer's columns. */
 #include <string.h>
 
 #include "access.h"
@@ -22,9 +23,10 @@
 	"cur AS (SELECT " VIEWS_SQL_IS_CURRENT("x") " AS current FROM file_versions x"             \
 	                                            " WHERE x.id = $1::uuid)"
 
-/* The statements below answer the ACCESS_VERDICT_NCOLS columns, then whether the version is
- * the current one, then (PUT and POST) the VIEWS_SQL_FILE_VERSION columns of the version
- * written, or (DELETE) the id of the version deleted. */
+/* The statements below (versions_promote_sql apart) answer the ACCESS_VERDICT_NCOLS columns,
+ * then whether the version is the current one, then (PUT) the VIEWS_SQL_FILE_VERSION columns
+ * of the version written, (DELETE) the id of the version deleted, or (the take of POST) the
+ * id of the file taken. */
 enum {
 	VERSIONS_COL_CURRENT = ACCESS_VERDICT_NCOLS,
 	VERSIONS_COL_WRITTEN,
@@ -55,52 +57,46 @@ static const char versions_delete_sql[] =
 	" SELECT acc.id IS NOT NULL, acc.member, acc.is_deleted, true, cur.current, del.id"
 	" FROM (VALUES (1)) one LEFT JOIN acc ON true LEFT JOIN cur ON true LEFT JOIN del ON true";
 
-/* POST …/current: a new version $3 of the file, on the upload and with the label of
- * version $1 (locked FOR SHARE, so that it cannot be deleted meanwhile), numbered after
- * the highest, made by $2; the file is marked updated. Two at once on one file may take
- * the same number: the second fails (23505) and runs again. */
-static const char versions_promote_sql[] =
+/* POST …/current, first of two statements in one transaction: takes the file of version $1
+ * (its row locked by the UPDATE, the version FOR SHARE so that it cannot be deleted
+ * meanwhile) and marks it updated by $2. Answers the verdict, whether $1 is current, and
+ * the file's id when it was taken. */
+static const char versions_take_sql[] =
 	"WITH acc AS (" ACCESS_SQL(VERSIONS_LOOKUP, ACCESS_LIT(ACCESS_UPDATE)) "), "
 	VERSIONS_SQL_CURRENT ", "
-	"src AS (SELECT x.file_id, x.label, x.upload_id FROM file_versions x"
+	"src AS (SELECT x.file_id FROM file_versions x"
 	" WHERE x.id = $1::uuid AND NOT x.is_deleted FOR SHARE), "
 	"fi AS (UPDATE files f SET updated_at = now(), updated_by = $2::uuid FROM src, acc, cur"
 	" WHERE f.id = src.file_id AND NOT f.is_deleted AND NOT cur.current AND acc.member"
-	" AND NOT acc.is_deleted RETURNING f.id), "
-	"ins AS (INSERT INTO file_versions (id, file_id, version, label, upload_id, created_by,"
-	" promoted) SELECT $3::uuid, src.file_id, (SELECT max(y.version) + 1 FROM file_versions y"
-	" WHERE y.file_id = src.file_id), src.label, src.upload_id, $2::uuid, true"
-	" FROM src JOIN fi ON fi.id = src.file_id RETURNING *)"
-	" SELECT acc.id IS NOT NULL, acc.member, acc.is_deleted, true, cur.current, "
-	VIEWS_SQL_FILE_VERSION("x", "u") " FROM (VALUES (1)) one LEFT JOIN acc ON true"
-	" LEFT JOIN cur ON true LEFT JOIN (ins x JOIN uploads u ON u.id = x.upload_id) ON true";
-/* clang-format on */
+	" AND NOT acc.is_deleted RETURNING f.id)"
+	" SELECT acc.id IS NOT NULL, acc.member, acc.is_deleted, true, cur.current, fi.id"
+	" FROM (VALUES (1)) one LEFT JOIN acc ON true LEFT JOIN cur ON true LEFT JOIN fi ON true";
 
-/* How often a statement runs when it lost a version number to another new version of the
- * same file (23505, POST …/current); the others never do. */
-#define VERSIONS_TRIES 3
+/* Second: the new version $3, on the upload and with the label of version $1, made by $2,
+ * numbered after the highest. A statement of its own, so that its snapshot, taken once the
+ * file's row is ours, sees every version a promotion or PUT /files/{id} (which lock that
+ * row first too) committed before: two at once on one file never take the same number.
+ * Answers the VIEWS_SQL_FILE_VERSION columns of the new version. */
+static const char versions_promote_sql[] =
+	"WITH ins AS (INSERT INTO file_versions (id, file_id, version, label, upload_id,"
+	" created_by, promoted) SELECT $3::uuid, s.file_id, (SELECT max(y.version) + 1"
+	" FROM file_versions y WHERE y.file_id = s.file_id), s.label, s.upload_id, $2::uuid, true"
+	" FROM file_versions s WHERE s.id = $1::uuid RETURNING *)"
+	" SELECT " VIEWS_SQL_FILE_VERSION("x", "u") " FROM ins x JOIN uploads u ON u.id = x.upload_id";
+/* clang-format on */
 
 /* Runs sql (params: the version r->params[0], the caller, then extra[0..n)) and checks its
  * verdict. Returns the result when the caller may change a live version (the caller
- * PQclear-s it), else NULL after answering 404, 403, 409 (a version number lost
- * VERSIONS_TRIES times) or a database error. */
+ * PQclear-s it), else NULL after answering 404, 403 or a database error. */
 static PGresult *
 versions_exec(struct req *r, const char *sql, const char *const *extra, int n)
 {
 	const char *params[4] = {r->params[0], r->user_id, n > 0 ? extra[0] : NULL,
 	                         n > 1 ? extra[1] : NULL};
-	PGresult *res = NULL;
+	PGresult *res = db_exec(r->db, sql, 2 + n, params);
 
-	for (int i = 0; i < VERSIONS_TRIES && res == NULL; i++)
-		if ((res = db_exec(r->db, sql, 2 + n, params)) == NULL &&
-		    strcmp(db_last_sqlstate(), "23505") != 0)
-			break;
 	if (res == NULL) {
-		if (strcmp(db_last_sqlstate(), "23505") == 0)
-			http_error(r, 409, "conflict", "the file got other new versions meanwhile",
-			           "retry the request");
-		else
-			http_db_error(r);
+		http_db_error(r);
 		return NULL;
 	}
 	if (access_verdict(r, res, 0, "file version") != 1) {
@@ -110,19 +106,14 @@ versions_exec(struct req *r, const char *sql, const char *const *extra, int n)
 	return res;
 }
 
-/* Answers status with the version a PUT or POST wrote, or why there is none: the current
- * version refused (refused: field and message of the 400), or the version gone meanwhile
- * (404). Takes res. */
+/* Answers 200 with the version a PUT wrote, or 404 when it was gone meanwhile. Takes res. */
 static void
-versions_answer(struct req *r, PGresult *res, int status, const char *refused_field,
-                const char *refused)
+versions_answer(struct req *r, PGresult *res)
 {
-	if (refused != NULL && db_get_bool(res, 0, VERSIONS_COL_CURRENT))
-		http_invalid(r, refused_field, refused);
-	else if (db_get(res, 0, VERSIONS_COL_WRITTEN) == NULL)
+	if (db_get(res, 0, VERSIONS_COL_WRITTEN) == NULL)
 		http_not_found(r, "file version");
 	else
-		http_json(r, status, views_file_version(res, 0, VERSIONS_COL_WRITTEN));
+		http_json(r, 200, views_file_version(res, 0, VERSIONS_COL_WRITTEN));
 	PQclear(res);
 }
 
@@ -138,7 +129,7 @@ versions_label(struct req *r)
 	if (body == NULL || http_field_text(r, body, "label", HTTP_MAX_LABEL, 0, &label) < 0)
 		goto out;
 	if ((res = versions_exec(r, versions_label_sql, &label, 1)) != NULL)
-		versions_answer(r, res, 200, NULL, NULL);
+		versions_answer(r, res);
 out:
 	json_decref(body);
 }
@@ -168,18 +159,37 @@ versions_delete(struct req *r)
 
 /* POST /file_versions/{id}/current: 201 with a new current version of the file on the
  * upload (and label) of that older version (DDS's promotion); the current version: 400.
- * Needs update_file. */
+ * Needs update_file. One transaction of two statements (versions_take_sql,
+ * versions_promote_sql). */
 static void
 versions_promote(struct req *r)
 {
 	char vid[UUID_STR_LEN];
-	const char *extra[1] = {vid};
+	const char *params[3] = {r->params[0], r->user_id, vid};
 	PGresult *res;
 
 	uuid_generate(vid);
-	if ((res = versions_exec(r, versions_promote_sql, extra, 1)) != NULL)
-		versions_answer(r, res, 201, "upload_id",
-		                "the version is the current file version already");
+	if (db_begin(r->db) < 0) {
+		http_db_error(r);
+		return;
+	}
+	if ((res = versions_exec(r, versions_take_sql, NULL, 0)) == NULL)
+		goto fail;
+	if (db_get_bool(res, 0, VERSIONS_COL_CURRENT)) {
+		http_invalid(r, "upload_id", "the version is the current file version already");
+		goto fail;
+	}
+	if (db_get(res, 0, VERSIONS_COL_WRITTEN) == NULL) {
+		http_not_found(r, "file version"); /* deleted meanwhile */
+		goto fail;
+	}
+	PQclear(res);
+	http_commit_result(r, 201, db_exec(r->db, versions_promote_sql, 3, params), "file version",
+	                   views_file_version);
+	return;
+fail:
+	PQclear(res);
+	db_rollback(r->db);
 }
 
 const struct route versions_routes[] = {
