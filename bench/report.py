@@ -7,6 +7,7 @@
 Every round of a timed phase is reported, with its median and its worst (the lowest rate,
 the highest latency); a reference is the median of its runs, shown with all of them.
 """
+import os
 import re
 import statistics
 import sys
@@ -173,6 +174,25 @@ def replicas(R, pgs):
     return out
 
 
+def stmtcost(outdir, key, name):
+    """The table of where Postgres's time goes per flow in phase key (bench/out/stmtcost-KEY.tsv,
+    written by run.sh's stats_end): its 15 statements with the most time."""
+    path = os.path.join(outdir, f"stmtcost-{key}.tsv")
+    if not os.path.exists(path):
+        return [f"\n(No statement costs for {name}: the phase did not run.)\n"]
+    out = [f"\n### Where Postgres's time goes per flow: {name}\n",
+           "The 15 statements of the phase with the most time (pg_stat_statements; per flow: calls, "
+           "ms in the executor and planner, WAL bytes, rows, shared blocks hit and dirtied; the query as "
+           "Postgres normalized it, cut at 150 characters).\n",
+           "| calls | ms | WAL bytes | rows | blocks hit | dirtied | statement |", "|---|---|---|---|---|---|---|"]
+    for line in open(path):
+        cols = line.rstrip("\n").split("\t")
+        if len(cols) == 7:
+            q = cols[6].replace("|", "\\|")
+            out.append(f"| {' | '.join(cols[:6])} | `{q}` |")
+    return out
+
+
 def report(results, notes):
     R = Results(load(results))
     n = R.rounds
@@ -297,8 +317,12 @@ def report(results, notes):
                "request for the read and 404 paths, one whole upload flow for 3a–3c (every call of it, "
                "the relay and the worker included), one job for 4. The top statements by calls per flow "
                "are in `bench/out/statements-<phase>.txt`.\n")
-    out.append("| phase | flows | transactions | per flow | statements | per flow |")
-    out.append("|---|---|---|---|---|---|")
+    out.append("Postgres ms per flow is the statements' time in the executor (and planner) from "
+               "pg_stat_statements: CPU plus waits for locks and I/O, so an upper bound of its CPU; WAL "
+               "bytes likewise. pgbench TPC-B's own figures are in the references above.\n")
+    out.append("| phase | flows | transactions | per flow | statements | per flow | Postgres ms per flow "
+               "| WAL bytes per flow |")
+    out.append("|---|---|---|---|---|---|---|---|")
     phases = [("read", "read path"), ("notfound", "404 path"), ("prefer16", f"3a. Prefer: wait, {c16} clients"),
               ("poll16", f"3b. polling, {c16} clients"), ("poll4", "3c. polling, 4 clients"),
               ("mq3poll16", f"9. polling, {c16} clients, 3-node RabbitMQ")]
@@ -306,7 +330,9 @@ def report(results, notes):
     phases += [("swift", "8. Swift flow (a flow: one file of several chunks)")]
     for key, name in phases:
         out.append(f"| {name} | {R.get(key + '_flows')} | {R.get(key + '_xacts')} | {f(per(key, 'xacts'), 2)} | "
-                   f"{R.get(key + '_stmts')} | {f(per(key, 'stmts'), 2)} |")
+                   f"{R.get(key + '_stmts')} | {f(per(key, 'stmts'), 2)} | {f(per(key, 'pg_ms'), 2)} | "
+                   f"{f(per(key, 'wal_bytes'), 0)} |")
+    out += stmtcost(os.path.dirname(results), "poll16", f"3b. polling, {c16} clients")
 
     # ---- time to consistency, per round
     out.append("\n## Upload flows, every round\n")

@@ -253,6 +253,12 @@ pg -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
 SETTLE_OID=$(pg -c "SELECT oid FROM pg_database WHERE datname = 'settle'")
 xacts() { pg -c "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'settle'"; }
 stmts() { pg -c "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE dbid = $SETTLE_OID"; }
+# Postgres's execution time (ms, wall time inside the executor: CPU and the waits for locks
+# and I/O) and WAL bytes of the settle database's statements since the reset, "MS BYTES".
+pgcost() {
+	pg -F ' ' -c "SELECT round(coalesce(sum(total_exec_time + total_plan_time), 0)::numeric, 1),
+	    coalesce(sum(wal_bytes), 0) FROM pg_stat_statements WHERE dbid = $SETTLE_OID"
+}
 
 # What one `sql` call (a psql connection to settle) adds to the transaction count: the
 # job-drain phase polls the database and takes its own calls off.
@@ -275,9 +281,21 @@ stats_end() { # FLOWS: waits for the flush, records the counts and the top state
 	if ((w > 0)); then sleep "$w"; fi
 	x=$(($(xacts) - STATS_X0 - STATS_OWN * OWN_XACTS_PER_CALL))
 	s=$(($(stmts) - STATS_OWN))
+	read -r pg_ms wal_b <<<"$(pgcost)"
 	put "${STATS_NAME}_flows" "$1"
 	put "${STATS_NAME}_xacts" "$x"
 	put "${STATS_NAME}_stmts" "$s"
+	put "${STATS_NAME}_pg_ms" "$pg_ms"
+	put "${STATS_NAME}_wal_bytes" "$wal_b"
+	# Where the time goes: the statements by total time, per flow (report.py's table).
+	pg -F $'\t' -c "SELECT round(calls::numeric / greatest($1, 1), 3),
+	    round(((total_exec_time + total_plan_time) / greatest($1, 1))::numeric, 4),
+	    round(wal_bytes / greatest($1, 1), 0), round(rows::numeric / greatest($1, 1), 2),
+	    round(shared_blks_hit::numeric / greatest($1, 1), 1),
+	    round(shared_blks_dirtied::numeric / greatest($1, 1), 2),
+	    left(regexp_replace(query, '\s+', ' ', 'g'), 150)
+	  FROM pg_stat_statements WHERE dbid = $SETTLE_OID
+	  ORDER BY total_exec_time + total_plan_time DESC LIMIT 15" >"$OUT/stmtcost-$STATS_NAME.tsv"
 	log "$STATS_NAME: $1 flows, $(awk -v x="$x" -v s="$s" -v n="$1" \
 		'BEGIN {n = n > 0 ? n : 1; printf "%.2f transactions and %.2f statements per flow", x / n, s / n}')"
 	{
