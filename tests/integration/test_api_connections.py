@@ -294,14 +294,7 @@ def test_every_503_says_retry_after(settle):
     api = settle.api(wait=False,
                      SETTLE_DATABASE_URL=f"postgresql://postgres@127.0.0.1:{closed}/settle")
 
-    def healthy():
-        assert api.alive(), f"settle-api exited ({api.returncode}):\n{api.log_text()[-3000:]}"
-        try:
-            return requests.get(api.url + "/healthz", timeout=2).status_code == 200
-        except requests.RequestException:
-            return False
-
-    wait_until(healthy, 30, what="/healthz with the database down")
+    api.wait_ready(30, path="/healthz")  # live, with the database down
     answers = [requests.get(api.url + "/readyz", timeout=10),
                requests.get(api.base + "/app/status", timeout=10),
                requests.get(api.base + "/projects", headers=token, timeout=10),

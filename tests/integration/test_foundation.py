@@ -194,14 +194,7 @@ def test_readyz_503_when_database_unreachable(settle):
     closed = free_port()
     api = settle.api(wait=False, SETTLE_DATABASE_URL=f"postgresql://postgres@127.0.0.1:{closed}/settle")
 
-    def healthy():
-        assert api.alive(), f"settle-api exited ({api.returncode}):\n{api.log_text()[-3000:]}"
-        try:
-            return requests.get(api.url + "/healthz", timeout=2).status_code == 200
-        except requests.RequestException:
-            return False
-
-    wait_until(healthy, 30, what="/healthz with the database down")
+    api.wait_ready(30, path="/healthz")  # live, with the database down
     r = requests.get(api.url + "/readyz", timeout=10)
     assert r.status_code == 503, f"{r.status_code} {r.text}"
 
