@@ -104,6 +104,55 @@ def spread(vals):
     return f"{' / '.join(f(v, 0) for v in vals)} (median {f(m, 0)}, spread {f(sp, 0)}%)"
 
 
+def cpu_shares(text):
+    """A cpu_<phase> value ("api=17% worker=5% pg=49% mq=11% ... (other: beam.smp 14%, ...)")
+    as {name: percent of the machine}. The beam.smp of RabbitMQ nodes other than the stack's
+    first (the cluster of phase 9) are listed under other: they count as mq here."""
+    out = {k: float(v) for k, v in re.findall(r"(\w+)=([\d.]+)%", text)}
+    m = re.search(r"\(other: (.*)\)", text)
+    for name, v in re.findall(r"([^,]+?) ([\d.]+)%", m.group(1) if m else ""):
+        if name.strip() == "beam.smp":
+            out["mq"] = out.get("mq", 0.0) + float(v)
+    return out
+
+
+def cpu_ms(R, key):
+    """(mean flows/s, {api, worker, pg, mq: CPU ms per flow}) of load phase key."""
+    cores = R.num("cores")
+    rates = [v for v in R.series(key + "_r{}_uploads_per_s", R.rounds) if ok(v)]
+    sh = cpu_shares(R.get("cpu_" + key, ""))
+    rate = statistics.mean(rates) if rates else NAN
+    return rate, {k: sh[k] / 100 * cores * 1000 / rate if k in sh and ok(rate) and rate else NAN
+                  for k in ("api", "worker", "pg", "mq")}
+
+
+def cpu_per_flow(R, c16):
+    """Server CPU per flow by process for the load phases, and Postgres's CPU per TPC-B
+    transaction beside it (issue 22): a phase's share of the machine (sampled from /proc over
+    the phase) × cores / its mean rate."""
+    cores = R.num("cores")
+    out = ["\n### Server CPU per flow, by process\n",
+           f"CPU milliseconds per flow = the process's share of the machine during the phase (the CPU "
+           f"section below) × {f(cores, 0)} cores × 1000 / the phase's mean flows/s (its rounds' mean). "
+           "RabbitMQ includes every node of phase 9's cluster. The reference: Postgres's CPU per pgbench "
+           "TPC-B transaction, each run's share over its tps, the median of the runs.\n",
+           "| phase | flows/s (mean) | settle-api | workers | Postgres | RabbitMQ | all four |",
+           "|---|---|---|---|---|---|---|"]
+    for key, name in (("prefer16", f"3a. Prefer: wait, {c16} clients"), ("poll16", f"3b. polling, {c16} clients"),
+                      ("poll4", "3c. polling, 4 clients"), ("mq3poll16", f"9. polling, {c16} clients, 3-node RabbitMQ")):
+        rate, ms = cpu_ms(R, key)
+        out.append(f"| {name} | {f(rate, 0)} | {f(ms['api'], 2)} | {f(ms['worker'], 2)} | {f(ms['pg'], 2)} | "
+                   f"{f(ms['mq'], 2)} | {f(sum(ms.values()), 2)} |")
+    runs = []
+    for k in range(1, 10):
+        tps, sh = R.num(f"ref_pgbench_b_{k}"), cpu_shares(R.get(f"cpu_pgbench_b{k}", ""))
+        if ok(tps) and tps and "pg" in sh:
+            runs.append(sh["pg"] / 100 * cores * 1000 / tps)
+    out.append(f"| pgbench TPC-B -c{c16}, Postgres per transaction | – | – | – | "
+               f"{' / '.join(f(v, 2) for v in runs) or '?'} (median {f(med(runs), 2)}) | – | – |")
+    return out
+
+
 def replicas(R, pgs):
     """Section 7 (bench/replicas.sh): one streaming standby; nothing when it did not run."""
     n = R.rounds
@@ -206,11 +255,12 @@ def report(results, notes):
             return tgt, "?"
         return tgt, ("yes" if (value >= target if higher else value <= target) else "**no**")
 
-    def row_ratio(what, rounds, unit, ref_name, refs, target, digits=0):
-        """A rate against a reference: judged on median / median reference."""
-        m, w, rm = med(rounds), worst(rounds, True), med(refs)
+    def row_ratio(what, rounds, unit, ref_name, refs, target, digits=0, higher=True):
+        """A figure against a reference: judged on median / median reference. higher: a rate
+        (the worst round is the lowest); else a latency (the worst is the highest)."""
+        m, w, rm = med(rounds), worst(rounds, higher), med(refs)
         ratio = m / rm if ok(rm) and rm else NAN
-        tgt, met = judge(ratio, target, True)
+        tgt, met = judge(ratio, target, higher)
         rows.append(f"| {what} | {' / '.join(f(v, digits) for v in rounds)}{unit} | {f(m, digits)} | "
                     f"{f(w, digits)} | {ref_name}: {f(rm, 0)} ({len([x for x in refs if ok(x)])} runs) | "
                     f"{f(ratio, 2)} (worst {f(w / rm if ok(rm) and rm else NAN, 2)}) | {tgt} | {met} |")
@@ -244,6 +294,12 @@ def report(results, notes):
     row_limit(f"3b. its complete→consistent p99 (server), ms", R.series("poll16_r{}_ttc_p99_ms", n), "", 50)
     rows.append(f"| 3b. its Postgres transactions per flow | {f(per('poll16', 'xacts'), 2)} (whole phase) | – | – | "
                 f"– | – | ≤ 8 | {judge(per('poll16', 'xacts'), 8, False)[1]} |")
+    _, cpu16 = cpu_ms(R, "poll16")
+    rows.append(f"| 3b. its server CPU per flow (settle-api, workers, Postgres, RabbitMQ), ms | "
+                f"{f(sum(cpu16.values()), 2)} (whole phase) | – | – | – | – | ≤ 5 | "
+                f"{judge(sum(cpu16.values()), 5, False)[1]} |")
+    rows.append(f"| 3b. its Postgres CPU per flow, ms | {f(cpu16['pg'], 2)} (whole phase) | – | – | – | – | "
+                f"≤ 2.5 | {judge(cpu16['pg'], 2.5, False)[1]} |")
     row_ratio("3c. polling client flow, 4 clients, flows/s", R.series("poll4_r{}_uploads_per_s", n), "",
               f"pgbench TPC-B -c{c16}", pgb, None)
     row_limit("3c. its complete→consistent p99 (server), ms", R.series("poll4_r{}_ttc_p99_ms", n), "", 20)
@@ -252,7 +308,7 @@ def report(results, notes):
               R.series("poll16_r{}_uploads_per_s", n), None, digits=1)
     row_ratio("9. its complete→consistent p99 (server) against the single node's, ms",
               R.series("mq3poll16_r{}_ttc_p99_ms", n), "", "3b. single node p99 ms",
-              R.series("poll16_r{}_ttc_p99_ms", n), None, digits=1)
+              R.series("poll16_r{}_ttc_p99_ms", n), None, digits=1, higher=False)
     jr = int(R.num("job_rounds", 1))
     row_ratio(f"4. job throughput, {R.get('jobs1_n')} upload.complete jobs a round, relay + 2 workers, jobs/s",
               R.series("jobs{}_per_s", jr), "", f"pgbench TPC-B -c{c16}", pgb, 1.0)
@@ -332,6 +388,7 @@ def report(results, notes):
         out.append(f"| {name} | {R.get(key + '_flows')} | {R.get(key + '_xacts')} | {f(per(key, 'xacts'), 2)} | "
                    f"{R.get(key + '_stmts')} | {f(per(key, 'stmts'), 2)} | {f(per(key, 'pg_ms'), 2)} | "
                    f"{f(per(key, 'wal_bytes'), 0)} |")
+    out += cpu_per_flow(R, c16)
     out += stmtcost(os.path.dirname(results), "poll16", f"3b. polling, {c16} clients")
 
     # ---- time to consistency, per round
