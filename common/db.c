@@ -29,6 +29,17 @@ db_conn_forget(struct db_conn *s)
 	s->gen++;
 }
 
+void
+db_conn_free(struct db_conn *s)
+{
+	if (s == NULL)
+		return;
+	db_conn_forget(s);
+	free(s->hash);
+	free(s->sql);
+	free(s);
+}
+
 /* libpq's event callback: owns the struct db_conn of each connection it is registered on.
  * Returns nonzero (success) for every event. */
 static int
@@ -51,10 +62,7 @@ db_event(PGEventId id, void *info, void *pass)
 		return 1;
 	}
 	case PGEVT_CONNDESTROY: {
-		struct db_conn *s = PQinstanceData(((PGEventConnDestroy *)info)->conn, db_event);
-		if (s != NULL)
-			db_conn_forget(s);
-		free(s);
+		db_conn_free(PQinstanceData(((PGEventConnDestroy *)info)->conn, db_event));
 		return 1;
 	}
 	default:

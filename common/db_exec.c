@@ -37,7 +37,7 @@ db_exec_cacheable(const char *sql)
 }
 
 /* The slot of sql among the statements prepared on s, -1 when it is not to be prepared
- * (not a query, or the cache is full). *fresh: the slot is new, the statement must be
+ * (not a query, or the cache is at DB_CACHE_MAX). *fresh: the slot is new, the statement must be
  * prepared first (and kept with db_exec_stmt_keep once that succeeded). name gets its name. */
 static int
 db_exec_stmt_slot(struct db_conn *s, const char *sql, bool *fresh, char name[48])
@@ -52,8 +52,17 @@ db_exec_stmt_slot(struct db_conn *s, const char *sql, bool *fresh, char name[48]
 	for (i = 0; i < s->n; i++)
 		if (s->hash[i] == h && strcmp(s->sql[i], sql) == 0)
 			break;
-	if (i == s->n && s->n == DB_CACHE_STMTS)
+	if (i == s->n && s->n == DB_CACHE_MAX) {
+		static atomic_bool warned;
+		if (!atomic_exchange(&warned, true))
+			log_warn("db_statement_cache_full max=%d sql=\"%.80s\"", DB_CACHE_MAX, sql);
 		return -1;
+	}
+	if (i == s->n && s->n == s->cap) {
+		s->cap = s->cap > 0 ? s->cap * 2 : 64;
+		s->hash = xrealloc(s->hash, (size_t)s->cap * sizeof(*s->hash));
+		s->sql = xrealloc(s->sql, (size_t)s->cap * sizeof(*s->sql));
+	}
 	*fresh = i == s->n;
 	snprintf(name, 48, "s%llu_%d", (unsigned long long)s->gen, i);
 	return i;

@@ -12,8 +12,12 @@
 /* Prepared statements: every SELECT/INSERT/UPDATE/DELETE/WITH that goes through db_exec is
  * prepared once per connection and then executed by name, so Postgres parses and plans the
  * handlers' queries once, not per request. A statement is found by its text: a 64-bit hash
- * first, then the whole text (a copy is kept), so two texts never share a name. */
-#define DB_CACHE_STMTS 128
+ * first, then the whole text (a copy is kept), so two texts never share a name. The cache
+ * grows as statements come: every SQL text of Settle is a constant of its code, so their
+ * number is bounded by the code (a few hundred). DB_CACHE_MAX is a guard against a text made
+ * at run time: past it a statement runs unprepared, with a warning (db_statement_cache_full)
+ * once per process. */
+#define DB_CACHE_MAX 4096
 
 /* The state of one connection, attached to its PGconn through libpq's event system
  * (libpq-events.h): made when db_event is registered, its statements forgotten when libpq
@@ -23,9 +27,10 @@
 struct db_conn {
 	uint64_t gen; /* in statement names; bumped whenever the cache is emptied */
 	int n;        /* statements prepared on this session */
-	uint64_t hash[DB_CACHE_STMTS];
-	char *sql[DB_CACHE_STMTS]; /* copies of the texts, owned */
-	int tx_depth;              /* see db_begin */
+	int cap;      /* slots allocated in hash and sql */
+	uint64_t *hash;
+	char **sql;   /* copies of the texts, owned */
+	int tx_depth; /* see db_begin */
 	bool tx_aborted;
 	bool reset_pending;  /* db_thread_close: a new session at the next db_thread_conn */
 	bool track_commits;  /* see db_track_commits */
@@ -39,6 +44,8 @@ struct db_conn {
 struct db_conn *db_conn_of(PGconn *c);
 /* Forgets the statements prepared on the connection; new names from now on. */
 void db_conn_forget(struct db_conn *s);
+/* Frees what s holds, then s. */
+void db_conn_free(struct db_conn *s);
 
 /* db_exec.c: running statements. */
 
