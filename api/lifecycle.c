@@ -36,6 +36,7 @@ struct lifecycle_conn {
 	size_t body_cap;
 	bool fault_after;     /* fault injection: replace a 2xx with a 500 after the handler */
 	unsigned suspensions; /* times the request was suspended (lifecycle_change) */
+	bool relay_woken;     /* the relay wake phase woke the relay (once a request) */
 	enum MHD_Result queued;
 };
 
@@ -221,13 +222,19 @@ lifecycle_handler(struct req *r)
 
 /* Relay wake (on_suspend too): a route that may queue a job wakes this process's relay once
  * the handler committed (answered 2xx, or suspended waiting for the job's effect), so that
- * its job is published now, not at the next sweep. */
+ * its job is published now, not at the next sweep. Once a request: a request resumed after
+ * waiting for its job's effect has nothing new to publish (a second wake cost the relay a
+ * claim, in a transaction of its own, per Prefer: wait). */
 static enum lifecycle_result
 lifecycle_relay_wake(struct req *r)
 {
-	if ((r->route->flags & ROUTE_JOBS) && r->phase >= PHASE_HANDLER &&
-	    (r->response == NULL || (r->status >= 200 && r->status < 300)))
+	struct lifecycle_conn *c = (struct lifecycle_conn *)r;
+
+	if ((r->route->flags & ROUTE_JOBS) && r->phase >= PHASE_HANDLER && !c->relay_woken &&
+	    (r->response == NULL || (r->status >= 200 && r->status < 300))) {
+		c->relay_woken = true;
 		relay_wake();
+	}
 	return PHASE_NEXT;
 }
 
