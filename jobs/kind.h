@@ -69,6 +69,13 @@ struct job_kind {
 	const char *pending_sql;
 };
 
+/* SQL ($1 resource id, $2 message) for a kind's give_up_sql: records on the row of table
+ * that its job gave up, once (a row already failed keeps its first error), when guard (SQL
+ * beginning with " AND", or "") also holds. */
+#define KIND_SQL_GIVE_UP(table, guard)                                                             \
+	"UPDATE " table " SET error_at = now(), error_message = $2"                                \
+	" WHERE id = $1 AND error_at IS NULL" guard
+
 /* True if k runs in two steps and may run in a batch with other jobs of its kind. */
 static inline bool
 kind_batchable(const struct job_kind *k)

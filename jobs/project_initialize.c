@@ -64,8 +64,7 @@ out:
 const struct job_kind project_initialize_kind = {
     .name = JOB_PROJECT_INITIALIZE,
     .run = project_initialize_run,
-    .give_up_sql = "UPDATE projects SET error_at = now(), error_message = $2"
-                   " WHERE id = $1 AND NOT is_consistent AND error_at IS NULL",
+    .give_up_sql = KIND_SQL_GIVE_UP("projects", " AND NOT is_consistent"),
     .pending_sql = "SELECT p.id FROM projects p WHERE NOT p.is_consistent AND p.error_at IS NULL"
                    " AND NOT p.is_deleted AND p.created_at < now() - make_interval(secs => $1)"
                    " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.resource_id = p.id)",

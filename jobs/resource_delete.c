@@ -371,6 +371,5 @@ const struct job_kind resource_delete_kind = {
     .name = JOB_RESOURCE_DELETE,
     .run = resource_delete_run,
     /* Of a project only: a folder, file or version has no error mark. */
-    .give_up_sql = "UPDATE projects SET error_at = now(), error_message = $2"
-                   " WHERE id = $1 AND error_at IS NULL",
+    .give_up_sql = KIND_SQL_GIVE_UP("projects", ""),
 };

@@ -544,8 +544,7 @@ const struct job_kind upload_complete_kind = {
     .check = upload_complete_check,
     .commit = upload_commit_run,
     .clear = upload_commit_clear,
-    .give_up_sql = "UPDATE uploads SET error_at = now(), error_message = $2"
-                   " WHERE id = $1 AND NOT is_consistent AND error_at IS NULL",
+    .give_up_sql = KIND_SQL_GIVE_UP("uploads", " AND NOT is_consistent"),
     .pending_sql = "SELECT u.id FROM uploads u WHERE u.completed_at IS NOT NULL"
                    " AND NOT u.is_consistent AND u.error_at IS NULL AND u.purged_at IS NULL"
                    " AND u.completed_at < now() - make_interval(secs => $1)"
