@@ -24,7 +24,7 @@ void
 db_conn_forget(struct db_conn *s)
 {
 	for (int i = 0; i < s->n; i++)
-		free(s->sql[i]);
+		free(s->stmts[i].sql);
 	s->n = 0;
 	s->gen++;
 }
@@ -35,8 +35,7 @@ db_conn_free(struct db_conn *s)
 	if (s == NULL)
 		return;
 	db_conn_forget(s);
-	free(s->hash);
-	free(s->sql);
+	free(s->stmts);
 	free(s);
 }
 

@@ -50,7 +50,7 @@ db_exec_stmt_slot(struct db_conn *s, const char *sql, bool *fresh, char name[48]
 		return -1;
 	h = db_exec_fnv(sql);
 	for (i = 0; i < s->n; i++)
-		if (s->hash[i] == h && strcmp(s->sql[i], sql) == 0)
+		if (s->stmts[i].hash == h && strcmp(s->stmts[i].sql, sql) == 0)
 			break;
 	if (i == s->n && s->n == DB_CACHE_MAX) {
 		static atomic_bool warned;
@@ -60,8 +60,7 @@ db_exec_stmt_slot(struct db_conn *s, const char *sql, bool *fresh, char name[48]
 	}
 	if (i == s->n && s->n == s->cap) {
 		s->cap = s->cap > 0 ? s->cap * 2 : 64;
-		s->hash = xrealloc(s->hash, (size_t)s->cap * sizeof(*s->hash));
-		s->sql = xrealloc(s->sql, (size_t)s->cap * sizeof(*s->sql));
+		s->stmts = xrealloc(s->stmts, (size_t)s->cap * sizeof(*s->stmts));
 	}
 	*fresh = i == s->n;
 	snprintf(name, 48, "s%llu_%d", (unsigned long long)s->gen, i);
@@ -72,8 +71,8 @@ db_exec_stmt_slot(struct db_conn *s, const char *sql, bool *fresh, char name[48]
 static void
 db_exec_stmt_keep(struct db_conn *s, int i, const char *sql)
 {
-	s->hash[i] = db_exec_fnv(sql);
-	s->sql[i] = xstrdup(sql);
+	s->stmts[i].hash = db_exec_fnv(sql);
+	s->stmts[i].sql = xstrdup(sql);
 	s->n++;
 }
 

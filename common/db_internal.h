@@ -27,10 +27,12 @@
 struct db_conn {
 	uint64_t gen; /* in statement names; bumped whenever the cache is emptied */
 	int n;        /* statements prepared on this session */
-	int cap;      /* slots allocated in hash and sql */
-	uint64_t *hash;
-	char **sql;   /* copies of the texts, owned */
-	int tx_depth; /* see db_begin */
+	int cap;      /* slots allocated in stmts */
+	struct db_stmt {
+		uint64_t hash;
+		char *sql; /* a copy of the text, owned */
+	} * stmts;         /* stmts[i] is prepared as "s<gen>_<i>" */
+	int tx_depth;      /* see db_begin */
 	bool tx_aborted;
 	bool reset_pending;  /* db_thread_close: a new session at the next db_thread_conn */
 	bool track_commits;  /* see db_track_commits */
