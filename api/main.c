@@ -165,6 +165,8 @@ main(int argc, char **argv)
 		return rc;
 	if (replica_start() < 0)
 		return 2;
+	if (db_units_start(cfg.database_url) < 0)
+		return 2;
 	if (replica_count() > 0)
 		db_want_commit_lsn(); /* the SESSION cookie of a write carries its COMMIT's */
 	d = main_start_http();

@@ -28,5 +28,6 @@ int cli_dead_letters_list(PGconn *c, const struct cli_args *a);
 int cli_dead_letters_requeue(PGconn *c, const struct cli_args *a);
 int cli_message_log_drain(PGconn *c, const struct cli_args *a);
 int cli_relay(PGconn *c, const struct cli_args *a);
+int cli_sql_check(PGconn *c, const struct cli_args *a);
 
 #endif

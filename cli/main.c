@@ -65,6 +65,8 @@ static const struct cli_cmd cli_cmds[] = {
     {"message-log drain", NULL, cli_drain_opts, false, cli_message_log_drain,
      "move settle.message_log into the message_log table"},
     {"relay", NULL, NULL, true, cli_relay, "run the outbox relay alone (SETTLE_RELAY=off on APIs)"},
+    {"sql check", NULL, NULL, false, cli_sql_check,
+     "prepare every SQL unit; fail on one broken or running a settle_* function uninlined"},
 };
 
 static int

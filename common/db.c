@@ -27,6 +27,7 @@ db_conn_forget(struct db_conn *s)
 		free(s->stmts[i].sql);
 	s->n = 0;
 	s->gen++;
+	s->units_ready = false;
 }
 
 void

@@ -4,6 +4,7 @@
 
 #include <libpq-fe.h>
 
+#include "sql_units.h"
 #include "util.h"
 
 /* Connects to url, retrying up to `tries` times one second apart. Returns the
@@ -45,6 +46,29 @@ void db_track_commits(PGconn *c, bool on);
 uint64_t db_take_commit_lsn(PGconn *c);
 /* Parses a pg_lsn text ("16/B374D848"); false if it is not one. */
 bool db_parse_lsn(const char *s, uint64_t *out) MUSTCHECK;
+
+/* The named statements (sql/<module>.sql, see tools/sqlunits.c): sql_units.h gives each an enum
+ * value SQL_<NAME>, its text SQL_TEXT(NAME) and an enum of its result columns
+ * <NAME>_C_<COLUMN>. Every unit is prepared on a connection, and its parameters and columns
+ * checked against its declaration, in one round trip before the first statement runs there
+ * (db_units_prepare); db_exec of a unit's text runs the prepared unit by name.
+ *
+ * Prepares every unit on c unless done already. Returns 0; -1 when the connection failed;
+ * -2 when a unit does not parse or differs from its declaration (logged as db_unit_broken:
+ * a defect of the build, or of the schema it runs against). *err (caller frees) says why
+ * when nonzero. */
+int db_units_prepare(PGconn *c, char **err) MUSTCHECK;
+/* db_units_prepare on a connection of its own to url, closed after: what settle-api and
+ * settle-worker check at start, so that a broken unit stops them there. */
+int db_units_check(const char *url, char **err) MUSTCHECK;
+/* db_units_check at a server's start: -1 when a unit is broken (logged as db_unit_broken:
+ * the server exits), else 0 (a database not reachable yet is logged, and every connection
+ * checks again before its first statement). */
+int db_units_start(const char *url) MUSTCHECK;
+/* The unit whose text sql is (its address, SQL_TEXT), or -1. */
+int db_unit_of(const char *sql);
+/* The name unit u is prepared as. */
+void db_unit_name(int u, char name[16]);
 
 /* Runs sql with n text parameters (NULL = SQL NULL). Returns the result when its
  * status is COMMAND_OK or TUPLES_OK, otherwise logs, PQclear-s and returns NULL.

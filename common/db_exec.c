@@ -36,17 +36,32 @@ db_exec_cacheable(const char *sql)
 	return false;
 }
 
-/* The slot of sql among the statements prepared on s, -1 when it is not to be prepared
- * (not a query, or the cache is at DB_CACHE_MAX). *fresh: the slot is new, the statement must be
- * prepared first (and kept with db_exec_stmt_keep once that succeeded). name gets its name. */
+/* The slot of sql among the statements prepared on s (c's), -1 when it is not to be prepared
+ * (not a query, or the cache is at DB_CACHE_MAX). A unit's text (sql_units.h) is always
+ * prepared, as its unit: then the slot is the unit's number and never fresh. *fresh: the slot is
+ * new, the statement must be prepared first (and kept with db_exec_stmt_keep once that succeeded).
+ * name gets its name. */
 static int
-db_exec_stmt_slot(struct db_conn *s, const char *sql, bool *fresh, char name[48])
+db_exec_stmt_slot(PGconn *c, struct db_conn *s, const char *sql, bool *fresh, char name[48])
 {
 	uint64_t h;
-	int i;
+	int i, u = db_unit_of(sql);
 
 	*fresh = false;
-	if (s == NULL || !db_exec_cacheable(sql))
+	if (s == NULL)
+		return -1;
+	if (u >= 0) {
+		/* A unit: prepared with all the others when the connection runs its first one.
+		 * When that fails it runs unprepared, and fails or not on its own. */
+		char *err = NULL;
+		int rc = s->units_ready ? 0 : db_units_prepare(c, &err);
+		free(err);
+		if (rc != 0)
+			return -1;
+		db_unit_name(u, name);
+		return u;
+	}
+	if (!db_exec_cacheable(sql))
 		return -1;
 	h = db_exec_fnv(sql);
 	for (i = 0; i < s->n; i++)
@@ -99,7 +114,7 @@ db_exec_plain(PGconn *c, struct db_conn *s, const char *sql, int n, const char *
 {
 	char name[48];
 	bool fresh;
-	int i = db_exec_stmt_slot(s, sql, &fresh, name);
+	int i = db_exec_stmt_slot(c, s, sql, &fresh, name);
 
 	if (i < 0)
 		return PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
@@ -191,7 +206,7 @@ db_exec_tracked(PGconn *c, struct db_conn *s, const char *sql, int n, const char
 {
 	char name[48];
 	bool fresh;
-	int i = db_exec_stmt_slot(s, sql, &fresh, name);
+	int i = db_exec_stmt_slot(c, s, sql, &fresh, name);
 	uint64_t lsn;
 	PGresult *r;
 

@@ -32,6 +32,7 @@ struct db_conn {
 		uint64_t hash;
 		char *sql; /* a copy of the text, owned */
 	} * stmts;         /* stmts[i] is prepared as "s<gen>_<i>" */
+	bool units_ready;  /* every unit of sql/ is prepared, as "u<n>" (db_units_prepare) */
 	int tx_depth;      /* see db_begin */
 	bool tx_aborted;
 	bool reset_pending;  /* db_thread_close: a new session at the next db_thread_conn */

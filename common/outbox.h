@@ -18,7 +18,7 @@
 #define OUTBOX_SQL_CTE(id, kind, resource, from) \
 	"outbox_job AS (INSERT INTO outbox (id, kind, resource_id)" \
 	" SELECT " id ", " kind ", " resource " FROM " from \
-	" RETURNING resource_id, pg_notify('settle_outbox', ''))"
+	" RETURNING resource_id)"
 /* clang-format on */
 
 /* Inserts a job row (new message id, attempt 1) for kind/resource_id inside the caller's

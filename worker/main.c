@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "consumer.h"
+#include "db.h"
 #include "housekeeper.h"
 #include "log.h"
 #include "storage.h"
@@ -47,6 +48,8 @@ main(int argc, char **argv)
 	main_signals();
 	if ((rc = storage_start("settle-worker")) != 0)
 		return rc;
+	if (db_units_start(cfg.database_url) < 0)
+		return 2;
 	log_info("starting max_attempts=%lld prefetch=%lld fault_rate=%g",
 	         (long long)cfg.max_attempts, (long long)cfg.worker_prefetch, cfg.fault_rate);
 	struct housekeeper *h = housekeeper_start();

@@ -20,6 +20,7 @@ COMMANDS = [
     ("dead-letters", "requeue"),
     ("message-log", "drain"),
     ("relay",),
+    ("sql", "check"),
 ]
 GROUPS = sorted({c[0] for c in COMMANDS if len(c) == 2})
 

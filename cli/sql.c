@@ -1,0 +1,77 @@
+/* sql.c: `settle sql check`: every named statement of sql/ prepared on the database the
+ * configuration names, checked against its declaration, and its generic plan searched for
+ * a settle_* SQL function that the planner did not inline (migrations 0011 and 0017 write
+ * them to be inlined; one called as a separate function would be planned on every call). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "db.h"
+
+/* The settle_* function that the plan of unit u runs as a Function Scan, as a new string;
+ * NULL when none does. -1 in *failed when EXPLAIN itself failed. */
+static char *
+cli_sql_uninlined(PGconn *c, int u, int *failed)
+{
+	char name[16], *sql, *found = NULL;
+	size_t len;
+	FILE *f;
+
+	db_unit_name(u, name);
+	f = open_memstream(&sql, &len);
+	fprintf(f, "EXPLAIN (VERBOSE) EXECUTE %s", name);
+	for (int k = 0; k < sql_units[u].nparams; k++)
+		fputs(k == 0 ? "(NULL" : ", NULL", f);
+	fputs(sql_units[u].nparams > 0 ? ")" : "", f);
+	fclose(f);
+	PGresult *r = db_exec(c, sql, 0, NULL); /* a text made of a name and a count only */
+	free(sql);
+	if (r == NULL) {
+		*failed = -1;
+		return NULL;
+	}
+	for (int i = 0; i < PQntuples(r) && found == NULL; i++) {
+		const char *line = strstr(PQgetvalue(r, i, 0), "Function Scan on ");
+		const char *fn = line != NULL ? strstr(line, "settle_") : NULL;
+		if (fn != NULL)
+			found = xasprintf("%.*s", (int)strcspn(fn, " ("), fn);
+	}
+	PQclear(r);
+	return found;
+}
+
+int
+cli_sql_check(PGconn *c, const struct cli_args *a)
+{
+	char *err = NULL;
+	int bad = 0;
+
+	(void)a;
+	if (db_units_prepare(c, &err) != 0) {
+		fprintf(stderr, "settle sql check: %s\n", err);
+		free(err);
+		return 1;
+	}
+	/* The plan every execution would use, whatever the parameters. */
+	if (db_cmd(c, "SET plan_cache_mode = force_generic_plan", 0, NULL) < 0)
+		return 1;
+	for (int u = 0; u < SQL_UNIT_COUNT; u++) {
+		int failed = 0;
+		char *fn = cli_sql_uninlined(c, u, &failed);
+		if (failed < 0) {
+			fprintf(stderr, "settle sql check: unit %s (%s:%d): cannot explain it\n",
+			        sql_units[u].name, sql_units[u].file, sql_units[u].line);
+			bad++;
+		} else if (fn != NULL) {
+			fprintf(stderr,
+			        "settle sql check: unit %s (%s:%d): %s runs as a function, not "
+			        "inlined\n",
+			        sql_units[u].name, sql_units[u].file, sql_units[u].line, fn);
+			bad++;
+		}
+		free(fn);
+	}
+	printf("%d units prepared and checked, %d with a problem\n", SQL_UNIT_COUNT, bad);
+	return bad > 0 ? 1 : 0;
+}

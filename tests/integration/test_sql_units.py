@@ -1,0 +1,48 @@
+"""SQL as named units (issue 21): every statement of settle-api, settle-worker and the CLI is
+a unit of sql/*.sql, prepared on each connection and checked against its declaration before
+the first statement runs. A broken unit stops the servers at start; `settle sql check`
+prepares them all and finds any settle_* SQL function a unit's plan runs uninlined."""
+
+import uuid
+
+from settle_harness import wait_until
+
+
+def test_every_unit_prepares_and_inlines(settle, postgres):
+    """Against the suite's migrated database every unit prepares, returns the columns its
+    "-- returns:" line names, and its generic plan runs no settle_* function as a separate
+    function call."""
+    r = settle.cli("sql", "check")
+    assert "0 with a problem" in r.stdout, r.stdout + r.stderr
+
+
+def _broken_database(postgres, settle):
+    """A new database, migrated, where the table of unit outbox_insert lost a column."""
+    name = "broken_" + uuid.uuid4().hex[:8]
+    postgres.create_database(name)
+    url = postgres.url(name)
+    settle.cli("migrate", SETTLE_DATABASE_URL=url)
+    postgres.psql("ALTER TABLE outbox RENAME COLUMN kind TO kind_renamed", dbname=name)
+    return url
+
+
+def test_a_broken_unit_stops_the_servers_at_start(settle, postgres):
+    """A unit that cannot be prepared (here: the schema lacks a column it names) makes
+    settle-api and settle-worker exit 2 at start, naming the unit and its file, instead of
+    failing requests one by one later."""
+    url = _broken_database(postgres, settle)
+    for name in ("settle-api", "settle-worker"):
+        p = settle.start(name, SETTLE_DATABASE_URL=url)
+        wait_until(lambda: not p.alive(), 30, what=f"{name} to exit")
+        assert p.returncode == 2, (p.returncode, p.log_text()[-3000:])
+        log = p.log_text()
+        assert "db_unit_broken" in log and "outbox_insert" in log, log[-3000:]
+        assert "sql/outbox.sql" in log, log[-3000:]
+
+
+def test_sql_check_names_a_broken_unit(settle, postgres):
+    """`settle sql check` exits 1 and names the unit that does not prepare."""
+    url = _broken_database(postgres, settle)
+    r = settle.cli("sql", "check", check=False, SETTLE_DATABASE_URL=url)
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    assert "outbox_insert" in r.stderr and "kind" in r.stderr, r.stderr
