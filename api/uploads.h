@@ -1,7 +1,8 @@
 /* uploads.h: what the upload handlers share (uploads.c: create, list, get;
  * uploads_chunks.c: chunks; uploads_complete.c: complete and further hashes): the columns
- * of a statement that answers an upload, rendering it, reading a hash; and the limits on
- * chunks that uploads_chunks.c and storage_http.c share. */
+ * of a statement that answers an upload, rendering it, reading a hash. (The limits on chunks
+ * that uploads_chunks.c and storage_http.c share are SQL functions: settle_chunk_max_number
+ * and settle_chunk_room, migration 0018.) */
 #ifndef SETTLE_UPLOADS_H
 #define SETTLE_UPLOADS_H
 
@@ -12,19 +13,6 @@
 #include "hash.h"
 #include "http.h"
 #include "views.h"
-
-/* API.md "Limits on input" for chunks, the one place that chunk registration
- * (uploads_chunks.c) and the storage PUT (storage_http.c) both use. SQL, for the chunks of
- * the uploads row alias u: UPLOADS_SQL_MAX_NUMBER, the highest chunk number its size needs
- * at the minimum chunk size `min` (0 counts as 1; one chunk at least); UPLOADS_SQL_ROOM, the
- * bytes left for chunk `number` by the sizes registered for the other numbers (a number
- * registered again replaces its chunk). Registration runs under a share lock of the upload,
- * so concurrent ones may overshoot the room together: the storage PUT checks it again. */
-#define UPLOADS_SQL_MAX_NUMBER(min)                                                                \
-	"greatest(1, ceil(u.size::numeric / greatest(" min ", 1)))::bigint"
-#define UPLOADS_SQL_ROOM(number)                                                                   \
-	"(u.size - (SELECT coalesce(sum(lc.size), 0) FROM chunks lc WHERE lc.upload_id = u.id"     \
-	" AND lc.number <> (" number ")))::bigint"
 
 /* Columns of UPLOADS_SELECT (uploads.c) and of every statement that answers an upload. */
 enum {
