@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "hash.h"
 #include "log.h"
 #include "router.h"
 #include "sign.h"
@@ -17,7 +18,6 @@
 #include "storage_http.h"
 #include "storage_local.h"
 #include "storage_local_write.h"
-#include "uploads.h"
 
 #define STORAGE_HTTP_BLOCK (256 * 1024)
 
@@ -43,22 +43,9 @@ storage_http_number(struct req *r)
 	return (int)n;
 }
 
-/* The chunk ($1 upload, $2 number) of a live upload: container, completed, registered size,
- * hash algorithm and value, whether it keeps within the upload's limits ($3 the minimum
- * chunk size), and the storage provider that holds the upload. */
-/* clang-format off */
-static const char storage_http_chunk_sql[] =
-	"SELECT u.storage_container, u.completed_at IS NOT NULL, c.size, c.hash_algorithm, "
-	"c.hash_value, c.number <= " UPLOADS_SQL_MAX_NUMBER("$3::bigint") " AND c.size <= "
-	UPLOADS_SQL_ROOM("c.number") ", u.storage_provider FROM chunks c JOIN uploads u ON "
-	"u.id = c.upload_id "
-	"JOIN projects p ON p.id = u.project_id WHERE c.upload_id = $1 AND c.number = $2 "
-	"AND u.purged_at IS NULL AND NOT p.is_deleted";
-/* clang-format on */
-
-/* Looks the chunk up, checks it against the upload's limits (uploads.h; a chunk
- * registered before them, or two registered at once, may break them) and opens its writer
- * into s. 0, or -1 after answering. */
+/* Looks the chunk up (unit storage_http_chunk), checks it against the upload's limits (a
+ * chunk registered before them, or two registered at once, may break them) and opens its
+ * writer into s. 0, or -1 after answering. */
 static int
 storage_http_open(struct req *r, struct storage_put *s)
 {
@@ -70,30 +57,33 @@ storage_http_open(struct req *r, struct storage_put *s)
 
 	snprintf(num, sizeof(num), "%d", s->number);
 	snprintf(min, sizeof(min), "%lld", (long long)cfg.min_chunk_size);
-	res = db_exec(r->db, storage_http_chunk_sql, 3, params);
+	res = db_exec(r->db, SQL_TEXT(STORAGE_HTTP_CHUNK), 3, params);
 	if (res == NULL) {
 		http_db_error(r);
 		return -1;
 	}
 	if (PQntuples(res) == 0) {
 		http_not_found(r, "chunk");
-	} else if (db_get_bool(res, 0, 1)) {
+	} else if (db_get_bool(res, 0, STORAGE_HTTP_CHUNK_C_COMPLETED)) {
 		http_error(r, 409, "conflict", "the upload is already completed",
 		           "begin a new upload process");
-	} else if (!storage_http_holds(r, db_get(res, 0, 6), 409)) {
+	} else if (!storage_http_holds(r, db_get(res, 0, STORAGE_HTTP_CHUNK_C_STORAGE_PROVIDER),
+	                               409)) {
 		/* answered */
-	} else if (!db_get_bool(res, 0, 5)) {
+	} else if (!db_get_bool(res, 0, STORAGE_HTTP_CHUNK_C_FITS)) {
 		http_error(r, 413, "payload_too_large",
 		           "the chunk does not fit in the upload's declared size",
 		           "register the chunk again, within the upload's size");
 	} else {
-		if (!hash_parse_alg(db_get(res, 0, 3), &alg))
+		if (!hash_parse_alg(db_get(res, 0, STORAGE_HTTP_CHUNK_C_HASH_ALGORITHM), &alg))
 			alg = HASH_MD5;
 		s->algs = (1u << HASH_MD5) | (1u << alg);
-		s->declared = db_get_i64(res, 0, 2);
-		snprintf(s->hash_value, sizeof(s->hash_value), "%s", db_get(res, 0, 4));
-		s->w = storage_local_write_open(db_get(res, 0, 0), r->params[0], s->number, s->algs,
-		                                &err);
+		s->declared = db_get_i64(res, 0, STORAGE_HTTP_CHUNK_C_SIZE);
+		snprintf(s->hash_value, sizeof(s->hash_value), "%s",
+		         db_get(res, 0, STORAGE_HTTP_CHUNK_C_HASH_VALUE));
+		s->w =
+		    storage_local_write_open(db_get(res, 0, STORAGE_HTTP_CHUNK_C_STORAGE_CONTAINER),
+		                             r->params[0], s->number, s->algs, &err);
 		if (s->w == NULL) {
 			log_error("storage_open_failed upload=%s chunk=%d error=\"%s\"",
 			          r->params[0], s->number, err);
@@ -180,12 +170,8 @@ storage_http_commit(struct req *r, struct storage_put *s)
 		goto fail;
 	/* The chunk row lock also orders two PUTs of the same chunk: rename and UPDATE of one
 	 * finish before the other's begin, so the stored digests are those of the file. */
-	res = db_exec(r->db,
-	              "SELECT u.completed_at IS NULL FROM uploads u JOIN chunks c ON c.upload_id = "
-	              "u.id WHERE u.id = $1 AND c.number = $2 AND u.purged_at IS NULL "
-	              "FOR SHARE OF u FOR UPDATE OF c",
-	              2, params);
-	if (res == NULL || PQntuples(res) != 1 || !db_get_bool(res, 0, 0)) {
+	res = db_exec(r->db, SQL_TEXT(STORAGE_HTTP_LOCK), 2, params);
+	if (res == NULL || PQntuples(res) != 1 || !db_get_bool(res, 0, STORAGE_HTTP_LOCK_C_OPEN)) {
 		rc = res == NULL ? -1 : 0;
 		goto fail;
 	}
@@ -200,11 +186,7 @@ storage_http_commit(struct req *r, struct storage_put *s)
 	for (int a = 0; a < HASH_ALG_COUNT; a++)
 		params[3 + a] = (s->algs & (1u << a)) ? digests[a] : NULL;
 	PQclear(res);
-	res = db_exec(r->db,
-	              "UPDATE chunks SET stored_size = $3, stored_md5 = $4, stored_sha1 = $5, "
-	              "stored_sha256 = $6, stored_at = now() WHERE upload_id = $1 AND number = $2 "
-	              "AND hash_value = $7 AND size = $8 RETURNING number",
-	              8, params);
+	res = db_exec(r->db, SQL_TEXT(STORAGE_HTTP_STORED), 8, params);
 	if (res == NULL || db_commit(r->db) < 0)
 		goto fail;
 	rc = PQntuples(res) == 1;
@@ -384,21 +366,15 @@ static int
 storage_http_load(struct req *r, struct storage_get **out, char **etag, int64_t *total)
 {
 	const char *params[1] = {r->params[0]};
-	PGresult *res = db_exec(
-	    r->db,
-	    "SELECT u.storage_container, u.etag, c.number, c.stored_size, c.stored_at IS NULL, "
-	    "u.storage_provider FROM uploads u LEFT JOIN chunks c ON c.upload_id = u.id "
-	    "WHERE u.id = $1 AND u.purged_at IS NULL AND NOT EXISTS (SELECT 1 FROM file_versions v"
-	    " JOIN files f ON f.id = v.file_id WHERE v.upload_id = u.id AND f.is_deleted)"
-	    " ORDER BY c.number",
-	    1, params);
+	PGresult *res = db_exec(r->db, SQL_TEXT(STORAGE_HTTP_LOAD), 1, params);
 	struct storage_get *g;
 
 	if (res == NULL) {
 		http_db_error(r);
 		return -1;
 	}
-	if (PQntuples(res) == 0 || !storage_http_holds(r, db_get(res, 0, 5), 503)) {
+	if (PQntuples(res) == 0 ||
+	    !storage_http_holds(r, db_get(res, 0, STORAGE_HTTP_LOAD_C_STORAGE_PROVIDER), 503)) {
 		if (PQntuples(res) == 0)
 			http_not_found(r, "upload");
 		PQclear(res);
@@ -407,17 +383,18 @@ storage_http_load(struct req *r, struct storage_get **out, char **etag, int64_t 
 	g = xcalloc(1, sizeof(*g));
 	g->fd = -1;
 	g->cur = -1;
-	g->container = xstrdup(db_get(res, 0, 0));
+	g->container = xstrdup(db_get(res, 0, STORAGE_HTTP_LOAD_C_STORAGE_CONTAINER));
 	snprintf(g->upload_id, sizeof(g->upload_id), "%s", r->params[0]);
-	*etag = xasprintf("\"%s\"", db_get(res, 0, 1));
+	*etag = xasprintf("\"%s\"", db_get(res, 0, STORAGE_HTTP_LOAD_C_ETAG));
 	g->numbers = xcalloc((size_t)PQntuples(res), sizeof(int));
 	g->sizes = xcalloc((size_t)PQntuples(res), sizeof(int64_t));
 	*total = 0;
-	for (int i = 0; i < PQntuples(res) && db_get(res, i, 2) != NULL; i++) {
-		if (db_get_bool(res, i, 4))
+	for (int i = 0; i < PQntuples(res) && db_get(res, i, STORAGE_HTTP_LOAD_C_NUMBER) != NULL;
+	     i++) {
+		if (db_get_bool(res, i, STORAGE_HTTP_LOAD_C_NEVER_STORED))
 			continue; /* never stored: nothing to serve */
-		g->numbers[g->n] = (int)db_get_i64(res, i, 2);
-		g->sizes[g->n] = db_get_i64(res, i, 3);
+		g->numbers[g->n] = (int)db_get_i64(res, i, STORAGE_HTTP_LOAD_C_NUMBER);
+		g->sizes[g->n] = db_get_i64(res, i, STORAGE_HTTP_LOAD_C_STORED_SIZE);
 		*total += g->sizes[g->n++];
 	}
 	PQclear(res);

@@ -13,18 +13,11 @@
 #include "folders.h"
 #include "resource_delete.h"
 #include "router.h"
-#include "trash.h"
 #include "uuid.h"
 #include "views.h"
 
 /* The kinds of item the trash holds; r->params[0] names one ("dds-folder", "dds-file"). */
 enum trashbin_kind { TRASHBIN_FOLDER, TRASHBIN_FILE };
-
-/* Lookups (for ACCESS_SQL) of a folder and a file in the trash by $1. */
-#define TRASHBIN_IN_FOLDER                                                                         \
-	"SELECT project_id FROM folders t WHERE t.id = $1::uuid AND " TRASH_SQL_IN("t")
-#define TRASHBIN_IN_FILE                                                                           \
-	"SELECT project_id FROM files t WHERE t.id = $1::uuid AND " TRASH_SQL_IN("t")
 
 /* Reads the kind of r->params[0] into *kind: 0, or -1 after answering 404 (DDS: "object
  * kind not supported"). */
@@ -43,22 +36,44 @@ trashbin_kind(struct req *r, enum trashbin_kind *kind)
 	return 0;
 }
 
+/* The units of sql/trashbin.sql that do one thing for a folder and for a file, or for each
+ * kind of listing, select the same columns: the code reads them all by the names of one. And
+ * their columns are where the shared helpers read them: access_get the verdict, then the
+ * item at ACCESS_VERDICT_NCOLS; http_commit_result the item from column 0. */
+#define TRASHBIN_SAME(a, b) ((int)(a) == (int)(b))
+#define TRASHBIN_SAME_PAGE(u)                                                                      \
+	(TRASHBIN_SAME(u##_C_KIND, TRASHBIN_PAGE_ROOTS_C_KIND) &&                                  \
+	 TRASHBIN_SAME(u##_C_ID, TRASHBIN_PAGE_ROOTS_C_ID) &&                                      \
+	 TRASHBIN_SAME(u##_C_TOTAL, TRASHBIN_PAGE_ROOTS_C_TOTAL) &&                                \
+	 TRASHBIN_SAME(u##_NCOLS, TRASHBIN_PAGE_ROOTS_NCOLS))
+_Static_assert(TRASHBIN_SAME_PAGE(TRASHBIN_PAGE_PROJECT) &&
+                   TRASHBIN_SAME_PAGE(TRASHBIN_PAGE_FOLDER) &&
+                   TRASHBIN_SAME_PAGE(TRASHBIN_PAGE_BELOW),
+               "the trash listings' page units differ in their columns");
+_Static_assert(TRASHBIN_SAME(TRASHBIN_PURGE_FILE_C_FOUND, TRASHBIN_PURGE_FOLDER_C_FOUND) &&
+                   TRASHBIN_SAME(TRASHBIN_LOCK_FILE_C_PARENT, TRASHBIN_LOCK_FOLDER_C_PARENT) &&
+                   TRASHBIN_SAME(TRASHBIN_LOCK_FILE_C_GRP, TRASHBIN_LOCK_FOLDER_C_GRP) &&
+                   TRASHBIN_SAME(TRASHBIN_TARGET_FILE_C_LIVE, TRASHBIN_TARGET_FOLDER_C_LIVE) &&
+                   TRASHBIN_SAME(TRASHBIN_TARGET_FILE_C_TAKEN, TRASHBIN_TARGET_FOLDER_C_TAKEN),
+               "a trash bin unit for files differs in its columns from the one for folders");
+_Static_assert(TRASHBIN_GET_FOLDER_C_FOUND == 0 && TRASHBIN_GET_FILE_C_FOUND == 0 &&
+                   TRASHBIN_GET_FOLDER_C_ID == ACCESS_VERDICT_NCOLS &&
+                   TRASHBIN_GET_FILE_C_ID == ACCESS_VERDICT_NCOLS &&
+                   TRASHBIN_RESTORE_FOLDER_C_ID == 0 && TRASHBIN_RESTORE_FILE_C_ID == 0,
+               "a trash bin unit's columns are not where a shared helper reads them");
+
 /* An item of a listing: a folder or a file after its kind. New reference. */
 static json_t *
 trashbin_item(const PGresult *res, int row, int col)
 {
-	const char *kind = db_get(res, row, col);
+	const char *kind = db_get(res, row, TRASHBIN_PAGE_ROOTS_C_KIND);
 
-	return strcmp(kind, "dds-file") == 0 ? views_file(res, row, col + 1)
-	                                     : views_folder(res, row, col + 1);
+	(void)col;
+	return strcmp(kind, "dds-file") == 0 ? views_file(res, row, TRASHBIN_PAGE_ROOTS_C_ID)
+	                                     : views_folder(res, row, TRASHBIN_PAGE_ROOTS_C_ID);
 }
 
 /* GET /trashbin/{object_kind}/{object_id} (view_project): one statement per kind. */
-static const char *const trashbin_get_sql[2] = {
-    ACCESS_SQL_GET(TRASHBIN_IN_FOLDER, "folders x", VIEWS_SQL_FOLDER("x")),
-    ACCESS_SQL_GET(TRASHBIN_IN_FILE, "files x", VIEWS_SQL_FILE("x")),
-};
-
 static void
 trashbin_get(struct req *r)
 {
@@ -68,72 +83,27 @@ trashbin_get(struct req *r)
 		return;
 	r->params[0] = r->params[1]; /* access_get reads the id from params[0] */
 	if (kind == TRASHBIN_FILE)
-		access_get(r, trashbin_get_sql[kind], "file", views_file);
+		access_get(r, SQL_TEXT(TRASHBIN_GET_FILE), "file", views_file);
 	else
-		access_get(r, trashbin_get_sql[kind], "folder", views_folder);
+		access_get(r, SQL_TEXT(TRASHBIN_GET_FOLDER), "folder", views_folder);
 }
 
-/* The CTE items(kind, id, name, deleted_at) of a trash listing, [at a folder][recursive],
- * for $1 (a project or folder id) and $2, the name pattern (NULL: no name_contains; "%%":
- * an empty one, which matches nothing, as in DDS). At a project: the trash roots (the items a
- * DELETE named, wherever they lay), or with recurse every item in the project's trash. At a
- * folder: what was trashed with it and lies directly in it (or, with recurse, anywhere
- * below it: the migration's walk, 0011); nothing at a live folder. */
-#define TRASHBIN_NAME                                                                              \
-	" AND ($2::text IS NULL OR ($2::text <> '%%' AND t.name ILIKE $2::text ESCAPE '\\'))"
-#define TRASHBIN_AT_PROJECT(pred)                                                                  \
-	"WITH items(kind, id, name, deleted_at) AS (SELECT 'dds-folder', t.id, t.name,"            \
-	" t.deleted_at FROM folders t WHERE t.project_id = $1::uuid AND " pred("t") TRASHBIN_NAME  \
-	    " UNION ALL SELECT 'dds-file', t.id, t.name, t.deleted_at FROM"                        \
-	    " files t WHERE t.project_id = $1::uuid AND " pred("t") TRASHBIN_NAME ")"
-#define TRASHBIN_GROUP                                                                             \
-	"grp AS (SELECT COALESCE(g.deleted_with, g.id) AS id FROM folders g WHERE g.id = $1::uuid" \
-	" AND " TRASH_SQL_IN("g") ")"
-#define TRASHBIN_AT_FOLDER                                                                         \
-	"WITH " TRASHBIN_GROUP                                                                     \
-	", items(kind, id, name, deleted_at) AS (SELECT 'dds-folder', t.id,"                       \
-	" t.name, t.deleted_at FROM folders t, grp WHERE t.parent_id = $1::uuid "                  \
-	"AND " TRASH_SQL_IN(                                                                       \
-	    "t") " AND t.deleted_with = grp.id" TRASHBIN_NAME                                      \
-	         " UNION ALL SELECT 'dds-file', t.id, t.name, t.deleted_at FROM files t, grp"      \
-	         " WHERE t.parent_id = $1::uuid AND " TRASH_SQL_IN(                                \
-	             "t") " AND t.deleted_with = grp.id" TRASHBIN_NAME ")"
-#define TRASHBIN_BELOW_FOLDER                                                                      \
-	"WITH " TRASHBIN_GROUP ", sub AS (SELECT s.id FROM"                                        \
-	" settle_folder_subtree(ARRAY[$1::uuid], false) s), items(kind, id, name, deleted_at) AS"  \
-	" (SELECT 'dds-folder', t.id, t.name, t.deleted_at FROM folders t, grp WHERE t.id IN"      \
-	" (SELECT id FROM sub) AND t.id <> $1::uuid AND " TRASH_SQL_IN(                            \
-	    "t") " AND t.deleted_with = grp.id" TRASHBIN_NAME                                      \
-	         " UNION ALL SELECT 'dds-file', t.id, t.name, t.deleted_at FROM files t, grp"      \
-	         " WHERE t.parent_id IN (SELECT id FROM sub) AND " TRASH_SQL_IN(                   \
-	             "t") " AND t.deleted_with = grp.id" TRASHBIN_NAME ")"
+/* The page and count units of a listing at a project or (at_folder) a folder, recursive
+ * (deep) or not: sql/trashbin.sql. */
+static void
+trashbin_list_units(int at_folder, bool deep, const char **page, const char **count)
+{
+	if (!at_folder) {
+		*page = deep ? SQL_TEXT(TRASHBIN_PAGE_PROJECT) : SQL_TEXT(TRASHBIN_PAGE_ROOTS);
+		*count = deep ? SQL_TEXT(TRASHBIN_COUNT_PROJECT) : SQL_TEXT(TRASHBIN_COUNT_ROOTS);
+	} else {
+		*page = deep ? SQL_TEXT(TRASHBIN_PAGE_BELOW) : SQL_TEXT(TRASHBIN_PAGE_FOLDER);
+		*count = deep ? SQL_TEXT(TRASHBIN_COUNT_BELOW) : SQL_TEXT(TRASHBIN_COUNT_FOLDER);
+	}
+}
 
-/* The page of items, most recently deleted first ($3 LIMIT, $4 OFFSET), with the columns of
- * views_folder/views_file after the kind, then the number of items (TRASHBIN_TOTAL_COL). */
-#define TRASHBIN_PAGE                                                                              \
-	" SELECT pg.kind, x.*, pg.total FROM (SELECT kind, id, name, deleted_at, count(*) OVER ()" \
-	" AS total FROM items ORDER BY deleted_at DESC, id LIMIT $3 OFFSET $4) pg CROSS JOIN"      \
-	" LATERAL (SELECT " VIEWS_SQL_FOLDER(                                                      \
-	    "f") ", NULL::text FROM folders f WHERE pg.kind ="                                     \
-	         " 'dds-folder' AND f.id = pg.id UNION ALL SELECT " VIEWS_SQL_FILE(                \
-	             "f") " FROM files f WHERE pg.kind = 'dds-file' AND f.id = pg.id) x"           \
-	                  " ORDER BY pg.deleted_at DESC, pg.id"
-#define TRASHBIN_TOTAL_COL 10
-#define TRASHBIN_COUNT     " SELECT count(*) FROM items"
-
-/* Page and count statements, [0 project, 1 folder][recursive]. */
-static const char *const trashbin_page_sql[2][2] = {
-    {TRASHBIN_AT_PROJECT(TRASH_SQL_ROOT) TRASHBIN_PAGE,
-     TRASHBIN_AT_PROJECT(TRASH_SQL_IN) TRASHBIN_PAGE},
-    {TRASHBIN_AT_FOLDER TRASHBIN_PAGE, TRASHBIN_BELOW_FOLDER TRASHBIN_PAGE},
-};
-static const char *const trashbin_count_sql[2][2] = {
-    {TRASHBIN_AT_PROJECT(TRASH_SQL_ROOT) TRASHBIN_COUNT,
-     TRASHBIN_AT_PROJECT(TRASH_SQL_IN) TRASHBIN_COUNT},
-    {TRASHBIN_AT_FOLDER TRASHBIN_COUNT, TRASHBIN_BELOW_FOLDER TRASHBIN_COUNT},
-};
-
-/* "%text%" for ILIKE with \, % and _ escaped ("%%" for ""). Caller frees. */
+/* "%text%" for ILIKE with \, % and _ escaped ("%%" for ""): the pattern of
+ * settle_name_contains (migration 0018). Caller frees. */
 static char *
 trashbin_pattern(const char *s)
 {
@@ -173,6 +143,7 @@ trashbin_list(struct req *r, const char *root, int at_folder)
 {
 	const char *contains = http_query(r, "name_contains");
 	char *pattern = NULL;
+	const char *page_sql, *count_sql;
 	char lim[24], off[24];
 	int64_t page, per_page;
 	bool deep;
@@ -186,12 +157,13 @@ trashbin_list(struct req *r, const char *root, int at_folder)
 	}
 	if (contains != NULL)
 		pattern = trashbin_pattern(contains);
+	trashbin_list_units(at_folder, deep, &page_sql, &count_sql);
 	const char *q[] = {root, pattern, lim, off};
-	if ((res = db_exec(r->db, trashbin_page_sql[at_folder][deep], 4, q)) == NULL)
+	if ((res = db_exec(r->db, page_sql, 4, q)) == NULL)
 		http_db_error(r);
 	else
-		http_answer_page_n(r, res, TRASHBIN_TOTAL_COL, trashbin_item,
-		                   trashbin_count_sql[at_folder][deep], 2, q, page, per_page);
+		http_answer_page_n(r, res, TRASHBIN_PAGE_ROOTS_C_TOTAL, trashbin_item, count_sql, 2,
+		                   q, page, per_page);
 	free(pattern);
 }
 
@@ -211,34 +183,15 @@ static void
 trashbin_folder_children(struct req *r)
 {
 	struct access_project p;
-	int rc = access_check(r,
-	                      ACCESS_SQL_CHECK("SELECT project_id FROM folders WHERE id = $1::uuid"
-	                                       " AND purged_at IS NULL"),
-	                      r->params[0], ACCESS_VIEW, "folder", &p);
+	int rc = access_check(r, SQL_TEXT(TRASHBIN_FOLDER_ACCESS), r->params[0], ACCESS_VIEW,
+	                      "folder", &p);
 
 	if (rc == 1)
 		trashbin_list(r, r->params[0], 1);
 }
 
-/* PUT /trashbin/{kind}/{id}/purge in one statement, [kind]: checks that the caller ($2) may
- * delete files in the item's project, purges the item ($1) if it is in the trash
- * (TRASH_SQL_PURGE), queues its resource.delete job ($3 message id, $4 kind), and answers
- * the verdict. An item purged already is found and left as it is. */
-/* clang-format off */
-#define TRASHBIN_PURGE(table) \
-	"WITH acc AS (" ACCESS_SQL("SELECT project_id FROM " table " WHERE id = $1::uuid" \
-	" AND is_deleted", ACCESS_LIT(ACCESS_DELETE)) "), " \
-	"pur AS (" TRASH_SQL_PURGE(table, "SELECT $1::uuid FROM acc WHERE acc.member" \
-	" AND NOT acc.is_deleted") "), " \
-	OUTBOX_SQL_CTE("$3::uuid", "$4::text", "pur.id", "pur") \
-	" SELECT acc.id IS NOT NULL, acc.member, acc.is_deleted, true" \
-	" FROM (VALUES (1)) one LEFT JOIN acc ON true"
-/* clang-format on */
-static const char *const trashbin_purge_sql[2] = {TRASHBIN_PURGE("folders"),
-                                                  TRASHBIN_PURGE("files")};
-
-/* PUT /trashbin/{kind}/{id}/purge (delete_file): 204; the bytes go with the item's
- * resource.delete job. */
+/* PUT /trashbin/{kind}/{id}/purge (delete_file): 204, in one statement (trashbin_purge_folder
+ * or _file); the bytes go with the item's resource.delete job. */
 static void
 trashbin_purge(struct req *r)
 {
@@ -250,9 +203,14 @@ trashbin_purge(struct req *r)
 		return;
 	uuid_generate(mid);
 	const char *q[] = {r->params[1], r->user_id, mid, JOB_RESOURCE_DELETE};
-	if ((res = db_exec(r->db, trashbin_purge_sql[kind], 4, q)) == NULL)
+	res = db_exec(r->db,
+	              kind == TRASHBIN_FILE ? SQL_TEXT(TRASHBIN_PURGE_FILE)
+	                                    : SQL_TEXT(TRASHBIN_PURGE_FOLDER),
+	              4, q);
+	if (res == NULL)
 		http_db_error(r);
-	else if (access_verdict(r, res, 0, kind == TRASHBIN_FILE ? "file" : "folder") == 1)
+	else if (access_verdict(r, res, TRASHBIN_PURGE_FOLDER_C_FOUND,
+	                        kind == TRASHBIN_FILE ? "file" : "folder") == 1)
 		http_raw(r, 204,
 		         MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT));
 	PQclear(res);
@@ -269,31 +227,16 @@ struct trashbin_restore {
 	struct access_project p;
 };
 
-/* The item's lock, [kind]: its parent and trash group, under a row lock, so that a
- * resource.delete job still trashing what lies below it has committed first and the
- * restore's next statement sees all of it. */
-static const char *const trashbin_lock_sql[2] = {
-    "SELECT COALESCE(t.parent_id::text, '') AS parent, COALESCE(t.deleted_with, t.id)::text"
-    " AS grp FROM folders t WHERE t.id = $1::uuid AND " TRASH_SQL_IN("t") " FOR UPDATE",
-    "SELECT COALESCE(t.parent_id::text, '') AS parent, COALESCE(t.deleted_with, t.id)::text"
-    " AS grp FROM files t WHERE t.id = $1::uuid AND " TRASH_SQL_IN("t") " FOR UPDATE",
-};
-
-/* The access check of a restore, [kind]: the caller ($2) may delete files in the item's
- * project (DDS: destroy; every role that may also creates files); the project row is
- * locked, as for moves, so that no move or other restore changes the target meanwhile. */
-static const char *const trashbin_access_sql[2] = {
-    ACCESS_SQL_CHECK(TRASHBIN_IN_FOLDER) " FOR UPDATE OF p",
-    ACCESS_SQL_CHECK(TRASHBIN_IN_FILE) " FOR UPDATE OF p",
-};
-
 /* In the open transaction: locks the item and reads its old parent and group into t. 1, 0
  * after answering 404 (purged meanwhile), -1 after answering a database error. */
 static int
 trashbin_lock(struct req *r, struct trashbin_restore *t)
 {
 	const char *q[] = {t->id};
-	PGresult *res = db_exec(r->db, trashbin_lock_sql[t->kind], 1, q);
+	PGresult *res = db_exec(r->db,
+	                        t->kind == TRASHBIN_FILE ? SQL_TEXT(TRASHBIN_LOCK_FILE)
+	                                                 : SQL_TEXT(TRASHBIN_LOCK_FOLDER),
+	                        1, q);
 	int rc = 1;
 
 	if (res == NULL) {
@@ -305,27 +248,13 @@ trashbin_lock(struct req *r, struct trashbin_restore *t)
 		rc = 0;
 	} else {
 		snprintf(t->old_parent, sizeof(t->old_parent), "%s",
-		         db_get(res, 0, PQfnumber(res, "parent")));
-		snprintf(t->group, sizeof(t->group), "%s", db_get(res, 0, PQfnumber(res, "grp")));
+		         db_get(res, 0, TRASHBIN_LOCK_FOLDER_C_PARENT));
+		snprintf(t->group, sizeof(t->group), "%s",
+		         db_get(res, 0, TRASHBIN_LOCK_FOLDER_C_GRP));
 	}
 	PQclear(res);
 	return rc;
 }
-
-/* Whether the target folder $1 exists in project $2 with every folder up to the root live,
- * and whether an item named like the restored one ($3, [kind]) lives in the target ($1, or
- * the root of project $2 when $1 is NULL). */
-/* clang-format off */
-#define TRASHBIN_TARGET(table) \
-	"SELECT ($1::uuid IS NULL OR EXISTS (SELECT 1 FROM folders f WHERE f.id = $1::uuid" \
-	" AND f.project_id = $2::uuid AND NOT EXISTS (SELECT 1 FROM settle_folder_ancestors($1::uuid)" \
-	" up WHERE up.is_deleted))) AS live, (SELECT i.name FROM " table " i WHERE i.id = $3::uuid)" \
-	" IN (SELECT name FROM folders WHERE project_id = $2::uuid AND parent_id IS NOT DISTINCT" \
-	" FROM $1::uuid AND NOT is_deleted UNION ALL SELECT name FROM files WHERE project_id =" \
-	" $2::uuid AND parent_id IS NOT DISTINCT FROM $1::uuid AND NOT is_deleted) AS taken"
-/* clang-format on */
-static const char *const trashbin_target_sql[2] = {TRASHBIN_TARGET("folders"),
-                                                   TRASHBIN_TARGET("files")};
 
 /* In the open transaction: 1 when t's target is a live folder of the item's project, or
  * that project's root, with no live item of the same name in it; else 0 after answering
@@ -344,16 +273,20 @@ trashbin_target_ok(struct req *r, const struct trashbin_restore *t)
 		           "an item can be restored only into its own project");
 		return 0;
 	}
-	if ((res = db_exec(r->db, trashbin_target_sql[t->kind], 3, q)) == NULL) {
+	res = db_exec(r->db,
+	              t->kind == TRASHBIN_FILE ? SQL_TEXT(TRASHBIN_TARGET_FILE)
+	                                       : SQL_TEXT(TRASHBIN_TARGET_FOLDER),
+	              3, q);
+	if (res == NULL) {
 		http_db_error(r);
 		return -1;
 	}
-	if (!db_get_bool(res, 0, PQfnumber(res, "live")))
+	if (!db_get_bool(res, 0, TRASHBIN_TARGET_FOLDER_C_LIVE))
 		http_error(
 		    r, 404, "not_found",
 		    "the parent does not exist, is in another project, or is in the trash bin",
 		    "restore the parent first, or give another one");
-	else if (db_get_bool(res, 0, PQfnumber(res, "taken")))
+	else if (db_get_bool(res, 0, TRASHBIN_TARGET_FOLDER_C_TAKEN))
 		http_error(r, 409, "conflict", "an item of the same name lives in the parent",
 		           "rename or move that item, or restore into another parent");
 	else
@@ -361,27 +294,6 @@ trashbin_target_ok(struct req *r, const struct trashbin_restore *t)
 	PQclear(res);
 	return rc;
 }
-
-/* The restore of item $1 of trash group $2 into parent folder $3 (NULL: the project root)
- * by user $4, [kind], in one statement: the item and what was trashed with it below it (one
- * walk down, settle_folder_subtree of 0011) leave the trash; answers the item's view. */
-/* clang-format off */
-#define TRASHBIN_LIVE_AGAIN \
-	"is_deleted = false, deleted_with = NULL, deleted_at = NULL, deleted_by = NULL"
-static const char *const trashbin_restore_sql[2] = {
-	"WITH sub AS (SELECT s.id FROM settle_folder_subtree(ARRAY[$1::uuid], false) s), "
-	"fo AS (UPDATE folders t SET " TRASHBIN_LIVE_AGAIN " WHERE t.id IN (SELECT id FROM sub)"
-	" AND t.id <> $1::uuid AND " TRASH_SQL_IN("t") " AND t.deleted_with = $2::uuid), "
-	"fi AS (UPDATE files t SET " TRASHBIN_LIVE_AGAIN " WHERE t.parent_id IN (SELECT id FROM sub)"
-	" AND " TRASH_SQL_IN("t") " AND t.deleted_with = $2::uuid) "
-	"UPDATE folders f SET " TRASHBIN_LIVE_AGAIN ", parent_id = $3::uuid, updated_at = now(),"
-	" updated_by = $4::uuid WHERE f.id = $1::uuid AND COALESCE(f.deleted_with, f.id) = $2::uuid"
-	" RETURNING " VIEWS_SQL_FOLDER("f"),
-	"UPDATE files f SET " TRASHBIN_LIVE_AGAIN ", parent_id = $3::uuid, updated_at = now(),"
-	" updated_by = $4::uuid WHERE f.id = $1::uuid AND COALESCE(f.deleted_with, f.id) = $2::uuid"
-	" RETURNING " VIEWS_SQL_FILE("f"),
-};
-/* clang-format on */
 
 /* Reads the optional body {"parent": {"kind", "id"}} into t (else the old parent): 0, or
  * -1 after answering 400/404. */
@@ -408,7 +320,10 @@ trashbin_restore_run(struct req *r, json_t *body, struct trashbin_restore *t)
 
 	if (db_begin(r->db) < 0)
 		goto fail;
-	rc = access_check(r, trashbin_access_sql[t->kind], t->id, ACCESS_DELETE, what, &t->p);
+	rc = access_check(r,
+	                  t->kind == TRASHBIN_FILE ? SQL_TEXT(TRASHBIN_ACCESS_FILE)
+	                                           : SQL_TEXT(TRASHBIN_ACCESS_FOLDER),
+	                  t->id, ACCESS_DELETE, what, &t->p);
 	if (rc == 1)
 		rc = trashbin_lock(r, t);
 	if (rc == 1)
@@ -420,8 +335,12 @@ trashbin_restore_run(struct req *r, json_t *body, struct trashbin_restore *t)
 	if (rc != 1)
 		goto answered;
 	const char *q[] = {t->id, t->group, t->to_folder ? t->parent : NULL, r->user_id};
-	http_commit_result(r, 200, db_exec(r->db, trashbin_restore_sql[t->kind], 4, q), what,
-	                   t->kind == TRASHBIN_FILE ? views_file : views_folder);
+	if (t->kind == TRASHBIN_FILE)
+		http_commit_result(r, 200, db_exec(r->db, SQL_TEXT(TRASHBIN_RESTORE_FILE), 4, q),
+		                   what, views_file);
+	else
+		http_commit_result(r, 200, db_exec(r->db, SQL_TEXT(TRASHBIN_RESTORE_FOLDER), 4, q),
+		                   what, views_folder);
 	return;
 fail:
 	http_db_error(r);

@@ -22,54 +22,6 @@
 #include "views.h"
 #include "wait.h"
 
-/* clang-format off */
-#define UPLOADS_SELECT_COLS \
-	UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("chunks c WHERE c.upload_id = u.id"), \
-	VIEWS_SQL_HASHES("u"))
-#define UPLOADS_SELECT_FROM "FROM uploads u JOIN users s ON s.id = u.created_by "
-#define UPLOADS_SELECT \
-	"SELECT " UPLOADS_SELECT_COLS ", count(*) OVER () " UPLOADS_SELECT_FROM
-
-/* SQL: the bytes of an upload u in a list (see HTTP_SQL_PAGE_K): its text, and 128 for
- * each of its chunks. */
-#define UPLOADS_TEXT_BYTES \
-	"octet_length(u.name) + octet_length(u.content_type) + 128 * (SELECT count(*) FROM " \
-	"chunks c WHERE c.upload_id = u.id)"
-/* SQL: the uploads of project $1, $2 per page asked for (the CTE k). */
-#define UPLOADS_LIST_K \
-	HTTP_SQL_PAGE_K(UPLOADS_TEXT_BYTES, "FROM uploads u WHERE u.project_id = $1", "$2")
-
-/* POST /projects/{id}/uploads in one statement: checks the project ($2) and the caller
- * ($8), inserts the upload (its bytes to be held by storage provider $11) and, when it is
- * not chunked, its only chunk, and answers the upload rendered from what was inserted
- * (data-modifying CTEs are not seen by the final SELECT, so the chunk list comes from ch),
- * then the verdict. */
-static const char uploads_create_sql[] =
-	"WITH acc AS (SELECT p.id, p.storage_container, p.is_deleted, p.is_consistent, "
-	ACCESS_SQL_CAN("p", "$8::uuid", ACCESS_LIT(ACCESS_CREATE)) " AS member FROM projects p "
-	"WHERE p.id = $2::uuid), "
-	"ins AS (INSERT INTO uploads (id, project_id, name, content_type, size, chunked, etag, "
-	"storage_container, created_by, storage_provider) SELECT $1::uuid, acc.id, $3::text, "
-	"$4::text, $5::bigint, $6::boolean, $7::text, acc.storage_container, $8::uuid, $11::text "
-	"FROM acc WHERE acc.member "
-	"AND NOT acc.is_deleted AND acc.is_consistent RETURNING *), "
-	"ch AS (INSERT INTO chunks (upload_id, number, size, hash_value, hash_algorithm) "
-	"SELECT id, 1, size, $9::text, $10::text FROM ins WHERE NOT chunked "
-	"RETURNING number, size, hash_value, hash_algorithm) "
-	"SELECT " UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("ch c"), "'[]'::json") UPLOADS_SQL_VERDICT
-	", u.storage_container" UPLOADS_SQL_FROM("ins");
-
-/* GET /uploads/{id} in one statement: the upload ($1) when the caller ($2) may see it, then
- * the verdict. */
-static const char uploads_get_sql[] =
-	"WITH acc AS (" ACCESS_SQL("SELECT project_id FROM uploads WHERE id = $1",
-	ACCESS_LIT(ACCESS_VIEW)) ") "
-	"SELECT " UPLOADS_SQL_COLS(UPLOADS_SQL_CHUNKS("chunks c WHERE c.upload_id = u.id"),
-	VIEWS_SQL_HASHES("u")) UPLOADS_SQL_VERDICT
-	UPLOADS_SQL_FROM("(SELECT x.* FROM uploads x, acc WHERE x.id = $1::uuid AND acc.member "
-	"AND NOT acc.is_deleted)");
-/* clang-format on */
-
 /* Parses a JSON array column (text made by json_agg); [] when it does not parse. */
 static json_t *
 uploads_jcol(const PGresult *res, int row, int col)
@@ -81,28 +33,30 @@ uploads_jcol(const PGresult *res, int row, int col)
 }
 
 json_t *
-uploads_row_json(const PGresult *res, int row)
+uploads_row_json(const PGresult *res, int row, int col)
 {
-	json_t *status = json_pack(
-	    "{s:o,s:b,s:o,s:b,s:o,s:o,s:o}", "initiated_on", http_jstr(db_get(res, row, U_CREATED)),
-	    "ready_for_chunks", db_get_bool(res, row, U_READY), "completed_on",
-	    http_jstr(db_get(res, row, U_COMPLETED)), "is_consistent",
-	    db_get_bool(res, row, U_CONSISTENT), "purged_on", http_jstr(db_get(res, row, U_PURGED)),
-	    "error_on", http_jstr(db_get(res, row, U_ERROR_AT)), "error_message",
-	    http_jstr(db_get(res, row, U_ERROR_MSG)));
+	json_t *status = json_pack("{s:o,s:b,s:o,s:b,s:o,s:o,s:o}", "initiated_on",
+	                           http_jstr(db_get(res, row, col + U_CREATED)), "ready_for_chunks",
+	                           db_get_bool(res, row, col + U_READY), "completed_on",
+	                           http_jstr(db_get(res, row, col + U_COMPLETED)), "is_consistent",
+	                           db_get_bool(res, row, col + U_CONSISTENT), "purged_on",
+	                           http_jstr(db_get(res, row, col + U_PURGED)), "error_on",
+	                           http_jstr(db_get(res, row, col + U_ERROR_AT)), "error_message",
+	                           http_jstr(db_get(res, row, col + U_ERROR_MSG)));
 	json_t *audit = json_pack("{s:o,s:o,s:n,s:n,s:n,s:n}", "created_on",
-	                          http_jstr(db_get(res, row, U_CREATED)), "created_by",
-	                          views_json_col(res, row, U_CREATOR), "last_updated_on",
+	                          http_jstr(db_get(res, row, col + U_CREATED)), "created_by",
+	                          views_json_col(res, row, col + U_CREATOR), "last_updated_on",
 	                          "last_updated_by", "deleted_on", "deleted_by");
 
 	json_t *upload = json_pack(
 	    "{s:s,s:s,s:s,s:s,s:I,s:s,s:{s:s},s:o,s:o,s:o,s:o,s:o}", "kind", "dds-upload", "id",
-	    db_get(res, row, U_ID), "name", db_get(res, row, U_NAME), "content_type",
-	    db_get(res, row, U_CTYPE), "size", (json_int_t)db_get_i64(res, row, U_SIZE), "etag",
-	    db_get(res, row, U_ETAG), "project", "id", db_get(res, row, U_PROJECT),
-	    "storage_provider", views_storage_provider(db_get(res, row, U_PROVIDER)), "chunks",
-	    uploads_jcol(res, row, U_CHUNKS), "hashes", uploads_jcol(res, row, U_HASHES), "status",
-	    status, "audit", audit);
+	    db_get(res, row, col + U_ID), "name", db_get(res, row, col + U_NAME), "content_type",
+	    db_get(res, row, col + U_CTYPE), "size", (json_int_t)db_get_i64(res, row, col + U_SIZE),
+	    "etag", db_get(res, row, col + U_ETAG), "project", "id",
+	    db_get(res, row, col + U_PROJECT), "storage_provider",
+	    views_storage_provider(db_get(res, row, col + U_PROVIDER)), "chunks",
+	    uploads_jcol(res, row, col + U_CHUNKS), "hashes",
+	    uploads_jcol(res, row, col + U_HASHES), "status", status, "audit", audit);
 
 	views_safe_names(upload);
 	return upload;
@@ -112,14 +66,14 @@ int
 uploads_json(PGconn *c, const char *upload_id, json_t **out)
 {
 	const char *params[1] = {upload_id};
-	PGresult *res = db_exec(c, UPLOADS_SELECT "WHERE u.id = $1", 1, params);
+	PGresult *res = db_exec(c, SQL_TEXT(UPLOADS_ONE), 1, params);
 	int rc = -1;
 
 	if (res == NULL)
 		return -1;
 	rc = PQntuples(res) > 0;
 	if (rc)
-		*out = uploads_row_json(res, 0);
+		*out = uploads_row_json(res, 0, UPLOADS_ONE_C_ID);
 	PQclear(res);
 	return rc;
 }
@@ -242,7 +196,7 @@ uploads_insert(struct req *r, const struct uploads_new *u, const char *id)
 
 	snprintf(size, sizeof(size), "%lld", (long long)u->size);
 	uuid_generate(etag);
-	return db_exec(r->db, uploads_create_sql, 11, params);
+	return db_exec(r->db, SQL_TEXT(UPLOADS_CREATE), 11, params);
 }
 
 /* Adds the headers of a created upload (chunk or upload size limits) and, when it is not
@@ -287,9 +241,9 @@ uploads_create(struct req *r)
 		http_db_error(r);
 		goto out;
 	}
-	if (access_verdict(r, res, U_VERDICT, "project") != 1)
+	if (access_verdict(r, res, UPLOADS_CREATE_C_FOUND, "project") != 1)
 		goto out;
-	if (!db_get_bool(res, 0, U_VERDICT + 3)) {
+	if (!db_get_bool(res, 0, UPLOADS_CREATE_C_CONSISTENT)) {
 		/* Under Prefer: wait this handler runs again once the project is consistent
 		 * (notifications carry ids as Postgres writes them: lower case). */
 		for (size_t i = 0; i < sizeof(id) - 1; i++)
@@ -298,12 +252,13 @@ uploads_create(struct req *r)
 			http_not_consistent(r);
 		goto out;
 	}
-	if (db_get(res, 0, U_ID) == NULL) {
+	if (db_get(res, 0, UPLOADS_CREATE_C_ID) == NULL) {
 		http_db_error(r);
 		goto out;
 	}
-	out = uploads_row_json(res, 0);
-	if (uploads_created(r, &u, id, db_get(res, 0, U_NEW_CONTAINER), out) < 0) {
+	out = uploads_row_json(res, 0, UPLOADS_CREATE_C_ID);
+	if (uploads_created(r, &u, id, db_get(res, 0, UPLOADS_CREATE_C_STORAGE_CONTAINER), out) <
+	    0) {
 		json_decref(out);
 		storage_http_unavailable(r);
 		goto out;
@@ -319,7 +274,7 @@ static json_t *
 uploads_item(const PGresult *res, int row, int col)
 {
 	(void)col;
-	return uploads_row_json(res, row);
+	return uploads_row_json(res, row, UPLOADS_LIST_C_ID);
 }
 
 /* GET /projects/{id}/uploads: the project's uploads, paged (page $3) in pages of at most
@@ -337,30 +292,25 @@ uploads_list(struct req *r)
 	    access_project(r, r->params[0], ACCESS_VIEW, &p) != 1)
 		return;
 	snprintf(pg, sizeof(pg), "%lld", (long long)page);
-	res = db_exec(r->db,
-	              UPLOADS_LIST_K "SELECT " UPLOADS_SELECT_COLS ", " HTTP_SQL_PAGE_COLS
-	                             " " UPLOADS_SELECT_FROM
-	                             "WHERE u.project_id = $1 ORDER BY u.created_at,"
-	                             " u.id" HTTP_SQL_PAGE_LIMIT("$3"),
-	              3, params);
+	res = db_exec(r->db, SQL_TEXT(UPLOADS_LIST), 3, params);
 	if (res == NULL)
 		http_db_error(r);
 	else
-		http_answer_page_k(r, res, U_TOTAL, uploads_item,
-		                   UPLOADS_LIST_K "SELECT total, per FROM k", 2, params, page);
+		http_answer_page_k(r, res, UPLOADS_LIST_C_TOTAL, uploads_item,
+		                   SQL_TEXT(UPLOADS_LIST_COUNT), 2, params, page);
 }
 
 void
-uploads_answer_row(struct req *r, const PGresult *res)
+uploads_answer_row(struct req *r, const PGresult *res, int found, int id)
 {
 	if (res == NULL)
 		http_db_error(r);
-	else if (access_verdict(r, res, U_VERDICT, "upload") != 1)
+	else if (access_verdict(r, res, found, "upload") != 1)
 		; /* answered */
-	else if (db_get(res, 0, U_ID) == NULL)
+	else if (db_get(res, 0, id) == NULL)
 		http_not_found(r, "upload");
 	else
-		http_json(r, 200, uploads_row_json(res, 0));
+		http_json(r, 200, uploads_row_json(res, 0, id));
 }
 
 /* GET /uploads/{id}: one statement. */
@@ -370,8 +320,8 @@ uploads_get(struct req *r)
 	const char *q[] = {r->params[0], r->user_id};
 	PGresult *res;
 
-	res = db_exec(r->db, uploads_get_sql, 2, q);
-	uploads_answer_row(r, res);
+	res = db_exec(r->db, SQL_TEXT(UPLOADS_GET), 2, q);
+	uploads_answer_row(r, res, UPLOADS_GET_C_FOUND, UPLOADS_GET_C_ID);
 	PQclear(res);
 }
 
