@@ -17,73 +17,44 @@
 #include "uuid.h"
 #include "views.h"
 
-/* docs/api.md "Users, software agents and tokens": the most agents (not deleted) a user has. */
-#define AGENTS_MAX_PER_USER     100
-#define AGENTS_MAX_PER_USER_SQL "100"
+/* docs/api.md "Users, software agents and tokens": the most agents (not deleted) a user has,
+ * as agents_create checks it (sql/agents.sql). */
+#define AGENTS_MAX_PER_USER "100"
 
-/* SQL, one column: the DDS software agent of the software_agents row alias a as JSON
- * text. */
-#define AGENTS_SQL_JSON                                                                            \
-	"json_build_object('id', a.id, 'audit', " VIEWS_SQL_AUDIT6(                                \
-	    "a.created_at", "a.creator_id", "a.updated_at", "a.updated_by", "a.deleted_at",        \
-	    "a.deleted_by") "::json, 'name', a.name, 'description', a.description, 'repo_url',"    \
-	                    " a.repo_url, 'is_deleted', a.deleted_at IS NOT NULL)::text"
-
-/* SQL: the agent $1 of the caller $2 (alias a), not deleted. */
-#define AGENTS_SQL_LIVE " a.id = $1 AND a.creator_id = $2 AND a.deleted_at IS NULL"
-
-/* SQL: the statement that revokes the tokens of row $1 of table (users or software_agents)
- * and makes its keys stale, setting more columns too (", col = …" or ""). */
-#define AGENTS_SQL_REVOKE(table, more)                                                             \
-	"UPDATE " table " SET key_generation = key_generation + 1,"                                \
-	" tokens_valid_after = clock_timestamp()" more " WHERE id = $1"
-
-/* The owner of keys: a software agent of the caller, or the caller. Each statement takes
- * $1 the owner's id; lock_sql and show_sql also $2 the caller. */
+/* The owner of keys: a software agent of the caller, or the caller. Each unit takes $1 the
+ * owner's id; lock and show also $2 the caller. */
 struct agents_owner {
 	const char *what; /* the owner, for a 404 */
 	/* One row when the caller reaches the owner, locked FOR NO KEY UPDATE (token issue
 	 * holds it FOR SHARE): has_key, whether it has a key. */
-	const char *lock_sql;
+	enum sql_unit lock;
 	/* Deletes the owner's keys and revokes their tokens. */
-	const char *drop_sql;
-	/* drop_sql and a new key ($2 key id, $3 key hash): created_on. */
-	const char *rekey_sql;
+	enum sql_unit drop;
+	/* drop and a new key ($2 key id, $3 key hash): created_on. */
+	enum sql_unit rekey;
 	/* One row: created_on of the owner's newest key (NULL: none, or not the caller's). */
-	const char *show_sql;
+	enum sql_unit show;
 };
 
-static const struct agents_owner agents_agent = {
-    "software agent",
-    "SELECT EXISTS (SELECT 1 FROM api_keys k WHERE k.software_agent_id = a.id) AS has_key"
-    " FROM software_agents a WHERE" AGENTS_SQL_LIVE " FOR NO KEY UPDATE OF a",
-    "WITH d AS (DELETE FROM api_keys WHERE software_agent_id = $1) " AGENTS_SQL_REVOKE(
-        "software_agents", ""),
-    "WITH d AS (DELETE FROM api_keys WHERE software_agent_id = $1),"
-    " o AS (" AGENTS_SQL_REVOKE(
-        "software_agents", "") " RETURNING id, key_generation)"
-                               " INSERT INTO api_keys(id, key_hash, software_agent_id, generation)"
-                               " SELECT $2, $3, o.id, o.key_generation FROM o"
-                               " RETURNING " VIEWS_SQL_TS("created_at") " AS created_on",
-    "SELECT " VIEWS_SQL_TS(
-        "max(k.created_at)") " AS created_on FROM software_agents a"
-                             " JOIN api_keys k ON k.software_agent_id = a.id WHERE" AGENTS_SQL_LIVE,
-};
+/* The units of both owners return the same columns: the C reads them by the agent's names. */
+_Static_assert((int)AGENTS_LOCK_AGENT_C_HAS_KEY == (int)AGENTS_LOCK_USER_C_HAS_KEY &&
+                   (int)AGENTS_SHOW_AGENT_C_CREATED_ON == (int)AGENTS_SHOW_USER_C_CREATED_ON &&
+                   (int)AGENTS_REKEY_AGENT_C_CREATED_ON == (int)AGENTS_REKEY_USER_C_CREATED_ON,
+               "the units of agents_agent and agents_user differ");
 
-static const struct agents_owner agents_user = {
-    "user",
-    "SELECT EXISTS (SELECT 1 FROM api_keys k WHERE k.user_id = u.id) AS has_key"
-    " FROM users u WHERE u.id = $1 AND u.id = $2::uuid FOR NO KEY UPDATE OF u",
-    "WITH d AS (DELETE FROM api_keys WHERE user_id = $1) " AGENTS_SQL_REVOKE("users", ""),
-    "WITH d AS (DELETE FROM api_keys WHERE user_id = $1),"
-    " o AS (" AGENTS_SQL_REVOKE("users",
-                                "") " RETURNING id, key_generation)"
-                                    " INSERT INTO api_keys(id, key_hash, user_id, generation)"
-                                    " SELECT $2, $3, o.id, o.key_generation FROM o"
-                                    " RETURNING " VIEWS_SQL_TS("created_at") " AS created_on",
-    "SELECT " VIEWS_SQL_TS("max(k.created_at)") " AS created_on FROM api_keys k"
-                                                " WHERE k.user_id = $1 AND k.user_id = $2::uuid",
-};
+static const struct agents_owner agents_agent = {"software agent", SQL_AGENTS_LOCK_AGENT,
+                                                 SQL_AGENTS_DROP_AGENT, SQL_AGENTS_REKEY_AGENT,
+                                                 SQL_AGENTS_SHOW_AGENT};
+
+static const struct agents_owner agents_user = {"user", SQL_AGENTS_LOCK_USER, SQL_AGENTS_DROP_USER,
+                                                SQL_AGENTS_REKEY_USER, SQL_AGENTS_SHOW_USER};
+
+/* The text of unit u, for db_exec: SQL_TEXT of a unit chosen at run time. */
+static const char *
+agents_sql(enum sql_unit u)
+{
+	return sql_units[u].sql;
+}
 
 /* The api key object {key, created_on}; key NULL: not shown. New reference. */
 static json_t *
@@ -112,7 +83,7 @@ agents_lock(struct req *r, const struct agents_owner *o, const char *id, bool *h
 		http_db_error(r);
 		return 0;
 	}
-	if ((res = db_exec(r->db, o->lock_sql, 2, q)) == NULL) {
+	if ((res = db_exec(r->db, agents_sql(o->lock), 2, q)) == NULL) {
 		db_rollback(r->db);
 		http_db_error(r);
 		return 0;
@@ -123,7 +94,7 @@ agents_lock(struct req *r, const struct agents_owner *o, const char *id, bool *h
 		PQclear(res);
 		return 0;
 	}
-	*has_key = db_get_bool(res, 0, PQfnumber(res, "has_key"));
+	*has_key = db_get_bool(res, 0, AGENTS_LOCK_AGENT_C_HAS_KEY);
 	PQclear(res);
 	return 1;
 }
@@ -134,14 +105,14 @@ static void
 agents_key_show(struct req *r, const struct agents_owner *o, const char *id)
 {
 	const char *q[] = {id, r->user_id};
-	PGresult *res = db_exec(r->db, o->show_sql, 2, q);
+	PGresult *res = db_exec(r->db, agents_sql(o->show), 2, q);
 	const char *at;
 
 	if (res == NULL) {
 		http_db_error(r);
 		return;
 	}
-	at = PQntuples(res) > 0 ? db_get(res, 0, PQfnumber(res, "created_on")) : NULL;
+	at = PQntuples(res) > 0 ? db_get(res, 0, AGENTS_SHOW_AGENT_C_CREATED_ON) : NULL;
 	if (at == NULL)
 		http_not_found(r, "api key");
 	else
@@ -170,13 +141,13 @@ agents_key_change(struct req *r, const struct agents_owner *o, const char *id, b
 	sign_random_key(key);
 	sign_key_hash(key, hash);
 	uuid_generate(key_id);
-	res = db_exec(r->db, regenerate ? o->rekey_sql : o->drop_sql, regenerate ? 3 : 1, q);
+	res = db_exec(r->db, agents_sql(regenerate ? o->rekey : o->drop), regenerate ? 3 : 1, q);
 	if (res == NULL || db_commit(r->db) < 0) {
 		db_rollback(r->db);
 		http_db_error(r);
 	} else if (regenerate) {
 		http_json(r, 200,
-		          agents_key_json(key, db_get(res, 0, PQfnumber(res, "created_on"))));
+		          agents_key_json(key, db_get(res, 0, AGENTS_REKEY_AGENT_C_CREATED_ON)));
 	} else {
 		agents_no_content(r);
 	}
@@ -210,21 +181,7 @@ agents_read(struct req *r, json_t *body, bool required, const char **name, const
 	return 0;
 }
 
-/* Makes the agent and its key ($1 caller, $2 agent id, $3 name, $4 description, $5
- * repo_url, $6 key id, $7 key hash) unless the caller has AGENTS_MAX_PER_USER agents
- * already (no row then). Run with the caller's users row locked, so that the count
- * holds. */
-static const char agents_create_sql[] =
-    "WITH a AS (INSERT INTO software_agents(id, name, description, repo_url, creator_id)"
-    " SELECT $2, $3, coalesce($4, ''), $5, $1"
-    " WHERE (SELECT count(*) FROM software_agents WHERE creator_id = $1"
-    "        AND deleted_at IS NULL) < " AGENTS_MAX_PER_USER_SQL " RETURNING *),"
-    " k AS (INSERT INTO api_keys(id, key_hash, software_agent_id, generation)"
-    " SELECT $6, $7, a.id, a.key_generation FROM a RETURNING created_at)"
-    " SELECT " AGENTS_SQL_JSON " AS agent, " VIEWS_SQL_TS("k.created_at") " AS created_on"
-                                                                          " FROM a, k";
-
-/* Answers the row of agents_create_sql: 201 with the agent and its key (shown this once),
+/* Answers the row of unit agents_create: 201 with the agent and its key (shown this once),
  * or 409 when the caller has too many agents. */
 static void
 agents_created(struct req *r, const PGresult *res, const char *key)
@@ -233,13 +190,13 @@ agents_created(struct req *r, const PGresult *res, const char *key)
 
 	if (PQntuples(res) == 0) {
 		http_error(r, 409, "conflict",
-		           "a user has at most " AGENTS_MAX_PER_USER_SQL " software agents",
+		           "a user has at most " AGENTS_MAX_PER_USER " software agents",
 		           "delete an agent you no longer use (DELETE /software_agents/{id})");
 		return;
 	}
-	agent = views_json_col(res, 0, PQfnumber(res, "agent"));
+	agent = views_json_col(res, 0, AGENTS_CREATE_C_AGENT);
 	json_object_set_new(agent, "api_key",
-	                    agents_key_json(key, db_get(res, 0, PQfnumber(res, "created_on"))));
+	                    agents_key_json(key, db_get(res, 0, AGENTS_CREATE_C_CREATED_ON)));
 	http_json(r, 201, agent);
 }
 
@@ -264,8 +221,8 @@ agents_create(struct req *r)
 		http_db_error(r);
 		goto out;
 	}
-	if (db_cmd(r->db, "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", 1, q) < 0 ||
-	    (res = db_exec(r->db, agents_create_sql, 7, q)) == NULL)
+	if (db_cmd(r->db, SQL_TEXT(AGENTS_LOCK_CREATOR), 1, q) < 0 ||
+	    (res = db_exec(r->db, SQL_TEXT(AGENTS_CREATE), 7, q)) == NULL)
 		goto fail;
 	if (PQntuples(res) == 0)
 		db_rollback(r->db); /* too many agents: nothing was written */
@@ -287,19 +244,14 @@ static void
 agents_list(struct req *r)
 {
 	const char *q[] = {r->user_id};
-	PGresult *res = db_exec(r->db,
-	                        "SELECT coalesce(json_agg(x.j ORDER BY x.created_at, x.id),"
-	                        " '[]')::text AS results FROM (SELECT " AGENTS_SQL_JSON
-	                        "::json AS j, a.created_at, a.id FROM software_agents a"
-	                        " WHERE a.creator_id = $1 AND a.deleted_at IS NULL) x",
-	                        1, q);
+	PGresult *res = db_exec(r->db, SQL_TEXT(AGENTS_LIST), 1, q);
 
 	if (res == NULL) {
 		http_db_error(r);
 		return;
 	}
 	http_json(r, 200,
-	          json_pack("{s:o}", "results", views_json_col(res, 0, PQfnumber(res, "results"))));
+	          json_pack("{s:o}", "results", views_json_col(res, 0, AGENTS_LIST_C_RESULTS)));
 	PQclear(res);
 }
 
@@ -309,12 +261,8 @@ agents_get(struct req *r)
 {
 	const char *q[] = {r->params[0], r->user_id};
 
-	http_answer_result(r, 200,
-	                   db_exec(r->db,
-	                           "SELECT " AGENTS_SQL_JSON " FROM software_agents a"
-	                           " WHERE a.id = $1 AND a.creator_id = $2",
-	                           2, q),
-	                   "software agent", views_json_col);
+	http_answer_result(r, 200, db_exec(r->db, SQL_TEXT(AGENTS_GET), 2, q), "software agent",
+	                   views_json_col);
 }
 
 /* PUT /software_agents/{id} {name?, description?, repo_url?}: changes what is given. */
@@ -328,12 +276,7 @@ agents_update(struct req *r)
 	if (body == NULL || agents_read(r, body, false, &name, &desc, &url) < 0)
 		goto out;
 	const char *q[] = {r->params[0], r->user_id, name, desc, url};
-	res = db_exec(r->db,
-	              "UPDATE software_agents a SET name = coalesce($3, a.name),"
-	              " description = coalesce($4, a.description),"
-	              " repo_url = coalesce($5, a.repo_url), updated_at = now(), updated_by = $2"
-	              " WHERE" AGENTS_SQL_LIVE " RETURNING " AGENTS_SQL_JSON,
-	              5, q);
+	res = db_exec(r->db, SQL_TEXT(AGENTS_UPDATE), 5, q);
 	http_answer_result(r, 200, res, "software agent", views_json_col);
 	res = NULL;
 out:
@@ -351,12 +294,7 @@ agents_delete(struct req *r)
 
 	if (!agents_lock(r, &agents_agent, r->params[0], &has_key))
 		return;
-	if (db_cmd(
-	        r->db,
-	        "WITH d AS (DELETE FROM api_keys WHERE software_agent_id = $1) " AGENTS_SQL_REVOKE(
-	            "software_agents", ", deleted_at = now(), deleted_by = $2"),
-	        2, q) < 0 ||
-	    db_commit(r->db) < 0) {
+	if (db_cmd(r->db, SQL_TEXT(AGENTS_DELETE), 2, q) < 0 || db_commit(r->db) < 0) {
 		db_rollback(r->db);
 		http_db_error(r);
 		return;

@@ -9,55 +9,8 @@
 #include "router.h"
 #include "views.h"
 
-/* SQL, one column: the dds-project-permission of the project_members row alias m, with its
- * project (alias p), user (alias u) and role (alias a), as JSON text. */
-/* clang-format off */
-#define PERMISSIONS_SQL_ITEM \
-	"json_build_object('kind', 'dds-project-permission', 'project', json_build_object('id'," \
-	" p.id, 'name', p.name), 'user', json_build_object('id', u.id, 'username', u.username," \
-	" 'full_name', u.full_name), 'auth_role', json_build_object('id', a.id, 'name', a.name," \
-	" 'description', a.description))::text"
-
-#define PERMISSIONS_SQL_FROM(m) \
-	" FROM " m " JOIN projects p ON p.id = m.project_id JOIN users u ON u.id = m.user_id" \
-	" JOIN auth_roles a ON a.id = m.role"
-
-/* The access check of a change: the caller ($2) may manage the project's ($1) permissions;
- * the project row is locked, so that changes of one project's admins run one at a time and
- * each sees the others' result. */
-static const char permissions_lock_sql[] =
-	ACCESS_SQL_CHECK("SELECT $1::uuid") " FOR UPDATE OF p";
-
-/* PUT in one statement, after permissions_lock_sql: grants user $2 the role $3 on project $1
- * unless that demotes the last project_admin. Columns: the user exists, the role exists, it
- * would demote the last admin, then the permission as written (NULL when not). */
-static const char permissions_put_sql[] =
-	"WITH usr AS (SELECT id FROM users WHERE id = $2::uuid), "
-	"rol AS (SELECT id FROM auth_roles WHERE id = $3::text), "
-	"lst AS (SELECT COALESCE((SELECT role FROM project_members WHERE project_id = $1::uuid"
-	" AND user_id = $2::uuid) = 'project_admin' AND $3::text <> 'project_admin' AND"
-	" (SELECT count(*) FROM project_members WHERE project_id = $1::uuid AND"
-	" role = 'project_admin') <= 1, false) AS v), "
-	"m AS (INSERT INTO project_members (project_id, user_id, role) SELECT $1::uuid, usr.id,"
-	" rol.id FROM usr, rol, lst WHERE NOT lst.v ON CONFLICT (project_id, user_id) DO UPDATE"
-	" SET role = EXCLUDED.role RETURNING *) "
-	"SELECT EXISTS (SELECT 1 FROM usr), EXISTS (SELECT 1 FROM rol), lst.v, (SELECT "
-	PERMISSIONS_SQL_ITEM PERMISSIONS_SQL_FROM("m") ") FROM lst";
-
-/* DELETE in one statement, after permissions_lock_sql: revokes user $2's role on project $1
- * unless they are its last project_admin. Columns: the user exists, they are the last admin. */
-static const char permissions_delete_sql[] =
-	"WITH usr AS (SELECT id FROM users WHERE id = $2::uuid), "
-	"lst AS (SELECT COALESCE((SELECT role FROM project_members WHERE project_id = $1::uuid"
-	" AND user_id = $2::uuid) = 'project_admin' AND (SELECT count(*) FROM project_members"
-	" WHERE project_id = $1::uuid AND role = 'project_admin') <= 1, false) AS v), "
-	"del AS (DELETE FROM project_members m USING lst WHERE m.project_id = $1::uuid AND"
-	" m.user_id = $2::uuid AND NOT lst.v RETURNING 1) "
-	"SELECT EXISTS (SELECT 1 FROM usr), lst.v, (SELECT count(*) FROM del) FROM lst";
-/* clang-format on */
-
-/* A permission from its JSON-text column (PERMISSIONS_SQL_ITEM), its project's name in
- * the safe form (views_safe_names). New reference. */
+/* A permission from its JSON-text column (settle_permission, migration 0018), its project's
+ * name in the safe form (views_safe_names). New reference. */
 static json_t *
 permissions_item(const PGresult *res, int row, int col)
 {
@@ -88,17 +41,12 @@ permissions_list(struct req *r)
 
 	if (http_paging_args(r, &page, &per_page, lim, off) < 0 || !permissions_view(r))
 		return;
-	res = db_exec(r->db,
-	              "SELECT " PERMISSIONS_SQL_ITEM ", count(*) OVER ()" PERMISSIONS_SQL_FROM(
-	                  "project_members m") " WHERE m.project_id = $1 ORDER BY m.created_at,"
-	                                       " u.username LIMIT $2 OFFSET $3",
-	              3, q);
+	res = db_exec(r->db, SQL_TEXT(PERMISSIONS_LIST), 3, q);
 	if (res == NULL)
 		http_db_error(r);
 	else
-		http_answer_page(r, res, 1, permissions_item,
-		                 "SELECT count(*) FROM project_members WHERE project_id = $1",
-		                 r->params[0], page, per_page);
+		http_answer_page(r, res, PERMISSIONS_LIST_C_TOTAL, permissions_item,
+		                 SQL_TEXT(PERMISSIONS_COUNT), r->params[0], page, per_page);
 }
 
 /* GET /projects/{id}/permissions/{user_id}: that user's role; 404 when they hold none. */
@@ -109,13 +57,8 @@ permissions_get(struct req *r)
 
 	if (!permissions_view(r))
 		return;
-	http_answer_result(
-	    r, 200,
-	    db_exec(r->db,
-	            "SELECT " PERMISSIONS_SQL_ITEM PERMISSIONS_SQL_FROM(
-	                "project_members m") " WHERE m.project_id = $1 AND m.user_id = $2",
-	            2, q),
-	    "project permission", permissions_item);
+	http_answer_result(r, 200, db_exec(r->db, SQL_TEXT(PERMISSIONS_GET), 2, q),
+	                   "project permission", permissions_item);
 }
 
 /* Opens a transaction and checks, with the project row locked, that the caller may manage
@@ -130,7 +73,8 @@ permissions_begin(struct req *r)
 		http_db_error(r);
 		return 0;
 	}
-	rc = access_check(r, permissions_lock_sql, r->params[0], ACCESS_MANAGE, "project", &p);
+	rc =
+	    access_check(r, SQL_TEXT(PERMISSIONS_LOCK), r->params[0], ACCESS_MANAGE, "project", &p);
 	if (rc != 1)
 		db_rollback(r->db);
 	return rc == 1;
@@ -151,16 +95,16 @@ permissions_read_role(struct req *r, json_t *body, const char **role)
 	return rc > 0;
 }
 
-/* Answers the result of permissions_put_sql (the transaction still open): 200 with the
+/* Answers the result of unit permissions_put (the transaction still open): 200 with the
  * permission, or 404 (user), 400 (role) or 409 (last admin). True when it was written. */
 static bool
 permissions_put_answer(struct req *r, const PGresult *res)
 {
-	if (!db_get_bool(res, 0, 0))
+	if (!db_get_bool(res, 0, PERMISSIONS_PUT_C_USER_FOUND))
 		http_not_found(r, "user");
-	else if (!db_get_bool(res, 0, 1))
+	else if (!db_get_bool(res, 0, PERMISSIONS_PUT_C_ROLE_FOUND))
 		http_invalid(r, "auth_role[id]", "is not a project role (see GET /auth_roles)");
-	else if (db_get_bool(res, 0, 2))
+	else if (db_get_bool(res, 0, PERMISSIONS_PUT_C_LAST_ADMIN))
 		http_error(r, 409, "conflict", "the project would have no project_admin left",
 		           "make another user project_admin first");
 	else
@@ -180,7 +124,7 @@ permissions_put(struct req *r)
 	if (body == NULL || !permissions_read_role(r, body, &role) || !permissions_begin(r))
 		goto out;
 	const char *q[] = {r->params[0], r->params[1], role};
-	if ((res = db_exec(r->db, permissions_put_sql, 3, q)) == NULL)
+	if ((res = db_exec(r->db, SQL_TEXT(PERMISSIONS_PUT), 3, q)) == NULL)
 		goto fail;
 	if (!permissions_put_answer(r, res)) {
 		db_rollback(r->db);
@@ -188,7 +132,7 @@ permissions_put(struct req *r)
 	}
 	if (db_commit(r->db) < 0)
 		goto fail;
-	http_json(r, 200, permissions_item(res, 0, 3));
+	http_json(r, 200, permissions_item(res, 0, PERMISSIONS_PUT_C_PERMISSION));
 	goto out;
 fail:
 	db_rollback(r->db);
@@ -208,11 +152,12 @@ permissions_delete(struct req *r)
 
 	if (!permissions_begin(r))
 		return;
-	if ((res = db_exec(r->db, permissions_delete_sql, 2, q)) == NULL)
+	if ((res = db_exec(r->db, SQL_TEXT(PERMISSIONS_DELETE), 2, q)) == NULL)
 		goto fail;
-	if (!db_get_bool(res, 0, 0) || db_get_bool(res, 0, 1)) {
+	if (!db_get_bool(res, 0, PERMISSIONS_DELETE_C_USER_FOUND) ||
+	    db_get_bool(res, 0, PERMISSIONS_DELETE_C_LAST_ADMIN)) {
 		db_rollback(r->db);
-		if (!db_get_bool(res, 0, 0))
+		if (!db_get_bool(res, 0, PERMISSIONS_DELETE_C_USER_FOUND))
 			http_not_found(r, "user");
 		else
 			http_error(r, 409, "conflict",

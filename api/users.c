@@ -10,35 +10,6 @@
 #include "router.h"
 #include "views.h"
 
-/* SQL, one column: the full dds-user of the users row alias u as JSON text: the
- * VIEWS_SQL_USER_OBJ fields, last_login_on (the newest token) and audit. */
-/* clang-format off */
-#define USERS_SQL_FULL \
-	"(" VIEWS_SQL_USER_OBJ("u") "::jsonb || jsonb_build_object('last_login_on', " \
-	VIEWS_SQL_TS("(SELECT max(t.created_at) FROM api_tokens t WHERE t.user_id = u.id)") \
-	", 'audit', " VIEWS_SQL_AUDIT6("u.created_at", "NULL::uuid", "NULL::timestamptz", \
-	"NULL::uuid", "NULL::timestamptz", "NULL::uuid") "::jsonb))::text"
-
-/* SQL, one column: the affiliate {uid, first_name, last_name, full_name, email} of u. */
-#define USERS_SQL_AFFILIATE \
-	"(SELECT json_build_object('uid', v->'username', 'first_name', v->'first_name'," \
-	" 'last_name', v->'last_name', 'full_name', v->'full_name', 'email', v->'email')" \
-	" FROM (SELECT " VIEWS_SQL_USER_OBJ("u") " AS v) vo)::text"
-
-/* The filters of GET /users and of the affiliates list, each ignored when NULL: $1
- * username, $2 email (both exact), $3 first_name_begins_with, $4 last_name_begins_with,
- * $5 full_name_contains (case-insensitive); then $6 LIMIT, $7 OFFSET. */
-#define USERS_SQL_WHERE \
-	" ($1::text IS NULL OR u.username = $1) AND ($2::text IS NULL OR u.email = $2)" \
-	" AND ($3::text IS NULL OR starts_with(lower(split_part(u.full_name, ' ', 1)), lower($3)))" \
-	" AND ($4::text IS NULL OR (strpos(u.full_name, ' ') > 0 AND starts_with(" \
-	"lower(substr(u.full_name, strpos(u.full_name, ' ') + 1)), lower($4))))" \
-	" AND ($5::text IS NULL OR strpos(lower(u.full_name), lower($5)) > 0)"
-#define USERS_SQL_PAGE(cols) \
-	"SELECT " cols ", count(*) OVER () FROM users u WHERE" USERS_SQL_WHERE " ORDER BY u.username LIMIT $6 OFFSET $7"
-#define USERS_SQL_COUNT "SELECT count(*) FROM users u WHERE" USERS_SQL_WHERE
-/* clang-format on */
-
 /* A JSON-text column as the item of a page. */
 static json_t *
 users_item(const PGresult *res, int row, int col)
@@ -46,9 +17,10 @@ users_item(const PGresult *res, int row, int col)
 	return views_json_col(res, row, col);
 }
 
-/* Answers one page of sql (a USERS_SQL_PAGE) with the filters of the query string. */
+/* Answers one page of sql (users_list or users_affiliates, total in column total_col) with
+ * the filters of the query string. */
 static void
-users_page(struct req *r, const char *sql)
+users_page(struct req *r, const char *sql, int total_col)
 {
 	int64_t page, per_page;
 	char lim[24], off[24];
@@ -72,7 +44,8 @@ users_page(struct req *r, const char *sql)
 	if ((res = db_exec(r->db, sql, 7, q)) == NULL)
 		http_db_error(r);
 	else
-		http_answer_page_n(r, res, 1, users_item, USERS_SQL_COUNT, 5, q, page, per_page);
+		http_answer_page_n(r, res, total_col, users_item, SQL_TEXT(USERS_DIRECTORY_COUNT),
+		                   5, q, page, per_page);
 }
 
 /* Answers 200 with the one JSON-text column that sql ($1 = key, $2 = key2 when not NULL)
@@ -93,18 +66,11 @@ users_one(struct req *r, const char *sql, const char *key, const char *what)
 	users_one2(r, sql, key, NULL, what);
 }
 
-/* SQL, one column: the caller (users row alias u) as GET /current_user shows it: the full
- * dds-user with the software agent of the token ($2) as agent {id}. */
-#define USERS_SQL_CURRENT                                                                          \
-	"(" USERS_SQL_FULL "::jsonb || jsonb_build_object('agent',"                                \
-	" jsonb_build_object('id', $2::uuid)))::text"
-
 /* GET /current_user: the caller, full dds-user shape. */
 static void
 users_current(struct req *r)
 {
-	users_one2(r, "SELECT " USERS_SQL_CURRENT " FROM users u WHERE u.id = $1", r->user_id,
-	           r->agent_id, "user");
+	users_one2(r, SQL_TEXT(USERS_CURRENT), r->user_id, r->agent_id, "user");
 }
 
 /* PUT /current_user {"email"?}: the caller sets their own email (names_email_problem's
@@ -120,10 +86,7 @@ users_current_update(struct req *r)
 
 	if (body == NULL || http_field_email(r, body, "email", &q[2]) < 0)
 		goto out;
-	res = db_exec(r->db,
-	              "UPDATE users u SET email = coalesce($3, u.email) WHERE u.id = $1"
-	              " RETURNING " USERS_SQL_CURRENT,
-	              3, q);
+	res = db_exec(r->db, SQL_TEXT(USERS_CURRENT_UPDATE), 3, q);
 	if (res == NULL && strcmp(db_last_sqlstate(), "23505") == 0)
 		http_error(r, 409, "conflict", "another user has that email",
 		           "give an email of your own");
@@ -143,32 +106,22 @@ out:
 static void
 users_usage(struct req *r)
 {
-	users_one(
-	    r,
-	    "WITH p AS (SELECT p.id FROM projects p JOIN project_members m"
-	    " ON m.project_id = p.id WHERE m.user_id = $1 AND NOT p.is_deleted),"
-	    " f AS (SELECT f.id FROM files f JOIN p ON p.id = f.project_id"
-	    " WHERE NOT f.is_deleted)"
-	    " SELECT json_build_object('project_count', (SELECT count(*) FROM p),"
-	    " 'file_count', (SELECT count(*) FROM f), 'storage_bytes',"
-	    " (SELECT coalesce(sum(u.size), 0) FROM f JOIN file_versions v ON v.file_id = f.id"
-	    " JOIN uploads u ON u.id = v.upload_id WHERE u.created_by = $1))::text",
-	    r->user_id, "user");
+	users_one(r, SQL_TEXT(USERS_USAGE), r->user_id, "user");
 }
 
-/* GET /users: the user directory, filtered as USERS_SQL_PAGE says, paged. */
+/* GET /users: the user directory, filtered as settle_user_directory says (migration 0018),
+ * paged. */
 static void
 users_list(struct req *r)
 {
-	users_page(r, USERS_SQL_PAGE(USERS_SQL_FULL));
+	users_page(r, SQL_TEXT(USERS_LIST), USERS_LIST_C_TOTAL);
 }
 
 /* GET /users/{id}. */
 static void
 users_get(struct req *r)
 {
-	users_one(r, "SELECT " USERS_SQL_FULL " FROM users u WHERE u.id = $1", r->params[0],
-	          "user");
+	users_one(r, SQL_TEXT(USERS_GET), r->params[0], "user");
 }
 
 /* The one auth provider. New reference. */
@@ -224,7 +177,7 @@ static void
 users_affiliates(struct req *r)
 {
 	if (users_provider_known(r, r->params[0]))
-		users_page(r, USERS_SQL_PAGE(USERS_SQL_AFFILIATE));
+		users_page(r, SQL_TEXT(USERS_AFFILIATES), USERS_AFFILIATES_C_TOTAL);
 }
 
 /* GET /auth_providers/{id}/affiliates/{uid}: the affiliate whose username is uid. */
@@ -232,8 +185,7 @@ static void
 users_affiliate(struct req *r)
 {
 	if (users_provider_known(r, r->params[0]))
-		users_one(r, "SELECT " USERS_SQL_AFFILIATE " FROM users u WHERE u.username = $1",
-		          r->params[1], "affiliate");
+		users_one(r, SQL_TEXT(USERS_AFFILIATE), r->params[1], "affiliate");
 }
 
 /* POST /auth_providers/{id}/affiliates/{uid}/dds_user: the dds-user of that affiliate. Every
@@ -242,16 +194,8 @@ static void
 users_affiliate_user(struct req *r)
 {
 	if (users_provider_known(r, r->params[0]))
-		users_one(r, "SELECT " USERS_SQL_FULL " FROM users u WHERE u.username = $1",
-		          r->params[1], "affiliate");
+		users_one(r, SQL_TEXT(USERS_AFFILIATE_USER), r->params[1], "affiliate");
 }
-
-/* SQL, one column: the dds-auth-role of the auth_roles row alias a as JSON text. */
-#define USERS_SQL_ROLE                                                                             \
-	"json_build_object('kind', 'dds-auth-role', 'id', a.id, 'name', a.name, 'description',"    \
-	" a.description, 'permissions', (SELECT json_agg(json_build_object('id', x) ORDER BY"      \
-	" o) FROM unnest(a.permissions) WITH ORDINALITY AS pm(x, o)), 'contexts',"                 \
-	" json_build_array('project'), 'is_deprecated', false)::text"
 
 /* GET /auth_roles?context=: the project roles (none for another context), paged. */
 static void
@@ -266,25 +210,19 @@ users_roles(struct req *r)
 		return;
 	const char *q[] = {context == NULL || strcmp(context, "project") == 0 ? "t" : "f", lim,
 	                   off};
-	res = db_exec(r->db,
-	              "SELECT " USERS_SQL_ROLE
-	              ", count(*) OVER () FROM auth_roles a WHERE $1::boolean"
-	              " ORDER BY a.position LIMIT $2 OFFSET $3",
-	              3, q);
+	res = db_exec(r->db, SQL_TEXT(USERS_ROLES), 3, q);
 	if (res == NULL)
 		http_db_error(r);
 	else
-		http_answer_page(r, res, 1, users_item,
-		                 "SELECT count(*) FROM auth_roles WHERE $1::boolean", q[0], page,
-		                 per_page);
+		http_answer_page(r, res, USERS_ROLES_C_TOTAL, users_item,
+		                 SQL_TEXT(USERS_ROLES_COUNT), q[0], page, per_page);
 }
 
 /* GET /auth_roles/{id}: one role by its id (its name, e.g. file_downloader). */
 static void
 users_role(struct req *r)
 {
-	users_one(r, "SELECT " USERS_SQL_ROLE " FROM auth_roles a WHERE a.id = $1", r->params[0],
-	          "auth role");
+	users_one(r, SQL_TEXT(USERS_ROLE), r->params[0], "auth role");
 }
 
 /* Role ids and affiliate uids are names, not UUIDs: their segments are typed text. The auth
