@@ -41,18 +41,18 @@ access_check(struct req *r, const char *sql, const char *id, const char *perm, c
 	if (PQntuples(res) == 0) {
 		http_not_found(r, what);
 		rc = 0;
-	} else if (!db_get_bool(res, 0, 5)) {
+	} else if (!db_get_bool(res, 0, ACCESS_PROJECT_C_MEMBER)) {
 		http_forbidden(r);
 		rc = 0;
-	} else if (db_get_bool(res, 0, 3)) {
+	} else if (db_get_bool(res, 0, ACCESS_PROJECT_C_IS_DELETED)) {
 		http_not_found(r, what); /* in a deleted project */
 		rc = 0;
 	} else {
-		snprintf(p->id, sizeof(p->id), "%s", PQgetvalue(res, 0, 0));
+		snprintf(p->id, sizeof(p->id), "%s", PQgetvalue(res, 0, ACCESS_PROJECT_C_ID));
 		snprintf(p->storage_container, sizeof(p->storage_container), "%s",
-		         PQgetvalue(res, 0, 1));
-		p->is_consistent = db_get_bool(res, 0, 2);
-		p->has_error = db_get_bool(res, 0, 4);
+		         PQgetvalue(res, 0, ACCESS_PROJECT_C_STORAGE_CONTAINER));
+		p->is_consistent = db_get_bool(res, 0, ACCESS_PROJECT_C_IS_CONSISTENT);
+		p->has_error = db_get_bool(res, 0, ACCESS_PROJECT_C_HAS_ERROR);
 	}
 	PQclear(res);
 	return rc;
@@ -61,7 +61,7 @@ access_check(struct req *r, const char *sql, const char *id, const char *perm, c
 int
 access_project(struct req *r, const char *project_id, const char *perm, struct access_project *p)
 {
-	return access_check(r, ACCESS_SQL_CHECK("SELECT $1::uuid"), project_id, perm, "project", p);
+	return access_check(r, SQL_TEXT(ACCESS_PROJECT), project_id, perm, "project", p);
 }
 
 void

@@ -8,7 +8,6 @@
 #include "db.h"
 #include "folders.h"
 #include "names.h"
-#include "outbox.h"
 #include "router.h"
 #include "session.h"
 #include "storage_http.h"
@@ -16,73 +15,31 @@
 #include "views.h"
 #include "wait.h"
 
-static const char files_project_sql[] =
-    ACCESS_SQL_CHECK("SELECT project_id FROM files WHERE id = $1 AND NOT is_deleted");
+/* The two units of POST /files return the same columns: files_create reads them by the
+ * names of files_create_in_project's. */
+_Static_assert(HTTP_SAME_COLUMN(FILES_CREATE_IN_FOLDER_C_FOUND, FILES_CREATE_IN_PROJECT_C_FOUND) &&
+                   HTTP_SAME_COLUMN(FILES_CREATE_IN_FOLDER_C_IN_PROJECT,
+                                    FILES_CREATE_IN_PROJECT_C_IN_PROJECT) &&
+                   HTTP_SAME_COLUMN(FILES_CREATE_IN_FOLDER_C_COMPLETED,
+                                    FILES_CREATE_IN_PROJECT_C_COMPLETED) &&
+                   HTTP_SAME_COLUMN(FILES_CREATE_IN_FOLDER_C_TAKEN,
+                                    FILES_CREATE_IN_PROJECT_C_TAKEN) &&
+                   HTTP_SAME_COLUMN(FILES_CREATE_IN_FOLDER_C_ID, FILES_CREATE_IN_PROJECT_C_ID) &&
+                   HTTP_SAME_COLUMN(FILES_CREATE_IN_FOLDER_C_NAME, FILES_CREATE_IN_PROJECT_C_NAME),
+               "the columns of the two units");
 
-#define FILES_VERSION_SELECT                                                                       \
-	"SELECT " VIEWS_SQL_FILE_VERSION("v", "u") ", count(*) OVER () FROM file_versions v "      \
-	                                           "JOIN uploads u ON u.id = v.upload_id "
-
-/* clang-format off */
-/* POST /files in one statement: the parent (par: the project, or a live folder and its
- * project, by $1), the caller ($6) and the upload ($2) are checked, and the file ($3) and
- * its first version ($4, label $5) inserted. Columns: the FILES_VERDICT_* then, when it
- * was inserted, the file's VIEWS_SQL_FILE columns, rendered from what was inserted (the
- * final SELECT does not see the rows its CTEs write). */
-#define FILES_CREATE_SQL(parent) \
-	"WITH " parent ", " \
-	"up AS (SELECT u.id, u.project_id, u.completed_at IS NOT NULL AS completed, u.name, " \
-	"EXISTS (SELECT 1 FROM file_versions v WHERE v.upload_id = u.id) AS taken " \
-	"FROM uploads u WHERE u.id = $2::uuid), " \
-	"fi AS (INSERT INTO files (id, project_id, parent_id, name, created_by) SELECT $3::uuid, " \
-	"par.project_id, par.folder_id, up.name, $6::uuid FROM par JOIN up ON up.project_id = " \
-	"par.project_id WHERE par.member AND NOT par.is_deleted AND up.completed AND NOT up.taken " \
-	"RETURNING *), " \
-	"ve AS (INSERT INTO file_versions (id, file_id, version, label, upload_id, created_by) " \
-	"SELECT $4::uuid, fi.id, 1, $5::text, $2::uuid, $6::uuid FROM fi RETURNING *) " \
-	"SELECT par.project_id IS NOT NULL, par.member, par.is_deleted, true, " \
-	"up.project_id IS NOT DISTINCT FROM par.project_id, up.completed, up.taken, " \
-	VIEWS_SQL_FOLDER("fi") ", (SELECT json_build_object('id', ve.id, 'version', ve.version, " \
-	"'label', ve.label, 'upload', " VIEWS_SQL_UPLOAD_BRIEF("vu2") ")::text FROM ve JOIN " \
-	"uploads vu2 ON vu2.id = ve.upload_id) FROM (VALUES (1)) one LEFT JOIN par ON true " \
-	"LEFT JOIN up ON true LEFT JOIN fi ON true"
-
-#define FILES_PARENT_MEMBER ACCESS_SQL_CAN("p", "$6::uuid", ACCESS_LIT(ACCESS_CREATE)) " AS member"
-
-static const char files_create_in_project_sql[] = FILES_CREATE_SQL(
-	"par AS (SELECT p.id AS project_id, NULL::uuid AS folder_id, p.is_deleted, "
-	FILES_PARENT_MEMBER " FROM projects p WHERE p.id = $1::uuid)");
-static const char files_create_in_folder_sql[] = FILES_CREATE_SQL(
-	"par AS (SELECT p.id AS project_id, f.id AS folder_id, p.is_deleted, "
-	FILES_PARENT_MEMBER " FROM folders f JOIN projects p ON p.id = f.project_id "
-	"WHERE f.id = $1::uuid AND NOT f.is_deleted)");
-/* clang-format on */
-
-/* Columns of FILES_CREATE_SQL: access_verdict's, then the upload's checks, then the file. */
-enum {
-	FILES_VERDICT_IN_PROJECT = ACCESS_VERDICT_NCOLS,
-	FILES_VERDICT_COMPLETED,
-	FILES_VERDICT_TAKEN,
-	FILES_VERDICT_NCOLS,
-};
-/* The new file's name: the second of its VIEWS_SQL_FOLDER columns. */
-#define FILES_CREATED_NAME (FILES_VERDICT_NCOLS + 1)
-
-/* Checks the caller may do perm on the live file or version r->params[0] (sql maps it to
- * the project); 1 allowed, else answered. */
+/* Checks the caller may do perm on the live file r->params[0]; 1 allowed, else answered. */
 static int
-files_access(struct req *r, const char *sql, const char *perm, const char *what,
-             struct access_project *p)
+files_access(struct req *r, const char *perm, struct access_project *p)
 {
-	return access_check(r, sql, r->params[0], perm, what, p);
+	return access_check(r, SQL_TEXT(FILES_ACCESS), r->params[0], perm, "file", p);
 }
 
 /* Answers status with the file JSON of id. */
 static void
 files_answer(struct req *r, int status, const char *id)
 {
-	http_answer_row(r, status, "SELECT " VIEWS_SQL_FILE("f") " FROM files f WHERE f.id = $1",
-	                id, "file", views_file);
+	http_answer_row(r, status, SQL_TEXT(FILES_ONE), id, "file", views_file);
 }
 
 /* Reads {"upload": {"id"}} and the optional label (HTTP_MAX_LABEL) of a create or update
@@ -115,20 +72,17 @@ static int
 files_check_upload(struct req *r, const char *upload_id, const char *project_id)
 {
 	const char *params[1] = {upload_id};
-	PGresult *res = db_exec(r->db,
-	                        "SELECT u.project_id, u.completed_at IS NOT NULL, "
-	                        "EXISTS (SELECT 1 FROM file_versions v WHERE v.upload_id = u.id) "
-	                        "FROM uploads u WHERE u.id = $1",
-	                        1, params);
+	PGresult *res = db_exec(r->db, SQL_TEXT(FILES_CHECK_UPLOAD), 1, params);
 	int rc = 0;
 
 	if (res == NULL)
 		return -1;
-	if (PQntuples(res) == 0 || strcmp(db_get(res, 0, 0), project_id) != 0)
+	if (PQntuples(res) == 0 ||
+	    strcmp(db_get(res, 0, FILES_CHECK_UPLOAD_C_PROJECT_ID), project_id) != 0)
 		http_invalid(r, "upload[id]", "no such upload in this project");
-	else if (!db_get_bool(res, 0, 1))
+	else if (!db_get_bool(res, 0, FILES_CHECK_UPLOAD_C_COMPLETED))
 		http_invalid(r, "upload[id]", "the upload is not completed");
-	else if (db_get_bool(res, 0, 2))
+	else if (db_get_bool(res, 0, FILES_CHECK_UPLOAD_C_TAKEN))
 		http_invalid(r, "upload[id]", "the upload already backs a file version");
 	else
 		rc = 1;
@@ -136,30 +90,31 @@ files_check_upload(struct req *r, const char *upload_id, const char *project_id)
 	return rc;
 }
 
-/* Answers the result of FILES_CREATE_SQL: 201 with the file, or why there is none. */
+/* Answers the result of files_create_in_*: 201 with the file, or why there is none. */
 static void
 files_created(struct req *r, const PGresult *res, bool in_folder)
 {
-	if (access_verdict(r, res, 0, in_folder ? "folder" : "project") != 1)
+	if (access_verdict(r, res, FILES_CREATE_IN_PROJECT_C_FOUND,
+	                   in_folder ? "folder" : "project") != 1)
 		return;
-	if (!db_get_bool(res, 0, FILES_VERDICT_IN_PROJECT))
+	if (!db_get_bool(res, 0, FILES_CREATE_IN_PROJECT_C_IN_PROJECT))
 		http_invalid(r, "upload[id]", "no such upload in this project");
-	else if (!db_get_bool(res, 0, FILES_VERDICT_COMPLETED))
+	else if (!db_get_bool(res, 0, FILES_CREATE_IN_PROJECT_C_COMPLETED))
 		http_invalid(r, "upload[id]", "the upload is not completed");
-	else if (db_get_bool(res, 0, FILES_VERDICT_TAKEN))
+	else if (db_get_bool(res, 0, FILES_CREATE_IN_PROJECT_C_TAKEN))
 		http_invalid(r, "upload[id]", "the upload already backs a file version");
-	else if (db_get(res, 0, FILES_VERDICT_NCOLS) == NULL)
+	else if (db_get(res, 0, FILES_CREATE_IN_PROJECT_C_ID) == NULL)
 		http_db_error(r);
 	else
-		http_json(r, 201, views_file(res, 0, FILES_VERDICT_NCOLS));
+		http_json(r, 201, views_file(res, 0, FILES_CREATE_IN_PROJECT_C_ID));
 }
 
-/* True after answering 400 when the name the new file of a FILES_CREATE_SQL row took from
+/* True after answering 400 when the name the new file of a files_create_in_* row took from
  * its upload breaks the name rule (names_problem): an upload stored before the rule may. */
 static bool
 files_name_refused(struct req *r, const PGresult *res)
 {
-	const char *name = db_get(res, 0, FILES_CREATED_NAME);
+	const char *name = db_get(res, 0, FILES_CREATE_IN_PROJECT_C_NAME);
 	const char *problem = name != NULL ? names_problem(name, strlen(name)) : NULL;
 	char *msg;
 
@@ -197,8 +152,9 @@ files_create(struct req *r)
 		http_db_error(r);
 		goto out;
 	}
-	res = db_exec(r->db, in_folder ? files_create_in_folder_sql : files_create_in_project_sql,
-	              6, params);
+	res = db_exec(
+	    r->db, in_folder ? SQL_TEXT(FILES_CREATE_IN_FOLDER) : SQL_TEXT(FILES_CREATE_IN_PROJECT),
+	    6, params);
 	if (res == NULL || files_name_refused(r, res)) {
 		bool taken = res == NULL && strcmp(db_last_sqlstate(), "23505") == 0;
 		db_rollback(r->db);
@@ -216,15 +172,15 @@ out:
 	json_decref(body);
 }
 
-static const char files_get_sql[] =
-    ACCESS_SQL_GET("SELECT project_id FROM files WHERE id = $1 AND NOT is_deleted", "files x",
-                   VIEWS_SQL_FILE("x"));
+ACCESS_UNIT_SHAPE(FILES_GET);
+ACCESS_UNIT_SHAPE(FILES_DELETE);
+ACCESS_UNIT_SHAPE(FILES_VERSION_GET);
 
 /* GET /files/{id}: one statement. */
 static void
 files_get(struct req *r)
 {
-	access_get(r, files_get_sql, "file", views_file);
+	access_get(r, SQL_TEXT(FILES_GET), "file", views_file);
 }
 
 /* Adds the next version of file r->params[0] in one transaction (the file row locked).
@@ -242,22 +198,14 @@ files_add_version(struct req *r, const char *upload_id, const char *label)
 	uuid_generate(vid);
 	if (db_begin(r->db) < 0)
 		return -1;
-	res = db_exec(r->db,
-	              "UPDATE files SET updated_at = now(), updated_by = $2 "
-	              "WHERE id = $1 AND NOT is_deleted RETURNING id",
-	              2, f);
+	res = db_exec(r->db, SQL_TEXT(FILES_TOUCH), 2, f);
 	if (res == NULL)
 		goto fail;
 	if (PQntuples(res) == 0) {
 		rc = 1;
 		goto fail;
 	}
-	if (db_cmd(r->db,
-	           "INSERT INTO file_versions (id, file_id, version, label, upload_id, created_by) "
-	           "SELECT $1, $2, coalesce(max(version), 0) + 1, $3, $4, $5 FROM file_versions "
-	           "WHERE file_id = $2",
-	           5, v) < 0 ||
-	    db_commit(r->db) < 0) {
+	if (db_cmd(r->db, SQL_TEXT(FILES_ADD_VERSION), 5, v) < 0 || db_commit(r->db) < 0) {
 		rc = strcmp(db_last_sqlstate(), "23505") == 0 ? 1 : -1;
 		goto fail;
 	}
@@ -279,7 +227,7 @@ files_update(struct req *r)
 	int rc;
 
 	if (body == NULL || files_read_upload(r, body, &upload_id, &label) < 0 ||
-	    files_access(r, files_project_sql, ACCESS_UPDATE, "file", &p) != 1)
+	    files_access(r, ACCESS_UPDATE, &p) != 1)
 		goto out;
 	rc = files_check_upload(r, upload_id, p.id);
 	if (rc <= 0) {
@@ -298,15 +246,11 @@ out:
 	json_decref(body);
 }
 
-static const char files_delete_sql[] =
-    ACCESS_SQL_DELETE("SELECT project_id FROM files WHERE id = $1 AND NOT is_deleted",
-                      ACCESS_LIT(ACCESS_DELETE), "files", VIEWS_SQL_FILE("d"));
-
 /* DELETE /files/{id}: marks it deleted and queues resource.delete in one statement; 202. */
 static void
 files_delete(struct req *r)
 {
-	access_soft_delete(r, files_delete_sql, "file", views_file);
+	access_soft_delete(r, SQL_TEXT(FILES_DELETE), "file", views_file);
 }
 
 /* GET /files/{id}/versions: every version, oldest first, paged. */
@@ -320,59 +264,41 @@ files_versions(struct req *r)
 	PGresult *res;
 
 	if (http_paging_args(r, &page, &per_page, lim, off) < 0 ||
-	    files_access(r, files_project_sql, ACCESS_VIEW, "file", &p) != 1)
+	    files_access(r, ACCESS_VIEW, &p) != 1)
 		return;
-	res = db_exec(r->db,
-	              FILES_VERSION_SELECT "WHERE v.file_id = $1 ORDER BY v.version LIMIT $2 "
-	                                   "OFFSET $3",
-	              3, params);
+	res = db_exec(r->db, SQL_TEXT(FILES_VERSIONS), 3, params);
 	if (res == NULL)
 		http_db_error(r);
 	else
-		http_answer_page(r, res, VIEWS_FILE_VERSION_NCOLS, views_file_version,
-		                 "SELECT count(*) FROM file_versions WHERE file_id = $1",
-		                 r->params[0], page, per_page);
+		http_answer_page(r, res, FILES_VERSIONS_C_TOTAL, views_file_version,
+		                 SQL_TEXT(FILES_VERSIONS_COUNT), r->params[0], page, per_page);
 }
-
-static const char files_version_get_sql[] = ACCESS_SQL_GET(
-    "SELECT f.project_id FROM file_versions v JOIN files f ON f.id = v.file_id WHERE v.id = $1 "
-    "AND NOT f.is_deleted",
-    "(file_versions x JOIN uploads u ON u.id = x.upload_id)", VIEWS_SQL_FILE_VERSION("x", "u"));
 
 /* GET /file_versions/{id}: one statement. */
 static void
 files_version_get(struct req *r)
 {
-	access_get(r, files_version_get_sql, "file version", views_file_version);
+	access_get(r, SQL_TEXT(FILES_VERSION_GET), "file version", views_file_version);
 }
 
-/* The state of a version's upload and the caller's right to it, in one round trip (the
- * read path clients poll). $1 is the file or version id, $2 the user. Columns: may download,
- * upload id, is_consistent, has error, error_message, purged, storage container, the
- * position the statement saw (for the URL), the storage provider that holds its bytes. */
-#define FILES_URL_SQL(from, where)                                                                 \
-	"SELECT " ACCESS_SQL_CAN(                                                                  \
-	    "p", "$2::uuid",                                                                       \
-	    ACCESS_LIT(                                                                            \
-	        ACCESS_DOWNLOAD)) ", u.id, "                                                       \
-	                          "u.is_consistent, u.error_at IS NOT NULL, "                      \
-	                          "u.error_message, u.purged_at IS NOT NULL, "                     \
-	                          "u.storage_container, " SESSION_SQL_POSITION                     \
-	                          ", u.storage_provider FROM " from                                \
-	                          " JOIN projects p ON p.id = f.project_id AND NOT p.is_deleted"   \
-	                          " JOIN uploads u ON u.id = v.upload_id"                          \
-	                          " WHERE " where
+/* The two units of the download URLs (the read path clients poll) return the same columns:
+ * files_url_answer reads them by the names of files_url's. */
+_Static_assert(HTTP_SAME_COLUMN(FILES_URL_NCOLS, FILES_VERSION_URL_NCOLS) &&
+                   HTTP_SAME_COLUMN(FILES_URL_C_DOWNLOAD, FILES_VERSION_URL_C_DOWNLOAD) &&
+                   HTTP_SAME_COLUMN(FILES_URL_C_UPLOAD_ID, FILES_VERSION_URL_C_UPLOAD_ID) &&
+                   HTTP_SAME_COLUMN(FILES_URL_C_IS_CONSISTENT, FILES_VERSION_URL_C_IS_CONSISTENT) &&
+                   HTTP_SAME_COLUMN(FILES_URL_C_HAS_ERROR, FILES_VERSION_URL_C_HAS_ERROR) &&
+                   HTTP_SAME_COLUMN(FILES_URL_C_ERROR_MESSAGE, FILES_VERSION_URL_C_ERROR_MESSAGE) &&
+                   HTTP_SAME_COLUMN(FILES_URL_C_PURGED, FILES_VERSION_URL_C_PURGED) &&
+                   HTTP_SAME_COLUMN(FILES_URL_C_STORAGE_CONTAINER,
+                                    FILES_VERSION_URL_C_STORAGE_CONTAINER) &&
+                   HTTP_SAME_COLUMN(FILES_URL_C_POSITION, FILES_VERSION_URL_C_POSITION) &&
+                   HTTP_SAME_COLUMN(FILES_URL_C_STORAGE_PROVIDER,
+                                    FILES_VERSION_URL_C_STORAGE_PROVIDER),
+               "the columns of the two units");
 
-static const char files_url_sql[] =
-    FILES_URL_SQL("files f JOIN LATERAL (SELECT upload_id FROM file_versions WHERE file_id = "
-                  "f.id AND NOT is_deleted ORDER BY version DESC LIMIT 1) v ON true",
-                  "f.id = $1 AND NOT f.is_deleted");
-/* A deleted version has no download URL (DDS), even while another version keeps its bytes. */
-static const char files_version_url_sql[] =
-    FILES_URL_SQL("file_versions v JOIN files f ON f.id = v.file_id",
-                  "v.id = $1 AND NOT v.is_deleted AND NOT f.is_deleted");
-
-/* Answers the download URL of the upload that sql selects for r->params[0]: 200 when
+/* Answers the download URL of the upload that sql (files_url or files_version_url) selects
+ * for r->params[0]: 200 when
  * consistent, 400 integrity_exception after a failed check, 404 not consistent before
  * (waiting first under Prefer: wait), 403 without download_file, 404 when there is none,
  * 503 when the configured storage provider does not hold its bytes. */
@@ -387,25 +313,27 @@ files_url_answer(struct req *r, const char *sql, const char *what)
 		return;
 	}
 	if (PQntuples(res) > 0)
-		session_saw(r, db_get(res, 0, 7)); /* whatever the answer (ROUTE_SEES) */
-	if (PQntuples(res) == 0 || db_get_bool(res, 0, 5)) {
+		session_saw(
+		    r, db_get(res, 0, FILES_URL_C_POSITION)); /* whatever the answer (ROUTE_SEES) */
+	if (PQntuples(res) == 0 || db_get_bool(res, 0, FILES_URL_C_PURGED)) {
 		http_not_found(r, what);
-	} else if (!db_get_bool(res, 0, 0)) {
+	} else if (!db_get_bool(res, 0, FILES_URL_C_DOWNLOAD)) {
 		http_forbidden(r);
-	} else if (db_get_bool(res, 0, 3)) {
-		const char *msg = db_get(res, 0, 4);
+	} else if (db_get_bool(res, 0, FILES_URL_C_HAS_ERROR)) {
+		const char *msg = db_get(res, 0, FILES_URL_C_ERROR_MESSAGE);
 		http_error(r, 400, "integrity_exception",
 		           msg != NULL ? msg : "the upload failed its integrity check",
 		           "You must begin a new upload process");
-	} else if (!db_get_bool(res, 0, 2)) {
+	} else if (!db_get_bool(res, 0, FILES_URL_C_IS_CONSISTENT)) {
 		/* Under Prefer: wait the route's handler runs again once it is consistent. */
-		if (!wait_for(r, db_get(res, 0, 1), r->route->handle))
+		if (!wait_for(r, db_get(res, 0, FILES_URL_C_UPLOAD_ID), r->route->handle))
 			http_not_consistent(r);
-	} else if (!storage_http_holds(r, db_get(res, 0, 8), 503)) {
+	} else if (!storage_http_holds(r, db_get(res, 0, FILES_URL_C_STORAGE_PROVIDER), 503)) {
 		/* answered */
 	} else {
-		json_t *url = storage_http_url("GET", db_get(res, 0, 6), db_get(res, 0, 1), 0,
-		                               r->session_lsn);
+		json_t *url =
+		    storage_http_url("GET", db_get(res, 0, FILES_URL_C_STORAGE_CONTAINER),
+		                     db_get(res, 0, FILES_URL_C_UPLOAD_ID), 0, r->session_lsn);
 		wait_applied(r);
 		if (url != NULL)
 			http_json(r, 200, url);
@@ -419,14 +347,14 @@ files_url_answer(struct req *r, const char *sql, const char *what)
 static void
 files_url(struct req *r)
 {
-	files_url_answer(r, files_url_sql, "file");
+	files_url_answer(r, SQL_TEXT(FILES_URL), "file");
 }
 
 /* GET /file_versions/{id}/url: the download URL of that version. */
 static void
 files_version_url(struct req *r)
 {
-	files_url_answer(r, files_version_url_sql, "file version");
+	files_url_answer(r, SQL_TEXT(FILES_VERSION_URL), "file version");
 }
 
 const struct route files_routes[] = {

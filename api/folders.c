@@ -6,7 +6,6 @@
 
 #include "children.h"
 #include "db.h"
-#include "outbox.h"
 #include "router.h"
 #include "uuid.h"
 #include "views.h"
@@ -14,7 +13,7 @@
 int
 folders_access(struct req *r, const char *folder_id, const char *perm, struct access_project *p)
 {
-	return access_check(r, ACCESS_SQL_CHECK(FOLDERS_SQL_LIVE), folder_id, perm, "folder", p);
+	return access_check(r, SQL_TEXT(FOLDERS_ACCESS), folder_id, perm, "folder", p);
 }
 
 int
@@ -56,27 +55,21 @@ folders_too_deep(struct req *r)
 	    "folders may be nested at most " FOLDERS_STR(FOLDERS_MAX_DEPTH) " levels deep");
 }
 
-/* The depth that the deepest folder below folder $2 (or $2 itself) would have once $2 is
- * moved into folder $1 (NULL: the project root), [counting only live folders]. */
-static const char *const folders_depth_sql[2] = {
-    "SELECT (SELECT count(*) FROM settle_folder_ancestors($1::uuid)) + 1"
-    " + COALESCE((SELECT max(s.depth) FROM settle_folder_subtree(ARRAY[$2::uuid], false) s), 0)",
-    "SELECT (SELECT count(*) FROM settle_folder_ancestors($1::uuid)) + 1"
-    " + COALESCE((SELECT max(s.depth) FROM settle_folder_subtree(ARRAY[$2::uuid], true) s), 0)",
-};
-
 int
 folders_depth_ok(struct req *r, const char *target, const char *folder, bool live)
 {
 	const char *q[] = {target, folder};
-	PGresult *res = db_exec(r->db, folders_depth_sql[live], 2, q);
+	PGresult *res =
+	    db_exec(r->db, live ? SQL_TEXT(FOLDERS_DEPTH_LIVE) : SQL_TEXT(FOLDERS_DEPTH), 2, q);
 	int rc = 1;
 
 	if (res == NULL) {
 		http_db_error(r);
 		return -1;
 	}
-	if (db_get_i64(res, 0, 0) > FOLDERS_MAX_DEPTH) {
+	_Static_assert(HTTP_SAME_COLUMN(FOLDERS_DEPTH_C_DEPTH, FOLDERS_DEPTH_LIVE_C_DEPTH),
+	               "the same column");
+	if (db_get_i64(res, 0, FOLDERS_DEPTH_C_DEPTH) > FOLDERS_MAX_DEPTH) {
 		folders_too_deep(r);
 		rc = 0;
 	}
@@ -84,37 +77,24 @@ folders_depth_ok(struct req *r, const char *target, const char *folder, bool liv
 	return rc;
 }
 
-/* POST /folders in one statement: checks the parent ($1: the project, or a live folder,
- * with lookup as for ACCESS_SQL) and the caller ($2), inserts the folder ($3, name $4) under
- * `parent` (SQL: the folder id, or NULL at the project root) unless its depth (SQL) is over
- * FOLDERS_MAX_DEPTH, and answers the verdict, then the folder's VIEWS_SQL_FOLDER columns from
- * what was inserted, then too_deep. */
-/* clang-format off */
-#define FOLDERS_CREATE_SQL(lookup, parent, depth) \
-	"WITH acc AS (" ACCESS_SQL(lookup, ACCESS_LIT(ACCESS_CREATE)) "), " \
-	"deep AS (SELECT (" depth ") > " FOLDERS_STR(FOLDERS_MAX_DEPTH) " AS too_deep), " \
-	"ins AS (INSERT INTO folders (id, project_id, parent_id, name, created_by)" \
-	" SELECT $3::uuid, acc.id, " parent ", $4::text, $2::uuid FROM acc, deep" \
-	" WHERE acc.member AND NOT acc.is_deleted AND NOT deep.too_deep RETURNING *)" \
-	" SELECT acc.id IS NOT NULL, acc.member, acc.is_deleted, true, " VIEWS_SQL_FOLDER("f") \
-	", deep.too_deep FROM (VALUES (1)) one CROSS JOIN deep LEFT JOIN acc ON true" \
-	" LEFT JOIN ins f ON true"
-/* clang-format on */
-
-static const char folders_create_in_project_sql[] =
-    FOLDERS_CREATE_SQL("SELECT $1::uuid", "NULL::uuid", "1");
-static const char folders_create_in_folder_sql[] = FOLDERS_CREATE_SQL(
-    FOLDERS_SQL_LIVE, "$1::uuid", "SELECT count(*) + 1 FROM settle_folder_ancestors($1::uuid)");
+/* The two units of POST /folders return the same columns: folders_create reads them by
+ * the names of folders_create_in_project's. */
+_Static_assert(
+    HTTP_SAME_COLUMN(FOLDERS_CREATE_IN_PROJECT_C_TOO_DEEP, FOLDERS_CREATE_IN_FOLDER_C_TOO_DEEP) &&
+        HTTP_SAME_COLUMN(FOLDERS_CREATE_IN_PROJECT_C_ID, FOLDERS_CREATE_IN_FOLDER_C_ID) &&
+        HTTP_SAME_COLUMN(FOLDERS_CREATE_IN_PROJECT_C_FOUND, FOLDERS_CREATE_IN_FOLDER_C_FOUND),
+    "the columns of the two units");
 
 /* POST /folders {"name", "parent": {"kind", "id"}}: 201 with the folder. One statement
- * checks the parent and the caller and inserts. */
+ * (folders_create_in_project or folders_create_in_folder) checks the parent and the caller
+ * and inserts, unless the folder would lie deeper than FOLDERS_MAX_DEPTH. */
 static void
 folders_create(struct req *r)
 {
 	json_t *body = http_body_object(r);
 	const char *name = NULL, *parent = NULL;
 	char id[UUID_STR_LEN];
-	const char *q[] = {NULL, r->user_id, id, NULL};
+	const char *q[] = {NULL, r->user_id, id, NULL, FOLDERS_STR(FOLDERS_MAX_DEPTH)};
 	bool is_folder = false;
 	PGresult *res = NULL;
 	int rc;
@@ -130,42 +110,42 @@ folders_create(struct req *r)
 	uuid_generate(id);
 	q[0] = parent;
 	q[3] = name;
-	res = db_exec(
-	    r->db, is_folder ? folders_create_in_folder_sql : folders_create_in_project_sql, 4, q);
+	res = db_exec(r->db,
+	              is_folder ? SQL_TEXT(FOLDERS_CREATE_IN_FOLDER)
+	                        : SQL_TEXT(FOLDERS_CREATE_IN_PROJECT),
+	              5, q);
 	if (res == NULL)
 		http_db_error(r);
-	else if (access_verdict(r, res, 0, is_folder ? "folder" : "project") != 1)
+	else if (access_verdict(r, res, FOLDERS_CREATE_IN_PROJECT_C_FOUND,
+	                        is_folder ? "folder" : "project") != 1)
 		; /* answered */
-	else if (db_get_bool(res, 0, PQfnumber(res, "too_deep")))
+	else if (db_get_bool(res, 0, FOLDERS_CREATE_IN_PROJECT_C_TOO_DEEP))
 		folders_too_deep(r);
-	else if (db_get(res, 0, ACCESS_VERDICT_NCOLS) == NULL)
+	else if (db_get(res, 0, FOLDERS_CREATE_IN_PROJECT_C_ID) == NULL)
 		http_db_error(r);
 	else
-		http_json(r, 201, views_folder(res, 0, ACCESS_VERDICT_NCOLS));
+		http_json(r, 201, views_folder(res, 0, FOLDERS_CREATE_IN_PROJECT_C_ID));
 out:
 	PQclear(res);
 	json_decref(body);
 }
 
-static const char folders_get_sql[] =
-    ACCESS_SQL_GET(FOLDERS_SQL_LIVE, "folders x", VIEWS_SQL_FOLDER("x"));
+ACCESS_UNIT_SHAPE(FOLDERS_GET);
+ACCESS_UNIT_SHAPE(FOLDERS_DELETE);
 
 /* GET /folders/{id}: one statement. */
 static void
 folders_get(struct req *r)
 {
-	access_get(r, folders_get_sql, "folder", views_folder);
+	access_get(r, SQL_TEXT(FOLDERS_GET), "folder", views_folder);
 }
-
-static const char folders_delete_sql[] = ACCESS_SQL_DELETE(
-    FOLDERS_SQL_LIVE, ACCESS_LIT(ACCESS_DELETE), "folders", VIEWS_SQL_FOLDER("d"));
 
 /* DELETE /folders/{id}: marks it deleted and queues resource.delete (its contents) in one
  * statement; 202 with the deleted folder. */
 static void
 folders_delete(struct req *r)
 {
-	access_soft_delete(r, folders_delete_sql, "folder", views_folder);
+	access_soft_delete(r, SQL_TEXT(FOLDERS_DELETE), "folder", views_folder);
 }
 
 const struct route folders_routes[] = {

@@ -13,13 +13,14 @@
  * level, for the ancestors of every item of every listing) and a downloaded path short. */
 #define FOLDERS_MAX_DEPTH 100
 
-/* FOLDERS_MAX_DEPTH as a string literal, for SQL and messages. */
+/* FOLDERS_MAX_DEPTH as a string literal, for SQL parameters and messages. */
 #define FOLDERS_STR_(x) #x
 #define FOLDERS_STR(x)  FOLDERS_STR_(x)
 
 /* SQL with one parameter (a folder id): one row with the folder's project id when the
  * folder and every folder above it are live; a lookup for ACCESS_SQL. The walk is the
- * migration's settle_folder_ancestors (0011), as for every walk up the tree. */
+ * migration's settle_folder_ancestors (0011), as for every walk up the tree. The units of
+ * sql/ use settle_live_folder (migration 0018), the same rule. */
 #define FOLDERS_SQL_LIVE                                                                           \
 	"SELECT project_id FROM folders WHERE id = $1::uuid AND NOT EXISTS (SELECT 1 FROM"         \
 	" settle_folder_ancestors($1::uuid) up WHERE up.is_deleted)"

@@ -198,8 +198,11 @@ http_answer_page(struct req *r, PGresult *res, int total_col,
 	http_answer_page_n(r, res, total_col, build, count_sql, 1, params, page, per_page);
 }
 
+/* The columns of the unit count_sql: total, then (http_answer_page_k) per. */
+enum { HTTP_COUNT_C_TOTAL, HTTP_COUNT_C_PER };
+
 /* Answers one page: per_col < 0 for a page of per_page rows, else the column of res (and
- * column 1 of count_sql) that gives the page's size (http_answer_page_k). */
+ * HTTP_COUNT_C_PER of count_sql) that gives the page's size (http_answer_page_k). */
 static void
 http_page(struct req *r, PGresult *res, int total_col, int per_col,
           json_t *(*build)(const PGresult *res, int row, int col), const char *count_sql, int n,
@@ -222,9 +225,9 @@ http_page(struct req *r, PGresult *res, int total_col, int per_col,
 			http_db_error(r);
 			return;
 		}
-		total = db_get_i64(res, 0, 0);
+		total = db_get_i64(res, 0, HTTP_COUNT_C_TOTAL);
 		if (per_col >= 0)
-			per_page = db_get_i64(res, 0, 1);
+			per_page = db_get_i64(res, 0, HTTP_COUNT_C_PER);
 		PQclear(res);
 	}
 	http_paging_headers(r, page, per_page, total);

@@ -133,6 +133,11 @@ struct req {
 	char *answer_body;
 };
 
+/* Whether column a of one unit and column b of another (their <UNIT>_C_<COLUMN> names,
+ * values of two enums) are at the same place: for the build-time checks (_Static_assert) of
+ * the units that one function reads alike. */
+#define HTTP_SAME_COLUMN(a, b) ((int)(a) == (int)(b))
+
 /* Answers status with a JSON body; steals the reference to body. exclude_response_fields
  * is applied here (to each object of "results", or to the object itself). */
 void http_json(struct req *r, int status, json_t *body);
@@ -166,9 +171,9 @@ void http_unavailable(struct req *r, const char *what, enum http_retry_after ret
  * error body, for an endpoint whose 503 has a body of its own (GET /api/v1/app/status). */
 void http_unavailable_with(struct req *r, const char *what, enum http_retry_after retry_after,
                            json_t *extra);
-/* Answers status with the object build() makes of row 0 of res (column 0 onwards), 404
- * not_found for `what` when res has no row, or a database error when res is NULL (the
- * result of a failed db_exec). Frees res. */
+/* Answers status with the object build() makes of row 0 of res (its columns from 0: a
+ * settle_*_view's, in its order), 404 not_found for `what` when res has no row, or a
+ * database error when res is NULL (the result of a failed db_exec). Frees res. */
 void http_answer_result(struct req *r, int status, PGresult *res, const char *what,
                         json_t *(*build)(const PGresult *res, int row, int col));
 /* In the transaction open on r->db, whose last statement gave res (NULL: it failed): commits
@@ -176,13 +181,15 @@ void http_answer_result(struct req *r, int status, PGresult *res, const char *wh
  * `what` when res has no row, or a database error (a failed commit too). Frees res. */
 void http_commit_result(struct req *r, int status, PGresult *res, const char *what,
                         json_t *(*build)(const PGresult *res, int row, int col));
-/* Answers status with the object build() makes of the one row sql ($1 = id) selects, or
- * 404 not_found for `what` when there is none, or a database error. */
+/* Answers status with the object build() makes of the one row sql (a unit's text,
+ * SQL_TEXT; $1 = id) selects, as http_answer_result, or 404 not_found for `what` when there
+ * is none, or a database error. */
 void http_answer_row(struct req *r, int status, const char *sql, const char *id, const char *what,
                      json_t *(*build)(const PGresult *res, int row, int col));
 /* Answers one page of a collection and takes res (the page's rows, each with the
- * collection's size from count(*) OVER () in column total_col): build() makes each item.
- * A page past the end has no rows to carry the size: count_sql ($1 = id) gives it then. */
+ * collection's size from count(*) OVER () in column total_col, a unit's <UNIT>_C_TOTAL):
+ * build(res, row, 0) makes each item. A page past the end has no rows to carry the size:
+ * count_sql (a unit's text, SQL_TEXT; $1 = id) gives it then, in its first column. */
 void http_answer_page(struct req *r, PGresult *res, int total_col,
                       json_t *(*build)(const PGresult *res, int row, int col),
                       const char *count_sql, const char *id, int64_t page, int64_t per_page);
@@ -211,9 +218,10 @@ void http_answer_page_n(struct req *r, PGresult *res, int total_col,
 #define HTTP_SQL_PAGE_COLS "(SELECT total FROM k), (SELECT per FROM k)"
 #define HTTP_SQL_PAGE_LIMIT(page)                                                                  \
 	" LIMIT (SELECT per FROM k) OFFSET (" page "::bigint - 1) * (SELECT per FROM k)"
-/* http_answer_page_n for a statement of HTTP_SQL_PAGE_K: each row has total in total_col
- * and per after it; count_sql (n params) answers total and per when the page has no rows.
- * The paging headers give per as X-Per-Page. */
+/* http_answer_page_n for a statement of HTTP_SQL_PAGE_K (or of settle_page_per): each row
+ * has total in total_col and per after it; count_sql (n params) answers total and per, its
+ * first two columns, when the page has no rows. The paging headers give per as
+ * X-Per-Page. */
 void http_answer_page_k(struct req *r, PGresult *res, int total_col,
                         json_t *(*build)(const PGresult *res, int row, int col),
                         const char *count_sql, int n, const char *const *params, int64_t page);
@@ -272,7 +280,7 @@ int http_paging_args(struct req *r, int64_t *page, int64_t *per_page, char limit
 void http_paging_headers(struct req *r, int64_t page, int64_t per_page, int64_t total);
 
 /* A new JSON string of s (a column's text), or JSON null for NULL. Timestamps come as the
- * API's text from the query itself (VIEWS_SQL_TS). */
+ * API's text from the query itself (settle_ts). */
 json_t *http_jstr(const char *s_or_null);
 
 #endif

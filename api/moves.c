@@ -11,37 +11,14 @@
 #include "router.h"
 #include "views.h"
 
-/* Lookups (for ACCESS_SQL) of a live file and a live folder by $1. */
-#define MOVES_FILE_LIVE "SELECT project_id FROM files WHERE id = $1 AND NOT is_deleted"
-
-/* The access checks of a move, [is folder]: the caller ($2) may update files in the item's
- * project; the project row is locked, so that the moves of one project run one at a time
- * and no two of them build a cycle together. */
-static const char *const moves_lock_sql[2] = {
-    ACCESS_SQL_CHECK(MOVES_FILE_LIVE) " FOR UPDATE OF p",
-    ACCESS_SQL_CHECK(FOLDERS_SQL_LIVE) " FOR UPDATE OF p",
-};
-
-/* The target folder $1 of a move of item $2: one row when the folder exists, with its
- * project, whether it or a folder above it is deleted, and whether the item is the folder or
- * above it (a folder cannot move into its own subtree; the walk has no depth cut-off). */
-static const char moves_target_sql[] =
-    "SELECT f.project_id, bool_or(up.is_deleted), bool_or(up.id = $2::uuid)"
-    " FROM folders f, settle_folder_ancestors($1::uuid) up WHERE f.id = $1::uuid"
-    " GROUP BY f.project_id";
-
-/* The update of a move or rename, [is folder]: name $2 (NULL: kept), parent $4 when $3
- * (NULL: the project root), by user $5, of item $1; answers the item's view columns. */
-/* clang-format off */
-#define MOVES_UPDATE(table, cols) \
-	"UPDATE " table " f SET name = COALESCE($2, f.name), parent_id = CASE WHEN $3::boolean" \
-	" THEN $4::uuid ELSE f.parent_id END, updated_at = now(), updated_by = $5::uuid" \
-	" WHERE f.id = $1 AND NOT f.is_deleted RETURNING " cols
-/* clang-format on */
-static const char *const moves_update_sql[2] = {
-    MOVES_UPDATE("files", VIEWS_SQL_FILE("f")),
-    MOVES_UPDATE("folders", VIEWS_SQL_FOLDER("f")),
-};
+/* The units of a move, [is folder]: the access check that locks the item's project (the
+ * caller needs update_file there; the moves of one project run one at a time, so that no two
+ * of them build a cycle together), and the update. */
+static const enum sql_unit moves_lock_units[2] = {SQL_MOVES_LOCK_FILE, SQL_MOVES_LOCK_FOLDER};
+static const enum sql_unit moves_update_units[2] = {SQL_MOVES_UPDATE_FILE, SQL_MOVES_UPDATE_FOLDER};
+/* http_commit_result reads the item's columns from 0. */
+_Static_assert(MOVES_UPDATE_FILE_C_ID == 0 && MOVES_UPDATE_FOLDER_C_ID == 0,
+               "the item's columns first");
 
 /* What a move or rename asks for. */
 struct moves_req {
@@ -97,15 +74,15 @@ moves_target_ok(struct req *r, const struct moves_req *m)
 
 	if (!m->to_folder)
 		return strcasecmp(m->parent, m->p.id) == 0 ? 1 : moves_other_project(r, m->parent);
-	if ((res = db_exec(r->db, moves_target_sql, 2, q)) == NULL) {
+	if ((res = db_exec(r->db, SQL_TEXT(MOVES_TARGET), 2, q)) == NULL) {
 		http_db_error(r);
 		return -1;
 	}
-	if (PQntuples(res) == 0 || db_get_bool(res, 0, 1))
+	if (PQntuples(res) == 0 || db_get_bool(res, 0, MOVES_TARGET_C_DELETED))
 		http_not_found(r, "folder");
-	else if (strcmp(db_get(res, 0, 0), m->p.id) != 0)
-		rc = moves_other_project(r, db_get(res, 0, 0));
-	else if (m->folder && db_get_bool(res, 0, 2))
+	else if (strcmp(db_get(res, 0, MOVES_TARGET_C_PROJECT_ID), m->p.id) != 0)
+		rc = moves_other_project(r, db_get(res, 0, MOVES_TARGET_C_PROJECT_ID));
+	else if (m->folder && db_get_bool(res, 0, MOVES_TARGET_C_OWN_SUBTREE))
 		http_invalid(r, "parent", "a folder cannot be moved into itself or its subfolders");
 	else
 		rc = 1;
@@ -122,7 +99,8 @@ moves_run(struct req *r, struct moves_req *m)
 
 	if (db_begin(r->db) < 0)
 		goto fail;
-	rc = access_check(r, moves_lock_sql[m->folder], r->params[0], ACCESS_UPDATE, what, &m->p);
+	rc = access_check(r, sql_units[moves_lock_units[m->folder]].sql, r->params[0],
+	                  ACCESS_UPDATE, what, &m->p);
 	if (rc == 1 && m->moving)
 		rc = moves_target_ok(r, m);
 	if (rc == 1 && m->moving && m->folder)
@@ -131,7 +109,8 @@ moves_run(struct req *r, struct moves_req *m)
 		goto answered; /* access_check and moves_target_ok answer their errors */
 	const char *q[] = {r->params[0], m->name, m->moving ? "t" : "f",
 	                   m->moving && m->to_folder ? m->parent : NULL, r->user_id};
-	http_commit_result(r, 200, db_exec(r->db, moves_update_sql[m->folder], 5, q), what,
+	http_commit_result(r, 200,
+	                   db_exec(r->db, sql_units[moves_update_units[m->folder]].sql, 5, q), what,
 	                   m->folder ? views_folder : views_file);
 	return;
 fail:

@@ -1,4 +1,4 @@
-/* views.c: DDS JSON objects from the rows selected with the VIEWS_SQL_* column lists. */
+/* views.c: DDS JSON objects from the rows of the settle_*_view columns (migration 0017). */
 #include "views.h"
 
 #include <stdlib.h>

@@ -1,7 +1,8 @@
 /* views.h: the DDS JSON of projects, folders, files and file versions, shared by the
  * resource handlers. The nested parts (audit, ancestors, current version, hashes) are built
- * by Postgres in the same query (the VIEWS_SQL_* column lists below, each selecting a fixed
- * number of columns), and the views_* functions turn one result row into the object. */
+ * by Postgres in the same query (the columns of the views settle_project_view,
+ * settle_folder_view, settle_file_view and settle_file_version_view, migration 0017), and
+ * the views_* functions turn one result row into the object. */
 #ifndef SETTLE_VIEWS_H
 #define SETTLE_VIEWS_H
 
@@ -149,7 +150,7 @@ json_t *views_json_col(const PGresult *res, int row, int col);
  * uploads.storage_provider); JSON null for an unknown name. New reference. */
 json_t *views_storage_provider(const char *name);
 
-/* Replaces the provider's name at upload.storage_provider (VIEWS_SQL_UPLOAD_BRIEF) with
+/* Replaces the provider's name at upload.storage_provider (settle_upload_brief) with
  * its object; leaves anything else (a JSON null upload) alone. Changes upload in place
  * (borrowed). */
 void views_upload_provider(json_t *upload);
@@ -160,11 +161,20 @@ void views_upload_provider(json_t *upload);
  * holds; a name that follows the rule is served as it is. Changes obj in place (borrowed). */
 void views_safe_names(json_t *obj);
 
-/* The objects of one row, reading the columns of the matching VIEWS_SQL_* list starting
- * at col. New references. */
+/* The objects of one row of res. Each reads consecutive columns that start at col (the
+ * unit's <UNIT>_C_ID): a unit selects the columns of the view named below, in the view's
+ * order and under its names. New references. */
+
+/* The columns of settle_project_view: id, name, description, is_deleted, is_consistent,
+ * audit, slug. */
 json_t *views_project(const PGresult *res, int row, int col);
+/* The columns of settle_folder_view: id, name, project_id, parent_id, is_deleted, audit,
+ * ancestors, project_name. */
 json_t *views_folder(const PGresult *res, int row, int col);
+/* The columns of settle_file_view: those of settle_folder_view, then current_version. */
 json_t *views_file(const PGresult *res, int row, int col);
+/* The columns of settle_file_version_view: id, version, label, is_deleted, upload,
+ * file_id. */
 json_t *views_file_version(const PGresult *res, int row, int col);
 
 #endif
