@@ -9,6 +9,7 @@
 #include "db.h"
 #include "db_internal.h"
 #include "log.h"
+#include "migrate.h"
 
 int
 db_unit_of(const char *sql)
@@ -102,6 +103,21 @@ db_units_read(PGconn *c, char **err)
 	}
 }
 
+/* True when the database of c has every migration of this build applied (its last one is
+ * recorded): then a unit that fails to prepare is broken. False too when that cannot be
+ * read (no schema_migrations, or an aborted transaction). */
+static bool
+db_units_migrated(PGconn *c)
+{
+	const char *name[1] = {migrations[migration_count - 1].name};
+	PGresult *r = PQexecParams(c, "SELECT 1 FROM schema_migrations WHERE name = $1", 1, NULL,
+	                           name, NULL, NULL, 0);
+	bool done = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+
+	PQclear(r);
+	return done;
+}
+
 int
 db_units_prepare(PGconn *c, char **err)
 {
@@ -131,6 +147,15 @@ db_units_prepare(PGconn *c, char **err)
 		s->reset_pending = true; /* results left behind: a new session next time */
 	if (rc == -1 && *err == NULL)
 		*err = xasprintf("%.*s", (int)strcspn(PQerrorMessage(c), "\n"), PQerrorMessage(c));
+	if (rc == -2 && !db_units_migrated(c)) {
+		/* Not the unit's fault: the database lacks this build's migrations (settle
+		 * migrate has not run yet), and the server answers 503 until it has. */
+		char *why = *err;
+		*err = xasprintf("the database is not migrated to %s (%s)",
+		                 migrations[migration_count - 1].name, why);
+		free(why);
+		rc = -1;
+	}
 	if (rc == 0)
 		s->units_ready = true;
 	else if (rc == -2)
