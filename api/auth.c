@@ -28,43 +28,17 @@ auth_required_str(struct req *r, json_t *body, const char *field, const char **o
 	return 0;
 }
 
-/* Finds the user and agent of the keys, locking both rows (FOR SHARE) so that a disable
- * (settle user|agent disable, which locks them FOR NO KEY UPDATE) or a change of their keys
- * (agents.c) runs wholly before or after, and records a token for them unless either is
- * disabled. A key counts only while it carries its owner's key_generation (migration
- * 0014): a request that waited for a change of keys re-checks the owner's new row and
- * finds the old key stale. Its row: user id, agent
- * id, user disabled, agent disabled, issued (epoch ms, the database's clock; NULL when not
- * issued). No row: a key is unknown. */
-static const char auth_issue_sql[] =
-    "WITH k AS ("
-    " SELECT u.id AS user_id, a.id AS agent_id, u.disabled_at AS user_off,"
-    "        a.disabled_at AS agent_off"
-    " FROM api_keys ak JOIN software_agents a ON a.id = ak.software_agent_id,"
-    "      api_keys uk JOIN users u ON u.id = uk.user_id"
-    " WHERE ak.key_hash = $1 AND uk.key_hash = $2"
-    "  AND ak.generation = a.key_generation AND uk.generation = u.key_generation"
-    " FOR SHARE OF a, u),"
-    " ins AS ("
-    " INSERT INTO api_tokens(id, user_id, software_agent_id, expires_at, created_at)"
-    " SELECT $3, user_id, agent_id, to_timestamp($4::bigint), clock_timestamp() FROM k"
-    " WHERE user_off IS NULL AND agent_off IS NULL"
-    " RETURNING floor(extract(epoch FROM created_at) * 1000)::bigint AS issued)"
-    " SELECT k.user_id, k.agent_id, k.user_off IS NOT NULL, k.agent_off IS NOT NULL,"
-    "        (SELECT issued FROM ins)"
-    " FROM k";
-
-/* Answers 404 for unknown keys or 401 for a disabled user or agent, from the row of
- * auth_issue_sql. Returns true when it answered (no token was issued). */
+/* Answers 404 for unknown keys or 401 for a disabled user or agent, from the row of unit
+ * auth_issue (sql/auth.sql). Returns true when it answered (no token was issued). */
 static bool
 auth_refused(struct req *r, PGresult *res)
 {
 	if (PQntuples(res) == 0) {
 		http_not_found(r, "api key");
-	} else if (db_get_bool(res, 0, 2)) {
+	} else if (db_get_bool(res, 0, AUTH_ISSUE_C_USER_DISABLED)) {
 		http_error(r, 401, "unauthorized", "the user is disabled",
 		           "ask the operator to enable the user (settle user enable)");
-	} else if (db_get_bool(res, 0, 3)) {
+	} else if (db_get_bool(res, 0, AUTH_ISSUE_C_AGENT_DISABLED)) {
 		http_error(r, 401, "unauthorized", "the software agent is disabled",
 		           "ask the operator to enable the software agent (settle agent enable)");
 	} else {
@@ -95,16 +69,16 @@ auth_api_token(struct req *r)
 	snprintf(exp, sizeof(exp), "%lld", (long long)t.expires);
 	uuid_generate(id);
 	const char *q[] = {agent_hash, user_hash, id, exp};
-	res = db_exec(r->db, auth_issue_sql, 4, q);
+	res = db_exec(r->db, SQL_TEXT(AUTH_ISSUE), 4, q);
 	if (res == NULL) {
 		http_db_error(r);
 		goto out;
 	}
 	if (auth_refused(r, res))
 		goto out;
-	snprintf(t.user_id, sizeof(t.user_id), "%s", db_get(res, 0, 0));
-	snprintf(t.agent_id, sizeof(t.agent_id), "%s", db_get(res, 0, 1));
-	t.issued_ms = db_get_i64(res, 0, 4);
+	snprintf(t.user_id, sizeof(t.user_id), "%s", db_get(res, 0, AUTH_ISSUE_C_USER_ID));
+	snprintf(t.agent_id, sizeof(t.agent_id), "%s", db_get(res, 0, AUTH_ISSUE_C_AGENT_ID));
+	t.issued_ms = db_get_i64(res, 0, AUTH_ISSUE_C_ISSUED);
 	token = sign_token(&t);
 	http_json(r, 201,
 	          json_pack("{s:s,s:I,s:I}", "api_token", token, "expires_on",

@@ -44,23 +44,22 @@ static void
 idempotency_replay(struct req *r, const char *key, const char *hash)
 {
 	const char *q[] = {r->user_id, key};
-	PGresult *res = db_exec(r->db,
-	                        "SELECT request_hash, response_status, response_body FROM "
-	                        "idempotency_keys WHERE user_id = $1 AND key = $2",
-	                        2, q);
+	PGresult *res = db_exec(r->db, SQL_TEXT(IDEMPOTENCY_REPLAY), 2, q);
 
-	if (res == NULL || PQntuples(res) == 0 || db_get(res, 0, 1) == NULL) {
+	if (res == NULL || PQntuples(res) == 0 ||
+	    db_get(res, 0, IDEMPOTENCY_REPLAY_C_RESPONSE_STATUS) == NULL) {
 		http_db_error(r);
-	} else if (strcmp(db_get(res, 0, 0), hash) != 0) {
+	} else if (strcmp(db_get(res, 0, IDEMPOTENCY_REPLAY_C_REQUEST_HASH), hash) != 0) {
 		http_error(r, 422, "idempotency_key_reused",
 		           "this Idempotency-Key was used with a different request",
 		           "use a new key for a new request");
 	} else {
-		const char *body = db_get(res, 0, 2) ? db_get(res, 0, 2) : "";
+		const char *body = db_get(res, 0, IDEMPOTENCY_REPLAY_C_RESPONSE_BODY);
+		body = body != NULL ? body : "";
 		struct MHD_Response *resp = MHD_create_response_from_buffer(
 		    strlen(body), xstrdup(body), MHD_RESPMEM_MUST_FREE);
 		MHD_add_response_header(resp, "Content-Type", "application/json");
-		http_raw(r, (int)db_get_i64(res, 0, 1), resp);
+		http_raw(r, (int)db_get_i64(res, 0, IDEMPOTENCY_REPLAY_C_RESPONSE_STATUS), resp);
 		http_header(r, "Idempotent-Replayed", "true");
 	}
 	PQclear(res);
@@ -84,10 +83,7 @@ idempotency_begin(struct req *r)
 		return 0;
 	}
 	/* Blocks while a concurrent request holds the same key, until it commits or not. */
-	res = db_exec(r->db,
-	              "INSERT INTO idempotency_keys(user_id, key, method, path, request_hash) "
-	              "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1",
-	              5, q);
+	res = db_exec(r->db, SQL_TEXT(IDEMPOTENCY_CLAIM), 5, q);
 	if (res == NULL) {
 		db_rollback(r->db);
 		http_db_error(r);
@@ -126,10 +122,7 @@ idempotency_end(struct req *r)
 		db_rollback(r->db);
 		return;
 	}
-	if (db_cmd(r->db,
-	           "UPDATE idempotency_keys SET response_status = $3, response_body = $4 "
-	           "WHERE user_id = $1 AND key = $2",
-	           4, q) < 0) {
+	if (db_cmd(r->db, SQL_TEXT(IDEMPOTENCY_STORE), 4, q) < 0) {
 		db_rollback(r->db);
 		http_db_error(r);
 		return;

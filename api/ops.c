@@ -21,7 +21,7 @@ static void
 ops_readyz(struct req *r)
 {
 	PGconn *c = db_thread_conn();
-	PGresult *res = c ? db_exec(c, "SELECT 1", 0, NULL) : NULL;
+	PGresult *res = c ? db_exec(c, SQL_TEXT(OPS_READY), 0, NULL) : NULL;
 	json_t *standbys;
 	int down;
 
@@ -53,8 +53,8 @@ ops_app_status(struct req *r)
 {
 	const char *environment = cfg.inline_mode ? "development" : "production";
 	PGconn *c = db_thread_conn();
-	PGresult *res = c ? db_exec(c, "SELECT EXISTS (SELECT 1 FROM auth_roles)", 0, NULL) : NULL;
-	bool ok = res != NULL && db_get_bool(res, 0, 0);
+	PGresult *res = c ? db_exec(c, SQL_TEXT(OPS_APP_STATUS), 0, NULL) : NULL;
+	bool ok = res != NULL && db_get_bool(res, 0, OPS_APP_STATUS_C_MIGRATED);
 
 	if (res == NULL && c != NULL && db_last_was_connection())
 		db_thread_close();
@@ -73,10 +73,7 @@ ops_app_status(struct req *r)
 static void
 ops_metrics_jobs(FILE *f, PGconn *c)
 {
-	PGresult *res = db_exec(c,
-	                        "SELECT kind, outcome, count(*) FROM job_runs GROUP BY 1, 2"
-	                        " ORDER BY 1, 2",
-	                        0, NULL);
+	PGresult *res = db_exec(c, SQL_TEXT(OPS_METRICS_JOBS), 0, NULL);
 
 	if (res == NULL)
 		return;
@@ -84,27 +81,25 @@ ops_metrics_jobs(FILE *f, PGconn *c)
 	           "# TYPE settle_jobs_total counter\n");
 	for (int i = 0; i < PQntuples(res); i++)
 		fprintf(f, "settle_jobs_total{kind=\"%s\",outcome=\"%s\"} %s\n",
-		        PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
+		        PQgetvalue(res, i, OPS_METRICS_JOBS_C_KIND),
+		        PQgetvalue(res, i, OPS_METRICS_JOBS_C_OUTCOME),
+		        PQgetvalue(res, i, OPS_METRICS_JOBS_C_RUNS));
 	PQclear(res);
 }
 
-/* The bounds, in seconds, of the time-to-consistency histogram. */
+/* The bounds, in seconds, of the time-to-consistency histogram: the columns within_10ms ..
+ * within_5s of unit ops_metrics_ttc, in order. */
 static const char *const ops_ttc_bounds[] = {"0.01", "0.025", "0.05", "0.1",
                                              "0.25", "0.5",   "1",    "5"};
+_Static_assert(ARRAY_LEN(ops_ttc_bounds) ==
+                   OPS_METRICS_TTC_C_WITHIN_5S - OPS_METRICS_TTC_C_WITHIN_10MS + 1,
+               "a bound for each within_* column of ops_metrics_ttc");
 
 /* Time from complete to consistent of every verified upload, as a histogram. */
 static void
 ops_metrics_ttc(FILE *f, PGconn *c)
 {
-	PGresult *res = db_exec(
-	    c,
-	    "SELECT count(*) FILTER (WHERE d <= 0.01), count(*) FILTER (WHERE d <= 0.025),"
-	    " count(*) FILTER (WHERE d <= 0.05), count(*) FILTER (WHERE d <= 0.1),"
-	    " count(*) FILTER (WHERE d <= 0.25), count(*) FILTER (WHERE d <= 0.5),"
-	    " count(*) FILTER (WHERE d <= 1), count(*) FILTER (WHERE d <= 5), count(*),"
-	    " coalesce(sum(d), 0) FROM (SELECT extract(epoch FROM consistent_at - completed_at)"
-	    " AS d FROM uploads WHERE consistent_at IS NOT NULL) t",
-	    0, NULL);
+	PGresult *res = db_exec(c, SQL_TEXT(OPS_METRICS_TTC), 0, NULL);
 
 	if (res == NULL)
 		return;
@@ -112,12 +107,15 @@ ops_metrics_ttc(FILE *f, PGconn *c)
 	           "# TYPE settle_time_to_consistency_seconds histogram\n");
 	for (size_t i = 0; i < ARRAY_LEN(ops_ttc_bounds); i++)
 		fprintf(f, "settle_time_to_consistency_seconds_bucket{le=\"%s\"} %s\n",
-		        ops_ttc_bounds[i], PQgetvalue(res, 0, (int)i));
+		        ops_ttc_bounds[i],
+		        PQgetvalue(res, 0, OPS_METRICS_TTC_C_WITHIN_10MS + (int)i));
 	fprintf(f,
 	        "settle_time_to_consistency_seconds_bucket{le=\"+Inf\"} %s\n"
 	        "settle_time_to_consistency_seconds_sum %s\n"
 	        "settle_time_to_consistency_seconds_count %s\n",
-	        PQgetvalue(res, 0, 8), PQgetvalue(res, 0, 9), PQgetvalue(res, 0, 8));
+	        PQgetvalue(res, 0, OPS_METRICS_TTC_C_TOTAL),
+	        PQgetvalue(res, 0, OPS_METRICS_TTC_C_SUM_SECONDS),
+	        PQgetvalue(res, 0, OPS_METRICS_TTC_C_TOTAL));
 	PQclear(res);
 }
 

@@ -164,35 +164,30 @@ replica_lag_ms(uint64_t lsn, int64_t now)
 	return 0;
 }
 
-/* The primary's poll: its position, and the permission_changes counter (migration 0010). */
-enum { REPLICA_P_LSN, REPLICA_P_CHANGES, REPLICA_P_NCOLS };
-static const char replica_primary_sql[] = "SELECT pg_current_wal_lsn(), n FROM permission_changes";
-/* A standby's poll: its replay position, and its own copy of the counter. */
-enum { REPLICA_S_LSN, REPLICA_S_CHANGES, REPLICA_S_NCOLS };
-static const char replica_standby_sql[] =
-    "SELECT pg_last_wal_replay_lsn(), n FROM permission_changes";
-
+/* The polls (sql/replica.sql) run on connections of their own, not prepared: the primary's
+ * position and permission_changes counter (migration 0010); a standby's replay position and
+ * its own copy of the counter. The position columns come first, before changes. */
 static void
 replica_poll_primary(int64_t now)
 {
-	uint64_t lsn[REPLICA_P_CHANGES];
-	PGresult *res =
-	    replica_poll_one(&primary, cfg.database_url, replica_primary_sql, &primary_backoff,
-	                     &primary_retry_ms, REPLICA_P_NCOLS, lsn, REPLICA_P_CHANGES);
+	uint64_t lsn[REPLICA_PRIMARY_C_CHANGES];
+	PGresult *res = replica_poll_one(&primary, cfg.database_url, SQL_TEXT(REPLICA_PRIMARY),
+	                                 &primary_backoff, &primary_retry_ms, REPLICA_PRIMARY_NCOLS,
+	                                 lsn, REPLICA_PRIMARY_C_CHANGES);
 	int64_t n;
 
 	if (res == NULL)
 		return;
-	n = db_get_i64(res, 0, REPLICA_P_CHANGES);
+	n = db_get_i64(res, 0, REPLICA_PRIMARY_C_CHANGES);
 	PQclear(res);
 	if (atomic_exchange(&permission_count, n) != n)
 		log_debug("permissions_changed n=%lld", (long long)n);
-	atomic_store(&primary_lsn, lsn[REPLICA_P_LSN]);
+	atomic_store(&primary_lsn, lsn[REPLICA_PRIMARY_C_LSN]);
 	if (sample_count > 0 &&
 	    samples[(sample_next + REPLICA_SAMPLES - 1) % REPLICA_SAMPLES].lsn >=
-	        lsn[REPLICA_P_LSN])
+	        lsn[REPLICA_PRIMARY_C_LSN])
 		return;
-	samples[sample_next] = (struct replica_sample){lsn[REPLICA_P_LSN], now};
+	samples[sample_next] = (struct replica_sample){lsn[REPLICA_PRIMARY_C_LSN], now};
 	sample_next = (sample_next + 1) % REPLICA_SAMPLES;
 	if (sample_count < REPLICA_SAMPLES)
 		sample_count++;
@@ -203,8 +198,9 @@ replica_poll_standby(struct replica *s, int k, int64_t now)
 {
 	uint64_t lsn;
 	bool was_up = atomic_load(&s->up);
-	PGresult *res = replica_poll_one(&s->conn, s->url, replica_standby_sql, &s->backoff,
-	                                 &s->retry_ms, REPLICA_S_NCOLS, &lsn, REPLICA_S_CHANGES);
+	PGresult *res =
+	    replica_poll_one(&s->conn, s->url, SQL_TEXT(REPLICA_STANDBY), &s->backoff, &s->retry_ms,
+	                     REPLICA_STANDBY_NCOLS, &lsn, REPLICA_STANDBY_C_CHANGES);
 
 	if (res == NULL) {
 		atomic_store(&s->up, false);
@@ -212,7 +208,7 @@ replica_poll_standby(struct replica *s, int k, int64_t now)
 			log_warn("standby_down standby=%d", k + 1);
 		return;
 	}
-	atomic_store(&s->permission_n, db_get_i64(res, 0, REPLICA_S_CHANGES));
+	atomic_store(&s->permission_n, db_get_i64(res, 0, REPLICA_STANDBY_C_CHANGES));
 	PQclear(res);
 	atomic_store(&s->replay_lsn, lsn);
 	atomic_store(&s->lag_ms, replica_lag_ms(lsn, now));

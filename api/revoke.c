@@ -31,19 +31,6 @@ static atomic_bool revoke_loaded;
 static pthread_mutex_t revoke_refresh_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int_fast64_t revoke_due_ms = INT64_MIN;
 
-/* Every user and agent disabled now, or disabled recently enough that a token issued
- * before could still be alive ($1: the token lifetime in seconds). */
-static const char revoke_sql[] =
-    "SELECT id::text, false, disabled_at IS NOT NULL,"
-    "       floor(extract(epoch FROM tokens_valid_after) * 1000)::bigint"
-    " FROM users WHERE tokens_valid_after IS NOT NULL"
-    "  AND (disabled_at IS NOT NULL OR tokens_valid_after > now() - make_interval(secs => $1))"
-    " UNION ALL "
-    "SELECT id::text, true, disabled_at IS NOT NULL,"
-    "       floor(extract(epoch FROM tokens_valid_after) * 1000)::bigint"
-    " FROM software_agents WHERE tokens_valid_after IS NOT NULL"
-    "  AND (disabled_at IS NOT NULL OR tokens_valid_after > now() - make_interval(secs => $1))";
-
 static int
 revoke_compare(const void *a, const void *b)
 {
@@ -53,7 +40,8 @@ revoke_compare(const void *a, const void *b)
 	return c != 0 ? c : (int)x->agent - (int)y->agent;
 }
 
-/* Loads the rows of revoke_sql into a new sorted array (*out, caller frees). 0 or -1. */
+/* Loads the rows of unit revoke_load (sql/revoke.sql) into a new sorted array (*out, caller
+ * frees). 0 or -1. */
 static int
 revoke_load(PGconn *c, struct revoke_entry **out, size_t *n)
 {
@@ -63,16 +51,16 @@ revoke_load(PGconn *c, struct revoke_entry **out, size_t *n)
 	struct revoke_entry *e;
 
 	snprintf(ttl, sizeof(ttl), "%lld", (long long)cfg.token_ttl);
-	res = db_exec(c, revoke_sql, 1, params);
+	res = db_exec(c, SQL_TEXT(REVOKE_LOAD), 1, params);
 	if (res == NULL)
 		return -1;
 	*n = (size_t)PQntuples(res);
 	e = xcalloc(*n + 1, sizeof(*e));
 	for (size_t i = 0; i < *n; i++) {
-		snprintf(e[i].id, sizeof(e[i].id), "%s", db_get(res, (int)i, 0));
-		e[i].agent = db_get_bool(res, (int)i, 1);
-		e[i].disabled = db_get_bool(res, (int)i, 2);
-		e[i].valid_after_ms = db_get_i64(res, (int)i, 3);
+		snprintf(e[i].id, sizeof(e[i].id), "%s", db_get(res, (int)i, REVOKE_LOAD_C_ID));
+		e[i].agent = db_get_bool(res, (int)i, REVOKE_LOAD_C_AGENT);
+		e[i].disabled = db_get_bool(res, (int)i, REVOKE_LOAD_C_DISABLED);
+		e[i].valid_after_ms = db_get_i64(res, (int)i, REVOKE_LOAD_C_VALID_AFTER_MS);
 	}
 	PQclear(res);
 	qsort(e, *n, sizeof(*e), revoke_compare);

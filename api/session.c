@@ -8,7 +8,7 @@
  * that saw a worker's commit) as on a standby, so that a later read through a standby at
  * that position sees no less (monotonic reads). The poller's positions (replica.h) are a
  * floor for statements that are not tracked. A read that issues download URLs reads its
- * position in the statement (SESSION_SQL_POSITION), and the URLs carry it (signed), so a
+ * position in the statement (settle_position()::text), and the URLs carry it (signed), so a
  * cookie-less download reads as if it had the cookie.
  */
 #include "session.h"

@@ -37,7 +37,8 @@ db_begin(PGconn *c)
 static int
 db_tx_commit_lsn(PGconn *c, struct db_conn *s)
 {
-	static const char sql[] = "COMMIT; SELECT " DB_SQL_POSITION;
+	/* Two statements (no unit can be): settle_position() (migration 0017), as text. */
+	static const char sql[] = "COMMIT; SELECT settle_position()";
 	PGresult *r = db_exec_check(c, PQexec(c, sql), sql);
 
 	if (r == NULL)

@@ -21,8 +21,6 @@
 #define RELAY_KEEPALIVE_MS 5000
 #define RELAY_STOP_POLL_MS 100
 
-static const char relay_count_sql[] = "SELECT count(*) FROM outbox";
-
 static int64_t relay_backlog_rows; /* accessed with __atomic builtins */
 static struct relay *relay_local;  /* the relay thread of this process (__atomic) */
 
@@ -150,11 +148,12 @@ relay_drain(struct relay_loop *l)
 static int
 relay_count(struct relay_loop *l)
 {
-	PGresult *r = db_exec(l->conn, relay_count_sql, 0, NULL);
+	PGresult *r = db_exec(l->conn, SQL_TEXT(RELAY_COUNT), 0, NULL);
 
 	if (r == NULL)
 		return -1;
-	__atomic_store_n(&relay_backlog_rows, db_get_i64(r, 0, 0), __ATOMIC_RELAXED);
+	__atomic_store_n(&relay_backlog_rows, db_get_i64(r, 0, RELAY_COUNT_C_BACKLOG),
+	                 __ATOMIC_RELAXED);
 	PQclear(r);
 	return 0;
 }

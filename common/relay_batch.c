@@ -15,26 +15,6 @@
 #define RELAY_BAD_ROW_MS 3600000
 #define RELAY_JOIN_MS    50
 
-/* Claims due rows not claimed yet by this transaction ($2): statement_timestamp(), not
- * now(), so that a claim later in the transaction sees rows committed since it began. */
-static const char relay_batch_select_sql[] =
-    "SELECT id, kind, resource_id, attempt, (extract(epoch from created_at) * 1000)::bigint "
-    "FROM outbox WHERE available_at <= statement_timestamp() AND id <> ALL($2::uuid[]) "
-    "ORDER BY available_at LIMIT $1 FOR UPDATE SKIP LOCKED";
-/* Retires the delivered rows: $1 is a JSON array of their messages. Each row leaves the
- * outbox and its message enters the audit log, in one statement; logged_at is the moment
- * of this statement, just after the broker confirmed the batch. */
-static const char relay_batch_sent_sql[] =
-    "WITH m AS (SELECT e FROM jsonb_array_elements($1::jsonb) AS e),"
-    " sent AS (DELETE FROM outbox o USING m WHERE o.id = (m.e->>'id')::uuid RETURNING o.id)"
-    " INSERT INTO message_log (message_id, routing_key, payload, logged_at)"
-    " SELECT m.e->>'id', m.e->>'kind', m.e, clock_timestamp()"
-    " FROM m JOIN sent ON sent.id = (m.e->>'id')::uuid";
-static const char relay_batch_retry_sql[] =
-    "UPDATE outbox o SET attempt = d.attempt, "
-    "available_at = now() + d.ms * interval '1 millisecond' "
-    "FROM unnest($1::uuid[], $2::bigint[], $3::int[]) AS d(id, ms, attempt) WHERE o.id = d.id";
-
 /* A growing list literal passed as one query parameter: a Postgres array "{a,b,c}" of
  * plain items (uuids, numbers) or, with open '[', a JSON array of JSON texts. */
 struct relay_array {
@@ -94,7 +74,9 @@ relay_batch_array_end(struct relay_array *a)
 static bool
 relay_batch_row_job(const PGresult *r, int i, struct job *j)
 {
-	const char *id = db_get(r, i, 0), *kind = db_get(r, i, 1), *res = db_get(r, i, 2);
+	const char *id = db_get(r, i, RELAY_BATCH_CLAIM_C_ID);
+	const char *kind = db_get(r, i, RELAY_BATCH_CLAIM_C_KIND);
+	const char *res = db_get(r, i, RELAY_BATCH_CLAIM_C_RESOURCE_ID);
 
 	memset(j, 0, sizeof(*j));
 	if (strlen(id) >= sizeof(j->id) || strlen(kind) >= sizeof(j->kind) ||
@@ -103,8 +85,8 @@ relay_batch_row_job(const PGresult *r, int i, struct job *j)
 	strcpy(j->id, id);
 	strcpy(j->kind, kind);
 	strcpy(j->resource_id, res);
-	j->attempt = (int)db_get_i64(r, i, 3);
-	j->enqueued_at = db_get_i64(r, i, 4);
+	j->attempt = (int)db_get_i64(r, i, RELAY_BATCH_CLAIM_C_ATTEMPT);
+	j->enqueued_at = db_get_i64(r, i, RELAY_BATCH_CLAIM_C_CREATED_MS);
 	return true;
 }
 
@@ -119,22 +101,23 @@ struct relay_outcome {
 static int
 relay_batch_deliver_row(struct relay_loop *l, const PGresult *r, int i, struct relay_outcome *o)
 {
-	struct relay_retry retry = {.attempt = (int)db_get_i64(r, i, 3) + 1,
+	struct relay_retry retry = {.attempt =
+	                                (int)db_get_i64(r, i, RELAY_BATCH_CLAIM_C_ATTEMPT) + 1,
 	                            .delay_ms = RELAY_BAD_ROW_MS};
 	char *body = NULL, buf[24];
 	struct job j;
 	int rc = 1;
 
-	log_set_id(db_get(r, i, 0));
+	log_set_id(db_get(r, i, RELAY_BATCH_CLAIM_C_ID));
 	if (!relay_batch_row_job(r, i, &j) || (body = job_serialize(&j)) == NULL)
-		log_error("relay_bad_row kind=\"%.48s\"", db_get(r, i, 1));
+		log_error("relay_bad_row kind=\"%.48s\"", db_get(r, i, RELAY_BATCH_CLAIM_C_KIND));
 	else
 		rc = l->sink.deliver(l->sink.arg, &j, body, &retry);
 	log_set_id(NULL);
 	if (rc == 0) {
 		relay_batch_array_add(&o->sent, body);
 	} else if (rc > 0) {
-		relay_batch_array_add(&o->retry_ids, db_get(r, i, 0));
+		relay_batch_array_add(&o->retry_ids, db_get(r, i, RELAY_BATCH_CLAIM_C_ID));
 		snprintf(buf, sizeof(buf), "%" PRId64, retry.delay_ms > 0 ? retry.delay_ms : 0);
 		relay_batch_array_add(&o->retry_ms, buf);
 		snprintf(buf, sizeof(buf), "%d", retry.attempt);
@@ -152,12 +135,12 @@ relay_batch_record(struct relay_loop *l, struct relay_outcome *o)
 	const char *p[3];
 
 	p[0] = relay_batch_array_end(&o->sent);
-	if (o->sent.n > 0 && db_cmd(l->conn, relay_batch_sent_sql, 1, p) < 0)
+	if (o->sent.n > 0 && db_cmd(l->conn, SQL_TEXT(RELAY_BATCH_SENT), 1, p) < 0)
 		return -1;
 	p[0] = relay_batch_array_end(&o->retry_ids);
 	p[1] = relay_batch_array_end(&o->retry_ms);
 	p[2] = relay_batch_array_end(&o->retry_attempts);
-	if (o->retry_ids.n > 0 && db_cmd(l->conn, relay_batch_retry_sql, 3, p) < 0)
+	if (o->retry_ids.n > 0 && db_cmd(l->conn, SQL_TEXT(RELAY_BATCH_RETRY), 3, p) < 0)
 		return -1;
 	return 0;
 }
@@ -173,12 +156,12 @@ relay_batch_claim(struct relay_loop *l, struct relay_outcome *o)
 	int n = -1;
 
 	snprintf(limit, sizeof(limit), "%d", RELAY_BATCH - o->rows);
-	r = db_exec(l->conn, relay_batch_select_sql, 2, p);
+	r = db_exec(l->conn, SQL_TEXT(RELAY_BATCH_CLAIM), 2, p);
 	free(claimed);
 	if (r == NULL)
 		return -1;
 	for (n = 0; n < PQntuples(r); n++) {
-		relay_batch_array_add(&o->claimed, db_get(r, n, 0));
+		relay_batch_array_add(&o->claimed, db_get(r, n, RELAY_BATCH_CLAIM_C_ID));
 		if (relay_batch_deliver_row(l, r, n, o) < 0) {
 			n = -2;
 			break;

@@ -12,25 +12,24 @@
 #include "log.h"
 #include "outbox.h"
 #include "resource_delete.h"
-#include "trash.h"
 
 #define HOUSEKEEP_PURGE_BATCH   100 /* expired uploads purged in one transaction */
 #define HOUSEKEEP_PURGE_BATCHES 10  /* batches of one housekeeping round at most */
 
-/* Enqueues kind for every id in the first column of r; adds to *n. 0 or -1. */
+/* Enqueues kind for every id in column col of r; adds to *n. 0 or -1. */
 static int
-housekeep_enqueue_all(PGconn *c, PGresult *r, const char *kind, int *n)
+housekeep_enqueue_all(PGconn *c, PGresult *r, int col, const char *kind, int *n)
 {
 	for (int i = 0; i < PQntuples(r); i++) {
-		if (outbox_insert(c, kind, db_get(r, i, 0)) < 0)
+		if (outbox_insert(c, kind, db_get(r, i, col)) < 0)
 			return -1;
-		log_info("reconcile kind=%s resource=%s", kind, db_get(r, i, 0));
+		log_info("reconcile kind=%s resource=%s", kind, db_get(r, i, col));
 		(*n)++;
 	}
 	return 0;
 }
 
-/* Re-enqueues pending resources (see housekeep.h): the pending_sql of every kind that has
+/* Re-enqueues pending resources (see housekeep.h): the pending_unit of every kind that has
  * one. A transaction-scoped advisory lock keeps two workers from reconciling at the same
  * moment; the loser enqueues nothing. */
 int
@@ -45,19 +44,20 @@ housekeep_reconcile(PGconn *c, int64_t older_than_s, int *enqueued)
 	const char *p[] = {secs};
 	if (db_begin(c) < 0)
 		return -1;
-	r = db_exec(c, "SELECT pg_try_advisory_xact_lock(7450213)", 0, NULL);
+	r = db_exec(c, SQL_TEXT(HOUSEKEEP_LOCK), 0, NULL);
 	if (r == NULL)
 		goto fail;
-	if (!db_get_bool(r, 0, 0)) {
+	if (!db_get_bool(r, 0, HOUSEKEEP_LOCK_C_LOCKED)) {
 		rc = 0;
 		goto fail;
 	}
 	for (int i = 0; i < kinds_count; i++) {
-		if (kinds_all[i]->pending_sql == NULL)
+		const struct job_kind *k = kinds_all[i];
+		if (k->pending_unit == SQL_UNIT_COUNT)
 			continue;
 		PQclear(r);
-		r = db_exec(c, kinds_all[i]->pending_sql, 1, p);
-		if (r == NULL || housekeep_enqueue_all(c, r, kinds_all[i]->name, enqueued) < 0)
+		r = db_exec(c, sql_units[k->pending_unit].sql, 1, p);
+		if (r == NULL || housekeep_enqueue_all(c, r, k->pending_col, k->name, enqueued) < 0)
 			goto fail;
 	}
 	if (db_commit(c) < 0)
@@ -72,14 +72,6 @@ out:
 	PQclear(r);
 	return rc;
 }
-
-/* SQL: the upload alias u is not completed, not purged, and had no activity for $2 seconds:
- * not created, no chunk registered (chunks.created_at) nor stored (stored_at) since. */
-#define HOUSEKEEP_SQL_EXPIRED                                                                      \
-	"u.completed_at IS NULL AND u.purged_at IS NULL"                                           \
-	" AND u.created_at < now() - make_interval(secs => $2)"                                    \
-	" AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.upload_id = u.id"                         \
-	" AND greatest(c.created_at, c.stored_at) >= now() - make_interval(secs => $2))"
 
 /* Purges one batch of expired uploads (ttl: seconds, as text) in one transaction. The first
  * statement locks up to HOUSEKEEP_PURGE_BATCH of them, skipping any that a chunk registration,
@@ -101,21 +93,12 @@ housekeep_purge_batch(PGconn *c, int table, const char *ttl, int *purged)
 	const char *p[] = {limit, ttl};
 	if (db_begin(c) < 0)
 		return -1;
-	r = db_exec(c,
-	            "SELECT coalesce(array_agg(id), '{}')::text FROM (SELECT u.id FROM uploads u"
-	            " WHERE " HOUSEKEEP_SQL_EXPIRED " ORDER BY u.created_at LIMIT $1"
-	            " FOR NO KEY UPDATE OF u SKIP LOCKED) x",
-	            2, p);
+	r = db_exec(c, SQL_TEXT(HOUSEKEEP_EXPIRED_LOCK), 2, p);
 	if (r == NULL)
 		goto fail;
-	const char *q[] = {db_get(r, 0, 0), ttl};
-	if (resource_delete_purge(
-	        c,
-	        "SELECT u.id::text, u.storage_container, " RESOURCE_DELETE_SQL_CHUNK_NUMBERS(
-	            "u") " FROM uploads u"
-	                 " WHERE u.id = ANY($1::uuid[]) AND " HOUSEKEEP_SQL_EXPIRED
-	                 " ORDER BY u.id",
-	        2, q, purged, &err) < 0) {
+	const char *q[] = {db_get(r, 0, HOUSEKEEP_EXPIRED_LOCK_C_IDS), ttl};
+	if (resource_delete_purge(c, SQL_TEXT(HOUSEKEEP_EXPIRED_UPLOADS), 2, q,
+	                          HOUSEKEEP_EXPIRED_UPLOADS_C_ID, purged, &err) < 0) {
 		log_warn("upload_purge_failed error=\"%s\"", err);
 		goto fail;
 	}
@@ -140,16 +123,9 @@ out:
 static int
 housekeep_trash_batch(PGconn *c, int files, const char *ttl, int *n)
 {
-	static const char *const sqls[2] = {
-	    TRASH_SQL_PURGE("folders", "SELECT t.id FROM folders t WHERE " TRASH_SQL_ROOT(
-	                                   "t") " AND t.deleted_at < now() - make_interval(secs =>"
-	                                        " $1) ORDER BY t.deleted_at LIMIT $2"
-	                                        " FOR UPDATE SKIP LOCKED"),
-	    TRASH_SQL_PURGE("files", "SELECT t.id FROM files t WHERE " TRASH_SQL_ROOT(
-	                                 "t") " AND t.deleted_at < now() - make_interval(secs =>"
-	                                      " $1) ORDER BY t.deleted_at LIMIT $2"
-	                                      " FOR UPDATE SKIP LOCKED"),
-	};
+	static const enum sql_unit units[2] = {SQL_HOUSEKEEP_TRASH_FOLDERS,
+	                                       SQL_HOUSEKEEP_TRASH_FILES};
+	int col = files ? HOUSEKEEP_TRASH_FILES_C_ID : HOUSEKEEP_TRASH_FOLDERS_C_ID;
 	char limit[16];
 	PGresult *r = NULL;
 	int rc = -1;
@@ -159,10 +135,10 @@ housekeep_trash_batch(PGconn *c, int files, const char *ttl, int *n)
 	const char *p[] = {ttl, limit};
 	if (db_begin(c) < 0)
 		return -1;
-	if ((r = db_exec(c, sqls[files], 2, p)) == NULL)
+	if ((r = db_exec(c, sql_units[units[files]].sql, 2, p)) == NULL)
 		goto fail;
 	for (int i = 0; i < PQntuples(r); i++) {
-		if (outbox_insert(c, JOB_RESOURCE_DELETE, db_get(r, i, 0)) < 0)
+		if (outbox_insert(c, JOB_RESOURCE_DELETE, db_get(r, i, col)) < 0)
 			goto fail;
 	}
 	if (db_commit(c) < 0)
@@ -207,8 +183,7 @@ housekeep_round(PGconn *c)
 	char ttl[24];
 	int total = 0;
 
-	if (db_cmd(c, "DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'",
-	           0, NULL) < 0)
+	if (db_cmd(c, SQL_TEXT(HOUSEKEEP_FORGET_KEYS), 0, NULL) < 0)
 		return -1;
 	snprintf(ttl, sizeof(ttl), "%lld", (long long)cfg.upload_ttl);
 	if (housekeep_batches(c, housekeep_purge_batch, 0, ttl, &total) < 0)

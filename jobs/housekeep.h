@@ -10,7 +10,7 @@
 #include "util.h"
 
 /* Runs jobs reconciliation on c: in one transaction, re-enqueues through the outbox every
- * resource that a kind's pending_sql selects as pending for more than older_than_s seconds
+ * resource that a kind's pending_unit selects as pending for more than older_than_s seconds
  * (a project not consistent, no error, not deleted; a completed, unpurged upload not
  * consistent, no error), skipping resources that already have an unsent outbox row.
  * *enqueued gets the number of jobs written. 0 or -1 (error logged). */

@@ -22,10 +22,7 @@ static bool
 jobs_seen(PGconn *c, const struct job *j)
 {
 	const char *p[] = {j->id};
-	PGresult *r = db_exec(c,
-	                      "SELECT 1 FROM job_runs WHERE message_id = $1"
-	                      " AND outcome <> 'gave_up'",
-	                      1, p);
+	PGresult *r = db_exec(c, SQL_TEXT(JOBS_SEEN), 1, p);
 	bool seen = r != NULL && PQntuples(r) > 0;
 
 	PQclear(r);
@@ -41,8 +38,7 @@ jobs_record(PGconn *c, const struct job *j)
 	char attempt[16];
 	snprintf(attempt, sizeof(attempt), "%d", j->attempt);
 	const char *p[] = {j->id, j->kind, j->resource_id, attempt};
-	PGresult *r = db_exec(
-	    c, KIND_SQL_RECORD("VALUES ($1::uuid, $2, $3::uuid, $4::int, 'running')"), 4, p);
+	PGresult *r = db_exec(c, SQL_TEXT(JOBS_RECORD), 4, p);
 	int rc = -1;
 
 	if (r == NULL)
@@ -85,13 +81,12 @@ jobs_transaction(PGconn *c, const struct job_kind *k, const struct job *j, char 
 	if (res != JOB_DONE)
 		goto fail;
 	const char *p[] = {j->id, outcome};
-	if (db_cmd(c, "UPDATE job_runs SET outcome = $2, finished_at = now() WHERE message_id = $1",
-	           2, p) < 0) {
+	if (db_cmd(c, SQL_TEXT(JOBS_FINISH), 2, p) < 0) {
 		*err = xstrdup("database: updating job_runs failed");
 		res = JOB_RETRY;
 		goto fail;
 	}
-	if (db_cmd(c, "SELECT " KIND_SQL_NOTIFY("$1"), 1, (const char *[]){j->resource_id}) < 0) {
+	if (db_cmd(c, SQL_TEXT(JOBS_NOTIFY), 1, (const char *[]){j->resource_id}) < 0) {
 		*err = xstrdup("database: notify failed");
 		res = JOB_RETRY;
 		goto fail;
@@ -182,7 +177,7 @@ jobs_run_batch(PGconn *c, const struct job_kind *k, struct jobs_item *items, int
 }
 
 /* Records that j gave up after its last attempt: the error on its resource (its kind's
- * give_up_sql, guarded so that a resource already consistent or already failed is left
+ * give_up_unit, guarded so that a resource already consistent or already failed is left
  * alone) and a job_runs row with outcome "gave_up". 0 (also for an unknown kind) or -1. */
 int
 jobs_give_up(PGconn *c, const struct job *j, const char *reason)
@@ -201,11 +196,8 @@ jobs_give_up(PGconn *c, const struct job *j, const char *reason)
 
 	if (db_begin(c) < 0)
 		goto out;
-	if (db_cmd(c, k->give_up_sql, 2, p) < 0 ||
-	    db_cmd(c,
-	           "INSERT INTO job_runs (message_id, kind, resource_id, attempt, outcome)"
-	           " VALUES ($1, $2, $3, $4, 'gave_up') ON CONFLICT (message_id) DO NOTHING",
-	           4, pr) < 0) {
+	if (db_cmd(c, sql_units[k->give_up_unit].sql, 2, p) < 0 ||
+	    db_cmd(c, SQL_TEXT(JOBS_GAVE_UP), 4, pr) < 0) {
 		db_rollback(c);
 		goto out;
 	}

@@ -16,7 +16,7 @@
 enum job_result jobs_run(PGconn *c, const struct job *j, char **err);
 
 /* Records that j gave up after its last attempt: sets error_on / error_message on the
- * resource (its kind's give_up_sql, state-guarded). 0 or -1. */
+ * resource (its kind's give_up_unit, state-guarded). 0 or -1. */
 int jobs_give_up(PGconn *c, const struct job *j, const char *reason) MUSTCHECK;
 
 /* Delay before a run whose backoff step is `step` (>= 2; the attempt number, for a real

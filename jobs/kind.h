@@ -1,6 +1,5 @@
-/* kind.h: what a job kind is (struct job_kind), what a run ends with, and the SQL rules every
- * kind's run shares (its job_runs row, the notification of waiters). Types and macros only:
- * the kinds (one file each) include it, and kinds.c lists them. */
+/* kind.h: what a job kind is (struct job_kind) and what a run ends with. Types only: the
+ * kinds (one file each) include it, and kinds.c lists them. */
 #ifndef SETTLE_KIND_H
 #define SETTLE_KIND_H
 
@@ -9,6 +8,7 @@
 #include <stdint.h>
 
 #include "job.h"
+#include "sql_units.h"
 #include "storage_provider.h"
 
 enum job_result {
@@ -56,25 +56,22 @@ struct job_kind {
 	 * item gets JOB_DONE with a verdict in v, or another result with err. */
 	void (*check)(PGconn *c, struct jobs_item *items, int n, int64_t read_max);
 	/* Step two: commits in one statement the verdicts of the JOB_DONE items not deferred,
-	 * with their job_runs rows (KIND_SQL_RECORD), and notifies waiters (KIND_SQL_NOTIFY);
-	 * each becomes JOB_DONE or JOB_DUPLICATE. 0, or -1 when the statement failed. */
+	 * with their job_runs rows (as the unit jobs_record writes one), and notifies waiters
+	 * (as jobs_notify does); each becomes JOB_DONE or JOB_DUPLICATE. 0, or -1 when the
+	 * statement failed. */
 	int (*commit)(PGconn *c, struct jobs_item *items, int n);
 	/* Frees what check stored in v. */
 	void (*clear)(struct job_verdict *v);
-	/* SQL ($1 resource id, $2 message) that records on the resource that its job gave up
-	 * after its last attempt, guarded so that a resource already settled is left alone. */
-	const char *give_up_sql;
-	/* SQL ($1 seconds) selecting the ids of resources pending for longer than that, which
-	 * reconcile enqueues again; NULL when the kind has none to reconcile. */
-	const char *pending_sql;
+	/* The unit ($1 resource id, $2 message) that records on the resource that its job gave
+	 * up after its last attempt, guarded so that a resource already settled is left alone
+	 * (<kind>_give_up in sql/<kind>.sql). */
+	enum sql_unit give_up_unit;
+	/* The unit ($1 seconds) selecting the ids of resources pending for longer than that,
+	 * which reconcile enqueues again (<kind>_pending), and its column of the ids
+	 * (<KIND>_PENDING_C_ID); SQL_UNIT_COUNT when the kind has none to reconcile. */
+	enum sql_unit pending_unit;
+	int pending_col;
 };
-
-/* SQL ($1 resource id, $2 message) for a kind's give_up_sql: records on the row of table
- * that its job gave up, once (a row already failed keeps its first error), when guard (SQL
- * beginning with " AND", or "") also holds. */
-#define KIND_SQL_GIVE_UP(table, guard)                                                             \
-	"UPDATE " table " SET error_at = now(), error_message = $2"                                \
-	" WHERE id = $1 AND error_at IS NULL" guard
 
 /* True if k runs in two steps and may run in a batch with other jobs of its kind. */
 static inline bool
@@ -82,22 +79,5 @@ kind_batchable(const struct job_kind *k)
 {
 	return k->check != NULL;
 }
-
-/* SQL: the job_runs row of a run, from rows (a SELECT or VALUES of message_id, kind,
- * resource_id, attempt, outcome): a message runs once, but a "gave_up" row of the same
- * message (a dead letter requeued) is taken over. Returns message_id, resource_id of each
- * message recorded; a message not returned already ran. */
-#define KIND_SQL_RECORD(rows)                                                                      \
-	"INSERT INTO job_runs (message_id, kind, resource_id, attempt, outcome) " rows             \
-	" ON CONFLICT (message_id) DO UPDATE SET attempt = EXCLUDED.attempt,"                      \
-	" outcome = EXCLUDED.outcome, finished_at = now()"                                         \
-	" WHERE job_runs.outcome = 'gave_up' RETURNING message_id, resource_id"
-
-/* SQL, select-list items: wakes the API requests waiting (Prefer: wait) for the resource
- * id rid (an expression) and, for an upload, for its project; delivered at COMMIT. */
-#define KIND_SQL_NOTIFY(rid)                                                                       \
-	"pg_notify('settle_consistent', (" rid ")::text), pg_notify('settle_consistent',"          \
-	" coalesce((SELECT project_id::text FROM uploads WHERE id = (" rid ")::uuid), (" rid       \
-	")::text))"
 
 #endif

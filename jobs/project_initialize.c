@@ -18,10 +18,7 @@ project_initialize_run(PGconn *c, const struct job *j, const char **outcome, cha
 	const char *p[] = {j->resource_id};
 	enum job_result res = JOB_RETRY;
 	char *serr = NULL;
-	PGresult *r = db_exec(c,
-	                      "SELECT storage_container, is_consistent, is_deleted FROM projects"
-	                      " WHERE id = $1 FOR UPDATE",
-	                      1, p);
+	PGresult *r = db_exec(c, SQL_TEXT(PROJECT_INITIALIZE_LOAD), 1, p);
 
 	if (r == NULL) {
 		*err = xstrdup("database: loading the project failed");
@@ -32,27 +29,26 @@ project_initialize_run(PGconn *c, const struct job *j, const char **outcome, cha
 		res = JOB_INVALID;
 		goto out;
 	}
-	if (db_get_bool(r, 0, 1) || db_get_bool(r, 0, 2)) {
+	bool consistent = db_get_bool(r, 0, PROJECT_INITIALIZE_LOAD_C_IS_CONSISTENT);
+	const char *container = db_get(r, 0, PROJECT_INITIALIZE_LOAD_C_STORAGE_CONTAINER);
+	if (consistent || db_get_bool(r, 0, PROJECT_INITIALIZE_LOAD_C_IS_DELETED)) {
 		/* Already consistent, or deleted before it was initialised: nothing to create. */
-		*outcome = db_get_bool(r, 0, 1) ? "noop" : "deleted";
+		*outcome = consistent ? "noop" : "deleted";
 		res = JOB_DONE;
 		goto out;
 	}
-	int rc = storage_container_create(db_get(r, 0, 0), &serr);
+	int rc = storage_container_create(container, &serr);
 	if (rc < 0) {
 		res = kind_storage_failed(rc);
-		*err = xasprintf("storage: creating container %s: %s", db_get(r, 0, 0),
+		*err = xasprintf("storage: creating container %s: %s", container,
 		                 serr != NULL ? serr : "failed");
 		goto out;
 	}
-	if (db_cmd(c,
-	           "UPDATE projects SET is_consistent = true, error_at = NULL, error_message = NULL"
-	           " WHERE id = $1 AND NOT is_consistent",
-	           1, p) < 0) {
+	if (db_cmd(c, SQL_TEXT(PROJECT_INITIALIZE_DONE), 1, p) < 0) {
 		*err = xstrdup("database: updating the project failed");
 		goto out;
 	}
-	log_debug("project_initialized project=%s container=%s", j->resource_id, db_get(r, 0, 0));
+	log_debug("project_initialized project=%s container=%s", j->resource_id, container);
 	*outcome = "consistent";
 	res = JOB_DONE;
 out:
@@ -64,8 +60,7 @@ out:
 const struct job_kind project_initialize_kind = {
     .name = JOB_PROJECT_INITIALIZE,
     .run = project_initialize_run,
-    .give_up_sql = KIND_SQL_GIVE_UP("projects", " AND NOT is_consistent"),
-    .pending_sql = "SELECT p.id FROM projects p WHERE NOT p.is_consistent AND p.error_at IS NULL"
-                   " AND NOT p.is_deleted AND p.created_at < now() - make_interval(secs => $1)"
-                   " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.resource_id = p.id)",
+    .give_up_unit = SQL_PROJECT_INITIALIZE_GIVE_UP,
+    .pending_unit = SQL_PROJECT_INITIALIZE_PENDING,
+    .pending_col = PROJECT_INITIALIZE_PENDING_C_ID,
 };

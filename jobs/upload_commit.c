@@ -8,31 +8,6 @@
 
 #include "db.h"
 
-/* The whole effect of a batch of upload.complete jobs in one statement (one round trip, no
- * BEGIN/COMMIT). $1 is a JSON array of {mid, kind, rid, attempt, outcome, error, apply}, one per
- * job with distinct message ids. It records each message in job_runs (or takes over a
- * "gave_up" row), marks each upload whose message was recorded consistent (with the error
- * of a failed check) at the moment of the statement, notifies the upload's and its
- * project's waiters, and returns the message ids recorded. */
-static const char upload_commit_sql[] =
-    "WITH v AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(mid uuid, kind text, rid uuid,"
-    " attempt int, outcome text, error text, apply boolean)),"
-    " rec AS (" KIND_SQL_RECORD(
-        "SELECT mid, kind, rid, attempt, outcome FROM v") "),"
-                                                          " upd AS (UPDATE uploads u SET "
-                                                          "is_consistent = true, consistent_at = "
-                                                          "clock_timestamp(),"
-                                                          " error_at = CASE WHEN v.error IS NULL "
-                                                          "THEN NULL ELSE clock_timestamp() END,"
-                                                          " error_message = v.error FROM v JOIN "
-                                                          "rec ON rec.message_id = v.mid"
-                                                          " WHERE u.id = v.rid AND v.apply AND NOT "
-                                                          "u.is_consistent AND u.purged_at IS NULL"
-                                                          " RETURNING u.id, u.project_id)"
-                                                          " SELECT "
-                                                          "rec.message_id::text, " KIND_SQL_NOTIFY(
-                                                              "rec.resource_id") " FROM rec";
-
 static const char *
 upload_commit_outcome(const struct job_verdict *v)
 {
@@ -82,7 +57,8 @@ upload_commit_run(PGconn *c, struct jobs_item *items, int n)
 	}
 	body = json_dumps(arr, JSON_COMPACT);
 	json_decref(arr);
-	r = db_exec(c, upload_commit_sql, 1, (const char *[]){body});
+	/* The whole effect of the batch in one statement (one round trip, no BEGIN/COMMIT). */
+	r = db_exec(c, SQL_TEXT(UPLOAD_COMMIT_RUN), 1, (const char *[]){body});
 	free(body);
 	if (r == NULL)
 		return -1;
@@ -91,7 +67,8 @@ upload_commit_run(PGconn *c, struct jobs_item *items, int n)
 			continue;
 		items[i].res = JOB_DUPLICATE;
 		for (int k = 0; k < PQntuples(r); k++)
-			if (strcmp(db_get(r, k, 0), items[i].j->id) == 0)
+			if (strcmp(db_get(r, k, UPLOAD_COMMIT_RUN_C_MESSAGE_ID), items[i].j->id) ==
+			    0)
 				items[i].res = JOB_DONE;
 	}
 	PQclear(r);

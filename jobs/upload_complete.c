@@ -13,31 +13,6 @@
 #include "upload_commit.h"
 #include "upload_complete.h"
 
-/* Columns of the load query: the job's position (1..n), its upload, then one chunk per
- * row. */
-enum {
-	L_ORD,
-	U_ID,
-	U_SIZE,
-	U_COMPLETED,
-	U_CONSISTENT,
-	U_PURGED,
-	U_CONTAINER,
-	U_ALG,
-	U_VALUE,
-	U_SEEN,
-	U_PROVIDER,
-	C_NUMBER,
-	C_SIZE,
-	C_HASH,
-	C_ALG,
-	C_STORED_SIZE,
-	C_MD5,
-	C_SHA1,
-	C_SHA256,
-	C_STORED
-};
-
 /* What storage computed of one chunk: from the chunk's row when the provider recorded it
  * while storing the bytes (local), else from the store itself (storage_chunk_facts: Swift,
  * where the bytes never pass through Settle). */
@@ -75,6 +50,14 @@ uc_stored_digest(const struct uc_rows *rows, int i, enum hash_alg alg)
 	return rows->facts[i - rows->row0].digest[alg];
 }
 
+/* The stored digests of a chunk row are its columns stored_md5 .. stored_sha256, one per
+ * enum hash_alg in its order. */
+_Static_assert((int)UPLOAD_COMPLETE_LOAD_C_STORED_SHA1 - UPLOAD_COMPLETE_LOAD_C_STORED_MD5 ==
+                       HASH_SHA1 - HASH_MD5 &&
+                   (int)UPLOAD_COMPLETE_LOAD_C_STORED_SHA256 - UPLOAD_COMPLETE_LOAD_C_STORED_MD5 ==
+                       HASH_SHA256 - HASH_MD5,
+               "the stored digests of upload_complete_load in enum hash_alg's order");
+
 /* Fills the facts of each chunk of rows (see struct uc_fact). JOB_DONE, or JOB_RETRY /
  * JOB_UNAVAILABLE with *err when the store cannot answer. */
 static enum job_result
@@ -86,15 +69,17 @@ uc_load_facts(const struct uc_plan *plan, struct uc_rows *rows, char **err)
 		struct storage_facts sf;
 		char *serr = NULL;
 
-		if (db_get_bool(rows->r, i, C_STORED)) {
+		if (db_get_bool(rows->r, i, UPLOAD_COMPLETE_LOAD_C_STORED)) {
 			f->stored = true;
-			f->size = db_get_i64(rows->r, i, C_STORED_SIZE);
+			f->size = db_get_i64(rows->r, i, UPLOAD_COMPLETE_LOAD_C_STORED_SIZE);
 			for (int a = 0; a < HASH_ALG_COUNT; a++)
-				f->digest[a] = db_get(rows->r, i, C_MD5 + a);
+				f->digest[a] =
+				    db_get(rows->r, i, UPLOAD_COMPLETE_LOAD_C_STORED_MD5 + a);
 			continue;
 		}
-		int rc = storage_chunk_facts(plan->container, plan->upload_id,
-		                             (int)db_get_i64(rows->r, i, C_NUMBER), &sf, &serr);
+		int rc = storage_chunk_facts(
+		    plan->container, plan->upload_id,
+		    (int)db_get_i64(rows->r, i, UPLOAD_COMPLETE_LOAD_C_NUMBER), &sf, &serr);
 		if (rc < 0) {
 			if (rc != -STORAGE_ENOENT) {
 				*err =
@@ -119,13 +104,14 @@ uc_load_facts(const struct uc_plan *plan, struct uc_rows *rows, char **err)
 static bool
 uc_chunk_alg(const PGresult *r, int i, enum hash_alg *alg, char **bad)
 {
-	const char *value = db_get(r, i, C_HASH);
+	const char *value = db_get(r, i, UPLOAD_COMPLETE_LOAD_C_CHUNK_HASH_VALUE);
 
 	if (value == NULL || value[0] == '\0')
 		return false;
-	if (!hash_parse_alg(db_get(r, i, C_ALG), alg)) {
+	if (!hash_parse_alg(db_get(r, i, UPLOAD_COMPLETE_LOAD_C_CHUNK_HASH_ALGORITHM), alg)) {
 		*bad = xasprintf("chunk %lld: unsupported hash algorithm %s",
-		                 (long long)db_get_i64(r, i, C_NUMBER), db_get(r, i, C_ALG));
+		                 (long long)db_get_i64(r, i, UPLOAD_COMPLETE_LOAD_C_NUMBER),
+		                 db_get(r, i, UPLOAD_COMPLETE_LOAD_C_CHUNK_HASH_ALGORITHM));
 		return false;
 	}
 	return true;
@@ -142,8 +128,8 @@ uc_check_rows(const struct uc_rows *rows, int64_t upload_size)
 
 	for (int k = 0; k < rows->n; k++) {
 		int i = rows->row0 + k;
-		long long number = (long long)db_get_i64(r, i, C_NUMBER);
-		int64_t size = db_get_i64(r, i, C_SIZE);
+		long long number = (long long)db_get_i64(r, i, UPLOAD_COMPLETE_LOAD_C_NUMBER);
+		int64_t size = db_get_i64(r, i, UPLOAD_COMPLETE_LOAD_C_CHUNK_SIZE);
 		enum hash_alg alg;
 
 		if (number != k + 1)
@@ -158,10 +144,13 @@ uc_check_rows(const struct uc_rows *rows, int64_t upload_size)
 			    number, (long long)size, (long long)rows->facts[k].size);
 		if (uc_chunk_alg(r, i, &alg, &bad)) {
 			const char *stored = uc_stored_digest(rows, i, alg);
-			if (stored != NULL && strcasecmp(stored, db_get(r, i, C_HASH)) != 0)
+			if (stored != NULL &&
+			    strcasecmp(stored,
+			               db_get(r, i, UPLOAD_COMPLETE_LOAD_C_CHUNK_HASH_VALUE)) != 0)
 				return xasprintf(
 				    "chunk %lld: reported %s %s does not match stored %s", number,
-				    hash_alg_name(alg), db_get(r, i, C_HASH), stored);
+				    hash_alg_name(alg),
+				    db_get(r, i, UPLOAD_COMPLETE_LOAD_C_CHUNK_HASH_VALUE), stored);
 		}
 		if (bad != NULL)
 			return bad;
@@ -229,7 +218,7 @@ uc_stream_chunk(const struct uc_plan *plan, const struct uc_rows *rows, int i,
                 struct hash_set *whole, char **bad, char **err)
 {
 	const PGresult *r = rows->r;
-	long long number = (long long)db_get_i64(r, i, C_NUMBER);
+	long long number = (long long)db_get_i64(r, i, UPLOAD_COMPLETE_LOAD_C_NUMBER);
 	const struct uc_fact *f = &rows->facts[i - rows->row0];
 	enum hash_alg alg = HASH_MD5;
 	bool own = uc_chunk_alg(r, i, &alg, bad) && uc_stored_digest(rows, i, alg) == NULL;
@@ -245,10 +234,12 @@ uc_stream_chunk(const struct uc_plan *plan, const struct uc_rows *rows, int i,
 		char out[HASH_ALG_COUNT][HASH_HEX_MAX];
 		hash_set_final(s.own, out);
 		s.own = NULL;
-		if (strcasecmp(out[alg], db_get(r, i, C_HASH)) != 0)
-			*bad =
-			    xasprintf("chunk %lld: reported %s %s does not match stored %s", number,
-			              hash_alg_name(alg), db_get(r, i, C_HASH), out[alg]);
+		if (strcasecmp(out[alg], db_get(r, i, UPLOAD_COMPLETE_LOAD_C_CHUNK_HASH_VALUE)) !=
+		    0)
+			*bad = xasprintf("chunk %lld: reported %s %s does not match stored %s",
+			                 number, hash_alg_name(alg),
+			                 db_get(r, i, UPLOAD_COMPLETE_LOAD_C_CHUNK_HASH_VALUE),
+			                 out[alg]);
 	}
 out:
 	if (s.own != NULL)
@@ -319,7 +310,7 @@ uc_read_bytes_reported(const struct uc_plan *plan, const struct uc_rows *rows)
 	if (!plan->whole || rows->n < 2)
 		return 0;
 	for (int k = 0; k < rows->n; k++)
-		total += db_get_i64(rows->r, rows->row0 + k, C_SIZE);
+		total += db_get_i64(rows->r, rows->row0 + k, UPLOAD_COMPLETE_LOAD_C_CHUNK_SIZE);
 	return total;
 }
 
@@ -330,10 +321,11 @@ uc_plan_init(struct uc_plan *plan, const struct uc_rows *rows, char **bad)
 {
 	const PGresult *u = rows->r;
 	int row = rows->row0;
-	const char *alg = db_get(u, row, U_ALG), *value = db_get(u, row, U_VALUE);
+	const char *alg = db_get(u, row, UPLOAD_COMPLETE_LOAD_C_HASH_ALGORITHM),
+	           *value = db_get(u, row, UPLOAD_COMPLETE_LOAD_C_HASH_VALUE);
 
-	plan->upload_id = db_get(u, row, U_ID);
-	plan->container = db_get(u, row, U_CONTAINER);
+	plan->upload_id = db_get(u, row, UPLOAD_COMPLETE_LOAD_C_ID);
+	plan->container = db_get(u, row, UPLOAD_COMPLETE_LOAD_C_STORAGE_CONTAINER);
 	plan->whole_value = value;
 	plan->whole = value != NULL && value[0] != '\0';
 	plan->whole_stored = NULL;
@@ -351,21 +343,6 @@ uc_plan_whole_stored(struct uc_plan *plan, const struct uc_rows *rows)
 	if (plan->whole && rows->n == 1)
 		plan->whole_stored = uc_stored_digest(rows, rows->row0, plan->whole_alg);
 }
-
-/* Every upload of the batch with its chunks, a row per chunk, in the order of the jobs;
- * U_SEEN: this message already ran (a redelivery: spares reading the bytes again; a
- * "gave_up" row does not count, so a requeued dead letter runs again); U_PROVIDER: the
- * storage provider that holds its bytes. */
-static const char uc_load_sql[] =
-    "SELECT j.ord, u.id::text, u.size, u.completed_at IS NOT NULL, u.is_consistent,"
-    " u.purged_at IS NOT NULL, u.storage_container, u.completed_hash_algorithm,"
-    " u.completed_hash_value, EXISTS (SELECT 1 FROM job_runs r WHERE r.message_id = j.mid"
-    " AND r.outcome <> 'gave_up'), u.storage_provider, c.number, c.size, c.hash_value, "
-    "c.hash_algorithm,"
-    " c.stored_size, c.stored_md5, c.stored_sha1, c.stored_sha256, c.stored_at IS NOT NULL"
-    " FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS j(mid, rid, ord)"
-    " LEFT JOIN uploads u ON u.id = j.rid LEFT JOIN chunks c ON c.upload_id = u.id"
-    " ORDER BY j.ord, c.number";
 
 /* Deletes what storage writers killed mid-chunk left beside the upload's chunks: it is
  * completed, so none of them can change any more. A failure only costs disk space. */
@@ -407,7 +384,8 @@ uc_seal(const struct uc_plan *plan, const struct uc_rows *rows, char **err)
 	enum job_result res = JOB_DONE;
 
 	for (int k = 0; k < rows->n; k++)
-		numbers[k] = (int)db_get_i64(rows->r, rows->row0 + k, C_NUMBER);
+		numbers[k] =
+		    (int)db_get_i64(rows->r, rows->row0 + k, UPLOAD_COMPLETE_LOAD_C_NUMBER);
 	int rc = storage_seal(plan->container, plan->upload_id, numbers, rows->n, &serr);
 	if (rc < 0) {
 		res = kind_storage_failed(rc);
@@ -437,7 +415,8 @@ uc_check_stored(struct jobs_item *it, struct uc_plan *plan, struct uc_rows *rows
 	    (it->res = uc_load_facts(plan, rows, &it->err)) != JOB_DONE)
 		goto out;
 	uc_plan_whole_stored(plan, rows);
-	it->v.error = uc_check_rows(rows, db_get_i64(rows->r, rows->row0, U_SIZE));
+	it->v.error =
+	    uc_check_rows(rows, db_get_i64(rows->r, rows->row0, UPLOAD_COMPLETE_LOAD_C_SIZE));
 	if (it->v.error == NULL && uc_read_bytes(plan, rows) > read_max) {
 		it->deferred = true;
 		goto out;
@@ -465,25 +444,29 @@ uc_check_one(struct jobs_item *it, struct uc_rows *rows, int64_t read_max)
 	struct uc_plan plan = {0};
 
 	it->res = JOB_DONE;
-	if (db_get(r, rows->row0, U_ID) == NULL || !db_get_bool(r, rows->row0, U_COMPLETED)) {
+	if (db_get(r, rows->row0, UPLOAD_COMPLETE_LOAD_C_ID) == NULL ||
+	    !db_get_bool(r, rows->row0, UPLOAD_COMPLETE_LOAD_C_COMPLETED)) {
 		it->err = xasprintf("upload %s %s", it->j->resource_id,
-		                    db_get(r, rows->row0, U_ID) == NULL ? "does not exist"
-		                                                        : "is not completed");
+		                    db_get(r, rows->row0, UPLOAD_COMPLETE_LOAD_C_ID) == NULL
+		                        ? "does not exist"
+		                        : "is not completed");
 		it->res = JOB_INVALID;
 		return;
 	}
-	if (db_get_bool(r, rows->row0, U_SEEN)) {
+	if (db_get_bool(r, rows->row0, UPLOAD_COMPLETE_LOAD_C_SEEN)) {
 		it->res = JOB_DUPLICATE;
 		return;
 	}
-	if (db_get_bool(r, rows->row0, U_CONSISTENT) || db_get_bool(r, rows->row0, U_PURGED)) {
+	if (db_get_bool(r, rows->row0, UPLOAD_COMPLETE_LOAD_C_CONSISTENT) ||
+	    db_get_bool(r, rows->row0, UPLOAD_COMPLETE_LOAD_C_PURGED)) {
 		it->v.noop = true;
 		return;
 	}
 	/* Bytes this worker's provider does not hold are not judged: retried like any failure
 	 * (a worker that holds them may take it, during a change of SETTLE_STORAGE), then given
 	 * up with the error on the upload, not consistent, its job in settle.dead. */
-	if (!storage_holds(db_get(r, rows->row0, U_PROVIDER), &it->err)) {
+	if (!storage_holds(db_get(r, rows->row0, UPLOAD_COMPLETE_LOAD_C_STORAGE_PROVIDER),
+	                   &it->err)) {
 		it->res = JOB_RETRY;
 		return;
 	}
@@ -516,7 +499,7 @@ upload_complete_check(PGconn *c, struct jobs_item *items, int n, int64_t read_ma
 {
 	char *mids = uc_uuid_array(items, n, false), *rids = uc_uuid_array(items, n, true);
 	const char *p[] = {mids, rids};
-	PGresult *r = db_exec(c, uc_load_sql, 2, p);
+	PGresult *r = db_exec(c, SQL_TEXT(UPLOAD_COMPLETE_LOAD), 2, p);
 	int row = 0;
 
 	for (int i = 0; i < n; i++) {
@@ -527,9 +510,12 @@ upload_complete_check(PGconn *c, struct jobs_item *items, int n, int64_t read_ma
 			items[i].err = xstrdup("database: loading the upload failed");
 			continue;
 		}
-		while (row < PQntuples(r) && db_get_i64(r, row, L_ORD) == i + 1)
+		while (row < PQntuples(r) &&
+		       db_get_i64(r, row, UPLOAD_COMPLETE_LOAD_C_ORD) == i + 1)
 			row++;
-		rows.n = db_get(r, rows.row0, C_NUMBER) != NULL ? row - rows.row0 : 0;
+		rows.n = db_get(r, rows.row0, UPLOAD_COMPLETE_LOAD_C_NUMBER) != NULL
+		             ? row - rows.row0
+		             : 0;
 		log_set_id(items[i].j->id);
 		uc_check_one(&items[i], &rows, read_max);
 		log_set_id(NULL);
@@ -544,9 +530,7 @@ const struct job_kind upload_complete_kind = {
     .check = upload_complete_check,
     .commit = upload_commit_run,
     .clear = upload_commit_clear,
-    .give_up_sql = KIND_SQL_GIVE_UP("uploads", " AND NOT is_consistent"),
-    .pending_sql = "SELECT u.id FROM uploads u WHERE u.completed_at IS NOT NULL"
-                   " AND NOT u.is_consistent AND u.error_at IS NULL AND u.purged_at IS NULL"
-                   " AND u.completed_at < now() - make_interval(secs => $1)"
-                   " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.resource_id = u.id)",
+    .give_up_unit = SQL_UPLOAD_COMPLETE_GIVE_UP,
+    .pending_unit = SQL_UPLOAD_COMPLETE_PENDING,
+    .pending_col = UPLOAD_COMPLETE_PENDING_C_ID,
 };

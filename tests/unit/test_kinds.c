@@ -55,15 +55,15 @@ test_descriptors(void **state)
 		print_message("kind %s\n", k->name);
 		assert_true((k->run != NULL) != kind_batchable(k));
 		assert_true(!kind_batchable(k) || (k->commit != NULL && k->clear != NULL));
-		assert_non_null(k->give_up_sql);
+		assert_in_range(k->give_up_unit, 0, SQL_UNIT_COUNT - 1);
 		assert_ptr_equal(kinds_find(k->name), k);
 	}
 	assert_true(kind_batchable(&upload_complete_kind));
 	assert_false(kind_batchable(&project_initialize_kind));
 	assert_false(kind_batchable(&resource_delete_kind));
-	assert_null(resource_delete_kind.pending_sql);
-	assert_non_null(project_initialize_kind.pending_sql);
-	assert_non_null(upload_complete_kind.pending_sql);
+	assert_int_equal(resource_delete_kind.pending_unit, SQL_UNIT_COUNT);
+	assert_in_range(project_initialize_kind.pending_unit, 0, SQL_UNIT_COUNT - 1);
+	assert_in_range(upload_complete_kind.pending_unit, 0, SQL_UNIT_COUNT - 1);
 }
 
 /* kinds_parse accepts a message of a known kind and refuses an unknown one (dead-lettered

@@ -1,0 +1,36 @@
+-- The outbox relay (common/relay.c, common/relay_batch.c): the backlog, and one batch's
+-- claim, retirement and retries, in one transaction.
+
+-- unit: relay_count
+-- The unsent outbox rows.
+-- returns: backlog
+SELECT count(*) AS backlog FROM outbox
+
+-- unit: relay_batch_claim
+-- Claims up to $1 due rows not claimed yet by this transaction ($2, a uuid array), the
+-- longest due first, skipping rows another relay holds: statement_timestamp(), not now(),
+-- so that a claim later in the transaction sees rows committed since it began. created_ms:
+-- when the row was written, in epoch milliseconds.
+-- returns: id, kind, resource_id, attempt, created_ms
+SELECT id, kind, resource_id, attempt,
+       (extract(epoch from created_at) * 1000)::bigint AS created_ms
+FROM outbox WHERE available_at <= statement_timestamp() AND id <> ALL($2::uuid[])
+ORDER BY available_at LIMIT $1 FOR UPDATE SKIP LOCKED
+
+-- unit: relay_batch_sent
+-- Retires the delivered rows: $1 is a JSON array of their messages. Each row leaves the
+-- outbox and its message enters the audit log, in one statement; logged_at is the moment
+-- of this statement, just after the broker confirmed the batch.
+WITH m AS (SELECT e FROM jsonb_array_elements($1::jsonb) AS e),
+sent AS (DELETE FROM outbox o USING m WHERE o.id = (m.e->>'id')::uuid RETURNING o.id)
+INSERT INTO message_log (message_id, routing_key, payload, logged_at)
+SELECT m.e->>'id', m.e->>'kind', m.e, clock_timestamp()
+FROM m JOIN sent ON sent.id = (m.e->>'id')::uuid
+
+-- unit: relay_batch_retry
+-- Puts off the rows $1 (a uuid array) the sink could not deliver: each is due again after
+-- its delay in $2 (milliseconds, a bigint array) with its next attempt number in $3 (an int
+-- array), the three arrays in the same order.
+UPDATE outbox o SET attempt = d.attempt,
+    available_at = now() + d.ms * interval '1 millisecond'
+FROM unnest($1::uuid[], $2::bigint[], $3::int[]) AS d(id, ms, attempt) WHERE o.id = d.id
