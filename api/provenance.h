@@ -106,19 +106,30 @@
 	" FROM (VALUES (1)) one LEFT JOIN old ON true"
 /* clang-format on */
 
-/* Columns of the single-object reads: found, seen by the caller, the object (JSON text). */
+/* The first columns of the units that provenance_get and provenance_node_verdict read:
+ * found, seen by the caller, the object (JSON text; provenance_get only). Each caller
+ * checks that its unit's columns are these (_Static_assert). */
 enum { PROVENANCE_GET_FOUND, PROVENANCE_GET_SEES, PROVENANCE_GET_OBJ };
+
+/* Whether column a of one unit and column b of another (or a PROVENANCE_* column) are the
+ * same column, for _Static_assert (each unit's columns are an enum type of their own). */
+#define PROVENANCE_COL_EQ(a, b) ((int)(a) == (int)(b))
+
+/* The columns of the units that provenance_soft_delete runs: found (and not deleted), the
+ * caller created it. */
+enum { PROVENANCE_DEL_FOUND, PROVENANCE_DEL_OWNER };
 
 /* A JSON-text column of a provenance object, its file versions' storage providers made
  * objects. New reference. */
 json_t *provenance_obj(const PGresult *res, int row, int col);
 
-/* Answers 200 with the object of the one-row read sql ($1 id, $2 caller; columns
- * PROVENANCE_GET_*), or 404 for `what`, or 403. */
+/* Answers 200 with the object of the one-row read sql (a unit's SQL_TEXT: $1 id, $2 caller;
+ * columns PROVENANCE_GET_*), or 404 for `what`, or 403. */
 void provenance_get(struct req *r, const char *sql, const char *what);
 
-/* Marks the row r->params[0] deleted with sql (PROVENANCE_SQL_SOFT_DELETE of its table) when
- * the caller created it, in one statement: 204, or 404 for `what`, or 403. */
+/* Marks the row r->params[0] deleted with sql (a unit's SQL_TEXT: $1 id, $2 caller; columns
+ * PROVENANCE_DEL_*) when the caller created it, in one statement: 204, or 404 for `what`,
+ * or 403. */
 void provenance_soft_delete(struct req *r, const char *sql, const char *what);
 
 /* Reads {kind, id} at field of body into *id (a UUID; anything else names nothing, 404 for
