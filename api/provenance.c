@@ -10,6 +10,7 @@
 
 #include "db.h"
 #include "uuid.h"
+#include "views.h"
 
 /* Makes the storage provider's name at upload.storage_provider of every dds-file-version in
  * obj its object (views_upload_provider), at any depth. Changes obj in place (borrowed). */
@@ -61,9 +62,6 @@ provenance_get(struct req *r, const char *sql, const char *what)
 		http_json(r, 200, provenance_obj(res, 0, PROVENANCE_GET_OBJ));
 	PQclear(res);
 }
-
-/* Columns of the soft deletes: found (and not deleted), the caller created it. */
-enum { PROVENANCE_DEL_FOUND, PROVENANCE_DEL_OWNER };
 
 void
 provenance_soft_delete(struct req *r, const char *sql, const char *what)

@@ -9,8 +9,9 @@
 #include "sign.h"
 #include "uuid.h"
 
-/* Inserts a new key for the user or agent with sql ($1 key id, $2 key hash, $3 owner);
- * prints it as PREFIX_ID=… and PREFIX_KEY=…. */
+/* Inserts a new key for the user or agent with sql (cli_ident_user_key or
+ * cli_ident_agent_key: $1 key id, $2 key hash, $3 owner); prints it as PREFIX_ID=… and
+ * PREFIX_KEY=…. */
 static int
 cli_add_key(PGconn *c, const char *sql, const char *owner, const char *prefix)
 {
@@ -44,18 +45,14 @@ cli_user_create(PGconn *c, const struct cli_args *a)
 		return 2;
 	}
 	uuid_generate(id);
-	r = db_exec(c,
-	            "INSERT INTO users(id, username, full_name, email) VALUES ($1, $2, $2, $3) "
-	            "ON CONFLICT (username) DO UPDATE SET email = coalesce(EXCLUDED.email, "
-	            "users.email) RETURNING id",
-	            3, params);
+	r = db_exec(c, SQL_TEXT(CLI_IDENT_USER_CREATE), 3, params);
 	if (r == NULL) {
 		if (strcmp(db_last_sqlstate(), "23505") == 0)
 			fprintf(stderr, "settle user create: another user has that email\n");
 		return 1;
 	}
-	rc = cli_add_key(c, "INSERT INTO api_keys(id, key_hash, user_id) VALUES ($1, $2, $3)",
-	                 PQgetvalue(r, 0, 0), "SETTLE_USER");
+	rc = cli_add_key(c, SQL_TEXT(CLI_IDENT_USER_KEY), db_get(r, 0, CLI_IDENT_USER_CREATE_C_ID),
+	                 "SETTLE_USER");
 	PQclear(r);
 	return rc;
 }
@@ -68,43 +65,43 @@ cli_agent_create(PGconn *c, const struct cli_args *a)
 	const char *params[2] = {id, a->arg};
 
 	uuid_generate(id);
-	if (db_cmd(c, "INSERT INTO software_agents(id, name) VALUES ($1, $2)", 2, params) < 0)
+	if (db_cmd(c, SQL_TEXT(CLI_IDENT_AGENT_CREATE), 2, params) < 0)
 		return 1;
-	return cli_add_key(
-	    c, "INSERT INTO api_keys(id, key_hash, software_agent_id) VALUES ($1, $2, $3)", id,
-	    "SETTLE_AGENT");
+	return cli_add_key(c, SQL_TEXT(CLI_IDENT_AGENT_KEY), id, "SETTLE_AGENT");
 }
 
-/* The statements of disable and enable for users or for software agents. Each takes
- * $1 a name and $2 an id (either may be NULL) and matches either; the lock answers
- * id, name and whether the row matched by id. */
+/* The units of disable and enable for users or for software agents (sql/cli_ident.sql): each
+ * takes $1 a name and $2 an id (either may be NULL) and matches either; the lock answers id,
+ * name and by_id (whether the row matched by id), disable and enable id and name. */
 struct cli_kind {
 	const char *label;
-	const char *lock_sql;
-	const char *disable_sql; /* RETURNING id, name */
-	const char *enable_sql;  /* RETURNING id, name */
+	enum sql_unit lock, disable, enable;
 };
+
+/* cli_set_disabled reads the agents' units by the users' columns. */
+_Static_assert((int)CLI_IDENT_AGENT_LOCK_C_ID == (int)CLI_IDENT_USER_LOCK_C_ID &&
+                   (int)CLI_IDENT_AGENT_LOCK_C_NAME == (int)CLI_IDENT_USER_LOCK_C_NAME &&
+                   (int)CLI_IDENT_AGENT_LOCK_C_BY_ID == (int)CLI_IDENT_USER_LOCK_C_BY_ID &&
+                   (int)CLI_IDENT_USER_ENABLE_C_ID == (int)CLI_IDENT_USER_DISABLE_C_ID &&
+                   (int)CLI_IDENT_USER_ENABLE_C_NAME == (int)CLI_IDENT_USER_DISABLE_C_NAME &&
+                   (int)CLI_IDENT_AGENT_DISABLE_C_ID == (int)CLI_IDENT_USER_DISABLE_C_ID &&
+                   (int)CLI_IDENT_AGENT_DISABLE_C_NAME == (int)CLI_IDENT_USER_DISABLE_C_NAME &&
+                   (int)CLI_IDENT_AGENT_ENABLE_C_ID == (int)CLI_IDENT_USER_DISABLE_C_ID &&
+                   (int)CLI_IDENT_AGENT_ENABLE_C_NAME == (int)CLI_IDENT_USER_DISABLE_C_NAME,
+               "the disable and enable units of users and agents answer the same columns");
 
 static const struct cli_kind cli_users = {
     "user",
-    "SELECT id, username, id = $2::uuid FROM users WHERE username = $1 OR id = $2::uuid"
-    " FOR NO KEY UPDATE",
-    "UPDATE users SET disabled_at = coalesce(disabled_at, clock_timestamp()),"
-    " tokens_valid_after = clock_timestamp()"
-    " WHERE username = $1 OR id = $2::uuid RETURNING id, username",
-    "UPDATE users SET disabled_at = NULL"
-    " WHERE username = $1 OR id = $2::uuid RETURNING id, username",
+    SQL_CLI_IDENT_USER_LOCK,
+    SQL_CLI_IDENT_USER_DISABLE,
+    SQL_CLI_IDENT_USER_ENABLE,
 };
 
 static const struct cli_kind cli_agents = {
     "software agent",
-    "SELECT id, name, id = $2::uuid FROM software_agents WHERE name = $1 OR id = $2::uuid"
-    " FOR NO KEY UPDATE",
-    "UPDATE software_agents SET disabled_at = coalesce(disabled_at, clock_timestamp()),"
-    " tokens_valid_after = clock_timestamp()"
-    " WHERE name = $1 OR id = $2::uuid RETURNING id, name",
-    "UPDATE software_agents SET disabled_at = NULL"
-    " WHERE name = $1 OR id = $2::uuid RETURNING id, name",
+    SQL_CLI_IDENT_AGENT_LOCK,
+    SQL_CLI_IDENT_AGENT_DISABLE,
+    SQL_CLI_IDENT_AGENT_ENABLE,
 };
 
 /* In the lock's answer, the row that matched by id, or -1. */
@@ -112,7 +109,7 @@ static int
 cli_by_id(const PGresult *lock)
 {
 	for (int i = 0; i < PQntuples(lock); i++)
-		if (db_get_bool(lock, i, 2))
+		if (db_get_bool(lock, i, CLI_IDENT_USER_LOCK_C_BY_ID))
 			return i;
 	return -1;
 }
@@ -136,13 +133,13 @@ cli_set_disabled(PGconn *c, const struct cli_kind *k, const char *name, bool dis
 
 	if (db_begin(c) < 0)
 		return 1;
-	if ((lock = db_exec(c, k->lock_sql, 2, params)) == NULL) {
+	if ((lock = db_exec(c, sql_units[k->lock].sql, 2, params)) == NULL) {
 		db_rollback(c);
 		goto out;
 	}
 	if ((by_id = cli_by_id(lock)) >= 0)
 		params[0] = NULL; /* the id, not a name */
-	if ((r = db_exec(c, disable ? k->disable_sql : k->enable_sql, 2, params)) == NULL) {
+	if ((r = db_exec(c, sql_units[disable ? k->disable : k->enable].sql, 2, params)) == NULL) {
 		db_rollback(c);
 		goto out;
 	}
@@ -154,14 +151,15 @@ cli_set_disabled(PGconn *c, const struct cli_kind *k, const char *name, bool dis
 	}
 	for (int i = 0; i < PQntuples(r); i++)
 		printf("%s %s %s (id %s)%s\n", disable ? "disabled" : "enabled", k->label,
-		       PQgetvalue(r, i, 1), PQgetvalue(r, i, 0),
+		       db_get(r, i, CLI_IDENT_USER_DISABLE_C_NAME),
+		       db_get(r, i, CLI_IDENT_USER_DISABLE_C_ID),
 		       by_id >= 0 ? ", matched by id" : "");
 	for (int i = 0; by_id >= 0 && i < PQntuples(lock); i++)
 		if (i != by_id)
 			fprintf(stderr,
 			        "settle: %s (id %s) is named '%s' too and was left alone: an id "
 			        "matches before a name; give its id to reach it\n",
-			        k->label, PQgetvalue(lock, i, 0), name);
+			        k->label, db_get(lock, i, CLI_IDENT_USER_LOCK_C_ID), name);
 	rc = 0;
 out:
 	PQclear(lock);

@@ -44,54 +44,21 @@ cli_mq(void)
 	return mq;
 }
 
-static const char stats_sql[] =
-    "SELECT "
-    " (SELECT count(*) FROM projects WHERE NOT is_deleted AND NOT is_consistent "
-    "   AND error_at IS NULL),"
-    " (SELECT count(*) FROM projects WHERE NOT is_deleted AND is_consistent),"
-    " (SELECT count(*) FROM projects WHERE error_at IS NOT NULL),"
-    " (SELECT count(*) FROM uploads WHERE completed_at IS NOT NULL AND NOT is_consistent "
-    "   AND error_at IS NULL),"
-    " (SELECT count(*) FROM uploads WHERE is_consistent AND error_at IS NULL),"
-    " (SELECT count(*) FROM uploads WHERE error_at IS NOT NULL),"
-    " (SELECT count(*) FROM uploads WHERE completed_at IS NULL AND purged_at IS NULL),"
-    " (SELECT coalesce(sum((SELECT sum(c.stored_size) FROM chunks c WHERE c.upload_id = u.id)),"
-    "   0) FROM uploads u WHERE u.completed_at IS NULL AND u.purged_at IS NULL),"
-    " (SELECT coalesce(extract(epoch FROM now() - min(t))::bigint, 0) FROM ("
-    "   SELECT min(created_at) t FROM projects WHERE NOT is_consistent AND NOT is_deleted "
-    "     AND error_at IS NULL"
-    "   UNION ALL SELECT min(completed_at) FROM uploads WHERE completed_at IS NOT NULL "
-    "     AND NOT is_consistent AND error_at IS NULL) s),"
-    " (SELECT count(*) FROM outbox),"
-    " (SELECT count(*) FROM job_runs)";
-
-static const char *const stats_names[] = {
-    "projects_pending",
-    "projects_consistent",
-    "projects_failed",
-    "uploads_pending",
-    "uploads_consistent",
-    "uploads_failed",
-    "uploads_incomplete",
-    "uploads_incomplete_bytes",
-    "oldest_pending_seconds",
-    "outbox_backlog",
-    "jobs_run",
-};
-
-/* Prints "name value" lines: resource states from Postgres, queue depths from RabbitMQ. */
+/* Prints "name value" lines: resource states from Postgres (each column of cli_ops_stats by
+ * its name), queue depths from RabbitMQ. */
 int
 cli_stats(PGconn *c, const struct cli_args *a)
 {
-	PGresult *r = db_exec(c, stats_sql, 0, NULL);
+	PGresult *r = db_exec(c, SQL_TEXT(CLI_OPS_STATS), 0, NULL);
+	const struct sql_unit_def *u = &sql_units[SQL_CLI_OPS_STATS];
 	struct mq *mq;
 	char *err = NULL;
 
 	(void)a;
 	if (r == NULL)
 		return 1;
-	for (int i = 0; i < (int)ARRAY_LEN(stats_names); i++)
-		printf("%s %s\n", stats_names[i], PQgetvalue(r, 0, i));
+	for (int k = 0; k < u->ncols; k++)
+		printf("%s %s\n", u->cols[k], db_get(r, 0, k));
 	PQclear(r);
 	if (cfg.inline_mode)
 		return 0;
@@ -226,10 +193,7 @@ static int
 cli_log_insert(PGconn *c, const struct mq_delivery *d)
 {
 	const char *params[3] = {d->message_id, d->routing_key, d->body};
-	return db_cmd(c,
-	              "INSERT INTO message_log(message_id, routing_key, payload) "
-	              "VALUES (nullif($1, ''), $2, $3::jsonb)",
-	              3, params);
+	return db_cmd(c, SQL_TEXT(CLI_OPS_LOG_INSERT), 3, params);
 }
 
 /* settle message-log drain --duration S: moves settle.message_log into the message_log
