@@ -15,7 +15,7 @@ struct access_project {
 	bool has_error;
 };
 
-/* The permissions of API.md, as C strings (SQL literals: ACCESS_LIT). */
+/* The permissions of API.md, as C strings (the names settle_can takes, migration 0017). */
 #define ACCESS_VIEW           "view_project"
 #define ACCESS_UPDATE_PROJECT "update_project"
 #define ACCESS_DELETE_PROJECT "delete_project"
@@ -24,41 +24,6 @@ struct access_project {
 #define ACCESS_CREATE         "create_file"
 #define ACCESS_UPDATE         "update_file"
 #define ACCESS_DELETE         "delete_file"
-#define ACCESS_LIT(perm)      "'" perm "'"
-
-/* SQL, one boolean column: whether user (a uuid SQL expression) holds a role on the project
- * of the projects row alias p that grants perm (a text SQL expression, e.g.
- * ACCESS_LIT(ACCESS_VIEW) or a parameter). The one place that decides who may do what. */
-/* clang-format off */
-#define ACCESS_SQL_CAN(p, user, perm) \
-	"EXISTS (SELECT 1 FROM project_members am JOIN auth_roles ar ON ar.id = am.role" \
-	" WHERE am.project_id = " p ".id AND am.user_id = " user \
-	" AND (" perm ") = ANY (ar.permissions))"
-/* clang-format on */
-
-/* SQL, one boolean column: whether user (a uuid SQL expression) is owner (the uuid SQL
- * expression of the user who created a resource) or holds project_admin on the project of
- * the projects row alias p. With ACCESS_SQL_CAN, for the calls that touch what another
- * member made only as its creator or an admin (PUT /uploads/{id}/hashes). */
-/* clang-format off */
-#define ACCESS_SQL_OWNER_OR_ADMIN(p, user, owner) \
-	"(" owner " = " user " OR EXISTS (SELECT 1 FROM project_members ao" \
-	" WHERE ao.project_id = " p ".id AND ao.user_id = " user \
-	" AND ao.role = 'project_admin'))"
-/* clang-format on */
-
-/* SQL made of `lookup`, a query with one parameter ($1, an id) that selects one row with the
- * id of the project the resource belongs to in its first column: in one statement, the
- * project's storage_container, is_consistent, is_deleted, has error, and whether the caller
- * ($2) may do perm there (column member; see ACCESS_SQL_CAN). access_check's takes perm as
- * $3 (ACCESS_SQL_CHECK). */
-/* clang-format off */
-#define ACCESS_SQL(lookup, perm) \
-	"SELECT p.id, p.storage_container, p.is_consistent, p.is_deleted," \
-	" p.error_at IS NOT NULL AS has_error, " ACCESS_SQL_CAN("p", "$2::uuid", perm) " AS member" \
-	" FROM (" lookup ") t(project_id) JOIN projects p ON p.id = t.project_id"
-#define ACCESS_SQL_CHECK(lookup) ACCESS_SQL(lookup, "$3::text")
-/* clang-format on */
 
 /* The columns that tell the access cases of a write apart, selected by one statement that
  * checks and writes at once, in this order: found (the resource and its project exist),
@@ -88,19 +53,6 @@ int access_check(struct req *r, const char *sql, const char *id, const char *per
 int access_project(struct req *r, const char *project_id, const char *perm,
                    struct access_project *p) MUSTCHECK;
 
-/* SQL of access_get for a resource in `from` (a FROM item with the resource's alias x) that
- * `lookup` maps to its project (as for ACCESS_SQL): in one statement, checks that the caller
- * ($2) may view the project and
- * answers the verdict (ACCESS_VERDICT_NCOLS columns), then `cols`, the view's columns of the
- * resource ($1), selected only when the caller may see it. */
-/* clang-format off */
-#define ACCESS_SQL_GET(lookup, from, cols) \
-	"WITH acc AS (" ACCESS_SQL(lookup, ACCESS_LIT(ACCESS_VIEW)) ")" \
-	" SELECT acc.id IS NOT NULL, acc.member, acc.is_deleted, true, " cols \
-	" FROM (VALUES (1)) one LEFT JOIN acc ON true LEFT JOIN " from " ON x.id = $1::uuid" \
-	" AND acc.member AND NOT acc.is_deleted"
-/* clang-format on */
-
 /* Checks at build time that unit U (as in SQL_U) has the columns access_get and
  * access_soft_delete read: access_verdict's from 0, then the view's from
  * ACCESS_VERDICT_NCOLS. */
@@ -115,23 +67,6 @@ int access_project(struct req *r, const char *project_id, const char *perm,
  * of the resource, or 404 for `what`, 403, or a database error, in one statement. */
 void access_get(struct req *r, const char *sql, const char *what,
                 json_t *(*build)(const PGresult *res, int row, int col));
-
-/* SQL of access_soft_delete for a resource of `table` (projects, folders or files) that
- * `lookup` maps to its project (as for ACCESS_SQL): in one statement, checks that the caller
- * ($2) holds perm (an ACCESS_LIT), marks the resource ($1) deleted unless it is already, queues its
- * resource.delete job ($3 message id, $4 kind) and answers the verdict (ACCESS_VERDICT_NCOLS
- * columns), then `cols`, the view's columns of the deleted row (alias d) from what the UPDATE
- * returned. */
-/* clang-format off */
-#define ACCESS_SQL_DELETE(lookup, perm, table, cols) \
-	"WITH acc AS (" ACCESS_SQL(lookup, perm) "), " \
-	"del AS (UPDATE " table " d SET is_deleted = true, deleted_at = now()," \
-	" deleted_by = $2::uuid FROM acc WHERE d.id = $1::uuid AND NOT d.is_deleted" \
-	" AND acc.member AND NOT acc.is_deleted RETURNING d.*), " \
-	OUTBOX_SQL_CTE("$3::uuid", "$4::text", "del.id", "del") \
-	" SELECT acc.id IS NOT NULL, acc.member, acc.is_deleted, true, " cols \
-	" FROM (VALUES (1)) one LEFT JOIN acc ON true LEFT JOIN del d ON true"
-/* clang-format on */
 
 /* DELETE of the resource r->params[0] with sql, a unit's text (SQL_TEXT) that takes the
  * resource's id ($1), the caller ($2), a message id ($3) and JOB_RESOURCE_DELETE ($4), marks

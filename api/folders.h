@@ -17,14 +17,6 @@
 #define FOLDERS_STR_(x) #x
 #define FOLDERS_STR(x)  FOLDERS_STR_(x)
 
-/* SQL with one parameter (a folder id): one row with the folder's project id when the
- * folder and every folder above it are live; a lookup for ACCESS_SQL. The walk is the
- * migration's settle_folder_ancestors (0011), as for every walk up the tree. The units of
- * sql/ use settle_live_folder (migration 0018), the same rule. */
-#define FOLDERS_SQL_LIVE                                                                           \
-	"SELECT project_id FROM folders WHERE id = $1::uuid AND NOT EXISTS (SELECT 1 FROM"         \
-	" settle_folder_ancestors($1::uuid) up WHERE up.is_deleted)"
-
 /* Checks that folder_id is a live folder of a live project where the caller's role grants
  * perm (an ACCESS_* name). Returns 1 with *p filled; 0 after answering 404/403; -1 after
  * answering a database error. */

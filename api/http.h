@@ -40,8 +40,8 @@ enum route_flags {
 	ROUTE_JOBS = 8,    /* may queue a job: wakes this process's relay after a 2xx */
 	ROUTE_SIGNED = 16, /* a signed storage URL: the lifecycle checks it (403) before anything
 	                    * else, and a position it carries counts as a SESSION cookie's */
-	ROUTE_SEES = 32,   /* its read reads its own position (SESSION_SQL_POSITION, session_saw):
-	                    * its statements need not be tracked (session_track) */
+	ROUTE_SEES = 32, /* its read reads its own position (settle_position()::text, session_saw):
+	                  * its statements need not be tracked (session_track) */
 	ROUTE_PERMISSIONS = 64, /* may take access away: standbys decide access again only once
 	                         * they replayed its commit (session_tracked) */
 	ROUTE_SECRET = 128,     /* its answer may hold a secret (a key shown once): it is not
@@ -200,25 +200,10 @@ void http_answer_page_n(struct req *r, PGresult *res, int total_col,
                         int64_t per_page);
 /* docs/api.md "Limits on input": a page of a collection whose items hold free text is
  * sized so that it holds at most HTTP_MAX_PAGE_BYTES of text, each item counted as its text
- * and HTTP_PAGE_ITEM_BYTES more (the _SQL spellings are the same numbers). */
-#define HTTP_MAX_PAGE_BYTES      (2 * 1024 * 1024)
-#define HTTP_MAX_PAGE_BYTES_SQL  "2097152"
-#define HTTP_PAGE_ITEM_BYTES     1024
-#define HTTP_PAGE_ITEM_BYTES_SQL "1024"
-/* SQL: a CTE k (total, per) of the collection whose rows from_where selects, with bytes the
- * SQL expression of a row's text bytes: total its rows, per the per_page asked for (an SQL
- * expression) lowered so that per of its largest rows fit HTTP_MAX_PAGE_BYTES, and at least
- * 1. per depends on the collection alone, so every page of a walk has the same size and
- * the paging headers stay true. */
-#define HTTP_SQL_PAGE_K(bytes, from_where, per_page)                                               \
-	"WITH k AS (SELECT count(*) AS total, least(" per_page                                     \
-	"::bigint, greatest(1, " HTTP_MAX_PAGE_BYTES_SQL " / (coalesce(max(" bytes                 \
-	"), 0) + " HTTP_PAGE_ITEM_BYTES_SQL "))) AS per " from_where ") "
-/* SQL: the columns total and per of k, and LIMIT and OFFSET of its page number page. */
-#define HTTP_SQL_PAGE_COLS "(SELECT total FROM k), (SELECT per FROM k)"
-#define HTTP_SQL_PAGE_LIMIT(page)                                                                  \
-	" LIMIT (SELECT per FROM k) OFFSET (" page "::bigint - 1) * (SELECT per FROM k)"
-/* http_answer_page_n for a statement of HTTP_SQL_PAGE_K (or of settle_page_per): each row
+ * and HTTP_PAGE_ITEM_BYTES more (settle_page_per has the same numbers). */
+#define HTTP_MAX_PAGE_BYTES  (2 * 1024 * 1024)
+#define HTTP_PAGE_ITEM_BYTES 1024
+/* http_answer_page_n for a unit that sizes its page with settle_page_per (migration 0021): each row
  * has total in total_col and per after it; count_sql (n params) answers total and per, its
  * first two columns, when the page has no rows. The paging headers give per as
  * X-Per-Page. */

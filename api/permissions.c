@@ -9,7 +9,7 @@
 #include "router.h"
 #include "views.h"
 
-/* A permission from its JSON-text column (settle_permission, migration 0018), its project's
+/* A permission from its JSON-text column (settle_permission, migration 0019), its project's
  * name in the safe form (views_safe_names). New reference. */
 static json_t *
 permissions_item(const PGresult *res, int row, int col)

@@ -2,7 +2,7 @@
  * provenance_search.c; docs/api.md "Provenance"): provenance.c's reads, deletes and body
  * parsing. Their statements are the units of sql/activities.sql, relations.sql and
  * provenance_search.sql; the SQL rules of who sees what, of DDS's direction of a relation
- * and the JSON of activities, file versions and relations are migration 0018's functions.
+ * and the JSON of activities, file versions and relations are migration 0020's functions.
  * Everything is answered at once from Postgres (migration 0013); no job runs. Each call is
  * one statement. */
 #ifndef SETTLE_PROVENANCE_H

@@ -120,7 +120,7 @@ _Static_assert(PROVENANCE_COL_EQ(RELATIONS_GET_C_FOUND, PROVENANCE_GET_FOUND) &&
                    PROVENANCE_COL_EQ(RELATIONS_GET_C_RELATION, PROVENANCE_GET_OBJ),
                "relations_get answers provenance_get's columns");
 
-/* GET /relations/{id}: whoever sees it (settle_sees_relation, migration 0018). */
+/* GET /relations/{id}: whoever sees it (settle_sees_relation, migration 0020). */
 static void
 relations_get(struct req *r)
 {

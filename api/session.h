@@ -44,12 +44,8 @@ void session_resume(struct req *r);
 /* A signed storage URL carried position lsn (0: none): the request reads as one whose
  * SESSION cookie carries it. */
 void session_signed(struct req *r, uint64_t lsn);
-/* The position a statement saw, as a text column: the commit of everything it could see
- * (a standby's replay position, or the primary's insert position), evaluated once. */
-#define SESSION_SQL_POSITION DB_SQL_POSITION "::text"
-/* Raises the request's position to lsn, a settle_position()::text column (migration 0017;
- * SESSION_SQL_POSITION in statements not yet units) (no-op without standbys), so that what
- * the answer issues (cookie, download URLs) covers what it read. */
+/* Raises the request's position to lsn, a settle_position()::text column (migration 0017) (no-op
+ * without standbys), so that what the answer issues (cookie, download URLs) covers what it read. */
 void session_saw(struct req *r, const char *lsn);
 /* Adds Set-Cookie: SESSION=… (Path=/; HttpOnly; SameSite=Lax, and Secure when the request
  * came over TLS or through a proxy that says X-Forwarded-Proto: https) and Vary: Cookie to

@@ -103,7 +103,7 @@ trashbin_list_units(int at_folder, bool deep, const char **page, const char **co
 }
 
 /* "%text%" for ILIKE with \, % and _ escaped ("%%" for ""): the pattern of
- * settle_name_contains (migration 0018). Caller frees. */
+ * settle_name_contains (migration 0022). Caller frees. */
 static char *
 trashbin_pattern(const char *s)
 {

@@ -2,7 +2,7 @@
  * uploads_chunks.c: chunks; uploads_complete.c: complete and further hashes): the columns
  * of a unit that answers an upload, rendering it, reading a hash. (The limits on chunks
  * that uploads_chunks.c and storage_http.c share are SQL functions: settle_chunk_max_number
- * and settle_chunk_room, migration 0018.) */
+ * and settle_chunk_room, migration 0022.) */
 #ifndef SETTLE_UPLOADS_H
 #define SETTLE_UPLOADS_H
 

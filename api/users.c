@@ -109,7 +109,7 @@ users_usage(struct req *r)
 	users_one(r, SQL_TEXT(USERS_USAGE), r->user_id, "user");
 }
 
-/* GET /users: the user directory, filtered as settle_user_directory says (migration 0018),
+/* GET /users: the user directory, filtered as settle_user_directory says (migration 0019),
  * paged. */
 static void
 users_list(struct req *r)

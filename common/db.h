@@ -26,17 +26,13 @@ void db_thread_close(void);
 #define DB_MAX_REPLICAS 16
 PGconn *db_thread_replica(int k, const char *url);
 
-/* The WAL position of everything a statement could see, as pg_lsn: the primary's insert
- * position, or a standby's replay position. Evaluated after a statement's commit (or in
- * it), it is at or past that statement's own commit and everything it read. */
-#define DB_SQL_POSITION                                                                            \
-	"(SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE "                \
-	"pg_current_wal_insert_lsn() END)"
+/* The WAL position of everything a statement could see is settle_position() (migration
+ * 0017): the primary's insert position, or a standby's replay position. */
 /* From now on every outermost db_commit also asks, in the same round trip, for the WAL
- * position after the COMMIT (DB_SQL_POSITION), kept on the connection. */
+ * position after the COMMIT (settle_position()), kept on the connection. */
 void db_want_commit_lsn(void);
 /* While on (and once db_want_commit_lsn was called), every query db_exec runs on c outside
- * a db_begin transaction also records the WAL position after its commit (DB_SQL_POSITION),
+ * a db_begin transaction also records the WAL position after its commit (settle_position()),
  * in the same round trip (libpq pipeline mode), whether it wrote or read, on a primary or a
  * standby. settle-api turns it on while a handler runs. Turning it on forgets any position
  * recorded. */

@@ -138,7 +138,7 @@ static bool
 db_exec_pipeline_send(PGconn *c, const char *sql, int n, const char *const *params, int i,
                       bool fresh, const char *name)
 {
-	static const char lsn_sql[] = "SELECT " DB_SQL_POSITION;
+	static const char lsn_sql[] = "SELECT settle_position()";
 
 	if (i >= 0 && fresh && !PQsendPrepare(c, name, sql, n, NULL))
 		return false;

@@ -1,5 +1,5 @@
 -- The statements of api/activities.c: DDS v1 provenance activities (docs/api.md
--- "Provenance"). Who sees an activity and its JSON are migration 0018's settle_sees_activity
+-- "Provenance"). Who sees an activity and its JSON are migration 0020's settle_sees_activity
 -- and settle_activity_obj.
 
 -- unit: activities_create

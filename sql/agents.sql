@@ -1,6 +1,6 @@
 -- The statements of api/agents.c: the software agents a user made over the API, their keys,
 -- and the caller's own user key. An agent is answered as settle_agent makes it, and reached
--- by its creator only (settle_live_agent, migration 0018). Replacing or deleting the keys of
+-- by its creator only (settle_live_agent, migration 0019). Replacing or deleting the keys of
 -- a user or agent revokes its tokens: its tokens_valid_after moves to now and its
 -- key_generation moves on (api/agents.c).
 

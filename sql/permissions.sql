@@ -1,5 +1,5 @@
 -- The statements of api/permissions.c: who holds which role on a project. A permission is
--- answered as settle_permission makes it (migration 0018); a change never leaves a project
+-- answered as settle_permission makes it (migration 0019); a change never leaves a project
 -- without a project_admin (settle_last_admin, migration 0017).
 
 -- unit: permissions_list

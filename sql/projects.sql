@@ -1,6 +1,6 @@
 -- The statements of api/projects.c: create, list, read, update and delete projects. A project
 -- is answered with the columns of settle_project_view (views_project reads them in order),
--- made by settle_project_row (migration 0018) from a row the statement wrote or ordered.
+-- made by settle_project_row (migration 0021) from a row the statement wrote or ordered.
 
 -- unit: projects_one
 -- The project $1 as it is now: one row, none when there is no such project.

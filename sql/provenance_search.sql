@@ -1,6 +1,6 @@
 -- The statements of api/provenance_search.c: the provenance graph searches (docs/api.md
 -- "Provenance"). Each answers the graph {nodes, relationships} as JSON text, its nodes and
--- relationships made by migration 0018's settle_prov_node and settle_prov_edge (restricted
+-- relationships made by migration 0020's settle_prov_node and settle_prov_edge (restricted
 -- where the caller does not see them), the nodes ordered by id and the relationships by
 -- creation.
 

@@ -1,6 +1,6 @@
 -- The statements of api/relations.c: DDS v1 provenance relations between activities and
 -- file versions (docs/api.md "Provenance"). Who sees a relation, the file version one is
--- written against and its JSON are migration 0018's settle_sees_relation,
+-- written against and its JSON are migration 0020's settle_sees_relation,
 -- settle_version_access and settle_relation_obj.
 
 -- unit: relations_activity

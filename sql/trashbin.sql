@@ -1,5 +1,5 @@
 -- The trash bin (docs/api.md "Trash bin", api/trashbin.c): an item in the trash, the
--- listings (what they hold: settle_trash_* of migration 0018), and restore and purge of an
+-- listings (what they hold: settle_trash_* of migration 0022), and restore and purge of an
 -- item. Each statement on an item comes twice, for a folder and for a file; the listings
 -- come for a project's trash roots or whole trash, and for what lies directly in a trashed
 -- folder or anywhere below it.

@@ -1,5 +1,5 @@
 -- PUT /uploads/{id}/chunks (api/uploads_chunks.c): registers a chunk of an upload within
--- the limits on chunks (settle_chunk_max_number and settle_chunk_room, migration 0018).
+-- the limits on chunks (settle_chunk_max_number and settle_chunk_room, migration 0022).
 
 -- unit: uploads_chunks_register
 -- PUT /uploads/{id}/chunks in one statement: share-locks upload $1 (complete and the purge

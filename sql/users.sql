@@ -1,6 +1,6 @@
 -- The statements of api/users.c: the current user, the user directory and its affiliates,
 -- the project roles. The JSON of a user, an affiliate and a role are settle_user_full,
--- settle_current_user, settle_affiliate and settle_auth_role (migration 0018).
+-- settle_current_user, settle_affiliate and settle_auth_role (migration 0019).
 
 -- unit: users_current
 -- GET /current_user: the caller $1 as JSON text, with agent {id} the software agent $2 of
