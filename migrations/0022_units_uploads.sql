@@ -142,21 +142,3 @@ AS $$
       AND settle_name_contains(t.name, settle_trash_below_folder.pattern)
 $$;
 
--- An item of a trash listing, kind 'dds-folder' or 'dds-file' and id, as the columns of
--- settle_file_view (a folder's current_version NULL), for api/views.c's views_folder and
--- views_file: one row, none for an unknown id.
-CREATE FUNCTION settle_trash_item(kind text, id uuid)
-RETURNS TABLE (id uuid, name text, project_id uuid, parent_id uuid, is_deleted boolean,
-               audit text, ancestors text, project_name text, current_version text)
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
-    SELECT v.id, v.name, v.project_id, v.parent_id, v.is_deleted, v.audit, v.ancestors,
-           v.project_name, NULL::text
-    FROM settle_folder_view v
-    WHERE settle_trash_item.kind = 'dds-folder' AND v.id = settle_trash_item.id
-    UNION ALL
-    SELECT v.id, v.name, v.project_id, v.parent_id, v.is_deleted, v.audit, v.ancestors,
-           v.project_name, v.current_version
-    FROM settle_file_view v
-    WHERE settle_trash_item.kind = 'dds-file' AND v.id = settle_trash_item.id
-$$;

@@ -36,14 +36,14 @@ LEFT JOIN settle_file_view x ON x.id = $1::uuid AND acc.member AND NOT acc.is_de
 -- unit: trashbin_page_roots
 -- GET /trashbin/projects/{id}/children: a page of the trash roots of project $1 whose names
 -- contain $2 (settle_name_contains), most recently deleted first ($3 LIMIT, $4 OFFSET):
--- each item's kind, its columns as settle_trash_item gives them, and the number of items.
+-- each item's kind, its columns as settle_child_row (migration 0021) gives them, and the number of items.
 -- returns: kind, id, name, project_id, parent_id, is_deleted, audit, ancestors, project_name, current_version, total
 SELECT pg.kind, x.id, x.name, x.project_id, x.parent_id, x.is_deleted, x.audit, x.ancestors,
        x.project_name, x.current_version, pg.total
 FROM (SELECT i.kind, i.id, i.deleted_at, count(*) OVER () AS total
       FROM settle_trash_roots($1::uuid, $2::text) i
       ORDER BY i.deleted_at DESC, i.id LIMIT $3 OFFSET $4) pg
-CROSS JOIN LATERAL settle_trash_item(pg.kind, pg.id) x
+CROSS JOIN LATERAL settle_child_row(pg.kind, pg.id) x
 ORDER BY pg.deleted_at DESC, pg.id
 
 -- unit: trashbin_count_roots
@@ -61,7 +61,7 @@ SELECT pg.kind, x.id, x.name, x.project_id, x.parent_id, x.is_deleted, x.audit, 
 FROM (SELECT i.kind, i.id, i.deleted_at, count(*) OVER () AS total
       FROM settle_trash_of_project($1::uuid, $2::text) i
       ORDER BY i.deleted_at DESC, i.id LIMIT $3 OFFSET $4) pg
-CROSS JOIN LATERAL settle_trash_item(pg.kind, pg.id) x
+CROSS JOIN LATERAL settle_child_row(pg.kind, pg.id) x
 ORDER BY pg.deleted_at DESC, pg.id
 
 -- unit: trashbin_count_project
@@ -78,7 +78,7 @@ SELECT pg.kind, x.id, x.name, x.project_id, x.parent_id, x.is_deleted, x.audit, 
 FROM (SELECT i.kind, i.id, i.deleted_at, count(*) OVER () AS total
       FROM settle_trash_in_folder($1::uuid, $2::text) i
       ORDER BY i.deleted_at DESC, i.id LIMIT $3 OFFSET $4) pg
-CROSS JOIN LATERAL settle_trash_item(pg.kind, pg.id) x
+CROSS JOIN LATERAL settle_child_row(pg.kind, pg.id) x
 ORDER BY pg.deleted_at DESC, pg.id
 
 -- unit: trashbin_count_folder
@@ -95,7 +95,7 @@ SELECT pg.kind, x.id, x.name, x.project_id, x.parent_id, x.is_deleted, x.audit, 
 FROM (SELECT i.kind, i.id, i.deleted_at, count(*) OVER () AS total
       FROM settle_trash_below_folder($1::uuid, $2::text) i
       ORDER BY i.deleted_at DESC, i.id LIMIT $3 OFFSET $4) pg
-CROSS JOIN LATERAL settle_trash_item(pg.kind, pg.id) x
+CROSS JOIN LATERAL settle_child_row(pg.kind, pg.id) x
 ORDER BY pg.deleted_at DESC, pg.id
 
 -- unit: trashbin_count_below
