@@ -103,13 +103,16 @@ def connect(pg):
 
 # ---- the db.c state, against a real server -------------------------------------------------
 
-def test_db_unit_tests_against_postgres(bin_dir, fresh_database):
+def test_db_unit_tests_against_postgres(bin_dir, fresh_database, settle):
     """tests/unit/test_db.c with SETTLE_TEST_DATABASE_URL: its server tests (reset, lost
-    statements, nesting per connection) run only here; ctest runs the offline ones."""
+    statements, nesting per connection) run only here; ctest runs the offline ones. The
+    database is migrated: a commit's position is settle_position() (migration 0017)."""
     binary = os.path.join(bin_dir, "test_db")
     if not os.access(binary, os.X_OK):
         pytest.skip(f"{binary} is not built (SETTLE_TESTS=OFF)")
-    env = dict(os.environ, SETTLE_TEST_DATABASE_URL=fresh_database("settle_unit"))
+    url = fresh_database("settle_unit")
+    settle.cli("migrate", SETTLE_DATABASE_URL=url)
+    env = dict(os.environ, SETTLE_TEST_DATABASE_URL=url)
     r = subprocess.run([binary], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        text=True, timeout=120)
     assert r.returncode == 0, r.stdout[-6000:]
