@@ -1,0 +1,31 @@
+-- The mends of the review of issue 21 ("one home for each rule"): rules that sql/*.sql still
+-- wrote out more than once after migrations 0017-0022. As there: every function is LANGUAGE
+-- sql, not STRICT, without SET options, never SECURITY DEFINER, so that the planner inlines
+-- it into the calling statement (call a set-returning one in FROM, and pass it no sub-select
+-- as an argument: use a lateral column).
+
+-- The columns of upload u, created by user s, as every statement that answers an upload
+-- selects them (api/uploads.c uploads_row_json reads them in this order): id, name,
+-- content_type, size, etag, project_id, created_on, ready_for_chunks, completed_on,
+-- is_consistent, purged_on, error_on, error_message, chunks (settle_chunks), hashes
+-- (settle_hashes), created_by (settle_user_obj of s) and storage_provider. One row, also for
+-- NULL rows (what a statement answers when it has no upload). A statement that answers what
+-- it has just written (which its own snapshot does not show) takes the other columns from
+-- here and makes chunks or hashes itself: a column it does not select costs nothing. Pass a
+-- table's row as ROW(u.*)::uploads, a sub-select's or a CTE's as u::uploads, and the
+-- creator's as ROW(s.*)::users (s joined or left joined on u.created_by), so that their
+-- fields reach the planner one by one.
+CREATE FUNCTION settle_upload_row(u uploads, s users)
+RETURNS TABLE (id uuid, name text, content_type text, size bigint, etag text, project_id uuid,
+               created_on text, ready_for_chunks boolean, completed_on text,
+               is_consistent boolean, purged_on text, error_on text, error_message text,
+               chunks json, hashes json, created_by text, storage_provider text)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT u.id, u.name, u.content_type, u.size, u.etag, u.project_id, settle_ts(u.created_at),
+           u.completed_at IS NULL AND u.purged_at IS NULL, settle_ts(u.completed_at),
+           u.is_consistent, settle_ts(u.purged_at), settle_ts(u.error_at), u.error_message,
+           coalesce((SELECT c FROM settle_chunks(u.id) c), '[]'),
+           (SELECT h FROM settle_hashes(u) h),
+           settle_user_obj(s)::text, u.storage_provider
+$$;
