@@ -78,15 +78,14 @@ WHERE u.id = $1
 
 -- unit: uploads_list
 -- GET /projects/{id}/uploads: a page ($3, from 1) of the uploads of project $1 in the order
--- they were created, as many per page as the client asked ($2) and HTTP_MAX_PAGE_BYTES
--- (api/http.h) allow, each counted as its text and 128 bytes for each of its chunks, and
--- HTTP_PAGE_ITEM_BYTES more; each row with the number of uploads and the page's size.
+-- they were created, in pages of $2 uploads at most (settle_page_per, each upload's text
+-- being its name, its content type and 128 bytes for each of its chunks); each row with the
+-- number of uploads and the page's size.
 -- returns: id, name, content_type, size, etag, project_id, created_on, ready_for_chunks, completed_on, is_consistent, purged_on, error_on, error_message, chunks, hashes, created_by, storage_provider, total, per
 WITH k AS (SELECT count(*) AS total,
-                  least($2::bigint, greatest(1, 2097152 / (coalesce(max(
+                  settle_page_per($2::bigint, max(
                       octet_length(u.name) + octet_length(u.content_type)
-                      + 128 * (SELECT count(*) FROM chunks c WHERE c.upload_id = u.id)), 0)
-                      + 1024))) AS per
+                      + 128 * (SELECT count(*) FROM chunks c WHERE c.upload_id = u.id))) AS per
            FROM uploads u WHERE u.project_id = $1)
 SELECT r.id, r.name, r.content_type, r.size, r.etag, r.project_id, r.created_on,
        r.ready_for_chunks, r.completed_on, r.is_consistent, r.purged_on, r.error_on,
@@ -103,9 +102,8 @@ LIMIT (SELECT per FROM k) OFFSET ($3::bigint - 1) * (SELECT per FROM k)
 -- $2 per page (as uploads_list), for a page past the end.
 -- returns: total, per
 WITH k AS (SELECT count(*) AS total,
-                  least($2::bigint, greatest(1, 2097152 / (coalesce(max(
+                  settle_page_per($2::bigint, max(
                       octet_length(u.name) + octet_length(u.content_type)
-                      + 128 * (SELECT count(*) FROM chunks c WHERE c.upload_id = u.id)), 0)
-                      + 1024))) AS per
+                      + 128 * (SELECT count(*) FROM chunks c WHERE c.upload_id = u.id))) AS per
            FROM uploads u WHERE u.project_id = $1)
 SELECT total, per FROM k
