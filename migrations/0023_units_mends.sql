@@ -29,3 +29,46 @@ AS $$
            (SELECT h FROM settle_hashes(u) h),
            settle_user_obj(s)::text, u.storage_provider
 $$;
+
+-- A page of a trash listing (docs/api.md "Trash bin"; sql/trashbin.sql): the items of one of
+-- the settle_trash_* sets of migration 0022, the one which names ('roots':
+-- settle_trash_roots, 'project': settle_trash_of_project, 'folder': settle_trash_in_folder,
+-- 'below': settle_trash_below_folder), at target (a project or folder), whose names match
+-- pattern, most recently deleted first, lim of them from offset off: each item's kind, its
+-- columns as settle_child_row (0021) gives them, the number of items of the set (total),
+-- then the page's order, deleted_at and item (the item's id as the page has it, so that
+-- callers' ORDER BY deleted_at DESC, item finds the rows in that order already and sorts
+-- nothing). Call it with which a constant: the planner then keeps only that set's scans (the
+-- other sets are constant-false and planned away).
+CREATE FUNCTION settle_trash_page(which text, target uuid, pattern text, lim bigint,
+                                  off bigint)
+RETURNS TABLE (kind text, id uuid, name text, project_id uuid, parent_id uuid,
+               is_deleted boolean, audit text, ancestors text, project_name text,
+               current_version text, total bigint, deleted_at timestamptz, item uuid)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT pg.kind, x.id, x.name, x.project_id, x.parent_id, x.is_deleted, x.audit,
+           x.ancestors, x.project_name, x.current_version, pg.total, pg.deleted_at, pg.id
+    FROM (SELECT i.kind, i.id, i.deleted_at, count(*) OVER () AS total
+          FROM (SELECT s.kind, s.id, s.deleted_at
+                FROM settle_trash_roots(settle_trash_page.target, settle_trash_page.pattern) s
+                WHERE settle_trash_page.which = 'roots'
+                UNION ALL
+                SELECT s.kind, s.id, s.deleted_at
+                FROM settle_trash_of_project(settle_trash_page.target,
+                                             settle_trash_page.pattern) s
+                WHERE settle_trash_page.which = 'project'
+                UNION ALL
+                SELECT s.kind, s.id, s.deleted_at
+                FROM settle_trash_in_folder(settle_trash_page.target,
+                                            settle_trash_page.pattern) s
+                WHERE settle_trash_page.which = 'folder'
+                UNION ALL
+                SELECT s.kind, s.id, s.deleted_at
+                FROM settle_trash_below_folder(settle_trash_page.target,
+                                               settle_trash_page.pattern) s
+                WHERE settle_trash_page.which = 'below') i
+          ORDER BY i.deleted_at DESC, i.id
+          LIMIT settle_trash_page.lim OFFSET settle_trash_page.off) pg
+    CROSS JOIN LATERAL settle_child_row(pg.kind, pg.id) x
+$$;
