@@ -72,3 +72,18 @@ AS $$
           LIMIT settle_trash_page.lim OFFSET settle_trash_page.off) pg
     CROSS JOIN LATERAL settle_child_row(pg.kind, pg.id) x
 $$;
+
+-- settle_visible_projects (0021) as it was, but with settle_can joined instead of asked with
+-- EXISTS: an EXISTS whose function takes a column of the row it tests stays a sub-plan run
+-- for each project, which probed project_members a second time for the member row the
+-- join had found already. Joined, settle_can's own member row is the join (as
+-- settle_sees_version of 0020 does it); it gives one row at most (project_members' key is
+-- project_id, user_id; auth_roles' is id), so no project comes twice. settle_trashed_projects
+-- and the units of sql/projects.sql that call it are unchanged.
+CREATE OR REPLACE FUNCTION settle_visible_projects(usr uuid) RETURNS SETOF projects
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT p.* FROM projects p
+    CROSS JOIN LATERAL settle_can(settle_visible_projects.usr, p.id, 'view_project') c
+    WHERE NOT p.is_deleted
+$$;
