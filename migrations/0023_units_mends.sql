@@ -87,3 +87,44 @@ AS $$
     CROSS JOIN LATERAL settle_can(settle_visible_projects.usr, p.id, 'view_project') c
     WHERE NOT p.is_deleted
 $$;
+
+-- A page of children (sql/children.sql), as settle_trash_page for the listings of what lies
+-- in a project or folder: the items of settle_children_at_project ('project'),
+-- settle_matches_at_project ('project_deep'), settle_children_at_folder ('folder') or
+-- settle_matches_at_folder ('folder_deep') of target (pattern: the name pattern of the
+-- _deep ones, NULL for the others), folders first then files, each by name and id, lim of
+-- them from offset off: each item's kind, its columns as settle_child_row gives them, the
+-- number of items (total), then the page's order, item_name and item (the item's name and
+-- id as the page has them: callers ORDER BY kind DESC, item_name, item). Call it with which
+-- a constant.
+CREATE FUNCTION settle_children_page(which text, target uuid, pattern text, lim bigint,
+                                     off bigint)
+RETURNS TABLE (kind text, id uuid, name text, project_id uuid, parent_id uuid,
+               is_deleted boolean, audit text, ancestors text, project_name text,
+               current_version text, total bigint, item_name text, item uuid)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT pg.kind, x.id, x.name, x.project_id, x.parent_id, x.is_deleted, x.audit,
+           x.ancestors, x.project_name, x.current_version, pg.total, pg.name, pg.id
+    FROM (SELECT c.kind, c.id, c.name, count(*) OVER () AS total
+          FROM (SELECT s.kind, s.id, s.name
+                FROM settle_children_at_project(settle_children_page.target) s
+                WHERE settle_children_page.which = 'project'
+                UNION ALL
+                SELECT s.kind, s.id, s.name
+                FROM settle_matches_at_project(settle_children_page.target,
+                                               settle_children_page.pattern) s
+                WHERE settle_children_page.which = 'project_deep'
+                UNION ALL
+                SELECT s.kind, s.id, s.name
+                FROM settle_children_at_folder(settle_children_page.target) s
+                WHERE settle_children_page.which = 'folder'
+                UNION ALL
+                SELECT s.kind, s.id, s.name
+                FROM settle_matches_at_folder(settle_children_page.target,
+                                              settle_children_page.pattern) s
+                WHERE settle_children_page.which = 'folder_deep') c
+          ORDER BY c.kind DESC, c.name, c.id
+          LIMIT settle_children_page.lim OFFSET settle_children_page.off) pg
+    CROSS JOIN LATERAL settle_child_row(pg.kind, pg.id) x
+$$;
