@@ -46,14 +46,12 @@ FROM chk LEFT JOIN old ON true
 -- unit: activities_list
 -- GET /activities: a page of the live activities the caller ($1) sees (DDS's policy
 -- scope), oldest first: $2 the per_page asked for, $3 the page. Each row: the activity's
--- JSON, the collection's total, and per, the page size (per_page lowered so that a page
--- holds at most 2 MiB of text, each activity counted as its name and description and 1 KiB
--- more: api/http.h HTTP_MAX_PAGE_BYTES and HTTP_PAGE_ITEM_BYTES).
+-- JSON, the collection's total, and per, the page size (settle_page_per, each activity's
+-- text being its name and description).
 -- returns: activity, total, per
 WITH k AS (SELECT count(*) AS total,
-                  least($2::bigint, greatest(1, 2097152 / (coalesce(max(
-                      octet_length(a.name) + COALESCE(octet_length(a.description), 0)), 0)
-                      + 1024))) AS per
+                  settle_page_per($2::bigint, max(
+                      octet_length(a.name) + COALESCE(octet_length(a.description), 0))) AS per
            FROM activities a
            CROSS JOIN LATERAL settle_sees_activity($1::uuid, a.id, a.created_by) s
            WHERE NOT a.is_deleted AND s.sees)
@@ -70,9 +68,8 @@ LIMIT (SELECT per FROM k) OFFSET ($3::bigint - 1) * (SELECT per FROM k)
 -- the last one.
 -- returns: total, per
 WITH k AS (SELECT count(*) AS total,
-                  least($2::bigint, greatest(1, 2097152 / (coalesce(max(
-                      octet_length(a.name) + COALESCE(octet_length(a.description), 0)), 0)
-                      + 1024))) AS per
+                  settle_page_per($2::bigint, max(
+                      octet_length(a.name) + COALESCE(octet_length(a.description), 0))) AS per
            FROM activities a
            CROSS JOIN LATERAL settle_sees_activity($1::uuid, a.id, a.created_by) s
            WHERE NOT a.is_deleted AND s.sees)

@@ -2,22 +2,20 @@
 -- /projects/{id}/children, GET /folders/{id}/children, with or without name_contains), and
 -- a project's files with what their download URLs need (GET /projects/{id}/files).
 --
--- A page of children: the items (kind, id, name) of settle_children_at_* or
--- settle_matches_at_*, folders first then files, each by name and id, each row its kind,
--- the columns of settle_file_view (settle_child_row: views_folder and views_file read them
--- in order) and the number of items (total). The four pages return the same columns.
+-- A page of children (settle_children_page, migration 0023): the items (kind, id, name) of
+-- settle_children_at_* or settle_matches_at_*, folders first then files, each by name and
+-- id, each row its kind, the columns of settle_file_view (settle_child_row: views_folder and
+-- views_file read them in order) and the number of items (total). The four pages return the
+-- same columns.
 
 -- unit: children_project
 -- GET /projects/{id}/children: the page of the live folders and files at the root of project
 -- $1, $2 items from offset $3.
 -- returns: kind, id, name, project_id, parent_id, is_deleted, audit, ancestors, project_name, current_version, total
-SELECT pg.kind, x.id, x.name, x.project_id, x.parent_id, x.is_deleted, x.audit, x.ancestors,
-       x.project_name, x.current_version, pg.total
-FROM (SELECT c.kind, c.id, c.name, count(*) OVER () AS total
-      FROM settle_children_at_project($1::uuid) c
-      ORDER BY c.kind DESC, c.name, c.id LIMIT $2 OFFSET $3) pg
-CROSS JOIN LATERAL settle_child_row(pg.kind, pg.id) x
-ORDER BY pg.kind DESC, pg.name, pg.id
+SELECT t.kind, t.id, t.name, t.project_id, t.parent_id, t.is_deleted, t.audit, t.ancestors,
+       t.project_name, t.current_version, t.total
+FROM settle_children_page('project', $1::uuid, NULL, $2, $3) t
+ORDER BY t.kind DESC, t.item_name, t.item
 
 -- unit: children_project_count
 -- The number of items children_project pages ($1 the project).
@@ -28,13 +26,10 @@ SELECT count(*) AS total FROM settle_children_at_project($1::uuid) c
 -- GET /projects/{id}/children?name_contains=: the page of every live folder and file in
 -- project $1 whose name matches $2 (ILIKE, escaped with \), $3 items from offset $4.
 -- returns: kind, id, name, project_id, parent_id, is_deleted, audit, ancestors, project_name, current_version, total
-SELECT pg.kind, x.id, x.name, x.project_id, x.parent_id, x.is_deleted, x.audit, x.ancestors,
-       x.project_name, x.current_version, pg.total
-FROM (SELECT c.kind, c.id, c.name, count(*) OVER () AS total
-      FROM settle_matches_at_project($1::uuid, $2::text) c
-      ORDER BY c.kind DESC, c.name, c.id LIMIT $3 OFFSET $4) pg
-CROSS JOIN LATERAL settle_child_row(pg.kind, pg.id) x
-ORDER BY pg.kind DESC, pg.name, pg.id
+SELECT t.kind, t.id, t.name, t.project_id, t.parent_id, t.is_deleted, t.audit, t.ancestors,
+       t.project_name, t.current_version, t.total
+FROM settle_children_page('project_deep', $1::uuid, $2::text, $3, $4) t
+ORDER BY t.kind DESC, t.item_name, t.item
 
 -- unit: children_project_deep_count
 -- The number of items children_project_deep pages ($1 the project, $2 the pattern).
@@ -45,13 +40,10 @@ SELECT count(*) AS total FROM settle_matches_at_project($1::uuid, $2::text) c
 -- GET /folders/{id}/children: the page of the live folders and files in folder $1, $2 items
 -- from offset $3.
 -- returns: kind, id, name, project_id, parent_id, is_deleted, audit, ancestors, project_name, current_version, total
-SELECT pg.kind, x.id, x.name, x.project_id, x.parent_id, x.is_deleted, x.audit, x.ancestors,
-       x.project_name, x.current_version, pg.total
-FROM (SELECT c.kind, c.id, c.name, count(*) OVER () AS total
-      FROM settle_children_at_folder($1::uuid) c
-      ORDER BY c.kind DESC, c.name, c.id LIMIT $2 OFFSET $3) pg
-CROSS JOIN LATERAL settle_child_row(pg.kind, pg.id) x
-ORDER BY pg.kind DESC, pg.name, pg.id
+SELECT t.kind, t.id, t.name, t.project_id, t.parent_id, t.is_deleted, t.audit, t.ancestors,
+       t.project_name, t.current_version, t.total
+FROM settle_children_page('folder', $1::uuid, NULL, $2, $3) t
+ORDER BY t.kind DESC, t.item_name, t.item
 
 -- unit: children_folder_count
 -- The number of items children_folder pages ($1 the folder).
@@ -62,13 +54,10 @@ SELECT count(*) AS total FROM settle_children_at_folder($1::uuid) c
 -- GET /folders/{id}/children?name_contains=: the page of every live folder and file below
 -- folder $1 whose name matches $2 (ILIKE, escaped with \), $3 items from offset $4.
 -- returns: kind, id, name, project_id, parent_id, is_deleted, audit, ancestors, project_name, current_version, total
-SELECT pg.kind, x.id, x.name, x.project_id, x.parent_id, x.is_deleted, x.audit, x.ancestors,
-       x.project_name, x.current_version, pg.total
-FROM (SELECT c.kind, c.id, c.name, count(*) OVER () AS total
-      FROM settle_matches_at_folder($1::uuid, $2::text) c
-      ORDER BY c.kind DESC, c.name, c.id LIMIT $3 OFFSET $4) pg
-CROSS JOIN LATERAL settle_child_row(pg.kind, pg.id) x
-ORDER BY pg.kind DESC, pg.name, pg.id
+SELECT t.kind, t.id, t.name, t.project_id, t.parent_id, t.is_deleted, t.audit, t.ancestors,
+       t.project_name, t.current_version, t.total
+FROM settle_children_page('folder_deep', $1::uuid, $2::text, $3, $4) t
+ORDER BY t.kind DESC, t.item_name, t.item
 
 -- unit: children_folder_deep_count
 -- The number of items children_folder_deep pages ($1 the folder, $2 the pattern).

@@ -84,17 +84,14 @@ FROM (VALUES (1)) one LEFT JOIN old ON true
 -- GET /relations/{object_kind}/{object_id}: $1 the node (an activity or file version) of
 -- kind $5, $2 the caller, $3 the per_page asked for, $4 the page. found and sees: of the
 -- node (settle_prov_node_sees); relation: one of the page of its live relations the caller
--- sees, newest first; total: how many there are; per: the page size (per_page lowered so
--- that a page holds at most 2 MiB of text, each relation counted as its activity's name and
--- description and 1 KiB more: api/http.h HTTP_MAX_PAGE_BYTES and HTTP_PAGE_ITEM_BYTES). At
--- least one row, whose relation is NULL when the page has none (or the caller does not see
--- the node).
+-- sees, newest first; total: how many there are; per: the page size (settle_page_per, each
+-- relation's text being its activity's name and description). At least one row, whose
+-- relation is NULL when the page has none (or the caller does not see the node).
 -- returns: found, sees, relation, total, per
 WITH k AS (SELECT count(*) AS total,
-                  least($3::bigint, greatest(1, 2097152 / (coalesce(max(COALESCE(
+                  settle_page_per($3::bigint, max(COALESCE(
                       (SELECT octet_length(ba.name) + COALESCE(octet_length(ba.description), 0)
-                       FROM activities ba WHERE ba.id = r.activity_id), 0)), 0)
-                      + 1024))) AS per
+                       FROM activities ba WHERE ba.id = r.activity_id), 0))) AS per
            FROM prov_relations r
            CROSS JOIN LATERAL settle_sees_relation($2::uuid, r.created_by, r.version_id,
                                                    r.used_version_id, r.activity_id) s

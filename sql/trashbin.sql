@@ -1,8 +1,8 @@
 -- The trash bin (docs/api.md "Trash bin", api/trashbin.c): an item in the trash, the
--- listings (what they hold: settle_trash_* of migration 0022), and restore and purge of an
--- item. Each statement on an item comes twice, for a folder and for a file; the listings
--- come for a project's trash roots or whole trash, and for what lies directly in a trashed
--- folder or anywhere below it.
+-- listings (what they hold: settle_trash_* of migration 0022; a page of them:
+-- settle_trash_page of 0023), and restore and purge of an item. Each statement on an item
+-- comes twice, for a folder and for a file; the listings come for a project's trash roots or
+-- whole trash, and for what lies directly in a trashed folder or anywhere below it.
 
 -- unit: trashbin_get_folder
 -- GET /trashbin/dds-folder/{id}: the verdict of the project of folder $1, in the trash, for
@@ -35,16 +35,14 @@ LEFT JOIN settle_file_view x ON x.id = $1::uuid AND acc.member AND NOT acc.is_de
 
 -- unit: trashbin_page_roots
 -- GET /trashbin/projects/{id}/children: a page of the trash roots of project $1 whose names
--- contain $2 (settle_name_contains), most recently deleted first ($3 LIMIT, $4 OFFSET):
--- each item's kind, its columns as settle_child_row (migration 0021) gives them, and the number of items.
+-- contain $2 (settle_name_contains), most recently deleted first ($3 LIMIT, $4 OFFSET), as
+-- settle_trash_page (migration 0023) makes it: each item's kind, its columns as
+-- settle_child_row (migration 0021) gives them, and the number of items.
 -- returns: kind, id, name, project_id, parent_id, is_deleted, audit, ancestors, project_name, current_version, total
-SELECT pg.kind, x.id, x.name, x.project_id, x.parent_id, x.is_deleted, x.audit, x.ancestors,
-       x.project_name, x.current_version, pg.total
-FROM (SELECT i.kind, i.id, i.deleted_at, count(*) OVER () AS total
-      FROM settle_trash_roots($1::uuid, $2::text) i
-      ORDER BY i.deleted_at DESC, i.id LIMIT $3 OFFSET $4) pg
-CROSS JOIN LATERAL settle_child_row(pg.kind, pg.id) x
-ORDER BY pg.deleted_at DESC, pg.id
+SELECT t.kind, t.id, t.name, t.project_id, t.parent_id, t.is_deleted, t.audit, t.ancestors,
+       t.project_name, t.current_version, t.total
+FROM settle_trash_page('roots', $1::uuid, $2::text, $3, $4) t
+ORDER BY t.deleted_at DESC, t.item
 
 -- unit: trashbin_count_roots
 -- The number of items of trashbin_page_roots ($1 project, $2 name pattern), for a page past
@@ -56,13 +54,10 @@ SELECT count(*) AS total FROM settle_trash_roots($1::uuid, $2::text)
 -- GET /trashbin/projects/{id}/children?recurse=true: as trashbin_page_roots for every item
 -- in the trash of project $1.
 -- returns: kind, id, name, project_id, parent_id, is_deleted, audit, ancestors, project_name, current_version, total
-SELECT pg.kind, x.id, x.name, x.project_id, x.parent_id, x.is_deleted, x.audit, x.ancestors,
-       x.project_name, x.current_version, pg.total
-FROM (SELECT i.kind, i.id, i.deleted_at, count(*) OVER () AS total
-      FROM settle_trash_of_project($1::uuid, $2::text) i
-      ORDER BY i.deleted_at DESC, i.id LIMIT $3 OFFSET $4) pg
-CROSS JOIN LATERAL settle_child_row(pg.kind, pg.id) x
-ORDER BY pg.deleted_at DESC, pg.id
+SELECT t.kind, t.id, t.name, t.project_id, t.parent_id, t.is_deleted, t.audit, t.ancestors,
+       t.project_name, t.current_version, t.total
+FROM settle_trash_page('project', $1::uuid, $2::text, $3, $4) t
+ORDER BY t.deleted_at DESC, t.item
 
 -- unit: trashbin_count_project
 -- The number of items of trashbin_page_project ($1 project, $2 name pattern).
@@ -73,13 +68,10 @@ SELECT count(*) AS total FROM settle_trash_of_project($1::uuid, $2::text)
 -- GET /trashbin/folders/{id}/children: as trashbin_page_roots for what was trashed with
 -- folder $1 and lies directly in it.
 -- returns: kind, id, name, project_id, parent_id, is_deleted, audit, ancestors, project_name, current_version, total
-SELECT pg.kind, x.id, x.name, x.project_id, x.parent_id, x.is_deleted, x.audit, x.ancestors,
-       x.project_name, x.current_version, pg.total
-FROM (SELECT i.kind, i.id, i.deleted_at, count(*) OVER () AS total
-      FROM settle_trash_in_folder($1::uuid, $2::text) i
-      ORDER BY i.deleted_at DESC, i.id LIMIT $3 OFFSET $4) pg
-CROSS JOIN LATERAL settle_child_row(pg.kind, pg.id) x
-ORDER BY pg.deleted_at DESC, pg.id
+SELECT t.kind, t.id, t.name, t.project_id, t.parent_id, t.is_deleted, t.audit, t.ancestors,
+       t.project_name, t.current_version, t.total
+FROM settle_trash_page('folder', $1::uuid, $2::text, $3, $4) t
+ORDER BY t.deleted_at DESC, t.item
 
 -- unit: trashbin_count_folder
 -- The number of items of trashbin_page_folder ($1 folder, $2 name pattern).
@@ -90,13 +82,10 @@ SELECT count(*) AS total FROM settle_trash_in_folder($1::uuid, $2::text)
 -- GET /trashbin/folders/{id}/children?recurse=true: as trashbin_page_roots for what was
 -- trashed with folder $1 and lies anywhere below it.
 -- returns: kind, id, name, project_id, parent_id, is_deleted, audit, ancestors, project_name, current_version, total
-SELECT pg.kind, x.id, x.name, x.project_id, x.parent_id, x.is_deleted, x.audit, x.ancestors,
-       x.project_name, x.current_version, pg.total
-FROM (SELECT i.kind, i.id, i.deleted_at, count(*) OVER () AS total
-      FROM settle_trash_below_folder($1::uuid, $2::text) i
-      ORDER BY i.deleted_at DESC, i.id LIMIT $3 OFFSET $4) pg
-CROSS JOIN LATERAL settle_child_row(pg.kind, pg.id) x
-ORDER BY pg.deleted_at DESC, pg.id
+SELECT t.kind, t.id, t.name, t.project_id, t.parent_id, t.is_deleted, t.audit, t.ancestors,
+       t.project_name, t.current_version, t.total
+FROM settle_trash_page('below', $1::uuid, $2::text, $3, $4) t
+ORDER BY t.deleted_at DESC, t.item
 
 -- unit: trashbin_count_below
 -- The number of items of trashbin_page_below ($1 folder, $2 name pattern).

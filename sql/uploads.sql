@@ -1,11 +1,13 @@
 -- Uploads (API.md "Uploads", api/uploads.c): create, list and get. Every unit that answers an
 -- upload selects its columns in one order, from id to storage_provider (api/uploads.h: the
--- uploads_row_json of api/uploads.c reads them so): id, name, content_type, size, etag,
+-- uploads_row_json of api/uploads.c reads them so), as settle_upload_row (migration 0023)
+-- makes them from the upload's row and its creator's: id, name, content_type, size, etag,
 -- project_id, created_on, ready_for_chunks, completed_on, is_consistent, purged_on, error_on,
 -- error_message, chunks (settle_chunks), hashes (settle_hashes), created_by (the creator's
 -- dds-user), storage_provider (the provider that holds its bytes). An upload row that is not
--- of type uploads (a sub-select's, a CTE's) is passed to settle_hashes as u::uploads, and a
--- table's as ROW(u.*)::uploads, so that its columns reach the planner one by one.
+-- of type uploads (a sub-select's, a CTE's) is passed as u::uploads, and a table's as
+-- ROW(u.*)::uploads (the creator's as ROW(s.*)::users), so that its columns reach the planner
+-- one by one.
 
 -- unit: uploads_create
 -- POST /projects/{id}/uploads in one statement: checks project $2 and the caller ($8:
@@ -28,21 +30,20 @@ ins AS (INSERT INTO uploads (id, project_id, name, content_type, size, chunked, 
 ch AS (INSERT INTO chunks (upload_id, number, size, hash_value, hash_algorithm)
        SELECT id, 1, size, $9::text, $10::text FROM ins WHERE NOT chunked
        RETURNING number, size, hash_value, hash_algorithm)
-SELECT u.id, u.name, u.content_type, u.size, u.etag, u.project_id,
-       settle_ts(u.created_at) AS created_on,
-       u.completed_at IS NULL AND u.purged_at IS NULL AS ready_for_chunks,
-       settle_ts(u.completed_at) AS completed_on, u.is_consistent,
-       settle_ts(u.purged_at) AS purged_on, settle_ts(u.error_at) AS error_on, u.error_message,
+SELECT r.id, r.name, r.content_type, r.size, r.etag, r.project_id, r.created_on,
+       r.ready_for_chunks, r.completed_on, r.is_consistent, r.purged_on, r.error_on,
+       r.error_message,
        coalesce((SELECT json_agg(json_build_object('number', c.number, 'size', c.size,
                                                    'hash', json_build_object(
                                                        'value', c.hash_value,
                                                        'algorithm', c.hash_algorithm))
                                  ORDER BY c.number) FROM ch c), '[]') AS chunks,
-       '[]'::json AS hashes, settle_user_obj(s)::text AS created_by, u.storage_provider,
+       '[]'::json AS hashes, r.created_by, r.storage_provider,
        acc.id IS NOT NULL AS found, acc.member, acc.is_deleted AS deleted,
        acc.is_consistent AS consistent, u.storage_container
 FROM (VALUES (1)) one LEFT JOIN acc ON true LEFT JOIN ins u ON true
 LEFT JOIN users s ON s.id = u.created_by
+CROSS JOIN LATERAL settle_upload_row(u::uploads, ROW(s.*)::users) r
 
 -- unit: uploads_get
 -- GET /uploads/{id} in one statement: the verdict of upload $1's project for the caller ($2:
@@ -52,58 +53,46 @@ WITH acc AS (SELECT a.id, a.is_deleted, a.is_consistent, a.member
              FROM uploads t JOIN LATERAL settle_access(t.project_id, $2::uuid, 'view_project') a
                   ON true
              WHERE t.id = $1::uuid)
-SELECT u.id, u.name, u.content_type, u.size, u.etag, u.project_id,
-       settle_ts(u.created_at) AS created_on,
-       u.completed_at IS NULL AND u.purged_at IS NULL AS ready_for_chunks,
-       settle_ts(u.completed_at) AS completed_on, u.is_consistent,
-       settle_ts(u.purged_at) AS purged_on, settle_ts(u.error_at) AS error_on, u.error_message,
-       coalesce((SELECT c FROM settle_chunks(u.id) c), '[]') AS chunks,
-       (SELECT h FROM settle_hashes(u::uploads) h) AS hashes,
-       settle_user_obj(s)::text AS created_by, u.storage_provider,
+SELECT r.id, r.name, r.content_type, r.size, r.etag, r.project_id, r.created_on,
+       r.ready_for_chunks, r.completed_on, r.is_consistent, r.purged_on, r.error_on,
+       r.error_message, r.chunks, r.hashes, r.created_by, r.storage_provider,
        acc.id IS NOT NULL AS found, acc.member, acc.is_deleted AS deleted,
        acc.is_consistent AS consistent
 FROM (VALUES (1)) one LEFT JOIN acc ON true
 LEFT JOIN (SELECT x.* FROM uploads x, acc
            WHERE x.id = $1::uuid AND acc.member AND NOT acc.is_deleted) u ON true
 LEFT JOIN users s ON s.id = u.created_by
+CROSS JOIN LATERAL settle_upload_row(u::uploads, ROW(s.*)::users) r
 
 -- unit: uploads_one
 -- The upload $1 as it is now, without an access check (the caller checked it before), then
 -- the number of rows (1). No row for an unknown id.
 -- returns: id, name, content_type, size, etag, project_id, created_on, ready_for_chunks, completed_on, is_consistent, purged_on, error_on, error_message, chunks, hashes, created_by, storage_provider, total
-SELECT u.id, u.name, u.content_type, u.size, u.etag, u.project_id,
-       settle_ts(u.created_at) AS created_on,
-       u.completed_at IS NULL AND u.purged_at IS NULL AS ready_for_chunks,
-       settle_ts(u.completed_at) AS completed_on, u.is_consistent,
-       settle_ts(u.purged_at) AS purged_on, settle_ts(u.error_at) AS error_on, u.error_message,
-       coalesce((SELECT c FROM settle_chunks(u.id) c), '[]') AS chunks,
-       (SELECT h FROM settle_hashes(ROW(u.*)::uploads) h) AS hashes,
-       settle_user_obj(s)::text AS created_by, u.storage_provider, count(*) OVER () AS total
+SELECT r.id, r.name, r.content_type, r.size, r.etag, r.project_id, r.created_on,
+       r.ready_for_chunks, r.completed_on, r.is_consistent, r.purged_on, r.error_on,
+       r.error_message, r.chunks, r.hashes, r.created_by, r.storage_provider,
+       count(*) OVER () AS total
 FROM uploads u JOIN users s ON s.id = u.created_by
+CROSS JOIN LATERAL settle_upload_row(ROW(u.*)::uploads, ROW(s.*)::users) r
 WHERE u.id = $1
 
 -- unit: uploads_list
 -- GET /projects/{id}/uploads: a page ($3, from 1) of the uploads of project $1 in the order
--- they were created, as many per page as the client asked ($2) and HTTP_MAX_PAGE_BYTES
--- (api/http.h) allow, each counted as its text and 128 bytes for each of its chunks, and
--- HTTP_PAGE_ITEM_BYTES more; each row with the number of uploads and the page's size.
+-- they were created, in pages of $2 uploads at most (settle_page_per, each upload's text
+-- being its name, its content type and 128 bytes for each of its chunks); each row with the
+-- number of uploads and the page's size.
 -- returns: id, name, content_type, size, etag, project_id, created_on, ready_for_chunks, completed_on, is_consistent, purged_on, error_on, error_message, chunks, hashes, created_by, storage_provider, total, per
 WITH k AS (SELECT count(*) AS total,
-                  least($2::bigint, greatest(1, 2097152 / (coalesce(max(
+                  settle_page_per($2::bigint, max(
                       octet_length(u.name) + octet_length(u.content_type)
-                      + 128 * (SELECT count(*) FROM chunks c WHERE c.upload_id = u.id)), 0)
-                      + 1024))) AS per
+                      + 128 * (SELECT count(*) FROM chunks c WHERE c.upload_id = u.id))) AS per
            FROM uploads u WHERE u.project_id = $1)
-SELECT u.id, u.name, u.content_type, u.size, u.etag, u.project_id,
-       settle_ts(u.created_at) AS created_on,
-       u.completed_at IS NULL AND u.purged_at IS NULL AS ready_for_chunks,
-       settle_ts(u.completed_at) AS completed_on, u.is_consistent,
-       settle_ts(u.purged_at) AS purged_on, settle_ts(u.error_at) AS error_on, u.error_message,
-       coalesce((SELECT c FROM settle_chunks(u.id) c), '[]') AS chunks,
-       (SELECT h FROM settle_hashes(ROW(u.*)::uploads) h) AS hashes,
-       settle_user_obj(s)::text AS created_by, u.storage_provider,
+SELECT r.id, r.name, r.content_type, r.size, r.etag, r.project_id, r.created_on,
+       r.ready_for_chunks, r.completed_on, r.is_consistent, r.purged_on, r.error_on,
+       r.error_message, r.chunks, r.hashes, r.created_by, r.storage_provider,
        (SELECT total FROM k) AS total, (SELECT per FROM k) AS per
 FROM uploads u JOIN users s ON s.id = u.created_by
+CROSS JOIN LATERAL settle_upload_row(ROW(u.*)::uploads, ROW(s.*)::users) r
 WHERE u.project_id = $1
 ORDER BY u.created_at, u.id
 LIMIT (SELECT per FROM k) OFFSET ($3::bigint - 1) * (SELECT per FROM k)
@@ -113,9 +102,8 @@ LIMIT (SELECT per FROM k) OFFSET ($3::bigint - 1) * (SELECT per FROM k)
 -- $2 per page (as uploads_list), for a page past the end.
 -- returns: total, per
 WITH k AS (SELECT count(*) AS total,
-                  least($2::bigint, greatest(1, 2097152 / (coalesce(max(
+                  settle_page_per($2::bigint, max(
                       octet_length(u.name) + octet_length(u.content_type)
-                      + 128 * (SELECT count(*) FROM chunks c WHERE c.upload_id = u.id)), 0)
-                      + 1024))) AS per
+                      + 128 * (SELECT count(*) FROM chunks c WHERE c.upload_id = u.id))) AS per
            FROM uploads u WHERE u.project_id = $1)
 SELECT total, per FROM k

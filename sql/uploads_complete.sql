@@ -1,7 +1,8 @@
 -- PUT /uploads/{id}/complete and PUT /uploads/{id}/hashes (api/uploads_complete.c): the calls
 -- that record an upload's fingerprints. Both answer the upload in the columns of
--- sql/uploads.sql, its hashes being those recorded before with the one the statement wrote
--- (CTE fp), which the statement's own snapshot of fingerprints does not show.
+-- sql/uploads.sql (settle_upload_row), its hashes being those recorded before with the one
+-- the statement wrote (CTE fp), which the statement's own snapshot of fingerprints does not
+-- show.
 
 -- unit: uploads_complete_mark
 -- PUT /uploads/{id}/complete in one statement: locks upload $1 and reads its latest state (a
@@ -40,24 +41,22 @@ fp AS (INSERT INTO fingerprints (id, upload_id, algorithm, value, reported_by)
        RETURNING algorithm, value),
 outbox_job AS (INSERT INTO outbox (id, kind, resource_id)
                SELECT $6::uuid, $7::text, upd.id FROM upd RETURNING resource_id)
-SELECT u.id, u.name, u.content_type, u.size, u.etag, u.project_id,
-       settle_ts(u.created_at) AS created_on,
-       u.completed_at IS NULL AND u.purged_at IS NULL AS ready_for_chunks,
-       settle_ts(u.completed_at) AS completed_on, u.is_consistent,
-       settle_ts(u.purged_at) AS purged_on, settle_ts(u.error_at) AS error_on, u.error_message,
-       coalesce((SELECT c FROM settle_chunks(u.id) c), '[]') AS chunks,
+SELECT r.id, r.name, r.content_type, r.size, r.etag, r.project_id, r.created_on,
+       r.ready_for_chunks, r.completed_on, r.is_consistent, r.purged_on, r.error_on,
+       r.error_message, r.chunks,
        coalesce((SELECT json_agg(settle_hash(u::uploads, h.algorithm, h.value)
                                  ORDER BY h.algorithm)
                  FROM (SELECT algorithm, value FROM fingerprints
                        WHERE upload_id = u.id AND algorithm <> $3::text
                        UNION ALL SELECT algorithm, value FROM fp) h), '[]'::json) AS hashes,
-       settle_user_obj(s)::text AS created_by, u.storage_provider,
+       r.created_by, r.storage_provider,
        acc.id IS NOT NULL AS found, acc.member, acc.is_deleted AS deleted,
        acc.is_consistent AS consistent, acc.completed AS done,
        acc.completed_hash_value AS done_value, acc.completed_hash_algorithm AS done_algorithm,
        acc.recorded, acc.purged, acc.storage_provider AS held_by
 FROM (VALUES (1)) one LEFT JOIN acc ON true LEFT JOIN upd u ON true
 LEFT JOIN users s ON s.id = u.created_by
+CROSS JOIN LATERAL settle_upload_row(u::uploads, ROW(s.*)::users) r
 
 -- unit: uploads_complete_hashes
 -- PUT /uploads/{id}/hashes in one statement: share-locks upload $1 (complete waits for it
@@ -80,21 +79,19 @@ fp AS (INSERT INTO fingerprints (id, upload_id, algorithm, value, reported_by)
        FROM acc WHERE acc.member AND NOT acc.is_deleted
        ON CONFLICT (upload_id, algorithm) DO UPDATE SET value = fingerprints.value
        RETURNING algorithm, value)
-SELECT u.id, u.name, u.content_type, u.size, u.etag, u.project_id,
-       settle_ts(u.created_at) AS created_on,
-       u.completed_at IS NULL AND u.purged_at IS NULL AS ready_for_chunks,
-       settle_ts(u.completed_at) AS completed_on, u.is_consistent,
-       settle_ts(u.purged_at) AS purged_on, settle_ts(u.error_at) AS error_on, u.error_message,
-       coalesce((SELECT c FROM settle_chunks(u.id) c), '[]') AS chunks,
+SELECT r.id, r.name, r.content_type, r.size, r.etag, r.project_id, r.created_on,
+       r.ready_for_chunks, r.completed_on, r.is_consistent, r.purged_on, r.error_on,
+       r.error_message, r.chunks,
        coalesce((SELECT json_agg(settle_hash(u::uploads, h.algorithm, h.value)
                                  ORDER BY h.algorithm)
                  FROM (SELECT algorithm, value FROM fingerprints
                        WHERE upload_id = u.id AND algorithm <> $3::text
                        UNION ALL SELECT algorithm, value FROM fp) h), '[]'::json) AS hashes,
-       settle_user_obj(s)::text AS created_by, u.storage_provider,
+       r.created_by, r.storage_provider,
        acc.id IS NOT NULL AS found, acc.member, acc.is_deleted AS deleted,
        acc.is_consistent AS consistent, (SELECT value FROM fp) AS recorded
 FROM (VALUES (1)) one LEFT JOIN acc ON true
 LEFT JOIN (SELECT x.* FROM uploads x, acc
            WHERE x.id = $1::uuid AND acc.member AND NOT acc.is_deleted) u ON true
 LEFT JOIN users s ON s.id = u.created_by
+CROSS JOIN LATERAL settle_upload_row(u::uploads, ROW(s.*)::users) r
