@@ -27,11 +27,11 @@ access_verdict(struct req *r, const PGresult *res, int col, const char *what)
 }
 
 int
-access_check(struct req *r, const char *sql, const char *id, const char *perm, const char *what,
+access_check(struct req *r, enum sql_unit u, const char *id, const char *perm, const char *what,
              struct access_project *p)
 {
 	const char *params[3] = {id, r->user_id, perm};
-	PGresult *res = db_exec(r->db, sql, 3, params);
+	PGresult *res = db_exec(r->db, u, params);
 	int rc = 1;
 
 	if (res == NULL) {
@@ -61,17 +61,17 @@ access_check(struct req *r, const char *sql, const char *id, const char *perm, c
 int
 access_project(struct req *r, const char *project_id, const char *perm, struct access_project *p)
 {
-	return access_check(r, SQL_TEXT(ACCESS_PROJECT), project_id, perm, "project", p);
+	return access_check(r, SQL_ACCESS_PROJECT, project_id, perm, "project", p);
 }
 
 void
-access_get(struct req *r, const char *sql, const char *what,
+access_get(struct req *r, enum sql_unit u, const char *what,
            json_t *(*build)(const PGresult *res, int row, int col))
 {
 	const char *q[] = {r->params[0], r->user_id};
 	PGresult *res;
 
-	if ((res = db_exec(r->db, sql, 2, q)) == NULL)
+	if ((res = db_exec(r->db, u, q)) == NULL)
 		http_db_error(r);
 	else if (access_verdict(r, res, 0, what) != 1)
 		; /* answered */
@@ -83,7 +83,7 @@ access_get(struct req *r, const char *sql, const char *what,
 }
 
 void
-access_soft_delete(struct req *r, const char *sql, const char *what,
+access_soft_delete(struct req *r, enum sql_unit u, const char *what,
                    json_t *(*build)(const PGresult *res, int row, int col))
 {
 	char mid[UUID_STR_LEN];
@@ -91,7 +91,7 @@ access_soft_delete(struct req *r, const char *sql, const char *what,
 	PGresult *res;
 
 	uuid_generate(mid);
-	if ((res = db_exec(r->db, sql, 4, q)) == NULL)
+	if ((res = db_exec(r->db, u, q)) == NULL)
 		http_db_error(r);
 	else if (access_verdict(r, res, 0, what) != 1)
 		; /* answered */

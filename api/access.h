@@ -39,14 +39,14 @@ struct access_project {
 int access_verdict(struct req *r, const PGresult *res, int col, const char *what) MUSTCHECK;
 
 /* Checks, in one statement, that the caller's role on the project that `id` belongs to
- * grants perm (an ACCESS_* name). sql is a unit's text (SQL_TEXT) that takes the resource's
- * id ($1), the caller ($2) and perm ($3) and returns one row, the project's access row, with
- * the columns of access_project (those of settle_access: id, storage_container,
- * is_consistent, is_deleted, has_error, member) in that order, or none when there is no such
- * resource. `what` names the resource for a 404. Returns 1 with *p filled when allowed; 0
- * after answering 404 (no such resource, or one in a deleted project) or 403 (checked
- * first: no role, or one without perm); -1 after answering a database error. */
-int access_check(struct req *r, const char *sql, const char *id, const char *perm, const char *what,
+ * grants perm (an ACCESS_* name). u is a unit that takes the resource's id ($1), the caller
+ * ($2) and perm ($3) and returns one row, the project's access row, with the columns of
+ * access_project (those of settle_access: id, storage_container, is_consistent, is_deleted,
+ * has_error, member) in that order, or none when there is no such resource. `what` names the
+ * resource for a 404. Returns 1 with *p filled when allowed; 0 after answering 404 (no such
+ * resource, or one in a deleted project) or 403 (checked first: no role, or one without perm); -1
+ * after answering a database error. */
+int access_check(struct req *r, enum sql_unit u, const char *id, const char *perm, const char *what,
                  struct access_project *p) MUSTCHECK;
 
 /* access_check for a project id itself (unit access_project). */
@@ -60,22 +60,22 @@ int access_project(struct req *r, const char *project_id, const char *perm,
 	_Static_assert(U##_C_FOUND == 0 && U##_C_ID == ACCESS_VERDICT_NCOLS,                       \
 	               #U ": access_verdict's columns, then the view's")
 
-/* GET of the resource r->params[0] with sql, a unit's text (SQL_TEXT) that takes the
- * resource's id ($1) and the caller ($2) and returns one row: access_verdict's columns (from
- * 0), then from ACCESS_VERDICT_NCOLS on the columns build reads (a settle_*_view's, in its
- * order), NULL unless the caller may see the resource. Answers 200 with build(row, column)
+/* GET of the resource r->params[0] with unit u, which takes the resource's id ($1) and the
+ * caller ($2) and returns one row: access_verdict's columns (from 0), then from
+ * ACCESS_VERDICT_NCOLS on the columns build reads (a settle_*_view's, in its order), NULL
+ * unless the caller may see the resource. Answers 200 with build(row, column)
  * of the resource, or 404 for `what`, 403, or a database error, in one statement. */
-void access_get(struct req *r, const char *sql, const char *what,
+void access_get(struct req *r, enum sql_unit u, const char *what,
                 json_t *(*build)(const PGresult *res, int row, int col));
 
-/* DELETE of the resource r->params[0] with sql, a unit's text (SQL_TEXT) that takes the
- * resource's id ($1), the caller ($2), a message id ($3) and JOB_RESOURCE_DELETE ($4), marks
- * the resource deleted and queues its resource.delete job, and returns access_verdict's
- * columns (from 0), then from ACCESS_VERDICT_NCOLS on the columns build reads of what it
- * deleted (a settle_*_view's, in its order; NULL when it deleted nothing). Answers 202 with
+/* DELETE of the resource r->params[0] with unit u, which takes the resource's id ($1), the
+ * caller ($2), a message id ($3) and JOB_RESOURCE_DELETE ($4), marks the resource deleted
+ * and queues its resource.delete job, and returns access_verdict's columns (from 0), then
+ * from ACCESS_VERDICT_NCOLS on the columns build reads of what it deleted (a
+ * settle_*_view's, in its order; NULL when it deleted nothing). Answers 202 with
  * build(row, column) of the deleted resource, or 404 for `what` (no such resource, or
  * deleted already), 403, or a database error. */
-void access_soft_delete(struct req *r, const char *sql, const char *what,
+void access_soft_delete(struct req *r, enum sql_unit u, const char *what,
                         json_t *(*build)(const PGresult *res, int row, int col));
 
 #endif

@@ -83,7 +83,7 @@ activities_create(struct req *r)
 	if (activities_fields(r, body, true, &a) == 0) {
 		uuid_generate(id);
 		const char *q[] = {id, a.name, a.started_on, a.ended_on, a.description, r->user_id};
-		activities_answer(r, db_exec(r->db, SQL_TEXT(ACTIVITIES_CREATE), 6, q), 201);
+		activities_answer(r, db_exec(r->db, SQL_ACTIVITIES_CREATE, q), 201);
 	}
 	json_decref(body);
 }
@@ -100,7 +100,7 @@ activities_update(struct req *r)
 	if (activities_fields(r, body, false, &a) == 0) {
 		const char *q[] = {r->params[0], a.name,        a.started_on,
 		                   a.ended_on,   a.description, r->user_id};
-		activities_answer(r, db_exec(r->db, SQL_TEXT(ACTIVITIES_UPDATE), 6, q), 200);
+		activities_answer(r, db_exec(r->db, SQL_ACTIVITIES_UPDATE, q), 200);
 	}
 	json_decref(body);
 }
@@ -124,12 +124,12 @@ activities_list(struct req *r)
 		return;
 	snprintf(pg, sizeof(pg), "%lld", (long long)page);
 	const char *q[] = {r->user_id, lim, pg};
-	PGresult *res = db_exec(r->db, SQL_TEXT(ACTIVITIES_LIST), 3, q);
+	PGresult *res = db_exec(r->db, SQL_ACTIVITIES_LIST, q);
 	if (res == NULL)
 		http_db_error(r);
 	else
 		http_answer_page_k(r, res, ACTIVITIES_LIST_C_TOTAL, provenance_obj,
-		                   SQL_TEXT(ACTIVITIES_LIST_COUNT), 2, q, page);
+		                   SQL_ACTIVITIES_LIST_COUNT, q, page);
 }
 
 _Static_assert(PROVENANCE_COL_EQ(ACTIVITIES_GET_C_FOUND, PROVENANCE_GET_FOUND) &&
@@ -141,7 +141,7 @@ _Static_assert(PROVENANCE_COL_EQ(ACTIVITIES_GET_C_FOUND, PROVENANCE_GET_FOUND) &
 static void
 activities_get(struct req *r)
 {
-	provenance_get(r, SQL_TEXT(ACTIVITIES_GET), "activity");
+	provenance_get(r, SQL_ACTIVITIES_GET, "activity");
 }
 
 _Static_assert(PROVENANCE_COL_EQ(ACTIVITIES_DELETE_C_FOUND, PROVENANCE_DEL_FOUND) &&
@@ -152,7 +152,7 @@ _Static_assert(PROVENANCE_COL_EQ(ACTIVITIES_DELETE_C_FOUND, PROVENANCE_DEL_FOUND
 static void
 activities_delete(struct req *r)
 {
-	provenance_soft_delete(r, SQL_TEXT(ACTIVITIES_DELETE), "activity");
+	provenance_soft_delete(r, SQL_ACTIVITIES_DELETE, "activity");
 }
 
 const struct route activities_routes[] = {

@@ -49,13 +49,6 @@ static const struct agents_owner agents_agent = {"software agent", SQL_AGENTS_LO
 static const struct agents_owner agents_user = {"user", SQL_AGENTS_LOCK_USER, SQL_AGENTS_DROP_USER,
                                                 SQL_AGENTS_REKEY_USER, SQL_AGENTS_SHOW_USER};
 
-/* The text of unit u, for db_exec: SQL_TEXT of a unit chosen at run time. */
-static const char *
-agents_sql(enum sql_unit u)
-{
-	return sql_units[u].sql;
-}
-
 /* The api key object {key, created_on}; key NULL: not shown. New reference. */
 static json_t *
 agents_key_json(const char *key, const char *created_on)
@@ -83,7 +76,7 @@ agents_lock(struct req *r, const struct agents_owner *o, const char *id, bool *h
 		http_db_error(r);
 		return 0;
 	}
-	if ((res = db_exec(r->db, agents_sql(o->lock), 2, q)) == NULL) {
+	if ((res = db_exec(r->db, o->lock, q)) == NULL) {
 		db_rollback(r->db);
 		http_db_error(r);
 		return 0;
@@ -105,7 +98,7 @@ static void
 agents_key_show(struct req *r, const struct agents_owner *o, const char *id)
 {
 	const char *q[] = {id, r->user_id};
-	PGresult *res = db_exec(r->db, agents_sql(o->show), 2, q);
+	PGresult *res = db_exec(r->db, o->show, q);
 	const char *at;
 
 	if (res == NULL) {
@@ -141,7 +134,7 @@ agents_key_change(struct req *r, const struct agents_owner *o, const char *id, b
 	sign_random_key(key);
 	sign_key_hash(key, hash);
 	uuid_generate(key_id);
-	res = db_exec(r->db, agents_sql(regenerate ? o->rekey : o->drop), regenerate ? 3 : 1, q);
+	res = db_exec(r->db, regenerate ? o->rekey : o->drop, q);
 	if (res == NULL || db_commit(r->db) < 0) {
 		db_rollback(r->db);
 		http_db_error(r);
@@ -221,8 +214,8 @@ agents_create(struct req *r)
 		http_db_error(r);
 		goto out;
 	}
-	if (db_cmd(r->db, SQL_TEXT(AGENTS_LOCK_CREATOR), 1, q) < 0 ||
-	    (res = db_exec(r->db, SQL_TEXT(AGENTS_CREATE), 7, q)) == NULL)
+	if (db_cmd(r->db, SQL_AGENTS_LOCK_CREATOR, q) < 0 ||
+	    (res = db_exec(r->db, SQL_AGENTS_CREATE, q)) == NULL)
 		goto fail;
 	if (PQntuples(res) == 0)
 		db_rollback(r->db); /* too many agents: nothing was written */
@@ -244,7 +237,7 @@ static void
 agents_list(struct req *r)
 {
 	const char *q[] = {r->user_id};
-	PGresult *res = db_exec(r->db, SQL_TEXT(AGENTS_LIST), 1, q);
+	PGresult *res = db_exec(r->db, SQL_AGENTS_LIST, q);
 
 	if (res == NULL) {
 		http_db_error(r);
@@ -261,7 +254,7 @@ agents_get(struct req *r)
 {
 	const char *q[] = {r->params[0], r->user_id};
 
-	http_answer_result(r, 200, db_exec(r->db, SQL_TEXT(AGENTS_GET), 2, q), "software agent",
+	http_answer_result(r, 200, db_exec(r->db, SQL_AGENTS_GET, q), "software agent",
 	                   views_json_col);
 }
 
@@ -276,7 +269,7 @@ agents_update(struct req *r)
 	if (body == NULL || agents_read(r, body, false, &name, &desc, &url) < 0)
 		goto out;
 	const char *q[] = {r->params[0], r->user_id, name, desc, url};
-	res = db_exec(r->db, SQL_TEXT(AGENTS_UPDATE), 5, q);
+	res = db_exec(r->db, SQL_AGENTS_UPDATE, q);
 	http_answer_result(r, 200, res, "software agent", views_json_col);
 	res = NULL;
 out:
@@ -294,7 +287,7 @@ agents_delete(struct req *r)
 
 	if (!agents_lock(r, &agents_agent, r->params[0], &has_key))
 		return;
-	if (db_cmd(r->db, SQL_TEXT(AGENTS_DELETE), 2, q) < 0 || db_commit(r->db) < 0) {
+	if (db_cmd(r->db, SQL_AGENTS_DELETE, q) < 0 || db_commit(r->db) < 0) {
 		db_rollback(r->db);
 		http_db_error(r);
 		return;

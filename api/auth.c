@@ -69,7 +69,7 @@ auth_api_token(struct req *r)
 	snprintf(exp, sizeof(exp), "%lld", (long long)t.expires);
 	uuid_generate(id);
 	const char *q[] = {agent_hash, user_hash, id, exp};
-	res = db_exec(r->db, SQL_TEXT(AUTH_ISSUE), 4, q);
+	res = db_exec(r->db, SQL_AUTH_ISSUE, q);
 	if (res == NULL) {
 		http_db_error(r);
 		goto out;

@@ -79,13 +79,11 @@ children_list(struct req *r, const char *root, int at_folder)
 		goto out;
 	}
 	const char *q[] = {root, deep ? pattern : lim, deep ? lim : off, off};
-	if ((res = db_exec(r->db, sql_units[children_page_units[at_folder][deep]].sql, 3 + deep,
-	                   q)) == NULL)
+	if ((res = db_exec(r->db, children_page_units[at_folder][deep], q)) == NULL)
 		http_db_error(r);
 	else
 		http_answer_page_n(r, res, CHILDREN_PROJECT_C_TOTAL, children_item,
-		                   sql_units[children_count_units[at_folder][deep]].sql, 1 + deep,
-		                   q, page, per_page);
+		                   children_count_units[at_folder][deep], q, page, per_page);
 out:
 	free(pattern);
 }
@@ -116,7 +114,7 @@ children_files_count(struct req *r, const char *project, int64_t *total, int64_t
                      bool *download)
 {
 	const char *q[] = {project, r->user_id};
-	PGresult *res = db_exec(r->db, SQL_TEXT(CHILDREN_FILES_COUNT), 2, q);
+	PGresult *res = db_exec(r->db, SQL_CHILDREN_FILES_COUNT, q);
 
 	if (res == NULL)
 		return -1;
@@ -182,7 +180,7 @@ children_project_files(struct req *r)
 		return;
 	}
 	const char *q[] = {p.id, lim, off};
-	res = db_exec(r->db, SQL_TEXT(CHILDREN_FILES), 3, q);
+	res = db_exec(r->db, SQL_CHILDREN_FILES, q);
 	if (res == NULL)
 		goto fail;
 	if (!children_files_held(r, res, download)) {

@@ -32,14 +32,14 @@ _Static_assert(HTTP_SAME_COLUMN(FILES_CREATE_IN_FOLDER_C_FOUND, FILES_CREATE_IN_
 static int
 files_access(struct req *r, const char *perm, struct access_project *p)
 {
-	return access_check(r, SQL_TEXT(FILES_ACCESS), r->params[0], perm, "file", p);
+	return access_check(r, SQL_FILES_ACCESS, r->params[0], perm, "file", p);
 }
 
 /* Answers status with the file JSON of id. */
 static void
 files_answer(struct req *r, int status, const char *id)
 {
-	http_answer_row(r, status, SQL_TEXT(FILES_ONE), id, "file", views_file);
+	http_answer_row(r, status, SQL_FILES_ONE, id, "file", views_file);
 }
 
 /* Reads {"upload": {"id"}} and the optional label (HTTP_MAX_LABEL) of a create or update
@@ -72,7 +72,7 @@ static int
 files_check_upload(struct req *r, const char *upload_id, const char *project_id)
 {
 	const char *params[1] = {upload_id};
-	PGresult *res = db_exec(r->db, SQL_TEXT(FILES_CHECK_UPLOAD), 1, params);
+	PGresult *res = db_exec(r->db, SQL_FILES_CHECK_UPLOAD, params);
 	int rc = 0;
 
 	if (res == NULL)
@@ -152,9 +152,8 @@ files_create(struct req *r)
 		http_db_error(r);
 		goto out;
 	}
-	res = db_exec(
-	    r->db, in_folder ? SQL_TEXT(FILES_CREATE_IN_FOLDER) : SQL_TEXT(FILES_CREATE_IN_PROJECT),
-	    6, params);
+	res = db_exec(r->db, in_folder ? SQL_FILES_CREATE_IN_FOLDER : SQL_FILES_CREATE_IN_PROJECT,
+	              params);
 	if (res == NULL || files_name_refused(r, res)) {
 		bool taken = res == NULL && strcmp(db_last_sqlstate(), "23505") == 0;
 		db_rollback(r->db);
@@ -180,7 +179,7 @@ ACCESS_UNIT_SHAPE(FILES_VERSION_GET);
 static void
 files_get(struct req *r)
 {
-	access_get(r, SQL_TEXT(FILES_GET), "file", views_file);
+	access_get(r, SQL_FILES_GET, "file", views_file);
 }
 
 /* Adds the next version of file r->params[0] in one transaction (the file row locked).
@@ -198,14 +197,14 @@ files_add_version(struct req *r, const char *upload_id, const char *label)
 	uuid_generate(vid);
 	if (db_begin(r->db) < 0)
 		return -1;
-	res = db_exec(r->db, SQL_TEXT(FILES_TOUCH), 2, f);
+	res = db_exec(r->db, SQL_FILES_TOUCH, f);
 	if (res == NULL)
 		goto fail;
 	if (PQntuples(res) == 0) {
 		rc = 1;
 		goto fail;
 	}
-	if (db_cmd(r->db, SQL_TEXT(FILES_ADD_VERSION), 5, v) < 0 || db_commit(r->db) < 0) {
+	if (db_cmd(r->db, SQL_FILES_ADD_VERSION, v) < 0 || db_commit(r->db) < 0) {
 		rc = strcmp(db_last_sqlstate(), "23505") == 0 ? 1 : -1;
 		goto fail;
 	}
@@ -250,7 +249,7 @@ out:
 static void
 files_delete(struct req *r)
 {
-	access_soft_delete(r, SQL_TEXT(FILES_DELETE), "file", views_file);
+	access_soft_delete(r, SQL_FILES_DELETE, "file", views_file);
 }
 
 /* GET /files/{id}/versions: every version, oldest first, paged. */
@@ -266,19 +265,19 @@ files_versions(struct req *r)
 	if (http_paging_args(r, &page, &per_page, lim, off) < 0 ||
 	    files_access(r, ACCESS_VIEW, &p) != 1)
 		return;
-	res = db_exec(r->db, SQL_TEXT(FILES_VERSIONS), 3, params);
+	res = db_exec(r->db, SQL_FILES_VERSIONS, params);
 	if (res == NULL)
 		http_db_error(r);
 	else
 		http_answer_page(r, res, FILES_VERSIONS_C_TOTAL, views_file_version,
-		                 SQL_TEXT(FILES_VERSIONS_COUNT), r->params[0], page, per_page);
+		                 SQL_FILES_VERSIONS_COUNT, r->params[0], page, per_page);
 }
 
 /* GET /file_versions/{id}: one statement. */
 static void
 files_version_get(struct req *r)
 {
-	access_get(r, SQL_TEXT(FILES_VERSION_GET), "file version", views_file_version);
+	access_get(r, SQL_FILES_VERSION_GET, "file version", views_file_version);
 }
 
 /* The two units of the download URLs (the read path clients poll) return the same columns:
@@ -297,16 +296,16 @@ _Static_assert(HTTP_SAME_COLUMN(FILES_URL_NCOLS, FILES_VERSION_URL_NCOLS) &&
                                     FILES_VERSION_URL_C_STORAGE_PROVIDER),
                "the columns of the two units");
 
-/* Answers the download URL of the upload that sql (files_url or files_version_url) selects
+/* Answers the download URL of the upload that unit u (files_url or files_version_url) selects
  * for r->params[0]: 200 when
  * consistent, 400 integrity_exception after a failed check, 404 not consistent before
  * (waiting first under Prefer: wait), 403 without download_file, 404 when there is none,
  * 503 when the configured storage provider does not hold its bytes. */
 static void
-files_url_answer(struct req *r, const char *sql, const char *what)
+files_url_answer(struct req *r, enum sql_unit u, const char *what)
 {
 	const char *params[2] = {r->params[0], r->user_id};
-	PGresult *res = db_exec(r->db, sql, 2, params);
+	PGresult *res = db_exec(r->db, u, params);
 
 	if (res == NULL) {
 		http_db_error(r);
@@ -347,14 +346,14 @@ files_url_answer(struct req *r, const char *sql, const char *what)
 static void
 files_url(struct req *r)
 {
-	files_url_answer(r, SQL_TEXT(FILES_URL), "file");
+	files_url_answer(r, SQL_FILES_URL, "file");
 }
 
 /* GET /file_versions/{id}/url: the download URL of that version. */
 static void
 files_version_url(struct req *r)
 {
-	files_url_answer(r, SQL_TEXT(FILES_VERSION_URL), "file version");
+	files_url_answer(r, SQL_FILES_VERSION_URL, "file version");
 }
 
 const struct route files_routes[] = {

@@ -13,7 +13,7 @@
 int
 folders_access(struct req *r, const char *folder_id, const char *perm, struct access_project *p)
 {
-	return access_check(r, SQL_TEXT(FOLDERS_ACCESS), folder_id, perm, "folder", p);
+	return access_check(r, SQL_FOLDERS_ACCESS, folder_id, perm, "folder", p);
 }
 
 int
@@ -59,8 +59,7 @@ int
 folders_depth_ok(struct req *r, const char *target, const char *folder, bool live)
 {
 	const char *q[] = {target, folder};
-	PGresult *res =
-	    db_exec(r->db, live ? SQL_TEXT(FOLDERS_DEPTH_LIVE) : SQL_TEXT(FOLDERS_DEPTH), 2, q);
+	PGresult *res = db_exec(r->db, live ? SQL_FOLDERS_DEPTH_LIVE : SQL_FOLDERS_DEPTH, q);
 	int rc = 1;
 
 	if (res == NULL) {
@@ -111,9 +110,7 @@ folders_create(struct req *r)
 	q[0] = parent;
 	q[3] = name;
 	res = db_exec(r->db,
-	              is_folder ? SQL_TEXT(FOLDERS_CREATE_IN_FOLDER)
-	                        : SQL_TEXT(FOLDERS_CREATE_IN_PROJECT),
-	              5, q);
+	              is_folder ? SQL_FOLDERS_CREATE_IN_FOLDER : SQL_FOLDERS_CREATE_IN_PROJECT, q);
 	if (res == NULL)
 		http_db_error(r);
 	else if (access_verdict(r, res, FOLDERS_CREATE_IN_PROJECT_C_FOUND,
@@ -137,7 +134,7 @@ ACCESS_UNIT_SHAPE(FOLDERS_DELETE);
 static void
 folders_get(struct req *r)
 {
-	access_get(r, SQL_TEXT(FOLDERS_GET), "folder", views_folder);
+	access_get(r, SQL_FOLDERS_GET, "folder", views_folder);
 }
 
 /* DELETE /folders/{id}: marks it deleted and queues resource.delete (its contents) in one
@@ -145,7 +142,7 @@ folders_get(struct req *r)
 static void
 folders_delete(struct req *r)
 {
-	access_soft_delete(r, SQL_TEXT(FOLDERS_DELETE), "folder", views_folder);
+	access_soft_delete(r, SQL_FOLDERS_DELETE, "folder", views_folder);
 }
 
 const struct route folders_routes[] = {

@@ -180,32 +180,32 @@ http_commit_result(struct req *r, int status, PGresult *res, const char *what,
 }
 
 void
-http_answer_row(struct req *r, int status, const char *sql, const char *id, const char *what,
+http_answer_row(struct req *r, int status, enum sql_unit u, const char *id, const char *what,
                 json_t *(*build)(const PGresult *res, int row, int col))
 {
 	const char *params[1] = {id};
 
-	http_answer_result(r, status, db_exec(r->db, sql, 1, params), what, build);
+	http_answer_result(r, status, db_exec(r->db, u, params), what, build);
 }
 
 void
 http_answer_page(struct req *r, PGresult *res, int total_col,
-                 json_t *(*build)(const PGresult *res, int row, int col), const char *count_sql,
+                 json_t *(*build)(const PGresult *res, int row, int col), enum sql_unit count,
                  const char *id, int64_t page, int64_t per_page)
 {
 	const char *params[1] = {id};
 
-	http_answer_page_n(r, res, total_col, build, count_sql, 1, params, page, per_page);
+	http_answer_page_n(r, res, total_col, build, count, params, page, per_page);
 }
 
-/* The columns of the unit count_sql: total, then (http_answer_page_k) per. */
+/* The columns of a count unit: total, then (http_answer_page_k) per. */
 enum { HTTP_COUNT_C_TOTAL, HTTP_COUNT_C_PER };
 
 /* Answers one page: per_col < 0 for a page of per_page rows, else the column of res (and
- * HTTP_COUNT_C_PER of count_sql) that gives the page's size (http_answer_page_k). */
+ * HTTP_COUNT_C_PER of the unit count) that gives the page's size (http_answer_page_k). */
 static void
 http_page(struct req *r, PGresult *res, int total_col, int per_col,
-          json_t *(*build)(const PGresult *res, int row, int col), const char *count_sql, int n,
+          json_t *(*build)(const PGresult *res, int row, int col), enum sql_unit count,
           const char *const *params, int64_t page, int64_t per_page)
 {
 	json_t *results = json_array();
@@ -219,7 +219,7 @@ http_page(struct req *r, PGresult *res, int total_col, int per_col,
 	}
 	PQclear(res);
 	if ((total == 0 && page > 1) || (per_col >= 0 && json_array_size(results) == 0)) {
-		res = db_exec(r->db, count_sql, n, params);
+		res = db_exec(r->db, count, params);
 		if (res == NULL) {
 			json_decref(results);
 			http_db_error(r);
@@ -236,18 +236,18 @@ http_page(struct req *r, PGresult *res, int total_col, int per_col,
 
 void
 http_answer_page_n(struct req *r, PGresult *res, int total_col,
-                   json_t *(*build)(const PGresult *res, int row, int col), const char *count_sql,
-                   int n, const char *const *params, int64_t page, int64_t per_page)
+                   json_t *(*build)(const PGresult *res, int row, int col), enum sql_unit count,
+                   const char *const *params, int64_t page, int64_t per_page)
 {
-	http_page(r, res, total_col, -1, build, count_sql, n, params, page, per_page);
+	http_page(r, res, total_col, -1, build, count, params, page, per_page);
 }
 
 void
 http_answer_page_k(struct req *r, PGresult *res, int total_col,
-                   json_t *(*build)(const PGresult *res, int row, int col), const char *count_sql,
-                   int n, const char *const *params, int64_t page)
+                   json_t *(*build)(const PGresult *res, int row, int col), enum sql_unit count,
+                   const char *const *params, int64_t page)
 {
-	http_page(r, res, total_col, total_col + 1, build, count_sql, n, params, page, 1);
+	http_page(r, res, total_col, total_col + 1, build, count, params, page, 1);
 }
 
 void

@@ -7,6 +7,7 @@
 #include <microhttpd.h>
 #include <stdint.h>
 
+#include "sql_units.h"
 #include "util.h"
 
 #define HTTP_MAX_BODY    (1024 * 1024)
@@ -181,22 +182,21 @@ void http_answer_result(struct req *r, int status, PGresult *res, const char *wh
  * `what` when res has no row, or a database error (a failed commit too). Frees res. */
 void http_commit_result(struct req *r, int status, PGresult *res, const char *what,
                         json_t *(*build)(const PGresult *res, int row, int col));
-/* Answers status with the object build() makes of the one row sql (a unit's text,
- * SQL_TEXT; $1 = id) selects, as http_answer_result, or 404 not_found for `what` when there
- * is none, or a database error. */
-void http_answer_row(struct req *r, int status, const char *sql, const char *id, const char *what,
+/* Answers status with the object build() makes of the one row unit u ($1 = id) selects, as
+ * http_answer_result, or 404 not_found for `what` when there is none, or a database error. */
+void http_answer_row(struct req *r, int status, enum sql_unit u, const char *id, const char *what,
                      json_t *(*build)(const PGresult *res, int row, int col));
 /* Answers one page of a collection and takes res (the page's rows, each with the
  * collection's size from count(*) OVER () in column total_col, a unit's <UNIT>_C_TOTAL):
  * build(res, row, 0) makes each item. A page past the end has no rows to carry the size:
- * count_sql (a unit's text, SQL_TEXT; $1 = id) gives it then, in its first column. */
+ * the unit count ($1 = id) gives it then, in its first column. */
 void http_answer_page(struct req *r, PGresult *res, int total_col,
-                      json_t *(*build)(const PGresult *res, int row, int col),
-                      const char *count_sql, const char *id, int64_t page, int64_t per_page);
-/* http_answer_page for a count_sql with n parameters. */
+                      json_t *(*build)(const PGresult *res, int row, int col), enum sql_unit count,
+                      const char *id, int64_t page, int64_t per_page);
+/* http_answer_page for a unit count that takes params (its nparams of them). */
 void http_answer_page_n(struct req *r, PGresult *res, int total_col,
                         json_t *(*build)(const PGresult *res, int row, int col),
-                        const char *count_sql, int n, const char *const *params, int64_t page,
+                        enum sql_unit count, const char *const *params, int64_t page,
                         int64_t per_page);
 /* docs/api.md "Limits on input": a page of a collection whose items hold free text is
  * sized so that it holds at most HTTP_MAX_PAGE_BYTES of text, each item counted as its text
@@ -204,12 +204,12 @@ void http_answer_page_n(struct req *r, PGresult *res, int total_col,
 #define HTTP_MAX_PAGE_BYTES  (2 * 1024 * 1024)
 #define HTTP_PAGE_ITEM_BYTES 1024
 /* http_answer_page_n for a unit that sizes its page with settle_page_per (migration 0021): each row
- * has total in total_col and per after it; count_sql (n params) answers total and per, its
- * first two columns, when the page has no rows. The paging headers give per as
+ * has total in total_col and per after it; the unit count (taking params) answers total and
+ * per, its first two columns, when the page has no rows. The paging headers give per as
  * X-Per-Page. */
 void http_answer_page_k(struct req *r, PGresult *res, int total_col,
                         json_t *(*build)(const PGresult *res, int row, int col),
-                        const char *count_sql, int n, const char *const *params, int64_t page);
+                        enum sql_unit count, const char *const *params, int64_t page);
 /* Answers with a response built by the handler (e.g. a streaming download). Takes it. */
 void http_raw(struct req *r, int status, struct MHD_Response *resp);
 /* Adds a header to the answer (copied). */

@@ -44,7 +44,7 @@ static void
 idempotency_replay(struct req *r, const char *key, const char *hash)
 {
 	const char *q[] = {r->user_id, key};
-	PGresult *res = db_exec(r->db, SQL_TEXT(IDEMPOTENCY_REPLAY), 2, q);
+	PGresult *res = db_exec(r->db, SQL_IDEMPOTENCY_REPLAY, q);
 
 	if (res == NULL || PQntuples(res) == 0 ||
 	    db_get(res, 0, IDEMPOTENCY_REPLAY_C_RESPONSE_STATUS) == NULL) {
@@ -83,7 +83,7 @@ idempotency_begin(struct req *r)
 		return 0;
 	}
 	/* Blocks while a concurrent request holds the same key, until it commits or not. */
-	res = db_exec(r->db, SQL_TEXT(IDEMPOTENCY_CLAIM), 5, q);
+	res = db_exec(r->db, SQL_IDEMPOTENCY_CLAIM, q);
 	if (res == NULL) {
 		db_rollback(r->db);
 		http_db_error(r);
@@ -122,7 +122,7 @@ idempotency_end(struct req *r)
 		db_rollback(r->db);
 		return;
 	}
-	if (db_cmd(r->db, SQL_TEXT(IDEMPOTENCY_STORE), 4, q) < 0) {
+	if (db_cmd(r->db, SQL_IDEMPOTENCY_STORE, q) < 0) {
 		db_rollback(r->db);
 		http_db_error(r);
 		return;

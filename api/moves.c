@@ -74,7 +74,7 @@ moves_target_ok(struct req *r, const struct moves_req *m)
 
 	if (!m->to_folder)
 		return strcasecmp(m->parent, m->p.id) == 0 ? 1 : moves_other_project(r, m->parent);
-	if ((res = db_exec(r->db, SQL_TEXT(MOVES_TARGET), 2, q)) == NULL) {
+	if ((res = db_exec(r->db, SQL_MOVES_TARGET, q)) == NULL) {
 		http_db_error(r);
 		return -1;
 	}
@@ -99,8 +99,7 @@ moves_run(struct req *r, struct moves_req *m)
 
 	if (db_begin(r->db) < 0)
 		goto fail;
-	rc = access_check(r, sql_units[moves_lock_units[m->folder]].sql, r->params[0],
-	                  ACCESS_UPDATE, what, &m->p);
+	rc = access_check(r, moves_lock_units[m->folder], r->params[0], ACCESS_UPDATE, what, &m->p);
 	if (rc == 1 && m->moving)
 		rc = moves_target_ok(r, m);
 	if (rc == 1 && m->moving && m->folder)
@@ -109,8 +108,7 @@ moves_run(struct req *r, struct moves_req *m)
 		goto answered; /* access_check and moves_target_ok answer their errors */
 	const char *q[] = {r->params[0], m->name, m->moving ? "t" : "f",
 	                   m->moving && m->to_folder ? m->parent : NULL, r->user_id};
-	http_commit_result(r, 200,
-	                   db_exec(r->db, sql_units[moves_update_units[m->folder]].sql, 5, q), what,
+	http_commit_result(r, 200, db_exec(r->db, moves_update_units[m->folder], q), what,
 	                   m->folder ? views_folder : views_file);
 	return;
 fail:

@@ -21,7 +21,7 @@ static void
 ops_readyz(struct req *r)
 {
 	PGconn *c = db_thread_conn();
-	PGresult *res = c ? db_exec(c, SQL_TEXT(OPS_READY), 0, NULL) : NULL;
+	PGresult *res = c ? db_exec(c, SQL_OPS_READY, NULL) : NULL;
 	json_t *standbys;
 	int down;
 
@@ -53,7 +53,7 @@ ops_app_status(struct req *r)
 {
 	const char *environment = cfg.inline_mode ? "development" : "production";
 	PGconn *c = db_thread_conn();
-	PGresult *res = c ? db_exec(c, SQL_TEXT(OPS_APP_STATUS), 0, NULL) : NULL;
+	PGresult *res = c ? db_exec(c, SQL_OPS_APP_STATUS, NULL) : NULL;
 	bool ok = res != NULL && db_get_bool(res, 0, OPS_APP_STATUS_C_MIGRATED);
 
 	if (res == NULL && c != NULL && db_last_was_connection())
@@ -73,7 +73,7 @@ ops_app_status(struct req *r)
 static void
 ops_metrics_jobs(FILE *f, PGconn *c)
 {
-	PGresult *res = db_exec(c, SQL_TEXT(OPS_METRICS_JOBS), 0, NULL);
+	PGresult *res = db_exec(c, SQL_OPS_METRICS_JOBS, NULL);
 
 	if (res == NULL)
 		return;
@@ -99,7 +99,7 @@ _Static_assert(ARRAY_LEN(ops_ttc_bounds) ==
 static void
 ops_metrics_ttc(FILE *f, PGconn *c)
 {
-	PGresult *res = db_exec(c, SQL_TEXT(OPS_METRICS_TTC), 0, NULL);
+	PGresult *res = db_exec(c, SQL_OPS_METRICS_TTC, NULL);
 
 	if (res == NULL)
 		return;

@@ -41,12 +41,12 @@ permissions_list(struct req *r)
 
 	if (http_paging_args(r, &page, &per_page, lim, off) < 0 || !permissions_view(r))
 		return;
-	res = db_exec(r->db, SQL_TEXT(PERMISSIONS_LIST), 3, q);
+	res = db_exec(r->db, SQL_PERMISSIONS_LIST, q);
 	if (res == NULL)
 		http_db_error(r);
 	else
 		http_answer_page(r, res, PERMISSIONS_LIST_C_TOTAL, permissions_item,
-		                 SQL_TEXT(PERMISSIONS_COUNT), r->params[0], page, per_page);
+		                 SQL_PERMISSIONS_COUNT, r->params[0], page, per_page);
 }
 
 /* GET /projects/{id}/permissions/{user_id}: that user's role; 404 when they hold none. */
@@ -57,8 +57,8 @@ permissions_get(struct req *r)
 
 	if (!permissions_view(r))
 		return;
-	http_answer_result(r, 200, db_exec(r->db, SQL_TEXT(PERMISSIONS_GET), 2, q),
-	                   "project permission", permissions_item);
+	http_answer_result(r, 200, db_exec(r->db, SQL_PERMISSIONS_GET, q), "project permission",
+	                   permissions_item);
 }
 
 /* Opens a transaction and checks, with the project row locked, that the caller may manage
@@ -73,8 +73,7 @@ permissions_begin(struct req *r)
 		http_db_error(r);
 		return 0;
 	}
-	rc =
-	    access_check(r, SQL_TEXT(PERMISSIONS_LOCK), r->params[0], ACCESS_MANAGE, "project", &p);
+	rc = access_check(r, SQL_PERMISSIONS_LOCK, r->params[0], ACCESS_MANAGE, "project", &p);
 	if (rc != 1)
 		db_rollback(r->db);
 	return rc == 1;
@@ -124,7 +123,7 @@ permissions_put(struct req *r)
 	if (body == NULL || !permissions_read_role(r, body, &role) || !permissions_begin(r))
 		goto out;
 	const char *q[] = {r->params[0], r->params[1], role};
-	if ((res = db_exec(r->db, SQL_TEXT(PERMISSIONS_PUT), 3, q)) == NULL)
+	if ((res = db_exec(r->db, SQL_PERMISSIONS_PUT, q)) == NULL)
 		goto fail;
 	if (!permissions_put_answer(r, res)) {
 		db_rollback(r->db);
@@ -152,7 +151,7 @@ permissions_delete(struct req *r)
 
 	if (!permissions_begin(r))
 		return;
-	if ((res = db_exec(r->db, SQL_TEXT(PERMISSIONS_DELETE), 2, q)) == NULL)
+	if ((res = db_exec(r->db, SQL_PERMISSIONS_DELETE, q)) == NULL)
 		goto fail;
 	if (!db_get_bool(res, 0, PERMISSIONS_DELETE_C_USER_FOUND) ||
 	    db_get_bool(res, 0, PERMISSIONS_DELETE_C_LAST_ADMIN)) {

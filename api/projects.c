@@ -17,7 +17,7 @@
 static void
 projects_answer(struct req *r, int status, const char *id)
 {
-	http_answer_row(r, status, SQL_TEXT(PROJECTS_ONE), id, "project", views_project);
+	http_answer_row(r, status, SQL_PROJECTS_ONE, id, "project", views_project);
 }
 
 /* Answers a created project: 201 once consistent; while not, waits as Prefer: wait asks
@@ -26,7 +26,7 @@ static void
 projects_created(struct req *r)
 {
 	const char *q[] = {r->wait_id};
-	PGresult *res = db_exec(r->db, SQL_TEXT(PROJECTS_ONE), 1, q);
+	PGresult *res = db_exec(r->db, SQL_PROJECTS_ONE, q);
 
 	if (res == NULL) {
 		http_db_error(r);
@@ -76,8 +76,7 @@ projects_create(struct req *r)
 	uuid_generate(mid);
 	const char *q[] = {id,         name, desc != NULL ? desc : "", id,
 	                   r->user_id, mid,  JOB_PROJECT_INITIALIZE};
-	if ((res = db_exec(r->db, SQL_TEXT(PROJECTS_CREATE), 7, q)) == NULL ||
-	    PQntuples(res) != 1) {
+	if ((res = db_exec(r->db, SQL_PROJECTS_CREATE, q)) == NULL || PQntuples(res) != 1) {
 		PQclear(res);
 		http_db_error(r);
 		goto out;
@@ -116,12 +115,12 @@ projects_list_of(struct req *r, bool trashed)
 		return;
 	snprintf(pg, sizeof(pg), "%lld", (long long)page);
 	const char *q[] = {r->user_id, lim, pg};
-	res = db_exec(r->db, sql_units[projects_list_units[trashed][0]].sql, 3, q);
+	res = db_exec(r->db, projects_list_units[trashed][0], q);
 	if (res == NULL)
 		http_db_error(r);
 	else
 		http_answer_page_k(r, res, PROJECTS_LIST_C_TOTAL, views_project,
-		                   sql_units[projects_list_units[trashed][1]].sql, 2, q, page);
+		                   projects_list_units[trashed][1], q, page);
 }
 
 /* GET /projects. */
@@ -145,7 +144,7 @@ ACCESS_UNIT_SHAPE(PROJECTS_DELETE);
 static void
 projects_get(struct req *r)
 {
-	access_get(r, SQL_TEXT(PROJECTS_GET), "project", views_project);
+	access_get(r, SQL_PROJECTS_GET, "project", views_project);
 }
 
 /* PUT /projects/{id} {"name"?, "description"?}: 200 with the project. */
@@ -162,7 +161,7 @@ projects_update(struct req *r)
 	if (body == NULL || projects_fields(r, body, &name, &desc) < 0)
 		goto out;
 	const char *q[] = {p.id, name, desc, r->user_id};
-	if (db_cmd(r->db, SQL_TEXT(PROJECTS_UPDATE), 4, q) < 0) {
+	if (db_cmd(r->db, SQL_PROJECTS_UPDATE, q) < 0) {
 		http_db_error(r);
 		goto out;
 	}
@@ -176,7 +175,7 @@ out:
 static void
 projects_delete(struct req *r)
 {
-	access_soft_delete(r, SQL_TEXT(PROJECTS_DELETE), "project", views_project);
+	access_soft_delete(r, SQL_PROJECTS_DELETE, "project", views_project);
 }
 
 const struct route projects_routes[] = {

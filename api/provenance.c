@@ -47,10 +47,10 @@ provenance_obj(const PGresult *res, int row, int col)
 }
 
 void
-provenance_get(struct req *r, const char *sql, const char *what)
+provenance_get(struct req *r, enum sql_unit u, const char *what)
 {
 	const char *q[] = {r->params[0], r->user_id};
-	PGresult *res = db_exec(r->db, sql, 2, q);
+	PGresult *res = db_exec(r->db, u, q);
 
 	if (res == NULL)
 		http_db_error(r);
@@ -64,10 +64,10 @@ provenance_get(struct req *r, const char *sql, const char *what)
 }
 
 void
-provenance_soft_delete(struct req *r, const char *sql, const char *what)
+provenance_soft_delete(struct req *r, enum sql_unit u, const char *what)
 {
 	const char *q[] = {r->params[0], r->user_id};
-	PGresult *res = db_exec(r->db, sql, 2, q);
+	PGresult *res = db_exec(r->db, u, q);
 
 	if (res == NULL)
 		http_db_error(r);

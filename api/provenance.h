@@ -30,14 +30,14 @@ enum { PROVENANCE_DEL_FOUND, PROVENANCE_DEL_OWNER };
  * objects. New reference. */
 json_t *provenance_obj(const PGresult *res, int row, int col);
 
-/* Answers 200 with the object of the one-row read sql (a unit's SQL_TEXT: $1 id, $2 caller;
- * columns PROVENANCE_GET_*), or 404 for `what`, or 403. */
-void provenance_get(struct req *r, const char *sql, const char *what);
+/* Answers 200 with the object of the one-row read unit u ($1 id, $2 caller; columns
+ * PROVENANCE_GET_*), or 404 for `what`, or 403. */
+void provenance_get(struct req *r, enum sql_unit u, const char *what);
 
-/* Marks the row r->params[0] deleted with sql (a unit's SQL_TEXT: $1 id, $2 caller; columns
+/* Marks the row r->params[0] deleted with unit u ($1 id, $2 caller; columns
  * PROVENANCE_DEL_*) when the caller created it, in one statement: 204, or 404 for `what`,
  * or 403. */
-void provenance_soft_delete(struct req *r, const char *sql, const char *what);
+void provenance_soft_delete(struct req *r, enum sql_unit u, const char *what);
 
 /* Reads {kind, id} at field of body into *id (a UUID; anything else names nothing, 404 for
  * `what`); kinds lists the kinds accepted (two, NULL-ended), or is NULL when kind is not

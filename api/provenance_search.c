@@ -61,7 +61,7 @@ provenance_search(struct req *r)
 	kind = json_string_value(json_object_get(start, "kind"));
 	snprintf(hops_s, sizeof(hops_s), "%lld", (long long)(hops > 1000000 ? 1000000 : hops));
 	const char *q[] = {id, rc == 1 ? hops_s : NULL, r->user_id, kind};
-	provenance_search_answer(r, db_exec(r->db, SQL_TEXT(PROVENANCE_SEARCH_GRAPH), 4, q), kind);
+	provenance_search_answer(r, db_exec(r->db, SQL_PROVENANCE_SEARCH_GRAPH, q), kind);
 out:
 	json_decref(body);
 }
@@ -112,8 +112,7 @@ provenance_search_origin(struct req *r)
 		return;
 	if ((ids = provenance_search_origin_ids(r, body)) != NULL) {
 		const char *q[] = {ids, r->user_id};
-		provenance_search_answer(
-		    r, db_exec(r->db, SQL_TEXT(PROVENANCE_SEARCH_ORIGIN), 2, q), "");
+		provenance_search_answer(r, db_exec(r->db, SQL_PROVENANCE_SEARCH_ORIGIN, q), "");
 		free(ids);
 	}
 	json_decref(body);

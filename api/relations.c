@@ -64,7 +64,7 @@ relations_activity(struct req *r, const char *kind, const char *perm)
 	    provenance_ref(r, body, "entity", relations_entity_kinds, "file version", &ver)) {
 		uuid_generate(id);
 		const char *q[] = {act, ver, r->user_id, id, kind, perm};
-		relations_answer(r, db_exec(r->db, SQL_TEXT(RELATIONS_ACTIVITY), 6, q), "activity",
+		relations_answer(r, db_exec(r->db, SQL_RELATIONS_ACTIVITY, q), "activity",
 		                 "activity", "entity");
 	}
 	json_decref(body);
@@ -109,8 +109,8 @@ relations_derived(struct req *r)
 	                   &gen)) {
 		uuid_generate(id);
 		const char *q[] = {used, gen, r->user_id, id};
-		relations_answer(r, db_exec(r->db, SQL_TEXT(RELATIONS_DERIVED), 4, q),
-		                 "used_entity", "file version", "generated_entity");
+		relations_answer(r, db_exec(r->db, SQL_RELATIONS_DERIVED, q), "used_entity",
+		                 "file version", "generated_entity");
 	}
 	json_decref(body);
 }
@@ -124,7 +124,7 @@ _Static_assert(PROVENANCE_COL_EQ(RELATIONS_GET_C_FOUND, PROVENANCE_GET_FOUND) &&
 static void
 relations_get(struct req *r)
 {
-	provenance_get(r, SQL_TEXT(RELATIONS_GET), "relation");
+	provenance_get(r, SQL_RELATIONS_GET, "relation");
 }
 
 _Static_assert(PROVENANCE_COL_EQ(RELATIONS_DELETE_C_FOUND, PROVENANCE_DEL_FOUND) &&
@@ -135,7 +135,7 @@ _Static_assert(PROVENANCE_COL_EQ(RELATIONS_DELETE_C_FOUND, PROVENANCE_DEL_FOUND)
 static void
 relations_delete(struct req *r)
 {
-	provenance_soft_delete(r, SQL_TEXT(RELATIONS_DELETE), "relation");
+	provenance_soft_delete(r, SQL_RELATIONS_DELETE, "relation");
 }
 
 _Static_assert(PROVENANCE_COL_EQ(RELATIONS_LIST_C_FOUND, PROVENANCE_GET_FOUND) &&
@@ -159,7 +159,7 @@ relations_list(struct req *r)
 		return;
 	snprintf(pg, sizeof(pg), "%lld", (long long)page);
 	const char *q[] = {r->params[1], r->user_id, lim, pg, r->params[0]};
-	PGresult *res = db_exec(r->db, SQL_TEXT(RELATIONS_LIST), 5, q);
+	PGresult *res = db_exec(r->db, SQL_RELATIONS_LIST, q);
 	if (provenance_node_verdict(r, res, r->params[0])) {
 		json_t *results = json_array();
 		for (int i = 0; i < PQntuples(res); i++) {

@@ -119,12 +119,12 @@ replica_permission_changed(uint64_t lsn)
 		;
 }
 
-/* Runs a one-row position query on *c (connecting to url first when needed, not before
- * *retry_ms). Its result (the caller clears it) when it gave one row with no NULL in its
- * first ncols columns, each of the first nlsn of them a position, stored in lsn[]; else
- * NULL, with *c closed. */
+/* Runs unit u, a one-row position query without parameters, on *c as a simple query
+ * (connecting to url first when needed, not before *retry_ms). Its result (the caller
+ * clears it) when it gave one row with no NULL in its first ncols columns, each of the
+ * first nlsn of them a position, stored in lsn[]; else NULL, with *c closed. */
 static PGresult *
-replica_poll_one(PGconn **c, const char *url, const char *sql, struct util_backoff *b,
+replica_poll_one(PGconn **c, const char *url, enum sql_unit u, struct util_backoff *b,
                  int64_t *retry_ms, int ncols, uint64_t *lsn, int nlsn)
 {
 	PGresult *r;
@@ -135,7 +135,7 @@ replica_poll_one(PGconn **c, const char *url, const char *sql, struct util_backo
 			return NULL;
 		*c = PQconnectdb(url);
 	}
-	r = PQstatus(*c) == CONNECTION_OK ? PQexec(*c, sql) : NULL;
+	r = PQstatus(*c) == CONNECTION_OK ? PQexec(*c, sql_units[u].sql) : NULL;
 	ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQnfields(r) >= ncols;
 	for (int i = 0; ok && i < ncols; i++)
 		ok = !PQgetisnull(r, 0, i) &&
@@ -171,7 +171,7 @@ static void
 replica_poll_primary(int64_t now)
 {
 	uint64_t lsn[REPLICA_PRIMARY_C_CHANGES];
-	PGresult *res = replica_poll_one(&primary, cfg.database_url, SQL_TEXT(REPLICA_PRIMARY),
+	PGresult *res = replica_poll_one(&primary, cfg.database_url, SQL_REPLICA_PRIMARY,
 	                                 &primary_backoff, &primary_retry_ms, REPLICA_PRIMARY_NCOLS,
 	                                 lsn, REPLICA_PRIMARY_C_CHANGES);
 	int64_t n;
@@ -199,7 +199,7 @@ replica_poll_standby(struct replica *s, int k, int64_t now)
 	uint64_t lsn;
 	bool was_up = atomic_load(&s->up);
 	PGresult *res =
-	    replica_poll_one(&s->conn, s->url, SQL_TEXT(REPLICA_STANDBY), &s->backoff, &s->retry_ms,
+	    replica_poll_one(&s->conn, s->url, SQL_REPLICA_STANDBY, &s->backoff, &s->retry_ms,
 	                     REPLICA_STANDBY_NCOLS, &lsn, REPLICA_STANDBY_C_CHANGES);
 
 	if (res == NULL) {

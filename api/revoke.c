@@ -51,7 +51,7 @@ revoke_load(PGconn *c, struct revoke_entry **out, size_t *n)
 	struct revoke_entry *e;
 
 	snprintf(ttl, sizeof(ttl), "%lld", (long long)cfg.token_ttl);
-	res = db_exec(c, SQL_TEXT(REVOKE_LOAD), 1, params);
+	res = db_exec(c, SQL_REVOKE_LOAD, params);
 	if (res == NULL)
 		return -1;
 	*n = (size_t)PQntuples(res);

@@ -57,7 +57,7 @@ storage_http_open(struct req *r, struct storage_put *s)
 
 	snprintf(num, sizeof(num), "%d", s->number);
 	snprintf(min, sizeof(min), "%lld", (long long)cfg.min_chunk_size);
-	res = db_exec(r->db, SQL_TEXT(STORAGE_HTTP_CHUNK), 3, params);
+	res = db_exec(r->db, SQL_STORAGE_HTTP_CHUNK, params);
 	if (res == NULL) {
 		http_db_error(r);
 		return -1;
@@ -170,7 +170,7 @@ storage_http_commit(struct req *r, struct storage_put *s)
 		goto fail;
 	/* The chunk row lock also orders two PUTs of the same chunk: rename and UPDATE of one
 	 * finish before the other's begin, so the stored digests are those of the file. */
-	res = db_exec(r->db, SQL_TEXT(STORAGE_HTTP_LOCK), 2, params);
+	res = db_exec(r->db, SQL_STORAGE_HTTP_LOCK, params);
 	if (res == NULL || PQntuples(res) != 1 || !db_get_bool(res, 0, STORAGE_HTTP_LOCK_C_OPEN)) {
 		rc = res == NULL ? -1 : 0;
 		goto fail;
@@ -186,7 +186,7 @@ storage_http_commit(struct req *r, struct storage_put *s)
 	for (int a = 0; a < HASH_ALG_COUNT; a++)
 		params[3 + a] = (s->algs & (1u << a)) ? digests[a] : NULL;
 	PQclear(res);
-	res = db_exec(r->db, SQL_TEXT(STORAGE_HTTP_STORED), 8, params);
+	res = db_exec(r->db, SQL_STORAGE_HTTP_STORED, params);
 	if (res == NULL || db_commit(r->db) < 0)
 		goto fail;
 	rc = PQntuples(res) == 1;
@@ -366,7 +366,7 @@ static int
 storage_http_load(struct req *r, struct storage_get **out, char **etag, int64_t *total)
 {
 	const char *params[1] = {r->params[0]};
-	PGresult *res = db_exec(r->db, SQL_TEXT(STORAGE_HTTP_LOAD), 1, params);
+	PGresult *res = db_exec(r->db, SQL_STORAGE_HTTP_LOAD, params);
 	struct storage_get *g;
 
 	if (res == NULL) {

@@ -83,22 +83,22 @@ trashbin_get(struct req *r)
 		return;
 	r->params[0] = r->params[1]; /* access_get reads the id from params[0] */
 	if (kind == TRASHBIN_FILE)
-		access_get(r, SQL_TEXT(TRASHBIN_GET_FILE), "file", views_file);
+		access_get(r, SQL_TRASHBIN_GET_FILE, "file", views_file);
 	else
-		access_get(r, SQL_TEXT(TRASHBIN_GET_FOLDER), "folder", views_folder);
+		access_get(r, SQL_TRASHBIN_GET_FOLDER, "folder", views_folder);
 }
 
 /* The page and count units of a listing at a project or (at_folder) a folder, recursive
  * (deep) or not: sql/trashbin.sql. */
 static void
-trashbin_list_units(int at_folder, bool deep, const char **page, const char **count)
+trashbin_list_units(int at_folder, bool deep, enum sql_unit *page, enum sql_unit *count)
 {
 	if (!at_folder) {
-		*page = deep ? SQL_TEXT(TRASHBIN_PAGE_PROJECT) : SQL_TEXT(TRASHBIN_PAGE_ROOTS);
-		*count = deep ? SQL_TEXT(TRASHBIN_COUNT_PROJECT) : SQL_TEXT(TRASHBIN_COUNT_ROOTS);
+		*page = deep ? SQL_TRASHBIN_PAGE_PROJECT : SQL_TRASHBIN_PAGE_ROOTS;
+		*count = deep ? SQL_TRASHBIN_COUNT_PROJECT : SQL_TRASHBIN_COUNT_ROOTS;
 	} else {
-		*page = deep ? SQL_TEXT(TRASHBIN_PAGE_BELOW) : SQL_TEXT(TRASHBIN_PAGE_FOLDER);
-		*count = deep ? SQL_TEXT(TRASHBIN_COUNT_BELOW) : SQL_TEXT(TRASHBIN_COUNT_FOLDER);
+		*page = deep ? SQL_TRASHBIN_PAGE_BELOW : SQL_TRASHBIN_PAGE_FOLDER;
+		*count = deep ? SQL_TRASHBIN_COUNT_BELOW : SQL_TRASHBIN_COUNT_FOLDER;
 	}
 }
 
@@ -143,7 +143,7 @@ trashbin_list(struct req *r, const char *root, int at_folder)
 {
 	const char *contains = http_query(r, "name_contains");
 	char *pattern = NULL;
-	const char *page_sql, *count_sql;
+	enum sql_unit page_unit, count_unit;
 	char lim[24], off[24];
 	int64_t page, per_page;
 	bool deep;
@@ -157,12 +157,12 @@ trashbin_list(struct req *r, const char *root, int at_folder)
 	}
 	if (contains != NULL)
 		pattern = trashbin_pattern(contains);
-	trashbin_list_units(at_folder, deep, &page_sql, &count_sql);
+	trashbin_list_units(at_folder, deep, &page_unit, &count_unit);
 	const char *q[] = {root, pattern, lim, off};
-	if ((res = db_exec(r->db, page_sql, 4, q)) == NULL)
+	if ((res = db_exec(r->db, page_unit, q)) == NULL)
 		http_db_error(r);
 	else
-		http_answer_page_n(r, res, TRASHBIN_PAGE_ROOTS_C_TOTAL, trashbin_item, count_sql, 2,
+		http_answer_page_n(r, res, TRASHBIN_PAGE_ROOTS_C_TOTAL, trashbin_item, count_unit,
 		                   q, page, per_page);
 	free(pattern);
 }
@@ -183,8 +183,8 @@ static void
 trashbin_folder_children(struct req *r)
 {
 	struct access_project p;
-	int rc = access_check(r, SQL_TEXT(TRASHBIN_FOLDER_ACCESS), r->params[0], ACCESS_VIEW,
-	                      "folder", &p);
+	int rc =
+	    access_check(r, SQL_TRASHBIN_FOLDER_ACCESS, r->params[0], ACCESS_VIEW, "folder", &p);
 
 	if (rc == 1)
 		trashbin_list(r, r->params[0], 1);
@@ -203,10 +203,8 @@ trashbin_purge(struct req *r)
 		return;
 	uuid_generate(mid);
 	const char *q[] = {r->params[1], r->user_id, mid, JOB_RESOURCE_DELETE};
-	res = db_exec(r->db,
-	              kind == TRASHBIN_FILE ? SQL_TEXT(TRASHBIN_PURGE_FILE)
-	                                    : SQL_TEXT(TRASHBIN_PURGE_FOLDER),
-	              4, q);
+	res = db_exec(
+	    r->db, kind == TRASHBIN_FILE ? SQL_TRASHBIN_PURGE_FILE : SQL_TRASHBIN_PURGE_FOLDER, q);
 	if (res == NULL)
 		http_db_error(r);
 	else if (access_verdict(r, res, TRASHBIN_PURGE_FOLDER_C_FOUND,
@@ -233,10 +231,8 @@ static int
 trashbin_lock(struct req *r, struct trashbin_restore *t)
 {
 	const char *q[] = {t->id};
-	PGresult *res = db_exec(r->db,
-	                        t->kind == TRASHBIN_FILE ? SQL_TEXT(TRASHBIN_LOCK_FILE)
-	                                                 : SQL_TEXT(TRASHBIN_LOCK_FOLDER),
-	                        1, q);
+	PGresult *res = db_exec(
+	    r->db, t->kind == TRASHBIN_FILE ? SQL_TRASHBIN_LOCK_FILE : SQL_TRASHBIN_LOCK_FOLDER, q);
 	int rc = 1;
 
 	if (res == NULL) {
@@ -273,10 +269,9 @@ trashbin_target_ok(struct req *r, const struct trashbin_restore *t)
 		           "an item can be restored only into its own project");
 		return 0;
 	}
-	res = db_exec(r->db,
-	              t->kind == TRASHBIN_FILE ? SQL_TEXT(TRASHBIN_TARGET_FILE)
-	                                       : SQL_TEXT(TRASHBIN_TARGET_FOLDER),
-	              3, q);
+	res = db_exec(
+	    r->db, t->kind == TRASHBIN_FILE ? SQL_TRASHBIN_TARGET_FILE : SQL_TRASHBIN_TARGET_FOLDER,
+	    q);
 	if (res == NULL) {
 		http_db_error(r);
 		return -1;
@@ -320,10 +315,9 @@ trashbin_restore_run(struct req *r, json_t *body, struct trashbin_restore *t)
 
 	if (db_begin(r->db) < 0)
 		goto fail;
-	rc = access_check(r,
-	                  t->kind == TRASHBIN_FILE ? SQL_TEXT(TRASHBIN_ACCESS_FILE)
-	                                           : SQL_TEXT(TRASHBIN_ACCESS_FOLDER),
-	                  t->id, ACCESS_DELETE, what, &t->p);
+	rc = access_check(
+	    r, t->kind == TRASHBIN_FILE ? SQL_TRASHBIN_ACCESS_FILE : SQL_TRASHBIN_ACCESS_FOLDER,
+	    t->id, ACCESS_DELETE, what, &t->p);
 	if (rc == 1)
 		rc = trashbin_lock(r, t);
 	if (rc == 1)
@@ -336,11 +330,11 @@ trashbin_restore_run(struct req *r, json_t *body, struct trashbin_restore *t)
 		goto answered;
 	const char *q[] = {t->id, t->group, t->to_folder ? t->parent : NULL, r->user_id};
 	if (t->kind == TRASHBIN_FILE)
-		http_commit_result(r, 200, db_exec(r->db, SQL_TEXT(TRASHBIN_RESTORE_FILE), 4, q),
-		                   what, views_file);
+		http_commit_result(r, 200, db_exec(r->db, SQL_TRASHBIN_RESTORE_FILE, q), what,
+		                   views_file);
 	else
-		http_commit_result(r, 200, db_exec(r->db, SQL_TEXT(TRASHBIN_RESTORE_FOLDER), 4, q),
-		                   what, views_folder);
+		http_commit_result(r, 200, db_exec(r->db, SQL_TRASHBIN_RESTORE_FOLDER, q), what,
+		                   views_folder);
 	return;
 fail:
 	http_db_error(r);

@@ -66,7 +66,7 @@ int
 uploads_json(PGconn *c, const char *upload_id, json_t **out)
 {
 	const char *params[1] = {upload_id};
-	PGresult *res = db_exec(c, SQL_TEXT(UPLOADS_ONE), 1, params);
+	PGresult *res = db_exec(c, SQL_UPLOADS_ONE, params);
 	int rc = -1;
 
 	if (res == NULL)
@@ -196,7 +196,7 @@ uploads_insert(struct req *r, const struct uploads_new *u, const char *id)
 
 	snprintf(size, sizeof(size), "%lld", (long long)u->size);
 	uuid_generate(etag);
-	return db_exec(r->db, SQL_TEXT(UPLOADS_CREATE), 11, params);
+	return db_exec(r->db, SQL_UPLOADS_CREATE, params);
 }
 
 /* Adds the headers of a created upload (chunk or upload size limits) and, when it is not
@@ -292,12 +292,12 @@ uploads_list(struct req *r)
 	    access_project(r, r->params[0], ACCESS_VIEW, &p) != 1)
 		return;
 	snprintf(pg, sizeof(pg), "%lld", (long long)page);
-	res = db_exec(r->db, SQL_TEXT(UPLOADS_LIST), 3, params);
+	res = db_exec(r->db, SQL_UPLOADS_LIST, params);
 	if (res == NULL)
 		http_db_error(r);
 	else
 		http_answer_page_k(r, res, UPLOADS_LIST_C_TOTAL, uploads_item,
-		                   SQL_TEXT(UPLOADS_LIST_COUNT), 2, params, page);
+		                   SQL_UPLOADS_LIST_COUNT, params, page);
 }
 
 void
@@ -320,7 +320,7 @@ uploads_get(struct req *r)
 	const char *q[] = {r->params[0], r->user_id};
 	PGresult *res;
 
-	res = db_exec(r->db, SQL_TEXT(UPLOADS_GET), 2, q);
+	res = db_exec(r->db, SQL_UPLOADS_GET, q);
 	uploads_answer_row(r, res, UPLOADS_GET_C_FOUND, UPLOADS_GET_C_ID);
 	PQclear(res);
 }

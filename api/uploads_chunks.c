@@ -92,7 +92,7 @@ uploads_chunks(struct req *r)
 	snprintf(min, sizeof(min), "%lld", (long long)cfg.min_chunk_size);
 	snprintf(maxn, sizeof(maxn), "%lld", (long long)storage_max_chunks());
 	params[4] = hash_alg_name(ch.alg);
-	if ((res = db_exec(r->db, SQL_TEXT(UPLOADS_CHUNKS_REGISTER), 9, params)) == NULL) {
+	if ((res = db_exec(r->db, SQL_UPLOADS_CHUNKS_REGISTER, params)) == NULL) {
 		http_db_error(r);
 	} else if (access_verdict(r, res, UPLOADS_CHUNKS_REGISTER_C_FOUND, "upload") != 1) {
 		/* answered */

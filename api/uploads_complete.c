@@ -70,7 +70,7 @@ uploads_complete_mark(struct req *r, enum hash_alg alg, const char *value)
 
 	uuid_generate(fid);
 	uuid_generate(mid);
-	if ((res = db_exec(r->db, SQL_TEXT(UPLOADS_COMPLETE_MARK), 8, params)) == NULL) {
+	if ((res = db_exec(r->db, SQL_UPLOADS_COMPLETE_MARK, params)) == NULL) {
 		http_db_error(r);
 		return;
 	}
@@ -140,7 +140,7 @@ uploads_complete_hashes(struct req *r)
 		goto out;
 	uuid_generate(fid);
 	params[2] = hash_alg_name(alg);
-	res = db_exec(r->db, SQL_TEXT(UPLOADS_COMPLETE_HASHES), 5, params);
+	res = db_exec(r->db, SQL_UPLOADS_COMPLETE_HASHES, params);
 	if (res != NULL && db_get(res, 0, UPLOADS_COMPLETE_HASHES_C_ID) != NULL &&
 	    db_get(res, 0, UPLOADS_COMPLETE_HASHES_C_RECORDED) != NULL &&
 	    strcmp(db_get(res, 0, UPLOADS_COMPLETE_HASHES_C_RECORDED), value) != 0)

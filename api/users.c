@@ -17,10 +17,10 @@ users_item(const PGresult *res, int row, int col)
 	return views_json_col(res, row, col);
 }
 
-/* Answers one page of sql (users_list or users_affiliates, total in column total_col) with
- * the filters of the query string. */
+/* Answers one page of unit u (users_list or users_affiliates, total in column total_col)
+ * with the filters of the query string. */
 static void
-users_page(struct req *r, const char *sql, int total_col)
+users_page(struct req *r, enum sql_unit u, int total_col)
 {
 	int64_t page, per_page;
 	char lim[24], off[24];
@@ -41,36 +41,35 @@ users_page(struct req *r, const char *sql, int total_col)
 			return;
 		}
 	}
-	if ((res = db_exec(r->db, sql, 7, q)) == NULL)
+	if ((res = db_exec(r->db, u, q)) == NULL)
 		http_db_error(r);
 	else
-		http_answer_page_n(r, res, total_col, users_item, SQL_TEXT(USERS_DIRECTORY_COUNT),
-		                   5, q, page, per_page);
+		http_answer_page_n(r, res, total_col, users_item, SQL_USERS_DIRECTORY_COUNT, q,
+		                   page, per_page);
 }
 
-/* Answers 200 with the one JSON-text column that sql ($1 = key, $2 = key2 when not NULL)
- * selects, or 404 for what. */
+/* Answers 200 with the one JSON-text column that unit u ($1 = key, and $2 = key2 when it
+ * takes two) selects, or 404 for what. */
 static void
-users_one2(struct req *r, const char *sql, const char *key, const char *key2, const char *what)
+users_one2(struct req *r, enum sql_unit u, const char *key, const char *key2, const char *what)
 {
 	const char *q[] = {key, key2};
 
-	http_answer_result(r, 200, db_exec(r->db, sql, key2 != NULL ? 2 : 1, q), what,
-	                   views_json_col);
+	http_answer_result(r, 200, db_exec(r->db, u, q), what, views_json_col);
 }
 
 /* users_one2 with one key. */
 static void
-users_one(struct req *r, const char *sql, const char *key, const char *what)
+users_one(struct req *r, enum sql_unit u, const char *key, const char *what)
 {
-	users_one2(r, sql, key, NULL, what);
+	users_one2(r, u, key, NULL, what);
 }
 
 /* GET /current_user: the caller, full dds-user shape. */
 static void
 users_current(struct req *r)
 {
-	users_one2(r, SQL_TEXT(USERS_CURRENT), r->user_id, r->agent_id, "user");
+	users_one2(r, SQL_USERS_CURRENT, r->user_id, r->agent_id, "user");
 }
 
 /* PUT /current_user {"email"?}: the caller sets their own email (names_email_problem's
@@ -86,7 +85,7 @@ users_current_update(struct req *r)
 
 	if (body == NULL || http_field_email(r, body, "email", &q[2]) < 0)
 		goto out;
-	res = db_exec(r->db, SQL_TEXT(USERS_CURRENT_UPDATE), 3, q);
+	res = db_exec(r->db, SQL_USERS_CURRENT_UPDATE, q);
 	if (res == NULL && strcmp(db_last_sqlstate(), "23505") == 0)
 		http_error(r, 409, "conflict", "another user has that email",
 		           "give an email of your own");
@@ -106,7 +105,7 @@ out:
 static void
 users_usage(struct req *r)
 {
-	users_one(r, SQL_TEXT(USERS_USAGE), r->user_id, "user");
+	users_one(r, SQL_USERS_USAGE, r->user_id, "user");
 }
 
 /* GET /users: the user directory, filtered as settle_user_directory says (migration 0019),
@@ -114,14 +113,14 @@ users_usage(struct req *r)
 static void
 users_list(struct req *r)
 {
-	users_page(r, SQL_TEXT(USERS_LIST), USERS_LIST_C_TOTAL);
+	users_page(r, SQL_USERS_LIST, USERS_LIST_C_TOTAL);
 }
 
 /* GET /users/{id}. */
 static void
 users_get(struct req *r)
 {
-	users_one(r, SQL_TEXT(USERS_GET), r->params[0], "user");
+	users_one(r, SQL_USERS_GET, r->params[0], "user");
 }
 
 /* The one auth provider. New reference. */
@@ -177,7 +176,7 @@ static void
 users_affiliates(struct req *r)
 {
 	if (users_provider_known(r, r->params[0]))
-		users_page(r, SQL_TEXT(USERS_AFFILIATES), USERS_AFFILIATES_C_TOTAL);
+		users_page(r, SQL_USERS_AFFILIATES, USERS_AFFILIATES_C_TOTAL);
 }
 
 /* GET /auth_providers/{id}/affiliates/{uid}: the affiliate whose username is uid. */
@@ -185,7 +184,7 @@ static void
 users_affiliate(struct req *r)
 {
 	if (users_provider_known(r, r->params[0]))
-		users_one(r, SQL_TEXT(USERS_AFFILIATE), r->params[1], "affiliate");
+		users_one(r, SQL_USERS_AFFILIATE, r->params[1], "affiliate");
 }
 
 /* POST /auth_providers/{id}/affiliates/{uid}/dds_user: the dds-user of that affiliate. Every
@@ -194,7 +193,7 @@ static void
 users_affiliate_user(struct req *r)
 {
 	if (users_provider_known(r, r->params[0]))
-		users_one(r, SQL_TEXT(USERS_AFFILIATE_USER), r->params[1], "affiliate");
+		users_one(r, SQL_USERS_AFFILIATE_USER, r->params[1], "affiliate");
 }
 
 /* GET /auth_roles?context=: the project roles (none for another context), paged. */
@@ -210,19 +209,19 @@ users_roles(struct req *r)
 		return;
 	const char *q[] = {context == NULL || strcmp(context, "project") == 0 ? "t" : "f", lim,
 	                   off};
-	res = db_exec(r->db, SQL_TEXT(USERS_ROLES), 3, q);
+	res = db_exec(r->db, SQL_USERS_ROLES, q);
 	if (res == NULL)
 		http_db_error(r);
 	else
-		http_answer_page(r, res, USERS_ROLES_C_TOTAL, users_item,
-		                 SQL_TEXT(USERS_ROLES_COUNT), q[0], page, per_page);
+		http_answer_page(r, res, USERS_ROLES_C_TOTAL, users_item, SQL_USERS_ROLES_COUNT,
+		                 q[0], page, per_page);
 }
 
 /* GET /auth_roles/{id}: one role by its id (its name, e.g. file_downloader). */
 static void
 users_role(struct req *r)
 {
-	users_one(r, SQL_TEXT(USERS_ROLE), r->params[0], "auth role");
+	users_one(r, SQL_USERS_ROLE, r->params[0], "auth role");
 }
 
 /* Role ids and affiliate uids are names, not UUIDs: their segments are typed text. The auth

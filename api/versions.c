@@ -21,16 +21,16 @@ _Static_assert(HTTP_SAME_COLUMN(VERSIONS_DELETE_C_FOUND, VERSIONS_LABEL_C_FOUND)
                    HTTP_SAME_COLUMN(VERSIONS_TAKE_C_CURRENT, VERSIONS_LABEL_C_CURRENT),
                "the columns of the three units");
 
-/* Runs sql, the text of one of those units (params: the version r->params[0], the caller,
- * then extra[0..n)), and checks its verdict. Returns the result when the caller may change a
- * live version (the caller PQclear-s it), else NULL after answering 404, 403 or a database
- * error. */
+/* Runs u, one of those units (params: the version r->params[0], the caller, then
+ * extra[0..n), n its parameters past those two), and checks its verdict. Returns the result when
+ * the caller may change a live version (the caller PQclear-s it), else NULL after answering 404,
+ * 403 or a database error. */
 static PGresult *
-versions_exec(struct req *r, const char *sql, const char *const *extra, int n)
+versions_exec(struct req *r, enum sql_unit u, const char *const *extra, int n)
 {
 	const char *params[4] = {r->params[0], r->user_id, n > 0 ? extra[0] : NULL,
 	                         n > 1 ? extra[1] : NULL};
-	PGresult *res = db_exec(r->db, sql, 2 + n, params);
+	PGresult *res = db_exec(r->db, u, params);
 
 	if (res == NULL) {
 		http_db_error(r);
@@ -65,7 +65,7 @@ versions_label(struct req *r)
 
 	if (body == NULL || http_field_text(r, body, "label", HTTP_MAX_LABEL, 0, &label) < 0)
 		goto out;
-	if ((res = versions_exec(r, SQL_TEXT(VERSIONS_LABEL), &label, 1)) != NULL)
+	if ((res = versions_exec(r, SQL_VERSIONS_LABEL, &label, 1)) != NULL)
 		versions_answer(r, res);
 out:
 	json_decref(body);
@@ -82,7 +82,7 @@ versions_delete(struct req *r)
 	PGresult *res;
 
 	uuid_generate(mid);
-	if ((res = versions_exec(r, SQL_TEXT(VERSIONS_DELETE), extra, 2)) == NULL)
+	if ((res = versions_exec(r, SQL_VERSIONS_DELETE, extra, 2)) == NULL)
 		return;
 	if (db_get_bool(res, 0, VERSIONS_DELETE_C_CURRENT))
 		http_invalid(r, "is_deleted", "the current file version cannot be deleted");
@@ -109,7 +109,7 @@ versions_promote(struct req *r)
 		http_db_error(r);
 		return;
 	}
-	if ((res = versions_exec(r, SQL_TEXT(VERSIONS_TAKE), NULL, 0)) == NULL)
+	if ((res = versions_exec(r, SQL_VERSIONS_TAKE, NULL, 0)) == NULL)
 		goto fail;
 	if (db_get_bool(res, 0, VERSIONS_TAKE_C_CURRENT)) {
 		http_invalid(r, "upload_id", "the version is the current file version already");
@@ -121,8 +121,8 @@ versions_promote(struct req *r)
 	}
 	PQclear(res);
 	_Static_assert(VERSIONS_PROMOTE_C_ID == 0, "http_commit_result reads the version from 0");
-	http_commit_result(r, 201, db_exec(r->db, SQL_TEXT(VERSIONS_PROMOTE), 3, params),
-	                   "file version", views_file_version);
+	http_commit_result(r, 201, db_exec(r->db, SQL_VERSIONS_PROMOTE, params), "file version",
+	                   views_file_version);
 	return;
 fail:
 	PQclear(res);

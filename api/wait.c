@@ -60,7 +60,7 @@ wait_listen(PGconn **c)
 {
 	if (*c == NULL)
 		*c = db_connect(db_url, 1);
-	if (*c != NULL && db_cmd(*c, "LISTEN settle_consistent", 0, NULL) == 0)
+	if (*c != NULL && db_cmd_text(*c, "LISTEN settle_consistent", 0, NULL) == 0)
 		return true;
 	if (*c != NULL)
 		PQfinish(*c);
@@ -99,7 +99,7 @@ wait_adjust(PGconn **c, bool *listening)
 		suspend_notify(NULL);
 	} else if (!want && *listening) {
 		*listening = false;
-		if (db_cmd(*c, "UNLISTEN *", 0, NULL) < 0) {
+		if (db_cmd_text(*c, "UNLISTEN *", 0, NULL) < 0) {
 			PQfinish(*c);
 			*c = NULL;
 		}

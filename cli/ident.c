@@ -9,11 +9,11 @@
 #include "sign.h"
 #include "uuid.h"
 
-/* Inserts a new key for the user or agent with sql (cli_ident_user_key or
+/* Inserts a new key for the user or agent with unit u (cli_ident_user_key or
  * cli_ident_agent_key: $1 key id, $2 key hash, $3 owner); prints it as PREFIX_ID=… and
  * PREFIX_KEY=…. */
 static int
-cli_add_key(PGconn *c, const char *sql, const char *owner, const char *prefix)
+cli_add_key(PGconn *c, enum sql_unit u, const char *owner, const char *prefix)
 {
 	char key[65], hash[65], id[UUID_STR_LEN];
 	const char *params[3] = {id, hash, owner};
@@ -21,7 +21,7 @@ cli_add_key(PGconn *c, const char *sql, const char *owner, const char *prefix)
 	sign_random_key(key);
 	sign_key_hash(key, hash);
 	uuid_generate(id);
-	if (db_cmd(c, sql, 3, params) < 0)
+	if (db_cmd(c, u, params) < 0)
 		return 1;
 	printf("%s_ID=%s\n%s_KEY=%s\n", prefix, owner, prefix, key);
 	return 0;
@@ -45,13 +45,13 @@ cli_user_create(PGconn *c, const struct cli_args *a)
 		return 2;
 	}
 	uuid_generate(id);
-	r = db_exec(c, SQL_TEXT(CLI_IDENT_USER_CREATE), 3, params);
+	r = db_exec(c, SQL_CLI_IDENT_USER_CREATE, params);
 	if (r == NULL) {
 		if (strcmp(db_last_sqlstate(), "23505") == 0)
 			fprintf(stderr, "settle user create: another user has that email\n");
 		return 1;
 	}
-	rc = cli_add_key(c, SQL_TEXT(CLI_IDENT_USER_KEY), db_get(r, 0, CLI_IDENT_USER_CREATE_C_ID),
+	rc = cli_add_key(c, SQL_CLI_IDENT_USER_KEY, db_get(r, 0, CLI_IDENT_USER_CREATE_C_ID),
 	                 "SETTLE_USER");
 	PQclear(r);
 	return rc;
@@ -65,9 +65,9 @@ cli_agent_create(PGconn *c, const struct cli_args *a)
 	const char *params[2] = {id, a->arg};
 
 	uuid_generate(id);
-	if (db_cmd(c, SQL_TEXT(CLI_IDENT_AGENT_CREATE), 2, params) < 0)
+	if (db_cmd(c, SQL_CLI_IDENT_AGENT_CREATE, params) < 0)
 		return 1;
-	return cli_add_key(c, SQL_TEXT(CLI_IDENT_AGENT_KEY), id, "SETTLE_AGENT");
+	return cli_add_key(c, SQL_CLI_IDENT_AGENT_KEY, id, "SETTLE_AGENT");
 }
 
 /* The units of disable and enable for users or for software agents (sql/cli_ident.sql): each
@@ -133,13 +133,13 @@ cli_set_disabled(PGconn *c, const struct cli_kind *k, const char *name, bool dis
 
 	if (db_begin(c) < 0)
 		return 1;
-	if ((lock = db_exec(c, sql_units[k->lock].sql, 2, params)) == NULL) {
+	if ((lock = db_exec(c, k->lock, params)) == NULL) {
 		db_rollback(c);
 		goto out;
 	}
 	if ((by_id = cli_by_id(lock)) >= 0)
 		params[0] = NULL; /* the id, not a name */
-	if ((r = db_exec(c, sql_units[disable ? k->disable : k->enable].sql, 2, params)) == NULL) {
+	if ((r = db_exec(c, disable ? k->disable : k->enable, params)) == NULL) {
 		db_rollback(c);
 		goto out;
 	}

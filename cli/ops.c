@@ -49,7 +49,7 @@ cli_mq(void)
 int
 cli_stats(PGconn *c, const struct cli_args *a)
 {
-	PGresult *r = db_exec(c, SQL_TEXT(CLI_OPS_STATS), 0, NULL);
+	PGresult *r = db_exec(c, SQL_CLI_OPS_STATS, NULL);
 	const struct sql_unit_def *u = &sql_units[SQL_CLI_OPS_STATS];
 	struct mq *mq;
 	char *err = NULL;
@@ -193,7 +193,7 @@ static int
 cli_log_insert(PGconn *c, const struct mq_delivery *d)
 {
 	const char *params[3] = {d->message_id, d->routing_key, d->body};
-	return db_cmd(c, SQL_TEXT(CLI_OPS_LOG_INSERT), 3, params);
+	return db_cmd(c, SQL_CLI_OPS_LOG_INSERT, params);
 }
 
 /* settle message-log drain --duration S: moves settle.message_log into the message_log

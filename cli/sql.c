@@ -25,7 +25,7 @@ cli_sql_uninlined(PGconn *c, int u, int *failed)
 		fputs(k == 0 ? "(NULL" : ", NULL", f);
 	fputs(sql_units[u].nparams > 0 ? ")" : "", f);
 	fclose(f);
-	PGresult *r = db_exec(c, sql, 0, NULL); /* a text made of a name and a count only */
+	PGresult *r = db_exec_text(c, sql, 0, NULL); /* a text made of a name and a count only */
 	free(sql);
 	if (r == NULL) {
 		*failed = -1;
@@ -54,7 +54,7 @@ cli_sql_check(PGconn *c, const struct cli_args *a)
 		return 1;
 	}
 	/* The plan every execution would use, whatever the parameters. */
-	if (db_cmd(c, "SET plan_cache_mode = force_generic_plan", 0, NULL) < 0)
+	if (db_cmd_text(c, "SET plan_cache_mode = force_generic_plan", 0, NULL) < 0)
 		return 1;
 	for (int u = 0; u < SQL_UNIT_COUNT; u++) {
 		int failed = 0;

@@ -19,24 +19,9 @@ static _Thread_local PGconn *thread_conn;
 static pthread_key_t conn_key;
 static pthread_once_t conn_key_once = PTHREAD_ONCE_INIT;
 
-/* Forgets the statements prepared on the connection; new names from now on. */
-void
-db_conn_forget(struct db_conn *s)
-{
-	for (int i = 0; i < s->n; i++)
-		free(s->stmts[i].sql);
-	s->n = 0;
-	s->gen++;
-	s->units_ready = false;
-}
-
 void
 db_conn_free(struct db_conn *s)
 {
-	if (s == NULL)
-		return;
-	db_conn_forget(s);
-	free(s->stmts);
 	free(s);
 }
 
@@ -54,7 +39,7 @@ db_event(PGEventId id, void *info, void *pass)
 	case PGEVT_CONNRESET: {
 		struct db_conn *s = PQinstanceData(((PGEventConnReset *)info)->conn, db_event);
 		if (s != NULL) {
-			db_conn_forget(s);
+			s->units_ready = false; /* a new server session has none */
 			/* A transaction open across the reset is gone: its commit must fail. */
 			s->tx_aborted = s->tx_depth > 0;
 			s->reset_pending = false;

@@ -9,7 +9,7 @@
 
 /* Connects to url, retrying up to `tries` times one second apart. Returns the
  * connection (caller PQfinish-es) or NULL with a message logged. Every connection used
- * with these helpers carries its own state (prepared statements, transaction nesting),
+ * with these helpers carries its own state (units prepared, transaction nesting),
  * attached through libpq's event system: PQreset and PQfinish clear and free it. */
 PGconn *db_connect(const char *url, int tries);
 
@@ -31,7 +31,7 @@ PGconn *db_thread_replica(int k, const char *url);
 /* From now on every outermost db_commit also asks, in the same round trip, for the WAL
  * position after the COMMIT (settle_position()), kept on the connection. */
 void db_want_commit_lsn(void);
-/* While on (and once db_want_commit_lsn was called), every query db_exec runs on c outside
+/* While on (and once db_want_commit_lsn was called), every unit db_exec runs on c outside
  * a db_begin transaction also records the WAL position after its commit (settle_position()),
  * in the same round trip (libpq pipeline mode), whether it wrote or read, on a primary or a
  * standby. settle-api turns it on while a handler runs. Turning it on forgets any position
@@ -43,11 +43,10 @@ uint64_t db_take_commit_lsn(PGconn *c);
 /* Parses a pg_lsn text ("16/B374D848"); false if it is not one. */
 bool db_parse_lsn(const char *s, uint64_t *out) MUSTCHECK;
 
-/* The named statements (sql/<module>.sql, see tools/sqlunits.c): sql_units.h gives each an enum
- * value SQL_<NAME>, its text SQL_TEXT(NAME) and an enum of its result columns
- * <NAME>_C_<COLUMN>. Every unit is prepared on a connection, and its parameters and columns
- * checked against its declaration, in one round trip before the first statement runs there
- * (db_units_prepare); db_exec of a unit's text runs the prepared unit by name.
+/* The named statements (sql/<module>.sql, see tools/sqlunits.c): sql_units.h gives each an
+ * enum value SQL_<NAME> and an enum of its result columns <NAME>_C_<COLUMN>. Every unit is
+ * prepared on a connection, and its parameters and columns checked against its declaration,
+ * in one round trip before the first unit runs there (db_units_prepare).
  *
  * Prepares every unit on c unless done already. Returns 0; -1 when the connection failed;
  * -2 when a unit does not parse or differs from its declaration (logged as db_unit_broken:
@@ -59,21 +58,24 @@ int db_units_prepare(PGconn *c, char **err) MUSTCHECK;
 int db_units_check(const char *url, char **err) MUSTCHECK;
 /* db_units_check at a server's start: -1 when a unit is broken (logged as db_unit_broken:
  * the server exits), else 0 (a database not reachable yet is logged, and every connection
- * checks again before its first statement). */
+ * checks again before its first unit). */
 int db_units_start(const char *url) MUSTCHECK;
-/* The unit whose text sql is (its address, SQL_TEXT), or -1. */
-int db_unit_of(const char *sql);
 /* The name unit u is prepared as. */
 void db_unit_name(int u, char name[16]);
 
-/* Runs sql with n text parameters (NULL = SQL NULL). Returns the result when its
- * status is COMMAND_OK or TUPLES_OK, otherwise logs, PQclear-s and returns NULL.
- * The caller PQclear-s the result. */
-PGresult *db_exec(PGconn *c, const char *sql, int n, const char *const *params) MUSTCHECK;
+/* Runs unit u with its sql_units[u].nparams text parameters (NULL = SQL NULL; params holds
+ * that many). Returns the result when its status is COMMAND_OK or TUPLES_OK, otherwise logs,
+ * PQclear-s and returns NULL. The caller PQclear-s the result. */
+PGresult *db_exec(PGconn *c, enum sql_unit u, const char *const *params) MUSTCHECK;
 /* db_exec that discards the result: 0 on success, -1 on error. */
-int db_cmd(PGconn *c, const char *sql, int n, const char *const *params) MUSTCHECK;
+int db_cmd(PGconn *c, enum sql_unit u, const char *const *params) MUSTCHECK;
+/* As db_exec, for a text that is no unit, run unprepared: transaction control, the
+ * migrations (before the schema the units need exists), LISTEN, EXPLAIN. n parameters. */
+PGresult *db_exec_text(PGconn *c, const char *sql, int n, const char *const *params) MUSTCHECK;
+/* db_exec_text that discards the result: 0 on success, -1 on error. */
+int db_cmd_text(PGconn *c, const char *sql, int n, const char *const *params) MUSTCHECK;
 
-/* SQLSTATE of the last failed db_exec on this thread ("" if none). */
+/* SQLSTATE of the last failed db_exec or db_exec_text on this thread ("" if none). */
 const char *db_last_sqlstate(void);
 /* True if the last failure was a connection problem (worth retrying elsewhere). */
 bool db_last_was_connection(void);

@@ -1,13 +1,13 @@
-/* db_exec.c: running statements: each query prepared once per connection (the statement
- * cache) and run by name, in pipeline mode with the WAL position after its commit while
- * commits are tracked; the outcome of the last statement; result accessors. */
+/* db_exec.c: running statements: a unit of sql/ by the name it is prepared as on the
+ * connection (db_units.c), in pipeline mode with the WAL position after its commit while
+ * commits are tracked; a text unprepared; the outcome of the last statement; result
+ * accessors. */
 #include "db.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "db_internal.h"
 #include "log.h"
@@ -16,134 +16,85 @@
 static _Thread_local char last_sqlstate[6];
 static _Thread_local bool last_connection_error;
 
-static uint64_t
-db_exec_fnv(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
+/* What to run: unit u (prepared as db_unit_name(u)) or, when u < 0, the text sql
+ * (unprepared), with n text parameters. */
+struct db_q {
+	int u;
+	const char *sql;
+	int n;
+	const char *const *params;
+};
 
+/* Makes sure every unit is prepared on c before q (a unit) runs by name. False when that
+ * failed: then q runs unprepared, and fails or not on its own. */
 static bool
-db_exec_cacheable(const char *sql)
+db_exec_ready(PGconn *c, struct db_conn *s, const struct db_q *q)
 {
-	static const char *const verbs[] = {"SELECT", "INSERT", "UPDATE", "DELETE", "WITH"};
-	sql += strspn(sql, " \t\n");
-	for (size_t i = 0; i < ARRAY_LEN(verbs); i++)
-		if (strncasecmp(sql, verbs[i], strlen(verbs[i])) == 0)
-			return true;
-	return false;
-}
+	char *err = NULL;
+	int rc;
 
-/* The slot of sql among the statements prepared on s (c's), -1 when it is not to be prepared
- * (not a query, or the cache is at DB_CACHE_MAX). A unit's text (sql_units.h) is always
- * prepared, as its unit: then the slot is the unit's number and never fresh. *fresh: the slot is
- * new, the statement must be prepared first (and kept with db_exec_stmt_keep once that succeeded).
- * name gets its name. */
-static int
-db_exec_stmt_slot(PGconn *c, struct db_conn *s, const char *sql, bool *fresh, char name[48])
-{
-	uint64_t h;
-	int i, u = db_unit_of(sql);
-
-	*fresh = false;
-	if (s == NULL)
-		return -1;
-	if (u >= 0) {
-		/* A unit: prepared with all the others when the connection runs its first one.
-		 * When that fails it runs unprepared, and fails or not on its own. */
-		char *err = NULL;
-		int rc = s->units_ready ? 0 : db_units_prepare(c, &err);
-		free(err);
-		if (rc != 0)
-			return -1;
-		db_unit_name(u, name);
-		return u;
-	}
-	if (!db_exec_cacheable(sql))
-		return -1;
-	h = db_exec_fnv(sql);
-	for (i = 0; i < s->n; i++)
-		if (s->stmts[i].hash == h && strcmp(s->stmts[i].sql, sql) == 0)
-			break;
-	if (i == s->n && s->n == DB_CACHE_MAX) {
-		static atomic_bool warned;
-		if (!atomic_exchange(&warned, true))
-			log_warn("db_statement_cache_full max=%d sql=\"%.80s\"", DB_CACHE_MAX, sql);
-		return -1;
-	}
-	if (i == s->n && s->n == s->cap) {
-		s->cap = s->cap > 0 ? s->cap * 2 : 64;
-		s->stmts = xrealloc(s->stmts, (size_t)s->cap * sizeof(*s->stmts));
-	}
-	*fresh = i == s->n;
-	snprintf(name, 48, "s%llu_%d", (unsigned long long)s->gen, i);
-	return i;
-}
-
-/* Records that sql is prepared in slot i (the new one) of s. */
-static void
-db_exec_stmt_keep(struct db_conn *s, int i, const char *sql)
-{
-	s->stmts[i].hash = db_exec_fnv(sql);
-	s->stmts[i].sql = xstrdup(sql);
-	s->n++;
+	if (q->u < 0 || s == NULL)
+		return false;
+	if (s->units_ready)
+		return true;
+	rc = db_units_prepare(c, &err);
+	free(err);
+	return rc == 0;
 }
 
 /* True when r failed because the session lost its prepared statements (26000, e.g. after
- * DISCARD ALL): then the cache starts again. */
+ * DISCARD ALL): then they are prepared again before the next unit runs. */
 static bool
-db_exec_stmt_lost(struct db_conn *s, const PGresult *r, const char *sql)
+db_exec_units_lost(struct db_conn *s, const PGresult *r, const struct db_q *q)
 {
 	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 
 	if (state == NULL || strcmp(state, "26000") != 0)
 		return false;
-	log_warn("db_statements_lost sql=\"%.80s\"", sql);
-	db_conn_forget(s);
+	log_warn("db_statements_lost unit=%s", q->u >= 0 ? sql_units[q->u].name : "-");
+	s->units_ready = false;
 	return true;
 }
 
-/* Runs sql: by name when it is (or can now be) prepared on c, else unprepared. A statement
- * is never run twice: when its prepared form fails because the session lost its statements,
- * the unprepared retry happens only outside a transaction; inside one the transaction is
- * aborted already, and the caller gets that first error. */
+/* Runs q and waits for its result: by name when prepared, else its text unprepared. */
 static PGresult *
-db_exec_plain(PGconn *c, struct db_conn *s, const char *sql, int n, const char *const *params)
+db_exec_send_sync(PGconn *c, const struct db_q *q, bool prepared)
 {
-	char name[48];
-	bool fresh;
-	int i = db_exec_stmt_slot(c, s, sql, &fresh, name);
+	char name[16];
 
-	if (i < 0)
-		return PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-	if (fresh) {
-		PGresult *p = PQprepare(c, name, sql, n, NULL);
-		if (PQresultStatus(p) != PGRES_COMMAND_OK)
-			return p; /* the statement's own error (or the connection's) */
-		PQclear(p);
-		db_exec_stmt_keep(s, i, sql);
-	}
-	PGresult *r = PQexecPrepared(c, name, n, params, NULL, NULL, 0);
-	if (!db_exec_stmt_lost(s, r, sql) || PQtransactionStatus(c) != PQTRANS_IDLE)
-		return r;
-	PQclear(r);
-	return PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	if (!prepared)
+		return PQexecParams(c, q->sql, q->n, NULL, q->params, NULL, NULL, 0);
+	db_unit_name(q->u, name);
+	return PQexecPrepared(c, name, q->n, q->params, NULL, NULL, 0);
 }
 
-/* Queues sql (prepared in slot i, first prepared when fresh; unprepared when i < 0), a
- * sync, the position query and a sync on c, in pipeline mode. False when libpq refused. */
+/* Runs q: a unit by name (prepared first on a new session), a text unprepared. A statement
+ * is never run twice: when a unit fails because the session lost its statements, the
+ * unprepared retry happens only outside a transaction; inside one the transaction is aborted
+ * already, and the caller gets that first error. */
+static PGresult *
+db_exec_plain(PGconn *c, struct db_conn *s, const struct db_q *q)
+{
+	bool prepared = db_exec_ready(c, s, q);
+	PGresult *r = db_exec_send_sync(c, q, prepared);
+
+	if (!prepared || !db_exec_units_lost(s, r, q) || PQtransactionStatus(c) != PQTRANS_IDLE)
+		return r;
+	PQclear(r);
+	return db_exec_send_sync(c, q, false);
+}
+
+/* Queues q, a sync, the position query and a sync on c, in pipeline mode. False when libpq
+ * refused. */
 static bool
-db_exec_pipeline_send(PGconn *c, const char *sql, int n, const char *const *params, int i,
-                      bool fresh, const char *name)
+db_exec_pipeline_send(PGconn *c, const struct db_q *q, bool prepared)
 {
 	static const char lsn_sql[] = "SELECT settle_position()";
+	char name[16];
 
-	if (i >= 0 && fresh && !PQsendPrepare(c, name, sql, n, NULL))
-		return false;
-	if (i >= 0 ? !PQsendQueryPrepared(c, name, n, params, NULL, NULL, 0)
-	           : !PQsendQueryParams(c, sql, n, NULL, params, NULL, NULL, 0))
+	db_unit_name(q->u, name);
+	if (prepared ? !PQsendQueryPrepared(c, name, q->n, q->params, NULL, NULL, 0)
+	             : !PQsendQueryParams(c, q->sql, q->n, NULL, q->params, NULL, NULL, 0))
 		return false;
 	/* The statement's implicit transaction ends, and commits, at this sync: the position
 	 * is asked for after it. Both before one sync would share an implicit transaction, and
@@ -154,15 +105,14 @@ db_exec_pipeline_send(PGconn *c, const char *sql, int n, const char *const *para
 	return PQsendQueryParams(c, lsn_sql, 0, NULL, NULL, NULL, NULL, 0) && PQpipelineSync(c);
 }
 
-/* Reads the results of db_exec_pipeline_send: returns the statement's (or its failed prepare's)
- * result and sets *lsn from the position query (0 when it failed). Every result is read,
- * up to the second sync, unless the connection broke (two NULLs in a row: nothing comes). */
+/* Reads the results of db_exec_pipeline_send: returns the statement's result and sets *lsn
+ * from the position query (0 when it failed). Every result is read, up to the second sync,
+ * unless the connection broke (two NULLs in a row: nothing comes). */
 static PGresult *
-db_exec_pipeline_read(PGconn *c, struct db_conn *s, const char *sql, int i, bool fresh,
-                      uint64_t *lsn)
+db_exec_pipeline_read(PGconn *c, uint64_t *lsn)
 {
 	PGresult *out = NULL, *x;
-	int syncs = 0, nulls = 0, seen = 0;
+	int syncs = 0, nulls = 0;
 
 	*lsn = 0;
 	while (syncs < 2 && nulls < 2) {
@@ -179,15 +129,6 @@ db_exec_pipeline_read(PGconn *c, struct db_conn *s, const char *sql, int i, bool
 			    !db_parse_lsn(db_get(x, 0, 0), lsn))
 				*lsn = 0;
 			PQclear(x);
-		} else if (seen++ == 0 && i >= 0 && fresh) {
-			/* The prepare's result: on failure it is the answer (the execution that
-			 * follows is aborted). */
-			if (PQresultStatus(x) == PGRES_COMMAND_OK) {
-				db_exec_stmt_keep(s, i, sql);
-				PQclear(x);
-			} else {
-				out = x;
-			}
 		} else if (out == NULL) {
 			out = x;
 		} else {
@@ -202,49 +143,45 @@ db_exec_pipeline_read(PGconn *c, struct db_conn *s, const char *sql, int i, bool
  * libpq 15's PQpipelineSync pushes what is queued at once, so the statement and the
  * position query leave in two writes; the client waits for the answers only once. */
 static PGresult *
-db_exec_tracked(PGconn *c, struct db_conn *s, const char *sql, int n, const char *const *params)
+db_exec_tracked(PGconn *c, struct db_conn *s, const struct db_q *q)
 {
-	char name[48];
-	bool fresh;
-	int i = db_exec_stmt_slot(c, s, sql, &fresh, name);
+	bool prepared = db_exec_ready(c, s, q);
 	uint64_t lsn;
 	PGresult *r;
 
 	if (PQenterPipelineMode(c) != 1)
-		return db_exec_plain(c, s, sql, n, params);
-	r = db_exec_pipeline_send(c, sql, n, params, i, fresh, name)
-	        ? db_exec_pipeline_read(c, s, sql, i, fresh, &lsn)
-	        : NULL;
+		return db_exec_plain(c, s, q);
+	r = db_exec_pipeline_send(c, q, prepared) ? db_exec_pipeline_read(c, &lsn) : NULL;
 	if (PQexitPipelineMode(c) != 1 && PQstatus(c) == CONNECTION_OK)
 		s->reset_pending = true; /* results left behind: a new session next time */
 	if (r == NULL)
 		return PQmakeEmptyPGresult(c, PGRES_FATAL_ERROR);
-	if (i >= 0 && db_exec_stmt_lost(s, r, sql)) {
+	if (prepared && db_exec_units_lost(s, r, q)) {
 		PQclear(r);
-		return db_exec_tracked(c, s, sql, n, params); /* once: the cache is empty now */
+		return db_exec_tracked(c, s, q); /* once: they are prepared again first */
 	}
 	if (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK)
 		s->commit_lsn = lsn;
 	return r;
 }
 
-/* Runs sql on c: with the position after its commit while commits are tracked and no
- * transaction is open (db_track_commits), else as it is. BEGIN, COMMIT and the like are
- * never tracked (db_commit records its own position). */
+/* Runs q on c: with the position after its commit while commits are tracked and no
+ * transaction is open (db_track_commits), else as it is. Only units are tracked: texts are
+ * BEGIN, COMMIT and the like (db_commit records its own position), migrations and EXPLAIN. */
 static PGresult *
-db_exec_run(PGconn *c, const char *sql, int n, const char *const *params)
+db_exec_run(PGconn *c, const struct db_q *q)
 {
 	struct db_conn *s = db_conn_of(c);
 
-	if (s != NULL && s->track_commits && s->tx_depth == 0 && db_exec_cacheable(sql) &&
+	if (s != NULL && q->u >= 0 && s->track_commits && s->tx_depth == 0 &&
 	    atomic_load(&db_tx_want_commit_lsn) && PQtransactionStatus(c) == PQTRANS_IDLE)
-		return db_exec_tracked(c, s, sql, n, params);
-	return db_exec_plain(c, s, sql, n, params);
+		return db_exec_tracked(c, s, q);
+	return db_exec_plain(c, s, q);
 }
 
 /* Keeps r when it succeeded; else records its SQLSTATE, logs it and returns NULL. */
 PGresult *
-db_exec_check(PGconn *c, PGresult *r, const char *sql)
+db_exec_check(PGconn *c, PGresult *r, const char *what)
 {
 	ExecStatusType st = PQresultStatus(r);
 
@@ -263,22 +200,40 @@ db_exec_check(PGconn *c, PGresult *r, const char *sql)
 		    PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r) : PQerrorMessage(c);
 		size_t len = strcspn(msg, "\n");
 		log_error("db_error sqlstate=%s error=\"%.*s\" sql=\"%.80s\"", last_sqlstate,
-		          (int)len, msg, sql);
+		          (int)len, msg, what);
 	}
 	PQclear(r);
 	return NULL;
 }
 
 PGresult *
-db_exec(PGconn *c, const char *sql, int n, const char *const *params)
+db_exec(PGconn *c, enum sql_unit u, const char *const *params)
 {
-	return db_exec_check(c, db_exec_run(c, sql, n, params), sql);
+	struct db_q q = {(int)u, sql_units[u].sql, sql_units[u].nparams, params};
+	return db_exec_check(c, db_exec_run(c, &q), sql_units[u].name);
 }
 
 int
-db_cmd(PGconn *c, const char *sql, int n, const char *const *params)
+db_cmd(PGconn *c, enum sql_unit u, const char *const *params)
 {
-	PGresult *r = db_exec(c, sql, n, params);
+	PGresult *r = db_exec(c, u, params);
+	if (r == NULL)
+		return -1;
+	PQclear(r);
+	return 0;
+}
+
+PGresult *
+db_exec_text(PGconn *c, const char *sql, int n, const char *const *params)
+{
+	struct db_q q = {-1, sql, n, params};
+	return db_exec_check(c, db_exec_run(c, &q), sql);
+}
+
+int
+db_cmd_text(PGconn *c, const char *sql, int n, const char *const *params)
+{
+	PGresult *r = db_exec_text(c, sql, n, params);
 	if (r == NULL)
 		return -1;
 	PQclear(r);

@@ -9,31 +9,14 @@
 
 #include "db.h"
 
-/* Prepared statements: every SELECT/INSERT/UPDATE/DELETE/WITH that goes through db_exec is
- * prepared once per connection and then executed by name, so Postgres parses and plans the
- * handlers' queries once, not per request. A statement is found by its text: a 64-bit hash
- * first, then the whole text (a copy is kept), so two texts never share a name. The cache
- * grows as statements come: every SQL text of Settle is a constant of its code, so their
- * number is bounded by the code (a few hundred). DB_CACHE_MAX is a guard against a text made
- * at run time: past it a statement runs unprepared, with a warning (db_statement_cache_full)
- * once per process. */
-#define DB_CACHE_MAX 4096
-
 /* The state of one connection, attached to its PGconn through libpq's event system
- * (libpq-events.h): made when db_event is registered, its statements forgotten when libpq
+ * (libpq-events.h): made when db_event is registered, its units marked unprepared when libpq
  * resets the connection (a new server session has none, and a transaction open across the
  * reset is marked aborted), freed when the PGconn is finished. So a new connection never sees an
  * old one's state, even at the same address. Only the thread using the connection touches it. */
 struct db_conn {
-	uint64_t gen; /* in statement names; bumped whenever the cache is emptied */
-	int n;        /* statements prepared on this session */
-	int cap;      /* slots allocated in stmts */
-	struct db_stmt {
-		uint64_t hash;
-		char *sql; /* a copy of the text, owned */
-	} * stmts;         /* stmts[i] is prepared as "s<gen>_<i>" */
-	bool units_ready;  /* every unit of sql/ is prepared, as "u<n>" (db_units_prepare) */
-	int tx_depth;      /* see db_begin */
+	bool units_ready; /* every unit of sql/ is prepared, as "u<n>" (db_units_prepare) */
+	int tx_depth;     /* see db_begin */
 	bool tx_aborted;
 	bool reset_pending;  /* db_thread_close: a new session at the next db_thread_conn */
 	bool track_commits;  /* see db_track_commits */
@@ -45,15 +28,14 @@ struct db_conn {
 /* The state of c, attaching it on first use (connections not made by db_connect). NULL
  * only when c is NULL. */
 struct db_conn *db_conn_of(PGconn *c);
-/* Forgets the statements prepared on the connection; new names from now on. */
-void db_conn_forget(struct db_conn *s);
-/* Frees what s holds, then s. */
+/* Frees s. */
 void db_conn_free(struct db_conn *s);
 
 /* db_exec.c: running statements. */
 
-/* Keeps r when it succeeded; else records its SQLSTATE, logs it and returns NULL. */
-PGresult *db_exec_check(PGconn *c, PGresult *r, const char *sql);
+/* Keeps r when it succeeded; else records its SQLSTATE, logs it (naming the statement by
+ * what: a unit's name, or a text) and returns NULL. */
+PGresult *db_exec_check(PGconn *c, PGresult *r, const char *what);
 
 /* db_tx.c: transactions and commit positions. */
 

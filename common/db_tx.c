@@ -25,7 +25,7 @@ db_begin(PGconn *c)
 		s->tx_depth++;
 		return 0;
 	}
-	if (db_cmd(c, "BEGIN", 0, NULL) < 0)
+	if (db_cmd_text(c, "BEGIN", 0, NULL) < 0)
 		return -1;
 	s->tx_depth = 1;
 	s->tx_aborted = false;
@@ -108,7 +108,7 @@ db_commit(PGconn *c)
 		return -1;
 	}
 	if (!atomic_load(&db_tx_want_commit_lsn))
-		return db_cmd(c, "COMMIT", 0, NULL);
+		return db_cmd_text(c, "COMMIT", 0, NULL);
 	return db_tx_commit_lsn(c, s);
 }
 

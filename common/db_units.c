@@ -1,7 +1,6 @@
 /* db_units.c: the named statements of sql/ on a connection: every unit prepared, and its
  * parameters and result columns checked against what sql/ declares, in one round trip
- * before the first statement runs on the connection. */
-#include <stdint.h>
+ * before the first unit runs on the connection. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,27 +9,6 @@
 #include "db_internal.h"
 #include "log.h"
 #include "migrate.h"
-
-int
-db_unit_of(const char *sql)
-{
-	uintptr_t p = (uintptr_t)sql, lo = (uintptr_t)sql_unit_text;
-	int a = 0, b = SQL_UNIT_COUNT - 1;
-
-	if (p < lo || p >= lo + sql_unit_text_size)
-		return -1;
-	while (a <= b) { /* sql_units[].sql are increasing addresses */
-		int m = a + (b - a) / 2;
-		uintptr_t x = (uintptr_t)sql_units[m].sql;
-		if (x == p)
-			return m;
-		if (x < p)
-			a = m + 1;
-		else
-			b = m - 1;
-	}
-	return -1; /* inside a text, not at its start: not a unit */
-}
 
 void
 db_unit_name(int u, char name[16])

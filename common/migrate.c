@@ -27,7 +27,7 @@ migrate_one(PGconn *c, const struct migration *m, char **err)
 		return -1;
 	}
 	PQclear(r);
-	if (db_cmd(c, "INSERT INTO schema_migrations(name) VALUES ($1)", 1, params) < 0 ||
+	if (db_cmd_text(c, "INSERT INTO schema_migrations(name) VALUES ($1)", 1, params) < 0 ||
 	    db_commit(c) < 0)
 		goto fail;
 	log_info("migration_applied name=%s", m->name);
@@ -46,20 +46,20 @@ migrate_run(PGconn *c, int *applied, char **err)
 	int rc = -1;
 
 	*applied = 0;
-	if (db_cmd(c, "SELECT pg_advisory_lock($1::bigint)", 1, lock) < 0) {
+	if (db_cmd_text(c, "SELECT pg_advisory_lock($1::bigint)", 1, lock) < 0) {
 		*err = xasprintf("cannot take the migration lock: %s", PQerrorMessage(c));
 		return -1;
 	}
-	if (db_cmd(c,
-	           "CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, "
-	           "applied_at timestamptz NOT NULL DEFAULT now())",
-	           0, NULL) < 0) {
+	if (db_cmd_text(c,
+	                "CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, "
+	                "applied_at timestamptz NOT NULL DEFAULT now())",
+	                0, NULL) < 0) {
 		*err = xasprintf("cannot create schema_migrations: %s", PQerrorMessage(c));
 		goto out;
 	}
 	for (int i = 0; i < migration_count; i++) {
 		const char *name[1] = {migrations[i].name};
-		r = db_exec(c, "SELECT 1 FROM schema_migrations WHERE name = $1", 1, name);
+		r = db_exec_text(c, "SELECT 1 FROM schema_migrations WHERE name = $1", 1, name);
 		if (r == NULL) {
 			*err = xasprintf("cannot read schema_migrations: %s", PQerrorMessage(c));
 			goto out;
@@ -74,7 +74,7 @@ migrate_run(PGconn *c, int *applied, char **err)
 	}
 	rc = 0;
 out:
-	if (db_cmd(c, "SELECT pg_advisory_unlock($1::bigint)", 1, lock) < 0)
+	if (db_cmd_text(c, "SELECT pg_advisory_unlock($1::bigint)", 1, lock) < 0)
 		log_warn("migration_unlock_failed");
 	return rc;
 }

@@ -11,5 +11,5 @@ outbox_insert(PGconn *c, const char *kind, const char *resource_id)
 	const char *params[3] = {id, kind, resource_id};
 
 	uuid_generate(id);
-	return db_cmd(c, SQL_TEXT(OUTBOX_INSERT), 3, params);
+	return db_cmd(c, SQL_OUTBOX_INSERT, params);
 }

@@ -94,8 +94,8 @@ relay_connect(struct relay_loop *l)
 	l->conn = db_connect(l->url, 1);
 	if (l->conn == NULL)
 		return -1;
-	if (db_cmd(l->conn, "SET synchronous_commit = off", 0, NULL) < 0 ||
-	    (l->listen && db_cmd(l->conn, "LISTEN settle_outbox", 0, NULL) < 0)) {
+	if (db_cmd_text(l->conn, "SET synchronous_commit = off", 0, NULL) < 0 ||
+	    (l->listen && db_cmd_text(l->conn, "LISTEN settle_outbox", 0, NULL) < 0)) {
 		PQfinish(l->conn);
 		l->conn = NULL;
 		return -1;
@@ -148,7 +148,7 @@ relay_drain(struct relay_loop *l)
 static int
 relay_count(struct relay_loop *l)
 {
-	PGresult *r = db_exec(l->conn, SQL_TEXT(RELAY_COUNT), 0, NULL);
+	PGresult *r = db_exec(l->conn, SQL_RELAY_COUNT, NULL);
 
 	if (r == NULL)
 		return -1;

@@ -135,12 +135,12 @@ relay_batch_record(struct relay_loop *l, struct relay_outcome *o)
 	const char *p[3];
 
 	p[0] = relay_batch_array_end(&o->sent);
-	if (o->sent.n > 0 && db_cmd(l->conn, SQL_TEXT(RELAY_BATCH_SENT), 1, p) < 0)
+	if (o->sent.n > 0 && db_cmd(l->conn, SQL_RELAY_BATCH_SENT, p) < 0)
 		return -1;
 	p[0] = relay_batch_array_end(&o->retry_ids);
 	p[1] = relay_batch_array_end(&o->retry_ms);
 	p[2] = relay_batch_array_end(&o->retry_attempts);
-	if (o->retry_ids.n > 0 && db_cmd(l->conn, SQL_TEXT(RELAY_BATCH_RETRY), 3, p) < 0)
+	if (o->retry_ids.n > 0 && db_cmd(l->conn, SQL_RELAY_BATCH_RETRY, p) < 0)
 		return -1;
 	return 0;
 }
@@ -156,7 +156,7 @@ relay_batch_claim(struct relay_loop *l, struct relay_outcome *o)
 	int n = -1;
 
 	snprintf(limit, sizeof(limit), "%d", RELAY_BATCH - o->rows);
-	r = db_exec(l->conn, SQL_TEXT(RELAY_BATCH_CLAIM), 2, p);
+	r = db_exec(l->conn, SQL_RELAY_BATCH_CLAIM, p);
 	free(claimed);
 	if (r == NULL)
 		return -1;

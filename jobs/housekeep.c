@@ -44,7 +44,7 @@ housekeep_reconcile(PGconn *c, int64_t older_than_s, int *enqueued)
 	const char *p[] = {secs};
 	if (db_begin(c) < 0)
 		return -1;
-	r = db_exec(c, SQL_TEXT(HOUSEKEEP_LOCK), 0, NULL);
+	r = db_exec(c, SQL_HOUSEKEEP_LOCK, NULL);
 	if (r == NULL)
 		goto fail;
 	if (!db_get_bool(r, 0, HOUSEKEEP_LOCK_C_LOCKED)) {
@@ -56,7 +56,7 @@ housekeep_reconcile(PGconn *c, int64_t older_than_s, int *enqueued)
 		if (k->pending_unit == SQL_UNIT_COUNT)
 			continue;
 		PQclear(r);
-		r = db_exec(c, sql_units[k->pending_unit].sql, 1, p);
+		r = db_exec(c, k->pending_unit, p);
 		if (r == NULL || housekeep_enqueue_all(c, r, k->pending_col, k->name, enqueued) < 0)
 			goto fail;
 	}
@@ -93,11 +93,11 @@ housekeep_purge_batch(PGconn *c, int table, const char *ttl, int *purged)
 	const char *p[] = {limit, ttl};
 	if (db_begin(c) < 0)
 		return -1;
-	r = db_exec(c, SQL_TEXT(HOUSEKEEP_EXPIRED_LOCK), 2, p);
+	r = db_exec(c, SQL_HOUSEKEEP_EXPIRED_LOCK, p);
 	if (r == NULL)
 		goto fail;
 	const char *q[] = {db_get(r, 0, HOUSEKEEP_EXPIRED_LOCK_C_IDS), ttl};
-	if (resource_delete_purge(c, SQL_TEXT(HOUSEKEEP_EXPIRED_UPLOADS), 2, q,
+	if (resource_delete_purge(c, SQL_HOUSEKEEP_EXPIRED_UPLOADS, q,
 	                          HOUSEKEEP_EXPIRED_UPLOADS_C_ID, purged, &err) < 0) {
 		log_warn("upload_purge_failed error=\"%s\"", err);
 		goto fail;
@@ -135,7 +135,7 @@ housekeep_trash_batch(PGconn *c, int files, const char *ttl, int *n)
 	const char *p[] = {ttl, limit};
 	if (db_begin(c) < 0)
 		return -1;
-	if ((r = db_exec(c, sql_units[units[files]].sql, 2, p)) == NULL)
+	if ((r = db_exec(c, units[files], p)) == NULL)
 		goto fail;
 	for (int i = 0; i < PQntuples(r); i++) {
 		if (outbox_insert(c, JOB_RESOURCE_DELETE, db_get(r, i, col)) < 0)
@@ -183,7 +183,7 @@ housekeep_round(PGconn *c)
 	char ttl[24];
 	int total = 0;
 
-	if (db_cmd(c, SQL_TEXT(HOUSEKEEP_FORGET_KEYS), 0, NULL) < 0)
+	if (db_cmd(c, SQL_HOUSEKEEP_FORGET_KEYS, NULL) < 0)
 		return -1;
 	snprintf(ttl, sizeof(ttl), "%lld", (long long)cfg.upload_ttl);
 	if (housekeep_batches(c, housekeep_purge_batch, 0, ttl, &total) < 0)

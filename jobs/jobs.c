@@ -22,7 +22,7 @@ static bool
 jobs_seen(PGconn *c, const struct job *j)
 {
 	const char *p[] = {j->id};
-	PGresult *r = db_exec(c, SQL_TEXT(JOBS_SEEN), 1, p);
+	PGresult *r = db_exec(c, SQL_JOBS_SEEN, p);
 	bool seen = r != NULL && PQntuples(r) > 0;
 
 	PQclear(r);
@@ -38,7 +38,7 @@ jobs_record(PGconn *c, const struct job *j)
 	char attempt[16];
 	snprintf(attempt, sizeof(attempt), "%d", j->attempt);
 	const char *p[] = {j->id, j->kind, j->resource_id, attempt};
-	PGresult *r = db_exec(c, SQL_TEXT(JOBS_RECORD), 4, p);
+	PGresult *r = db_exec(c, SQL_JOBS_RECORD, p);
 	int rc = -1;
 
 	if (r == NULL)
@@ -81,12 +81,12 @@ jobs_transaction(PGconn *c, const struct job_kind *k, const struct job *j, char 
 	if (res != JOB_DONE)
 		goto fail;
 	const char *p[] = {j->id, outcome};
-	if (db_cmd(c, SQL_TEXT(JOBS_FINISH), 2, p) < 0) {
+	if (db_cmd(c, SQL_JOBS_FINISH, p) < 0) {
 		*err = xstrdup("database: updating job_runs failed");
 		res = JOB_RETRY;
 		goto fail;
 	}
-	if (db_cmd(c, SQL_TEXT(JOBS_NOTIFY), 1, (const char *[]){j->resource_id}) < 0) {
+	if (db_cmd(c, SQL_JOBS_NOTIFY, (const char *[]){j->resource_id}) < 0) {
 		*err = xstrdup("database: notify failed");
 		res = JOB_RETRY;
 		goto fail;
@@ -196,8 +196,7 @@ jobs_give_up(PGconn *c, const struct job *j, const char *reason)
 
 	if (db_begin(c) < 0)
 		goto out;
-	if (db_cmd(c, sql_units[k->give_up_unit].sql, 2, p) < 0 ||
-	    db_cmd(c, SQL_TEXT(JOBS_GAVE_UP), 4, pr) < 0) {
+	if (db_cmd(c, k->give_up_unit, p) < 0 || db_cmd(c, SQL_JOBS_GAVE_UP, pr) < 0) {
 		db_rollback(c);
 		goto out;
 	}

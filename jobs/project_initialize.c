@@ -18,7 +18,7 @@ project_initialize_run(PGconn *c, const struct job *j, const char **outcome, cha
 	const char *p[] = {j->resource_id};
 	enum job_result res = JOB_RETRY;
 	char *serr = NULL;
-	PGresult *r = db_exec(c, SQL_TEXT(PROJECT_INITIALIZE_LOAD), 1, p);
+	PGresult *r = db_exec(c, SQL_PROJECT_INITIALIZE_LOAD, p);
 
 	if (r == NULL) {
 		*err = xstrdup("database: loading the project failed");
@@ -44,7 +44,7 @@ project_initialize_run(PGconn *c, const struct job *j, const char **outcome, cha
 		                 serr != NULL ? serr : "failed");
 		goto out;
 	}
-	if (db_cmd(c, SQL_TEXT(PROJECT_INITIALIZE_DONE), 1, p) < 0) {
+	if (db_cmd(c, SQL_PROJECT_INITIALIZE_DONE, p) < 0) {
 		*err = xstrdup("database: updating the project failed");
 		goto out;
 	}

@@ -18,7 +18,7 @@ rd_run_all(PGconn *c, const char *id, const enum sql_unit *units, int n, char **
 	const char *p[] = {id};
 
 	for (int i = 0; i < n; i++) {
-		if (db_cmd(c, sql_units[units[i]].sql, 1, p) < 0) {
+		if (db_cmd(c, units[i], p) < 0) {
 			*err = xstrdup("database: soft-deleting children failed");
 			return -STORAGE_EIO;
 		}
@@ -56,7 +56,7 @@ rd_purge_one(PGconn *c, const char *id, const char *container, const char *chunk
 		    xasprintf("storage: purging upload %s: %s", id, serr != NULL ? serr : "failed");
 		goto out;
 	}
-	if (db_cmd(c, SQL_TEXT(RESOURCE_DELETE_PURGED), 1, q) < 0) {
+	if (db_cmd(c, SQL_RESOURCE_DELETE_PURGED, q) < 0) {
 		*err = xstrdup("database: marking an upload purged failed");
 		rc = -STORAGE_EIO;
 		goto out;
@@ -68,12 +68,12 @@ out:
 	return rc;
 }
 
-/* Purges the uploads that sql selects (see resource_delete.h). */
+/* Purges the uploads that u selects (see resource_delete.h). */
 int
-resource_delete_purge(PGconn *c, const char *sql, int nparams, const char *const *params, int col,
-                      int *purged, char **err)
+resource_delete_purge(PGconn *c, enum sql_unit u, const char *const *params, int col, int *purged,
+                      char **err)
 {
-	PGresult *r = db_exec(c, sql, nparams, params);
+	PGresult *r = db_exec(c, u, params);
 	int rc = -STORAGE_EIO;
 
 	if (r == NULL) {
@@ -108,7 +108,7 @@ rd_project(PGconn *c, const char *id, const char *container, int *purged, char *
 	int rc;
 
 	if ((rc = rd_run_all(c, id, units, (int)ARRAY_LEN(units), err)) < 0 ||
-	    (rc = resource_delete_purge(c, SQL_TEXT(RESOURCE_DELETE_PROJECT_UPLOADS), 1, p,
+	    (rc = resource_delete_purge(c, SQL_RESOURCE_DELETE_PROJECT_UPLOADS, p,
 	                                RESOURCE_DELETE_PROJECT_UPLOADS_C_ID, purged, err)) < 0)
 		goto out;
 	if ((rc = storage_container_delete(container, &serr)) < 0) {
@@ -146,7 +146,7 @@ rd_lock(PGconn *c, bool file, const char *id, struct rd_item *it, char **err)
 	static const enum sql_unit units[2] = {SQL_RESOURCE_DELETE_LOCK_FOLDER,
 	                                       SQL_RESOURCE_DELETE_LOCK_FILE};
 	const char *p[] = {id};
-	PGresult *r = db_exec(c, sql_units[units[file]].sql, 1, p);
+	PGresult *r = db_exec(c, units[file], p);
 	int rc = -STORAGE_EIO;
 
 	if (r == NULL) {
@@ -165,14 +165,14 @@ out:
 	return rc;
 }
 
-/* Runs sql (taking $1 = the folder or file id, $2 = its trash group) once. 0 or
+/* Runs unit u (taking $1 = the folder or file id, $2 = its trash group) once. 0 or
  * -STORAGE_EIO with *err. */
 static int
-rd_group_cmd(PGconn *c, const char *sql, const char *id, const struct rd_item *it, char **err)
+rd_group_cmd(PGconn *c, enum sql_unit u, const char *id, const struct rd_item *it, char **err)
 {
 	const char *p[] = {id, it->group};
 
-	if (db_cmd(c, sql, 2, p) < 0) {
+	if (db_cmd(c, u, p) < 0) {
 		*err = xstrdup("database: trashing or purging children failed");
 		return -STORAGE_EIO;
 	}
@@ -191,15 +191,15 @@ rd_folder(PGconn *c, const char *id, int *purged, char **err)
 
 	if (rc <= 0 || !it.deleted)
 		return rc;
-	if ((rc = rd_group_cmd(c, SQL_TEXT(RESOURCE_DELETE_TRASH_BELOW), id, &it, err)) < 0)
+	if ((rc = rd_group_cmd(c, SQL_RESOURCE_DELETE_TRASH_BELOW, id, &it, err)) < 0)
 		return rc;
 	if (!it.purged)
 		return 0;
 	static const enum sql_unit versions[] = {SQL_RESOURCE_DELETE_PURGE_VERSIONS};
-	if ((rc = rd_group_cmd(c, SQL_TEXT(RESOURCE_DELETE_PURGE_MARK), id, &it, err)) < 0 ||
+	if ((rc = rd_group_cmd(c, SQL_RESOURCE_DELETE_PURGE_MARK, id, &it, err)) < 0 ||
 	    (rc = rd_run_all(c, id, versions, 1, err)) < 0)
 		return rc;
-	return resource_delete_purge(c, SQL_TEXT(RESOURCE_DELETE_FOLDER_UPLOADS), 1, p,
+	return resource_delete_purge(c, SQL_RESOURCE_DELETE_FOLDER_UPLOADS, p,
 	                             RESOURCE_DELETE_FOLDER_UPLOADS_C_ID, purged, err);
 }
 
@@ -217,7 +217,7 @@ rd_file(PGconn *c, const char *id, int *purged, char **err)
 		return rc;
 	if ((rc = rd_run_all(c, id, units, (int)ARRAY_LEN(units), err)) < 0)
 		return rc;
-	return resource_delete_purge(c, SQL_TEXT(RESOURCE_DELETE_FILE_UPLOADS), 1, p,
+	return resource_delete_purge(c, SQL_RESOURCE_DELETE_FILE_UPLOADS, p,
 	                             RESOURCE_DELETE_FILE_UPLOADS_C_ID, purged, err);
 }
 
@@ -229,7 +229,7 @@ rd_version(PGconn *c, const char *id, int *purged, char **err)
 {
 	const char *p[] = {id};
 
-	return resource_delete_purge(c, SQL_TEXT(RESOURCE_DELETE_VERSION_UPLOADS), 1, p,
+	return resource_delete_purge(c, SQL_RESOURCE_DELETE_VERSION_UPLOADS, p,
 	                             RESOURCE_DELETE_VERSION_UPLOADS_C_ID, purged, err);
 }
 
@@ -239,7 +239,7 @@ static int
 rd_lookup(PGconn *c, const char *id, char **container)
 {
 	const char *p[] = {id};
-	PGresult *r = db_exec(c, SQL_TEXT(RESOURCE_DELETE_LOOKUP), 1, p);
+	PGresult *r = db_exec(c, SQL_RESOURCE_DELETE_LOOKUP, p);
 	int type = -1;
 
 	if (r == NULL)

@@ -58,7 +58,7 @@ upload_commit_run(PGconn *c, struct jobs_item *items, int n)
 	body = json_dumps(arr, JSON_COMPACT);
 	json_decref(arr);
 	/* The whole effect of the batch in one statement (one round trip, no BEGIN/COMMIT). */
-	r = db_exec(c, SQL_TEXT(UPLOAD_COMMIT_RUN), 1, (const char *[]){body});
+	r = db_exec(c, SQL_UPLOAD_COMMIT_RUN, (const char *[]){body});
 	free(body);
 	if (r == NULL)
 		return -1;

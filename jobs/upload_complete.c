@@ -499,7 +499,7 @@ upload_complete_check(PGconn *c, struct jobs_item *items, int n, int64_t read_ma
 {
 	char *mids = uc_uuid_array(items, n, false), *rids = uc_uuid_array(items, n, true);
 	const char *p[] = {mids, rids};
-	PGresult *r = db_exec(c, SQL_TEXT(UPLOAD_COMPLETE_LOAD), 2, p);
+	PGresult *r = db_exec(c, SQL_UPLOAD_COMPLETE_LOAD, p);
 	int row = 0;
 
 	for (int i = 0; i < n; i++) {

@@ -4,7 +4,6 @@
  *   enum sql_unit { SQL_<NAME>, ..., SQL_UNIT_COUNT };
  *   enum { <NAME>_C_<COLUMN>, ..., <NAME>_NCOLS };      one per unit that returns rows
  *   const struct sql_unit_def sql_units[SQL_UNIT_COUNT]; name, file, text, parameters, columns
- *   SQL_TEXT(NAME)                                    the unit's text, for db_exec
  *
  * A file holds units, each headed by comment lines:
  *
@@ -235,8 +234,6 @@ write_header(const char *base)
 		        units[i].line);
 	}
 	fputs("\tSQL_UNIT_COUNT\n};\n\n"
-	      "/* The text of unit SQL_<name>: db_exec runs it as that prepared unit. */\n"
-	      "#define SQL_TEXT(name) (sql_units[SQL_##name].sql)\n\n"
 	      "/* The result columns of each unit that returns rows. */\n",
 	      o);
 	for (int i = 0; i < nunits; i++) {
@@ -259,11 +256,7 @@ write_header(const char *base)
 	      "\tint ncols;                 /* result columns (0: none) */\n"
 	      "\tconst char *const *cols;   /* their names, as \"-- returns:\" lists them */\n"
 	      "};\n\n"
-	      "extern const struct sql_unit_def sql_units[SQL_UNIT_COUNT];\n"
-	      "/* The texts of sql_units, in order, in one array (db_exec knows a unit by "
-	      "address). */\n"
-	      "extern const char sql_unit_text[];\n"
-	      "extern const unsigned long sql_unit_text_size;\n\n#endif\n",
+	      "extern const struct sql_unit_def sql_units[SQL_UNIT_COUNT];\n\n#endif\n",
 	      o);
 	fclose(o);
 	commit_out(path);
@@ -289,16 +282,14 @@ write_source(const char *base, const char *header)
 		fputs("};\n", o);
 	}
 	fputs("\n/* Every text, one after the other, each ending in a NUL. */\n"
-	      "const char sql_unit_text[] =\n",
+	      "static const char sql_unit_text[] =\n",
 	      o);
 	for (int i = 0; i < nunits; i++) {
 		fprintf(o, "\t/* %s */\n", units[i].name);
 		put_c_string(o, units[i].text);
 		fputs(" \"\\0\"\n", o);
 	}
-	fputs("\t;\nconst unsigned long sql_unit_text_size = sizeof(sql_unit_text);\n\n"
-	      "const struct sql_unit_def sql_units[SQL_UNIT_COUNT] = {\n",
-	      o);
+	fputs("\t;\n\nconst struct sql_unit_def sql_units[SQL_UNIT_COUNT] = {\n", o);
 	for (int i = 0; i < nunits; i++) {
 		const char *file = strrchr(units[i].file, '/');
 		fprintf(o, "\t{\"%s\", \"sql/%s\", %d, sql_unit_text + %zu, %d, %d, ",

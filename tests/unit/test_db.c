@@ -1,7 +1,7 @@
-/* test_db.c: the state each connection carries (prepared statements, transaction nesting)
+/* test_db.c: the state each connection carries (prepared units, transaction nesting)
  * through resets, reconnects and lost statements. Without a server only the offline tests
  * run; SETTLE_TEST_DATABASE_URL (set by the integration suite, test_recovery.py) runs the
- * rest against a real Postgres. */
+ * rest against a real Postgres, migrated (the units need its schema). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,9 +15,11 @@
 
 #include "config.h"
 #include "db.h"
+#include "uuid.h"
 
-/* A statement db_exec prepares (a SELECT with a parameter). */
-#define Q "SELECT $1::int + 1"
+/* A unit with one parameter (prepared with every other unit on a connection): the number of
+ * roles when $1, so 0 for false. */
+#define Q SQL_USERS_ROLES_COUNT
 
 static const char *test_url;
 
@@ -38,13 +40,13 @@ test_db_connect(void)
 	return c;
 }
 
-/* Runs Q with 41 through db_exec; true if it answered 42. */
+/* Runs Q with false through db_exec; true if it answered 0. */
 static bool
 test_db_q(PGconn *c)
 {
-	const char *p[] = {"41"};
-	PGresult *r = db_exec(c, Q, 1, p);
-	bool ok = r != NULL && strcmp(PQgetvalue(r, 0, 0), "42") == 0;
+	const char *p[] = {"false"};
+	PGresult *r = db_exec(c, Q, p);
+	bool ok = r != NULL && strcmp(PQgetvalue(r, 0, 0), "0") == 0;
 
 	PQclear(r);
 	return ok;
@@ -87,7 +89,7 @@ test_bad_connection_state(void **state)
 	assert_false(db_in_transaction(c));
 	assert_int_equal(db_begin(c), -1);
 	assert_false(db_in_transaction(c));
-	assert_null(db_exec(c, Q, 1, (const char *[]){"1"}));
+	assert_null(db_exec(c, Q, (const char *[]){"false"}));
 	assert_true(db_last_was_connection());
 	PQfinish(c); /* the sanitizer build reports a leak if the state is not freed */
 	assert_false(db_in_transaction(NULL));
@@ -128,18 +130,19 @@ test_reset_forgets_statements(void **state)
 	PGconn *c = test_db_connect();
 
 	assert_true(test_db_q(c));
-	assert_int_equal(test_db_prepared(c), 1);
+	assert_int_equal(test_db_prepared(c), SQL_UNIT_COUNT);
 	PQreset(c);
 	assert_int_equal(PQstatus(c), CONNECTION_OK);
 	assert_int_equal(test_db_prepared(c), 0);
 	assert_int_equal(db_begin(c), 0);
 	assert_true(test_db_q(c));
 	assert_int_equal(db_commit(c), 0);
-	assert_int_equal(test_db_prepared(c), 1);
+	assert_int_equal(test_db_prepared(c), SQL_UNIT_COUNT);
 	PQfinish(c);
 }
 
-/* New connections (often at the address of the one just finished) start with no cache. */
+/* New connections (often at the address of the one just finished) start with no units
+ * prepared, and prepare them all before their first one runs. */
 static void
 test_new_connection_fresh_cache(void **state)
 {
@@ -148,7 +151,7 @@ test_new_connection_fresh_cache(void **state)
 		assert_int_equal(db_begin(c), 0);
 		assert_true(test_db_q(c));
 		assert_int_equal(db_commit(c), 0);
-		assert_int_equal(test_db_prepared(c), 1);
+		assert_int_equal(test_db_prepared(c), SQL_UNIT_COUNT);
 		PQfinish(c);
 	}
 }
@@ -164,7 +167,7 @@ test_terminated_backend(void **state)
 	assert_true(test_db_q(c));
 	snprintf(pid, sizeof(pid), "%d", PQbackendPID(c));
 	PGresult *r =
-	    db_exec(killer, "SELECT pg_terminate_backend($1::int)", 1, (const char *[]){pid});
+	    db_exec_text(killer, "SELECT pg_terminate_backend($1::int)", 1, (const char *[]){pid});
 	assert_non_null(r);
 	PQclear(r);
 	assert_false(test_db_q(c));
@@ -190,7 +193,8 @@ test_thread_conn_after_terminate(void **state)
 	assert_non_null(c);
 	assert_true(test_db_q(c));
 	snprintf(pid, sizeof(pid), "%d", PQbackendPID(c));
-	PQclear(db_exec(killer, "SELECT pg_terminate_backend($1::int)", 1, (const char *[]){pid}));
+	PQclear(
+	    db_exec_text(killer, "SELECT pg_terminate_backend($1::int)", 1, (const char *[]){pid}));
 	assert_false(test_db_q(c));
 	c = db_thread_conn();
 	assert_non_null(c);
@@ -225,9 +229,9 @@ test_thread_close_keeps_object(void **state)
 	cfg.database_url = NULL;
 }
 
-/* Statements lost behind the cache's back (DEALLOCATE ALL): inside a transaction the first
+/* Units lost behind the connection's back (DEALLOCATE ALL): inside a transaction the first
  * error (26000) is returned and nothing is retried in the aborted transaction; outside one
- * the statement is run again and succeeds. */
+ * the unit is run again, unprepared, and succeeds. */
 static void
 test_lost_statements(void **state)
 {
@@ -243,23 +247,25 @@ test_lost_statements(void **state)
 	db_rollback(c);
 	assert_false(db_in_transaction(c));
 	assert_int_equal(PQtransactionStatus(c), PQTRANS_IDLE);
-	assert_true(test_db_q(c)); /* prepared again under a new name */
-	assert_int_equal(test_db_prepared(c), 1);
+	assert_true(test_db_q(c)); /* every unit prepared again */
+	assert_int_equal(test_db_prepared(c), SQL_UNIT_COUNT);
 	test_db_raw(c, "DEALLOCATE ALL");
 	assert_true(test_db_q(c)); /* outside a transaction: retried */
 	PQfinish(c);
 }
 
-/* A statement that cannot be prepared reports its own error, not 25P02. */
+/* A text (run unprepared) that fails in a transaction reports its own error, not 25P02, and
+ * prepares nothing. */
 static void
 test_prepare_error_in_transaction(void **state)
 {
 	PGconn *c = test_db_connect();
 
 	assert_int_equal(db_begin(c), 0);
-	assert_null(db_exec(c, "SELECT no_such_column FROM pg_class", 0, NULL));
+	assert_null(db_exec_text(c, "SELECT no_such_column FROM pg_class", 0, NULL));
 	assert_string_equal(db_last_sqlstate(), "42703");
 	db_rollback(c);
+	assert_int_equal(test_db_prepared(c), 0);
 	assert_true(test_db_q(c));
 	PQfinish(c);
 }
@@ -350,7 +356,7 @@ test_commit_lsn(void **state)
 	PQclear(r);
 	assert_int_equal(db_begin(c), 0);
 	assert_int_equal(db_begin(c), 0);
-	assert_int_equal(db_cmd(c, "CREATE TEMP TABLE lsn_probe (x int)", 0, NULL), 0);
+	assert_int_equal(db_cmd_text(c, "CREATE TEMP TABLE lsn_probe (x int)", 0, NULL), 0);
 	assert_int_equal(db_commit(c), 0);
 	assert_true(db_take_commit_lsn(c) == 0);
 	assert_int_equal(db_commit(c), 0);
@@ -373,36 +379,42 @@ test_db_insert_lsn(PGconn *c)
 	return lsn;
 }
 
-/* While commits are tracked, a query outside a transaction records the position after its
+/* While commits are tracked, a unit outside a transaction records the position after its
  * commit (prepared once, as untracked ones are, and again after the session lost its
- * statements); a failed one records nothing and keeps its own error; queries inside a
- * transaction leave it to db_commit; the connection leaves pipeline mode every time. */
+ * statements); a failed one records nothing and keeps its own error; a text records
+ * nothing; units inside a transaction leave it to db_commit; the connection leaves pipeline
+ * mode every time. */
 static void
 test_tracked_commits(void **state)
 {
+	char id[UUID_STR_LEN];
+	const char *job[] = {id, "test.db", id}; /* an outbox row: message id, kind, resource */
 	PGconn *c = test_db_connect();
 	uint64_t before, lsn;
 	PGresult *r;
 
+	uuid_generate(id);
 	db_want_commit_lsn();
 	assert_true(test_db_q(c));
 	assert_true(db_take_commit_lsn(c) == 0); /* not tracked */
 	db_track_commits(c, true);
-	before = test_db_insert_lsn(c);
-	r = db_exec(c, "SELECT txid_current()", 0, NULL); /* an xid: a commit record */
+	r = db_exec_text(c, "SELECT txid_current()", 0, NULL);
 	assert_non_null(r);
 	PQclear(r);
+	assert_true(db_take_commit_lsn(c) == 0); /* a text: not tracked */
+	before = test_db_insert_lsn(c);
+	assert_int_equal(db_cmd(c, SQL_OUTBOX_INSERT, job), 0); /* a write: a commit record */
 	lsn = db_take_commit_lsn(c);
 	assert_true(lsn > before);
 	assert_true(lsn <= test_db_insert_lsn(c));
 	assert_true(test_db_q(c) && test_db_q(c));
 	assert_true(db_take_commit_lsn(c) >= lsn);
-	assert_int_equal(test_db_prepared(c), 2);
+	assert_int_equal(test_db_prepared(c), SQL_UNIT_COUNT);
 	test_db_raw(c, "DEALLOCATE ALL");
 	assert_true(test_db_q(c)); /* lost: prepared again */
 	assert_true(db_take_commit_lsn(c) >= lsn);
-	assert_null(db_exec(c, "SELECT no_such_column FROM pg_class", 0, NULL));
-	assert_string_equal(db_last_sqlstate(), "42703");
+	assert_null(db_exec(c, SQL_OUTBOX_INSERT, job)); /* the same message id again */
+	assert_string_equal(db_last_sqlstate(), "23505");
 	assert_true(db_take_commit_lsn(c) == 0);
 	assert_int_equal(db_begin(c), 0);
 	assert_true(test_db_q(c));

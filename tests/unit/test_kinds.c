@@ -56,6 +56,11 @@ test_descriptors(void **state)
 		assert_true((k->run != NULL) != kind_batchable(k));
 		assert_true(!kind_batchable(k) || (k->commit != NULL && k->clear != NULL));
 		assert_in_range(k->give_up_unit, 0, SQL_UNIT_COUNT - 1);
+		/* db_exec runs a unit with as many parameters as it takes: these are given 2 and 1.
+		 */
+		assert_int_equal(sql_units[k->give_up_unit].nparams, 2);
+		if (k->pending_unit != SQL_UNIT_COUNT)
+			assert_int_equal(sql_units[k->pending_unit].nparams, 1);
 		assert_ptr_equal(kinds_find(k->name), k);
 	}
 	assert_true(kind_batchable(&upload_complete_kind));
