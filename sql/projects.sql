@@ -23,52 +23,36 @@ SELECT r.id, r.name, r.description, r.is_deleted, r.is_consistent, r.audit, r.sl
 FROM pr CROSS JOIN LATERAL settle_project_row(ROW(pr.*)::projects) r
 
 -- unit: projects_list
--- GET /projects: page $3 of the projects the caller $1 sees (settle_visible_projects),
--- oldest first, in pages of $2 projects at most (settle_page_per, each project's text being
--- its name and description). Each row has the number of those projects (total) and the
--- page's size (per).
+-- GET /projects: page $3 of the projects the caller $1 sees (settle_projects_page of
+-- migration 0024 over settle_visible_projects), oldest first, in pages of $2 projects at
+-- most (settle_page_per, each project's text being its name and description). Each row has
+-- the number of those projects (total) and the page's size (per).
 -- returns: id, name, description, is_deleted, is_consistent, audit, slug, total, per
-WITH k AS (SELECT count(*) AS total,
-                  settle_page_per($2::bigint, max(octet_length(p.name)
-                                                  + octet_length(p.description))) AS per
-           FROM settle_visible_projects($1::uuid) p)
-SELECT r.id, r.name, r.description, r.is_deleted, r.is_consistent, r.audit, r.slug,
-       (SELECT total FROM k) AS total, (SELECT per FROM k) AS per
-FROM settle_visible_projects($1::uuid) p
-CROSS JOIN LATERAL settle_project_row(ROW(p.*)::projects) r
-ORDER BY p.created_at, p.id
-LIMIT (SELECT per FROM k) OFFSET ($3::bigint - 1) * (SELECT per FROM k)
+SELECT p.id, p.name, p.description, p.is_deleted, p.is_consistent, p.audit, p.slug, p.total,
+       p.per
+FROM settle_projects_page('visible', $1::uuid, $2::bigint, $3::bigint) p
+ORDER BY p.created_at, p.item
 
 -- unit: projects_list_count
 -- The total and per of projects_list ($1 the caller, $2 the per page asked for), for a page
 -- past the end.
 -- returns: total, per
-SELECT count(*) AS total,
-       settle_page_per($2::bigint, max(octet_length(p.name) + octet_length(p.description))) AS per
-FROM settle_visible_projects($1::uuid) p
+SELECT t.total, t.per FROM settle_projects_total('visible', $1::uuid, $2::bigint) t
 
 -- unit: projects_trash_list
 -- GET /trashbin/projects: projects_list of the projects of the caller $1 that have an item in
 -- the trash bin (settle_trashed_projects); $2 per page, $3 the page.
 -- returns: id, name, description, is_deleted, is_consistent, audit, slug, total, per
-WITH k AS (SELECT count(*) AS total,
-                  settle_page_per($2::bigint, max(octet_length(p.name)
-                                                  + octet_length(p.description))) AS per
-           FROM settle_trashed_projects($1::uuid) p)
-SELECT r.id, r.name, r.description, r.is_deleted, r.is_consistent, r.audit, r.slug,
-       (SELECT total FROM k) AS total, (SELECT per FROM k) AS per
-FROM settle_trashed_projects($1::uuid) p
-CROSS JOIN LATERAL settle_project_row(ROW(p.*)::projects) r
-ORDER BY p.created_at, p.id
-LIMIT (SELECT per FROM k) OFFSET ($3::bigint - 1) * (SELECT per FROM k)
+SELECT p.id, p.name, p.description, p.is_deleted, p.is_consistent, p.audit, p.slug, p.total,
+       p.per
+FROM settle_projects_page('trashed', $1::uuid, $2::bigint, $3::bigint) p
+ORDER BY p.created_at, p.item
 
 -- unit: projects_trash_list_count
 -- The total and per of projects_trash_list ($1 the caller, $2 the per page asked for), for
 -- a page past the end.
 -- returns: total, per
-SELECT count(*) AS total,
-       settle_page_per($2::bigint, max(octet_length(p.name) + octet_length(p.description))) AS per
-FROM settle_trashed_projects($1::uuid) p
+SELECT t.total, t.per FROM settle_projects_total('trashed', $1::uuid, $2::bigint) t
 
 -- unit: projects_get
 -- GET /projects/{id}: whether the caller $2 may view project $1 (found, member, deleted,

@@ -215,7 +215,8 @@ SELECT ($1::uuid IS NULL
 -- The restore of folder $1 of trash group $2 into parent folder $3 (NULL: the project root)
 -- by user $4, in one statement: the folder and what was trashed with it below it (one walk
 -- down, settle_folder_subtree of 0011) leave the trash; answers the folder (the columns of
--- settle_folder_view), no row when it is not of that group.
+-- settle_folder_view, made by settle_folder_row of 0021), no row when it is not of that
+-- group.
 -- returns: id, name, project_id, parent_id, is_deleted, audit, ancestors, project_name
 WITH sub AS (SELECT s.id FROM settle_folder_subtree(ARRAY[$1::uuid], false) s),
 fo AS (UPDATE folders t
@@ -225,29 +226,26 @@ fo AS (UPDATE folders t
 fi AS (UPDATE files t
        SET is_deleted = false, deleted_with = NULL, deleted_at = NULL, deleted_by = NULL
        WHERE t.parent_id IN (SELECT id FROM sub)
-         AND settle_in_trash(t.is_deleted, t.purged_at) AND t.deleted_with = $2::uuid)
-UPDATE folders f
-SET is_deleted = false, deleted_with = NULL, deleted_at = NULL, deleted_by = NULL,
-    parent_id = $3::uuid, updated_at = now(), updated_by = $4::uuid
-WHERE f.id = $1::uuid AND COALESCE(f.deleted_with, f.id) = $2::uuid
-RETURNING f.id, f.name, f.project_id, f.parent_id, f.is_deleted,
-          (SELECT a FROM settle_audit(f.created_at, f.created_by, f.updated_at, f.updated_by,
-                                      f.deleted_at, f.deleted_by) a) AS audit,
-          (SELECT a FROM settle_ancestors(f.project_id, f.parent_id) a) AS ancestors,
-          (SELECT vp.name FROM projects vp WHERE vp.id = f.project_id) AS project_name
+         AND settle_in_trash(t.is_deleted, t.purged_at) AND t.deleted_with = $2::uuid),
+fr AS (UPDATE folders f
+       SET is_deleted = false, deleted_with = NULL, deleted_at = NULL, deleted_by = NULL,
+           parent_id = $3::uuid, updated_at = now(), updated_by = $4::uuid
+       WHERE f.id = $1::uuid AND COALESCE(f.deleted_with, f.id) = $2::uuid
+       RETURNING f.*)
+SELECT r.id, r.name, r.project_id, r.parent_id, r.is_deleted, r.audit, r.ancestors,
+       r.project_name
+FROM fr CROSS JOIN LATERAL settle_folder_row(fr::folders) r
 
 -- unit: trashbin_restore_file
 -- The restore of file $1 of trash group $2 into parent folder $3 (NULL: the project root)
--- by user $4; answers the file (the columns of settle_file_view), no row when it is not of
--- that group.
+-- by user $4; answers the file (the columns of settle_file_view, made by settle_file_row of
+-- 0021), no row when it is not of that group.
 -- returns: id, name, project_id, parent_id, is_deleted, audit, ancestors, project_name, current_version
-UPDATE files f
-SET is_deleted = false, deleted_with = NULL, deleted_at = NULL, deleted_by = NULL,
-    parent_id = $3::uuid, updated_at = now(), updated_by = $4::uuid
-WHERE f.id = $1::uuid AND COALESCE(f.deleted_with, f.id) = $2::uuid
-RETURNING f.id, f.name, f.project_id, f.parent_id, f.is_deleted,
-          (SELECT a FROM settle_audit(f.created_at, f.created_by, f.updated_at, f.updated_by,
-                                      f.deleted_at, f.deleted_by) a) AS audit,
-          (SELECT a FROM settle_ancestors(f.project_id, f.parent_id) a) AS ancestors,
-          (SELECT vp.name FROM projects vp WHERE vp.id = f.project_id) AS project_name,
-          (SELECT c FROM settle_current_version(f.id) c) AS current_version
+WITH fr AS (UPDATE files f
+            SET is_deleted = false, deleted_with = NULL, deleted_at = NULL, deleted_by = NULL,
+                parent_id = $3::uuid, updated_at = now(), updated_by = $4::uuid
+            WHERE f.id = $1::uuid AND COALESCE(f.deleted_with, f.id) = $2::uuid
+            RETURNING f.*)
+SELECT r.id, r.name, r.project_id, r.parent_id, r.is_deleted, r.audit, r.ancestors,
+       r.project_name, r.current_version
+FROM fr CROSS JOIN LATERAL settle_file_row(fr::files) r

@@ -2,7 +2,7 @@
 -- that record an upload's fingerprints. Both answer the upload in the columns of
 -- sql/uploads.sql (settle_upload_row), its hashes being those recorded before with the one
 -- the statement wrote (CTE fp), which the statement's own snapshot of fingerprints does not
--- show.
+-- show (settle_hashes_with, migration 0024).
 
 -- unit: uploads_complete_mark
 -- PUT /uploads/{id}/complete in one statement: locks upload $1 and reads its latest state (a
@@ -44,11 +44,7 @@ outbox_job AS (INSERT INTO outbox (id, kind, resource_id)
 SELECT r.id, r.name, r.content_type, r.size, r.etag, r.project_id, r.created_on,
        r.ready_for_chunks, r.completed_on, r.is_consistent, r.purged_on, r.error_on,
        r.error_message, r.chunks,
-       coalesce((SELECT json_agg(settle_hash(u::uploads, h.algorithm, h.value)
-                                 ORDER BY h.algorithm)
-                 FROM (SELECT algorithm, value FROM fingerprints
-                       WHERE upload_id = u.id AND algorithm <> $3::text
-                       UNION ALL SELECT algorithm, value FROM fp) h), '[]'::json) AS hashes,
+       hw.hashes,
        r.created_by, r.storage_provider,
        acc.id IS NOT NULL AS found, acc.member, acc.is_deleted AS deleted,
        acc.is_consistent AS consistent, acc.completed AS done,
@@ -57,6 +53,8 @@ SELECT r.id, r.name, r.content_type, r.size, r.etag, r.project_id, r.created_on,
 FROM (VALUES (1)) one LEFT JOIN acc ON true LEFT JOIN upd u ON true
 LEFT JOIN users s ON s.id = u.created_by
 CROSS JOIN LATERAL settle_upload_row(u::uploads, ROW(s.*)::users) r
+LEFT JOIN fp ON true
+CROSS JOIN LATERAL settle_hashes_with(u::uploads, $3::text, fp.value) hw
 
 -- unit: uploads_complete_hashes
 -- PUT /uploads/{id}/hashes in one statement: share-locks upload $1 (complete waits for it
@@ -82,16 +80,14 @@ fp AS (INSERT INTO fingerprints (id, upload_id, algorithm, value, reported_by)
 SELECT r.id, r.name, r.content_type, r.size, r.etag, r.project_id, r.created_on,
        r.ready_for_chunks, r.completed_on, r.is_consistent, r.purged_on, r.error_on,
        r.error_message, r.chunks,
-       coalesce((SELECT json_agg(settle_hash(u::uploads, h.algorithm, h.value)
-                                 ORDER BY h.algorithm)
-                 FROM (SELECT algorithm, value FROM fingerprints
-                       WHERE upload_id = u.id AND algorithm <> $3::text
-                       UNION ALL SELECT algorithm, value FROM fp) h), '[]'::json) AS hashes,
+       hw.hashes,
        r.created_by, r.storage_provider,
        acc.id IS NOT NULL AS found, acc.member, acc.is_deleted AS deleted,
-       acc.is_consistent AS consistent, (SELECT value FROM fp) AS recorded
+       acc.is_consistent AS consistent, fp.value AS recorded
 FROM (VALUES (1)) one LEFT JOIN acc ON true
 LEFT JOIN (SELECT x.* FROM uploads x, acc
            WHERE x.id = $1::uuid AND acc.member AND NOT acc.is_deleted) u ON true
 LEFT JOIN users s ON s.id = u.created_by
 CROSS JOIN LATERAL settle_upload_row(u::uploads, ROW(s.*)::users) r
+LEFT JOIN fp ON true
+CROSS JOIN LATERAL settle_hashes_with(u::uploads, $3::text, fp.value) hw
