@@ -26,10 +26,10 @@ void db_thread_close(void);
 #define DB_MAX_REPLICAS 16
 PGconn *db_thread_replica(int k, const char *url);
 
-/* The WAL position of everything a statement could see is settle_position() (migration
- * 0017): the primary's insert position, or a standby's replay position. */
 /* From now on every outermost db_commit also asks, in the same round trip, for the WAL
- * position after the COMMIT (settle_position()), kept on the connection. */
+ * position after the COMMIT, kept on the connection: settle_position() (migration 0017),
+ * the primary's insert position or a standby's replay position, which covers everything a
+ * statement could see. */
 void db_want_commit_lsn(void);
 /* While on (and once db_want_commit_lsn was called), every unit db_exec runs on c outside
  * a db_begin transaction also records the WAL position after its commit (settle_position()),
