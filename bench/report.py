@@ -150,7 +150,40 @@ def cpu_per_flow(R, c16):
             runs.append(sh["pg"] / 100 * cores * 1000 / tps)
     out.append(f"| pgbench TPC-B -c{c16}, Postgres per transaction | – | – | – | "
                f"{' / '.join(f(v, 2) for v in runs) or '?'} (median {f(med(runs), 2)}) | – | – |")
-    return out
+    return out + pg_by_role(R, c16)
+
+
+PG_ROLES = (("pg_backend", "backends"), ("pg_autovacuum", "autovacuum"), ("pg_walwriter", "WAL writer"),
+            ("pg_bgwriter", "checkpointer and background writer"), ("pg_rest", "postmaster and the rest"))
+
+
+def pg_by_role(R, c16):
+    """Postgres's CPU per flow split by its processes' titles (cpushare.py's pg_* shares), and
+    per TPC-B transaction (the median run): where the time outside the executor goes."""
+    cores = R.num("cores")
+    rows = []
+    for key, name in (("poll16", f"3b. polling, {c16} clients, per flow"), ("poll4", "3c. polling, 4 clients, per flow")):
+        rates = [v for v in R.series(key + "_r{}_uploads_per_s", R.rounds) if ok(v)]
+        sh = cpu_shares(R.get("cpu_" + key, ""))
+        if rates and "pg_backend" in sh:
+            rate = statistics.mean(rates)
+            rows.append((name, {k: sh.get(k, 0) / 100 * cores * 1000 / rate for k, _ in PG_ROLES}))
+    for ref, name in (("b", f"pgbench TPC-B -c{c16}"), ("w", f"pgbench one-row UPDATE -c{c16}")):
+        runs = []
+        for k in range(1, 10):
+            tps, sh = R.num(f"ref_pgbench_{ref}_{k}"), cpu_shares(R.get(f"cpu_pgbench_{ref}{k}", ""))
+            if ok(tps) and tps and "pg_backend" in sh:
+                runs.append({r: sh.get(r, 0) / 100 * cores * 1000 / tps for r, _ in PG_ROLES})
+        if runs:
+            runs.sort(key=lambda d: sum(d.values()))
+            rows.append((f"{name}, per transaction (the median of {len(runs)} runs)", runs[len(runs) // 2]))
+    if not rows:
+        return []
+    return ["\nPostgres's CPU milliseconds split by process (each process's title: backends serve the "
+            "connections; the background processes write WAL and pages and vacuum):\n",
+            "| | " + " | ".join(n for _, n in PG_ROLES) + " | all |", "|---" * (len(PG_ROLES) + 2) + "|"] + \
+        [f"| {name} | " + " | ".join(f(ms[k], 2) for k, _ in PG_ROLES) + f" | {f(sum(ms.values()), 2)} |"
+         for name, ms in rows]
 
 
 def replicas(R, pgs):

@@ -372,7 +372,7 @@ pgbench -i -q -s 10 -h 127.0.0.1 -p "$PGPORT" -U postgres pgbench >"$LOGS/pgbenc
 pgb() { pgbench -n -h 127.0.0.1 -p "$PGPORT" -U postgres -T "$D" "$@" pgbench; }
 tps() { sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$1" | head -n1; }
 
-N_S=0 N_B=0 N_MD5=0 N_DD=0 N_MQ=0
+N_S=0 N_B=0 N_W=0 N_MD5=0 N_DD=0 N_MQ=0
 pgbench_s() { # select-only, 64 clients: the reference of the read and 404 paths
 	N_S=$((N_S + 1))
 	log "reference: pgbench -S -c64 -j2 (run $N_S)"
@@ -388,6 +388,16 @@ pgbench_b() { # TPC-B at CLIENTS clients: the reference of the upload flows and 
 	pgb -c "$CLIENTS" -j 2 >"$OUT/pgbench-B$N_B.txt" 2>&1 || die "pgbench TPC-B"
 	cpu_stop
 	put "ref_pgbench_b_$N_B" "$(tps "$OUT/pgbench-B$N_B.txt")"
+}
+pgbench_w() { # one-row UPDATE per transaction at CLIENTS clients: the floor of a durable write
+	N_W=$((N_W + 1))
+	printf '%s\n' '\set aid random(1, 100000 * :scale)' \
+		'UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = :aid;' >"$OUT/pgbench-w.sql"
+	log "reference: pgbench one-row UPDATE -c$CLIENTS -j2 (run $N_W)"
+	cpu_start "pgbench_w$N_W"
+	pgb -c "$CLIENTS" -j 2 -f "$OUT/pgbench-w.sql" >"$OUT/pgbench-W$N_W.txt" 2>&1 || die "pgbench one-row UPDATE"
+	cpu_stop
+	put "ref_pgbench_w_$N_W" "$(tps "$OUT/pgbench-W$N_W.txt")"
 }
 md5_ref() { # openssl speed: the reference of verification and ingest
 	N_MD5=$((N_MD5 + 1))
@@ -498,10 +508,12 @@ if phase flows; then
 	flow_ttc prefer16
 	flow_phase poll16 poll "$CLIENTS"
 	pgbench_b
+	pgbench_w
 	stats_end "$PHASE_FLOWS"
 	flow_ttc poll16
 	flow_phase poll4 poll 4
 	pgbench_b
+	pgbench_w
 	stats_end "$PHASE_FLOWS"
 	flow_ttc poll4
 fi
