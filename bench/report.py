@@ -264,7 +264,7 @@ def stmtcost(outdir, key, name):
         return [f"\n(No statement costs for {name}: the phase did not run.)\n"]
     out = [f"\n### Where Postgres's time goes per flow: {name}\n",
            "The 15 statements of the phase with the most time (pg_stat_statements; per flow: calls, "
-           "ms in the executor and planner, WAL bytes, rows, shared blocks hit and dirtied; the query as "
+           "ms in the executor (planning is not counted: pg_stat_statements.track_planning is off), WAL bytes, rows, shared blocks hit and dirtied; the query as "
            "Postgres normalized it, cut at 150 characters).\n",
            "| calls | ms | WAL bytes | rows | blocks hit | dirtied | statement |", "|---|---|---|---|---|---|---|"]
     for line in open(path):
@@ -406,8 +406,9 @@ def report(results, notes):
                "request for the read and 404 paths, one whole upload flow for 3a–3c (every call of it, "
                "the relay and the worker included), one job for 4. The top statements by calls per flow "
                "are in `bench/out/statements-<phase>.txt`.\n")
-    out.append("Postgres ms per flow is the statements' time in the executor (and planner) from "
-               "pg_stat_statements: CPU plus waits for locks and I/O, so an upper bound of its CPU; WAL "
+    out.append("Postgres ms per flow is the statements' time in the executor from pg_stat_statements "
+               "(planning not counted: track_planning is off, as by default): CPU plus waits for locks "
+               "and I/O; WAL "
                "bytes likewise. pgbench TPC-B's own figures are in the references above.\n")
     out.append("| phase | flows | transactions | per flow | statements | per flow | Postgres ms per flow "
                "| WAL bytes per flow |")
