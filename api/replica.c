@@ -133,7 +133,7 @@ replica_poll_one(PGconn **c, const char *url, enum sql_unit u, struct util_backo
 	if (*c == NULL) {
 		if (util_now_ms() < *retry_ms)
 			return NULL;
-		*c = PQconnectdb(url);
+		*c = db_open(url);
 	}
 	r = PQstatus(*c) == CONNECTION_OK ? PQexec(*c, sql_units[u].sql) : NULL;
 	ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQnfields(r) >= ncols;

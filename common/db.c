@@ -85,10 +85,32 @@ first_line(const char *msg)
 }
 
 PGconn *
+db_open(const char *url)
+{
+	static const char *const keys[] = {"dbname", "options", NULL};
+	PQconninfoOption *given = PQconninfoParse(url, NULL);
+	const char *own = NULL;
+	char *options;
+	PGconn *c;
+
+	/* url's own options (a URL's ?options=...) come first; a later keyword of the arrays
+	 * overrides what the expanded dbname (url) set, so they are merged here. */
+	for (PQconninfoOption *o = given; o != NULL && o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "options") == 0 && o->val != NULL && o->val[0] != '\0')
+			own = o->val;
+	options =
+	    own != NULL ? xasprintf("%s %s", own, DB_SESSION_OPTIONS) : xstrdup(DB_SESSION_OPTIONS);
+	c = PQconnectdbParams(keys, (const char *const[]){url, options, NULL}, 1);
+	free(options);
+	PQconninfoFree(given);
+	return c;
+}
+
+PGconn *
 db_connect(const char *url, int tries)
 {
 	for (int i = 0; i < tries || tries <= 0; i++) {
-		PGconn *c = PQconnectdb(url);
+		PGconn *c = db_open(url);
 		if (PQstatus(c) == CONNECTION_OK) {
 			PQsetNoticeProcessor(c, db_notice, NULL);
 			(void)db_conn_of(c);
@@ -134,7 +156,7 @@ db_thread_conn(void)
 	struct db_conn *s;
 
 	if (thread_conn == NULL) {
-		thread_conn = PQconnectdb(cfg.database_url);
+		thread_conn = db_open(cfg.database_url);
 		if (thread_conn == NULL) {
 			log_error("db_connect_failed tries=1 error=\"out of memory\"");
 			return NULL;
@@ -209,7 +231,7 @@ db_thread_replica(int k, const char *url)
 	if (util_now_ms() < rc->retry_ms)
 		return NULL;
 	if (rc->conn == NULL) {
-		rc->conn = PQconnectdb(url);
+		rc->conn = db_open(url);
 		PQsetNoticeProcessor(rc->conn, db_notice, NULL);
 	} else {
 		PQreset(rc->conn);

@@ -7,7 +7,16 @@
 #include "sql_units.h"
 #include "util.h"
 
-/* Connects to url, retrying up to `tries` times one second apart. Returns the
+/* Opens a session at url, as PQconnectdb does (never NULL unless out of memory; check
+ * PQstatus), with the session options every Settle session runs with, DB_SESSION_OPTIONS,
+ * after those url gives: plan_cache_mode=force_generic_plan. The units are written and
+ * checked (settle sql check) for their generic plans, and Postgres's default otherwise
+ * plans some of them afresh on every call (bench/notes.md "Planning per call"). Every
+ * connection of Settle's is opened here. */
+#define DB_SESSION_OPTIONS "-c plan_cache_mode=force_generic_plan"
+PGconn *db_open(const char *url);
+
+/* Connects to url (db_open), retrying up to `tries` times one second apart. Returns the
  * connection (caller PQfinish-es) or NULL with a message logged. Every connection used
  * with these helpers carries its own state (units prepared, transaction nesting),
  * attached through libpq's event system: PQreset and PQfinish clear and free it. */

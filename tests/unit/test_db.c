@@ -71,6 +71,20 @@ test_db_raw(PGconn *c, const char *sql)
 	PQclear(r);
 }
 
+/* The value of setting name on c's session, as a new string. */
+static char *
+test_db_show(PGconn *c, const char *name)
+{
+	const char *p[] = {name};
+	PGresult *r = PQexecParams(c, "SELECT current_setting($1)", 1, NULL, p, NULL, NULL, 0);
+	char *v;
+
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	v = xstrdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return v;
+}
+
 /* ---- offline ------------------------------------------------------------------------ */
 
 static void
@@ -154,6 +168,49 @@ test_new_connection_fresh_cache(void **state)
 		assert_int_equal(test_db_prepared(c), SQL_UNIT_COUNT);
 		PQfinish(c);
 	}
+}
+
+/* Every session runs its units with their generic plans (db_open's DB_SESSION_OPTIONS):
+ * after a reset too, with the options a URL gives kept, and Postgres never plans a unit
+ * afresh per call (it would after 5 custom plans of a unit whose generic plan looks dearer). */
+static void
+test_session_plans_generic(void **state)
+{
+	const char *url = test_db_url();
+	char *own = xasprintf("%s%coptions=-c%%20statement_timeout%%3D4321", url,
+	                      strchr(url, '?') != NULL ? '&' : '?');
+	PGconn *c = test_db_connect(), *o;
+	char *v;
+	PGresult *r;
+
+	v = test_db_show(c, "plan_cache_mode");
+	assert_string_equal(v, "force_generic_plan");
+	free(v);
+	for (int i = 0; i < 7; i++)
+		assert_true(test_db_q(c));
+	r = PQexec(c, "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+	              "WHERE generic_plans + custom_plans > 0"); /* Q's: no other unit ran */
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	assert_int_equal(PQntuples(r), 1);
+	assert_int_equal(atoi(PQgetvalue(r, 0, 0)), 7);
+	assert_int_equal(atoi(PQgetvalue(r, 0, 1)), 0);
+	PQclear(r);
+	PQreset(c);
+	v = test_db_show(c, "plan_cache_mode");
+	assert_string_equal(v, "force_generic_plan");
+	free(v);
+	PQfinish(c);
+
+	o = db_connect(own, 1);
+	assert_non_null(o);
+	v = test_db_show(o, "statement_timeout");
+	assert_string_equal(v, "4321ms");
+	free(v);
+	v = test_db_show(o, "plan_cache_mode");
+	assert_string_equal(v, "force_generic_plan");
+	free(v);
+	PQfinish(o);
+	free(own);
 }
 
 /* A backend killed by the server: the call fails as a connection error; after PQreset (what
@@ -439,6 +496,7 @@ main(void)
 	    cmocka_unit_test(test_thread_conn_unreachable),
 	    cmocka_unit_test(test_reset_forgets_statements),
 	    cmocka_unit_test(test_new_connection_fresh_cache),
+	    cmocka_unit_test(test_session_plans_generic),
 	    cmocka_unit_test(test_terminated_backend),
 	    cmocka_unit_test(test_thread_conn_after_terminate),
 	    cmocka_unit_test(test_thread_close_keeps_object),
