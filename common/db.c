@@ -93,11 +93,14 @@ db_open(const char *url)
 	char *options;
 	PGconn *c;
 
-	/* url's own options (a URL's ?options=...) come first; a later keyword of the arrays
-	 * overrides what the expanded dbname (url) set, so they are merged here. */
+	/* The options the session would have had come first: url's own (a URL's ?options=),
+	 * else PGOPTIONS, libpq's default for them. A keyword given here overrides both, so
+	 * they are merged into it. */
 	for (PQconninfoOption *o = given; o != NULL && o->keyword != NULL; o++)
 		if (strcmp(o->keyword, "options") == 0 && o->val != NULL && o->val[0] != '\0')
 			own = o->val;
+	if (own == NULL && (own = getenv("PGOPTIONS")) != NULL && own[0] == '\0')
+		own = NULL;
 	options =
 	    own != NULL ? xasprintf("%s %s", own, DB_SESSION_OPTIONS) : xstrdup(DB_SESSION_OPTIONS);
 	c = PQconnectdbParams(keys, (const char *const[]){url, options, NULL}, 1);

@@ -9,10 +9,10 @@
 
 /* Opens a session at url, as PQconnectdb does (never NULL unless out of memory; check
  * PQstatus), with the session options every Settle session runs with, DB_SESSION_OPTIONS,
- * after those url gives: plan_cache_mode=force_generic_plan. The units are written and
- * checked (settle sql check) for their generic plans, and Postgres's default otherwise
- * plans some of them afresh on every call (bench/notes.md "Planning per call"). Every
- * connection of Settle's is opened here. */
+ * after those url gives (or else PGOPTIONS): plan_cache_mode=force_generic_plan. The units
+ * are written and checked (settle sql check) for their generic plans, and Postgres's
+ * default otherwise plans some of them afresh on every call (bench/notes.md "Planning per
+ * call"). Every connection of Settle's is opened here. */
 #define DB_SESSION_OPTIONS "-c plan_cache_mode=force_generic_plan"
 PGconn *db_open(const char *url);
 

@@ -211,6 +211,20 @@ test_session_plans_generic(void **state)
 	free(v);
 	PQfinish(o);
 	free(own);
+
+	/* PGOPTIONS, libpq's default options, is kept as well (tests and operators set
+	 * lock_timeout through it). */
+	setenv("PGOPTIONS", "-c lock_timeout=1234", 1);
+	o = db_connect(url, 1);
+	unsetenv("PGOPTIONS");
+	assert_non_null(o);
+	v = test_db_show(o, "lock_timeout");
+	assert_string_equal(v, "1234ms");
+	free(v);
+	v = test_db_show(o, "plan_cache_mode");
+	assert_string_equal(v, "force_generic_plan");
+	free(v);
+	PQfinish(o);
 }
 
 /* A backend killed by the server: the call fails as a connection error; after PQreset (what
