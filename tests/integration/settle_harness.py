@@ -403,12 +403,23 @@ class RabbitMQ:
                                          stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
 
+    # free_port()'s ports are free when chosen, not when the node binds them: an outgoing
+    # connection of another process (the ephemeral range) may take one meanwhile. A node
+    # that exits for that starts again on new ports, at most twice.
+    PORT_TAKEN = ("dist_port_already_used", "eaddrinuse")
+
     def wait_ready(self, timeout=90):
         deadline = time.monotonic() + timeout
+        retries = 2
         while not port_open(self.port):
             if self.launcher.poll() is not None:
-                raise RuntimeError(f"rabbitmq exited ({self.launcher.returncode}):\n"
-                                   f"{self.log_text()[-3000:]}")
+                tail = self.log_text()[-3000:]
+                if retries > 0 and any(m in tail for m in self.PORT_TAKEN):
+                    retries -= 1
+                    self.port, self.dist_port = free_port(), free_port()
+                    self.start_async()
+                    continue
+                raise RuntimeError(f"rabbitmq exited ({self.launcher.returncode}):\n{tail}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"rabbitmq did not open port {self.port} in {timeout}s")
             time.sleep(0.2)
