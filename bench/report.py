@@ -116,14 +116,25 @@ def cpu_shares(text):
     return out
 
 
-def cpu_ms(R, key):
-    """(mean flows/s, {api, worker, pg, mq: CPU ms per flow}) of load phase key."""
+def cpu_ms(R, key, groups=("api", "worker", "pg", "mq")):
+    """(mean flows/s, {group: CPU ms per flow}) of load phase key (NaN for a group not sampled)."""
     cores = R.num("cores")
     rates = [v for v in R.series(key + "_r{}_uploads_per_s", R.rounds) if ok(v)]
     sh = cpu_shares(R.get("cpu_" + key, ""))
     rate = statistics.mean(rates) if rates else NAN
     return rate, {k: sh[k] / 100 * cores * 1000 / rate if k in sh and ok(rate) and rate else NAN
-                  for k in ("api", "worker", "pg", "mq")}
+                  for k in groups}
+
+
+def ref_cpu_ms(R, ref, groups):
+    """{group: CPU ms per transaction} of each pgbench run of reference ref ("b" TPC-B, "w"
+    one-row UPDATE) whose CPU was sampled with every group, in run order."""
+    cores, runs = R.num("cores"), []
+    for k in range(1, 10):
+        tps, sh = R.num(f"ref_pgbench_{ref}_{k}"), cpu_shares(R.get(f"cpu_pgbench_{ref}{k}", ""))
+        if ok(tps) and tps and all(g in sh for g in groups):
+            runs.append({g: sh[g] / 100 * cores * 1000 / tps for g in groups})
+    return runs
 
 
 def cpu_per_flow(R, c16):
@@ -143,11 +154,7 @@ def cpu_per_flow(R, c16):
         rate, ms = cpu_ms(R, key)
         out.append(f"| {name} | {f(rate, 0)} | {f(ms['api'], 2)} | {f(ms['worker'], 2)} | {f(ms['pg'], 2)} | "
                    f"{f(ms['mq'], 2)} | {f(sum(ms.values()), 2)} |")
-    runs = []
-    for k in range(1, 10):
-        tps, sh = R.num(f"ref_pgbench_b_{k}"), cpu_shares(R.get(f"cpu_pgbench_b{k}", ""))
-        if ok(tps) and tps and "pg" in sh:
-            runs.append(sh["pg"] / 100 * cores * 1000 / tps)
+    runs = [r["pg"] for r in ref_cpu_ms(R, "b", ("pg",))]
     out.append(f"| pgbench TPC-B -c{c16}, Postgres per transaction | – | – | – | "
                f"{' / '.join(f(v, 2) for v in runs) or '?'} (median {f(med(runs), 2)}) | – | – |")
     return out + pg_by_role(R, c16)
@@ -160,20 +167,14 @@ PG_ROLES = (("pg_backend", "backends"), ("pg_autovacuum", "autovacuum"), ("pg_wa
 def pg_by_role(R, c16):
     """Postgres's CPU per flow split by its processes' titles (cpushare.py's pg_* shares), and
     per TPC-B transaction (the median run): where the time outside the executor goes."""
-    cores = R.num("cores")
+    roles = tuple(k for k, _ in PG_ROLES)
     rows = []
     for key, name in (("poll16", f"3b. polling, {c16} clients, per flow"), ("poll4", "3c. polling, 4 clients, per flow")):
-        rates = [v for v in R.series(key + "_r{}_uploads_per_s", R.rounds) if ok(v)]
-        sh = cpu_shares(R.get("cpu_" + key, ""))
-        if rates and "pg_backend" in sh:
-            rate = statistics.mean(rates)
-            rows.append((name, {k: sh.get(k, 0) / 100 * cores * 1000 / rate for k, _ in PG_ROLES}))
+        rate, ms = cpu_ms(R, key, roles)
+        if ok(ms["pg_backend"]):
+            rows.append((name, ms))
     for ref, name in (("b", f"pgbench TPC-B -c{c16}"), ("w", f"pgbench one-row UPDATE -c{c16}")):
-        runs = []
-        for k in range(1, 10):
-            tps, sh = R.num(f"ref_pgbench_{ref}_{k}"), cpu_shares(R.get(f"cpu_pgbench_{ref}{k}", ""))
-            if ok(tps) and tps and "pg_backend" in sh:
-                runs.append({r: sh.get(r, 0) / 100 * cores * 1000 / tps for r, _ in PG_ROLES})
+        runs = ref_cpu_ms(R, ref, roles)
         if runs:
             runs.sort(key=lambda d: sum(d.values()))
             rows.append((f"{name}, per transaction (the median of {len(runs)} runs)", runs[len(runs) // 2]))
