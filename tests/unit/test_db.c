@@ -71,18 +71,16 @@ test_db_raw(PGconn *c, const char *sql)
 	PQclear(r);
 }
 
-/* The value of setting name on c's session, as a new string. */
-static char *
-test_db_show(PGconn *c, const char *name)
+/* Asserts that setting name of c's session is want. */
+static void
+test_db_expect(PGconn *c, const char *name, const char *want)
 {
 	const char *p[] = {name};
 	PGresult *r = PQexecParams(c, "SELECT current_setting($1)", 1, NULL, p, NULL, NULL, 0);
-	char *v;
 
 	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
-	v = xstrdup(PQgetvalue(r, 0, 0));
+	assert_string_equal(PQgetvalue(r, 0, 0), want);
 	PQclear(r);
-	return v;
 }
 
 /* ---- offline ------------------------------------------------------------------------ */
@@ -180,12 +178,9 @@ test_session_plans_generic(void **state)
 	char *own = xasprintf("%s%coptions=-c%%20statement_timeout%%3D4321", url,
 	                      strchr(url, '?') != NULL ? '&' : '?');
 	PGconn *c = test_db_connect(), *o;
-	char *v;
 	PGresult *r;
 
-	v = test_db_show(c, "plan_cache_mode");
-	assert_string_equal(v, "force_generic_plan");
-	free(v);
+	test_db_expect(c, "plan_cache_mode", "force_generic_plan");
 	for (int i = 0; i < 7; i++)
 		assert_true(test_db_q(c));
 	r = PQexec(c, "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
@@ -196,19 +191,13 @@ test_session_plans_generic(void **state)
 	assert_int_equal(atoi(PQgetvalue(r, 0, 1)), 0);
 	PQclear(r);
 	PQreset(c);
-	v = test_db_show(c, "plan_cache_mode");
-	assert_string_equal(v, "force_generic_plan");
-	free(v);
+	test_db_expect(c, "plan_cache_mode", "force_generic_plan");
 	PQfinish(c);
 
 	o = db_connect(own, 1);
 	assert_non_null(o);
-	v = test_db_show(o, "statement_timeout");
-	assert_string_equal(v, "4321ms");
-	free(v);
-	v = test_db_show(o, "plan_cache_mode");
-	assert_string_equal(v, "force_generic_plan");
-	free(v);
+	test_db_expect(o, "statement_timeout", "4321ms");
+	test_db_expect(o, "plan_cache_mode", "force_generic_plan");
 	PQfinish(o);
 	free(own);
 
@@ -218,12 +207,8 @@ test_session_plans_generic(void **state)
 	o = db_connect(url, 1);
 	unsetenv("PGOPTIONS");
 	assert_non_null(o);
-	v = test_db_show(o, "lock_timeout");
-	assert_string_equal(v, "1234ms");
-	free(v);
-	v = test_db_show(o, "plan_cache_mode");
-	assert_string_equal(v, "force_generic_plan");
-	free(v);
+	test_db_expect(o, "lock_timeout", "1234ms");
+	test_db_expect(o, "plan_cache_mode", "force_generic_plan");
 	PQfinish(o);
 }
 
