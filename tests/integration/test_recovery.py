@@ -220,6 +220,11 @@ def test_postgres_restart_no_stale_statements(durable_settle, durable_pg, record
         # Three rounds: a thread's first request after a reset is not always one that opens
         # a transaction (where the stale cache failed with 25P02), so give each a few turns.
         for _ in range(3):
+            # The API opens its connections as its threads need them again after the last
+            # round: wait until at least 4 (API and worker) are there before killing them.
+            poll(lambda: q1(conn, "SELECT count(*) >= 4 FROM pg_stat_activity WHERE datname ="
+                                  " 'settle' AND pid <> pg_backend_pid()"),
+                 30, what="4 or more backends of Settle's")
             killed = q1(conn, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
                               " WHERE datname = 'settle' AND pid <> pg_backend_pid()")
             assert killed >= 4, killed
