@@ -105,6 +105,43 @@ def test_migrate_twice(settle, fresh_database):
         f"second migrate should apply nothing:\n{second.stdout}{second.stderr}")
 
 
+# Every foreign key's columns lead an index (DESIGN: "every foreign key indexed"), so that
+# a DELETE of the referenced row and the joins along the key never scan the table. A partial
+# index counts when its predicate is only `col IS NOT NULL`, which `col = $1` implies.
+UNINDEXED_FKS = """
+SELECT c.conrelid::regclass::text, c.conname
+FROM pg_constraint c
+WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace
+  AND NOT EXISTS (
+    SELECT 1 FROM pg_index i
+    WHERE i.indrelid = c.conrelid
+      AND (i.indkey::int2[])[0:cardinality(c.conkey) - 1] @> c.conkey
+      AND (i.indkey::int2[])[0:cardinality(c.conkey) - 1] <@ c.conkey
+      AND (i.indpred IS NULL OR pg_get_expr(i.indpred, i.indrelid) ~ '^\\(\\w+ IS NOT NULL\\)$'))
+ORDER BY 1, 2
+"""
+
+
+def test_every_foreign_key_is_indexed(settle, fresh_database):
+    import psycopg2
+    url = fresh_database()
+    settle.cli("migrate", SETTLE_DATABASE_URL=url)
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_constraint WHERE contype = 'f'")
+            assert cur.fetchone()[0] > 10
+            cur.execute(UNINDEXED_FKS)
+            unindexed = cur.fetchall()
+            assert unindexed == [], "\n".join(map(str, unindexed))
+            # The partial ones of 0025 count, and only they are partial among these.
+            cur.execute("SELECT pg_get_expr(indpred, indrelid) FROM pg_index"
+                        " WHERE indexrelid = 'files_updated_by_idx'::regclass")
+            assert cur.fetchone()[0] == "(updated_by IS NOT NULL)"
+    finally:
+        conn.close()
+
+
 def test_migrate_concurrently(settle, fresh_database):
     url = fresh_database()
     env = settle.env(SETTLE_DATABASE_URL=url)
