@@ -23,8 +23,10 @@
 # every queue is a quorum queue on all three; docker kill of the node leading the job queues,
 # a second flow on the two left; the node started again rejoins), then `down`; it always ends
 # with nothing of its own running: no containers, no dockerd it started, no iptables chains
-# or docker0 bridge that dockerd added. It needs ports 8080, 8081 and 15672 free. Exits
-# non-zero with the reason when something (docker itself included) does not work.
+# or docker0 bridge that dockerd added. It publishes ports 8080, 8081 and 15672, or a free
+# port it names for one that is taken (SETTLE_HTTP_PORT, SETTLE_SWIFT_PORT and
+# SETTLE_MQ_ADMIN_PORT, when set, are used as given). Exits non-zero with the reason when
+# something (docker itself included) does not work.
 # Remove the cache with `scripts/compose.sh down && rm -rf /var/tmp/settle-compose`.
 set -euo pipefail
 
@@ -47,7 +49,7 @@ MIN_FREE_KB=$((4 * 1024 * 1024))
 PROFILES=(default swift replica,mqcluster)
 
 usage() {
-	sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 # Prints "phase: N s" for the time since the phase began (T0 set by begin).
@@ -89,11 +91,30 @@ need_disk() {
 		die "$WORK has $((avail / 1024)) MB free; the images need about 2 GB, 4 GB asked"
 }
 
+# Picks the host ports the stack publishes (exported for docker-compose.yml): the one
+# given in the variable, else the default, else a free port, said so.
+host_port() {
+	local var=$1 default=$2 port
+	port=${!var:-}
+	if [ -n "$port" ]; then
+		port_free "$port" || die "port $port ($var) is in use: the compose stack publishes it"
+	elif port_free "$default"; then
+		port=$default
+	else
+		port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+		say "port $default is in use; publishing $port instead ($var)"
+	fi
+	export "$var=$port"
+}
+
 need_ports() {
-	local port
-	for port in 8080 8081 15672; do
-		port_free "$port" || die "port $port is in use: the compose stack publishes it"
-	done
+	host_port SETTLE_HTTP_PORT 8080
+	host_port SETTLE_SWIFT_PORT 8081
+	host_port SETTLE_MQ_ADMIN_PORT 15672
+	API_HOST=http://localhost:$SETTLE_HTTP_PORT
+	SWIFT_HOST=http://localhost:$SETTLE_SWIFT_PORT
+	export SETTLE_PUBLIC_URL=${SETTLE_PUBLIC_URL:-$API_HOST}
+	export SETTLE_SWIFT_URL=${SETTLE_SWIFT_URL:-$SWIFT_HOST}
 }
 
 # ---- dockerd ---------------------------------------------------------------------------
@@ -384,7 +405,7 @@ check_mq_failover() {
 	begin "docker kill $service (node $leader leads settle.upload.complete), then a flow"
 	docker kill "$(compose ps -q "$service")" >/dev/null
 	SETTLE_USER_KEY=$1 SETTLE_AGENT_KEY=$2 \
-		/usr/bin/python3 "$TOP/tests/compose/flow.py" http://localhost:8080/api/v1 ||
+		/usr/bin/python3 "$TOP/tests/compose/flow.py" "$API_HOST/api/v1" ||
 		die "the flow failed after the kill of $service"
 	took "flow with $service killed"
 	begin "docker-compose start $service: it rejoins"
@@ -401,11 +422,11 @@ check_profile() {
 	user_key=$(make_key user SETTLE_USER_KEY)
 	agent_key=$(make_key agent SETTLE_AGENT_KEY)
 	[ -n "$user_key" ] && [ -n "$agent_key" ] || die "settle user/agent create gave no key"
-	host=http://localhost:8080
-	has_profile "$profile" swift && host=http://localhost:8081
+	host=$API_HOST
+	has_profile "$profile" swift && host=$SWIFT_HOST
 	begin "flow (profile $profile)"
 	SETTLE_USER_KEY=$user_key SETTLE_AGENT_KEY=$agent_key SETTLE_FLOW_STORAGE_HOST=$host \
-		/usr/bin/python3 "$TOP/tests/compose/flow.py" http://localhost:8080/api/v1 ||
+		/usr/bin/python3 "$TOP/tests/compose/flow.py" "$API_HOST/api/v1" ||
 		die "the flow failed on profile $profile"
 	if has_profile "$profile" replica; then
 		[ "$(sql postgres-standby 127.0.0.1 -c 'SELECT pg_is_in_recovery()')" = t ] ||
@@ -462,7 +483,7 @@ case "${1:-}" in
 up)
 	prepare
 	up "${2:-default}"
-	say "up: http://localhost:8080/api/v1 (project $COMPOSE_PROJECT_NAME; stop with: $0 down)"
+	say "up: $API_HOST/api/v1 (project $COMPOSE_PROJECT_NAME; stop with: $0 down)"
 	;;
 test) cmd_test ;;
 down)

@@ -113,9 +113,9 @@ if command -v clang >/dev/null 2>&1; then
 	step fuzz fuzz
 fi
 
-# Last, since it needs ports 8080, 8081 and 15672 free: docker-compose.yml for real
-# (scripts/compose.sh test: the images, the stack with each profile, the client flow, then
-# nothing left running). It fails with the reason where docker cannot run.
+# Last: docker-compose.yml for real (scripts/compose.sh test, on ports 8080, 8081 and 15672
+# or free ones where those are taken: the images, the stack with each profile, the client
+# flow, then nothing left running). It fails with the reason where docker cannot run.
 step compose "$TOP/scripts/compose.sh" test
 
 finish

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """mqcluster.py: checks the RabbitMQ cluster of the compose stack's mqcluster profile from
-the host, through the management API of node 1 (http://127.0.0.1:15672, user settle).
+the host, through the management API of node 1 (http://127.0.0.1:15672, or the port in
+SETTLE_MQ_ADMIN_PORT; user settle).
 
     tests/compose/mqcluster.py [WAIT_SECONDS]
 
@@ -9,12 +10,13 @@ every queue of Settle (settle.*) is a quorum queue with a member on each of them
 online; then prints the node that leads settle.upload.complete. Exits non-zero with the
 reason otherwise."""
 
+import os
 import sys
 import time
 
 import requests
 
-API = "http://127.0.0.1:15672/api"
+API = f"http://127.0.0.1:{os.environ.get('SETTLE_MQ_ADMIN_PORT', '15672')}/api"
 AUTH = ("settle", "settle")
 NODES = 3
 

@@ -339,3 +339,29 @@ def test_compose_postgres_keeps_fsync_on():
         assert pg.get(off, "on") == "on", (off, pg)
     entry = open(os.path.join(REPO, "deploy", "compose", "postgres", "entrypoint.sh")).read()
     assert "fsync" not in entry and "synchronous_commit" not in entry
+
+
+def published(service):
+    """{container port: host port} a service publishes."""
+    out = {}
+    for p in service.get("ports", []):
+        if isinstance(p, dict):
+            out[int(p["target"])] = int(p["published"])
+        else:
+            host, container = str(p).split("/")[0].rsplit(":", 2)[-2:]
+            out[int(container)] = int(host)
+    return out
+
+
+def test_compose_host_ports_default_and_follow_their_variables():
+    """8080/8081/15672 by default; SETTLE_HTTP_PORT, SETTLE_SWIFT_PORT and
+    SETTLE_MQ_ADMIN_PORT move them (what scripts/compose.sh does where one is taken)."""
+    plain = compose_config("--profile", "swift")["services"]
+    assert published(plain["api"]) == {8080: 8080}
+    assert published(plain["swift"]) == {8081: 8081}
+    assert published(plain["rabbitmq"]) == {15672: 15672}
+    moved = compose_config("--profile", "swift", SETTLE_HTTP_PORT="18080",
+                           SETTLE_SWIFT_PORT="18081", SETTLE_MQ_ADMIN_PORT="25672")["services"]
+    assert published(moved["api"]) == {8080: 18080}
+    assert published(moved["swift"]) == {8081: 18081}
+    assert published(moved["rabbitmq"]) == {15672: 25672}
