@@ -132,6 +132,12 @@ struct req {
 	/* Idempotency-Key (see idempotency.h): the JSON answer is kept to be stored. */
 	bool idempotent;
 	char *answer_body;
+	/* The job the handler's transaction queued, told by lifecycle_job (kind NULL: none). */
+	struct {
+		char id[37];
+		const char *kind;
+		char resource_id[37];
+	} job;
 };
 
 /* Whether column a of one unit and column b of another (their <UNIT>_C_<COLUMN> names,

@@ -220,9 +220,19 @@ lifecycle_handler(struct req *r)
 	return PHASE_NEXT;
 }
 
+/* Records the job the handler queued (see lifecycle.h). */
+void
+lifecycle_job(struct req *r, const char *id, const char *kind, const char *resource_id)
+{
+	snprintf(r->job.id, sizeof(r->job.id), "%s", id);
+	snprintf(r->job.resource_id, sizeof(r->job.resource_id), "%s", resource_id);
+	r->job.kind = kind;
+}
+
 /* Relay wake (on_suspend too): a route that may queue a job wakes this process's relay once
  * the handler committed (answered 2xx, or suspended waiting for the job's effect), so that
- * its job is published now, not at the next sweep. Once a request: a request resumed after
+ * its job is published now, not at the next sweep: it hands over the job the handler told
+ * of (lifecycle_job), else asks for a claim. Once a request: a request resumed after
  * waiting for its job's effect has nothing new to publish (a second wake cost the relay a
  * claim, in a transaction of its own, per Prefer: wait). */
 static enum lifecycle_result
@@ -233,7 +243,10 @@ lifecycle_relay_wake(struct req *r)
 	if ((r->route->flags & ROUTE_JOBS) && r->phase >= PHASE_HANDLER && !c->relay_woken &&
 	    (r->response == NULL || (r->status >= 200 && r->status < 300))) {
 		c->relay_woken = true;
-		relay_wake();
+		if (r->job.kind != NULL)
+			relay_hand(r->job.id, r->job.kind, r->job.resource_id);
+		else
+			relay_wake();
 	}
 	return PHASE_NEXT;
 }

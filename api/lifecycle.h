@@ -15,6 +15,13 @@
  * (e.g. answering a suspended request) is a bug: it is logged and the process aborts. */
 void lifecycle_change(struct req *r, enum req_state to);
 
+/* Tells the lifecycle that the handler's transaction queued job kind (a static string) with
+ * message id for resource_id into the outbox. Once it committed and the answer is 2xx, the
+ * relay wake phase hands the job to this process's relay (relay_hand), which publishes it
+ * without claiming its row; a request that queued jobs without telling only wakes the relay
+ * (relay_wake), which claims them. One job a request (a later call replaces it). */
+void lifecycle_job(struct req *r, const char *id, const char *kind, const char *resource_id);
+
 /* libmicrohttpd access handler (cls unused): runs the phases as the request arrives. */
 enum MHD_Result lifecycle_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,

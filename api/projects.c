@@ -7,6 +7,7 @@
 #include "children.h"
 #include "config.h"
 #include "db.h"
+#include "lifecycle.h"
 #include "project_initialize.h"
 #include "router.h"
 #include "uuid.h"
@@ -81,6 +82,7 @@ projects_create(struct req *r)
 		http_db_error(r);
 		goto out;
 	}
+	lifecycle_job(r, mid, JOB_PROJECT_INITIALIZE, id);
 	snprintf(r->wait_id, sizeof(r->wait_id), "%s", id);
 	/* Not consistent yet: a worker initialises it. Wait as Prefer: wait asks, or 202. */
 	if (!wait_for(r, r->wait_id, projects_created))

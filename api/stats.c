@@ -85,6 +85,13 @@ stats_write(FILE *out)
 	        "# HELP settle_outbox_backlog Outbox rows not yet published.\n"
 	        "# TYPE settle_outbox_backlog gauge\nsettle_outbox_backlog %lld\n",
 	        (long long)relay_backlog());
+	fprintf(out, "# HELP settle_relay_published_total Jobs the relay published, by how it "
+	             "took them: claimed from the outbox, or handed over by the request that "
+	             "wrote them.\n# TYPE settle_relay_published_total counter\n");
+	for (int v = 0; v < RELAY_VIA_COUNT; v++)
+		fprintf(out, "settle_relay_published_total{via=\"%s\"} %lld\n",
+		        relay_via_name((enum relay_via)v),
+		        (long long)relay_published((enum relay_via)v));
 }
 
 int64_t

@@ -9,6 +9,7 @@
 #include "db.h"
 #include "hash.h"
 #include "http.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "router.h"
 #include "storage.h"
@@ -77,6 +78,7 @@ uploads_complete_mark(struct req *r, enum hash_alg alg, const char *value)
 	if (access_verdict(r, res, UPLOADS_COMPLETE_MARK_C_FOUND, "upload") != 1) {
 		/* answered */
 	} else if (db_get(res, 0, UPLOADS_COMPLETE_MARK_C_ID) != NULL) {
+		lifecycle_job(r, mid, JOB_UPLOAD_COMPLETE, r->params[0]);
 		uploads_complete_answer(r, uploads_row_json(res, 0, UPLOADS_COMPLETE_MARK_C_ID));
 	} else if (!db_get_bool(res, 0, UPLOADS_COMPLETE_MARK_C_DONE) &&
 	           db_get_bool(res, 0, UPLOADS_COMPLETE_MARK_C_PURGED)) {

@@ -21,8 +21,9 @@
 #define RELAY_KEEPALIVE_MS 5000
 #define RELAY_STOP_POLL_MS 100
 
-static int64_t relay_backlog_rows; /* accessed with __atomic builtins */
-static struct relay *relay_local;  /* the relay thread of this process (__atomic) */
+static int64_t relay_backlog_rows;                    /* accessed with __atomic builtins */
+static int64_t relay_published_jobs[RELAY_VIA_COUNT]; /* (__atomic) */
+static struct relay *relay_local; /* the relay thread of this process (__atomic) */
 
 struct relay {
 	pthread_t thread;
@@ -31,6 +32,7 @@ struct relay {
 	int64_t sweep_ms;
 	volatile int stop;
 	int pipe[2];
+	struct relay_hands hands;
 };
 
 static bool
@@ -131,14 +133,15 @@ relay_take_notifies(struct relay_loop *l)
 	return count;
 }
 
-/* Runs batches until one comes back short. 0, -1 (database) or -2 (sink). */
+/* Runs batches (of rows written grace_ms ago or earlier) until one comes back short.
+ * 0, -1 (database) or -2 (sink). */
 static int
-relay_drain(struct relay_loop *l)
+relay_drain(struct relay_loop *l, int64_t grace_ms)
 {
 	int n;
 
 	do {
-		n = relay_batch(l);
+		n = relay_batch(l, grace_ms);
 		if (n < 0)
 			return n;
 	} while (n == RELAY_BATCH && !relay_stopping(l));
@@ -178,16 +181,50 @@ relay_ready(struct relay_loop *l)
 	return true;
 }
 
-/* Does whatever is due: drain (on wake or sweep), backlog count, keepalive.
+/* Whether jobs were handed over and wait (no: without hand-overs). */
+static bool
+relay_hands_waiting(struct relay_loop *l)
+{
+	bool waiting;
+
+	if (l->hands == NULL)
+		return false;
+	pthread_mutex_lock(&l->hands->mu);
+	waiting = l->hands->n > 0 || l->hands->claim;
+	pthread_mutex_unlock(&l->hands->mu);
+	return waiting;
+}
+
+/* Whether relay_wake asked for a claim since the last call. */
+static bool
+relay_claim_asked(struct relay_loop *l)
+{
+	bool asked;
+
+	if (l->hands == NULL)
+		return false;
+	pthread_mutex_lock(&l->hands->mu);
+	asked = l->hands->claim;
+	l->hands->claim = false;
+	pthread_mutex_unlock(&l->hands->mu);
+	return asked;
+}
+
+/* Does whatever is due: the jobs handed over, a drain (on a notification or relay_wake at
+ * once; on a sweep, of the rows older than RELAY_SWEEP_GRACE_MS), backlog count, keepalive.
  * 0, -1 (database) or -2 (sink). */
 static int
-relay_tick(struct relay_loop *l, bool woke)
+relay_tick(struct relay_loop *l, bool notified)
 {
 	int64_t now = util_now_ms();
+	bool asked;
 	int rc;
 
-	if (woke || now >= l->next_sweep) {
-		if ((rc = relay_drain(l)) < 0)
+	if (l->hands != NULL && (rc = relay_batch_hands(l)) < 0)
+		return rc;
+	asked = relay_claim_asked(l) || notified;
+	if (asked || now >= l->next_sweep) {
+		if ((rc = relay_drain(l, asked ? 0 : RELAY_SWEEP_GRACE_MS)) < 0)
 			return rc;
 		if (now >= l->next_sweep)
 			l->next_sweep = now + l->sweep_ms;
@@ -239,12 +276,12 @@ relay_loop_run(struct relay_loop *l)
 			continue;
 		}
 		woke = n > 0;
-		if (!woke) {
+		if (!woke && !relay_hands_waiting(l)) {
 			int64_t next =
 			    relay_min(relay_min(l->next_sweep, l->next_keepalive), l->next_count);
 			enum relay_woke w = relay_wait(l, next - util_now_ms(), PQsocket(l->conn));
-			woke =
-			    w == RELAY_POKED || (w == RELAY_SOCKET && relay_take_notifies(l) != 0);
+			/* A poke (relay_wake, relay_hand) is seen by relay_tick in l->hands. */
+			woke = w == RELAY_SOCKET && relay_take_notifies(l) != 0;
 		}
 	}
 	log_info("relay_stopped");
@@ -277,7 +314,8 @@ relay_thread(void *arg)
 	                       .sweep_ms = r->sweep_ms,
 	                       .stop = &r->stop,
 	                       .wake_fd = r->pipe[0],
-	                       .listen = false};
+	                       .listen = false,
+	                       .hands = &r->hands};
 
 	relay_loop_run(&l);
 	return NULL;
@@ -294,6 +332,7 @@ relay_start(const char *database_url, struct relay_sink sink, int64_t sweep_ms)
 	r->sink = sink;
 	r->sweep_ms = sweep_ms > 0 ? sweep_ms : 1000;
 	r->pipe[0] = r->pipe[1] = -1;
+	pthread_mutex_init(&r->hands.mu, NULL);
 	if (pipe2(r->pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
 		log_error("relay_start_failed call=pipe error=\"%s\"", strerror(errno));
 		goto fail;
@@ -311,6 +350,7 @@ fail:
 		close(r->pipe[0]);
 		close(r->pipe[1]);
 	}
+	pthread_mutex_destroy(&r->hands.mu);
 	free(r->url);
 	free(r);
 	return NULL;
@@ -329,18 +369,57 @@ relay_stop(struct relay *r)
 	pthread_join(r->thread, NULL);
 	close(r->pipe[0]);
 	close(r->pipe[1]);
+	pthread_mutex_destroy(&r->hands.mu);
 	free(r->url);
 	free(r);
 }
 
-/* Wakes the relay thread of this process, if there is one (see relay.h). */
+/* Pokes r's thread. */
+static void
+relay_poke(struct relay *r)
+{
+	if (write(r->pipe[1], "w", 1) < 0 && errno != EAGAIN)
+		log_warn("relay_wake_failed error=\"%s\"", strerror(errno));
+}
+
+/* Wakes the relay thread of this process to claim, if there is one (see relay.h). */
 void
 relay_wake(void)
 {
 	struct relay *r = __atomic_load_n(&relay_local, __ATOMIC_ACQUIRE);
 
-	if (r != NULL && write(r->pipe[1], "w", 1) < 0 && errno != EAGAIN)
-		log_warn("relay_wake_failed error=\"%s\"", strerror(errno));
+	if (r == NULL)
+		return;
+	pthread_mutex_lock(&r->hands.mu);
+	r->hands.claim = true;
+	pthread_mutex_unlock(&r->hands.mu);
+	relay_poke(r);
+}
+
+/* Hands a committed job to the relay thread of this process (see relay.h). */
+void
+relay_hand(const char *id, const char *kind, const char *resource_id)
+{
+	struct relay *r = __atomic_load_n(&relay_local, __ATOMIC_ACQUIRE);
+	struct job j = {.attempt = 1, .enqueued_at = util_wall_ms()};
+
+	if (r == NULL)
+		return;
+	if (strlen(id) >= sizeof(j.id) || strlen(kind) >= sizeof(j.kind) ||
+	    strlen(resource_id) >= sizeof(j.resource_id)) {
+		relay_wake();
+		return;
+	}
+	strcpy(j.id, id);
+	strcpy(j.kind, kind);
+	strcpy(j.resource_id, resource_id);
+	pthread_mutex_lock(&r->hands.mu);
+	if (r->hands.n < RELAY_BATCH)
+		r->hands.jobs[r->hands.n++] = j;
+	else
+		r->hands.claim = true;
+	pthread_mutex_unlock(&r->hands.mu);
+	relay_poke(r);
 }
 
 /* Unsent outbox rows at the last count of any relay of this process. */
@@ -348,4 +427,22 @@ int64_t
 relay_backlog(void)
 {
 	return __atomic_load_n(&relay_backlog_rows, __ATOMIC_RELAXED);
+}
+
+void
+relay_count_published(enum relay_via via, int n)
+{
+	__atomic_add_fetch(&relay_published_jobs[via], n, __ATOMIC_RELAXED);
+}
+
+int64_t
+relay_published(enum relay_via via)
+{
+	return __atomic_load_n(&relay_published_jobs[via], __ATOMIC_RELAXED);
+}
+
+const char *
+relay_via_name(enum relay_via via)
+{
+	return via == RELAY_VIA_HANDOFF ? "handoff" : "claim";
 }

@@ -56,14 +56,29 @@ struct relay *relay_start(const char *database_url, struct relay_sink sink, int6
 /* Asks the relay to stop, joins it and frees everything. No relay_wake() may run at the
  * same time (settle-api stops its HTTP threads first). */
 void relay_stop(struct relay *r);
-/* Wakes the relay thread of this process after a COMMIT that wrote outbox rows; nothing
- * when the process runs none. Cheap (a byte on a pipe), thread safe. */
+/* Wakes the relay thread of this process after a COMMIT that wrote outbox rows, to claim
+ * them; nothing when the process runs none. Cheap (a byte on a pipe), thread safe. */
 void relay_wake(void);
+/* Hands the relay thread of this process the job a COMMIT just wrote into the outbox
+ * (message id, kind, the resource), instead of relay_wake: the relay publishes it without
+ * claiming its row, then retires the row (one autocommit statement instead of a claim's
+ * transaction). The row stays the record: a sweep publishes what a hand-over did not (the
+ * relay stopped, RabbitMQ or Postgres failed), at least once. With RELAY_BATCH jobs waiting
+ * already, or an id or kind too long for a job, it falls back to relay_wake. Thread safe;
+ * not during relay_stop. */
+void relay_hand(const char *id, const char *kind, const char *resource_id);
 /* Runs the relay loop in the calling thread until *stop becomes non-zero (for `settle
  * relay`): it LISTENs on settle_outbox, which every outbox insert NOTIFYs. */
 void relay_run(const char *database_url, struct relay_sink sink, int64_t sweep_ms,
                volatile int *stop);
 /* Number of unsent outbox rows last seen by any relay in this process (for metrics). */
 int64_t relay_backlog(void);
+
+/* How a relay came to publish a job: it claimed the row, or the job was handed over. */
+enum relay_via { RELAY_VIA_CLAIM, RELAY_VIA_HANDOFF, RELAY_VIA_COUNT };
+/* Jobs the relays of this process published (confirmed and retired) by way, since start. */
+int64_t relay_published(enum relay_via via);
+/* Its label in metrics: "claim" or "handoff". */
+const char *relay_via_name(enum relay_via via);
 
 #endif

@@ -95,29 +95,40 @@ relay_batch_row_job(const PGresult *r, int i, struct job *j)
 struct relay_outcome {
 	struct relay_array sent, retry_ids, retry_ms, retry_attempts, claimed;
 	int rows;
+	int64_t grace_ms; /* claim rows written at least this long ago */
 };
 
-/* Hands row i to the sink. 0 delivered or put off, -1 when the sink broke. */
-static int
-relay_batch_deliver_row(struct relay_loop *l, const PGresult *r, int i, struct relay_outcome *o)
+static void
+relay_outcome_free(struct relay_outcome *o)
 {
-	struct relay_retry retry = {.attempt =
-	                                (int)db_get_i64(r, i, RELAY_BATCH_CLAIM_C_ATTEMPT) + 1,
-	                            .delay_ms = RELAY_BAD_ROW_MS};
+	free(o->sent.s);
+	free(o->retry_ids.s);
+	free(o->retry_ms.s);
+	free(o->retry_attempts.s);
+	free(o->claimed.s);
+}
+
+/* Hands job j (NULL: row id cannot be a job, kind says what it was) of attempt number
+ * attempt to the sink, and notes it in o as delivered or put off (a bad row for an hour).
+ * 0 delivered or put off, -1 when the sink broke. */
+static int
+relay_batch_deliver(struct relay_loop *l, const struct job *j, const char *id, const char *kind,
+                    int attempt, struct relay_outcome *o)
+{
+	struct relay_retry retry = {.attempt = attempt + 1, .delay_ms = RELAY_BAD_ROW_MS};
 	char *body = NULL, buf[24];
-	struct job j;
 	int rc = 1;
 
-	log_set_id(db_get(r, i, RELAY_BATCH_CLAIM_C_ID));
-	if (!relay_batch_row_job(r, i, &j) || (body = job_serialize(&j)) == NULL)
-		log_error("relay_bad_row kind=\"%.48s\"", db_get(r, i, RELAY_BATCH_CLAIM_C_KIND));
+	log_set_id(id);
+	if (j == NULL || (body = job_serialize(j)) == NULL)
+		log_error("relay_bad_row kind=\"%.48s\"", kind);
 	else
-		rc = l->sink.deliver(l->sink.arg, &j, body, &retry);
+		rc = l->sink.deliver(l->sink.arg, j, body, &retry);
 	log_set_id(NULL);
 	if (rc == 0) {
 		relay_batch_array_add(&o->sent, body);
 	} else if (rc > 0) {
-		relay_batch_array_add(&o->retry_ids, db_get(r, i, RELAY_BATCH_CLAIM_C_ID));
+		relay_batch_array_add(&o->retry_ids, id);
 		snprintf(buf, sizeof(buf), "%" PRId64, retry.delay_ms > 0 ? retry.delay_ms : 0);
 		relay_batch_array_add(&o->retry_ms, buf);
 		snprintf(buf, sizeof(buf), "%d", retry.attempt);
@@ -125,6 +136,18 @@ relay_batch_deliver_row(struct relay_loop *l, const PGresult *r, int i, struct r
 	}
 	free(body);
 	return rc < 0 ? -1 : 0;
+}
+
+/* Hands row i of a claim to the sink (relay_batch_deliver). */
+static int
+relay_batch_deliver_row(struct relay_loop *l, const PGresult *r, int i, struct relay_outcome *o)
+{
+	struct job j;
+	bool ok = relay_batch_row_job(r, i, &j);
+
+	return relay_batch_deliver(l, ok ? &j : NULL, db_get(r, i, RELAY_BATCH_CLAIM_C_ID),
+	                           db_get(r, i, RELAY_BATCH_CLAIM_C_KIND),
+	                           (int)db_get_i64(r, i, RELAY_BATCH_CLAIM_C_ATTEMPT), o);
 }
 
 /* Retires the delivered rows and reschedules the put-off ones, in the open transaction.
@@ -145,19 +168,41 @@ relay_batch_record(struct relay_loop *l, struct relay_outcome *o)
 	return 0;
 }
 
+/* The ids a claim must skip: the rows this batch claimed and the jobs handed over to the
+ * relay and not yet taken (their hand-over publishes them). A new string the caller frees. */
+static char *
+relay_batch_skip(const struct relay_loop *l, const struct relay_outcome *o)
+{
+	struct relay_array a = o->claimed;
+	char *s;
+
+	a.s = o->claimed.n > 0 ? xstrdup(o->claimed.s) : NULL;
+	a.cap = a.s != NULL ? o->claimed.len + 1 : 0;
+	if (l->hands != NULL) {
+		pthread_mutex_lock(&l->hands->mu);
+		for (int i = 0; i < l->hands->n; i++)
+			relay_batch_array_add(&a, l->hands->jobs[i].id);
+		pthread_mutex_unlock(&l->hands->mu);
+	}
+	s = relay_batch_array_copy(&a);
+	free(a.s);
+	return s;
+}
+
 /* Claims up to RELAY_BATCH - o->rows more due rows in the open transaction and hands them
  * to the sink. The number claimed, -1 on a database error, -2 when the sink broke. */
 static int
 relay_batch_claim(struct relay_loop *l, struct relay_outcome *o)
 {
-	char limit[16], *claimed = relay_batch_array_copy(&o->claimed);
-	const char *p[2] = {limit, claimed};
+	char limit[16], grace[24], *skip = relay_batch_skip(l, o);
+	const char *p[3] = {limit, skip, grace};
 	PGresult *r;
 	int n = -1;
 
 	snprintf(limit, sizeof(limit), "%d", RELAY_BATCH - o->rows);
+	snprintf(grace, sizeof(grace), "%" PRId64, o->grace_ms);
 	r = db_exec(l->conn, SQL_RELAY_BATCH_CLAIM, p);
-	free(claimed);
+	free(skip);
 	if (r == NULL)
 		return -1;
 	for (n = 0; n < PQntuples(r); n++) {
@@ -200,20 +245,22 @@ relay_batch_flush(struct relay_loop *l, struct relay_outcome *o)
 }
 
 /*
- * One transaction: claims up to RELAY_BATCH due rows, delivers them, flushes the sink
+ * One transaction: claims up to RELAY_BATCH due rows (written grace_ms ago or earlier, and
+ * not handed over), delivers them, flushes the sink
  * (claiming the rows that arrive meanwhile), retires the delivered rows (into
  * message_log) or schedules their retry, commits. Returns the number of rows claimed, -1 on
  * a database error, -2 when the sink broke (the transaction is rolled back either way, so
  * every row is claimed again later).
  */
 int
-relay_batch(struct relay_loop *l)
+relay_batch(struct relay_loop *l, int64_t grace_ms)
 {
 	struct relay_outcome o = {.sent = RELAY_JSON_ARRAY,
 	                          .retry_ids = RELAY_PG_ARRAY,
 	                          .retry_ms = RELAY_PG_ARRAY,
 	                          .retry_attempts = RELAY_PG_ARRAY,
-	                          .claimed = RELAY_PG_ARRAY};
+	                          .claimed = RELAY_PG_ARRAY,
+	                          .grace_ms = grace_ms};
 	int rc;
 
 	if (db_begin(l->conn) < 0) {
@@ -227,15 +274,55 @@ relay_batch(struct relay_loop *l)
 		goto fail;
 	}
 	rc = o.rows;
+	relay_count_published(RELAY_VIA_CLAIM, o.sent.n);
 	log_debug("relay_batch rows=%d sent=%d retried=%d", rc, o.sent.n, o.retry_ids.n);
 	goto out;
 fail:
 	db_rollback(l->conn);
 out:
-	free(o.sent.s);
-	free(o.retry_ids.s);
-	free(o.retry_ms.s);
-	free(o.retry_attempts.s);
-	free(o.claimed.s);
+	relay_outcome_free(&o);
+	return rc;
+}
+
+/* Takes the jobs handed over so far (at most RELAY_BATCH) into jobs; their number. */
+static int
+relay_batch_take_hands(struct relay_loop *l, struct job *jobs)
+{
+	int n;
+
+	pthread_mutex_lock(&l->hands->mu);
+	n = l->hands->n;
+	memcpy(jobs, l->hands->jobs, (size_t)n * sizeof(*jobs));
+	l->hands->n = 0;
+	pthread_mutex_unlock(&l->hands->mu);
+	return n;
+}
+
+/* Publishes the jobs handed over (see relay_internal.h). */
+int
+relay_batch_hands(struct relay_loop *l)
+{
+	static _Thread_local struct job jobs[RELAY_BATCH];
+	struct relay_outcome o = {.sent = RELAY_JSON_ARRAY,
+	                          .retry_ids = RELAY_PG_ARRAY,
+	                          .retry_ms = RELAY_PG_ARRAY,
+	                          .retry_attempts = RELAY_PG_ARRAY,
+	                          .claimed = RELAY_PG_ARRAY};
+	int n = l->hands != NULL ? relay_batch_take_hands(l, jobs) : 0, rc = n;
+
+	for (int i = 0; i < n && rc >= 0; i++)
+		if (relay_batch_deliver(l, &jobs[i], jobs[i].id, jobs[i].kind, jobs[i].attempt,
+		                        &o) < 0)
+			rc = -2;
+	if (rc >= 0 && o.sent.n > 0 && l->sink.flush != NULL && l->sink.flush(l->sink.arg, -1) != 0)
+		rc = -2;
+	if (rc >= 0 && relay_batch_record(l, &o) < 0)
+		rc = -1;
+	if (rc >= 0)
+		relay_count_published(RELAY_VIA_HANDOFF, o.sent.n);
+	if (n > 0)
+		log_debug("relay_hands rows=%d sent=%d retried=%d rc=%d", n, o.sent.n,
+		          o.retry_ids.n, rc);
+	relay_outcome_free(&o);
 	return rc;
 }

@@ -4,12 +4,25 @@
 #define SETTLE_RELAY_INTERNAL_H
 
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "relay.h"
 #include "util.h"
 
 #define RELAY_BATCH 200
+/* A sweep claims only rows older than this: a younger one may still be on its way to the
+ * relay of the process that wrote it (relay_hand), which publishes it without a claim. */
+#define RELAY_SWEEP_GRACE_MS 250
+
+/* The jobs handed over by relay_hand and not yet taken by the relay thread, and whether a
+ * relay_wake asked for a claim (rows written without a hand-over). Under mu. */
+struct relay_hands {
+	pthread_mutex_t mu;
+	struct job jobs[RELAY_BATCH];
+	int n;
+	bool claim;
+};
 
 /* The state of one running relay loop. */
 struct relay_loop {
@@ -19,6 +32,7 @@ struct relay_loop {
 	volatile int *stop;
 	int wake_fd; /* read end of the self-pipe, or -1: then poll in short slices */
 	bool listen; /* LISTEN settle_outbox (a relay alone); else woken through wake_fd */
+	struct relay_hands *hands; /* the thread's hand-overs (NULL for a relay alone) */
 	PGconn *conn;
 	bool sink_ok;
 	struct util_backoff backoff;
@@ -32,6 +46,18 @@ struct relay_loop {
  * a database error, -2 when the sink broke (the transaction is rolled back either way, so
  * every row is claimed again later).
  */
-int relay_batch(struct relay_loop *l) MUSTCHECK;
+int relay_batch(struct relay_loop *l, int64_t grace_ms) MUSTCHECK;
+
+/*
+ * Publishes the jobs handed over (relay_hand) without claiming their rows: delivers them,
+ * flushes the sink, then retires the delivered rows (relay_batch_sent) and reschedules the
+ * put-off ones, each in a statement of its own (autocommit). Returns the number taken, -1
+ * on a database error, -2 when the sink broke. Rows not retired stay in the outbox for a
+ * sweep to publish again (at least once; the workers skip a duplicate).
+ */
+int relay_batch_hands(struct relay_loop *l) MUSTCHECK;
+
+/* Counts n jobs published by way via (relay_published). */
+void relay_count_published(enum relay_via via, int n);
 
 #endif

@@ -7,20 +7,24 @@
 SELECT count(*) AS backlog FROM outbox
 
 -- unit: relay_batch_claim
--- Claims up to $1 due rows not claimed yet by this transaction ($2, a uuid array), the
--- longest due first, skipping rows another relay holds: statement_timestamp(), not now(),
--- so that a claim later in the transaction sees rows committed since it began. created_ms:
--- when the row was written, in epoch milliseconds.
+-- Claims up to $1 due rows not claimed yet by this transaction nor handed to this relay
+-- ($2, a uuid array) and written at least $3 milliseconds ago (a sweep leaves the youngest
+-- to the relay they are handed to), the longest due first, skipping rows another relay
+-- holds: statement_timestamp(), not now(), so that a claim later in the transaction sees
+-- rows committed since it began. created_ms: when the row was written, in epoch ms.
 -- returns: id, kind, resource_id, attempt, created_ms
 SELECT id, kind, resource_id, attempt,
        (extract(epoch from created_at) * 1000)::bigint AS created_ms
 FROM outbox WHERE available_at <= statement_timestamp() AND id <> ALL($2::uuid[])
+  AND created_at <= statement_timestamp() - $3::bigint * interval '1 millisecond'
 ORDER BY available_at LIMIT $1 FOR UPDATE SKIP LOCKED
 
 -- unit: relay_batch_sent
 -- Retires the delivered rows: $1 is a JSON array of their messages. Each row leaves the
--- outbox and its message enters the audit log, in one statement; logged_at is the moment
--- of this statement, just after the broker confirmed the batch.
+-- outbox and its message enters the audit log, in one statement (in a batch's transaction,
+-- or alone for hand-overs); logged_at is the moment of this statement, just after the
+-- broker confirmed the batch. A row gone already (a sweep of another relay published it
+-- too) logs nothing.
 WITH m AS (SELECT e FROM jsonb_array_elements($1::jsonb) AS e),
 sent AS (DELETE FROM outbox o USING m WHERE o.id = (m.e->>'id')::uuid RETURNING o.id)
 INSERT INTO message_log (message_id, routing_key, payload, logged_at)

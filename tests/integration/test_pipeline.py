@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 
+import requests
 
 from pipeline_helpers import (Client, Supervisor, assert_each_job_once, jobs_logged, login, poll,
                               q, q1, run_threads, stats, storage_chunk_path, streaming_body)
@@ -84,6 +85,65 @@ def test_concurrent_uploads_each_job_once(settle, db, amqp):
     done = sum(jobs_logged(w, ids) for w in workers)
     assert done == n_uploads, f"workers logged {done} upload.complete jobs, want {n_uploads}"
     print(f"\n{n_uploads} uploads by {n_threads} clients consistent in {elapsed:.1f}s")
+
+
+def relay_published(api):
+    """{via: jobs} of settle_relay_published_total in the api's /metrics."""
+    out = {}
+    for line in requests.get(f"{api.url}/metrics", timeout=10).text.splitlines():
+        if line.startswith("settle_relay_published_total{via="):
+            out[line.split('"')[1]] = int(line.rsplit(" ", 1)[1])
+    return out
+
+
+def test_relay_handoff(settle, db, amqp):
+    """POST /projects and PUT /uploads/{id}/complete hand their job to the api's relay, which
+    publishes it without claiming the outbox row (settle_relay_published_total{via=
+    "handoff"}); a route that does not (a file's DELETE) wakes the relay to claim; a row
+    written with no relay told (as the workers write) waits for a sweep, which leaves rows
+    younger than 250 ms to the relay they may be handed to. Each job is published once,
+    logged once and run once."""
+    api = settle.api(SETTLE_THREADS=4)
+    settle.worker()
+    client = login(settle, api)
+    assert relay_published(api) == {"claim": 0, "handoff": 0}
+    project = client.create_project()
+    ids = run_threads(4, lambda i: client_upload(api, client, project, i), list(range(8)),
+                      timeout=120)
+    wait_all_consistent(client, ids, timeout=60)
+    after = relay_published(api)
+    assert after["handoff"] == 9, after  # the project and the 8 uploads
+    assert after["claim"] == 0, after
+    everything = [project] + ids
+    assert_each_job_once(db, ids)
+    logged = q(db, "SELECT message_id, count(*) FROM message_log"
+                   " WHERE payload->>'resource_id' = ANY(%s) GROUP BY 1", (everything,))
+    assert len(logged) == 9 and all(n == 1 for _, n in logged), logged
+    assert q1(db, "SELECT count(*) FROM outbox WHERE resource_id = ANY(%s::uuid[])",
+              (everything,)) == 0
+
+    # A route that does not hand over: the relay claims its row when woken.
+    file_id = client.create_file(project, ids[0], "handoff-0.bin")
+    client.call("DELETE", f"/files/{file_id}", 202)
+    poll(lambda: relay_published(api)["claim"] >= 1, 30, what="the DELETE's job claimed")
+
+    # A row no relay was told of: published by a sweep (every second), once 250 ms old.
+    before = relay_published(api)["claim"]
+    t0 = time.monotonic()
+    with db.cursor() as cur:
+        cur.execute("INSERT INTO outbox (id, kind, resource_id) VALUES (%s, 'project.initialize',"
+                    " %s)", (str(uuid.uuid4()), project))
+    db.commit()
+    poll(lambda: relay_published(api)["claim"] > before, 30, interval=0.05,
+         what="the sweep to claim the row")
+    took = time.monotonic() - t0
+    assert took >= 0.2, f"claimed after {took:.3f}s: the sweep did not leave it its grace"
+    assert relay_published(api)["handoff"] == 9
+
+
+def client_upload(api, client, project, i):
+    c = Client(api, client.headers["Authorization"])
+    return c.upload(project, blob(2000 + i, seed=f"h{i}"), name=f"handoff-{i}.bin")
 
 
 # ---- 7. inline mode ----------------------------------------------------------------------
