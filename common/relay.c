@@ -210,9 +210,9 @@ relay_claim_asked(struct relay_loop *l)
 	return asked;
 }
 
-/* Does whatever is due: the jobs handed over, a drain (on a notification or relay_wake at
- * once; on a sweep, of the rows older than RELAY_SWEEP_GRACE_MS), backlog count, keepalive.
- * 0, -1 (database) or -2 (sink). */
+/* Does whatever is due: the jobs handed over and the retirement of those published, a drain (on a
+ * notification or relay_wake at once; on a sweep, of the rows older than RELAY_SWEEP_GRACE_MS),
+ * backlog count, keepalive. 0, -1 (database) or -2 (sink). */
 static int
 relay_tick(struct relay_loop *l, bool notified)
 {
@@ -220,7 +220,7 @@ relay_tick(struct relay_loop *l, bool notified)
 	bool asked;
 	int rc;
 
-	if (l->hands != NULL && (rc = relay_batch_hands(l)) < 0)
+	if ((rc = relay_batch_hands(l)) < 0 || (rc = relay_batch_retire(l, false)) < 0)
 		return rc;
 	asked = relay_claim_asked(l) || notified;
 	if (asked || now >= l->next_sweep) {
@@ -279,11 +279,17 @@ relay_loop_run(struct relay_loop *l)
 		if (!woke && !relay_hands_waiting(l)) {
 			int64_t next =
 			    relay_min(relay_min(l->next_sweep, l->next_keepalive), l->next_count);
+
+			if (l->retire_at > 0)
+				next = relay_min(next, l->retire_at);
 			enum relay_woke w = relay_wait(l, next - util_now_ms(), PQsocket(l->conn));
 			/* A poke (relay_wake, relay_hand) is seen by relay_tick in l->hands. */
 			woke = w == RELAY_SOCKET && relay_take_notifies(l) != 0;
 		}
 	}
+	if (l->conn != NULL && relay_batch_retire(l, true) < 0)
+		log_warn("relay_retire_failed at=stop");
+	relay_batch_free(l);
 	log_info("relay_stopped");
 	PQfinish(l->conn);
 	l->conn = NULL;

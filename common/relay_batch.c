@@ -168,8 +168,9 @@ relay_batch_record(struct relay_loop *l, struct relay_outcome *o)
 	return 0;
 }
 
-/* The ids a claim must skip: the rows this batch claimed and the jobs handed over to the
- * relay and not yet taken (their hand-over publishes them). A new string the caller frees. */
+/* The ids a claim must skip: the rows this batch claimed, and the jobs handed over to the
+ * relay and not yet retired (their hand-over publishes and retires them). A new string the caller
+ * frees. */
 static char *
 relay_batch_skip(const struct relay_loop *l, const struct relay_outcome *o)
 {
@@ -178,6 +179,8 @@ relay_batch_skip(const struct relay_loop *l, const struct relay_outcome *o)
 
 	a.s = o->claimed.n > 0 ? xstrdup(o->claimed.s) : NULL;
 	a.cap = a.s != NULL ? o->claimed.len + 1 : 0;
+	if (l->retiring != NULL && l->retiring->claimed.n > 0)
+		relay_batch_array_put(&a, a.n++ == 0 ? a.open : ',', l->retiring->claimed.s + 1);
 	if (l->hands != NULL) {
 		pthread_mutex_lock(&l->hands->mu);
 		for (int i = 0; i < l->hands->n; i++)
@@ -284,17 +287,60 @@ out:
 	return rc;
 }
 
-/* Takes the jobs handed over so far (at most RELAY_BATCH) into jobs; their number. */
+/* Takes the first jobs handed over, at most max, into jobs; their number. */
 static int
-relay_batch_take_hands(struct relay_loop *l, struct job *jobs)
+relay_batch_take_hands(struct relay_loop *l, struct job *jobs, int max)
 {
 	int n;
 
 	pthread_mutex_lock(&l->hands->mu);
-	n = l->hands->n;
+	n = l->hands->n < max ? l->hands->n : max;
 	memcpy(jobs, l->hands->jobs, (size_t)n * sizeof(*jobs));
-	l->hands->n = 0;
+	memmove(l->hands->jobs, l->hands->jobs + n, (size_t)(l->hands->n - n) * sizeof(*jobs));
+	l->hands->n -= n;
 	pthread_mutex_unlock(&l->hands->mu);
+	return n;
+}
+
+static struct relay_outcome *
+relay_outcome_new(void)
+{
+	struct relay_outcome *o = xcalloc(1, sizeof(*o));
+
+	*o = (struct relay_outcome){.sent = RELAY_JSON_ARRAY,
+	                            .retry_ids = RELAY_PG_ARRAY,
+	                            .retry_ms = RELAY_PG_ARRAY,
+	                            .retry_attempts = RELAY_PG_ARRAY,
+	                            .claimed = RELAY_PG_ARRAY};
+	return o;
+}
+
+void
+relay_batch_free(struct relay_loop *l)
+{
+	if (l->retiring != NULL) {
+		relay_outcome_free(l->retiring);
+		free(l->retiring);
+	}
+	l->retiring = NULL;
+	l->retire_at = 0;
+}
+
+/* Takes the jobs handed over and delivers them, noting them in o (their ids in
+ * o->claimed). The number taken, or -1 when the sink broke. */
+static int
+relay_batch_deliver_hands(struct relay_loop *l, struct relay_outcome *o)
+{
+	static _Thread_local struct job jobs[RELAY_BATCH];
+	int n = relay_batch_take_hands(l, jobs, RELAY_BATCH - o->rows);
+
+	for (int i = 0; i < n; i++) {
+		relay_batch_array_add(&o->claimed, jobs[i].id);
+		if (relay_batch_deliver(l, &jobs[i], jobs[i].id, jobs[i].kind, jobs[i].attempt, o) <
+		    0)
+			return -1;
+	}
+	o->rows += n;
 	return n;
 }
 
@@ -302,27 +348,63 @@ relay_batch_take_hands(struct relay_loop *l, struct job *jobs)
 int
 relay_batch_hands(struct relay_loop *l)
 {
-	static _Thread_local struct job jobs[RELAY_BATCH];
-	struct relay_outcome o = {.sent = RELAY_JSON_ARRAY,
-	                          .retry_ids = RELAY_PG_ARRAY,
-	                          .retry_ms = RELAY_PG_ARRAY,
-	                          .retry_attempts = RELAY_PG_ARRAY,
-	                          .claimed = RELAY_PG_ARRAY};
-	int n = l->hands != NULL ? relay_batch_take_hands(l, jobs) : 0, rc = n;
+	int64_t until = util_now_ms() + RELAY_JOIN_MS;
+	int taken = 0, n, rc = 0;
+	char buf[64];
 
-	for (int i = 0; i < n && rc >= 0; i++)
-		if (relay_batch_deliver(l, &jobs[i], jobs[i].id, jobs[i].kind, jobs[i].attempt,
-		                        &o) < 0)
-			rc = -2;
-	if (rc >= 0 && o.sent.n > 0 && l->sink.flush != NULL && l->sink.flush(l->sink.arg, -1) != 0)
+	if (l->hands == NULL)
+		return 0;
+	if (l->retiring == NULL)
+		l->retiring = relay_outcome_new();
+	if ((n = relay_batch_deliver_hands(l, l->retiring)) < 0) {
 		rc = -2;
-	if (rc >= 0 && relay_batch_record(l, &o) < 0)
+		goto fail;
+	}
+	taken += n;
+	while (n > 0 && l->sink.flush != NULL) {
+		bool join = l->retiring->rows < RELAY_BATCH && util_now_ms() < until;
+
+		rc = l->sink.flush(l->sink.arg, join ? l->wake_fd : -1);
+		if (rc < 0) {
+			rc = -2;
+			goto fail;
+		}
+		if (rc == 0)
+			break;
+		while (read(l->wake_fd, buf, sizeof(buf)) > 0)
+			;
+		if ((n = relay_batch_deliver_hands(l, l->retiring)) < 0) {
+			rc = -2;
+			goto fail;
+		}
+		taken += n;
+		n = 1; /* flush again, for what was delivered before the poke at least */
+	}
+	if (taken > 0 && l->retire_at == 0)
+		l->retire_at = util_now_ms() + RELAY_RETIRE_MS;
+	if (l->retiring->rows >= RELAY_BATCH && relay_batch_retire(l, true) < 0)
+		return -1;
+	return taken;
+fail:
+	relay_batch_free(l);
+	return rc;
+}
+
+/* Retires the hand-overs published (see relay_internal.h). */
+int
+relay_batch_retire(struct relay_loop *l, bool now)
+{
+	struct relay_outcome *o = l->retiring;
+	int rc = 0;
+
+	if (o == NULL || o->rows == 0 || (!now && util_now_ms() < l->retire_at))
+		return 0;
+	if (relay_batch_record(l, o) < 0)
 		rc = -1;
-	if (rc >= 0)
-		relay_count_published(RELAY_VIA_HANDOFF, o.sent.n);
-	if (n > 0)
-		log_debug("relay_hands rows=%d sent=%d retried=%d rc=%d", n, o.sent.n,
-		          o.retry_ids.n, rc);
-	relay_outcome_free(&o);
+	else
+		relay_count_published(RELAY_VIA_HANDOFF, o->sent.n);
+	log_debug("relay_hands rows=%d sent=%d retried=%d rc=%d", o->rows, o->sent.n,
+	          o->retry_ids.n, rc);
+	relay_batch_free(l);
 	return rc;
 }
