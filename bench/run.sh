@@ -308,7 +308,8 @@ stats_end() { # FLOWS: waits for the flush, records the counts and the top state
 	} >"$OUT/statements-$STATS_NAME.txt"
 }
 
-# When a job was published: the relay's message_log row (logged_at, after the confirm) once
+# When a job was published: the relay's message_log row (logged_at, the moment the relay
+# published it; written once the broker confirmed it) once
 # outbox rows are deleted on publish; outbox.sent_at (set in the relay's claiming
 # transaction, before the publish) while that column exists.
 HAS_SENT_AT=$(sql -c "SELECT count(*) FROM information_schema.columns
@@ -316,7 +317,7 @@ HAS_SENT_AT=$(sql -c "SELECT count(*) FROM information_schema.columns
 if [ "$HAS_SENT_AT" = 1 ]; then
 	put published_from "outbox.sent_at (the relay's claiming transaction, before the publish and its confirm)"
 else
-	put published_from "message_log.logged_at (the relay's confirmed publish)"
+	put published_from "message_log.logged_at (when the relay published the job; the broker confirmed it before its row was retired)"
 fi
 # SQL of (resource_id, published) for the upload.complete jobs of the uploads in CTE u.
 published_sql() {

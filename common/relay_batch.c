@@ -90,8 +90,8 @@ relay_batch_row_job(const PGresult *r, int i, struct job *j)
 	return true;
 }
 
-/* What one batch delivered (messages, a JSON array) and what it put off (ids, delays and
- * next attempt numbers, Postgres arrays). */
+/* What one batch delivered (a JSON array of {"at": when published, "m": the message}) and
+ * what it put off (ids, delays and next attempt numbers, Postgres arrays). */
 struct relay_outcome {
 	struct relay_array sent, retry_ids, retry_ms, retry_attempts, claimed;
 	int rows;
@@ -126,7 +126,10 @@ relay_batch_deliver(struct relay_loop *l, const struct job *j, const char *id, c
 		rc = l->sink.deliver(l->sink.arg, j, body, &retry);
 	log_set_id(NULL);
 	if (rc == 0) {
-		relay_batch_array_add(&o->sent, body);
+		char *sent = xasprintf("{\"at\":%" PRId64 ",\"m\":%s}", util_wall_ms(), body);
+
+		relay_batch_array_add(&o->sent, sent);
+		free(sent);
 	} else if (rc > 0) {
 		relay_batch_array_add(&o->retry_ids, id);
 		snprintf(buf, sizeof(buf), "%" PRId64, retry.delay_ms > 0 ? retry.delay_ms : 0);

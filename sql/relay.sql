@@ -20,16 +20,18 @@ FROM outbox WHERE available_at <= statement_timestamp() AND id <> ALL($2::uuid[]
 ORDER BY available_at LIMIT $1 FOR UPDATE SKIP LOCKED
 
 -- unit: relay_batch_sent
--- Retires the delivered rows: $1 is a JSON array of their messages. Each row leaves the
--- outbox and its message enters the audit log, in one statement (in a batch's transaction,
--- or alone for hand-overs); logged_at is the moment of this statement, just after the
--- broker confirmed the batch. A row gone already (a sweep of another relay published it
--- too) logs nothing.
-WITH m AS (SELECT e FROM jsonb_array_elements($1::jsonb) AS e),
-sent AS (DELETE FROM outbox o USING m WHERE o.id = (m.e->>'id')::uuid RETURNING o.id)
+-- Retires the delivered rows: $1 is a JSON array of {"at", "m"}, each a message (m) and
+-- when the relay published it (at, epoch ms; the broker confirmed it before this statement).
+-- Each row leaves the outbox and its message enters the audit log with logged_at = at, in
+-- one statement (in a claim batch's transaction, or alone for hand-overs, which are retired
+-- up to 20 ms after their publish). A row gone already (a sweep of another relay published
+-- it too) logs nothing.
+WITH m AS (SELECT e->'m' AS msg, (e->>'at')::bigint AS at
+           FROM jsonb_array_elements($1::jsonb) AS e),
+sent AS (DELETE FROM outbox o USING m WHERE o.id = (m.msg->>'id')::uuid RETURNING o.id)
 INSERT INTO message_log (message_id, routing_key, payload, logged_at)
-SELECT m.e->>'id', m.e->>'kind', m.e, clock_timestamp()
-FROM m JOIN sent ON sent.id = (m.e->>'id')::uuid
+SELECT m.msg->>'id', m.msg->>'kind', m.msg, to_timestamp(m.at / 1000.0)
+FROM m JOIN sent ON sent.id = (m.msg->>'id')::uuid
 
 -- unit: relay_batch_retry
 -- Puts off the rows $1 (a uuid array) the sink could not deliver: each is due again after

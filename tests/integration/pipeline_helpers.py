@@ -527,6 +527,13 @@ def assert_each_job_once(db, upload_ids):
     """Every upload has exactly one job message (outbox or published), one job_runs row for that very message id
     (outcome consistent), consistent_at set and no error; returns the totals."""
     ids = [str(i) for i in upload_ids]
+    # The relay retires a published job's row (outbox -> message_log) after the broker's
+    # confirm, and a hand-over up to 20 ms later: a worker may have run the job already.
+    # Wait until every row whose job ran is retired (a sweep retires those of a relay that
+    # stopped in between).
+    poll(lambda: q1(db, "SELECT count(*) = 0 FROM outbox o WHERE o.resource_id = ANY(%s::uuid[])"
+                        " AND EXISTS (SELECT FROM job_runs j WHERE j.message_id = o.id)",
+                    (ids,)), 15, 0.05, what="the relay to retire the rows of the jobs run")
     rows = q(db, "SELECT o.resource_id::text, o.id::text, o.sent,"
                  " j.message_id::text, j.outcome, j.attempt"
                  " FROM " + JOBS + " LEFT JOIN job_runs j ON j.message_id = o.id"

@@ -121,6 +121,12 @@ def test_relay_handoff(settle, db, amqp):
     logged = q(db, "SELECT message_id, count(*) FROM message_log"
                    " WHERE payload->>'resource_id' = ANY(%s) GROUP BY 1", (everything,))
     assert len(logged) == 9 and all(n == 1 for _, n in logged), logged
+    # logged_at is when the relay published the job: after its complete committed.
+    late = q(db, "SELECT u.id, m.logged_at - u.completed_at FROM uploads u JOIN message_log m"
+                 " ON m.payload->>'resource_id' = u.id::text WHERE u.id = ANY(%s::uuid[])"
+                 " AND NOT m.logged_at BETWEEN u.completed_at AND u.completed_at"
+                 " + interval '10 seconds'", (ids,))
+    assert late == [], late
     assert q1(db, "SELECT count(*) FROM outbox WHERE resource_id = ANY(%s::uuid[])",
               (everything,)) == 0
 
