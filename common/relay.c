@@ -181,38 +181,27 @@ relay_ready(struct relay_loop *l)
 	return true;
 }
 
-/* Whether jobs were handed over and wait (no: without hand-overs). */
+/* What waits in l->hands: whether jobs were handed over or a claim asked for (relay_wake),
+ * and with take, whether a claim was asked for, which it then clears. false without
+ * hand-overs (a relay alone). */
 static bool
-relay_hands_waiting(struct relay_loop *l)
+relay_hands_look(struct relay_loop *l, bool take)
 {
-	bool waiting;
+	bool seen;
 
 	if (l->hands == NULL)
 		return false;
 	pthread_mutex_lock(&l->hands->mu);
-	waiting = l->hands->n > 0 || l->hands->claim;
+	seen = l->hands->claim || (!take && l->hands->n > 0);
+	if (take)
+		l->hands->claim = false;
 	pthread_mutex_unlock(&l->hands->mu);
-	return waiting;
+	return seen;
 }
 
-/* Whether relay_wake asked for a claim since the last call. */
-static bool
-relay_claim_asked(struct relay_loop *l)
-{
-	bool asked;
-
-	if (l->hands == NULL)
-		return false;
-	pthread_mutex_lock(&l->hands->mu);
-	asked = l->hands->claim;
-	l->hands->claim = false;
-	pthread_mutex_unlock(&l->hands->mu);
-	return asked;
-}
-
-/* Does whatever is due: the jobs handed over and the retirement of those published, a drain (on a
- * notification or relay_wake at once; on a sweep, of the rows older than RELAY_SWEEP_GRACE_MS),
- * backlog count, keepalive. 0, -1 (database) or -2 (sink). */
+/* Does whatever is due: the jobs handed over and the retirement of those published, a
+ * drain (on a notification or relay_wake at once; on a sweep, of the rows older than
+ * RELAY_SWEEP_GRACE_MS), backlog count, keepalive. 0, -1 (database) or -2 (sink). */
 static int
 relay_tick(struct relay_loop *l, bool notified)
 {
@@ -222,7 +211,7 @@ relay_tick(struct relay_loop *l, bool notified)
 
 	if ((rc = relay_batch_hands(l)) < 0 || (rc = relay_batch_retire(l, false)) < 0)
 		return rc;
-	asked = relay_claim_asked(l) || notified;
+	asked = relay_hands_look(l, true) || notified;
 	if (asked || now >= l->next_sweep) {
 		if ((rc = relay_drain(l, asked ? 0 : RELAY_SWEEP_GRACE_MS)) < 0)
 			return rc;
@@ -276,7 +265,7 @@ relay_loop_run(struct relay_loop *l)
 			continue;
 		}
 		woke = n > 0;
-		if (!woke && !relay_hands_waiting(l)) {
+		if (!woke && !relay_hands_look(l, false)) {
 			int64_t next =
 			    relay_min(relay_min(l->next_sweep, l->next_keepalive), l->next_count);
 
