@@ -53,6 +53,16 @@ relay_batch_array_add(struct relay_array *a, const char *item)
 	relay_batch_array_put(a, a->n++ == 0 ? a->open : ',', item);
 }
 
+/* Adds the items of b to a. */
+static void
+relay_batch_array_join(struct relay_array *a, const struct relay_array *b)
+{
+	if (b->n > 0) {
+		relay_batch_array_put(a, a->n == 0 ? a->open : ',', b->s + 1);
+		a->n += b->n;
+	}
+}
+
 /* The literal so far, closed, in a new string the caller frees (a stays open). */
 static char *
 relay_batch_array_copy(const struct relay_array *a)
@@ -97,6 +107,12 @@ struct relay_outcome {
 	int rows;
 	int64_t grace_ms; /* claim rows written at least this long ago */
 };
+
+#define RELAY_OUTCOME_INIT                                                                         \
+	{                                                                                          \
+		.sent = RELAY_JSON_ARRAY, .retry_ids = RELAY_PG_ARRAY, .retry_ms = RELAY_PG_ARRAY, \
+		.retry_attempts = RELAY_PG_ARRAY, .claimed = RELAY_PG_ARRAY                        \
+	}
 
 static void
 relay_outcome_free(struct relay_outcome *o)
@@ -177,13 +193,12 @@ relay_batch_record(struct relay_loop *l, struct relay_outcome *o)
 static char *
 relay_batch_skip(const struct relay_loop *l, const struct relay_outcome *o)
 {
-	struct relay_array a = o->claimed;
+	struct relay_array a = RELAY_PG_ARRAY;
 	char *s;
 
-	a.s = o->claimed.n > 0 ? xstrdup(o->claimed.s) : NULL;
-	a.cap = a.s != NULL ? o->claimed.len + 1 : 0;
-	if (l->retiring != NULL && l->retiring->claimed.n > 0)
-		relay_batch_array_put(&a, a.n++ == 0 ? a.open : ',', l->retiring->claimed.s + 1);
+	relay_batch_array_join(&a, &o->claimed);
+	if (l->retiring != NULL)
+		relay_batch_array_join(&a, &l->retiring->claimed);
 	if (l->hands != NULL) {
 		pthread_mutex_lock(&l->hands->mu);
 		for (int i = 0; i < l->hands->n; i++)
@@ -225,11 +240,12 @@ relay_batch_claim(struct relay_loop *l, struct relay_outcome *o)
 }
 
 /* Waits until the sink has everything delivered so far. While it waits (at most
- * RELAY_JOIN_MS, up to RELAY_BATCH rows), rows committed meanwhile join the batch: a poke
- * claims and delivers them at once, so they wait for their own confirm, not for this
- * batch's first. 0, -1 (database) or -2 (sink). */
+ * RELAY_JOIN_MS, up to RELAY_BATCH rows), jobs that arrive meanwhile join the batch: a poke
+ * has more() take and deliver them at once (claimed rows, or hand-overs), so they wait for
+ * their own confirm, not for this batch's first. 0, -1 (database) or -2 (sink). */
 static int
-relay_batch_flush(struct relay_loop *l, struct relay_outcome *o)
+relay_batch_flush(struct relay_loop *l, struct relay_outcome *o,
+                  int (*more)(struct relay_loop *, struct relay_outcome *))
 {
 	int64_t until = util_now_ms() + RELAY_JOIN_MS;
 	char buf[64];
@@ -244,7 +260,7 @@ relay_batch_flush(struct relay_loop *l, struct relay_outcome *o)
 			return 0;
 		while (read(l->wake_fd, buf, sizeof(buf)) > 0)
 			;
-		if ((rc = relay_batch_claim(l, o)) < 0)
+		if ((rc = more(l, o)) < 0)
 			return rc;
 	}
 	return 0;
@@ -261,19 +277,16 @@ relay_batch_flush(struct relay_loop *l, struct relay_outcome *o)
 int
 relay_batch(struct relay_loop *l, int64_t grace_ms)
 {
-	struct relay_outcome o = {.sent = RELAY_JSON_ARRAY,
-	                          .retry_ids = RELAY_PG_ARRAY,
-	                          .retry_ms = RELAY_PG_ARRAY,
-	                          .retry_attempts = RELAY_PG_ARRAY,
-	                          .claimed = RELAY_PG_ARRAY,
-	                          .grace_ms = grace_ms};
+	struct relay_outcome o = RELAY_OUTCOME_INIT;
 	int rc;
 
+	o.grace_ms = grace_ms;
 	if (db_begin(l->conn) < 0) {
 		rc = -1;
 		goto fail;
 	}
-	if ((rc = relay_batch_claim(l, &o)) < 0 || (rc = relay_batch_flush(l, &o)) < 0)
+	if ((rc = relay_batch_claim(l, &o)) < 0 ||
+	    (rc = relay_batch_flush(l, &o, relay_batch_claim)) < 0)
 		goto fail;
 	if (relay_batch_record(l, &o) < 0 || db_commit(l->conn) < 0) {
 		rc = -1;
@@ -308,13 +321,9 @@ relay_batch_take_hands(struct relay_loop *l, struct job *jobs, int max)
 static struct relay_outcome *
 relay_outcome_new(void)
 {
-	struct relay_outcome *o = xcalloc(1, sizeof(*o));
+	struct relay_outcome *o = xmalloc(sizeof(*o));
 
-	*o = (struct relay_outcome){.sent = RELAY_JSON_ARRAY,
-	                            .retry_ids = RELAY_PG_ARRAY,
-	                            .retry_ms = RELAY_PG_ARRAY,
-	                            .retry_attempts = RELAY_PG_ARRAY,
-	                            .claimed = RELAY_PG_ARRAY};
+	*o = (struct relay_outcome)RELAY_OUTCOME_INIT;
 	return o;
 }
 
@@ -330,7 +339,7 @@ relay_batch_free(struct relay_loop *l)
 }
 
 /* Takes the jobs handed over and delivers them, noting them in o (their ids in
- * o->claimed). The number taken, or -1 when the sink broke. */
+ * o->claimed). The number taken, or -2 when the sink broke. */
 static int
 relay_batch_deliver_hands(struct relay_loop *l, struct relay_outcome *o)
 {
@@ -341,7 +350,7 @@ relay_batch_deliver_hands(struct relay_loop *l, struct relay_outcome *o)
 		relay_batch_array_add(&o->claimed, jobs[i].id);
 		if (relay_batch_deliver(l, &jobs[i], jobs[i].id, jobs[i].kind, jobs[i].attempt, o) <
 		    0)
-			return -1;
+			return -2;
 	}
 	o->rows += n;
 	return n;
@@ -351,46 +360,24 @@ relay_batch_deliver_hands(struct relay_loop *l, struct relay_outcome *o)
 int
 relay_batch_hands(struct relay_loop *l)
 {
-	int64_t until = util_now_ms() + RELAY_JOIN_MS;
-	int taken = 0, n, rc = 0;
-	char buf[64];
+	int sent, rc;
 
 	if (l->hands == NULL)
 		return 0;
 	if (l->retiring == NULL)
 		l->retiring = relay_outcome_new();
-	if ((n = relay_batch_deliver_hands(l, l->retiring)) < 0) {
-		rc = -2;
-		goto fail;
+	sent = l->retiring->sent.n;
+	if ((rc = relay_batch_deliver_hands(l, l->retiring)) < 0 ||
+	    (l->retiring->sent.n > sent &&
+	     (rc = relay_batch_flush(l, l->retiring, relay_batch_deliver_hands)) < 0)) {
+		relay_batch_free(l);
+		return rc;
 	}
-	taken += n;
-	while (n > 0 && l->sink.flush != NULL) {
-		bool join = l->retiring->rows < RELAY_BATCH && util_now_ms() < until;
-
-		rc = l->sink.flush(l->sink.arg, join ? l->wake_fd : -1);
-		if (rc < 0) {
-			rc = -2;
-			goto fail;
-		}
-		if (rc == 0)
-			break;
-		while (read(l->wake_fd, buf, sizeof(buf)) > 0)
-			;
-		if ((n = relay_batch_deliver_hands(l, l->retiring)) < 0) {
-			rc = -2;
-			goto fail;
-		}
-		taken += n;
-		n = 1; /* flush again, for what was delivered before the poke at least */
-	}
-	if (taken > 0 && l->retire_at == 0)
+	if (l->retiring->rows > 0 && l->retire_at == 0)
 		l->retire_at = util_now_ms() + RELAY_RETIRE_MS;
 	if (l->retiring->rows >= RELAY_BATCH && relay_batch_retire(l, true) < 0)
 		return -1;
-	return taken;
-fail:
-	relay_batch_free(l);
-	return rc;
+	return 0;
 }
 
 /* Retires the hand-overs published (see relay_internal.h). */

@@ -101,7 +101,7 @@ host_port() {
 	elif port_free "$default"; then
 		port=$default
 	else
-		port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+		port=$(free_port)
 		say "port $default is in use; publishing $port instead ($var)"
 	fi
 	export "$var=$port"

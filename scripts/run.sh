@@ -128,7 +128,7 @@ if [ -z "${SETTLE_LISTEN:-}" ]; then
 	if port_free 8080; then
 		SETTLE_LISTEN=127.0.0.1:8080
 	else
-		port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+		port=$(free_port)
 		say "port 8080 is taken; using $port"
 		SETTLE_LISTEN=127.0.0.1:$port
 	fi
