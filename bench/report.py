@@ -276,6 +276,44 @@ def stmtcost(outdir, key, name):
     return out
 
 
+def pgstages(R, outdir, c16):
+    """Postgres's backends' CPU by the stage of a statement's life (bench/pgstages.py's
+    pgstages-poll16.tsv and pgstages-tpcb.tsv): the share of the samples, and that share of the
+    backends' CPU per flow (3b's whole phase) or per transaction (TPC-B's median run)."""
+    def load_tsv(name):
+        path = os.path.join(outdir, f"pgstages-{name}.tsv")
+        if not os.path.exists(path):
+            return None
+        rows = [line.rstrip("\n").split("\t") for line in open(path)]
+        rows = [(k, int(v)) for k, v in rows if v.isdigit()]
+        total = dict(rows).get("total", 0)
+        return (total, [(k, v) for k, v in rows if k != "total"]) if total else None
+
+    flow, tpcb = load_tsv("poll16"), load_tsv("tpcb")
+    if flow is None:
+        return ["\n(No Postgres stages: perf did not sample the 3b phase; see bench/out/logs/pgstages.log.)\n"]
+    flow_ms = cpu_ms(R, "poll16", ("pg_backend",))[1]["pg_backend"]
+    runs = sorted(r["pg_backend"] for r in ref_cpu_ms(R, "b", ("pg_backend",)))
+    tpcb_ms = runs[len(runs) // 2] if runs else NAN
+    tshare = dict(tpcb[1]) if tpcb else {}
+    ttotal = tpcb[0] if tpcb else 0
+    out = [f"\n### Postgres's backends' CPU by stage: 3b. polling, {c16} clients, beside TPC-B\n",
+           "pg_stat_statements times only the executor's run; this puts each of the backends' CPU "
+           "samples (`perf record -g`, 499 Hz, the middle round of 3b and the TPC-B run after "
+           "the phase) in the stage of a statement's life on its call stack (bench/pgstages.py): "
+           "the outermost one, so that a foreign-key check's executor counts in \"executor finish\", "
+           "but planning and the WAL flush wherever they happen. ms = the share × the backends' CPU "
+           "per flow (the table above) or per TPC-B transaction (its median run).\n",
+           f"| stage | 3b share ({flow[0]} samples) | 3b ms per flow | TPC-B share ({ttotal} samples) | "
+           "TPC-B ms per transaction |", "|---|---|---|---|---|"]
+    for k, v in flow[1]:
+        share = v / flow[0]
+        t = tshare.get(k, 0) / ttotal if ttotal else NAN
+        out.append(f"| {k} | {f(100 * share, 1)}% | {f(share * flow_ms, 2)} | "
+                   f"{f(100 * t, 1) + '%' if ttotal else '?'} | {f(t * tpcb_ms, 3)} |")
+    return out
+
+
 def report(results, notes):
     R = Results(load(results))
     n = R.rounds
@@ -424,6 +462,7 @@ def report(results, notes):
                    f"{R.get(key + '_stmts')} | {f(per(key, 'stmts'), 2)} | {f(per(key, 'pg_ms'), 2)} | "
                    f"{f(per(key, 'wal_bytes'), 0)} |")
     out += cpu_per_flow(R, c16)
+    out += pgstages(R, os.path.dirname(results), c16)
     out += stmtcost(os.path.dirname(results), "poll16", f"3b. polling, {c16} clients")
 
     # ---- time to consistency, per round

@@ -3,7 +3,8 @@
 # ones that are missing. Silent when nothing is missing.
 #
 #   scripts/deps.sh            build, run and test dependencies
-#   scripts/deps.sh --bench    also wrk, postgresql-contrib (pgbench) and what --swift adds
+#   scripts/deps.sh --bench    also wrk, postgresql-contrib (pgbench), linux-perf (Postgres's
+#                              CPU by stage: bench/pgstages.py) and what --swift adds
 #                              (`make bench` has a Swift phase)
 #   scripts/deps.sh --swift    also OpenStack Swift and memcached (scripts/swift.sh); implied
 #                              by SETTLE_STORAGE=swift
@@ -27,7 +28,7 @@ swift=0
 for arg in "$@"; do
 	case "$arg" in
 	--bench)
-		packages+=(wrk postgresql-contrib)
+		packages+=(wrk postgresql-contrib linux-perf)
 		swift=1
 		;;
 	--swift) swift=1 ;;
@@ -36,7 +37,7 @@ for arg in "$@"; do
 		swift=1
 		;;
 	-h | --help)
-		sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
