@@ -121,12 +121,14 @@ def main(argv):
         return 3
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, "perf.data")
-        rec = subprocess.run([perf, "record", "-q", "-F", "499", "-g", "-o", data,
+        rec = subprocess.run([perf, "record", "-F", "499", "-g", "-o", data,
                               "-p", ",".join(pids), "--", "sleep", seconds],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if rec.returncode != 0 or not os.path.exists(data):
-            sys.stderr.write(rec.stderr)
-            return 3
+            sys.stderr.write(f"perf record exited {rec.returncode} (pids {' '.join(pids)}):\n"
+                             f"{rec.stderr}")
+            if not os.path.exists(data):
+                return 3
         scr = subprocess.run([perf, "script", "-i", data, "-F", "comm,ip,sym"], capture_output=True,
                              text=True)
         if scr.returncode != 0:

@@ -304,7 +304,8 @@ def pgstages(R, outdir, c16):
            "the outermost one, so that a foreign-key check's executor counts in \"executor finish\", "
            "but planning and the WAL flush wherever they happen. ms = the share × the backends' CPU "
            "per flow (the table above) or per TPC-B transaction (its median run).\n",
-           f"| stage | 3b share ({flow[0]} samples) | 3b ms per flow | TPC-B share ({ttotal} samples) | "
+           f"| stage | 3b share ({flow[0]} samples) | 3b ms per flow | TPC-B share "
+           f"({f'{ttotal} samples' if ttotal else 'not sampled: see bench/out/logs/pgstages.log'}) | "
            "TPC-B ms per transaction |", "|---|---|---|---|---|"]
     for k, v in flow[1]:
         share = v / flow[0]
