@@ -12,6 +12,8 @@ import re
 import statistics
 import sys
 
+from cpuprofile import ORDER as STAGES  # the stages of a statement's life, in order
+
 NAN = float("nan")
 
 
@@ -276,42 +278,79 @@ def stmtcost(outdir, key, name):
     return out
 
 
-def pgstages(R, outdir, c16):
-    """Postgres's backends' CPU by the stage of a statement's life (bench/pgstages.py's
-    pgstages-poll16.tsv and pgstages-tpcb.tsv): the share of the samples, and that share of the
-    backends' CPU per flow (3b's whole phase) or per transaction (TPC-B's median run)."""
-    def load_tsv(name):
-        path = os.path.join(outdir, f"pgstages-{name}.tsv")
-        if not os.path.exists(path):
-            return None
-        rows = [line.rstrip("\n").split("\t") for line in open(path)]
-        rows = [(k, int(v)) for k, v in rows if v.isdigit()]
-        total = dict(rows).get("total", 0)
-        return (total, [(k, v) for k, v in rows if k != "total"]) if total else None
+def load_profile(outdir, name):
+    """bench/cpuprofile.py's counts for run NAME: {group: {what: {key: samples}}}, or None."""
+    path = os.path.join(outdir, f"cpuprofile-{name}.tsv")
+    if not os.path.exists(path):
+        return None
+    out = {}
+    for line in open(path):
+        cols = line.rstrip("\n").split("\t")
+        if len(cols) == 4 and cols[3].isdigit():
+            out.setdefault(cols[0], {}).setdefault(cols[1], {})[cols[2]] = int(cols[3])
+    return out or None
 
-    flow, tpcb = load_tsv("poll16"), load_tsv("tpcb")
-    if flow is None:
-        return ["\n(No Postgres stages: perf did not sample the 3b phase; see bench/out/logs/pgstages.log.)\n"]
+
+def cpuprofile(R, outdir, c16):
+    """Where the processes' CPU goes in 3b (bench/cpuprofile.py, perf, its middle round):
+    Postgres's backends by the stage of a statement's life beside a TPC-B run's, then each
+    process by where its code ran (the kernel, by the libc call that entered it; libc; its
+    own code; the libraries). ms = a share × the process's CPU per flow (or per TPC-B
+    transaction) from the tables above."""
+    flow, tpcb = load_profile(outdir, "poll16"), load_profile(outdir, "tpcb")
+    if flow is None or "pg" not in flow:
+        return ["\n(No CPU profile: perf did not sample the 3b phase; see bench/out/logs/cpuprofile.log.)\n"]
+    pg = flow["pg"]
+    ftotal = pg["total"][""]
     flow_ms = cpu_ms(R, "poll16", ("pg_backend",))[1]["pg_backend"]
     runs = sorted(r["pg_backend"] for r in ref_cpu_ms(R, "b", ("pg_backend",)))
     tpcb_ms = runs[len(runs) // 2] if runs else NAN
-    tshare = dict(tpcb[1]) if tpcb else {}
-    ttotal = tpcb[0] if tpcb else 0
-    out = [f"\n### Postgres's backends' CPU by stage: 3b. polling, {c16} clients, beside TPC-B\n",
-           "pg_stat_statements times only the executor's run; this puts each of the backends' CPU "
-           "samples (`perf record -g`, 499 Hz, the middle round of 3b and the TPC-B run after "
-           "the phase) in the stage of a statement's life on its call stack (bench/pgstages.py): "
-           "the outermost one, so that a foreign-key check's executor counts in \"executor finish\", "
-           "but planning and the WAL flush wherever they happen. ms = the share × the backends' CPU "
-           "per flow (the table above) or per TPC-B transaction (its median run).\n",
-           f"| stage | 3b share ({flow[0]} samples) | 3b ms per flow | TPC-B share "
-           f"({f'{ttotal} samples' if ttotal else 'not sampled: see bench/out/logs/pgstages.log'}) | "
+    tstage = tpcb["pg"]["stage"] if tpcb and "pg" in tpcb else {}
+    ttotal = tpcb["pg"]["total"][""] if tstage else 0
+    out = [f"\n### Where Postgres's backends' CPU goes, by stage: 3b. polling, {c16} clients, beside TPC-B\n",
+           "pg_stat_statements times only the executor's run. Here each of the backends' CPU samples "
+           "(`perf record -g`, 499 Hz, the middle round of 3b and the TPC-B run after the phase) is put in "
+           "the stage of a statement's life on its call stack (bench/cpuprofile.py): the outermost one, so "
+           "that a foreign-key check's executor counts in \"executor finish\", but planning and the WAL "
+           "flush wherever they happen. ms = the share × the backends' CPU per flow (the table above) or per "
+           "TPC-B transaction (its median run).\n",
+           f"| stage | 3b share ({ftotal} samples) | 3b ms per flow | TPC-B share "
+           f"({f'{ttotal} samples' if ttotal else 'not sampled: see bench/out/logs/cpuprofile.log'}) | "
            "TPC-B ms per transaction |", "|---|---|---|---|---|"]
-    for k, v in flow[1]:
-        share = v / flow[0]
-        t = tshare.get(k, 0) / ttotal if ttotal else NAN
+    for k in STAGES:
+        share = pg["stage"].get(k, 0) / ftotal
+        t = tstage.get(k, 0) / ttotal if ttotal else NAN
         out.append(f"| {k} | {f(100 * share, 1)}% | {f(share * flow_ms, 2)} | "
                    f"{f(100 * t, 1) + '%' if ttotal else '?'} | {f(t * tpcb_ms, 3)} |")
+    rate, ms = cpu_ms(R, "poll16")
+    out += [f"\n### Where each process's CPU goes: 3b. polling, {c16} clients\n",
+            "The same samples by where the code ran: the innermost frame's object (the kernel; libc; the "
+            "program's own code; a library), and the kernel's share by the libc call that entered it (the "
+            "innermost frame outside the kernel: a system call, or the function a page fault or an interrupt "
+            "came in). ms = the share × the process's CPU per flow (the table above; Postgres: all its "
+            "processes there, its backends here).\n",
+            "| process | samples | kernel | kernel, by the call that entered it | libc | the program's own code "
+            "| libraries |", "|---|---|---|---|---|---|---|"]
+    names = (("api", "settle-api", "api"), ("worker", "workers", "worker"), ("pg", "Postgres's backends", None),
+             ("mq", "RabbitMQ", "mq"))
+    for group, name, key in names:
+        if group not in flow:
+            continue
+        g = flow[group]
+        total = g["total"][""]
+        per = flow_ms if key is None else ms[key]
+        where = g.get("where", {})
+        cell = lambda n: f"{f(100 * n / total, 0)}% ({f(n / total * per, 2)} ms)"
+        calls = sorted(g.get("syscall", {}).items(), key=lambda kv: -kv[1])
+        top = ", ".join(f"{k} {f(100 * n / total, 0)}%" for k, n in calls[:5])
+        own = where.get("settle's own code", 0) + where.get("postgres", 0) + where.get("the Erlang VM", 0) + \
+            where.get("the Erlang VM (JIT code)", 0)
+        libs = [(k, n) for k, n in where.items()
+                if k not in ("kernel", "libc", "settle's own code", "postgres", "the Erlang VM",
+                             "the Erlang VM (JIT code)")]
+        libtext = ", ".join(f"{k} {f(100 * n / total, 0)}%" for k, n in sorted(libs, key=lambda kv: -kv[1]))
+        out.append(f"| {name} | {total} | {cell(where.get('kernel', 0))} | {top or '–'} | "
+                   f"{cell(where.get('libc', 0))} | {cell(own)} | {libtext or '–'} |")
     return out
 
 
@@ -463,7 +502,7 @@ def report(results, notes):
                    f"{R.get(key + '_stmts')} | {f(per(key, 'stmts'), 2)} | {f(per(key, 'pg_ms'), 2)} | "
                    f"{f(per(key, 'wal_bytes'), 0)} |")
     out += cpu_per_flow(R, c16)
-    out += pgstages(R, os.path.dirname(results), c16)
+    out += cpuprofile(R, os.path.dirname(results), c16)
     out += stmtcost(os.path.dirname(results), "poll16", f"3b. polling, {c16} clients")
 
     # ---- time to consistency, per round

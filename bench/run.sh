@@ -118,7 +118,7 @@ T_START=$(date +%s)
 # A previous run killed before its cleanup may have left its servers up: stop them (by the
 # pids stack.sh recorded) before the state goes.
 [ -f "$STACK/state" ] && "$TOP/scripts/stack.sh" stop "$STACK" >/dev/null 2>&1 || true
-rm -rf "$OUT/stack" "$STORAGE" "$LOGS" "$RES" "$OUT"/pgstages-*.tsv
+rm -rf "$OUT/stack" "$STORAGE" "$LOGS" "$RES" "$OUT"/cpuprofile-*.tsv
 mkdir -p "$OUT" "$BIN" "$LOGS" "$STORAGE"
 log "release build in $BUILD"
 for attempt in 1 2 3 4; do
@@ -382,39 +382,49 @@ pgbench_s() { # select-only, 64 clients: the reference of the read and 404 paths
 	cpu_stop
 	put "ref_pgbench_s_$N_S" "$(tps "$OUT/pgbench-S$N_S.txt")"
 }
-# Postgres's backends' CPU by stage (bench/pgstages.py, perf): the middle round of 3b and the
-# TPC-B run after it. pgstages_start NAME SECONDS WHERE samples, from a second on, the backends
-# that pg_stat_activity's WHERE picks, into $OUT/pgstages-NAME.tsv; pgstages_wait waits.
-PGSTAGES_PID=""
-PGSTAGES_TPCB=""
-pgstages_start() {
+# Where the processes' CPU goes (bench/cpuprofile.py, perf): the middle round of 3b (Postgres's
+# backends of the settle database, settle-api, the workers, RabbitMQ) and, for Postgres's
+# backends only, the TPC-B run after it. profile_start NAME SECONDS GROUP=PIDS... samples,
+# from a second on, into $OUT/cpuprofile-NAME.tsv (a group pg=WHERE names the backends that
+# pg_stat_activity's WHERE picks); profile_wait waits.
+PROFILE_PID=""
+PROFILE_TPCB=""
+profile_start() {
 	if ! command -v perf >/dev/null; then
-		log "perf is missing: no Postgres stages (scripts/deps.sh --bench installs linux-perf)"
+		log "perf is missing: no CPU profile (scripts/deps.sh --bench installs linux-perf)"
 		return 0
 	fi
+	local name=$1 seconds=$2
+	shift 2
 	(
 		sleep 1
-		pids=$(pg -c "SELECT pid FROM pg_stat_activity WHERE $3 AND pid <> pg_backend_pid()")
-		# shellcheck disable=SC2086 # one argument per pid
-		[ -z "$pids" ] || "$PY" "$B/pgstages.py" "$2" "$OUT/pgstages-$1.tsv" $pids 2>>"$LOGS/pgstages.log" ||
-			echo "pgstages $1: perf could not record (see above)" >>"$LOGS/pgstages.log"
+		groups=()
+		for g in "$@"; do
+			case "$g" in
+			pg=*) g="pg=$(pg -c "SELECT string_agg(pid::text, ',') FROM pg_stat_activity
+			                     WHERE ${g#pg=} AND pid <> pg_backend_pid()")" ;;
+			esac
+			groups+=("$g")
+		done
+		"$PY" "$B/cpuprofile.py" "$seconds" "$OUT/cpuprofile-$name.tsv" "${groups[@]}" 2>>"$LOGS/cpuprofile.log" ||
+			echo "cpuprofile $name: perf could not record (see above)" >>"$LOGS/cpuprofile.log"
 	) &
-	PGSTAGES_PID=$!
+	PROFILE_PID=$!
 }
-pgstages_wait() {
-	if [ -n "$PGSTAGES_PID" ]; then wait "$PGSTAGES_PID" || true; fi
-	PGSTAGES_PID=""
+profile_wait() {
+	if [ -n "$PROFILE_PID" ]; then wait "$PROFILE_PID" || true; fi
+	PROFILE_PID=""
 }
 pgbench_b() { # TPC-B at CLIENTS clients: the reference of the upload flows and the jobs
 	N_B=$((N_B + 1))
 	log "reference: pgbench TPC-B -c$CLIENTS -j2 (run $N_B)"
 	cpu_start "pgbench_b$N_B"
-	if [ "$PGSTAGES_TPCB" = next ]; then
-		PGSTAGES_TPCB=done
-		pgstages_start tpcb $((D > 3 ? D - 2 : 1)) "datname = 'pgbench' AND backend_type = 'client backend'"
+	if [ "$PROFILE_TPCB" = next ]; then
+		PROFILE_TPCB=done
+		profile_start tpcb $((D > 3 ? D - 2 : 1)) "pg=datname = 'pgbench' AND backend_type = 'client backend'"
 	fi
 	pgb -c "$CLIENTS" -j 2 >"$OUT/pgbench-B$N_B.txt" 2>&1 || die "pgbench TPC-B"
-	pgstages_wait
+	profile_wait
 	cpu_stop
 	put "ref_pgbench_b_$N_B" "$(tps "$OUT/pgbench-B$N_B.txt")"
 }
@@ -510,12 +520,13 @@ flow_phase() { # NAME MODE CLIENTS: MODE flow (chunked, Prefer: wait) or poll (n
 			args=(poll 127.0.0.1 "$API_PORT" "$TOKEN" "$PROJECT" "$3" "$D" "$1r$k")
 		fi
 		if [ "$1" = poll16 ] && ((k == (ROUNDS + 1) / 2)); then
-			pgstages_start poll16 $((D > 3 ? D - 2 : 1)) "datname = 'settle' AND backend_type = 'client backend'"
-			PGSTAGES_TPCB=next
+			profile_start poll16 $((D > 3 ? D - 2 : 1)) "pg=datname = 'settle' AND backend_type = 'client backend'" \
+				"api=$API_PID" "worker=$(IFS=,; echo "${WORKER_PIDS[*]}")" "mq=$(kv "$STACK/state" RABBIT_PID)"
+			PROFILE_TPCB=next
 		fi
 		"$BIN/loadgen" "${args[@]}" >"$OUT/flow-$1-r$k.txt" 2>"$LOGS/loadgen-$1-r$k.log" ||
 			die "$1 round $k (see $LOGS/loadgen-$1-r$k.log)"
-		pgstages_wait
+		profile_wait
 		sed "s/^/$1_r${k}_/" "$OUT/flow-$1-r$k.txt" >>"$RES"
 		n=$((n + $(kv "$OUT/flow-$1-r$k.txt" flows_run)))
 	done

@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""cpuprofile.py: where the server processes spend their CPU, from their call stacks.
+
+pg_stat_statements times only the executor's run; a flow's Postgres backends spend about as
+much again outside it: reading the client's messages, parsing the text statements (BEGIN,
+COMMIT), checking and locking a cached generic plan, setting up the plan's nodes
+(ExecutorStart), committing. And the per-process CPU of the bench does not say whether a
+process's time is its own code's, a library's or the kernel's. This samples the processes'
+call stacks with `perf record -g` for a few seconds of load and counts:
+
+  - for the group named pg (Postgres backends), each sample in one stage of a statement's
+    life: the outermost stage function on its stack (the executor's start, run, finish or
+    end; the plan cache; the parser; commit; reading or sending messages), so that the
+    executor a foreign-key check or a SQL function runs inside another stage counts in that
+    stage; except planning and the WAL flush, which count as themselves wherever they happen.
+    When none of them is on the stack, the portal's own functions and the parameters' input
+    functions name the stage; samples with none of these (the main loop's own work, the
+    kernel's scheduler, stacks perf could not walk) are "other";
+  - for every group, each sample by where it ran (the innermost frame's object: the kernel,
+    libc, the program itself, or a library) and, for the kernel's, by the libc call that
+    entered it (fsync, send, recv, poll, ...: the innermost frame outside the kernel).
+
+  cpuprofile.py SECONDS OUT GROUP=PID,PID...   records the pids for SECONDS and writes OUT,
+      lines `group<TAB>what<TAB>key<TAB>samples` (what: total, stage, where or syscall); exits
+      3 when perf is missing or cannot record (the caller reports that instead).
+"""
+import collections
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+# Outermost wins: a stage's own functions (PostgreSQL 15's symbols).
+OUTER = {
+    "pq_getbyte": "read the client's messages",
+    "pq_getmessage": "read the client's messages",
+    "pq_getbytes": "read the client's messages",
+    "secure_read": "read the client's messages",
+    "socket_flush": "send the answers",
+    "internal_flush": "send the answers",
+    "secure_write": "send the answers",
+    "pg_parse_query": "parse and analyze (text statements)",
+    "parse_analyze_fixedparams": "parse and analyze (text statements)",
+    "parse_analyze_varparams": "parse and analyze (text statements)",
+    "pg_analyze_and_rewrite_fixedparams": "parse and analyze (text statements)",
+    "pg_analyze_and_rewrite_varparams": "parse and analyze (text statements)",
+    "pg_rewrite_query": "parse and analyze (text statements)",
+    "GetCachedPlan": "plan cache: check and lock a generic plan",
+    "standard_ExecutorStart": "executor start: set up the plan's nodes",
+    "standard_ExecutorRun": "executor run",
+    "standard_ExecutorFinish": "executor finish: AFTER triggers (foreign-key checks)",
+    "standard_ExecutorEnd": "executor end",
+    "StartTransactionCommand": "begin",
+    "CommitTransactionCommand": "commit (but its WAL flush)",
+    "AbortCurrentTransaction": "abort",
+}
+# Innermost wins: counted as themselves wherever they run.
+INNER = {
+    "pg_plan_queries": "planning",
+    "pg_plan_query": "planning",
+    "XLogFlush": "WAL flush (at commit)",
+}
+# When none of the above is on the stack: the portal's own work, and binding the parameters.
+FALLBACK = {
+    "PortalRun": "executor run",
+    "PortalRunMulti": "executor run",
+    "FillPortalStore": "executor run",
+    "PortalStart": "executor start: set up the plan's nodes",
+    "PortalDrop": "executor end",
+    "PortalCleanup": "executor end",
+    "CreatePortal": "bind: the parameters and the portal",
+    "getTypeInputInfo": "bind: the parameters and the portal",
+    "OidInputFunctionCall": "bind: the parameters and the portal",
+    "pg_client_to_server": "bind: the parameters and the portal",
+}
+ORDER = ["read the client's messages", "parse and analyze (text statements)", "planning",
+         "bind: the parameters and the portal",
+         "plan cache: check and lock a generic plan", "begin",
+         "executor start: set up the plan's nodes", "executor run",
+         "executor finish: AFTER triggers (foreign-key checks)", "executor end",
+         "commit (but its WAL flush)", "WAL flush (at commit)", "abort", "send the answers",
+         "other"]
+
+
+def stage(frames):
+    """The stage of one sample, frames from the innermost out."""
+    found = fallback = None
+    for sym in reversed(frames):  # outermost first
+        if sym in INNER:
+            found = INNER[sym]
+        elif found is None and sym in OUTER:
+            found = OUTER[sym]
+        elif fallback is None and sym in FALLBACK:
+            fallback = FALLBACK[sym]
+    return found or fallback or "other"
+
+
+def where(dso):
+    """The object a frame ran in, by the name perf gives it."""
+    base = os.path.basename(dso.strip("()"))
+    if base.startswith("[kernel") or base.startswith("[vdso"):
+        return "kernel" if base.startswith("[kernel") else "libc"
+    for prefix, name in (("libc.so", "libc"), ("libm.so", "libc"), ("ld-linux", "libc"),
+                         ("libpq.so", "libpq"), ("libjansson", "jansson"),
+                         ("libcrypto", "OpenSSL"), ("libssl", "OpenSSL"),
+                         ("libmicrohttpd", "libmicrohttpd"), ("librabbitmq", "librabbitmq"),
+                         ("libcurl", "libcurl"), ("postgres", "postgres"),
+                         ("settle", "settle's own code"), ("beam", "the Erlang VM"),
+                         ("perf-", "the Erlang VM (JIT code)")):
+        if base.startswith(prefix):
+            return name
+    return "other"
+
+
+def libc_name(sym):
+    """A libc entry point as a reader knows it: __libc_recv, __GI___libc_write, __send and
+    sem_post@GLIBC_2.2.5 become recv, write, send and sem_post; "?" when unknown."""
+    if not sym or sym == "[unknown]":
+        return "?"
+    sym = sym.split("@", 1)[0]
+    for prefix in ("__GI___libc_", "__GI___", "__libc_", "__"):
+        if sym.startswith(prefix):
+            return sym[len(prefix):]
+    return sym
+
+
+def samples(script_output):
+    """(pid, frames) per sample of `perf script -F comm,pid,ip,sym,dso` text: a line with the
+    command and pid starts a sample, its frames (address, symbol, object) follow indented,
+    innermost first; each frame as (symbol, object)."""
+    pid, frames = None, None
+    for line in script_output.splitlines():
+        if line[:1] not in ("", " ", "\t"):
+            if frames is not None:
+                yield pid, frames
+            fields = line.split()
+            pid, frames = (fields[-1] if fields else ""), []
+        elif frames is not None and line.strip():
+            parts = line.split(None, 1)
+            rest = parts[1] if len(parts) > 1 else ""
+            sym, _, dso = rest.rpartition(" (")
+            frames.append((sym.split("+", 1)[0].strip(), "(" + dso))
+    if frames is not None:
+        yield pid, frames
+
+
+def count(script_output, groups):
+    """{(group, what, key): samples} over the samples of the pids in groups ({pid: group})."""
+    out = collections.Counter()
+    for pid, frames in samples(script_output):
+        group = groups.get(pid)
+        if group is None or not frames:
+            continue
+        out[(group, "total", "")] += 1
+        if group == "pg":
+            out[(group, "stage", stage([sym for sym, _ in frames]))] += 1
+        inner = where(frames[0][1])
+        out[(group, "where", inner)] += 1
+        if inner == "kernel":
+            user = next((sym for sym, dso in frames if where(dso) != "kernel"), "")
+            out[(group, "syscall", libc_name(user))] += 1
+    return out
+
+
+def main(argv):
+    if len(argv) < 4:
+        sys.stderr.write("usage: cpuprofile.py SECONDS OUT GROUP=PID,PID...\n")
+        return 2
+    seconds, out = argv[1], argv[2]
+    groups = {}
+    for arg in argv[3:]:
+        name, _, pids = arg.partition("=")
+        groups.update((p, name) for p in pids.split(",") if p)
+    perf = shutil.which("perf")
+    if perf is None or not groups:
+        return 3
+    with tempfile.TemporaryDirectory() as tmp:
+        data = os.path.join(tmp, "perf.data")
+        rec = subprocess.run([perf, "record", "-F", "499", "-g", "-o", data,
+                              "-p", ",".join(groups), "--", "sleep", seconds],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if rec.returncode != 0 or not os.path.exists(data):
+            sys.stderr.write(f"perf record exited {rec.returncode} (pids {' '.join(groups)}):\n"
+                             f"{rec.stderr}")
+            if not os.path.exists(data):
+                return 3
+        scr = subprocess.run([perf, "script", "-i", data, "-F", "comm,pid,ip,sym,dso"],
+                             capture_output=True, text=True)
+        if scr.returncode != 0:
+            sys.stderr.write(scr.stderr)
+            return 3
+    counts = count(scr.stdout, groups)
+    with open(out, "w") as f:
+        for (group, what, key), n in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1], -kv[1])):
+            f.write(f"{group}\t{what}\t{key}\t{n}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
