@@ -107,7 +107,9 @@ def where(dso):
                          ("libmicrohttpd", "libmicrohttpd"), ("librabbitmq", "librabbitmq"),
                          ("libcurl", "libcurl"), ("postgres", "postgres"),
                          ("settle", "settle's own code"), ("beam", "the Erlang VM"),
-                         ("perf-", "the Erlang VM (JIT code)")):
+                         ("perf-", "JIT or anonymous code"), ("memfd:", "JIT or anonymous code"),
+                         ("[anon", "JIT or anonymous code"), ("//anon", "JIT or anonymous code"),
+                         ("[JIT", "JIT or anonymous code")):
         if base.startswith(prefix):
             return name
     return "other"

@@ -343,11 +343,9 @@ def cpuprofile(R, outdir, c16):
         cell = lambda n: f"{f(100 * n / total, 0)}% ({f(n / total * per, 2)} ms)"
         calls = sorted(g.get("syscall", {}).items(), key=lambda kv: -kv[1])
         top = ", ".join(f"{k} {f(100 * n / total, 0)}%" for k, n in calls[:5])
-        own = where.get("settle's own code", 0) + where.get("postgres", 0) + where.get("the Erlang VM", 0) + \
-            where.get("the Erlang VM (JIT code)", 0)
-        libs = [(k, n) for k, n in where.items()
-                if k not in ("kernel", "libc", "settle's own code", "postgres", "the Erlang VM",
-                             "the Erlang VM (JIT code)")]
+        own_code = ("settle's own code", "postgres", "the Erlang VM", "JIT or anonymous code")
+        own = sum(where.get(k, 0) for k in own_code)
+        libs = [(k, n) for k, n in where.items() if k not in ("kernel", "libc") + own_code]
         libtext = ", ".join(f"{k} {f(100 * n / total, 0)}%" for k, n in sorted(libs, key=lambda kv: -kv[1]))
         out.append(f"| {name} | {total} | {cell(where.get('kernel', 0))} | {top or '–'} | "
                    f"{cell(where.get('libc', 0))} | {cell(own)} | {libtext or '–'} |")
