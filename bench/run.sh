@@ -142,7 +142,10 @@ set -a
 # shellcheck disable=SC1091
 . "$STACK/stack.env"
 set +a
-PGPORT=$(echo "$SETTLE_DATABASE_URL" | sed 's/.*:\([0-9]*\)\/.*/\1/')
+PGPORT=$(kv "$STACK/state" PG_PORT)
+# psql and pgbench reach Postgres as Settle does (scripts/stack.sh pg_url: its Unix socket,
+# when it has one), so that the references pay the same transport as the flows.
+PGHOST=$(sql -c "SELECT coalesce(host(inet_server_addr()), current_setting('unix_socket_directories'))")
 AMQP_PORT=${SETTLE_AMQP_URL##*:}
 API_PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export SETTLE_LISTEN=127.0.0.1:$API_PORT SETTLE_STORAGE_DIR=$STORAGE SETTLE_LOG_LEVEL=info
@@ -247,7 +250,7 @@ put pg_settings "$(sql -F ' ' -c "SELECT string_agg(name || '=' || setting, ', '
 # load stopped; the reference that follows a phase runs in that time.
 
 FLUSH_S=12
-pg() { "$PG_BIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -qtAX "$@"; }
+pg() { "$PG_BIN/psql" -h "$PGHOST" -p "$PGPORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -qtAX "$@"; }
 sql -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
 pg -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
 SETTLE_OID=$(pg -c "SELECT oid FROM pg_database WHERE datname = 'settle'")
@@ -369,8 +372,8 @@ SQL
 put t_setup_s $(($(date +%s) - T_START)); T_SECTION=$SECONDS # build, stack, setup
 log "pgbench -i (scale 10) on database pgbench"
 pg -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS pgbench" -c "CREATE DATABASE pgbench"
-pgbench -i -q -s 10 -h 127.0.0.1 -p "$PGPORT" -U postgres pgbench >"$LOGS/pgbench-init.log" 2>&1 || die "pgbench -i"
-pgb() { pgbench -n -h 127.0.0.1 -p "$PGPORT" -U postgres -T "$D" "$@" pgbench; }
+pgbench -i -q -s 10 -h "$PGHOST" -p "$PGPORT" -U postgres pgbench >"$LOGS/pgbench-init.log" 2>&1 || die "pgbench -i"
+pgb() { pgbench -n -h "$PGHOST" -p "$PGPORT" -U postgres -T "$D" "$@" pgbench; }
 tps() { sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$1" | head -n1; }
 
 N_S=0 N_B=0 N_W=0 N_MD5=0 N_DD=0 N_MQ=0
