@@ -98,9 +98,10 @@ def stage(frames):
 
 def where(dso):
     """The object a frame ran in, by the name perf gives it."""
-    base = os.path.basename(dso.strip("()"))
-    if base.startswith("[kernel") or base.startswith("[vdso"):
-        return "kernel" if base.startswith("[kernel") else "libc"
+    full = dso.strip("()")
+    base = os.path.basename(full)
+    if full.startswith("[kernel") or full.startswith("[vdso"):
+        return "kernel" if full.startswith("[kernel") else "libc"
     for prefix, name in (("libc.so", "libc"), ("libm.so", "libc"), ("ld-linux", "libc"),
                          ("libpq.so", "libpq"), ("libjansson", "jansson"),
                          ("libcrypto", "OpenSSL"), ("libssl", "OpenSSL"),
@@ -110,7 +111,7 @@ def where(dso):
                          ("perf-", "JIT or anonymous code"), ("memfd:", "JIT or anonymous code"),
                          ("[anon", "JIT or anonymous code"), ("//anon", "JIT or anonymous code"),
                          ("[JIT", "JIT or anonymous code")):
-        if base.startswith(prefix):
+        if base.startswith(prefix) or full.startswith(prefix):
             return name
     return "other"
 

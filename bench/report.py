@@ -292,7 +292,7 @@ def load_profile(outdir, name):
 
 
 def cpuprofile(R, outdir, c16):
-    """Where the processes' CPU goes in 3b (bench/cpuprofile.py, perf, its middle round):
+    """Where the processes' CPU goes in 3b (bench/cpuprofile.py, perf, one more round of it):
     Postgres's backends by the stage of a statement's life beside a TPC-B run's, then each
     process by where its code ran (the kernel, by the libc call that entered it; libc; its
     own code; the libraries). ms = a share × the process's CPU per flow (or per TPC-B
@@ -309,7 +309,8 @@ def cpuprofile(R, outdir, c16):
     ttotal = tpcb["pg"]["total"][""] if tstage else 0
     out = [f"\n### Where Postgres's backends' CPU goes, by stage: 3b. polling, {c16} clients, beside TPC-B\n",
            "pg_stat_statements times only the executor's run. Here each of the backends' CPU samples "
-           "(`perf record -g`, 499 Hz, the middle round of 3b and the TPC-B run after the phase) is put in "
+           "(`perf record -g`, 499 Hz, in one more round of 3b and one more TPC-B run after the phase, each "
+           "under perf and counted in no other figure) is put in "
            "the stage of a statement's life on its call stack (bench/cpuprofile.py): the outermost one, so "
            "that a foreign-key check's executor counts in \"executor finish\", but planning and the WAL "
            "flush wherever they happen. ms = the share × the backends' CPU per flow (the table above) or per "

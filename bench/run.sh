@@ -385,13 +385,10 @@ pgbench_s() { # select-only, 64 clients: the reference of the read and 404 paths
 	cpu_stop
 	put "ref_pgbench_s_$N_S" "$(tps "$OUT/pgbench-S$N_S.txt")"
 }
-# Where the processes' CPU goes (bench/cpuprofile.py, perf): the middle round of 3b (Postgres's
-# backends of the settle database, settle-api, the workers, RabbitMQ) and, for Postgres's
-# backends only, the TPC-B run after it. profile_start NAME SECONDS GROUP=PIDS... samples,
-# from a second on, into $OUT/cpuprofile-NAME.tsv (a group pg=WHERE names the backends that
-# pg_stat_activity's WHERE picks); profile_wait waits.
+# Where the processes' CPU goes (bench/cpuprofile.py, perf). profile_start NAME SECONDS
+# GROUP=PIDS... samples, from a second on, into $OUT/cpuprofile-NAME.tsv (a group pg=WHERE
+# names the backends that pg_stat_activity's WHERE picks); profile_wait waits.
 PROFILE_PID=""
-PROFILE_TPCB=""
 profile_start() {
 	if ! command -v perf >/dev/null; then
 		log "perf is missing: no CPU profile (scripts/deps.sh --bench installs linux-perf)"
@@ -422,12 +419,7 @@ pgbench_b() { # TPC-B at CLIENTS clients: the reference of the upload flows and 
 	N_B=$((N_B + 1))
 	log "reference: pgbench TPC-B -c$CLIENTS -j2 (run $N_B)"
 	cpu_start "pgbench_b$N_B"
-	if [ "$PROFILE_TPCB" = next ]; then
-		PROFILE_TPCB=done
-		profile_start tpcb $((D > 3 ? D - 2 : 1)) "pg=datname = 'pgbench' AND backend_type = 'client backend'"
-	fi
 	pgb -c "$CLIENTS" -j 2 >"$OUT/pgbench-B$N_B.txt" 2>&1 || die "pgbench TPC-B"
-	profile_wait
 	cpu_stop
 	put "ref_pgbench_b_$N_B" "$(tps "$OUT/pgbench-B$N_B.txt")"
 }
@@ -522,14 +514,8 @@ flow_phase() { # NAME MODE CLIENTS: MODE flow (chunked, Prefer: wait) or poll (n
 		else
 			args=(poll 127.0.0.1 "$API_PORT" "$TOKEN" "$PROJECT" "$3" "$D" "$1r$k")
 		fi
-		if [ "$1" = poll16 ] && ((k == (ROUNDS + 1) / 2)); then
-			profile_start poll16 $((D > 3 ? D - 2 : 1)) "pg=datname = 'settle' AND backend_type = 'client backend'" \
-				"api=$API_PID" "worker=$(IFS=,; echo "${WORKER_PIDS[*]}")" "mq=$(kv "$STACK/state" RABBIT_PID)"
-			PROFILE_TPCB=next
-		fi
 		"$BIN/loadgen" "${args[@]}" >"$OUT/flow-$1-r$k.txt" 2>"$LOGS/loadgen-$1-r$k.log" ||
 			die "$1 round $k (see $LOGS/loadgen-$1-r$k.log)"
-		profile_wait
 		sed "s/^/$1_r${k}_/" "$OUT/flow-$1-r$k.txt" >>"$RES"
 		n=$((n + $(kv "$OUT/flow-$1-r$k.txt" flows_run)))
 	done
@@ -538,6 +524,22 @@ flow_phase() { # NAME MODE CLIENTS: MODE flow (chunked, Prefer: wait) or poll (n
 	PHASE_FLOWS=$n
 	put "$1_mode" "$2"
 	put "$1_clients" "$3"
+}
+# One more round of 3b and one more TPC-B run, each under perf (profile_start), counted in no
+# figure: perf's sampling costs the processes a few percent, which the rounds and references
+# the report shows must not pay. The report puts the profile's shares beside the phase's own
+# CPU per flow.
+flow_profile() {
+	local t=$((D > 3 ? D - 2 : 1))
+	log "profile: one more round of poll16 and one more TPC-B run under perf, counted in no figure"
+	profile_start poll16 "$t" "pg=datname = 'settle' AND backend_type = 'client backend'" \
+		"api=$API_PID" "worker=$(IFS=,; echo "${WORKER_PIDS[*]}")" "mq=$(kv "$STACK/state" RABBIT_PID)"
+	"$BIN/loadgen" poll 127.0.0.1 "$API_PORT" "$TOKEN" "$PROJECT" "$CLIENTS" "$D" profile \
+		>"$OUT/flow-profile.txt" 2>"$LOGS/loadgen-profile.log" || die "profile round (see $LOGS/loadgen-profile.log)"
+	profile_wait
+	profile_start tpcb "$t" "pg=datname = 'pgbench' AND backend_type = 'client backend'"
+	pgb -c "$CLIENTS" -j 2 >"$OUT/pgbench-profile.txt" 2>&1 || die "pgbench TPC-B (profile)"
+	profile_wait
 }
 flow_ttc() { # NAME: the database's times of each round, after the phase's counts are read
 	local k
@@ -559,6 +561,7 @@ if phase flows; then
 	pgbench_w
 	stats_end "$PHASE_FLOWS"
 	flow_ttc poll16
+	flow_profile
 	flow_phase poll4 poll 4
 	pgbench_b
 	pgbench_w

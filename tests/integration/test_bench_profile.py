@@ -1,0 +1,71 @@
+"""bench/cpuprofile.py's reading of perf's call stacks: which stage of a statement's life a
+Postgres sample counts in, and where each process's samples ran. No server: the stacks are
+written here as `perf script -F comm,pid,ip,sym,dso` prints them."""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "bench"))
+import cpuprofile  # noqa: E402
+
+
+def sample(comm, pid, *frames):
+    """One sample as perf script prints it: frames innermost first, as (symbol, object)."""
+    lines = [f"{comm} {pid} "]
+    lines += [f"\t    {0x1000 + i:x} {sym} ({dso})" for i, (sym, dso) in enumerate(frames)]
+    return "\n".join(lines) + "\n\n"
+
+
+PG = "/usr/lib/postgresql/15/bin/postgres"
+LIBC = "/usr/lib/x86_64-linux-gnu/libc.so.6"
+KERNEL = "[kernel.kallsyms]"
+
+
+def test_the_outermost_stage_counts_but_planning_and_the_wal_flush_count_as_themselves():
+    # A foreign-key check's executor inside ExecutorFinish counts as "executor finish".
+    ri = [("_bt_compare", PG), ("standard_ExecutorRun", PG), ("RI_FKey_check", PG),
+          ("standard_ExecutorFinish", PG), ("PortalRun", PG), ("PostgresMain", PG)]
+    assert cpuprofile.stage([s for s, _ in ri]) == \
+        "executor finish: AFTER triggers (foreign-key checks)"
+    # Planning inside the plan cache's check counts as planning.
+    plan = ["make_one_rel", "pg_plan_query", "pg_plan_queries", "GetCachedPlan", "PostgresMain"]
+    assert cpuprofile.stage(plan) == "planning"
+    # The WAL flush inside commit counts as itself.
+    assert cpuprofile.stage(["XLogFlush", "RecordTransactionCommit",
+                             "CommitTransactionCommand", "PostgresMain"]) == "WAL flush (at commit)"
+    # Only the portal's own function on the stack: its fallback; nothing known: other.
+    assert cpuprofile.stage(["[unknown]", "PortalRun", "PostgresMain"]) == "executor run"
+    assert cpuprofile.stage(["AllocSetAlloc", "[unknown]", "PostgresMain"]) == "other"
+
+
+def test_samples_are_counted_by_group_stage_object_and_the_call_that_entered_the_kernel():
+    text = (sample("postgres", 11, ("ExecInitNode", PG), ("standard_ExecutorStart", PG),
+                   ("PostgresMain", PG))
+            + sample("postgres", 11, ("iowrite16", KERNEL), ("blk_mq_run_hw_queue", KERNEL),
+                     ("fdatasync", LIBC), ("XLogFlush", PG), ("CommitTransactionCommand", PG))
+            + sample("MHD-worker", 22, ("tcp_sendmsg", KERNEL), ("__send", LIBC),
+                     ("[unknown]", "/usr/lib/x86_64-linux-gnu/libpq.so.5.15"),
+                     ("db_exec_plain", "/opt/settle/settle-api"))
+            + sample("MHD-worker", 22, ("json_dumps", "/usr/lib/x86_64-linux-gnu/libjansson.so.4"))
+            + sample("other", 99, ("main", "/bin/other")))
+    got = cpuprofile.count(text, {"11": "pg", "22": "api"})
+    assert got[("pg", "total", "")] == 2
+    assert got[("pg", "stage", "executor start: set up the plan's nodes")] == 1
+    assert got[("pg", "stage", "WAL flush (at commit)")] == 1
+    assert got[("pg", "where", "postgres")] == 1 and got[("pg", "where", "kernel")] == 1
+    assert got[("pg", "syscall", "fdatasync")] == 1
+    assert got[("api", "total", "")] == 2
+    assert got[("api", "syscall", "send")] == 1
+    assert got[("api", "where", "jansson")] == 1
+    assert not any(k[0] == "other" or k[1] == "stage" and k[0] == "api" for k in got)
+
+
+def test_libc_names_and_objects():
+    assert [cpuprofile.libc_name(s) for s in
+            ("__libc_recv", "__GI___libc_write", "__send", "sem_post@GLIBC_2.2.5", "fsync",
+             "[unknown]", "")] == ["recv", "write", "send", "sem_post", "fsync", "?", "?"]
+    assert cpuprofile.where("([kernel.kallsyms])") == "kernel"
+    assert cpuprofile.where("([vdso])") == "libc"
+    assert cpuprofile.where("(/usr/lib/erlang/erts-12.2.1/bin/beam.smp)") == "the Erlang VM"
+    assert cpuprofile.where("(//anon)") == "JIT or anonymous code"
+    assert cpuprofile.where("(/usr/lib/x86_64-linux-gnu/libcrypto.so.3)") == "OpenSSL"
+    assert cpuprofile.where("(/somewhere/libfoo.so)") == "other"
