@@ -360,16 +360,14 @@ relay_batch_deliver_hands(struct relay_loop *l, struct relay_outcome *o)
 int
 relay_batch_hands(struct relay_loop *l)
 {
-	int sent, rc;
+	int rc;
 
 	if (l->hands == NULL)
 		return 0;
 	if (l->retiring == NULL)
 		l->retiring = relay_outcome_new();
-	sent = l->retiring->sent.n;
 	if ((rc = relay_batch_deliver_hands(l, l->retiring)) < 0 ||
-	    (l->retiring->sent.n > sent &&
-	     (rc = relay_batch_flush(l, l->retiring, relay_batch_deliver_hands)) < 0)) {
+	    (rc > 0 && (rc = relay_batch_flush(l, l->retiring, relay_batch_deliver_hands)) < 0)) {
 		relay_batch_free(l);
 		return rc;
 	}

@@ -61,9 +61,9 @@ int relay_batch(struct relay_loop *l, int64_t grace_ms) MUSTCHECK;
  * Publishes the jobs handed over (relay_hand) without claiming their rows: delivers them
  * and flushes the sink, delivering the jobs handed over meanwhile too (as a claim batch
  * does); the delivered ones wait in l->retiring for relay_batch_retire. Returns 0, -1 on a
- * database error (retiring a full batch), -2 when the sink broke (then what waited to be retired is
- * dropped: rows not retired stay in the outbox, and a sweep publishes them again, at least
- * once; the workers skip a duplicate).
+ * database error (retiring a full batch), -2 when the sink broke (then what waited to be
+ * retired is dropped: rows not retired stay in the outbox, and a sweep publishes them again,
+ * at least once; the workers skip a duplicate).
  */
 int relay_batch_hands(struct relay_loop *l) MUSTCHECK;
 /* Retires the published hand-overs waiting in l->retiring (relay_batch_sent) and
