@@ -4,7 +4,7 @@
 #
 #   scripts/deps.sh            build, run and test dependencies
 #   scripts/deps.sh --bench    also wrk, postgresql-contrib (pgbench), linux-perf (Postgres's
-#                              CPU by stage: bench/pgstages.py) and what --swift adds
+#                              CPU by stage: bench/cpuprofile.py) and what --swift adds
 #                              (`make bench` has a Swift phase)
 #   scripts/deps.sh --swift    also OpenStack Swift and memcached (scripts/swift.sh); implied
 #                              by SETTLE_STORAGE=swift

@@ -481,27 +481,14 @@ rabbit_extra_urls() {
 	done
 }
 
-# s percent-encoded byte by byte but for letters, digits and -._~ (a URI's host part may then
-# hold a socket directory, and a shell that sources the line sees no special character).
-uri_escape() {
-	local LC_ALL=C s=$1 out="" c i
-	for ((i = 0; i < ${#s}; i++)); do
-		c=${s:i:1}
-		case "$c" in
-		[A-Za-z0-9._~-]) out+=$c ;;
-		*) printf -v c '%%%02X' "'$c" && out+=$c ;;
-		esac
-	done
-	printf '%s' "$out"
-}
-
-# Settle's URL of the primary: its Unix socket when it has one (Settle runs on this host, and
-# a statement's round trip over the socket costs Postgres and settle-api less kernel time
-# than one over loopback TCP: bench/notes.md "Unix socket"), else 127.0.0.1.
+# Settle's URL of the primary (after pg_start): its Unix socket when it has one, the
+# directory percent-encoded as the URL's host (so that a shell sourcing stack.env sees no
+# special character), else 127.0.0.1. Settle runs on this host; the socket spares it and
+# Postgres the kernel's TCP path (docs/configuration.md).
 pg_url() {
-	pg_root
 	if [ -S "$PGROOT/sock/.s.PGSQL.$PG_PORT" ]; then
-		echo "postgresql://postgres@$(uri_escape "$PGROOT/sock"):$PG_PORT/settle"
+		echo "postgresql://postgres@$("$PY" -c 'import sys, urllib.parse
+print(urllib.parse.quote(sys.argv[1], safe=""))' "$PGROOT/sock"):$PG_PORT/settle"
 	else
 		echo "postgresql://postgres@127.0.0.1:$PG_PORT/settle"
 	fi
