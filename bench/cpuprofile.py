@@ -31,56 +31,50 @@ import subprocess
 import sys
 import tempfile
 
+# The stages of a statement's life, in the order the report shows them.
+READ = "read the client's messages"
+PARSE = "parse and analyze (text statements)"
+PLAN = "planning"
+BIND = "bind: the parameters and the portal"
+CACHE = "plan cache: check and lock a generic plan"
+BEGIN = "begin"
+START = "executor start: set up the plan's nodes"
+RUN = "executor run"
+FINISH = "executor finish: AFTER triggers (foreign-key checks)"
+END = "executor end"
+COMMIT = "commit (but its WAL flush)"
+FLUSH = "WAL flush (at commit)"
+ABORT = "abort"
+SEND = "send the answers"
+OTHER = "other"
+ORDER = [READ, PARSE, PLAN, BIND, CACHE, BEGIN, START, RUN, FINISH, END, COMMIT, FLUSH, ABORT,
+         SEND, OTHER]
+
 # Outermost wins: a stage's own functions (PostgreSQL 15's symbols).
 OUTER = {
-    "pq_getbyte": "read the client's messages",
-    "pq_getmessage": "read the client's messages",
-    "pq_getbytes": "read the client's messages",
-    "secure_read": "read the client's messages",
-    "socket_flush": "send the answers",
-    "internal_flush": "send the answers",
-    "secure_write": "send the answers",
-    "pg_parse_query": "parse and analyze (text statements)",
-    "parse_analyze_fixedparams": "parse and analyze (text statements)",
-    "parse_analyze_varparams": "parse and analyze (text statements)",
-    "pg_analyze_and_rewrite_fixedparams": "parse and analyze (text statements)",
-    "pg_analyze_and_rewrite_varparams": "parse and analyze (text statements)",
-    "pg_rewrite_query": "parse and analyze (text statements)",
-    "GetCachedPlan": "plan cache: check and lock a generic plan",
-    "standard_ExecutorStart": "executor start: set up the plan's nodes",
-    "standard_ExecutorRun": "executor run",
-    "standard_ExecutorFinish": "executor finish: AFTER triggers (foreign-key checks)",
-    "standard_ExecutorEnd": "executor end",
-    "StartTransactionCommand": "begin",
-    "CommitTransactionCommand": "commit (but its WAL flush)",
-    "AbortCurrentTransaction": "abort",
+    "pq_getbyte": READ, "pq_getmessage": READ, "pq_getbytes": READ, "secure_read": READ,
+    "socket_flush": SEND, "internal_flush": SEND, "secure_write": SEND,
+    "pg_parse_query": PARSE, "parse_analyze_fixedparams": PARSE,
+    "parse_analyze_varparams": PARSE, "pg_analyze_and_rewrite_fixedparams": PARSE,
+    "pg_analyze_and_rewrite_varparams": PARSE, "pg_rewrite_query": PARSE,
+    "GetCachedPlan": CACHE,
+    "standard_ExecutorStart": START, "standard_ExecutorRun": RUN,
+    "standard_ExecutorFinish": FINISH, "standard_ExecutorEnd": END,
+    "StartTransactionCommand": BEGIN, "CommitTransactionCommand": COMMIT,
+    "AbortCurrentTransaction": ABORT,
 }
 # Innermost wins: counted as themselves wherever they run.
-INNER = {
-    "pg_plan_queries": "planning",
-    "pg_plan_query": "planning",
-    "XLogFlush": "WAL flush (at commit)",
-}
+INNER = {"pg_plan_queries": PLAN, "pg_plan_query": PLAN, "XLogFlush": FLUSH}
 # When none of the above is on the stack: the portal's own work, and binding the parameters.
 FALLBACK = {
-    "PortalRun": "executor run",
-    "PortalRunMulti": "executor run",
-    "FillPortalStore": "executor run",
-    "PortalStart": "executor start: set up the plan's nodes",
-    "PortalDrop": "executor end",
-    "PortalCleanup": "executor end",
-    "CreatePortal": "bind: the parameters and the portal",
-    "getTypeInputInfo": "bind: the parameters and the portal",
-    "OidInputFunctionCall": "bind: the parameters and the portal",
-    "pg_client_to_server": "bind: the parameters and the portal",
+    "PortalRun": RUN, "PortalRunMulti": RUN, "FillPortalStore": RUN, "PortalStart": START,
+    "PortalDrop": END, "PortalCleanup": END,
+    "CreatePortal": BIND, "getTypeInputInfo": BIND, "OidInputFunctionCall": BIND,
+    "pg_client_to_server": BIND,
 }
-ORDER = ["read the client's messages", "parse and analyze (text statements)", "planning",
-         "bind: the parameters and the portal",
-         "plan cache: check and lock a generic plan", "begin",
-         "executor start: set up the plan's nodes", "executor run",
-         "executor finish: AFTER triggers (foreign-key checks)", "executor end",
-         "commit (but its WAL flush)", "WAL flush (at commit)", "abort", "send the answers",
-         "other"]
+
+# What where() names a program's own code (the rest but the kernel and libc: libraries).
+OWN_CODE = ("settle's own code", "postgres", "the Erlang VM", "JIT or anonymous code")
 
 
 def stage(frames):
@@ -93,7 +87,7 @@ def stage(frames):
             found = OUTER[sym]
         elif fallback is None and sym in FALLBACK:
             fallback = FALLBACK[sym]
-    return found or fallback or "other"
+    return found or fallback or OTHER
 
 
 def where(dso):

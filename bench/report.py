@@ -12,7 +12,7 @@ import re
 import statistics
 import sys
 
-from cpuprofile import ORDER as STAGES  # the stages of a statement's life, in order
+from cpuprofile import ORDER as STAGES, OWN_CODE  # bench/cpuprofile.py's stages and objects
 
 NAN = float("nan")
 
@@ -303,8 +303,7 @@ def cpuprofile(R, outdir, c16):
     pg = flow["pg"]
     ftotal = pg["total"][""]
     flow_ms = cpu_ms(R, "poll16", ("pg_backend",))[1]["pg_backend"]
-    runs = sorted(r["pg_backend"] for r in ref_cpu_ms(R, "b", ("pg_backend",)))
-    tpcb_ms = runs[len(runs) // 2] if runs else NAN
+    tpcb_ms = med([r["pg_backend"] for r in ref_cpu_ms(R, "b", ("pg_backend",))])
     tstage = tpcb["pg"]["stage"] if tpcb and "pg" in tpcb else {}
     ttotal = tpcb["pg"]["total"][""] if tstage else 0
     out = [f"\n### Where Postgres's backends' CPU goes, by stage: 3b. polling, {c16} clients, beside TPC-B\n",
@@ -314,7 +313,7 @@ def cpuprofile(R, outdir, c16):
            "the stage of a statement's life on its call stack (bench/cpuprofile.py): the outermost one, so "
            "that a foreign-key check's executor counts in \"executor finish\", but planning and the WAL "
            "flush wherever they happen. ms = the share × the backends' CPU per flow (the table above) or per "
-           "TPC-B transaction (its median run).\n",
+           "TPC-B transaction (the median of its runs).\n",
            f"| stage | 3b share ({ftotal} samples) | 3b ms per flow | TPC-B share "
            f"({f'{ttotal} samples' if ttotal else 'not sampled: see bench/out/logs/cpuprofile.log'}) | "
            "TPC-B ms per transaction |", "|---|---|---|---|---|"]
@@ -323,7 +322,7 @@ def cpuprofile(R, outdir, c16):
         t = tstage.get(k, 0) / ttotal if ttotal else NAN
         out.append(f"| {k} | {f(100 * share, 1)}% | {f(share * flow_ms, 2)} | "
                    f"{f(100 * t, 1) + '%' if ttotal else '?'} | {f(t * tpcb_ms, 3)} |")
-    rate, ms = cpu_ms(R, "poll16")
+    ms = cpu_ms(R, "poll16")[1]
     out += [f"\n### Where each process's CPU goes: 3b. polling, {c16} clients\n",
             "The same samples by where the code ran: the innermost frame's object (the kernel; libc; the "
             "program's own code; a library), and the kernel's share by the libc call that entered it (the "
@@ -332,21 +331,19 @@ def cpuprofile(R, outdir, c16):
             "processes there, its backends here).\n",
             "| process | samples | kernel | kernel, by the call that entered it | libc | the program's own code "
             "| libraries |", "|---|---|---|---|---|---|---|"]
-    names = (("api", "settle-api", "api"), ("worker", "workers", "worker"), ("pg", "Postgres's backends", None),
-             ("mq", "RabbitMQ", "mq"))
-    for group, name, key in names:
+    names = (("api", "settle-api"), ("worker", "workers"), ("pg", "Postgres's backends"), ("mq", "RabbitMQ"))
+    for group, name in names:
         if group not in flow:
             continue
         g = flow[group]
         total = g["total"][""]
-        per = flow_ms if key is None else ms[key]
+        per = flow_ms if group == "pg" else ms[group]
         where = g.get("where", {})
         cell = lambda n: f"{f(100 * n / total, 0)}% ({f(n / total * per, 2)} ms)"
         calls = sorted(g.get("syscall", {}).items(), key=lambda kv: -kv[1])
         top = ", ".join(f"{k} {f(100 * n / total, 0)}%" for k, n in calls[:5])
-        own_code = ("settle's own code", "postgres", "the Erlang VM", "JIT or anonymous code")
-        own = sum(where.get(k, 0) for k in own_code)
-        libs = [(k, n) for k, n in where.items() if k not in ("kernel", "libc") + own_code]
+        own = sum(where.get(k, 0) for k in OWN_CODE)
+        libs = [(k, n) for k, n in where.items() if k not in ("kernel", "libc") + OWN_CODE]
         libtext = ", ".join(f"{k} {f(100 * n / total, 0)}%" for k, n in sorted(libs, key=lambda kv: -kv[1]))
         out.append(f"| {name} | {total} | {cell(where.get('kernel', 0))} | {top or '–'} | "
                    f"{cell(where.get('libc', 0))} | {cell(own)} | {libtext or '–'} |")
