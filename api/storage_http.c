@@ -186,9 +186,9 @@ storage_http_commit(struct req *r, struct storage_put *s)
 	for (int a = 0; a < HASH_ALG_COUNT; a++)
 		params[3 + a] = (s->algs & (1u << a)) ? digests[a] : NULL;
 	PQclear(res);
-	res = db_exec(r->db, SQL_STORAGE_HTTP_STORED, params);
-	if (res == NULL || db_commit(r->db) < 0)
-		goto fail;
+	/* The UPDATE and the COMMIT in one round trip; on failure the transaction is over. */
+	if ((res = db_exec_commit(r->db, SQL_STORAGE_HTTP_STORED, params)) == NULL)
+		return -1;
 	rc = PQntuples(res) == 1;
 	PQclear(res);
 	return rc;

@@ -83,6 +83,15 @@ int db_cmd(PGconn *c, enum sql_unit u, const char *const *params) MUSTCHECK;
 PGresult *db_exec_text(PGconn *c, const char *sql, int n, const char *const *params) MUSTCHECK;
 /* db_exec_text that discards the result: 0 on success, -1 on error. */
 int db_cmd_text(PGconn *c, const char *sql, int n, const char *const *params) MUSTCHECK;
+/* As db_exec_text, for a text of several statements without parameters (the simple protocol):
+ * the migrations. */
+PGresult *db_exec_script(PGconn *c, const char *sql) MUSTCHECK;
+/* Runs unit u as the last statement of the transaction db_begin opened on c, and ends that
+ * transaction: the statement and its COMMIT go in one round trip. The result (as db_exec)
+ * once both succeeded; else NULL, the transaction rolled back, and db_last_sqlstate() the
+ * error of the one that failed. Outside a transaction: db_exec. Inside a nested one: db_exec
+ * and db_commit (or, on failure, db_rollback) of the inner level. */
+PGresult *db_exec_commit(PGconn *c, enum sql_unit u, const char *const *params) MUSTCHECK;
 
 /* SQLSTATE of the last failed db_exec or db_exec_text on this thread ("" if none). */
 const char *db_last_sqlstate(void);
@@ -91,7 +100,9 @@ bool db_last_was_connection(void);
 
 /* Transactions nest on a connection: only the outermost begin/commit reach Postgres; a
  * rollback inside makes the outermost commit roll back (and fail), and so does a PQreset
- * of the connection while a transaction is open. */
+ * of the connection while a transaction is open. db_begin sends nothing: its BEGIN goes
+ * with the first statement, in that statement's round trip (pipeline mode), and a
+ * transaction that ran no statement commits or rolls back without a round trip. */
 int db_begin(PGconn *c) MUSTCHECK;
 int db_commit(PGconn *c) MUSTCHECK;
 /* Rolls back, ignoring errors (used on failure paths). */

@@ -84,84 +84,164 @@ db_exec_plain(PGconn *c, struct db_conn *s, const struct db_q *q)
 	return db_exec_send_sync(c, q, false);
 }
 
-/* Queues q, a sync, the position query and a sync on c, in pipeline mode. False when libpq
- * refused. */
+/* One query of a pipeline (db_pipe_run): q, by name when prepared (else its text), with a
+ * sync after it when sync; res gets its result. */
+struct db_pipe_step {
+	const struct db_q *q;
+	bool prepared;
+	bool sync;
+	PGresult *res;
+};
+
+static const struct db_q db_q_begin = {-1, "BEGIN", 0, NULL};
+static const struct db_q db_q_commit = {-1, "COMMIT", 0, NULL};
+/* settle_position() (migration 0017): asked for after a sync that ends a transaction, so
+ * that it reads the position after that commit record. Before the same sync it would share
+ * the transaction, and a standby could replay the commit only later than that position: a
+ * read served there could miss the write. */
+static const struct db_q db_q_position = {-1, "SELECT settle_position()", 0, NULL};
+
+/* Queues the n steps on c (in pipeline mode). False when libpq refused one. libpq 15's
+ * PQpipelineSync pushes what is queued at once, so the steps leave in as many writes as
+ * there are syncs; the client waits for the answers only once. */
 static bool
-db_exec_pipeline_send(PGconn *c, const struct db_q *q, bool prepared)
+db_pipe_send(PGconn *c, const struct db_pipe_step *st, int n)
 {
-	static const char lsn_sql[] = "SELECT settle_position()";
 	char name[16];
 
-	db_unit_name(q->u, name);
-	if (prepared ? !PQsendQueryPrepared(c, name, q->n, q->params, NULL, NULL, 0)
-	             : !PQsendQueryParams(c, q->sql, q->n, NULL, q->params, NULL, NULL, 0))
-		return false;
-	/* The statement's implicit transaction ends, and commits, at this sync: the position
-	 * is asked for after it. Both before one sync would share an implicit transaction, and
-	 * the position would be read before that transaction's commit record, which a standby
-	 * could replay only later: a read served there could miss the write. */
-	if (!PQpipelineSync(c))
-		return false;
-	return PQsendQueryParams(c, lsn_sql, 0, NULL, NULL, NULL, NULL, 0) && PQpipelineSync(c);
+	for (int i = 0; i < n; i++) {
+		const struct db_q *q = st[i].q;
+		if (st[i].prepared)
+			db_unit_name(q->u, name);
+		if (st[i].prepared
+		        ? !PQsendQueryPrepared(c, name, q->n, q->params, NULL, NULL, 0)
+		        : !PQsendQueryParams(c, q->sql, q->n, NULL, q->params, NULL, NULL, 0))
+			return false;
+		if (st[i].sync && !PQpipelineSync(c))
+			return false;
+	}
+	return true;
 }
 
-/* Reads the results of db_exec_pipeline_send: returns the statement's result and sets *lsn
- * from the position query (0 when it failed). Every result is read, up to the second sync,
- * unless the connection broke (two NULLs in a row: nothing comes). */
-static PGresult *
-db_exec_pipeline_read(PGconn *c, uint64_t *lsn)
+/* Reads the results of db_pipe_send, up to the last sync: each step's first result into its
+ * res (a query after a failed one in the same sync gets PGRES_PIPELINE_ABORTED). Stops early
+ * when the connection broke (two NULLs in a row: nothing comes); steps unanswered keep NULL. */
+static void
+db_pipe_read(PGconn *c, struct db_pipe_step *st, int n)
 {
-	PGresult *out = NULL, *x;
-	int syncs = 0, nulls = 0;
+	int i = 0, syncs = 0, want = 0, nulls = 0;
+	bool started = false;
+	PGresult *x;
 
-	*lsn = 0;
-	while (syncs < 2 && nulls < 2) {
+	for (int k = 0; k < n; k++)
+		want += st[k].sync;
+	while (syncs < want && nulls < 2) {
 		if ((x = PQgetResult(c)) == NULL) {
 			nulls++;
+			if (started) { /* the end of step i's results */
+				i++;
+				started = false;
+			}
 			continue;
 		}
 		nulls = 0;
 		if (PQresultStatus(x) == PGRES_PIPELINE_SYNC) {
 			syncs++;
 			PQclear(x);
-		} else if (syncs == 1) {
-			if (PQresultStatus(x) != PGRES_TUPLES_OK || PQntuples(x) != 1 ||
-			    !db_parse_lsn(db_get(x, 0, 0), lsn))
-				*lsn = 0;
-			PQclear(x);
-		} else if (out == NULL) {
-			out = x;
+		} else if (!started && i < n) {
+			st[i].res = x;
+			started = true;
 		} else {
 			PQclear(x);
 		}
 	}
-	return out;
+}
+
+/* Runs the n steps on c in one round trip (pipeline mode) and leaves pipeline mode. False,
+ * with nothing sent, when c cannot enter it; else true, with each step's result in its res
+ * (NULL when none came: the connection broke). */
+static bool
+db_pipe_run(PGconn *c, struct db_conn *s, struct db_pipe_step *st, int n)
+{
+	if (PQenterPipelineMode(c) != 1)
+		return false;
+	if (db_pipe_send(c, st, n))
+		db_pipe_read(c, st, n);
+	if (PQexitPipelineMode(c) != 1 && PQstatus(c) == CONNECTION_OK)
+		s->reset_pending = true; /* results left behind: a new session next time */
+	return true;
+}
+
+/* Frees every step's result but keep's, and returns keep's, never NULL (an empty failed
+ * result stands in when none came). */
+static PGresult *
+db_pipe_take(PGconn *c, struct db_pipe_step *st, int n, int keep)
+{
+	PGresult *r = st[keep].res;
+
+	for (int i = 0; i < n; i++)
+		if (i != keep)
+			PQclear(st[i].res);
+	return r != NULL ? r : PQmakeEmptyPGresult(c, PGRES_FATAL_ERROR);
+}
+
+/* The position step p read (0 when it failed), its result freed. */
+static uint64_t
+db_pipe_position(struct db_pipe_step *p)
+{
+	uint64_t lsn = 0;
+
+	if (PQresultStatus(p->res) != PGRES_TUPLES_OK || PQntuples(p->res) != 1 ||
+	    !db_parse_lsn(db_get(p->res, 0, 0), &lsn))
+		lsn = 0;
+	PQclear(p->res);
+	p->res = NULL;
+	return lsn;
 }
 
 /* db_exec_plain of a statement outside any transaction, in one round trip with the WAL
- * position after its commit (kept for db_take_commit_lsn when the statement succeeded).
- * libpq 15's PQpipelineSync pushes what is queued at once, so the statement and the
- * position query leave in two writes; the client waits for the answers only once. */
+ * position after its commit (kept for db_take_commit_lsn when the statement succeeded). */
 static PGresult *
 db_exec_tracked(PGconn *c, struct db_conn *s, const struct db_q *q)
 {
 	bool prepared = db_exec_ready(c, s, q);
+	struct db_pipe_step st[] = {{q, prepared, true, NULL}, {&db_q_position, false, true, NULL}};
 	uint64_t lsn;
 	PGresult *r;
 
-	if (PQenterPipelineMode(c) != 1)
+	if (!db_pipe_run(c, s, st, 2))
 		return db_exec_plain(c, s, q);
-	r = db_exec_pipeline_send(c, q, prepared) ? db_exec_pipeline_read(c, &lsn) : NULL;
-	if (PQexitPipelineMode(c) != 1 && PQstatus(c) == CONNECTION_OK)
-		s->reset_pending = true; /* results left behind: a new session next time */
-	if (r == NULL)
-		return PQmakeEmptyPGresult(c, PGRES_FATAL_ERROR);
+	lsn = db_pipe_position(&st[1]);
+	r = db_pipe_take(c, st, 2, 0);
 	if (prepared && db_exec_units_lost(s, r, q)) {
 		PQclear(r);
 		return db_exec_tracked(c, s, q); /* once: they are prepared again first */
 	}
 	if (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK)
 		s->commit_lsn = lsn;
+	return r;
+}
+
+/* The first statement of the transaction db_begin opened: its BEGIN and q in one round
+ * trip. Inside the transaction, a statement the session lost is not retried (see
+ * db_exec_plain): the caller gets that first error. */
+static PGresult *
+db_exec_begun(PGconn *c, struct db_conn *s, const struct db_q *q)
+{
+	bool prepared = db_exec_ready(c, s, q);
+	struct db_pipe_step st[] = {{&db_q_begin, false, false, NULL}, {q, prepared, true, NULL}};
+	PGresult *r;
+
+	s->tx_unsent = false;
+	if (!db_pipe_run(c, s, st, 2)) {
+		if ((r = PQexec(c, "BEGIN")) == NULL || PQresultStatus(r) != PGRES_COMMAND_OK)
+			return r != NULL ? r : PQmakeEmptyPGresult(c, PGRES_FATAL_ERROR);
+		PQclear(r);
+		return db_exec_send_sync(c, q, prepared);
+	}
+	r = db_pipe_take(c, st, 2, 1);
+	if (prepared)
+		(void)db_exec_units_lost(s, r, q);
 	return r;
 }
 
@@ -173,6 +253,8 @@ db_exec_run(PGconn *c, const struct db_q *q)
 {
 	struct db_conn *s = db_conn_of(c);
 
+	if (s != NULL && s->tx_unsent)
+		return db_exec_begun(c, s, q);
 	if (s != NULL && q->u >= 0 && s->track_commits && s->tx_depth == 0 &&
 	    atomic_load(&db_tx_want_commit_lsn) && PQtransactionStatus(c) == PQTRANS_IDLE)
 		return db_exec_tracked(c, s, q);
@@ -223,6 +305,72 @@ db_cmd(PGconn *c, enum sql_unit u, const char *const *params)
 	return 0;
 }
 
+/* The last statement of the outermost transaction and its COMMIT (with the position after
+ * it, when wanted) in one round trip. */
+static PGresult *
+db_exec_last(PGconn *c, struct db_conn *s, const struct db_q *q)
+{
+	bool prepared = db_exec_ready(c, s, q), lsn = atomic_load(&db_tx_want_commit_lsn);
+	struct db_pipe_step st[] = {{q, prepared, false, NULL},
+	                            {&db_q_commit, false, true, NULL},
+	                            {&db_q_position, false, true, NULL}};
+	PGresult *r, *done;
+	uint64_t pos;
+
+	if (!db_pipe_run(c, s, st, lsn ? 3 : 2)) { /* c cannot pipeline: one at a time */
+		if ((r = db_exec_check(c, db_exec_plain(c, s, q), sql_units[q->u].name)) != NULL &&
+		    db_commit(c) == 0)
+			return r;
+		PQclear(r);
+		db_rollback(c);
+		return NULL;
+	}
+	s->tx_depth = 0; /* the transaction ended, committed or not */
+	pos = lsn ? db_pipe_position(&st[2]) : 0;
+	r = st[0].res != NULL ? st[0].res : PQmakeEmptyPGresult(c, PGRES_FATAL_ERROR);
+	done = st[1].res != NULL ? st[1].res : PQmakeEmptyPGresult(c, PGRES_FATAL_ERROR);
+	if (prepared)
+		(void)db_exec_units_lost(s, r, q);
+	if ((r = db_exec_check(c, r, sql_units[q->u].name)) == NULL) {
+		PQclear(done); /* not run: the statement before it failed */
+	} else if ((done = db_exec_check(c, done, "COMMIT")) == NULL) {
+		PQclear(r);
+		r = NULL;
+	} else {
+		PQclear(done);
+		if (lsn)
+			s->commit_lsn = pos;
+		return r;
+	}
+	db_rollback(c); /* the transaction, if the failed statement left it open */
+	return NULL;
+}
+
+PGresult *
+db_exec_commit(PGconn *c, enum sql_unit u, const char *const *params)
+{
+	struct db_q q = {(int)u, sql_units[u].sql, sql_units[u].nparams, params};
+	struct db_conn *s = db_conn_of(c);
+	PGresult *r;
+
+	if (s == NULL || s->tx_depth == 0)
+		return db_exec(c, u, params);
+	if (s->tx_depth == 1 && s->tx_unsent) { /* the transaction is this statement alone */
+		s->tx_depth = 0;
+		s->tx_unsent = false;
+		return db_exec(c, u, params);
+	}
+	if (s->tx_depth == 1 && !s->tx_aborted)
+		return db_exec_last(c, s, &q);
+	if ((r = db_exec(c, u, params)) == NULL || db_commit(c) < 0) {
+		if (r == NULL)
+			db_rollback(c);
+		PQclear(r);
+		return NULL;
+	}
+	return r;
+}
+
 PGresult *
 db_exec_text(PGconn *c, const char *sql, int n, const char *const *params)
 {
@@ -238,6 +386,21 @@ db_cmd_text(PGconn *c, const char *sql, int n, const char *const *params)
 		return -1;
 	PQclear(r);
 	return 0;
+}
+
+PGresult *
+db_exec_script(PGconn *c, const char *sql)
+{
+	struct db_conn *s = db_conn_of(c);
+	PGresult *r;
+
+	if (s != NULL && s->tx_unsent) {
+		s->tx_unsent = false;
+		if ((r = db_exec_check(c, PQexec(c, "BEGIN"), "BEGIN")) == NULL)
+			return NULL;
+		PQclear(r);
+	}
+	return db_exec_check(c, PQexec(c, sql), sql);
 }
 
 const char *

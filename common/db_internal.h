@@ -18,6 +18,7 @@ struct db_conn {
 	bool units_ready; /* every unit of sql/ is prepared, as "u<n>" (db_units_prepare) */
 	int tx_depth;     /* see db_begin */
 	bool tx_aborted;
+	bool tx_unsent;      /* the outermost db_begin's BEGIN waits for the first statement */
 	bool reset_pending;  /* db_thread_close: a new session at the next db_thread_conn */
 	bool track_commits;  /* see db_track_commits */
 	uint64_t commit_lsn; /* see db_want_commit_lsn */

@@ -12,7 +12,9 @@ atomic_bool db_tx_want_commit_lsn;
 /* Transactions nest on a connection: only the outermost db_begin/db_commit reach Postgres,
  * and a db_rollback inside marks the whole transaction to be rolled back. settle-api uses
  * this to make a handler's transaction part of the one that records an Idempotency-Key.
- * The depth lives in the connection's state, so it cannot leak to another connection. */
+ * The depth lives in the connection's state, so it cannot leak to another connection.
+ * The outermost BEGIN is sent with the transaction's first statement, in its round trip
+ * (db_exec.c); a transaction that ran none ends without reaching Postgres at all. */
 
 int
 db_begin(PGconn *c)
@@ -25,10 +27,11 @@ db_begin(PGconn *c)
 		s->tx_depth++;
 		return 0;
 	}
-	if (db_cmd_text(c, "BEGIN", 0, NULL) < 0)
+	if (PQstatus(c) != CONNECTION_OK)
 		return -1;
 	s->tx_depth = 1;
 	s->tx_aborted = false;
+	s->tx_unsent = true;
 	return 0;
 }
 
@@ -107,6 +110,10 @@ db_commit(PGconn *c)
 		db_rollback(c);
 		return -1;
 	}
+	if (s->tx_unsent) { /* no statement ran: nothing to commit */
+		s->tx_unsent = false;
+		return 0;
+	}
 	if (!atomic_load(&db_tx_want_commit_lsn))
 		return db_cmd_text(c, "COMMIT", 0, NULL);
 	return db_tx_commit_lsn(c, s);
@@ -126,6 +133,11 @@ db_rollback(PGconn *c)
 	}
 	s->tx_depth = 0;
 	s->tx_aborted = false;
+	s->tx_unsent = false;
+	/* Nothing to roll back when no statement ran, or the transaction ended already (a
+	 * failed COMMIT, db_exec_commit). */
+	if (PQtransactionStatus(c) == PQTRANS_IDLE)
+		return;
 	PGresult *r = PQexec(c, "ROLLBACK");
 	PQclear(r);
 }

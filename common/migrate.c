@@ -18,11 +18,9 @@ migrate_one(PGconn *c, const struct migration *m, char **err)
 
 	if (db_begin(c) < 0)
 		goto fail;
-	/* PQexec (not PQexecParams) because a migration holds several statements. */
-	r = PQexec(c, m->sql);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+	/* A script: a migration holds several statements. */
+	if ((r = db_exec_script(c, m->sql)) == NULL) {
 		*err = xasprintf("%s: %s", m->name, PQerrorMessage(c));
-		PQclear(r);
 		db_rollback(c);
 		return -1;
 	}

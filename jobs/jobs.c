@@ -158,7 +158,9 @@ void
 jobs_run_batch(PGconn *c, const struct job_kind *k, struct jobs_item *items, int n)
 {
 	/* One transaction for the load and the commit (the reads in between are small), so a
-	 * batch costs Postgres one transaction. */
+	 * batch costs Postgres one transaction and two round trips: its BEGIN goes with the
+	 * load, its COMMIT with the commit statement (db_exec_commit), or alone when the batch
+	 * has nothing to commit. */
 	bool tx = db_begin(c) == 0;
 
 	k->check(c, items, n, JOBS_BATCH_READ_MAX);
@@ -167,9 +169,8 @@ jobs_run_batch(PGconn *c, const struct job_kind *k, struct jobs_item *items, int
 			items[i].res = JOB_RETRY;
 			items[i].err = xstrdup("injected fault");
 		}
-	if (k->commit(c, items, n) < 0 || (tx && db_commit(c) < 0)) {
-		if (tx)
-			db_rollback(c);
+	if (k->commit(c, items, n) < 0 || (tx && db_in_transaction(c) && db_commit(c) < 0)) {
+		db_rollback(c); /* when the failure left it open */
 		jobs_batch_one_by_one(c, k, items, n);
 	}
 	for (int i = 0; i < n; i++)

@@ -51,14 +51,15 @@ struct job_kind {
 	 * *outcome to a static word recorded there. *err (caller frees) unless JOB_DONE. NULL
 	 * for a batchable kind. */
 	enum job_result (*run)(PGconn *c, const struct job *j, const char **outcome, char **err);
-	/* Batchable kinds: step one, outside any transaction: loads and verifies items[0..n),
+	/* Batchable kinds: step one, no write: loads and verifies items[0..n),
 	 * reading at most read_max stored bytes a job (more: the item comes back deferred); each
 	 * item gets JOB_DONE with a verdict in v, or another result with err. */
 	void (*check)(PGconn *c, struct jobs_item *items, int n, int64_t read_max);
 	/* Step two: commits in one statement the verdicts of the JOB_DONE items not deferred,
 	 * with their job_runs rows (as the unit jobs_record writes one), and notifies waiters
-	 * (as jobs_notify does); each becomes JOB_DONE or JOB_DUPLICATE. 0, or -1 when the
-	 * statement failed. */
+	 * (as jobs_notify does); each becomes JOB_DONE or JOB_DUPLICATE. The statement ends
+	 * the transaction open on c, if any (db_exec_commit: jobs_run_batch's, begun before
+	 * the load). 0, or -1 when the statement failed (that transaction rolled back). */
 	int (*commit)(PGconn *c, struct jobs_item *items, int n);
 	/* Frees what check stored in v. */
 	void (*clear)(struct job_verdict *v);

@@ -57,8 +57,9 @@ upload_commit_run(PGconn *c, struct jobs_item *items, int n)
 	}
 	body = json_dumps(arr, JSON_COMPACT);
 	json_decref(arr);
-	/* The whole effect of the batch in one statement (one round trip, no BEGIN/COMMIT). */
-	r = db_exec(c, SQL_UPLOAD_COMMIT_RUN, (const char *[]){body});
+	/* The whole effect of the batch in one statement, which ends the transaction of the
+	 * batch's load when one is open (its COMMIT in the same round trip). */
+	r = db_exec_commit(c, SQL_UPLOAD_COMMIT_RUN, (const char *[]){body});
 	free(body);
 	if (r == NULL)
 		return -1;

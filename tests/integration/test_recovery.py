@@ -116,7 +116,7 @@ def test_db_unit_tests_against_postgres(bin_dir, fresh_database, settle):
     r = subprocess.run([binary], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        text=True, timeout=120)
     assert r.returncode == 0, r.stdout[-6000:]
-    assert "SKIPPED" not in r.stdout and "PASSED  ] 17 test(s)" in r.stdout, r.stdout[-3000:]
+    assert "SKIPPED" not in r.stdout and "PASSED  ] 18 test(s)" in r.stdout, r.stdout[-3000:]
     assert sanitizer_report(r.stdout) is None, r.stdout[-6000:]
 
 

@@ -336,7 +336,10 @@ test_nesting_per_connection(void **state)
 	assert_int_equal(db_begin(a), 0);
 	assert_true(db_in_transaction(a));
 	assert_false(db_in_transaction(b));
+	assert_true(test_db_q(a));
+	assert_int_equal(PQtransactionStatus(b), PQTRANS_IDLE);
 	assert_int_equal(db_begin(b), 0);
+	assert_true(test_db_q(b));
 	assert_int_equal(PQtransactionStatus(b), PQTRANS_INTRANS);
 	assert_int_equal(db_commit(b), 0);
 	assert_int_equal(PQtransactionStatus(b), PQTRANS_IDLE);
@@ -363,8 +366,8 @@ test_reset_inside_transaction(void **state)
 	assert_int_equal(db_commit(c), -1);
 	assert_false(db_in_transaction(c));
 	assert_int_equal(db_begin(c), 0);
-	assert_int_equal(PQtransactionStatus(c), PQTRANS_INTRANS);
 	assert_true(test_db_q(c));
+	assert_int_equal(PQtransactionStatus(c), PQTRANS_INTRANS);
 	assert_int_equal(db_commit(c), 0);
 	PQfinish(c);
 }
@@ -485,6 +488,101 @@ test_tracked_commits(void **state)
 	PQfinish(c);
 }
 
+/* The number of outbox rows with message id id, counted on a connection of its own. */
+static int
+test_db_outbox_rows(const char *id)
+{
+	PGconn *o = test_db_connect();
+	PGresult *r =
+	    db_exec_text(o, "SELECT count(*) FROM outbox WHERE id = $1", 1, (const char *[]){id});
+	int n = r != NULL ? atoi(PQgetvalue(r, 0, 0)) : -1;
+
+	PQclear(r);
+	PQfinish(o);
+	return n;
+}
+
+/* db_begin sends nothing: the BEGIN goes with the first statement, and a transaction that
+ * ran none ends without reaching Postgres. db_exec_commit runs the last statement with the
+ * COMMIT: the transaction is over and its writes are kept; when the statement fails, the
+ * whole transaction is rolled back and the error is the statement's. Outside a transaction
+ * it is db_exec; inside a nested one it ends the inner level only. A script runs inside the
+ * transaction. Runs after test_commit_lsn: the position after the commit is recorded. */
+static void
+test_exec_commit(void **state)
+{
+	char a[UUID_STR_LEN], b[UUID_STR_LEN];
+	const char *ja[] = {a, "test.db", a}, *jb[] = {b, "test.db", b};
+	PGconn *c = test_db_connect();
+	PGresult *r;
+
+	uuid_generate(a);
+	uuid_generate(b);
+	assert_int_equal(db_begin(c), 0);
+	assert_int_equal(PQtransactionStatus(c), PQTRANS_IDLE);
+	assert_int_equal(db_commit(c), 0);
+	assert_int_equal(db_begin(c), 0);
+	db_rollback(c);
+	assert_false(db_in_transaction(c));
+
+	(void)db_take_commit_lsn(c);
+	assert_int_equal(db_begin(c), 0);
+	assert_int_equal(db_cmd(c, SQL_OUTBOX_INSERT, ja), 0);
+	assert_int_equal(PQtransactionStatus(c), PQTRANS_INTRANS);
+	assert_int_equal(test_db_outbox_rows(a), 0);
+	r = db_exec_commit(c, SQL_OUTBOX_INSERT, jb);
+	assert_non_null(r);
+	PQclear(r);
+	assert_false(db_in_transaction(c));
+	assert_int_equal(PQtransactionStatus(c), PQTRANS_IDLE);
+	assert_int_equal(PQpipelineStatus(c), PQ_PIPELINE_OFF);
+	assert_true(db_take_commit_lsn(c) > 0);
+	assert_int_equal(test_db_outbox_rows(a), 1);
+	assert_int_equal(test_db_outbox_rows(b), 1);
+
+	uuid_generate(b);
+	assert_int_equal(db_begin(c), 0);
+	assert_int_equal(db_cmd(c, SQL_OUTBOX_INSERT, jb), 0);
+	assert_null(db_exec_commit(c, SQL_OUTBOX_INSERT, ja)); /* a is taken */
+	assert_string_equal(db_last_sqlstate(), "23505");
+	assert_false(db_in_transaction(c));
+	assert_int_equal(PQtransactionStatus(c), PQTRANS_IDLE);
+	assert_true(db_take_commit_lsn(c) == 0);
+	assert_int_equal(test_db_outbox_rows(b), 0); /* rolled back with it */
+
+	r = db_exec_commit(c, SQL_OUTBOX_INSERT, jb); /* no transaction: a statement alone */
+	assert_non_null(r);
+	PQclear(r);
+	assert_int_equal(test_db_outbox_rows(b), 1);
+
+	uuid_generate(a);
+	assert_int_equal(db_begin(c), 0);
+	assert_int_equal(db_begin(c), 0);
+	r = db_exec_commit(c, SQL_OUTBOX_INSERT, ja); /* the inner level */
+	assert_non_null(r);
+	PQclear(r);
+	assert_true(db_in_transaction(c));
+	assert_int_equal(PQtransactionStatus(c), PQTRANS_INTRANS);
+	r = db_exec_script(c, "CREATE TEMP TABLE script_probe (x int); INSERT INTO script_probe "
+	                      "VALUES (1)");
+	assert_non_null(r);
+	PQclear(r);
+	assert_int_equal(test_db_outbox_rows(a), 0);
+	assert_int_equal(db_commit(c), 0);
+	assert_int_equal(test_db_outbox_rows(a), 1);
+
+	assert_int_equal(db_begin(c), 0);
+	r = db_exec_script(c, "INSERT INTO script_probe VALUES (2); SELECT count(*) FROM "
+	                      "script_probe");
+	assert_non_null(r);
+	assert_string_equal(PQgetvalue(r, 0, 0), "2");
+	PQclear(r);
+	assert_int_equal(PQtransactionStatus(c), PQTRANS_INTRANS);
+	db_rollback(c);
+	assert_int_equal(PQtransactionStatus(c), PQTRANS_IDLE);
+	PQfinish(c);
+}
+
 int
 main(void)
 {
@@ -507,6 +605,7 @@ main(void)
 	    cmocka_unit_test(test_thread_replica_unreachable),
 	    cmocka_unit_test(test_commit_lsn),
 	    cmocka_unit_test(test_tracked_commits),
+	    cmocka_unit_test(test_exec_commit),
 	};
 
 	test_url = url != NULL && url[0] != '\0' ? url : NULL;
