@@ -8,7 +8,8 @@
 -- does (or takes over a "gave_up" row), marks each upload whose message was recorded
 -- consistent (with the error of a failed check) at the moment of the statement, notifies
 -- the upload's and its project's waiters, as jobs_notify does (delivered at COMMIT), and
--- returns the message ids recorded.
+-- returns the message ids recorded. The uploads are reached through their index with the
+-- batch's ids (= ANY), whatever the plan guesses of the batch (see upload_complete_load).
 -- returns: message_id, notified, notified_project
 WITH v AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(mid uuid, kind text, rid uuid,
                                                             attempt int, outcome text,
@@ -23,7 +24,8 @@ upd AS (UPDATE uploads u SET is_consistent = true, consistent_at = clock_timesta
             error_at = CASE WHEN v.error IS NULL THEN NULL ELSE clock_timestamp() END,
             error_message = v.error
         FROM v JOIN rec ON rec.message_id = v.mid
-        WHERE u.id = v.rid AND v.apply AND NOT u.is_consistent AND u.purged_at IS NULL
+        WHERE u.id = v.rid AND u.id = ANY (ARRAY(SELECT rid FROM v)) AND v.apply
+          AND NOT u.is_consistent AND u.purged_at IS NULL
         RETURNING u.id, u.project_id)
 SELECT rec.message_id::text AS message_id,
        pg_notify('settle_consistent', (rec.resource_id)::text) AS notified,

@@ -11,18 +11,23 @@
 -- dead letter runs again); storage_provider: the provider that holds its bytes. The stored_*
 -- columns are what storage computed of a chunk while storing it (stored_md5, stored_sha1,
 -- stored_sha256 in the order of enum hash_alg).
+-- Each table is reached through its index with the batch's ids (= ANY of the arrays): the
+-- generic plan guesses the number of jobs, and with a guess larger than the batch it chose
+-- to read a table whole (job_runs, uploads) while the table was small, and kept that plan as
+-- the table grew (bench/notes.md "Plans that read a table whole").
 -- returns: ord, id, size, completed, consistent, purged, storage_container, hash_algorithm, hash_value, seen, storage_provider, number, chunk_size, chunk_hash_value, chunk_hash_algorithm, stored_size, stored_md5, stored_sha1, stored_sha256, stored
 SELECT j.ord, u.id::text AS id, u.size, u.completed_at IS NOT NULL AS completed,
        u.is_consistent AS consistent, u.purged_at IS NOT NULL AS purged,
        u.storage_container, u.completed_hash_algorithm AS hash_algorithm,
        u.completed_hash_value AS hash_value,
-       EXISTS (SELECT 1 FROM job_runs r WHERE r.message_id = j.mid
-               AND r.outcome <> 'gave_up') AS seen,
+       j.mid IN (SELECT r.message_id FROM job_runs r
+                 WHERE r.message_id = ANY ($1::uuid[]) AND r.outcome <> 'gave_up') AS seen,
        u.storage_provider, c.number, c.size AS chunk_size, c.hash_value AS chunk_hash_value,
        c.hash_algorithm AS chunk_hash_algorithm, c.stored_size, c.stored_md5, c.stored_sha1,
        c.stored_sha256, c.stored_at IS NOT NULL AS stored
 FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS j(mid, rid, ord)
-LEFT JOIN uploads u ON u.id = j.rid LEFT JOIN chunks c ON c.upload_id = u.id
+LEFT JOIN uploads u ON u.id = j.rid AND u.id = ANY ($2::uuid[])
+LEFT JOIN chunks c ON c.upload_id = u.id AND c.upload_id = ANY ($2::uuid[])
 ORDER BY j.ord, c.number
 
 -- unit: upload_complete_give_up
