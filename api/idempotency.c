@@ -122,11 +122,10 @@ idempotency_end(struct req *r)
 		db_rollback(r->db);
 		return;
 	}
-	if (db_cmd(r->db, SQL_IDEMPOTENCY_STORE, q) < 0) {
-		db_rollback(r->db);
+	/* The answer kept and the COMMIT in one round trip; on failure nothing was kept, and
+	 * the answer the handler built is void. */
+	PGresult *res = db_exec_commit(r->db, SQL_IDEMPOTENCY_STORE, q);
+	if (res == NULL)
 		http_db_error(r);
-		return;
-	}
-	if (db_commit(r->db) < 0)
-		http_db_error(r); /* nothing was kept: the answer the handler built is void */
+	PQclear(res);
 }

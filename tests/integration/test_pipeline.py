@@ -693,6 +693,10 @@ def test_message_log(settle, db, amqp):
     project = client.create_project()
     ids = [client.upload(project, blob(10_000 + i), name=f"log-{i}.bin") for i in range(5)]
     wait_all_consistent(client, ids, timeout=60)
+    # The relay retires a published row (into message_log) up to 20 ms after its confirm,
+    # and a worker may make the upload consistent before that.
+    wait_until(lambda: q1(db, "SELECT count(*) FROM outbox WHERE resource_id = ANY(%s::uuid[])",
+                          ([project] + ids,)) == 0, 10, what="the relay to retire the rows")
     rows = q(db, "SELECT message_id, routing_key, payload->>'resource_id', payload->>'kind',"
                  " (payload->>'attempt')::int FROM message_log"
                  " WHERE payload->>'resource_id' = ANY(%s)", ([project] + ids,))
