@@ -172,17 +172,26 @@ db_pipe_run(PGconn *c, struct db_conn *s, struct db_pipe_step *st, int n)
 	return true;
 }
 
-/* Frees every step's result but keep's, and returns keep's, never NULL (an empty failed
- * result stands in when none came). */
+/* The result of step p, taken from it: never NULL (an empty failed result stands in when
+ * none came). */
+static PGresult *
+db_pipe_result(PGconn *c, struct db_pipe_step *p)
+{
+	PGresult *r = p->res != NULL ? p->res : PQmakeEmptyPGresult(c, PGRES_FATAL_ERROR);
+
+	p->res = NULL;
+	return r;
+}
+
+/* Frees every step's result but keep's, and returns keep's (db_pipe_result). */
 static PGresult *
 db_pipe_take(PGconn *c, struct db_pipe_step *st, int n, int keep)
 {
-	PGresult *r = st[keep].res;
+	PGresult *r = db_pipe_result(c, &st[keep]);
 
 	for (int i = 0; i < n; i++)
-		if (i != keep)
-			PQclear(st[i].res);
-	return r != NULL ? r : PQmakeEmptyPGresult(c, PGRES_FATAL_ERROR);
+		PQclear(st[i].res);
+	return r;
 }
 
 /* The position step p read (0 when it failed), its result freed. */
@@ -222,6 +231,21 @@ db_exec_tracked(PGconn *c, struct db_conn *s, const struct db_q *q)
 	return r;
 }
 
+/* Sends the BEGIN db_begin left pending, alone, for what cannot go in a pipeline with it.
+ * NULL when it succeeded, else its failed result. */
+static PGresult *
+db_exec_begin_alone(PGconn *c, struct db_conn *s)
+{
+	PGresult *r = PQexec(c, "BEGIN");
+
+	s->tx_unsent = false;
+	if (r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK) {
+		PQclear(r);
+		return NULL;
+	}
+	return r != NULL ? r : PQmakeEmptyPGresult(c, PGRES_FATAL_ERROR);
+}
+
 /* The first statement of the transaction db_begin opened: its BEGIN and q in one round
  * trip. Inside the transaction, a statement the session lost is not retried (see
  * db_exec_plain): the caller gets that first error. */
@@ -232,13 +256,10 @@ db_exec_begun(PGconn *c, struct db_conn *s, const struct db_q *q)
 	struct db_pipe_step st[] = {{&db_q_begin, false, false, NULL}, {q, prepared, true, NULL}};
 	PGresult *r;
 
+	if (!db_pipe_run(c, s, st, 2)) /* c cannot pipeline: one at a time */
+		return (r = db_exec_begin_alone(c, s)) != NULL ? r
+		                                               : db_exec_send_sync(c, q, prepared);
 	s->tx_unsent = false;
-	if (!db_pipe_run(c, s, st, 2)) {
-		if ((r = PQexec(c, "BEGIN")) == NULL || PQresultStatus(r) != PGRES_COMMAND_OK)
-			return r != NULL ? r : PQmakeEmptyPGresult(c, PGRES_FATAL_ERROR);
-		PQclear(r);
-		return db_exec_send_sync(c, q, prepared);
-	}
 	r = db_pipe_take(c, st, 2, 1);
 	if (prepared)
 		(void)db_exec_units_lost(s, r, q);
@@ -327,8 +348,8 @@ db_exec_last(PGconn *c, struct db_conn *s, const struct db_q *q)
 	}
 	s->tx_depth = 0; /* the transaction ended, committed or not */
 	pos = lsn ? db_pipe_position(&st[2]) : 0;
-	r = st[0].res != NULL ? st[0].res : PQmakeEmptyPGresult(c, PGRES_FATAL_ERROR);
-	done = st[1].res != NULL ? st[1].res : PQmakeEmptyPGresult(c, PGRES_FATAL_ERROR);
+	r = db_pipe_result(c, &st[0]);
+	done = db_pipe_result(c, &st[1]);
 	if (prepared)
 		(void)db_exec_units_lost(s, r, q);
 	if ((r = db_exec_check(c, r, sql_units[q->u].name)) == NULL) {
@@ -394,12 +415,8 @@ db_exec_script(PGconn *c, const char *sql)
 	struct db_conn *s = db_conn_of(c);
 	PGresult *r;
 
-	if (s != NULL && s->tx_unsent) {
-		s->tx_unsent = false;
-		if ((r = db_exec_check(c, PQexec(c, "BEGIN"), "BEGIN")) == NULL)
-			return NULL;
-		PQclear(r);
-	}
+	if (s != NULL && s->tx_unsent && (r = db_exec_begin_alone(c, s)) != NULL)
+		return db_exec_check(c, r, "BEGIN");
 	return db_exec_check(c, PQexec(c, sql), sql);
 }
 
