@@ -278,6 +278,72 @@ def stmtcost(outdir, key, name):
     return out
 
 
+# What the WAL record types a flow writes most stand for (pg_waldump's rmgr/type names).
+WAL_RECORDS = {
+    "Btree/INSERT_LEAF": "an index entry (B-tree)",
+    "Btree/INSERT_POST": "an index entry into a deduplicated posting list",
+    "Btree/SPLIT_L": "an index page split", "Btree/SPLIT_R": "an index page split",
+    "Btree/INSERT_UPPER": "an index page split's entry in its parent",
+    "Btree/DELETE": "index entries of dead rows removed", "Btree/DEDUP": "an index page deduplicated",
+    "Heap2/LOCK_UPDATED": "a row locked in a version updated since",
+    "Heap/INSERT": "a new row", "Heap/INSERT+INIT": "a new row on a new page",
+    "Heap/UPDATE": "a row updated with new index entries (not HOT)",
+    "Heap/HOT_UPDATE": "a row updated without index entries (HOT)",
+    "Heap/LOCK": "a row locked: a foreign-key check (FOR KEY SHARE) or FOR UPDATE",
+    "Heap/HEAP_CONFIRM": "an INSERT ... ON CONFLICT's row confirmed",
+    "Heap/DELETE": "a row deleted",
+    "MultiXact/CREATE_ID": "a row locked by two transactions at once (a multixact)",
+    "Transaction/COMMIT": "a commit",
+    "Gin/INSERT": "message_log's payload index (GIN)",
+    "Gin/UPDATE_META_PAGE": "message_log's payload index (GIN): its pending list",
+    "Heap2/PRUNE": "a page pruned of dead rows", "Heap2/VACUUM": "vacuum",
+    "Heap2/VISIBLE": "vacuum: a page all visible", "Btree/VACUUM": "vacuum of an index page",
+    "Heap/INPLACE": "a catalog row updated in place (vacuum's and analyze's statistics)",
+    "XLOG/FPI_FOR_HINT": "a full page image for a hint bit (checksums or wal_log_hints)",
+}
+WAL_RE = re.compile(r"^(\S+)\s+(\d+)\s+\(\s*[\d.]+\)\s+(\d+)\s+\(\s*[\d.]+\)\s+(\d+)\s+\(\s*[\d.]+\)"
+                    r"\s+(\d+)\s+\(\s*[\d.]+\)\s*$")
+WAL_TOTAL_RE = re.compile(r"^Total\s+(\d+)\s+(\d+)\s+\[[\d.]+%\]\s+(\d+)\s+\[[\d.]+%\]\s+(\d+)")
+
+
+def wal_records(text):
+    """pg_waldump --stats=record's lines -> ([(type, records, record bytes, FPI bytes)], total),
+    total the same 4-tuple with type "Total" (None when the text has no total line)."""
+    rows, total = [], None
+    for line in text.splitlines():
+        m = WAL_RE.match(line.strip())
+        if m:
+            rows.append((m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4))))
+            continue
+        m = WAL_TOTAL_RE.match(line.strip())
+        if m:
+            total = ("Total", int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    return rows, total
+
+
+def walrecords(outdir, key, name, flows):
+    """The table of the WAL a flow writes in phase key, by record type (bench/out/walrec-KEY.txt,
+    pg_waldump --stats=record over the phase's load, written by run.sh's stats_end)."""
+    path = os.path.join(outdir, f"walrec-{key}.txt")
+    rows, total = wal_records(open(path).read()) if os.path.exists(path) else ([], None)
+    if total is None or not flows or flows != flows:
+        return [f"\n(No WAL records for {name}: pg_waldump did not read the phase's WAL.)\n"]
+    out = [f"\n### The WAL of a flow, by record type: {name}\n",
+           "All the WAL Postgres wrote while the phase's rounds ran (pg_waldump --stats=record from the "
+           "phase's first round to the end of its last; the whole cluster, so autovacuum's records count), "
+           "per flow: records, their bytes, and the bytes of full-page images (the first change of a page "
+           "after a checkpoint, as full_page_writes=on wants). The types of at least 0.05 records a flow, "
+           "by bytes.\n",
+           "| record type | what it is | records | bytes | full-page image bytes |", "|---|---|---|---|---|"]
+    for t, n, rec, fpi in sorted(rows, key=lambda r: r[2] + r[3], reverse=True):
+        if n / flows >= 0.05:
+            out.append(f"| {t} | {WAL_RECORDS.get(t, '')} | {f(n / flows, 2)} | {f(rec / flows, 0)} | "
+                       f"{f(fpi / flows, 0)} |")
+    _, n, rec, fpi = total
+    out.append(f"| all | | {f(n / flows, 2)} | {f(rec / flows, 0)} | {f(fpi / flows, 0)} |")
+    return out
+
+
 def load_profile(outdir, name):
     """bench/cpuprofile.py's counts for run NAME: {group: {what: {key: samples}}}, or None."""
     path = os.path.join(outdir, f"cpuprofile-{name}.tsv")
@@ -500,6 +566,8 @@ def report(results, notes):
     out += cpu_per_flow(R, c16)
     out += cpuprofile(R, os.path.dirname(results), c16)
     out += stmtcost(os.path.dirname(results), "poll16", f"3b. polling, {c16} clients")
+    out += walrecords(os.path.dirname(results), "poll16", f"3b. polling, {c16} clients",
+                      R.num("poll16_flows"))
 
     # ---- time to consistency, per round
     out.append("\n## Upload flows, every round\n")

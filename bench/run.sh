@@ -271,20 +271,46 @@ sleep 1
 OWN_XACTS_PER_CALL=$(awk -v d="$(($(xacts) - X0))" 'BEGIN {printf "%.0f", d / 5}')
 put own_xacts_per_psql "$OWN_XACTS_PER_CALL"
 
+# The WAL a phase's load wrote, by record type (pg_waldump --stats=record, report.py's table):
+# from stats_begin to phase_end, so the reference that runs after a phase is not in it. A
+# physical slot holds that WAL until stats_end has read it, so that a checkpoint meanwhile
+# cannot recycle it (all it changes: a segment or two is created then instead of recycled).
+WAL_SLOT=bench_phase_wal
+wal_begin() {
+	pg -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+	       WHERE slot_name = '$WAL_SLOT'" >/dev/null
+	pg -c "SELECT pg_create_physical_replication_slot('$WAL_SLOT', true)" >/dev/null
+	STATS_LSN0=$(pg -c "SELECT pg_current_wal_insert_lsn()")
+}
+wal_end() { STATS_LSN1=$(pg -c "SELECT pg_current_wal_insert_lsn()"); }
+wal_read() { # writes $OUT/walrec-NAME.txt (none when the phase wrote no WAL) and frees the slot
+	if [ "$(pg -c "SELECT '$STATS_LSN1'::pg_lsn > '$STATS_LSN0'::pg_lsn")" = t ]; then
+		"$PG_BIN/pg_waldump" --stats=record -p "$STACK/pg/data/pg_wal" -s "$STATS_LSN0" \
+			-e "$STATS_LSN1" >"$OUT/walrec-$STATS_NAME.txt" 2>"$LOGS/waldump-$STATS_NAME.log" ||
+			log "$STATS_NAME: pg_waldump failed (see $LOGS/waldump-$STATS_NAME.log)"
+	fi
+	pg -c "SELECT pg_drop_replication_slot('$WAL_SLOT')" >/dev/null
+}
+
 stats_begin() { # NAME
 	sleep 1 # the psql backends that ran just before flush their counters as they exit
 	STATS_NAME=$1
 	STATS_OWN=0 # sql calls made inside the window
 	STATS_X0=$(xacts)
 	pg -c "SELECT pg_stat_statements_reset()" >/dev/null
+	wal_begin
 }
-phase_end() { PHASE_END=$SECONDS; }
+phase_end() {
+	PHASE_END=$SECONDS
+	wal_end
+}
 stats_end() { # FLOWS: waits for the flush, records the counts and the top statements
 	local w=$((PHASE_END + FLUSH_S - SECONDS)) x s
 	if ((w > 0)); then sleep "$w"; fi
 	x=$(($(xacts) - STATS_X0 - STATS_OWN * OWN_XACTS_PER_CALL))
 	s=$(($(stmts) - STATS_OWN))
 	read -r pg_ms wal_b <<<"$(pgcost)"
+	wal_read
 	put "${STATS_NAME}_flows" "$1"
 	put "${STATS_NAME}_xacts" "$x"
 	put "${STATS_NAME}_stmts" "$s"

@@ -1,11 +1,13 @@
 """bench/cpuprofile.py's reading of perf's call stacks: which stage of a statement's life a
 Postgres sample counts in, and where each process's samples ran. No server: the stacks are
-written here as `perf script -F comm,pid,ip,sym,dso` prints them."""
+written here as `perf script -F comm,pid,ip,sym,dso` prints them. And bench/report.py's
+reading of `pg_waldump --stats=record`, as PostgreSQL 15's pg_waldump prints it."""
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "bench"))
 import cpuprofile  # noqa: E402
+import report  # noqa: E402
 
 
 def sample(comm, pid, *frames):
@@ -69,3 +71,36 @@ def test_libc_names_and_objects():
     assert cpuprofile.where("(//anon)") == "JIT or anonymous code"
     assert cpuprofile.where("(/usr/lib/x86_64-linux-gnu/libcrypto.so.3)") == "OpenSSL"
     assert cpuprofile.where("(/somewhere/libfoo.so)") == "other"
+
+
+WALDUMP = """WAL statistics between 0/4BE6060 and 0/4E00288:
+Type                                           N      (%)          Record size      (%)             FPI size      (%)        Combined size      (%)
+----                                           -      ---          -----------      ---             --------      ---        -------------      ---
+Transaction/COMMIT                           836 (  3.42)                29260 (  1.35)                    0 (  0.00)                29260 (  1.34)
+Heap/LOCK                                   1770 (  7.24)                95580 (  4.42)                16384 ( 50.00)               111964 (  5.14)
+Btree/INSERT_LEAF                           4527 ( 18.53)               342768 ( 15.86)                16384 ( 50.00)               359152 ( 16.48)
+Heap2/VISIBLE                                  0 (  0.00)                    0 (  0.00)                    0 (  0.00)                    0 (  0.00)
+                                        --------                      --------                      --------                      --------
+Total                                       7133                        467608 [93.43%]                 32768 [6.57%]                500376 [100%]
+"""
+
+
+def test_wal_records_are_read_by_type_with_the_total():
+    rows, total = report.wal_records(WALDUMP)
+    assert rows == [("Transaction/COMMIT", 836, 29260, 0), ("Heap/LOCK", 1770, 95580, 16384),
+                    ("Btree/INSERT_LEAF", 4527, 342768, 16384), ("Heap2/VISIBLE", 0, 0, 0)]
+    assert total == ("Total", 7133, 467608, 32768)
+    assert report.wal_records("pg_waldump: error: could not find file")[1] is None
+
+
+def test_wal_table_per_flow_by_bytes(tmp_path):
+    (tmp_path / "walrec-poll16.txt").write_text(WALDUMP)
+    out = report.walrecords(str(tmp_path), "poll16", "3b", 100)
+    rows = [line for line in out if line.startswith("| ") and not line.startswith("| record")]
+    # By bytes a flow (record and full-page images), the types under 0.05 a flow left out.
+    assert [r.split(" | ")[0] for r in rows] == ["| Btree/INSERT_LEAF", "| Heap/LOCK",
+                                                  "| Transaction/COMMIT", "| all"]
+    assert rows[0] == "| Btree/INSERT_LEAF | an index entry (B-tree) | 45.27 | 3,428 | 164 |"
+    assert rows[-1] == "| all | | 71.33 | 4,676 | 328 |"
+    assert "did not read" in report.walrecords(str(tmp_path), "poll4", "3c", 100)[0]
+    assert "did not read" in report.walrecords(str(tmp_path), "poll16", "3b", float("nan"))[0]
