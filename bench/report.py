@@ -310,13 +310,10 @@ def wal_records(text):
     """pg_waldump --stats=record's lines -> ([(type, records, record bytes, FPI bytes)], total),
     total the same 4-tuple with type "Total" (None when the text has no total line)."""
     rows, total = [], None
-    for line in text.splitlines():
-        m = WAL_RE.match(line.strip())
-        if m:
+    for line in (line.strip() for line in text.splitlines()):
+        if m := WAL_RE.match(line):
             rows.append((m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4))))
-            continue
-        m = WAL_TOTAL_RE.match(line.strip())
-        if m:
+        elif m := WAL_TOTAL_RE.match(line):
             total = ("Total", int(m.group(1)), int(m.group(2)), int(m.group(3)))
     return rows, total
 
@@ -326,7 +323,7 @@ def walrecords(outdir, key, name, flows):
     pg_waldump --stats=record over the phase's load, written by run.sh's stats_end)."""
     path = os.path.join(outdir, f"walrec-{key}.txt")
     rows, total = wal_records(open(path).read()) if os.path.exists(path) else ([], None)
-    if total is None or not flows or flows != flows:
+    if total is None or not ok(flows) or flows <= 0:
         return [f"\n(No WAL records for {name}: pg_waldump did not read the phase's WAL.)\n"]
     out = [f"\n### The WAL of a flow, by record type: {name}\n",
            "All the WAL Postgres wrote while the phase's rounds ran (pg_waldump --stats=record from the "

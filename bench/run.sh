@@ -276,9 +276,7 @@ put own_xacts_per_psql "$OWN_XACTS_PER_CALL"
 # physical slot holds that WAL until stats_end has read it, so that a checkpoint meanwhile
 # cannot recycle it (all it changes: a segment or two is created then instead of recycled).
 WAL_SLOT=bench_phase_wal
-wal_begin() {
-	pg -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
-	       WHERE slot_name = '$WAL_SLOT'" >/dev/null
+wal_begin() { # each stats_begin has its stats_end, which drops the slot
 	pg -c "SELECT pg_create_physical_replication_slot('$WAL_SLOT', true)" >/dev/null
 	STATS_LSN0=$(pg -c "SELECT pg_current_wal_insert_lsn()")
 }
