@@ -9,8 +9,26 @@
 #include "cli.h"
 #include "db.h"
 
-/* The settle_* function that the plan of unit u runs as a Function Scan, as a new string;
- * NULL when none does. -1 in *failed when EXPLAIN itself failed. */
+/* The next settle_* function called in the text at *at ("settle_name(": a Function Scan of
+ * a set-returning one, or a scalar one in an expression), as a new string, *at moved past
+ * its name; NULL when there is none. */
+static char *
+cli_sql_next_call(const char **at)
+{
+	for (const char *p = strstr(*at, "settle_"); p != NULL; p = strstr(p + 1, "settle_")) {
+		size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_");
+		if (p[n] == '(' && (p == *at || strchr(" (,.", p[-1]) != NULL)) {
+			*at = p + n;
+			return xasprintf("%.*s", (int)n, p);
+		}
+	}
+	return NULL;
+}
+
+/* The settle_* SQL function (cli_sql_function_is_sql) that the plan of unit u runs as a
+ * function of its own (in a Function Scan, or called in an expression: a scalar one the
+ * planner did not inline, such as one declared IMMUTABLE whose body calls STABLE
+ * functions), as a new string; NULL when none does. -1 in *failed when a statement failed. */
 static char *
 cli_sql_uninlined(PGconn *c, int u, int *failed)
 {
@@ -31,11 +49,21 @@ cli_sql_uninlined(PGconn *c, int u, int *failed)
 		*failed = -1;
 		return NULL;
 	}
-	for (int i = 0; i < PQntuples(r) && found == NULL; i++) {
-		const char *line = strstr(PQgetvalue(r, i, 0), "Function Scan on ");
-		const char *fn = line != NULL ? strstr(line, "settle_") : NULL;
-		if (fn != NULL)
-			found = xasprintf("%.*s", (int)strcspn(fn, " ("), fn);
+	for (int i = 0; i < PQntuples(r) && found == NULL && *failed == 0; i++) {
+		const char *at = PQgetvalue(r, i, 0);
+		char *fn;
+
+		while (found == NULL && *failed == 0 && (fn = cli_sql_next_call(&at)) != NULL) {
+			const char *params[1] = {fn};
+			PGresult *q = db_exec(c, SQL_CLI_SQL_FUNCTION_IS_SQL, params);
+
+			if (q == NULL)
+				*failed = -1;
+			else if (db_get_bool(q, 0, CLI_SQL_FUNCTION_IS_SQL_C_IS_SQL))
+				found = fn, fn = NULL;
+			PQclear(q);
+			free(fn);
+		}
 	}
 	PQclear(r);
 	return found;
@@ -59,7 +87,9 @@ cli_sql_check(PGconn *c, const struct cli_args *a)
 		int failed = 0;
 		char *fn = cli_sql_uninlined(c, u, &failed);
 		if (failed < 0) {
-			fprintf(stderr, "settle sql check: unit %s (%s:%d): cannot explain it\n",
+			fprintf(stderr,
+			        "settle sql check: unit %s (%s:%d): cannot explain it or look up a "
+			        "function of its plan\n",
 			        sql_units[u].name, sql_units[u].file, sql_units[u].line);
 			bad++;
 		} else if (fn != NULL) {

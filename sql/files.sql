@@ -17,9 +17,12 @@ WHERE t.id = $1::uuid AND NOT t.is_deleted
 -- upload $2 is a completed upload of that project that backs no version yet, inserts the
 -- file $3 (named as the upload) and its first version $4 (label $5). Answers
 -- access_verdict's columns, the upload's checks (in_project, completed, taken), then the
--- file from what was inserted (its current version: the one inserted).
+-- file from what was inserted and what the statement read (settle_file_created, migration
+-- 0026: the caller its creator, the project's row its name and ancestors; its current
+-- version the one inserted).
 -- returns: found, member, deleted, consistent, in_project, completed, taken, id, name, project_id, parent_id, is_deleted, audit, ancestors, project_name, current_version
-WITH par AS (SELECT p.id AS project_id, NULL::uuid AS folder_id, p.is_deleted,
+WITH par AS (SELECT p.id AS project_id, NULL::uuid AS folder_id, p.name AS project_name,
+                    p.is_deleted,
                     EXISTS (SELECT FROM settle_can($6::uuid, p.id, 'create_file')) AS member
              FROM projects p WHERE p.id = $1::uuid),
 up AS (SELECT u.id, u.project_id, u.completed_at IS NOT NULL AS completed, u.name,
@@ -36,17 +39,20 @@ SELECT par.project_id IS NOT NULL AS found, par.member, par.is_deleted AS delete
        true AS consistent, up.project_id IS NOT DISTINCT FROM par.project_id AS in_project,
        up.completed, up.taken, r.id, r.name, r.project_id, r.parent_id, r.is_deleted, r.audit,
        r.ancestors, r.project_name,
-       (SELECT json_build_object('id', ve.id, 'version', ve.version, 'label', ve.label,
-                                 'upload', (SELECT b FROM settle_upload_brief(vu) b))::text
+       (SELECT settle_version_brief(ve::file_versions, (SELECT b FROM settle_upload_brief(vu) b))
         FROM ve JOIN uploads vu ON vu.id = ve.upload_id) AS current_version
 FROM (VALUES (1)) one LEFT JOIN par ON true LEFT JOIN up ON true LEFT JOIN fi ON true
-LEFT JOIN LATERAL settle_file_row(ROW(fi.*)::files) r ON true
+LEFT JOIN users s ON s.id = fi.created_by
+LEFT JOIN LATERAL settle_file_created(ROW(fi.*)::files, ROW(s.*)::users, par.project_name,
+                                      settle_root_ancestors(par.project_id, par.project_name))
+                  r ON true
 
 -- unit: files_create_in_folder
 -- files_create_in_project in folder $1, a live folder (not deleted itself), of a live
 -- project.
 -- returns: found, member, deleted, consistent, in_project, completed, taken, id, name, project_id, parent_id, is_deleted, audit, ancestors, project_name, current_version
-WITH par AS (SELECT p.id AS project_id, f.id AS folder_id, p.is_deleted,
+WITH par AS (SELECT p.id AS project_id, f.id AS folder_id, p.name AS project_name,
+                    p.is_deleted,
                     EXISTS (SELECT FROM settle_can($6::uuid, p.id, 'create_file')) AS member
              FROM folders f JOIN projects p ON p.id = f.project_id
              WHERE f.id = $1::uuid AND NOT f.is_deleted),
@@ -64,11 +70,13 @@ SELECT par.project_id IS NOT NULL AS found, par.member, par.is_deleted AS delete
        true AS consistent, up.project_id IS NOT DISTINCT FROM par.project_id AS in_project,
        up.completed, up.taken, r.id, r.name, r.project_id, r.parent_id, r.is_deleted, r.audit,
        r.ancestors, r.project_name,
-       (SELECT json_build_object('id', ve.id, 'version', ve.version, 'label', ve.label,
-                                 'upload', (SELECT b FROM settle_upload_brief(vu) b))::text
+       (SELECT settle_version_brief(ve::file_versions, (SELECT b FROM settle_upload_brief(vu) b))
         FROM ve JOIN uploads vu ON vu.id = ve.upload_id) AS current_version
 FROM (VALUES (1)) one LEFT JOIN par ON true LEFT JOIN up ON true LEFT JOIN fi ON true
-LEFT JOIN LATERAL settle_file_row(ROW(fi.*)::files) r ON true
+LEFT JOIN users s ON s.id = fi.created_by
+LEFT JOIN LATERAL settle_ancestors(par.project_id, par.folder_id) anc(a) ON true
+LEFT JOIN LATERAL settle_file_created(ROW(fi.*)::files, ROW(s.*)::users, par.project_name,
+                                      anc.a) r ON true
 
 -- unit: files_one
 -- The file $1 as it is now: one row, none when there is no such file.

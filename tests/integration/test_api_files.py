@@ -98,19 +98,39 @@ def test_delete_purges_the_bytes(client, project, provider, db):
 
 
 def test_file_in_folder(client, project):
+    """A file two folders down: its ancestors walk up to the project, and POST /files
+    answers the file as GET /files/{id} does (the answer is made from what the statement
+    inserted and read, not by reading the file back)."""
     r = client.req("POST", "/folders", json={"name": "dir",
                                              "parent": {"kind": "dds-project", "id": project}})
     assert r.status_code == 201, r.text
     folder = r.json()["id"]
+    r = client.req("POST", "/folders", json={"name": "sub",
+                                             "parent": {"kind": "dds-folder", "id": folder}})
+    assert r.status_code == 201, r.text
+    sub = r.json()["id"]
     uid = client.send(project, [b"hello"], name="hello.txt")
+    client.wait_upload(uid)  # verified: the hashes no longer change under the test
     f = client.file(project, uid, parent={"kind": "dds-folder", "id": folder})
     assert f["parent"] == {"kind": "dds-folder", "id": folder}
     assert [(x["kind"], x["id"]) for x in f["ancestors"]] == [("dds-project", project),
                                                                ("dds-folder", folder)]
     assert f["ancestors"][1]["name"] == "dir"
+    r = client.req("GET", f"/files/{f['id']}")
+    assert r.status_code == 200 and r.json() == f
     r = client.req("GET", f"/folders/{folder}/children")
     assert r.status_code == 200
     assert f["id"] in [c["id"] for c in r.json()["results"]]
+
+    u2 = client.send(project, [b"deeper"], name="deeper.txt")
+    client.wait_upload(u2)
+    g = client.file(project, u2, parent={"kind": "dds-folder", "id": sub}, label="deep")
+    assert [(x["kind"], x["id"], x["name"]) for x in g["ancestors"]] == [
+        ("dds-project", project, "p"), ("dds-folder", folder, "dir"), ("dds-folder", sub, "sub")]
+    assert g["audit"]["created_by"]["id"] == client.user_id
+    assert g["audit"]["last_updated_on"] is None and g["audit"]["deleted_by"] is None
+    r = client.req("GET", f"/files/{g['id']}")
+    assert r.status_code == 200 and r.json() == g
 
 
 def test_create_with_form_body(client, project):

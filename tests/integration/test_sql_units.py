@@ -51,3 +51,22 @@ def test_sql_check_names_a_broken_unit(settle, postgres):
     r = settle.cli("sql", "check", check=False, SETTLE_DATABASE_URL=url)
     assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
     assert BROKEN.search(r.stderr), r.stderr
+
+
+def test_sql_check_finds_a_scalar_function_not_inlined(settle, postgres):
+    """A scalar settle_* SQL function the planner cannot inline (here: declared IMMUTABLE
+    while its body calls STABLE json_build_array) runs as a call in an expression of the
+    plan, not as a Function Scan: the check names it too. Functions that are not SQL
+    (settle_parse_ts, plpgsql on purpose) are not reported."""
+    name = "uninlined_" + uuid.uuid4().hex[:8]
+    postgres.create_database(name)
+    url = postgres.url(name)
+    settle.cli("migrate", SETTLE_DATABASE_URL=url)
+    r = settle.cli("sql", "check", SETTLE_DATABASE_URL=url)
+    assert "0 with a problem" in r.stdout, r.stdout + r.stderr
+    postgres.psql("ALTER FUNCTION settle_root_ancestors(uuid, text) IMMUTABLE", dbname=name)
+    r = settle.cli("sql", "check", check=False, SETTLE_DATABASE_URL=url)
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    assert re.search(r"unit files_create_in_project \(sql/files\.sql:\d+\): "
+                     r"settle_root_ancestors runs as a function", r.stderr), r.stderr
+    assert "settle_parse_ts" not in r.stderr, r.stderr
