@@ -1,6 +1,6 @@
 /* uploads_complete.c: PUT /uploads/{id}/complete (the hash that binds the upload, then the
  * upload.complete job verifies it) and PUT /uploads/{id}/hashes (further whole-file hashes):
- * the calls that record an upload's fingerprints (API.md "Uploads"). */
+ * the calls that record an upload's hashes (API.md "Uploads"). */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -56,20 +56,20 @@ uploads_complete_reload(struct req *r)
 		uploads_complete_answer(r, body);
 }
 
-/* Marks the upload completed with the hash (once), records the fingerprint and queues the
- * job, in one statement, and answers. A repeat with the same hash answers the upload as it
+/* Marks the upload completed with the hash (once; the upload's row records it) and queues
+ * the job, in one statement, and answers. A repeat with the same hash answers the upload as it
  * is (a second statement: this one's snapshot may predate the first complete's commit);
  * another hash, or a hash that contradicts one recorded for its algorithm, is a 409. */
 static void
 uploads_complete_mark(struct req *r, enum hash_alg alg, const char *value)
 {
-	char fid[UUID_STR_LEN], mid[UUID_STR_LEN];
-	const char *params[8] = {r->params[0], value, hash_alg_name(alg),  fid,
-	                         r->user_id,   mid,   JOB_UPLOAD_COMPLETE, storage_name()};
+	char mid[UUID_STR_LEN];
+	const char *params[7] = {r->params[0],  value, hash_alg_name(alg),
+	                         r->user_id,    mid,   JOB_UPLOAD_COMPLETE,
+	                         storage_name()};
 	PGresult *res;
 	const char *v, *a;
 
-	uuid_generate(fid);
 	uuid_generate(mid);
 	if ((res = db_exec(r->db, SQL_UPLOADS_COMPLETE_MARK, params)) == NULL) {
 		http_db_error(r);

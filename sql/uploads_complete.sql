@@ -1,27 +1,27 @@
 -- PUT /uploads/{id}/complete and PUT /uploads/{id}/hashes (api/uploads_complete.c): the calls
--- that record an upload's fingerprints. Both answer the upload in the columns of
--- sql/uploads.sql (settle_upload_row), its hashes being those recorded before with the one
--- the statement wrote (CTE fp), which the statement's own snapshot of fingerprints does not
--- show (settle_hashes_with, migration 0024).
+-- that record an upload's hashes. The hash given at complete is recorded in the upload's row
+-- (completed_hash_algorithm, completed_hash_value), any other in fingerprints; the hashes of
+-- an upload are both (settle_hashes_with, migration 0027). Both answer the upload in the
+-- columns of sql/uploads.sql (settle_upload_row).
 
 -- unit: uploads_complete_mark
 -- PUT /uploads/{id}/complete in one statement: locks upload $1 and reads its latest state (a
--- concurrent complete or purge is waited for and seen), checks the caller ($5: create_file),
+-- concurrent complete or purge is waited for and seen), checks the caller ($4: create_file),
 -- marks it completed with the hash ($2 value, $3 algorithm) when it is not yet, is not
--- purged, is held by the configured storage provider ($8) and no other value that binds it
+-- purged, is held by the configured storage provider ($7) and no other value that binds it
 -- is recorded for that algorithm (recorded: one its creator reported; one another user, a
 -- project admin, reported before complete gives way to the hash given at complete, which the
--- worker verifies: docs/api.md "Reported and verified hashes"), records the fingerprint ($4,
--- reported by $5, in place of one that did not bind) and queues the upload.complete job ($6
--- message id, $7 kind). Answers the upload as completed (NULL when it was not completed
--- now), the verdict, then whether it was completed before (done) and with which hash, the
--- value recorded before for the algorithm, whether it was purged and the storage provider
--- that holds its bytes.
+-- worker verifies: docs/api.md "Reported and verified hashes"), and queues the
+-- upload.complete job ($5 message id, $6 kind). Answers the upload as completed (NULL when it
+-- was not completed now: its hashes the one given with those of the other algorithms), the
+-- verdict, then whether it was completed before (done) and with which hash, the value
+-- recorded before for the algorithm, whether it was purged and the storage provider that
+-- holds its bytes.
 -- returns: id, name, content_type, size, etag, project_id, created_on, ready_for_chunks, completed_on, is_consistent, purged_on, error_on, error_message, chunks, hashes, created_by, storage_provider, found, member, deleted, consistent, done, done_value, done_algorithm, recorded, purged, held_by
 WITH acc AS (SELECT u.id, u.completed_at IS NOT NULL AS completed, u.completed_hash_value,
                     u.completed_hash_algorithm, p.is_deleted, true AS is_consistent,
                     u.purged_at IS NOT NULL AS purged, u.storage_provider,
-                    EXISTS (SELECT FROM settle_can($5::uuid, p.id, 'create_file')) AS member,
+                    EXISTS (SELECT FROM settle_can($4::uuid, p.id, 'create_file')) AS member,
                     (SELECT f.value FROM fingerprints f
                      WHERE f.upload_id = u.id AND f.algorithm = $3::text
                        AND f.reported_by = u.created_by) AS recorded
@@ -31,21 +31,14 @@ upd AS (UPDATE uploads u SET completed_at = now(), completed_hash_value = $2::te
                              completed_hash_algorithm = $3::text
         FROM acc
         WHERE u.id = acc.id AND acc.member AND NOT acc.is_deleted AND NOT acc.completed
-          AND NOT acc.purged AND acc.storage_provider = $8::text
+          AND NOT acc.purged AND acc.storage_provider = $7::text
           AND coalesce(acc.recorded = $2::text, true)
         RETURNING u.*),
-fp AS (INSERT INTO fingerprints (id, upload_id, algorithm, value, reported_by)
-       SELECT $4::uuid, id, $3::text, $2::text, $5::uuid FROM upd
-       ON CONFLICT (upload_id, algorithm)
-       DO UPDATE SET value = EXCLUDED.value, reported_by = EXCLUDED.reported_by
-       RETURNING algorithm, value),
 outbox_job AS (INSERT INTO outbox (id, kind, resource_id)
-               SELECT $6::uuid, $7::text, upd.id FROM upd RETURNING resource_id)
+               SELECT $5::uuid, $6::text, upd.id FROM upd RETURNING resource_id)
 SELECT r.id, r.name, r.content_type, r.size, r.etag, r.project_id, r.created_on,
        r.ready_for_chunks, r.completed_on, r.is_consistent, r.purged_on, r.error_on,
-       r.error_message, r.chunks,
-       hw.hashes,
-       r.created_by, r.storage_provider,
+       r.error_message, r.chunks, r.hashes, r.created_by, r.storage_provider,
        acc.id IS NOT NULL AS found, acc.member, acc.is_deleted AS deleted,
        acc.is_consistent AS consistent, acc.completed AS done,
        acc.completed_hash_value AS done_value, acc.completed_hash_algorithm AS done_algorithm,
@@ -53,20 +46,20 @@ SELECT r.id, r.name, r.content_type, r.size, r.etag, r.project_id, r.created_on,
 FROM (VALUES (1)) one LEFT JOIN acc ON true LEFT JOIN upd u ON true
 LEFT JOIN users s ON s.id = u.created_by
 CROSS JOIN LATERAL settle_upload_row(u::uploads, ROW(s.*)::users) r
-LEFT JOIN fp ON true
-CROSS JOIN LATERAL settle_hashes_with(u::uploads, $3::text, fp.value) hw
 
 -- unit: uploads_complete_hashes
 -- PUT /uploads/{id}/hashes in one statement: share-locks upload $1 (complete waits for it
--- and it for complete), checks the caller ($2: create_file, and the upload's creator or a
--- project admin) and records the fingerprint ($5) of the upload, algorithm $3, value $4,
--- reported by the caller, unless that algorithm has one: on a conflict it returns the
--- recorded value (the newest committed one, whatever the statement's snapshot) and never
--- replaces it (API.md "Limits on input"). Answers the upload with the algorithm's recorded
--- hash, the verdict, then the value recorded for the algorithm, which differs from $4 on a
--- conflict.
+-- and it for complete) and reads its latest state, checks the caller ($2: create_file, and
+-- the upload's creator or a project admin) and records the fingerprint ($5) of the upload,
+-- algorithm $3, value $4, reported by the caller, unless that algorithm has a hash: the one
+-- given at complete, or a fingerprint (on a conflict, the newest committed one, whatever the
+-- statement's snapshot); a recorded hash is never replaced (API.md "Limits on input").
+-- Answers the upload with the algorithm's recorded hash, the verdict, then the value
+-- recorded for the algorithm, which differs from $4 when it had one.
 -- returns: id, name, content_type, size, etag, project_id, created_on, ready_for_chunks, completed_on, is_consistent, purged_on, error_on, error_message, chunks, hashes, created_by, storage_provider, found, member, deleted, consistent, recorded
 WITH acc AS (SELECT u.id, p.is_deleted, true AS is_consistent,
+                    CASE WHEN u.completed_hash_algorithm = $3::text
+                         THEN u.completed_hash_value END AS completed_value,
                     EXISTS (SELECT FROM settle_can($2::uuid, p.id, 'create_file'))
                     AND (u.created_by = $2::uuid
                          OR EXISTS (SELECT FROM settle_is_admin($2::uuid, p.id))) AS member
@@ -74,20 +67,23 @@ WITH acc AS (SELECT u.id, p.is_deleted, true AS is_consistent,
              WHERE u.id = $1::uuid FOR SHARE OF u),
 fp AS (INSERT INTO fingerprints (id, upload_id, algorithm, value, reported_by)
        SELECT $5::uuid, acc.id, $3::text, $4::text, $2::uuid
-       FROM acc WHERE acc.member AND NOT acc.is_deleted
+       FROM acc WHERE acc.member AND NOT acc.is_deleted AND acc.completed_value IS NULL
        ON CONFLICT (upload_id, algorithm) DO UPDATE SET value = fingerprints.value
-       RETURNING algorithm, value)
+       RETURNING algorithm, value),
+rec AS (SELECT coalesce(acc.completed_value, fp.value) AS value
+        FROM (VALUES (1)) one LEFT JOIN acc ON true LEFT JOIN fp ON true)
 SELECT r.id, r.name, r.content_type, r.size, r.etag, r.project_id, r.created_on,
        r.ready_for_chunks, r.completed_on, r.is_consistent, r.purged_on, r.error_on,
        r.error_message, r.chunks,
        hw.hashes,
        r.created_by, r.storage_provider,
        acc.id IS NOT NULL AS found, acc.member, acc.is_deleted AS deleted,
-       acc.is_consistent AS consistent, fp.value AS recorded
+       acc.is_consistent AS consistent,
+       CASE WHEN acc.member AND NOT acc.is_deleted THEN rec.value END AS recorded
 FROM (VALUES (1)) one LEFT JOIN acc ON true
 LEFT JOIN (SELECT x.* FROM uploads x, acc
            WHERE x.id = $1::uuid AND acc.member AND NOT acc.is_deleted) u ON true
 LEFT JOIN users s ON s.id = u.created_by
 CROSS JOIN LATERAL settle_upload_row(u::uploads, ROW(s.*)::users) r
-LEFT JOIN fp ON true
-CROSS JOIN LATERAL settle_hashes_with(u::uploads, $3::text, fp.value) hw
+CROSS JOIN rec
+CROSS JOIN LATERAL settle_hashes_with(u::uploads, $3::text, rec.value) hw

@@ -568,6 +568,28 @@ def test_hashes_only_by_creator_or_admin_and_marked_verified(settle, inline_api,
     assert [x["hashes"] for x in files if x["id"] == f["id"]] == [want]
 
 
+def test_completed_hash_lives_in_the_upload_row(client, project, db):
+    """Migration 0027: complete records its hash in the upload's row only, not in
+    fingerprints; the hashes are that one and the fingerprints of the other algorithms. A
+    fingerprint of the completed algorithm (an upload completed before 0027 has its own copy
+    there; here one with another value, which no call could leave) is not shown, and
+    PUT /hashes of that algorithm answers the completed hash as the recorded one."""
+    data = os.urandom(100)
+    uid = client.send(project, [data])
+    assert client.wait_upload(uid)["status"]["error_on"] is None
+    with db.cursor() as cur:
+        cur.execute("SELECT count(*) FROM fingerprints WHERE upload_id = %s", (uid,))
+        assert cur.fetchone()[0] == 0
+        cur.execute("INSERT INTO fingerprints (id, upload_id, algorithm, value)"
+                    " VALUES (%s, %s, 'md5', %s)", (str(uuid.uuid4()), uid, "3" * 32))
+    want = [{"algorithm": "md5", "value": md5(data), "verified": True}]
+    assert client.req("GET", f"/uploads/{uid}").json()["hashes"] == want
+    assert_error(client.req("PUT", f"/uploads/{uid}/hashes",
+                            json={"value": "3" * 32, "algorithm": "md5"}), 409, "conflict")
+    r = client.req("PUT", f"/uploads/{uid}/hashes", json={"value": md5(data), "algorithm": "md5"})
+    assert r.status_code == 200 and r.json()["hashes"] == want, r.text
+
+
 def test_failed_verification_leaves_hashes_reported(client, project):
     """A whole-file hash the worker found not to match the stored bytes stays reported."""
     data = os.urandom(100)
