@@ -70,3 +70,13 @@ def test_sql_check_finds_a_scalar_function_not_inlined(settle, postgres):
     assert re.search(r"unit files_create_in_project \(sql/files\.sql:\d+\): "
                      r"settle_root_ancestors runs as a function", r.stderr), r.stderr
     assert "settle_parse_ts" not in r.stderr, r.stderr
+    # A set-returning one that is not inlined (a SET option forbids it) runs in a Function
+    # Scan, whose verbose plan names it on a "Function Call:" line: named too.
+    postgres.psql("ALTER FUNCTION settle_root_ancestors(uuid, text) STABLE", dbname=name)
+    postgres.psql("ALTER FUNCTION settle_can(uuid, uuid, text) SET work_mem = '4MB'",
+                  dbname=name)
+    r = settle.cli("sql", "check", check=False, SETTLE_DATABASE_URL=url)
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    assert re.search(r"unit files_create_in_project \(sql/files\.sql:\d+\): "
+                     r"settle_can runs as a function", r.stderr), r.stderr
+    assert "settle_root_ancestors" not in r.stderr, r.stderr
