@@ -55,7 +55,8 @@ CROSS JOIN LATERAL settle_upload_row(u::uploads, ROW(s.*)::users) r
 -- given at complete, or a fingerprint (on a conflict, the newest committed one, whatever the
 -- statement's snapshot); a recorded hash is never replaced (API.md "Limits on input").
 -- Answers the upload with the algorithm's recorded hash, the verdict, then the value
--- recorded for the algorithm, which differs from $4 when it had one.
+-- recorded for the algorithm, which differs from $4 when it had one (read only when the
+-- upload is answered: the caller may see it).
 -- returns: id, name, content_type, size, etag, project_id, created_on, ready_for_chunks, completed_on, is_consistent, purged_on, error_on, error_message, chunks, hashes, created_by, storage_provider, found, member, deleted, consistent, recorded
 WITH acc AS (SELECT u.id, p.is_deleted, true AS is_consistent,
                     CASE WHEN u.completed_hash_algorithm = $3::text
@@ -69,21 +70,19 @@ fp AS (INSERT INTO fingerprints (id, upload_id, algorithm, value, reported_by)
        SELECT $5::uuid, acc.id, $3::text, $4::text, $2::uuid
        FROM acc WHERE acc.member AND NOT acc.is_deleted AND acc.completed_value IS NULL
        ON CONFLICT (upload_id, algorithm) DO UPDATE SET value = fingerprints.value
-       RETURNING algorithm, value),
-rec AS (SELECT coalesce(acc.completed_value, fp.value) AS value
-        FROM (VALUES (1)) one LEFT JOIN acc ON true LEFT JOIN fp ON true)
+       RETURNING algorithm, value)
 SELECT r.id, r.name, r.content_type, r.size, r.etag, r.project_id, r.created_on,
        r.ready_for_chunks, r.completed_on, r.is_consistent, r.purged_on, r.error_on,
        r.error_message, r.chunks,
        hw.hashes,
        r.created_by, r.storage_provider,
        acc.id IS NOT NULL AS found, acc.member, acc.is_deleted AS deleted,
-       acc.is_consistent AS consistent,
-       CASE WHEN acc.member AND NOT acc.is_deleted THEN rec.value END AS recorded
+       acc.is_consistent AS consistent, rec.value AS recorded
 FROM (VALUES (1)) one LEFT JOIN acc ON true
 LEFT JOIN (SELECT x.* FROM uploads x, acc
            WHERE x.id = $1::uuid AND acc.member AND NOT acc.is_deleted) u ON true
 LEFT JOIN users s ON s.id = u.created_by
 CROSS JOIN LATERAL settle_upload_row(u::uploads, ROW(s.*)::users) r
-CROSS JOIN rec
+LEFT JOIN fp ON true
+CROSS JOIN LATERAL (SELECT coalesce(acc.completed_value, fp.value) AS value) rec
 CROSS JOIN LATERAL settle_hashes_with(u::uploads, $3::text, rec.value) hw

@@ -21,13 +21,19 @@ def test_every_unit_prepares_and_inlines(settle, postgres):
     assert "0 with a problem" in r.stdout, r.stdout + r.stderr
 
 
-def _broken_database(postgres, settle):
-    """A new database, migrated, where the table of unit outbox_insert (and of every unit that
-    queues a job) lost a column."""
-    name = "broken_" + uuid.uuid4().hex[:8]
+def _migrated_database(postgres, settle, prefix):
+    """A new database, migrated: its name and URL."""
+    name = prefix + uuid.uuid4().hex[:8]
     postgres.create_database(name)
     url = postgres.url(name)
     settle.cli("migrate", SETTLE_DATABASE_URL=url)
+    return name, url
+
+
+def _broken_database(postgres, settle):
+    """A new database, migrated, where the table of unit outbox_insert (and of every unit that
+    queues a job) lost a column."""
+    name, url = _migrated_database(postgres, settle, "broken_")
     postgres.psql("ALTER TABLE outbox RENAME COLUMN kind TO kind_renamed", dbname=name)
     return url
 
@@ -58,10 +64,7 @@ def test_sql_check_finds_a_scalar_function_not_inlined(settle, postgres):
     while its body calls STABLE json_build_array) runs as a call in an expression of the
     plan, not as a Function Scan: the check names it too. Functions that are not SQL
     (settle_parse_ts, plpgsql on purpose) are not reported."""
-    name = "uninlined_" + uuid.uuid4().hex[:8]
-    postgres.create_database(name)
-    url = postgres.url(name)
-    settle.cli("migrate", SETTLE_DATABASE_URL=url)
+    name, url = _migrated_database(postgres, settle, "uninlined_")
     r = settle.cli("sql", "check", SETTLE_DATABASE_URL=url)
     assert "0 with a problem" in r.stdout, r.stdout + r.stderr
     postgres.psql("ALTER FUNCTION settle_root_ancestors(uuid, text) IMMUTABLE", dbname=name)
